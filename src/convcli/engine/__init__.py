@@ -1,0 +1,16 @@
+"""The convolution engine: NumPy only, no files, no terminal, no CLI."""
+
+from convcli.engine.api import METHODS, convolve
+from convcli.engine.borders import PAD_MODE_ALIASES, PAD_MODES, canonical_pad_mode
+from convcli.engine.geometry import Geometry, output_shape, resolve_geometry
+
+__all__ = [
+    "METHODS",
+    "PAD_MODES",
+    "PAD_MODE_ALIASES",
+    "Geometry",
+    "canonical_pad_mode",
+    "convolve",
+    "output_shape",
+    "resolve_geometry",
+]

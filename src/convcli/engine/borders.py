@@ -1,0 +1,111 @@
+"""Border modes: what lies beyond the edge of the input.
+
+convcli has one set of names (DESIGN.md section 3); this module is the one
+place where they are translated, to :func:`numpy.pad`'s.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.errors import ParameterError
+
+# convcli name -> numpy.pad mode.  Each repeats periodically when the padding
+# is wider than the input, exactly as numpy.pad does.
+_NUMPY_MODES = {
+    "zero": "constant",  # pad_value everywhere outside
+    "reflect": "reflect",  # d c b | a b c d | c b a   (edge not repeated)
+    "symmetric": "symmetric",  # c b a | a b c d | d c b   (edge repeated)
+    "replicate": "edge",  # a a a | a b c d | d d d
+    "wrap": "wrap",  # b c d | a b c d | a b c
+}
+PAD_MODES = tuple(_NUMPY_MODES)
+PAD_MODE_ALIASES = {"constant": "zero", "edge": "replicate", "circular": "wrap"}
+
+
+def canonical_pad_mode(name: str) -> str:
+    """Return the convcli name of a border mode, resolving aliases.
+
+    Parameters
+    ----------
+    name : str
+        A mode name (``zero``, ``reflect``, ``symmetric``, ``replicate``,
+        ``wrap``) or an alias (``constant``, ``edge``, ``circular``).
+
+    Returns
+    -------
+    str
+        The canonical name.
+
+    Raises
+    ------
+    ParameterError
+        If the name is not a known mode.
+
+    Examples
+    --------
+    >>> canonical_pad_mode("edge")
+    'replicate'
+    """
+    if isinstance(name, str):
+        name = PAD_MODE_ALIASES.get(name, name)
+        if name in _NUMPY_MODES:
+            return name
+    choices = ", ".join([*PAD_MODES, *PAD_MODE_ALIASES])
+    raise ParameterError(f"pad_mode must be one of {choices}, got {name!r}")
+
+
+def check_pad_value(value: float, dtype: np.dtype[np.floating]) -> float:
+    """Return ``value`` as a float if it is a finite number that ``dtype`` can hold.
+
+    Examples
+    --------
+    >>> check_pad_value(128, np.dtype(np.float32))
+    128.0
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ParameterError(f"pad_value must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or abs(number) > float(np.finfo(dtype).max):
+        raise ParameterError(f"pad_value must be finite in {dtype.name}, got {value!r}")
+    return number
+
+
+def pad(
+    x: npt.NDArray[np.floating],
+    padding: tuple[tuple[int, int], ...],
+    mode: str,
+    value: float = 0.0,
+) -> npt.NDArray[np.floating]:
+    """Pad the leading (spatial) axes of ``x``; trailing channel axes are untouched.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N0, ..., Nd-1[, C...])
+        The input.
+    padding : tuple of (int, int)
+        ``(before, after)`` per spatial axis.
+    mode : str
+        A canonical border mode (see :func:`canonical_pad_mode`).
+    value : float
+        The fill of ``zero`` mode.
+
+    Returns
+    -------
+    ndarray, shape (N0 + before0 + after0, ...[, C...])
+        ``x`` itself when there is no padding, else a padded copy.
+
+    Examples
+    --------
+    >>> pad(np.array([1.0, 2.0, 3.0]), ((2, 2),), "reflect")
+    array([3., 2., 1., 2., 3., 2., 1.])
+    """
+    if not any(before or after for before, after in padding):
+        return x
+    widths = list(padding) + [(0, 0)] * (x.ndim - len(padding))
+    if mode == "zero":
+        return np.pad(x, widths, mode="constant", constant_values=value)
+    return np.pad(x, widths, mode=_NUMPY_MODES[mode])  # type: ignore[call-overload,no-any-return]

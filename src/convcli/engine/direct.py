@@ -1,0 +1,55 @@
+"""The direct method: shift-and-add, one vectorized pass per kernel tap."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.engine.geometry import Geometry
+
+
+def correlate_direct(
+    padded: npt.NDArray[np.floating],
+    kernel: npt.NDArray[np.floating],
+    geometry: Geometry,
+) -> npt.NDArray[np.floating]:
+    """Cross-correlate an already padded input with a kernel.
+
+    For each non-zero tap ``w`` at kernel index ``j`` the output gains
+    ``w * padded[j*dilation :: stride]`` (cut to the output size), so only the
+    outputs that are kept are ever computed. Zero taps contribute nothing,
+    even where the input is NaN or infinite (as in ``scipy.ndimage``).
+
+    Parameters
+    ----------
+    padded : ndarray, shape (P0, ..., Pd-1[, C...])
+        The input after padding, in the compute dtype.
+    kernel : ndarray, shape (K0, ..., Kd-1)
+        The kernel, in the compute dtype.
+    geometry : Geometry
+        Stride, dilation and output shape.
+
+    Returns
+    -------
+    ndarray, shape ``geometry.output_shape``
+        The correlation.
+
+    Examples
+    --------
+    >>> from convcli.engine.geometry import resolve_geometry
+    >>> x = np.array([1.0, 2.0, 4.0, 8.0])
+    >>> correlate_direct(x, np.array([1.0, -1.0]), resolve_geometry(x.shape, (2,), padding=0))
+    array([-1., -2., -4.])
+    """
+    out = np.zeros(geometry.output_shape, dtype=padded.dtype)
+    scratch = np.empty_like(out)
+    out_spatial = geometry.output_shape[: geometry.spatial_ndim]
+    steps = tuple(zip(out_spatial, geometry.stride, geometry.dilation, strict=True))
+    for tap in zip(*np.nonzero(kernel), strict=True):
+        window = tuple(
+            slice(j * d, j * d + (m - 1) * s + 1, s)
+            for j, (m, s, d) in zip(tap, steps, strict=True)
+        )
+        np.multiply(padded[window], kernel[tap], out=scratch)
+        out += scratch
+    return out

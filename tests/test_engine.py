@@ -1,0 +1,313 @@
+"""convolve against independent oracles: the plain-loop reference and SciPy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+from convcli import ConvcliError, convolve, output_shape
+from convcli.engine import PAD_MODE_ALIASES, PAD_MODES
+from reference import correlate_reference
+
+RNG = np.random.default_rng(20261121)
+
+# Our names -> SciPy's (the clash: SciPy 'reflect' is our 'symmetric').
+SCIPY_MODES = {
+    "zero": "constant",
+    "reflect": "mirror",
+    "symmetric": "reflect",
+    "replicate": "nearest",
+    "wrap": "grid-wrap",
+}
+
+PADDINGS = [
+    "valid",
+    "same",
+    "full",
+    2,
+    (1, 3),
+    ((0, 2), (3, 1)),
+    ((9, 0), (1, 13)),  # wider than the 6 x 7 input: periodic extension
+]
+STRIDE_DILATION = [(1, 1), (2, 1), (1, 2), ((3, 2), (2, 3))]
+KERNEL_SHAPES_2D = [(3, 3), (2, 2), (4, 3), (2, 5), (1, 4)]
+
+
+def random_array(*shape: int) -> np.ndarray:
+    return RNG.uniform(-1.0, 1.0, size=shape)
+
+
+def per_axis(value, ndim):
+    return (value,) * ndim if isinstance(value, int) else tuple(value)
+
+
+def check_against_reference(
+    x, kernel, *, padding, mode, stride=1, dilation=1, value=0.0, flip=False
+):
+    """convolve(x, kernel, ...) equals the plain-loop reference, or both find no output."""
+    ndim = kernel.ndim
+    strides, dilations = per_axis(stride, ndim), per_axis(dilation, ndim)
+    # The reference takes per-side padding; resolve the named forms the way DESIGN.md says.
+    spans = [d * (k - 1) for k, d in zip(kernel.shape, dilations)]
+    if padding == "valid":
+        pads = [(0, 0)] * ndim
+    elif padding == "same":
+        pads = [(span // 2, span - span // 2) for span in spans]
+    elif padding == "full":
+        pads = [(span, span) for span in spans]
+    else:
+        pads = [per_axis(p, 2) for p in per_axis(padding, ndim)]
+    expected = correlate_reference(x, kernel, pads, mode, value, strides, dilations, flip)
+    options = dict(
+        padding=padding, pad_mode=mode, pad_value=value, stride=stride, dilation=dilation, flip=flip
+    )
+    if expected.size == 0:
+        with pytest.raises(ConvcliError, match="output would be empty along axis"):
+            convolve(x, kernel, **options)
+        return
+    got = convolve(x, kernel, dtype=np.float64, **options)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+@pytest.mark.parametrize("padding", PADDINGS, ids=str)
+@pytest.mark.parametrize(("stride", "dilation"), STRIDE_DILATION, ids=str)
+def test_2d_matches_plain_loop_reference(mode, padding, stride, dilation):
+    x = random_array(6, 7, 2)  # two channels, filtered independently
+    for k_shape in KERNEL_SHAPES_2D:
+        check_against_reference(
+            x, random_array(*k_shape), padding=padding, mode=mode, stride=stride,
+            dilation=dilation, value=0.75,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+@pytest.mark.parametrize(
+    ("padding", "stride", "dilation"),
+    [("same", 1, 1), ("full", 2, 1), ("valid", 1, 3), (((4, 0),), 3, 2), (((0, 11),), 1, 1)],
+    ids=str,
+)
+def test_1d_matches_plain_loop_reference(mode, padding, stride, dilation):
+    x = random_array(9)
+    for k_len in (1, 2, 3, 4):
+        check_against_reference(
+            x, random_array(k_len), padding=padding, mode=mode, stride=stride,
+            dilation=dilation, value=-2.0,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+@pytest.mark.parametrize(
+    ("padding", "stride", "dilation"),
+    [("same", 1, 1), ("valid", (1, 2, 1), 1), (((1, 2), (0, 0), (3, 1)), 2, (1, 1, 2))],
+    ids=str,
+)
+def test_3d_matches_plain_loop_reference(mode, padding, stride, dilation):
+    check_against_reference(
+        random_array(4, 5, 6), random_array(3, 2, 3), padding=padding, mode=mode,
+        stride=stride, dilation=dilation,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+@pytest.mark.parametrize("k_shape", [(3, 3), (4, 2), (1, 5)], ids=str)
+def test_flip_matches_reference_convolution(mode, k_shape):
+    check_against_reference(
+        random_array(5, 6), random_array(*k_shape), padding="same", mode=mode, flip=True
+    )
+
+
+# --- SciPy as a second, independent oracle -------------------------------------------
+
+SCIPY_KERNELS = [(3, 3), (5, 3), (1, 7), (2, 2), (4, 3), (9, 11)]  # (9, 11) is wider than x
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+@pytest.mark.parametrize("k_shape", SCIPY_KERNELS, ids=str)
+def test_same_padding_matches_scipy_correlate_and_convolve(mode, k_shape):
+    x = random_array(8, 10)
+    kernel = random_array(*k_shape)
+    # SciPy centres a kernel of size k at k // 2; convcli anchors at (k - 1) // 2.
+    origin = [(k - 1) // 2 - k // 2 for k in k_shape]
+    scipy_mode = SCIPY_MODES[mode]
+    expected = ndi.correlate(x, kernel, mode=scipy_mode, cval=1.5, origin=origin)
+    got = convolve(x, kernel, pad_mode=mode, pad_value=1.5, dtype=np.float64)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    # True convolution: SciPy's convolve already shifts even kernels to match.
+    expected = ndi.convolve(x, kernel, mode=scipy_mode, cval=1.5)
+    got = convolve(x, kernel, pad_mode=mode, pad_value=1.5, flip=True, dtype=np.float64)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+def test_1d_signal_and_3d_volume_match_scipy(mode):
+    signal, taps = random_array(50), random_array(7)
+    np.testing.assert_allclose(
+        convolve(signal, taps, pad_mode=mode, dtype=np.float64),
+        ndi.correlate(signal, taps, mode=SCIPY_MODES[mode]),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    volume, cube = random_array(6, 7, 8), random_array(3, 3, 3)
+    np.testing.assert_allclose(
+        convolve(volume, cube, pad_mode=mode, dtype=np.float64),
+        ndi.correlate(volume, cube, mode=SCIPY_MODES[mode]),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+
+
+def test_channels_are_filtered_independently_like_scipy():
+    image = RNG.integers(0, 256, size=(12, 9, 3), dtype=np.uint8)
+    kernel = random_array(3, 3)
+    got = convolve(image, kernel, dtype=np.float64)
+    for c in range(3):
+        expected = ndi.correlate(image[..., c].astype(np.float64), kernel, mode="mirror")
+        np.testing.assert_allclose(got[..., c], expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(("alias", "name"), PAD_MODE_ALIASES.items())
+def test_aliases_are_the_same_mode(alias, name):
+    x, kernel = random_array(7, 7), random_array(3, 3)
+    np.testing.assert_array_equal(
+        convolve(x, kernel, padding=4, pad_mode=alias),
+        convolve(x, kernel, padding=4, pad_mode=name),
+    )
+
+
+# --- dtypes -------------------------------------------------------------------------
+
+
+def test_default_dtype_is_float32_and_float64_on_request():
+    x = random_array(5, 5)
+    assert convolve(x, np.ones((3, 3))).dtype == np.float32
+    assert convolve(x, np.ones((3, 3)), dtype=np.float64).dtype == np.float64
+    assert convolve(x, np.ones((3, 3)), dtype="float64").dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint16, np.int32, bool])
+def test_integer_input_never_wraps(dtype):
+    top = np.iinfo(dtype).max if dtype is not bool else 1
+    x = np.full((4, 4), top, dtype=dtype)
+    # Nine taps of 1 over a constant image: 9 * top, far outside the input's own range.
+    got = convolve(x, np.ones((3, 3), dtype=np.int64), dtype=np.float64)
+    np.testing.assert_array_equal(got, np.full((4, 4), 9.0 * top))
+
+
+def test_float32_result_is_close_to_float64():
+    x = RNG.integers(0, 256, size=(30, 30)).astype(np.uint8)
+    kernel = random_array(5, 5)
+    np.testing.assert_allclose(
+        convolve(x, kernel), convolve(x, kernel, dtype=np.float64), rtol=1e-5, atol=1e-3
+    )
+
+
+def test_output_shape_matches_convolve_shape():
+    x = random_array(11, 13, 3)
+    for padding in PADDINGS:
+        for stride, dilation in STRIDE_DILATION:
+            for k_shape in KERNEL_SHAPES_2D:
+                args = dict(padding=padding, stride=stride, dilation=dilation)
+                shape = output_shape(x.shape, k_shape, **args)
+                assert convolve(x, np.ones(k_shape), **args).shape == shape
+
+
+# --- stride computes only the outputs it keeps ---------------------------------------
+
+
+def test_stride_allocates_only_the_kept_outputs():
+    x = np.zeros((1000, 1000), dtype=np.float32)
+    kernel = np.ones((3, 3))
+    full_bytes = x.nbytes
+    tracemalloc.start()
+    try:
+        convolve(x, kernel, padding="valid", stride=4)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The strided output and its scratch buffer are 1/16 of the image each; a
+    # full-size result (subsampled afterwards) would need at least full_bytes.
+    assert peak < full_bytes / 4
+
+
+# --- errors ---------------------------------------------------------------------------
+
+ERRORS = [
+    (dict(stride=0), r"^stride must be >= 1, got 0$"),
+    (dict(stride=(1, 0)), r"^stride must be >= 1, got \(1, 0\)$"),
+    (dict(stride=(1, 2, 3)), r"^stride must be an int or 2 ints .*got \(1, 2, 3\)$"),
+    (dict(stride=True), r"^stride must be an int or 2 ints .*got True$"),
+    (dict(stride=1.5), r"^stride must be an int or 2 ints .*got 1.5$"),
+    (dict(dilation=0), r"^dilation must be >= 1, got 0$"),
+    (dict(dilation=-2), r"^dilation must be >= 1, got -2$"),
+    (dict(padding=-1), r"^padding must be >= 0, got -1$"),
+    (dict(padding=((1, 1), (0, -3))), r"^padding must be >= 0, got \(\(1, 1\), \(0, -3\)\)$"),
+    (dict(padding="sam"), r"^padding must be one of valid, same, full.*got 'sam'$"),
+    (dict(padding=(1, 2, 3)), r"^padding must be .* 2 entries .*got \(1, 2, 3\)$"),
+    (dict(padding=((1, 2, 3), 1)), r"^padding must be .*got \(\(1, 2, 3\), 1\)$"),
+    (dict(pad_mode="mirror"), r"^pad_mode must be one of zero, reflect, symmetric, replicate, "
+     r"wrap, constant, edge, circular, got 'mirror'$"),
+    (dict(pad_value=float("nan")), r"^pad_value must be finite in float32, got nan$"),
+    (dict(pad_value=1e39), r"^pad_value must be finite in float32, got 1e\+39$"),
+    (dict(pad_value="0"), r"^pad_value must be a number, got '0'$"),
+    (dict(method="magic"), r"^method must be one of auto, direct, got 'magic'$"),
+    (dict(dtype=np.int32), r"^dtype must be float32 or float64, got "),
+    (dict(dtype="nonsense"), r"^dtype must be float32 or float64, got 'nonsense'$"),
+    (dict(dtype=None), r"^dtype must be float32 or float64, got None$"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kwargs", "message"), ERRORS, ids=lambda v: str(v)[:40])
+def test_invalid_parameters_name_the_parameter_and_value(kwargs, message):
+    with pytest.raises(ConvcliError, match=message) as caught:
+        convolve(np.zeros((5, 5)), np.ones((3, 3)), **kwargs)
+    assert isinstance(caught.value, ValueError)
+
+
+IMAGE = np.zeros((5, 5))
+ARRAY_ERRORS = [
+    (np.zeros(5), np.ones((3, 3)), r"^kernel has 2 dimensions but the input only 1 "),
+    (IMAGE, 2.0, r"^kernel must have at least 1 dimension"),
+    (IMAGE, np.ones((0, 3)), r"^kernel is empty: shape \(0, 3\)$"),
+    (np.zeros((0, 5)), np.ones((3, 3)), r"^input is empty: shape \(0, 5\)$"),
+    (IMAGE, [[1, 0], [np.nan, 1]], r"^kernel must be finite, got nan at index \(1, 0\)$"),
+    (IMAGE, [[1, np.inf]], r"^kernel must be finite, got inf at index \(0, 1\)$"),
+    (IMAGE, [[1, 2], [3]], r"^kernel must be a rectangular array of numbers"),
+    (IMAGE, [["a", "b"]], r"^kernel must hold real numbers, got dtype <U1$"),
+    (IMAGE.astype(complex), np.ones((3, 3)), r"^input must hold real numbers, got dtype complex"),
+]
+
+
+@pytest.mark.parametrize(("x", "kernel", "message"), ARRAY_ERRORS, ids=lambda v: str(v)[:30])
+def test_invalid_arrays_are_reported(x, kernel, message):
+    with pytest.raises(ConvcliError, match=message):
+        convolve(x, kernel)
+
+
+def test_empty_output_names_the_axis_and_the_numbers():
+    message = (
+        r"^output would be empty along axis 1: floor\(\(4 \+ 0 \+ 0 - 2\*\(3 - 1\) - 1\) / 1\) "
+        r"\+ 1 = 0; the dilated kernel spans 5 but the padded input only 4$"
+    )
+    with pytest.raises(ConvcliError, match=message):
+        convolve(np.zeros((9, 4)), np.ones((3, 3)), padding="valid", dilation=2)
+
+
+# --- layering -------------------------------------------------------------------------
+
+
+def test_engine_imports_no_cli_terminal_or_image_library():
+    code = (
+        "import sys, numpy as np, convcli.engine as e; "
+        "e.convolve(np.ones((4, 4)), np.ones((3, 3))); "
+        "print(sorted(m for m in ('typer', 'rich', 'PIL', 'click', 'scipy') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
