@@ -1,0 +1,300 @@
+"""Finding kernels: built-in files, user folders, kernel files, families and inline matrices.
+
+A kernel spec is, in the order tried:
+
+1. an inline matrix: ``"[[0,1,0],[1,-4,1],[0,1,0]]"`` (JSON; 1-D, 2-D or 3-D);
+2. a kernel file: ``my.toml`` or ``my.toml:name``;
+3. a family with parameters: ``gaussian:sigma=2``, ``box:5``;
+4. a name: looked up in the folders of ``CONVCLI_KERNEL_PATH`` (in order, first
+   match wins), then among the built-in kernels and the families' defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from convcli.errors import KernelError
+from convcli.families import FAMILIES
+from convcli.kernel import COMBINES, Kernel, check_name, check_range, parse_matrix
+
+KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
+_KEYS = ("description", "matrix", "scale", "bias", "range", "tags", "combine", "components")
+_FILE_SPEC = re.compile(r"(?P<path>.+?\.toml)(?::(?P<name>[^:]*))?", re.IGNORECASE)
+
+
+def load_kernel(spec: str) -> Kernel:
+    """Resolve a kernel spec to a kernel.
+
+    Parameters
+    ----------
+    spec : str
+        A name, ``family:params``, ``file.toml[:name]`` or an inline matrix.
+
+    Returns
+    -------
+    Kernel
+
+    Raises
+    ------
+    KernelError
+        If the spec names nothing, or what it names is invalid; the message
+        says where and suggests close names.
+
+    Examples
+    --------
+    >>> load_kernel("sobel-x").matrix
+    array([[-1.,  0.,  1.],
+           [-2.,  0.,  2.],
+           [-1.,  0.,  1.]])
+    >>> load_kernel("box:2").matrix
+    array([[0.25, 0.25],
+           [0.25, 0.25]])
+    >>> load_kernel("[1, -1]").shape
+    (2,)
+    """
+    spec = spec.strip()
+    if spec.startswith("["):
+        return _inline(spec)
+    if match := _FILE_SPEC.fullmatch(spec):
+        return _from_file(Path(match["path"]), match["name"])
+    family, sep, params = spec.partition(":")
+    if sep:
+        if family not in FAMILIES:
+            raise KernelError(
+                f"unknown kernel family {family!r} (families: {', '.join(FAMILIES)})"
+                f"{_suggest(family, FAMILIES)}"
+            )
+        return FAMILIES[family].kernel(params)
+    name = check_name(spec, "kernel name")
+    kernels = named_kernels()
+    if name in kernels:
+        return kernels[name]
+    if name in FAMILIES:
+        return FAMILIES[name].kernel()
+    known = [*kernels, *FAMILIES]
+    raise KernelError(
+        f"unknown kernel {name!r}{_suggest(name, known)} ('convcli kernels list' shows them all)"
+    )
+
+
+def named_kernels() -> dict[str, Kernel]:
+    """Every kernel that can be named: a user's (first folder first) win over built-in ones."""
+    found: dict[str, Kernel] = {}
+    for folder in user_kernel_dirs():
+        for path in sorted(folder.glob("*.toml")):
+            for name, kernel in read_kernel_file(path).items():
+                found.setdefault(name, kernel)
+    for name, kernel in _builtin_kernels().items():
+        found.setdefault(name, kernel)
+    return found
+
+
+def user_kernel_dirs() -> list[Path]:
+    """Return the folders named by ``CONVCLI_KERNEL_PATH`` (``os.pathsep``-separated)."""
+    value = os.environ.get(KERNEL_PATH_VARIABLE, "")
+    folders = [Path(part) for part in value.split(os.pathsep) if part]
+    for folder in folders:
+        if not folder.is_dir():
+            raise KernelError(f"{KERNEL_PATH_VARIABLE}: {folder} is not a folder")
+    return folders
+
+
+def builtin_kernel_dir() -> Path:
+    """Return the folder of built-in kernel files, in a wheel or in a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "builtin_kernels", here.parents[1] / "kernels"):
+        if candidate.is_dir():
+            return candidate
+    raise KernelError(f"the built-in kernels are missing (looked in {here / 'builtin_kernels'})")
+
+
+def read_kernel_file(path: Path, lookup: Mapping[str, Kernel] | None = None) -> dict[str, Kernel]:
+    """Read and check every kernel a TOML file defines.
+
+    Parameters
+    ----------
+    path : Path
+        The file; each top-level table is one kernel.
+    lookup : mapping, optional
+        Kernels that ``components`` may name besides those of this file
+        (by default, the built-in ones).
+
+    Returns
+    -------
+    dict of str to Kernel
+        In the order of the file.
+    """
+    data = _parse_toml(path)
+    tables: dict[str, dict[str, Any]] = {}
+    for name, table in data.items():
+        check_name(name, str(path))
+        if not isinstance(table, dict):
+            raise KernelError(
+                f"{path}: {name!r} must be a table ([{name}] with a matrix), got {table!r:.40}"
+            )
+        tables[name] = table
+    kernels = {
+        name: _kernel_from_table(name, table, f"{path} [{name}]", str(path))
+        for name, table in tables.items()
+        if "components" not in table
+    }
+    others = lookup if lookup is not None else _builtin_kernels()
+    for name, table in tables.items():
+        if "components" in table:
+            available = {**others, **kernels}
+            kernels[name] = _kernel_from_table(
+                name, table, f"{path} [{name}]", str(path), available.get
+            )
+    return {name: kernels[name] for name in tables}
+
+
+@functools.cache
+def _builtin_kernels() -> dict[str, Kernel]:
+    found: dict[str, Kernel] = {}
+    for path in sorted(builtin_kernel_dir().glob("*.toml")):
+        for name, kernel in read_kernel_file(path, lookup=found).items():
+            found[name] = replace(kernel, source="built-in")
+    return found
+
+
+def _parse_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes().decode("utf-8")
+        return tomllib.loads(text)
+    except FileNotFoundError:
+        raise KernelError(f"kernel file not found: {path}") from None
+    except IsADirectoryError:
+        raise KernelError(f"{path} is a folder, not a kernel file") from None
+    except OSError as error:
+        raise KernelError(f"{path}: cannot read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise KernelError(f"{path}: not UTF-8 text (bad byte at offset {error.start})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise KernelError(f"{path}: invalid TOML: {error}") from None
+    except (ValueError, RecursionError) as error:  # e.g. an integer of over 4300 digits
+        raise KernelError(f"{path}: invalid TOML: {error}") from None
+
+
+def _kernel_from_table(
+    name: str,
+    table: dict[str, Any],
+    where: str,
+    source: str,
+    find: Callable[[str], Kernel | None] | None = None,
+) -> Kernel:
+    for key in table:
+        if key not in _KEYS:
+            raise KernelError(f"{where}: unknown key {key!r}{_suggest(key, _KEYS)}")
+    description = table.get("description", "")
+    if not isinstance(description, str):
+        raise KernelError(f"{where}: description must be a string")
+    tags = table.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise KernelError(f"{where}: tags must be a list of strings, got {tags!r:.40}")
+    bias = _finite_number(table.get("bias", 0.0), where, "bias")
+    kernel_range = check_range(table["range"], where) if "range" in table else None
+    common: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "bias": bias,
+        "range": kernel_range,
+        "tags": tuple(tags),
+        "source": source,
+    }
+    if "components" in table:
+        if "matrix" in table or "scale" in table:
+            raise KernelError(f"{where}: a kernel has either 'matrix' or 'components', not both")
+        return Kernel(matrix=None, **common, **_components(table, where, find))
+    if "matrix" not in table:
+        raise KernelError(f"{where}: missing 'matrix'")
+    matrix = parse_matrix(table["matrix"], where)
+    scale = table.get("scale", 1.0)
+    if scale == "normalize":
+        total = matrix.sum()
+        if abs(total) < 1e-12 * max(1.0, abs(matrix).sum()):
+            raise KernelError(
+                f'{where}: scale = "normalize" divides by the sum of the weights, but they sum to 0'
+            )
+        matrix = matrix / total
+    else:
+        matrix = matrix * _finite_number(scale, where, "scale", also='or "normalize"')
+    return Kernel(matrix=matrix, **common)
+
+
+def _components(
+    table: dict[str, Any], where: str, find: Callable[[str], Kernel | None] | None
+) -> dict[str, Any]:
+    combine = table.get("combine")
+    if combine not in COMBINES:
+        raise KernelError(f"{where}: combine must be one of {', '.join(COMBINES)}, got {combine!r}")
+    names = table["components"]
+    if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names):
+        raise KernelError(f"{where}: components must be a list of at least 2 kernel names")
+    parts = []
+    for part_name in names:
+        part = find(part_name) if find else None
+        if part is None or part.matrix is None:
+            raise KernelError(f"{where}: component {part_name!r} is not a kernel with a matrix")
+        parts.append(part)
+    if len({part.shape for part in parts}) > 1:
+        shapes = ", ".join(f"{p.name} {p.shape}" for p in parts)
+        raise KernelError(f"{where}: components must have the same shape, got {shapes}")
+    return {"components": tuple(parts), "combine": combine}
+
+
+def _finite_number(value: object, where: str, key: str, also: str = "") -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            if math.isfinite(float(value)):
+                return float(value)
+        except OverflowError:
+            pass
+    wanted = f"a finite number {also}".strip()
+    raise KernelError(f"{where}: {key} must be {wanted}, got {value!r:.40}")
+
+
+def _from_file(path: Path, name: str | None) -> Kernel:
+    kernels = read_kernel_file(path)
+    if name:
+        if name not in kernels:
+            raise KernelError(f"{path} has no kernel {name!r}{_suggest(name, kernels)}")
+        return kernels[name]
+    if len(kernels) == 1:
+        return next(iter(kernels.values()))
+    if not kernels:
+        raise KernelError(f"{path} defines no kernel")
+    raise KernelError(
+        f"{path} defines {len(kernels)} kernels ({', '.join(kernels)}); say which with {path}:NAME"
+    )
+
+
+def _inline(spec: str) -> Kernel:
+    def reject(constant: str) -> None:
+        raise KernelError(f"inline kernel: {constant} is not a finite number")
+
+    try:
+        value = json.loads(spec, parse_constant=reject)
+    except KernelError:
+        raise
+    except json.JSONDecodeError as error:
+        raise KernelError(
+            f"inline kernel: not a matrix of numbers: {error.msg} at character {error.pos + 1}"
+        ) from None
+    except (ValueError, RecursionError) as error:
+        raise KernelError(f"inline kernel: not a matrix of numbers: {error}") from None
+    return Kernel(name="inline", matrix=parse_matrix(value, "inline kernel"), source="inline")
+
+
+def _suggest(name: str, known: object) -> str:
+    matches = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)  # type: ignore[call-overload]
+    return f"; did you mean {', '.join(matches)}?" if matches else ""

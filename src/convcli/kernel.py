@@ -1,0 +1,214 @@
+"""What a kernel is: a named matrix, or a combination of matrices, and how to show its result."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.errors import KernelError
+
+RANGES = ("clip", "abs", "rescale", "offset", "raw")
+COMBINES = ("magnitude",)
+MAX_DIMS = 3
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+Matrix = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class Kernel:
+    """A kernel ready to apply.
+
+    Attributes
+    ----------
+    name : str
+        How the user names it: ``sobel-x``, ``gaussian:sigma=2``, ``inline``.
+    matrix : ndarray or None
+        The weights (after ``scale``), float64; None for a combined kernel.
+    components : tuple of Kernel
+        For a combined kernel: the kernels whose responses are combined.
+    combine : str or None
+        How components combine: ``magnitude`` (square root of the sum of squares).
+    description, tags, source
+        What it does, how it is grouped, and where it was defined.
+    bias : float
+        Added to the response.
+    range : str or None
+        The output mapping to use unless the user gives one.
+    """
+
+    name: str
+    matrix: Matrix | None
+    description: str = ""
+    bias: float = 0.0
+    range: str | None = None
+    tags: tuple[str, ...] = ()
+    source: str = "built-in"
+    components: tuple[Kernel, ...] = ()
+    combine: str | None = None
+
+    @property
+    def matrices(self) -> tuple[Matrix, ...]:
+        """The matrices to correlate with: one, or one per component."""
+        if self.matrix is not None:
+            return (self.matrix,)
+        return tuple(part.matrix for part in self.components if part.matrix is not None)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of the matrix (of every component, for a combined kernel)."""
+        return tuple(self.matrices[0].shape)
+
+    @property
+    def total(self) -> float | None:
+        """Sum of the weights; None for a combined kernel."""
+        return None if self.matrix is None else float(self.matrix.sum())
+
+    @property
+    def rank(self) -> int | None:
+        """Matrix rank of a 1-D or 2-D kernel; None otherwise."""
+        if self.matrix is None or self.matrix.ndim > 2:
+            return None
+        return int(np.linalg.matrix_rank(np.atleast_2d(self.matrix)))
+
+    @property
+    def separable(self) -> bool:
+        """Whether the matrix is an outer product of 1-D vectors (one per axis)."""
+        if self.matrix is None or not self.matrix.any():
+            return False
+        m = self.matrix
+        return all(
+            np.linalg.matrix_rank(np.moveaxis(m, axis, 0).reshape(m.shape[axis], -1)) == 1
+            for axis in range(m.ndim)
+        )
+
+
+def check_name(name: object, where: str) -> str:
+    """Return ``name`` if it is a plain kernel name (letters, digits, ``-``, ``_``).
+
+    Plain names keep a kernel name from ever being read as a path.
+
+    Examples
+    --------
+    >>> check_name("sobel-x", "built-in")
+    'sobel-x'
+    """
+    if isinstance(name, str) and _PLAIN_NAME.fullmatch(name):
+        return name
+    raise KernelError(
+        f"{where}: {name!r} is not a plain kernel name "
+        "(letters, digits, '-' and '_', starting with a letter or digit)"
+    )
+
+
+def check_range(value: object, where: str) -> str:
+    """Return ``value`` if it is an output range mapping."""
+    if value in RANGES:
+        return str(value)
+    raise KernelError(f"{where}: range must be one of {', '.join(RANGES)}, got {value!r}")
+
+
+def parse_matrix(value: object, where: str) -> Matrix:
+    """Check a nested list of finite numbers (1-D, 2-D or 3-D) and return it as float64.
+
+    Parameters
+    ----------
+    value : object
+        The nested lists, as TOML or JSON gives them.
+    where : str
+        Where it came from, to start every message with.
+
+    Returns
+    -------
+    ndarray, shape (K0[, K1[, K2]])
+
+    Raises
+    ------
+    KernelError
+        Naming the row, column or value that is wrong.
+
+    Examples
+    --------
+    >>> parse_matrix([[1, 2], [3, 4]], "inline")
+    array([[1., 2.],
+           [3., 4.]])
+    >>> parse_matrix([[1, 2], [3]], "inline")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.KernelError: inline: matrix row 2 has 1 value, expected 2 like row 1
+    """
+    _shape_of(value, where, ())
+    return np.array(value, dtype=np.float64)
+
+
+def _shape_of(value: object, where: str, index: tuple[int, ...]) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise KernelError(f"{where}: matrix must be a list of numbers, got {_describe(value)}")
+    if not value:
+        place = f" {_label(index, len(index) + 1)}" if index else ""
+        raise KernelError(f"{where}: matrix{place} is empty")
+    if not all(isinstance(item, list) for item in value):
+        for i, item in enumerate(value):
+            _check_number(item, where, _label((*index, i), len(index) + 1))
+        return (len(value),)
+    if len(index) + 2 > MAX_DIMS:
+        raise KernelError(
+            f"{where}: matrix has more than {MAX_DIMS} levels of nesting; "
+            "kernels are 1-D, 2-D or 3-D"
+        )
+    shapes = [_shape_of(item, where, (*index, i)) for i, item in enumerate(value)]
+    depth = len(index) + len(shapes[0]) + 1
+    for i, shape in enumerate(shapes):
+        if shape != shapes[0]:
+            this, first = _label((*index, i), depth), _label((*index, 0), depth)
+            if len(shape) == len(shapes[0]) == 1:
+                raise KernelError(
+                    f"{where}: matrix {this} has {_count(shape[0])}, expected {shapes[0][0]} "
+                    f"like {first}"
+                )
+            raise KernelError(f"{where}: matrix {this} has shape {shape}, but {first} {shapes[0]}")
+    return (len(value), *shapes[0])
+
+
+def _check_number(item: object, where: str, place: str) -> None:
+    if isinstance(item, list):
+        raise KernelError(f"{where}: matrix {place} is a list where a number was expected")
+    if isinstance(item, bool) or not isinstance(item, int | float):
+        raise KernelError(f"{where}: matrix {place} is {_describe(item)}, not a number")
+    try:
+        finite = math.isfinite(float(item))
+    except OverflowError:  # an int beyond float range: say so, do not print it
+        raise KernelError(
+            f"{where}: matrix {place} is an integer too large for a weight (beyond 1.8e308)"
+        ) from None
+    if not finite:
+        raise KernelError(f"{where}: matrix {place} is {_short(item)}; weights must be finite")
+
+
+def _label(index: tuple[int, ...], depth: int) -> str:
+    """Name a position 1-based, as a person counts: 'row 2, column 3' in a 2-D matrix."""
+    words = {1: ("value",), 2: ("row", "column"), 3: ("plane", "row", "column")}[depth]
+    return ", ".join(f"{word} {i + 1}" for word, i in zip(words, index, strict=False))
+
+
+def _count(n: int) -> str:
+    return f"{n} value" if n == 1 else f"{n} values"
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, str):
+        return f"a string ({value!r})"
+    if isinstance(value, dict):
+        return "a table"
+    return f"{type(value).__name__} {_short(value)}"
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
