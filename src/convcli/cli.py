@@ -1,19 +1,92 @@
-"""The ``convcli`` command: a thin layer that parses, calls the library, renders."""
+"""The ``convcli`` command: parse options, call the library, render the result.
+
+Every error ends up in one place, ``_Program.main``, which prints one line on
+stderr and turns it into the exit code of DESIGN.md section 5.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
 
 import typer
+from rich.console import Console
+from typer.core import TyperGroup
 
 from convcli import __version__
+from convcli.errors import ConvcliError, ExitCode, UsageError
+
+# Heavy modules (NumPy, Pillow) are imported inside the commands that use
+# them, so that `convcli --help` starts fast.
+
+
+class _Program(TyperGroup):
+    """The root command, with the one error boundary of the program."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> int:
+        arguments = list(sys.argv[1:] if args is None else args)
+        try:
+            result = super().main(arguments, prog_name, complete_var, False, **extra)
+            code = int(result) if isinstance(result, int) else ExitCode.OK
+        except Exception as error:
+            code = _report_error(error, debug="--debug" in arguments)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _report_error(error: Exception, debug: bool) -> int:
+    if debug:
+        traceback.print_exception(error)
+    if isinstance(error, ConvcliError):
+        _error_line(str(error))
+        return int(error.exit_code)
+    if isinstance(error, typer.TyperException):  # Typer's own: missing option, bad value
+        context = getattr(error, "ctx", None)
+        hint = f" (see '{context.command_path} --help')" if context else ""
+        _error_line(f"{error.format_message()}{hint}")
+        return int(getattr(error, "exit_code", ExitCode.USAGE))
+    if isinstance(error, typer.Abort):
+        return int(ExitCode.INTERRUPTED)
+    if isinstance(error, BrokenPipeError):  # `convcli ... | head`: the reader left
+        return _closed_stdout()
+    _error_line(f"internal error: {type(error).__name__}: {error} (--debug shows where)")
+    return int(ExitCode.FAILED)
+
+
+def _error_line(message: str) -> None:
+    first_line = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    typer.echo(f"convcli: error: {first_line}", err=True)
+
+
+def _closed_stdout() -> int:
+    # Send what is left to /dev/null so the interpreter's final flush does not fail.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return int(ExitCode.FAILED)
+
 
 app = typer.Typer(
+    cls=_Program,
     name="convcli",
     help="Apply convolution kernels to images, signals and volumes.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
+kernels_app = typer.Typer(help="List and inspect kernels.", no_args_is_help=True)
+app.add_typer(kernels_app, name="kernels")
 
 
 def _print_version(value: bool) -> None:
@@ -30,8 +103,216 @@ def _root(
             "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
         ),
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show a traceback with an error message.")
+    ] = False,
 ) -> None:
     """Apply convolution kernels to images, signals and volumes."""
+
+
+@app.command()
+def apply(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(help="Image or .npy files; '-' reads an image from standard input."),
+    ],
+    kernel: Annotated[
+        list[str],
+        typer.Option(
+            "-k",
+            "--kernel",
+            help="Kernel: a name, family:params, file.toml[:name] or a matrix like "
+            "'[[0,1,0],[1,-4,1],[0,1,0]]'. Repeat to apply several in sequence.",
+        ),
+    ],
+    padding: Annotated[
+        str, typer.Option("-p", "--padding", help="same, valid, full, N, N,M or T,B,L,R.")
+    ] = "same",
+    pad_mode: Annotated[
+        str,
+        typer.Option(
+            help="Border: zero, reflect, symmetric, replicate, wrap (or constant, edge, circular)."
+        ),
+    ] = "reflect",
+    pad_value: Annotated[float, typer.Option(help="Value of zero padding.")] = 0.0,
+    stride: Annotated[str, typer.Option("-s", "--stride", help="N or N,M.")] = "1",
+    dilation: Annotated[str, typer.Option("-d", "--dilation", help="N or N,M.")] = "1",
+    flip: Annotated[
+        bool, typer.Option("--flip", help="True convolution (kernel rotated 180°).")
+    ] = False,
+    gray: Annotated[bool, typer.Option("--gray", help="Convert to luminance first.")] = False,
+    output_range: Annotated[
+        str | None,
+        typer.Option(
+            "--range",
+            help="Output mapping: clip, abs, rescale, offset or raw "
+            "[default: the kernel's, else clip; raw for .npy]",
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Output file, folder, or '-' for standard output "
+            "[default: <stem>_<kernel><suffix> beside the input]",
+        ),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="Output format: png, jpg, tif, webp, bmp, gif, npy [default: input's]"
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report the shapes only; write nothing.")
+    ] = False,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="JSON Lines report on stdout, one record per input.")
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Also write the report to a .json or .csv file.")
+    ] = None,
+    method: Annotated[str, typer.Option(help="Engine algorithm: auto or direct.")] = "auto",
+    compress_level: Annotated[
+        int, typer.Option(help="PNG compression, 0 (fastest) to 9 (smallest).")
+    ] = 1,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No table.")] = False,
+) -> int:
+    """Filter images (or .npy arrays) with one kernel or a pipeline of kernels."""
+    from convcli import pipeline
+    from convcli.catalog import load_kernel
+    from convcli.engine import METHODS, PAD_MODE_ALIASES, PAD_MODES, canonical_pad_mode
+    from convcli.kernel import RANGES
+    from convcli.options import check_choice, parse_ints, parse_padding
+    from convcli.report import Report, check_report_path, json_line, write_report
+
+    if output_range is not None:
+        check_choice("--range", output_range, RANGES)
+    if not 0 <= compress_level <= 9:
+        raise UsageError(f"--compress-level must be 0 to 9, got {compress_level}")
+    modes = [*PAD_MODES, *PAD_MODE_ALIASES]
+    settings = pipeline.Settings(
+        kernels=tuple(load_kernel(spec) for spec in kernel),
+        padding=parse_padding(padding),
+        pad_mode=canonical_pad_mode(check_choice("--pad-mode", pad_mode, modes)),
+        pad_value=pad_value,
+        stride=parse_ints("--stride", stride),
+        dilation=parse_ints("--dilation", dilation),
+        flip=flip,
+        gray=gray,
+        range=output_range,
+        method=check_choice("--method", method, METHODS),
+        format=output_format,
+        compress_level=compress_level,
+    )
+    if report is not None:
+        check_report_path(report)
+    jobs = _plan_jobs(inputs, output, settings)
+    to_stdout = any(not isinstance(target, Path) for _, _, target, _ in jobs)
+    if json_lines and to_stdout:
+        raise UsageError("--json and -o - both want standard output; write the image to a file")
+    console = Console(stderr=to_stdout)
+
+    reports = []
+    for label, source, target, fmt in jobs:
+        try:
+            data: Path | bytes = sys.stdin.buffer.read() if source is None else source
+            done = pipeline.process(data, target, settings, label=label, fmt=fmt, dry_run=dry_run)
+        except ConvcliError as error:
+            if isinstance(error, UsageError):
+                raise
+            _error_line(str(error))
+            done = Report(label, None, settings.kernel_name, settings.pad_mode,
+                                   status="error", error=str(error))  # fmt: skip
+        for note in done.notes:
+            typer.echo(f"convcli: note: {note}", err=True)
+        reports.append(done)
+        if json_lines:
+            typer.echo(json_line(done))
+    if not json_lines and not quiet:
+        from convcli.render import report_view
+
+        console.print(report_view(reports))
+    if report is not None:
+        write_report(report, reports)
+    failed = any(done.status == "error" for done in reports)
+    return int(ExitCode.FAILED if failed else ExitCode.OK)
+
+
+def _plan_jobs(
+    inputs: list[str], output: str | None, settings: Any
+) -> list[tuple[str, Path | None, Path | BinaryIO, Any]]:
+    """Name every input's output and format, refusing impossible ones before any work."""
+    from convcli.imageio import output_format
+    from convcli.pipeline import default_output
+
+    folder = Path(output) if output not in (None, "-") and Path(output).is_dir() else None
+    if len(inputs) > 1 and output is not None and folder is None:
+        raise UsageError(f"with several inputs, -o must be an existing folder, got {output!r}")
+    if inputs.count("-") > 1:
+        raise UsageError("standard input ('-') can be read only once")
+    forced = output_format(settings.format) if settings.format else None
+    jobs: list[tuple[str, Path | None, Path | BinaryIO, Any]] = []
+    for name in inputs:
+        source = None if name == "-" else Path(name)
+        target: Path | BinaryIO
+        if output == "-" or (source is None and output is None):
+            target = sys.stdout.buffer
+            fmt = forced  # None: the input's own format
+        else:
+            if source is None and folder is not None:
+                raise UsageError("standard input has no name to put in a folder; use -o FILE")
+            if folder is not None or output is None:
+                named = default_output(source, settings)  # type: ignore[arg-type]
+                target = folder / named.name if folder is not None else named
+            else:
+                target = Path(output)
+            fmt = forced or output_format(target.suffix or "(none)")
+            if source is not None and _same_file(source, target):
+                raise UsageError(f"the output {target} is the input; choose another -o")
+        jobs.append((name, source, target, fmt))
+    return jobs
+
+
+def _same_file(source: Path, target: Path) -> bool:
+    if target.exists() and source.exists():
+        return os.path.samefile(source, target)
+    return source.resolve() == target.resolve()
+
+
+@kernels_app.command("list")
+def list_kernels(
+    tag: Annotated[str | None, typer.Option(help="Only kernels with this tag.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="A JSON array.")] = False,
+) -> None:
+    """List every kernel: built-in, families and those in CONVCLI_KERNEL_PATH."""
+    from convcli.catalog import named_kernels
+    from convcli.render import kernel_entries, kernels_view
+
+    entries = kernel_entries(list(named_kernels().values()))
+    if tag is not None:
+        entries = [entry for entry in entries if tag in entry["tags"]]
+    if json_output:
+        typer.echo(json.dumps(entries, ensure_ascii=False))
+    else:
+        Console().print(kernels_view(entries))
+
+
+@kernels_app.command("show")
+def show_kernel(
+    name: Annotated[str, typer.Argument(help="A kernel spec, as for 'apply -k'.")],
+    json_output: Annotated[bool, typer.Option("--json", help="A JSON object.")] = False,
+) -> None:
+    """Show a kernel's matrix, sum, rank, separability and default range."""
+    from convcli.catalog import load_kernel
+    from convcli.render import kernel_record, kernel_view
+
+    kernel = load_kernel(name)
+    if json_output:
+        typer.echo(json.dumps(kernel_record(kernel), ensure_ascii=False))
+    else:
+        Console().print(kernel_view(kernel))
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """The convolution engine: NumPy only, no files, no terminal, no CLI."""
 
-from convcli.engine.api import METHODS, convolve
+from convcli.engine.api import METHODS, choose_method, convolve
 from convcli.engine.borders import PAD_MODE_ALIASES, PAD_MODES, canonical_pad_mode
 from convcli.engine.geometry import Geometry, output_shape, resolve_geometry
 
@@ -10,6 +10,7 @@ __all__ = [
     "PAD_MODE_ALIASES",
     "Geometry",
     "canonical_pad_mode",
+    "choose_method",
     "convolve",
     "output_shape",
     "resolve_geometry",

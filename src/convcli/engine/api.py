@@ -22,6 +22,20 @@ METHODS = ("auto", *ALGORITHMS)
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def choose_method(method: str, kernel_shape: tuple[int, ...], geometry: Geometry) -> str:
+    """Return the algorithm ``method`` stands for (``auto`` picks one).
+
+    Examples
+    --------
+    >>> from convcli.engine.geometry import resolve_geometry
+    >>> choose_method("auto", (3, 3), resolve_geometry((64, 64), (3, 3)))
+    'direct'
+    """
+    if method not in METHODS:
+        raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    return "direct" if method == "auto" else method
+
+
 def convolve(
     x: npt.ArrayLike,
     kernel: npt.ArrayLike,
@@ -107,7 +121,7 @@ def convolve(
     if flip:
         taps = np.flip(taps)
     padded = pad(signal.astype(compute, copy=False), geometry.padding, mode, fill)
-    return ALGORITHMS["direct"](padded, taps, geometry)
+    return ALGORITHMS[choose_method(method, taps.shape, geometry)](padded, taps, geometry)
 
 
 def _compute_dtype(dtype: npt.DTypeLike) -> np.dtype[np.floating]:

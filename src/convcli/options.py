@@ -1,0 +1,53 @@
+"""Reading command-line option values: ``"1,2"``, ``"same"``, choices with their list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from convcli.errors import UsageError
+
+
+def parse_ints(option: str, text: str) -> tuple[int, ...]:
+    """Read ``N`` or ``N,M,...`` as integers.
+
+    Examples
+    --------
+    >>> parse_ints("--stride", "2,1")
+    (2, 1)
+    >>> parse_ints("--stride", "two")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.UsageError: --stride takes integers separated by commas (N or N,M), got 'two'
+    """
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(
+            f"{option} takes integers separated by commas (N or N,M), got {text!r}"
+        ) from None
+
+
+def parse_padding(text: str) -> str | tuple[int, ...]:
+    """Read ``same``, ``valid``, ``full``, ``N``, ``N,M`` or ``T,B,L,R``.
+
+    Examples
+    --------
+    >>> parse_padding("same"), parse_padding("1,2,3,4")
+    ('same', (1, 2, 3, 4))
+    """
+    if text in ("same", "valid", "full"):
+        return text
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(
+            f"--padding must be same, valid, full, N, N,M or T,B,L,R, got {text!r}"
+        ) from None
+
+
+def check_choice(option: str, value: str, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``; otherwise say which are valid."""
+    options = list(choices)
+    if value in options:
+        return value
+    raise UsageError(f"{option} must be one of {', '.join(options)}, got {value!r}")

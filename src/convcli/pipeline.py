@@ -1,0 +1,315 @@
+"""One input through the kernels: read, filter, map the range, write, report.
+
+Kernels and options are checked before any input is read; shapes, range
+and output format are checked before any filtering; nothing is written
+until the whole result is ready.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.atomic import write_atomically
+from convcli.engine import Geometry, choose_method, convolve, resolve_geometry
+from convcli.engine.geometry import PaddingSpec
+from convcli.errors import InputError, UsageError
+from convcli.imageio import OutputFormat, Picture, output_format, read_image, write_image
+from convcli.kernel import Kernel, Matrix
+from convcli.ranges import map_range
+from convcli.report import Report, StageReport
+
+CLIP_WARNING = 0.01  # say so when more than 1% of the samples were clipped
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
+Source = Path | bytes  # a file, or the bytes of standard input
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``apply`` does to every input."""
+
+    kernels: tuple[Kernel, ...]
+    padding: str | tuple[int, ...] = "same"  # a name, or 1, ndim or 2*ndim numbers
+    pad_mode: str = "reflect"
+    pad_value: float = 0.0
+    stride: tuple[int, ...] = (1,)
+    dilation: tuple[int, ...] = (1,)
+    flip: bool = False
+    gray: bool = False
+    range: str | None = None  # None: the last kernel's, else clip (raw for .npy output)
+    method: str = "auto"
+    format: str | None = None  # None: from the output's suffix, else the input's
+    compress_level: int = 1
+
+    @property
+    def kernel_name(self) -> str:
+        """The pipeline's name, as reported: ``sobel-x+gaussian:sigma=2``."""
+        return "+".join(kernel.name for kernel in self.kernels)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One kernel of the pipeline, resolved for one input shape."""
+
+    kernel: Kernel
+    matrices: tuple[Matrix, ...]
+    geometry: Geometry
+    method: str
+
+
+def plan(shape: tuple[int, ...], is_image: bool, settings: Settings) -> list[Stage]:
+    """Resolve every stage's geometry for an input shape, computing nothing.
+
+    On an image a 1-D kernel is a row (it filters along each row, as written
+    on one line), and 3-D kernels are refused.
+
+    Raises
+    ------
+    UsageError
+        If an option does not fit a kernel, or a stage's output would be empty.
+    """
+    stages = []
+    for kernel in settings.kernels:
+        matrices = kernel.matrices
+        if is_image:
+            matrices = tuple(_as_image_kernel(matrix, kernel.name) for matrix in matrices)
+        ndim = matrices[0].ndim
+        geometry = resolve_geometry(
+            shape,
+            matrices[0].shape,
+            padding=_padding_for(settings.padding, ndim),
+            stride=_per_axis("stride", settings.stride, ndim),
+            dilation=_per_axis("dilation", settings.dilation, ndim),
+        )
+        method = choose_method(settings.method, matrices[0].shape, geometry)
+        stages.append(Stage(kernel, matrices, geometry, method))
+        shape = geometry.output_shape
+    return stages
+
+
+def default_output(source: Path, settings: Settings) -> Path:
+    """``<stem>_<kernel><suffix>`` beside the input.
+
+    Examples
+    --------
+    >>> from convcli.catalog import load_kernel
+    >>> settings = Settings(kernels=(load_kernel("sobel-x"), load_kernel("gaussian:sigma=2")))
+    >>> default_output(Path("photos/cat.png"), settings).as_posix()
+    'photos/cat_sobel-x+gaussian-sigma-2.png'
+    """
+    slugs = (re.sub(r"[^\w.+-]+", "-", kernel.name).strip("-") for kernel in settings.kernels)
+    suffix = f".{output_format(settings.format).name}" if settings.format else source.suffix
+    return source.with_name(f"{source.stem}_{'+'.join(slugs)}{suffix}")
+
+
+def process(
+    source: Source,
+    target: Path | BinaryIO,
+    settings: Settings,
+    *,
+    label: str,
+    fmt: OutputFormat | None,
+    dry_run: bool = False,
+) -> Report:
+    """Run the pipeline on one input and write the result to ``target``.
+
+    Parameters
+    ----------
+    source : Path or bytes
+        The input file, or the bytes read from standard input.
+    target : Path or binary stream
+        The output file (written atomically) or a stream (standard output).
+    settings : Settings
+        What to do.
+    label : str
+        How the input and output are named in the report.
+    fmt : OutputFormat or None
+        The output format; None for the input's own.
+    dry_run : bool
+        Only read and plan: report the shapes, write nothing.
+
+    Returns
+    -------
+    Report
+        Status ``ok``; an unreadable input raises instead.
+
+    Raises
+    ------
+    InputError
+        The input cannot be read or the output cannot be written.
+    UsageError
+        The settings do not fit this input (shapes, range, format).
+    """
+    started = time.perf_counter()
+    output_label = "-" if not isinstance(target, Path) else str(target)
+    report = Report(label, output_label, settings.kernel_name, settings.pad_mode)
+    picture = read_image(source, label)
+    if picture.note:
+        report.notes.append(picture.note)
+    pixels = _luminance(picture) if settings.gray else picture.pixels
+    report.input_shape = _with_alpha(picture.pixels.shape, picture.alpha is not None)
+    stages = plan(tuple(pixels.shape), picture.is_image, settings)
+    fmt = fmt or output_format(picture.format)
+    filtered_shape = stages[-1].geometry.output_shape
+    mode, depth = _output_mapping(filtered_shape, picture, settings, fmt)
+    keeps_alpha = picture.alpha is not None and fmt.alpha
+    report.output_shape = _with_alpha(filtered_shape, keeps_alpha)
+    if dry_run:
+        report.stages = [StageReport(s.kernel.name, s.geometry, s.method, 0.0) for s in stages]
+        report.seconds = time.perf_counter() - started
+        return report
+
+    response: npt.NDArray[np.floating] = np.asarray(pixels)
+    alpha = picture.alpha
+    for stage in stages:
+        stage_start = time.perf_counter()
+        response = _filter(response, stage, settings)
+        seconds = time.perf_counter() - stage_start
+        report.stages.append(StageReport(stage.kernel.name, stage.geometry, stage.method, seconds))
+        if alpha is not None:
+            alpha = _sample(alpha, stage.geometry)
+    mapped = map_range(response, mode, white=picture.white, depth=depth)
+    if mapped.clipped > CLIP_WARNING:
+        others = " or ".join(f"--range {m}" for m in ("abs", "rescale") if m != mode)
+        report.notes.append(
+            f"{label}: {mapped.clipped:.0%} of the values fell outside the output range "
+            f"and were clipped; {others} shows them"
+        )
+    _write(target, mapped.values, alpha, fmt, settings.compress_level, output_label)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _filter(
+    x: npt.NDArray[np.generic], stage: Stage, settings: Settings
+) -> npt.NDArray[np.floating]:
+    responses = [
+        convolve(
+            x,
+            matrix,
+            padding=stage.geometry.padding,
+            pad_mode=settings.pad_mode,
+            pad_value=settings.pad_value,
+            stride=stage.geometry.stride,
+            dilation=stage.geometry.dilation,
+            flip=settings.flip,
+            method=stage.method,
+        )
+        for matrix in stage.matrices
+    ]
+    # Several responses are components combined by their magnitude.
+    result = responses[0] if len(responses) == 1 else np.sqrt(np.sum(np.square(responses), axis=0))
+    if stage.kernel.bias:
+        result += np.float32(stage.kernel.bias)
+    return result
+
+
+def _sample(alpha: npt.NDArray[np.uint8], geometry: Geometry) -> npt.NDArray[np.uint8]:
+    # Alpha is not filtered: each output takes the alpha under its kernel's anchor.
+    indices = [
+        np.clip(np.arange(out) * s - before + d * ((k - 1) // 2), 0, n - 1)
+        for n, (before, _), k, s, d, out in zip(
+            geometry.input_shape, geometry.padding, geometry.kernel_shape,
+            geometry.stride, geometry.dilation, geometry.output_shape, strict=False,
+        )
+    ]  # fmt: skip
+    return alpha[np.ix_(*indices)]
+
+
+def _with_alpha(shape: tuple[int, ...], alpha: bool) -> tuple[int, ...]:
+    if not alpha:
+        return tuple(shape)
+    channels = shape[2] if len(shape) == 3 else 1
+    return (*shape[:2], channels + 1)
+
+
+def _luminance(picture: Picture) -> npt.NDArray[np.generic]:
+    if picture.is_image and picture.pixels.ndim == 3:
+        return picture.pixels.astype(np.float32) @ LUMA
+    return picture.pixels
+
+
+def _output_mapping(
+    shape: tuple[int, ...], picture: Picture, settings: Settings, fmt: OutputFormat
+) -> tuple[str, str]:
+    """Choose the range mode and sample type of the output; refuse what cannot be."""
+    if fmt.name == "npy":
+        return settings.range or "raw", "float32"
+    image_shaped = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3))
+    if not image_shaped:
+        raise UsageError(f"cannot write an array of shape {shape} as {fmt.name}; use .npy")
+    mode = settings.range or settings.kernels[-1].range or "clip"
+    channels = 1 if len(shape) == 2 else shape[2]
+    if mode == "raw":
+        if "float32" not in fmt.depths or channels != 1:
+            raise UsageError(
+                "--range raw keeps float values: it needs a .npy output, or .tif for one channel"
+            )
+        return mode, "float32"
+    sixteen = picture.white == 65535 and "uint16" in fmt.depths
+    return mode, "uint16" if sixteen and channels == 1 and picture.alpha is None else "uint8"
+
+
+def _write(
+    target: Path | BinaryIO,
+    values: npt.NDArray[np.generic],
+    alpha: npt.NDArray[np.uint8] | None,
+    fmt: OutputFormat,
+    compress_level: int,
+    label: str,
+) -> None:
+    if values.ndim == 3 and values.shape[2] == 1 and fmt.pillow:
+        values = values[..., 0]
+
+    def encode(stream: BinaryIO) -> None:
+        write_image(stream, values, alpha, fmt, compress_level)
+
+    if not isinstance(target, Path):  # a stream gets the bytes only once they are all there
+        buffer = io.BytesIO()
+        encode(buffer)
+        target.write(buffer.getvalue())
+        target.flush()
+        return
+    try:
+        write_atomically(target, encode)
+    except OSError as error:
+        raise InputError(f"{label}: cannot write: {error.strerror or error}") from None
+
+
+def _padding_for(option: str | tuple[int, ...], ndim: int) -> PaddingSpec:
+    if isinstance(option, str):
+        return option
+    if len(option) == 1:
+        return option[0]
+    if len(option) == ndim:
+        return option
+    if len(option) == 2 * ndim:  # before/after per axis: T,B,L,R for an image
+        return tuple(zip(option[::2], option[1::2], strict=True))
+    counts = sorted({1, ndim, 2 * ndim})
+    raise UsageError(
+        f"--padding takes {', '.join(map(str, counts))} numbers for a {ndim}-D kernel, "
+        f"got {len(option)}"
+    )
+
+
+def _per_axis(name: str, values: tuple[int, ...], ndim: int) -> int | tuple[int, ...]:
+    if len(values) == 1:
+        return values[0]
+    if len(values) == ndim:
+        return values
+    raise UsageError(f"--{name} takes 1 or {ndim} numbers for a {ndim}-D kernel, got {len(values)}")
+
+
+def _as_image_kernel(matrix: Matrix, name: str) -> Matrix:
+    if matrix.ndim == 1:
+        return matrix[np.newaxis, :]
+    if matrix.ndim == 2:
+        return matrix
+    raise UsageError(f"kernel {name} is {matrix.ndim}-D; images take 1-D or 2-D kernels")

@@ -1,0 +1,86 @@
+"""Output range mapping: from filter responses to the numbers an output format holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.kernel import RANGES
+
+__all__ = ["DEPTHS", "RANGES", "Mapped", "map_range"]
+
+# The sample types an output can have, and the value of full intensity in each.
+DEPTHS = {"uint8": 255, "uint16": 65535, "float32": None}
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """A response mapped to an output's sample type.
+
+    Attributes
+    ----------
+    values : ndarray
+        ``uint8``, ``uint16`` or ``float32``, the shape of the response.
+    clipped : float
+        Fraction of samples that fell outside the range and were clipped.
+    """
+
+    values: npt.NDArray[np.generic]
+    clipped: float
+
+
+def map_range(response: npt.NDArray[np.floating], mode: str, *, white: float, depth: str) -> Mapped:
+    """Map a filter response to an output depth.
+
+    Parameters
+    ----------
+    response : ndarray
+        The filtered values, in the units of the input (0 to ``white``).
+    mode : {'clip', 'abs', 'rescale', 'offset', 'raw'}
+        ``clip``: 0 to ``white`` onto the output range, the rest clipped.
+        ``abs``: the magnitude, then as ``clip``. ``rescale``: minimum to
+        maximum onto the full range. ``offset``: zero at mid-grey, for signed
+        responses. ``raw``: the float values unchanged (``float32`` only).
+    white : float
+        The input's full intensity: 255, 65535, or 1.0 for float images.
+    depth : {'uint8', 'uint16', 'float32'}
+        The output sample type; a float output keeps the input's units.
+
+    Returns
+    -------
+    Mapped
+        Rounded to nearest for integer depths.
+
+    Examples
+    --------
+    >>> r = np.array([-100.0, 0.0, 127.6, 300.0])
+    >>> map_range(r, "clip", white=255, depth="uint8").values
+    array([  0,   0, 128, 255], dtype=uint8)
+    >>> map_range(r, "abs", white=255, depth="uint8").values
+    array([100,   0, 128, 255], dtype=uint8)
+    >>> map_range(r, "rescale", white=255, depth="uint8").values
+    array([  0,  64, 145, 255], dtype=uint8)
+    """
+    values = np.asarray(response, dtype=np.float32)
+    if mode == "raw":
+        return Mapped(values, 0.0)
+    if mode == "rescale":
+        finite = values[np.isfinite(values)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        unit = (values - low) / (high - low) if high > low else np.zeros_like(values)
+        clipped = 0.0
+    else:
+        unit = values / np.float32(white)
+        if mode == "abs":
+            unit = np.abs(unit)
+        elif mode == "offset":
+            unit = unit + np.float32(0.5)
+        outside = (unit < 0) | (unit > 1)
+        clipped = float(outside.mean()) if unit.size else 0.0
+    unit = np.clip(np.nan_to_num(unit, nan=0.0), 0.0, 1.0)
+    full = DEPTHS[depth]
+    if full is None:
+        return Mapped((unit * np.float32(white)).astype(np.float32), clipped)
+    return Mapped(np.rint(unit * np.float32(full)).astype(depth), clipped)

@@ -1,0 +1,173 @@
+"""What a person sees: rich tables for reports and kernels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rich.console import Group, RenderableType
+from rich.table import Column, Table
+from rich.text import Text
+
+from convcli.families import FAMILIES
+from convcli.kernel import Kernel, Matrix
+from convcli.report import Report
+
+AXIS_NAMES = {1: ("samples",), 2: ("rows", "cols"), 3: ("planes", "rows", "cols")}
+
+
+def report_view(reports: list[Report]) -> RenderableType:
+    """One table for a single input (with the formula per axis), else a row per input."""
+    if len(reports) == 1 and reports[0].status == "ok":
+        return _single_report(reports[0])
+    table = Table("input", "kernel", "input shape", "output shape", "status", "time", "output",
+                  title="convcli apply", title_justify="left")  # fmt: skip
+    for report in reports:
+        table.add_row(
+            report.input,
+            report.kernel,
+            _shape(report.input_shape),
+            _shape(report.output_shape),
+            report.status if report.status == "ok" else f"[red]{report.status}[/]",
+            f"{report.seconds:.3f} s",
+            report.output or "",
+        )
+    return table
+
+
+def _single_report(report: Report) -> RenderableType:
+    table = Table(show_header=False, title=f"convcli apply: {report.input}", title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("input", f"{report.input}  {_shape(report.input_shape)}")
+    for number, stage in enumerate(report.stages, start=1):
+        g = stage.geometry
+        names = AXIS_NAMES.get(g.spatial_ndim, tuple(f"axis {i}" for i in range(g.spatial_ndim)))
+        prefix = f"stage {number}: " if len(report.stages) > 1 else ""
+        table.add_row(f"{prefix}kernel", f"{stage.kernel}  {_shape(g.kernel_shape)}")
+        padding = ", ".join(
+            f"{name} {b}+{a}" for name, (b, a) in zip(names, g.padding, strict=True)
+        )
+        table.add_row("padding", f"{padding}  ({report.pad_mode})")
+        table.add_row("stride", ", ".join(map(str, g.stride)))
+        table.add_row("dilation", ", ".join(map(str, g.dilation)))
+        for axis, name in enumerate(names):
+            table.add_row(f"{name} out", g.formula(axis))
+        table.add_row("method", f"{stage.method}  {stage.seconds * 1000:.1f} ms")
+    table.add_row("output", f"{report.output}  {_shape(report.output_shape)}")
+    table.add_row("time", f"{report.seconds:.3f} s")
+    return table
+
+
+def _shape(shape: tuple[int, ...] | None) -> str:
+    return "-" if shape is None else "x".join(map(str, shape))
+
+
+def kernels_view(entries: list[dict[str, Any]]) -> Table:
+    """Build the table of ``convcli kernels list``."""
+    show_source = any(entry["source"] not in ("built-in", "built-in family") for entry in entries)
+    table = Table("shape", "range", "tags", "description", title="convcli kernels")
+    table.columns.insert(0, Column("name", no_wrap=True))
+    if show_source:
+        table.add_column("source")
+    for entry in entries:
+        name = entry["name"]
+        if entry["parameters"]:
+            name += ":" + ",".join(f"{k}={_number(v)}" for k, v in entry["parameters"].items())
+        row = [name, _shape(tuple(entry["shape"])), entry["range"] or "clip",
+               ", ".join(entry["tags"]), entry["description"]]  # fmt: skip
+        table.add_row(*row, *([entry["source"]] if show_source else []))
+    return table
+
+
+def _number(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def kernel_entries(kernels: list[Kernel]) -> list[dict[str, Any]]:
+    """Build the ``kernels list --json`` records: named kernels, then the families."""
+    entries: list[dict[str, Any]] = [
+        {"name": k.name, "shape": list(k.shape), "description": k.description,
+         "tags": list(k.tags), "source": k.source, "range": k.range, "parameters": None}
+        for k in kernels
+    ]  # fmt: skip
+    for family in FAMILIES.values():
+        default = family.kernel()
+        parameters: dict[str, Any] = {
+            p.name: "auto" if p.default is None else p.default for p in family.parameters
+        }
+        entries.append(
+            {"name": family.name, "shape": list(default.shape), "description": family.description,
+             "tags": list(family.tags), "source": "built-in family", "range": family.range,
+             "parameters": parameters}
+        )  # fmt: skip
+    return entries
+
+
+def kernel_record(kernel: Kernel) -> dict[str, Any]:
+    """Build the ``kernels show --json`` record."""
+    record: dict[str, Any] = {
+        "name": kernel.name,
+        "shape": list(kernel.shape),
+        "matrix": None if kernel.matrix is None else kernel.matrix.tolist(),
+        "sum": kernel.total,
+        "rank": kernel.rank,
+        "separable": kernel.separable,
+        "range": kernel.range or "clip",
+        "bias": kernel.bias,
+        "description": kernel.description,
+        "tags": list(kernel.tags),
+        "source": kernel.source,
+    }
+    if kernel.components:
+        record["combine"] = kernel.combine
+        record["components"] = [kernel_record(part) for part in kernel.components]
+    return record
+
+
+def kernel_view(kernel: Kernel) -> RenderableType:
+    """Show a kernel's matrix, coloured by sign and magnitude, with what can be said of it."""
+    parts: list[RenderableType] = [Text(kernel.name, style="bold"), Text(kernel.description)]
+    if kernel.matrix is not None:
+        parts.append(_matrix_view(kernel.matrix))
+        separable = "yes (an outer product of 1-D kernels)" if kernel.separable else "no"
+        facts = [("shape", _shape(kernel.shape)), ("sum", f"{kernel.total:.6g}"),
+                 ("rank", str(kernel.rank) if kernel.rank is not None else "-"),
+                 ("separable", separable)]  # fmt: skip
+    else:
+        for part in kernel.components:
+            parts += [Text(f"component {part.name}", style="bold"), _matrix_view(part.matrix)]  # type: ignore[arg-type]
+        names = ", ".join(part.name for part in kernel.components)
+        facts = [("shape", _shape(kernel.shape)), ("combine", f"{kernel.combine} of {names}")]
+    facts += [("range", kernel.range or "clip"), ("source", kernel.source)]
+    if kernel.bias:
+        facts.append(("bias", f"{kernel.bias:g}"))
+    info = Table.grid(padding=(0, 2))
+    for key, value in facts:
+        info.add_row(Text(key, style="bold"), value)
+    parts.append(info)
+    return Group(*parts)
+
+
+def _matrix_view(matrix: Matrix) -> RenderableType:
+    planes = [matrix] if matrix.ndim != 3 else list(matrix)
+    peak = float(np.abs(matrix).max()) or 1.0
+    views: list[RenderableType] = []
+    for index, plane in enumerate(planes):
+        grid = Table.grid(padding=(0, 1))
+        for row in np.atleast_2d(plane):
+            grid.add_row(*(_cell(float(value), peak) for value in row))
+        if matrix.ndim == 3:
+            views.append(Text(f"plane {index + 1}", style="dim"))
+        views.append(grid)
+    return Group(*views)
+
+
+def _cell(value: float, peak: float) -> Text:
+    # Green for positive, red for negative, brighter the larger; zero is dim.
+    text = f"{value:.4g}".rjust(7)
+    if value == 0:
+        return Text(text, style="dim")
+    strength = abs(value) / peak
+    colour = "green" if value > 0 else "red"
+    return Text(text, style=f"bold {colour}" if strength > 0.5 else colour)

@@ -1,0 +1,133 @@
+"""The report of what happened to each input: records, JSON Lines, and report files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from convcli.atomic import write_atomically
+from convcli.engine import Geometry
+from convcli.errors import UsageError
+
+RECORD_KEYS = (
+    "input", "output", "status", "kernel", "input_shape", "kernel_shape", "padding",
+    "pad_mode", "stride", "dilation", "output_shape", "method", "seconds", "error",
+)  # fmt: skip
+REPORT_SUFFIXES = (".json", ".csv")
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """One kernel of a pipeline: where it slid and how long it took."""
+
+    kernel: str
+    geometry: Geometry
+    method: str
+    seconds: float
+
+
+@dataclass
+class Report:
+    """What happened to one input."""
+
+    input: str
+    output: str | None
+    kernel: str
+    pad_mode: str
+    status: str = "ok"  # ok, error or skipped
+    stages: list[StageReport] = field(default_factory=list)
+    input_shape: tuple[int, ...] | None = None  # of the file, alpha included
+    output_shape: tuple[int, ...] | None = None  # of what is written
+    seconds: float = 0.0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)  # for stderr, not for the record
+
+    def record(self) -> dict[str, Any]:
+        """Return the JSON record of DESIGN.md section 5 (plus ``stages`` for a pipeline)."""
+        single = self.stages[0] if len(self.stages) == 1 else None
+        first = self.stages[0] if self.stages else None
+        record: dict[str, Any] = {
+            "input": self.input,
+            "output": self.output if self.status == "ok" else None,
+            "status": self.status,
+            "kernel": self.kernel,
+            "input_shape": _list(self.input_shape),
+            # A pipeline's kernels differ in shape and padding: see "stages".
+            "kernel_shape": _list(single.geometry.kernel_shape) if single else None,
+            "padding": _pairs(single.geometry.padding) if single else None,
+            "pad_mode": self.pad_mode,
+            "stride": _list(first.geometry.stride) if first else None,
+            "dilation": _list(first.geometry.dilation) if first else None,
+            "output_shape": _list(self.output_shape),
+            "method": "+".join(stage.method for stage in self.stages) or None,
+            "seconds": round(self.seconds, 6),
+            "error": self.error,
+        }
+        if len(self.stages) > 1:
+            record["stages"] = [_stage_record(stage, self.pad_mode) for stage in self.stages]
+        return record
+
+
+def _stage_record(stage: StageReport, pad_mode: str) -> dict[str, Any]:
+    g = stage.geometry
+    return {
+        "kernel": stage.kernel,
+        "input_shape": list(g.input_shape),
+        "kernel_shape": list(g.kernel_shape),
+        "padding": _pairs(g.padding),
+        "pad_mode": pad_mode,
+        "stride": list(g.stride),
+        "dilation": list(g.dilation),
+        "output_shape": list(g.output_shape),
+        "method": stage.method,
+        "seconds": round(stage.seconds, 6),
+    }
+
+
+def _list(shape: tuple[int, ...] | None) -> list[int] | None:
+    return None if shape is None else list(shape)
+
+
+def _pairs(padding: tuple[tuple[int, int], ...]) -> list[list[int]]:
+    return [list(pair) for pair in padding]
+
+
+def json_line(report: Report) -> str:
+    """One report as a line of JSON."""
+    return json.dumps(report.record(), ensure_ascii=False)
+
+
+def check_report_path(path: Path) -> None:
+    """Refuse a report file whose format is unknown, before any work is done."""
+    if path.suffix.lower() not in REPORT_SUFFIXES:
+        raise UsageError(
+            f"--report must end in {' or '.join(REPORT_SUFFIXES)} (a JSON array or CSV), got {path}"
+        )
+
+
+def write_report(path: Path, reports: list[Report]) -> None:
+    """Write every record to ``path``: a JSON array, or CSV with one row per input."""
+    records = [report.record() for report in reports]
+    if path.suffix.lower() == ".json":
+        text = json.dumps(records, ensure_ascii=False, indent=1) + "\n"
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=RECORD_KEYS, extrasaction="ignore")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({key: _csv_cell(record[key]) for key in RECORD_KEYS})
+        text = buffer.getvalue()
+    data = text.encode("utf-8")
+    write_atomically(path, lambda stream: _write_all(stream, data))
+
+
+def _write_all(stream: BinaryIO, data: bytes) -> None:
+    stream.write(data)
+
+
+def _csv_cell(value: object) -> object:
+    return json.dumps(value) if isinstance(value, list) else value
