@@ -169,8 +169,8 @@ def _builtin_kernels() -> dict[str, Kernel]:
 
 def _parse_toml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_bytes().decode("utf-8")
-        return tomllib.loads(text)
+        raw = path.read_bytes()
+        return tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise KernelError(f"kernel file not found: {path}") from None
     except IsADirectoryError:
@@ -178,7 +178,8 @@ def _parse_toml(path: Path) -> dict[str, Any]:
     except OSError as error:
         raise KernelError(f"{path}: cannot read: {error.strerror}") from None
     except UnicodeDecodeError as error:
-        raise KernelError(f"{path}: not UTF-8 text (bad byte at offset {error.start})") from None
+        line = raw[: error.start].count(b"\n") + 1
+        raise KernelError(f"{path}: not UTF-8 text (line {line})") from None
     except tomllib.TOMLDecodeError as error:
         raise KernelError(f"{path}: invalid TOML: {error}") from None
     except (ValueError, RecursionError) as error:  # e.g. an integer of over 4300 digits

@@ -208,7 +208,7 @@ def apply(
     )
     if report is not None:
         check_report_path(report)
-    jobs = _plan_jobs(inputs, output, settings)
+    jobs = _plan_jobs(inputs, output, settings, create=not dry_run)
     to_stdout = any(not isinstance(target, Path) for _, _, target, _ in jobs)
     if json_lines and to_stdout:
         raise UsageError("--json and -o - both want standard output; write the image to a file")
@@ -240,16 +240,28 @@ def apply(
     return int(ExitCode.FAILED if failed else ExitCode.OK)
 
 
+def _output_folder(output: str | None, several: bool) -> Path | None:
+    """Return the folder ``-o`` names: one that exists, ends in '/', or takes several inputs."""
+    if output is None or output == "-":
+        if several and output == "-":
+            raise UsageError("several inputs cannot all go to standard output")
+        return None
+    path = Path(output)
+    if path.is_dir() or output.endswith(("/", os.sep)) or several:
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"-o {output} is a file; with several inputs it must name a folder")
+        return path
+    return None
+
+
 def _plan_jobs(
-    inputs: list[str], output: str | None, settings: Any
+    inputs: list[str], output: str | None, settings: Any, create: bool
 ) -> list[tuple[str, Path | None, Path | BinaryIO, Any]]:
     """Name every input's output and format, refusing impossible ones before any work."""
     from convcli.imageio import output_format
     from convcli.pipeline import default_output
 
-    folder = Path(output) if output not in (None, "-") and Path(output).is_dir() else None
-    if len(inputs) > 1 and output is not None and folder is None:
-        raise UsageError(f"with several inputs, -o must be an existing folder, got {output!r}")
+    folder = _output_folder(output, several=len(inputs) > 1)
     if inputs.count("-") > 1:
         raise UsageError("standard input ('-') can be read only once")
     forced = output_format(settings.format) if settings.format else None
@@ -272,6 +284,13 @@ def _plan_jobs(
             if source is not None and _same_file(source, target):
                 raise UsageError(f"the output {target} is the input; choose another -o")
         jobs.append((name, source, target, fmt))
+    if folder is not None and create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(
+                f"cannot create the output folder {folder}: {error.strerror}"
+            ) from None
     return jobs
 
 

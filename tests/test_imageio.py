@@ -1,0 +1,243 @@
+"""Reading and writing every mode and format, and the output range mapping."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from convcli.atomic import write_atomically
+from convcli.errors import InputError, UsageError
+from convcli.imageio import output_format, read_image, write_image
+from convcli.ranges import map_range
+
+RNG = np.random.default_rng(3)
+RGB = RNG.integers(0, 256, size=(6, 7, 3), dtype=np.uint8)
+ALPHA = RNG.integers(0, 256, size=(6, 7), dtype=np.uint8)
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF", "BMP", "WEBP"])
+def test_lossless_formats_read_back_exactly(fmt):
+    options = {"lossless": True} if fmt == "WEBP" else {}
+    picture = read_image(encode(Image.fromarray(RGB), fmt, **options), "x")
+    np.testing.assert_array_equal(picture.pixels, RGB)
+    assert picture.alpha is None
+    assert picture.white == 255
+
+
+def test_jpeg_reads_as_rgb():
+    picture = read_image(encode(Image.fromarray(RGB), "JPEG"), "x")
+    assert picture.pixels.shape == (6, 7, 3)
+    assert picture.format == "jpg"
+
+
+def test_grey_grey_alpha_and_rgba_keep_alpha_apart():
+    grey = RGB[..., 0]
+    assert read_image(encode(Image.fromarray(grey), "PNG")).pixels.shape == (6, 7)
+    la = read_image(encode(Image.fromarray(np.dstack([grey, ALPHA]), "LA"), "PNG"))
+    np.testing.assert_array_equal(la.pixels, grey)
+    np.testing.assert_array_equal(la.alpha, ALPHA)
+    rgba = read_image(encode(Image.fromarray(np.dstack([RGB, ALPHA])), "PNG"))
+    np.testing.assert_array_equal(rgba.pixels, RGB)
+    np.testing.assert_array_equal(rgba.alpha, ALPHA)
+
+
+def test_palette_images_are_expanded_never_filtered_as_indices():
+    palette = Image.fromarray(RGB).quantize(colors=8)
+    picture = read_image(encode(palette, "PNG"))
+    np.testing.assert_array_equal(picture.pixels, np.asarray(palette.convert("RGB")))
+    palette.info["transparency"] = 0
+    transparent = read_image(encode(palette, "PNG", transparency=0))
+    assert transparent.alpha is not None
+    np.testing.assert_array_equal(transparent.alpha == 0, np.asarray(palette) == 0)
+
+
+def test_cmyk_is_converted_to_rgb():
+    cmyk = Image.fromarray(RGB).convert("CMYK")
+    picture = read_image(encode(cmyk, "JPEG"))
+    assert picture.pixels.shape == (6, 7, 3)
+
+
+def test_sixteen_bit_grey_stays_sixteen_bit():
+    deep = (RNG.integers(0, 65536, size=(5, 4))).astype(np.uint16)
+    picture = read_image(encode(Image.fromarray(deep), "PNG"))
+    assert picture.pixels.dtype == np.uint16
+    assert picture.white == 65535
+    np.testing.assert_array_equal(picture.pixels, deep)
+
+
+def test_float_tiff_reads_as_float_with_white_one():
+    values = RNG.random((4, 5)).astype(np.float32)
+    picture = read_image(encode(Image.fromarray(values), "TIFF"))
+    np.testing.assert_array_equal(picture.pixels, values)
+    assert picture.white == 1.0
+
+
+def test_bilevel_reads_as_grey():
+    picture = read_image(encode(Image.fromarray(RGB[..., 0] > 127), "PNG"))
+    assert set(np.unique(picture.pixels)) <= {0, 255}
+
+
+def test_gif_uses_the_first_frame_and_says_so():
+    frames = [Image.fromarray(np.full((4, 4), v, np.uint8)).convert("P") for v in (10, 200)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    picture = read_image(buffer.getvalue(), "anim.gif")
+    assert picture.note == "anim.gif: has 2 frames; used the first"
+    assert (picture.pixels == picture.pixels[0, 0]).all()
+    assert picture.pixels[0, 0, 0] == 10
+
+
+def test_exif_orientation_is_applied():
+    image = Image.fromarray(RGB)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    picture = read_image(encode(image, "JPEG", exif=exif, quality=100))
+    assert picture.pixels.shape == (7, 6, 3)
+
+
+@pytest.mark.parametrize("shape", [(9,), (4, 5), (3, 4, 5)])
+def test_npy_arrays_pass_through(shape, tmp_path):
+    array = RNG.random(shape)
+    path = tmp_path / "a.npy"
+    np.save(path, array)
+    picture = read_image(path)
+    np.testing.assert_array_equal(picture.pixels, array)
+    assert not picture.is_image
+    assert picture.white == 1.0
+
+
+def test_npy_with_objects_is_refused(tmp_path):
+    path = tmp_path / "objects.npy"
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match=r"objects.npy: cannot read image: .*pickle"):
+        read_image(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"^empty.png: not an image convcli can read$"),
+        (b"hello, I am text", r"^empty.png: not an image convcli can read$"),
+        (encode(Image.fromarray(RGB), "PNG")[:60], r"^empty.png: cannot read image: "),
+    ],
+)
+def test_bad_inputs_name_themselves(content, message, tmp_path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read_image(path, "empty.png")
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(InputError, match=r"nope.png: no such file$"):
+        read_image(tmp_path / "nope.png", "nope.png")
+    with pytest.raises(InputError, match=r"is a folder, not an image$"):
+        read_image(tmp_path, "here")
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def test_output_formats_from_names_and_suffixes():
+    assert output_format(".PNG").name == "png"
+    assert output_format("jpeg").name == output_format(".jpg").name == "jpg"
+    assert output_format("tiff").name == "tif"
+    with pytest.raises(UsageError, match=r"^unknown output format '.xyz'; convcli writes bmp, "):
+        output_format(".xyz")
+
+
+@pytest.mark.parametrize("fmt", ["png", "tif", "webp"])
+def test_alpha_is_written_where_the_format_holds_it(fmt):
+    buffer = io.BytesIO()
+    write_image(buffer, RGB, ALPHA, output_format(fmt))
+    image = Image.open(io.BytesIO(buffer.getvalue()))
+    assert image.mode == "RGBA"
+    if fmt != "webp":
+        np.testing.assert_array_equal(np.asarray(image)[..., 3], ALPHA)
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "bmp", "gif"])
+def test_alpha_is_flattened_onto_white_where_the_format_has_none(fmt):
+    pixels = np.zeros((4, 4), np.uint8)
+    alpha = np.array([[0, 255, 0, 255]] * 4, np.uint8)
+    buffer = io.BytesIO()
+    write_image(buffer, pixels, alpha, output_format(fmt))
+    flat = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("L")).astype(int)
+    # Transparent black over white is white; opaque black stays black.
+    assert (flat[:, 0] > 240).all()
+    assert (flat[:, 1] < 15).all()
+
+
+def test_sixteen_bit_and_float_outputs():
+    deep = np.array([[0, 1000, 65535]], dtype=np.uint16)
+    buffer = io.BytesIO()
+    write_image(buffer, deep, None, output_format("png"))
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(buffer.getvalue()))), deep)
+    values = np.array([[-1.5, 0.25, 300.0]], dtype=np.float32)
+    buffer = io.BytesIO()
+    write_image(buffer, values, None, output_format("tif"))
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(buffer.getvalue()))), values)
+
+
+def test_atomic_write_leaves_the_old_file_and_no_temporary_on_failure(tmp_path):
+    target = tmp_path / "out.png"
+    target.write_bytes(b"old")
+
+    def fail(stream):
+        stream.write(b"half")
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(target, fail)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+# --- range mapping ----------------------------------------------------------------------
+
+
+def test_clip_abs_offset_and_rounding_to_nearest():
+    r = np.array([-10.0, 0.4, 0.5, 1.5, 254.6, 255.0, 400.0])
+    np.testing.assert_array_equal(
+        map_range(r, "clip", white=255, depth="uint8").values, [0, 0, 0, 2, 255, 255, 255]
+    )  # 0.5 and 1.5 round half to even, as numpy.rint
+    np.testing.assert_array_equal(
+        map_range(r, "abs", white=255, depth="uint8").values, [10, 0, 0, 2, 255, 255, 255]
+    )
+    offset = map_range(np.array([-127.5, 0.0, 127.5]), "offset", white=255, depth="uint8")
+    np.testing.assert_array_equal(offset.values, [0, 128, 255])
+
+
+def test_rescale_spans_the_full_range_of_the_output():
+    r = np.array([[-3.0, 1.0], [5.0, 1.0]])
+    assert map_range(r, "rescale", white=255, depth="uint8").values.tolist() == [
+        [0, 128],
+        [255, 128],
+    ]
+    deep = map_range(r, "rescale", white=65535, depth="uint16").values
+    assert deep.dtype == np.uint16
+    assert deep.max() == 65535
+    flat = map_range(np.full((2, 2), 7.0), "rescale", white=255, depth="uint8")
+    assert (flat.values == 0).all()
+
+
+def test_clipped_fraction_counts_what_was_lost():
+    r = np.array([-1.0, 10.0, 20.0, 300.0])
+    assert map_range(r, "clip", white=255, depth="uint8").clipped == 0.5
+    assert map_range(r, "abs", white=255, depth="uint8").clipped == 0.25
+    assert map_range(r, "rescale", white=255, depth="uint8").clipped == 0.0
+
+
+def test_float_outputs_keep_the_input_units_and_raw_keeps_everything():
+    r = np.array([-1.0, 100.0, 300.0])
+    assert map_range(r, "clip", white=255, depth="float32").values.tolist() == [0, 100, 255]
+    assert map_range(r, "raw", white=255, depth="float32").values.tolist() == [-1, 100, 300]
