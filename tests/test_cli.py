@@ -379,3 +379,36 @@ def test_several_inputs_go_to_a_folder_created_if_missing(camera, tmp_path):
     clash = run("apply", str(camera), str(coins), "-k", "sobel", "-o", str(tmp_path / "file.png"))
     assert clash.exit_code == 2
     assert "is a file" in clash.stderr
+
+
+def _mode_cases():
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, size=(6, 7, 3), dtype=np.uint8)
+    grey, alpha = rgb[..., 0], rgb[..., 1]
+    palette = Image.fromarray(rgb).quantize(colors=16)
+    return {
+        # name: (image, format to save, expected pixels after identity, output suffix)
+        "1": (Image.fromarray(grey > 127), "PNG", (grey > 127).astype(np.uint8) * 255, ".png"),
+        "L": (Image.fromarray(grey), "PNG", grey, ".png"),
+        "LA": (Image.fromarray(np.dstack([grey, alpha]), "LA"), "PNG", np.dstack([grey, alpha]), ".png"),
+        "RGB": (Image.fromarray(rgb), "PNG", rgb, ".png"),
+        "RGBA": (Image.fromarray(np.dstack([rgb, alpha])), "PNG", np.dstack([rgb, alpha]), ".png"),
+        "P": (palette, "PNG", np.asarray(palette.convert("RGB")), ".png"),
+        "CMYK": (Image.fromarray(rgb).convert("CMYK"), "TIFF",
+                 np.asarray(Image.fromarray(rgb).convert("CMYK").convert("RGB")), ".png"),
+        "I;16": (Image.fromarray(grey.astype(np.uint16) * 257), "PNG", grey.astype(np.uint16) * 257, ".png"),
+        "I": (Image.fromarray(grey.astype(np.int32) * 257), "TIFF", grey.astype(np.uint16) * 257, ".tif"),
+        "F": (Image.fromarray(grey.astype(np.float32) / 255), "TIFF", grey, ".png"),
+        "GIF": (palette, "GIF", np.asarray(palette.convert("RGB")), ".png"),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", list(_mode_cases()))
+def test_every_mode_survives_the_identity_kernel_exactly(tmp_path, mode):
+    image, fmt, expected, suffix = _mode_cases()[mode]
+    source = tmp_path / f"in.{fmt.lower()}"
+    image.save(source, format=fmt)
+    target = tmp_path / f"out{suffix}"
+    result = run("apply", str(source), "-k", "identity", "-o", str(target), "-q")
+    assert result.exit_code == 0, result.stderr
+    np.testing.assert_array_equal(read(target), expected)
