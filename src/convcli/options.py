@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from convcli.engine.geometry import PADDING_NAMES
 from convcli.errors import UsageError
 
 
-def parse_ints(option: str, text: str) -> tuple[int, ...]:
+def parse_ints(option: str, text: str, forms: str = "N or N,M") -> tuple[int, ...]:
     """Read ``N`` or ``N,M,...`` as integers.
 
     Examples
@@ -17,14 +18,12 @@ def parse_ints(option: str, text: str) -> tuple[int, ...]:
     >>> parse_ints("--stride", "two")
     Traceback (most recent call last):
     ...
-    convcli.errors.UsageError: --stride takes integers separated by commas (N or N,M), got 'two'
+    convcli.errors.UsageError: --stride must be N or N,M (integers), got 'two'
     """
     try:
         return tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise UsageError(
-            f"{option} takes integers separated by commas (N or N,M), got {text!r}"
-        ) from None
+        raise UsageError(f"{option} must be {forms} (integers), got {text!r}") from None
 
 
 def parse_padding(text: str) -> str | tuple[int, ...]:
@@ -35,14 +34,9 @@ def parse_padding(text: str) -> str | tuple[int, ...]:
     >>> parse_padding("same"), parse_padding("1,2,3,4")
     ('same', (1, 2, 3, 4))
     """
-    if text in ("same", "valid", "full"):
+    if text in PADDING_NAMES:
         return text
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise UsageError(
-            f"--padding must be same, valid, full, N, N,M or T,B,L,R, got {text!r}"
-        ) from None
+    return parse_ints("--padding", text, forms=f"{', '.join(PADDING_NAMES)}, N, N,M or T,B,L,R")
 
 
 def check_choice(option: str, value: str, choices: Iterable[str]) -> str:
