@@ -11,7 +11,7 @@ import pytest
 import scipy.ndimage as ndi
 
 from convcli import ConvcliError, convolve, output_shape
-from convcli.engine import PAD_MODE_ALIASES, PAD_MODES
+from convcli.engine import PAD_MODE_ALIASES, PAD_MODES, convolve_strips
 from reference import correlate_reference
 
 RNG = np.random.default_rng(20261121)
@@ -311,3 +311,47 @@ def test_engine_imports_no_cli_terminal_or_image_library():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# --- bands of rows ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+@pytest.mark.parametrize("padding", PADDINGS, ids=str)
+@pytest.mark.parametrize(("stride", "dilation"), STRIDE_DILATION, ids=str)
+def test_bands_of_rows_put_together_are_convolve(mode, padding, stride, dilation):
+    x = random_array(6, 7, 2)
+    kernel = random_array(3, 2)
+    options = dict(padding=padding, pad_mode=mode, pad_value=0.5, stride=stride, dilation=dilation)
+    try:
+        whole = convolve(x, kernel, dtype=np.float64, **options)
+    except ConvcliError:
+        with pytest.raises(ConvcliError):
+            list(convolve_strips(x, kernel, **options))
+        return
+    for rows in (1, 2, 3, 100):
+        bands = list(convolve_strips(x, kernel, dtype=np.float64, rows=rows, **options))
+        assert [start for start, _ in bands] == list(range(0, whole.shape[0], rows))
+        np.testing.assert_array_equal(np.concatenate([band for _, band in bands]), whole)
+
+
+def test_bands_of_a_volume_and_of_a_signal():
+    volume, cube = random_array(5, 6, 4), random_array(3, 3, 2)
+    bands = [band for _, band in convolve_strips(volume, cube, pad_mode="wrap", rows=2)]
+    np.testing.assert_array_equal(np.concatenate(bands), convolve(volume, cube, pad_mode="wrap"))
+    signal = random_array(11)
+    bands = [band for _, band in convolve_strips(signal, [1, 2], stride=3, rows=1)]
+    np.testing.assert_array_equal(np.concatenate(bands), convolve(signal, [1, 2], stride=3))
+
+
+def test_bands_convert_only_a_band_of_the_input_to_float():
+    image = np.zeros((2000, 1000), dtype=np.uint8)
+    tracemalloc.start()
+    try:
+        for _ in convolve_strips(image, np.ones((3, 3)), rows=50):
+            pass
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # A float32 copy of the whole image would be 8 MB; a band of 52 rows is about 0.2 MB.
+    assert peak < 2_000_000

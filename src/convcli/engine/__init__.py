@@ -3,6 +3,7 @@
 from convcli.engine.api import METHODS, choose_method, convolve
 from convcli.engine.borders import PAD_MODE_ALIASES, PAD_MODES, canonical_pad_mode
 from convcli.engine.geometry import Geometry, output_shape, resolve_geometry
+from convcli.engine.strips import convolve_strips
 
 __all__ = [
     "METHODS",
@@ -12,6 +13,7 @@ __all__ = [
     "canonical_pad_mode",
     "choose_method",
     "convolve",
+    "convolve_strips",
     "output_shape",
     "resolve_geometry",
 ]

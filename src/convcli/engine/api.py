@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -104,6 +105,41 @@ def convolve(
     >>> convolve([0, 0, 1, 0, 0], [1, 2, 3], padding="valid", flip=True)
     array([1., 2., 3.], dtype=float32)
     """
+    request = check_arguments(
+        x, kernel, padding=padding, pad_mode=pad_mode, pad_value=pad_value, stride=stride,
+        dilation=dilation, flip=flip, method=method, dtype=dtype,
+    )  # fmt: skip
+    signal = request.signal.astype(request.taps.dtype, copy=False)
+    padded = pad(signal, request.geometry.padding, request.pad_mode, request.pad_value)
+    return ALGORITHMS[request.method](padded, request.taps, request.geometry)
+
+
+@dataclass(frozen=True)
+class Request:
+    """The checked arguments of one convolution, ready for an algorithm."""
+
+    signal: npt.NDArray[np.generic]  # the input, in its own dtype
+    taps: npt.NDArray[np.floating]  # the kernel in the compute dtype, flipped if asked
+    geometry: Geometry
+    pad_mode: str  # canonical name
+    pad_value: float
+    method: str  # the algorithm chosen
+
+
+def check_arguments(
+    x: npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    *,
+    padding: PaddingSpec,
+    pad_mode: str,
+    pad_value: float,
+    stride: AxisInts,
+    dilation: AxisInts,
+    flip: bool,
+    method: str,
+    dtype: npt.DTypeLike,
+) -> Request:
+    """Check every argument of :func:`convolve` (cheapest first) and resolve them."""
     compute = _compute_dtype(dtype)
     if method not in METHODS:
         raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -120,8 +156,8 @@ def convolve(
     taps = weights.astype(compute)
     if flip:
         taps = np.flip(taps)
-    padded = pad(signal.astype(compute, copy=False), geometry.padding, mode, fill)
-    return ALGORITHMS[choose_method(method, taps.shape, geometry)](padded, taps, geometry)
+    chosen = choose_method(method, taps.shape, geometry)
+    return Request(signal, taps, geometry, mode, fill, chosen)
 
 
 def _compute_dtype(dtype: npt.DTypeLike) -> np.dtype[np.floating]:

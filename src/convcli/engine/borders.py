@@ -15,14 +15,14 @@ from convcli.errors import ParameterError
 
 # convcli name -> numpy.pad mode.  Each repeats periodically when the padding
 # is wider than the input, exactly as numpy.pad does.
-_NUMPY_MODES = {
+NUMPY_MODES = {
     "zero": "constant",  # pad_value everywhere outside
     "reflect": "reflect",  # d c b | a b c d | c b a   (edge not repeated)
     "symmetric": "symmetric",  # c b a | a b c d | d c b   (edge repeated)
     "replicate": "edge",  # a a a | a b c d | d d d
     "wrap": "wrap",  # b c d | a b c d | a b c
 }
-PAD_MODES = tuple(_NUMPY_MODES)
+PAD_MODES = tuple(NUMPY_MODES)
 PAD_MODE_ALIASES = {"constant": "zero", "edge": "replicate", "circular": "wrap"}
 
 
@@ -52,7 +52,7 @@ def canonical_pad_mode(name: str) -> str:
     """
     if isinstance(name, str):
         name = PAD_MODE_ALIASES.get(name, name)
-        if name in _NUMPY_MODES:
+        if name in NUMPY_MODES:
             return name
     choices = ", ".join([*PAD_MODES, *PAD_MODE_ALIASES])
     raise ParameterError(f"pad_mode must be one of {choices}, got {name!r}")
@@ -108,4 +108,4 @@ def pad(
     widths = list(padding) + [(0, 0)] * (x.ndim - len(padding))
     if mode == "zero":
         return np.pad(x, widths, mode="constant", constant_values=value)
-    return np.pad(x, widths, mode=_NUMPY_MODES[mode])  # type: ignore[call-overload,no-any-return]
+    return np.pad(x, widths, mode=NUMPY_MODES[mode])  # type: ignore[call-overload,no-any-return]

@@ -1,0 +1,85 @@
+"""Convolution a band of output rows at a time, so that no full-size float copy is made."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.engine.api import ALGORITHMS, check_arguments
+from convcli.engine.borders import NUMPY_MODES, pad
+from convcli.engine.geometry import AxisInts, Geometry, PaddingSpec
+
+STRIP_BYTES = 2 << 20  # each band's padded float input: about 2 MiB, to stay in cache
+
+
+def convolve_strips(
+    x: npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    *,
+    padding: PaddingSpec = "same",
+    pad_mode: str = "reflect",
+    pad_value: float = 0.0,
+    stride: AxisInts = 1,
+    dilation: AxisInts = 1,
+    flip: bool = False,
+    method: str = "auto",
+    dtype: npt.DTypeLike = np.float32,
+    rows: int | None = None,
+) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
+    """Yield the result of :func:`convcli.convolve` in bands of output rows.
+
+    Takes the arguments of :func:`convcli.convolve`, and ``rows``: how many
+    output rows a band holds (by default, as many as keep the band's input
+    near 2 MiB). Only the input rows a band needs are converted to float, so
+    memory stays at the size of one band, whatever the image.
+
+    Yields
+    ------
+    start : int
+        Index of the band's first output row.
+    band : ndarray, shape (rows, M1, ...[, C...])
+        Those output rows.
+
+    Examples
+    --------
+    >>> x = np.arange(20.0).reshape(5, 4)
+    >>> bands = list(convolve_strips(x, np.ones((3, 1)), pad_mode="zero", rows=2))
+    >>> [start for start, _ in bands]
+    [0, 2, 4]
+    >>> np.concatenate([band for _, band in bands]).tolist()[0]
+    [4.0, 6.0, 8.0, 10.0]
+    """
+    request = check_arguments(
+        x, kernel, padding=padding, pad_mode=pad_mode, pad_value=pad_value, stride=stride,
+        dilation=dilation, flip=flip, method=method, dtype=dtype,
+    )  # fmt: skip
+    g, signal, taps = request.geometry, request.signal, request.taps
+    (before, after), step, span = g.padding[0], g.stride[0], g.dilation[0] * (g.kernel_shape[0] - 1)
+    source_rows = _padded_rows(g.input_shape[0], before, after, request.pad_mode)
+    rest = ((0, 0), *g.padding[1:])
+    total = g.output_shape[0]
+    row_size = int(np.prod(signal.shape[1:], dtype=np.int64)) * taps.dtype.itemsize * step
+    if rows is None:
+        rows = max(1, STRIP_BYTES // max(row_size, 1))
+    for start in range(0, total, rows):
+        stop = min(start + rows, total)
+        wanted = source_rows[start * step : (stop - 1) * step + span + 1]
+        band = signal[np.maximum(wanted, 0)].astype(taps.dtype)
+        if request.pad_mode == "zero":
+            band[wanted < 0] = request.pad_value
+        band = pad(band, rest, request.pad_mode, request.pad_value)
+        local = Geometry(
+            (len(wanted), *g.input_shape[1:]), g.kernel_shape, rest, g.stride, g.dilation
+        )
+        yield start, ALGORITHMS[request.method](band, taps, local)
+
+
+def _padded_rows(n: int, before: int, after: int, mode: str) -> npt.NDArray[np.intp]:
+    # Which input row each padded row reads: numpy.pad applied to the row indices
+    # themselves, so the bands see exactly what pad() would give; -1 marks the fill.
+    indices = np.arange(n)
+    if mode == "zero":
+        return np.pad(indices, (before, after), mode="constant", constant_values=-1)
+    return np.pad(indices, (before, after), mode=NUMPY_MODES[mode])  # type: ignore[call-overload,no-any-return]
