@@ -10,7 +10,7 @@ from PIL import Image
 
 from convcli.atomic import write_atomically
 from convcli.errors import InputError, UsageError
-from convcli.imageio import output_format, read_image, write_image
+from convcli.imageio import output_format, probe_image, read_image, write_image
 from convcli.ranges import map_range
 
 RNG = np.random.default_rng(3)
@@ -125,8 +125,16 @@ def test_npy_with_objects_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"", r"^empty.png: not an image convcli can read$"),
-        (b"hello, I am text", r"^empty.png: not an image convcli can read$"),
+        (
+            b"",
+            r"^empty.png: an empty file \(convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP and .npy\)$",
+        ),
+        (b"hello, I am text", r"^empty.png: not an image convcli can read \(convcli reads PNG, "),
+        (
+            b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n",
+            r"^empty.png: not an image convcli can read",
+        ),
+        (b"8BPS\x00\x01" + bytes(20), r"^empty.png: not an image convcli can read"),
         (encode(Image.fromarray(RGB), "PNG")[:60], r"^empty.png: cannot read image: "),
     ],
 )
@@ -241,3 +249,60 @@ def test_float_outputs_keep_the_input_units_and_raw_keeps_everything():
     r = np.array([-1.0, 100.0, 300.0])
     assert map_range(r, "clip", white=255, depth="float32").values.tolist() == [0, 100, 255]
     assert map_range(r, "raw", white=255, depth="float32").values.tolist() == [-1, 100, 300]
+
+
+def test_the_pixel_limit_is_checked_before_decoding(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.fromarray(np.zeros((30, 40), np.uint8)).save(path)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded an image over the limit")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    for reader in (read_image, probe_image):
+        with pytest.raises(
+            InputError,
+            match=r"40x30 is 1200 pixels, over the limit of 1199 \(raise it with --max-pixels\)$",
+        ):
+            reader(path, "big.png", max_pixels=1199)
+
+
+def test_the_pixel_limit_also_bounds_npy_arrays(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((10, 10, 4)))
+    assert read_image(tmp_path / "a.npy", max_pixels=100).pixels.shape == (10, 10, 4)
+    with pytest.raises(InputError, match=r"400 values is over the limit of 396"):
+        read_image(tmp_path / "a.npy", max_pixels=99)
+
+
+def _saved(tmp_path, image, fmt, **options):
+    path = tmp_path / f"x.{fmt.lower()}"
+    image.save(path, format=fmt, **options)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "fmt"),
+    [
+        (lambda: Image.fromarray(RGB[..., 0]), "PNG"),
+        (lambda: Image.fromarray(RGB), "JPEG"),
+        (lambda: Image.fromarray(np.dstack([RGB, ALPHA])), "PNG"),
+        (lambda: Image.fromarray(np.dstack([RGB[..., 0], ALPHA]), "LA"), "PNG"),
+        (lambda: Image.fromarray(RGB).quantize(8), "GIF"),
+        (lambda: Image.fromarray(RGB).convert("CMYK"), "TIFF"),
+        (lambda: Image.fromarray(RGB[..., 0].astype(np.uint16) * 200), "PNG"),
+        (lambda: Image.fromarray(RGB[..., 0].astype(np.float32)), "TIFF"),
+        (lambda: Image.fromarray(RGB[..., 0] > 100), "BMP"),
+        (lambda: Image.fromarray(RGB), "WEBP"),
+    ],
+)
+def test_probe_agrees_with_read_for_every_mode(tmp_path, make, fmt):
+    path = _saved(tmp_path, make(), fmt)
+    assert probe_image(path) == read_image(path).header
+
+
+def test_probe_sees_exif_rotation(tmp_path):
+    image = Image.fromarray(RGB)
+    exif = image.getexif()
+    exif[0x0112] = 8
+    path = _saved(tmp_path, image, "JPEG", exif=exif)
+    assert probe_image(path).shape == read_image(path).pixels.shape == (7, 6, 3)

@@ -7,8 +7,10 @@ pass through as they are.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -44,9 +46,6 @@ _FORMATS = {
 }
 _ALIASES = {"jpeg": "jpg", "tiff": "tif"}
 FORMAT_NAMES = tuple(sorted([*_FORMATS, *_ALIASES]))
-# Pillow's name of what it decoded -> ours.
-_READ_FORMATS = {"PNG": "png", "JPEG": "jpg", "MPO": "jpg", "TIFF": "tif", "WEBP": "webp",
-                 "BMP": "bmp", "GIF": "gif"}  # fmt: skip
 
 
 def output_format(name: str) -> OutputFormat:
@@ -62,6 +61,58 @@ def output_format(name: str) -> OutputFormat:
     if key in _FORMATS:
         return _FORMATS[key]
     raise UsageError(f"unknown output format {name!r}; convcli writes {', '.join(FORMAT_NAMES)}")
+
+
+# What a file starts with -> the format it is. Only these are ever decoded.
+_SIGNATURES = [
+    (b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpg"), (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"), (b"BM", "bmp"), (b"II*\x00", "tif"), (b"MM\x00*", "tif"),
+    (NPY_MAGIC, "npy"),
+]  # fmt: skip
+_PILLOW_DECODERS = {"png": ["PNG"], "jpg": ["JPEG", "MPO"], "gif": ["GIF"], "bmp": ["BMP"],
+                    "tif": ["TIFF"], "webp": ["WEBP"]}  # fmt: skip
+DEFAULT_MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)  # Pillow's bomb limit
+_HEAD = 16
+
+
+def sniff_format(head: bytes) -> str | None:
+    """Name the format a file's first bytes announce, or None if convcli does not read it.
+
+    Examples
+    --------
+    >>> sniff_format(b"GIF89a..."), sniff_format(b"%!PS-Adobe-3.0 EPSF")
+    ('gif', None)
+    """
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+
+
+@dataclass(frozen=True)
+class Header:
+    """What an input holds, known before its pixels are decoded.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        Shape of the pixels ``read_image`` returns (colour channels only).
+    alpha : bool
+        Whether there is an alpha channel, kept apart from the pixels.
+    white : float
+        The value of full intensity: 255 (8-bit), 65535 (16-bit) or 1.0 (float).
+    format : str
+        ``png``, ``jpg``, ``tif``, ``webp``, ``bmp``, ``gif`` or ``npy``.
+    """
+
+    shape: tuple[int, ...]
+    alpha: bool
+    white: float
+    format: str
+
+    @property
+    def is_image(self) -> bool:
+        """Whether this is an image (two spatial axes) rather than a bare array."""
+        return self.format != "npy"
 
 
 @dataclass(frozen=True)
@@ -90,12 +141,19 @@ class Picture:
     note: str | None = None
 
     @property
+    def header(self) -> Header:
+        """The header this picture matches."""
+        return Header(tuple(self.pixels.shape), self.alpha is not None, self.white, self.format)
+
+    @property
     def is_image(self) -> bool:
         """Whether this is an image (two spatial axes) rather than a bare array."""
         return self.format != "npy"
 
 
-def read_image(source: Path | bytes, name: str | None = None) -> Picture:
+def read_image(
+    source: Path | bytes, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Picture:
     """Read an image file (or its bytes) or a ``.npy`` array.
 
     Parameters
@@ -104,6 +162,8 @@ def read_image(source: Path | bytes, name: str | None = None) -> Picture:
         A file, or the whole content (from standard input).
     name : str, optional
         How to name the input in messages (default: the path).
+    max_pixels : int
+        Refuse images with more pixels (checked from the header, before decoding).
 
     Returns
     -------
@@ -117,11 +177,47 @@ def read_image(source: Path | bytes, name: str | None = None) -> Picture:
         If it cannot be read, naming the input.
     """
     label = name or str(source)
+    with _reading(label):
+        kind = _sniff(source, label)
+        if kind == "npy":
+            array = _load_npy(source, label, max_pixels, mmap=False)
+            return Picture(array, None, _npy_white(array), "npy")
+        with _open_image(source, kind, label, max_pixels) as image:
+            frames = getattr(image, "n_frames", 1)
+            note = f"{label}: has {frames} frames; used the first" if frames > 1 else None
+            pixels, alpha, white = _split_channels(ImageOps.exif_transpose(image))
+        return Picture(pixels, alpha, white, kind, note)
+
+
+def probe_image(
+    path: Path, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Header:
+    """Read only the header of an input: what :func:`read_image` would return, without pixels.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_image` would, for what the header shows.
+    """
+    label = name or str(path)
+    with _reading(label):
+        kind = _sniff(path, label)
+        if kind == "npy":
+            array = _load_npy(path, label, max_pixels, mmap=True)
+            return Header(tuple(array.shape), False, _npy_white(array), "npy")
+        with _open_image(path, kind, label, max_pixels) as image:
+            rows, cols = image.height, image.width
+            if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF turns it a quarter
+                rows, cols = cols, rows
+            channels, alpha, white = _layout(image)
+        return Header((rows, cols) if channels == 1 else (rows, cols, channels), alpha, white, kind)
+
+
+@contextlib.contextmanager
+def _reading(label: str) -> Iterator[None]:
+    """Turn whatever reading raises into one InputError that names the input."""
     try:
-        head = source[:6] if isinstance(source, bytes) else _read_head(source)
-        if head == NPY_MAGIC:
-            return _read_npy(source, label)
-        return _read_pillow(source, label)
+        yield
     except InputError:
         raise
     except FileNotFoundError:
@@ -132,65 +228,97 @@ def read_image(source: Path | bytes, name: str | None = None) -> Picture:
         raise InputError(f"{label}: permission denied") from None
     except UnidentifiedImageError:
         raise InputError(f"{label}: not an image convcli can read") from None
-    except Image.DecompressionBombError as error:
-        raise InputError(f"{label}: {error}") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
         raise InputError(f"{label}: cannot read image: {error}") from None
 
 
-def _read_head(path: Path) -> bytes:
-    with path.open("rb") as stream:
-        return stream.read(6)
+def _sniff(source: Path | bytes, label: str) -> str:
+    if isinstance(source, bytes):
+        head = source[:_HEAD]
+    else:
+        with source.open("rb") as stream:
+            head = stream.read(_HEAD)
+    kind = sniff_format(head)
+    if kind is None:
+        what = "an empty file" if not head else "not an image convcli can read"
+        raise InputError(
+            f"{label}: {what} (convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP and .npy)"
+        )
+    return kind
 
 
-def _read_npy(source: Path | bytes, label: str) -> Picture:
-    stream: BinaryIO | Path = io.BytesIO(source) if isinstance(source, bytes) else source
-    array = np.load(stream, allow_pickle=False)
+def _open_image(source: Path | bytes, kind: str, label: str, max_pixels: int) -> Image.Image:
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    with warnings.catch_warnings():
+        # convcli checks the size itself (below), with --max-pixels in the message.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            image = Image.open(stream, formats=_PILLOW_DECODERS[kind])
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+    if image.width * image.height > max_pixels:
+        image.close()
+        raise InputError(
+            f"{label}: {image.width}x{image.height} is {image.width * image.height} pixels, "
+            f"over the limit of {max_pixels} (raise it with --max-pixels)"
+        )
+    return image
+
+
+def _load_npy(
+    source: Path | bytes, label: str, max_pixels: int, mmap: bool
+) -> npt.NDArray[np.generic]:
+    array: npt.NDArray[np.generic]
+    if isinstance(source, bytes):
+        array = np.load(io.BytesIO(source), allow_pickle=False)
+    else:
+        array = np.load(source, allow_pickle=False, mmap_mode="r" if mmap else None)
     if array.dtype.kind not in "biuf" or not 1 <= array.ndim <= 4:
         raise InputError(
             f"{label}: a .npy input must be a 1-D to 4-D array of real numbers, "
             f"got shape {array.shape} of {array.dtype}"
         )
-    white = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(array.dtype, 1.0)
-    return Picture(array, None, white, "npy")
+    if array.size > 4 * max_pixels:  # as many values as an RGBA image at the limit
+        raise InputError(
+            f"{label}: {array.size} values is over the limit of {4 * max_pixels} (4 x --max-pixels)"
+        )
+    return array
 
 
-def _read_pillow(source: Path | bytes, label: str) -> Picture:
-    with warnings.catch_warnings():
-        # Pillow only warns between its limit and twice it; treat it as the error it is.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        opened = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-    with opened as image:
-        kind = _READ_FORMATS.get(image.format or "")
-        if kind is None:
-            raise InputError(f"{label}: {image.format} images are not supported")
-        frames = getattr(image, "n_frames", 1)
-        note = f"{label}: has {frames} frames; used the first" if frames > 1 else None
-        upright = ImageOps.exif_transpose(image)
-        pixels, alpha, white = _split_channels(upright)
-    return Picture(pixels, alpha, white, kind, note)
+def _npy_white(array: npt.NDArray[np.generic]) -> float:
+    return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(array.dtype, 1.0)
+
+
+def _layout(image: Image.Image) -> tuple[int, bool, float]:
+    """Colour channels, alpha and white of what a Pillow mode becomes (one place for the rules)."""
+    mode = image.mode
+    if mode.startswith("I;16") or mode == "I":  # "I": how Pillow decodes some 16-bit files
+        return 1, False, 65535.0
+    if mode == "F":
+        return 1, False, 1.0
+    alpha = mode in ("LA", "La", "RGBA", "RGBa", "PA") or (
+        mode == "P" and "transparency" in image.info
+    )
+    grey = mode in ("1", "L", "LA", "La")
+    return (1 if grey else 3), alpha, 255.0
 
 
 def _split_channels(
     image: Image.Image,
 ) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.uint8] | None, float]:
-    mode = image.mode
-    if mode.startswith("I;16"):
-        return np.asarray(image).astype(np.uint16), None, 65535.0
-    if mode == "I":  # 32-bit integers: how Pillow decodes some 16-bit files
-        return np.asarray(image).astype(np.float32), None, 65535.0
-    if mode == "F":
-        return np.asarray(image, dtype=np.float32), None, 1.0
-    has_alpha = mode in ("LA", "La", "RGBA", "RGBa", "PA") or (
-        mode == "P" and "transparency" in image.info
-    )
-    grey = mode in ("1", "L", "LA", "La")
+    channels, has_alpha, white = _layout(image)
+    if image.mode.startswith("I;16"):
+        return np.asarray(image).astype(np.uint16), None, white
+    if image.mode in ("I", "F"):
+        return np.asarray(image).astype(np.float32), None, white
+    grey = channels == 1
     target = ("LA" if has_alpha else "L") if grey else ("RGBA" if has_alpha else "RGB")
     array = np.asarray(image.convert(target))
     if not has_alpha:
-        return array, None, 255.0
+        return array, None, white
     colour = array[..., 0] if grey else array[..., :3]
-    return colour, np.ascontiguousarray(array[..., -1]), 255.0
+    return colour, np.ascontiguousarray(array[..., -1]), white
 
 
 def write_image(
