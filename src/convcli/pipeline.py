@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -18,10 +19,18 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.atomic import write_atomically
-from convcli.engine import Geometry, choose_method, convolve, resolve_geometry
+from convcli.engine import Geometry, choose_method, convolve_strips, resolve_geometry
 from convcli.engine.geometry import PaddingSpec
 from convcli.errors import InputError, UsageError
-from convcli.imageio import OutputFormat, Picture, output_format, read_image, write_image
+from convcli.imageio import (
+    DEFAULT_MAX_PIXELS,
+    Header,
+    OutputFormat,
+    Picture,
+    output_format,
+    read_image,
+    write_image,
+)
 from convcli.kernel import Kernel, Matrix
 from convcli.ranges import map_range
 from convcli.report import Report, StageReport
@@ -109,6 +118,37 @@ def default_output(source: Path, settings: Settings) -> Path:
     return source.with_name(f"{source.stem}_{'+'.join(slugs)}{suffix}")
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What will be done to one input, worked out from its header alone."""
+
+    stages: list[Stage]
+    format: OutputFormat
+    range: str
+    depth: str  # uint8, uint16 or float32
+    input_shape: tuple[int, ...]  # of the file, alpha included
+    output_shape: tuple[int, ...]  # of what is written, alpha included
+
+
+def prepare(header: Header, settings: Settings, fmt: OutputFormat | None) -> Plan:
+    """Check that ``settings`` fit an input and plan every stage, without any pixels.
+
+    Raises
+    ------
+    UsageError
+        If a stage's output would be empty, or the output cannot be written as asked.
+    """
+    shape = header.shape
+    if settings.gray and header.is_image and len(shape) == 3:
+        shape = shape[:2]
+    stages = plan(shape, header.is_image, settings)
+    fmt = fmt or output_format(header.format)
+    filtered = stages[-1].geometry.output_shape
+    mode, depth = _output_mapping(filtered, header, settings, fmt)
+    written = _with_alpha(filtered, header.alpha and fmt.alpha)
+    return Plan(stages, fmt, mode, depth, _with_alpha(header.shape, header.alpha), written)
+
+
 def process(
     source: Source,
     target: Path | BinaryIO,
@@ -117,8 +157,14 @@ def process(
     label: str,
     fmt: OutputFormat | None,
     dry_run: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Report:
     """Run the pipeline on one input and write the result to ``target``.
+
+    Every stage runs in bands of rows, and the last maps each band straight
+    to the output's sample type, so no full-size float copy is made (except
+    for ``rescale``, which needs the whole response, and between the stages
+    of a pipeline).
 
     Parameters
     ----------
@@ -129,16 +175,18 @@ def process(
     settings : Settings
         What to do.
     label : str
-        How the input and output are named in the report.
+        How the input is named in the report and in messages.
     fmt : OutputFormat or None
         The output format; None for the input's own.
     dry_run : bool
         Only read and plan: report the shapes, write nothing.
+    max_pixels : int
+        Refuse larger inputs before decoding them.
 
     Returns
     -------
     Report
-        Status ``ok``; an unreadable input raises instead.
+        Status ``ok``; a failure raises instead.
 
     Raises
     ------
@@ -150,48 +198,53 @@ def process(
     started = time.perf_counter()
     output_label = "-" if not isinstance(target, Path) else str(target)
     report = Report(label, output_label, settings.kernel_name, settings.pad_mode)
-    picture = read_image(source, label)
+    picture = read_image(source, label, max_pixels)
     if picture.note:
         report.notes.append(picture.note)
-    pixels = _luminance(picture) if settings.gray else picture.pixels
-    report.input_shape = _with_alpha(picture.pixels.shape, picture.alpha is not None)
-    stages = plan(tuple(pixels.shape), picture.is_image, settings)
-    fmt = fmt or output_format(picture.format)
-    filtered_shape = stages[-1].geometry.output_shape
-    mode, depth = _output_mapping(filtered_shape, picture, settings, fmt)
-    keeps_alpha = picture.alpha is not None and fmt.alpha
-    report.output_shape = _with_alpha(filtered_shape, keeps_alpha)
+    planned = prepare(picture.header, settings, fmt)
+    report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
     if dry_run:
-        report.stages = [StageReport(s.kernel.name, s.geometry, s.method, 0.0) for s in stages]
+        report.stages = [
+            StageReport(s.kernel.name, s.geometry, s.method, 0.0) for s in planned.stages
+        ]
         report.seconds = time.perf_counter() - started
         return report
 
-    response: npt.NDArray[np.floating] = np.asarray(pixels)
+    x: npt.NDArray[np.generic] = _luminance(picture) if settings.gray else picture.pixels
     alpha = picture.alpha
-    for stage in stages:
+    for stage in planned.stages[:-1]:
         stage_start = time.perf_counter()
-        response = _filter(response, stage, settings)
-        seconds = time.perf_counter() - stage_start
-        report.stages.append(StageReport(stage.kernel.name, stage.geometry, stage.method, seconds))
-        if alpha is not None:
-            alpha = _sample(alpha, stage.geometry)
-    mapped = map_range(response, mode, white=picture.white, depth=depth)
-    if mapped.clipped > CLIP_WARNING:
-        others = " or ".join(f"--range {m}" for m in ("abs", "rescale") if m != mode)
+        x = _filter(x, stage, settings)
+        report.stages.append(_timed(stage, stage_start))
+        alpha = None if alpha is None else _sample(alpha, stage.geometry)
+    last = planned.stages[-1]
+    stage_start = time.perf_counter()
+    values, clipped = _filter_and_map(x, last, settings, planned, picture.white)
+    report.stages.append(_timed(last, stage_start))
+    alpha = None if alpha is None else _sample(alpha, last.geometry)
+    if clipped > CLIP_WARNING:
+        others = " or ".join(f"--range {m}" for m in ("abs", "rescale") if m != planned.range)
         report.notes.append(
-            f"{label}: {mapped.clipped:.0%} of the values fell outside the output range "
+            f"{label}: {clipped:.0%} of the values fell outside the output range "
             f"and were clipped; {others} shows them"
         )
-    _write(target, mapped.values, alpha, fmt, settings.compress_level, output_label)
+    _write(target, values, alpha, planned.format, settings.compress_level, output_label)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _filter(
+def _timed(stage: Stage, started: float) -> StageReport:
+    return StageReport(
+        stage.kernel.name, stage.geometry, stage.method, time.perf_counter() - started
+    )
+
+
+def _bands(
     x: npt.NDArray[np.generic], stage: Stage, settings: Settings
-) -> npt.NDArray[np.floating]:
-    responses = [
-        convolve(
+) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
+    """Yield the stage's response in bands of rows: components combined, bias added."""
+    streams = [
+        convolve_strips(
             x,
             matrix,
             padding=stage.geometry.padding,
@@ -204,11 +257,38 @@ def _filter(
         )
         for matrix in stage.matrices
     ]
-    # Several responses are components combined by their magnitude.
-    result = responses[0] if len(responses) == 1 else np.sqrt(np.sum(np.square(responses), axis=0))
-    if stage.kernel.bias:
-        result += np.float32(stage.kernel.bias)
-    return result
+    for parts in zip(*streams, strict=True):
+        start, band = parts[0]
+        if len(parts) > 1:  # components, combined by their magnitude
+            band = np.sqrt(np.sum([np.square(part) for _, part in parts], axis=0))
+        if stage.kernel.bias:
+            band += np.float32(stage.kernel.bias)
+        yield start, band
+
+
+def _filter(
+    x: npt.NDArray[np.generic], stage: Stage, settings: Settings
+) -> npt.NDArray[np.floating]:
+    out = np.empty(stage.geometry.output_shape, dtype=np.float32)
+    for start, band in _bands(x, stage, settings):
+        out[start : start + len(band)] = band
+    return out
+
+
+def _filter_and_map(
+    x: npt.NDArray[np.generic], stage: Stage, settings: Settings, planned: Plan, white: float
+) -> tuple[npt.NDArray[np.generic], float]:
+    """Filter and map to the output range band by band; return the values and the clipped share."""
+    if planned.range == "rescale":  # needs the minimum and maximum of the whole response
+        mapped = map_range(_filter(x, stage, settings), "rescale", white=white, depth=planned.depth)
+        return mapped.values, mapped.clipped
+    values = np.empty(stage.geometry.output_shape, dtype=planned.depth)
+    clipped = 0.0
+    for start, band in _bands(x, stage, settings):
+        mapped = map_range(band, planned.range, white=white, depth=planned.depth)
+        values[start : start + len(band)] = mapped.values
+        clipped += mapped.clipped * band.size
+    return values, clipped / max(values.size, 1)
 
 
 def _sample(alpha: npt.NDArray[np.uint8], geometry: Geometry) -> npt.NDArray[np.uint8]:
@@ -237,7 +317,7 @@ def _luminance(picture: Picture) -> npt.NDArray[np.generic]:
 
 
 def _output_mapping(
-    shape: tuple[int, ...], picture: Picture, settings: Settings, fmt: OutputFormat
+    shape: tuple[int, ...], header: Header, settings: Settings, fmt: OutputFormat
 ) -> tuple[str, str]:
     """Choose the range mode and sample type of the output; refuse what cannot be."""
     if fmt.name == "npy":
@@ -253,8 +333,8 @@ def _output_mapping(
                 "--range raw keeps float values: it needs a .npy output, or .tif for one channel"
             )
         return mode, "float32"
-    sixteen = picture.white == 65535 and "uint16" in fmt.depths
-    return mode, "uint16" if sixteen and channels == 1 and picture.alpha is None else "uint8"
+    sixteen = header.white == 65535 and "uint16" in fmt.depths
+    return mode, "uint16" if sixteen and channels == 1 and not header.alpha else "uint8"
 
 
 def _write(
