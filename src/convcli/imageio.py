@@ -185,7 +185,7 @@ def read_image(
         with _open_image(source, kind, label, max_pixels) as image:
             frames = getattr(image, "n_frames", 1)
             note = f"{label}: has {frames} frames; used the first" if frames > 1 else None
-            pixels, alpha, white = _split_channels(ImageOps.exif_transpose(image))
+            pixels, alpha, white = _split_channels(_upright(image))
         return Picture(pixels, alpha, white, kind, note)
 
 
@@ -207,10 +207,19 @@ def probe_image(
             return Header(tuple(array.shape), False, _npy_white(array), "npy")
         with _open_image(path, kind, label, max_pixels) as image:
             rows, cols = image.height, image.width
-            if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF turns it a quarter
+            if _orientation(image) in (5, 6, 7, 8):  # EXIF turns it a quarter
                 rows, cols = cols, rows
             channels, alpha, white = _layout(image)
         return Header((rows, cols) if channels == 1 else (rows, cols, channels), alpha, white, kind)
+
+
+def _orientation(image: Image.Image) -> int:
+    return int(image.getexif().get(0x0112, 1))
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    # exif_transpose copies even when there is nothing to turn; a large image should not pay.
+    return image if _orientation(image) == 1 else ImageOps.exif_transpose(image)
 
 
 @contextlib.contextmanager
@@ -314,7 +323,7 @@ def _split_channels(
         return np.asarray(image).astype(np.float32), None, white
     grey = channels == 1
     target = ("LA" if has_alpha else "L") if grey else ("RGBA" if has_alpha else "RGB")
-    array = np.asarray(image.convert(target))
+    array = np.asarray(image if image.mode == target else image.convert(target))
     if not has_alpha:
         return array, None, white
     colour = array[..., 0] if grey else array[..., :3]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -32,7 +32,7 @@ from convcli.imageio import (
     write_image,
 )
 from convcli.kernel import Kernel, Matrix
-from convcli.ranges import map_range
+from convcli.ranges import finite_bounds, map_range
 from convcli.report import Report, StageReport
 
 CLIP_WARNING = 0.01  # say so when more than 1% of the samples were clipped
@@ -279,16 +279,28 @@ def _filter_and_map(
     x: npt.NDArray[np.generic], stage: Stage, settings: Settings, planned: Plan, white: float
 ) -> tuple[npt.NDArray[np.generic], float]:
     """Filter and map to the output range band by band; return the values and the clipped share."""
-    if planned.range == "rescale":  # needs the minimum and maximum of the whole response
-        mapped = map_range(_filter(x, stage, settings), "rescale", white=white, depth=planned.depth)
-        return mapped.values, mapped.clipped
+    bands: Iterable[tuple[int, npt.NDArray[np.floating]]] = _bands(x, stage, settings)
+    bounds = None
+    if planned.range == "rescale":  # needs the minimum and maximum of the whole response first
+        response = _filter(x, stage, settings)
+        # Band by band: a mask of the whole response would cost as much as the response.
+        found = [edges for _, band in _slices(response) if (edges := finite_bounds(band))]
+        bounds = (min(low for low, _ in found), max(high for _, high in found)) if found else None
+        bands = _slices(response)
     values = np.empty(stage.geometry.output_shape, dtype=planned.depth)
     clipped = 0.0
-    for start, band in _bands(x, stage, settings):
-        mapped = map_range(band, planned.range, white=white, depth=planned.depth)
+    for start, band in bands:
+        mapped = map_range(band, planned.range, white=white, depth=planned.depth, bounds=bounds)
         values[start : start + len(band)] = mapped.values
         clipped += mapped.clipped * band.size
     return values, clipped / max(values.size, 1)
+
+
+def _slices(
+    response: npt.NDArray[np.floating], rows: int = 64
+) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
+    for start in range(0, len(response), rows):
+        yield start, response[start : start + rows]
 
 
 def _sample(alpha: npt.NDArray[np.uint8], geometry: Geometry) -> npt.NDArray[np.uint8]:

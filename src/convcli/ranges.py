@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from convcli.kernel import RANGES
 
-__all__ = ["DEPTHS", "RANGES", "Mapped", "map_range"]
+__all__ = ["DEPTHS", "RANGES", "Mapped", "finite_bounds", "map_range"]
 
 # The sample types an output can have, and the value of full intensity in each.
 DEPTHS = {"uint8": 255, "uint16": 65535, "float32": None}
@@ -31,7 +31,14 @@ class Mapped:
     clipped: float
 
 
-def map_range(response: npt.NDArray[np.floating], mode: str, *, white: float, depth: str) -> Mapped:
+def map_range(
+    response: npt.NDArray[np.floating],
+    mode: str,
+    *,
+    white: float,
+    depth: str,
+    bounds: tuple[float, float] | None = None,
+) -> Mapped:
     """Map a filter response to an output depth.
 
     Parameters
@@ -47,6 +54,9 @@ def map_range(response: npt.NDArray[np.floating], mode: str, *, white: float, de
         The input's full intensity: 255, 65535, or 1.0 for float images.
     depth : {'uint8', 'uint16', 'float32'}
         The output sample type; a float output keeps the input's units.
+    bounds : (float, float), optional
+        For ``rescale``: the minimum and maximum to map, when ``response`` is
+        only a band of the whole (see :func:`finite_bounds`).
 
     Returns
     -------
@@ -67,8 +77,7 @@ def map_range(response: npt.NDArray[np.floating], mode: str, *, white: float, de
     if mode == "raw":
         return Mapped(values, 0.0)
     if mode == "rescale":
-        finite = values[np.isfinite(values)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        low, high = bounds or finite_bounds(values) or (0.0, 0.0)
         unit = (values - low) / (high - low) if high > low else np.zeros_like(values)
         clipped = 0.0
     else:
@@ -84,3 +93,15 @@ def map_range(response: npt.NDArray[np.floating], mode: str, *, white: float, de
     if full is None:
         return Mapped((unit * np.float32(white)).astype(np.float32), clipped)
     return Mapped(np.rint(unit * np.float32(full)).astype(depth), clipped)
+
+
+def finite_bounds(values: npt.NDArray[np.floating]) -> tuple[float, float] | None:
+    """Return the minimum and maximum of the finite values, or None if there are none.
+
+    Examples
+    --------
+    >>> finite_bounds(np.array([3.0, np.nan, -1.0, np.inf]))
+    (-1.0, 3.0)
+    """
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else None
