@@ -266,7 +266,7 @@ def test_usage_errors_exit_2_with_one_line_and_write_nothing(camera, args, messa
 def test_output_equal_to_input_is_refused(camera):
     result = run("apply", str(camera), "-k", "box", "-o", str(camera))
     assert result.exit_code == 2
-    assert "is the input" in result.stderr
+    assert "is an input; choose another -o" in result.stderr
     via_dots = camera.parent / ".." / camera.parent.name / camera.name
     assert run("apply", str(camera), "-k", "box", "-o", str(via_dots)).exit_code == 2
 
@@ -286,7 +286,9 @@ def test_a_bad_input_fails_alone_with_exit_1(camera, tmp_path, content, message)
     assert [r["status"] for r in records] == ["error", "ok"]
     assert records[0]["output"] is None
     assert message.split()[-1] in records[0]["error"]
-    assert len(result.stderr.splitlines()) == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("convcli: error:")]
+    assert len(errors) == 1
+    assert result.stderr.splitlines()[-1].startswith("convcli: 1 done, 0 skipped, 1 failed in ")
     assert not (tmp_path / "bad_box.png").exists()
     assert (tmp_path / "camera_box.png").exists()
 

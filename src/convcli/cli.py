@@ -6,12 +6,15 @@ stderr and turns it into the exit code of DESIGN.md section 5.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import time
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +22,9 @@ from typer.core import TyperGroup
 
 from convcli import __version__
 from convcli.errors import ConvcliError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from convcli.report import Report
 
 # Heavy modules (NumPy, Pillow) are imported inside the commands that use
 # them, so that `convcli --help` starts fast.
@@ -177,20 +183,47 @@ def apply(
     compress_level: Annotated[
         int, typer.Option(help="PNG compression, 0 (fastest) to 9 (smallest).")
     ] = 1,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No table.")] = False,
+    recursive: Annotated[
+        bool, typer.Option("-r", "--recursive", help="Descend into sub-folders, mirroring them.")
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option("-j", "--jobs", help="Parallel worker processes [default: number of CPUs]"),
+    ] = None,
+    skip_existing: Annotated[
+        bool, typer.Option("--skip-existing", help="Leave outputs that already exist.")
+    ] = False,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first failed input.")
+    ] = False,
+    max_pixels: Annotated[
+        int | None,
+        typer.Option(
+            help="Refuse larger inputs, checked before decoding [default: Pillow's 89478485]"
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="No table, no progress bar, no summary.")
+    ] = False,
 ) -> int:
     """Filter images (or .npy arrays) with one kernel or a pipeline of kernels."""
-    from convcli import pipeline
+    from convcli import batch, pipeline
     from convcli.catalog import load_kernel
     from convcli.engine import METHODS, PAD_MODE_ALIASES, PAD_MODES, canonical_pad_mode
+    from convcli.imageio import DEFAULT_MAX_PIXELS
+    from convcli.inputs import find_inputs
     from convcli.kernel import RANGES
     from convcli.options import check_choice, parse_ints, parse_padding
-    from convcli.report import Report, check_report_path, json_line, write_report
+    from convcli.report import check_report_path, json_line, write_report
 
     if output_range is not None:
         check_choice("--range", output_range, RANGES)
     if not 0 <= compress_level <= 9:
         raise UsageError(f"--compress-level must be 0 to 9, got {compress_level}")
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, got {jobs}")
+    if max_pixels is not None and max_pixels < 1:
+        raise UsageError(f"--max-pixels must be >= 1, got {max_pixels}")
     modes = [*PAD_MODES, *PAD_MODE_ALIASES]
     settings = pipeline.Settings(
         kernels=tuple(load_kernel(spec) for spec in kernel),
@@ -208,36 +241,77 @@ def apply(
     )
     if report is not None:
         check_report_path(report)
-    jobs = _plan_jobs(inputs, output, settings, create=not dry_run)
-    to_stdout = any(not isinstance(target, Path) for _, _, target, _ in jobs)
+    if inputs.count("-") > 1:
+        raise UsageError("standard input ('-') can be read only once")
+    several = len(inputs) > 1 or any(Path(name).is_dir() for name in inputs)
+    folder = _output_folder(output, several)
+    found = find_inputs(inputs, recursive=recursive, exclude=folder)
+    planned = batch.plan_jobs(found, output, folder, settings, skip_existing=skip_existing)
+    to_stdout = any(job.target is None and job.skip is None for job in planned)
     if json_lines and to_stdout:
         raise UsageError("--json and -o - both want standard output; write the image to a file")
-    console = Console(stderr=to_stdout)
-
-    reports = []
-    for label, source, target, fmt in jobs:
+    limit = max_pixels or DEFAULT_MAX_PIXELS
+    batch.check_jobs(planned, settings, limit)
+    if folder is not None and not dry_run:
         try:
-            data: Path | bytes = sys.stdin.buffer.read() if source is None else source
-            done = pipeline.process(data, target, settings, label=label, fmt=fmt, dry_run=dry_run)
-        except ConvcliError as error:
-            if isinstance(error, UsageError):
-                raise
-            _error_line(str(error))
-            done = Report(label, None, settings.kernel_name, settings.pad_mode,
-                                   status="error", error=str(error))  # fmt: skip
-        for note in done.notes:
-            typer.echo(f"convcli: note: {note}", err=True)
-        reports.append(done)
-        if json_lines:
-            typer.echo(json_line(done))
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(
+                f"cannot create the output folder {folder}: {error.strerror}"
+            ) from None
+
+    options = batch.RunOptions(
+        workers=jobs or os.cpu_count() or 1, fail_fast=fail_fast, dry_run=dry_run, max_pixels=limit
+    )
+    show_progress = not quiet and sys.stderr.isatty() and len(planned) > 1
+    with _progress(len(planned), show_progress) as advance:
+
+        def on_report(done: Report) -> None:
+            if done.status == "error":
+                _error_line(done.error or "failed")
+            for note in done.notes:
+                typer.echo(f"convcli: note: {note}", err=True)
+            if json_lines:
+                typer.echo(json_line(done))
+            advance()
+
+        started = time.perf_counter()
+        reports = batch.run_jobs(planned, settings, options, on_report)
     if not json_lines and not quiet:
         from convcli.render import report_view
 
-        console.print(report_view(reports))
+        Console(stderr=to_stdout).print(report_view(reports))
+    if not quiet and len(reports) > 1:
+        typer.echo(_summary(reports, time.perf_counter() - started), err=True)
     if report is not None:
         write_report(report, reports)
     failed = any(done.status == "error" for done in reports)
     return int(ExitCode.FAILED if failed else ExitCode.OK)
+
+
+@contextlib.contextmanager
+def _progress(total: int, show: bool) -> Iterator[Callable[[], None]]:
+    """Show a progress bar on stderr while the run lasts, or nothing."""
+    if not show:
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("convcli", total=total)
+        yield lambda: progress.advance(task)
+
+
+def _summary(reports: list[Report], seconds: float) -> str:
+    count = {
+        status: sum(r.status == status for r in reports) for status in ("ok", "skipped", "error")
+    }
+    rate = count["ok"] / seconds if seconds > 0 else 0.0
+    return (
+        f"convcli: {count['ok']} done, {count['skipped']} skipped, {count['error']} failed "
+        f"in {seconds:.2f} s ({rate:.1f} images/s)"
+    )
 
 
 def _output_folder(output: str | None, several: bool) -> Path | None:
@@ -252,52 +326,6 @@ def _output_folder(output: str | None, several: bool) -> Path | None:
             raise UsageError(f"-o {output} is a file; with several inputs it must name a folder")
         return path
     return None
-
-
-def _plan_jobs(
-    inputs: list[str], output: str | None, settings: Any, create: bool
-) -> list[tuple[str, Path | None, Path | BinaryIO, Any]]:
-    """Name every input's output and format, refusing impossible ones before any work."""
-    from convcli.imageio import output_format
-    from convcli.pipeline import default_output
-
-    folder = _output_folder(output, several=len(inputs) > 1)
-    if inputs.count("-") > 1:
-        raise UsageError("standard input ('-') can be read only once")
-    forced = output_format(settings.format) if settings.format else None
-    jobs: list[tuple[str, Path | None, Path | BinaryIO, Any]] = []
-    for name in inputs:
-        source = None if name == "-" else Path(name)
-        target: Path | BinaryIO
-        if output == "-" or (source is None and output is None):
-            target = sys.stdout.buffer
-            fmt = forced  # None: the input's own format
-        else:
-            if source is None and folder is not None:
-                raise UsageError("standard input has no name to put in a folder; use -o FILE")
-            if folder is not None or output is None:
-                named = default_output(source, settings)  # type: ignore[arg-type]
-                target = folder / named.name if folder is not None else named
-            else:
-                target = Path(output)
-            fmt = forced or output_format(target.suffix or "(none)")
-            if source is not None and _same_file(source, target):
-                raise UsageError(f"the output {target} is the input; choose another -o")
-        jobs.append((name, source, target, fmt))
-    if folder is not None and create:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise UsageError(
-                f"cannot create the output folder {folder}: {error.strerror}"
-            ) from None
-    return jobs
-
-
-def _same_file(source: Path, target: Path) -> bool:
-    if target.exists() and source.exists():
-        return os.path.samefile(source, target)
-    return source.resolve() == target.resolve()
 
 
 @kernels_app.command("list")

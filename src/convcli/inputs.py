@@ -1,0 +1,115 @@
+"""Which files a run reads: files and folders from the command line, walked safely.
+
+A folder gives every file in it that is an image by content (its first
+bytes) or claims to be one by its suffix; anything else (``notes.txt``,
+``.DS_Store``) is found but marked to be skipped. A folder walk follows
+symbolic links to files, but never visits a folder twice (a link back to a
+parent), never leaves the folder it was given, and never enters the output
+folder, so outputs are not read back as inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from convcli.imageio import sniff_format
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".npy"}
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input of a run.
+
+    Attributes
+    ----------
+    path : Path or None
+        The file; None for standard input.
+    label : str
+        How the user sees it named.
+    relative : Path
+        Where it sits below the folder it was found in (its bare name for a
+        file named on the command line): mirrored below an output folder.
+    image : bool
+        False for a file in a folder that is not an image: it is skipped.
+    """
+
+    path: Path | None
+    label: str
+    relative: Path
+    image: bool = True
+
+
+def find_inputs(
+    arguments: Sequence[str], *, recursive: bool = False, exclude: Path | None = None
+) -> list[Input]:
+    """Expand the command line's inputs: files as given, folders walked.
+
+    Parameters
+    ----------
+    arguments : sequence of str
+        Files, folders, and ``-`` for standard input.
+    recursive : bool
+        Descend into sub-folders.
+    exclude : Path, optional
+        A folder never to enter (the output folder).
+
+    Returns
+    -------
+    list of Input
+        In the order given; a folder's files sorted by path.
+    """
+    excluded = exclude.resolve() if exclude is not None else None
+    found: list[Input] = []
+    for argument in arguments:
+        path = Path(argument)
+        if argument == "-":
+            found.append(Input(None, "-", Path("stdin")))
+        elif path.is_dir():
+            for file in _walk(path, recursive, excluded):
+                found.append(
+                    Input(file, str(file), file.relative_to(path), _looks_like_image(file))
+                )
+        else:  # a file, or a missing one: reading it will say which
+            found.append(Input(path, argument, Path(path.name)))
+    return found
+
+
+def _walk(root: Path, recursive: bool, excluded: Path | None) -> Iterator[Path]:
+    top = root.resolve()
+    seen: set[tuple[int, int]] = set()
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        real = folder.resolve()
+        identity = (real.stat().st_dev, real.stat().st_ino)
+        if identity in seen or (excluded is not None and _within(real, excluded)):
+            continue
+        seen.add(identity)
+        subfolders = []
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda entry: entry.name):
+                path = Path(entry.path)
+                if entry.is_dir():  # follows links
+                    if recursive and _within(path.resolve(), top):
+                        subfolders.append(path)
+                elif entry.is_file():
+                    yield path
+        pending.extend(reversed(subfolders))  # depth first, in name order
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _looks_like_image(path: Path) -> bool:
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as stream:
+            return sniff_format(stream.read(16)) is not None
+    except OSError:
+        return True  # unreadable: let reading it fail with its reason
