@@ -2,7 +2,7 @@
 
 Nothing is lost on error: each input fails alone (unless ``fail_fast``),
 outputs are written atomically, and an interrupt stops the workers, removes
-their temporary files and keeps every finished output.
+the temporary files they leave and keeps every finished output.
 """
 
 from __future__ import annotations
@@ -12,8 +12,12 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from types import FrameType
 from typing import BinaryIO
@@ -166,26 +170,31 @@ def run_jobs(
     Raises
     ------
     Interrupted
-        On SIGINT or SIGTERM, after stopping the workers and removing their
-        temporary files; finished outputs are kept.
+        On SIGINT or SIGTERM, after stopping the workers and removing the
+        temporary files of unfinished outputs; finished outputs are kept.
     """
     reports: list[Report] = []
+    started = time.time()
+    global _parent
+    _parent = os.getpid()
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    results = _reports_in_order(jobs, settings, options)
     finished = False
     try:
-        for report in _reports_in_order(jobs, settings, options):
+        for report in results:
             reports.append(report)
             on_report(report)
             if options.fail_fast and report.status == "error":
                 break
         finished = True
     except KeyboardInterrupt:
-        raise _interrupted("SIGINT", ExitCode.INTERRUPTED, reports, jobs) from None
+        raise _interrupted("SIGINT", ExitCode.INTERRUPTED, jobs, started) from None
     except _Terminated:
-        raise _interrupted("SIGTERM", ExitCode.TERMINATED, reports, jobs) from None
+        raise _interrupted("SIGTERM", ExitCode.TERMINATED, jobs, started) from None
     finally:
+        results.close()  # stops any workers still running
         signal.signal(signal.SIGTERM, previous)
-        if not finished:
+        if not finished or len(reports) < len(jobs):
             _remove_temporary_files(jobs)
     for job in jobs[len(reports) :]:  # only after --fail-fast
         report = _skipped(job, settings, "not run: --fail-fast stopped at the first failure")
@@ -194,37 +203,86 @@ def run_jobs(
     return reports
 
 
-def _reports_in_order(jobs: list[Job], settings: Settings, options: RunOptions) -> Iterator[Report]:
+def _reports_in_order(
+    jobs: list[Job], settings: Settings, options: RunOptions
+) -> Generator[Report]:
     runnable = [job for job in jobs if job.skip is None]
     done = _execute(runnable, settings, options)
     try:
         for job in jobs:
             yield next(done) if job.skip is None else _skipped(job, settings, job.skip)
     finally:
-        done.close()  # stops the workers when the caller stops early
+        done.close()
 
 
 def _execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Generator[Report]:
+    """Yield each job's report in order: in this process, or in worker processes."""
     if options.workers <= 1 or len(jobs) <= 1 or any(job.source is None for job in jobs):
         for job in jobs:
             yield run_job(job, settings, options)
         return
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    pool = context.Pool(
-        min(options.workers, len(jobs)), initializer=_start_worker, initargs=(settings, options)
+    remaining = jobs
+    while remaining:
+        broken = None
+        with _workers(min(options.workers, len(remaining)), settings, options, context) as pool:
+            futures = [pool.submit(_work, job) for job in remaining]
+            for index, future in enumerate(futures):
+                try:
+                    report = future.result()
+                except BrokenProcessPool:
+                    broken = index
+                    break
+                yield report
+        if broken is None:
+            return
+        # A worker died (killed, out of memory), and every job not yet done with it.
+        # The first of those may be the cause or a bystander: run alone, it tells which.
+        suspect = remaining[broken]
+        with _workers(1, settings, options, context) as pool:
+            try:
+                yield pool.submit(_work, suspect).result()
+            except BrokenProcessPool:
+                yield _failed(suspect, settings, f"{suspect.label}: {_DIED}")
+        remaining = remaining[broken + 1 :]
+
+
+_DIED = "the worker process died on this input (killed, or out of memory)"
+
+
+@contextlib.contextmanager
+def _workers(
+    count: int, settings: Settings, options: RunOptions, context: BaseContext
+) -> Iterator[ProcessPoolExecutor]:
+    """Worker processes for as long as the block lasts; killed if it is left early."""
+    pool = ProcessPoolExecutor(
+        count, mp_context=context, initializer=_start_worker, initargs=(settings, options)
     )
+    finished = False
     try:
-        yield from pool.imap(_work, jobs, chunksize=1)  # in order, as each completes
-        pool.close()
+        yield pool
+        finished = True
     finally:
-        pool.terminate()  # SIGTERM to the workers: each removes its temporary file
-        pool.join()
+        if not finished:  # interrupted, or the caller stopped: do not wait for the workers
+            _kill_workers(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for worker in list(getattr(pool, "_processes", {}).values()):  # no public way before 3.14
+        worker.terminate()
 
 
 def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
     """Run one job; a failure of this input becomes an error report."""
     target: Path | BinaryIO = job.target if job.target is not None else sys.stdout.buffer
     try:
+        if job.target is not None and not options.dry_run:
+            _make_folder(job.target.parent)  # mirrored sub-folders of the output
         source = job.source if job.source is not None else sys.stdin.buffer.read()
         return process(
             source, target, settings, label=job.label, fmt=job.format,
@@ -235,6 +293,13 @@ def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
     except (InputError, MemoryError) as error:
         message = str(error) if isinstance(error, InputError) else f"{job.label}: out of memory"
         return _failed(job, settings, message)
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"{folder}: cannot create the folder: {error.strerror}") from None
 
 
 def _failed(job: Job, settings: Settings, message: str) -> Report:
@@ -256,14 +321,11 @@ _worker: tuple[Settings, RunOptions] | None = None
 def _start_worker(settings: Settings, options: RunOptions) -> None:
     global _worker
     _worker = (settings, options)
-    # The parent decides when to stop; SIGTERM (from Pool.terminate) unwinds the
-    # worker so that write_atomically removes its temporary file.
+    # Ctrl-C reaches every process of the terminal's group: let the parent decide.
+    # SIGTERM gets its default action back, so a worker the parent stops dies at
+    # once; the parent then removes the temporary file it leaves.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _exit_worker)
-
-
-def _exit_worker(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(ExitCode.TERMINATED)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _work(job: Job) -> Report:
@@ -282,21 +344,30 @@ class _Terminated(BaseException):
     pass
 
 
+_parent = 0  # the process that runs the batch
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    if os.getpid() != _parent:  # a worker forked before it reset the handler: just stop
+        os._exit(128 + signum)
     raise _Terminated
 
 
-def _interrupted(name: str, code: ExitCode, reports: list[Report], jobs: list[Job]) -> Interrupted:
-    written = sum(report.status == "ok" for report in reports)
+def _interrupted(name: str, code: ExitCode, jobs: list[Job], started: float) -> Interrupted:
+    # Count what is on disk: workers may have finished outputs not yet reported.
+    written = sum(
+        job.target is not None and job.target.exists() and job.target.stat().st_mtime >= started
+        for job in jobs
+    )
     return Interrupted(
-        f"interrupted by {name} after {written} of {len(jobs)} inputs; "
-        "finished outputs are kept, no partial files are left",
+        f"interrupted by {name}: {written} of {len(jobs)} outputs written and kept, "
+        "no partial files left",
         code,
     )
 
 
 def _remove_temporary_files(jobs: list[Job]) -> None:
-    # Workers remove their own; this catches any whose worker could not.
+    # A stopped worker leaves its temporary file; only the parent knows every target.
     for job in jobs:
         if job.target is not None:
             for leftover in job.target.parent.glob(f".{job.target.name}.*.part"):

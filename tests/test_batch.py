@@ -1,0 +1,313 @@
+"""Batches: folders, workers, reports, failures, interrupts and memory."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from convcli import batch, pipeline
+from convcli.catalog import load_kernel
+from convcli.cli import app
+from convcli.imageio import output_format
+from convcli.report import RECORD_KEYS
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def records(result) -> list[dict]:
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def decode(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image)
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    """The folder of issue 4: good images, broken ones, a text file, a sub-folder."""
+    folder = tmp_path / "photos"
+    (folder / "sub" / "deeper").mkdir(parents=True)
+    png = (SAMPLES / "coins.png").read_bytes()
+    (folder / "coins.png").write_bytes(png)
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "text.png").write_text("I am not a picture")
+    (folder / "truncated.png").write_bytes(png[: len(png) // 3])
+    (folder / "notes.txt").write_text("not an image")
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    with Image.open(SAMPLES / "astronaut.png") as image:
+        image.resize((64, 64)).save(folder / "astronaut.jpg")
+    (folder / "sub" / "été photo.png").write_bytes(png)
+    (folder / "sub" / "deeper" / "-dash.png").write_bytes(png)
+    return folder
+
+
+def test_a_folder_takes_images_by_content_and_failures_fail_alone(photos, tmp_path):
+    out = tmp_path / "out"
+    result = run("apply", str(photos), "-k", "box", "-o", str(out), "--json")
+    assert result.exit_code == 1
+    status = {Path(r["input"]).name: r["status"] for r in records(result)}
+    assert status == {
+        ".DS_Store": "skipped",
+        "astronaut.jpg": "ok",
+        "coins.png": "ok",
+        "empty.png": "error",
+        "notes.txt": "skipped",
+        "text.png": "error",
+        "truncated.png": "error",
+    }  # fmt: skip (without -r: sub/ is not entered)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("convcli: error:")]
+    assert len(errors) == 3
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut_box.jpg", "coins_box.png"]
+    assert "2 done, 2 skipped, 3 failed" in result.stderr.splitlines()[-1]
+
+
+def test_recursive_mirrors_the_folders_and_keeps_unicode_and_dashes(photos, tmp_path):
+    out = tmp_path / "out"
+    result = run("apply", str(photos), "-r", "-k", "box", "-o", str(out), "-q")
+    assert result.exit_code == 1
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == [
+        "astronaut_box.jpg", "coins_box.png", "sub/deeper/-dash_box.png", "sub/été photo_box.png"
+    ]  # fmt: skip
+
+
+def test_one_and_two_workers_give_identical_outputs_and_reports(photos, tmp_path):
+    results = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        result = run(
+            "apply", str(photos), "-r", "-k", "sobel", "-o", str(out), "-j", jobs, "--json"
+        )
+        for record in (found := records(result)):
+            record.pop("seconds")
+            record["output"] = (
+                record["output"] and Path(record["output"]).relative_to(out).as_posix()
+            )
+        files = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        results[jobs] = (found, files)
+    assert results["1"] == results["2"]
+    # A folder's files in name order, then its sub-folders, depth first.
+    assert [Path(r["input"]).relative_to(photos).as_posix() for r in results["2"][0]] == [
+        ".DS_Store", "astronaut.jpg", "coins.png", "empty.png", "notes.txt", "text.png",
+        "truncated.png", "sub/été photo.png", "sub/deeper/-dash.png",
+    ]  # fmt: skip
+
+
+def test_skip_existing_leaves_outputs_untouched(photos, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "coins_box.png").write_bytes(b"keep me")
+    result = run("apply", str(photos / "coins.png"), str(photos / "astronaut.jpg"), "-k", "box",
+                 "-o", str(out), "--skip-existing", "--json")  # fmt: skip
+    assert result.exit_code == 0
+    assert [r["status"] for r in records(result)] == ["skipped", "ok"]
+    assert records(result)[0]["error"] == "output exists"
+    assert (out / "coins_box.png").read_bytes() == b"keep me"
+
+
+def test_reports_keep_the_input_order(photos, tmp_path):
+    for name in ("r.csv", "r.json"):
+        result = run("apply", str(photos), "-k", "box", "-o", str(tmp_path / "out"), "-j", "2",
+                     "--report", str(tmp_path / name), "-q")  # fmt: skip
+        assert result.exit_code == 1
+    rows = list(csv.DictReader((tmp_path / "r.csv").read_text().splitlines()))
+    array = json.loads((tmp_path / "r.json").read_text())
+    names = [Path(r["input"]).name for r in array]
+    assert names == sorted(names)
+    assert [r["input"] for r in rows] == [r["input"] for r in array]
+    assert tuple(rows[0]) == RECORD_KEYS
+
+
+def test_fail_fast_stops_and_reports_the_rest_as_skipped(photos, tmp_path):
+    result = run("apply", str(photos), "-k", "box", "-o", str(tmp_path / "out"), "--fail-fast",
+                 "--json", "-j", "1")  # fmt: skip
+    assert result.exit_code == 1
+    found = records(result)
+    assert [Path(r["input"]).name for r in found][:4] == [
+        ".DS_Store",
+        "astronaut.jpg",
+        "coins.png",
+        "empty.png",
+    ]
+    assert found[3]["status"] == "error"
+    assert all(r["status"] == "skipped" for r in found[4:])
+    assert "--fail-fast" in found[-1]["error"]
+
+
+def test_links_never_loop_or_leave_the_tree_and_output_is_not_read_back(tmp_path):
+    root = tmp_path / "tree"
+    (root / "a").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "far.png").write_bytes((SAMPLES / "coins.png").read_bytes())
+    (root / "a" / "x.png").write_bytes((SAMPLES / "coins.png").read_bytes())
+    (root / "a" / "up").symlink_to(root)  # a loop
+    (root / "away").symlink_to(outside)  # leaves the tree
+    (root / "link.png").symlink_to(root / "a" / "x.png")  # a file link is followed
+    out = root / "out"  # inside the input folder
+    for _ in range(2):  # the second run must not read the first run's outputs
+        result = run("apply", str(root), "-r", "-k", "box", "-o", str(out), "--json")
+        assert result.exit_code == 0
+        assert sorted(Path(r["input"]).relative_to(root).as_posix() for r in records(result)) == [
+            "a/x.png", "link.png"
+        ]  # fmt: skip
+
+
+def test_clashing_or_self_overwriting_outputs_are_refused_before_any_work(tmp_path):
+    (tmp_path / "a.png").write_bytes((SAMPLES / "coins.png").read_bytes())
+    with Image.open(SAMPLES / "coins.png") as image:
+        image.save(tmp_path / "a.jpg")
+    before = sorted(tmp_path.iterdir())
+    clash = run("apply", str(tmp_path / "a.png"), str(tmp_path / "a.jpg"), "-k", "box",
+                "--format", "png", "-o", str(tmp_path))  # fmt: skip
+    assert clash.exit_code == 2
+    assert "would both write" in clash.stderr
+    (tmp_path / "a_box.png").write_bytes(b"an input that is also an output")
+    own = run("apply", str(tmp_path), "-k", "box", "--format", "png")
+    assert own.exit_code == 2
+    assert "is an input" in own.stderr
+    os.unlink(tmp_path / "a_box.png")
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_an_impossible_shape_anywhere_stops_the_run_before_anything_is_written(tmp_path):
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(tmp_path / "big.png")
+    Image.fromarray(np.zeros((3, 3), np.uint8)).save(tmp_path / "small.png")
+    out = tmp_path / "out"
+    result = run("apply", str(tmp_path / "big.png"), str(tmp_path / "small.png"), "-k", "box:5",
+                 "-p", "valid", "-o", str(out))  # fmt: skip
+    assert result.exit_code == 2
+    assert "small.png: output would be empty along axis 0" in result.stderr
+    assert not out.exists()
+
+
+def test_too_many_pixels_fails_that_input_alone(tmp_path):
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(tmp_path / "big.png")
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "small.png")
+    result = run("apply", str(tmp_path), "-k", "box", "-o", str(tmp_path / "out"),
+                 "--max-pixels", "1000", "--json")  # fmt: skip
+    assert result.exit_code == 1
+    assert [r["status"] for r in records(result)] == ["error", "ok"]
+    assert (
+        "1600 pixels, over the limit of 1000 (raise it with --max-pixels)"
+        in records(result)[0]["error"]
+    )
+
+
+def test_no_escape_codes_when_not_a_terminal(photos, tmp_path):
+    result = run("apply", str(photos), "-k", "box", "-o", str(tmp_path / "out"))
+    assert "\x1b[" not in result.stdout
+    assert "\x1b[" not in result.stderr
+
+
+# --- real processes: signals and pipes ---------------------------------------------------
+
+
+def _slow_batch(tmp_path: Path, count: int = 12) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    with Image.open(SAMPLES / "astronaut.png") as image:
+        base = np.asarray(image.resize((768, 768)))
+    for i in range(count):
+        Image.fromarray(np.roll(base, 5 * i, axis=1)).save(
+            folder / f"img{i:02d}.png", compress_level=1
+        )
+    return folder
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupt_keeps_finished_outputs_and_leaves_no_partial_files(tmp_path, signum, code):
+    source, out = _slow_batch(tmp_path), tmp_path / "out"
+    command = [sys.executable, "-m", "convcli", "apply", str(source), "-k", "gaussian:sigma=3",
+               "-o", str(out), "-j", "2", "-q"]  # fmt: skip
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(out.glob("*.png")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code
+    assert stderr.count("\n") == 1
+    assert "outputs written and kept, no partial files left" in stderr
+    assert "Traceback" not in stderr
+    finished = list(out.iterdir())
+    assert all(p.suffix == ".png" and not p.name.startswith(".") for p in finished)
+    assert 1 <= len(finished) < 12
+    for path in finished:
+        assert decode(path).shape == (768, 768, 3)
+
+
+def test_a_closed_stdout_is_not_a_traceback(photos):
+    command = [sys.executable, "-m", "convcli", "apply", str(photos / "coins.png"),
+               str(photos / "astronaut.jpg"), "-k", "box", "--json", "--dry-run", "-j", "1"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # like `| head -0`
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 1
+    assert "Traceback" not in stderr
+
+
+# --- memory ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "float_copies"), [("sobel-x", 0), ("gaussian:sigma=2", 0), ("sobel", 1)]
+)
+def test_filtering_makes_no_full_size_float_copy(tmp_path, spec, float_copies):
+    rgb = np.random.default_rng(0).integers(0, 256, (2048, 2048, 3), dtype=np.uint8)
+    source = tmp_path / "big.png"
+    Image.fromarray(rgb).save(source, compress_level=0)
+    settings = pipeline.Settings(kernels=(load_kernel(spec),))
+    tracemalloc.start()
+    try:
+        pipeline.process(
+            source, tmp_path / "out.png", settings, label="big", fmt=output_format("png")
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The decoded image and the 8-bit output (1x each), the working set of one band
+    # (a fixed few MiB), and for rescale (sobel) the whole float32 response (4x).
+    # One more float32 copy of the image would add 4x = 50 MB.
+    float_copy = 4 * rgb.nbytes
+    assert peak < 2 * rgb.nbytes + float_copies * float_copy + 16e6
+
+
+def _die_on_coins(job):
+    # Stands in for a worker the kernel's OOM killer takes: no exception, no cleanup.
+    if job.label.endswith("coins.png"):
+        os._exit(9)
+    return batch._run_in_worker_for_tests(job)
+
+
+def test_a_worker_that_dies_fails_its_input_and_the_run_goes_on(photos, tmp_path, monkeypatch):
+    monkeypatch.setattr(batch, "_run_in_worker_for_tests", batch._work, raising=False)
+    monkeypatch.setattr(batch, "_work", _die_on_coins)
+    result = run(
+        "apply", str(photos), "-k", "box", "-o", str(tmp_path / "out"), "-j", "2", "--json"
+    )
+    assert result.exit_code == 1
+    status = {Path(r["input"]).name: (r["status"], r["error"]) for r in records(result)}
+    assert status["coins.png"][0] == "error"
+    assert "worker process died" in status["coins.png"][1]
+    assert status["astronaut.jpg"][0] == "ok"
+    assert (tmp_path / "out" / "astronaut_box.jpg").exists()
