@@ -181,8 +181,12 @@ def apply(
     ] = None,
     method: Annotated[str, typer.Option(help="Engine algorithm: auto or direct.")] = "auto",
     compress_level: Annotated[
-        int, typer.Option(help="PNG compression, 0 (fastest) to 9 (smallest).")
-    ] = 1,
+        int | None,
+        typer.Option(
+            help="PNG: zlib level, 0 (fastest) to 9 (smallest) "
+            "[default: fast run-length coding, about the size of level 1]"
+        ),
+    ] = None,
     recursive: Annotated[
         bool, typer.Option("-r", "--recursive", help="Descend into sub-folders, mirroring them.")
     ] = False,
@@ -218,7 +222,7 @@ def apply(
 
     if output_range is not None:
         check_choice("--range", output_range, RANGES)
-    if not 0 <= compress_level <= 9:
+    if compress_level is not None and not 0 <= compress_level <= 9:
         raise UsageError(f"--compress-level must be 0 to 9, got {compress_level}")
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs must be >= 1, got {jobs}")

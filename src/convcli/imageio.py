@@ -20,6 +20,7 @@ import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from convcli.errors import InputError, UsageError
+from convcli.png import write_png
 
 NPY_MAGIC = b"\x93NUMPY"
 FLATTEN_BACKGROUND = 255  # alpha written to a format without it is composited onto white
@@ -335,7 +336,7 @@ def write_image(
     pixels: npt.NDArray[np.generic],
     alpha: npt.NDArray[np.uint8] | None,
     fmt: OutputFormat,
-    compress_level: int = 1,
+    compress_level: int | None = None,
 ) -> None:
     """Encode an image (or array) to a stream.
 
@@ -350,8 +351,9 @@ def write_image(
         (H, W) ``uint8``; composited onto white where the format has no alpha.
     fmt : OutputFormat
         The format.
-    compress_level : int
-        PNG compression, 0 (none, fastest) to 9 (smallest).
+    compress_level : int or None
+        PNG: zlib's level, 0 to 9, or None for the fast run-length default
+        (see :mod:`convcli.png`).
     """
     if fmt.pillow is None:
         np.save(stream, pixels, allow_pickle=False)
@@ -366,10 +368,9 @@ def write_image(
     elif alpha is not None:
         channels = image_array if image_array.ndim == 3 else image_array[..., None]
         image_array = np.concatenate([channels, alpha[..., None]], axis=-1)
-    image = Image.fromarray(np.ascontiguousarray(image_array))
-    options: dict[str, object] = {}
     if fmt.name == "png":
-        options["compress_level"] = compress_level
-    elif fmt.name in ("jpg", "webp"):
-        options["quality"] = 95
+        write_png(stream, image_array, compress_level)
+        return
+    image = Image.fromarray(np.ascontiguousarray(image_array))
+    options: dict[str, object] = {"quality": 95} if fmt.name in ("jpg", "webp") else {}
     image.save(stream, format=fmt.pillow, **options)

@@ -55,7 +55,7 @@ class Settings:
     range: str | None = None  # None: the last kernel's, else clip (raw for .npy output)
     method: str = "auto"
     format: str | None = None  # None: from the output's suffix, else the input's
-    compress_level: int = 1
+    compress_level: int | None = None  # None: the fast PNG default
 
     @property
     def kernel_name(self) -> str:
@@ -354,7 +354,7 @@ def _write(
     values: npt.NDArray[np.generic],
     alpha: npt.NDArray[np.uint8] | None,
     fmt: OutputFormat,
-    compress_level: int,
+    compress_level: int | None,
     label: str,
 ) -> None:
     if values.ndim == 3 and values.shape[2] == 1 and fmt.pillow:

@@ -1,0 +1,108 @@
+"""Batch speed: convcli against ImageMagick's mogrify and vips, on the same PNGs.
+
+    python benchmarks/batch.py [--images 50] [--size 1024] [--rounds 3] [--level 1]
+
+Makes ``--images`` RGB PNGs of ``--size`` x ``--size`` (shifted copies of the
+astronaut photograph, so they compress like photographs), then filters them
+all with a horizontal Sobel kernel using
+
+- ``convcli apply FOLDER -k sobel-x -o OUT`` (workers: one per CPU),
+- ImageMagick 6 ``mogrify -morphology Convolve Sobel`` (its OpenMP threads),
+- ``vips conv`` run once per file, as a shell loop would,
+
+each writing PNG at zlib level ``--level``. The tools run in turn, round after
+round (interleaved), and the medians are reported with images per second,
+the ratios, and the output sizes. Needs the Debian packages imagemagick and
+libvips-tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SOBEL_X = "3 3 1 0\n-1 0 1\n-2 0 2\n-1 0 1\n"  # width height scale offset, then rows
+
+
+def make_inputs(folder: Path, count: int, size: int) -> None:
+    with Image.open(ROOT / "sample_images" / "astronaut.png") as image:
+        base = np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC))
+    for i in range(count):
+        Image.fromarray(np.roll(base, 13 * i, axis=1)).save(folder / f"img{i:03d}.png")
+
+
+def commands(source: Path, out: Path, level: int, work: Path) -> dict[str, list[str] | str]:
+    convcli = [sys.executable, "-m", "convcli", "apply", str(source), "-k", "sobel-x",
+               "-o", str(out), "-q", "--compress-level", str(level)]  # fmt: skip
+    mogrify = ["mogrify", "-path", str(out), "-define", f"png:compression-level={level}",
+               "-morphology", "Convolve", "Sobel", str(source / "*.png")]  # fmt: skip
+    mask = work / "sobel-x.mat"
+    mask.write_text(SOBEL_X)
+    vips = (
+        f'for f in "{source}"/*.png; do '
+        f'vips conv "$f" "{out}/$(basename "$f")[compression={level}]" "{mask}" '
+        "--precision integer || exit 1; done"
+    )
+    return {"convcli": convcli, "mogrify": mogrify, "vips conv": vips}
+
+
+def timed(command: list[str] | str, out: Path) -> tuple[float, int]:
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    started = time.perf_counter()
+    subprocess.run(command, shell=isinstance(command, str), check=True)
+    seconds = time.perf_counter() - started
+    return seconds, sum(p.stat().st_size for p in out.iterdir())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=50)
+    parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--level", type=int, default=1, help="PNG zlib level for every tool")
+    args = parser.parse_args()
+    for tool in ("mogrify", "vips"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is missing: apt-get install imagemagick libvips-tools")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        source = work / "in"
+        source.mkdir()
+        make_inputs(source, args.images, args.size)
+        tools = commands(source, work / "out", args.level, work)
+        times: dict[str, list[float]] = {name: [] for name in tools}
+        sizes: dict[str, int] = {}
+        for _ in range(args.rounds):
+            for name, command in tools.items():
+                seconds, sizes[name] = timed(command, work / "out")
+                times[name].append(seconds)
+        level6 = commands(source, work / "out", 6, work)["convcli"]
+        seconds6, size6 = timed(level6, work / "out")
+
+    print(f"{args.images} RGB PNGs of {args.size}x{args.size}, sobel-x, PNG level "
+          f"{args.level}; medians of {args.rounds} interleaved rounds")  # fmt: skip
+    ours = args.images / statistics.median(times["convcli"])
+    print(f"{'tool':<10} {'seconds':>8} {'images/s':>9} {'convcli is':>11} {'output MB':>10}")
+    for name, runs in times.items():
+        rate = args.images / statistics.median(runs)
+        print(f"{name:<10} {statistics.median(runs):8.2f} {rate:9.1f} {ours / rate:10.2f}x "
+              f"{sizes[name] / 1e6:10.1f}")  # fmt: skip
+    print(f"convcli at PNG level 6: {seconds6:.2f} s ({args.images / seconds6:.1f} images/s), "
+          f"{size6 / 1e6:.1f} MB: level {args.level} is {seconds6 / min(times['convcli']):.2f}x "
+          f"faster and {sizes['convcli'] / size6 - 1:+.0%} in size")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
