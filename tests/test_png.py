@@ -34,7 +34,9 @@ def chunks(data: bytes):
 
 
 # convcli writes 16 bits only for grey (Pillow holds no 16-bit colour).
-LAYOUTS = [(np.uint8, shape) for shape in [(1, 1), (5, 7), (3, 4, 1), (6, 5, 2), (9, 3, 3), (4, 8, 4)]]
+LAYOUTS = [
+    (np.uint8, shape) for shape in [(1, 1), (5, 7), (3, 4, 1), (6, 5, 2), (9, 3, 3), (4, 8, 4)]
+]
 LAYOUTS += [(np.uint16, shape) for shape in [(1, 1), (5, 7), (3, 4, 1)]]
 
 
@@ -51,7 +53,8 @@ def test_every_level_round_trips_and_the_file_is_well_formed(level):
     pixels = RNG.integers(0, 256, size=(700, 900, 3), dtype=np.uint8)  # several bands
     data = encode(pixels, level)
     kinds = [kind for kind, _ in chunks(data)]
-    assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND"
+    assert kinds[0] == b"IHDR"
+    assert kinds[-1] == b"IEND"
     assert set(kinds[1:-1]) == {b"IDAT"}
     ihdr = dict(chunks(data))[b"IHDR"]
     assert struct.unpack(">IIBBBBB", ihdr) == (900, 700, 8, 2, 0, 0, 0)

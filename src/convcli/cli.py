@@ -268,12 +268,17 @@ def apply(
         workers=jobs or os.cpu_count() or 1, fail_fast=fail_fast, dry_run=dry_run, max_pixels=limit
     )
     show_progress = not quiet and sys.stderr.isatty() and len(planned) > 1
+    clipped: list[str] = []
     with _progress(len(planned), show_progress) as advance:
 
         def on_report(done: Report) -> None:
             if done.status == "error":
                 _error_line(done.error or "failed")
-            for note in done.notes:
+            notes = list(done.notes)
+            if done.clip_note:
+                clipped.append(done.input)
+                notes += [done.clip_note] if len(clipped) == 1 else []  # once per run
+            for note in notes:
                 typer.echo(f"convcli: note: {note}", err=True)
             if json_lines:
                 typer.echo(json_line(done))
@@ -286,7 +291,7 @@ def apply(
 
         Console(stderr=to_stdout).print(report_view(reports))
     if not quiet and len(reports) > 1:
-        typer.echo(_summary(reports, time.perf_counter() - started), err=True)
+        typer.echo(_summary(reports, time.perf_counter() - started, len(clipped)), err=True)
     if report is not None:
         write_report(report, reports)
     failed = any(done.status == "error" for done in reports)
@@ -307,14 +312,15 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[], None]]:
         yield lambda: progress.advance(task)
 
 
-def _summary(reports: list[Report], seconds: float) -> str:
+def _summary(reports: list[Report], seconds: float, clipped: int) -> str:
     count = {
         status: sum(r.status == status for r in reports) for status in ("ok", "skipped", "error")
     }
     rate = count["ok"] / seconds if seconds > 0 else 0.0
+    clipping = f"; values clipped in {clipped} of them" if clipped > 1 else ""
     return (
         f"convcli: {count['ok']} done, {count['skipped']} skipped, {count['error']} failed "
-        f"in {seconds:.2f} s ({rate:.1f} images/s)"
+        f"in {seconds:.2f} s ({rate:.1f} images/s){clipping}"
     )
 
 

@@ -224,7 +224,7 @@ def process(
     alpha = None if alpha is None else _sample(alpha, last.geometry)
     if clipped > CLIP_WARNING:
         others = " or ".join(f"--range {m}" for m in ("abs", "rescale") if m != planned.range)
-        report.notes.append(
+        report.clip_note = (
             f"{label}: {clipped:.0%} of the values fell outside the output range "
             f"and were clipped; {others} shows them"
         )

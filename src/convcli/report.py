@@ -45,6 +45,7 @@ class Report:
     seconds: float = 0.0
     error: str | None = None
     notes: list[str] = field(default_factory=list)  # for stderr, not for the record
+    clip_note: str | None = None  # told once per run, not once per input
 
     def record(self) -> dict[str, Any]:
         """Return the JSON record of DESIGN.md section 5 (plus ``stages`` for a pipeline)."""
