@@ -208,13 +208,17 @@ def probe_image(
             return Header(tuple(array.shape), False, _npy_white(array), "npy")
         with _open_image(path, kind, label, max_pixels) as image:
             rows, cols = image.height, image.width
-            if _orientation(image) in (5, 6, 7, 8):  # EXIF turns it a quarter
+            if _orientation(image, header_only=True) in (5, 6, 7, 8):  # EXIF turns it a quarter
                 rows, cols = cols, rows
             channels, alpha, white = _layout(image)
         return Header((rows, cols) if channels == 1 else (rows, cols, channels), alpha, white, kind)
 
 
-def _orientation(image: Image.Image) -> int:
+def _orientation(image: Image.Image, header_only: bool = False) -> int:
+    # A PNG may keep its EXIF after the pixels, and getexif() would decode them all
+    # to find it; a header-only look takes only EXIF that came before them.
+    if header_only and image.format == "PNG" and "exif" not in image.info:
+        return 1
     return int(image.getexif().get(0x0112, 1))
 
 
