@@ -269,6 +269,12 @@ def test_output_equal_to_input_is_refused(camera):
     assert "is an input; choose another -o" in result.stderr
     via_dots = camera.parent / ".." / camera.parent.name / camera.name
     assert run("apply", str(camera), "-k", "box", "-o", str(via_dots)).exit_code == 2
+    link = camera.parent / "link.png"
+    link.symlink_to(camera)
+    via_link = run("apply", str(camera), "-k", "box", "-o", str(link))
+    assert via_link.exit_code == 2
+    assert "is an input" in via_link.stderr
+    assert read(camera).shape == (512, 512)  # untouched
 
 
 @pytest.mark.parametrize(
