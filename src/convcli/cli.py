@@ -184,7 +184,7 @@ def apply(
         int | None,
         typer.Option(
             help="PNG: zlib level, 0 (fastest) to 9 (smallest) "
-            "[default: fast run-length coding, about the size of level 1]"
+            "[default: fast run-length coding, sizes like levels 1 to 6]"
         ),
     ] = None,
     recursive: Annotated[
