@@ -311,3 +311,50 @@ def test_a_worker_that_dies_fails_its_input_and_the_run_goes_on(photos, tmp_path
     assert "worker process died" in status["coins.png"][1]
     assert status["astronaut.jpg"][0] == "ok"
     assert (tmp_path / "out" / "astronaut_box.jpg").exists()
+
+
+def _on_a_terminal(command: list[str], env: dict[str, str]) -> bytes:
+    """Run ``command`` with a pseudo-terminal as stdout and stderr; return what it printed."""
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(command, stdout=follower, stderr=follower, env=env)
+    os.close(follower)
+    printed = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        printed += chunk
+    os.close(leader)
+    assert process.wait(timeout=60) == 0
+    return printed
+
+
+@pytest.mark.parametrize("no_color", [False, True])
+def test_progress_bar_on_a_terminal_unless_no_color(tmp_path, no_color):
+    source = _slow_batch(tmp_path, count=6)
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")} | {"TERM": "xterm"}
+    if no_color:
+        env["NO_COLOR"] = "1"
+    printed = _on_a_terminal(
+        [
+            sys.executable,
+            "-m",
+            "convcli",
+            "apply",
+            str(source),
+            "-k",
+            "box",
+            "-o",
+            str(tmp_path / "out"),
+            "-j",
+            "1",
+        ],
+        env,
+    )
+    assert b"6 done, 0 skipped, 0 failed" in printed
+    assert (b"\x1b[" in printed) is not no_color

@@ -267,7 +267,10 @@ def apply(
     options = batch.RunOptions(
         workers=jobs or os.cpu_count() or 1, fail_fast=fail_fast, dry_run=dry_run, max_pixels=limit
     )
-    show_progress = not quiet and sys.stderr.isatty() and len(planned) > 1
+    # A progress bar moves the cursor with escape codes: only on a terminal, never with NO_COLOR.
+    show_progress = (
+        not quiet and sys.stderr.isatty() and "NO_COLOR" not in os.environ and len(planned) > 1
+    )
     clipped: list[str] = []
     with _progress(len(planned), show_progress) as advance:
 
@@ -289,7 +292,7 @@ def apply(
     if not json_lines and not quiet:
         from convcli.render import report_view
 
-        Console(stderr=to_stdout).print(report_view(reports))
+        _console(stderr=to_stdout).print(report_view(reports))
     if not quiet and len(reports) > 1:
         typer.echo(_summary(reports, time.perf_counter() - started, len(clipped)), err=True)
     if report is not None:
@@ -307,9 +310,17 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(*columns, console=_console(stderr=True), transient=True) as progress:
         task = progress.add_task("convcli", total=total)
         yield lambda: progress.advance(task)
+
+
+def _console(stderr: bool = False) -> Console:
+    # NO_COLOR (no-color.org): rich alone drops colours but keeps bold and italics;
+    # convcli then writes no escape codes at all.
+    if "NO_COLOR" in os.environ:
+        return Console(stderr=stderr, color_system=None)
+    return Console(stderr=stderr)
 
 
 def _summary(reports: list[Report], seconds: float, clipped: int) -> str:
@@ -353,7 +364,7 @@ def list_kernels(
     if json_output:
         typer.echo(json.dumps(entries, ensure_ascii=False))
     else:
-        Console().print(kernels_view(entries))
+        _console().print(kernels_view(entries))
 
 
 @kernels_app.command("show")
@@ -369,7 +380,7 @@ def show_kernel(
     if json_output:
         typer.echo(json.dumps(kernel_record(kernel), ensure_ascii=False))
     else:
-        Console().print(kernel_view(kernel))
+        _console().print(kernel_view(kernel))
 
 
 def main() -> None:
