@@ -237,7 +237,7 @@ USAGE_ERRORS = [
     (["-k", "sobel-x", "-s", "a"], r"--stride must be N or N,M \(integers\), got .a.$"),
     (["-k", "sobel-x", "--pad-mode", "mirror"], r"--pad-mode must be one of zero, reflect, "),
     (["-k", "sobel-x", "--range", "loud"], r"--range must be one of clip, abs, rescale"),
-    (["-k", "sobel-x", "--method", "fast"], r"--method must be one of auto, direct"),
+    (["-k", "sobel-x", "--method", "fast"], r"--method must be one of auto, direct, separable, fft"),
     (["-k", "sobel-x", "-o", "out.xyz"], r"unknown output format '.xyz'"),
     (["-k", "sobel-x", "--range", "raw", "-o", "o.png"], r"--range raw keeps float values"),
     (["-k", "sobel-x", "--compress-level", "12"], r"--compress-level must be 0 to 9, got 12"),

@@ -5,13 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
 
 from convcli import ConvcliError, convolve, output_shape
-from convcli.engine import PAD_MODE_ALIASES, PAD_MODES, convolve_strips
+from convcli.engine import METHODS, PAD_MODE_ALIASES, PAD_MODES, convolve_strips
 from reference import correlate_reference
 
 RNG = np.random.default_rng(20261121)
@@ -70,8 +71,9 @@ def check_against_reference(
         with pytest.raises(ConvcliError, match="output would be empty along axis"):
             convolve(x, kernel, **options)
         return
-    got = convolve(x, kernel, dtype=np.float64, **options)
-    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    for method in METHODS:  # every algorithm against the one reference
+        got = convolve(x, kernel, dtype=np.float64, method=method, **options)
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10, err_msg=method)
 
 
 @pytest.mark.parametrize("mode", PAD_MODES)
@@ -220,19 +222,21 @@ def test_output_shape_matches_convolve_shape():
 # --- stride computes only the outputs it keeps ---------------------------------------
 
 
-def test_stride_allocates_only_the_kept_outputs():
+@pytest.mark.parametrize(("method", "share"), [("direct", 1 / 4), ("separable", 1 / 2)])
+def test_stride_allocates_only_the_kept_outputs(method, share):
     x = np.zeros((1000, 1000), dtype=np.float32)
     kernel = np.ones((3, 3))
     full_bytes = x.nbytes
     tracemalloc.start()
     try:
-        convolve(x, kernel, padding="valid", stride=4)
+        convolve(x, kernel, padding="valid", stride=4, method=method)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # The strided output and its scratch buffer are 1/16 of the image each; a
-    # full-size result (subsampled afterwards) would need at least full_bytes.
-    assert peak < full_bytes / 4
+    # The strided output is 1/16 of the image. Direct computes only kept outputs;
+    # separable's first pass keeps every 4th row but all columns (1/4). A full-size
+    # result, subsampled afterwards, would need at least full_bytes.
+    assert peak < full_bytes * share
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -255,7 +259,7 @@ ERRORS = [
     (dict(pad_value=float("nan")), r"^pad_value must be finite in float32, got nan$"),
     (dict(pad_value=1e39), r"^pad_value must be finite in float32, got 1e\+39$"),
     (dict(pad_value="0"), r"^pad_value must be a number, got '0'$"),
-    (dict(method="magic"), r"^method must be one of auto, direct, got 'magic'$"),
+    (dict(method="magic"), r"^method must be one of auto, direct, separable, fft, got 'magic'$"),
     (dict(dtype=np.int32), r"^dtype must be float32 or float64, got "),
     (dict(dtype="nonsense"), r"^dtype must be float32 or float64, got 'nonsense'$"),
     (dict(dtype=None), r"^dtype must be float32 or float64, got None$"),
@@ -355,3 +359,43 @@ def test_bands_convert_only_a_band_of_the_input_to_float():
         tracemalloc.stop()
     # A float32 copy of the whole image would be 8 MB; a band of 52 rows is about 0.2 MB.
     assert peak < 2_000_000
+
+
+# --- the fast algorithms on real data ----------------------------------------------------
+
+
+def test_fft_rounds_to_the_same_8_bit_values_as_exact_arithmetic():
+    from PIL import Image
+
+    with Image.open(Path(__file__).resolve().parents[1] / "sample_images" / "camera.png") as image:
+        photo = np.asarray(image)
+    for kernel in (RNG.random((31, 31)), RNG.random((9, 9))):
+        kernel /= kernel.sum()
+        exact = convolve(photo, kernel, method="direct", dtype=np.float64)
+        fast = convolve(photo, kernel, method="fft")  # float32 result, float64 spectra
+        differs = np.rint(fast) != np.rint(exact)
+        # A float32 result can round differently only where the exact value is a tie
+        # to within float32's resolution (1.5e-5 near 200).
+        distance_to_tie = np.abs(np.abs(exact - np.floor(exact)) - 0.5)
+        assert (distance_to_tie[differs] < 1e-4).all()
+        assert differs.mean() < 1e-4
+
+
+def test_nan_in_the_input_does_not_spread_through_the_spectrum():
+    x = random_array(40, 40)
+    x[20, 20] = np.nan
+    kernel = random_array(5, 5)
+    direct = convolve(x, kernel, method="direct", dtype=np.float64)
+    fft = convolve(x, kernel, method="fft", dtype=np.float64)
+    np.testing.assert_array_equal(np.isnan(fft), np.isnan(direct))
+    assert np.isnan(direct).sum() == 25  # only the windows that see it
+
+
+def test_separable_factors_are_exact_for_integer_rank_one_kernels():
+    from convcli.engine.separable import factor
+
+    sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=float)
+    ((column, row),) = factor(sobel)
+    assert np.array_equal(np.outer(column, row), sobel)
+    assert len(factor(np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], float))) == 2  # Laplacian
+    assert factor(RNG.random((3, 3, 3))) == ()  # 3-D of higher rank: left to direct

@@ -306,3 +306,10 @@ def test_probe_sees_exif_rotation(tmp_path):
     exif[0x0112] = 8
     path = _saved(tmp_path, image, "JPEG", exif=exif)
     assert probe_image(path).shape == read_image(path).pixels.shape == (7, 6, 3)
+
+
+def test_rounding_noise_at_the_ends_of_the_range_is_not_clipping():
+    r = np.array([-0.4, 0.0, 255.00002, 255.4, 255.6, -0.6])
+    mapped = map_range(r, "clip", white=255, depth="uint8")
+    assert mapped.values.tolist() == [0, 0, 255, 255, 255, 0]
+    assert mapped.clipped == pytest.approx(2 / 6)  # only 255.6 and -0.6 changed

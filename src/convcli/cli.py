@@ -179,7 +179,9 @@ def apply(
     report: Annotated[
         Path | None, typer.Option(help="Also write the report to a .json or .csv file.")
     ] = None,
-    method: Annotated[str, typer.Option(help="Engine algorithm: auto or direct.")] = "auto",
+    method: Annotated[
+        str, typer.Option(help="Engine algorithm: auto, direct, separable or fft.")
+    ] = "auto",
     compress_level: Annotated[
         int | None,
         typer.Option(

@@ -97,7 +97,7 @@ def plan(shape: tuple[int, ...], is_image: bool, settings: Settings) -> list[Sta
             stride=_per_axis("stride", settings.stride, ndim),
             dilation=_per_axis("dilation", settings.dilation, ndim),
         )
-        method = choose_method(settings.method, matrices[0].shape, geometry)
+        method = choose_method(settings.method, matrices[0], geometry)
         stages.append(Stage(kernel, matrices, geometry, method))
         shape = geometry.output_shape
     return stages
