@@ -87,7 +87,8 @@ def map_range(
         elif mode == "offset":
             unit = unit + np.float32(0.5)
         # Clipped means the output changed: beyond half a step outside, not 255.00002.
-        slack = 0.5 / DEPTHS[depth] if DEPTHS[depth] else 0.0
+        full_scale = DEPTHS[depth]
+        slack = 0.5 / full_scale if full_scale else 0.0
         outside = (unit < -slack) | (unit > 1 + slack)
         clipped = float(outside.mean()) if unit.size else 0.0
     unit = np.clip(np.nan_to_num(unit, nan=0.0), 0.0, 1.0)
