@@ -224,12 +224,12 @@ def test_output_shape_matches_convolve_shape():
 
 @pytest.mark.parametrize(("method", "share"), [("direct", 1 / 4), ("separable", 1 / 2)])
 def test_stride_allocates_only_the_kept_outputs(method, share):
-    x = np.zeros((1000, 1000), dtype=np.float32)
+    x = np.zeros((3000, 3000), dtype=np.float32)  # 36 MB: a band (about 1 MB) is small beside it
     kernel = np.ones((3, 3))
     full_bytes = x.nbytes
     tracemalloc.start()
     try:
-        convolve(x, kernel, padding="valid", stride=4, method=method)
+        convolve(x, kernel, padding="valid", stride=4, method=method, threads=1)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -352,7 +352,7 @@ def test_bands_convert_only_a_band_of_the_input_to_float():
     image = np.zeros((2000, 1000), dtype=np.uint8)
     tracemalloc.start()
     try:
-        for _ in convolve_strips(image, np.ones((3, 3)), rows=50):
+        for _ in convolve_strips(image, np.ones((3, 3)), rows=50, threads=1):
             pass
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -399,3 +399,15 @@ def test_separable_factors_are_exact_for_integer_rank_one_kernels():
     assert np.array_equal(np.outer(column, row), sobel)
     assert len(factor(np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], float))) == 2  # Laplacian
     assert factor(RNG.random((3, 3, 3))) == ()  # 3-D of higher rank: left to direct
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_threads_never_change_a_bit(method):
+    x = (RNG.random((300, 200, 3)) * 255).astype(np.float32)
+    kernel = RNG.random((5, 5))
+    one = convolve(x, kernel, method=method, threads=1, stride=(2, 1))
+    two = convolve(x, kernel, method=method, threads=2, stride=(2, 1))
+    assert np.array_equal(one, two)
+    bands = list(convolve_strips(x, kernel, method=method, threads=2, rows=7))
+    assert [start for start, _ in bands] == list(range(0, 300, 7))
+    assert np.array_equal(np.concatenate([b for _, b in bands]), convolve(x, kernel, method=method))

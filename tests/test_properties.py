@@ -108,7 +108,8 @@ def test_flip_is_correlation_with_the_reversed_kernel(x, kernel, mode, padding):
 def test_strided_same_is_the_unstrided_result_subsampled(x, kernel, mode, s0, s1):
     full = convolve(x, kernel, pad_mode=mode, dtype=np.float64)
     strided = convolve(x, kernel, pad_mode=mode, stride=(s0, s1), dtype=np.float64)
-    np.testing.assert_array_equal(strided, full[::s0, ::s1])
+    # auto may pick another algorithm for the strided shape: equal up to rounding.
+    close(strided, full[::s0, ::s1], 1e4 * kernel.size)
 
 
 @given(

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from types import FrameType
@@ -222,6 +222,7 @@ def _execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Genera
             yield run_job(job, settings, options)
         return
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    settings = replace(settings, threads=1)  # the workers already share the cores
     remaining = jobs
     while remaining:
         broken = None

@@ -56,6 +56,7 @@ class Settings:
     method: str = "auto"
     format: str | None = None  # None: from the output's suffix, else the input's
     compress_level: int | None = None  # None: the fast PNG default
+    threads: int | None = None  # engine threads per image; None: one per CPU
 
     @property
     def kernel_name(self) -> str:
@@ -254,6 +255,7 @@ def _bands(
             dilation=stage.geometry.dilation,
             flip=settings.flip,
             method=stage.method,
+            threads=settings.threads,
         )
         for matrix in stage.matrices
     ]

@@ -22,6 +22,7 @@ def convolve(
     flip: bool = False,
     method: str = "auto",
     dtype: npt.DTypeLike = np.float32,
+    threads: int | None = None,
 ) -> npt.NDArray[np.floating]:
     """Cross-correlate (or, with ``flip``, convolve) an array with a kernel.
 
@@ -58,6 +59,9 @@ def convolve(
         float32 rounding.
     dtype : {numpy.float32, numpy.float64}, optional
         Compute and result type.
+    threads : int or None, optional
+        Threads to share the work (None: one per CPU). The result does not
+        depend on it.
 
     Returns
     -------
@@ -86,6 +90,6 @@ def convolve(
         dilation=dilation, flip=flip, method=method, dtype=dtype,
     )  # fmt: skip
     out = np.empty(request.geometry.output_shape, dtype=request.taps.dtype)
-    for start, band in bands(request):
+    for start, band in bands(request, threads=threads):
         out[start : start + len(band)] = band
     return out
