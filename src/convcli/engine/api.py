@@ -90,6 +90,6 @@ def convolve(
         dilation=dilation, flip=flip, method=method, dtype=dtype,
     )  # fmt: skip
     out = np.empty(request.geometry.output_shape, dtype=request.taps.dtype)
-    for start, band in bands(request, threads=threads):
-        out[start : start + len(band)] = band
+    for _ in bands(request, threads=threads, out=out):  # each band writes its rows of out
+        pass
     return out

@@ -12,6 +12,7 @@ def correlate_direct(
     padded: npt.NDArray[np.floating],
     kernel: npt.NDArray[np.floating],
     geometry: Geometry,
+    out: npt.NDArray[np.floating] | None = None,
 ) -> npt.NDArray[np.floating]:
     """Cross-correlate an already padded input with a kernel.
 
@@ -28,6 +29,8 @@ def correlate_direct(
         The kernel, in the compute dtype.
     geometry : Geometry
         Stride, dilation and output shape.
+    out : ndarray, optional
+        Where to write the result (saves a copy when it is a slice of a larger output).
 
     Returns
     -------
@@ -41,15 +44,22 @@ def correlate_direct(
     >>> correlate_direct(x, np.array([1.0, -1.0]), resolve_geometry(x.shape, (2,), padding=0))
     array([-1., -2., -4.])
     """
-    out = np.zeros(geometry.output_shape, dtype=padded.dtype)
-    scratch = np.empty_like(out)
+    if out is None:
+        out = np.empty(geometry.output_shape, dtype=padded.dtype)
     out_spatial = geometry.output_shape[: geometry.spatial_ndim]
     steps = tuple(zip(out_spatial, geometry.stride, geometry.dilation, strict=True))
-    for tap in zip(*np.nonzero(kernel), strict=True):
+    taps = list(zip(*np.nonzero(kernel), strict=True))
+    if not taps:
+        out.fill(0)
+        return out
+    scratch = np.empty(out.shape, dtype=out.dtype) if len(taps) > 1 else out
+    for number, tap in enumerate(taps):
         window = tuple(
             slice(j * d, j * d + (m - 1) * s + 1, s)
             for j, (m, s, d) in zip(tap, steps, strict=True)
         )
-        np.multiply(padded[window], kernel[tap], out=scratch)
-        out += scratch
+        # The first tap writes the output; the others add to it (no zero-filling pass).
+        np.multiply(padded[window], kernel[tap], out=out if number == 0 else scratch)
+        if number:
+            out += scratch
     return out

@@ -34,6 +34,7 @@ def correlate_fft(
     padded: npt.NDArray[np.floating],
     kernel: npt.NDArray[np.floating],
     geometry: Geometry,
+    out: npt.NDArray[np.floating] | None = None,
 ) -> npt.NDArray[np.floating]:
     """Cross-correlate an already padded input through its spectrum.
 
@@ -57,7 +58,7 @@ def correlate_fft(
            [81., 90.]])
     """
     if padded.dtype.kind == "f" and not np.isfinite(padded).all():
-        return correlate_direct(padded, kernel, geometry)
+        return correlate_direct(padded, kernel, geometry, out)
     ndim = geometry.spatial_ndim
     axes = tuple(range(ndim))
     lengths = tuple(fast_length(n) for n in padded.shape[:ndim])
@@ -68,7 +69,10 @@ def correlate_fft(
         slice(0, (m - 1) * s + 1, s)
         for m, s in zip(geometry.output_shape[:ndim], geometry.stride, strict=True)
     )
-    return full[kept].astype(padded.dtype)
+    if out is None:
+        return full[kept].astype(padded.dtype)
+    out[...] = full[kept]
+    return out
 
 
 def _kernel_spectrum(

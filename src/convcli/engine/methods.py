@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -13,9 +13,19 @@ from convcli.engine.geometry import Geometry
 from convcli.engine.separable import correlate_separable, factor
 from convcli.errors import ParameterError
 
-Algorithm = Callable[
-    [npt.NDArray[np.floating], npt.NDArray[np.floating], Geometry], npt.NDArray[np.floating]
-]
+
+class Algorithm(Protocol):
+    """Correlate a padded input with a kernel, optionally into ``out``."""
+
+    def __call__(
+        self,
+        padded: npt.NDArray[np.floating],
+        kernel: npt.NDArray[np.floating],
+        geometry: Geometry,
+        out: npt.NDArray[np.floating] | None = None,
+    ) -> npt.NDArray[np.floating]:
+        """Return the correlation (``out`` itself when given)."""
+
 
 ALGORITHMS: dict[str, Algorithm] = {
     "direct": correlate_direct,

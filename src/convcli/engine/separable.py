@@ -71,6 +71,7 @@ def correlate_separable(
     padded: npt.NDArray[np.floating],
     kernel: npt.NDArray[np.floating],
     geometry: Geometry,
+    out: npt.NDArray[np.floating] | None = None,
 ) -> npt.NDArray[np.floating]:
     """Cross-correlate an already padded input, one 1-D pass per axis per term.
 
@@ -89,7 +90,7 @@ def correlate_separable(
     """
     terms = factor(kernel)
     if not terms:
-        return correlate_direct(padded, kernel, geometry)
+        return correlate_direct(padded, kernel, geometry, out)
     spatial = geometry.output_shape[: geometry.spatial_ndim]
     total = None
     for term in terms:
@@ -100,7 +101,16 @@ def correlate_separable(
                              geometry.dilation[axis])  # fmt: skip
         total = response if total is None else np.add(total, response, out=total)
     assert total is not None
-    return total
+    return _into(out, total)
+
+
+def _into(
+    out: npt.NDArray[np.floating] | None, result: npt.NDArray[np.floating]
+) -> npt.NDArray[np.floating]:
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
 def _pass(

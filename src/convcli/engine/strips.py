@@ -72,13 +72,17 @@ def convolve_strips(
 
 
 def bands(
-    request: Request, rows: int | None = None, threads: int | None = 1
+    request: Request,
+    rows: int | None = None,
+    threads: int | None = 1,
+    out: npt.NDArray[np.floating] | None = None,
 ) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
     """Yield a checked request's result in bands of output rows (see :func:`convolve_strips`).
 
     With ``threads`` > 1 (None: one per CPU), bands are computed in threads,
     at most two per thread ahead of the one yielded: NumPy releases the GIL
-    in its loops, so the cores share the work and memory stays banded.
+    in its loops, so the cores share the work and memory stays banded. With
+    ``out``, each band is written into its rows of ``out`` (and yielded as them).
     """
     g = request.geometry
     span = g.dilation[0] * (g.kernel_shape[0] - 1)
@@ -89,21 +93,23 @@ def bands(
     workers = min(threads or os.cpu_count() or 1, len(starts))
     if workers <= 1:
         for start in starts:
-            yield start, _band(request, start, rows)
+            yield start, _band(request, start, rows, out)
         return
     with ThreadPoolExecutor(workers) as pool:
         ahead: deque[tuple[int, Future[npt.NDArray[np.floating]]]] = deque()
         pending = iter(starts)
         for start in itertools.islice(pending, 2 * workers):
-            ahead.append((start, pool.submit(_band, request, start, rows)))
+            ahead.append((start, pool.submit(_band, request, start, rows, out)))
         while ahead:
             start, future = ahead.popleft()
             yield start, future.result()
             for following in itertools.islice(pending, 1):
-                ahead.append((following, pool.submit(_band, request, following, rows)))
+                ahead.append((following, pool.submit(_band, request, following, rows, out)))
 
 
-def _band(request: Request, start: int, rows: int) -> npt.NDArray[np.floating]:
+def _band(
+    request: Request, start: int, rows: int, out: npt.NDArray[np.floating] | None = None
+) -> npt.NDArray[np.floating]:
     """Compute output rows ``start`` to ``start + rows`` of a checked request."""
     g, signal, taps = request.geometry, request.signal, request.taps
     (before, after), step = g.padding[0], g.stride[0]
@@ -117,7 +123,8 @@ def _band(request: Request, start: int, rows: int) -> npt.NDArray[np.floating]:
     rest = ((0, 0), *g.padding[1:])
     band = pad(band, rest, request.pad_mode, request.pad_value)
     local = Geometry((len(wanted), *g.input_shape[1:]), g.kernel_shape, rest, g.stride, g.dilation)
-    return ALGORITHMS[request.method](band, taps, local)
+    target = None if out is None else out[start:stop]
+    return ALGORITHMS[request.method](band, taps, local, target)
 
 
 def _band_rows(method: str, shape: tuple[int, ...], itemsize: int, step: int, span: int) -> int:
