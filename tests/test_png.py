@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli.png import SIGNATURE, write_png
+from convcli.png import SIGNATURE, adler32_combine, write_png
 
 RNG = np.random.default_rng(11)
 
@@ -70,3 +70,24 @@ def test_sixteen_bit_grey_header_and_values():
     raw = zlib.decompress(b"".join(body for kind, body in chunks(data) if kind == b"IDAT"))
     assert raw[0] == 2
     assert raw[1:] == pixels.astype(">u2").tobytes()  # first row: Up on a zero row
+
+
+def test_threads_write_the_same_image_in_one_valid_stream():
+    pixels = RNG.integers(0, 256, size=(2000, 1500, 3), dtype=np.uint8)  # 9 MB: two groups
+    one, two = io.BytesIO(), io.BytesIO()
+    write_png(one, pixels, threads=1)
+    write_png(two, pixels, threads=2)
+    for data in (one.getvalue(), two.getvalue()):
+        stream = b"".join(body for kind, body in chunks(data) if kind == b"IDAT")
+        raw = zlib.decompress(stream)  # checks the Adler-32 of the whole stream too
+        assert len(raw) == 2000 * (1500 * 3 + 1)
+        with Image.open(io.BytesIO(data)) as image:
+            np.testing.assert_array_equal(np.asarray(image), pixels)
+
+
+@pytest.mark.parametrize("split", [0, 1, 1000, 65521, 65522, 200000])
+def test_adler32_combine_matches_zlib(split):
+    data = RNG.integers(0, 256, size=300000, dtype=np.uint8).tobytes()
+    first, second = data[:split], data[split:]
+    combined = adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
+    assert combined == zlib.adler32(data)

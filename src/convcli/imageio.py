@@ -341,6 +341,7 @@ def write_image(
     alpha: npt.NDArray[np.uint8] | None,
     fmt: OutputFormat,
     compress_level: int | None = None,
+    threads: int | None = 1,
 ) -> None:
     """Encode an image (or array) to a stream.
 
@@ -358,6 +359,8 @@ def write_image(
     compress_level : int or None
         PNG: zlib's level, 0 to 9, or None for the fast run-length default
         (see :mod:`convcli.png`).
+    threads : int or None
+        PNG: threads to compress in (None: one per CPU).
     """
     if fmt.pillow is None:
         np.save(stream, pixels, allow_pickle=False)
@@ -373,7 +376,7 @@ def write_image(
         channels = image_array if image_array.ndim == 3 else image_array[..., None]
         image_array = np.concatenate([channels, alpha[..., None]], axis=-1)
     if fmt.name == "png":
-        write_png(stream, image_array, compress_level)
+        write_png(stream, image_array, compress_level, threads)
         return
     image = Image.fromarray(np.ascontiguousarray(image_array))
     options: dict[str, object] = {"quality": 95} if fmt.name in ("jpg", "webp") else {}

@@ -229,7 +229,7 @@ def process(
             f"{label}: {clipped:.0%} of the values fell outside the output range "
             f"and were clipped; {others} shows them"
         )
-    _write(target, values, alpha, planned.format, settings.compress_level, output_label)
+    _write(target, values, alpha, planned.format, settings, output_label)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -356,14 +356,14 @@ def _write(
     values: npt.NDArray[np.generic],
     alpha: npt.NDArray[np.uint8] | None,
     fmt: OutputFormat,
-    compress_level: int | None,
+    settings: Settings,
     label: str,
 ) -> None:
     if values.ndim == 3 and values.shape[2] == 1 and fmt.pillow:
         values = values[..., 0]
 
     def encode(stream: BinaryIO) -> None:
-        write_image(stream, values, alpha, fmt, compress_level)
+        write_image(stream, values, alpha, fmt, settings.compress_level, settings.threads)
 
     if not isinstance(target, Path):  # a stream gets the bytes only once they are all there
         buffer = io.BytesIO()
