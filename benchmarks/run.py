@@ -58,11 +58,8 @@ def medians(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, fl
 
 
 def engine_table(repeats: int) -> list[str]:
-    """The engine comparison, as markdown rows."""
-    import cv2
-    import scipy.ndimage as ndi
-
-    from convcli.engine import convolve, resolve_geometry
+    """Compare the engine with SciPy and OpenCV; return markdown rows."""
+    from convcli.engine import resolve_geometry
     from convcli.engine.methods import choose_method
 
     rng = np.random.default_rng(0)
@@ -76,19 +73,7 @@ def engine_table(repeats: int) -> list[str]:
         for size in (3, 5, 9, 15, 31):
             for kind in ("dense", "gaussian"):
                 kernel = rng.random((size, size)) if kind == "dense" else gaussian(size)
-                k32 = kernel.astype(np.float32)
-                extra = (1,) * (image.ndim - 2)
-                runs: dict[str, Callable[[], object]] = {
-                    "auto": lambda: convolve(image, kernel),
-                    "one": lambda: convolve(image, kernel, threads=1),
-                    "scipy": lambda: ndi.correlate(image, k32.reshape(k32.shape + extra), mode="mirror"),
-                    "opencv": (
-                        (lambda: cv2.filter2D(image, -1, k32, borderType=cv2.BORDER_REFLECT_101))
-                        if kind == "dense"
-                        else (lambda: cv2.sepFilter2D(image, -1, _row(k32), _row(k32),
-                                                      borderType=cv2.BORDER_REFLECT_101))
-                    ),
-                }  # fmt: skip
+                runs = _engine_runs(image, kernel, kind)
                 t = medians(runs, repeats)
                 method = choose_method("auto", kernel, resolve_geometry(shape, kernel.shape))
                 name = "x".join(map(str, shape))
@@ -102,13 +87,38 @@ def engine_table(repeats: int) -> list[str]:
     return lines
 
 
+def _engine_runs(
+    image: np.ndarray, kernel: np.ndarray, kind: str
+) -> dict[str, Callable[[], object]]:
+    import cv2
+    import scipy.ndimage as ndi
+
+    from convcli.engine import convolve
+
+    k32 = kernel.astype(np.float32)
+    stacked = k32.reshape(k32.shape + (1,) * (image.ndim - 2))  # SciPy: one kernel per channel
+    border = cv2.BORDER_REFLECT_101
+
+    def opencv() -> object:
+        if kind == "dense":
+            return cv2.filter2D(image, -1, k32, borderType=border)
+        return cv2.sepFilter2D(image, -1, _row(k32), _row(k32), borderType=border)
+
+    return {
+        "auto": lambda: convolve(image, kernel),
+        "one": lambda: convolve(image, kernel, threads=1),
+        "scipy": lambda: ndi.correlate(image, stacked, mode="mirror"),
+        "opencv": opencv,
+    }
+
+
 def _row(kernel: np.ndarray) -> np.ndarray:
     # The 1-D factor of a normalised separable Gaussian: its row sums.
     return kernel.sum(axis=0).reshape(1, -1)
 
 
 def program_table(repeats: int, work: Path) -> list[str]:
-    """The whole-program comparison on one 4096x4096 RGB PNG, as markdown rows."""
+    """Compare whole programs on one 4096x4096 RGB PNG; return markdown rows."""
     from PIL import Image
 
     source = work / "big.png"
@@ -117,10 +127,10 @@ def program_table(repeats: int, work: Path) -> list[str]:
     mask = work / "sobel-x.mat"
     mask.write_text("3 3 1 0\n-1 0 1\n-2 0 2\n-1 0 1\n")  # width height scale offset, rows
     outputs = {name: work / f"{name}.png" for name in ("convcli", "convcli-L1", "vips", "convert")}
+    apply = [*CONVCLI, "apply", str(source), "-k", "sobel-x", "-q"]
     commands = {
-        "convcli": [*CONVCLI, "apply", str(source), "-k", "sobel-x", "-o", str(outputs["convcli"]), "-q"],
-        "convcli-L1": [*CONVCLI, "apply", str(source), "-k", "sobel-x", "-o",
-                       str(outputs["convcli-L1"]), "-q", "--compress-level", "1"],
+        "convcli": [*apply, "-o", str(outputs["convcli"])],
+        "convcli-L1": [*apply, "-o", str(outputs["convcli-L1"]), "--compress-level", "1"],
         "vips": ["vips", "conv", str(source), f"{outputs['vips']}[compression=1]", str(mask),
                  "--precision", "integer"],
         "convert": ["convert", str(source), "-define", "png:compression-level=1",
@@ -148,8 +158,12 @@ def program_table(repeats: int, work: Path) -> list[str]:
     return lines
 
 
+def _runner(command: list[str]) -> Callable[[], object]:
+    return lambda: subprocess.run(command, capture_output=True, check=True)
+
+
 def startup_table() -> list[str]:
-    """Whole-process start-up times, medians of 9 runs."""
+    """Measure whole-process start-up times (medians of 9 runs)."""
     lines = ["| command | median ms |", "|---|---:|"]
     for args in (["--help"], ["kernels", "list"]):
         runs = {
@@ -162,7 +176,7 @@ def startup_table() -> list[str]:
 
 
 def memory_table(work: Path) -> list[str]:
-    """Peak resident memory of one 4096x4096 RGB image, against its 8-bit size."""
+    """Measure peak resident memory for one 4096x4096 RGB image, against its 8-bit size."""
     source = work / "big.png"
     image_mib = 4096 * 4096 * 3 / 2**20
     lines = ["| run | peak RSS MiB | over a 1x1 run | x the 8-bit image |", "|---|---:|---:|---:|"]
@@ -203,8 +217,9 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
     parser.add_argument("--skip-engine", action="store_true")
     args = parser.parse_args()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())  # fmt: skip
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+    cpu = models[0] if models else platform.processor()
     machine = (
         f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, NumPy {np.__version__}"
     )

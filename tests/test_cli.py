@@ -360,6 +360,19 @@ def test_python_dash_m_runs_the_same_program():
     assert result.stdout == f"convcli {__version__}\n"
 
 
+def test_kernels_list_loads_no_numpy():
+    # Listing reads kernel files and family parameters only; matrices are built on use.
+    code = (
+        "import sys; from convcli.cli import app; from typer.testing import CliRunner; "
+        "r = CliRunner().invoke(app, ['kernels', 'list']); assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in ('numpy', 'PIL') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
 def test_importing_the_package_and_help_do_not_load_numpy_or_pillow():
     # The library API and the image stack load on first use, so `convcli --help` stays fast.
     code = (

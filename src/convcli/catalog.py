@@ -25,7 +25,15 @@ from typing import Any
 
 from convcli.errors import KernelError
 from convcli.families import FAMILIES
-from convcli.kernel import COMBINES, Kernel, check_name, check_range, parse_matrix
+from convcli.kernel import (
+    COMBINES,
+    Kernel,
+    check_matrix,
+    check_name,
+    check_range,
+    flatten,
+    nested_matrix,
+)
 
 KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
 _KEYS = ("description", "matrix", "scale", "bias", "range", "tags", "combine", "components")
@@ -215,21 +223,24 @@ def _kernel_from_table(
     if "components" in table:
         if "matrix" in table or "scale" in table:
             raise KernelError(f"{where}: a kernel has either 'matrix' or 'components', not both")
-        return Kernel(matrix=None, **common, **_components(table, where, find))
+        parts = _components(table, where, find)
+        return Kernel(shape=parts["components"][0].shape, weights=None, **common, **parts)
     if "matrix" not in table:
         raise KernelError(f"{where}: missing 'matrix'")
-    matrix = parse_matrix(table["matrix"], where)
+    values = table["matrix"]
+    shape = check_matrix(values, where)
     scale = table.get("scale", 1.0)
     if scale == "normalize":
-        total = matrix.sum()
-        if abs(total) < 1e-12 * max(1.0, abs(matrix).sum()):
+        total = math.fsum(flatten(values))
+        if abs(total) < 1e-12 * max(1.0, math.fsum(abs(v) for v in flatten(values))):
             raise KernelError(
                 f'{where}: scale = "normalize" divides by the sum of the weights, but they sum to 0'
             )
-        matrix = matrix / total
+        weights = functools.partial(nested_matrix, values, divide=total)
     else:
-        matrix = matrix * _finite_number(scale, where, "scale", also='or "normalize"')
-    return Kernel(matrix=matrix, **common)
+        factor = _finite_number(scale, where, "scale", also='or "normalize"')
+        weights = functools.partial(nested_matrix, values, multiply=factor)
+    return Kernel(shape=shape, weights=weights, **common)
 
 
 def _components(
@@ -244,10 +255,10 @@ def _components(
     parts = []
     for part_name in names:
         part = find(part_name) if find else None
-        if part is None or part.matrix is None:
+        if part is None or part.weights is None:
             raise KernelError(f"{where}: component {part_name!r} is not a kernel with a matrix")
         parts.append(part)
-    if len({part.shape for part in parts}) > 1:
+    if len({part.shape for part in parts}) > 1:  # checked from the shapes: no matrix is built
         shapes = ", ".join(f"{p.name} {p.shape}" for p in parts)
         raise KernelError(f"{where}: components must have the same shape, got {shapes}")
     return {"components": tuple(parts), "combine": combine}
@@ -293,7 +304,8 @@ def _inline(spec: str) -> Kernel:
         ) from None
     except (ValueError, RecursionError) as error:
         raise KernelError(f"inline kernel: not a matrix of numbers: {error}") from None
-    return Kernel(name="inline", matrix=parse_matrix(value, "inline kernel"), source="inline")
+    shape = check_matrix(value, "inline kernel")
+    return Kernel("inline", shape, functools.partial(nested_matrix, value), source="inline")
 
 
 def _suggest(name: str, known: object) -> str:

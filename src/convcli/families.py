@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
 
 from convcli.errors import KernelError
 from convcli.kernel import Kernel, Matrix
@@ -50,7 +49,7 @@ class Family:
     name: str
     description: str
     parameters: tuple[Parameter, ...]
-    build: Callable[..., Matrix]
+    side: Callable[..., int]  # the side length, from the parameters
     range: str
     tags: tuple[str, ...]
 
@@ -64,13 +63,15 @@ class Family:
         """Build the kernel named ``family:text`` (``text`` empty for the defaults)."""
         values = self._parse(text)
         try:
-            matrix = self.build(**values)
+            side = _check_size(self.side(**values))
         except KernelError as error:
             raise KernelError(f"{self.name}: {error}") from None
         given = ",".join(f"{k}={v:g}" for k, v in values.items() if v is not None)
+        shape_parameters = tuple((k, v) for k, v in values.items() if k != "size" and v is not None)
         return Kernel(
             name=f"{self.name}:{given}" if text else self.name,
-            matrix=matrix,
+            shape=(side, side),
+            weights=functools.partial(_matrix, self.name, side, shape_parameters),
             description=self.description,
             range=self.range,
             tags=self.tags,
@@ -95,17 +96,12 @@ class Family:
         return values
 
 
-def _check_size(size: int) -> int:
-    # Checked before anything is allocated: gaussian:sigma=1e6 must not eat the memory.
-    if size > MAX_SIZE:
-        raise KernelError(f"the kernel would be {size} wide; the largest allowed is {MAX_SIZE}")
-    return size
-
-
-def _centred(size: int) -> tuple[Matrix, Matrix]:
-    _check_size(size)
-    offsets = np.arange(size, dtype=np.float64) - (size - 1) / 2
-    return np.meshgrid(offsets, offsets, indexing="ij")
+def _check_size(side: int) -> int:
+    # Checked from the numbers before anything is built: gaussian:sigma=1e6 must not
+    # eat the memory.
+    if side > MAX_SIZE:
+        raise KernelError(f"the kernel would be {side} wide; the largest allowed is {MAX_SIZE}")
+    return side
 
 
 def _auto_size(sigma: float, size: float | None) -> int:
@@ -113,32 +109,22 @@ def _auto_size(sigma: float, size: float | None) -> int:
     return int(size) if size is not None else 2 * math.ceil(3 * sigma) + 1
 
 
-def box(size: float) -> Matrix:
-    """Build a ``size`` x ``size`` mean filter."""
-    n = _check_size(int(size))
-    return np.full((n, n), 1.0 / (n * n))
+def _box_side(size: float) -> int:
+    return int(size)
 
 
-def gaussian(sigma: float, size: float | None) -> Matrix:
-    """Build a normalised, sampled 2-D Gaussian."""
-    rows, cols = _centred(_auto_size(sigma, size))
-    weights = np.exp(-(rows**2 + cols**2) / (2 * sigma**2))
-    return weights / weights.sum()  # type: ignore[no-any-return]
+def _gaussian_side(sigma: float, size: float | None) -> int:
+    return _auto_size(sigma, size)
 
 
-def disk(r: float) -> Matrix:
-    """Build a normalised flat disk: every pixel within ``r`` of the centre."""
-    rows, cols = _centred(2 * math.floor(r) + 1)
-    inside = (rows**2 + cols**2 <= r * r).astype(np.float64)
-    return inside / inside.sum()  # type: ignore[no-any-return]
+def _disk_side(r: float) -> int:
+    return 2 * math.floor(r) + 1
 
 
-def laplacian_of_gaussian(sigma: float, size: float | None) -> Matrix:
-    """Build the Laplacian of a Gaussian, zero-sum so that flat regions give 0."""
-    rows, cols = _centred(_auto_size(sigma, size))
-    q = (rows**2 + cols**2) / (2 * sigma**2)
-    weights = -(1 - q) * np.exp(-q) / (math.pi * sigma**4)
-    return weights - weights.mean()  # type: ignore[no-any-return]
+def _matrix(family: str, side: int, parameters: tuple[tuple[str, float], ...]) -> Matrix:
+    from convcli.family_matrices import build  # NumPy: only when a matrix is needed
+
+    return build(family, side, **dict(parameters))
 
 
 _SIGMA = Parameter("sigma", float, 1.0, 0.0, "standard deviation, in pixels")
@@ -151,16 +137,16 @@ FAMILIES = {
             "box",
             "Mean of a size x size square (blur)",
             (Parameter("size", int, 3, 1, "side length"),),
-            box,
+            _box_side,
             "clip",
             ("blur",),
         ),
-        Family("gaussian", "Gaussian blur", (_SIGMA, _SIZE), gaussian, "clip", ("blur",)),
+        Family("gaussian", "Gaussian blur", (_SIGMA, _SIZE), _gaussian_side, "clip", ("blur",)),
         Family(
             "disk",
             "Mean over a disk of radius r (blur; also a matched filter for round spots)",
             (Parameter("r", float, 2.0, 0.0, "radius, in pixels"),),
-            disk,
+            _disk_side,
             "clip",
             ("blur", "shape"),
         ),
@@ -168,7 +154,7 @@ FAMILIES = {
             "log",
             "Laplacian of Gaussian: blobs and edges at the scale sigma (zero-sum)",
             (_SIGMA, _SIZE),
-            laplacian_of_gaussian,
+            _gaussian_side,
             "abs",
             ("edge", "blob"),
         ),

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from convcli.errors import KernelError
+
+if TYPE_CHECKING:  # NumPy is loaded only when a matrix is built: `kernels list` needs none
+    import numpy as np
+    import numpy.typing as npt
+
+Matrix: TypeAlias = "npt.NDArray[np.float64]"
 
 RANGES = ("clip", "abs", "rescale", "offset", "raw")
 COMBINES = ("magnitude",)
 MAX_DIMS = 3
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-
-Matrix = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,22 +31,27 @@ class Kernel:
     ----------
     name : str
         How the user names it: ``sobel-x``, ``gaussian:sigma=2``, ``inline``.
-    matrix : ndarray or None
-        The weights (after ``scale``), float64; None for a combined kernel.
-    components : tuple of Kernel
-        For a combined kernel: the kernels whose responses are combined.
-    combine : str or None
-        How components combine: ``magnitude`` (square root of the sum of squares).
+    shape : tuple of int
+        Shape of the matrix (of every component, for a combined kernel).
+    weights : callable or None
+        Builds the matrix (after ``scale``) on first use of :attr:`matrix`;
+        None for a combined kernel. Checking happens before, when the kernel
+        is read, so listing kernels needs no NumPy.
     description, tags, source
         What it does, how it is grouped, and where it was defined.
     bias : float
         Added to the response.
     range : str or None
         The output mapping to use unless the user gives one.
+    components : tuple of Kernel
+        For a combined kernel: the kernels whose responses are combined.
+    combine : str or None
+        How components combine: ``magnitude`` (square root of the sum of squares).
     """
 
     name: str
-    matrix: Matrix | None
+    shape: tuple[int, ...]
+    weights: Callable[[], Matrix] | None
     description: str = ""
     bias: float = 0.0
     range: str | None = None
@@ -50,6 +59,11 @@ class Kernel:
     source: str = "built-in"
     components: tuple[Kernel, ...] = ()
     combine: str | None = None
+
+    @functools.cached_property
+    def matrix(self) -> Matrix | None:
+        """The weights, float64; None for a combined kernel."""
+        return None if self.weights is None else self.weights()
 
     @property
     def matrices(self) -> tuple[Matrix, ...]:
@@ -59,11 +73,6 @@ class Kernel:
         return tuple(part.matrix for part in self.components if part.matrix is not None)
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        """Shape of the matrix (of every component, for a combined kernel)."""
-        return tuple(self.matrices[0].shape)
-
-    @property
     def total(self) -> float | None:
         """Sum of the weights; None for a combined kernel."""
         return None if self.matrix is None else float(self.matrix.sum())
@@ -71,6 +80,8 @@ class Kernel:
     @property
     def rank(self) -> int | None:
         """Matrix rank of a 1-D or 2-D kernel; None otherwise."""
+        import numpy as np
+
         if self.matrix is None or self.matrix.ndim > 2:
             return None
         return int(np.linalg.matrix_rank(np.atleast_2d(self.matrix)))
@@ -78,6 +89,8 @@ class Kernel:
     @property
     def separable(self) -> bool:
         """Whether the matrix is an outer product of 1-D vectors (one per axis)."""
+        import numpy as np
+
         if self.matrix is None or not self.matrix.any():
             return False
         m = self.matrix
@@ -85,6 +98,27 @@ class Kernel:
             np.linalg.matrix_rank(np.moveaxis(m, axis, 0).reshape(m.shape[axis], -1)) == 1
             for axis in range(m.ndim)
         )
+
+
+def nested_matrix(values: Any, multiply: float = 1.0, divide: float = 1.0) -> Matrix:
+    """Build a float64 matrix from checked nested lists, times ``multiply``, over ``divide``."""
+    import numpy as np
+
+    matrix: Matrix = np.array(values, dtype=np.float64)
+    if multiply != 1.0:
+        matrix = matrix * multiply
+    if divide != 1.0:
+        matrix = matrix / divide
+    return matrix
+
+
+def flatten(values: Any) -> Iterator[float]:
+    """Every number of checked nested lists, in order."""
+    for item in values:
+        if isinstance(item, list):
+            yield from flatten(item)
+        else:
+            yield float(item)
 
 
 def check_name(name: object, where: str) -> str:
@@ -112,8 +146,8 @@ def check_range(value: object, where: str) -> str:
     raise KernelError(f"{where}: range must be one of {', '.join(RANGES)}, got {value!r}")
 
 
-def parse_matrix(value: object, where: str) -> Matrix:
-    """Check a nested list of finite numbers (1-D, 2-D or 3-D) and return it as float64.
+def check_matrix(value: object, where: str) -> tuple[int, ...]:
+    """Check a nested list of finite numbers (1-D, 2-D or 3-D) and return its shape.
 
     Parameters
     ----------
@@ -124,7 +158,8 @@ def parse_matrix(value: object, where: str) -> Matrix:
 
     Returns
     -------
-    ndarray, shape (K0[, K1[, K2]])
+    tuple of int
+        The shape, (K0[, K1[, K2]]).
 
     Raises
     ------
@@ -133,16 +168,14 @@ def parse_matrix(value: object, where: str) -> Matrix:
 
     Examples
     --------
-    >>> parse_matrix([[1, 2], [3, 4]], "inline")
-    array([[1., 2.],
-           [3., 4.]])
-    >>> parse_matrix([[1, 2], [3]], "inline")
+    >>> check_matrix([[1, 2], [3, 4]], "inline")
+    (2, 2)
+    >>> check_matrix([[1, 2], [3]], "inline")
     Traceback (most recent call last):
     ...
     convcli.errors.KernelError: inline: matrix row 2 has 1 value, expected 2 like row 1
     """
-    _shape_of(value, where, ())
-    return np.array(value, dtype=np.float64)
+    return _shape_of(value, where, ())
 
 
 def _shape_of(value: object, where: str, index: tuple[int, ...]) -> tuple[int, ...]:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from rich.console import Group, RenderableType
 from rich.table import Column, Table
 from rich.text import Text
 
 from convcli.families import FAMILIES
 from convcli.kernel import Kernel, Matrix
-from convcli.report import Report
+
+if TYPE_CHECKING:  # the report module brings the engine, and NumPy, with it
+    from convcli.report import Report
 
 AXIS_NAMES = {1: ("samples",), 2: ("rows", "cols"), 3: ("planes", "rows", "cols")}
 
@@ -150,6 +151,8 @@ def kernel_view(kernel: Kernel) -> RenderableType:
 
 
 def _matrix_view(matrix: Matrix) -> RenderableType:
+    import numpy as np  # only here: `kernels list` needs no NumPy
+
     planes = [matrix] if matrix.ndim != 3 else list(matrix)
     peak = float(np.abs(matrix).max()) or 1.0
     views: list[RenderableType] = []
