@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -281,14 +281,14 @@ def _filter_and_map(
     x: npt.NDArray[np.generic], stage: Stage, settings: Settings, planned: Plan, white: float
 ) -> tuple[npt.NDArray[np.generic], float]:
     """Filter and map to the output range band by band; return the values and the clipped share."""
-    bands: Iterable[tuple[int, npt.NDArray[np.floating]]] = _bands(x, stage, settings)
     bounds = None
-    if planned.range == "rescale":  # needs the minimum and maximum of the whole response first
-        response = _filter(x, stage, settings)
-        # Band by band: a mask of the whole response would cost as much as the response.
-        found = [edges for _, band in _slices(response) if (edges := finite_bounds(band))]
+    if planned.range == "rescale":
+        # The minimum and maximum of the whole response come first. Holding the float
+        # response for them took 6.9x the 8-bit image (4096x4096 RGB, sobel); filtering
+        # twice, keeping nothing the first time, stays banded.
+        found = [edges for _, band in _bands(x, stage, settings) if (edges := finite_bounds(band))]
         bounds = (min(low for low, _ in found), max(high for _, high in found)) if found else None
-        bands = _slices(response)
+    bands = _bands(x, stage, settings)
     values = np.empty(stage.geometry.output_shape, dtype=planned.depth)
     clipped = 0.0
     for start, band in bands:
@@ -296,13 +296,6 @@ def _filter_and_map(
         values[start : start + len(band)] = mapped.values
         clipped += mapped.clipped * band.size
     return values, clipped / max(values.size, 1)
-
-
-def _slices(
-    response: npt.NDArray[np.floating], rows: int = 64
-) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
-    for start in range(0, len(response), rows):
-        yield start, response[start : start + rows]
 
 
 def _sample(alpha: npt.NDArray[np.uint8], geometry: Geometry) -> npt.NDArray[np.uint8]:
