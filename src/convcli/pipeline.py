@@ -261,8 +261,11 @@ def _bands(
     ]
     for parts in zip(*streams, strict=True):
         start, band = parts[0]
-        if len(parts) > 1:  # components, combined by their magnitude
-            band = np.sqrt(np.sum([np.square(part) for _, part in parts], axis=0))
+        if len(parts) > 1:  # components, combined by their magnitude, in place
+            np.square(band, out=band)
+            for _, part in parts[1:]:
+                band += np.square(part, out=part)
+            np.sqrt(band, out=band)
         if stage.kernel.bias:
             band += np.float32(stage.kernel.bias)
         yield start, band
