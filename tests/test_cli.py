@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import json
@@ -360,30 +361,29 @@ def test_python_dash_m_runs_the_same_program():
     assert result.stdout == f"convcli {__version__}\n"
 
 
+def heavy_modules_after(*commands: list[str]) -> list[str]:
+    """Run CLI commands in a fresh interpreter; say which of NumPy and Pillow got imported."""
+    invocations = "; ".join(
+        f"assert CliRunner().invoke(app, {args!r}).exit_code == 0" for args in commands
+    )
+    code = (
+        "import sys; from convcli.cli import app; from typer.testing import CliRunner; "
+        f"{invocations}; print(sorted(m for m in ('numpy', 'PIL') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return ast.literal_eval(result.stdout)
+
+
+def test_help_loads_neither_numpy_nor_pillow():
+    # The library API and the image stack load on first use, so `convcli --help` stays fast.
+    assert heavy_modules_after(["--help"], ["apply", "--help"]) == []
+
+
 def test_kernels_list_loads_no_numpy():
     # Listing reads kernel files and family parameters only; matrices are built on use.
-    code = (
-        "import sys; from convcli.cli import app; from typer.testing import CliRunner; "
-        "r = CliRunner().invoke(app, ['kernels', 'list']); assert r.exit_code == 0, r.output; "
-        "print(sorted(m for m in ('numpy', 'PIL') if m in sys.modules))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
-
-
-def test_importing_the_package_and_help_do_not_load_numpy_or_pillow():
-    # The library API and the image stack load on first use, so `convcli --help` stays fast.
-    code = (
-        "import sys; from convcli.cli import app; from typer.testing import CliRunner; "
-        "CliRunner().invoke(app, ['--help']); CliRunner().invoke(app, ['apply', '--help']); "
-        "print(sorted(m for m in ('numpy', 'PIL') if m in sys.modules))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    assert heavy_modules_after(["kernels", "list"]) == []
 
 
 def test_several_inputs_go_to_a_folder_created_if_missing(camera, tmp_path):
