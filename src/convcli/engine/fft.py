@@ -82,8 +82,8 @@ def _kernel_spectrum(
     channel_axes: int,
 ) -> npt.NDArray[np.complex128]:
     weights = np.asarray(kernel, dtype=np.float64)
-    key = (weights.shape, weights.tobytes(), dilation, lengths)
-    return _spectrum(*key).reshape(_spectrum(*key).shape + (1,) * channel_axes)
+    spectrum = _spectrum(weights.shape, weights.tobytes(), dilation, lengths)
+    return spectrum.reshape(spectrum.shape + (1,) * channel_axes)
 
 
 @functools.lru_cache(maxsize=16)

@@ -97,4 +97,4 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
 # direct for dense 3 and 5, separable for Gaussian 3 to 31 (fft was 1.3x slower
 # at 31), fft for dense 9 and up (direct was 1.1x slower at 9, 2.9x at 15).
 NS_PER_UNIT = {"direct": 0.36, "separable": 0.32, "fft": 0.93}
-FFT_BAND_SPANS = 8  # as in convcli.engine.strips
+FFT_BAND_SPANS = 8  # rows of an FFT band, in kernel spans: the overlap costs 1/8 more

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from convcli.engine.borders import NUMPY_MODES, pad
 from convcli.engine.geometry import AxisInts, Geometry, PaddingSpec
-from convcli.engine.methods import ALGORITHMS
+from convcli.engine.methods import ALGORITHMS, FFT_BAND_SPANS
 from convcli.engine.request import Request, check_arguments
 
 # Measured here (2048x2048 float32 and 1024x1024x3; dense 3 and 5, Gaussian 9):
@@ -21,7 +21,6 @@ from convcli.engine.request import Request, check_arguments
 # thread, and 1.5x to 1.7x faster again with two; bands of 256 KiB were slower with
 # two threads than with one (the threads wait on the GIL between short loops).
 TILE_BYTES = 1 << 20
-FFT_BAND_SPANS = 8  # rows of an FFT band, in kernel spans: the overlap costs 1/8 more
 FFT_BAND_BYTES = 8 << 20
 
 
@@ -89,33 +88,38 @@ def bands(
     if rows is None:
         rows = _band_rows(request.method, request.signal.shape, request.taps.dtype.itemsize,
                           g.stride[0], span)  # fmt: skip
+    (before, after) = g.padding[0]
+    source_rows = _padded_rows(g.input_shape[0], before, after, request.pad_mode)  # once
     starts = range(0, g.output_shape[0], rows)
     workers = min(threads or os.cpu_count() or 1, len(starts))
     if workers <= 1:
         for start in starts:
-            yield start, _band(request, start, rows, out)
+            yield start, _band(request, source_rows, start, rows, out)
         return
     with ThreadPoolExecutor(workers) as pool:
         ahead: deque[tuple[int, Future[npt.NDArray[np.floating]]]] = deque()
         pending = iter(starts)
         for start in itertools.islice(pending, 2 * workers):
-            ahead.append((start, pool.submit(_band, request, start, rows, out)))
+            ahead.append((start, pool.submit(_band, request, source_rows, start, rows, out)))
         while ahead:
             start, future = ahead.popleft()
             yield start, future.result()
             for following in itertools.islice(pending, 1):
-                ahead.append((following, pool.submit(_band, request, following, rows, out)))
+                future = pool.submit(_band, request, source_rows, following, rows, out)
+                ahead.append((following, future))
 
 
 def _band(
-    request: Request, start: int, rows: int, out: npt.NDArray[np.floating] | None = None
+    request: Request,
+    source_rows: npt.NDArray[np.intp],
+    start: int,
+    rows: int,
+    out: npt.NDArray[np.floating] | None = None,
 ) -> npt.NDArray[np.floating]:
     """Compute output rows ``start`` to ``start + rows`` of a checked request."""
     g, signal, taps = request.geometry, request.signal, request.taps
-    (before, after), step = g.padding[0], g.stride[0]
-    span = g.dilation[0] * (g.kernel_shape[0] - 1)
+    step, span = g.stride[0], g.dilation[0] * (g.kernel_shape[0] - 1)
     stop = min(start + rows, g.output_shape[0])
-    source_rows = _padded_rows(g.input_shape[0], before, after, request.pad_mode)
     wanted = source_rows[start * step : (stop - 1) * step + span + 1]
     band = signal[np.maximum(wanted, 0)].astype(taps.dtype, copy=False)
     if request.pad_mode == "zero":
