@@ -152,7 +152,7 @@ def check_jobs(jobs: list[Job], settings: Settings, max_pixels: int = DEFAULT_MA
             continue
         try:
             header = probe_image(job.source, job.label, max_pixels)
-            prepare(header, settings, job.format)
+            prepare(header, settings, job.format, max_pixels)
         except InputError:
             continue
         except UsageError as error:

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -98,11 +99,12 @@ def load_kernel(spec: str) -> Kernel:
 def named_kernels() -> dict[str, Kernel]:
     """Every kernel that can be named: a user's (first folder first) win over built-in ones."""
     found: dict[str, Kernel] = {}
+    builtins = _builtin_kernels()
     for folder in user_kernel_dirs():
         for path in sorted(folder.glob("*.toml")):
             for name, kernel in read_kernel_file(path).items():
-                found.setdefault(name, kernel)
-    for name, kernel in _builtin_kernels().items():
+                found.setdefault(name, replace(kernel, shadows_builtin=name in builtins))
+    for name, kernel in builtins.items():
         found.setdefault(name, kernel)
     return found
 
@@ -190,8 +192,8 @@ def _parse_toml(path: Path) -> dict[str, Any]:
         raise KernelError(f"{path}: not UTF-8 text (line {line})") from None
     except tomllib.TOMLDecodeError as error:
         raise KernelError(f"{path}: invalid TOML: {error}") from None
-    except (ValueError, RecursionError) as error:  # e.g. an integer of over 4300 digits
-        raise KernelError(f"{path}: invalid TOML: {error}") from None
+    except (ValueError, RecursionError) as error:
+        raise KernelError(f"{path}: invalid TOML: {_parser_limit(error)}") from None
 
 
 def _kernel_from_table(
@@ -303,9 +305,20 @@ def _inline(spec: str) -> Kernel:
             f"inline kernel: not a matrix of numbers: {error.msg} at character {error.pos + 1}"
         ) from None
     except (ValueError, RecursionError) as error:
-        raise KernelError(f"inline kernel: not a matrix of numbers: {error}") from None
+        raise KernelError(
+            f"inline kernel: not a matrix of numbers: {_parser_limit(error)}"
+        ) from None
     shape = check_matrix(value, "inline kernel")
     return Kernel("inline", shape, functools.partial(nested_matrix, value), source="inline")
+
+
+def _parser_limit(error: ValueError | RecursionError) -> str:
+    """Say in the user's terms which limit of Python's parsers a kernel text ran into."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    if "digits" in str(error):  # Python refuses to convert integers this long
+        return f"a number has more than {sys.get_int_max_str_digits()} digits"
+    return str(error)
 
 
 def _suggest(name: str, known: object) -> str:

@@ -219,7 +219,7 @@ def apply(
 ) -> int:
     """Filter images (or .npy arrays) with one kernel or a pipeline of kernels."""
     from convcli import batch, pipeline
-    from convcli.catalog import load_kernel
+    from convcli.catalog import KERNEL_PATH_VARIABLE, load_kernel
     from convcli.engine import METHODS, PAD_MODE_ALIASES, PAD_MODES, canonical_pad_mode
     from convcli.imageio import DEFAULT_MAX_PIXELS
     from convcli.inputs import find_inputs
@@ -236,8 +236,15 @@ def apply(
     if max_pixels is not None and max_pixels < 1:
         raise UsageError(f"--max-pixels must be >= 1, got {max_pixels}")
     modes = [*PAD_MODES, *PAD_MODE_ALIASES]
+    kernels = tuple(load_kernel(spec) for spec in kernel)
+    for shadowing in {k.name: k for k in kernels if k.shadows_builtin}.values():
+        typer.echo(
+            f"convcli: note: kernel {shadowing.name!r} is the one in {shadowing.source} "
+            f"({KERNEL_PATH_VARIABLE} comes before the built-in kernels)",
+            err=True,
+        )
     settings = pipeline.Settings(
-        kernels=tuple(load_kernel(spec) for spec in kernel),
+        kernels=kernels,
         padding=parse_padding(padding),
         pad_mode=canonical_pad_mode(check_choice("--pad-mode", pad_mode, modes)),
         pad_value=pad_value,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -181,8 +182,9 @@ def read_image(
     with _reading(label):
         kind = _sniff(source, label)
         if kind == "npy":
-            array = _load_npy(source, label, max_pixels, mmap=False)
-            return Picture(array, None, _npy_white(array), "npy")
+            _npy_layout(source, label, max_pixels)
+            array = _load_npy(source)
+            return Picture(array, None, _npy_white(array.dtype), "npy")
         with _open_image(source, kind, label, max_pixels) as image:
             frames = getattr(image, "n_frames", 1)
             note = f"{label}: has {frames} frames; used the first" if frames > 1 else None
@@ -204,8 +206,8 @@ def probe_image(
     with _reading(label):
         kind = _sniff(path, label)
         if kind == "npy":
-            array = _load_npy(path, label, max_pixels, mmap=True)
-            return Header(tuple(array.shape), False, _npy_white(array), "npy")
+            shape, dtype = _npy_layout(path, label, max_pixels)
+            return Header(shape, False, _npy_white(dtype), "npy")
         with _open_image(path, kind, label, max_pixels) as image:
             rows, cols = image.height, image.width
             if _orientation(image, header_only=True) in (5, 6, 7, 8):  # EXIF turns it a quarter
@@ -280,28 +282,46 @@ def _open_image(source: Path | bytes, kind: str, label: str, max_pixels: int) ->
     return image
 
 
-def _load_npy(
-    source: Path | bytes, label: str, max_pixels: int, mmap: bool
-) -> npt.NDArray[np.generic]:
-    array: npt.NDArray[np.generic]
-    if isinstance(source, bytes):
-        array = np.load(io.BytesIO(source), allow_pickle=False)
-    else:
-        array = np.load(source, allow_pickle=False, mmap_mode="r" if mmap else None)
-    if array.dtype.kind not in "biuf" or not 1 <= array.ndim <= 4:
+def _npy_layout(
+    source: Path | bytes, label: str, max_pixels: int
+) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """Shape and dtype of a ``.npy`` from its header, checked before any value is allocated."""
+    with io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as stream:
+        version = np.lib.format.read_magic(stream)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(stream)
+        offset, end = stream.tell(), stream.seek(0, io.SEEK_END)
+    if dtype.kind not in "biuf" or not 1 <= len(shape) <= 4:
         raise InputError(
             f"{label}: a .npy input must be a 1-D to 4-D array of real numbers, "
-            f"got shape {array.shape} of {array.dtype}"
+            f"got shape {shape} of {dtype}"
         )
-    if array.size > 4 * max_pixels:  # as many values as an RGBA image at the limit
+    count = math.prod(shape)
+    if count > 4 * max_pixels:  # as many values as an RGBA image at the limit
         raise InputError(
-            f"{label}: {array.size} values is over the limit of {4 * max_pixels} (4 x --max-pixels)"
+            f"{label}: {count} values is over the limit of {4 * max_pixels} (4 x --max-pixels)"
         )
+    if end - offset < count * dtype.itemsize:
+        raise InputError(
+            f"{label}: truncated: shape {shape} of {dtype} needs {count * dtype.itemsize} "
+            f"bytes, the file has {end - offset}"
+        )
+    return tuple(shape), dtype
+
+
+def _load_npy(source: Path | bytes) -> npt.NDArray[np.generic]:
+    array: npt.NDArray[np.generic] = np.load(
+        io.BytesIO(source) if isinstance(source, bytes) else source, allow_pickle=False
+    )
     return array
 
 
-def _npy_white(array: npt.NDArray[np.generic]) -> float:
-    return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(array.dtype, 1.0)
+def _npy_white(dtype: np.dtype[Any]) -> float:
+    return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(dtype, 1.0)
 
 
 def _layout(image: Image.Image) -> tuple[int, bool, float]:

@@ -39,6 +39,9 @@ class Kernel:
         is read, so listing kernels needs no NumPy.
     description, tags, source
         What it does, how it is grouped, and where it was defined.
+    shadows_builtin : bool
+        A user's kernel (``CONVCLI_KERNEL_PATH``) named like a built-in one,
+        which it replaces.
     bias : float
         Added to the response.
     range : str or None
@@ -59,6 +62,7 @@ class Kernel:
     source: str = "built-in"
     components: tuple[Kernel, ...] = ()
     combine: str | None = None
+    shadows_builtin: bool = False
 
     @functools.cached_property
     def matrix(self) -> Matrix | None:

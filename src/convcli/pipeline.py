@@ -8,6 +8,7 @@ until the whole result is ready.
 from __future__ import annotations
 
 import io
+import math
 import re
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import numpy.typing as npt
 from convcli.atomic import write_atomically
 from convcli.engine import Geometry, choose_method, convolve_strips, resolve_geometry
 from convcli.engine.geometry import PaddingSpec
+from convcli.engine.strips import padded_reads
 from convcli.errors import InputError, UsageError
 from convcli.imageio import (
     DEFAULT_MAX_PIXELS,
@@ -74,7 +76,12 @@ class Stage:
     method: str
 
 
-def plan(shape: tuple[int, ...], is_image: bool, settings: Settings) -> list[Stage]:
+def plan(
+    shape: tuple[int, ...],
+    is_image: bool,
+    settings: Settings,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> list[Stage]:
     """Resolve every stage's geometry for an input shape, computing nothing.
 
     On an image a 1-D kernel is a row (it filters along each row, as written
@@ -83,7 +90,8 @@ def plan(shape: tuple[int, ...], is_image: bool, settings: Settings) -> list[Sta
     Raises
     ------
     UsageError
-        If an option does not fit a kernel, or a stage's output would be empty.
+        If an option does not fit a kernel, a stage's output would be empty,
+        or what a stage allocates would pass the limits of :func:`check_size`.
     """
     stages = []
     for kernel in settings.kernels:
@@ -99,9 +107,47 @@ def plan(shape: tuple[int, ...], is_image: bool, settings: Settings) -> list[Sta
             dilation=_per_axis("dilation", settings.dilation, ndim),
         )
         method = choose_method(settings.method, matrices[0], geometry)
+        check_size(kernel.name, geometry, method, max_pixels)
         stages.append(Stage(kernel, matrices, geometry, method))
         shape = geometry.output_shape
     return stages
+
+
+def check_size(name: str, geometry: Geometry, method: str, max_pixels: int) -> None:
+    """Refuse a stage whose output, or the padded input it reads, passes the limits.
+
+    The output may hold ``max_pixels`` pixels, as the input may. The padded
+    rows the engine reads, all bands together, may hold ``8 * max_pixels``
+    values: an RGBA image at the limit, read at most twice. So a padding of a
+    million, or a dilation that reaches far beyond the image, is refused here
+    with its numbers, instead of running out of memory or for hours.
+
+    Raises
+    ------
+    UsageError
+        Naming the kernel, the sizes and the limit.
+    """
+    spatial = geometry.output_shape[: geometry.spatial_ndim]
+    pixels = math.prod(spatial)
+    if pixels > max_pixels:
+        size = "x".join(map(str, spatial))
+        raise UsageError(
+            f"{name}: the output would be {size} = {pixels:,} pixels "
+            f"(padding {_sides(geometry)}), over the limit of {max_pixels:,}; "
+            "use less padding, or raise --max-pixels"
+        )
+    total, _ = padded_reads(geometry, method)
+    if total > 8 * max_pixels:
+        raise UsageError(
+            f"{name}: the padded input would hold {total:,} values to read (padding "
+            f"{_sides(geometry)}, stride {','.join(map(str, geometry.stride))}), over the "
+            f"limit of {8 * max_pixels:,} (8 x --max-pixels); use less padding, "
+            "or raise --max-pixels"
+        )
+
+
+def _sides(geometry: Geometry) -> str:
+    return ",".join(f"{before},{after}" for before, after in geometry.padding)
 
 
 def default_output(source: Path, settings: Settings) -> Path:
@@ -131,7 +177,12 @@ class Plan:
     output_shape: tuple[int, ...]  # of what is written, alpha included
 
 
-def prepare(header: Header, settings: Settings, fmt: OutputFormat | None) -> Plan:
+def prepare(
+    header: Header,
+    settings: Settings,
+    fmt: OutputFormat | None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Plan:
     """Check that ``settings`` fit an input and plan every stage, without any pixels.
 
     Raises
@@ -142,7 +193,7 @@ def prepare(header: Header, settings: Settings, fmt: OutputFormat | None) -> Pla
     shape = header.shape
     if settings.gray and header.is_image and len(shape) == 3:
         shape = shape[:2]
-    stages = plan(shape, header.is_image, settings)
+    stages = plan(shape, header.is_image, settings, max_pixels)
     fmt = fmt or output_format(header.format)
     filtered = stages[-1].geometry.output_shape
     mode, depth = _output_mapping(filtered, header, settings, fmt)
@@ -202,7 +253,7 @@ def process(
     picture = read_image(source, label, max_pixels)
     if picture.note:
         report.notes.append(picture.note)
-    planned = prepare(picture.header, settings, fmt)
+    planned = prepare(picture.header, settings, fmt, max_pixels)
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
     if dry_run:
         report.stages = [

@@ -81,6 +81,11 @@ def kernels_view(entries: list[dict[str, Any]]) -> Table:
     return table
 
 
+def source_of(kernel: Kernel) -> str:
+    """Where a kernel was defined, and whether it replaces a built-in kernel of its name."""
+    return f"{kernel.source} (shadows the built-in)" if kernel.shadows_builtin else kernel.source
+
+
 def _number(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -89,7 +94,7 @@ def kernel_entries(kernels: list[Kernel]) -> list[dict[str, Any]]:
     """Build the ``kernels list --json`` records: named kernels, then the families."""
     entries: list[dict[str, Any]] = [
         {"name": k.name, "shape": list(k.shape), "description": k.description,
-         "tags": list(k.tags), "source": k.source, "range": k.range, "parameters": None}
+         "tags": list(k.tags), "source": source_of(k), "range": k.range, "parameters": None}
         for k in kernels
     ]  # fmt: skip
     for family in FAMILIES.values():
@@ -118,7 +123,7 @@ def kernel_record(kernel: Kernel) -> dict[str, Any]:
         "bias": kernel.bias,
         "description": kernel.description,
         "tags": list(kernel.tags),
-        "source": kernel.source,
+        "source": source_of(kernel),
     }
     if kernel.components:
         record["combine"] = kernel.combine
@@ -140,7 +145,7 @@ def kernel_view(kernel: Kernel) -> RenderableType:
             parts += [Text(f"component {part.name}", style="bold"), _matrix_view(part.matrix)]  # type: ignore[arg-type]
         names = ", ".join(part.name for part in kernel.components)
         facts = [("shape", _shape(kernel.shape)), ("combine", f"{kernel.combine} of {names}")]
-    facts += [("range", kernel.range or "clip"), ("source", kernel.source)]
+    facts += [("range", kernel.range or "clip"), ("source", source_of(kernel))]
     if kernel.bias:
         facts.append(("bias", f"{kernel.bias:g}"))
     info = Table.grid(padding=(0, 2))

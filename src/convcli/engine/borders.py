@@ -109,3 +109,33 @@ def pad(
     if mode == "zero":
         return np.pad(x, widths, mode="constant", constant_values=value)
     return np.pad(x, widths, mode=NUMPY_MODES[mode])  # type: ignore[call-overload,no-any-return]
+
+
+def source_index(
+    positions: npt.NDArray[np.intp], n: int, before: int, mode: str
+) -> npt.NDArray[np.intp]:
+    """Which input index each padded position along one axis reads (-1: the ``zero`` fill).
+
+    The same periodic extension as :func:`pad`, computed for any positions
+    without building the padded axis: a padding of a billion costs nothing here.
+
+    Examples
+    --------
+    >>> source_index(np.arange(7), 3, 2, "reflect").tolist()
+    [2, 1, 0, 1, 2, 1, 0]
+    >>> source_index(np.arange(7), 3, 2, "zero").tolist()
+    [-1, -1, 0, 1, 2, -1, -1]
+    """
+    i = np.asarray(positions, dtype=np.intp) - before
+    if mode == "zero":
+        return np.where((i >= 0) & (i < n), i, -1)
+    if mode == "replicate":
+        return np.clip(i, 0, n - 1)
+    if mode == "wrap":
+        return i % n
+    period = 2 * n if mode == "symmetric" else 2 * n - 2  # reflect does not repeat the edge
+    if period == 0:  # reflect of a single sample
+        return np.zeros_like(i)
+    folded = i % period
+    mirrored = period - folded - (1 if mode == "symmetric" else 0)
+    return np.where(folded < n, folded, mirrored)

@@ -11,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import numpy.typing as npt
 
-from convcli.engine.borders import NUMPY_MODES, pad
+from convcli.engine.borders import pad, source_index
 from convcli.engine.geometry import AxisInts, Geometry, PaddingSpec
 from convcli.engine.methods import ALGORITHMS, FFT_BAND_SPANS
 from convcli.engine.request import Request, check_arguments
@@ -84,34 +84,29 @@ def bands(
     ``out``, each band is written into its rows of ``out`` (and yielded as them).
     """
     g = request.geometry
-    span = g.dilation[0] * (g.kernel_shape[0] - 1)
     if rows is None:
-        rows = _band_rows(request.method, request.signal.shape, request.taps.dtype.itemsize,
-                          g.stride[0], span)  # fmt: skip
-    (before, after) = g.padding[0]
-    source_rows = _padded_rows(g.input_shape[0], before, after, request.pad_mode)  # once
+        rows = band_rows(g, request.method, request.taps.dtype.itemsize)
     starts = range(0, g.output_shape[0], rows)
     workers = min(threads or os.cpu_count() or 1, len(starts))
     if workers <= 1:
         for start in starts:
-            yield start, _band(request, source_rows, start, rows, out)
+            yield start, _band(request, start, rows, out)
         return
     with ThreadPoolExecutor(workers) as pool:
         ahead: deque[tuple[int, Future[npt.NDArray[np.floating]]]] = deque()
         pending = iter(starts)
         for start in itertools.islice(pending, 2 * workers):
-            ahead.append((start, pool.submit(_band, request, source_rows, start, rows, out)))
+            ahead.append((start, pool.submit(_band, request, start, rows, out)))
         while ahead:
             start, future = ahead.popleft()
             yield start, future.result()
             for following in itertools.islice(pending, 1):
-                future = pool.submit(_band, request, source_rows, following, rows, out)
+                future = pool.submit(_band, request, following, rows, out)
                 ahead.append((following, future))
 
 
 def _band(
     request: Request,
-    source_rows: npt.NDArray[np.intp],
     start: int,
     rows: int,
     out: npt.NDArray[np.floating] | None = None,
@@ -120,7 +115,8 @@ def _band(
     g, signal, taps = request.geometry, request.signal, request.taps
     step, span = g.stride[0], g.dilation[0] * (g.kernel_shape[0] - 1)
     stop = min(start + rows, g.output_shape[0])
-    wanted = source_rows[start * step : (stop - 1) * step + span + 1]
+    padded_rows = np.arange(start * step, (stop - 1) * step + span + 1)
+    wanted = source_index(padded_rows, g.input_shape[0], g.padding[0][0], request.pad_mode)
     band = signal[np.maximum(wanted, 0)].astype(taps.dtype, copy=False)
     if request.pad_mode == "zero":
         band[wanted < 0] = request.pad_value
@@ -131,18 +127,45 @@ def _band(
     return ALGORITHMS[request.method](band, taps, local, target)
 
 
-def _band_rows(method: str, shape: tuple[int, ...], itemsize: int, step: int, span: int) -> int:
-    """Output rows per band: cache-sized for shift-and-add, several kernel spans for FFT."""
-    row_bytes = max(1, int(np.prod(shape[1:], dtype=np.int64)) * itemsize)
+def band_rows(geometry: Geometry, method: str, itemsize: int) -> int:
+    """Output rows per band: cache-sized for shift-and-add, several kernel spans for FFT.
+
+    Sized by the padded row, which is what a band holds. A band reads at least
+    one kernel span of new rows, so no input row is read more than twice.
+    """
+    step, span = geometry.stride[0], geometry.dilation[0] * (geometry.kernel_shape[0] - 1)
+    row_bytes = max(1, _padded_row_values(geometry) * itemsize)
+    least = -(-(span + 1) // step)
     if method == "fft":  # the span is computed again in every band: make it a small share
-        return max(1, (FFT_BAND_SPANS * (span + 1)) // step, FFT_BAND_BYTES // (row_bytes * step))
-    return max(1, TILE_BYTES // (row_bytes * step))
+        return max(FFT_BAND_SPANS * least, FFT_BAND_BYTES // (row_bytes * step))
+    return max(least, TILE_BYTES // (row_bytes * step))
 
 
-def _padded_rows(n: int, before: int, after: int, mode: str) -> npt.NDArray[np.intp]:
-    # Which input row each padded row reads: numpy.pad applied to the row indices
-    # themselves, so the bands see exactly what pad() would give; -1 marks the fill.
-    indices = np.arange(n)
-    if mode == "zero":
-        return np.pad(indices, (before, after), mode="constant", constant_values=-1)
-    return np.pad(indices, (before, after), mode=NUMPY_MODES[mode])  # type: ignore[call-overload,no-any-return]
+def padded_reads(geometry: Geometry, method: str, itemsize: int = 4) -> tuple[int, int]:
+    """How many padded values the bands read in all, and the most one band holds.
+
+    What the engine allocates and touches, known before it runs: bounds on
+    its working memory (a few arrays of one band per thread; FFT lengths
+    round up by a few percent) and its time.
+
+    Examples
+    --------
+    >>> from convcli.engine.geometry import resolve_geometry
+    >>> g = resolve_geometry((100, 50, 3), (3, 3), padding=100_000, stride=100_000)
+    >>> g.output_shape  # each output row reads 3 padded rows of 200050 x 3 values
+    (3, 3, 3)
+    >>> padded_reads(g, "direct")
+    (5401350, 1800450)
+    """
+    out_rows, step = geometry.output_shape[0], geometry.stride[0]
+    rows = min(band_rows(geometry, method, itemsize), out_rows)
+    span = geometry.dilation[0] * (geometry.kernel_shape[0] - 1)
+    band = ((rows - 1) * step + span + 1) * _padded_row_values(geometry)
+    return -(-out_rows // rows) * band, band
+
+
+def _padded_row_values(geometry: Geometry) -> int:
+    """Values in one padded row: every axis after the first, padded, times the channels."""
+    ndim = geometry.spatial_ndim
+    padded = [n + sum(geometry.padding[axis]) for axis, n in enumerate(geometry.input_shape[:ndim])]
+    return int(np.prod([*padded[1:], *geometry.channel_shape], dtype=np.int64))
