@@ -262,7 +262,7 @@ def test_the_pixel_limit_is_checked_before_decoding(tmp_path, monkeypatch):
     for reader in (read_image, probe_image):
         with pytest.raises(
             InputError,
-            match=r"40x30 is 1200 pixels, over the limit of 1199 \(raise it with --max-pixels\)$",
+            match=r"40x30 \(width x height\) is 1200 pixels, over the limit of 1199 \(raise it with --max-pixels\)$",
         ):
             reader(path, "big.png", max_pixels=1199)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ _SIGNATURES = [
     (b"GIF89a", "gif"), (b"BM", "bmp"), (b"II*\x00", "tif"), (b"MM\x00*", "tif"),
     (NPY_MAGIC, "npy"),
 ]  # fmt: skip
-_PILLOW_DECODERS = {"png": ["PNG"], "jpg": ["JPEG", "MPO"], "gif": ["GIF"], "bmp": ["BMP"],
+_PILLOW_DECODERS = {"png": ["PNG"], "jpg": ["JPEG"], "gif": ["GIF"], "bmp": ["BMP"],
                     "tif": ["TIFF"], "webp": ["WEBP"]}  # fmt: skip
 DEFAULT_MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)  # Pillow's bomb limit
 _HEAD = 16
@@ -179,7 +180,7 @@ def read_image(
         If it cannot be read, naming the input.
     """
     label = name or str(source)
-    with _reading(label):
+    with _reading(label) as warned:
         kind = _sniff(source, label)
         if kind == "npy":
             _npy_layout(source, label, max_pixels)
@@ -187,9 +188,11 @@ def read_image(
             return Picture(array, None, _npy_white(array.dtype), "npy")
         with _open_image(source, kind, label, max_pixels) as image:
             frames = getattr(image, "n_frames", 1)
-            note = f"{label}: has {frames} frames; used the first" if frames > 1 else None
             pixels, alpha, white = _split_channels(_upright(image))
-        return Picture(pixels, alpha, white, kind, note)
+    notes = [f"has {frames} frames; used the first"] if frames > 1 else []
+    notes += dict.fromkeys(" ".join(str(w.message).split()) for w in warned)  # once each
+    note = f"{label}: {'; '.join(notes)}" if notes else None
+    return Picture(pixels, alpha, white, kind, note)
 
 
 def probe_image(
@@ -230,10 +233,16 @@ def _upright(image: Image.Image) -> Image.Image:
 
 
 @contextlib.contextmanager
-def _reading(label: str) -> Iterator[None]:
-    """Turn whatever reading raises into one InputError that names the input."""
+def _reading(label: str) -> Iterator[list[warnings.WarningMessage]]:
+    """Turn whatever reading raises into one InputError that names the input.
+
+    Yields the list of warnings the decoders give (corrupt EXIF, say): they
+    become a note on the input rather than text on stderr.
+    """
     try:
-        yield
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            yield warned
     except InputError:
         raise
     except FileNotFoundError:
@@ -246,6 +255,10 @@ def _reading(label: str) -> Iterator[None]:
         raise InputError(f"{label}: not an image convcli can read") from None
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
         raise InputError(f"{label}: cannot read image: {error}") from None
+    except (IndexError, KeyError, TypeError, ArithmeticError, struct.error) as error:
+        # What a decoder raises on bytes its authors did not foresee (an empty iCCP chunk
+        # gives IndexError): still a broken file, not a bug of convcli.
+        raise InputError(f"{label}: cannot read image: corrupt ({type(error).__name__})") from None
 
 
 def _sniff(source: Path | bytes, label: str) -> str:
@@ -276,7 +289,8 @@ def _open_image(source: Path | bytes, kind: str, label: str, max_pixels: int) ->
     if image.width * image.height > max_pixels:
         image.close()
         raise InputError(
-            f"{label}: {image.width}x{image.height} is {image.width * image.height} pixels, "
+            f"{label}: {image.width}x{image.height} (width x height) is "
+            f"{image.width * image.height} pixels, "
             f"over the limit of {max_pixels} (raise it with --max-pixels)"
         )
     return image

@@ -8,8 +8,8 @@ from convcli.engine.geometry import PADDING_NAMES
 from convcli.errors import UsageError
 
 
-def parse_ints(option: str, text: str, forms: str = "N or N,M") -> tuple[int, ...]:
-    """Read ``N`` or ``N,M,...`` as integers.
+def parse_ints(option: str, text: str, forms: str = "N or N,M", least: int = 1) -> tuple[int, ...]:
+    """Read ``N`` or ``N,M,...`` as integers, each at least ``least``.
 
     Examples
     --------
@@ -21,9 +21,12 @@ def parse_ints(option: str, text: str, forms: str = "N or N,M") -> tuple[int, ..
     convcli.errors.UsageError: --stride must be N or N,M (integers), got 'two'
     """
     try:
-        return tuple(int(part) for part in text.split(","))
+        values = tuple(int(part) for part in text.split(","))
     except ValueError:
         raise UsageError(f"{option} must be {forms} (integers), got {text!r}") from None
+    if min(values) < least:
+        raise UsageError(f"{option} must be >= {least}, got {text!r}")
+    return values
 
 
 def parse_padding(text: str) -> str | tuple[int, ...]:
@@ -36,7 +39,8 @@ def parse_padding(text: str) -> str | tuple[int, ...]:
     """
     if text in PADDING_NAMES:
         return text
-    return parse_ints("--padding", text, forms=f"{', '.join(PADDING_NAMES)}, N, N,M or T,B,L,R")
+    forms = f"{', '.join(PADDING_NAMES)}, N, N,M or T,B,L,R"
+    return parse_ints("--padding", text, forms, least=0)
 
 
 def check_choice(option: str, value: str, choices: Iterable[str]) -> str:

@@ -132,7 +132,7 @@ def check_size(name: str, geometry: Geometry, method: str, max_pixels: int) -> N
     if pixels > max_pixels:
         size = "x".join(map(str, spatial))
         raise UsageError(
-            f"{name}: the output would be {size} = {pixels:,} pixels "
+            f"{name}: the output would be {size} (rows x columns) = {pixels:,} pixels "
             f"(padding {_sides(geometry)}), over the limit of {max_pixels:,}; "
             "use less padding, or raise --max-pixels"
         )

@@ -1,0 +1,173 @@
+"""Fuzzing through the real entry point: arbitrary and mutated inputs keep the contract.
+
+A fixed number of examples per test keeps CI fast; set CONVCLI_FUZZ_EXAMPLES
+for a longer run (and see tests/fuzz_campaign.py for coverage-guided campaigns).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contract import (
+    FUZZ_MAX_PIXELS,
+    KERNEL_TOML,
+    USAGE,
+    fresh_folder,
+    png_bytes,
+    png_chunks,
+    png_from_chunks,
+    run_and_check,
+)
+
+EXAMPLES = int(os.environ.get("CONVCLI_FUZZ_EXAMPLES", "60"))
+fuzz = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+SIGNATURES = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*",
+              b"RIFF\x00\x00\x00\x00WEBP", b"\x93NUMPY", b""]  # fmt: skip
+VALID_PNG = png_bytes()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path / "run"
+
+
+def apply_to(data: bytes, folder: Path, name: str = "in.png", *options: str):
+    fresh_folder(folder)
+    source = folder / name
+    source.write_bytes(data)
+    target = folder / f"out{source.suffix}"
+    args = ["apply", str(source), "-k", "box", "-o", str(target), "-j", "1", "-q",
+            "--max-pixels", FUZZ_MAX_PIXELS, *options]  # fmt: skip
+    return run_and_check(args, folder)
+
+
+@fuzz
+@given(st.sampled_from(SIGNATURES), st.binary(max_size=3000), st.sampled_from(["in.png", "in.npy"]))
+def test_arbitrary_bytes_behind_any_signature(folder, signature, rest, name):
+    result = apply_to(signature + rest, folder, name)
+    assert result.exit_code in (0, 1)  # a bad input fails alone; the options were fine
+
+
+@st.composite
+def mutated_pngs(draw: st.DrawFn) -> bytes:
+    """A valid PNG with its chunks edited (lengths and CRCs kept right), then maybe cut."""
+    chunks = png_chunks(VALID_PNG)
+    for _ in range(draw(st.integers(1, 4))):
+        index = draw(st.integers(0, len(chunks) - 1))
+        kind, body = chunks[index]
+        edit = draw(st.sampled_from(["header", "bytes", "cut", "drop", "repeat", "insert"]))
+        if edit == "header" and kind == b"IHDR":
+            width, height = draw(st.integers(0, 2**31 - 1)), draw(st.integers(0, 2**31 - 1))
+            depth = draw(st.sampled_from([0, 1, 2, 4, 8, 16, 32]))
+            colour = draw(st.sampled_from([0, 2, 3, 4, 6, 7]))
+            rest = draw(st.binary(min_size=3, max_size=3))
+            body = struct.pack(">IIBB", width, height, depth, colour) + rest
+        elif edit == "bytes" and body:
+            at = draw(st.integers(0, len(body) - 1))
+            body = body[:at] + draw(st.binary(min_size=1, max_size=8)) + body[at + 1 :]
+        elif edit == "cut":
+            body = body[: draw(st.integers(0, len(body)))]
+        chunks[index] = (kind, body)
+        if edit == "drop":
+            del chunks[index]
+        elif edit == "repeat":
+            chunks.insert(index, (kind, body))
+        elif edit == "insert":
+            new_kind = draw(st.sampled_from([b"PLTE", b"tRNS", b"IDAT", b"zTXt", b"iCCP",
+                                             b"eXIf", b"acTL", b"fcTL", b"gAMA", b"sBIT"]))  # fmt: skip
+            chunks.insert(index, (new_kind, draw(st.binary(max_size=64))))
+        if not chunks:
+            break
+    data = png_from_chunks(chunks)
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    return data
+
+
+@fuzz
+@given(mutated_pngs(), st.sampled_from([[], ["--gray"], ["-o", "out.jpg"], ["--range", "rescale"]]))
+def test_mutated_pngs(folder, data, options):
+    result = apply_to(data, folder, "in.png", *options)
+    assert result.exit_code in (0, 1)
+
+
+KERNEL_TOKENS = ["[", "]", "[[", "]]", "=", '"', ",", "\n", "{", "}", ".", "-", "nan", "inf",
+                 "1e400", "true", "0", "1", "9" * 5000, "matrix", "scale", "components",
+                 "combine", "range", "[soft]", "[grad]", "é", "\x00", "#"]  # fmt: skip
+
+
+@st.composite
+def mutated_kernel_files(draw: st.DrawFn) -> str:
+    text = KERNEL_TOML
+    for _ in range(draw(st.integers(1, 5))):
+        at = draw(st.integers(0, len(text)))
+        if draw(st.booleans()):
+            text = text[:at] + text[at + draw(st.integers(1, 20)) :]
+        else:
+            inserted = draw(st.one_of(st.sampled_from(KERNEL_TOKENS), st.text(max_size=5)))
+            text = text[:at] + inserted + text[at:]
+    return text
+
+
+@fuzz
+@given(mutated_kernel_files(), st.sampled_from(["soft", "grad", ""]))
+def test_mutated_kernel_files(folder, text, name):
+    fresh_folder(folder)
+    (folder / "in.png").write_bytes(VALID_PNG)
+    kernel_file = folder / "k.toml"
+    kernel_file.write_text(text, encoding="utf-8", errors="surrogatepass")
+    spec = f"{kernel_file}:{name}" if name else str(kernel_file)
+    result = run_and_check(
+        ["apply", str(folder / "in.png"), "-k", spec, "-o", str(folder / "o.png"), "-q"], folder
+    )
+    assert result.exit_code in (0, USAGE)
+    if result.exit_code == USAGE:  # one line, naming the file
+        assert result.stderr.count("convcli: error:") == 1
+        assert str(kernel_file) in result.stderr
+    shown = run_and_check(["kernels", "show", spec, "--json"], folder)
+    assert shown.exit_code == result.exit_code
+
+
+CHOICES = {
+    "--pad-mode": "zero, reflect, symmetric, replicate, wrap",
+    "--range": "clip, abs, rescale, offset, raw",
+    "--method": "auto, direct, separable, fft",
+}
+OPTIONS = ["-p", "-s", "-d", "--pad-mode", "--pad-value", "--range", "--method", "--format",
+           "--max-pixels", "--compress-level", "-j", "-k"]  # fmt: skip
+
+
+@fuzz
+@given(
+    st.sampled_from(OPTIONS),
+    st.one_of(
+        st.text(max_size=12),
+        st.from_regex(r"-?[0-9]{1,12}(,-?[0-9]{1,12}){0,4}", fullmatch=True),
+        st.sampled_from(["nan", "inf", "-inf", "1e400", "same", "valid", "full", "0", "-1",
+                         "1,2,3", "99999999999999999999", "[[1]]", "[]", "reflect", " 1 "]),
+    ),
+)  # fmt: skip
+def test_option_values(folder, option, value):
+    fresh_folder(folder)
+    (folder / "in.png").write_bytes(VALID_PNG)
+    args = ["apply", str(folder / "in.png"), "-o", str(folder / "o.png"), "-q"]
+    args += ["-k", "box"] if option != "-k" else []
+    result = run_and_check([*args, option, value], folder)
+    assert result.exit_code in (0, USAGE) or (option == "--max-pixels" and result.exit_code == 1)
+    if result.exit_code == USAGE:
+        assert len(result.stderr.splitlines()) == 1
+        if option in CHOICES and not re.search(
+            r"requires an argument|No such option", result.stderr
+        ):
+            assert CHOICES[option] in result.stderr

@@ -1,0 +1,381 @@
+"""Hostile and odd inputs, end to end: each ends in a right result or one line and the right code.
+
+Every file is made here (no binary fixtures). Each case goes through the
+real command line and the contract of ``contract.py`` (no traceback, no
+temporary file, nothing written on exit 2, every output decodes).
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import convcli.atomic
+from contract import USAGE, png_from_chunks, run_and_check
+from convcli.imageio import DEFAULT_MAX_PIXELS
+
+RNG = np.random.default_rng(11)
+RGB = RNG.integers(0, 256, size=(12, 10, 3), dtype=np.uint8)
+
+
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    stream = io.BytesIO()
+    image.save(stream, format=fmt, **options)
+    return stream.getvalue()
+
+
+def png_header_only(width: int, height: int, depth: int = 8, colour: int = 2) -> bytes:
+    """A PNG that announces a size and holds (almost) no pixels."""
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return png_from_chunks([(b"IHDR", ihdr), (b"IDAT", zlib.compress(bytes(64))), (b"IEND", b"")])
+
+
+def npy_header(descr: str, shape: tuple[int, ...]) -> bytes:
+    """The header of a .npy file that may promise more than follows it."""
+    stream = io.BytesIO()
+    header = {"descr": descr, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(stream, header)
+    return stream.getvalue()
+
+
+def bilevel_bomb(side: int = 20_000) -> bytes:
+    """A real 1-bit PNG of side x side black pixels: tens of kilobytes, 400 megapixels."""
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    packer, row = zlib.compressobj(9), bytes(1 + (side + 7) // 8)  # filter byte + packed bits
+    idat = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    return png_from_chunks([(b"IHDR", ihdr), (b"IDAT", idat), (b"IEND", b"")])
+
+
+def animated_gif() -> bytes:
+    frames = [Image.fromarray(np.full((5, 6), v, np.uint8)).convert("P") for v in (30, 90, 150)]
+    return encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+
+
+def exif_rotated_jpeg() -> bytes:
+    image = Image.fromarray(RGB)
+    exif = image.getexif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise
+    return encode(image, "JPEG", exif=exif, quality=100)
+
+
+def palette_with_transparency() -> bytes:
+    palette = Image.fromarray(RGB).quantize(colors=6)
+    return encode(palette, "PNG", transparency=0)
+
+
+def opened(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        return image.copy()
+
+
+# name, content, extra options, expected exit code, check of (stdout records, output path)
+Check = Callable[[dict, Path], None]
+CASES: list[tuple[str, Callable[[], bytes], list[str], int, str | Check]] = [
+    ("zero.png", lambda: b"", [], 1, "an empty file"),
+    ("text.png", lambda: b"this is not a picture\n", [], 1, "not an image convcli can read"),
+    ("eps.png", lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 9 9\n", [], 1,
+     "not an image convcli can read"),
+    ("psd.png", lambda: b"8BPS\x00\x01" + bytes(40), [], 1, "not an image convcli can read"),
+    ("cut.png", lambda: encode(Image.fromarray(RGB), "PNG")[:-40], [], 1, "cannot read image"),
+    ("cut.jpg", lambda: encode(Image.fromarray(RGB), "JPEG")[:300], [], 1, "cannot read image"),
+    ("huge-header.png", lambda: png_header_only(100_000, 100_000), [], 1,
+     "100000x100000 (width x height) is 10000000000 pixels, over the limit of 89478485"),
+    ("bomb.png", bilevel_bomb, [], 1, "20000x20000 (width x height) is 400000000 pixels, over the limit"),
+    # Just under the default limit: passes the size check, then fails as the truncated file it is.
+    ("near-limit.png", lambda: png_header_only(9459, 9459, depth=1, colour=0), [], 1,
+     "cannot read image: image file is truncated"),
+    ("one.png", lambda: encode(Image.fromarray(RGB[:1, :1]), "PNG"), [], 0,
+     lambda rec, out: np.testing.assert_array_equal(np.asarray(opened(out)), RGB[:1, :1])),
+    ("deep.png", lambda: encode(Image.fromarray(RGB[..., 0].astype(np.uint16) * 257), "PNG"),
+     [], 0, lambda rec, out: opened(out).mode.startswith("I")),
+    ("palette.png", palette_with_transparency, [], 0,
+     lambda rec, out: opened(out).mode == "RGBA" or pytest.fail(opened(out).mode)),
+    ("cmyk.jpg", lambda: encode(Image.fromarray(RGB).convert("CMYK"), "JPEG"), [], 0,
+     lambda rec, out: opened(out).mode == "RGB" or pytest.fail(opened(out).mode)),
+    ("anim.gif", animated_gif, [], 0,
+     lambda rec, out: rec["input_shape"] == [5, 6, 3] or pytest.fail(str(rec))),
+    ("turned.jpg", exif_rotated_jpeg, [], 0,
+     lambda rec, out: opened(out).size == (12, 10) or pytest.fail(str(opened(out).size))),
+    ("grey-alpha.png", lambda: encode(Image.fromarray(RGB[..., :2].copy(), "LA"), "PNG"), [], 0,
+     lambda rec, out: opened(out).mode == "LA" or pytest.fail(opened(out).mode)),
+    ("float.tif", lambda: encode(Image.fromarray(RNG.random((7, 9)).astype(np.float32)), "TIFF"),
+     ["--range", "raw"], 0, lambda rec, out: opened(out).mode == "F" or pytest.fail(opened(out).mode)),
+    ("objects.npy", lambda: npy_header("|O", (3,)) + bytes(24), [], 1,
+     "real numbers, got shape (3,) of object"),
+    ("huge.npy", lambda: npy_header("<f8", (10**12,)), [], 1,
+     "1000000000000 values is over the limit"),
+    ("short.npy", lambda: npy_header("<f8", (10,)) + bytes(16), [], 1,
+     "needs 80 bytes, the file has 16"),
+    ("an été -photo.png", lambda: encode(Image.fromarray(RGB), "PNG"), [], 0,
+     lambda rec, out: rec["input"].endswith("an été -photo.png") or pytest.fail(rec["input"])),
+    ("-dash.png", lambda: encode(Image.fromarray(RGB), "PNG"), [], 0,
+     lambda rec, out: out.exists() or pytest.fail("no output")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "make", "options", "code", "expect"), CASES,
+                         ids=[case[0] for case in CASES])  # fmt: skip
+def test_every_odd_input_ends_in_a_result_or_one_clear_line(
+    tmp_path, name, make, options, code, expect
+):
+    source = tmp_path / name
+    source.write_bytes(make())
+    output = tmp_path / f"out{source.suffix if source.suffix != '.jpg' else '.png'}"
+    args = [
+        "apply",
+        "-k",
+        "box",
+        "-o",
+        str(output),
+        "--json",
+        "-j",
+        "1",
+        *options,
+        "--",
+        str(source),
+    ]
+    result = run_and_check(args, tmp_path)
+    assert result.exit_code == code, result.stderr
+    record = json.loads(result.stdout.splitlines()[0])
+    if code == 0:
+        assert record["status"] == "ok"
+        assert callable(expect)
+        expect(record, output)
+    else:
+        assert isinstance(expect, str)
+        assert record["status"] == "error"
+        assert not output.exists()
+        assert expect in record["error"], record["error"]
+        (error,) = [line for line in result.stderr.splitlines() if "error:" in line]
+        assert expect in error
+
+
+def test_the_pixel_limit_is_inclusive(tmp_path):
+    source = tmp_path / "a.png"
+    source.write_bytes(encode(Image.fromarray(RGB), "PNG"))  # 12 x 10 = 120 pixels
+    ok = run_and_check(["apply", str(source), "-k", "box", "-o", str(tmp_path / "b.png"),
+                        "--max-pixels", "120"], tmp_path)  # fmt: skip
+    refused = run_and_check(["apply", str(source), "-k", "box", "-o", str(tmp_path / "c.png"),
+                             "--max-pixels", "119"], tmp_path)  # fmt: skip
+    assert (ok.exit_code, refused.exit_code) == (0, 1)
+    assert (
+        "10x12 (width x height) is 120 pixels, over the limit of 119 (raise it with --max-pixels)"
+        in refused.stderr
+    )
+
+
+def test_pillow_keeps_truncated_images_as_errors():
+    from PIL import ImageFile
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    assert DEFAULT_MAX_PIXELS == Image.MAX_IMAGE_PIXELS
+
+
+# --- what padding, dilation and kernel size may allocate ----------------------------
+
+
+@pytest.fixture
+def photo(tmp_path) -> Path:
+    path = tmp_path / "photo.png"
+    path.write_bytes(encode(Image.fromarray(RGB), "PNG"))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["-p", "1000000"], r"the output would be 2000010x2000008 \(rows x columns\) = 4,000,036,000,080 pixels "
+                            r"\(padding 1000000,1000000,1000000,1000000\), over the limit of 89,478,485"),
+        (["-d", "100000", "-p", "full"], r"the output would be 200012x200010 \(rows x columns\) = "),
+        (["-p", "0,0,40000000,40000000", "-s", "1,100000000"],
+         r"the padded input would hold [\d,]+ values to read \(padding 0,0,40000000,40000000, "
+         r"stride 1,100000000\), over the limit of 715,827,880 \(8 x --max-pixels\)"),
+        (["-p", "40", "--max-pixels", "1000"], r"the output would be 90x88 \(rows x columns\) = 7,920 pixels"),
+    ],
+)  # fmt: skip
+def test_padding_and_dilation_that_would_allocate_too_much_are_refused(photo, options, message):
+    result = run_and_check(["apply", str(photo), "-k", "box", *options], photo.parent)
+    assert result.exit_code == USAGE
+    assert len(result.stderr.splitlines()) == 1
+    assert __import__("re").search(message, result.stderr), result.stderr
+
+
+def test_a_huge_padding_with_a_huge_stride_runs_and_reads_only_what_it_needs(photo):
+    # Output rows are 10**6 padded rows apart: each reads three rows of the padded image.
+    out = photo.parent / "strided.npy"
+    args = ["apply", str(photo), "-k", "box", "-p", "1000000", "-s", "1000000",
+            "--pad-mode", "wrap", "--gray", "-o", str(out), "--range", "raw"]  # fmt: skip
+    assert run_and_check(args, photo.parent).exit_code == 0
+    grey = RGB @ np.array([0.299, 0.587, 0.114])  # ITU-R 601 luminance, as --gray
+    padded_rows = np.pad(np.arange(12), 1_000_000, mode="wrap")  # numpy's own index mapping
+    padded_cols = np.pad(np.arange(10), 1_000_000, mode="wrap")
+    expected = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            rows = padded_rows[i * 1_000_000 : i * 1_000_000 + 3]
+            cols = padded_cols[j * 1_000_000 : j * 1_000_000 + 3]
+            expected[i, j] = grey[np.ix_(rows, cols)].mean()
+    np.testing.assert_allclose(np.load(out), expected, rtol=1e-5)  # raw keeps 0-255 units
+
+
+def test_a_1001_wide_kernel_on_a_small_image_runs(photo):
+    result = run_and_check(["apply", str(photo), "-k", "box:1001", "-o", str(photo.parent / "o.png")],
+                           photo.parent)  # fmt: skip
+    assert result.exit_code == 0
+
+
+# --- kernel files ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", r"defines no kernel"),
+        ("[a]\nmatrix = [[1]]\n[a]\nmatrix = [[2]]\n", r"invalid TOML: Cannot declare \('a',\) twice \(at line 3, column 3\)"),
+        ("[a]\nmatrix = [[1" + "0" * 5000 + "]]\n", r"invalid TOML: a number has more than 4300 digits$"),
+        ("[a]\nmatrix = [[1" + "0" * 400 + "]]\n", r"is an integer too large for a weight"),
+        ("[a]\nmatrix = " + "[" * 50_000 + "]" * 50_000 + "\n", r"invalid TOML: nested too deeply$"),
+        ("a = " + "{b = " * 5000 + "1" + "}" * 5000 + "\n", r"invalid TOML: nested too deeply$"),
+        ("[a]\nmatrix = [[1, 2]\nbias = 1\n", r"invalid TOML: .*\(at line 3, column 1\)$"),
+        ("[a]\nmatrix = [[[[1]]]]\n", r"more than 3 levels of nesting"),
+    ],
+)  # fmt: skip
+def test_malformed_kernel_files_exit_2_naming_the_file(photo, text, message):
+    kernel_file = photo.parent / "bad.toml"
+    kernel_file.write_text(text)
+    result = run_and_check(["apply", str(photo), "-k", str(kernel_file)], photo.parent)
+    assert result.exit_code == USAGE
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"convcli: error: {kernel_file}")
+    assert __import__("re").search(message, line), line
+
+
+def test_a_user_kernel_shadowing_a_builtin_wins_and_says_so(photo, monkeypatch):
+    folder = photo.parent / "mine"
+    folder.mkdir()
+    (folder / "k.toml").write_text('[sobel-x]\ndescription = "mine"\nmatrix = [[0, 1]]\n')
+    monkeypatch.setenv("CONVCLI_KERNEL_PATH", str(folder))
+    result = run_and_check(
+        ["apply", str(photo), "-k", "sobel-x", "--dry-run", "--json"], photo.parent
+    )
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["kernel_shape"] == [1, 2]
+    assert (
+        f"kernel 'sobel-x' is the one in {folder / 'k.toml'} (CONVCLI_KERNEL_PATH comes "
+        "before the built-in kernels)" in result.stderr
+    )
+    listed = run_and_check(["kernels", "list", "--json"], photo.parent)
+    (entry,) = [e for e in json.loads(listed.stdout) if e["name"] == "sobel-x"]
+    assert entry["source"] == f"{folder / 'k.toml'} (shadows the built-in)"
+
+
+# --- every option's bad values --------------------------------------------------------
+
+PAD_MODES = "zero, reflect, symmetric, replicate, wrap, constant, edge, circular"
+BAD_OPTIONS = [
+    (["-p", "sme"], r"--padding must be valid, same, full, N, N,M or T,B,L,R \(integers\), got 'sme'"),
+    (["-p", "1,2,3"], r"--padding"),
+    (["-p", "-1"], r"--padding must be >= 0, got '-1'"),
+    (["--pad-mode", "mirror"], rf"--pad-mode must be one of {PAD_MODES}, got 'mirror'"),
+    (["--pad-value", "nan"], r"pad_value must be finite"),
+    (["--pad-value", "1e400"], r"pad_value must be finite"),
+    (["--pad-value", "ten"], r"Invalid value for '--pad-value': Input should be a valid number"),
+    (["-s", "0"], r"--stride must be >= 1, got '0'"),
+    (["-s", "1,2,3"], r"--stride"),
+    (["-s", "x"], r"--stride"),
+    (["-d", "0"], r"--dilation must be >= 1, got '0'"),
+    (["--range", "loud"], r"--range must be one of clip, abs, rescale, offset, raw, got 'loud'"),
+    (["--method", "fast"], r"--method must be one of auto, direct, separable, fft, got 'fast'"),
+    (["--format", "xcf"], r"unknown output format 'xcf'; convcli writes bmp, gif, jpeg, jpg, npy, png, tif, tiff, webp"),
+    (["--max-pixels", "0"], r"--max-pixels must be >= 1, got 0"),
+    (["--max-pixels", "many"], r"Invalid value for '--max-pixels': Input should be a valid integer"),
+    (["--compress-level", "10"], r"--compress-level must be 0 to 9, got 10"),
+    (["-j", "0"], r"--jobs must be >= 1, got 0"),
+    (["--report", "r.txt"], r"--report must end in .json or .csv"),
+    (["-k", "nope"], r"unknown kernel 'nope'"),
+    (["-k", "gaussian:sigma=-1"], r"sigma must be a number > 0"),
+    (["-k", "box:0"], r"box"),
+    (["-k", "disk:r=1e9"], r"disk"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("options", "message"), BAD_OPTIONS, ids=[" ".join(o) for o, _ in BAD_OPTIONS]
+)
+def test_every_bad_option_value_exits_2_with_one_line(photo, options, message):
+    kernel = [] if "-k" in options else ["-k", "box"]
+    result = run_and_check(["apply", str(photo), *kernel, *options], photo.parent)
+    assert result.exit_code == USAGE
+    (line,) = result.stderr.splitlines()
+    assert __import__("re").search(message, line), line
+
+
+# --- output safety ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [(OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
+     (PermissionError(errno.EACCES, "Permission denied"), "Permission denied")],
+)  # fmt: skip
+def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary(
+    photo, monkeypatch, failure, message
+):
+    target = photo.parent / "existing.png"
+    target.write_bytes(b"the previous output")
+
+    def failing_replace(source: str, destination: str) -> None:
+        raise failure  # the disk filled, or the folder refused the file, at the last step
+
+    monkeypatch.setattr(convcli.atomic.os, "replace", failing_replace)
+    result = run_and_check(["apply", str(photo), "-k", "box", "-o", str(target)], photo.parent)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert target.read_bytes() == b"the previous output"
+    assert sorted(p.name for p in photo.parent.iterdir()) == ["existing.png", "photo.png"]
+
+
+def test_a_write_that_fails_midway_leaves_nothing(photo, monkeypatch):
+    import convcli.png
+
+    def full_disk(stream, *args, **kwargs):
+        stream.write(b"\x89PNG half an image")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(convcli.imageio, "write_png", full_disk)
+    target = photo.parent / "new.png"
+    result = run_and_check(["apply", str(photo), "-k", "box", "-o", str(target)], photo.parent)
+    assert result.exit_code == 1
+    assert "No space left on device" in result.stderr
+    assert sorted(p.name for p in photo.parent.iterdir()) == ["photo.png"]
+    assert convcli.png  # the real writer module is untouched
+
+
+def test_an_output_folder_that_is_a_file_is_one_clear_error(photo):
+    blocker = photo.parent / "blocker"
+    blocker.write_text("a file where a folder should be")
+    result = run_and_check(
+        ["apply", str(photo), "-k", "box", "-o", str(blocker / "out.png")], photo.parent
+    )
+    assert result.exit_code in (1, USAGE)
+    assert len([line for line in result.stderr.splitlines() if "error:" in line]) == 1
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp", ".gif"])
+def test_alpha_written_to_a_format_without_it_is_flattened_onto_white(photo, suffix):
+    clear = photo.parent / "clear.png"
+    rgba = np.dstack([RGB, np.zeros(RGB.shape[:2], np.uint8)])  # fully transparent
+    Image.fromarray(rgba, "RGBA").save(clear)
+    out = photo.parent / f"flat{suffix}"
+    result = run_and_check(["apply", str(clear), "-k", "identity", "-o", str(out)], photo.parent)
+    assert result.exit_code == 0
+    assert (np.asarray(opened(out).convert("RGB")).astype(int) >= 250).all()
