@@ -259,6 +259,17 @@ def test_malformed_kernel_files_exit_2_naming_the_file(photo, text, message):
     assert __import__("re").search(message, line), line
 
 
+def test_a_kernel_file_over_the_size_limit_is_not_parsed(photo, monkeypatch):
+    import convcli.catalog
+
+    monkeypatch.setattr(convcli.catalog, "MAX_FILE_BYTES", 100)
+    kernel_file = photo.parent / "long.toml"
+    kernel_file.write_text("[a]\nmatrix = [" + "1, " * 60 + "1]\n")
+    result = run_and_check(["apply", str(photo), "-k", str(kernel_file)], photo.parent)
+    assert result.exit_code == USAGE
+    assert f"{kernel_file}: {kernel_file.stat().st_size} bytes is over the 100 a kernel file may have" in result.stderr
+
+
 def test_a_user_kernel_shadowing_a_builtin_wins_and_says_so(photo, monkeypatch):
     folder = photo.parent / "mine"
     folder.mkdir()

@@ -37,6 +37,7 @@ from convcli.kernel import (
 )
 
 KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
+MAX_FILE_BYTES = 64 << 20  # a 1001 x 1001 matrix written out in full takes about 10 MiB
 _KEYS = ("description", "matrix", "scale", "bias", "range", "tags", "combine", "components")
 _FILE_SPEC = re.compile(r"(?P<path>.+?\.toml)(?::(?P<name>[^:]*))?", re.IGNORECASE)
 
@@ -179,8 +180,14 @@ def _builtin_kernels() -> dict[str, Kernel]:
 
 def _parse_toml(path: Path) -> dict[str, Any]:
     try:
+        if (size := path.stat().st_size) > MAX_FILE_BYTES:
+            raise KernelError(
+                f"{path}: {size:,} bytes is over the {MAX_FILE_BYTES:,} a kernel file may have"
+            )
         raw = path.read_bytes()
         return tomllib.loads(raw.decode("utf-8"))
+    except KernelError:
+        raise
     except FileNotFoundError:
         raise KernelError(f"kernel file not found: {path}") from None
     except IsADirectoryError:
