@@ -234,7 +234,7 @@ USAGE_ERRORS = [
     (["-k", "sobelx"], r"unknown kernel 'sobelx'; did you mean sobel-x"),
     (["-k", "sobel-x", "-p", "sam"], r"--padding must be valid, same, full, N, N,M or T,B,L,R \(integers\), got .sam.$"),
     (["-k", "sobel-x", "-p", "1,2,3"], r"--padding takes 1, 2, 4 numbers for a 2-D kernel, got 3"),
-    (["-k", "sobel-x", "-s", "0"], r"stride must be >= 1, got 0"),
+    (["-k", "sobel-x", "-s", "0"], r"--stride must be >= 1, got '0'"),
     (["-k", "sobel-x", "-s", "a"], r"--stride must be N or N,M \(integers\), got .a.$"),
     (["-k", "sobel-x", "--pad-mode", "mirror"], r"--pad-mode must be one of zero, reflect, "),
     (["-k", "sobel-x", "--range", "loud"], r"--range must be one of clip, abs, rescale"),

@@ -267,7 +267,10 @@ def test_a_kernel_file_over_the_size_limit_is_not_parsed(photo, monkeypatch):
     kernel_file.write_text("[a]\nmatrix = [" + "1, " * 60 + "1]\n")
     result = run_and_check(["apply", str(photo), "-k", str(kernel_file)], photo.parent)
     assert result.exit_code == USAGE
-    assert f"{kernel_file}: {kernel_file.stat().st_size} bytes is over the 100 a kernel file may have" in result.stderr
+    assert (
+        f"{kernel_file}: {kernel_file.stat().st_size} bytes is over the 100 a kernel file may have"
+        in result.stderr
+    )
 
 
 def test_a_user_kernel_shadowing_a_builtin_wins_and_says_so(photo, monkeypatch):
@@ -328,6 +331,14 @@ def test_every_bad_option_value_exits_2_with_one_line(photo, options, message):
     assert result.exit_code == USAGE
     (line,) = result.stderr.splitlines()
     assert __import__("re").search(message, line), line
+
+
+def test_an_unknown_tag_lists_the_tags():
+    result = run_and_check(["kernels", "list", "--tag", "nothing"], Path.cwd())
+    assert result.exit_code == USAGE
+    assert __import__("re").search(
+        r"--tag must be one of .*blur.*edge.*, got 'nothing'$", result.stderr.strip()
+    )
 
 
 # --- output safety ------------------------------------------------------------------

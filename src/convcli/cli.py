@@ -370,10 +370,12 @@ def list_kernels(
 ) -> None:
     """List every kernel: built-in, families and those in CONVCLI_KERNEL_PATH."""
     from convcli.catalog import named_kernels
+    from convcli.options import check_choice
     from convcli.render import kernel_entries, kernels_view
 
     entries = kernel_entries(list(named_kernels().values()))
     if tag is not None:
+        check_choice("--tag", tag, sorted({t for entry in entries for t in entry["tags"]}))
         entries = [entry for entry in entries if tag in entry["tags"]]
     if json_output:
         typer.echo(json.dumps(entries, ensure_ascii=False))

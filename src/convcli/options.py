@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from convcli.engine.geometry import PADDING_NAMES
 from convcli.errors import UsageError
 
 
@@ -37,6 +36,8 @@ def parse_padding(text: str) -> str | tuple[int, ...]:
     >>> parse_padding("same"), parse_padding("1,2,3,4")
     ('same', (1, 2, 3, 4))
     """
+    from convcli.engine.geometry import PADDING_NAMES  # here: `kernels list` needs no NumPy
+
     if text in PADDING_NAMES:
         return text
     forms = f"{', '.join(PADDING_NAMES)}, N, N,M or T,B,L,R"
