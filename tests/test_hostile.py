@@ -401,3 +401,19 @@ def test_alpha_written_to_a_format_without_it_is_flattened_onto_white(photo, suf
     result = run_and_check(["apply", str(clear), "-k", "identity", "-o", str(out)], photo.parent)
     assert result.exit_code == 0
     assert (np.asarray(opened(out).convert("RGB")).astype(int) >= 250).all()
+
+
+@pytest.mark.parametrize(
+    ("make", "suffix", "mode"),
+    [(lambda: Image.fromarray(RGB[..., 0].astype(np.uint16) * 257), ".jpg", "L"),
+     (lambda: Image.fromarray(RGB[..., 0].astype(np.uint16) * 257), ".gif", "P"),
+     (lambda: Image.fromarray(RNG.random((7, 9)).astype(np.float32)), ".png", "L"),
+     (lambda: Image.fromarray(RNG.random((7, 9)).astype(np.float32)), ".webp", "RGB")],
+)  # fmt: skip
+def test_samples_a_format_cannot_hold_are_mapped_to_its_range(tmp_path, make, suffix, mode):
+    source = tmp_path / "deep.tif"
+    make().save(source)
+    out = tmp_path / f"out{suffix}"
+    result = run_and_check(["apply", str(source), "-k", "identity", "-o", str(out)], tmp_path)
+    assert result.exit_code == 0
+    assert opened(out).mode == mode
