@@ -28,6 +28,13 @@ def shapes(size: int = 256) -> np.ndarray:
     return image
 
 
+def circle(radius: int = 14) -> np.ndarray:
+    """A template for matched filtering: one circle of shapes.png, with a margin of black."""
+    side = 2 * radius + 3
+    rows, cols = np.mgrid[0:side, 0:side] - side // 2
+    return np.where(rows**2 + cols**2 <= radius**2, 255, 0).astype(np.uint8)
+
+
 def stripes(size: int = 256) -> np.ndarray:
     """Vertical stripes on the left, horizontal on the right: what -x and -y kernels tell apart."""
     cols, rows = np.meshgrid(np.arange(size), np.arange(size))
@@ -37,8 +44,9 @@ def stripes(size: int = 256) -> np.ndarray:
 
 
 def main() -> None:
-    """Write shapes.png and stripes.png beside this script."""
-    for name, pixels in [("shapes.png", shapes()), ("stripes.png", stripes())]:
+    """Write shapes.png, circle.png and stripes.png beside this script."""
+    drawings = [("shapes.png", shapes()), ("circle.png", circle()), ("stripes.png", stripes())]
+    for name, pixels in drawings:
         Image.fromarray(pixels).save(HERE / name, optimize=True)
         print(f"wrote {HERE / name}")
 

@@ -13,6 +13,7 @@ import scipy.ndimage as ndi
 
 from convcli import ConvcliError, convolve, output_shape
 from convcli.engine import METHODS, PAD_MODE_ALIASES, PAD_MODES, convolve_strips
+from convcli.engine.borders import source_index
 from reference import correlate_reference
 
 RNG = np.random.default_rng(20261121)
@@ -249,6 +250,9 @@ ERRORS = [
     (dict(stride=1.5), r"^stride must be an int or 2 ints .*got 1.5$"),
     (dict(dilation=0), r"^dilation must be >= 1, got 0$"),
     (dict(dilation=-2), r"^dilation must be >= 1, got -2$"),
+    (dict(dilation=10**20), r"^dilation must be at most 2147483647, got 100000000000000000000$"),
+    (dict(stride=(1, 2**31)), r"^stride must be at most 2147483647, got \(1, 2147483648\)$"),
+    (dict(padding=2**31), r"^padding must be at most 2147483647, got 2147483648$"),
     (dict(padding=-1), r"^padding must be >= 0, got -1$"),
     (dict(padding=((1, 1), (0, -3))), r"^padding must be >= 0, got \(\(1, 1\), \(0, -3\)\)$"),
     (dict(padding="sam"), r"^padding must be one of valid, same, full.*got 'sam'$"),
@@ -411,3 +415,16 @@ def test_threads_never_change_a_bit(method):
     bands = list(convolve_strips(x, kernel, method=method, threads=2, rows=7))
     assert [start for start, _ in bands] == list(range(0, 300, 7))
     assert np.array_equal(np.concatenate([b for _, b in bands]), convolve(x, kernel, method=method))
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+def test_padded_positions_map_to_the_rows_numpy_pad_would_copy(mode):
+    # The bands map padded rows to input rows without building the padded axis;
+    # numpy.pad applied to the row indices is the reference, wider than the input too.
+    numpy_mode = {"zero": "constant", "replicate": "edge"}.get(mode, mode)
+    for n in range(1, 7):
+        for before, after in [(0, 0), (1, 2), (5, 0), (0, 9), (13, 17)]:
+            options = {"constant_values": -1} if mode == "zero" else {}
+            expected = np.pad(np.arange(n), (before, after), mode=numpy_mode, **options)
+            got = source_index(np.arange(n + before + after), n, before, mode)
+            np.testing.assert_array_equal(got, expected)

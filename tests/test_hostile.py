@@ -307,6 +307,8 @@ BAD_OPTIONS = [
     (["-s", "1,2,3"], r"--stride"),
     (["-s", "x"], r"--stride"),
     (["-d", "0"], r"--dilation must be >= 1, got '0'"),
+    (["-d", "99999999999999999999"], r"--dilation must be at most 2147483647, got '99999999999999999999'"),
+    (["-p", "1,99999999999999999999"], r"--padding must be at most 2147483647"),
     (["--range", "loud"], r"--range must be one of clip, abs, rescale, offset, raw, got 'loud'"),
     (["--method", "fast"], r"--method must be one of auto, direct, separable, fft, got 'fast'"),
     (["--format", "xcf"], r"unknown output format 'xcf'; convcli writes bmp, gif, jpeg, jpg, npy, png, tif, tiff, webp"),

@@ -4,7 +4,8 @@ A kernel spec is, in the order tried:
 
 1. an inline matrix: ``"[[0,1,0],[1,-4,1],[0,1,0]]"`` (JSON; 1-D, 2-D or 3-D);
 2. a kernel file: ``my.toml`` or ``my.toml:name``;
-3. a family with parameters: ``gaussian:sigma=2``, ``box:5``;
+3. a family with parameters: ``gaussian:sigma=2``, ``box:5``; or a matched
+   filter cut from an image: ``template:circle.png``;
 4. a name: looked up in the folders of ``CONVCLI_KERNEL_PATH`` (in order, first
    match wins), then among the built-in kernels and the families' defaults.
 """
@@ -78,6 +79,10 @@ def load_kernel(spec: str) -> Kernel:
     if match := _FILE_SPEC.fullmatch(spec):
         return _from_file(Path(match["path"]), match["name"])
     family, sep, params = spec.partition(":")
+    if family == "template" and sep:
+        from convcli.template import template_kernel  # reads an image: Pillow and NumPy
+
+        return template_kernel(params)
     if sep:
         if family not in FAMILIES:
             raise KernelError(

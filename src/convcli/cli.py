@@ -160,6 +160,13 @@ def apply(
             "[default: the kernel's, else clip; raw for .npy]",
         ),
     ] = None,
+    colormap: Annotated[
+        str | None,
+        typer.Option(
+            help="False-colour heat map of the response: viridis, magma, inferno, coolwarm "
+            "or gray (implies --gray, and --range rescale unless given)"
+        ),
+    ] = None,
     output: Annotated[
         str | None,
         typer.Option(
@@ -220,6 +227,7 @@ def apply(
     """Filter images (or .npy arrays) with one kernel or a pipeline of kernels."""
     from convcli import batch, pipeline
     from convcli.catalog import KERNEL_PATH_VARIABLE, load_kernel
+    from convcli.colormaps import COLORMAPS
     from convcli.engine import METHODS, PAD_MODE_ALIASES, PAD_MODES, canonical_pad_mode
     from convcli.imageio import DEFAULT_MAX_PIXELS
     from convcli.inputs import find_inputs
@@ -251,9 +259,10 @@ def apply(
         stride=parse_ints("--stride", stride),
         dilation=parse_ints("--dilation", dilation),
         flip=flip,
-        gray=gray,
-        range=output_range,
+        gray=gray or colormap is not None,
+        range=output_range or ("rescale" if colormap else None),
         method=check_choice("--method", method, METHODS),
+        colormap=colormap and check_choice("--colormap", colormap, COLORMAPS),
         format=output_format,
         compress_level=compress_level,
     )

@@ -25,6 +25,7 @@ from convcli.errors import InputError, UsageError
 from convcli.png import write_png
 
 NPY_MAGIC = b"\x93NUMPY"
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
 FLATTEN_BACKGROUND = 255  # alpha written to a format without it is composited onto white
 
 

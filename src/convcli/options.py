@@ -25,6 +25,10 @@ def parse_ints(option: str, text: str, forms: str = "N or N,M", least: int = 1) 
         raise UsageError(f"{option} must be {forms} (integers), got {text!r}") from None
     if min(values) < least:
         raise UsageError(f"{option} must be >= {least}, got {text!r}")
+    from convcli.engine.geometry import LARGEST  # here: `kernels list` needs no NumPy
+
+    if max(values) > LARGEST:
+        raise UsageError(f"{option} must be at most {LARGEST}, got {text!r}")
     return values
 
 

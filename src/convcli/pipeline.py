@@ -20,12 +20,14 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.atomic import write_atomically
+from convcli.colormaps import colorize
 from convcli.engine import Geometry, choose_method, convolve_strips, resolve_geometry
 from convcli.engine.geometry import PaddingSpec
 from convcli.engine.strips import padded_reads
 from convcli.errors import InputError, UsageError
 from convcli.imageio import (
     DEFAULT_MAX_PIXELS,
+    LUMA,
     Header,
     OutputFormat,
     Picture,
@@ -38,7 +40,6 @@ from convcli.ranges import finite_bounds, map_range
 from convcli.report import Report, StageReport
 
 CLIP_WARNING = 0.01  # say so when more than 1% of the samples were clipped
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
 Source = Path | bytes  # a file, or the bytes of standard input
 
 
@@ -59,6 +60,7 @@ class Settings:
     format: str | None = None  # None: from the output's suffix, else the input's
     compress_level: int | None = None  # None: the fast PNG default
     threads: int | None = None  # engine threads per image; None: one per CPU
+    colormap: str | None = None  # a false-colour map for the (single-channel) response
 
     @property
     def kernel_name(self) -> str:
@@ -197,6 +199,8 @@ def prepare(
     fmt = fmt or output_format(header.format)
     filtered = stages[-1].geometry.output_shape
     mode, depth = _output_mapping(filtered, header, settings, fmt)
+    if settings.colormap:
+        filtered = (*filtered[:2], 3)
     written = _with_alpha(filtered, header.alpha and fmt.alpha)
     return Plan(stages, fmt, mode, depth, _with_alpha(header.shape, header.alpha), written)
 
@@ -274,6 +278,8 @@ def process(
     values, clipped = _filter_and_map(x, last, settings, planned, picture.white)
     report.stages.append(_timed(last, stage_start))
     alpha = None if alpha is None else _sample(alpha, last.geometry)
+    if settings.colormap:
+        values = colorize(values.astype(np.uint8, copy=False), settings.colormap)
     if clipped > CLIP_WARNING:
         others = " or ".join(f"--range {m}" for m in ("abs", "rescale") if m != planned.range)
         report.clip_note = (
@@ -381,6 +387,13 @@ def _output_mapping(
     shape: tuple[int, ...], header: Header, settings: Settings, fmt: OutputFormat
 ) -> tuple[str, str]:
     """Choose the range mode and sample type of the output; refuse what cannot be."""
+    if settings.colormap:
+        if fmt.name == "npy" or settings.range == "raw" or len(shape) != 2:
+            raise UsageError(
+                "--colormap makes an 8-bit RGB picture of one channel: write an image "
+                "format (not .npy), in a range other than raw"
+            )
+        return settings.range or "rescale", "uint8"
     if fmt.name == "npy":
         return settings.range or "raw", "float32"
     image_shaped = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3))

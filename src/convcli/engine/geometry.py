@@ -200,6 +200,9 @@ def output_shape(
     ).output_shape
 
 
+LARGEST = 2**31 - 1  # of a stride, dilation or padding: index arithmetic stays in int64
+
+
 def _is_int(value: object) -> TypeGuard[SupportsIndex]:
     # bool is an int to Python, but True as a stride is a mistake, not a 1.
     return isinstance(value, SupportsIndex) and not isinstance(value, bool)
@@ -220,9 +223,11 @@ def _per_axis(name: str, value: AxisInts, ndim: int) -> tuple[int, ...]:
         raise ParameterError(
             f"{name} must be an int or {ndim} ints (one per spatial axis), got {value!r}"
         )
+    shown = values[0] if _is_int(value) else values
     if min(values) < 1:
-        shown = values[0] if _is_int(value) else values
         raise ParameterError(f"{name} must be >= 1, got {shown}")
+    if max(values) > LARGEST:
+        raise ParameterError(f"{name} must be at most {LARGEST}, got {shown}")
     return values
 
 
@@ -243,9 +248,11 @@ def _resolve_padding(
             f"per spatial axis, got {padding!r}"
         )
     pads = _explicit_padding(padding, ndim)
+    shown = padding if _is_int(padding) else pads
     if min(min(pair) for pair in pads) < 0:
-        shown = padding if _is_int(padding) else pads
         raise ParameterError(f"padding must be >= 0, got {shown}")
+    if max(max(pair) for pair in pads) > LARGEST:
+        raise ParameterError(f"padding must be at most {LARGEST}, got {shown}")
     return pads
 
 

@@ -1,0 +1,74 @@
+"""Matched filters: a kernel cut from a picture of what to find (``-k template:PATH``).
+
+The template is made grey, zero-mean and unit-norm: a flat region, bright or
+dark, gives no response, and the response is largest where the image looks
+most like the template (the seeds' circle detector).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from convcli.errors import InputError, KernelError
+from convcli.families import MAX_SIZE
+from convcli.imageio import LUMA, read_image
+from convcli.kernel import Kernel, Matrix
+
+
+def template_kernel(path_text: str) -> Kernel:
+    """Build the matched filter of an image file.
+
+    Raises
+    ------
+    KernelError
+        If the file cannot be read as an image, is larger than the largest
+        kernel, or is flat (a flat template matches everything equally).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> path = Path(tempfile.mkdtemp()) / "dot.png"
+    >>> Image.fromarray(np.array([[0, 0, 0], [0, 255, 0], [0, 0, 0]], np.uint8)).save(path)
+    >>> kernel = template_kernel(str(path))
+    >>> round(float(kernel.matrix.sum()), 12), round(float((kernel.matrix**2).sum()), 12)
+    (0.0, 1.0)
+    """
+    name = f"template:{path_text}"
+    if not path_text:
+        raise KernelError("template: give an image file, as in template:circle.png")
+    try:
+        picture = read_image(Path(path_text), path_text, max_pixels=MAX_SIZE * MAX_SIZE)
+    except InputError as error:
+        raise KernelError(f"template: {error}") from None
+    if not picture.is_image:
+        raise KernelError(f"template: {path_text} is an array; a template is an image")
+    if max(picture.pixels.shape[:2]) > MAX_SIZE:
+        raise KernelError(f"template: {path_text} is over {MAX_SIZE} pixels on a side")
+    matrix = _normalized(_grey(picture.pixels))
+    if matrix is None:
+        raise KernelError(f"template: {path_text} is flat; a matched filter needs a shape")
+    return Kernel(
+        name,
+        matrix.shape,
+        lambda: matrix,
+        description=f"matched filter of {path_text}: grey, zero-mean, unit norm",
+        range="rescale",
+        tags=("match",),
+        source=path_text,
+    )
+
+
+def _grey(pixels: np.ndarray) -> Matrix:
+    grey = pixels.astype(np.float64)
+    if grey.ndim == 3:  # luminance, as --gray
+        grey = grey @ LUMA.astype(np.float64)
+    return grey
+
+
+def _normalized(grey: Matrix) -> Matrix | None:
+    centred = grey - grey.mean()
+    norm = float(np.sqrt((centred**2).sum()))
+    return None if norm <= 1e-12 * max(1.0, float(np.abs(grey).max())) else centred / norm
