@@ -29,7 +29,8 @@ ALL = list(commands(app))
 
 
 def test_the_commands_are_the_designed_ones():
-    assert sorted(" ".join(path) for path, _ in ALL) == ["apply", "kernels list", "kernels show"]
+    designed = ["apply", "explain", "kernels list", "kernels show"]
+    assert sorted(" ".join(path) for path, _ in ALL) == designed
 
 
 @pytest.mark.parametrize(("path", "command"), ALL, ids=[" ".join(p) for p, _ in ALL])

@@ -305,23 +305,38 @@ def _from_file(path: Path, name: str | None) -> Kernel:
 
 
 def _inline(spec: str) -> Kernel:
+    value, shape = read_matrix(spec, "inline kernel")
+    return Kernel("inline", shape, functools.partial(nested_matrix, value), source="inline")
+
+
+def read_matrix(text: str, where: str) -> tuple[Any, tuple[int, ...]]:
+    """Parse a JSON matrix of finite numbers (1-D to 3-D); return it and its shape.
+
+    Raises
+    ------
+    KernelError
+        Saying, after ``where``, what is wrong with it.
+
+    Examples
+    --------
+    >>> read_matrix("[[1, 2], [3, 4]]", "--input")
+    ([[1, 2], [3, 4]], (2, 2))
+    """
+
     def reject(constant: str) -> None:
-        raise KernelError(f"inline kernel: {constant} is not a finite number")
+        raise KernelError(f"{where}: {constant} is not a finite number")
 
     try:
-        value = json.loads(spec, parse_constant=reject)
+        value = json.loads(text, parse_constant=reject)
     except KernelError:
         raise
     except json.JSONDecodeError as error:
         raise KernelError(
-            f"inline kernel: not a matrix of numbers: {error.msg} at character {error.pos + 1}"
+            f"{where}: not a matrix of numbers: {error.msg} at character {error.pos + 1}"
         ) from None
     except (ValueError, RecursionError) as error:
-        raise KernelError(
-            f"inline kernel: not a matrix of numbers: {_parser_limit(error)}"
-        ) from None
-    shape = check_matrix(value, "inline kernel")
-    return Kernel("inline", shape, functools.partial(nested_matrix, value), source="inline")
+        raise KernelError(f"{where}: not a matrix of numbers: {_parser_limit(error)}") from None
+    return value, check_matrix(value, where)
 
 
 def _parser_limit(error: ValueError | RecursionError) -> str:

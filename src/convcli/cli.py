@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -336,6 +337,70 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[], None]]:
     with Progress(*columns, console=_console(stderr=True), transient=True) as progress:
         task = progress.add_task("convcli", total=total)
         yield lambda: progress.advance(task)
+
+
+@app.command()
+def explain(
+    kernel: Annotated[str, typer.Option("-k", "--kernel", help="A kernel spec, as for apply.")],
+    input_text: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            help="Inline matrix ('[[1,2],[3,4]]' or '[0,1,1,0]'), a .npy or an image "
+            "[default: a ramp, 1 to 25 in 5x5, or 1 to 7 for a 1-D kernel]",
+        ),
+    ] = None,
+    crop: Annotated[
+        str | None,
+        typer.Option(help="ROW,COL,HEIGHT,WIDTH of the input to use (START,LENGTH for 1-D)."),
+    ] = None,
+    padding: Annotated[
+        str, typer.Option("-p", "--padding", help="same, valid, full, N, N,M or T,B,L,R.")
+    ] = "same",
+    pad_mode: Annotated[
+        str, typer.Option(help="Border: zero, reflect, symmetric, replicate, wrap.")
+    ] = "reflect",
+    pad_value: Annotated[float, typer.Option(help="Value of zero padding.")] = 0.0,
+    stride: Annotated[str, typer.Option("-s", "--stride", help="N or N,M.")] = "1",
+    dilation: Annotated[str, typer.Option("-d", "--dilation", help="N or N,M.")] = "1",
+    flip: Annotated[
+        bool, typer.Option("--flip", help="True convolution (kernel rotated 180°).")
+    ] = False,
+    steps: Annotated[int, typer.Option(help="How many window positions to write out.", min=0)] = 3,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Show a convolution step by step: padding, the size formula, the sliding window."""
+    from convcli.catalog import load_kernel
+    from convcli.engine import PAD_MODE_ALIASES, PAD_MODES
+    from convcli.explain import explain as work_out
+    from convcli.explain import read_input
+    from convcli.options import check_choice, padding_for, parse_ints, parse_padding, per_axis
+    from convcli.render import explain_view
+
+    chosen = load_kernel(kernel)
+    if chosen.matrix is None:
+        parts = " and ".join(part.name for part in chosen.components)
+        raise UsageError(f"{chosen.name} combines {parts}; explain one of them")
+    check_choice("--pad-mode", pad_mode, [*PAD_MODES, *PAD_MODE_ALIASES])
+    matrix = read_input(
+        input_text, parse_ints("--crop", crop, "ROW,COL,HEIGHT,WIDTH", 0) if crop else None,
+        chosen.matrix.ndim,
+    )  # fmt: skip
+    ndim = chosen.matrix.ndim
+    explanation = work_out(
+        matrix, chosen.matrix, padding=padding_for(parse_padding(padding), ndim),
+        pad_mode=pad_mode, pad_value=pad_value,
+        stride=per_axis("stride", parse_ints("--stride", stride), ndim),
+        dilation=per_axis("dilation", parse_ints("--dilation", dilation), ndim),
+        flip=flip, steps=steps,
+    )  # fmt: skip
+    if json_output:
+        typer.echo(json.dumps(explanation.record(), ensure_ascii=False))
+        return
+    total = math.prod(explanation.geometry.output_shape)
+    _console().print(explain_view(explanation, chosen.name, total))
+    if chosen.bias:
+        typer.echo(f"convcli: note: apply adds the kernel's bias, {chosen.bias:g}, to each value")
 
 
 def _console(stderr: bool = False) -> Console:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from convcli.errors import UsageError
+
+if TYPE_CHECKING:  # the engine package brings NumPy
+    from convcli.engine.geometry import PaddingSpec
 
 
 def parse_ints(option: str, text: str, forms: str = "N or N,M", least: int = 1) -> tuple[int, ...]:
@@ -54,3 +58,35 @@ def check_choice(option: str, value: str, choices: Iterable[str]) -> str:
     if value in options:
         return value
     raise UsageError(f"{option} must be one of {', '.join(options)}, got {value!r}")
+
+
+def padding_for(option: str | tuple[int, ...], ndim: int) -> PaddingSpec:
+    """Turn ``--padding`` into the engine's form for a kernel of ``ndim`` axes.
+
+    Examples
+    --------
+    >>> padding_for((1, 2, 3, 4), 2)
+    ((1, 2), (3, 4))
+    """
+    if isinstance(option, str):
+        return option
+    if len(option) == 1:
+        return option[0]
+    if len(option) == ndim:
+        return option
+    if len(option) == 2 * ndim:  # before/after per axis: T,B,L,R for an image
+        return tuple(zip(option[::2], option[1::2], strict=True))
+    counts = sorted({1, ndim, 2 * ndim})
+    raise UsageError(
+        f"--padding takes {', '.join(map(str, counts))} numbers for a {ndim}-D kernel, "
+        f"got {len(option)}"
+    )
+
+
+def per_axis(name: str, values: tuple[int, ...], ndim: int) -> int | tuple[int, ...]:
+    """Turn ``--stride`` or ``--dilation`` into one value, or one per axis of the kernel."""
+    if len(values) == 1:
+        return values[0]
+    if len(values) == ndim:
+        return values
+    raise UsageError(f"--{name} takes 1 or {ndim} numbers for a {ndim}-D kernel, got {len(values)}")

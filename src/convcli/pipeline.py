@@ -22,7 +22,6 @@ import numpy.typing as npt
 from convcli.atomic import write_atomically
 from convcli.colormaps import colorize
 from convcli.engine import Geometry, choose_method, convolve_strips, resolve_geometry
-from convcli.engine.geometry import PaddingSpec
 from convcli.engine.strips import padded_reads
 from convcli.errors import InputError, UsageError
 from convcli.imageio import (
@@ -36,6 +35,7 @@ from convcli.imageio import (
     write_image,
 )
 from convcli.kernel import Kernel, Matrix
+from convcli.options import padding_for, per_axis
 from convcli.ranges import finite_bounds, map_range
 from convcli.report import Report, StageReport
 
@@ -104,9 +104,9 @@ def plan(
         geometry = resolve_geometry(
             shape,
             matrices[0].shape,
-            padding=_padding_for(settings.padding, ndim),
-            stride=_per_axis("stride", settings.stride, ndim),
-            dilation=_per_axis("dilation", settings.dilation, ndim),
+            padding=padding_for(settings.padding, ndim),
+            stride=per_axis("stride", settings.stride, ndim),
+            dilation=per_axis("dilation", settings.dilation, ndim),
         )
         method = choose_method(settings.method, matrices[0], geometry)
         check_size(kernel.name, geometry, method, max_pixels)
@@ -435,30 +435,6 @@ def _write(
         write_atomically(target, encode)
     except OSError as error:
         raise InputError(f"{label}: cannot write: {error.strerror or error}") from None
-
-
-def _padding_for(option: str | tuple[int, ...], ndim: int) -> PaddingSpec:
-    if isinstance(option, str):
-        return option
-    if len(option) == 1:
-        return option[0]
-    if len(option) == ndim:
-        return option
-    if len(option) == 2 * ndim:  # before/after per axis: T,B,L,R for an image
-        return tuple(zip(option[::2], option[1::2], strict=True))
-    counts = sorted({1, ndim, 2 * ndim})
-    raise UsageError(
-        f"--padding takes {', '.join(map(str, counts))} numbers for a {ndim}-D kernel, "
-        f"got {len(option)}"
-    )
-
-
-def _per_axis(name: str, values: tuple[int, ...], ndim: int) -> int | tuple[int, ...]:
-    if len(values) == 1:
-        return values[0]
-    if len(values) == ndim:
-        return values
-    raise UsageError(f"--{name} takes 1 or {ndim} numbers for a {ndim}-D kernel, got {len(values)}")
 
 
 def _as_image_kernel(matrix: Matrix, name: str) -> Matrix:

@@ -1,4 +1,4 @@
-"""What a person sees: rich tables for reports and kernels."""
+"""What a person sees: rich tables for reports, kernels and explanations."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from rich.text import Text
 from convcli.families import FAMILIES
 from convcli.kernel import Kernel, Matrix
 
-if TYPE_CHECKING:  # the report module brings the engine, and NumPy, with it
+if TYPE_CHECKING:  # these modules bring the engine, and NumPy, with them
+    from convcli.explain import Explanation
     from convcli.report import Report
 
 AXIS_NAMES = {1: ("samples",), 2: ("rows", "cols"), 3: ("planes", "rows", "cols")}
@@ -179,3 +180,71 @@ def _cell(value: float, peak: float) -> Text:
     strength = abs(value) / peak
     colour = "green" if value > 0 else "red"
     return Text(text, style=f"bold {colour}" if strength > 0.5 else colour)
+
+
+def explain_view(e: Explanation, name: str, total_steps: int) -> RenderableType:
+    """Build the ``convcli explain`` page: kernel, padded input, formula, steps, output."""
+    g = e.geometry
+    names = AXIS_NAMES[g.spatial_ndim]
+    what = "true convolution (--flip)" if e.flip else "cross-correlation"
+    parts: list[RenderableType] = [
+        Text(f"convcli explain: {name}, {_extent(g.kernel_shape, 'taps')}, over "
+             f"{_extent(e.input.shape, 'samples')}: {what}", style="bold"),
+        Text(_definition(g.spatial_ndim), style="dim"),
+        *([Text("kernel, as written", style="bold"), _matrix_view(e.written)] if e.flip else []),
+        Text("kernel, as applied" + (": rotated 180°" if e.flip else ""), style="bold"),
+        _matrix_view(e.kernel),
+        Text(f"input, padded ({e.pad_mode}; padding "
+             + ", ".join(f"{n} {b}+{a}" for n, (b, a) in zip(names, g.padding, strict=True))
+             + "): padding cells in (parentheses)", style="bold"),
+        _padded_view(e),
+        Text("output size, per axis", style="bold"),
+        *(Text(f"  {n}: {e.formula(axis)}") for axis, n in enumerate(names)),
+        Text(f"sliding window (first {len(e.steps)} of {total_steps} positions)", style="bold"),
+    ]  # fmt: skip
+    for step in e.steps:
+        where = ", ".join(
+            f"{n} {o}..{o + d * (k - 1)}" + (f" every {d}" if d > 1 else "")
+            for n, o, k, d in zip(names, step.origin, g.kernel_shape, g.dilation, strict=True)
+        )
+        terms = " + ".join(
+            f"({_number_text(float(a))}·{_number_text(float(w))})"
+            for a, w in zip(step.window.ravel(), e.kernel.ravel(), strict=True)
+        )
+        index = ", ".join(map(str, step.output_index))
+        parts += [Text(f"  output[{index}]: window at padded {where}"),
+                  Text(f"    {terms} = {_number_text(step.sum)}")]  # fmt: skip
+    parts += [Text(f"output (feature map) {_shape(e.output.shape)}", style="bold"),
+              _matrix_view(e.output)]  # fmt: skip
+    return Group(*parts)
+
+
+def _extent(shape: tuple[int, ...], unit: str) -> str:
+    return f"{shape[0]} {unit}" if len(shape) == 1 else _shape(shape)
+
+
+def _definition(ndim: int) -> str:
+    if ndim == 1:
+        return "output[n] = Σₖ padded[n·stride + k·dilation] · kernel[k]"
+    return (
+        "output[i, j] = Σₘ Σₙ padded[i·stride + m·dilation, j·stride + n·dilation] · kernel[m, n]"
+    )
+
+
+def _padded_view(e: Explanation) -> RenderableType:
+    import numpy as np  # only here: `kernels list` needs no NumPy
+
+    grid = Table.grid(padding=(0, 1))
+    for values, inside in zip(np.atleast_2d(e.padded), np.atleast_2d(e.inside), strict=True):
+        cells = [
+            Text(_number_text(float(v)).rjust(7))
+            if keep
+            else Text(f"({_number_text(float(v))})".rjust(7), style="dim")
+            for v, keep in zip(values, inside, strict=True)
+        ]
+        grid.add_row(*cells)
+    return grid
+
+
+def _number_text(value: float) -> str:
+    return f"{value:.4g}"
