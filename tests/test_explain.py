@@ -223,3 +223,20 @@ def test_a_template_is_zero_mean_unit_norm_and_a_flat_one_is_refused(tmp_path):
     matrix = np.array(record["matrix"])
     assert abs(matrix.sum()) < 1e-9
     assert (matrix**2).sum() == pytest.approx(1.0)
+
+
+def test_a_npy_signal_is_explained_with_a_1d_crop(tmp_path):
+    np.save(tmp_path / "s.npy", np.arange(100.0) ** 2)
+    record = explain_json(
+        "-k", "[1, -2, 1]", "--input", str(tmp_path / "s.npy"), "--crop", "10,6", "-p", "valid"
+    )
+    assert record["input_shape"] == [6]
+    assert record["output"] == [2.0] * 4  # the second difference of n squared
+
+
+def test_a_template_names_its_outputs_by_the_file_stem(tmp_path):
+    result = runner.invoke(app, ["apply", str(SAMPLES / "shapes.png"), "-k", f"template:{SAMPLES / 'circle.png'}",
+                                 "-o", str(tmp_path), "--json"])  # fmt: skip
+    record = json.loads(result.stdout)
+    assert record["kernel"] == "template:circle"
+    assert record["output"].endswith("shapes_template-circle.png")

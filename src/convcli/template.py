@@ -36,7 +36,7 @@ def template_kernel(path_text: str) -> Kernel:
     >>> round(abs(float(kernel.matrix.sum())), 12), round(float((kernel.matrix**2).sum()), 12)
     (0.0, 1.0)
     """
-    name = f"template:{path_text}"
+    name = f"template:{Path(path_text).stem}"  # short in reports and output names
     if not path_text:
         raise KernelError("template: give an image file, as in template:circle.png")
     try:
