@@ -122,6 +122,22 @@ def _root(
     """Apply convolution kernels to images, signals and volumes."""
 
 
+# The options of the geometry, shared by apply and explain.
+Padding = Annotated[
+    str, typer.Option("-p", "--padding", help="same, valid, full, N, N,M or T,B,L,R.")
+]
+PadMode = Annotated[
+    str,
+    typer.Option(
+        help="Border: zero, reflect, symmetric, replicate, wrap (or constant, edge, circular)."
+    ),
+]
+PadValue = Annotated[float, typer.Option(help="Value of zero padding.")]
+Stride = Annotated[str, typer.Option("-s", "--stride", help="N or N,M.")]
+Dilation = Annotated[str, typer.Option("-d", "--dilation", help="N or N,M.")]
+Flip = Annotated[bool, typer.Option("--flip", help="True convolution (kernel rotated 180°).")]
+
+
 @app.command()
 def apply(
     inputs: Annotated[
@@ -137,21 +153,12 @@ def apply(
             "'[[0,1,0],[1,-4,1],[0,1,0]]'. Repeat to apply several in sequence.",
         ),
     ],
-    padding: Annotated[
-        str, typer.Option("-p", "--padding", help="same, valid, full, N, N,M or T,B,L,R.")
-    ] = "same",
-    pad_mode: Annotated[
-        str,
-        typer.Option(
-            help="Border: zero, reflect, symmetric, replicate, wrap (or constant, edge, circular)."
-        ),
-    ] = "reflect",
-    pad_value: Annotated[float, typer.Option(help="Value of zero padding.")] = 0.0,
-    stride: Annotated[str, typer.Option("-s", "--stride", help="N or N,M.")] = "1",
-    dilation: Annotated[str, typer.Option("-d", "--dilation", help="N or N,M.")] = "1",
-    flip: Annotated[
-        bool, typer.Option("--flip", help="True convolution (kernel rotated 180°).")
-    ] = False,
+    padding: Padding = "same",
+    pad_mode: PadMode = "reflect",
+    pad_value: PadValue = 0.0,
+    stride: Stride = "1",
+    dilation: Dilation = "1",
+    flip: Flip = False,
     gray: Annotated[bool, typer.Option("--gray", help="Convert to luminance first.")] = False,
     output_range: Annotated[
         str | None,
@@ -354,18 +361,12 @@ def explain(
         str | None,
         typer.Option(help="ROW,COL,HEIGHT,WIDTH of the input to use (START,LENGTH for 1-D)."),
     ] = None,
-    padding: Annotated[
-        str, typer.Option("-p", "--padding", help="same, valid, full, N, N,M or T,B,L,R.")
-    ] = "same",
-    pad_mode: Annotated[
-        str, typer.Option(help="Border: zero, reflect, symmetric, replicate, wrap.")
-    ] = "reflect",
-    pad_value: Annotated[float, typer.Option(help="Value of zero padding.")] = 0.0,
-    stride: Annotated[str, typer.Option("-s", "--stride", help="N or N,M.")] = "1",
-    dilation: Annotated[str, typer.Option("-d", "--dilation", help="N or N,M.")] = "1",
-    flip: Annotated[
-        bool, typer.Option("--flip", help="True convolution (kernel rotated 180°).")
-    ] = False,
+    padding: Padding = "same",
+    pad_mode: PadMode = "reflect",
+    pad_value: PadValue = 0.0,
+    stride: Stride = "1",
+    dilation: Dilation = "1",
+    flip: Flip = False,
     steps: Annotated[int, typer.Option(help="How many window positions to write out.", min=0)] = 3,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
