@@ -102,7 +102,7 @@ CASES: list[tuple[str, Callable[[], bytes], list[str], int, str | Check]] = [
     ("cmyk.jpg", lambda: encode(Image.fromarray(RGB).convert("CMYK"), "JPEG"), [], 0,
      lambda rec, out: opened(out).mode == "RGB" or pytest.fail(opened(out).mode)),
     ("anim.gif", animated_gif, [], 0,
-     lambda rec, out: rec["input_shape"] == [5, 6, 3] or pytest.fail(str(rec))),
+     lambda rec, out: np.asarray(opened(out)).max() <= 31 or pytest.fail("not the first frame")),
     ("turned.jpg", exif_rotated_jpeg, [], 0,
      lambda rec, out: opened(out).size == (12, 10) or pytest.fail(str(opened(out).size))),
     ("grey-alpha.png", lambda: encode(Image.fromarray(RGB[..., :2].copy(), "LA"), "PNG"), [], 0,

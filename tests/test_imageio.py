@@ -91,7 +91,7 @@ def test_gif_uses_the_first_frame_and_says_so():
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
     picture = read_image(buffer.getvalue(), "anim.gif")
-    assert picture.note == "anim.gif: has 2 frames; used the first"
+    assert picture.note == "anim.gif: has several frames; used the first"
     assert (picture.pixels == picture.pixels[0, 0]).all()
     assert picture.pixels[0, 0, 0] == 10
 

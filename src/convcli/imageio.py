@@ -188,9 +188,10 @@ def read_image(
             array = _load_npy(source)
             return Picture(array, None, _npy_white(array.dtype), "npy")
         with _open_image(source, kind, label, max_pixels) as image:
-            frames = getattr(image, "n_frames", 1)
+            # is_animated looks one frame ahead; n_frames would walk a hostile file's million.
+            animated = getattr(image, "is_animated", False)
             pixels, alpha, white = _split_channels(_upright(image))
-    notes = [f"has {frames} frames; used the first"] if frames > 1 else []
+    notes = ["has several frames; used the first"] if animated else []
     notes += dict.fromkeys(" ".join(str(w.message).split()) for w in warned)  # once each
     note = f"{label}: {'; '.join(notes)}" if notes else None
     return Picture(pixels, alpha, white, kind, note)
