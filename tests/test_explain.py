@@ -129,6 +129,9 @@ def test_an_image_crop_is_explained_as_luminance(tmp_path):
         (["-k", "box", "--input", "[[1,2],[3"], r"--input: not a matrix of numbers"),
         (["-k", "box", "--pad-mode", "mirror"], r"--pad-mode must be one of zero, reflect"),
         (["-k", "box:9", "-p", "valid"], r"output would be empty along axis 0"),
+        (["-k", "box", "-p", "1000000"], r"the padded input would be 2000005x2000005; explain shows at most 64"),
+        (["-k", "box:33"], r"the kernel is 33x33; explain shows at most 32 per side"),
+        (["-k", "box", "-d", "1000000"], r"the padded input would be"),
     ],
 )  # fmt: skip
 def test_bad_explain_requests_exit_2_with_one_line(args, message):

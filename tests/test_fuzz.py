@@ -171,3 +171,33 @@ def test_option_values(folder, option, value):
             r"requires an argument|No such option", result.stderr
         ):
             assert CHOICES[option] in result.stderr
+
+
+EXPLAIN_OPTIONS = [
+    "-p",
+    "-s",
+    "-d",
+    "--pad-mode",
+    "--pad-value",
+    "--steps",
+    "--crop",
+    "--input",
+    "-k",
+]
+
+
+@fuzz
+@given(
+    st.lists(st.tuples(st.sampled_from(EXPLAIN_OPTIONS),
+                       st.one_of(st.text(max_size=12), st.from_regex(r"-?[0-9]{1,8}(,-?[0-9]{1,8}){0,3}", fullmatch=True),
+                                 st.sampled_from(["[[1,2],[3,4]]", "[1,0,-1]", "[]", "[[1],[2,3]]", "nan", "0"]))),
+             max_size=3),
+    st.booleans(),
+)  # fmt: skip
+def test_explain_options(folder, pairs, as_json):
+    fresh_folder(folder)
+    args = ["explain", "-k", "sobel-x", *[part for pair in pairs for part in pair]]
+    result = run_and_check([*args, *(["--json"] if as_json else [])], folder)
+    assert result.exit_code in (0, USAGE)
+    if result.exit_code == USAGE:
+        assert len(result.stderr.splitlines()) == 1

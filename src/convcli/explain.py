@@ -17,7 +17,7 @@ import numpy.typing as npt
 from convcli.engine import Geometry, convolve, resolve_geometry
 from convcli.engine.borders import canonical_pad_mode, pad
 from convcli.engine.geometry import PaddingSpec
-from convcli.errors import UsageError
+from convcli.errors import InputError, UsageError
 
 Matrix = npt.NDArray[np.float64]
 LARGEST_SIDE = 32  # an explanation of more cells than this per side is unreadable
@@ -108,10 +108,21 @@ def explain(
             f"the input is {'x'.join(map(str, signal.shape))}; explain shows at most "
             f"{LARGEST_SIDE} per side: choose a part with --crop ROW,COL,HEIGHT,WIDTH"
         )
+    if max(weights.shape) > LARGEST_SIDE:
+        raise UsageError(
+            f"the kernel is {'x'.join(map(str, weights.shape))}; explain shows at most "
+            f"{LARGEST_SIDE} per side"
+        )
     mode = canonical_pad_mode(pad_mode)
     geometry = resolve_geometry(
         signal.shape, weights.shape, padding=padding, stride=stride, dilation=dilation
     )
+    padded_sides = [n + sum(pair) for n, pair in zip(signal.shape, geometry.padding, strict=True)]
+    if max(padded_sides) > 2 * LARGEST_SIDE:
+        raise UsageError(
+            f"the padded input would be {'x'.join(map(str, padded_sides))}; explain shows "
+            f"at most {2 * LARGEST_SIDE} per side: use less padding"
+        )
     output = np.asarray(convolve(
         signal, weights, padding=geometry.padding, pad_mode=mode, pad_value=pad_value,
         stride=geometry.stride, dilation=geometry.dilation, flip=flip, dtype=np.float64,
@@ -186,7 +197,10 @@ def read_input(text: str | None, crop: tuple[int, ...] | None, ndim: int) -> Mat
     elif text.lstrip().startswith("["):
         matrix = nested_matrix(read_matrix(text, "--input")[0])
     else:
-        picture = read_image(Path(text), text)
+        try:
+            picture = read_image(Path(text), text)
+        except InputError as error:  # here the file is an option's value: a usage error
+            raise UsageError(f"--input {error}") from None
         matrix = picture.pixels.astype(np.float64)
         if picture.is_image and matrix.ndim == 3:
             matrix = matrix @ LUMA.astype(np.float64)
