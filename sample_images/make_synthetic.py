@@ -29,7 +29,7 @@ def shapes(size: int = 256) -> np.ndarray:
 
 
 def circle(radius: int = 14) -> np.ndarray:
-    """A template for matched filtering: one circle of shapes.png, with a margin of black."""
+    """Draw the template for matched filtering: one circle of shapes.png, with a black margin."""
     side = 2 * radius + 3
     rows, cols = np.mgrid[0:side, 0:side] - side // 2
     return np.where(rows**2 + cols**2 <= radius**2, 255, 0).astype(np.uint8)
