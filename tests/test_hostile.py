@@ -193,13 +193,13 @@ def photo(tmp_path) -> Path:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["-p", "1000000"], r"the output would be 2000010x2000008 \(rows x columns\) = 4,000,036,000,080 pixels "
+        (["-p", "1000000"], r"the output would be 2000010x2000008 \(rows x columns\) = 4,000,036,000,080 points "
                             r"\(padding 1000000,1000000,1000000,1000000\), over the limit of 89,478,485"),
         (["-d", "100000", "-p", "full"], r"the output would be 200012x200010 \(rows x columns\) = "),
         (["-p", "0,0,40000000,40000000", "-s", "1,100000000"],
          r"the padded input would hold [\d,]+ values to read \(padding 0,0,40000000,40000000, "
          r"stride 1,100000000\), over the limit of 715,827,880 \(8 x --max-pixels\)"),
-        (["-p", "40", "--max-pixels", "1000"], r"the output would be 90x88 \(rows x columns\) = 7,920 pixels"),
+        (["-p", "40", "--max-pixels", "1000"], r"the output would be 90x88 \(rows x columns\) = 7,920 points"),
     ],
 )  # fmt: skip
 def test_padding_and_dilation_that_would_allocate_too_much_are_refused(photo, options, message):

@@ -39,6 +39,7 @@ from convcli.options import padding_for, per_axis
 from convcli.ranges import finite_bounds, map_range
 from convcli.report import Report, StageReport
 
+AXES = {1: "samples", 2: "rows x columns", 3: "planes x rows x columns"}
 CLIP_WARNING = 0.01  # say so when more than 1% of the samples were clipped
 Source = Path | bytes  # a file, or the bytes of standard input
 
@@ -133,8 +134,9 @@ def check_size(name: str, geometry: Geometry, method: str, max_pixels: int) -> N
     pixels = math.prod(spatial)
     if pixels > max_pixels:
         size = "x".join(map(str, spatial))
+        axes = AXES.get(len(spatial), "axes")
         raise UsageError(
-            f"{name}: the output would be {size} (rows x columns) = {pixels:,} pixels "
+            f"{name}: the output would be {size} ({axes}) = {pixels:,} points "
             f"(padding {_sides(geometry)}), over the limit of {max_pixels:,}; "
             "use less padding, or raise --max-pixels"
         )
