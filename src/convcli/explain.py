@@ -141,13 +141,17 @@ def _steps(padded: Matrix, kernel: Matrix, g: Geometry, count: int) -> list[Step
     found = []
     for index in itertools.islice(np.ndindex(*g.output_shape), max(count, 0)):
         origin = tuple(i * s for i, s in zip(index, g.stride, strict=True))
-        taps = tuple(
-            slice(o, o + d * (k - 1) + 1, d)
-            for o, k, d in zip(origin, g.kernel_shape, g.dilation, strict=True)
-        )
-        window = padded[taps]
+        window = padded[taps(origin, g)]
         found.append(Step(index, origin, window, float((window * kernel).sum())))
     return found
+
+
+def taps(origin: tuple[int, ...], g: Geometry) -> tuple[slice, ...]:
+    """Select the padded-input cells under the kernel's taps, for a window at ``origin``."""
+    return tuple(
+        slice(o, o + d * (k - 1) + 1, d)
+        for o, k, d in zip(origin, g.kernel_shape, g.dilation, strict=True)
+    )
 
 
 def pretty_formula(g: Geometry, axis: int) -> str:

@@ -194,9 +194,9 @@ def explain_view(e: Explanation, name: str, total_steps: int) -> RenderableType:
         *([Text("kernel, as written", style="bold"), _matrix_view(e.written)] if e.flip else []),
         Text("kernel, as applied" + (": rotated 180°" if e.flip else ""), style="bold"),
         _matrix_view(e.kernel),
-        Text(f"input, padded ({e.pad_mode}; padding "
+        Text(f"input, padded ({e.pad_mode}: "
              + ", ".join(f"{n} {b}+{a}" for n, (b, a) in zip(names, g.padding, strict=True))
-             + "): padding cells in (parentheses)", style="bold"),
+             + "); (x) marks a padding cell", style="bold"),
         _padded_view(e),
         Text("output size, per axis", style="bold"),
         *(Text(f"  {n}: {e.formula(axis)}") for axis, n in enumerate(names)),
@@ -232,16 +232,22 @@ def _definition(ndim: int) -> str:
 
 
 def _padded_view(e: Explanation) -> RenderableType:
+    """Show the padded input: padding cells in parentheses, the first window underlined."""
     import numpy as np  # only here: `kernels list` needs no NumPy
 
+    from convcli.explain import taps
+
+    first = np.zeros(e.padded.shape, dtype=bool)
+    if e.steps:
+        first[taps(e.steps[0].origin, e.geometry)] = True
     grid = Table.grid(padding=(0, 1))
-    for values, inside in zip(np.atleast_2d(e.padded), np.atleast_2d(e.inside), strict=True):
-        cells = [
-            Text(_number_text(float(v)).rjust(7))
-            if keep
-            else Text(f"({_number_text(float(v))})".rjust(7), style="dim")
-            for v, keep in zip(values, inside, strict=True)
-        ]
+    rows = zip(np.atleast_2d(e.padded), np.atleast_2d(e.inside), np.atleast_2d(first), strict=True)
+    for values, inside, window in rows:
+        cells = []
+        for value, keep, covered in zip(values, inside, window, strict=True):
+            text = _number_text(float(value)) if keep else f"({_number_text(float(value))})"
+            style = ("" if keep else "dim") + (" bold underline" if covered else "")
+            cells.append(Text(text.rjust(7), style=style.strip()))
         grid.add_row(*cells)
     return grid
 
