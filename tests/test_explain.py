@@ -127,6 +127,8 @@ def test_an_image_crop_is_explained_as_luminance(tmp_path):
         (["-k", "box", "--input", "[[1,2],[3,4]]", "--crop", "0,0,3,3"], r"--crop reaches 3 along axis 0"),
         (["-k", "[1,2]", "--input", "[[1,2],[3,4]]"], r"a 1-D kernel and a 2-D input"),
         (["-k", "box", "--input", "[[1,2],[3"], r"--input: not a matrix of numbers"),
+        (["-k", "box", "--input", ""], r"--input is empty: give a matrix, a .npy or an image"),
+        (["-k", "box", "--input", "missing.png"], r"--input missing.png: no such file"),
         (["-k", "box", "--pad-mode", "mirror"], r"--pad-mode must be one of zero, reflect"),
         (["-k", "box:9", "-p", "valid"], r"output would be empty along axis 0"),
         (["-k", "box", "-p", "1000000"], r"the padded input would be 2000005x2000005; explain shows at most 64"),

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 import convcli.atomic
-from contract import USAGE, png_from_chunks, run_and_check
+from contract import USAGE, png_chunks, png_from_chunks, run_and_check
 from convcli.imageio import DEFAULT_MAX_PIXELS
 
 RNG = np.random.default_rng(11)
@@ -86,6 +86,12 @@ CASES: list[tuple[str, Callable[[], bytes], list[str], int, str | Check]] = [
      "not an image convcli can read"),
     ("psd.png", lambda: b"8BPS\x00\x01" + bytes(40), [], 1, "not an image convcli can read"),
     ("cut.png", lambda: encode(Image.fromarray(RGB), "PNG")[:-40], [], 1, "cannot read image"),
+    # Found by fuzzing: each once escaped as an internal error or as warning text on stderr.
+    ("signature.jpg", lambda: b"\xff\xd8\xff", [], 1, "not an image convcli can read"),
+    ("bad-exif.tif", lambda: b"II*\x00\x00\x00\x00\x01", [], 1, "not an image convcli can read"),
+    ("empty-iccp.png", lambda: png_from_chunks([*png_chunks(encode(Image.fromarray(RGB), "PNG"))[:-1],
+                                                (b"iCCP", b""), (b"IEND", b"")]),
+     [], 1, "cannot read image: corrupt (IndexError)"),
     ("cut.jpg", lambda: encode(Image.fromarray(RGB), "JPEG")[:300], [], 1, "cannot read image"),
     ("huge-header.png", lambda: png_header_only(100_000, 100_000), [], 1,
      "100000x100000 (width x height) is 10000000000 pixels, over the limit of 89478485"),

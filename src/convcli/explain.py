@@ -198,6 +198,8 @@ def read_input(text: str | None, crop: tuple[int, ...] | None, ndim: int) -> Mat
 
     if text is None:
         matrix = ramp(ndim)
+    elif not text.strip():
+        raise UsageError("--input is empty: give a matrix, a .npy or an image")
     elif text.lstrip().startswith("["):
         matrix = nested_matrix(read_matrix(text, "--input")[0])
     else:
