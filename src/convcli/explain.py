@@ -54,7 +54,7 @@ class Explanation:
 
     def formula(self, axis: int) -> str:
         """Write the output-size formula of one axis with its numbers."""
-        return pretty_formula(self.geometry, axis)
+        return self.geometry.formula(axis, textbook=True)
 
     def record(self) -> dict[str, Any]:
         """Return the ``--json`` object."""
@@ -152,21 +152,6 @@ def taps(origin: tuple[int, ...], g: Geometry) -> tuple[slice, ...]:
         slice(o, o + d * (k - 1) + 1, d)
         for o, k, d in zip(origin, g.kernel_shape, g.dilation, strict=True)
     )
-
-
-def pretty_formula(g: Geometry, axis: int) -> str:
-    """Write the output-size formula of one axis with its numbers, as a textbook does.
-
-    Examples
-    --------
-    >>> g = resolve_geometry((5,), (3,), padding=1, stride=2)
-    >>> pretty_formula(g, 0)
-    '⌊(5 + 1 + 1 - 1·(3 - 1) - 1) / 2⌋ + 1 = 3'
-    """
-    n, (before, after) = g.input_shape[axis], g.padding[axis]
-    k, s, d = g.kernel_shape[axis], g.stride[axis], g.dilation[axis]
-    size = g.output_shape[axis]
-    return f"⌊({n} + {before} + {after} - {d}·({k} - 1) - 1) / {s}⌋ + 1 = {size}"
 
 
 def ramp(ndim: int) -> Matrix:

@@ -57,18 +57,26 @@ class Geometry:
         spatial = (_axis_output(*self._axis(i)) for i in range(self.spatial_ndim))
         return (*spatial, *self.channel_shape)
 
-    def formula(self, axis: int) -> str:
+    def formula(self, axis: int, textbook: bool = False) -> str:
         """Write out the output-size formula of one spatial axis with its numbers.
+
+        ``textbook`` writes the floor and the product as a textbook does
+        (for ``convcli explain``); the default is plain ASCII (for reports).
 
         Examples
         --------
         >>> g = resolve_geometry((5,), (3,), padding=1, stride=2)
         >>> g.formula(0)
         'floor((5 + 1 + 1 - 1*(3 - 1) - 1) / 2) + 1 = 3'
+        >>> g.formula(0, textbook=True)
+        '⌊(5 + 1 + 1 - 1·(3 - 1) - 1) / 2⌋ + 1 = 3'
         """
         n, (before, after), k, s, d = self._axis(axis)
         size = _axis_output(n, (before, after), k, s, d)
-        return f"floor(({n} + {before} + {after} - {d}*({k} - 1) - 1) / {s}) + 1 = {size}"
+        floor, close, times = ("⌊", "⌋", "·") if textbook else ("floor(", ")", "*")
+        return (
+            f"{floor}({n} + {before} + {after} - {d}{times}({k} - 1) - 1) / {s}{close} + 1 = {size}"
+        )
 
     def _axis(self, axis: int) -> tuple[int, tuple[int, int], int, int, int]:
         return (
