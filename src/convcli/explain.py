@@ -178,7 +178,7 @@ def read_input(text: str | None, crop: tuple[int, ...] | None, ndim: int) -> Mat
     from pathlib import Path
 
     from convcli.catalog import read_matrix
-    from convcli.imageio import LUMA, read_image
+    from convcli.imageio import luminance, read_image
     from convcli.kernel import nested_matrix
 
     if text is None:
@@ -192,9 +192,7 @@ def read_input(text: str | None, crop: tuple[int, ...] | None, ndim: int) -> Mat
             picture = read_image(Path(text), text)
         except InputError as error:  # here the file is an option's value: a usage error
             raise UsageError(f"--input {error}") from None
-        matrix = picture.pixels.astype(np.float64)
-        if picture.is_image and matrix.ndim == 3:
-            matrix = matrix @ LUMA.astype(np.float64)
+        matrix = np.asarray(luminance(picture, np.float64), dtype=np.float64)
     if crop is None:
         return matrix
     if len(crop) != 2 * matrix.ndim:

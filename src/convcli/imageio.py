@@ -221,6 +221,24 @@ def probe_image(
         return Header((rows, cols) if channels == 1 else (rows, cols, channels), alpha, white, kind)
 
 
+def luminance(picture: Picture, dtype: npt.DTypeLike = np.float32) -> npt.NDArray[np.generic]:
+    """Return a picture's grey values: the ITU-R 601 luminance of a colour image, in ``dtype``.
+
+    Grey images and ``.npy`` arrays are returned as they are (no copy).
+
+    Examples
+    --------
+    >>> rgb = Picture(np.array([[[255, 0, 0]]], np.uint8), None, 255.0, "png")
+    >>> luminance(rgb, np.float64).round(3).tolist()  # 0.299 of the red
+    [[76.245]]
+    """
+    if picture.is_image and picture.pixels.ndim == 3:
+        weights = LUMA.astype(dtype)
+        grey: npt.NDArray[np.generic] = picture.pixels.astype(dtype) @ weights
+        return grey
+    return picture.pixels
+
+
 def _orientation(image: Image.Image, header_only: bool = False) -> int:
     # A PNG may keep its EXIF after the pixels, and getexif() would decode them all
     # to find it; a header-only look takes only EXIF that came before them.

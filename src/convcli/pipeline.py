@@ -26,10 +26,9 @@ from convcli.engine.strips import padded_reads
 from convcli.errors import InputError, UsageError
 from convcli.imageio import (
     DEFAULT_MAX_PIXELS,
-    LUMA,
     Header,
     OutputFormat,
-    Picture,
+    luminance,
     output_format,
     read_image,
     write_image,
@@ -268,7 +267,7 @@ def process(
         report.seconds = time.perf_counter() - started
         return report
 
-    x: npt.NDArray[np.generic] = _luminance(picture) if settings.gray else picture.pixels
+    x: npt.NDArray[np.generic] = luminance(picture) if settings.gray else picture.pixels
     alpha = picture.alpha
     for stage in planned.stages[:-1]:
         stage_start = time.perf_counter()
@@ -377,12 +376,6 @@ def _with_alpha(shape: tuple[int, ...], alpha: bool) -> tuple[int, ...]:
         return tuple(shape)
     channels = shape[2] if len(shape) == 3 else 1
     return (*shape[:2], channels + 1)
-
-
-def _luminance(picture: Picture) -> npt.NDArray[np.generic]:
-    if picture.is_image and picture.pixels.ndim == 3:
-        return picture.pixels.astype(np.float32) @ LUMA
-    return picture.pixels
 
 
 def _output_mapping(

@@ -13,7 +13,7 @@ import numpy as np
 
 from convcli.errors import InputError, KernelError
 from convcli.families import MAX_SIZE
-from convcli.imageio import LUMA, read_image
+from convcli.imageio import luminance, read_image
 from convcli.kernel import Kernel, Matrix
 
 
@@ -47,7 +47,7 @@ def template_kernel(path_text: str) -> Kernel:
         raise KernelError(f"template: {path_text} is an array; a template is an image")
     if max(picture.pixels.shape[:2]) > MAX_SIZE:
         raise KernelError(f"template: {path_text} is over {MAX_SIZE} pixels on a side")
-    matrix = _normalized(_grey(picture.pixels))
+    matrix = _normalized(np.asarray(luminance(picture, np.float64), dtype=np.float64))
     if matrix is None:
         raise KernelError(f"template: {path_text} is flat; a matched filter needs a shape")
     return Kernel(
@@ -59,13 +59,6 @@ def template_kernel(path_text: str) -> Kernel:
         tags=("match",),
         source=path_text,
     )
-
-
-def _grey(pixels: np.ndarray) -> Matrix:
-    grey = pixels.astype(np.float64)
-    if grey.ndim == 3:  # luminance, as --gray
-        grey = grey @ LUMA.astype(np.float64)
-    return grey
 
 
 def _normalized(grey: Matrix) -> Matrix | None:
