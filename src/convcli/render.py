@@ -184,6 +184,8 @@ def _cell(value: float, peak: float) -> Text:
 
 def explain_view(e: Explanation, name: str, total_steps: int) -> RenderableType:
     """Build the ``convcli explain`` page: kernel, padded input, formula, steps, output."""
+    from convcli.explain import taps  # brings NumPy: only when explaining
+
     g = e.geometry
     names = AXIS_NAMES[g.spatial_ndim]
     what = "true convolution (--flip)" if e.flip else "cross-correlation"
@@ -204,8 +206,9 @@ def explain_view(e: Explanation, name: str, total_steps: int) -> RenderableType:
     ]  # fmt: skip
     for step in e.steps:
         where = ", ".join(
-            f"{n} {o}..{o + d * (k - 1)}" + (f" every {d}" if d > 1 else "")
-            for n, o, k, d in zip(names, step.origin, g.kernel_shape, g.dilation, strict=True)
+            f"{n} {cells.start}..{cells.stop - 1}"
+            + (f" every {cells.step}" if cells.step > 1 else "")
+            for n, cells in zip(names, taps(step.origin, g), strict=True)
         )
         terms = " + ".join(
             f"({_number_text(float(a))}·{_number_text(float(w))})"
