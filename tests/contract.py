@@ -45,6 +45,16 @@ def run_and_check(args: list[str], folder: Path, stdin: bytes | None = None) -> 
     return result
 
 
+def apply_to_bytes(content: bytes, folder: Path, name: str, options: list[str]) -> Any:
+    """Write ``content`` as input ``name`` in a fresh ``folder`` and filter it with ``box``."""
+    fresh_folder(folder)
+    source = folder / name
+    source.write_bytes(content)
+    args = ["apply", str(source), "-k", "box", "-o", str(folder / f"out{source.suffix}"),
+            "-j", "1", "-q", "--max-pixels", FUZZ_MAX_PIXELS, *options]  # fmt: skip
+    return run_and_check(args, folder)
+
+
 def check_result(result: Any, args: list[str]) -> None:
     where = f"convcli {' '.join(args)[:300]!r}"
     if result.exception is not None and not isinstance(result.exception, SystemExit):

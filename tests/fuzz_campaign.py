@@ -38,9 +38,9 @@ with atheris.instrument_imports():
     import convcli.options  # noqa: F401
 
 from contract import (
-    FUZZ_MAX_PIXELS,
     USAGE,
     ContractBroken,
+    apply_to_bytes,
     fresh_folder,
     png_bytes,
     png_chunks,
@@ -95,12 +95,7 @@ def option_value(data: atheris.FuzzedDataProvider) -> None:
 
 
 def _apply(content: bytes, suffix: str, options: list[str]) -> None:
-    folder = fresh_folder(FOLDER)
-    source = folder / f"in{suffix}"
-    source.write_bytes(content)
-    args = ["apply", str(source), "-k", "box", "-o", str(folder / f"out{suffix}"), "-j", "1",
-            "-q", "--max-pixels", FUZZ_MAX_PIXELS, *options]  # fmt: skip
-    result = run_and_check(args, folder)
+    result = apply_to_bytes(content, FOLDER, f"in{suffix}", options)
     if result.exit_code not in (0, 1):
         raise ContractBroken(f"an input file gave exit {result.exit_code}: {result.stderr}")
 

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract import (
-    FUZZ_MAX_PIXELS,
     KERNEL_TOML,
     USAGE,
+    apply_to_bytes,
     fresh_folder,
     png_bytes,
     png_chunks,
@@ -42,20 +42,10 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path / "run"
 
 
-def apply_to(data: bytes, folder: Path, name: str = "in.png", *options: str):
-    fresh_folder(folder)
-    source = folder / name
-    source.write_bytes(data)
-    target = folder / f"out{source.suffix}"
-    args = ["apply", str(source), "-k", "box", "-o", str(target), "-j", "1", "-q",
-            "--max-pixels", FUZZ_MAX_PIXELS, *options]  # fmt: skip
-    return run_and_check(args, folder)
-
-
 @fuzz
 @given(st.sampled_from(SIGNATURES), st.binary(max_size=3000), st.sampled_from(["in.png", "in.npy"]))
 def test_arbitrary_bytes_behind_any_signature(folder, signature, rest, name):
-    result = apply_to(signature + rest, folder, name)
+    result = apply_to_bytes(signature + rest, folder, name, [])
     assert result.exit_code in (0, 1)  # a bad input fails alone; the options were fine
 
 
@@ -98,7 +88,7 @@ def mutated_pngs(draw: st.DrawFn) -> bytes:
 @fuzz
 @given(mutated_pngs(), st.sampled_from([[], ["--gray"], ["-o", "out.jpg"], ["--range", "rescale"]]))
 def test_mutated_pngs(folder, data, options):
-    result = apply_to(data, folder, "in.png", *options)
+    result = apply_to_bytes(data, folder, "in.png", options)
     assert result.exit_code in (0, 1)
 
 
