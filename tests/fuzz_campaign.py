@@ -24,20 +24,13 @@ import atheris
 # The numeric modules are loaded first, uninstrumented: atheris's comparison tracing
 # keeps the arrays of every `<` alive (the first campaign grew by 370 MB a run on large
 # paddings and hit its memory limit). Coverage should guide the parsers.
-import convcli.engine
-import convcli.pipeline
-import convcli.ranges
 
 with atheris.instrument_imports():
     import PIL.PngImagePlugin
     import PIL.TiffImagePlugin  # noqa: F401
 
-    import convcli.catalog
-    import convcli.imageio
-    import convcli.kernel
-    import convcli.options  # noqa: F401
 
-from contract import (
+from helpers.contract import (
     USAGE,
     ContractBroken,
     apply_to_bytes,

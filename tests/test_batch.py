@@ -14,18 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
 from convcli import batch
-from convcli.cli import app
 from convcli.report import RECORD_KEYS
-
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
-runner = CliRunner()
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args))
+from helpers import SAMPLES, run
 
 
 def records(result) -> list[dict]:
@@ -270,8 +262,8 @@ _MEASURE = """
 import sys, tracemalloc
 from pathlib import Path
 from convcli import pipeline
-from convcli.catalog import load_kernel
-from convcli.imageio import output_format
+from convcli.kernels.catalog import load_kernel
+from convcli.io.images import output_format
 source, target, spec = sys.argv[1:]
 settings = pipeline.Settings(kernels=(load_kernel(spec),), threads=1)
 tracemalloc.start()

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
 from convcli.cli import app
+from helpers import runner
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-runner = CliRunner()
 
 
 def commands(group: typer.Typer, prefix: tuple[str, ...] = ()):

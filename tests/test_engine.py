@@ -12,9 +12,12 @@ import pytest
 import scipy.ndimage as ndi
 
 from convcli import ConvcliError, convolve, output_shape
-from convcli.engine import METHODS, PAD_MODE_ALIASES, PAD_MODES, convolve_strips
-from convcli.engine.borders import source_index
-from reference import correlate_reference
+from convcli.choices import PAD_MODE_ALIASES, Method, PadMode
+from convcli.engine import convolve_bands
+from convcli.engine._borders import source_index
+from helpers.reference import correlate_reference
+
+METHODS, PAD_MODES = list(Method), list(PadMode)
 
 RNG = np.random.default_rng(20261121)
 
@@ -335,20 +338,20 @@ def test_bands_of_rows_put_together_are_convolve(mode, padding, stride, dilation
         whole = convolve(x, kernel, dtype=np.float64, **options)
     except ConvcliError:
         with pytest.raises(ConvcliError):
-            list(convolve_strips(x, kernel, **options))
+            list(convolve_bands(x, kernel, **options))
         return
     for rows in (1, 2, 3, 100):
-        bands = list(convolve_strips(x, kernel, dtype=np.float64, rows=rows, **options))
+        bands = list(convolve_bands(x, kernel, dtype=np.float64, rows=rows, **options))
         assert [start for start, _ in bands] == list(range(0, whole.shape[0], rows))
         np.testing.assert_array_equal(np.concatenate([band for _, band in bands]), whole)
 
 
 def test_bands_of_a_volume_and_of_a_signal():
     volume, cube = random_array(5, 6, 4), random_array(3, 3, 2)
-    bands = [band for _, band in convolve_strips(volume, cube, pad_mode="wrap", rows=2)]
+    bands = [band for _, band in convolve_bands(volume, cube, pad_mode="wrap", rows=2)]
     np.testing.assert_array_equal(np.concatenate(bands), convolve(volume, cube, pad_mode="wrap"))
     signal = random_array(11)
-    bands = [band for _, band in convolve_strips(signal, [1, 2], stride=3, rows=1)]
+    bands = [band for _, band in convolve_bands(signal, [1, 2], stride=3, rows=1)]
     np.testing.assert_array_equal(np.concatenate(bands), convolve(signal, [1, 2], stride=3))
 
 
@@ -356,7 +359,7 @@ def test_bands_convert_only_a_band_of_the_input_to_float():
     image = np.zeros((2000, 1000), dtype=np.uint8)
     tracemalloc.start()
     try:
-        for _ in convolve_strips(image, np.ones((3, 3)), rows=50, threads=1):
+        for _ in convolve_bands(image, np.ones((3, 3)), rows=50, threads=1):
             pass
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -396,7 +399,7 @@ def test_nan_in_the_input_does_not_spread_through_the_spectrum():
 
 
 def test_separable_factors_are_exact_for_integer_rank_one_kernels():
-    from convcli.engine.separable import factor
+    from convcli.engine._separable import factor
 
     sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=float)
     ((column, row),) = factor(sobel)
@@ -412,7 +415,7 @@ def test_threads_never_change_a_bit(method):
     one = convolve(x, kernel, method=method, threads=1, stride=(2, 1))
     two = convolve(x, kernel, method=method, threads=2, stride=(2, 1))
     assert np.array_equal(one, two)
-    bands = list(convolve_strips(x, kernel, method=method, threads=2, rows=7))
+    bands = list(convolve_bands(x, kernel, method=method, threads=2, rows=7))
     assert [start for start, _ in bands] == list(range(0, 300, 7))
     assert np.array_equal(np.concatenate([b for _, b in bands]), convolve(x, kernel, method=method))
 

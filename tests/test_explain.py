@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from typer.testing import CliRunner
 
+from convcli.choices import Colormap
 from convcli.cli import app
-from convcli.colormaps import COLORMAPS, lookup_table
-from reference import border_index, brute_force_size, correlate_reference
+from convcli.colormaps import lookup_table
+from helpers import SAMPLES, runner
+from helpers.reference import border_index, brute_force_size, correlate_reference
 
-runner = CliRunner()
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
 MODES = ["zero", "reflect", "symmetric", "replicate", "wrap"]
 
 
@@ -146,7 +144,7 @@ def test_bad_explain_requests_exit_2_with_one_line(args, message):
 # --- heat maps ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", COLORMAPS)
+@pytest.mark.parametrize("name", list(Colormap))
 def test_a_colormap_makes_rgb_of_the_input_size_from_end_to_end_of_the_map(tmp_path, name):
     ramp = np.tile(np.arange(0, 200, 2, dtype=np.uint8), (7, 1))  # 7 x 100, one channel
     Image.fromarray(np.dstack([ramp] * 3)).save(tmp_path / "ramp.png")  # colour in: implies --gray

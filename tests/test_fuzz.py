@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contract import (
+from helpers.contract import (
     KERNEL_TOML,
     USAGE,
     apply_to_bytes,

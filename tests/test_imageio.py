@@ -8,20 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli.atomic import write_atomically
 from convcli.errors import InputError, UsageError
-from convcli.imageio import output_format, probe_image, read_image, write_image
+from convcli.io.atomic import write_atomically
+from convcli.io.images import output_format, probe_image, read_image, write_image
 from convcli.ranges import map_range
+from helpers import encode
 
 RNG = np.random.default_rng(3)
 RGB = RNG.integers(0, 256, size=(6, 7, 3), dtype=np.uint8)
 ALPHA = RNG.integers(0, 256, size=(6, 7), dtype=np.uint8)
-
-
-def encode(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF", "BMP", "WEBP"])
@@ -111,7 +106,7 @@ def test_npy_arrays_pass_through(shape, tmp_path):
     np.save(path, array)
     picture = read_image(path)
     np.testing.assert_array_equal(picture.pixels, array)
-    assert not picture.is_image
+    assert not picture.header.is_image
     assert picture.white == 1.0
 
 

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from convcli import ConvcliError
-from convcli.catalog import KERNEL_PATH_VARIABLE, load_kernel, named_kernels
+from convcli.choices import Range
 from convcli.engine import convolve
 from convcli.errors import KernelError
-from convcli.kernel import RANGES
+from convcli.kernels.catalog import KERNEL_PATH_VARIABLE, load_kernel, named_kernels
+
+RANGES = list(Range)
 
 DESIGN_BUILTINS = [
     "identity", "box", "gaussian", "sharpen", "emboss", "sobel-x", "sobel-y", "sobel",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli.png import SIGNATURE, adler32_combine, write_png
+from convcli.io.png import SIGNATURE, adler32_combine, write_png
 
 RNG = np.random.default_rng(11)
 

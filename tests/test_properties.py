@@ -9,8 +9,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from convcli import ConvcliError, convolve, output_shape
-from convcli.engine import METHODS, PAD_MODES
-from reference import brute_force_size
+from convcli.choices import Method, PadMode
+from helpers.reference import brute_force_size
+
+METHODS, PAD_MODES = list(Method), list(PadMode)
 
 finite = st.floats(-100, 100, allow_nan=False, allow_infinity=False, width=64)
 modes = st.sampled_from(PAD_MODES)

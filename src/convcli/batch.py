@@ -1,4 +1,4 @@
-"""Running many inputs: naming outputs, checking them all first, workers, interrupts.
+"""A run over many inputs: finding them, naming and checking every output, workers, interrupts.
 
 Nothing is lost on error: each input fails alone (unless ``fail_fast``),
 outputs are written atomically, and an interrupt stops the workers, removes
@@ -22,9 +22,9 @@ from pathlib import Path
 from types import FrameType
 from typing import BinaryIO
 
-from convcli.errors import ConvcliError, ExitCode, InputError, UsageError
-from convcli.imageio import DEFAULT_MAX_PIXELS, OutputFormat, output_format, probe_image
-from convcli.inputs import Input
+from convcli.errors import ExitCode, InputError, Interrupted, ParameterError, UsageError
+from convcli.io.images import DEFAULT_MAX_PIXELS, OutputFormat, output_format, probe_image
+from convcli.io.inputs import Input, find_inputs
 from convcli.pipeline import Settings, default_output, prepare, process
 from convcli.report import Report
 
@@ -50,12 +50,71 @@ class RunOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
 
 
-class Interrupted(ConvcliError):
-    """The run was stopped by SIGINT or SIGTERM."""
+def plan(
+    arguments: list[str],
+    output: str | None,
+    settings: Settings,
+    *,
+    recursive: bool = False,
+    skip_existing: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    dry_run: bool = False,
+) -> list[Job]:
+    """Plan a run: find the inputs, name every output, check them all, make the output folder.
 
-    def __init__(self, message: str, exit_code: ExitCode) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    Nothing is written (but the folder) and no pixel is decoded: every
+    refusal comes before the first output.
+
+    Parameters
+    ----------
+    arguments : list of str
+        Files, folders, and ``-`` for standard input, as given.
+    output : str or None
+        ``-o`` as given: a file, a folder, ``-`` (standard output), or None
+        (beside each input).
+    settings : Settings
+        What to do to every input.
+    recursive, skip_existing : bool
+        Descend into sub-folders; mark jobs whose output exists as skipped.
+    max_pixels : int
+        The largest input, checked from the headers.
+    dry_run : bool
+        Do not create the output folder.
+
+    Raises
+    ------
+    UsageError
+        Naming what cannot be done (see :func:`plan_jobs` and :func:`check_jobs`).
+    """
+    if arguments.count("-") > 1:
+        raise UsageError("standard input ('-') can be read only once")
+    several = len(arguments) > 1 or any(Path(name).is_dir() for name in arguments)
+    folder = output_folder(output, several)
+    found = find_inputs(arguments, recursive=recursive, exclude=folder)
+    jobs = plan_jobs(found, output, folder, settings, skip_existing=skip_existing)
+    check_jobs(jobs, settings, max_pixels)
+    if folder is not None and not dry_run:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(
+                f"cannot create the output folder {folder}: {error.strerror}"
+            ) from None
+    return jobs
+
+
+def output_folder(output: str | None, several: bool) -> Path | None:
+    """Return the folder ``-o`` names: one that exists, ends in '/', or takes several inputs."""
+    if output is None or output == "-":
+        if several and output == "-":
+            raise UsageError("several inputs cannot all go to standard output")
+        return None
+    path = Path(output)
+    if path.is_dir() or output.endswith(("/", os.sep)) or several:
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"-o {output} is a file; with several inputs it must name a folder")
+        return path
+    return None
 
 
 def plan_jobs(
@@ -71,7 +130,7 @@ def plan_jobs(
     Parameters
     ----------
     inputs : list of Input
-        From :func:`convcli.inputs.find_inputs`.
+        From :func:`convcli.io.inputs.find_inputs`.
     output : str or None
         ``-o`` as given: a file, ``-`` (standard output), or None (beside each input).
     folder : Path or None
@@ -155,6 +214,8 @@ def check_jobs(jobs: list[Job], settings: Settings, max_pixels: int = DEFAULT_MA
             prepare(header, settings, job.format, max_pixels)
         except InputError:
             continue
+        except ParameterError as error:
+            raise error.about(job.label) from None
         except UsageError as error:
             raise UsageError(f"{job.label}: {error}") from None
 

@@ -1,7 +1,8 @@
 """The exceptions convcli raises and the exit codes they become.
 
-Library code raises these; the CLI maps them to exit codes in one place
-(``convcli.cli``). Every message is one line that names what is wrong.
+Library code raises these, naming its own parameters; the command line words
+them as its options and maps them to exit codes in one place
+(``convcli.cli.app``). Every message is one line that names what is wrong.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """The process exit codes of DESIGN.md section 5."""
+    """The process exit codes (README, "Exit codes")."""
 
     OK = 0
     FAILED = 1  # at least one input failed; the others were processed
@@ -32,7 +33,41 @@ class UsageError(ConvcliError, ValueError):
 
 
 class ParameterError(UsageError):
-    """An argument has an invalid value; the message names the parameter and the value."""
+    """An argument has an invalid value; the message names the parameter and the value.
+
+    Parameters
+    ----------
+    message : str
+        Starts with the parameter's name when ``parameter`` is given, so that
+        the command line can put its option's name there instead.
+    parameter : str, optional
+        The library's name of the parameter: ``pad_mode``, ``stride``, ...
+    context : str, optional
+        What the message is about, before it: an input's name.
+    """
+
+    def __init__(self, message: str, *, parameter: str | None = None, context: str = "") -> None:
+        super().__init__(f"{context}{message}")
+        self.message, self.parameter, self.context = message, parameter, context
+
+    def __reduce__(self) -> tuple[object, ...]:  # crosses process boundaries whole
+        return (_parameter_error, (self.message, self.parameter, self.context))
+
+    def about(self, subject: str) -> ParameterError:
+        """Return the same error, said of ``subject`` (``photo.png: stride must ...``)."""
+        return ParameterError(
+            self.message, parameter=self.parameter, context=f"{subject}: {self.context}"
+        )
+
+    def worded(self, name: str) -> str:
+        """Return the message with ``name`` (an option, ``--stride``) for the parameter."""
+        if self.parameter is None or not self.message.startswith(self.parameter):
+            return str(self)
+        return f"{self.context}{name}{self.message[len(self.parameter) :]}"
+
+
+def _parameter_error(message: str, parameter: str | None, context: str) -> ParameterError:
+    return ParameterError(message, parameter=parameter, context=context)
 
 
 class KernelError(UsageError):
@@ -41,3 +76,11 @@ class KernelError(UsageError):
 
 class InputError(ConvcliError):
     """One input could not be read or its output could not be written."""
+
+
+class Interrupted(ConvcliError):
+    """The run was stopped by SIGINT or SIGTERM."""
+
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

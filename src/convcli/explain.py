@@ -14,9 +14,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.engine import Geometry, convolve, resolve_geometry
-from convcli.engine.borders import canonical_pad_mode, pad
-from convcli.engine.geometry import PaddingSpec
+from convcli.choices import PadMode
+from convcli.engine import (
+    Geometry,
+    PaddingSpec,
+    canonical_pad_mode,
+    convolve,
+    pad,
+    resolve_geometry,
+)
 from convcli.errors import InputError, UsageError
 
 Matrix = npt.NDArray[np.float64]
@@ -129,7 +135,7 @@ def explain(
     ), dtype=np.float64)  # fmt: skip
     applied = np.flip(weights) if flip else weights
     padded = np.asarray(pad(signal, geometry.padding, mode, pad_value), dtype=np.float64)
-    inside = pad(np.ones(signal.shape), geometry.padding, "zero", 0.0) > 0
+    inside = pad(np.ones(signal.shape), geometry.padding, PadMode.ZERO, 0.0) > 0
     return Explanation(
         signal, applied, flip, geometry, mode, padded, inside,
         _steps(padded, applied, geometry, steps), output,
@@ -177,9 +183,9 @@ def read_input(text: str | None, crop: tuple[int, ...] | None, ndim: int) -> Mat
     """
     from pathlib import Path
 
-    from convcli.catalog import read_matrix
-    from convcli.imageio import luminance, read_image
-    from convcli.kernel import nested_matrix
+    from convcli.io.images import luminance, read_image
+    from convcli.kernels.catalog import read_matrix
+    from convcli.kernels.kernel import nested_matrix
 
     if text is None:
         matrix = ramp(ndim)

@@ -19,12 +19,19 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from convcli.atomic import write_atomically
+from convcli.choices import Colormap, FileFormat, Method, PadMode, Range
 from convcli.colormaps import colorize
-from convcli.engine import Geometry, choose_method, convolve_strips, resolve_geometry
-from convcli.engine.strips import padded_reads
-from convcli.errors import InputError, UsageError
-from convcli.imageio import (
+from convcli.engine import (
+    Geometry,
+    PaddingSpec,
+    choose_method,
+    convolve_bands,
+    padded_reads,
+    resolve_geometry,
+)
+from convcli.errors import InputError, ParameterError, UsageError
+from convcli.io.atomic import write_atomically
+from convcli.io.images import (
     DEFAULT_MAX_PIXELS,
     Header,
     OutputFormat,
@@ -33,8 +40,7 @@ from convcli.imageio import (
     read_image,
     write_image,
 )
-from convcli.kernel import Kernel, Matrix
-from convcli.options import padding_for, per_axis
+from convcli.kernels.kernel import Kernel, Matrix
 from convcli.ranges import finite_bounds, map_range
 from convcli.report import Report, StageReport
 
@@ -49,18 +55,18 @@ class Settings:
 
     kernels: tuple[Kernel, ...]
     padding: str | tuple[int, ...] = "same"  # a name, or 1, ndim or 2*ndim numbers
-    pad_mode: str = "reflect"
+    pad_mode: PadMode = PadMode.REFLECT
     pad_value: float = 0.0
     stride: tuple[int, ...] = (1,)
     dilation: tuple[int, ...] = (1,)
     flip: bool = False
     gray: bool = False
-    range: str | None = None  # None: the last kernel's, else clip (raw for .npy output)
-    method: str = "auto"
+    range: Range | None = None  # None: the last kernel's, else clip (raw for .npy output)
+    method: Method = Method.AUTO
     format: str | None = None  # None: from the output's suffix, else the input's
     compress_level: int | None = None  # None: the fast PNG default
     threads: int | None = None  # engine threads per image; None: one per CPU
-    colormap: str | None = None  # a false-colour map for the (single-channel) response
+    colormap: Colormap | None = None  # a false-colour map for the (single-channel) response
 
     @property
     def kernel_name(self) -> str:
@@ -75,7 +81,7 @@ class Stage:
     kernel: Kernel
     matrices: tuple[Matrix, ...]
     geometry: Geometry
-    method: str
+    method: Method
 
 
 def plan(
@@ -115,7 +121,43 @@ def plan(
     return stages
 
 
-def check_size(name: str, geometry: Geometry, method: str, max_pixels: int) -> None:
+def padding_for(padding: str | tuple[int, ...], ndim: int) -> PaddingSpec:
+    """Turn the padding as written (a word, or 1, ndim or 2*ndim numbers) into the engine's form.
+
+    Examples
+    --------
+    >>> padding_for((1, 2, 3, 4), 2)
+    ((1, 2), (3, 4))
+    """
+    if isinstance(padding, str):
+        return padding
+    if len(padding) == 1:
+        return padding[0]
+    if len(padding) == ndim:
+        return padding
+    if len(padding) == 2 * ndim:  # before/after per axis: T,B,L,R for an image
+        return tuple(zip(padding[::2], padding[1::2], strict=True))
+    counts = sorted({1, ndim, 2 * ndim})
+    raise ParameterError(
+        f"padding takes {', '.join(map(str, counts))} numbers for a {ndim}-D kernel, "
+        f"got {len(padding)}",
+        parameter="padding",
+    )
+
+
+def per_axis(name: str, values: tuple[int, ...], ndim: int) -> int | tuple[int, ...]:
+    """Turn a stride or dilation as written into one value, or one per axis of the kernel."""
+    if len(values) == 1:
+        return values[0]
+    if len(values) == ndim:
+        return values
+    raise ParameterError(
+        f"{name} takes 1 or {ndim} numbers for a {ndim}-D kernel, got {len(values)}",
+        parameter=name,
+    )
+
+
+def check_size(name: str, geometry: Geometry, method: Method, max_pixels: int) -> None:
     """Refuse a stage whose output, or the padded input it reads, passes the limits.
 
     The output may hold ``max_pixels`` pixels, as the input may. The padded
@@ -158,7 +200,7 @@ def default_output(source: Path, settings: Settings) -> Path:
 
     Examples
     --------
-    >>> from convcli.catalog import load_kernel
+    >>> from convcli.kernels.catalog import load_kernel
     >>> settings = Settings(kernels=(load_kernel("sobel-x"), load_kernel("gaussian:sigma=2")))
     >>> default_output(Path("photos/cat.png"), settings).as_posix()
     'photos/cat_sobel-x+gaussian-sigma-2.png'
@@ -174,7 +216,7 @@ class Plan:
 
     stages: list[Stage]
     format: OutputFormat
-    range: str
+    range: Range
     depth: str  # uint8, uint16 or float32
     input_shape: tuple[int, ...]  # of the file, alpha included
     output_shape: tuple[int, ...]  # of what is written, alpha included
@@ -282,7 +324,9 @@ def process(
     if settings.colormap:
         values = colorize(values.astype(np.uint8, copy=False), settings.colormap)
     if clipped > CLIP_WARNING:
-        others = " or ".join(f"--range {m}" for m in ("abs", "rescale") if m != planned.range)
+        others = " or ".join(
+            f"--range {m}" for m in (Range.ABS, Range.RESCALE) if m != planned.range
+        )
         report.clip_note = (
             f"{label}: {clipped:.0%} of the values fell outside the output range "
             f"and were clipped; {others} shows them"
@@ -303,7 +347,7 @@ def _bands(
 ) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
     """Yield the stage's response in bands of rows: components combined, bias added."""
     streams = [
-        convolve_strips(
+        convolve_bands(
             x,
             matrix,
             padding=stage.geometry.padding,
@@ -343,7 +387,7 @@ def _filter_and_map(
 ) -> tuple[npt.NDArray[np.generic], float]:
     """Filter and map to the output range band by band; return the values and the clipped share."""
     bounds = None
-    if planned.range == "rescale":
+    if planned.range == Range.RESCALE:
         # The minimum and maximum of the whole response come first. Holding the float
         # response for them took 6.9x the 8-bit image (4096x4096 RGB, sobel); filtering
         # twice, keeping nothing the first time, stays banded.
@@ -380,23 +424,23 @@ def _with_alpha(shape: tuple[int, ...], alpha: bool) -> tuple[int, ...]:
 
 def _output_mapping(
     shape: tuple[int, ...], header: Header, settings: Settings, fmt: OutputFormat
-) -> tuple[str, str]:
+) -> tuple[Range, str]:
     """Choose the range mode and sample type of the output; refuse what cannot be."""
     if settings.colormap:
-        if fmt.name == "npy" or settings.range == "raw" or len(shape) != 2:
+        if fmt.name == FileFormat.NPY or settings.range == Range.RAW or len(shape) != 2:
             raise UsageError(
                 "--colormap makes an 8-bit RGB picture of one channel: write an image "
                 "format (not .npy), in a range other than raw"
             )
-        return settings.range or "rescale", "uint8"
-    if fmt.name == "npy":
-        return settings.range or "raw", "float32"
+        return settings.range or Range.RESCALE, "uint8"
+    if fmt.name == FileFormat.NPY:
+        return settings.range or Range.RAW, "float32"
     image_shaped = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3))
     if not image_shaped:
         raise UsageError(f"cannot write an array of shape {shape} as {fmt.name}; use .npy")
-    mode = settings.range or settings.kernels[-1].range or "clip"
+    mode = settings.range or settings.kernels[-1].range or Range.CLIP
     channels = 1 if len(shape) == 2 else shape[2]
-    if mode == "raw":
+    if mode == Range.RAW:
         if "float32" not in fmt.depths or channels != 1:
             raise UsageError(
                 "--range raw keeps float values: it needs a .npy output, or .tif for one channel"

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from convcli.kernel import RANGES
+from convcli.choices import Range
 
-__all__ = ["DEPTHS", "RANGES", "Mapped", "finite_bounds", "map_range"]
+__all__ = ["DEPTHS", "Mapped", "finite_bounds", "map_range"]
 
 # The sample types an output can have, and the value of full intensity in each.
 DEPTHS = {"uint8": 255, "uint16": 65535, "float32": None}
@@ -33,7 +33,7 @@ class Mapped:
 
 def map_range(
     response: npt.NDArray[np.floating],
-    mode: str,
+    mode: Range | str,
     *,
     white: float,
     depth: str,
@@ -74,17 +74,17 @@ def map_range(
     array([  0,  64, 145, 255], dtype=uint8)
     """
     values = np.asarray(response, dtype=np.float32)
-    if mode == "raw":
+    if mode == Range.RAW:
         return Mapped(values, 0.0)
-    if mode == "rescale":
+    if mode == Range.RESCALE:
         low, high = bounds or finite_bounds(values) or (0.0, 0.0)
         unit = (values - low) / (high - low) if high > low else np.zeros_like(values)
         clipped = 0.0
     else:
         unit = values / np.float32(white)
-        if mode == "abs":
+        if mode == Range.ABS:
             unit = np.abs(unit)
-        elif mode == "offset":
+        elif mode == Range.OFFSET:
             unit = unit + np.float32(0.5)
         # Clipped means the output changed: beyond half a step outside, not 255.00002.
         full_scale = DEPTHS[depth]

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from convcli.atomic import write_atomically
 from convcli.engine import Geometry
 from convcli.errors import UsageError
+from convcli.io.atomic import write_atomically
 
 RECORD_KEYS = (
     "input", "output", "status", "kernel", "input_shape", "kernel_shape", "padding",

@@ -1,20 +1,57 @@
-"""The convolution engine: NumPy only, no files, no terminal, no CLI."""
+"""The convolution engine: NumPy only, no files, no terminal, no CLI.
 
-from convcli.engine.api import convolve
-from convcli.engine.borders import PAD_MODE_ALIASES, PAD_MODES, canonical_pad_mode
-from convcli.engine.geometry import Geometry, output_shape, resolve_geometry
-from convcli.engine.methods import METHODS, choose_method
-from convcli.engine.strips import convolve_strips
+What other packages use is exported here; the modules behind it are
+private. Names are loaded on first use, so that planning a shape with
+:func:`resolve_geometry` (pure Python) does not load NumPy.
+"""
 
-__all__ = [
-    "METHODS",
-    "PAD_MODES",
-    "PAD_MODE_ALIASES",
-    "Geometry",
-    "canonical_pad_mode",
-    "choose_method",
-    "convolve",
-    "convolve_strips",
-    "output_shape",
-    "resolve_geometry",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the same names, for type checkers: `import X as X` re-exports X
+    from convcli.engine._api import convolve as convolve
+    from convcli.engine._bands import convolve_bands as convolve_bands
+    from convcli.engine._bands import padded_reads as padded_reads
+    from convcli.engine._borders import canonical_pad_mode as canonical_pad_mode
+    from convcli.engine._borders import pad as pad
+    from convcli.engine._geometry import LARGEST as LARGEST
+    from convcli.engine._geometry import AxisInts as AxisInts
+    from convcli.engine._geometry import Geometry as Geometry
+    from convcli.engine._geometry import PaddingSpec as PaddingSpec
+    from convcli.engine._geometry import output_shape as output_shape
+    from convcli.engine._geometry import resolve_geometry as resolve_geometry
+    from convcli.engine._methods import choose_method as choose_method
+    from convcli.engine._methods import estimate_costs as estimate_costs
+    from convcli.engine._methods import work as work
+
+_HOMES = {
+    "convolve": "_api",
+    "convolve_bands": "_bands",
+    "padded_reads": "_bands",
+    "canonical_pad_mode": "_borders",
+    "pad": "_borders",
+    "LARGEST": "_geometry",
+    "AxisInts": "_geometry",
+    "Geometry": "_geometry",
+    "PaddingSpec": "_geometry",
+    "output_shape": "_geometry",
+    "resolve_geometry": "_geometry",
+    "choose_method": "_methods",
+    "estimate_costs": "_methods",
+    "work": "_methods",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'convcli.engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"convcli.engine.{_HOMES[name]}"), name)
+    globals()[name] = value  # once loaded, an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Column, Table
 from rich.text import Text
 
-from convcli.families import FAMILIES
-from convcli.kernel import Kernel, Matrix
+from convcli.choices import Range
+from convcli.kernels.kernel import Kernel, Matrix
 
 if TYPE_CHECKING:  # these modules bring the engine, and NumPy, with them
     from convcli.explain import Explanation
     from convcli.report import Report
 
 AXIS_NAMES = {1: ("samples",), 2: ("rows", "cols"), 3: ("planes", "rows", "cols")}
+
+
+def console(stderr: bool = False) -> Console:
+    """Return a console on standard output (or error) that honours NO_COLOR."""
+    # NO_COLOR (no-color.org): rich alone drops colours but keeps bold and italics;
+    # convcli then writes no escape codes at all.
+    if "NO_COLOR" in os.environ:
+        return Console(stderr=stderr, color_system=None)
+    return Console(stderr=stderr)
 
 
 def report_view(reports: list[Report]) -> RenderableType:
@@ -76,60 +86,14 @@ def kernels_view(entries: list[dict[str, Any]]) -> Table:
         name = entry["name"]
         if entry["parameters"]:
             name += ":" + ",".join(f"{k}={_number(v)}" for k, v in entry["parameters"].items())
-        row = [name, _shape(tuple(entry["shape"])), entry["range"] or "clip",
+        row = [name, _shape(tuple(entry["shape"])), entry["range"] or Range.CLIP,
                ", ".join(entry["tags"]), entry["description"]]  # fmt: skip
         table.add_row(*row, *([entry["source"]] if show_source else []))
     return table
 
 
-def source_of(kernel: Kernel) -> str:
-    """Where a kernel was defined, and whether it replaces a built-in kernel of its name."""
-    return f"{kernel.source} (shadows the built-in)" if kernel.shadows_builtin else kernel.source
-
-
 def _number(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def kernel_entries(kernels: list[Kernel]) -> list[dict[str, Any]]:
-    """Build the ``kernels list --json`` records: named kernels, then the families."""
-    entries: list[dict[str, Any]] = [
-        {"name": k.name, "shape": list(k.shape), "description": k.description,
-         "tags": list(k.tags), "source": source_of(k), "range": k.range, "parameters": None}
-        for k in kernels
-    ]  # fmt: skip
-    for family in FAMILIES.values():
-        default = family.kernel()
-        parameters: dict[str, Any] = {
-            p.name: "auto" if p.default is None else p.default for p in family.parameters
-        }
-        entries.append(
-            {"name": family.name, "shape": list(default.shape), "description": family.description,
-             "tags": list(family.tags), "source": "built-in family", "range": family.range,
-             "parameters": parameters}
-        )  # fmt: skip
-    return entries
-
-
-def kernel_record(kernel: Kernel) -> dict[str, Any]:
-    """Build the ``kernels show --json`` record."""
-    record: dict[str, Any] = {
-        "name": kernel.name,
-        "shape": list(kernel.shape),
-        "matrix": None if kernel.matrix is None else kernel.matrix.tolist(),
-        "sum": kernel.total,
-        "rank": kernel.rank,
-        "separable": kernel.separable,
-        "range": kernel.range or "clip",
-        "bias": kernel.bias,
-        "description": kernel.description,
-        "tags": list(kernel.tags),
-        "source": source_of(kernel),
-    }
-    if kernel.components:
-        record["combine"] = kernel.combine
-        record["components"] = [kernel_record(part) for part in kernel.components]
-    return record
 
 
 def kernel_view(kernel: Kernel) -> RenderableType:
@@ -146,7 +110,7 @@ def kernel_view(kernel: Kernel) -> RenderableType:
             parts += [Text(f"component {part.name}", style="bold"), _matrix_view(part.matrix)]  # type: ignore[arg-type]
         names = ", ".join(part.name for part in kernel.components)
         facts = [("shape", _shape(kernel.shape)), ("combine", f"{kernel.combine} of {names}")]
-    facts += [("range", kernel.range or "clip"), ("source", source_of(kernel))]
+    facts += [("range", kernel.range or Range.CLIP), ("source", kernel.origin)]
     if kernel.bias:
         facts.append(("bias", f"{kernel.bias:g}"))
     info = Table.grid(padding=(0, 2))

@@ -1,4 +1,8 @@
-"""Parametric kernel families: ``box:5``, ``gaussian:sigma=2,size=9``, ``disk:r=4``, ``log``."""
+"""Parametric kernel families: ``box:5``, ``gaussian:sigma=2,size=9``, ``disk:r=4``, ``log``.
+
+A family kernel knows its shape from the parameters alone; its matrix is
+built with NumPy on first use, so listing kernels needs no NumPy.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from convcli.choices import Range
 from convcli.errors import KernelError
-from convcli.kernel import Kernel, Matrix
+from convcli.kernels.kernel import Kernel, Matrix
 
 MAX_SIZE = 1001  # a side longer than this is almost surely a typo
 
@@ -50,7 +55,8 @@ class Family:
     description: str
     parameters: tuple[Parameter, ...]
     side: Callable[..., int]  # the side length, from the parameters
-    range: str
+    build: Callable[..., Matrix]  # the matrix, from the side and the other parameters
+    range: Range
     tags: tuple[str, ...]
 
     @property
@@ -67,11 +73,11 @@ class Family:
         except KernelError as error:
             raise KernelError(f"{self.name}: {error}") from None
         given = ",".join(f"{k}={v:g}" for k, v in values.items() if v is not None)
-        shape_parameters = tuple((k, v) for k, v in values.items() if k != "size" and v is not None)
+        shape_parameters = {k: v for k, v in values.items() if k != "size" and v is not None}
         return Kernel(
             name=f"{self.name}:{given}" if text else self.name,
             shape=(side, side),
-            weights=functools.partial(_matrix, self.name, side, shape_parameters),
+            weights=functools.partial(self.build, side, **shape_parameters),
             description=self.description,
             range=self.range,
             tags=self.tags,
@@ -121,10 +127,47 @@ def _disk_side(r: float) -> int:
     return 2 * math.floor(r) + 1
 
 
-def _matrix(family: str, side: int, parameters: tuple[tuple[str, float], ...]) -> Matrix:
-    from convcli.family_matrices import build  # NumPy: only when a matrix is needed
+# The matrices, from the side and the other parameters; NumPy is loaded when one is built.
 
-    return build(family, side, **dict(parameters))
+
+def _centred(size: int) -> tuple[Matrix, Matrix]:
+    import numpy as np
+
+    offsets = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    rows, cols = np.meshgrid(offsets, offsets, indexing="ij")
+    return rows, cols
+
+
+def _box_matrix(side: int) -> Matrix:
+    import numpy as np
+
+    return np.full((side, side), 1.0 / (side * side))
+
+
+def _gaussian_matrix(side: int, sigma: float) -> Matrix:
+    import numpy as np
+
+    rows, cols = _centred(side)
+    weights = np.exp(-(rows**2 + cols**2) / (2 * sigma**2))
+    return weights / weights.sum()  # type: ignore[no-any-return]
+
+
+def _disk_matrix(side: int, r: float) -> Matrix:
+    import numpy as np
+
+    rows, cols = _centred(side)
+    inside = (rows**2 + cols**2 <= r * r).astype(np.float64)
+    return inside / inside.sum()  # type: ignore[no-any-return]
+
+
+def _log_matrix(side: int, sigma: float) -> Matrix:
+    # Zero-sum, so that flat regions give 0.
+    import numpy as np
+
+    rows, cols = _centred(side)
+    q = (rows**2 + cols**2) / (2 * sigma**2)
+    weights = -(1 - q) * np.exp(-q) / (math.pi * sigma**4)
+    return weights - weights.mean()  # type: ignore[no-any-return]
 
 
 _SIGMA = Parameter("sigma", float, 1.0, 0.0, "standard deviation, in pixels")
@@ -138,16 +181,26 @@ FAMILIES = {
             "Mean of a size x size square (blur)",
             (Parameter("size", int, 3, 1, "side length"),),
             _box_side,
-            "clip",
+            _box_matrix,
+            Range.CLIP,
             ("blur",),
         ),
-        Family("gaussian", "Gaussian blur", (_SIGMA, _SIZE), _gaussian_side, "clip", ("blur",)),
+        Family(
+            "gaussian",
+            "Gaussian blur",
+            (_SIGMA, _SIZE),
+            _gaussian_side,
+            _gaussian_matrix,
+            Range.CLIP,
+            ("blur",),
+        ),
         Family(
             "disk",
             "Mean over a disk of radius r (blur; also a matched filter for round spots)",
             (Parameter("r", float, 2.0, 0.0, "radius, in pixels"),),
             _disk_side,
-            "clip",
+            _disk_matrix,
+            Range.CLIP,
             ("blur", "shape"),
         ),
         Family(
@@ -155,7 +208,8 @@ FAMILIES = {
             "Laplacian of Gaussian: blobs and edges at the scale sigma (zero-sum)",
             (_SIGMA, _SIZE),
             _gaussian_side,
-            "abs",
+            _log_matrix,
+            Range.ABS,
             ("edge", "blob"),
         ),
     )

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from convcli.choices import Range
 from convcli.errors import InputError, KernelError
-from convcli.families import MAX_SIZE
-from convcli.imageio import luminance, read_image
-from convcli.kernel import Kernel, Matrix
+from convcli.io.images import luminance, read_image
+from convcli.kernels.families import MAX_SIZE
+from convcli.kernels.kernel import Kernel, Matrix
 
 
 def template_kernel(path_text: str) -> Kernel:
@@ -43,7 +44,7 @@ def template_kernel(path_text: str) -> Kernel:
         picture = read_image(Path(path_text), path_text, max_pixels=MAX_SIZE * MAX_SIZE)
     except InputError as error:
         raise KernelError(f"template: {error}") from None
-    if not picture.is_image:
+    if not picture.header.is_image:
         raise KernelError(f"template: {path_text} is an array; a template is an image")
     if max(picture.pixels.shape[:2]) > MAX_SIZE:
         raise KernelError(f"template: {path_text} is over {MAX_SIZE} pixels on a side")
@@ -55,7 +56,7 @@ def template_kernel(path_text: str) -> Kernel:
         matrix.shape,
         lambda: matrix,
         description=f"matched filter of {path_text}: grey, zero-mean, unit norm",
-        range="rescale",
+        range=Range.RESCALE,
         tags=("match",),
         source=path_text,
     )

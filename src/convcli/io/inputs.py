@@ -15,9 +15,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from convcli.imageio import sniff_format
+from convcli.choices import FORMAT_ALIASES, FileFormat
+from convcli.io.images import sniff_format
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".npy"}
+IMAGE_SUFFIXES = {f".{name}" for name in [*FileFormat, *FORMAT_ALIASES]}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from convcli.errors import KernelError
+from convcli.choices import Range, choose
+from convcli.errors import KernelError, ParameterError
 
 if TYPE_CHECKING:  # NumPy is loaded only when a matrix is built: `kernels list` needs none
     import numpy as np
@@ -17,7 +18,6 @@ if TYPE_CHECKING:  # NumPy is loaded only when a matrix is built: `kernels list`
 
 Matrix: TypeAlias = "npt.NDArray[np.float64]"
 
-RANGES = ("clip", "abs", "rescale", "offset", "raw")
 COMBINES = ("magnitude",)
 MAX_DIMS = 3
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -57,7 +57,7 @@ class Kernel:
     weights: Callable[[], Matrix] | None
     description: str = ""
     bias: float = 0.0
-    range: str | None = None
+    range: Range | None = None
     tags: tuple[str, ...] = ()
     source: str = "built-in"
     components: tuple[Kernel, ...] = ()
@@ -75,6 +75,11 @@ class Kernel:
         if self.matrix is not None:
             return (self.matrix,)
         return tuple(part.matrix for part in self.components if part.matrix is not None)
+
+    @property
+    def origin(self) -> str:
+        """Where it was defined, and whether it replaces a built-in kernel of its name."""
+        return f"{self.source} (shadows the built-in)" if self.shadows_builtin else self.source
 
     @property
     def total(self) -> float | None:
@@ -102,6 +107,26 @@ class Kernel:
             np.linalg.matrix_rank(np.moveaxis(m, axis, 0).reshape(m.shape[axis], -1)) == 1
             for axis in range(m.ndim)
         )
+
+    def record(self) -> dict[str, Any]:
+        """Return the ``kernels show --json`` record."""
+        record: dict[str, Any] = {
+            "name": self.name,
+            "shape": list(self.shape),
+            "matrix": None if self.matrix is None else self.matrix.tolist(),
+            "sum": self.total,
+            "rank": self.rank,
+            "separable": self.separable,
+            "range": self.range or Range.CLIP,
+            "bias": self.bias,
+            "description": self.description,
+            "tags": list(self.tags),
+            "source": self.origin,
+        }
+        if self.components:
+            record["combine"] = self.combine
+            record["components"] = [part.record() for part in self.components]
+        return record
 
 
 def nested_matrix(values: Any, multiply: float = 1.0, divide: float = 1.0) -> Matrix:
@@ -143,11 +168,12 @@ def check_name(name: object, where: str) -> str:
     )
 
 
-def check_range(value: object, where: str) -> str:
-    """Return ``value`` if it is an output range mapping."""
-    if value in RANGES:
-        return str(value)
-    raise KernelError(f"{where}: range must be one of {', '.join(RANGES)}, got {value!r}")
+def check_range(value: object, where: str) -> Range:
+    """Return the output range mapping ``value`` names."""
+    try:
+        return choose(Range, value, "range")
+    except ParameterError as error:
+        raise KernelError(f"{where}: {error}") from None
 
 
 def check_matrix(value: object, where: str) -> tuple[int, ...]:

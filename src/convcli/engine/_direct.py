@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from convcli.engine.geometry import Geometry
+from convcli.engine._geometry import Geometry
 
 
 def correlate_direct(
@@ -39,7 +39,7 @@ def correlate_direct(
 
     Examples
     --------
-    >>> from convcli.engine.geometry import resolve_geometry
+    >>> from convcli.engine import resolve_geometry
     >>> x = np.array([1.0, 2.0, 4.0, 8.0])
     >>> correlate_direct(x, np.array([1.0, -1.0]), resolve_geometry(x.shape, (2,), padding=0))
     array([-1., -2., -4.])

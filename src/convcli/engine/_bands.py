@@ -11,10 +11,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import numpy.typing as npt
 
-from convcli.engine.borders import pad, source_index
-from convcli.engine.geometry import AxisInts, Geometry, PaddingSpec
-from convcli.engine.methods import ALGORITHMS, FFT_BAND_SPANS
-from convcli.engine.request import Request, check_arguments
+from convcli.engine._borders import pad, source_index
+from convcli.engine._geometry import AxisInts, Geometry, PaddingSpec
+from convcli.engine._methods import ALGORITHMS, FFT_BAND_SPANS
+from convcli.engine._request import Request, check_arguments
 
 # Measured here (2048x2048 float32 and 1024x1024x3; dense 3 and 5, Gaussian 9):
 # bands of 1 to 2 MiB of input ran fastest, 1.7x faster than no bands with one
@@ -24,7 +24,7 @@ TILE_BYTES = 1 << 20
 FFT_BAND_BYTES = 8 << 20
 
 
-def convolve_strips(
+def convolve_bands(
     x: npt.ArrayLike,
     kernel: npt.ArrayLike,
     *,
@@ -57,7 +57,7 @@ def convolve_strips(
     Examples
     --------
     >>> x = np.arange(20.0).reshape(5, 4)
-    >>> bands = list(convolve_strips(x, np.ones((3, 1)), pad_mode="zero", rows=2))
+    >>> bands = list(convolve_bands(x, np.ones((3, 1)), pad_mode="zero", rows=2))
     >>> [start for start, _ in bands]
     [0, 2, 4]
     >>> np.concatenate([band for _, band in bands]).tolist()[0]
@@ -67,16 +67,16 @@ def convolve_strips(
         x, kernel, padding=padding, pad_mode=pad_mode, pad_value=pad_value, stride=stride,
         dilation=dilation, flip=flip, method=method, dtype=dtype,
     )  # fmt: skip
-    return bands(request, rows, threads)
+    return request_bands(request, rows, threads)
 
 
-def bands(
+def request_bands(
     request: Request,
     rows: int | None = None,
     threads: int | None = 1,
     out: npt.NDArray[np.floating] | None = None,
 ) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
-    """Yield a checked request's result in bands of output rows (see :func:`convolve_strips`).
+    """Yield a checked request's result in bands of output rows (see :func:`convolve_bands`).
 
     With ``threads`` > 1 (None: one per CPU), bands are computed in threads,
     at most two per thread ahead of the one yielded: NumPy releases the GIL
@@ -150,7 +150,7 @@ def padded_reads(geometry: Geometry, method: str, itemsize: int = 4) -> tuple[in
 
     Examples
     --------
-    >>> from convcli.engine.geometry import resolve_geometry
+    >>> from convcli.engine import resolve_geometry
     >>> g = resolve_geometry((100, 50, 3), (3, 3), padding=100_000, stride=100_000)
     >>> g.output_shape  # each output row reads 3 padded rows of 200050 x 3 values
     (3, 3, 3)

@@ -7,11 +7,11 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from convcli.engine.direct import correlate_direct
-from convcli.engine.fft import correlate_fft
-from convcli.engine.geometry import Geometry
-from convcli.engine.separable import correlate_separable, factor
-from convcli.errors import ParameterError
+from convcli.choices import Method, choose
+from convcli.engine._direct import correlate_direct
+from convcli.engine._fft import correlate_fft
+from convcli.engine._geometry import Geometry
+from convcli.engine._separable import correlate_separable, factor
 
 
 class Algorithm(Protocol):
@@ -27,39 +27,39 @@ class Algorithm(Protocol):
         """Return the correlation (``out`` itself when given)."""
 
 
-ALGORITHMS: dict[str, Algorithm] = {
-    "direct": correlate_direct,
-    "separable": correlate_separable,
-    "fft": correlate_fft,
+ALGORITHMS: dict[Method, Algorithm] = {
+    Method.DIRECT: correlate_direct,
+    Method.SEPARABLE: correlate_separable,
+    Method.FFT: correlate_fft,
 }
-METHODS = ("auto", *ALGORITHMS)
 
 
-def choose_method(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> str:
+def choose_method(
+    method: Method | str, kernel: npt.NDArray[np.floating], geometry: Geometry
+) -> Method:
     """Return the algorithm ``method`` stands for; ``auto`` picks the cheapest by the cost model.
 
     Examples
     --------
-    >>> from convcli.engine.geometry import resolve_geometry
+    >>> from convcli.engine import resolve_geometry
     >>> image = resolve_geometry((512, 512), (3, 3))
     >>> choose_method("auto", np.ones((3, 3)), image)
-    'separable'
+    <Method.SEPARABLE: 'separable'>
     >>> choose_method("fft", np.ones((3, 3)), image)
-    'fft'
+    <Method.FFT: 'fft'>
     """
-    if method not in METHODS:
-        raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if method != "auto":
+    method = choose(Method, method, "method")
+    if method != Method.AUTO:
         return method
     costs = estimate_costs(kernel, geometry)
     return min(costs, key=costs.__getitem__)
 
 
-def estimate_costs(kernel: npt.NDArray[np.floating], geometry: Geometry) -> dict[str, float]:
+def estimate_costs(kernel: npt.NDArray[np.floating], geometry: Geometry) -> dict[Method, float]:
     """Estimated nanoseconds per output value of each algorithm that applies."""
-    methods = ["direct", "fft"]
+    methods = [Method.DIRECT, Method.FFT]
     if geometry.spatial_ndim > 1 and factor(kernel):
-        methods.insert(1, "separable")
+        methods.insert(1, Method.SEPARABLE)
     return {m: NS_PER_UNIT[m] * work(m, kernel, geometry) for m in methods}
 
 
@@ -96,5 +96,5 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
 # 0.87-1.02 (0.93). With them auto picked the fastest method in all 20 cases:
 # direct for dense 3 and 5, separable for Gaussian 3 to 31 (fft was 1.3x slower
 # at 31), fft for dense 9 and up (direct was 1.1x slower at 9, 2.9x at 15).
-NS_PER_UNIT = {"direct": 0.36, "separable": 0.32, "fft": 0.93}
+NS_PER_UNIT = {Method.DIRECT: 0.36, Method.SEPARABLE: 0.32, Method.FFT: 0.93}
 FFT_BAND_SPANS = 8  # rows of an FFT band, in kernel spans: the overlap costs 1/8 more

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from convcli.engine.borders import canonical_pad_mode, check_pad_value
-from convcli.engine.geometry import AxisInts, Geometry, PaddingSpec, resolve_geometry
-from convcli.engine.methods import METHODS, choose_method
+from convcli.choices import Method, PadMode, choose
+from convcli.engine._borders import canonical_pad_mode, check_pad_value
+from convcli.engine._geometry import AxisInts, Geometry, PaddingSpec, resolve_geometry
+from convcli.engine._methods import choose_method
 from convcli.errors import ParameterError
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -22,9 +23,9 @@ class Request:
     signal: npt.NDArray[np.generic]  # the input, in its own dtype
     taps: npt.NDArray[np.floating]  # the kernel in the compute dtype, flipped if asked
     geometry: Geometry
-    pad_mode: str  # canonical name
+    pad_mode: PadMode
     pad_value: float
-    method: str  # the algorithm chosen
+    method: Method  # the algorithm chosen, never auto
 
 
 def check_arguments(
@@ -42,8 +43,7 @@ def check_arguments(
 ) -> Request:
     """Check every argument of :func:`convolve` (cheapest first) and resolve them."""
     compute = _compute_dtype(dtype)
-    if method not in METHODS:
-        raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    requested = choose(Method, method, "method")
     mode = canonical_pad_mode(pad_mode)
     fill = check_pad_value(pad_value, compute)
     weights = _as_real_array("kernel", kernel)
@@ -57,7 +57,7 @@ def check_arguments(
     taps = weights.astype(compute)
     if flip:
         taps = np.flip(taps)
-    chosen = choose_method(method, taps, geometry)
+    chosen = choose_method(requested, taps, geometry)
     return Request(signal, taps, geometry, mode, fill, chosen)
 
 

@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import SupportsIndex, TypeAlias, TypeGuard
 
+from convcli.choices import PaddingWord
 from convcli.errors import ParameterError
 
 PaddingSpec: TypeAlias = str | int | Sequence[int | Sequence[int]]
 AxisInts: TypeAlias = int | Sequence[int]
-
-PADDING_NAMES = ("valid", "same", "full")
 
 
 @dataclass(frozen=True)
@@ -229,13 +228,14 @@ def _per_axis(name: str, value: AxisInts, ndim: int) -> tuple[int, ...]:
         values = tuple(map(operator.index, value))
     else:
         raise ParameterError(
-            f"{name} must be an int or {ndim} ints (one per spatial axis), got {value!r}"
+            f"{name} must be an int or {ndim} ints (one per spatial axis), got {value!r}",
+            parameter=name,
         )
     shown = values[0] if _is_int(value) else values
     if min(values) < 1:
-        raise ParameterError(f"{name} must be >= 1, got {shown}")
+        raise ParameterError(f"{name} must be >= 1, got {shown}", parameter=name)
     if max(values) > LARGEST:
-        raise ParameterError(f"{name} must be at most {LARGEST}, got {shown}")
+        raise ParameterError(f"{name} must be at most {LARGEST}, got {shown}", parameter=name)
     return values
 
 
@@ -252,15 +252,16 @@ def _resolve_padding(
         if padding == "full":
             return tuple((span, span) for span in spans)
         raise ParameterError(
-            f"padding must be one of {', '.join(PADDING_NAMES)}, an int, or one entry "
-            f"per spatial axis, got {padding!r}"
+            f"padding must be one of {', '.join(PaddingWord)}, an int, or one entry "
+            f"per spatial axis, got {padding!r}",
+            parameter="padding",
         )
     pads = _explicit_padding(padding, ndim)
     shown = padding if _is_int(padding) else pads
     if min(min(pair) for pair in pads) < 0:
-        raise ParameterError(f"padding must be >= 0, got {shown}")
+        raise ParameterError(f"padding must be >= 0, got {shown}", parameter="padding")
     if max(max(pair) for pair in pads) > LARGEST:
-        raise ParameterError(f"padding must be at most {LARGEST}, got {shown}")
+        raise ParameterError(f"padding must be at most {LARGEST}, got {shown}", parameter="padding")
     return pads
 
 
@@ -280,6 +281,7 @@ def _explicit_padding(padding: PaddingSpec, ndim: int) -> tuple[tuple[int, int],
         else:
             return tuple(pads)
     raise ParameterError(
-        f"padding must be one of {', '.join(PADDING_NAMES)}, an int, or {ndim} entries "
-        f"(one per spatial axis, each an int or a (before, after) pair), got {padding!r}"
+        f"padding must be one of {', '.join(PaddingWord)}, an int, or {ndim} entries "
+        f"(one per spatial axis, each an int or a (before, after) pair), got {padding!r}",
+        parameter="padding",
     )

@@ -21,8 +21,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from convcli.choices import FORMAT_ALIASES, FileFormat
 from convcli.errors import InputError, UsageError
-from convcli.png import write_png
+from convcli.io.png import write_png
 
 NPY_MAGIC = b"\x93NUMPY"
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
@@ -33,23 +34,25 @@ FLATTEN_BACKGROUND = 255  # alpha written to a format without it is composited o
 class OutputFormat:
     """A format convcli writes: its name, Pillow's name, sample types and alpha support."""
 
-    name: str
+    name: FileFormat
     pillow: str | None
     depths: tuple[str, ...]
     alpha: bool
 
 
 _FORMATS = {
-    "png": OutputFormat("png", "PNG", ("uint8", "uint16"), alpha=True),
-    "jpg": OutputFormat("jpg", "JPEG", ("uint8",), alpha=False),
-    "tif": OutputFormat("tif", "TIFF", ("uint8", "uint16", "float32"), alpha=True),
-    "webp": OutputFormat("webp", "WEBP", ("uint8",), alpha=True),
-    "bmp": OutputFormat("bmp", "BMP", ("uint8",), alpha=False),
-    "gif": OutputFormat("gif", "GIF", ("uint8",), alpha=False),
-    "npy": OutputFormat("npy", None, ("float32",), alpha=False),
+    fmt.name: fmt
+    for fmt in (
+        OutputFormat(FileFormat.PNG, "PNG", ("uint8", "uint16"), alpha=True),
+        OutputFormat(FileFormat.JPG, "JPEG", ("uint8",), alpha=False),
+        OutputFormat(FileFormat.TIF, "TIFF", ("uint8", "uint16", "float32"), alpha=True),
+        OutputFormat(FileFormat.WEBP, "WEBP", ("uint8",), alpha=True),
+        OutputFormat(FileFormat.BMP, "BMP", ("uint8",), alpha=False),
+        OutputFormat(FileFormat.GIF, "GIF", ("uint8",), alpha=False),
+        OutputFormat(FileFormat.NPY, None, ("float32",), alpha=False),
+    )
 }
-_ALIASES = {"jpeg": "jpg", "tiff": "tif"}
-FORMAT_NAMES = tuple(sorted([*_FORMATS, *_ALIASES]))
+FORMAT_NAMES = tuple(sorted([*_FORMATS, *FORMAT_ALIASES]))
 
 
 def output_format(name: str) -> OutputFormat:
@@ -61,34 +64,32 @@ def output_format(name: str) -> OutputFormat:
     'JPEG'
     """
     key = name.lower().lstrip(".")
-    key = _ALIASES.get(key, key)
+    key = FORMAT_ALIASES.get(key, key)
     if key in _FORMATS:
-        return _FORMATS[key]
+        return _FORMATS[FileFormat(key)]
     raise UsageError(f"unknown output format {name!r}; convcli writes {', '.join(FORMAT_NAMES)}")
 
 
 # What a file starts with -> the format it is. Only these are ever decoded.
 _SIGNATURES = [
-    (b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpg"), (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"), (b"BM", "bmp"), (b"II*\x00", "tif"), (b"MM\x00*", "tif"),
-    (NPY_MAGIC, "npy"),
+    (b"\x89PNG\r\n\x1a\n", FileFormat.PNG), (b"\xff\xd8\xff", FileFormat.JPG),
+    (b"GIF87a", FileFormat.GIF), (b"GIF89a", FileFormat.GIF), (b"BM", FileFormat.BMP),
+    (b"II*\x00", FileFormat.TIF), (b"MM\x00*", FileFormat.TIF), (NPY_MAGIC, FileFormat.NPY),
 ]  # fmt: skip
-_PILLOW_DECODERS = {"png": ["PNG"], "jpg": ["JPEG"], "gif": ["GIF"], "bmp": ["BMP"],
-                    "tif": ["TIFF"], "webp": ["WEBP"]}  # fmt: skip
 DEFAULT_MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)  # Pillow's bomb limit
 _HEAD = 16
 
 
-def sniff_format(head: bytes) -> str | None:
+def sniff_format(head: bytes) -> FileFormat | None:
     """Name the format a file's first bytes announce, or None if convcli does not read it.
 
     Examples
     --------
     >>> sniff_format(b"GIF89a..."), sniff_format(b"%!PS-Adobe-3.0 EPSF")
-    ('gif', None)
+    (<FileFormat.GIF: 'gif'>, None)
     """
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
+        return FileFormat.WEBP
     return next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
 
 
@@ -104,19 +105,19 @@ class Header:
         Whether there is an alpha channel, kept apart from the pixels.
     white : float
         The value of full intensity: 255 (8-bit), 65535 (16-bit) or 1.0 (float).
-    format : str
-        ``png``, ``jpg``, ``tif``, ``webp``, ``bmp``, ``gif`` or ``npy``.
+    format : FileFormat
+        What it is read as.
     """
 
     shape: tuple[int, ...]
     alpha: bool
     white: float
-    format: str
+    format: FileFormat
 
     @property
     def is_image(self) -> bool:
         """Whether this is an image (two spatial axes) rather than a bare array."""
-        return self.format != "npy"
+        return self.format != FileFormat.NPY
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ class Picture:
         Shape (H, W), 0 to 255, when the image has transparency.
     white : float
         The value of full intensity: 255 (8-bit), 65535 (16-bit) or 1.0 (float).
-    format : str
-        What it was read as: ``png``, ``jpg``, ..., ``npy``.
+    format : FileFormat
+        What it was read as.
     note : str or None
         Something the user should know about the reading (a GIF's other frames).
     """
@@ -141,18 +142,13 @@ class Picture:
     pixels: npt.NDArray[np.generic]
     alpha: npt.NDArray[np.uint8] | None
     white: float
-    format: str
+    format: FileFormat
     note: str | None = None
 
     @property
     def header(self) -> Header:
         """The header this picture matches."""
         return Header(tuple(self.pixels.shape), self.alpha is not None, self.white, self.format)
-
-    @property
-    def is_image(self) -> bool:
-        """Whether this is an image (two spatial axes) rather than a bare array."""
-        return self.format != "npy"
 
 
 def read_image(
@@ -183,10 +179,10 @@ def read_image(
     label = name or str(source)
     with _reading(label) as warned:
         kind = _sniff(source, label)
-        if kind == "npy":
+        if kind == FileFormat.NPY:
             _npy_layout(source, label, max_pixels)
             array = _load_npy(source)
-            return Picture(array, None, _npy_white(array.dtype), "npy")
+            return Picture(array, None, _npy_white(array.dtype), FileFormat.NPY)
         with _open_image(source, kind, label, max_pixels) as image:
             # is_animated looks one frame ahead; n_frames would walk a hostile file's million.
             animated = getattr(image, "is_animated", False)
@@ -210,9 +206,9 @@ def probe_image(
     label = name or str(path)
     with _reading(label):
         kind = _sniff(path, label)
-        if kind == "npy":
+        if kind == FileFormat.NPY:
             shape, dtype = _npy_layout(path, label, max_pixels)
-            return Header(shape, False, _npy_white(dtype), "npy")
+            return Header(shape, False, _npy_white(dtype), FileFormat.NPY)
         with _open_image(path, kind, label, max_pixels) as image:
             rows, cols = image.height, image.width
             if _orientation(image, header_only=True) in (5, 6, 7, 8):  # EXIF turns it a quarter
@@ -228,11 +224,11 @@ def luminance(picture: Picture, dtype: npt.DTypeLike = np.float32) -> npt.NDArra
 
     Examples
     --------
-    >>> rgb = Picture(np.array([[[255, 0, 0]]], np.uint8), None, 255.0, "png")
+    >>> rgb = Picture(np.array([[[255, 0, 0]]], np.uint8), None, 255.0, FileFormat.PNG)
     >>> luminance(rgb, np.float64).round(3).tolist()  # 0.299 of the red
     [[76.245]]
     """
-    if picture.is_image and picture.pixels.ndim == 3:
+    if picture.header.is_image and picture.pixels.ndim == 3:
         weights = LUMA.astype(dtype)
         grey: npt.NDArray[np.generic] = picture.pixels.astype(dtype) @ weights
         return grey
@@ -281,7 +277,7 @@ def _reading(label: str) -> Iterator[list[warnings.WarningMessage]]:
         raise InputError(f"{label}: cannot read image: corrupt ({type(error).__name__})") from None
 
 
-def _sniff(source: Path | bytes, label: str) -> str:
+def _sniff(source: Path | bytes, label: str) -> FileFormat:
     if isinstance(source, bytes):
         head = source[:_HEAD]
     else:
@@ -296,14 +292,14 @@ def _sniff(source: Path | bytes, label: str) -> str:
     return kind
 
 
-def _open_image(source: Path | bytes, kind: str, label: str, max_pixels: int) -> Image.Image:
+def _open_image(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Image.Image:
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     with warnings.catch_warnings():
         # convcli checks the size itself (below), with --max-pixels in the message.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
-            image = Image.open(stream, formats=_PILLOW_DECODERS[kind])
+            image = Image.open(stream, formats=[_pillow_name(kind)])
         finally:
             Image.MAX_IMAGE_PIXELS = limit
     if image.width * image.height > max_pixels:
@@ -314,6 +310,13 @@ def _open_image(source: Path | bytes, kind: str, label: str, max_pixels: int) ->
             f"over the limit of {max_pixels} (raise it with --max-pixels)"
         )
     return image
+
+
+def _pillow_name(kind: FileFormat) -> str:
+    name = _FORMATS[kind].pillow
+    if name is None:
+        raise InputError(f"{kind} is not read by Pillow")  # .npy goes to NumPy before this
+    return name
 
 
 def _npy_layout(
@@ -412,7 +415,7 @@ def write_image(
         The format.
     compress_level : int or None
         PNG: zlib's level, 0 to 9, or None for the fast run-length default
-        (see :mod:`convcli.png`).
+        (see :mod:`convcli.io.png`).
     threads : int or None
         PNG: threads to compress in (None: one per CPU).
     """
@@ -429,9 +432,11 @@ def write_image(
     elif alpha is not None:
         channels = image_array if image_array.ndim == 3 else image_array[..., None]
         image_array = np.concatenate([channels, alpha[..., None]], axis=-1)
-    if fmt.name == "png":
+    if fmt.name == FileFormat.PNG:
         write_png(stream, image_array, compress_level, threads)
         return
     image = Image.fromarray(np.ascontiguousarray(image_array))
-    options: dict[str, object] = {"quality": 95} if fmt.name in ("jpg", "webp") else {}
+    options: dict[str, object] = (
+        {"quality": 95} if fmt.name in (FileFormat.JPG, FileFormat.WEBP) else {}
+    )
     image.save(stream, format=fmt.pillow, **options)

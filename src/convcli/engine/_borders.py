@@ -1,7 +1,7 @@
 """Border modes: what lies beyond the edge of the input.
 
-convcli has one set of names (DESIGN.md section 3); this module is the one
-place where they are translated, to :func:`numpy.pad`'s.
+convcli has one set of names (:class:`convcli.choices.PadMode`); this module is
+the one place where they are translated, to :func:`numpy.pad`'s.
 """
 
 from __future__ import annotations
@@ -11,22 +11,21 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
 from convcli.errors import ParameterError
 
 # convcli name -> numpy.pad mode.  Each repeats periodically when the padding
 # is wider than the input, exactly as numpy.pad does.
 NUMPY_MODES = {
-    "zero": "constant",  # pad_value everywhere outside
-    "reflect": "reflect",  # d c b | a b c d | c b a   (edge not repeated)
-    "symmetric": "symmetric",  # c b a | a b c d | d c b   (edge repeated)
-    "replicate": "edge",  # a a a | a b c d | d d d
-    "wrap": "wrap",  # b c d | a b c d | a b c
+    PadMode.ZERO: "constant",  # pad_value everywhere outside
+    PadMode.REFLECT: "reflect",  # d c b | a b c d | c b a   (edge not repeated)
+    PadMode.SYMMETRIC: "symmetric",  # c b a | a b c d | d c b   (edge repeated)
+    PadMode.REPLICATE: "edge",  # a a a | a b c d | d d d
+    PadMode.WRAP: "wrap",  # b c d | a b c d | a b c
 }
-PAD_MODES = tuple(NUMPY_MODES)
-PAD_MODE_ALIASES = {"constant": "zero", "edge": "replicate", "circular": "wrap"}
 
 
-def canonical_pad_mode(name: str) -> str:
+def canonical_pad_mode(name: str) -> PadMode:
     """Return the convcli name of a border mode, resolving aliases.
 
     Parameters
@@ -37,7 +36,7 @@ def canonical_pad_mode(name: str) -> str:
 
     Returns
     -------
-    str
+    PadMode
         The canonical name.
 
     Raises
@@ -48,14 +47,9 @@ def canonical_pad_mode(name: str) -> str:
     Examples
     --------
     >>> canonical_pad_mode("edge")
-    'replicate'
+    <PadMode.REPLICATE: 'replicate'>
     """
-    if isinstance(name, str):
-        name = PAD_MODE_ALIASES.get(name, name)
-        if name in NUMPY_MODES:
-            return name
-    choices = ", ".join([*PAD_MODES, *PAD_MODE_ALIASES])
-    raise ParameterError(f"pad_mode must be one of {choices}, got {name!r}")
+    return choose(PadMode, name, "pad_mode", PAD_MODE_ALIASES)
 
 
 def check_pad_value(value: float, dtype: np.dtype[np.floating]) -> float:
@@ -67,17 +61,19 @@ def check_pad_value(value: float, dtype: np.dtype[np.floating]) -> float:
     128.0
     """
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ParameterError(f"pad_value must be a number, got {value!r}")
+        raise ParameterError(f"pad_value must be a number, got {value!r}", parameter="pad_value")
     number = float(value)
     if not math.isfinite(number) or abs(number) > float(np.finfo(dtype).max):
-        raise ParameterError(f"pad_value must be finite in {dtype.name}, got {value!r}")
+        raise ParameterError(
+            f"pad_value must be finite in {dtype.name}, got {value!r}", parameter="pad_value"
+        )
     return number
 
 
 def pad(
     x: npt.NDArray[np.floating],
     padding: tuple[tuple[int, int], ...],
-    mode: str,
+    mode: PadMode | str,
     value: float = 0.0,
 ) -> npt.NDArray[np.floating]:
     """Pad the leading (spatial) axes of ``x``; trailing channel axes are untouched.
@@ -108,7 +104,7 @@ def pad(
     widths = list(padding) + [(0, 0)] * (x.ndim - len(padding))
     if mode == "zero":
         return np.pad(x, widths, mode="constant", constant_values=value)
-    return np.pad(x, widths, mode=NUMPY_MODES[mode])  # type: ignore[call-overload,no-any-return]
+    return np.pad(x, widths, mode=NUMPY_MODES[PadMode(mode)])  # type: ignore[call-overload,no-any-return]
 
 
 def source_index(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from convcli.engine.geometry import AxisInts, PaddingSpec
-from convcli.engine.request import check_arguments
-from convcli.engine.strips import bands
+from convcli.engine._bands import request_bands
+from convcli.engine._geometry import AxisInts, PaddingSpec
+from convcli.engine._request import check_arguments
 
 
 def convolve(
@@ -39,7 +39,7 @@ def convolve(
     kernel : array_like, shape (K0, ..., Kd-1)
         Finite real numbers; any size, even or odd, rectangular.
     padding : {'same', 'valid', 'full'} or int or sequence, optional
-        See :func:`convcli.engine.geometry.resolve_geometry`. ``'same'``
+        See :func:`convcli.engine._geometry.resolve_geometry`. ``'same'``
         centres odd kernels; an even kernel is anchored at the element
         before its centre, as in PyTorch.
     pad_mode : str, optional
@@ -55,7 +55,7 @@ def convolve(
     method : {'auto', 'direct', 'separable', 'fft'}, optional
         The algorithm: shift-and-add, 1-D passes over a rank decomposition,
         or spectra. ``auto`` picks the fastest by a cost model measured on
-        this machine (see :mod:`convcli.engine.methods`). All agree to
+        this machine (see :mod:`convcli.engine._methods`). All agree to
         float32 rounding.
     dtype : {numpy.float32, numpy.float64}, optional
         Compute and result type.
@@ -90,6 +90,6 @@ def convolve(
         dilation=dilation, flip=flip, method=method, dtype=dtype,
     )  # fmt: skip
     out = np.empty(request.geometry.output_shape, dtype=request.taps.dtype)
-    for _ in bands(request, threads=threads, out=out):  # each band writes its rows of out
+    for _ in request_bands(request, threads=threads, out=out):  # each band writes its rows of out
         pass
     return out

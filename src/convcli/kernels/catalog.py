@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from convcli.errors import KernelError
-from convcli.families import FAMILIES
-from convcli.kernel import (
+from convcli.kernels.families import FAMILIES
+from convcli.kernels.kernel import (
     COMBINES,
     Kernel,
     check_matrix,
@@ -80,7 +80,7 @@ def load_kernel(spec: str) -> Kernel:
         return _from_file(Path(match["path"]), match["name"])
     family, sep, params = spec.partition(":")
     if family == "template" and sep:
-        from convcli.template import template_kernel  # reads an image: Pillow and NumPy
+        from convcli.kernels.template import template_kernel  # reads an image: Pillow and NumPy
 
         return template_kernel(params)
     if sep:
@@ -115,6 +115,26 @@ def named_kernels() -> dict[str, Kernel]:
     return found
 
 
+def listing() -> list[dict[str, Any]]:
+    """Return the ``kernels list --json`` records: the named kernels, then the families."""
+    entries: list[dict[str, Any]] = [
+        {"name": k.name, "shape": list(k.shape), "description": k.description,
+         "tags": list(k.tags), "source": k.origin, "range": k.range, "parameters": None}
+        for k in named_kernels().values()
+    ]  # fmt: skip
+    for family in FAMILIES.values():
+        default = family.kernel()
+        parameters: dict[str, Any] = {
+            p.name: "auto" if p.default is None else p.default for p in family.parameters
+        }
+        entries.append(
+            {"name": family.name, "shape": list(default.shape), "description": family.description,
+             "tags": list(family.tags), "source": "built-in family", "range": family.range,
+             "parameters": parameters}
+        )  # fmt: skip
+    return entries
+
+
 def user_kernel_dirs() -> list[Path]:
     """Return the folders named by ``CONVCLI_KERNEL_PATH`` (``os.pathsep``-separated)."""
     value = os.environ.get(KERNEL_PATH_VARIABLE, "")
@@ -127,11 +147,11 @@ def user_kernel_dirs() -> list[Path]:
 
 def builtin_kernel_dir() -> Path:
     """Return the folder of built-in kernel files, in a wheel or in a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "builtin_kernels", here.parents[1] / "kernels"):
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "builtin_kernels", package.parents[1] / "kernels"):
         if candidate.is_dir():
             return candidate
-    raise KernelError(f"the built-in kernels are missing (looked in {here / 'builtin_kernels'})")
+    raise KernelError(f"the built-in kernels are missing (looked in {package / 'builtin_kernels'})")
 
 
 def read_kernel_file(path: Path, lookup: Mapping[str, Kernel] | None = None) -> dict[str, Kernel]:

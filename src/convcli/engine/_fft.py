@@ -7,8 +7,8 @@ import functools
 import numpy as np
 import numpy.typing as npt
 
-from convcli.engine.direct import correlate_direct
-from convcli.engine.geometry import Geometry
+from convcli.engine._direct import correlate_direct
+from convcli.engine._geometry import Geometry
 
 
 def fast_length(n: int) -> int:
@@ -50,7 +50,7 @@ def correlate_fft(
 
     Examples
     --------
-    >>> from convcli.engine.geometry import resolve_geometry
+    >>> from convcli.engine import resolve_geometry
     >>> x = np.arange(16.0).reshape(4, 4)
     >>> g = resolve_geometry(x.shape, (3, 3), padding=0)
     >>> correlate_fft(x, np.ones((3, 3)), g).round(6)

@@ -21,11 +21,10 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from typer.testing import CliRunner
 
 from convcli.cli import app
+from helpers import runner
 
-runner = CliRunner()
 OK, FAILED, USAGE = 0, 1, 2
 # Small limits keep every example fast: a mutated header may claim any size.
 FUZZ_MAX_PIXELS = "200000"

@@ -1,0 +1,128 @@
+"""The ``convcli`` program: its commands, and the one place errors become exit codes.
+
+Every error ends up in ``_Program.main``, which prints one line on stderr
+and returns the exit code the README promises ("Exit codes"). The library
+names its own parameters (``pad_mode``); only here are they worded as the
+options the user typed (``--pad-mode``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from convcli import __version__
+from convcli.cli import apply, explain, kernels
+from convcli.cli.feedback import error_line
+from convcli.errors import ConvcliError, ExitCode, ParameterError
+
+# Heavy modules (NumPy, Pillow) are imported inside the commands that use
+# them, so that `convcli --help` starts fast.
+
+
+class _Program(TyperGroup):
+    """The root command, with the one error boundary of the program."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> int:
+        arguments = list(sys.argv[1:] if args is None else args)
+        try:
+            result = super().main(arguments, prog_name, complete_var, False, **extra)
+            code = int(result) if isinstance(result, int) else ExitCode.OK
+        except Exception as error:
+            code = _report_error(error, debug="--debug" in arguments)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _report_error(error: Exception, debug: bool) -> int:
+    if debug:
+        traceback.print_exception(error)
+    if isinstance(error, ParameterError) and error.parameter is not None:
+        error_line(error.worded(_option(error.parameter)))
+        return int(error.exit_code)
+    if isinstance(error, ConvcliError):
+        error_line(str(error))
+        return int(error.exit_code)
+    if isinstance(error, typer.TyperException):  # Typer's own: missing option, bad value
+        context = getattr(error, "ctx", None)
+        hint = f" (see '{context.command_path} --help')" if context else ""
+        error_line(f"{error.format_message()}{hint}")
+        return int(getattr(error, "exit_code", ExitCode.USAGE))
+    if isinstance(error, typer.Abort):
+        return int(ExitCode.INTERRUPTED)
+    if isinstance(error, BrokenPipeError):  # `convcli ... | head`: the reader left
+        return _closed_stdout()
+    error_line(f"internal error: {type(error).__name__}: {error} (--debug shows where)")
+    return int(ExitCode.FAILED)
+
+
+def _option(parameter: str) -> str:
+    """Name the option of a library parameter: ``pad_mode`` is ``--pad-mode``."""
+    return parameter if parameter.startswith("-") else "--" + parameter.replace("_", "-")
+
+
+def _closed_stdout() -> int:
+    # Send what is left to /dev/null so the interpreter's final flush does not fail.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return int(ExitCode.FAILED)
+
+
+app = typer.Typer(
+    cls=_Program,
+    name="convcli",
+    help="Apply convolution kernels to images, signals and volumes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain help text: rich's help formatting imports a Markdown parser, 40 ms of
+    # the 150 ms `convcli --help` may take.
+    rich_markup_mode=None,
+)
+kernels_app = typer.Typer(
+    help="List and inspect kernels.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(kernels_app, name="kernels")
+app.command()(apply.apply)
+app.command()(explain.explain)
+kernels_app.command("list")(kernels.list_kernels)
+kernels_app.command("show")(kernels.show_kernel)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"convcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show a traceback with an error message.")
+    ] = False,
+) -> None:
+    """Apply convolution kernels to images, signals and volumes."""
+
+
+def main() -> None:
+    """Run the command line."""
+    app(prog_name="convcli")

@@ -1,0 +1,178 @@
+"""``convcli apply``: filter images, arrays and folders of them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from convcli.choices import Colormap, FileFormat, Method, Range
+from convcli.cli.options import (
+    DilationOption,
+    FlipOption,
+    PaddingOption,
+    PadModeOption,
+    PadValueOption,
+    StrideOption,
+    spoken,
+)
+from convcli.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from convcli.pipeline import Settings
+
+
+def apply(
+    ctx: typer.Context,
+    inputs: Annotated[
+        list[str],
+        typer.Argument(help="Image or .npy files; '-' reads an image from standard input."),
+    ],
+    kernel: Annotated[
+        list[str],
+        typer.Option(
+            "-k",
+            "--kernel",
+            help="Kernel: a name, family:params, file.toml[:name] or a matrix like "
+            "'[[0,1,0],[1,-4,1],[0,1,0]]'. Repeat to apply several in sequence.",
+        ),
+    ],
+    padding: PaddingOption = "same",
+    pad_mode: PadModeOption = "reflect",
+    pad_value: PadValueOption = 0.0,
+    stride: StrideOption = "1",
+    dilation: DilationOption = "1",
+    flip: FlipOption = False,
+    gray: Annotated[bool, typer.Option("--gray", help="Convert to luminance first.")] = False,
+    output_range: Annotated[
+        str | None,
+        typer.Option(
+            "--range",
+            help=f"Output mapping: {spoken(Range)} "
+            "[default: the kernel's, else clip; raw for .npy]",
+        ),
+    ] = None,
+    colormap: Annotated[
+        str | None,
+        typer.Option(
+            help=f"False-colour heat map of the response: {spoken(Colormap)} "
+            "(implies --gray, and --range rescale unless given)"
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Output file, folder, or '-' for standard output "
+            "[default: <stem>_<kernel><suffix> beside the input]",
+        ),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option("--format", help=f"Output format: {', '.join(FileFormat)} [default: input's]"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report the shapes only; write nothing.")
+    ] = False,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="JSON Lines report on stdout, one record per input.")
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Also write the report to a .json or .csv file.")
+    ] = None,
+    method: Annotated[str, typer.Option(help=f"Engine algorithm: {spoken(Method)}.")] = "auto",
+    compress_level: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=9,
+            help="PNG: zlib level, 0 (fastest) to 9 (smallest) "
+            "[default: fast run-length coding, sizes like levels 1 to 6]",
+        ),
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("-r", "--recursive", help="Descend into sub-folders, mirroring them.")
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "-j", "--jobs", min=1, help="Parallel worker processes [default: number of CPUs]"
+        ),
+    ] = None,
+    skip_existing: Annotated[
+        bool, typer.Option("--skip-existing", help="Leave outputs that already exist.")
+    ] = False,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first failed input.")
+    ] = False,
+    max_pixels: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Refuse larger inputs, checked before decoding [default: Pillow's 89478485]"
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="No table, no progress bar, no summary.")
+    ] = False,
+) -> int:
+    """Filter images (or .npy arrays) with one kernel or a pipeline of kernels."""
+    from convcli import batch
+    from convcli.cli.feedback import Feedback, kernel_notes
+    from convcli.io.images import DEFAULT_MAX_PIXELS
+    from convcli.kernels.catalog import KERNEL_PATH_VARIABLE
+    from convcli.report import check_report_path, write_report
+
+    settings = settings_from(ctx.params)
+    kernel_notes(settings.kernels, KERNEL_PATH_VARIABLE)
+    if report is not None:
+        check_report_path(report)
+    limit = max_pixels or DEFAULT_MAX_PIXELS
+    planned = batch.plan(
+        inputs, output, settings, recursive=recursive, skip_existing=skip_existing,
+        max_pixels=limit, dry_run=dry_run,
+    )  # fmt: skip
+    to_stdout = any(job.target is None and job.skip is None for job in planned)
+    if json_lines and to_stdout:
+        raise UsageError("--json and -o - both want standard output; write the image to a file")
+    options = batch.RunOptions(
+        workers=jobs or os.cpu_count() or 1, fail_fast=fail_fast, dry_run=dry_run, max_pixels=limit
+    )
+    feedback = Feedback(len(planned), json_lines=json_lines, quiet=quiet, table_on_stderr=to_stdout)
+    with feedback.progress():
+        reports = batch.run_jobs(planned, settings, options, feedback.report)
+    feedback.finish(reports)
+    if report is not None:
+        write_report(report, reports)
+    failed = any(done.status == "error" for done in reports)
+    return int(ExitCode.FAILED if failed else ExitCode.OK)
+
+
+def settings_from(options: Mapping[str, Any]) -> Settings:
+    """Turn apply's options, as Typer parsed them, into what is done to every input."""
+    from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
+    from convcli.cli.options import parse_ints, parse_padding
+    from convcli.kernels.catalog import load_kernel
+    from convcli.pipeline import Settings
+
+    colormap = options["colormap"]
+    output_range = options["output_range"] and choose(Range, options["output_range"], "range")
+    pad_mode = choose(PadMode, options["pad_mode"], "pad_mode", PAD_MODE_ALIASES)
+    return Settings(
+        kernels=tuple(load_kernel(spec) for spec in options["kernel"]),
+        padding=parse_padding(options["padding"]),
+        pad_mode=pad_mode,
+        pad_value=options["pad_value"],
+        stride=parse_ints("--stride", options["stride"]),
+        dilation=parse_ints("--dilation", options["dilation"]),
+        flip=options["flip"],
+        gray=options["gray"] or colormap is not None,
+        range=output_range or (Range.RESCALE if colormap else None),
+        method=choose(Method, options["method"], "method"),
+        colormap=colormap and choose(Colormap, colormap, "colormap"),
+        format=options["output_format"],
+        compress_level=options["compress_level"],
+    )

@@ -1,0 +1,77 @@
+"""``convcli explain``: a convolution written out step by step."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated
+
+import typer
+
+from convcli.cli.options import (
+    DilationOption,
+    FlipOption,
+    PaddingOption,
+    PadModeOption,
+    PadValueOption,
+    StrideOption,
+)
+from convcli.errors import UsageError
+
+
+def explain(
+    kernel: Annotated[str, typer.Option("-k", "--kernel", help="A kernel spec, as for apply.")],
+    input_text: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            help="Inline matrix ('[[1,2],[3,4]]' or '[0,1,1,0]'), a .npy or an image "
+            "[default: a ramp, 1 to 25 in 5x5, or 1 to 7 for a 1-D kernel]",
+        ),
+    ] = None,
+    crop: Annotated[
+        str | None,
+        typer.Option(help="ROW,COL,HEIGHT,WIDTH of the input to use (START,LENGTH for 1-D)."),
+    ] = None,
+    padding: PaddingOption = "same",
+    pad_mode: PadModeOption = "reflect",
+    pad_value: PadValueOption = 0.0,
+    stride: StrideOption = "1",
+    dilation: DilationOption = "1",
+    flip: FlipOption = False,
+    steps: Annotated[int, typer.Option(help="How many window positions to write out.", min=0)] = 3,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Show a convolution step by step: padding, the size formula, the sliding window."""
+    from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
+    from convcli.cli.options import parse_ints, parse_padding
+    from convcli.cli.render import console, explain_view
+    from convcli.explain import explain as work_out
+    from convcli.explain import read_input
+    from convcli.kernels.catalog import load_kernel
+    from convcli.pipeline import padding_for, per_axis
+
+    chosen = load_kernel(kernel)
+    if chosen.matrix is None:
+        parts = " and ".join(part.name for part in chosen.components)
+        raise UsageError(f"{chosen.name} combines {parts}; explain one of them")
+    mode = choose(PadMode, pad_mode, "pad_mode", PAD_MODE_ALIASES)
+    matrix = read_input(
+        input_text, parse_ints("--crop", crop, "ROW,COL,HEIGHT,WIDTH", 0) if crop else None,
+        chosen.matrix.ndim,
+    )  # fmt: skip
+    ndim = chosen.matrix.ndim
+    explanation = work_out(
+        matrix, chosen.matrix, padding=padding_for(parse_padding(padding), ndim),
+        pad_mode=mode, pad_value=pad_value,
+        stride=per_axis("stride", parse_ints("--stride", stride), ndim),
+        dilation=per_axis("dilation", parse_ints("--dilation", dilation), ndim),
+        flip=flip, steps=steps,
+    )  # fmt: skip
+    if json_output:
+        typer.echo(json.dumps(explanation.record(), ensure_ascii=False))
+        return
+    total = math.prod(explanation.geometry.output_shape)
+    console().print(explain_view(explanation, chosen.name, total))
+    if chosen.bias:
+        typer.echo(f"convcli: note: apply adds the kernel's bias, {chosen.bias:g}, to each value")

@@ -1,0 +1,124 @@
+"""What a person is told while a run goes on: errors, notes, progress, the table and the summary."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import typer
+
+from convcli.kernels.kernel import Kernel
+
+if TYPE_CHECKING:
+    from convcli.report import Report
+
+
+def error_line(message: str) -> None:
+    """Say on standard error, in one line, what went wrong."""
+    first_line = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    typer.echo(f"convcli: error: {first_line}", err=True)
+
+
+def note_line(message: str) -> None:
+    """Say on standard error something the user should know."""
+    typer.echo(f"convcli: note: {message}", err=True)
+
+
+def kernel_notes(kernels: tuple[Kernel, ...], variable: str) -> None:
+    """Say which kernels in the user's folders replace built-in ones, once each."""
+    for shadowing in {k.name: k for k in kernels if k.shadows_builtin}.values():
+        note_line(
+            f"kernel {shadowing.name!r} is the one in {shadowing.source} "
+            f"({variable} comes before the built-in kernels)"
+        )
+
+
+class Feedback:
+    """Everything ``apply`` shows about its inputs as they are done, and at the end.
+
+    Parameters
+    ----------
+    total : int
+        How many inputs the run has.
+    json_lines : bool
+        Write each input's record to standard output as it is done.
+    quiet : bool
+        No table, no progress bar, no summary.
+    table_on_stderr : bool
+        Standard output carries the image: the table goes to standard error.
+    """
+
+    def __init__(self, total: int, *, json_lines: bool, quiet: bool, table_on_stderr: bool) -> None:
+        self.total = total
+        self.json_lines = json_lines
+        self.quiet = quiet
+        self.table_on_stderr = table_on_stderr
+        self.clipped: list[str] = []
+        self.started = time.perf_counter()
+        self._advance: Callable[[], None] = lambda: None
+
+    @contextlib.contextmanager
+    def progress(self) -> Iterator[None]:
+        """Show a progress bar on stderr while the block lasts, where one helps."""
+        self.started = time.perf_counter()
+        # A bar moves the cursor with escape codes: only on a terminal, never with NO_COLOR.
+        shown = (
+            not self.quiet
+            and sys.stderr.isatty()
+            and "NO_COLOR" not in os.environ
+            and self.total > 1
+        )
+        if not shown:
+            yield
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        from convcli.cli.render import console
+
+        columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console(stderr=True), transient=True) as bar:
+            task = bar.add_task("convcli", total=self.total)
+            self._advance = lambda: bar.advance(task)
+            yield
+
+    def report(self, done: Report) -> None:
+        """Tell what happened to one input: its error, its notes, its record."""
+        from convcli.report import json_line
+
+        if done.status == "error":
+            error_line(done.error or "failed")
+        notes = list(done.notes)
+        if done.clip_note:
+            self.clipped.append(done.input)
+            notes += [done.clip_note] if len(self.clipped) == 1 else []  # once per run
+        for note in notes:
+            note_line(note)
+        if self.json_lines:
+            typer.echo(json_line(done))
+        self._advance()
+
+    def finish(self, reports: list[Report]) -> None:
+        """Show the table of every input and, for several, the summary line."""
+        seconds = time.perf_counter() - self.started
+        if not self.json_lines and not self.quiet:
+            from convcli.cli.render import console, report_view
+
+            console(stderr=self.table_on_stderr).print(report_view(reports))
+        if not self.quiet and len(reports) > 1:
+            typer.echo(_summary(reports, seconds, len(self.clipped)), err=True)
+
+
+def _summary(reports: list[Report], seconds: float, clipped: int) -> str:
+    count = {
+        status: sum(r.status == status for r in reports) for status in ("ok", "skipped", "error")
+    }
+    rate = count["ok"] / seconds if seconds > 0 else 0.0
+    clipping = f"; values clipped in {clipped} of them" if clipped > 1 else ""
+    return (
+        f"convcli: {count['ok']} done, {count['skipped']} skipped, {count['error']} failed "
+        f"in {seconds:.2f} s ({rate:.1f} images/s){clipping}"
+    )

@@ -1,0 +1,42 @@
+"""``convcli kernels list`` and ``convcli kernels show``: what kernels there are."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+
+def list_kernels(
+    tag: Annotated[str | None, typer.Option(help="Only kernels with this tag.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="A JSON array.")] = False,
+) -> None:
+    """List every kernel: built-in, families and those in CONVCLI_KERNEL_PATH."""
+    from convcli.choices import check_choice
+    from convcli.cli.render import console, kernels_view
+    from convcli.kernels.catalog import listing
+
+    entries = listing()
+    if tag is not None:
+        check_choice("--tag", tag, sorted({t for entry in entries for t in entry["tags"]}))
+        entries = [entry for entry in entries if tag in entry["tags"]]
+    if json_output:
+        typer.echo(json.dumps(entries, ensure_ascii=False))
+    else:
+        console().print(kernels_view(entries))
+
+
+def show_kernel(
+    name: Annotated[str, typer.Argument(help="A kernel spec, as for 'apply -k'.")],
+    json_output: Annotated[bool, typer.Option("--json", help="A JSON object.")] = False,
+) -> None:
+    """Show a kernel's matrix, sum, rank, separability and default range."""
+    from convcli.cli.render import console, kernel_view
+    from convcli.kernels.catalog import load_kernel
+
+    kernel = load_kernel(name)
+    if json_output:
+        typer.echo(json.dumps(kernel.record(), ensure_ascii=False))
+    else:
+        console().print(kernel_view(kernel))
