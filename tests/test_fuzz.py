@@ -86,7 +86,9 @@ def mutated_pngs(draw: st.DrawFn) -> bytes:
 
 
 @fuzz
-@given(mutated_pngs(), st.sampled_from([[], ["--gray"], ["-o", "out.jpg"], ["--range", "rescale"]]))
+@given(
+    mutated_pngs(), st.sampled_from([[], ["--gray"], ["--format", "jpg"], ["--range", "rescale"]])
+)
 def test_mutated_pngs(folder, data, options):
     result = apply_to_bytes(data, folder, "in.png", options)
     assert result.exit_code in (0, 1)

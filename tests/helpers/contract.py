@@ -7,7 +7,9 @@ the long campaign (``tests/fuzz_campaign.py``, atheris). Whatever the input:
 - standard error holds only ``convcli: ...`` lines: no traceback, no
   "internal error" (a bug that reached the boundary);
 - exit 2 (a usage error) writes nothing;
-- no temporary file is left, and every file written decodes.
+- nothing is written outside the folder the run is given (the working
+  directory included), no temporary file is left, and every file written
+  decodes.
 """
 
 from __future__ import annotations
@@ -37,8 +39,14 @@ class ContractBroken(AssertionError):
 def run_and_check(args: list[str], folder: Path, stdin: bytes | None = None) -> Any:
     """Run ``convcli ARGS`` in-process with ``folder`` as the only place it may write."""
     before = {path.name for path in folder.iterdir()}
+    here = Path.cwd()
+    around = set(here.iterdir()) if here != folder else set()
     result = runner.invoke(app, args, input=stdin)
     check_result(result, args)
+    escaped = set(here.iterdir()) - around if here != folder else set()
+    if escaped:
+        names = ", ".join(sorted(path.name for path in escaped))
+        raise ContractBroken(f"convcli {' '.join(args)[:300]!r}: wrote {names} outside {folder}")
     written = [path for path in folder.iterdir() if path.name not in before]
     check_outputs(written, result, args)
     return result
