@@ -58,10 +58,6 @@ class Explanation:
         """The kernel as the user wrote it (before any flip)."""
         return np.flip(self.kernel) if self.flip else self.kernel
 
-    def formula(self, axis: int) -> str:
-        """Write the output-size formula of one axis with its numbers."""
-        return self.geometry.formula(axis, textbook=True)
-
     def record(self) -> dict[str, Any]:
         """Return the ``--json`` object."""
         g = self.geometry
@@ -73,7 +69,7 @@ class Explanation:
             "stride": list(g.stride),
             "dilation": list(g.dilation),
             "output_shape": list(g.output_shape),
-            "formula": [self.formula(axis) for axis in range(g.spatial_ndim)],
+            "formula": [g.formula(axis, textbook=True) for axis in range(g.spatial_ndim)],
             "steps": [
                 {"output_index": list(s.output_index), "window": s.window.tolist(), "sum": s.sum}
                 for s in self.steps

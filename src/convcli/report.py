@@ -7,7 +7,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from convcli.engine import Geometry
 from convcli.errors import UsageError
@@ -48,7 +48,7 @@ class Report:
     clip_note: str | None = None  # told once per run, not once per input
 
     def record(self) -> dict[str, Any]:
-        """Return the JSON record of DESIGN.md section 5 (plus ``stages`` for a pipeline)."""
+        """Return the record of the README's "The report record" (and ``stages`` of a pipeline)."""
         single = self.stages[0] if len(self.stages) == 1 else None
         first = self.stages[0] if self.stages else None
         record: dict[str, Any] = {
@@ -123,11 +123,7 @@ def write_report(path: Path, reports: list[Report]) -> None:
             writer.writerow({key: _csv_cell(record[key]) for key in RECORD_KEYS})
         text = buffer.getvalue()
     data = text.encode("utf-8")
-    write_atomically(path, lambda stream: _write_all(stream, data))
-
-
-def _write_all(stream: BinaryIO, data: bytes) -> None:
-    stream.write(data)
+    write_atomically(path, lambda stream: stream.write(data))
 
 
 def _csv_cell(value: object) -> object:

@@ -165,7 +165,7 @@ def explain_view(e: Explanation, name: str, total_steps: int) -> RenderableType:
              + "); (x) marks a padding cell", style="bold"),
         _padded_view(e),
         Text("output size, per axis", style="bold"),
-        *(Text(f"  {n}: {e.formula(axis)}") for axis, n in enumerate(names)),
+        *(Text(f"  {n}: {g.formula(axis, textbook=True)}") for axis, n in enumerate(names)),
         Text(f"sliding window (first {len(e.steps)} of {total_steps} positions)", style="bold"),
     ]  # fmt: skip
     for step in e.steps:

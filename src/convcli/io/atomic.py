@@ -17,7 +17,7 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
-def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write a file so that it appears whole or not at all.
 
     ``write`` fills a temporary file beside ``path``; only when it returns is
@@ -28,7 +28,7 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
     --------
     >>> import tempfile
     >>> target = Path(tempfile.mkdtemp()) / "out.txt"
-    >>> write_atomically(target, lambda stream: stream.write(b"done") and None)
+    >>> write_atomically(target, lambda stream: stream.write(b"done"))
     >>> target.read_bytes()
     b'done'
     """

@@ -110,17 +110,13 @@ def _check_size(side: int) -> int:
     return side
 
 
-def _auto_size(sigma: float, size: float | None) -> int:
-    # Cover +-3 sigma, odd so that the kernel has a centre.
-    return int(size) if size is not None else 2 * math.ceil(3 * sigma) + 1
-
-
 def _box_side(size: float) -> int:
     return int(size)
 
 
 def _gaussian_side(sigma: float, size: float | None) -> int:
-    return _auto_size(sigma, size)
+    # Cover +-3 sigma, odd so that the kernel has a centre.
+    return int(size) if size is not None else 2 * math.ceil(3 * sigma) + 1
 
 
 def _disk_side(r: float) -> int:
