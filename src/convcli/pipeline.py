@@ -388,9 +388,9 @@ def _filter_and_map(
     """Filter and map to the output range band by band; return the values and the clipped share."""
     bounds = None
     if planned.range == Range.RESCALE:
-        # The minimum and maximum of the whole response come first. Holding the float
-        # response for them took 6.9x the 8-bit image (4096x4096 RGB, sobel); filtering
-        # twice, keeping nothing the first time, stays banded.
+        # The minimum and maximum of the whole response come first. Filtering twice,
+        # keeping nothing the first time, stays banded; holding the float response
+        # would not (benchmarks/README.md).
         found = [edges for _, band in _bands(x, stage, settings) if (edges := finite_bounds(band))]
         bounds = (min(low for low, _ in found), max(high for _, high in found)) if found else None
     bands = _bands(x, stage, settings)

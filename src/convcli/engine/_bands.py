@@ -16,10 +16,8 @@ from convcli.engine._geometry import AxisInts, Geometry, PaddingSpec
 from convcli.engine._methods import ALGORITHMS, FFT_BAND_SPANS
 from convcli.engine._request import Request, check_arguments
 
-# Measured here (2048x2048 float32 and 1024x1024x3; dense 3 and 5, Gaussian 9):
-# bands of 1 to 2 MiB of input ran fastest, 1.7x faster than no bands with one
-# thread, and 1.5x to 1.7x faster again with two; bands of 256 KiB were slower with
-# two threads than with one (the threads wait on the GIL between short loops).
+# Bands of 1 to 2 MiB of input ran fastest, with one thread and with two
+# (benchmarks/README.md, "Measurements behind choices in the code").
 TILE_BYTES = 1 << 20
 FFT_BAND_BYTES = 8 << 20
 

@@ -2,9 +2,8 @@
 
 Pillow's encoder spends most of its time choosing a filter for every row.
 Filtering every row with Up (each byte minus the byte above it, one NumPy
-subtraction) and compressing with zlib's run-length strategy is about three
-times faster, and on filtered photographs and edge maps the files are about
-as small as Pillow's at level 1 (see benchmarks/README.md). Groups of rows
+subtraction) and compressing with zlib's run-length strategy is faster, with
+files about as small on filtered images (benchmarks/README.md). Groups of rows
 are compressed in threads, as pigz does: each group is a raw deflate stream
 ended by a sync flush, so together they are one zlib stream that any decoder
 reads. Reading stays with Pillow.
