@@ -15,9 +15,8 @@ import statistics
 import time
 
 import numpy as np
-from convcli.engine import choose_method, work
 
-from convcli.engine import convolve, resolve_geometry
+from convcli.engine import choose_method, convolve, resolve_geometry, work
 
 RNG = np.random.default_rng(0)
 

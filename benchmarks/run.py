@@ -59,9 +59,7 @@ def medians(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, fl
 
 def engine_table(repeats: int) -> list[str]:
     """Compare the engine with SciPy and OpenCV; return markdown rows."""
-    from convcli.engine import choose_method
-
-    from convcli.engine import resolve_geometry
+    from convcli.engine import choose_method, resolve_geometry
 
     rng = np.random.default_rng(0)
     lines = [

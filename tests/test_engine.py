@@ -57,7 +57,7 @@ def check_against_reference(
     """convolve(x, kernel, ...) equals the plain-loop reference, or both find no output."""
     ndim = kernel.ndim
     strides, dilations = per_axis(stride, ndim), per_axis(dilation, ndim)
-    # The reference takes per-side padding; resolve the named forms the way DESIGN.md says.
+    # The reference takes per-side padding; resolve the named forms the way the README says ("Padding").
     spans = [d * (k - 1) for k, d in zip(kernel.shape, dilations)]
     if padding == "valid":
         pads = [(0, 0)] * ndim
