@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from convcli.kernels.kernel import Kernel
-
 if TYPE_CHECKING:
+    from convcli.kernels.kernel import Kernel
     from convcli.report import Report
 
 
