@@ -6,8 +6,8 @@ names its own parameters (``pad_mode``); only here are they worded as the
 options the user typed (``--pad-mode``).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Typer reads the root callback's
+# annotations at every start (see apply.py).
 import os
 import sys
 import traceback

@@ -1,7 +1,7 @@
 """``convcli apply``: filter images, arrays and folders of them."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Typer reads these annotations at every
+# start, and evaluated once here they need not be compiled again from strings.
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -151,7 +151,7 @@ def apply(
     return int(ExitCode.FAILED if failed else ExitCode.OK)
 
 
-def settings_from(options: Mapping[str, Any]) -> Settings:
+def settings_from(options: Mapping[str, Any]) -> "Settings":
     """Turn apply's options, as Typer parsed them, into what is done to every input."""
     from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
     from convcli.cli.options import parse_ints, parse_padding

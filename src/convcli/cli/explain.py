@@ -1,7 +1,7 @@
 """``convcli explain``: a convolution written out step by step."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Typer reads these annotations at every
+# start, and evaluated once here they need not be compiled again from strings.
 import json
 import math
 from typing import Annotated

@@ -1,7 +1,7 @@
 """``convcli kernels list`` and ``convcli kernels show``: what kernels there are."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Typer reads these annotations at every
+# start, and evaluated once here they need not be compiled again from strings.
 import json
 from typing import Annotated
 
