@@ -23,7 +23,7 @@ from convcli.engine import (
     pad,
     resolve_geometry,
 )
-from convcli.errors import InputError, UsageError
+from convcli.errors import InputError, ParameterError, UsageError
 
 Matrix = npt.NDArray[np.float64]
 LARGEST_SIDE = 32  # an explanation of more cells than this per side is unreadable
@@ -186,27 +186,29 @@ def read_input(text: str | None, crop: tuple[int, ...] | None, ndim: int) -> Mat
     if text is None:
         matrix = ramp(ndim)
     elif not text.strip():
-        raise UsageError("--input is empty: give a matrix, a .npy or an image")
+        raise ParameterError("input is empty: give a matrix, a .npy or an image", parameter="input")
     elif text.lstrip().startswith("["):
         matrix = nested_matrix(read_matrix(text, "--input")[0])
     else:
         try:
             picture = read_image(Path(text), text)
         except InputError as error:  # here the file is an option's value: a usage error
-            raise UsageError(f"--input {error}") from None
+            raise ParameterError(f"input {error}", parameter="input") from None
         matrix = np.asarray(luminance(picture, np.float64), dtype=np.float64)
     if crop is None:
         return matrix
     if len(crop) != 2 * matrix.ndim:
         forms = "START,LENGTH" if matrix.ndim == 1 else "ROW,COL,HEIGHT,WIDTH"
-        raise UsageError(
-            f"--crop takes {forms} for a {matrix.ndim}-D input, got {len(crop)} numbers"
+        raise ParameterError(
+            f"crop takes {forms} for a {matrix.ndim}-D input, got {len(crop)} numbers",
+            parameter="crop",
         )
     starts, sizes = crop[: matrix.ndim], crop[matrix.ndim :]
     for axis, (start, size) in enumerate(zip(starts, sizes, strict=True)):
         if size < 1 or start + size > matrix.shape[axis]:
-            raise UsageError(
-                f"--crop reaches {start + size} along axis {axis}, past the input's "
-                f"{matrix.shape[axis]} (or is empty)"
+            raise ParameterError(
+                f"crop reaches {start + size} along axis {axis}, past the input's "
+                f"{matrix.shape[axis]} (or is empty)",
+                parameter="crop",
             )
     return matrix[tuple(slice(a, a + n) for a, n in zip(starts, sizes, strict=True))]

@@ -428,9 +428,10 @@ def _output_mapping(
     """Choose the range mode and sample type of the output; refuse what cannot be."""
     if settings.colormap:
         if fmt.name == FileFormat.NPY or settings.range == Range.RAW or len(shape) != 2:
-            raise UsageError(
-                "--colormap makes an 8-bit RGB picture of one channel: write an image "
-                "format (not .npy), in a range other than raw"
+            raise ParameterError(
+                "colormap makes an 8-bit RGB picture of one channel: write an image "
+                "format (not .npy), in a range other than raw",
+                parameter="colormap",
             )
         return settings.range or Range.RESCALE, "uint8"
     if fmt.name == FileFormat.NPY:
@@ -442,8 +443,9 @@ def _output_mapping(
     channels = 1 if len(shape) == 2 else shape[2]
     if mode == Range.RAW:
         if "float32" not in fmt.depths or channels != 1:
-            raise UsageError(
-                "--range raw keeps float values: it needs a .npy output, or .tif for one channel"
+            raise ParameterError(
+                "range raw keeps float values: it needs a .npy output, or .tif for one channel",
+                parameter="range",
             )
         return mode, "float32"
     sixteen = header.white == 65535 and "uint16" in fmt.depths

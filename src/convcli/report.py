@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from convcli.engine import Geometry
-from convcli.errors import UsageError
+from convcli.errors import ParameterError
 from convcli.io.atomic import write_atomically
 
 RECORD_KEYS = (
@@ -105,8 +105,9 @@ def json_line(report: Report) -> str:
 def check_report_path(path: Path) -> None:
     """Refuse a report file whose format is unknown, before any work is done."""
     if path.suffix.lower() not in REPORT_SUFFIXES:
-        raise UsageError(
-            f"--report must end in {' or '.join(REPORT_SUFFIXES)} (a JSON array or CSV), got {path}"
+        raise ParameterError(
+            f"report must end in {' or '.join(REPORT_SUFFIXES)} (a JSON array or CSV), got {path}",
+            parameter="report",
         )
 
 
