@@ -427,3 +427,14 @@ def test_every_mode_survives_the_identity_kernel_exactly(tmp_path, mode):
     result = run("apply", str(source), "-k", "identity", "-o", str(target), "-q")
     assert result.exit_code == 0, result.stderr
     np.testing.assert_array_equal(read(target), expected)
+
+
+def test_debug_before_the_command_shows_the_traceback_and_as_a_value_does_not(camera):
+    shown = run("--debug", "apply", str(camera), "-k", "nonesuch")
+    assert shown.exit_code == 2
+    assert "Traceback (most recent call last)" in shown.stderr
+    assert shown.stderr.strip().splitlines()[-1].startswith("convcli: error: unknown kernel")
+    value = run("apply", str(camera), "-k", "box", "-p", "--debug")
+    assert value.exit_code == 2
+    assert value.stderr.count("\n") == 1
+    assert value.stderr.startswith("convcli: error: --padding must be")

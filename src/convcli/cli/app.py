@@ -41,10 +41,20 @@ class _Program(TyperGroup):
             result = super().main(arguments, prog_name, complete_var, False, **extra)
             code = int(result) if isinstance(result, int) else ExitCode.OK
         except Exception as error:
-            code = _report_error(error, debug="--debug" in arguments)
+            code = _report_error(error, debug=_debug_requested(arguments))
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _debug_requested(arguments: list[str]) -> bool:
+    """Whether ``--debug`` was given to the program (before the command), not as a value."""
+    for argument in arguments:
+        if not argument.startswith("-"):
+            return False
+        if argument == "--debug":
+            return True
+    return False
 
 
 def _report_error(error: Exception, debug: bool) -> int:
