@@ -8,17 +8,19 @@ until the whole result is ready.
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
+from convcli import __version__
 from convcli.choices import Colormap, FileFormat, Method, PadMode, Range
 from convcli.colormaps import colorize
 from convcli.engine import (
@@ -40,6 +42,7 @@ from convcli.io.images import (
     read_image,
     write_image,
 )
+from convcli.io.metadata import HOLDS, Metadata
 from convcli.kernels.kernel import Kernel, Matrix
 from convcli.ranges import finite_bounds, map_range
 from convcli.report import Report, StageReport
@@ -67,6 +70,8 @@ class Settings:
     compress_level: int | None = None  # None: the fast PNG default
     threads: int | None = None  # engine threads per image; None: one per CPU
     colormap: Colormap | None = None  # a false-colour map for the (single-channel) response
+    strip: bool = False  # leave out the input's colour profile, EXIF and resolution
+    quality: int | None = None  # JPEG and WebP; None: a JPEG input's own tables, else 95
 
     @property
     def kernel_name(self) -> str:
@@ -331,7 +336,14 @@ def process(
             f"{label}: {clipped:.0%} of the values fell outside the output range "
             f"and were clipped; {others} shows them"
         )
-    _write(target, values, alpha, planned.format, settings, output_label)
+    metadata = output_metadata(picture.metadata, settings, planned)
+    dropped = [] if settings.strip else _dropped(picture.metadata, planned.format)
+    if dropped:
+        listed = ", ".join(dropped[:-1]) + " and " * (len(dropped) > 1) + dropped[-1]
+        report.once_notes.append(
+            f"{planned.format.name} outputs cannot hold the {listed} of their inputs: left out"
+        )
+    _write(target, values, alpha, planned.format, settings, metadata, output_label)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -452,19 +464,71 @@ def _output_mapping(
     return mode, "uint16" if sixteen and channels == 1 and not header.alpha else "uint8"
 
 
+def output_metadata(carried: Metadata, settings: Settings, planned: Plan) -> Metadata:
+    """Return what an output carries: its input's metadata (unless stripped) and provenance.
+
+    A stride makes each pixel cover more of the scene, so the resolution in
+    pixels per inch is divided by it.
+    """
+    made = Metadata(
+        software=f"convcli {__version__}",
+        description=provenance(settings, planned.range),
+        jpeg_tables=carried.jpeg_tables,
+    )
+    if settings.strip:
+        return made
+    dpi = carried.dpi
+    if dpi is not None and planned.stages[0].geometry.spatial_ndim == 2:
+        down, across = (
+            math.prod(s.geometry.stride[axis] for s in planned.stages) for axis in (0, 1)
+        )
+        dpi = (dpi[0] / across, dpi[1] / down)
+    return replace(carried, dpi=dpi, software=made.software, description=made.description)
+
+
+def provenance(settings: Settings, mapped: Range) -> str:
+    """Describe, as JSON, what convcli did to make an output: enough to do it again.
+
+    Examples
+    --------
+    >>> from convcli.kernels.catalog import load_kernel
+    >>> provenance(Settings(kernels=(load_kernel("sobel-x"),)), Range.ABS)
+    '{"kernels":["sobel-x"],"padding":"same","pad_mode":"reflect","pad_value":0.0,"stride":[1],"dilation":[1],"flip":false,"gray":false,"range":"abs","colormap":null}'
+    """
+    kernels = [
+        k.matrix.tolist() if k.source == "inline" and k.matrix is not None else k.name
+        for k in settings.kernels
+    ]
+    return json.dumps(
+        {"kernels": kernels, "padding": settings.padding, "pad_mode": settings.pad_mode,
+         "pad_value": settings.pad_value, "stride": settings.stride,
+         "dilation": settings.dilation, "flip": settings.flip, "gray": settings.gray,
+         "range": mapped, "colormap": settings.colormap},
+        separators=(",", ":"),
+    )  # fmt: skip
+
+
+def _dropped(carried: Metadata, fmt: OutputFormat) -> list[str]:
+    return [name for name in carried.carried if name not in HOLDS[fmt.name]]
+
+
 def _write(
     target: Path | BinaryIO,
     values: npt.NDArray[np.generic],
     alpha: npt.NDArray[np.uint8] | None,
     fmt: OutputFormat,
     settings: Settings,
+    metadata: Metadata,
     label: str,
 ) -> None:
     if values.ndim == 3 and values.shape[2] == 1 and fmt.pillow:
         values = values[..., 0]
 
     def encode(stream: BinaryIO) -> None:
-        write_image(stream, values, alpha, fmt, settings.compress_level, settings.threads)
+        write_image(
+            stream, values, alpha, fmt, metadata, compress_level=settings.compress_level,
+            quality=settings.quality, threads=settings.threads,
+        )  # fmt: skip
 
     if not isinstance(target, Path):  # a stream gets the bytes only once they are all there
         buffer = io.BytesIO()

@@ -46,6 +46,7 @@ class Report:
     error: str | None = None
     notes: list[str] = field(default_factory=list)  # for stderr, not for the record
     clip_note: str | None = None  # told once per run, not once per input
+    once_notes: list[str] = field(default_factory=list)  # the same text told once per run
 
     def record(self) -> dict[str, Any]:
         """Return the record of the README's "The report record" (and ``stages`` of a pipeline)."""

@@ -94,6 +94,19 @@ def apply(
             "[default: fast run-length coding, sizes like levels 1 to 6]",
         ),
     ] = None,
+    quality: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=100,
+            help="JPEG and WebP quality, 1 to 100 [default: a JPEG input's own "
+            "compression for a JPEG output, else 95]",
+        ),
+    ] = None,
+    strip: Annotated[
+        bool,
+        typer.Option("--strip", help="Leave out the input's colour profile, EXIF and resolution."),
+    ] = False,
     recursive: Annotated[
         bool, typer.Option("-r", "--recursive", help="Descend into sub-folders, mirroring them.")
     ] = False,
@@ -175,4 +188,6 @@ def settings_from(options: Mapping[str, Any]) -> "Settings":
         colormap=colormap and choose(Colormap, colormap, "colormap"),
         format=options["output_format"],
         compress_level=options["compress_level"],
+        quality=options["quality"],
+        strip=options["strip"],
     )

@@ -57,6 +57,7 @@ class Feedback:
         self.quiet = quiet
         self.table_on_stderr = table_on_stderr
         self.clipped: list[str] = []
+        self.told: set[str] = set()
         self.started = time.perf_counter()
         self._advance: Callable[[], None] = lambda: None
 
@@ -90,7 +91,8 @@ class Feedback:
 
         if done.status == "error":
             error_line(done.error or "failed")
-        notes = list(done.notes)
+        notes = list(done.notes) + [note for note in done.once_notes if note not in self.told]
+        self.told.update(done.once_notes)
         if done.clip_note:
             self.clipped.append(done.input)
             notes += [done.clip_note] if len(self.clipped) == 1 else []  # once per run

@@ -13,7 +13,7 @@ import math
 import struct
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -23,6 +23,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from convcli.choices import FORMAT_ALIASES, FileFormat
 from convcli.errors import InputError, UsageError
+from convcli.io.metadata import Metadata, png_chunks, read_metadata, save_options
 from convcli.io.png import write_png
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -137,6 +138,8 @@ class Picture:
         What it was read as.
     note : str or None
         Something the user should know about the reading (a GIF's other frames).
+    metadata : Metadata
+        Colour profile, EXIF, resolution and provenance, for the output.
     """
 
     pixels: npt.NDArray[np.generic]
@@ -144,6 +147,7 @@ class Picture:
     white: float
     format: FileFormat
     note: str | None = None
+    metadata: Metadata = field(default_factory=Metadata)
 
     @property
     def header(self) -> Header:
@@ -186,11 +190,13 @@ def read_image(
         with _open_image(source, kind, label, max_pixels) as image:
             # is_animated looks one frame ahead; n_frames would walk a hostile file's million.
             animated = getattr(image, "is_animated", False)
-            pixels, alpha, white = _split_channels(_upright(image))
+            upright = _upright(image)
+            pixels, alpha, white = _split_channels(upright)
+            metadata = read_metadata(image, turned=upright is not image)
     notes = ["has several frames; used the first"] if animated else []
     notes += dict.fromkeys(" ".join(str(w.message).split()) for w in warned)  # once each
     note = f"{label}: {'; '.join(notes)}" if notes else None
-    return Picture(pixels, alpha, white, kind, note)
+    return Picture(pixels, alpha, white, kind, note, metadata)
 
 
 def probe_image(
@@ -397,7 +403,10 @@ def write_image(
     pixels: npt.NDArray[np.generic],
     alpha: npt.NDArray[np.uint8] | None,
     fmt: OutputFormat,
+    metadata: Metadata | None = None,
+    *,
     compress_level: int | None = None,
+    quality: int | None = None,
     threads: int | None = 1,
 ) -> None:
     """Encode an image (or array) to a stream.
@@ -413,9 +422,15 @@ def write_image(
         (H, W) ``uint8``; composited onto white where the format has no alpha.
     fmt : OutputFormat
         The format.
+    metadata : Metadata, optional
+        Written where the format has a place for it (see
+        :data:`convcli.io.metadata.HOLDS`).
     compress_level : int or None
         PNG: zlib's level, 0 to 9, or None for the fast run-length default
         (see :mod:`convcli.io.png`).
+    quality : int or None
+        JPEG and WebP, 1 to 100; None: a JPEG input's own tables, else
+        :data:`convcli.io.metadata.DEFAULT_QUALITY`.
     threads : int or None
         PNG: threads to compress in (None: one per CPU).
     """
@@ -432,11 +447,9 @@ def write_image(
     elif alpha is not None:
         channels = image_array if image_array.ndim == 3 else image_array[..., None]
         image_array = np.concatenate([channels, alpha[..., None]], axis=-1)
+    metadata = metadata or Metadata()
     if fmt.name == FileFormat.PNG:
-        write_png(stream, image_array, compress_level, threads)
+        write_png(stream, image_array, compress_level, threads, png_chunks(metadata))
         return
     image = Image.fromarray(np.ascontiguousarray(image_array))
-    options: dict[str, object] = (
-        {"quality": 95} if fmt.name in (FileFormat.JPG, FileFormat.WEBP) else {}
-    )
-    image.save(stream, format=fmt.pillow, **options)
+    image.save(stream, format=fmt.pillow, **save_options(fmt.name, metadata, quality))

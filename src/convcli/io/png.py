@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
@@ -35,6 +35,7 @@ def write_png(
     pixels: npt.NDArray[np.generic],
     level: int | None = None,
     threads: int | None = 1,
+    chunks: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
     """Encode an 8- or 16-bit image as PNG.
 
@@ -50,6 +51,9 @@ def write_png(
     threads : int or None
         Threads to compress in (None: one per CPU); the file is the same
         image whatever the number.
+    chunks : sequence of (bytes, bytes)
+        Ancillary chunks (type, data) to write before the pixels: colour
+        profile, resolution, EXIF, text.
 
     Examples
     --------
@@ -72,6 +76,8 @@ def write_png(
     stream.write(SIGNATURE)
     header = struct.pack(">IIBBBBB", cols, rows, depth, _COLOUR_TYPES[channels], 0, 0, 0)
     _chunk(stream, b"IHDR", header)
+    for kind, data in chunks:
+        _chunk(stream, kind, data)
     idat = _Idat(stream)
     idat.write(b"\x78\x01")  # zlib header: deflate, 32 KiB window
     if groups == 1:  # compressed bytes go out as they come
