@@ -92,7 +92,7 @@ def test_json_lines_have_exactly_the_design_keys(camera):
     assert record["stride"] == [1, 1]
     # rows: 512 + 1 + 2 - 2*2 - 1 + 1 = 511; cols: 512 + 3 + 4 - 4 = 515
     assert record["output_shape"] == [511, 515]
-    assert Path(record["output"]).name == "camera_sobel-x.png"
+    assert Path(record["output"]).name == "camera_sobel-x_p1-2-3-4_d2.png"  # README "Outputs"
     assert read(Path(record["output"])).shape == (511, 515)
 
 
@@ -105,7 +105,7 @@ def test_a_pipeline_reports_every_stage(camera):
     assert record["padding"] is None
     assert [stage["kernel"] for stage in record["stages"]] == ["gaussian:sigma=1", "sobel"]
     assert record["stages"][0]["output_shape"] == record["stages"][1]["input_shape"] == [256, 256]
-    assert camera.with_name("camera_gaussian-sigma-1+sobel.png").exists()
+    assert camera.with_name("camera_gaussian-sigma-1+sobel_s2.png").exists()
 
 
 def test_colour_channels_are_filtered_and_alpha_carried_through(tmp_path):
@@ -154,7 +154,9 @@ def test_npy_in_and_out_keeps_float_values(tmp_path):
     np.save(tmp_path / "v.npy", volume)
     result = run("apply", str(tmp_path / "v.npy"), "-k", "[[[1,1],[1,1]],[[1,1],[1,1]]]", "-q")
     assert result.exit_code == 0
-    assert np.load(tmp_path / "v_inline.npy").sum() == 8
+    (written,) = tmp_path.glob("v_inline-*.npy")  # an inline kernel is named by its digest
+    assert re.fullmatch(r"v_inline-[0-9a-f]{8}\.npy", written.name)
+    assert np.load(written).sum() == 8
 
 
 def test_one_dimensional_kernel_is_a_row_on_images(tmp_path):

@@ -1,4 +1,4 @@
-"""A run over many inputs: finding them, naming and checking every output, workers, interrupts.
+"""Running a planned batch: in this process or in workers, in order, with interrupts.
 
 Nothing is lost on error: each input fails alone (unless ``fail_fast``),
 outputs are written atomically, and an interrupt stops the workers, removes
@@ -22,22 +22,11 @@ from pathlib import Path
 from types import FrameType
 from typing import BinaryIO
 
-from convcli.errors import ExitCode, InputError, Interrupted, ParameterError, UsageError
-from convcli.io.images import DEFAULT_MAX_PIXELS, OutputFormat, output_format, probe_image
-from convcli.io.inputs import Input, find_inputs
-from convcli.pipeline import Settings, default_output, prepare, process
+from convcli.errors import ExitCode, InputError, Interrupted, UsageError
+from convcli.io.images import DEFAULT_MAX_PIXELS
+from convcli.pipeline import Settings, process
+from convcli.planning import Job
 from convcli.report import Report
-
-
-@dataclass(frozen=True)
-class Job:
-    """One input and where its output goes."""
-
-    label: str
-    source: Path | None  # None: standard input
-    target: Path | None  # None: standard output
-    format: OutputFormat | None  # None: the input's own
-    skip: str | None = None  # why it will not run
 
 
 @dataclass(frozen=True)
@@ -48,176 +37,6 @@ class RunOptions:
     fail_fast: bool = False
     dry_run: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
-
-
-def plan(
-    arguments: list[str],
-    output: str | None,
-    settings: Settings,
-    *,
-    recursive: bool = False,
-    skip_existing: bool = False,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    dry_run: bool = False,
-) -> list[Job]:
-    """Plan a run: find the inputs, name every output, check them all, make the output folder.
-
-    Nothing is written (but the folder) and no pixel is decoded: every
-    refusal comes before the first output.
-
-    Parameters
-    ----------
-    arguments : list of str
-        Files, folders, and ``-`` for standard input, as given.
-    output : str or None
-        ``-o`` as given: a file, a folder, ``-`` (standard output), or None
-        (beside each input).
-    settings : Settings
-        What to do to every input.
-    recursive, skip_existing : bool
-        Descend into sub-folders; mark jobs whose output exists as skipped.
-    max_pixels : int
-        The largest input, checked from the headers.
-    dry_run : bool
-        Do not create the output folder.
-
-    Raises
-    ------
-    UsageError
-        Naming what cannot be done (see :func:`plan_jobs` and :func:`check_jobs`).
-    """
-    if arguments.count("-") > 1:
-        raise UsageError("standard input ('-') can be read only once")
-    several = len(arguments) > 1 or any(Path(name).is_dir() for name in arguments)
-    folder = output_folder(output, several)
-    found = find_inputs(arguments, recursive=recursive, exclude=folder)
-    jobs = plan_jobs(found, output, folder, settings, skip_existing=skip_existing)
-    check_jobs(jobs, settings, max_pixels)
-    if folder is not None and not dry_run:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise UsageError(
-                f"cannot create the output folder {folder}: {error.strerror}"
-            ) from None
-    return jobs
-
-
-def output_folder(output: str | None, several: bool) -> Path | None:
-    """Return the folder ``-o`` names: one that exists, ends in '/', or takes several inputs."""
-    if output is None or output == "-":
-        if several and output == "-":
-            raise UsageError("several inputs cannot all go to standard output")
-        return None
-    path = Path(output)
-    if path.is_dir() or output.endswith(("/", os.sep)) or several:
-        if path.exists() and not path.is_dir():
-            raise UsageError(f"-o {output} is a file; with several inputs it must name a folder")
-        return path
-    return None
-
-
-def plan_jobs(
-    inputs: list[Input],
-    output: str | None,
-    folder: Path | None,
-    settings: Settings,
-    *,
-    skip_existing: bool = False,
-) -> list[Job]:
-    """Name every input's output, refusing collisions and overwriting an input.
-
-    Parameters
-    ----------
-    inputs : list of Input
-        From :func:`convcli.io.inputs.find_inputs`.
-    output : str or None
-        ``-o`` as given: a file, ``-`` (standard output), or None (beside each input).
-    folder : Path or None
-        The output folder, when ``-o`` names one: inputs keep their place below it.
-    settings : Settings
-        The kernels (for the names) and the output format.
-    skip_existing : bool
-        Mark jobs whose output exists as skipped.
-
-    Raises
-    ------
-    UsageError
-        Two inputs would write one output, an output is an input, or an
-        output format is unknown.
-    """
-    forced = output_format(settings.format) if settings.format else None
-    jobs = []
-    for item in inputs:
-        if not item.image:
-            jobs.append(Job(item.label, item.path, None, None, skip="not an image"))
-            continue
-        target: Path | None
-        if output == "-" or (item.path is None and output is None):
-            target, fmt = None, forced
-        else:
-            if item.path is None and folder is not None:
-                raise UsageError("standard input has no name to put in a folder; use -o FILE")
-            if folder is not None or output is None:
-                named = default_output(item.path or Path("stdin"), settings)
-                target = folder / item.relative.parent / named.name if folder else named
-            else:
-                target = Path(output)
-            fmt = forced or output_format(target.suffix or "(none)")
-        skip = "output exists" if skip_existing and target is not None and target.exists() else None
-        jobs.append(Job(item.label, item.path, target, fmt, skip))
-    _refuse_clashes(jobs)
-    return jobs
-
-
-def _refuse_clashes(jobs: list[Job]) -> None:
-    sources = {job.source.resolve(): job.label for job in jobs if job.source is not None}
-    writers: dict[Path, str] = {}
-    for job in jobs:
-        if job.target is None or job.skip == "not an image":
-            continue
-        where = job.target.resolve()
-        if where in sources or (job.source is not None and _same_file(job.source, job.target)):
-            raise UsageError(
-                f"the output {job.target} of {job.label} is an input; choose another -o"
-            )
-        if where in writers:
-            raise UsageError(
-                f"{writers[where]} and {job.label} would both write {job.target}; "
-                "use --format or separate runs"
-            )
-        writers[where] = job.label
-
-
-def _same_file(source: Path, target: Path) -> bool:
-    with contextlib.suppress(OSError):
-        return os.path.samefile(source, target)
-    return source.resolve() == target.resolve()
-
-
-def check_jobs(jobs: list[Job], settings: Settings, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
-    """Check from the headers alone that every input can be done, before anything is written.
-
-    An input whose header cannot be read is left to fail on its own later.
-
-    Raises
-    ------
-    UsageError
-        Naming the first input the settings do not fit (impossible shapes, a
-        range its output format cannot hold).
-    """
-    for job in jobs:
-        if job.skip is not None or job.source is None:
-            continue
-        try:
-            header = probe_image(job.source, job.label, max_pixels)
-            prepare(header, settings, job.format, max_pixels)
-        except InputError:
-            continue
-        except ParameterError as error:
-            raise error.about(job.label) from None
-        except UsageError as error:
-            raise UsageError(f"{job.label}: {error}") from None
 
 
 def run_jobs(

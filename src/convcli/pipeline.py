@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -198,21 +197,6 @@ def check_size(name: str, geometry: Geometry, method: Method, max_pixels: int) -
 
 def _sides(geometry: Geometry) -> str:
     return ",".join(f"{before},{after}" for before, after in geometry.padding)
-
-
-def default_output(source: Path, settings: Settings) -> Path:
-    """``<stem>_<kernel><suffix>`` beside the input.
-
-    Examples
-    --------
-    >>> from convcli.kernels.catalog import load_kernel
-    >>> settings = Settings(kernels=(load_kernel("sobel-x"), load_kernel("gaussian:sigma=2")))
-    >>> default_output(Path("photos/cat.png"), settings).as_posix()
-    'photos/cat_sobel-x+gaussian-sigma-2.png'
-    """
-    slugs = (re.sub(r"[^\w.+-]+", "-", kernel.name).strip("-") for kernel in settings.kernels)
-    suffix = f".{output_format(settings.format).name}" if settings.format else source.suffix
-    return source.with_name(f"{source.stem}_{'+'.join(slugs)}{suffix}")
 
 
 @dataclass(frozen=True)
@@ -495,10 +479,13 @@ def provenance(settings: Settings, mapped: Range) -> str:
     >>> provenance(Settings(kernels=(load_kernel("sobel-x"),)), Range.ABS)
     '{"kernels":["sobel-x"],"padding":"same","pad_mode":"reflect","pad_value":0.0,"stride":[1],"dilation":[1],"flip":false,"gray":false,"range":"abs","colormap":null}'
     """
-    kernels = [
-        k.matrix.tolist() if k.source == "inline" and k.matrix is not None else k.name
+    kernels: list[object] = [
+        k.name if k.source.startswith("built-in") else f"{k.name}@{k.digest}"
         for k in settings.kernels
     ]
+    for index, kernel in enumerate(settings.kernels):
+        if kernel.source == "inline" and kernel.matrix is not None:  # as typed: redo it with it
+            kernels[index] = kernel.matrix.tolist()
     return json.dumps(
         {"kernels": kernels, "padding": settings.padding, "pad_mode": settings.pad_mode,
          "pad_value": settings.pad_value, "stride": settings.stride,

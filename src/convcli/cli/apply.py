@@ -20,6 +20,7 @@ from convcli.cli.options import (
     spoken,
 )
 from convcli.errors import ExitCode, UsageError
+from convcli.naming import DEFAULT_TEMPLATE, FIELDS, check_template
 
 if TYPE_CHECKING:
     from convcli.pipeline import Settings
@@ -69,6 +70,16 @@ def apply(
             "--output",
             help="Output file, folder, or '-' for standard output "
             "[default: <stem>_<kernel><suffix> beside the input]",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            metavar="TEMPLATE",
+            help="Output file names, from the fields "
+            + ", ".join(f"{{{field}}}" for field in FIELDS)
+            + f" [default: {DEFAULT_TEMPLATE}]",
         ),
     ] = None,
     output_format: Annotated[
@@ -133,8 +144,8 @@ def apply(
     ] = False,
 ) -> int:
     """Filter images (or .npy arrays) with one kernel or a pipeline of kernels."""
-    from convcli import batch
-    from convcli.cli.feedback import Feedback, kernel_notes
+    from convcli import batch, planning
+    from convcli.cli.feedback import Feedback, kernel_notes, note_line
     from convcli.io.images import DEFAULT_MAX_PIXELS
     from convcli.kernels.catalog import KERNEL_PATH_VARIABLE
     from convcli.report import check_report_path, write_report
@@ -144,19 +155,23 @@ def apply(
     if report is not None:
         check_report_path(report)
     limit = max_pixels or DEFAULT_MAX_PIXELS
-    planned = batch.plan(
-        inputs, output, settings, recursive=recursive, skip_existing=skip_existing,
-        max_pixels=limit, dry_run=dry_run,
+    planned = planning.plan(
+        inputs, output, settings, template=name and check_template(name), recursive=recursive,
+        skip_existing=skip_existing, max_pixels=limit, dry_run=dry_run,
     )  # fmt: skip
-    to_stdout = any(job.target is None and job.skip is None for job in planned)
+    to_stdout = any(job.target is None and job.skip is None for job in planned.jobs)
     if json_lines and to_stdout:
         raise UsageError("--json and -o - both want standard output; write the image to a file")
+    for note in planned.notes:
+        note_line(note)
     options = batch.RunOptions(
         workers=jobs or os.cpu_count() or 1, fail_fast=fail_fast, dry_run=dry_run, max_pixels=limit
     )
-    feedback = Feedback(len(planned), json_lines=json_lines, quiet=quiet, table_on_stderr=to_stdout)
+    feedback = Feedback(
+        len(planned.jobs), json_lines=json_lines, quiet=quiet, table_on_stderr=to_stdout
+    )
     with feedback.progress():
-        reports = batch.run_jobs(planned, settings, options, feedback.report)
+        reports = batch.run_jobs(planned.jobs, settings, options, feedback.report)
     feedback.finish(reports)
     if report is not None:
         write_report(report, reports)

@@ -23,7 +23,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from convcli.choices import FORMAT_ALIASES, FileFormat
 from convcli.errors import InputError, UsageError
-from convcli.io.metadata import Metadata, png_chunks, read_metadata, save_options
+from convcli.io.metadata import (
+    Metadata,
+    png_chunks,
+    read_metadata,
+    read_provenance,
+    save_options,
+)
 from convcli.io.png import write_png
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -108,12 +114,16 @@ class Header:
         The value of full intensity: 255 (8-bit), 65535 (16-bit) or 1.0 (float).
     format : FileFormat
         What it is read as.
+    software, description : str or None
+        What made the file, and with which settings (its provenance).
     """
 
     shape: tuple[int, ...]
     alpha: bool
     white: float
     format: FileFormat
+    software: str | None = None
+    description: str | None = None
 
     @property
     def is_image(self) -> bool:
@@ -152,7 +162,10 @@ class Picture:
     @property
     def header(self) -> Header:
         """The header this picture matches."""
-        return Header(tuple(self.pixels.shape), self.alpha is not None, self.white, self.format)
+        return Header(
+            tuple(self.pixels.shape), self.alpha is not None, self.white, self.format,
+            self.metadata.software, self.metadata.description,
+        )  # fmt: skip
 
 
 def read_image(
@@ -220,7 +233,9 @@ def probe_image(
             if _orientation(image, header_only=True) in (5, 6, 7, 8):  # EXIF turns it a quarter
                 rows, cols = cols, rows
             channels, alpha, white = _layout(image)
-        return Header((rows, cols) if channels == 1 else (rows, cols, channels), alpha, white, kind)
+            made_by = read_provenance(image)
+        shape = (rows, cols) if channels == 1 else (rows, cols, channels)
+        return Header(shape, alpha, white, kind, *made_by)
 
 
 def luminance(picture: Picture, dtype: npt.DTypeLike = np.float32) -> npt.NDArray[np.generic]:

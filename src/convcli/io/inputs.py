@@ -36,12 +36,15 @@ class Input:
         file named on the command line): mirrored below an output folder.
     image : bool
         False for a file in a folder that is not an image: it is skipped.
+    in_folder : bool
+        Found by walking a folder, rather than named on the command line.
     """
 
     path: Path | None
     label: str
     relative: Path
     image: bool = True
+    in_folder: bool = False
 
 
 def find_inputs(
@@ -71,9 +74,8 @@ def find_inputs(
             found.append(Input(None, "-", Path("stdin")))
         elif path.is_dir():
             for file in _walk(path, recursive, excluded):
-                found.append(
-                    Input(file, str(file), file.relative_to(path), _looks_like_image(file))
-                )
+                relative = file.relative_to(path)
+                found.append(Input(file, str(file), relative, _looks_like_image(file), True))
         else:  # a file, or a missing one: reading it will say which
             found.append(Input(path, argument, Path(path.name)))
     return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -80,6 +81,16 @@ class Kernel:
     def origin(self) -> str:
         """Where it was defined, and whether it replaces a built-in kernel of its name."""
         return f"{self.source} (shadows the built-in)" if self.shadows_builtin else self.source
+
+    @property
+    def digest(self) -> str:
+        """Eight hex digits that change with any weight (or component, or bias)."""
+        import numpy as np
+
+        hashed = hashlib.sha1(repr((self.shape, self.bias)).encode(), usedforsecurity=False)
+        for matrix in self.matrices:
+            hashed.update(np.ascontiguousarray(matrix, dtype=np.float64).tobytes())
+        return hashed.hexdigest()[:8]
 
     @property
     def total(self) -> float | None:

@@ -1,0 +1,116 @@
+"""Output names: ``<stem>_<tag><suffix>`` by default, or the user's template.
+
+The tag names the kernels and every setting that changes the result, so two
+runs that compute different things never write the same file:
+``photo_sobel.png``, ``photo_sobel_gray.png``, ``photo_box-size-5_valid_s2.png``.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from convcli.choices import PaddingWord, PadMode, Range
+from convcli.errors import ParameterError
+
+if TYPE_CHECKING:
+    from convcli.pipeline import Settings
+
+DEFAULT_TEMPLATE = "{stem}_{tag}{suffix}"
+FIELDS = {
+    "stem": "the input's name without its suffix",
+    "tag": "the kernels and the settings that differ from the defaults",
+    "kernel": "the kernels alone",
+    "settings": "the settings alone (empty when all are the defaults)",
+    "suffix": "the output's suffix, with its dot",
+    "parent": "the name of the input's folder",
+}
+
+
+def check_template(template: str) -> str:
+    """Return ``template`` if it is a file name made of known fields.
+
+    Examples
+    --------
+    >>> check_template("{parent}-{stem}{suffix}")
+    '{parent}-{stem}{suffix}'
+    >>> check_template("{stem}_{size}.png")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: name has no field {size}; it takes {stem}, {tag}, ...
+    """
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise ParameterError(f"name is not a template: {error}", parameter="name") from None
+    for _, field, spec, conversion in parts:
+        if field is not None and (field not in FIELDS or spec or conversion):
+            known = ", ".join(f"{{{name}}}" for name in FIELDS)
+            raise ParameterError(
+                f"name has no field {{{field}}}; it takes {known}", parameter="name"
+            )
+    if "/" in template or "\\" in template:
+        raise ParameterError(
+            f"name gives a file name, not a path, got {template!r}", parameter="name"
+        )
+    return template
+
+
+def output_name(source: Path, settings: Settings, suffix: str, template: str) -> str:
+    """Fill ``template`` in for an input.
+
+    Examples
+    --------
+    >>> from convcli.kernels.catalog import load_kernel
+    >>> from convcli.pipeline import Settings
+    >>> settings = Settings(kernels=(load_kernel("box:5"),), padding="valid", stride=(2,))
+    >>> output_name(Path("photos/cat.png"), settings, ".png", DEFAULT_TEMPLATE)
+    'cat_box-size-5_valid_s2.png'
+    """
+    kernel, marks = kernel_tag(settings), settings_tag(settings)
+    tag = "_".join(filter(None, (kernel, marks)))
+    name = template.format(
+        stem=source.stem, kernel=kernel, settings=marks, tag=tag, suffix=suffix,
+        parent=source.resolve().parent.name,
+    )  # fmt: skip
+    if name in ("", ".", ".."):
+        raise ParameterError(f"name makes {name!r} of {source}: no file name", parameter="name")
+    return name
+
+
+def kernel_tag(settings: Settings) -> str:
+    """Name the kernels in a file name: ``sobel-x+gaussian-sigma-2``; inline ones by a digest."""
+    return "+".join(
+        f"inline-{kernel.digest}" if kernel.source == "inline" else _slug(kernel.name)
+        for kernel in settings.kernels
+    )
+
+
+def settings_tag(settings: Settings) -> str:
+    """Name the settings that differ from the defaults: ``gray_flip_valid_zero_s2``."""
+    marks = ["flip" if settings.flip else ""]
+    if settings.colormap is None:
+        marks.insert(0, "gray" if settings.gray else "")
+    if settings.padding != PaddingWord.SAME:
+        padding = settings.padding
+        marks.append(padding if isinstance(padding, str) else "p" + _numbers(padding))
+    if settings.pad_mode != PadMode.REFLECT:
+        marks.append(settings.pad_mode)
+    if settings.pad_mode == PadMode.ZERO and settings.pad_value:
+        marks.append(f"v{settings.pad_value:g}")
+    marks += [f"{letter}{_numbers(values)}" for letter, values in
+              (("s", settings.stride), ("d", settings.dilation)) if max(values) > 1]  # fmt: skip
+    if settings.range is not None and not (settings.colormap and settings.range == Range.RESCALE):
+        marks.append(settings.range)
+    marks.append(settings.colormap or "")
+    return "_".join(filter(None, marks))
+
+
+def _numbers(values: tuple[int, ...]) -> str:
+    return "-".join(map(str, values))
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^\w.+-]+", "-", name).strip("-")

@@ -1,0 +1,280 @@
+"""Planning a run: finding the inputs, naming every output, checking them all first.
+
+Every refusal comes before the first output is written, and no pixel is
+decoded: only headers are read. Files that convcli made, found in an input
+folder, are left out (their provenance says who made them), so a folder can
+be filtered again and again without its outputs becoming inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from convcli.choices import FileFormat
+from convcli.errors import InputError, ParameterError, UsageError
+from convcli.io.images import DEFAULT_MAX_PIXELS, Header, OutputFormat, output_format, probe_image
+from convcli.io.inputs import Input, find_inputs
+from convcli.naming import DEFAULT_TEMPLATE, output_name
+from convcli.pipeline import Settings, prepare, provenance
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and where its output goes."""
+
+    label: str
+    source: Path | None  # None: standard input
+    target: Path | None  # None: standard output
+    format: OutputFormat | None  # None: the input's own
+    skip: str | None = None  # why it will not run
+    named: bool = False  # the target's name was made by convcli (not given with -o)
+
+
+@dataclass
+class Planned:
+    """The jobs of a run, and what the user should know about how they were found."""
+
+    jobs: list[Job]
+    notes: list[str] = field(default_factory=list)
+
+
+def plan(
+    arguments: list[str],
+    output: str | None,
+    settings: Settings,
+    *,
+    template: str | None = None,
+    recursive: bool = False,
+    skip_existing: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    dry_run: bool = False,
+) -> Planned:
+    """Plan a run: find the inputs, name every output, check them all, make the output folder.
+
+    Parameters
+    ----------
+    arguments : list of str
+        Files, folders, and ``-`` for standard input, as given.
+    output : str or None
+        ``-o`` as given: a file, a folder, ``-`` (standard output), or None
+        (beside each input).
+    settings : Settings
+        What to do to every input.
+    template : str or None
+        How to name outputs (see :mod:`convcli.naming`); None for the default.
+    recursive, skip_existing : bool
+        Descend into sub-folders; mark jobs whose output exists as skipped.
+    max_pixels : int
+        The largest input, checked from the headers.
+    dry_run : bool
+        Do not create the output folder.
+
+    Raises
+    ------
+    UsageError
+        Naming what cannot be done (see :func:`plan_jobs` and :func:`check_jobs`).
+    """
+    if arguments.count("-") > 1:
+        raise UsageError("standard input ('-') can be read only once")
+    several = len(arguments) > 1 or any(Path(name).is_dir() for name in arguments)
+    folder = output_folder(output, several)
+    if template is not None and output not in (None, "-") and folder is None:
+        raise ParameterError(
+            "name names outputs in a folder or beside their inputs, not one output file",
+            parameter="name",
+        )
+    found = find_inputs(arguments, recursive=recursive, exclude=folder)
+    headers: dict[Path | None, Header | None] = {
+        item.path: _probe(item.path, item.label, max_pixels)
+        for item in found
+        if item.image and item.path is not None
+    }
+    made = [item for item in found if item.in_folder and _made_by_convcli(headers.get(item.path))]
+    jobs = plan_jobs([item for item in found if item not in made], output, folder, settings,
+                     template=template, skip_existing=skip_existing)  # fmt: skip
+    check_jobs(jobs, settings, max_pixels, headers)
+    if folder is not None and not dry_run:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(
+                f"cannot create the output folder {folder}: {error.strerror}"
+            ) from None
+    files = f"{len(made)} file{'s' * (len(made) > 1)}"
+    notes = [
+        f"left out {files} that convcli made (in {_folders(made)}; name a file to filter it again)"
+    ]
+    return Planned(jobs, notes if made else [])
+
+
+def output_folder(output: str | None, several: bool) -> Path | None:
+    """Return the folder ``-o`` names: one that exists, ends in '/', or takes several inputs."""
+    if output is None or output == "-":
+        if several and output == "-":
+            raise UsageError("several inputs cannot all go to standard output")
+        return None
+    path = Path(output)
+    if path.is_dir() or output.endswith(("/", os.sep)) or several:
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"-o {output} is a file; with several inputs it must name a folder")
+        return path
+    return None
+
+
+def plan_jobs(
+    inputs: list[Input],
+    output: str | None,
+    folder: Path | None,
+    settings: Settings,
+    *,
+    template: str | None = None,
+    skip_existing: bool = False,
+) -> list[Job]:
+    """Name every input's output, refusing collisions and overwriting an input.
+
+    Parameters
+    ----------
+    inputs : list of Input
+        From :func:`convcli.io.inputs.find_inputs`.
+    output : str or None
+        ``-o`` as given: a file, ``-`` (standard output), or None (beside each input).
+    folder : Path or None
+        The output folder, when ``-o`` names one: inputs keep their place below it.
+    settings : Settings
+        The kernels and settings (for the names) and the output format.
+    template : str or None
+        How to name outputs; None for ``<stem>_<tag><suffix>``.
+    skip_existing : bool
+        Mark jobs whose output exists as skipped.
+
+    Raises
+    ------
+    UsageError
+        Two inputs would write one output, an output is an input, or an
+        output format is unknown.
+    """
+    forced = output_format(settings.format) if settings.format else None
+    jobs = []
+    for item in inputs:
+        if not item.image:
+            jobs.append(Job(item.label, item.path, None, None, skip="not an image"))
+            continue
+        target: Path | None
+        named = False
+        if output == "-" or (item.path is None and output is None):
+            target, fmt = None, forced
+        else:
+            if item.path is None and folder is not None:
+                raise UsageError("standard input has no name to put in a folder; use -o FILE")
+            if folder is not None or output is None:
+                source = item.path or Path("stdin")
+                suffix = f".{forced.name}" if forced else source.suffix
+                name = output_name(source, settings, suffix, template or DEFAULT_TEMPLATE)
+                target = folder / item.relative.parent / name if folder else source.with_name(name)
+                named = True
+            else:
+                target = Path(output)
+            fmt = forced or output_format(target.suffix or "(none)")
+        skip = "output exists" if skip_existing and target is not None and target.exists() else None
+        jobs.append(Job(item.label, item.path, target, fmt, skip, named))
+    _refuse_clashes(jobs)
+    return jobs
+
+
+def check_jobs(
+    jobs: list[Job],
+    settings: Settings,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    headers: dict[Path | None, Header | None] | None = None,
+) -> None:
+    """Check from the headers alone that every input can be done, before anything is written.
+
+    An input whose header cannot be read is left to fail on its own later.
+    An output named by convcli that exists is replaced only if convcli made
+    it with the same settings.
+
+    Raises
+    ------
+    UsageError
+        Naming the first input the settings do not fit (impossible shapes, a
+        range its output format cannot hold), or an output it will not replace.
+    """
+    headers = headers if headers is not None else {}
+    for job in jobs:
+        if job.skip is not None or job.source is None:
+            continue
+        if job.source not in headers:
+            headers[job.source] = _probe(job.source, job.label, max_pixels)
+        header = headers[job.source]
+        if header is None:
+            continue
+        try:
+            planned = prepare(header, settings, job.format, max_pixels)
+        except ParameterError as error:
+            raise error.about(job.label) from None
+        except UsageError as error:
+            raise UsageError(f"{job.label}: {error}") from None
+        if job.named and job.target is not None:
+            _check_replace(job.target, provenance(settings, planned.range))
+
+
+def _check_replace(target: Path, description: str) -> None:
+    """Refuse to replace a file that convcli did not make, or made with other settings."""
+    if not target.exists() or target.suffix.lower() == f".{FileFormat.NPY}":  # .npy: no provenance
+        return
+    header = _probe(target, str(target), DEFAULT_MAX_PIXELS)
+    if not _made_by_convcli(header):
+        raise UsageError(
+            f"{target} exists and convcli did not make it; give the output another name "
+            "(-o, --name) or move the file"
+        )
+    if header is not None and header.description != description:
+        raise UsageError(
+            f"{target} was made by convcli with other settings ({header.description}); "
+            "give the output another name (-o, --name) or remove it"
+        )
+
+
+def _probe(path: Path, label: str, max_pixels: int) -> Header | None:
+    try:
+        return probe_image(path, label, max_pixels)
+    except InputError:
+        return None  # it fails on its own when it is read
+
+
+def _made_by_convcli(header: Header | None) -> bool:
+    return header is not None and (header.software or "").startswith("convcli ")
+
+
+def _folders(items: list[Input]) -> str:
+    folders = dict.fromkeys(str(item.path.parent) for item in items if item.path is not None)
+    shown = ", ".join(list(folders)[:3])
+    return shown + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")
+
+
+def _refuse_clashes(jobs: list[Job]) -> None:
+    sources = {job.source.resolve(): job.label for job in jobs if job.source is not None}
+    writers: dict[Path, str] = {}
+    for job in jobs:
+        if job.target is None or job.skip == "not an image":
+            continue
+        where = job.target.resolve()
+        if where in sources or (job.source is not None and _same_file(job.source, job.target)):
+            raise UsageError(
+                f"the output {job.target} of {job.label} is an input; choose another -o"
+            )
+        if where in writers:
+            raise UsageError(
+                f"{writers[where]} and {job.label} would both write {job.target}; "
+                "use --format or separate runs"
+            )
+        writers[where] = job.label
+
+
+def _same_file(source: Path, target: Path) -> bool:
+    with contextlib.suppress(OSError):
+        return os.path.samefile(source, target)
+    return source.resolve() == target.resolve()
