@@ -321,6 +321,12 @@ def process(
             f"and were clipped; {others} shows them"
         )
     metadata = output_metadata(picture.metadata, settings, planned)
+    if picture.header.is_image and picture.white != 255 and planned.depth == "uint8":
+        kind = "float" if picture.white == 1.0 else "16-bit"
+        if not settings.colormap:
+            report.once_notes.append(
+                f"{planned.format.name} holds 8 bits per sample: {kind} inputs were mapped to 8"
+            )
     dropped = [] if settings.strip else _dropped(picture.metadata, planned.format)
     if dropped:
         listed = ", ".join(dropped[:-1]) + " and " * (len(dropped) > 1) + dropped[-1]
@@ -399,7 +405,7 @@ def _filter_and_map(
     return values, clipped / max(values.size, 1)
 
 
-def _sample(alpha: npt.NDArray[np.uint8], geometry: Geometry) -> npt.NDArray[np.uint8]:
+def _sample(alpha: npt.NDArray[np.generic], geometry: Geometry) -> npt.NDArray[np.generic]:
     # Alpha is not filtered: each output takes the alpha under its kernel's anchor.
     indices = [
         np.clip(np.arange(out) * s - before + d * ((k - 1) // 2), 0, n - 1)
@@ -436,16 +442,22 @@ def _output_mapping(
     if not image_shaped:
         raise UsageError(f"cannot write an array of shape {shape} as {fmt.name}; use .npy")
     mode = settings.range or settings.kernels[-1].range or Range.CLIP
-    channels = 1 if len(shape) == 2 else shape[2]
     if mode == Range.RAW:
-        if "float32" not in fmt.depths or channels != 1:
+        if "float32" not in fmt.depths:
             raise ParameterError(
-                "range raw keeps float values: it needs a .npy output, or .tif for one channel",
-                parameter="range",
+                "range raw keeps float values: it needs a .npy or .tif output", parameter="range"
             )
         return mode, "float32"
-    sixteen = header.white == 65535 and "uint16" in fmt.depths
-    return mode, "uint16" if sixteen and channels == 1 and not header.alpha else "uint8"
+    return mode, _depth(header, fmt)
+
+
+def _depth(header: Header, fmt: OutputFormat) -> str:
+    # The input's own sample type where the format holds it, else 8 bits.
+    if header.white == 65535 and "uint16" in fmt.depths:
+        return "uint16"
+    if header.white == 1.0 and header.is_image and "float32" in fmt.depths:
+        return "float32"
+    return "uint8"
 
 
 def output_metadata(carried: Metadata, settings: Settings, planned: Plan) -> Metadata:
@@ -502,7 +514,7 @@ def _dropped(carried: Metadata, fmt: OutputFormat) -> list[str]:
 def _write(
     target: Path | BinaryIO,
     values: npt.NDArray[np.generic],
-    alpha: npt.NDArray[np.uint8] | None,
+    alpha: npt.NDArray[np.generic] | None,
     fmt: OutputFormat,
     settings: Settings,
     metadata: Metadata,

@@ -35,8 +35,9 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".part"
     )
+    os.close(descriptor)  # reopened by name: writers such as tifffile want a named file
     try:
-        with os.fdopen(descriptor, "wb") as stream:
+        with open(temporary, "wb") as stream:
             write(stream)
         os.chmod(temporary, _file_mode())
         os.replace(temporary, path)

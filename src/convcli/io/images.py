@@ -23,12 +23,23 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from convcli.choices import FORMAT_ALIASES, FileFormat
 from convcli.errors import InputError, UsageError
+from convcli.io.deep import (
+    DepthUnavailable,
+    decode_png,
+    decode_tiff_page,
+    open_tiff,
+    orient,
+    png_needs_depth,
+    tiff_needs_depth,
+    tiff_page_metadata,
+)
 from convcli.io.metadata import (
     Metadata,
     png_chunks,
     read_metadata,
     read_provenance,
     save_options,
+    tiff_options,
 )
 from convcli.io.png import write_png
 
@@ -84,7 +95,7 @@ _SIGNATURES = [
     (b"II*\x00", FileFormat.TIF), (b"MM\x00*", FileFormat.TIF), (NPY_MAGIC, FileFormat.NPY),
 ]  # fmt: skip
 DEFAULT_MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)  # Pillow's bomb limit
-_HEAD = 16
+_HEAD = 32  # the signature, and a PNG's IHDR (its bit depth and colour type)
 
 
 def sniff_format(head: bytes) -> FileFormat | None:
@@ -153,7 +164,7 @@ class Picture:
     """
 
     pixels: npt.NDArray[np.generic]
-    alpha: npt.NDArray[np.uint8] | None
+    alpha: npt.NDArray[np.generic] | None
     white: float
     format: FileFormat
     note: str | None = None
@@ -186,7 +197,8 @@ def read_image(
     -------
     Picture
         EXIF orientation applied; palette images expanded to RGB(A); CMYK
-        and other colour spaces converted to RGB; 16-bit grey kept 16-bit.
+        and other colour spaces converted to RGB; 16-bit and float samples
+        kept (see :mod:`convcli.io.deep`).
 
     Raises
     ------
@@ -195,17 +207,24 @@ def read_image(
     """
     label = name or str(source)
     with _reading(label) as warned:
-        kind = _sniff(source, label)
+        kind, head = _sniff(source, label)
         if kind == FileFormat.NPY:
             _npy_layout(source, label, max_pixels)
             array = _load_npy(source)
             return Picture(array, None, _npy_white(array.dtype), FileFormat.NPY)
-        with _open_image(source, kind, label, max_pixels) as image:
+        image = _open_image(source, kind, label, max_pixels)
+        if image is None:  # a TIFF only tifffile reads (float colour)
+            return _tiff_picture(source, label, max_pixels)
+        with image:
             # is_animated looks one frame ahead; n_frames would walk a hostile file's million.
             animated = getattr(image, "is_animated", False)
-            upright = _upright(image)
-            pixels, alpha, white = _split_channels(upright)
-            metadata = read_metadata(image, turned=upright is not image)
+            orientation = _orientation(image)
+            deep = _decode_deep(source, image, head)
+            if deep is not None:
+                pixels, alpha, white = _split_array(orient(deep, orientation))
+            else:
+                pixels, alpha, white = _split_channels(_upright(image, orientation))
+            metadata = read_metadata(image, turned=orientation != 1)
     notes = ["has several frames; used the first"] if animated else []
     notes += dict.fromkeys(" ".join(str(w.message).split()) for w in warned)  # once each
     note = f"{label}: {'; '.join(notes)}" if notes else None
@@ -224,15 +243,20 @@ def probe_image(
     """
     label = name or str(path)
     with _reading(label):
-        kind = _sniff(path, label)
+        kind, head = _sniff(path, label)
         if kind == FileFormat.NPY:
             shape, dtype = _npy_layout(path, label, max_pixels)
             return Header(shape, False, _npy_white(dtype), FileFormat.NPY)
-        with _open_image(path, kind, label, max_pixels) as image:
+        image = _open_image(path, kind, label, max_pixels)
+        if image is None:
+            return _tiff_header(path, label, max_pixels)
+        with image:
             rows, cols = image.height, image.width
             if _orientation(image, header_only=True) in (5, 6, 7, 8):  # EXIF turns it a quarter
                 rows, cols = cols, rows
             channels, alpha, white = _layout(image)
+            if _needs_depth(image, head):
+                white = 65535.0
             made_by = read_provenance(image)
         shape = (rows, cols) if channels == 1 else (rows, cols, channels)
         return Header(shape, alpha, white, kind, *made_by)
@@ -264,9 +288,77 @@ def _orientation(image: Image.Image, header_only: bool = False) -> int:
     return int(image.getexif().get(0x0112, 1))
 
 
-def _upright(image: Image.Image) -> Image.Image:
+def _upright(image: Image.Image, orientation: int) -> Image.Image:
     # exif_transpose copies even when there is nothing to turn; a large image should not pay.
-    return image if _orientation(image) == 1 else ImageOps.exif_transpose(image)
+    return image if orientation == 1 else ImageOps.exif_transpose(image)
+
+
+def _needs_depth(image: Image.Image, head: bytes) -> bool:
+    """Whether Pillow would cut this image's samples to 8 bits."""
+    if image.format == "PNG":
+        return png_needs_depth(head)
+    return image.format == "TIFF" and tiff_needs_depth(getattr(image, "tag_v2", {}))
+
+
+def _decode_deep(
+    source: Path | bytes, image: Image.Image, head: bytes
+) -> npt.NDArray[np.generic] | None:
+    """Decode at full depth where Pillow would not; None where Pillow does (or must)."""
+    if not _needs_depth(image, head):
+        return None
+    try:
+        if image.format == "PNG":
+            return decode_png(source)
+        with open_tiff(source) as tiff:
+            return decode_tiff_page(tiff.pages[0])
+    except DepthUnavailable as why:
+        warnings.warn(f"decoded at 8 bits per sample: {why}", stacklevel=2)
+        return None
+
+
+def _tiff_picture(source: Path | bytes, label: str, max_pixels: int) -> Picture:
+    """Read a TIFF that Pillow cannot open (float colour) with tifffile alone."""
+    with open_tiff(source) as tiff:
+        page = _tiff_page(tiff, label, max_pixels)
+        pixels, alpha, white = _split_array(orient(decode_tiff_page(page), _tiff_orientation(page)))
+        return Picture(pixels, alpha, white, FileFormat.TIF, None, tiff_page_metadata(page))
+
+
+def _tiff_header(source: Path | bytes, label: str, max_pixels: int) -> Header:
+    """Read the header :func:`_tiff_picture` would give, from the tags alone."""
+    with open_tiff(source) as tiff:
+        page = _tiff_page(tiff, label, max_pixels)
+        rows, cols = page.imagelength, page.imagewidth
+        if _tiff_orientation(page) in (5, 6, 7, 8):
+            rows, cols = cols, rows
+        alpha = page.samplesperpixel in (2, 4)
+        colour = page.samplesperpixel - alpha
+        white = 1.0 if page.dtype.kind == "f" else 65535.0 if page.dtype.itemsize == 2 else 255.0
+        made = tiff_page_metadata(page)
+    shape = (rows, cols) if colour == 1 else (rows, cols, colour)
+    return Header(shape, alpha, white, FileFormat.TIF, made.software, made.description)
+
+
+def _tiff_page(tiff: Any, label: str, max_pixels: int) -> Any:
+    if not tiff.pages:  # what Pillow could not open, tifffile cannot either
+        raise InputError(f"{label}: not an image convcli can read")
+    page = tiff.pages[0]
+    _check_size(page.imagewidth, page.imagelength, label, max_pixels)
+    return page
+
+
+def _split_array(
+    array: npt.NDArray[np.generic],
+) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, float]:
+    """Colour and alpha of a decoded array: 2 or 4 samples end in alpha."""
+    if array.dtype.kind == "f":
+        array, white = array.astype(np.float32, copy=False), 1.0
+    else:
+        white = 65535.0 if array.dtype == np.uint16 else 255.0
+    if array.ndim == 2 or array.shape[2] not in (2, 4):
+        return array, None, white
+    colour = array[..., 0] if array.shape[2] == 2 else array[..., :3]
+    return colour, np.ascontiguousarray(array[..., -1]), white
 
 
 @contextlib.contextmanager
@@ -298,7 +390,7 @@ def _reading(label: str) -> Iterator[list[warnings.WarningMessage]]:
         raise InputError(f"{label}: cannot read image: corrupt ({type(error).__name__})") from None
 
 
-def _sniff(source: Path | bytes, label: str) -> FileFormat:
+def _sniff(source: Path | bytes, label: str) -> tuple[FileFormat, bytes]:
     if isinstance(source, bytes):
         head = source[:_HEAD]
     else:
@@ -310,10 +402,13 @@ def _sniff(source: Path | bytes, label: str) -> FileFormat:
         raise InputError(
             f"{label}: {what} (convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP and .npy)"
         )
-    return kind
+    return kind, head
 
 
-def _open_image(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Image.Image:
+def _open_image(
+    source: Path | bytes, kind: FileFormat, label: str, max_pixels: int
+) -> Image.Image | None:
+    """Open with Pillow, its header only; None for a TIFF that only tifffile reads."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     with warnings.catch_warnings():
         # convcli checks the size itself (below), with --max-pixels in the message.
@@ -321,16 +416,26 @@ def _open_image(source: Path | bytes, kind: FileFormat, label: str, max_pixels: 
         limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
             image = Image.open(stream, formats=[_pillow_name(kind)])
+        except UnidentifiedImageError:
+            if kind == FileFormat.TIF:
+                return None
+            raise
         finally:
             Image.MAX_IMAGE_PIXELS = limit
-    if image.width * image.height > max_pixels:
+    try:
+        _check_size(image.width, image.height, label, max_pixels)
+    except InputError:
         image.close()
+        raise
+    return image
+
+
+def _check_size(width: int, height: int, label: str, max_pixels: int) -> None:
+    if width * height > max_pixels:
         raise InputError(
-            f"{label}: {image.width}x{image.height} (width x height) is "
-            f"{image.width * image.height} pixels, "
+            f"{label}: {width}x{height} (width x height) is {width * height} pixels, "
             f"over the limit of {max_pixels} (raise it with --max-pixels)"
         )
-    return image
 
 
 def _pillow_name(kind: FileFormat) -> str:
@@ -396,9 +501,14 @@ def _layout(image: Image.Image) -> tuple[int, bool, float]:
     return (1 if grey else 3), alpha, 255.0
 
 
+def _full_scale(dtype: np.dtype[Any]) -> float:
+    # The value of full intensity (opaque, white) in a sample type.
+    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
+
+
 def _split_channels(
     image: Image.Image,
-) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.uint8] | None, float]:
+) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, float]:
     channels, has_alpha, white = _layout(image)
     if image.mode.startswith("I;16"):
         return np.asarray(image).astype(np.uint16), None, white
@@ -416,7 +526,7 @@ def _split_channels(
 def write_image(
     stream: BinaryIO,
     pixels: npt.NDArray[np.generic],
-    alpha: npt.NDArray[np.uint8] | None,
+    alpha: npt.NDArray[np.generic] | None,
     fmt: OutputFormat,
     metadata: Metadata | None = None,
     *,
@@ -454,17 +564,35 @@ def write_image(
         return
     image_array = pixels
     if alpha is not None and not fmt.alpha:
-        weight = alpha.astype(np.float32) / 255
+        weight = alpha.astype(np.float32) / _full_scale(alpha.dtype)
         if pixels.ndim == 3:
             weight = weight[..., None]
-        flat = pixels.astype(np.float32) * weight + FLATTEN_BACKGROUND * (1 - weight)
-        image_array, alpha = np.rint(flat).astype(np.uint8), None
+        background = _full_scale(pixels.dtype)  # white (ImageMagick's default background)
+        flat = pixels.astype(np.float32) * weight + background * (1 - weight)
+        image_array, alpha = np.rint(flat).astype(pixels.dtype), None
     elif alpha is not None:
         channels = image_array if image_array.ndim == 3 else image_array[..., None]
-        image_array = np.concatenate([channels, alpha[..., None]], axis=-1)
+        scaled = alpha.astype(np.float64) * (_full_scale(pixels.dtype) / _full_scale(alpha.dtype))
+        if pixels.dtype.kind != "f":
+            scaled = np.rint(scaled)
+        image_array = np.concatenate([channels, scaled.astype(pixels.dtype)[..., None]], axis=-1)
     metadata = metadata or Metadata()
     if fmt.name == FileFormat.PNG:
         write_png(stream, image_array, compress_level, threads, png_chunks(metadata))
         return
+    if fmt.name == FileFormat.TIF:  # tifffile: every depth, with alpha
+        import tifffile
+
+        samples = 1 if image_array.ndim == 2 else image_array.shape[2]
+        tifffile.imwrite(
+            stream, image_array, photometric="rgb" if samples >= 3 else "minisblack",
+            extrasamples=["unassalpha"] if alpha is not None else None, **tiff_options(metadata),
+        )  # fmt: skip
+        return
     image = Image.fromarray(np.ascontiguousarray(image_array))
     image.save(stream, format=fmt.pillow, **save_options(fmt.name, metadata, quality))
+
+
+def _tiff_orientation(page: Any) -> int:
+    orientation = page.tags.valueof(274, 1)
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1

@@ -159,6 +159,31 @@ def save_options(fmt: FileFormat, metadata: Metadata, quality: int | None) -> di
     return options
 
 
+def tiff_options(metadata: Metadata) -> dict[str, Any]:
+    """Return tifffile's ``imwrite`` options that write ``metadata`` into a TIFF's IFD0."""
+    exif = Image.Exif()
+    if metadata.exif:
+        exif.load(metadata.exif)
+    copied = _DESCRIPTIVE - {SOFTWARE, DESCRIPTION}  # those two are convcli's own
+    tags: list[tuple[int, str, int, object, bool]] = [
+        (tag, "s", 0, value, True)
+        for tag, value in sorted(exif.items())
+        if tag in copied and isinstance(value, str) and value
+    ]
+    if ORIENTATION in exif:  # applied to the pixels: say so
+        tags.append((ORIENTATION, "H", 1, 1, True))
+    options: dict[str, Any] = {
+        "software": metadata.software or False,  # False: not tifffile's own name
+        "description": metadata.description,
+        "metadata": None,  # no tifffile JSON in the description
+        "iccprofile": metadata.icc,
+        "extratags": tags,
+    }
+    if metadata.dpi:
+        options["resolution"], options["resolutionunit"] = metadata.dpi, "INCH"
+    return options
+
+
 DEFAULT_QUALITY = 95  # JPEG and WebP, unless a JPEG input gives its own tables
 JPEG_SEGMENT = 65_533  # the largest EXIF block a JPEG's APP1 segment holds
 

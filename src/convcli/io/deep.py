@@ -1,0 +1,129 @@
+"""Full depth where Pillow holds only 8 bits: 16-bit colour PNG and TIFF, float colour TIFF.
+
+Pillow keeps 16-bit grey and float grey whole, but decodes 16-bit colour
+(and 16-bit grey with alpha) to 8 bits, and cannot open float colour TIFF.
+Those are decoded here: PNG by imagecodecs (libpng; the ``codecs`` extra),
+TIFF by tifffile (which needs imagecodecs for LZW, PackBits and JPEG
+compression). Where the library is missing, Pillow decodes at 8 bits and a
+note says what was lost and how to keep it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.io.metadata import Metadata
+
+CODECS = "pip install 'convcli[codecs]'"
+_PNG_COLOUR_WITH_16_BITS = (2, 4, 6)  # RGB, grey+alpha, RGBA (IHDR colour types)
+_TIFF_RGB, _TIFF_GREY = 2, 1  # PhotometricInterpretation
+
+
+class DepthUnavailable(Exception):
+    """The library that decodes this file at full depth is not installed."""
+
+
+def png_needs_depth(head: bytes) -> bool:
+    """Whether a PNG's header announces samples Pillow would cut to 8 bits.
+
+    The IHDR chunk comes first: bit depth at byte 24, colour type at byte 25.
+
+    Examples
+    --------
+    >>> png_needs_depth(bytes(24) + bytes([16, 2])), png_needs_depth(bytes(24) + bytes([16, 0]))
+    (True, False)
+    """
+    return len(head) > 25 and head[24] == 16 and head[25] in _PNG_COLOUR_WITH_16_BITS
+
+
+def tiff_needs_depth(tags: Any) -> bool:
+    """Whether a TIFF's tags (Pillow's ``tag_v2``) announce colour Pillow would cut to 8 bits."""
+    bits = tags.get(258, (1,))
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    photometric = tags.get(262)
+    return int(tags.get(277, 1)) > 1 and max(bits) > 8 and photometric in (_TIFF_RGB, _TIFF_GREY)
+
+
+def decode_png(source: Path | bytes) -> npt.NDArray[np.generic]:
+    """Decode a whole PNG at its own depth: (H, W) or (H, W, C)."""
+    try:
+        import imagecodecs
+    except ImportError:
+        raise DepthUnavailable(f"16-bit colour PNG needs imagecodecs: {CODECS}") from None
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    array: npt.NDArray[np.generic] = imagecodecs.png_decode(data)
+    return array
+
+
+def open_tiff(source: Path | bytes) -> Any:
+    """Open a TIFF with tifffile (its header only); ``ValueError`` if it is not one."""
+    import tifffile
+
+    try:
+        return tifffile.TiffFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except tifffile.TiffFileError as error:
+        raise ValueError(str(error)) from None
+
+
+def decode_tiff_page(page: Any) -> npt.NDArray[np.generic]:
+    """Decode a tifffile page at its own depth: (H, W) or (H, W, C), samples last."""
+    try:
+        array: npt.NDArray[np.generic] = page.asarray()
+    except (KeyError, ValueError) as error:
+        if "imagecodecs" in str(error):
+            compression = getattr(page.compression, "name", page.compression)
+            raise DepthUnavailable(
+                f"{compression}-compressed TIFF needs imagecodecs at full depth: {CODECS}"
+            ) from None
+        raise
+    if array.ndim == 3 and page.planarconfig == 2:  # separate planes: samples first
+        array = np.moveaxis(array, 0, -1)
+    return array
+
+
+def orient(array: npt.NDArray[np.generic], orientation: int) -> npt.NDArray[np.generic]:
+    """Apply an EXIF or TIFF orientation (1 to 8) to an array of rows x columns [x samples].
+
+    The same turns as Pillow's ``ImageOps.exif_transpose``.
+
+    Examples
+    --------
+    >>> orient(np.array([[1, 2], [3, 4]]), 6).tolist()  # turned a quarter clockwise
+    [[3, 1], [4, 2]]
+    """
+    turns = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    turned: npt.NDArray[np.generic] = turns.get(orientation, lambda a: a)(array)
+    return np.ascontiguousarray(turned)
+
+
+def tiff_page_metadata(page: Any) -> Metadata:
+    """Read a tifffile page's colour profile, resolution and provenance."""
+    tags = page.tags
+
+    def text(code: int) -> str | None:
+        value = tags.valueof(code)
+        return value if isinstance(value, str) and value else None
+
+    dpi = None
+    x, y, unit = tags.valueof(282), tags.valueof(283), tags.valueof(296, 2)
+    with contextlib.suppress(TypeError, ValueError, KeyError, ZeroDivisionError):
+        per_inch = {2: 1.0, 3: 2.54}[int(unit)]  # inch, centimetre; 1: no absolute unit
+        dpi = (x[0] / x[1] * per_inch, y[0] / y[1] * per_inch)
+    icc = tags.valueof(34675)
+    return Metadata(
+        icc=bytes(icc) if icc else None, dpi=dpi, software=text(305), description=text(270)
+    )

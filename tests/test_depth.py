@@ -1,0 +1,160 @@
+"""Full depth, end to end: 16-bit and float samples are filtered and written at their depth.
+
+Outputs are decoded by imagecodecs (libpng, libtiff), which shares no code
+with convcli's PNG writer or with tifffile, which writes convcli's TIFFs.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from helpers import SAMPLES, run
+from helpers.contract import png_chunks, png_from_chunks
+
+imagecodecs = pytest.importorskip("imagecodecs", reason="the codecs extra is not installed")
+RNG = np.random.default_rng(16)
+
+
+def deep(shape: tuple[int, ...]) -> np.ndarray:
+    return RNG.integers(0, 65536, size=shape, dtype=np.uint16)
+
+
+def png16(array: np.ndarray) -> bytes:
+    return imagecodecs.png_encode(array)  # libpng, not convcli's writer
+
+
+def identity(path: Path, out: Path, *options: str):
+    result = run("apply", str(path), "-k", "identity", "-o", str(out), "-q", *options)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+SHAPES = {"grey": (9, 11), "grey+alpha": (9, 11, 2), "rgb": (9, 11, 3), "rgba": (9, 11, 4)}
+
+
+@pytest.mark.parametrize("kind", SHAPES)
+@pytest.mark.parametrize("suffix", ["png", "tif"])
+def test_16_bit_png_stays_16_bit_exactly(tmp_path, kind, suffix):
+    pixels = deep(SHAPES[kind])
+    source = tmp_path / "in.png"
+    source.write_bytes(png16(pixels))
+    out = tmp_path / f"out.{suffix}"
+    identity(source, out)
+    decode = imagecodecs.png_decode if suffix == "png" else imagecodecs.tiff_decode
+    written = decode(out.read_bytes())
+    assert written.dtype == np.uint16
+    np.testing.assert_array_equal(written, pixels)
+
+
+@pytest.mark.parametrize("kind", SHAPES)
+def test_16_bit_tiff_stays_16_bit_exactly(tmp_path, kind):
+    pixels = deep(SHAPES[kind])
+    source = tmp_path / "in.tif"
+    extra = {"extrasamples": ["unassalpha"]} if kind in ("grey+alpha", "rgba") else {}
+    photometric = "rgb" if pixels.ndim == 3 and pixels.shape[2] >= 3 else "minisblack"
+    tifffile.imwrite(source, pixels, photometric=photometric, compression="zlib", **extra)
+    out = tmp_path / "out.png"
+    identity(source, out)
+    np.testing.assert_array_equal(imagecodecs.png_decode(out.read_bytes()), pixels)
+
+
+@pytest.mark.parametrize("shape", [(9, 11), (9, 11, 3)])
+def test_float_tiff_stays_float_exactly(tmp_path, shape):
+    values = RNG.random(shape, dtype=np.float32)
+    source, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    tifffile.imwrite(source, values, photometric="rgb" if len(shape) == 3 else "minisblack")
+    identity(source, out)
+    written = imagecodecs.tiff_decode(out.read_bytes())
+    assert written.dtype == np.float32
+    np.testing.assert_array_equal(written, values)
+
+
+def test_lzw_compressed_16_bit_tiff_is_read_at_full_depth(tmp_path):
+    pixels = deep((9, 11, 3))
+    source, out = tmp_path / "in.tif", tmp_path / "out.png"
+    tifffile.imwrite(source, pixels, photometric="rgb", compression="lzw")
+    identity(source, out)
+    np.testing.assert_array_equal(imagecodecs.png_decode(out.read_bytes()), pixels)
+
+
+def test_a_filter_on_16_bits_is_computed_on_16_bits(tmp_path):
+    pixels = deep((9, 11, 3))
+    source, out = tmp_path / "in.png", tmp_path / "out.png"
+    source.write_bytes(png16(pixels))
+    result = run("apply", str(source), "-k", "box", "--pad-mode", "wrap", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    # The mean of each 3x3 wrapped neighbourhood, from the definition.
+    expected = sum(np.roll(pixels.astype(float), (dr, dc), axis=(0, 1))
+                   for dr in (-1, 0, 1) for dc in (-1, 0, 1)) / 9  # fmt: skip
+    np.testing.assert_array_equal(imagecodecs.png_decode(out.read_bytes()), np.rint(expected))
+
+
+def test_16_bits_into_jpeg_are_mapped_with_a_note(tmp_path):
+    smooth = np.asarray(Image.open(SAMPLES / "astronaut.png").convert("RGB").resize((32, 32)))
+    pixels = smooth.astype(np.uint16) * 257 + RNG.integers(0, 257, smooth.shape, dtype=np.uint16)
+    source, out = tmp_path / "in.png", tmp_path / "out.jpg"
+    source.write_bytes(png16(pixels))
+    result = run("apply", str(source), "-k", "identity", "-o", str(out), "--quality", "100")
+    assert result.exit_code == 0
+    assert "convcli: note: jpg holds 8 bits per sample: 16-bit inputs were mapped to 8" in (
+        result.stderr
+    )
+    # Mapped to 8 bits by rounding, then JPEG's own error: the same as Pillow encoding that.
+    reference = io.BytesIO()
+    Image.fromarray(np.rint(pixels / 257).astype(np.uint8)).save(reference, "JPEG", quality=100)
+    with Image.open(out) as written, Image.open(reference) as expected:
+        np.testing.assert_array_equal(np.asarray(written), np.asarray(expected))
+
+
+def test_without_imagecodecs_16_bit_colour_png_is_read_at_8_bits_with_a_note(tmp_path, monkeypatch):
+    pixels = deep((9, 11, 3))
+    source, out = tmp_path / "in.png", tmp_path / "out.png"
+    source.write_bytes(png16(pixels))
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)  # import fails as if not installed
+    result = run("apply", str(source), "-k", "identity", "-o", str(out), "-q")
+    assert result.exit_code == 0
+    assert (
+        "decoded at 8 bits per sample: 16-bit colour PNG needs imagecodecs: "
+        "pip install 'convcli[codecs]'"
+    ) in result.stderr
+    monkeypatch.undo()
+    written = imagecodecs.png_decode(out.read_bytes())
+    assert written.dtype == np.uint8
+    assert np.abs(written.astype(int) - pixels // 257).max() <= 1
+
+
+def test_a_16_bit_png_with_exif_orientation_is_turned_at_full_depth(tmp_path):
+    pixels = deep((9, 11, 3))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    chunks = png_chunks(png16(pixels))
+    data = png_from_chunks([chunks[0], (b"eXIf", exif.tobytes()[6:]), *chunks[1:]])
+    source, out = tmp_path / "in.png", tmp_path / "out.png"
+    source.write_bytes(data)
+    identity(source, out)
+    np.testing.assert_array_equal(imagecodecs.png_decode(out.read_bytes()), np.rot90(pixels, -1))
+
+
+def test_the_header_check_sees_16_bits_before_decoding(tmp_path):
+    source = tmp_path / "in.png"
+    source.write_bytes(png16(deep((9, 11, 3))))
+    result = run("apply", str(source), "-k", "identity", "--dry-run", "--json",
+                 "-o", str(tmp_path / "o.png"))  # fmt: skip
+    assert result.exit_code == 0
+    assert '"input_shape": [9, 11, 3]' in result.stdout
+
+
+def test_pillow_reads_what_convcli_writes_as_16_bit_grey(tmp_path):
+    pixels = deep((9, 11))
+    source, out = tmp_path / "in.png", tmp_path / "out.png"
+    source.write_bytes(png16(pixels))
+    identity(source, out)
+    with Image.open(io.BytesIO(out.read_bytes())) as image:
+        np.testing.assert_array_equal(np.asarray(image).astype(np.uint16), pixels)
