@@ -15,6 +15,7 @@ stops the campaign with the input saved as ``crash-*``.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -107,5 +108,9 @@ def one_input(raw: bytes) -> None:
 
 
 if __name__ == "__main__":
-    atheris.Setup(sys.argv, one_input)
+    # Run from a folder of its own: the contract checks that nothing is written in the
+    # working directory, and a developer's editor may be writing in this one.
+    arguments = [arg if arg.startswith("-") else str(Path(arg).resolve()) for arg in sys.argv[1:]]
+    os.chdir(FOLDER.parent)
+    atheris.Setup([sys.argv[0], *arguments], one_input)
     atheris.Fuzz()

@@ -10,7 +10,7 @@ from PIL import Image
 
 from convcli.errors import InputError, UsageError
 from convcli.io.atomic import write_atomically
-from convcli.io.images import output_format, probe_image, read_image, write_image
+from convcli.io.images import as_rgb, output_format, probe_image, read_image, write_image
 from convcli.ranges import map_range
 from helpers import encode
 
@@ -55,10 +55,13 @@ def test_palette_images_are_expanded_never_filtered_as_indices():
     np.testing.assert_array_equal(transparent.alpha == 0, np.asarray(palette) == 0)
 
 
-def test_cmyk_is_converted_to_rgb():
+def test_cmyk_is_read_as_four_inks_and_made_rgb_on_request():
     cmyk = Image.fromarray(RGB).convert("CMYK")
     picture = read_image(encode(cmyk, "JPEG"))
-    assert picture.pixels.shape == (6, 7, 3)
+    assert picture.pixels.shape == (6, 7, 4)
+    rgb, note = as_rgb(picture)
+    assert rgb.pixels.shape == (6, 7, 3)
+    assert note == "CMYK made RGB without a colour profile (Pillow's formula)"
 
 
 def test_sixteen_bit_grey_stays_sixteen_bit():

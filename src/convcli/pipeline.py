@@ -36,6 +36,7 @@ from convcli.io.images import (
     DEFAULT_MAX_PIXELS,
     Header,
     OutputFormat,
+    as_rgb,
     luminance,
     output_format,
     read_image,
@@ -224,11 +225,13 @@ def prepare(
     UsageError
         If a stage's output would be empty, or the output cannot be written as asked.
     """
+    fmt = fmt or output_format(header.format)
     shape = header.shape
+    if header.is_cmyk and not keeps_cmyk(settings, fmt):
+        shape = (*shape[:2], 3)  # made RGB before filtering (see process)
     if settings.gray and header.is_image and len(shape) == 3:
         shape = shape[:2]
     stages = plan(shape, header.is_image, settings, max_pixels)
-    fmt = fmt or output_format(header.format)
     filtered = stages[-1].geometry.output_shape
     mode, depth = _output_mapping(filtered, header, settings, fmt)
     if settings.colormap:
@@ -289,6 +292,9 @@ def process(
     picture = read_image(source, label, max_pixels)
     if picture.note:
         report.notes.append(picture.note)
+    if picture.header.is_cmyk and not keeps_cmyk(settings, fmt or output_format(picture.format)):
+        picture, converted = as_rgb(picture)
+        report.notes.append(f"{label}: {converted}")
     planned = prepare(picture.header, settings, fmt, max_pixels)
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
     if dry_run:
@@ -438,7 +444,7 @@ def _output_mapping(
         return settings.range or Range.RESCALE, "uint8"
     if fmt.name == FileFormat.NPY:
         return settings.range or Range.RAW, "float32"
-    image_shaped = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3))
+    image_shaped = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4 * fmt.cmyk))
     if not image_shaped:
         raise UsageError(f"cannot write an array of shape {shape} as {fmt.name}; use .npy")
     mode = settings.range or settings.kernels[-1].range or Range.CLIP
@@ -449,6 +455,11 @@ def _output_mapping(
             )
         return mode, "float32"
     return mode, _depth(header, fmt)
+
+
+def keeps_cmyk(settings: Settings, fmt: OutputFormat) -> bool:
+    """Whether a CMYK input is filtered and written as CMYK (each ink, as ImageMagick does)."""
+    return fmt.cmyk and not settings.gray and settings.colormap is None
 
 
 def _depth(header: Header, fmt: OutputFormat) -> str:

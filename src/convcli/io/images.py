@@ -13,7 +13,7 @@ import math
 import struct
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -50,20 +50,21 @@ FLATTEN_BACKGROUND = 255  # alpha written to a format without it is composited o
 
 @dataclass(frozen=True)
 class OutputFormat:
-    """A format convcli writes: its name, Pillow's name, sample types and alpha support."""
+    """A format convcli writes: its name, Pillow's name, sample types, alpha and CMYK support."""
 
     name: FileFormat
     pillow: str | None
     depths: tuple[str, ...]
     alpha: bool
+    cmyk: bool = False
 
 
 _FORMATS = {
     fmt.name: fmt
     for fmt in (
         OutputFormat(FileFormat.PNG, "PNG", ("uint8", "uint16"), alpha=True),
-        OutputFormat(FileFormat.JPG, "JPEG", ("uint8",), alpha=False),
-        OutputFormat(FileFormat.TIF, "TIFF", ("uint8", "uint16", "float32"), alpha=True),
+        OutputFormat(FileFormat.JPG, "JPEG", ("uint8",), alpha=False, cmyk=True),
+        OutputFormat(FileFormat.TIF, "TIFF", ("uint8", "uint16", "float32"), alpha=True, cmyk=True),
         OutputFormat(FileFormat.WEBP, "WEBP", ("uint8",), alpha=True),
         OutputFormat(FileFormat.BMP, "BMP", ("uint8",), alpha=False),
         OutputFormat(FileFormat.GIF, "GIF", ("uint8",), alpha=False),
@@ -140,6 +141,11 @@ class Header:
     def is_image(self) -> bool:
         """Whether this is an image (two spatial axes) rather than a bare array."""
         return self.format != FileFormat.NPY
+
+    @property
+    def is_cmyk(self) -> bool:
+        """Whether the image's four colour channels are cyan, magenta, yellow and black."""
+        return self.is_image and len(self.shape) == 3 and self.shape[2] == 4
 
 
 @dataclass(frozen=True)
@@ -260,6 +266,31 @@ def probe_image(
             made_by = read_provenance(image)
         shape = (rows, cols) if channels == 1 else (rows, cols, channels)
         return Header(shape, alpha, white, kind, *made_by)
+
+
+def as_rgb(picture: Picture) -> tuple[Picture, str]:
+    """Convert a CMYK picture to RGB: through its colour profile, else by Pillow's formula.
+
+    Returns the picture, which then carries an sRGB profile (or none, never
+    the CMYK one), and a note saying how it was converted.
+    """
+    from PIL import ImageCms
+
+    height, width = picture.pixels.shape[:2]
+    cmyk = Image.frombytes("CMYK", (width, height), np.ascontiguousarray(picture.pixels).tobytes())
+    profile, how = None, "without a colour profile (Pillow's formula)"
+    if picture.metadata.icc:
+        with contextlib.suppress(ImageCms.PyCMSError, OSError, ValueError):
+            source = ImageCms.ImageCmsProfile(io.BytesIO(picture.metadata.icc))
+            srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+            converted = ImageCms.profileToProfile(cmyk, source, srgb, outputMode="RGB")
+            if converted is not None:
+                cmyk, profile, how = converted, srgb.tobytes(), "through its colour profile"
+    rgb = np.asarray(cmyk if cmyk.mode == "RGB" else cmyk.convert("RGB"))
+    converted_picture = replace(
+        picture, pixels=rgb, metadata=replace(picture.metadata, icc=profile)
+    )
+    return converted_picture, f"CMYK made RGB {how}"
 
 
 def luminance(picture: Picture, dtype: npt.DTypeLike = np.float32) -> npt.NDArray[np.generic]:
@@ -490,6 +521,8 @@ def _npy_white(dtype: np.dtype[Any]) -> float:
 def _layout(image: Image.Image) -> tuple[int, bool, float]:
     """Colour channels, alpha and white of what a Pillow mode becomes (one place for the rules)."""
     mode = image.mode
+    if mode == "CMYK":
+        return 4, False, 255.0
     if mode.startswith("I;16") or mode == "I":  # "I": how Pillow decodes some 16-bit files
         return 1, False, 65535.0
     if mode == "F":
@@ -510,6 +543,8 @@ def _split_channels(
     image: Image.Image,
 ) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, float]:
     channels, has_alpha, white = _layout(image)
+    if image.mode == "CMYK":  # kept as inks; as_rgb converts where the output needs it
+        return np.asarray(image), None, white
     if image.mode.startswith("I;16"):
         return np.asarray(image).astype(np.uint16), None, white
     if image.mode in ("I", "F"):
@@ -580,16 +615,23 @@ def write_image(
     if fmt.name == FileFormat.PNG:
         write_png(stream, image_array, compress_level, threads, png_chunks(metadata))
         return
+    samples = 1 if image_array.ndim == 2 else image_array.shape[2]
+    cmyk = samples == 4 and alpha is None
     if fmt.name == FileFormat.TIF:  # tifffile: every depth, with alpha
         import tifffile
 
-        samples = 1 if image_array.ndim == 2 else image_array.shape[2]
+        photometric = "separated" if cmyk else "rgb" if samples >= 3 else "minisblack"
         tifffile.imwrite(
-            stream, image_array, photometric="rgb" if samples >= 3 else "minisblack",
+            stream, image_array, photometric=photometric,
             extrasamples=["unassalpha"] if alpha is not None else None, **tiff_options(metadata),
         )  # fmt: skip
         return
-    image = Image.fromarray(np.ascontiguousarray(image_array))
+    contiguous = np.ascontiguousarray(image_array)
+    if cmyk:
+        height, width = contiguous.shape[:2]
+        image = Image.frombytes("CMYK", (width, height), contiguous.tobytes())
+    else:
+        image = Image.fromarray(contiguous)
     image.save(stream, format=fmt.pillow, **save_options(fmt.name, metadata, quality))
 
 
