@@ -374,12 +374,13 @@ def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary(
 
 def test_a_write_that_fails_midway_leaves_nothing(photo, monkeypatch):
     import convcli.io.png
+    import convcli.io.writing
 
     def full_disk(stream, *args, **kwargs):
         stream.write(b"\x89PNG half an image")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(convcli.io.images, "write_png", full_disk)
+    monkeypatch.setattr(convcli.io.writing, "write_png", full_disk)
     target = photo.parent / "new.png"
     result = run_and_check(["apply", str(photo), "-k", "box", "-o", str(target)], photo.parent)
     assert result.exit_code == 1

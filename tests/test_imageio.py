@@ -10,7 +10,8 @@ from PIL import Image
 
 from convcli.errors import InputError, UsageError
 from convcli.io.atomic import write_atomically
-from convcli.io.images import as_rgb, output_format, probe_image, read_image, write_image
+from convcli.io.images import as_rgb, output_format, probe_image, read_image
+from convcli.io.writing import write_image
 from convcli.ranges import map_range
 from helpers import encode
 
@@ -84,14 +85,16 @@ def test_bilevel_reads_as_grey():
     assert set(np.unique(picture.pixels)) <= {0, 255}
 
 
-def test_gif_uses_the_first_frame_and_says_so():
+def test_a_gif_reads_one_frame_and_counts_them_all():
     frames = [Image.fromarray(np.full((4, 4), v, np.uint8)).convert("P") for v in (10, 200)]
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
-    picture = read_image(buffer.getvalue(), "anim.gif")
-    assert picture.note == "anim.gif: has several frames; used the first"
-    assert (picture.pixels == picture.pixels[0, 0]).all()
-    assert picture.pixels[0, 0, 0] == 10
+    first = read_image(buffer.getvalue(), "anim.gif")
+    assert first.frames == 2
+    assert first.note is None
+    assert (first.pixels == first.pixels[0, 0]).all()
+    assert first.pixels[0, 0, 0] == 10
+    assert read_image(buffer.getvalue(), "anim.gif", frame=1).pixels[0, 0, 0] == 200
 
 
 def test_exif_orientation_is_applied():

@@ -105,6 +105,7 @@ def settings_tag(settings: Settings) -> str:
     if settings.range is not None and not (settings.colormap and settings.range == Range.RESCALE):
         marks.append(settings.range)
     marks.append(settings.colormap or "")
+    marks.append("" if settings.frame is None else f"f{settings.frame}")
     return "_".join(filter(None, marks))
 
 

@@ -8,10 +8,11 @@ until the whole result is ready.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -36,13 +37,15 @@ from convcli.io.images import (
     DEFAULT_MAX_PIXELS,
     Header,
     OutputFormat,
+    Picture,
     as_rgb,
+    iter_frames,
     luminance,
     output_format,
     read_image,
-    write_image,
 )
 from convcli.io.metadata import HOLDS, Metadata
+from convcli.io.writing import Frame, write_frames, write_image
 from convcli.kernels.kernel import Kernel, Matrix
 from convcli.ranges import finite_bounds, map_range
 from convcli.report import Report, StageReport
@@ -71,6 +74,7 @@ class Settings:
     threads: int | None = None  # engine threads per image; None: one per CPU
     colormap: Colormap | None = None  # a false-colour map for the (single-channel) response
     strip: bool = False  # leave out the input's colour profile, EXIF and resolution
+    frame: int | None = None  # one frame (or page) of each input, from 0; None: all
     quality: int | None = None  # JPEG and WebP; None: a JPEG input's own tables, else 95
 
     @property
@@ -226,6 +230,12 @@ def prepare(
         If a stage's output would be empty, or the output cannot be written as asked.
     """
     fmt = fmt or output_format(header.format)
+    if settings.frame is not None and settings.frame >= header.frames:
+        raise ParameterError(
+            f"frame {settings.frame} is past the last: the input has {header.frames} "
+            "(counted from 0)",
+            parameter="frame",
+        )
     shape = header.shape
     if header.is_cmyk and not keeps_cmyk(settings, fmt):
         shape = (*shape[:2], 3)  # made RGB before filtering (see process)
@@ -289,12 +299,11 @@ def process(
     started = time.perf_counter()
     output_label = "-" if not isinstance(target, Path) else str(target)
     report = Report(label, output_label, settings.kernel_name, settings.pad_mode)
-    picture = read_image(source, label, max_pixels)
+    picture = read_image(source, label, max_pixels, settings.frame or 0)
     if picture.note:
         report.notes.append(picture.note)
-    if picture.header.is_cmyk and not keeps_cmyk(settings, fmt or output_format(picture.format)):
-        picture, converted = as_rgb(picture)
-        report.notes.append(f"{label}: {converted}")
+    like = picture.header  # the file's layout, for every frame
+    picture = _as_needed(picture, settings, fmt, report)
     planned = prepare(picture.header, settings, fmt, max_pixels)
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
     if dry_run:
@@ -304,29 +313,76 @@ def process(
         report.seconds = time.perf_counter() - started
         return report
 
-    x: npt.NDArray[np.generic] = luminance(picture) if settings.gray else picture.pixels
-    alpha = picture.alpha
-    for stage in planned.stages[:-1]:
-        stage_start = time.perf_counter()
-        x = _filter(x, stage, settings)
-        report.stages.append(_timed(stage, stage_start))
-        alpha = None if alpha is None else _sample(alpha, stage.geometry)
-    last = planned.stages[-1]
-    stage_start = time.perf_counter()
-    values, clipped = _filter_and_map(x, last, settings, planned, picture.white)
-    report.stages.append(_timed(last, stage_start))
-    alpha = None if alpha is None else _sample(alpha, last.geometry)
-    if settings.colormap:
-        values = colorize(values.astype(np.uint8, copy=False), settings.colormap)
-    if clipped > CLIP_WARNING:
+    clipped = [0.0]  # the largest share clipped in any frame
+    first = _render(picture, planned, settings, clipped, report.stages)
+    every = settings.frame is None and picture.frames > 1
+    if every and not planned.format.frames:
+        report.once_notes.append(
+            f"{planned.format.name} holds one frame: wrote the first of each animation or "
+            "stack; --frame N writes another"
+        )
+    _tell(report, picture, planned, settings)
+    metadata = output_metadata(picture.metadata, settings, planned)
+    if every and planned.format.frames:
+        rest = (
+            _render(_as_needed(frame, settings, fmt), planned, settings, clipped)
+            for frame in iter_frames(source, like, label, max_pixels)
+        )
+        _write_frames(target, itertools.chain([first], rest), planned.format, settings,
+                      metadata, picture.loop, output_label)  # fmt: skip
+    else:
+        _write(target, first[0], first[1], planned.format, settings, metadata, output_label)
+    if clipped[0] > CLIP_WARNING:
         others = " or ".join(
             f"--range {m}" for m in (Range.ABS, Range.RESCALE) if m != planned.range
         )
         report.clip_note = (
-            f"{label}: {clipped:.0%} of the values fell outside the output range "
+            f"{label}: {clipped[0]:.0%} of the values fell outside the output range "
             f"and were clipped; {others} shows them"
         )
-    metadata = output_metadata(picture.metadata, settings, planned)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _as_needed(
+    picture: Picture, settings: Settings, fmt: OutputFormat | None, report: Report | None = None
+) -> Picture:
+    """Make a CMYK picture RGB where its output will not be CMYK."""
+    if not picture.header.is_cmyk or keeps_cmyk(settings, fmt or output_format(picture.format)):
+        return picture
+    converted, how = as_rgb(picture)
+    if report is not None:
+        report.notes.append(f"{report.input}: {how}")
+    return converted
+
+
+def _render(
+    picture: Picture,
+    planned: Plan,
+    settings: Settings,
+    clipped: list[float],
+    timings: list[StageReport] | None = None,
+) -> Frame:
+    """Filter one picture (or frame) through every stage and map it to the output's samples."""
+    x: npt.NDArray[np.generic] = luminance(picture) if settings.gray else picture.pixels
+    alpha = picture.alpha
+    for stage in planned.stages:
+        stage_start = time.perf_counter()
+        if stage is planned.stages[-1]:
+            x, share = _filter_and_map(x, stage, settings, planned, picture.white)
+            clipped[0] = max(clipped[0], share)
+        else:
+            x = _filter(x, stage, settings)
+        if timings is not None:
+            timings.append(_timed(stage, stage_start))
+        alpha = None if alpha is None else _sample(alpha, stage.geometry)
+    if settings.colormap:
+        x = colorize(x.astype(np.uint8, copy=False), settings.colormap)
+    return x, alpha, picture.duration
+
+
+def _tell(report: Report, picture: Picture, planned: Plan, settings: Settings) -> None:
+    """Note, once per run, what the output format could not keep of the input."""
     if picture.header.is_image and picture.white != 255 and planned.depth == "uint8":
         kind = "float" if picture.white == 1.0 else "16-bit"
         if not settings.colormap:
@@ -339,9 +395,6 @@ def process(
         report.once_notes.append(
             f"{planned.format.name} outputs cannot hold the {listed} of their inputs: left out"
         )
-    _write(target, values, alpha, planned.format, settings, metadata, output_label)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _timed(stage: Stage, started: float) -> StageReport:
@@ -454,6 +507,8 @@ def _output_mapping(
                 "range raw keeps float values: it needs a .npy or .tif output", parameter="range"
             )
         return mode, "float32"
+    if fmt.name == FileFormat.PNG and header.frames > 1 and settings.frame is None:
+        return mode, "uint8"  # an animated PNG is written by Pillow, at 8 bits
     return mode, _depth(header, fmt)
 
 
@@ -500,7 +555,7 @@ def provenance(settings: Settings, mapped: Range) -> str:
     --------
     >>> from convcli.kernels.catalog import load_kernel
     >>> provenance(Settings(kernels=(load_kernel("sobel-x"),)), Range.ABS)
-    '{"kernels":["sobel-x"],"padding":"same","pad_mode":"reflect","pad_value":0.0,"stride":[1],"dilation":[1],"flip":false,"gray":false,"range":"abs","colormap":null}'
+    '{"kernels":["sobel-x"],"padding":"same","pad_mode":"reflect","pad_value":0.0,"stride":[1],"dilation":[1],"flip":false,"gray":false,"range":"abs","colormap":null,"frame":null}'
     """
     kernels: list[object] = [
         k.name if k.source.startswith("built-in") else f"{k.name}@{k.digest}"
@@ -513,7 +568,7 @@ def provenance(settings: Settings, mapped: Range) -> str:
         {"kernels": kernels, "padding": settings.padding, "pad_mode": settings.pad_mode,
          "pad_value": settings.pad_value, "stride": settings.stride,
          "dilation": settings.dilation, "flip": settings.flip, "gray": settings.gray,
-         "range": mapped, "colormap": settings.colormap},
+         "range": mapped, "colormap": settings.colormap, "frame": settings.frame},
         separators=(",", ":"),
     )  # fmt: skip
 
@@ -531,16 +586,39 @@ def _write(
     metadata: Metadata,
     label: str,
 ) -> None:
-    if values.ndim == 3 and values.shape[2] == 1 and fmt.pillow:
-        values = values[..., 0]
-
     def encode(stream: BinaryIO) -> None:
         write_image(
-            stream, values, alpha, fmt, metadata, compress_level=settings.compress_level,
-            quality=settings.quality, threads=settings.threads,
+            stream, _squeezed(values, fmt), alpha, fmt, metadata,
+            compress_level=settings.compress_level, quality=settings.quality,
+            threads=settings.threads,
         )  # fmt: skip
 
-    if not isinstance(target, Path):  # a stream gets the bytes only once they are all there
+    _deliver(target, encode, label)
+
+
+def _write_frames(
+    target: Path | BinaryIO,
+    frames: Iterator[Frame],
+    fmt: OutputFormat,
+    settings: Settings,
+    metadata: Metadata,
+    loop: int | None,
+    label: str,
+) -> None:
+    def encode(stream: BinaryIO) -> None:
+        squeezed = ((_squeezed(values, fmt), alpha, duration) for values, alpha, duration in frames)
+        write_frames(stream, squeezed, fmt, metadata, loop=loop, quality=settings.quality)
+
+    _deliver(target, encode, label)
+
+
+def _squeezed(values: npt.NDArray[np.generic], fmt: OutputFormat) -> npt.NDArray[np.generic]:
+    return values[..., 0] if values.ndim == 3 and values.shape[2] == 1 and fmt.pillow else values
+
+
+def _deliver(target: Path | BinaryIO, encode: Callable[[BinaryIO], None], label: str) -> None:
+    """Write a file atomically, or a stream only once all its bytes are there."""
+    if not isinstance(target, Path):
         buffer = io.BytesIO()
         encode(buffer)
         target.write(buffer.getvalue())

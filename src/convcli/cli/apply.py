@@ -114,6 +114,14 @@ def apply(
             "compression for a JPEG output, else 95]",
         ),
     ] = None,
+    frame: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="One frame of an animation (or page of a stack), counted from 0 "
+            "[default: every frame, where the output format holds them]",
+        ),
+    ] = None,
     strip: Annotated[
         bool,
         typer.Option("--strip", help="Leave out the input's colour profile, EXIF and resolution."),
@@ -205,4 +213,5 @@ def settings_from(options: Mapping[str, Any]) -> "Settings":
         compress_level=options["compress_level"],
         quality=options["quality"],
         strip=options["strip"],
+        frame=options["frame"],
     )

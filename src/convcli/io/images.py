@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,17 +35,12 @@ from convcli.io.deep import (
 )
 from convcli.io.metadata import (
     Metadata,
-    png_chunks,
     read_metadata,
     read_provenance,
-    save_options,
-    tiff_options,
 )
-from convcli.io.png import write_png
 
 NPY_MAGIC = b"\x93NUMPY"
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
-FLATTEN_BACKGROUND = 255  # alpha written to a format without it is composited onto white
 
 
 @dataclass(frozen=True)
@@ -57,17 +52,25 @@ class OutputFormat:
     depths: tuple[str, ...]
     alpha: bool
     cmyk: bool = False
+    frames: bool = False  # holds an animation or a stack of pages
 
 
 _FORMATS = {
     fmt.name: fmt
     for fmt in (
-        OutputFormat(FileFormat.PNG, "PNG", ("uint8", "uint16"), alpha=True),
+        OutputFormat(FileFormat.PNG, "PNG", ("uint8", "uint16"), alpha=True, frames=True),
         OutputFormat(FileFormat.JPG, "JPEG", ("uint8",), alpha=False, cmyk=True),
-        OutputFormat(FileFormat.TIF, "TIFF", ("uint8", "uint16", "float32"), alpha=True, cmyk=True),
-        OutputFormat(FileFormat.WEBP, "WEBP", ("uint8",), alpha=True),
+        OutputFormat(
+            FileFormat.TIF,
+            "TIFF",
+            ("uint8", "uint16", "float32"),
+            alpha=True,
+            cmyk=True,
+            frames=True,
+        ),
+        OutputFormat(FileFormat.WEBP, "WEBP", ("uint8",), alpha=True, frames=True),
         OutputFormat(FileFormat.BMP, "BMP", ("uint8",), alpha=False),
-        OutputFormat(FileFormat.GIF, "GIF", ("uint8",), alpha=False),
+        OutputFormat(FileFormat.GIF, "GIF", ("uint8",), alpha=False, frames=True),
         OutputFormat(FileFormat.NPY, None, ("float32",), alpha=False),
     )
 }
@@ -96,6 +99,7 @@ _SIGNATURES = [
     (b"II*\x00", FileFormat.TIF), (b"MM\x00*", FileFormat.TIF), (NPY_MAGIC, FileFormat.NPY),
 ]  # fmt: skip
 DEFAULT_MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)  # Pillow's bomb limit
+MAX_FRAMES = 10_000  # of an animation or a stack: more is refused before decoding
 _HEAD = 32  # the signature, and a PNG's IHDR (its bit depth and colour type)
 
 
@@ -128,6 +132,8 @@ class Header:
         What it is read as.
     software, description : str or None
         What made the file, and with which settings (its provenance).
+    frames : int
+        Frames of an animation, or pages of a stack; 1 for a still image.
     """
 
     shape: tuple[int, ...]
@@ -136,6 +142,7 @@ class Header:
     format: FileFormat
     software: str | None = None
     description: str | None = None
+    frames: int = 1
 
     @property
     def is_image(self) -> bool:
@@ -167,6 +174,11 @@ class Picture:
         Something the user should know about the reading (a GIF's other frames).
     metadata : Metadata
         Colour profile, EXIF, resolution and provenance, for the output.
+    frames : int
+        How many frames (or pages) the file has; this is one of them.
+    duration, loop : int or None
+        How long this frame shows, in milliseconds, and how often the
+        animation repeats (0: forever), where the file says.
     """
 
     pixels: npt.NDArray[np.generic]
@@ -175,18 +187,24 @@ class Picture:
     format: FileFormat
     note: str | None = None
     metadata: Metadata = field(default_factory=Metadata)
+    frames: int = 1
+    duration: int | None = None
+    loop: int | None = None
 
     @property
     def header(self) -> Header:
         """The header this picture matches."""
         return Header(
             tuple(self.pixels.shape), self.alpha is not None, self.white, self.format,
-            self.metadata.software, self.metadata.description,
+            self.metadata.software, self.metadata.description, self.frames,
         )  # fmt: skip
 
 
 def read_image(
-    source: Path | bytes, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+    source: Path | bytes,
+    name: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    frame: int = 0,
 ) -> Picture:
     """Read an image file (or its bytes) or a ``.npy`` array.
 
@@ -198,6 +216,8 @@ def read_image(
         How to name the input in messages (default: the path).
     max_pixels : int
         Refuse images with more pixels (checked from the header, before decoding).
+    frame : int
+        Which frame of an animation, or page of a stack, counted from 0.
 
     Returns
     -------
@@ -222,19 +242,68 @@ def read_image(
         if image is None:  # a TIFF only tifffile reads (float colour)
             return _tiff_picture(source, label, max_pixels)
         with image:
-            # is_animated looks one frame ahead; n_frames would walk a hostile file's million.
-            animated = getattr(image, "is_animated", False)
-            orientation = _orientation(image)
-            deep = _decode_deep(source, image, head)
-            if deep is not None:
-                pixels, alpha, white = _split_array(orient(deep, orientation))
-            else:
-                pixels, alpha, white = _split_channels(_upright(image, orientation))
-            metadata = read_metadata(image, turned=orientation != 1)
-    notes = ["has several frames; used the first"] if animated else []
-    notes += dict.fromkeys(" ".join(str(w.message).split()) for w in warned)  # once each
-    note = f"{label}: {'; '.join(notes)}" if notes else None
-    return Picture(pixels, alpha, white, kind, note, metadata)
+            count = _frame_count(image, label)
+            if frame >= count:
+                raise InputError(f"{label}: has {count} frame(s), so no frame {frame}")
+            if frame:
+                image.seek(frame)
+            picture = _decode_frame(source, image, head, kind, count, frame)
+    notes = dict.fromkeys(" ".join(str(w.message).split()) for w in warned)  # once each
+    return replace(picture, note=f"{label}: {'; '.join(notes)}" if notes else None)
+
+
+def iter_frames(
+    source: Path | bytes, like: Header, name: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS, start: int = 1,
+) -> Iterator[Picture]:  # fmt: skip
+    """Yield the frames of an animation (or pages of a stack) from ``start``, one at a time.
+
+    Each is laid out like ``like`` (the first frame's header): the same
+    channels, alpha and depth, so that every frame is filtered alike.
+    """
+    label = name or str(source)
+    with _reading(label, record=False):
+        kind, head = _sniff(source, label)
+        image = _open_image(source, kind, label, max_pixels)
+        if image is None:  # tifffile alone: its first page only
+            return
+        with image:
+            count = _frame_count(image, label)
+            for index in range(start, count):
+                image.seek(index)
+                yield _decode_frame(source, image, head, kind, count, index, like)
+
+
+def _decode_frame(
+    source: Path | bytes, image: Image.Image, head: bytes, kind: FileFormat, count: int,
+    index: int, like: Header | None = None,
+) -> Picture:  # fmt: skip
+    orientation = _orientation(image)
+    deep = _decode_deep(source, image, head, index, count)
+    if deep is not None:
+        pixels, alpha, white = _split_array(orient(deep, orientation))
+    else:
+        pixels, alpha, white = _split_channels(_upright(image, orientation), like)
+    metadata = read_metadata(image, turned=orientation != 1)
+    duration, loop = image.info.get("duration"), image.info.get("loop")
+    return Picture(
+        pixels, alpha, white, kind, None, metadata, count,
+        int(duration) if isinstance(duration, int | float) else None,
+        loop if isinstance(loop, int) else None,
+    )  # fmt: skip
+
+
+def _frame_count(image: Image.Image, label: str) -> int:
+    """Count frames (or pages) from their headers: no pixel is decoded."""
+    if not getattr(image, "is_animated", False):  # looks one frame ahead only
+        return 1
+    count = int(getattr(image, "n_frames", 1))  # walks the frames' headers, within the file
+    if count > MAX_FRAMES:
+        raise InputError(
+            f"{label}: {count} frames is over the limit of {MAX_FRAMES}; "
+            "--frame N takes one of them"
+        )
+    return count
 
 
 def probe_image(
@@ -261,11 +330,12 @@ def probe_image(
             if _orientation(image, header_only=True) in (5, 6, 7, 8):  # EXIF turns it a quarter
                 rows, cols = cols, rows
             channels, alpha, white = _layout(image)
-            if _needs_depth(image, head):
+            count = _frame_count(image, label)
+            if _needs_depth(image, head) and _deep_frames(image, count):
                 white = 65535.0
             made_by = read_provenance(image)
         shape = (rows, cols) if channels == 1 else (rows, cols, channels)
-        return Header(shape, alpha, white, kind, *made_by)
+        return Header(shape, alpha, white, kind, *made_by, frames=count)
 
 
 def as_rgb(picture: Picture) -> tuple[Picture, str]:
@@ -331,17 +401,25 @@ def _needs_depth(image: Image.Image, head: bytes) -> bool:
     return image.format == "TIFF" and tiff_needs_depth(getattr(image, "tag_v2", {}))
 
 
+def _deep_frames(image: Image.Image, count: int) -> bool:
+    # imagecodecs decodes a PNG's first frame; an animated PNG's frames stay with Pillow.
+    return count == 1 or image.format == "TIFF"
+
+
 def _decode_deep(
-    source: Path | bytes, image: Image.Image, head: bytes
+    source: Path | bytes, image: Image.Image, head: bytes, index: int = 0, count: int = 1
 ) -> npt.NDArray[np.generic] | None:
     """Decode at full depth where Pillow would not; None where Pillow does (or must)."""
     if not _needs_depth(image, head):
+        return None
+    if not _deep_frames(image, count):
+        warnings.warn("an animated 16-bit PNG is read at 8 bits per sample", stacklevel=2)
         return None
     try:
         if image.format == "PNG":
             return decode_png(source)
         with open_tiff(source) as tiff:
-            return decode_tiff_page(tiff.pages[0])
+            return decode_tiff_page(tiff.pages[index])
     except DepthUnavailable as why:
         warnings.warn(f"decoded at 8 bits per sample: {why}", stacklevel=2)
         return None
@@ -393,13 +471,18 @@ def _split_array(
 
 
 @contextlib.contextmanager
-def _reading(label: str) -> Iterator[list[warnings.WarningMessage]]:
+def _reading(label: str, record: bool = True) -> Iterator[list[warnings.WarningMessage]]:
     """Turn whatever reading raises into one InputError that names the input.
 
     Yields the list of warnings the decoders give (corrupt EXIF, say): they
-    become a note on the input rather than text on stderr.
+    become a note on the input rather than text on stderr. A generator,
+    which gives control away while reading, records none (``record=False``):
+    the warning filters are the whole program's.
     """
     try:
+        if not record:
+            yield []
+            return
         with warnings.catch_warnings(record=True) as warned:
             warnings.simplefilter("always")
             yield warned
@@ -534,15 +617,12 @@ def _layout(image: Image.Image) -> tuple[int, bool, float]:
     return (1 if grey else 3), alpha, 255.0
 
 
-def _full_scale(dtype: np.dtype[Any]) -> float:
-    # The value of full intensity (opaque, white) in a sample type.
-    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
-
-
 def _split_channels(
-    image: Image.Image,
+    image: Image.Image, like: Header | None = None
 ) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, float]:
     channels, has_alpha, white = _layout(image)
+    if like is not None and white == 255 and image.mode != "CMYK":  # a frame, like the first
+        channels, has_alpha = (1 if len(like.shape) == 2 else like.shape[2]), like.alpha
     if image.mode == "CMYK":  # kept as inks; as_rgb converts where the output needs it
         return np.asarray(image), None, white
     if image.mode.startswith("I;16"):
@@ -556,83 +636,6 @@ def _split_channels(
         return array, None, white
     colour = array[..., 0] if grey else array[..., :3]
     return colour, np.ascontiguousarray(array[..., -1]), white
-
-
-def write_image(
-    stream: BinaryIO,
-    pixels: npt.NDArray[np.generic],
-    alpha: npt.NDArray[np.generic] | None,
-    fmt: OutputFormat,
-    metadata: Metadata | None = None,
-    *,
-    compress_level: int | None = None,
-    quality: int | None = None,
-    threads: int | None = 1,
-) -> None:
-    """Encode an image (or array) to a stream.
-
-    Parameters
-    ----------
-    stream : binary file
-        Where to write.
-    pixels : ndarray
-        ``uint8``, ``uint16`` or ``float32``; (H, W) or (H, W, 3) for an
-        image format, any shape for ``npy``.
-    alpha : ndarray or None
-        (H, W) ``uint8``; composited onto white where the format has no alpha.
-    fmt : OutputFormat
-        The format.
-    metadata : Metadata, optional
-        Written where the format has a place for it (see
-        :data:`convcli.io.metadata.HOLDS`).
-    compress_level : int or None
-        PNG: zlib's level, 0 to 9, or None for the fast run-length default
-        (see :mod:`convcli.io.png`).
-    quality : int or None
-        JPEG and WebP, 1 to 100; None: a JPEG input's own tables, else
-        :data:`convcli.io.metadata.DEFAULT_QUALITY`.
-    threads : int or None
-        PNG: threads to compress in (None: one per CPU).
-    """
-    if fmt.pillow is None:
-        np.save(stream, pixels, allow_pickle=False)
-        return
-    image_array = pixels
-    if alpha is not None and not fmt.alpha:
-        weight = alpha.astype(np.float32) / _full_scale(alpha.dtype)
-        if pixels.ndim == 3:
-            weight = weight[..., None]
-        background = _full_scale(pixels.dtype)  # white (ImageMagick's default background)
-        flat = pixels.astype(np.float32) * weight + background * (1 - weight)
-        image_array, alpha = np.rint(flat).astype(pixels.dtype), None
-    elif alpha is not None:
-        channels = image_array if image_array.ndim == 3 else image_array[..., None]
-        scaled = alpha.astype(np.float64) * (_full_scale(pixels.dtype) / _full_scale(alpha.dtype))
-        if pixels.dtype.kind != "f":
-            scaled = np.rint(scaled)
-        image_array = np.concatenate([channels, scaled.astype(pixels.dtype)[..., None]], axis=-1)
-    metadata = metadata or Metadata()
-    if fmt.name == FileFormat.PNG:
-        write_png(stream, image_array, compress_level, threads, png_chunks(metadata))
-        return
-    samples = 1 if image_array.ndim == 2 else image_array.shape[2]
-    cmyk = samples == 4 and alpha is None
-    if fmt.name == FileFormat.TIF:  # tifffile: every depth, with alpha
-        import tifffile
-
-        photometric = "separated" if cmyk else "rgb" if samples >= 3 else "minisblack"
-        tifffile.imwrite(
-            stream, image_array, photometric=photometric,
-            extrasamples=["unassalpha"] if alpha is not None else None, **tiff_options(metadata),
-        )  # fmt: skip
-        return
-    contiguous = np.ascontiguousarray(image_array)
-    if cmyk:
-        height, width = contiguous.shape[:2]
-        image = Image.frombytes("CMYK", (width, height), contiguous.tobytes())
-    else:
-        image = Image.fromarray(contiguous)
-    image.save(stream, format=fmt.pillow, **save_options(fmt.name, metadata, quality))
 
 
 def _tiff_orientation(page: Any) -> int:

@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, JpegImagePlugin
+from PIL import Image, JpegImagePlugin, PngImagePlugin
 
 from convcli.choices import FileFormat
 
@@ -137,18 +137,22 @@ def png_chunks(metadata: Metadata) -> list[tuple[bytes, bytes]]:
     return chunks
 
 
-def save_options(fmt: FileFormat, metadata: Metadata, quality: int | None) -> dict[str, Any]:
-    """Return Pillow's ``save`` options that write ``metadata`` (and ``quality``) as ``fmt``."""
+def save_options(
+    fmt: FileFormat, metadata: Metadata, quality: int | None, animated: bool = False
+) -> dict[str, Any]:
+    """Return Pillow's ``save`` options that write ``metadata`` (and ``quality``) as ``fmt``.
+
+    Pillow writes JPEG, WebP, BMP and GIF, and PNG only when ``animated``
+    (convcli's own writer does still PNG, tifffile TIFF).
+    """
+    if fmt == FileFormat.PNG and animated:
+        return _pillow_png_options(metadata)
     options: dict[str, Any] = {}
-    if fmt in (FileFormat.JPG, FileFormat.WEBP, FileFormat.TIF):
-        exif = exif_for(metadata, with_dpi=fmt == FileFormat.WEBP).tobytes()
-        if fmt == FileFormat.JPG and len(exif) > JPEG_SEGMENT:  # one APP1 segment holds it all
-            exif = exif_for(Metadata(software=metadata.software, description=metadata.description),
-                            with_dpi=False).tobytes()  # fmt: skip
-        options["exif"] = exif
+    if fmt in (FileFormat.JPG, FileFormat.WEBP):
+        options["exif"] = _exif_block(metadata, fmt)
         if metadata.icc:
             options["icc_profile"] = metadata.icc
-    if fmt in (FileFormat.JPG, FileFormat.TIF, FileFormat.BMP) and metadata.dpi:
+    if fmt in (FileFormat.JPG, FileFormat.BMP) and metadata.dpi:
         options["dpi"] = metadata.dpi
     if fmt == FileFormat.GIF and metadata.software:
         options["comment"] = "\n".join(filter(None, (metadata.software, metadata.description)))
@@ -157,6 +161,23 @@ def save_options(fmt: FileFormat, metadata: Metadata, quality: int | None) -> di
     elif fmt in (FileFormat.JPG, FileFormat.WEBP):
         options["quality"] = DEFAULT_QUALITY if quality is None else quality
     return options
+
+
+def _exif_block(metadata: Metadata, fmt: FileFormat) -> bytes:
+    exif = exif_for(metadata, with_dpi=fmt == FileFormat.WEBP).tobytes()
+    if fmt == FileFormat.JPG and len(exif) > JPEG_SEGMENT:  # one APP1 segment holds it all
+        made = Metadata(software=metadata.software, description=metadata.description)
+        exif = exif_for(made, with_dpi=False).tobytes()
+    return exif
+
+
+def _pillow_png_options(metadata: Metadata) -> dict[str, Any]:
+    text = PngImagePlugin.PngInfo()
+    for keyword, value in (("Software", metadata.software), ("Description", metadata.description)):
+        if value:
+            text.add_text(keyword, value)
+    options = {"icc_profile": metadata.icc, "exif": metadata.exif, "dpi": metadata.dpi}
+    return {"pnginfo": text, **{key: value for key, value in options.items() if value}}
 
 
 def tiff_options(metadata: Metadata) -> dict[str, Any]:

@@ -1,0 +1,161 @@
+"""Writing images and arrays: one frame, or every frame of an animation or a stack.
+
+PNG is written by convcli's own writer (:mod:`convcli.io.png`), TIFF by
+tifffile at every depth, the other formats by Pillow; each carries the
+metadata its format holds (:mod:`convcli.io.metadata`). Animated GIF, PNG and
+WebP are assembled by Pillow, which keeps every output frame (at 8 bits) until
+the file is written; a TIFF stack is written page by page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from convcli.choices import FileFormat
+from convcli.io.images import OutputFormat
+from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
+from convcli.io.png import write_png
+
+Frame = tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, int | None]
+DEFAULT_DURATION = 100  # milliseconds, for a frame whose input gave none (a TIFF page)
+
+
+def write_image(
+    stream: BinaryIO,
+    pixels: npt.NDArray[np.generic],
+    alpha: npt.NDArray[np.generic] | None,
+    fmt: OutputFormat,
+    metadata: Metadata | None = None,
+    *,
+    compress_level: int | None = None,
+    quality: int | None = None,
+    threads: int | None = 1,
+) -> None:
+    """Encode an image (or array) to a stream.
+
+    Parameters
+    ----------
+    stream : binary file
+        Where to write.
+    pixels : ndarray
+        ``uint8``, ``uint16`` or ``float32``; (H, W), (H, W, 3) or, for
+        CMYK, (H, W, 4) for an image format; any shape for ``npy``.
+    alpha : ndarray or None
+        (H, W), any depth; composited onto white where the format has no alpha.
+    fmt : OutputFormat
+        The format.
+    metadata : Metadata, optional
+        Written where the format has a place for it (see
+        :data:`convcli.io.metadata.HOLDS`).
+    compress_level : int or None
+        PNG: zlib's level, 0 to 9, or None for the fast run-length default
+        (see :mod:`convcli.io.png`).
+    quality : int or None
+        JPEG and WebP, 1 to 100; None: a JPEG input's own tables, else
+        :data:`convcli.io.metadata.DEFAULT_QUALITY`.
+    threads : int or None
+        PNG: threads to compress in (None: one per CPU).
+    """
+    if fmt.pillow is None:
+        np.save(stream, pixels, allow_pickle=False)
+        return
+    metadata = metadata or Metadata()
+    image_array, with_alpha = _composed(pixels, alpha, fmt)
+    if fmt.name == FileFormat.PNG:
+        write_png(stream, image_array, compress_level, threads, png_chunks(metadata))
+    elif fmt.name == FileFormat.TIF:
+        import tifffile
+
+        tifffile.imwrite(stream, image_array, **_tiff_page(image_array, with_alpha, metadata))
+    else:
+        image = _pillow_image(image_array, with_alpha)
+        image.save(stream, format=fmt.pillow, **save_options(fmt.name, metadata, quality))
+
+
+def write_frames(
+    stream: BinaryIO,
+    frames: Iterable[Frame],
+    fmt: OutputFormat,
+    metadata: Metadata | None = None,
+    *,
+    loop: int | None = None,
+    quality: int | None = None,
+) -> int:
+    """Encode an animation (GIF, PNG, WebP) or a stack of pages (TIFF); return the frame count.
+
+    Each frame is (pixels, alpha, duration in milliseconds or None).
+    """
+    metadata = metadata or Metadata()
+    if fmt.name == FileFormat.TIF:
+        import tifffile
+
+        count = 0
+        with tifffile.TiffWriter(stream) as tiff:
+            for pixels, alpha, _ in frames:
+                array, with_alpha = _composed(pixels, alpha, fmt)
+                page = _tiff_page(array, with_alpha, metadata if count == 0 else Metadata())
+                tiff.write(array, **page)
+                count += 1
+        return count
+    images, durations = [], []
+    for pixels, alpha, duration in frames:
+        images.append(_pillow_image(*_composed(pixels, alpha, fmt)))
+        durations.append(DEFAULT_DURATION if duration is None else duration)
+    first, *rest = images
+    options = save_options(fmt.name, metadata, quality, animated=True)
+    first.save(
+        stream, format=fmt.pillow, save_all=True, append_images=rest, duration=durations,
+        loop=0 if loop is None else loop, **options,
+    )  # fmt: skip
+    return len(images)
+
+
+def _composed(
+    pixels: npt.NDArray[np.generic], alpha: npt.NDArray[np.generic] | None, fmt: OutputFormat
+) -> tuple[npt.NDArray[np.generic], bool]:
+    """Join alpha to the colour, at the colour's depth, or composite onto white without it."""
+    if alpha is None:
+        return pixels, False
+    if not fmt.alpha:
+        weight = alpha.astype(np.float32) / _full_scale(alpha.dtype)
+        if pixels.ndim == 3:
+            weight = weight[..., None]
+        background = _full_scale(pixels.dtype)  # white (ImageMagick's default background)
+        flat = pixels.astype(np.float32) * weight + background * (1 - weight)
+        return np.rint(flat).astype(pixels.dtype), False
+    channels = pixels if pixels.ndim == 3 else pixels[..., None]
+    scaled = alpha.astype(np.float64) * (_full_scale(pixels.dtype) / _full_scale(alpha.dtype))
+    if pixels.dtype.kind != "f":
+        scaled = np.rint(scaled)
+    return np.concatenate([channels, scaled.astype(pixels.dtype)[..., None]], axis=-1), True
+
+
+def _full_scale(dtype: np.dtype[Any]) -> float:
+    # The value of full intensity (opaque, white) in a sample type.
+    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
+
+
+def _pillow_image(array: npt.NDArray[np.generic], with_alpha: bool) -> Image.Image:
+    contiguous = np.ascontiguousarray(array)
+    if contiguous.ndim == 3 and contiguous.shape[2] == 4 and not with_alpha:  # inks
+        height, width = contiguous.shape[:2]
+        return Image.frombytes("CMYK", (width, height), contiguous.tobytes())
+    return Image.fromarray(contiguous)
+
+
+def _tiff_page(
+    array: npt.NDArray[np.generic], with_alpha: bool, metadata: Metadata
+) -> dict[str, Any]:
+    samples = 1 if array.ndim == 2 else array.shape[2]
+    cmyk = samples == 4 and not with_alpha
+    photometric = "separated" if cmyk else "rgb" if samples - with_alpha >= 3 else "minisblack"
+    return {
+        "photometric": photometric,
+        "extrasamples": ["unassalpha"] if with_alpha else None,
+        **tiff_options(metadata),
+    }

@@ -1,0 +1,134 @@
+"""Every frame: animated GIF, PNG and WebP, and multi-page TIFF, filtered frame by frame."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+import convcli.io.images
+from helpers import run
+
+EXIFTOOL = shutil.which("exiftool")
+DURATIONS = [40, 120, 200]
+LEVELS = [30, 120, 220]  # each frame flat at one grey: box leaves it as it is
+
+
+def frames(mode: str = "RGB") -> list[Image.Image]:
+    return [Image.new(mode, (16, 12), (level,) * len(mode)) for level in LEVELS]
+
+
+def animation(path: Path, **options: object) -> Path:
+    first, *rest = frames()
+    first.save(path, save_all=True, append_images=rest, duration=DURATIONS, loop=3, **options)
+    return path
+
+
+def apply(*args: str):
+    result = run("apply", *args)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def read_frames(path: Path) -> tuple[list[np.ndarray], list[int | None], int | None]:
+    with Image.open(path) as image:
+        pixels, durations = [], []
+        for index in range(image.n_frames):
+            image.seek(index)
+            pixels.append(np.asarray(image.convert("RGB")))
+            durations.append(image.info.get("duration"))
+        return pixels, durations, image.info.get("loop")
+
+
+@pytest.mark.parametrize("suffix", ["gif", "png", "webp"])
+def test_every_frame_is_filtered_and_the_timing_kept(tmp_path, suffix):
+    source = animation(
+        tmp_path / f"in.{suffix}", **({"lossless": True} if suffix == "webp" else {})
+    )
+    out = tmp_path / f"out.{suffix}"
+    apply(str(source), "-k", "box", "-o", str(out), "-q")
+    pixels, durations, loop = read_frames(out)
+    assert [int(frame.mean()) for frame in pixels] == LEVELS
+    assert durations == DURATIONS
+    assert loop == 3
+
+
+@pytest.mark.skipif(EXIFTOOL is None, reason="exiftool is not installed")
+def test_an_independent_reader_counts_the_frames(tmp_path):
+    out = tmp_path / "out.png"
+    apply(str(animation(tmp_path / "in.gif")), "-k", "box", "-o", str(out), "-q")
+    tags = json.loads(subprocess.run([EXIFTOOL, "-j", "-n", str(out)], capture_output=True,
+                                     check=True, text=True).stdout)[0]  # fmt: skip
+    assert tags["AnimationFrames"] == 3
+    assert tags["AnimationPlays"] == 3
+
+
+def test_a_multi_page_16_bit_tiff_keeps_every_page_at_its_depth(tmp_path):
+    imagecodecs = pytest.importorskip("imagecodecs", reason="the codecs extra is not installed")
+    pages = np.random.default_rng(5).integers(0, 65536, (4, 9, 11, 3), dtype=np.uint16)
+    source, out = tmp_path / "stack.tif", tmp_path / "out.tif"
+    with tifffile.TiffWriter(source) as writer:
+        for page in pages:
+            writer.write(page, photometric="rgb")
+    apply(str(source), "-k", "identity", "-o", str(out), "-q")
+    data = out.read_bytes()
+    for index, page in enumerate(pages):  # libtiff reads each page
+        np.testing.assert_array_equal(imagecodecs.tiff_decode(data, index=index), page)
+
+
+def test_frame_takes_one_frame(tmp_path):
+    out = tmp_path / "second.png"
+    apply(str(animation(tmp_path / "in.gif")), "-k", "box", "--frame", "1", "-o", str(out), "-q")
+    with Image.open(out) as image:
+        assert not getattr(image, "is_animated", False)
+        assert int(np.asarray(image).mean()) == LEVELS[1]
+
+
+def test_frame_is_named_in_the_default_output(tmp_path):
+    source = animation(tmp_path / "in.gif")
+    apply(str(source), "-k", "box", "--frame", "2", "-q")
+    assert (tmp_path / "in_box_f2.gif").exists()
+
+
+def test_a_frame_past_the_last_is_a_usage_error(tmp_path):
+    result = run("apply", str(animation(tmp_path / "in.gif")), "-k", "box", "--frame", "3")
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith(
+        "--frame 3 is past the last: the input has 3 (counted from 0)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.gif"]
+
+
+def test_a_format_with_one_frame_takes_the_first_and_says_so_once(tmp_path):
+    first, second = animation(tmp_path / "a.gif"), animation(tmp_path / "b.gif")
+    result = apply(str(first), str(second), "-k", "box", "-o", str(tmp_path / "out"),
+                   "--format", "jpg", "-q")  # fmt: skip
+    notes = [line for line in result.stderr.splitlines() if "holds one frame" in line]
+    assert notes == [
+        "convcli: note: jpg holds one frame: wrote the first of each animation or stack; "
+        "--frame N writes another"
+    ]
+    with Image.open(tmp_path / "out" / "a_box.jpg") as image:
+        assert abs(int(np.asarray(image).mean()) - LEVELS[0]) <= 1
+
+
+def test_too_many_frames_are_refused_before_decoding(tmp_path, monkeypatch):
+    monkeypatch.setattr(convcli.io.images, "MAX_FRAMES", 2)
+    source = animation(tmp_path / "in.gif")
+    result = run("apply", str(source), "-k", "box", "-o", str(tmp_path / "out.gif"))
+    assert result.exit_code == 1
+    assert "3 frames is over the limit of 2; --frame N takes one of them" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.gif"]
+    taken = run("apply", str(source), "-k", "box", "--frame", "0", "-o", str(tmp_path / "o.gif"))
+    assert taken.exit_code == 1  # the count is refused whichever frame is asked for
+
+
+def test_the_dry_run_reports_frames_without_decoding_them(tmp_path):
+    result = apply(str(animation(tmp_path / "in.webp")), "-k", "box", "--dry-run", "--json")
+    assert json.loads(result.stdout)["input_shape"] == [12, 16, 3]
