@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.io.metadata import Metadata
+from convcli.io.metadata import Metadata, exif_of_tiff
 
 CODECS = "pip install 'convcli[codecs]'"
 _PNG_COLOUR_WITH_16_BITS = (2, 4, 6)  # RGB, grey+alpha, RGBA (IHDR colour types)
@@ -124,6 +124,9 @@ def tiff_page_metadata(page: Any) -> Metadata:
         per_inch = {2: 1.0, 3: 2.54}[int(unit)]  # inch, centimetre; 1: no absolute unit
         dpi = (x[0] / x[1] * per_inch, y[0] / y[1] * per_inch)
     icc = tags.valueof(34675)
+    descriptive = {tag.code: tag.value for tag in tags.values()}
+    turned = tags.valueof(274, 1) != 1
     return Metadata(
-        icc=bytes(icc) if icc else None, dpi=dpi, software=text(305), description=text(270)
-    )
+        icc=bytes(icc) if icc else None, exif=exif_of_tiff(descriptive, turned), dpi=dpi,
+        software=text(305), description=text(270),
+    )  # fmt: skip

@@ -248,8 +248,28 @@ def read_image(
             if frame:
                 image.seek(frame)
             picture = _decode_frame(source, image, head, kind, count, frame)
+        if kind == FileFormat.WEBP and _webp_lossless(source):
+            picture = replace(picture, metadata=replace(picture.metadata, lossless=True))
     notes = dict.fromkeys(" ".join(str(w.message).split()) for w in warned)  # once each
     return replace(picture, note=f"{label}: {'; '.join(notes)}" if notes else None)
+
+
+def _webp_lossless(source: Path | bytes) -> bool:
+    """Whether a WebP's first image is lossless (a VP8L chunk), from its chunk headers."""
+    with io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as stream:
+        stream.seek(12)  # RIFF, size, WEBP
+        for _ in range(64):  # VP8X, ICCP, ANIM, ANMF...: the image chunk comes early
+            header = stream.read(8)
+            if len(header) < 8:
+                return False
+            kind, size = header[:4], int.from_bytes(header[4:], "little")
+            if kind in (b"VP8L", b"VP8 "):
+                return kind == b"VP8L"
+            if kind == b"ANMF":  # a frame: its own header, then its image chunks
+                stream.seek(16, io.SEEK_CUR)
+                continue
+            stream.seek(size + size % 2, io.SEEK_CUR)
+    return False
 
 
 def iter_frames(

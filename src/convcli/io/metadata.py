@@ -47,6 +47,8 @@ class Metadata:
     jpeg_tables : tuple or None
         A JPEG input's quantisation tables and chroma subsampling, to
         compress its output alike.
+    lossless : bool
+        A WebP input was compressed without loss: so is its output.
     """
 
     icc: bytes | None = None
@@ -55,6 +57,7 @@ class Metadata:
     software: str | None = None
     description: str | None = None
     jpeg_tables: tuple[dict[int, list[int]], int] | None = None
+    lossless: bool = False
 
     @property
     def carried(self) -> list[str]:
@@ -158,9 +161,22 @@ def save_options(
         options["comment"] = "\n".join(filter(None, (metadata.software, metadata.description)))
     if fmt == FileFormat.JPG and quality is None and metadata.jpeg_tables:
         options["qtables"], options["subsampling"] = metadata.jpeg_tables
+    elif fmt == FileFormat.WEBP and quality is None and metadata.lossless:
+        options["lossless"] = True
     elif fmt in (FileFormat.JPG, FileFormat.WEBP):
         options["quality"] = DEFAULT_QUALITY if quality is None else quality
     return options
+
+
+def exif_of_tiff(tags: dict[int, object], turned: bool) -> bytes | None:
+    """Build an EXIF block of a TIFF's descriptive tags (read by tifffile)."""
+    exif = Image.Exif()
+    for tag in sorted(_DESCRIPTIVE - {SOFTWARE, DESCRIPTION}):
+        if isinstance(value := tags.get(tag), str) and value:
+            exif[tag] = value
+    if turned:
+        exif[ORIENTATION] = 1
+    return exif.tobytes() if len(exif) else None
 
 
 def _exif_block(metadata: Metadata, fmt: FileFormat) -> bytes:
