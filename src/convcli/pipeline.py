@@ -315,13 +315,8 @@ def process(
 
     clipped = [0.0]  # the largest share clipped in any frame
     first = _render(picture, planned, settings, clipped, report.stages)
-    every = settings.frame is None and picture.frames > 1
-    if every and not planned.format.frames:
-        report.once_notes.append(
-            f"{planned.format.name} holds one frame: wrote the first of each animation or "
-            "stack; --frame N writes another"
-        )
     _tell(report, picture, planned, settings)
+    every = settings.frame is None and picture.frames > 1
     metadata = output_metadata(picture.metadata, settings, planned)
     if every and planned.format.frames:
         rest = (
@@ -383,6 +378,11 @@ def _render(
 
 def _tell(report: Report, picture: Picture, planned: Plan, settings: Settings) -> None:
     """Note, once per run, what the output format could not keep of the input."""
+    if settings.frame is None and picture.frames > 1 and not planned.format.frames:
+        report.once_notes.append(
+            f"{planned.format.name} holds one frame: wrote the first of each animation or "
+            "stack; --frame N writes another"
+        )
     if picture.header.is_image and picture.white != 255 and planned.depth == "uint8":
         kind = "float" if picture.white == 1.0 else "16-bit"
         if not settings.colormap:
