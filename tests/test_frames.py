@@ -132,3 +132,18 @@ def test_too_many_frames_are_refused_before_decoding(tmp_path, monkeypatch):
 def test_the_dry_run_reports_frames_without_decoding_them(tmp_path):
     result = apply(str(animation(tmp_path / "in.webp")), "-k", "box", "--dry-run", "--json")
     assert json.loads(result.stdout)["input_shape"] == [12, 16, 3]
+
+
+def test_a_stack_whose_pages_differ_in_size_fails_alone_with_one_line(tmp_path):
+    source = tmp_path / "stack.tif"
+    with tifffile.TiffWriter(source) as writer:
+        writer.write(np.zeros((8, 8), np.uint8))
+        writer.write(np.zeros((6, 9), np.uint8))
+    result = run("apply", str(source), "-k", "box", "-o", str(tmp_path / "out.tif"))
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"convcli: error: {source}: frame 1 is 6x9 (rows x columns), unlike the first, "
+        "8x8 (rows x columns); --frame 1 takes it alone"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stack.tif"]
+    apply(str(source), "-k", "box", "--frame", "1", "-o", str(tmp_path / "one.tif"), "-q")

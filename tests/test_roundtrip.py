@@ -81,6 +81,13 @@ def grey_alpha_8() -> np.ndarray:
 
 
 palette = np.arange(H * W, dtype=np.uint8).reshape(H, W) % 16
+
+
+def transparent_palette(path: Path, fmt: str) -> None:
+    image = Image.fromarray(palette, "L").convert("P")
+    image.save(path, format=fmt, transparency=3, icc_profile=ICC, dpi=(240, 240))
+
+
 # kind: (writer, format, expected pixels as decoded after identity, depth)
 CASES = {
     "1-bit grey png": (pillow(u8() > 127, None), "PNG", None, np.uint8),
@@ -103,6 +110,7 @@ CASES = {
     "rgba webp": (pillow(u8(4)), "WEBP", None, np.uint8),
     "rgb bmp": (pillow(u8(3)), "BMP", None, np.uint8),
     "palette gif": (pillow(palette, "P"), "GIF", None, np.uint8),
+    "palette+transparency png": (transparent_palette, "PNG", None, np.uint8),
     "rgb jpeg": (pillow(u8(3)), "JPEG", "lossy", np.uint8),
 }
 SUFFIX = {"PNG": "png", "TIFF": "tif", "WEBP": "webp", "BMP": "bmp", "GIF": "gif", "JPEG": "jpg"}

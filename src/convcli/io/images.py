@@ -291,7 +291,18 @@ def iter_frames(
             count = _frame_count(image, label)
             for index in range(start, count):
                 image.seek(index)
-                yield _decode_frame(source, image, head, kind, count, index, like)
+                _check_size(image.width, image.height, label, max_pixels)
+                frame = _decode_frame(source, image, head, kind, count, index, like)
+                if frame.header.shape != like.shape:  # a stack's pages may differ in size
+                    raise InputError(
+                        f"{label}: frame {index} is {_sized(frame.header.shape)}, unlike the "
+                        f"first, {_sized(like.shape)}; --frame {index} takes it alone"
+                    )
+                yield frame
+
+
+def _sized(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape[:2])) + " (rows x columns)"
 
 
 def _decode_frame(
