@@ -158,3 +158,19 @@ def test_pillow_reads_what_convcli_writes_as_16_bit_grey(tmp_path):
     identity(source, out)
     with Image.open(io.BytesIO(out.read_bytes())) as image:
         np.testing.assert_array_equal(np.asarray(image).astype(np.uint16), pixels)
+
+
+@pytest.mark.parametrize("compression", ["zlib", "lzw", None])
+def test_a_truncated_full_depth_file_is_one_clear_error(tmp_path, compression):
+    pixels = deep((40, 50, 3))
+    png = png16(pixels)
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, pixels, photometric="rgb", compression=compression)
+    for name, data in (("cut.png", png[: len(png) // 2]), ("cut.tif", buffer.getvalue()[:-300])):
+        path = tmp_path / name
+        path.write_bytes(data)
+        result = run("apply", str(path), "-k", "box", "-o", str(tmp_path / f"out-{name}"))
+        assert result.exit_code == 1, name
+        assert result.stderr.startswith(f"convcli: error: {path}: cannot read image: ")
+        assert "internal error" not in result.stderr
+        assert not (tmp_path / f"out-{name}").exists()

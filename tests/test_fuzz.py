@@ -42,6 +42,47 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path / "run"
 
 
+def deep_files() -> list[tuple[str, bytes]]:
+    """Full-depth inputs (16-bit colour PNG and TIFF, float TIFF, a stack): the new decoders."""
+    import io
+
+    import numpy as np
+    import tifffile
+
+    rng = np.random.default_rng(1)
+    rgb16 = rng.integers(0, 65536, (12, 10, 3), dtype=np.uint16)
+    files = []
+    for name, array, options in (
+        ("deep.tif", rgb16, {"photometric": "rgb", "compression": "zlib"}),
+        ("float.tif", rng.random((12, 10, 3), dtype=np.float32), {"photometric": "rgb"}),
+        ("stack.tif", rgb16[None].repeat(3, axis=0), {"photometric": "rgb"}),
+    ):
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, array, **options)
+        files.append((name, buffer.getvalue()))
+    try:
+        import imagecodecs
+    except ImportError:
+        return files
+    return [*files, ("deep.png", imagecodecs.png_encode(rgb16))]
+
+
+DEEP_FILES = deep_files()
+
+
+@fuzz
+@given(st.sampled_from(DEEP_FILES), st.data())
+def test_mutated_full_depth_files(folder, named, data):
+    name, content = named
+    for _ in range(data.draw(st.integers(1, 6))):
+        at = data.draw(st.integers(0, len(content) - 1))
+        content = content[:at] + data.draw(st.binary(min_size=1, max_size=8)) + content[at + 1 :]
+    if data.draw(st.booleans()):
+        content = content[: data.draw(st.integers(0, len(content)))]
+    result = apply_to_bytes(content, folder, name, [])
+    assert result.exit_code in (0, 1)
+
+
 @fuzz
 @given(st.sampled_from(SIGNATURES), st.binary(max_size=3000), st.sampled_from(["in.png", "in.npy"]))
 def test_arbitrary_bytes_behind_any_signature(folder, signature, rest, name):

@@ -359,6 +359,17 @@ def _render(
     timings: list[StageReport] | None = None,
 ) -> Frame:
     """Filter one picture (or frame) through every stage and map it to the output's samples."""
+    with np.errstate(all="ignore"):  # NaN and infinity in float inputs are IEEE values, not news
+        return _render_frame(picture, planned, settings, clipped, timings)
+
+
+def _render_frame(
+    picture: Picture,
+    planned: Plan,
+    settings: Settings,
+    clipped: list[float],
+    timings: list[StageReport] | None,
+) -> Frame:
     x: npt.NDArray[np.generic] = luminance(picture) if settings.gray else picture.pixels
     alpha = picture.alpha
     for stage in planned.stages:

@@ -57,7 +57,10 @@ def decode_png(source: Path | bytes) -> npt.NDArray[np.generic]:
     except ImportError:
         raise DepthUnavailable(f"16-bit colour PNG needs imagecodecs: {CODECS}") from None
     data = source if isinstance(source, bytes) else source.read_bytes()
-    array: npt.NDArray[np.generic] = imagecodecs.png_decode(data)
+    try:
+        array: npt.NDArray[np.generic] = imagecodecs.png_decode(data)
+    except RuntimeError as error:  # imagecodecs' errors: a truncated or corrupt file
+        raise ValueError(f"corrupt: {error}") from None
     return array
 
 
@@ -75,6 +78,8 @@ def decode_tiff_page(page: Any) -> npt.NDArray[np.generic]:
     """Decode a tifffile page at its own depth: (H, W) or (H, W, C), samples last."""
     try:
         array: npt.NDArray[np.generic] = page.asarray()
+    except RuntimeError as error:  # imagecodecs' errors, through tifffile: corrupt data
+        raise ValueError(f"corrupt: {error}") from None
     except (KeyError, ValueError) as error:
         if "imagecodecs" in str(error):
             compression = getattr(page.compression, "name", page.compression)

@@ -484,6 +484,8 @@ def _tiff_page(tiff: Any, label: str, max_pixels: int) -> Any:
         raise InputError(f"{label}: not an image convcli can read")
     page = tiff.pages[0]
     _check_size(page.imagewidth, page.imagelength, label, max_pixels)
+    if page.dtype is None or not 1 <= page.samplesperpixel <= 4 or not page.shape:
+        raise InputError(f"{label}: cannot read image: a TIFF layout convcli does not read")
     return page
 
 
@@ -576,6 +578,8 @@ def _open_image(
 
 
 def _check_size(width: int, height: int, label: str, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise InputError(f"{label}: cannot read image: its header says {width}x{height}, empty")
     if width * height > max_pixels:
         raise InputError(
             f"{label}: {width}x{height} (width x height) is {width * height} pixels, "
