@@ -263,7 +263,7 @@ import sys, tracemalloc
 from pathlib import Path
 from convcli import pipeline
 from convcli.kernels.catalog import load_kernel
-from convcli.io.images import output_format
+from convcli.io.formats import output_format
 source, target, spec = sys.argv[1:]
 settings = pipeline.Settings(kernels=(load_kernel(spec),), threads=1)
 tracemalloc.start()

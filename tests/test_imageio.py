@@ -10,7 +10,8 @@ from PIL import Image
 
 from convcli.errors import InputError, UsageError
 from convcli.io.atomic import write_atomically
-from convcli.io.images import as_rgb, output_format, probe_image, read_image
+from convcli.io.formats import output_format
+from convcli.io.images import as_rgb, probe_image, read_image
 from convcli.io.writing import write_image
 from convcli.ranges import map_range
 from helpers import encode

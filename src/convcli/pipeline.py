@@ -7,20 +7,17 @@ until the whole result is ready.
 
 from __future__ import annotations
 
-import io
 import itertools
-import json
 import math
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
-from convcli import __version__
 from convcli.choices import Colormap, FileFormat, Method, PadMode, Range
 from convcli.colormaps import colorize
 from convcli.engine import (
@@ -31,22 +28,20 @@ from convcli.engine import (
     padded_reads,
     resolve_geometry,
 )
-from convcli.errors import InputError, ParameterError, UsageError
-from convcli.io.atomic import write_atomically
+from convcli.errors import ParameterError, UsageError
+from convcli.io.formats import OutputFormat, output_format
 from convcli.io.images import (
     DEFAULT_MAX_PIXELS,
     Header,
-    OutputFormat,
     Picture,
     as_rgb,
     iter_frames,
     luminance,
-    output_format,
     read_image,
 )
-from convcli.io.metadata import HOLDS, Metadata
-from convcli.io.writing import Frame, write_frames, write_image
+from convcli.io.writing import Frame
 from convcli.kernels.kernel import Kernel, Matrix
+from convcli.output import output_metadata, tell_losses, write_output, write_output_frames
 from convcli.ranges import finite_bounds, map_range
 from convcli.report import Report, StageReport
 
@@ -315,7 +310,7 @@ def process(
 
     clipped = [0.0]  # the largest share clipped in any frame
     first = _render(picture, planned, settings, clipped, report.stages)
-    _tell(report, picture, planned, settings)
+    tell_losses(report, picture, planned, settings)
     every = settings.frame is None and picture.frames > 1
     metadata = output_metadata(picture.metadata, settings, planned)
     if every and planned.format.frames:
@@ -323,10 +318,10 @@ def process(
             _render(_as_needed(frame, settings, fmt), planned, settings, clipped)
             for frame in iter_frames(source, like, label, max_pixels)
         )
-        _write_frames(target, itertools.chain([first], rest), planned.format, settings,
+        write_output_frames(target, itertools.chain([first], rest), planned.format, settings,
                       metadata, picture.loop, output_label)  # fmt: skip
     else:
-        _write(target, first[0], first[1], planned.format, settings, metadata, output_label)
+        write_output(target, first[0], first[1], planned.format, settings, metadata, output_label)
     if clipped[0] > CLIP_WARNING:
         others = " or ".join(
             f"--range {m}" for m in (Range.ABS, Range.RESCALE) if m != planned.range
@@ -385,27 +380,6 @@ def _render_frame(
     if settings.colormap:
         x = colorize(x.astype(np.uint8, copy=False), settings.colormap)
     return x, alpha, picture.duration
-
-
-def _tell(report: Report, picture: Picture, planned: Plan, settings: Settings) -> None:
-    """Note, once per run, what the output format could not keep of the input."""
-    if settings.frame is None and picture.frames > 1 and not planned.format.frames:
-        report.once_notes.append(
-            f"{planned.format.name} holds one frame: wrote the first of each animation or "
-            "stack; --frame N writes another"
-        )
-    if picture.header.is_image and picture.white != 255 and planned.depth == "uint8":
-        kind = "float" if picture.white == 1.0 else "16-bit"
-        if not settings.colormap:
-            report.once_notes.append(
-                f"{planned.format.name} holds 8 bits per sample: {kind} inputs were mapped to 8"
-            )
-    dropped = [] if settings.strip else _dropped(picture.metadata, planned.format)
-    if dropped:
-        listed = ", ".join(dropped[:-1]) + " and " * (len(dropped) > 1) + dropped[-1]
-        report.once_notes.append(
-            f"{planned.format.name} outputs cannot hold the {listed} of their inputs: left out"
-        )
 
 
 def _timed(stage: Stage, started: float) -> StageReport:
@@ -535,110 +509,6 @@ def _depth(header: Header, fmt: OutputFormat) -> str:
     if header.white == 1.0 and header.is_image and "float32" in fmt.depths:
         return "float32"
     return "uint8"
-
-
-def output_metadata(carried: Metadata, settings: Settings, planned: Plan) -> Metadata:
-    """Return what an output carries: its input's metadata (unless stripped) and provenance.
-
-    A stride makes each pixel cover more of the scene, so the resolution in
-    pixels per inch is divided by it.
-    """
-    made = Metadata(
-        software=f"convcli {__version__}",
-        description=provenance(settings, planned.range),
-        jpeg_tables=carried.jpeg_tables,
-    )
-    if settings.strip:
-        return made
-    dpi = carried.dpi
-    if dpi is not None and planned.stages[0].geometry.spatial_ndim == 2:
-        down, across = (
-            math.prod(s.geometry.stride[axis] for s in planned.stages) for axis in (0, 1)
-        )
-        dpi = (dpi[0] / across, dpi[1] / down)
-    return replace(carried, dpi=dpi, software=made.software, description=made.description)
-
-
-def provenance(settings: Settings, mapped: Range) -> str:
-    """Describe, as JSON, what convcli did to make an output: enough to do it again.
-
-    Examples
-    --------
-    >>> from convcli.kernels.catalog import load_kernel
-    >>> provenance(Settings(kernels=(load_kernel("sobel-x"),)), Range.ABS)
-    '{"kernels":["sobel-x"],"padding":"same","pad_mode":"reflect","pad_value":0.0,"stride":[1],"dilation":[1],"flip":false,"gray":false,"range":"abs","colormap":null,"frame":null}'
-    """
-    kernels: list[object] = [
-        k.name if k.source.startswith("built-in") else f"{k.name}@{k.digest}"
-        for k in settings.kernels
-    ]
-    for index, kernel in enumerate(settings.kernels):
-        if kernel.source == "inline" and kernel.matrix is not None:  # as typed: redo it with it
-            kernels[index] = kernel.matrix.tolist()
-    return json.dumps(
-        {"kernels": kernels, "padding": settings.padding, "pad_mode": settings.pad_mode,
-         "pad_value": settings.pad_value, "stride": settings.stride,
-         "dilation": settings.dilation, "flip": settings.flip, "gray": settings.gray,
-         "range": mapped, "colormap": settings.colormap, "frame": settings.frame},
-        separators=(",", ":"),
-    )  # fmt: skip
-
-
-def _dropped(carried: Metadata, fmt: OutputFormat) -> list[str]:
-    return [name for name in carried.carried if name not in HOLDS[fmt.name]]
-
-
-def _write(
-    target: Path | BinaryIO,
-    values: npt.NDArray[np.generic],
-    alpha: npt.NDArray[np.generic] | None,
-    fmt: OutputFormat,
-    settings: Settings,
-    metadata: Metadata,
-    label: str,
-) -> None:
-    def encode(stream: BinaryIO) -> None:
-        write_image(
-            stream, _squeezed(values, fmt), alpha, fmt, metadata,
-            compress_level=settings.compress_level, quality=settings.quality,
-            threads=settings.threads,
-        )  # fmt: skip
-
-    _deliver(target, encode, label)
-
-
-def _write_frames(
-    target: Path | BinaryIO,
-    frames: Iterator[Frame],
-    fmt: OutputFormat,
-    settings: Settings,
-    metadata: Metadata,
-    loop: int | None,
-    label: str,
-) -> None:
-    def encode(stream: BinaryIO) -> None:
-        squeezed = ((_squeezed(values, fmt), alpha, duration) for values, alpha, duration in frames)
-        write_frames(stream, squeezed, fmt, metadata, loop=loop, quality=settings.quality)
-
-    _deliver(target, encode, label)
-
-
-def _squeezed(values: npt.NDArray[np.generic], fmt: OutputFormat) -> npt.NDArray[np.generic]:
-    return values[..., 0] if values.ndim == 3 and values.shape[2] == 1 and fmt.pillow else values
-
-
-def _deliver(target: Path | BinaryIO, encode: Callable[[BinaryIO], None], label: str) -> None:
-    """Write a file atomically, or a stream only once all its bytes are there."""
-    if not isinstance(target, Path):
-        buffer = io.BytesIO()
-        encode(buffer)
-        target.write(buffer.getvalue())
-        target.flush()
-        return
-    try:
-        write_atomically(target, encode)
-    except OSError as error:
-        raise InputError(f"{label}: cannot write: {error.strerror or error}") from None
 
 
 def _as_image_kernel(matrix: Matrix, name: str) -> Matrix:

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from convcli.choices import FileFormat
 from convcli.errors import InputError, ParameterError, UsageError
-from convcli.io.images import DEFAULT_MAX_PIXELS, Header, OutputFormat, output_format, probe_image
+from convcli.io.formats import OutputFormat, output_format
+from convcli.io.images import DEFAULT_MAX_PIXELS, Header, probe_image
 from convcli.io.inputs import Input, find_inputs
 from convcli.naming import DEFAULT_TEMPLATE, output_name
-from convcli.pipeline import Settings, prepare, provenance
+from convcli.output import provenance
+from convcli.pipeline import Settings, prepare
 
 
 @dataclass(frozen=True)

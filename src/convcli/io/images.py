@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from convcli.choices import FORMAT_ALIASES, FileFormat
-from convcli.errors import InputError, UsageError
+from convcli.choices import FileFormat
+from convcli.errors import InputError
 from convcli.io.deep import (
     DepthUnavailable,
     decode_png,
@@ -33,87 +33,19 @@ from convcli.io.deep import (
     tiff_needs_depth,
     tiff_page_metadata,
 )
+from convcli.io.formats import output_format, sniff_format
 from convcli.io.metadata import (
     Metadata,
     read_metadata,
     read_provenance,
 )
 
-NPY_MAGIC = b"\x93NUMPY"
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
 
 
-@dataclass(frozen=True)
-class OutputFormat:
-    """A format convcli writes: its name, Pillow's name, sample types, alpha and CMYK support."""
-
-    name: FileFormat
-    pillow: str | None
-    depths: tuple[str, ...]
-    alpha: bool
-    cmyk: bool = False
-    frames: bool = False  # holds an animation or a stack of pages
-
-
-_FORMATS = {
-    fmt.name: fmt
-    for fmt in (
-        OutputFormat(FileFormat.PNG, "PNG", ("uint8", "uint16"), alpha=True, frames=True),
-        OutputFormat(FileFormat.JPG, "JPEG", ("uint8",), alpha=False, cmyk=True),
-        OutputFormat(
-            FileFormat.TIF,
-            "TIFF",
-            ("uint8", "uint16", "float32"),
-            alpha=True,
-            cmyk=True,
-            frames=True,
-        ),
-        OutputFormat(FileFormat.WEBP, "WEBP", ("uint8",), alpha=True, frames=True),
-        OutputFormat(FileFormat.BMP, "BMP", ("uint8",), alpha=False),
-        OutputFormat(FileFormat.GIF, "GIF", ("uint8",), alpha=False, frames=True),
-        OutputFormat(FileFormat.NPY, None, ("float32",), alpha=False),
-    )
-}
-FORMAT_NAMES = tuple(sorted([*_FORMATS, *FORMAT_ALIASES]))
-
-
-def output_format(name: str) -> OutputFormat:
-    """Look up an output format by name or file suffix (``png``, ``.JPG``, ``tiff``, ...).
-
-    Examples
-    --------
-    >>> output_format(".JPEG").pillow
-    'JPEG'
-    """
-    key = name.lower().lstrip(".")
-    key = FORMAT_ALIASES.get(key, key)
-    if key in _FORMATS:
-        return _FORMATS[FileFormat(key)]
-    raise UsageError(f"unknown output format {name!r}; convcli writes {', '.join(FORMAT_NAMES)}")
-
-
-# What a file starts with -> the format it is. Only these are ever decoded.
-_SIGNATURES = [
-    (b"\x89PNG\r\n\x1a\n", FileFormat.PNG), (b"\xff\xd8\xff", FileFormat.JPG),
-    (b"GIF87a", FileFormat.GIF), (b"GIF89a", FileFormat.GIF), (b"BM", FileFormat.BMP),
-    (b"II*\x00", FileFormat.TIF), (b"MM\x00*", FileFormat.TIF), (NPY_MAGIC, FileFormat.NPY),
-]  # fmt: skip
 DEFAULT_MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)  # Pillow's bomb limit
 MAX_FRAMES = 10_000  # of an animation or a stack: more is refused before decoding
 _HEAD = 32  # the signature, and a PNG's IHDR (its bit depth and colour type)
-
-
-def sniff_format(head: bytes) -> FileFormat | None:
-    """Name the format a file's first bytes announce, or None if convcli does not read it.
-
-    Examples
-    --------
-    >>> sniff_format(b"GIF89a..."), sniff_format(b"%!PS-Adobe-3.0 EPSF")
-    (<FileFormat.GIF: 'gif'>, None)
-    """
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return FileFormat.WEBP
-    return next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
 
 
 @dataclass(frozen=True)
@@ -588,7 +520,7 @@ def _check_size(width: int, height: int, label: str, max_pixels: int) -> None:
 
 
 def _pillow_name(kind: FileFormat) -> str:
-    name = _FORMATS[kind].pillow
+    name = output_format(kind).pillow
     if name is None:
         raise InputError(f"{kind} is not read by Pillow")  # .npy goes to NumPy before this
     return name

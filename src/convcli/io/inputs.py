@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convcli.choices import FORMAT_ALIASES, FileFormat
-from convcli.io.images import sniff_format
+from convcli.io.formats import sniff_format
 
 IMAGE_SUFFIXES = {f".{name}" for name in [*FileFormat, *FORMAT_ALIASES]}
 

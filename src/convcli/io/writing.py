@@ -17,7 +17,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from convcli.choices import FileFormat
-from convcli.io.images import OutputFormat
+from convcli.io.formats import OutputFormat
 from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
 from convcli.io.png import write_png
 

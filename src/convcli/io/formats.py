@@ -1,0 +1,84 @@
+"""The formats convcli reads and writes: what each holds, and how a file announces itself.
+
+Only the formats named here are ever decoded: a file is recognised by its
+first bytes, and only then handed to a decoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from convcli.choices import FORMAT_ALIASES, FileFormat
+from convcli.errors import UsageError
+
+NPY_MAGIC = b"\x93NUMPY"
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """A format convcli writes: its name, Pillow's name, sample types, alpha and CMYK support."""
+
+    name: FileFormat
+    pillow: str | None
+    depths: tuple[str, ...]
+    alpha: bool
+    cmyk: bool = False
+    frames: bool = False  # holds an animation or a stack of pages
+
+
+_FORMATS = {
+    fmt.name: fmt
+    for fmt in (
+        OutputFormat(FileFormat.PNG, "PNG", ("uint8", "uint16"), alpha=True, frames=True),
+        OutputFormat(FileFormat.JPG, "JPEG", ("uint8",), alpha=False, cmyk=True),
+        OutputFormat(
+            FileFormat.TIF,
+            "TIFF",
+            ("uint8", "uint16", "float32"),
+            alpha=True,
+            cmyk=True,
+            frames=True,
+        ),
+        OutputFormat(FileFormat.WEBP, "WEBP", ("uint8",), alpha=True, frames=True),
+        OutputFormat(FileFormat.BMP, "BMP", ("uint8",), alpha=False),
+        OutputFormat(FileFormat.GIF, "GIF", ("uint8",), alpha=False, frames=True),
+        OutputFormat(FileFormat.NPY, None, ("float32",), alpha=False),
+    )
+}
+FORMAT_NAMES = tuple(sorted([*_FORMATS, *FORMAT_ALIASES]))
+
+
+def output_format(name: str) -> OutputFormat:
+    """Look up an output format by name or file suffix (``png``, ``.JPG``, ``tiff``, ...).
+
+    Examples
+    --------
+    >>> output_format(".JPEG").pillow
+    'JPEG'
+    """
+    key = name.lower().lstrip(".")
+    key = FORMAT_ALIASES.get(key, key)
+    if key in _FORMATS:
+        return _FORMATS[FileFormat(key)]
+    raise UsageError(f"unknown output format {name!r}; convcli writes {', '.join(FORMAT_NAMES)}")
+
+
+# What a file starts with -> the format it is. Only these are ever decoded.
+_SIGNATURES = [
+    (b"\x89PNG\r\n\x1a\n", FileFormat.PNG), (b"\xff\xd8\xff", FileFormat.JPG),
+    (b"GIF87a", FileFormat.GIF), (b"GIF89a", FileFormat.GIF), (b"BM", FileFormat.BMP),
+    (b"II*\x00", FileFormat.TIF), (b"MM\x00*", FileFormat.TIF), (NPY_MAGIC, FileFormat.NPY),
+]  # fmt: skip
+
+
+def sniff_format(head: bytes) -> FileFormat | None:
+    """Name the format a file's first bytes announce, or None if convcli does not read it.
+
+    Examples
+    --------
+    >>> sniff_format(b"GIF89a..."), sniff_format(b"%!PS-Adobe-3.0 EPSF")
+    (<FileFormat.GIF: 'gif'>, None)
+    """
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return FileFormat.WEBP
+    return next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
