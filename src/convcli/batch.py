@@ -23,10 +23,15 @@ from types import FrameType
 from typing import BinaryIO
 
 from convcli.errors import ExitCode, InputError, Interrupted, UsageError
+from convcli.io.atomic import own_temporary_files
 from convcli.io.images import DEFAULT_MAX_PIXELS
+from convcli.io.streams import read_standard_input, standard_output
 from convcli.pipeline import Settings, process
 from convcli.planning import Job
 from convcli.report import Report
+
+# Standard input may hold as many bytes as an uncompressed 16-bit RGBA image at the limit.
+STDIN_BYTES_PER_PIXEL = 8
 
 
 @dataclass(frozen=True)
@@ -160,11 +165,13 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
 
 def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
     """Run one job; a failure of this input becomes an error report."""
-    target: Path | BinaryIO = job.target if job.target is not None else sys.stdout.buffer
+    target: Path | BinaryIO | None = job.target
     try:
         if job.target is not None and not options.dry_run:
             _make_folder(job.target.parent)  # mirrored sub-folders of the output
-        source = job.source if job.source is not None else sys.stdin.buffer.read()
+        if target is None:
+            target = standard_output()
+        source = job.source or read_standard_input(STDIN_BYTES_PER_PIXEL * options.max_pixels)
         return process(
             source, target, settings, label=job.label, fmt=job.format,
             dry_run=options.dry_run, max_pixels=options.max_pixels,
@@ -248,9 +255,10 @@ def _interrupted(name: str, code: ExitCode, jobs: list[Job], started: float) -> 
 
 
 def _remove_temporary_files(jobs: list[Job]) -> None:
-    # A stopped worker leaves its temporary file; only the parent knows every target.
-    for job in jobs:
-        if job.target is not None:
-            for leftover in job.target.parent.glob(f".{job.target.name}.*.part"):
-                with contextlib.suppress(OSError):
-                    leftover.unlink()
+    # A stopped worker leaves its temporary file; only the parent knows every folder.
+    # Only this run's: another run writing into the same folder keeps its own.
+    folders = {job.target.parent for job in jobs if job.target is not None}
+    for folder in folders:
+        for leftover in own_temporary_files(folder):
+            with contextlib.suppress(OSError):
+                leftover.unlink()

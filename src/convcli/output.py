@@ -26,6 +26,7 @@ from convcli.io.atomic import write_atomically
 from convcli.io.formats import OutputFormat
 from convcli.io.images import Picture
 from convcli.io.metadata import HOLDS, Metadata
+from convcli.io.streams import deliver
 from convcli.io.writing import Frame, write_frames, write_image
 from convcli.report import Report
 
@@ -154,8 +155,7 @@ def _deliver(target: Path | BinaryIO, encode: Callable[[BinaryIO], None], label:
     if not isinstance(target, Path):
         buffer = io.BytesIO()
         encode(buffer)
-        target.write(buffer.getvalue())
-        target.flush()
+        deliver(target, buffer.getvalue(), label)
         return
     try:
         write_atomically(target, encode)

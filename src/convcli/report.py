@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ RECORD_KEYS = (
     "pad_mode", "stride", "dilation", "output_shape", "method", "seconds", "error",
 )  # fmt: skip
 REPORT_SUFFIXES = (".json", ".csv")
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 @dataclass(frozen=True)
@@ -100,23 +103,53 @@ def _pairs(padding: tuple[tuple[int, int], ...]) -> list[list[int]]:
 
 def json_line(report: Report) -> str:
     """One report as a line of JSON."""
-    return json.dumps(report.record(), ensure_ascii=False)
+    return to_json(report.record())
 
 
-def check_report_path(path: Path) -> None:
-    """Refuse a report file whose format is unknown, before any work is done."""
+def to_json(value: object, indent: int | None = None) -> str:
+    r"""Write JSON as UTF-8 text; a file name's undecodable bytes become ``\udcXX`` escapes.
+
+    Python names such bytes with lone surrogates (``os.fsdecode``); escaped,
+    the text stays valid UTF-8, and ``json.loads`` then ``os.fsencode`` give
+    the name's bytes back.
+
+    Examples
+    --------
+    >>> import os
+    >>> to_json({"input": os.fsdecode(b"caf\xe9.png")})
+    '{"input": "caf\\udce9.png"}'
+    """
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def check_report_path(path: Path, outputs: Iterable[Path] = ()) -> None:
+    """Refuse a report file that could not be written, or would replace an output.
+
+    Checked before any work is done, so a bad path never costs the run.
+    """
     if path.suffix.lower() not in REPORT_SUFFIXES:
         raise ParameterError(
             f"report must end in {' or '.join(REPORT_SUFFIXES)} (a JSON array or CSV), got {path}",
             parameter="report",
         )
+    if path.is_dir():
+        raise ParameterError(f"report {path} is a folder; name a file", parameter="report")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ParameterError(
+            f"report {path}: the folder {folder} does not exist", parameter="report"
+        )
+    where = path.resolve()
+    if any(output.resolve() == where for output in outputs):
+        raise ParameterError(f"report {path} is also an output of the run", parameter="report")
 
 
 def write_report(path: Path, reports: list[Report]) -> None:
     """Write every record to ``path``: a JSON array, or CSV with one row per input."""
     records = [report.record() for report in reports]
     if path.suffix.lower() == ".json":
-        text = json.dumps(records, ensure_ascii=False, indent=1) + "\n"
+        text = to_json(records, indent=1) + "\n"
     else:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=RECORD_KEYS, extrasaction="ignore")
@@ -124,7 +157,7 @@ def write_report(path: Path, reports: list[Report]) -> None:
         for record in records:
             writer.writerow({key: _csv_cell(record[key]) for key in RECORD_KEYS})
         text = buffer.getvalue()
-    data = text.encode("utf-8")
+    data = text.encode("utf-8", "surrogateescape")  # CSV: a name's own bytes, as on disk
     write_atomically(path, lambda stream: stream.write(data))
 
 

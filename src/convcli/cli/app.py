@@ -69,7 +69,8 @@ def _report_error(error: Exception, debug: bool) -> int:
     if isinstance(error, typer.TyperException):  # Typer's own: missing option, bad value
         context = getattr(error, "ctx", None)
         hint = f" (see '{context.command_path} --help')" if context else ""
-        error_line(f"{error.format_message()}{hint}")
+        first_line = next(iter(error.format_message().strip().splitlines()), "unknown error")
+        error_line(f"{first_line}{hint}")
         return int(getattr(error, "exit_code", ExitCode.USAGE))
     if isinstance(error, typer.Abort):
         return int(ExitCode.INTERRUPTED)

@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: Typer reads these annotations at every
 # start, and evaluated once here they need not be compiled again from strings.
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,7 +20,8 @@ from convcli.cli.options import (
     StrideOption,
     spoken,
 )
-from convcli.errors import ExitCode, UsageError
+from convcli.errors import ConvcliError, ExitCode, UsageError
+from convcli.limits import MAX_FRAMES, MAX_JOBS, MAX_PIXELS_LIMIT
 from convcli.naming import DEFAULT_TEMPLATE, FIELDS, check_template
 
 if TYPE_CHECKING:
@@ -118,6 +120,7 @@ def apply(
         int | None,
         typer.Option(
             min=0,
+            max=MAX_FRAMES - 1,
             help="One frame of an animation (or page of a stack), counted from 0 "
             "[default: every frame, where the output format holds them]",
         ),
@@ -132,7 +135,11 @@ def apply(
     jobs: Annotated[
         int | None,
         typer.Option(
-            "-j", "--jobs", min=1, help="Parallel worker processes [default: number of CPUs]"
+            "-j",
+            "--jobs",
+            min=1,
+            max=MAX_JOBS,
+            help="Parallel worker processes [default: number of CPUs]",
         ),
     ] = None,
     skip_existing: Annotated[
@@ -144,7 +151,9 @@ def apply(
     max_pixels: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Refuse larger inputs, checked before decoding [default: Pillow's 89478485]"
+            min=1,
+            max=MAX_PIXELS_LIMIT,
+            help="Refuse larger inputs, checked before decoding [default: Pillow's 89478485]",
         ),
     ] = None,
     quiet: Annotated[
@@ -158,6 +167,8 @@ def apply(
     from convcli.kernels.catalog import KERNEL_PATH_VARIABLE
     from convcli.report import check_report_path, write_report
 
+    if json_lines and sys.stdout is None:
+        raise ConvcliError("cannot write the --json records: standard output is closed")
     settings = settings_from(ctx.params)
     kernel_notes(settings.kernels, KERNEL_PATH_VARIABLE)
     if report is not None:
@@ -167,6 +178,8 @@ def apply(
         inputs, output, settings, template=name and check_template(name), recursive=recursive,
         skip_existing=skip_existing, max_pixels=limit, dry_run=dry_run,
     )  # fmt: skip
+    if report is not None:
+        check_report_path(report, [job.target for job in planned.jobs if job.target is not None])
     to_stdout = any(job.target is None and job.skip is None for job in planned.jobs)
     if json_lines and to_stdout:
         raise UsageError("--json and -o - both want standard output; write the image to a file")

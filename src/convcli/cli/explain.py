@@ -17,6 +17,7 @@ from convcli.cli.options import (
     StrideOption,
 )
 from convcli.errors import UsageError
+from convcli.limits import MAX_STEPS
 
 
 def explain(
@@ -39,7 +40,9 @@ def explain(
     stride: StrideOption = "1",
     dilation: DilationOption = "1",
     flip: FlipOption = False,
-    steps: Annotated[int, typer.Option(help="How many window positions to write out.", min=0)] = 3,
+    steps: Annotated[
+        int, typer.Option(help="How many window positions to write out.", min=0, max=MAX_STEPS)
+    ] = 3,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Show a convolution step by step: padding, the size formula, the sliding window."""

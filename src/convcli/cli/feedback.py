@@ -11,20 +11,43 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from convcli.errors import ConvcliError
+
 if TYPE_CHECKING:
     from convcli.kernels.kernel import Kernel
     from convcli.report import Report
 
 
+def shown(text: str) -> str:
+    r"""Make text safe to show on one line: control characters and undecodable bytes escaped.
+
+    A file name may hold a newline, or bytes that are not UTF-8; shown as
+    Python's ``repr`` shows them, the line stays one line and says so.
+
+    Examples
+    --------
+    >>> shown("two\nlines.png"), shown("caf\udce9.png")
+    ('two\\nlines.png', 'caf\\xe9.png')
+    """
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    if 0xDC80 <= ord(char) <= 0xDCFF:  # a byte that was not UTF-8 (os.fsdecode)
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    return repr(char)[1:-1]
+
+
 def error_line(message: str) -> None:
     """Say on standard error, in one line, what went wrong."""
-    first_line = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    typer.echo(f"convcli: error: {first_line}", err=True)
+    typer.echo(f"convcli: error: {shown(message.strip()) or 'unknown error'}", err=True)
 
 
 def note_line(message: str) -> None:
     """Say on standard error something the user should know."""
-    typer.echo(f"convcli: note: {message}", err=True)
+    typer.echo(f"convcli: note: {shown(message)}", err=True)
 
 
 def kernel_notes(kernels: tuple[Kernel, ...], variable: str) -> None:
@@ -34,6 +57,21 @@ def kernel_notes(kernels: tuple[Kernel, ...], variable: str) -> None:
             f"kernel {shadowing.name!r} is the one in {shadowing.source} "
             f"({variable} comes before the built-in kernels)"
         )
+
+
+def write_record(line: str) -> None:
+    """Write one ``--json`` record to standard output, checked: nothing is lost in silence."""
+    if sys.stdout is None:
+        raise ConvcliError("cannot write the --json records: standard output is closed")
+    try:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left: the boundary ends the run quietly
+        raise
+    except OSError as error:
+        raise ConvcliError(
+            f"cannot write the --json records to standard output: {error.strerror}"
+        ) from None
 
 
 class Feedback:
@@ -99,7 +137,7 @@ class Feedback:
         for note in notes:
             note_line(note)
         if self.json_lines:
-            typer.echo(json_line(done))
+            write_record(json_line(done))
         self._advance()
 
     def finish(self, reports: list[Report]) -> None:

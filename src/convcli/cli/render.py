@@ -10,6 +10,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from convcli.choices import Range
+from convcli.cli.feedback import shown
 from convcli.kernels.kernel import Kernel, Matrix
 
 if TYPE_CHECKING:  # these modules bring the engine, and NumPy, with them
@@ -36,22 +37,23 @@ def report_view(reports: list[Report]) -> RenderableType:
                   title="convcli apply", title_justify="left")  # fmt: skip
     for report in reports:
         table.add_row(
-            report.input,
+            Text(shown(report.input)),
             report.kernel,
             _shape(report.input_shape),
             _shape(report.output_shape),
             report.status if report.status == "ok" else f"[red]{report.status}[/]",
             f"{report.seconds:.3f} s",
-            report.output or "",
+            Text(shown(report.output or "")),
         )
     return table
 
 
 def _single_report(report: Report) -> RenderableType:
-    table = Table(show_header=False, title=f"convcli apply: {report.input}", title_justify="left")
+    title = Text(f"convcli apply: {shown(report.input)}")
+    table = Table(show_header=False, title=title, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("input", f"{report.input}  {_shape(report.input_shape)}")
+    table.add_row("input", Text(f"{shown(report.input)}  {_shape(report.input_shape)}"))
     for number, stage in enumerate(report.stages, start=1):
         g = stage.geometry
         names = AXIS_NAMES.get(g.spatial_ndim, tuple(f"axis {i}" for i in range(g.spatial_ndim)))
@@ -66,7 +68,7 @@ def _single_report(report: Report) -> RenderableType:
         for axis, name in enumerate(names):
             table.add_row(f"{name} out", g.formula(axis))
         table.add_row("method", f"{stage.method}  {stage.seconds * 1000:.1f} ms")
-    table.add_row("output", f"{report.output}  {_shape(report.output_shape)}")
+    table.add_row("output", Text(f"{shown(report.output or '')}  {_shape(report.output_shape)}"))
     table.add_row("time", f"{report.seconds:.3f} s")
     return table
 

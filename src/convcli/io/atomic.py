@@ -1,20 +1,58 @@
-"""Atomic file writes: a temporary file in the destination folder, then a rename."""
+"""Atomic file writes: a temporary file in the destination folder, then a rename.
+
+Temporary names carry the run's token (:data:`RUN`), so an interrupted run
+removes its own temporary files and never another run's, and they are cut
+to fit the file system's longest name, so any name that fits can be written.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+# One token per run: worker processes inherit it (through the environment when they
+# are spawned rather than forked).
+RUN_VARIABLE = "CONVCLI_RUN"
+RUN = os.environ.get(RUN_VARIABLE) or f"{os.getpid():x}{secrets.token_hex(3)}"
+os.environ[RUN_VARIABLE] = RUN
+_SUFFIX = ".part"
+
 
 def _file_mode() -> int:
-    # mkstemp creates 0600; the output should get the permissions any new file would.
+    # A new file gets the permissions any new file would (os.open's 0o666 less the umask).
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def temporary_name(path: Path) -> str:
+    """Return a fresh temporary name for ``path``: ``.NAME.RUN.RANDOM.part``, within NAME_MAX.
+
+    Examples
+    --------
+    >>> name = temporary_name(Path("/tmp") / ("x" * 300))
+    >>> len(os.fsencode(name)) <= os.pathconf("/tmp", "PC_NAME_MAX"), name.endswith(".part")
+    (True, True)
+    """
+    tail = f".{RUN}.{secrets.token_hex(4)}{_SUFFIX}"
+    try:
+        longest = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        longest = 255
+    room = max(1, longest - 1 - len(tail))
+    head = os.fsencode(path.name)[:room].decode("utf-8", "ignore") or "out"
+    return f".{head}{tail}"
+
+
+def own_temporary_files(folder: Path) -> list[Path]:
+    """Return the temporary files this run left in ``folder`` (none of another run's)."""
+    with contextlib.suppress(OSError):
+        return [path for path in folder.glob(f".*.{RUN}.*{_SUFFIX}") if path.is_file()]
+    return []
 
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
@@ -32,14 +70,17 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     >>> target.read_bytes()
     b'done'
     """
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".part"
-    )
+    while True:
+        temporary = path.parent / temporary_name(path)
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _file_mode())
+            break
+        except FileExistsError:  # a clash of random names: draw again
+            continue
     os.close(descriptor)  # reopened by name: writers such as tifffile want a named file
     try:
         with open(temporary, "wb") as stream:
             write(stream)
-        os.chmod(temporary, _file_mode())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -39,12 +39,12 @@ from convcli.io.metadata import (
     read_metadata,
     read_provenance,
 )
+from convcli.limits import MAX_FRAMES
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
 
 
 DEFAULT_MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)  # Pillow's bomb limit
-MAX_FRAMES = 10_000  # of an animation or a stack: more is refused before decoding
 _HEAD = 32  # the signature, and a PNG's IHDR (its bit depth and colour type)
 
 

@@ -107,7 +107,7 @@ def named_kernels() -> dict[str, Kernel]:
     found: dict[str, Kernel] = {}
     builtins = _builtin_kernels()
     for folder in user_kernel_dirs():
-        for path in sorted(folder.glob("*.toml")):
+        for path in sorted(path for path in folder.glob("*.toml") if path.is_file()):
             for name, kernel in read_kernel_file(path).items():
                 found.setdefault(name, replace(kernel, shadows_builtin=name in builtins))
     for name, kernel in builtins.items():
@@ -205,11 +205,16 @@ def _builtin_kernels() -> dict[str, Kernel]:
 
 def _parse_toml(path: Path) -> dict[str, Any]:
     try:
-        if (size := path.stat().st_size) > MAX_FILE_BYTES:
+        if path.exists() and not path.is_file():  # a pipe would block, a device never end
+            what = "a folder" if path.is_dir() else "not a regular file"
+            raise KernelError(f"{path} is {what}, not a kernel file")
+        with path.open("rb") as stream:  # bounded by reading: a size from stat can lie
+            raw = stream.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            size = max(path.stat().st_size, len(raw))
             raise KernelError(
                 f"{path}: {size:,} bytes is over the {MAX_FILE_BYTES:,} a kernel file may have"
             )
-        raw = path.read_bytes()
         return tomllib.loads(raw.decode("utf-8"))
     except KernelError:
         raise

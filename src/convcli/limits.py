@@ -1,0 +1,10 @@
+"""The bounds convcli keeps, in one place: each is refused with its number, never a hang.
+
+Pure Python, so that the command line can state them as option ranges
+without loading anything heavy.
+"""
+
+MAX_FRAMES = 10_000  # of an animation or a stack: more is refused before decoding
+MAX_JOBS = 1024  # worker processes
+MAX_PIXELS_LIMIT = 2**40  # the largest --max-pixels: a terapixel
+MAX_STEPS = 1_000_000  # window positions explain writes out

@@ -1,0 +1,250 @@
+"""The shell's hostile corners, through real processes: closed and full streams, special
+files, odd names, reports, and runs that share a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from convcli.io.atomic import RUN_VARIABLE
+from helpers import SAMPLES, run
+
+COINS = SAMPLES / "coins.png"
+
+
+def convcli(*args: str | bytes, env: dict | None = None, **options: object):
+    """Run the installed program as a shell would, with a run token of its own."""
+    environment = {k: v for k, v in (env or os.environ).items() if k != RUN_VARIABLE}
+    options.setdefault("stdout", subprocess.PIPE)
+    options.setdefault("stderr", subprocess.PIPE)
+    return subprocess.run([sys.executable, "-m", "convcli", *args], env=environment,
+                          timeout=120, **options)  # type: ignore[call-overload]  # fmt: skip
+
+
+def one_error_line(result: subprocess.CompletedProcess[bytes], code: int = 1) -> str:
+    assert result.returncode == code, result.stderr
+    lines = [line for line in result.stderr.decode().splitlines() if line.startswith("convcli:")]
+    errors = [line for line in lines if line.startswith("convcli: error:")]
+    assert len(errors) == 1, result.stderr
+    assert "internal error" not in errors[0]
+    assert "Traceback" not in result.stderr.decode()
+    return errors[0]
+
+
+# --- standard streams ---------------------------------------------------------------------
+
+
+def test_a_closed_standard_input_is_one_line():
+    result = convcli("apply", "-", "-k", "box", "-o", "/tmp/never.png",
+                     stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(0))  # fmt: skip
+    assert one_error_line(result).endswith("-: standard input is closed")
+
+
+def test_a_closed_standard_output_is_one_line():
+    result = convcli("apply", str(COINS), "-k", "box", "-o", "-", preexec_fn=lambda: os.close(1))
+    assert one_error_line(result).endswith("-: standard output is closed")
+
+
+def test_a_full_standard_output_is_one_line(tmp_path):
+    with open("/dev/full", "wb") as full:
+        result = convcli("apply", str(COINS), "-k", "box", "-o", "-", stdout=full)
+    assert one_error_line(result).endswith(
+        "-: cannot write to standard output: No space left on device"
+    )
+
+
+def test_json_records_to_a_closed_or_full_output_fail(tmp_path):
+    out = tmp_path / "o.png"
+    closed = convcli("apply", str(COINS), "-k", "box", "-o", str(out), "--json",
+                     preexec_fn=lambda: os.close(1))  # fmt: skip
+    assert one_error_line(closed).endswith(
+        "cannot write the --json records: standard output is closed"
+    )
+    assert not out.exists()  # refused before any work
+    with open("/dev/full", "wb") as full:
+        result = convcli("apply", str(COINS), "-k", "box", "-o", str(out), "--json", stdout=full)
+    assert one_error_line(result).endswith(
+        "cannot write the --json records to standard output: No space left on device"
+    )
+
+
+def test_an_endless_standard_input_is_refused_at_its_first_bytes():
+    with open("/dev/zero", "rb") as zeros:
+        result = convcli("apply", "-", "-k", "box", "-o", "/tmp/never.png", stdin=zeros)
+    assert one_error_line(result).endswith("-: standard input is not an image convcli can read")
+
+
+def test_an_endless_image_on_standard_input_stops_at_the_limit():
+    endless = subprocess.Popen(
+        [sys.executable, "-c", "import sys\nsys.stdout.buffer.write(b'\\x89PNG\\r\\n\\x1a\\n')\n"
+         "while True: sys.stdout.buffer.write(bytes(65536))"],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    result = convcli("apply", "-", "-k", "box", "--max-pixels", "1000", "-o", "/tmp/never.png",
+                     stdin=endless.stdout)  # fmt: skip
+    endless.kill()
+    endless.wait()
+    endless.stdout.close()
+    assert one_error_line(result).endswith(
+        "-: more than 8,000 bytes on standard input, the limit for --max-pixels"
+    )
+
+
+# --- names --------------------------------------------------------------------------------
+
+
+def test_an_output_name_as_long_as_the_file_system_allows_is_written(tmp_path):
+    longest = os.pathconf(tmp_path, "PC_NAME_MAX")
+    target = tmp_path / ("x" * (longest - 4) + ".png")  # the temporary name is longer
+    result = run("apply", str(COINS), "-k", "box", "-o", str(target), "-q")
+    assert result.exit_code == 0, result.stderr
+    assert target.exists()
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_a_newline_in_a_file_name_stays_on_one_line(tmp_path):
+    odd = tmp_path / "two\nlines.png"
+    odd.write_bytes(b"not an image")
+    result = run("apply", str(odd), "-k", "box")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"convcli: error: {tmp_path}/two\\nlines.png: not an image convcli can read "
+        "(convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP and .npy)"
+    )
+
+
+@pytest.mark.parametrize("suffix", ["json", "csv"])
+def test_a_name_that_is_not_utf8_reaches_the_report(tmp_path, suffix):
+    folder = os.fsencode(tmp_path)
+    odd = folder + b"/caf\xe9.png"
+    shutil.copy(COINS, odd)
+    report = tmp_path / f"report.{suffix}"
+    result = convcli("apply", odd, "-k", "box", "-o", str(tmp_path / "out.png"), "-q",
+                     "--report", str(report), "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)  # valid JSON, the byte escaped
+    assert os.fsencode(record["input"]) == odd
+    text = report.read_bytes()
+    if suffix == "json":
+        assert os.fsencode(json.loads(text)[0]["input"]) == odd
+    else:
+        assert odd in text  # CSV: the name's own bytes
+
+
+# --- reports ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [
+        ("nowhere/report.json", "the folder {tmp}/nowhere does not exist"),
+        ("folder.json", "is a folder; name a file"),
+        ("out.png.json", None),
+    ],
+)
+def test_report_paths_are_checked_before_anything_is_written(tmp_path, report, message):
+    (tmp_path / "folder.json").mkdir()
+    out = tmp_path / "out.png"
+    result = run("apply", str(COINS), "-k", "box", "-o", str(out), "--report",
+                 str(tmp_path / report), "-q")  # fmt: skip
+    if message is None:
+        assert result.exit_code == 0
+        return
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith(message.format(tmp=tmp_path))
+    assert not out.exists()
+
+
+def test_a_report_that_is_also_an_output_is_refused(tmp_path):
+    same = tmp_path / "both.json"  # an image written under a report's name, by --format
+    result = run("apply", str(COINS), "-k", "box", "-o", str(same), "--format", "png",
+                 "--report", str(same), "-q")  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith(f"--report {same} is also an output of the run")
+    assert not same.exists()
+
+
+# --- special files as kernels -------------------------------------------------------------
+
+
+def test_a_fifo_in_a_kernel_folder_is_skipped_not_waited_for(tmp_path):
+    folder = tmp_path / "kernels"
+    folder.mkdir()
+    os.mkfifo(folder / "blocking.toml")
+    (folder / "mine.toml").write_text("[mine]\nmatrix = [[1]]\n")
+    env = {**os.environ, "CONVCLI_KERNEL_PATH": str(folder)}
+    result = convcli("kernels", "list", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "mine" in [entry["name"] for entry in json.loads(result.stdout)]
+
+
+def test_a_kernel_file_that_is_a_device_is_refused(tmp_path):
+    link = tmp_path / "zero.toml"
+    link.symlink_to("/dev/zero")
+    result = convcli("apply", str(COINS), "-k", str(link), "-o", str(tmp_path / "o.png"))
+    assert one_error_line(result, code=2).endswith(
+        f"{link} is not a regular file, not a kernel file"
+    )
+
+
+def test_a_fifo_named_as_a_kernel_file_is_refused(tmp_path):
+    fifo = tmp_path / "k.toml"
+    os.mkfifo(fifo)
+    result = convcli("apply", str(COINS), "-k", str(fifo), "-o", str(tmp_path / "o.png"))
+    assert one_error_line(result, code=2).endswith(
+        f"{fifo} is not a regular file, not a kernel file"
+    )
+
+
+# --- runs that share a folder -------------------------------------------------------------
+
+
+def test_an_interrupted_run_removes_only_its_own_temporary_files(tmp_path):
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    base = np.asarray(Image.open(SAMPLES / "astronaut.png").resize((768, 768)))
+    for i in range(12):
+        Image.fromarray(np.roll(base, 5 * i, axis=1)).save(folder / f"img{i:02d}.png",
+                                                            compress_level=1)  # fmt: skip
+    # Another run's temporary files, as both the old and the new naming would have them.
+    others = [out / ".img00_gaussian-sigma-3.png.otherrun.12345678.part",
+              out / ".img00_gaussian-sigma-3.png.abcdef.part"]  # fmt: skip
+    for other in others:
+        other.write_bytes(b"another run's half-written file")
+    process = subprocess.Popen([sys.executable, "-m", "convcli", "apply", str(folder), "-k",
+                                "gaussian:sigma=3", "-o", str(out), "-j", "2", "-q"],
+                               stderr=subprocess.PIPE)  # fmt: skip
+    import time
+
+    deadline = time.monotonic() + 60
+    while not list(out.glob("img*.png")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(2)
+    process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert all(other.exists() for other in others)
+    leftovers = [p.name for p in out.iterdir() if p.name.endswith(".part") and p not in others]
+    assert leftovers == []
+
+
+# --- options ------------------------------------------------------------------------------
+
+
+def test_every_integer_option_is_bounded():
+    for args in (["explain", "-k", "box", "--steps", "99999999999999999999"],
+                 ["apply", str(COINS), "-k", "box", "-j", "99999999999999999999"],
+                 ["apply", str(COINS), "-k", "box", "--frame", "99999999999999999999"],
+                 ["apply", str(COINS), "-k", "box", "--max-pixels", "99999999999999999999"]):  # fmt: skip
+        result = run(*args)
+        assert result.exit_code == 2, args
+        assert result.stderr.count("\n") == 1
+        assert "internal error" not in result.stderr
