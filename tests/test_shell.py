@@ -248,3 +248,21 @@ def test_every_integer_option_is_bounded():
         assert result.exit_code == 2, args
         assert result.stderr.count("\n") == 1
         assert "internal error" not in result.stderr
+
+
+# --- decoders that talk -------------------------------------------------------------------
+
+
+def test_what_libtiff_writes_becomes_part_of_the_one_line(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    good = tmp_path / "good.tif"
+    Image.fromarray(pixels).save(good, compression="tiff_adobe_deflate")
+    data = bytearray(good.read_bytes())
+    for at in range(300, 900, 7):
+        data[at] ^= 0x5A
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(bytes(data))
+    result = convcli("apply", str(bad), "-k", "box", "-o", str(tmp_path / "o.png"), "-q")
+    line = one_error_line(result)
+    assert "(libtiff: ZIPDecode: Decoding error" in line
+    assert result.stderr.decode().count("\n") == 1  # libtiff's own line is not beside it

@@ -4,6 +4,7 @@ Shared by the fuzz tests (a fixed number of hypothesis examples, in CI) and
 the long campaign (``tests/fuzz_campaign.py``, atheris). Whatever the input:
 
 - the exit code is 0, 1 or 2, and nothing escapes the program's error boundary;
+- nothing is written to the C standard error beside Python's (libtiff's own lines);
 - standard error holds only ``convcli: ...`` lines: no traceback, no
   "internal error" (a bug that reached the boundary);
 - exit 2 (a usage error) writes nothing;
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -42,8 +45,11 @@ def run_and_check(args: list[str], folder: Path, stdin: bytes | None = None) -> 
     before = {path.name for path in folder.iterdir()}
     here = Path.cwd()
     around = set(here.iterdir()) if here != folder else set()
-    result = runner.invoke(app, args, input=stdin)
+    with c_stderr() as heard:  # what C libraries (libtiff) write around Python's sys.stderr
+        result = runner.invoke(app, args, input=stdin)
     check_result(result, args)
+    if heard:
+        raise ContractBroken(f"convcli {' '.join(args)[:300]!r}: C stderr said {heard[0]!r}")
     escaped = set(here.iterdir()) - around if here != folder else set()
     if escaped:
         names = ", ".join(sorted(path.name for path in escaped))
@@ -51,6 +57,23 @@ def run_and_check(args: list[str], folder: Path, stdin: bytes | None = None) -> 
     written = [path for path in folder.iterdir() if path.name not in before]
     check_outputs(written, result, args)
     return result
+
+
+@contextlib.contextmanager
+def c_stderr() -> Any:
+    """Collect what is written to file descriptor 2 while the block runs."""
+    heard: list[str] = []
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield heard
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            heard.extend(line for line in sink.read().decode("utf-8", "replace").splitlines()
+                         if line.strip())  # fmt: skip
 
 
 def apply_to_bytes(content: bytes, folder: Path, name: str, options: list[str]) -> Any:

@@ -72,7 +72,8 @@ def _report_error(error: Exception, debug: bool) -> int:
         first_line = next(iter(error.format_message().strip().splitlines()), "unknown error")
         error_line(f"{first_line}{hint}")
         return int(getattr(error, "exit_code", ExitCode.USAGE))
-    if isinstance(error, typer.Abort):
+    if isinstance(error, typer.Abort):  # Ctrl-C before the run began (while planning)
+        error_line("interrupted by SIGINT before any output was written")
         return int(ExitCode.INTERRUPTED)
     if isinstance(error, BrokenPipeError):  # `convcli ... | head`: the reader left
         return _closed_stdout()

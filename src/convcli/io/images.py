@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 import struct
+import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -170,20 +173,63 @@ def read_image(
             _npy_layout(source, label, max_pixels)
             array = _load_npy(source)
             return Picture(array, None, _npy_white(array.dtype), FileFormat.NPY)
-        image = _open_image(source, kind, label, max_pixels)
-        if image is None:  # a TIFF only tifffile reads (float colour)
-            return _tiff_picture(source, label, max_pixels)
-        with image:
-            count = _frame_count(image, label)
-            if frame >= count:
-                raise InputError(f"{label}: has {count} frame(s), so no frame {frame}")
-            if frame:
-                image.seek(frame)
-            picture = _decode_frame(source, image, head, kind, count, frame)
+        with _decoder_heard(kind):
+            image = _open_image(source, kind, label, max_pixels)
+            if image is None:  # a TIFF only tifffile reads (float colour)
+                return _tiff_picture(source, label, max_pixels)
+            with image:
+                count = _frame_count(image, label)
+                if frame >= count:
+                    raise InputError(f"{label}: has {count} frame(s), so no frame {frame}")
+                if frame:
+                    image.seek(frame)
+                picture = _decode_frame(source, image, head, kind, count, frame)
         if kind == FileFormat.WEBP and _webp_lossless(source):
             picture = replace(picture, metadata=replace(picture.metadata, lossless=True))
     notes = dict.fromkeys(" ".join(str(w.message).split()) for w in warned)  # once each
     return replace(picture, note=f"{label}: {'; '.join(notes)}" if notes else None)
+
+
+@contextlib.contextmanager
+def _decoder_heard(kind: FileFormat) -> Iterator[None]:
+    """Hear what libtiff writes straight to the C standard error: a note, or the error's reason.
+
+    libtiff reports corrupt data on file descriptor 2, around Python; its
+    lines would stand beside convcli's one line. They are caught here, for a
+    TIFF's decoding only, and said the convcli way.
+    """
+    if kind != FileFormat.TIF:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except (OSError, ValueError) as error:
+            heard = _heard(sink, saved)
+            if heard:
+                raise OSError(f"{error} (libtiff: {heard[0]})") from None
+            raise
+        else:
+            for line in _heard(sink, saved):
+                warnings.warn(f"libtiff: {line}", stacklevel=3)
+        finally:
+            _restore_stderr(saved)
+            os.close(saved)
+
+
+def _heard(sink: Any, saved: int) -> list[str]:
+    _restore_stderr(saved)
+    sink.seek(0)
+    text = sink.read(1 << 16).decode("utf-8", "replace")
+    return [line.strip() for line in text.splitlines() if line.strip() and "\x1b" not in line]
+
+
+def _restore_stderr(saved: int) -> None:
+    with contextlib.suppress(OSError):
+        os.dup2(saved, 2)
 
 
 def _webp_lossless(source: Path | bytes) -> bool:
@@ -222,9 +268,10 @@ def iter_frames(
         with image:
             count = _frame_count(image, label)
             for index in range(start, count):
-                image.seek(index)
-                _check_size(image.width, image.height, label, max_pixels)
-                frame = _decode_frame(source, image, head, kind, count, index, like)
+                with _decoder_heard(kind):  # not around the yield: the caller's lines are its own
+                    image.seek(index)
+                    _check_size(image.width, image.height, label, max_pixels)
+                    frame = _decode_frame(source, image, head, kind, count, index, like)
                 if frame.header.shape != like.shape:  # a stack's pages may differ in size
                     raise InputError(
                         f"{label}: frame {index} is {_sized(frame.header.shape)}, unlike the "
@@ -285,10 +332,11 @@ def probe_image(
         if kind == FileFormat.NPY:
             shape, dtype = _npy_layout(path, label, max_pixels)
             return Header(shape, False, _npy_white(dtype), FileFormat.NPY)
-        image = _open_image(path, kind, label, max_pixels)
+        with _decoder_heard(kind):
+            image = _open_image(path, kind, label, max_pixels)
         if image is None:
             return _tiff_header(path, label, max_pixels)
-        with image:
+        with image, _decoder_heard(kind):
             rows, cols = image.height, image.width
             if _orientation(image, header_only=True) in (5, 6, 7, 8):  # EXIF turns it a quarter
                 rows, cols = cols, rows
