@@ -94,7 +94,7 @@ def test_an_endless_image_on_standard_input_stops_at_the_limit():
     endless.wait()
     endless.stdout.close()
     assert one_error_line(result).endswith(
-        "-: more than 8,000 bytes on standard input, the limit for --max-pixels"
+        "-: standard input holds more than 8,000 bytes, the limit for --max-pixels"
     )
 
 
@@ -266,3 +266,57 @@ def test_what_libtiff_writes_becomes_part_of_the_one_line(tmp_path):
     line = one_error_line(result)
     assert "(libtiff: ZIPDecode: Decoding error" in line
     assert result.stderr.decode().count("\n") == 1  # libtiff's own line is not beside it
+
+
+# --- special files as inputs --------------------------------------------------------------
+
+
+def test_a_named_pipe_is_read_once(tmp_path):
+    fifo = tmp_path / "in.png"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"cat '{COINS}' > '{fifo}'"])
+    out = tmp_path / "out.png"
+    result = convcli("apply", str(fifo), "-k", "box", "-o", str(out), "-q")
+    writer.wait(timeout=60)
+    assert result.returncode == 0, result.stderr
+    direct = tmp_path / "direct.png"
+    assert run("apply", str(COINS), "-k", "box", "-o", str(direct), "-q").exit_code == 0
+    with Image.open(out) as piped, Image.open(direct) as read:
+        assert np.array_equal(np.asarray(piped), np.asarray(read))
+
+
+def test_process_substitution_works(tmp_path):
+    out = tmp_path / "out.png"
+    command = f"{sys.executable} -m convcli apply <(cat '{COINS}') -k box -o '{out}' -q"
+    result = subprocess.run(["bash", "-c", command], capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as image:
+        assert image.size == (384, 303)
+
+
+def test_a_pipe_that_is_not_an_image_fails_alone(tmp_path):
+    fifo = tmp_path / "noise.png"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"printf 'hello' > '{fifo}'"])
+    result = convcli("apply", str(fifo), str(COINS), "-k", "box", "-o", str(tmp_path / "out"),
+                     "-q", "-j", "2")  # fmt: skip
+    writer.wait(timeout=60)
+    assert one_error_line(result).endswith(f"{fifo} is not an image convcli can read")
+    assert (tmp_path / "out" / "coins_box.png").exists()
+
+
+def test_ctrl_c_while_planning_says_so(tmp_path):
+    fifo = tmp_path / "waiting.png"
+    os.mkfifo(fifo)  # no writer: planning waits in open()
+    env = {k: v for k, v in os.environ.items() if k != RUN_VARIABLE}
+    process = subprocess.Popen([sys.executable, "-m", "convcli", "apply", str(fifo), "-k", "box",
+                                "-o", str(tmp_path / "o.png")], stderr=subprocess.PIPE, env=env)  # fmt: skip
+    import time
+
+    time.sleep(1.5)  # well into planning
+    process.send_signal(2)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr.decode().strip() == (
+        "convcli: error: interrupted by SIGINT before any output was written"
+    )

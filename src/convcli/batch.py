@@ -25,13 +25,10 @@ from typing import BinaryIO
 from convcli.errors import ExitCode, InputError, Interrupted, UsageError
 from convcli.io.atomic import own_temporary_files
 from convcli.io.images import DEFAULT_MAX_PIXELS
-from convcli.io.streams import read_standard_input, standard_output
+from convcli.io.streams import STDIN_BYTES_PER_PIXEL, read_standard_input, standard_output
 from convcli.pipeline import Settings, process
 from convcli.planning import Job
 from convcli.report import Report
-
-# Standard input may hold as many bytes as an uncompressed 16-bit RGBA image at the limit.
-STDIN_BYTES_PER_PIXEL = 8
 
 
 @dataclass(frozen=True)
@@ -171,7 +168,11 @@ def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
             _make_folder(job.target.parent)  # mirrored sub-folders of the output
         if target is None:
             target = standard_output()
-        source = job.source or read_standard_input(STDIN_BYTES_PER_PIXEL * options.max_pixels)
+        if job.failure is not None:
+            raise InputError(job.failure)
+        source = job.content or job.source
+        if source is None:
+            source = read_standard_input(STDIN_BYTES_PER_PIXEL * options.max_pixels)
         return process(
             source, target, settings, label=job.label, fmt=job.format,
             dry_run=options.dry_run, max_pixels=options.max_pixels,

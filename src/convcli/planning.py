@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from convcli.choices import FileFormat
@@ -18,6 +18,7 @@ from convcli.errors import InputError, ParameterError, UsageError
 from convcli.io.formats import OutputFormat, output_format
 from convcli.io.images import DEFAULT_MAX_PIXELS, Header, probe_image
 from convcli.io.inputs import Input, find_inputs
+from convcli.io.streams import STDIN_BYTES_PER_PIXEL, is_special, read_special_file
 from convcli.naming import DEFAULT_TEMPLATE, output_name
 from convcli.output import provenance
 from convcli.pipeline import Settings, prepare
@@ -33,6 +34,8 @@ class Job:
     format: OutputFormat | None  # None: the input's own
     skip: str | None = None  # why it will not run
     named: bool = False  # the target's name was made by convcli (not given with -o)
+    content: bytes | None = None  # a pipe's or device's bytes, read once while planning
+    failure: str | None = None  # why it fails, known while planning (a pipe that was no image)
 
 
 @dataclass
@@ -89,14 +92,12 @@ def plan(
             parameter="name",
         )
     found = find_inputs(arguments, recursive=recursive, exclude=folder)
-    headers: dict[Path | None, Header | None] = {
-        item.path: _probe(item.path, item.label, max_pixels)
-        for item in found
-        if item.image and item.path is not None
-    }
+    contents = _read_special_files(found, max_pixels)
+    headers = _headers(found, contents, max_pixels)
     made = [item for item in found if item.in_folder and _made_by_convcli(headers.get(item.path))]
     jobs = plan_jobs([item for item in found if item not in made], output, folder, settings,
                      template=template, skip_existing=skip_existing)  # fmt: skip
+    jobs = [_with_content(job, contents.get(job.source) if job.source else None) for job in jobs]
     check_jobs(jobs, settings, max_pixels, headers)
     if folder is not None and not dry_run:
         try:
@@ -110,6 +111,41 @@ def plan(
         f"left out {files} that convcli made (in {_folders(made)}; name a file to filter it again)"
     ]
     return Planned(jobs, notes if made else [])
+
+
+def _read_special_files(found: list[Input], max_pixels: int) -> dict[Path, bytes | str]:
+    """Read each named pipe or device once, now: its bytes, or why it is not an image."""
+    contents: dict[Path, bytes | str] = {}
+    for item in found:
+        if item.path is not None and is_special(item.path):
+            try:
+                contents[item.path] = read_special_file(
+                    item.path, item.label, STDIN_BYTES_PER_PIXEL * max_pixels
+                )
+            except InputError as error:
+                contents[item.path] = str(error)
+    return contents
+
+
+def _headers(
+    found: list[Input], contents: dict[Path, bytes | str], max_pixels: int
+) -> dict[Path | None, Header | None]:
+    """Read every input's header once (a pipe's from the bytes read); None: it fails alone."""
+    headers: dict[Path | None, Header | None] = {}
+    for item in found:
+        if item.image and item.path is not None:
+            content = contents.get(item.path, item.path)
+            if isinstance(content, str):  # a pipe that was no image: it fails with its reason
+                headers[item.path] = None
+            else:
+                headers[item.path] = _probe(content, item.label, max_pixels)
+    return headers
+
+
+def _with_content(job: Job, content: bytes | str | None) -> Job:
+    if isinstance(content, str):
+        return replace(job, failure=content)
+    return replace(job, content=content) if content is not None else job
 
 
 def output_folder(output: str | None, several: bool) -> Path | None:
@@ -240,9 +276,9 @@ def _check_replace(target: Path, description: str) -> None:
         )
 
 
-def _probe(path: Path, label: str, max_pixels: int) -> Header | None:
+def _probe(source: Path | bytes, label: str, max_pixels: int) -> Header | None:
     try:
-        return probe_image(path, label, max_pixels)
+        return probe_image(source, label, max_pixels)
     except InputError:
         return None  # it fails on its own when it is read
 

@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 from convcli import __version__
 from convcli.cli import apply, explain, kernels
 from convcli.cli.feedback import error_line
-from convcli.errors import ConvcliError, ExitCode, ParameterError
+from convcli.errors import ConvcliError, ExitCode, Interrupted, ParameterError
 
 # Heavy modules (NumPy, Pillow) are imported inside the commands that use
 # them, so that `convcli --help` starts fast.
@@ -45,6 +45,15 @@ class _Program(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; Ctrl-C before a run has begun (while planning) is said too."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                "interrupted by SIGINT before any output was written", ExitCode.INTERRUPTED
+            ) from None
 
 
 def _debug_requested(arguments: list[str]) -> bool:
@@ -72,8 +81,7 @@ def _report_error(error: Exception, debug: bool) -> int:
         first_line = next(iter(error.format_message().strip().splitlines()), "unknown error")
         error_line(f"{first_line}{hint}")
         return int(getattr(error, "exit_code", ExitCode.USAGE))
-    if isinstance(error, typer.Abort):  # Ctrl-C before the run began (while planning)
-        error_line("interrupted by SIGINT before any output was written")
+    if isinstance(error, typer.Abort):
         return int(ExitCode.INTERRUPTED)
     if isinstance(error, BrokenPipeError):  # `convcli ... | head`: the reader left
         return _closed_stdout()

@@ -317,7 +317,7 @@ def _frame_count(image: Image.Image, label: str) -> int:
 
 
 def probe_image(
-    path: Path, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+    path: Path | bytes, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> Header:
     """Read only the header of an input: what :func:`read_image` would return, without pixels.
 

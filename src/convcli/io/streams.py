@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import stat
 import sys
+from pathlib import Path
 from typing import BinaryIO
 
 from convcli.errors import InputError
 from convcli.io.formats import sniff_format
 
 _HEAD = 32
+# A stream may hold as many bytes as an uncompressed 16-bit RGBA image at the pixel limit.
+STDIN_BYTES_PER_PIXEL = 8
 
 
 def read_standard_input(limit: int) -> bytes:
@@ -19,16 +24,35 @@ def read_standard_input(limit: int) -> bytes:
     """
     if sys.stdin is None:
         raise InputError("-: standard input is closed")
-    stream = sys.stdin.buffer
+    return read_stream(sys.stdin.buffer, "-: standard input", limit)
+
+
+def read_special_file(path: Path, label: str, limit: int) -> bytes:
+    """Read a named pipe or a device (``<(cat a.png)``, a FIFO) once, as standard input is."""
+    try:
+        with path.open("rb") as stream:
+            return read_stream(stream, label, limit)
+    except OSError as error:
+        raise InputError(f"{label}: cannot read: {error.strerror}") from None
+
+
+def is_special(path: Path) -> bool:
+    """Whether a path names a pipe, a device or a socket: readable once, and maybe never ending."""
+    with contextlib.suppress(OSError):
+        mode = path.stat().st_mode
+        return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    return False
+
+
+def read_stream(stream: BinaryIO, label: str, limit: int) -> bytes:
+    """Read an image's bytes from a stream: the signature first, then at most ``limit`` bytes."""
     head = stream.read(_HEAD)
     if sniff_format(head) is None:
         what = "empty" if not head else "not an image convcli can read"
-        raise InputError(f"-: standard input is {what}")
+        raise InputError(f"{label} is {what}")
     rest = stream.read(limit + 1 - len(head))
     if len(head) + len(rest) > limit:
-        raise InputError(
-            f"-: more than {limit:,} bytes on standard input, the limit for --max-pixels"
-        )
+        raise InputError(f"{label} holds more than {limit:,} bytes, the limit for --max-pixels")
     return head + rest
 
 
