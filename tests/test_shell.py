@@ -320,3 +320,53 @@ def test_ctrl_c_while_planning_says_so(tmp_path):
     assert stderr.decode().strip() == (
         "convcli: error: interrupted by SIGINT before any output was written"
     )
+
+
+# --- the worker pool ----------------------------------------------------------------------
+
+
+def test_workers_end_by_themselves_after_a_successful_batch(tmp_path, monkeypatch):
+    import convcli.batch
+
+    stopped = []
+    monkeypatch.setattr(convcli.batch, "_stop_workers", lambda pool: stopped.append(pool))
+    for name in ("a", "b", "c"):
+        shutil.copy(COINS, tmp_path / f"{name}.png")
+    result = run("apply", str(tmp_path), "-k", "box", "-o", str(tmp_path / "out"), "-j", "2", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert stopped == []  # no signal was needed: the queue was empty and they left
+
+
+def test_workers_are_stopped_when_the_batch_stops_early(tmp_path, monkeypatch):
+    import convcli.batch
+
+    stopped = []
+    original = convcli.batch._stop_workers
+    monkeypatch.setattr(convcli.batch, "_stop_workers",
+                        lambda pool: (stopped.append(pool), original(pool)))  # fmt: skip
+    (tmp_path / "a.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    for name in ("b", "c", "d"):
+        shutil.copy(COINS, tmp_path / f"{name}.png")
+    result = run("apply", str(tmp_path), "-k", "box", "-o", str(tmp_path / "out"), "-j", "2",
+                 "--fail-fast", "-q")  # fmt: skip
+    assert result.exit_code == 1
+    assert len(stopped) == 1
+
+
+def test_a_jpeg_with_absurd_metadata_is_refused_unread(tmp_path):
+    import io
+    import struct
+    import time
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, "JPEG")
+    segment = b"\xff\xe1" + struct.pack(">H", 65535) + b"Exif\x00\x00" + bytes(65533 - 6)
+    fat = tmp_path / "fat.jpg"
+    fat.write_bytes(buffer.getvalue()[:2] + segment * 1600 + buffer.getvalue()[2:])
+    started = time.monotonic()
+    result = convcli("apply", str(fat), "-k", "box", "-o", str(tmp_path / "o.jpg"))
+    assert one_error_line(result).endswith(
+        "more than 256 metadata segments or 16,777,216 bytes of metadata before the pixels; "
+        "refused unread"
+    )
+    assert time.monotonic() - started < 60  # minutes before: Pillow joins them slowly

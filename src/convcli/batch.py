@@ -93,8 +93,9 @@ def _reports_in_order(
     try:
         for job in jobs:
             yield next(done) if job.skip is None else _skipped(job, settings, job.skip)
+        next(done, None)  # every job done: the workers end by themselves, not by a signal
     finally:
-        done.close()
+        done.close()  # left early (interrupt, --fail-fast): the workers are stopped
 
 
 def _execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Generator[Report]:
@@ -146,18 +147,27 @@ def _workers(
         yield pool
         finished = True
     finally:
-        if not finished:  # interrupted, or the caller stopped: do not wait for the workers
-            _kill_workers(pool)
-        pool.shutdown(wait=True, cancel_futures=True)
+        if finished:  # every job done: the queue is empty and the workers leave
+            pool.shutdown(wait=True)
+        else:  # interrupted, or the caller stopped: do not wait for the workers
+            _stop_workers(pool)
 
 
-def _kill_workers(pool: ProcessPoolExecutor) -> None:
-    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
-    if terminate is not None:
-        terminate()
-        return
-    for worker in list(getattr(pool, "_processes", {}).values()):  # no public way before 3.14
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop every worker, whatever it holds, and wait for each to be gone.
+
+    All are stopped together, so none is left waiting on a lock another held
+    when it died (a queue's lock); a worker that outlives SIGTERM is killed.
+    """
+    workers = list(getattr(pool, "_processes", {}).values())  # no public way before 3.14
+    for worker in workers:
         worker.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.join(timeout=5)
+        if worker.is_alive():
+            worker.kill()
+            worker.join(timeout=5)
 
 
 def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:

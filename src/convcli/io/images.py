@@ -42,7 +42,7 @@ from convcli.io.metadata import (
     read_metadata,
     read_provenance,
 )
-from convcli.limits import MAX_FRAMES
+from convcli.limits import MAX_FRAMES, MAX_JPEG_METADATA, MAX_JPEG_SEGMENTS
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
 
@@ -536,6 +536,8 @@ def _open_image(
     source: Path | bytes, kind: FileFormat, label: str, max_pixels: int
 ) -> Image.Image | None:
     """Open with Pillow, its header only; None for a TIFF that only tifffile reads."""
+    if kind == FileFormat.JPG:
+        _check_jpeg_segments(source, label)
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     with warnings.catch_warnings():
         # convcli checks the size itself (below), with --max-pixels in the message.
@@ -555,6 +557,26 @@ def _open_image(
         image.close()
         raise
     return image
+
+
+def _check_jpeg_segments(source: Path | bytes, label: str) -> None:
+    """Count a JPEG's metadata segments from their headers, before Pillow joins them."""
+    count = total = 0
+    with io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as stream:
+        stream.seek(2)  # after SOI
+        while (header := stream.read(4)) and len(header) == 4 and header[0] == 0xFF:
+            marker, length = header[1], int.from_bytes(header[2:], "big")
+            if marker == 0xDA or length < 2:  # the pixels begin (or a broken header: Pillow says)
+                return
+            if 0xE0 <= marker <= 0xEF or marker == 0xFE:  # APPn, COM
+                count, total = count + 1, total + length
+                if count > MAX_JPEG_SEGMENTS or total > MAX_JPEG_METADATA:
+                    raise InputError(
+                        f"{label}: more than {MAX_JPEG_SEGMENTS} metadata segments or "
+                        f"{MAX_JPEG_METADATA:,} bytes of metadata before the pixels; "
+                        "refused unread"
+                    )
+            stream.seek(length - 2, io.SEEK_CUR)
 
 
 def _check_size(width: int, height: int, label: str, max_pixels: int) -> None:
