@@ -356,17 +356,14 @@ def test_workers_are_stopped_when_the_batch_stops_early(tmp_path, monkeypatch):
 def test_a_jpeg_with_absurd_metadata_is_refused_unread(tmp_path):
     import io
     import struct
-    import time
 
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8)).save(buffer, "JPEG")
     segment = b"\xff\xe1" + struct.pack(">H", 65535) + b"Exif\x00\x00" + bytes(65533 - 6)
     fat = tmp_path / "fat.jpg"
     fat.write_bytes(buffer.getvalue()[:2] + segment * 1600 + buffer.getvalue()[2:])
-    started = time.monotonic()
     result = convcli("apply", str(fat), "-k", "box", "-o", str(tmp_path / "o.jpg"))
     assert one_error_line(result).endswith(
         "more than 256 metadata segments or 16,777,216 bytes of metadata before the pixels; "
         "refused unread"
     )
-    assert time.monotonic() - started < 60  # minutes before: Pillow joins them slowly
