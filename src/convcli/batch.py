@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
 import signal
 import sys
 import time
@@ -19,10 +18,16 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from multiprocessing.context import BaseContext
 from pathlib import Path
-from types import FrameType
 from typing import BinaryIO
 
-from convcli.errors import ExitCode, InputError, Interrupted, UsageError
+from convcli.errors import (
+    ExitCode,
+    InputError,
+    Interrupted,
+    Signalled,
+    UsageError,
+    raise_signalled,
+)
 from convcli.io.atomic import own_temporary_files
 from convcli.io.images import DEFAULT_MAX_PIXELS
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, read_standard_input, standard_output
@@ -57,9 +62,7 @@ def run_jobs(
     """
     reports: list[Report] = []
     started = time.time()
-    global _parent
-    _parent = os.getpid()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signal.SIGTERM, raise_signalled)
     results = _reports_in_order(jobs, settings, options)
     finished = False
     try:
@@ -71,8 +74,8 @@ def run_jobs(
         finished = True
     except KeyboardInterrupt:
         raise _interrupted("SIGINT", ExitCode.INTERRUPTED, jobs, started) from None
-    except _Terminated:
-        raise _interrupted("SIGTERM", ExitCode.TERMINATED, jobs, started) from None
+    except Signalled as signalled:
+        raise _interrupted(signalled.name, signalled.exit_code, jobs, started) from None
     finally:
         results.close()  # stops any workers still running
         signal.signal(signal.SIGTERM, previous)
@@ -239,20 +242,7 @@ def _work(job: Job) -> Report:
 # --- interrupts -----------------------------------------------------------------------------
 
 
-class _Terminated(BaseException):
-    pass
-
-
-_parent = 0  # the process that runs the batch
-
-
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    if os.getpid() != _parent:  # a worker forked before it reset the handler: just stop
-        os._exit(128 + signum)
-    raise _Terminated
-
-
-def _interrupted(name: str, code: ExitCode, jobs: list[Job], started: float) -> Interrupted:
+def _interrupted(name: str, code: int, jobs: list[Job], started: float) -> Interrupted:
     # Count what is on disk: workers may have finished outputs not yet reported.
     written = sum(
         job.target is not None and job.target.exists() and job.target.stat().st_mtime >= started
@@ -261,7 +251,7 @@ def _interrupted(name: str, code: ExitCode, jobs: list[Job], started: float) -> 
     return Interrupted(
         f"interrupted by {name}: {written} of {len(jobs)} outputs written and kept, "
         "no partial files left",
-        code,
+        ExitCode(code),
     )
 
 

@@ -7,7 +7,10 @@ them as its options and maps them to exit codes in one place
 
 from __future__ import annotations
 
+import os
+import signal
 from enum import IntEnum
+from types import FrameType
 
 
 class ExitCode(IntEnum):
@@ -84,3 +87,35 @@ class Interrupted(ConvcliError):
     def __init__(self, message: str, exit_code: ExitCode) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class Signalled(BaseException):  # like KeyboardInterrupt: not an Exception
+    """SIGINT or SIGTERM arrived: it unwinds the program to its boundary, past Typer.
+
+    Typer turns a KeyboardInterrupt into a silent exit; this one it lets through,
+    so the user is told what happened, in one line.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        """The signal's name: ``SIGINT`` or ``SIGTERM``."""
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """128 plus the signal's number, as a shell reports it: 130 or 143."""
+        return 128 + self.signum
+
+
+_MAIN = os.getpid()  # a process forked from this one has another
+
+
+def raise_signalled(signum: int, frame: FrameType | None) -> None:
+    """Signal handler: raise :class:`Signalled` (a forked worker not yet set up just stops)."""
+    if os.getpid() != _MAIN:
+        os._exit(128 + signum)
+    raise Signalled(signum)

@@ -9,6 +9,7 @@ options the user typed (``--pad-mode``).
 # No `from __future__ import annotations`: Typer reads the root callback's
 # annotations at every start (see apply.py).
 import os
+import signal
 import sys
 import traceback
 from typing import Annotated, Any
@@ -19,7 +20,7 @@ from typer.core import TyperGroup
 from convcli import __version__
 from convcli.cli import apply, explain, kernels
 from convcli.cli.feedback import error_line
-from convcli.errors import ConvcliError, ExitCode, Interrupted, ParameterError
+from convcli.errors import ConvcliError, ExitCode, ParameterError, Signalled, raise_signalled
 
 # Heavy modules (NumPy, Pillow) are imported inside the commands that use
 # them, so that `convcli --help` starts fast.
@@ -42,18 +43,12 @@ class _Program(TyperGroup):
             code = int(result) if isinstance(result, int) else ExitCode.OK
         except Exception as error:
             code = _report_error(error, debug=_debug_requested(arguments))
+        except Signalled as signalled:  # before a run began: while parsing or planning
+            error_line(f"interrupted by {signalled.name} before any output was written")
+            code = signalled.exit_code
         if standalone_mode:
             sys.exit(code)
         return code
-
-    def invoke(self, ctx: Any) -> Any:
-        """Run the command; Ctrl-C before a run has begun (while planning) is said too."""
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt:
-            raise Interrupted(
-                "interrupted by SIGINT before any output was written", ExitCode.INTERRUPTED
-            ) from None
 
 
 def _debug_requested(arguments: list[str]) -> bool:
@@ -145,4 +140,6 @@ def _root(
 
 def main() -> None:
     """Run the command line."""
+    for signum in (signal.SIGINT, signal.SIGTERM):  # unwind to the boundary, said in one line
+        signal.signal(signum, raise_signalled)
     app(prog_name="convcli")
