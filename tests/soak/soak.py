@@ -56,7 +56,9 @@ def pool(batches: int, timeout: float) -> int:
             result = subprocess.run([*CONVCLI, "apply", str(work / "in"), "-k", "box", "-o",
                                      str(out), "-j", "2", "-q"], env=environment(),
                                     capture_output=True, timeout=timeout)  # fmt: skip
-            failed += result.returncode != 0
+            if result.returncode != 0:
+                failed += 1
+                print(f"batch {number}: exit {result.returncode}: {result.stderr.decode()[:300]}")
         except subprocess.TimeoutExpired:
             hung += 1
     seconds = time.monotonic() - started
