@@ -367,3 +367,19 @@ def test_a_jpeg_with_absurd_metadata_is_refused_unread(tmp_path):
         "more than 256 metadata segments or 16,777,216 bytes of metadata before the pixels; "
         "refused unread"
     )
+
+
+def test_a_reader_that_leaves_early_is_the_quiet_exit_1(tmp_path):
+    big = tmp_path / "big.png"
+    with Image.open(SAMPLES / "astronaut.png") as image:
+        image.resize((1024, 1024)).save(big)
+    env = {k: v for k, v in os.environ.items() if k != RUN_VARIABLE}
+    process = subprocess.Popen([sys.executable, "-m", "convcli", "apply", str(big), "-k", "box",
+                                "-o", "-", "-q", "--compress-level", "0"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert len(process.stdout.read(100)) == 100  # like `| head -c 100`: 3 MB were on their way
+    process.stdout.close()
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=120) == 1  # was 0: the short write went unnoticed
+    assert stderr == b""

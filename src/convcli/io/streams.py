@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import stat
 import sys
 from pathlib import Path
@@ -66,7 +67,12 @@ def standard_output() -> BinaryIO:
 def deliver(stream: BinaryIO, data: bytes, label: str) -> None:
     """Write all of ``data`` to a stream and flush it (a reader that left: BrokenPipeError)."""
     try:
-        stream.write(data)
+        rest = memoryview(data)
+        while rest:  # a pipe whose reader left takes part of a write and returns short
+            written = stream.write(rest) or 0
+            if written <= 0:
+                raise OSError(errno.EIO, "the stream took nothing")
+            rest = rest[written:]
         stream.flush()
     except BrokenPipeError:
         raise
