@@ -9,8 +9,8 @@ the long campaign (``tests/fuzz_campaign.py``, atheris). Whatever the input:
   "internal error" (a bug that reached the boundary);
 - exit 2 (a usage error) writes nothing;
 - nothing is written outside the folder the run is given (the working
-  directory included), no temporary file is left, and every file written
-  decodes.
+  directory included), nothing there is removed, no temporary file is left,
+  and every file written decodes.
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ def run_and_check(args: list[str], folder: Path, stdin: bytes | None = None) -> 
     if escaped:
         names = ", ".join(sorted(path.name for path in escaped))
         raise ContractBroken(f"convcli {' '.join(args)[:300]!r}: wrote {names} outside {folder}")
+    now = {path.name for path in folder.iterdir()}
+    if gone := before - now:  # convcli removes only its own temporary files
+        raise ContractBroken(f"convcli {' '.join(args)[:300]!r}: removed {sorted(gone)}")
     written = [path for path in folder.iterdir() if path.name not in before]
     check_outputs(written, result, args)
     return result
