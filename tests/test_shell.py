@@ -383,3 +383,17 @@ def test_a_reader_that_leaves_early_is_the_quiet_exit_1(tmp_path):
     process.stderr.close()
     assert process.wait(timeout=120) == 1  # was 0: the short write went unnoticed
     assert stderr == b""
+
+
+def test_a_pipe_without_an_output_is_a_usage_error_before_it_is_read(tmp_path):
+    command = f"{sys.executable} -m convcli apply <(cat '{COINS}') -k box -q"
+    result = subprocess.run(["bash", "-c", command], capture_output=True, timeout=120)
+    assert result.returncode == 2
+    assert (
+        result.stderr.decode()
+        .strip()
+        .endswith(
+            "is a pipe or a device: there is no folder beside it to write into; "
+            "use -o FILE, -o FOLDER/ or -o -"
+        )
+    )

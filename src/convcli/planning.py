@@ -92,7 +92,13 @@ def plan(
             parameter="name",
         )
     found = find_inputs(arguments, recursive=recursive, exclude=folder)
-    contents = _read_special_files(found, max_pixels)
+    specials = [item for item in found if item.path is not None and is_special(item.path)]
+    if output is None and specials:  # refused before the pipe is read
+        raise UsageError(
+            f"{specials[0].label} is a pipe or a device: there is no folder beside it to "
+            "write into; use -o FILE, -o FOLDER/ or -o -"
+        )
+    contents = _read_special_files(specials, max_pixels)
     headers = _headers(found, contents, max_pixels)
     made = [item for item in found if item.in_folder and _made_by_convcli(headers.get(item.path))]
     jobs = plan_jobs([item for item in found if item not in made], output, folder, settings,
@@ -113,11 +119,11 @@ def plan(
     return Planned(jobs, notes if made else [])
 
 
-def _read_special_files(found: list[Input], max_pixels: int) -> dict[Path, bytes | str]:
+def _read_special_files(specials: list[Input], max_pixels: int) -> dict[Path, bytes | str]:
     """Read each named pipe or device once, now: its bytes, or why it is not an image."""
     contents: dict[Path, bytes | str] = {}
-    for item in found:
-        if item.path is not None and is_special(item.path):
+    for item in specials:
+        if item.path is not None:
             try:
                 contents[item.path] = read_special_file(
                     item.path, item.label, STDIN_BYTES_PER_PIXEL * max_pixels
