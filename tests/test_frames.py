@@ -100,7 +100,7 @@ def test_a_frame_past_the_last_is_a_usage_error(tmp_path):
     result = run("apply", str(animation(tmp_path / "in.gif")), "-k", "box", "--frame", "3")
     assert result.exit_code == 2
     assert result.stderr.strip().endswith(
-        "--frame 3 is past the last: the input has 3 (counted from 0)"
+        "--frame 3 is past the last: the input has 3 frames, numbered from 0"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.gif"]
 

@@ -228,7 +228,7 @@ def prepare(
     if settings.frame is not None and settings.frame >= header.frames:
         raise ParameterError(
             f"frame {settings.frame} is past the last: the input has {header.frames} "
-            "(counted from 0)",
+            f"frame{'s' * (header.frames != 1)}, numbered from 0",
             parameter="frame",
         )
     shape = header.shape
