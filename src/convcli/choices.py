@@ -8,6 +8,7 @@ command line its validation and ``--help`` text. Pure Python, so that
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import TypeVar
@@ -27,6 +28,23 @@ class PadMode(StrEnum):
 
 # NumPy's and PyTorch's names for the same modes.
 PAD_MODE_ALIASES = {"constant": PadMode.ZERO, "edge": PadMode.REPLICATE, "circular": PadMode.WRAP}
+# Other tools' names, suggested but not accepted: SciPy's "reflect" is convcli's symmetric,
+# so a name that means one mode in one tool and another elsewhere is never guessed.
+OTHER_TOOLS = {
+    "mirror": ("SciPy's 'mirror'", PadMode.REFLECT),
+    "grid-mirror": ("SciPy's 'grid-mirror'", PadMode.SYMMETRIC),
+    "nearest": ("SciPy's 'nearest'", PadMode.REPLICATE),
+    "grid-wrap": ("SciPy's 'grid-wrap'", PadMode.WRAP),
+    "grid-constant": ("SciPy's 'grid-constant'", PadMode.ZERO),
+    "zeros": ("PyTorch's 'zeros'", PadMode.ZERO),
+    "border_constant": ("OpenCV's BORDER_CONSTANT", PadMode.ZERO),
+    "border_replicate": ("OpenCV's BORDER_REPLICATE", PadMode.REPLICATE),
+    "border_reflect": ("OpenCV's BORDER_REFLECT", PadMode.SYMMETRIC),
+    "border_reflect_101": ("OpenCV's BORDER_REFLECT_101", PadMode.REFLECT),
+    "border_reflect101": ("OpenCV's BORDER_REFLECT101", PadMode.REFLECT),
+    "border_default": ("OpenCV's BORDER_DEFAULT", PadMode.REFLECT),
+    "border_wrap": ("OpenCV's BORDER_WRAP", PadMode.WRAP),
+}
 
 
 class PaddingWord(StrEnum):
@@ -119,5 +137,29 @@ def check_choice(parameter: str, value: object, choices: Iterable[str]) -> str:
     if isinstance(value, str) and value in options:
         return value
     raise ParameterError(
-        f"{parameter} must be one of {', '.join(options)}, got {value!r}", parameter=parameter
+        f"{parameter} must be one of {', '.join(options)}, got {value!r}",
+        parameter=parameter,
+        hint=suggestion(value, options),
     )
+
+
+def suggestion(value: object, options: list[str]) -> str:
+    """Suggest the choice a mistyped or foreign name most likely meant, or nothing.
+
+    Examples
+    --------
+    >>> suggestion("mirror", list(PadMode))
+    "SciPy's 'mirror' is convcli's reflect"
+    >>> suggestion("rescal", list(Range))
+    'did you mean rescale?'
+    """
+    if not isinstance(value, str):
+        return ""
+    key = value.strip().lower().removeprefix("cv2.")
+    if key in OTHER_TOOLS and OTHER_TOOLS[key][1] in options:
+        tool, meant = OTHER_TOOLS[key]
+        return f"{tool} is convcli's {meant}"
+    close = difflib.get_close_matches(key, options, n=1, cutoff=0.6) or [
+        option for option in options if key.startswith(option) or option.startswith(key)
+    ]
+    return f"did you mean {close[0]}?" if close else ""

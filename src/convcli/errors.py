@@ -47,30 +47,39 @@ class ParameterError(UsageError):
         The library's name of the parameter: ``pad_mode``, ``stride``, ...
     context : str, optional
         What the message is about, before it: an input's name.
+    hint : str, optional
+        A suggestion for a person (``did you mean rescale?``): the command
+        line adds it; the library's message stays as it is.
     """
 
-    def __init__(self, message: str, *, parameter: str | None = None, context: str = "") -> None:
+    def __init__(
+        self, message: str, *, parameter: str | None = None, context: str = "", hint: str = ""
+    ) -> None:
         super().__init__(f"{context}{message}")
-        self.message, self.parameter, self.context = message, parameter, context
+        self.message, self.parameter, self.context, self.hint = message, parameter, context, hint
 
     def __reduce__(self) -> tuple[object, ...]:  # crosses process boundaries whole
-        return (_parameter_error, (self.message, self.parameter, self.context))
+        return (_parameter_error, (self.message, self.parameter, self.context, self.hint))
 
     def about(self, subject: str) -> ParameterError:
         """Return the same error, said of ``subject`` (``photo.png: stride must ...``)."""
+        context = f"{subject}: {self.context}"
         return ParameterError(
-            self.message, parameter=self.parameter, context=f"{subject}: {self.context}"
+            self.message, parameter=self.parameter, context=context, hint=self.hint
         )
 
     def worded(self, name: str) -> str:
-        """Return the message with ``name`` (an option, ``--stride``) for the parameter."""
-        if self.parameter is None or not self.message.startswith(self.parameter):
-            return str(self)
-        return f"{self.context}{name}{self.message[len(self.parameter) :]}"
+        """Return the message with ``name`` (an option) for the parameter, and the hint."""
+        text = str(self)
+        if self.parameter is not None and self.message.startswith(self.parameter):
+            text = f"{self.context}{name}{self.message[len(self.parameter) :]}"
+        return f"{text}; {self.hint}" if self.hint else text
 
 
-def _parameter_error(message: str, parameter: str | None, context: str) -> ParameterError:
-    return ParameterError(message, parameter=parameter, context=context)
+def _parameter_error(
+    message: str, parameter: str | None, context: str, hint: str
+) -> ParameterError:
+    return ParameterError(message, parameter=parameter, context=context, hint=hint)
 
 
 class KernelError(UsageError):
