@@ -431,3 +431,13 @@ def test_padded_positions_map_to_the_rows_numpy_pad_would_copy(mode):
             expected = np.pad(np.arange(n), (before, after), mode=numpy_mode, **options)
             got = source_index(np.arange(n + before + after), n, before, mode)
             np.testing.assert_array_equal(got, expected)
+
+
+def test_separable_keeps_small_terms_in_float64():
+    # Found by the linearity property: a rank-2 kernel whose second singular value is
+    # 1e-7 of the first lost that term even in float64 (a float32 tolerance).
+    x = np.array([[17.0, 0, 0, 0, 0]])
+    kernel = np.array([[1e-5, 2.66915439e-308], [51.0, 51.0]])
+    direct = convolve(x, kernel, pad_mode="zero", method="direct", dtype=np.float64)
+    separable = convolve(x, kernel, pad_mode="zero", method="separable", dtype=np.float64)
+    np.testing.assert_allclose(separable, direct, rtol=1e-9, atol=1e-12)

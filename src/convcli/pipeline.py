@@ -302,6 +302,7 @@ def process(
     planned = prepare(picture.header, settings, fmt, max_pixels)
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
     if dry_run:
+        report.status = "planned"  # worked out from the input; nothing written
         report.stages = [
             StageReport(s.kernel.name, s.geometry, s.method, 0.0) for s in planned.stages
         ]

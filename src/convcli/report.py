@@ -41,7 +41,7 @@ class Report:
     output: str | None
     kernel: str
     pad_mode: str
-    status: str = "ok"  # ok, error or skipped
+    status: str = "ok"  # ok, planned (--dry-run), error or skipped
     stages: list[StageReport] = field(default_factory=list)
     input_shape: tuple[int, ...] | None = None  # of the file, alpha included
     output_shape: tuple[int, ...] | None = None  # of what is written
@@ -57,7 +57,7 @@ class Report:
         first = self.stages[0] if self.stages else None
         record: dict[str, Any] = {
             "input": self.input,
-            "output": self.output if self.status == "ok" else None,
+            "output": self.output if self.status in ("ok", "planned") else None,
             "status": self.status,
             "kernel": self.kernel,
             "input_shape": _list(self.input_shape),

@@ -153,10 +153,16 @@ class Feedback:
 
 def _summary(reports: list[Report], seconds: float, clipped: int) -> str:
     count = {
-        status: sum(r.status == status for r in reports) for status in ("ok", "skipped", "error")
+        status: sum(r.status == status for r in reports)
+        for status in ("ok", "planned", "skipped", "error")
     }
-    rate = count["ok"] / seconds if seconds > 0 else 0.0
     clipping = f"; values clipped in {clipped} of them" if clipped > 1 else ""
+    if count["planned"]:  # a dry run: what would be written
+        return (
+            f"convcli: {count['planned']} planned (nothing written), {count['skipped']} "
+            f"skipped, {count['error']} failed in {seconds:.2f} s"
+        )
+    rate = count["ok"] / seconds if seconds > 0 else 0.0
     return (
         f"convcli: {count['ok']} done, {count['skipped']} skipped, {count['error']} failed "
         f"in {seconds:.2f} s ({rate:.1f} images/s){clipping}"

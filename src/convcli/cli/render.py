@@ -31,7 +31,7 @@ def console(stderr: bool = False) -> Console:
 
 def report_view(reports: list[Report]) -> RenderableType:
     """One table for a single input (with the formula per axis), else a row per input."""
-    if len(reports) == 1 and reports[0].status == "ok":
+    if len(reports) == 1 and reports[0].status in ("ok", "planned"):
         return _single_report(reports[0])
     table = Table("input", "kernel", "input shape", "output shape", "status", "time", "output",
                   title="convcli apply", title_justify="left")  # fmt: skip
@@ -41,11 +41,16 @@ def report_view(reports: list[Report]) -> RenderableType:
             report.kernel,
             _shape(report.input_shape),
             _shape(report.output_shape),
-            report.status if report.status == "ok" else f"[red]{report.status}[/]",
+            _status(report.status),
             f"{report.seconds:.3f} s",
             Text(shown(report.output or "")),
         )
     return table
+
+
+def _status(status: str) -> str:
+    styles = {"ok": "", "planned": "cyan", "skipped": "yellow", "error": "red"}
+    return f"[{styles[status]}]{status}[/]" if styles.get(status) else status
 
 
 def _single_report(report: Report) -> RenderableType:

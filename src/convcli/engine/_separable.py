@@ -13,7 +13,6 @@ from convcli.engine._geometry import Geometry
 Vector = npt.NDArray[np.float64]
 # A term is one vector per axis; the kernel is the sum of the terms' outer products.
 Terms = tuple[tuple[Vector, ...], ...]
-_RANK_TOLERANCE = 1e-7  # singular values below this share of the largest are dropped
 
 
 def factor(kernel: npt.NDArray[np.floating]) -> Terms:
@@ -22,8 +21,11 @@ def factor(kernel: npt.NDArray[np.floating]) -> Terms:
     A rank-1 kernel gets exact factors, taken from the row and column
     through its largest weight (``sobel-x`` is exactly ``[-1,-2,-1]`` by
     ``[1,0,-1]``). Otherwise a 2-D kernel gets its singular value
-    decomposition, truncated where singular values fall below 1e-7 of the
-    largest. A 3-D kernel that is not rank 1 gets no terms. Cached per kernel.
+    decomposition, truncated where singular values fall below the largest
+    times the kernel's side times the machine epsilon of its dtype (as
+    ``numpy.linalg.matrix_rank`` counts rank): a term dropped is below the
+    rounding of the result's own type. A 3-D kernel that is not rank 1 gets
+    no terms. Cached per kernel and dtype.
 
     Examples
     --------
@@ -34,11 +36,12 @@ def factor(kernel: npt.NDArray[np.floating]) -> Terms:
     3
     """
     weights = np.asarray(kernel, dtype=np.float64)
-    return _factor(weights.shape, weights.tobytes())
+    tolerance = float(np.finfo(np.result_type(kernel, np.float32)).eps) * max(weights.shape)
+    return _factor(weights.shape, weights.tobytes(), tolerance)
 
 
 @functools.lru_cache(maxsize=128)
-def _factor(shape: tuple[int, ...], data: bytes) -> Terms:
+def _factor(shape: tuple[int, ...], data: bytes, tolerance: float) -> Terms:
     kernel = np.frombuffer(data, dtype=np.float64).reshape(shape)
     if kernel.ndim == 1 or not kernel.any():
         return ((kernel.copy(),),) if kernel.ndim == 1 else ()
@@ -55,7 +58,7 @@ def _factor(shape: tuple[int, ...], data: bytes) -> Terms:
     if kernel.ndim != 2:
         return ()
     u, s, vt = np.linalg.svd(kernel)
-    rank = int(np.sum(s > _RANK_TOLERANCE * s[0]))
+    rank = int(np.sum(s > tolerance * s[0]))
     return tuple((u[:, i] * s[i], vt[i].copy()) for i in range(rank))
 
 
