@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
+
 import pytest
 
 from helpers import SAMPLES, run
@@ -43,3 +48,55 @@ def test_the_library_message_stays_without_the_hint():
         convolve([1.0, 2.0], [1.0], pad_mode="mirror")
     assert str(raised.value).endswith("got 'mirror'")
     assert raised.value.hint == "SciPy's 'mirror' is convcli's reflect"
+
+
+def test_bare_program_and_group_show_their_help_and_exit_0():
+    for args in ((), ("kernels",)):
+        result = run(*args)
+        assert result.exit_code == 0
+        assert result.stdout.startswith(f"Usage: convcli {' '.join(args)}".rstrip() + " [OPTIONS]")
+        assert "Commands" in result.stdout
+        assert result.stderr == ""
+
+
+def test_short_version_flag():
+    from convcli import __version__
+
+    result = run("-V")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"convcli {__version__}"
+
+
+def _on_a_terminal(args: list[str], stream: str) -> subprocess.CompletedProcess[bytes]:
+    """Run convcli with standard input or output on a pseudo-terminal."""
+    leader, follower = pty.openpty()
+    try:
+        where = {"stdin": follower} if stream == "stdin" else {"stdout": follower}
+        return subprocess.run([sys.executable, "-m", "convcli", *args], stderr=subprocess.PIPE,
+                              timeout=120, **where)  # type: ignore[call-overload]  # fmt: skip
+    finally:
+        os.close(leader)
+        os.close(follower)
+
+
+def test_no_image_is_read_from_a_terminal(tmp_path):
+    result = _on_a_terminal(["apply", "-", "-k", "box", "-o", str(tmp_path / "o.png")], "stdin")
+    assert result.returncode == 2
+    assert result.stderr.decode().strip() == (
+        "convcli: error: standard input is a terminal: pipe an image in (convcli apply - < a.png)"
+    )
+
+
+def test_no_image_is_written_on_a_terminal():
+    result = _on_a_terminal(["apply", COINS, "-k", "box", "-o", "-"], "stdout")
+    assert result.returncode == 2
+    assert result.stderr.decode().strip() == (
+        "convcli: error: standard output is a terminal: an image is not written on the "
+        "screen; redirect it (> out.png) or use -o FILE"
+    )
+
+
+def test_the_default_workers_follow_the_affinity():
+    from convcli.cli.apply import usable_cpus
+
+    assert 1 <= usable_cpus() <= len(os.sched_getaffinity(0))

@@ -71,6 +71,9 @@ def _report_error(error: Exception, debug: bool) -> int:
         error_line(str(error))
         return int(error.exit_code)
     if isinstance(error, typer.TyperException):  # Typer's own: missing option, bad value
+        if type(error).__name__ == "NoArgsIsHelpError":  # bare `convcli`, `convcli kernels`
+            typer.echo(error.format_message())  # the help, as git and vips show it: exit 0
+            return int(ExitCode.OK)
         context = getattr(error, "ctx", None)
         hint = f" (see '{context.command_path} --help')" if context else ""
         first_line = next(iter(error.format_message().strip().splitlines()), "unknown error")
@@ -128,7 +131,11 @@ def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+            "--version",
+            "-V",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
         ),
     ] = False,
     debug: Annotated[

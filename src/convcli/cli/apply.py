@@ -139,7 +139,7 @@ def apply(
             "--jobs",
             min=1,
             max=MAX_JOBS,
-            help="Parallel worker processes [default: number of CPUs]",
+            help="Parallel worker processes [default: the CPUs this process may use]",
         ),
     ] = None,
     skip_existing: Annotated[
@@ -169,6 +169,8 @@ def apply(
 
     if json_lines and sys.stdout is None:
         raise ConvcliError("cannot write the --json records: standard output is closed")
+    if "-" in inputs and sys.stdin is not None and sys.stdin.isatty():
+        raise UsageError("standard input is a terminal: pipe an image in (convcli apply - < a.png)")
     settings = settings_from(ctx.params)
     kernel_notes(settings.kernels, KERNEL_PATH_VARIABLE)
     if report is not None:
@@ -183,10 +185,15 @@ def apply(
     to_stdout = any(job.target is None and job.skip is None for job in planned.jobs)
     if json_lines and to_stdout:
         raise UsageError("--json and -o - both want standard output; write the image to a file")
+    if to_stdout and sys.stdout is not None and sys.stdout.isatty():  # as gzip refuses
+        raise UsageError(
+            "standard output is a terminal: an image is not written on the screen; "
+            "redirect it (> out.png) or use -o FILE"
+        )
     for note in planned.notes:
         note_line(note)
     options = batch.RunOptions(
-        workers=jobs or os.cpu_count() or 1, fail_fast=fail_fast, dry_run=dry_run, max_pixels=limit
+        workers=jobs or usable_cpus(), fail_fast=fail_fast, dry_run=dry_run, max_pixels=limit
     )
     feedback = Feedback(
         len(planned.jobs), json_lines=json_lines, quiet=quiet, table_on_stderr=to_stdout
@@ -198,6 +205,18 @@ def apply(
         write_report(report, reports)
     failed = any(done.status == "error" for done in reports)
     return int(ExitCode.FAILED if failed else ExitCode.OK)
+
+
+def usable_cpus() -> int:
+    """Count the CPUs this process may run on: its affinity, within a cgroup's CPU quota."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:  # cgroup v2: "max 100000" or "150000 100000" (quota, period)
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            count = min(count or 1, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, count or 1)
 
 
 def settings_from(options: Mapping[str, Any]) -> "Settings":
