@@ -296,6 +296,17 @@ def test_a_bad_input_fails_alone_with_exit_1(camera, tmp_path, content, message)
     assert (tmp_path / "camera_box.png").exists()
 
 
+def test_a_single_bad_input_gets_its_one_line_and_no_table(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    result = run("apply", str(bad), "-k", "box", "-o", str(tmp_path / "out.png"))
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()  # the error says it all: no table after it
+    assert line.startswith(f"convcli: error: {bad}: not an image convcli can read")
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_json_to_stdout_and_image_to_stdout_conflict(camera):
     result = run("apply", str(camera), "-k", "box", "-o", "-", "--json")
     assert result.exit_code == 2
@@ -339,6 +350,20 @@ def test_kernels_show_json_and_view():
     failed = run("kernels", "show", "nope")
     assert failed.exit_code == 2
     assert failed.stderr.startswith("convcli: error: unknown kernel")
+
+
+@pytest.mark.parametrize("columns", [None, "40"])
+def test_kernels_show_keeps_every_digit_and_exponent(columns):
+    # Piped: rows as long as they are; at 40 columns: rows fold, a blank line between them.
+    result = runner.invoke(app, ["kernels", "show", "gaussian:sigma=1.5"], env={"COLUMNS": columns})
+    blocks = result.stdout.split("\n\n") if columns else result.stdout.splitlines()
+    numeric = [[ln for ln in b.splitlines() if re.fullmatch(r"[-+.e\d ]+", ln)] for b in blocks]
+    rows = [[float(v) for v in " ".join(lines).split()] for lines in numeric if lines]
+    # Independently: the sampled Gaussian on -5..5 (radius ceil(3 sigma)), normalised to sum 1.
+    x = np.arange(-5, 6)
+    expected = np.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (2 * 1.5**2))
+    np.testing.assert_allclose(rows, expected / expected.sum(), rtol=5e-4)
+    assert all(len(line) <= 40 for line in result.stdout.splitlines()) or not columns
 
 
 # --- program --------------------------------------------------------------------------------

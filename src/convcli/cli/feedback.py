@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -40,14 +39,18 @@ def _escaped(char: str) -> str:
     return repr(char)[1:-1]
 
 
-def error_line(message: str) -> None:
+def error_line(message: str, say: Callable[[str], None] | None = None) -> None:
     """Say on standard error, in one line, what went wrong."""
-    typer.echo(f"convcli: error: {shown(message.strip()) or 'unknown error'}", err=True)
+    (say or _echo)(f"convcli: error: {shown(message.strip()) or 'unknown error'}")
 
 
-def note_line(message: str) -> None:
+def note_line(message: str, say: Callable[[str], None] | None = None) -> None:
     """Say on standard error something the user should know."""
-    typer.echo(f"convcli: note: {shown(message)}", err=True)
+    (say or _echo)(f"convcli: note: {shown(message)}")
+
+
+def _echo(line: str) -> None:
+    typer.echo(line, err=True)
 
 
 def kernel_notes(kernels: tuple[Kernel, ...], variable: str) -> None:
@@ -98,44 +101,61 @@ class Feedback:
         self.told: set[str] = set()
         self.started = time.perf_counter()
         self._advance: Callable[[], None] = lambda: None
+        self._say: Callable[[str], None] = _echo  # through the bar's console while it shows
 
     @contextlib.contextmanager
     def progress(self) -> Iterator[None]:
         """Show a progress bar on stderr while the block lasts, where one helps."""
         self.started = time.perf_counter()
-        # A bar moves the cursor with escape codes: only on a terminal, never with NO_COLOR.
-        shown = (
-            not self.quiet
-            and sys.stderr.isatty()
-            and "NO_COLOR" not in os.environ
-            and self.total > 1
-        )
-        if not shown:
+        # A bar moves the cursor: only on a terminal (NO_COLOR takes the colours away only).
+        if self.quiet or not sys.stderr.isatty() or self.total <= 1:
             yield
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            Task,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
 
         from convcli.cli.render import console
 
-        columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        class Rate(ProgressColumn):
+            def render(self, task: Task) -> Text:
+                return Text(f"{task.speed:.1f} images/s" if task.speed else "")
+
+        columns = (
+            TextColumn("convcli apply"), BarColumn(), MofNCompleteColumn(), Rate(),
+            TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+        )  # fmt: skip
         with Progress(*columns, console=console(stderr=True), transient=True) as bar:
-            task = bar.add_task("convcli", total=self.total)
+            task = bar.add_task("images", total=self.total)
             self._advance = lambda: bar.advance(task)
-            yield
+            # Lines said while the bar shows go above it, never into it.
+            self._say = lambda line: bar.console.print(Text(line), soft_wrap=True)
+            try:
+                yield
+            finally:
+                self._say = _echo
 
     def report(self, done: Report) -> None:
         """Tell what happened to one input: its error, its notes, its record."""
         from convcli.report import json_line
 
         if done.status == "error":
-            error_line(done.error or "failed")
+            error_line(done.error or "failed", self._say)
         notes = list(done.notes) + [note for note in done.once_notes if note not in self.told]
         self.told.update(done.once_notes)
         if done.clip_note:
             self.clipped.append(done.input)
             notes += [done.clip_note] if len(self.clipped) == 1 else []  # once per run
         for note in notes:
-            note_line(note)
+            note_line(note, self._say)
         if self.json_lines:
             write_record(json_line(done))
         self._advance()
@@ -143,7 +163,8 @@ class Feedback:
     def finish(self, reports: list[Report]) -> None:
         """Show the table of every input and, for several, the summary line."""
         seconds = time.perf_counter() - self.started
-        if not self.json_lines and not self.quiet:
+        alone_failed = len(reports) == 1 and reports[0].status == "error"  # its line said it all
+        if not self.json_lines and not self.quiet and not alone_failed:
             from convcli.cli.render import console, report_view
 
             console(stderr=self.table_on_stderr).print(report_view(reports))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Column, Table
 from rich.text import Text
 
@@ -17,16 +17,18 @@ if TYPE_CHECKING:  # these modules bring the engine, and NumPy, with them
     from convcli.explain import Explanation
     from convcli.report import Report
 
+UNWRAPPED = 100_000  # columns for output that is not a terminal
 AXIS_NAMES = {1: ("samples",), 2: ("rows", "cols"), 3: ("planes", "rows", "cols")}
 
 
 def console(stderr: bool = False) -> Console:
     """Return a console on standard output (or error) that honours NO_COLOR."""
     # NO_COLOR (no-color.org): rich alone drops colours but keeps bold and italics;
-    # convcli then writes no escape codes at all.
-    if "NO_COLOR" in os.environ:
-        return Console(stderr=stderr, color_system=None)
-    return Console(stderr=stderr)
+    # convcli then writes no colour or style codes at all.
+    made = Console(stderr=stderr, color_system=None if "NO_COLOR" in os.environ else "auto")
+    if not made.is_terminal and "COLUMNS" not in os.environ:
+        made.width = UNWRAPPED  # piped or redirected: lines as long as they are, never cut
+    return made
 
 
 def report_view(reports: list[Report]) -> RenderableType:
@@ -85,10 +87,13 @@ def _shape(shape: tuple[int, ...] | None) -> str:
 def kernels_view(entries: list[dict[str, Any]]) -> Table:
     """Build the table of ``convcli kernels list``."""
     show_source = any(entry["source"] not in ("built-in", "built-in family") for entry in entries)
-    table = Table("shape", "range", "tags", "description", title="convcli kernels")
-    table.columns.insert(0, Column("name", no_wrap=True))
+    # At a narrow terminal the words fold; shape and range keep to one line.
+    table = Table(Column("name", overflow="fold"), Column("shape", min_width=8),
+                  Column("range", min_width=7), Column("tags", overflow="fold"),
+                  Column("description", overflow="fold"), title="convcli kernels",
+                  title_justify="left")  # fmt: skip
     if show_source:
-        table.add_column("source")
+        table.add_column("source", overflow="fold")
     for entry in entries:
         name = entry["name"]
         if entry["parameters"]:
@@ -132,20 +137,34 @@ def _matrix_view(matrix: Matrix) -> RenderableType:
 
     planes = [matrix] if matrix.ndim != 3 else list(matrix)
     peak = float(np.abs(matrix).max()) or 1.0
+    width = max(len(_number_text(float(value))) for value in matrix.flat)
     views: list[RenderableType] = []
     for index, plane in enumerate(planes):
-        grid = Table.grid(padding=(0, 1))
-        for row in np.atleast_2d(plane):
-            grid.add_row(*(_cell(float(value), peak) for value in row))
         if matrix.ndim == 3:
             views.append(Text(f"plane {index + 1}", style="dim"))
-        views.append(grid)
+        rows = [[_cell(float(value), peak, width) for value in row] for row in np.atleast_2d(plane)]
+        views.append(_Rows(rows))
     return Group(*views)
 
 
-def _cell(value: float, peak: float) -> Text:
+class _Rows:
+    """Matrix rows of equal-width cells; a row too wide for the terminal folds, never cut."""
+
+    def __init__(self, rows: list[list[Text]]) -> None:
+        self.rows = rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = [Text(" ").join(row) for row in self.rows]
+        folds = any(line.cell_len > options.max_width for line in lines)
+        for number, line in enumerate(lines):
+            if folds and number:
+                yield Text("")  # a blank line tells where each folded row starts
+            yield from line.wrap(console, options.max_width, overflow="fold")
+
+
+def _cell(value: float, peak: float, width: int) -> Text:
     # Green for positive, red for negative, brighter the larger; zero is dim.
-    text = f"{value:.4g}".rjust(7)
+    text = _number_text(value).rjust(width)
     if value == 0:
         return Text(text, style="dim")
     strength = abs(value) / peak
