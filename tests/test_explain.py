@@ -157,8 +157,32 @@ def test_a_colormap_makes_rgb_of_the_input_size_from_end_to_end_of_the_map(tmp_p
         heat = np.asarray(image)
     assert heat.shape == (7, 100, 3)
     table = lookup_table(name)
+    # identity's range is clip: each value picks its own colour, 0..198 of the map.
+    assert heat[0].tolist() == table[ramp[0]].tolist()
+    stretched = runner.invoke(app, ["apply", str(tmp_path / "ramp.png"), "-k", "identity",
+                                    "--colormap", name, "--range", "rescale", "-o", str(out)])  # fmt: skip
+    assert stretched.exit_code == 0, stretched.stderr
+    with Image.open(out) as image:
+        heat = np.asarray(image)
     assert heat[0, 0].tolist() == table[0].tolist()  # the minimum: the first colour
     assert heat[0, -1].tolist() == table[-1].tolist()  # the maximum: the last
+
+
+def test_a_colormap_keeps_the_kernels_range(tmp_path):
+    # sobel-x's range is abs: a flat region (response 0) is the map's first colour, not its middle.
+    flat = np.full((20, 40), 100, np.uint8)
+    flat[:, 20:] = 200  # one vertical edge
+    Image.fromarray(flat).save(tmp_path / "edge.png")
+    out = tmp_path / "heat.png"
+    result = runner.invoke(app, ["apply", str(tmp_path / "edge.png"), "-k", "sobel-x",
+                                 "--colormap", "viridis", "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    with Image.open(out) as image:
+        heat = np.asarray(image)
+    table = lookup_table("viridis")
+    assert heat[10, 5].tolist() == table[0].tolist()
+    # |sobel-x| across the edge: 4 x 100 = 400, clipped to 255: the last colour.
+    assert heat[10, 20].tolist() == table[255].tolist()
 
 
 def test_colour_tables_run_from_their_published_ends():

@@ -12,7 +12,7 @@ import string
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convcli.choices import PaddingWord, PadMode, Range
+from convcli.choices import PaddingWord, PadMode
 from convcli.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def settings_tag(settings: Settings) -> str:
         marks.append(f"v{settings.pad_value:g}")
     marks += [f"{letter}{_numbers(values)}" for letter, values in
               (("s", settings.stride), ("d", settings.dilation)) if max(values) > 1]  # fmt: skip
-    if settings.range is not None and not (settings.colormap and settings.range == Range.RESCALE):
+    if settings.range is not None:
         marks.append(settings.range)
     marks.append(settings.colormap or "")
     marks.append("" if settings.frame is None else f"f{settings.frame}")

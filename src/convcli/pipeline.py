@@ -480,7 +480,8 @@ def _output_mapping(
                 "format (not .npy), in a range other than raw",
                 parameter="colormap",
             )
-        return settings.range or Range.RESCALE, "uint8"
+        # The kernel's range keeps its meaning (abs: zero at the map's low end); else stretch.
+        return settings.range or settings.kernels[-1].range or Range.RESCALE, "uint8"
     if fmt.name == FileFormat.NPY:
         return settings.range or Range.RAW, "float32"
     image_shaped = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4 * fmt.cmyk))

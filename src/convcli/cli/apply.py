@@ -238,7 +238,7 @@ def settings_from(options: Mapping[str, Any]) -> "Settings":
         dilation=parse_ints("--dilation", options["dilation"]),
         flip=options["flip"],
         gray=options["gray"] or colormap is not None,
-        range=output_range or (Range.RESCALE if colormap else None),
+        range=output_range,
         method=choose(Method, options["method"], "method"),
         colormap=colormap and choose(Colormap, colormap, "colormap"),
         format=options["output_format"],
