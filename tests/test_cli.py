@@ -260,6 +260,29 @@ def test_usage_errors_exit_2_with_one_line_and_write_nothing(camera, args, messa
     assert sorted(camera.parent.iterdir()) == before
 
 
+@pytest.mark.parametrize(
+    ("several", "output", "message"),
+    [
+        (True, "one.png", r"-o .*one\.png names a file, but there are several inputs; name a folder \(-o .*one/\)"),
+        (False, "nodir/sub/x.png", r"-o .*x\.png: the folder .*nodir/sub does not exist; create it, or end -o with /"),
+        (False, "newdir", r"-o .*newdir has no suffix to tell the format: end it with / to write into a folder"),
+    ],
+)  # fmt: skip
+def test_an_output_that_is_surely_a_typo_is_refused(camera, tmp_path, several, output, message):
+    inputs = [str(camera), str(SAMPLES / "coins.png")] if several else [str(camera)]
+    result = run("apply", *inputs, "-k", "box", "-o", str(tmp_path / output))
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert re.search(message, line), line
+    assert list(tmp_path.iterdir()) == [camera]  # no folder made, nothing written
+
+
+def test_a_folder_output_is_made_when_it_ends_in_a_slash(camera, tmp_path):
+    result = run("apply", str(camera), "-k", "box", "-o", f"{tmp_path}/new/deeper/")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "new" / "deeper" / "camera_box.png").is_file()
+
+
 def test_output_equal_to_input_is_refused(camera):
     result = run("apply", str(camera), "-k", "box", "-o", str(camera))
     assert result.exit_code == 2

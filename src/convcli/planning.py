@@ -17,7 +17,7 @@ from convcli.choices import FileFormat
 from convcli.errors import InputError, ParameterError, UsageError
 from convcli.io.formats import OutputFormat, output_format
 from convcli.io.images import DEFAULT_MAX_PIXELS, Header, probe_image
-from convcli.io.inputs import Input, find_inputs
+from convcli.io.inputs import IMAGE_SUFFIXES, Input, find_inputs
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, is_special, read_special_file
 from convcli.naming import DEFAULT_TEMPLATE, output_name
 from convcli.output import provenance
@@ -164,7 +164,17 @@ def output_folder(output: str | None, several: bool) -> Path | None:
     if path.is_dir() or output.endswith(("/", os.sep)) or several:
         if path.exists() and not path.is_dir():
             raise UsageError(f"-o {output} is a file; with several inputs it must name a folder")
+        if not path.exists() and path.suffix.lower() in IMAGE_SUFFIXES:  # surely meant as a file
+            raise UsageError(
+                f"-o {output} names a file, but there are several inputs; name a folder "
+                f"(-o {path.with_suffix('')}/) or give one input"
+            )
         return path
+    if not path.parent.is_dir():  # a typo in a folder name is not made into folders
+        raise UsageError(
+            f"-o {output}: the folder {path.parent} does not exist; create it, or end -o "
+            "with / to have convcli make a folder"
+        )
     return None
 
 
@@ -221,7 +231,12 @@ def plan_jobs(
                 named = True
             else:
                 target = Path(output)
-            fmt = forced or output_format(target.suffix or "(none)")
+            if not (forced or target.suffix):
+                raise UsageError(
+                    f"-o {output} has no suffix to tell the format: end it with / to write "
+                    "into a folder, or add one (.png, .tif, ...), or give --format"
+                )
+            fmt = forced or output_format(target.suffix)
         skip = "output exists" if skip_existing and target is not None and target.exists() else None
         jobs.append(Job(item.label, item.path, target, fmt, skip, named))
     _refuse_clashes(jobs)
