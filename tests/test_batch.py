@@ -111,6 +111,9 @@ def test_skip_existing_leaves_outputs_untouched(photos, tmp_path):
     assert [r["status"] for r in records(result)] == ["skipped", "ok"]
     assert records(result)[0]["error"] == "output exists"
     assert (out / "coins_box.png").read_bytes() == b"keep me"
+    again = run("apply", str(photos / "coins.png"), str(photos / "astronaut.jpg"), "-k", "box",
+                "-o", str(out), "--skip-existing")  # fmt: skip
+    assert again.stdout.count("skipped (output exists)") == 2  # the table tells why
 
 
 def test_reports_keep_the_input_order(photos, tmp_path):

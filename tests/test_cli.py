@@ -277,6 +277,19 @@ def test_an_output_that_is_surely_a_typo_is_refused(camera, tmp_path, several, o
     assert list(tmp_path.iterdir()) == [camera]  # no folder made, nothing written
 
 
+def test_an_input_with_no_suffix_needs_a_format_for_its_output(camera, tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_bytes(camera.read_bytes())
+    refused = run("apply", str(plain), "-k", "box")
+    assert refused.exit_code == 2
+    assert (
+        refused.stderr
+        == f"convcli: error: {plain} has no suffix to give its output; give --format\n"
+    )
+    assert run("apply", str(plain), "-k", "box", "--format", "png", "-q").exit_code == 0
+    assert read(tmp_path / "plain_box.png").shape == (512, 512)
+
+
 def test_a_folder_output_is_made_when_it_ends_in_a_slash(camera, tmp_path):
     result = run("apply", str(camera), "-k", "box", "-o", f"{tmp_path}/new/deeper/")
     assert result.exit_code == 0, result.stderr

@@ -233,8 +233,10 @@ def plan_jobs(
                 target = Path(output)
             if not (forced or target.suffix):
                 raise UsageError(
-                    f"-o {output} has no suffix to tell the format: end it with / to write "
-                    "into a folder, or add one (.png, .tif, ...), or give --format"
+                    f"{item.label} has no suffix to give its output; give --format"
+                    if named
+                    else f"-o {output} has no suffix to tell the format: end it with / to "
+                    "write into a folder, or add one (.png, .tif, ...), or give --format"
                 )
             fmt = forced or output_format(target.suffix)
         skip = "output exists" if skip_existing and target is not None and target.exists() else None

@@ -43,16 +43,16 @@ def report_view(reports: list[Report]) -> RenderableType:
             report.kernel,
             _shape(report.input_shape),
             _shape(report.output_shape),
-            _status(report.status),
+            _status(report.status, report.error if report.status == "skipped" else None),
             f"{report.seconds:.3f} s",
             Text(shown(report.output or "")),
         )
     return table
 
 
-def _status(status: str) -> str:
+def _status(status: str, reason: str | None = None) -> Text:
     styles = {"ok": "", "planned": "cyan", "skipped": "yellow", "error": "red"}
-    return f"[{styles[status]}]{status}[/]" if styles.get(status) else status
+    return Text(f"{status} ({reason})" if reason else status, style=styles[status])
 
 
 def _single_report(report: Report) -> RenderableType:
