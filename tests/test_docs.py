@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import typer
+from PIL import Image
 
 from convcli.cli import app
-from helpers import runner
+from convcli.cli.apply import EXAMPLES
+from helpers import SAMPLES, runner
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -43,3 +47,23 @@ def test_every_option_is_in_help_and_readme(path, command):
             if flag.startswith("-") and flag != "--help":
                 assert flag in result.stdout, f"{flag} missing from --help"
                 assert flag in README, f"{flag} of {' '.join(path)} missing from README"
+
+
+def test_the_examples_in_apply_help_run(tmp_path):
+    shown = runner.invoke(app, ["apply", "--help"]).stdout
+    lines = [line.split("#")[0].strip() for line in EXAMPLES.splitlines()]
+    examples = [line for line in lines if line.startswith("convcli ")]
+    assert len(examples) == 5
+    assert all(example in shown for example in examples)
+    (tmp_path / "photos").mkdir()
+    for source, name in [("astronaut.png", "photos/a.png"), ("coins.png", "photos/b.png"),
+                         ("camera.png", "scan.tif"), ("coins.png", "img.png"),
+                         ("coins.png", "in.png"), ("astronaut.png", "photo.jpg")]:  # fmt: skip
+        with Image.open(SAMPLES / source) as image:
+            image.convert("RGB").save(tmp_path / name)
+    for example in examples:  # through a shell, as typed (one has < and >)
+        command = f"'{sys.executable}' -m {example}"
+        done = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, check=False)
+        assert done.returncode == 0, (example, done.stderr)
+    for made in ["photo_sobel-x.jpg", "blurred/a_gaussian-sigma-2.png", "small.tif", "out.png"]:
+        assert (tmp_path / made).stat().st_size > 0, made

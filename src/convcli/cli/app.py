@@ -114,7 +114,7 @@ kernels_app = typer.Typer(
     help="List and inspect kernels.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(kernels_app, name="kernels")
-app.command()(apply.apply)
+app.command(epilog=apply.EXAMPLES)(apply.apply)
 app.command()(explain.explain)
 kernels_app.command("list")(kernels.list_kernels)
 kernels_app.command("show")(kernels.show_kernel)

@@ -28,17 +28,33 @@ if TYPE_CHECKING:
     from convcli.pipeline import Settings
 
 
+# Shown after the options; "\b" keeps click from re-wrapping the lines.
+EXAMPLES = """Examples:
+
+\b
+  convcli apply photo.jpg -k sobel-x        # writes photo_sobel-x.jpg
+  convcli apply photos/ -k gaussian:sigma=2 -o blurred/ -j 4
+  convcli apply scan.tif -k box:5 -p valid -s 2 -o small.tif
+  convcli apply - -k sharpen < in.png > out.png
+  convcli apply img.png -k sobel-x --colormap viridis --dry-run --json
+"""
+
+
 def apply(
     ctx: typer.Context,
     inputs: Annotated[
         list[str],
-        typer.Argument(help="Image or .npy files; '-' reads an image from standard input."),
+        typer.Argument(
+            metavar="INPUT",
+            help="Image or .npy files, or folders; '-' reads an image from standard input.",
+        ),
     ],
     kernel: Annotated[
         list[str],
         typer.Option(
             "-k",
             "--kernel",
+            metavar="KERNEL",
             help="Kernel: a name, family:params, file.toml[:name] or a matrix like "
             "'[[0,1,0],[1,-4,1],[0,1,0]]'. Repeat to apply several in sequence.",
         ),
@@ -54,6 +70,7 @@ def apply(
         str | None,
         typer.Option(
             "--range",
+            metavar="MODE",
             help=f"Output mapping: {spoken(Range)} "
             "[default: the kernel's, else clip; raw for .npy]",
         ),
@@ -61,8 +78,9 @@ def apply(
     colormap: Annotated[
         str | None,
         typer.Option(
+            metavar="MAP",
             help=f"False-colour heat map of the response: {spoken(Colormap)} "
-            "(implies --gray, and --range rescale unless given)"
+            "(implies --gray; the range is --range, else the kernel's, else rescale)",
         ),
     ] = None,
     output: Annotated[
@@ -70,8 +88,9 @@ def apply(
         typer.Option(
             "-o",
             "--output",
-            help="Output file, folder, or '-' for standard output "
-            "[default: <stem>_<kernel><suffix> beside the input]",
+            metavar="PATH",
+            help="Output file, folder (made if it ends in /), or '-' for standard output "
+            f"[default: {DEFAULT_TEMPLATE} beside the input]",
         ),
     ] = None,
     name: Annotated[
@@ -86,7 +105,11 @@ def apply(
     ] = None,
     output_format: Annotated[
         str | None,
-        typer.Option("--format", help=f"Output format: {', '.join(FileFormat)} [default: input's]"),
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help=f"Output format: {', '.join(FileFormat)} [default: input's]",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report the shapes only; write nothing.")
@@ -95,14 +118,18 @@ def apply(
         bool, typer.Option("--json", help="JSON Lines report on stdout, one record per input.")
     ] = False,
     report: Annotated[
-        Path | None, typer.Option(help="Also write the report to a .json or .csv file.")
+        Path | None,
+        typer.Option(metavar="FILE", help="Also write the report to a .json or .csv file."),
     ] = None,
-    method: Annotated[str, typer.Option(help=f"Engine algorithm: {spoken(Method)}.")] = "auto",
+    method: Annotated[
+        str, typer.Option(metavar="METHOD", help=f"Engine algorithm: {spoken(Method)}.")
+    ] = "auto",
     compress_level: Annotated[
         int | None,
         typer.Option(
             min=0,
             max=9,
+            metavar="0-9",
             help="PNG: zlib level, 0 (fastest) to 9 (smallest) "
             "[default: fast run-length coding, sizes like levels 1 to 6]",
         ),
@@ -112,6 +139,7 @@ def apply(
         typer.Option(
             min=1,
             max=100,
+            metavar="1-100",
             help="JPEG and WebP quality, 1 to 100 [default: a JPEG input's own "
             "compression for a JPEG output, else 95]",
         ),
@@ -121,6 +149,7 @@ def apply(
         typer.Option(
             min=0,
             max=MAX_FRAMES - 1,
+            metavar="N",
             help="One frame of an animation (or page of a stack), counted from 0 "
             "[default: every frame, where the output format holds them]",
         ),
@@ -139,6 +168,7 @@ def apply(
             "--jobs",
             min=1,
             max=MAX_JOBS,
+            metavar="N",
             help="Parallel worker processes [default: the CPUs this process may use]",
         ),
     ] = None,
@@ -153,6 +183,7 @@ def apply(
         typer.Option(
             min=1,
             max=MAX_PIXELS_LIMIT,
+            metavar="N",
             help="Refuse larger inputs, checked before decoding [default: Pillow's 89478485]",
         ),
     ] = None,

@@ -21,18 +21,24 @@ from convcli.limits import MAX_STEPS
 
 
 def explain(
-    kernel: Annotated[str, typer.Option("-k", "--kernel", help="A kernel spec, as for apply.")],
+    kernel: Annotated[
+        str, typer.Option("-k", "--kernel", metavar="KERNEL", help="A kernel spec, as for apply.")
+    ],
     input_text: Annotated[
         str | None,
         typer.Option(
             "--input",
+            metavar="INPUT",
             help="Inline matrix ('[[1,2],[3,4]]' or '[0,1,1,0]'), a .npy or an image "
             "[default: a ramp, 1 to 25 in 5x5, or 1 to 7 for a 1-D kernel]",
         ),
     ] = None,
     crop: Annotated[
         str | None,
-        typer.Option(help="ROW,COL,HEIGHT,WIDTH of the input to use (START,LENGTH for 1-D)."),
+        typer.Option(
+            metavar="R,C,H,W",
+            help="ROW,COL,HEIGHT,WIDTH of the input to use (START,LENGTH for 1-D).",
+        ),
     ] = None,
     padding: PaddingOption = "same",
     pad_mode: PadModeOption = "reflect",
@@ -41,7 +47,10 @@ def explain(
     dilation: DilationOption = "1",
     flip: FlipOption = False,
     steps: Annotated[
-        int, typer.Option(help="How many window positions to write out.", min=0, max=MAX_STEPS)
+        int,
+        typer.Option(
+            metavar="N", help="How many window positions to write out.", min=0, max=MAX_STEPS
+        ),
     ] = 3,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:

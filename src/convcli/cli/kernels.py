@@ -9,7 +9,9 @@ import typer
 
 
 def list_kernels(
-    tag: Annotated[str | None, typer.Option(help="Only kernels with this tag.")] = None,
+    tag: Annotated[
+        str | None, typer.Option(metavar="TAG", help="Only kernels with this tag.")
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="A JSON array.")] = False,
 ) -> None:
     """List every kernel: built-in, families and those in CONVCLI_KERNEL_PATH."""
@@ -28,7 +30,9 @@ def list_kernels(
 
 
 def show_kernel(
-    name: Annotated[str, typer.Argument(help="A kernel spec, as for 'apply -k'.")],
+    name: Annotated[
+        str, typer.Argument(metavar="KERNEL", help="A kernel spec, as for 'apply -k'.")
+    ],
     json_output: Annotated[bool, typer.Option("--json", help="A JSON object.")] = False,
 ) -> None:
     """Show a kernel's matrix, sum, rank, separability and default range."""

@@ -30,17 +30,22 @@ def spoken(choices: Iterable[str]) -> str:
 
 
 # The geometry options, shared by apply and explain.
-PaddingOption = Annotated[str, typer.Option("-p", "--padding", help=f"{PADDING_FORMS}.")]
+PaddingOption = Annotated[
+    str, typer.Option("-p", "--padding", metavar="PADDING", help=f"{PADDING_FORMS}.")
+]
 PadModeOption = Annotated[
     str,
     typer.Option(
         "--pad-mode",
+        metavar="MODE",
         help=f"Border: {', '.join(PadMode)} (or {', '.join(PAD_MODE_ALIASES)}).",
     ),
 ]
-PadValueOption = Annotated[float, typer.Option("--pad-value", help="Value of zero padding.")]
-StrideOption = Annotated[str, typer.Option("-s", "--stride", help="N or N,M.")]
-DilationOption = Annotated[str, typer.Option("-d", "--dilation", help="N or N,M.")]
+PadValueOption = Annotated[
+    float, typer.Option("--pad-value", metavar="VALUE", help="Value of zero padding.")
+]
+StrideOption = Annotated[str, typer.Option("-s", "--stride", metavar="N[,M]", help="N or N,M.")]
+DilationOption = Annotated[str, typer.Option("-d", "--dilation", metavar="N[,M]", help="N or N,M.")]
 FlipOption = Annotated[bool, typer.Option("--flip", help="True convolution (kernel rotated 180°).")]
 
 
