@@ -492,8 +492,10 @@ def test_every_mode_survives_the_identity_kernel_exactly(tmp_path, mode):
     np.testing.assert_array_equal(read(target), expected)
 
 
-def test_debug_before_the_command_shows_the_traceback_and_as_a_value_does_not(camera):
-    shown = run("--debug", "apply", str(camera), "-k", "nonesuch")
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_anywhere_shows_the_traceback_and_as_a_value_does_not(camera, where):
+    arguments = ["apply", str(camera), "-k", "nonesuch"]
+    shown = run(*(["--debug", *arguments] if where == "before" else [*arguments, "--debug"]))
     assert shown.exit_code == 2
     assert "Traceback (most recent call last)" in shown.stderr
     assert shown.stderr.strip().splitlines()[-1].startswith("convcli: error: unknown kernel")

@@ -15,7 +15,7 @@ import traceback
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from convcli import __version__
 from convcli.cli import apply, explain, kernels
@@ -37,12 +37,12 @@ class _Program(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> int:
-        arguments = list(sys.argv[1:] if args is None else args)
+        arguments = _debug_first(list(sys.argv[1:] if args is None else args), self)
         try:
             result = super().main(arguments, prog_name, complete_var, False, **extra)
             code = int(result) if isinstance(result, int) else ExitCode.OK
         except Exception as error:
-            code = _report_error(error, debug=_debug_requested(arguments))
+            code = _report_error(error, debug=arguments[:1] == ["--debug"])
         except Signalled as signalled:  # before a run began: while parsing or planning
             error_line(f"interrupted by {signalled.name} before any output was written")
             code = signalled.exit_code
@@ -51,14 +51,30 @@ class _Program(TyperGroup):
         return code
 
 
-def _debug_requested(arguments: list[str]) -> bool:
-    """Whether ``--debug`` was given to the program (before the command), not as a value."""
-    for argument in arguments:
-        if not argument.startswith("-"):
-            return False
-        if argument == "--debug":
-            return True
-    return False
+def _debug_first(arguments: list[str], program: TyperGroup) -> list[str]:
+    """Move ``--debug``, wherever it was typed (before ``--``, not as a value), to the front."""
+    takes_value = _options_with_values(program)
+    end = arguments.index("--") if "--" in arguments else len(arguments)
+    flags = [
+        i
+        for i in range(end)
+        if arguments[i] == "--debug" and (i == 0 or arguments[i - 1] not in takes_value)
+    ]
+    if not flags:
+        return arguments
+    return ["--debug", *(a for i, a in enumerate(arguments) if i not in flags)]
+
+
+def _options_with_values(command: Any) -> set[str]:  # a click command
+    found = {
+        name
+        for p in command.params
+        if isinstance(p, TyperOption) and not p.is_flag
+        for name in p.opts
+    }
+    for sub in getattr(command, "commands", {}).values():
+        found |= _options_with_values(sub)
+    return found
 
 
 def _report_error(error: Exception, debug: bool) -> int:
