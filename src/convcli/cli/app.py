@@ -131,9 +131,9 @@ kernels_app = typer.Typer(
 )
 app.add_typer(kernels_app, name="kernels")
 app.command(epilog=apply.EXAMPLES)(apply.apply)
-app.command()(explain.explain)
-kernels_app.command("list")(kernels.list_kernels)
-kernels_app.command("show")(kernels.show_kernel)
+app.command(epilog=explain.EXAMPLES)(explain.explain)
+kernels_app.command("list", epilog=kernels.LIST_EXAMPLES)(kernels.list_kernels)
+kernels_app.command("show", epilog=kernels.SHOW_EXAMPLES)(kernels.show_kernel)
 
 
 def _print_version(value: bool) -> None:

@@ -18,6 +18,7 @@ from convcli.cli.options import (
     PadModeOption,
     PadValueOption,
     StrideOption,
+    examples,
     spoken,
 )
 from convcli.errors import ConvcliError, ExitCode, UsageError
@@ -28,16 +29,13 @@ if TYPE_CHECKING:
     from convcli.pipeline import Settings
 
 
-# Shown after the options; "\b" keeps click from re-wrapping the lines.
-EXAMPLES = """Examples:
-
-\b
-  convcli apply photo.jpg -k sobel-x        # writes photo_sobel-x.jpg
-  convcli apply photos/ -k gaussian:sigma=2 -o blurred/ -j 4
-  convcli apply scan.tif -k box:5 -p valid -s 2 -o small.tif
-  convcli apply - -k sharpen < in.png > out.png
-  convcli apply img.png -k sobel-x --colormap viridis --dry-run --json
-"""
+EXAMPLES = examples(
+    "convcli apply photo.jpg -k sobel-x        # writes photo_sobel-x.jpg",
+    "convcli apply photos/ -k gaussian:sigma=2 -o blurred/ -j 4",
+    "convcli apply scan.tif -k box:5 -p valid -s 2 -o small.tif",
+    "convcli apply - -k sharpen < in.png > out.png",
+    "convcli apply img.png -k sobel-x --colormap viridis --dry-run --json",
+)
 
 
 def apply(

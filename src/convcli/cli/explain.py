@@ -15,9 +15,16 @@ from convcli.cli.options import (
     PadModeOption,
     PadValueOption,
     StrideOption,
+    examples,
 )
 from convcli.errors import UsageError
 from convcli.limits import MAX_STEPS
+
+EXAMPLES = examples(
+    "convcli explain -k sobel-x                  # on a 5x5 ramp",
+    "convcli explain -k box:3 -p 1 -s 2 --input '[[1,2,3],[4,5,6],[7,8,9]]'",
+    "convcli explain -k laplacian --input photo.jpg --crop 100,100,6,6 --flip",
+)
 
 
 def explain(

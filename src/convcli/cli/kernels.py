@@ -7,6 +7,13 @@ from typing import Annotated
 
 import typer
 
+from convcli.cli.options import examples
+
+LIST_EXAMPLES = examples("convcli kernels list --tag edge", "convcli kernels list --json")
+SHOW_EXAMPLES = examples(
+    "convcli kernels show sobel-x", "convcli kernels show gaussian:sigma=1.5 --json"
+)
+
 
 def list_kernels(
     tag: Annotated[

@@ -29,6 +29,12 @@ def spoken(choices: Iterable[str]) -> str:
     return " or ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
 
 
+def examples(*lines: str) -> str:
+    """Return the Examples paragraph ending a command's --help."""
+    # "\b" keeps click from re-wrapping the lines.
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
 # The geometry options, shared by apply and explain.
 PaddingOption = Annotated[
     str, typer.Option("-p", "--padding", metavar="PADDING", help=f"{PADDING_FORMS}.")
