@@ -6,6 +6,7 @@ import ast
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -503,3 +504,32 @@ def test_debug_anywhere_shows_the_traceback_and_as_a_value_does_not(camera, wher
     assert value.exit_code == 2
     assert value.stderr.count("\n") == 1
     assert value.stderr.startswith("convcli: error: --padding must be")
+
+
+@pytest.mark.parametrize(
+    ("words", "offered"),
+    [
+        ("convcli apply x.png --pad-mode r", ["reflect", "replicate"]),
+        ("convcli apply x.png --range a", ["abs"]),
+        ("convcli apply x.png --colormap ma", ["magma"]),
+        ("convcli apply x.png --format t", ["tif"]),
+        ("convcli apply x.png --method s", ["separable"]),
+        ("convcli apply x.png -p f", ["full"]),
+        ("convcli apply x.png -k sobel-", ["sobel-x", "sobel-y"]),
+        ("convcli explain -k gau", ["gaussian:"]),
+        ("convcli kernels show lap", ["laplacian", "laplacian-8"]),
+        ("convcli kernels show mine", ["mine-blur"]),  # from CONVCLI_KERNEL_PATH
+    ],
+)
+def test_bash_completion_offers_choices_and_kernel_names(tmp_path, words, offered):
+    (tmp_path / "mine.toml").write_text("[mine-blur]\nmatrix = [[1, 1], [1, 1]]\n")
+    environment = os.environ | {
+        "_CONVCLI_COMPLETE": "complete_bash",  # what the script --install-completion writes sets
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split()) - 1),
+        "CONVCLI_KERNEL_PATH": str(tmp_path),
+    }
+    done = subprocess.run([sys.executable, "-m", "convcli"], env=environment, capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == offered

@@ -120,7 +120,6 @@ app = typer.Typer(
     name="convcli",
     help="Apply convolution kernels to images, signals and volumes.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     # Plain help text: rich's help formatting imports a Markdown parser, 40 ms of
     # the 150 ms `convcli --help` may take.

@@ -18,6 +18,8 @@ from convcli.cli.options import (
     PadModeOption,
     PadValueOption,
     StrideOption,
+    complete_kernel,
+    completes,
     examples,
     spoken,
 )
@@ -53,6 +55,7 @@ def apply(
             "-k",
             "--kernel",
             metavar="KERNEL",
+            autocompletion=complete_kernel,
             help="Kernel: a name, family:params, file.toml[:name] or a matrix like "
             "'[[0,1,0],[1,-4,1],[0,1,0]]'. Repeat to apply several in sequence.",
         ),
@@ -69,6 +72,7 @@ def apply(
         typer.Option(
             "--range",
             metavar="MODE",
+            autocompletion=completes(Range),
             help=f"Output mapping: {spoken(Range)} "
             "[default: the kernel's, else clip; raw for .npy]",
         ),
@@ -77,6 +81,7 @@ def apply(
         str | None,
         typer.Option(
             metavar="MAP",
+            autocompletion=completes(Colormap),
             help=f"False-colour heat map of the response: {spoken(Colormap)} "
             "(implies --gray; the range is --range, else the kernel's, else rescale)",
         ),
@@ -106,6 +111,7 @@ def apply(
         typer.Option(
             "--format",
             metavar="FORMAT",
+            autocompletion=completes(FileFormat),
             help=f"Output format: {', '.join(FileFormat)} [default: input's]",
         ),
     ] = None,
@@ -120,7 +126,12 @@ def apply(
         typer.Option(metavar="FILE", help="Also write the report to a .json or .csv file."),
     ] = None,
     method: Annotated[
-        str, typer.Option(metavar="METHOD", help=f"Engine algorithm: {spoken(Method)}.")
+        str,
+        typer.Option(
+            metavar="METHOD",
+            autocompletion=completes(Method),
+            help=f"Engine algorithm: {spoken(Method)}.",
+        ),
     ] = "auto",
     compress_level: Annotated[
         int | None,

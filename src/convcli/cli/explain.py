@@ -15,6 +15,7 @@ from convcli.cli.options import (
     PadModeOption,
     PadValueOption,
     StrideOption,
+    complete_kernel,
     examples,
 )
 from convcli.errors import UsageError
@@ -29,7 +30,14 @@ EXAMPLES = examples(
 
 def explain(
     kernel: Annotated[
-        str, typer.Option("-k", "--kernel", metavar="KERNEL", help="A kernel spec, as for apply.")
+        str,
+        typer.Option(
+            "-k",
+            "--kernel",
+            metavar="KERNEL",
+            autocompletion=complete_kernel,
+            help="A kernel spec, as for apply.",
+        ),
     ],
     input_text: Annotated[
         str | None,

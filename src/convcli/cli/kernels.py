@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from convcli.cli.options import examples
+from convcli.cli.options import complete_kernel, examples
 
 LIST_EXAMPLES = examples("convcli kernels list --tag edge", "convcli kernels list --json")
 SHOW_EXAMPLES = examples(
@@ -38,7 +38,12 @@ def list_kernels(
 
 def show_kernel(
     name: Annotated[
-        str, typer.Argument(metavar="KERNEL", help="A kernel spec, as for 'apply -k'.")
+        str,
+        typer.Argument(
+            metavar="KERNEL",
+            autocompletion=complete_kernel,
+            help="A kernel spec, as for 'apply -k'.",
+        ),
     ],
     json_output: Annotated[bool, typer.Option("--json", help="A JSON object.")] = False,
 ) -> None:

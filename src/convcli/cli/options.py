@@ -6,7 +6,7 @@ so they cannot drift from what the library accepts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Annotated
 
 import typer
@@ -35,15 +35,40 @@ def examples(*lines: str) -> str:
     return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
 
 
+def completes(*choices: Iterable[str]) -> Callable[[str], list[str]]:
+    """Return a shell-completion function offering ``choices`` (Typer's ``autocompletion``)."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [name for group in choices for name in group if name.startswith(incomplete)]
+
+    return complete
+
+
+def complete_kernel(incomplete: str) -> list[str]:
+    """Complete a kernel name: built-in, family (as ``name:``) or from CONVCLI_KERNEL_PATH."""
+    from convcli.kernels.catalog import listing
+
+    names = [entry["name"] + ":" * bool(entry["parameters"]) for entry in listing()]
+    return [name for name in names if name.startswith(incomplete)]
+
+
 # The geometry options, shared by apply and explain.
 PaddingOption = Annotated[
-    str, typer.Option("-p", "--padding", metavar="PADDING", help=f"{PADDING_FORMS}.")
+    str,
+    typer.Option(
+        "-p",
+        "--padding",
+        metavar="PADDING",
+        autocompletion=completes(PaddingWord),
+        help=f"{PADDING_FORMS}.",
+    ),
 ]
 PadModeOption = Annotated[
     str,
     typer.Option(
         "--pad-mode",
         metavar="MODE",
+        autocompletion=completes(PadMode),
         help=f"Border: {', '.join(PadMode)} (or {', '.join(PAD_MODE_ALIASES)}).",
     ),
 ]
