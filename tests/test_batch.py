@@ -362,3 +362,18 @@ def test_progress_bar_on_a_terminal_colour_unless_no_color(tmp_path, no_color):
     assert b"0/6" in printed  # the bar drew
     colour = re.search(rb"\x1b\[[0-9;]*[1-9][0-9;]*m", printed)
     assert (colour is not None) is not no_color
+
+
+def test_a_batch_table_shows_the_failed_and_skipped_and_verbose_shows_all(photos, tmp_path):
+    out = tmp_path / "out"
+    inputs = [str(photos / "coins.png"), str(photos / "astronaut.jpg"), str(photos / "empty.png")]
+    default = run("apply", *inputs, "-k", "box", "-o", str(out))
+    assert default.exit_code == 1
+    assert "empty.png" in default.stdout  # the failure has its row
+    assert "coins.png" not in default.stdout  # the summary counts the rest
+    assert default.stderr.splitlines()[-1].startswith("convcli: 2 done, 0 skipped, 1 failed")
+    verbose = run("apply", *inputs, "-k", "box", "-o", str(out), "-v")
+    assert all(Path(name).name in verbose.stdout for name in inputs)
+    all_ok = run("apply", *inputs[:2], "-k", "box", "-o", str(out))
+    assert all_ok.exit_code == 0
+    assert all_ok.stdout == ""  # no table at all: nothing failed

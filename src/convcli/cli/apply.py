@@ -199,6 +199,14 @@ def apply(
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="No table, no progress bar, no summary.")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "-v",
+            "--verbose",
+            help="A row for every input of a batch [default: only the failed and skipped]",
+        ),
+    ] = False,
 ) -> int:
     """Filter images (or .npy arrays) with one kernel or a pipeline of kernels."""
     from convcli import batch, planning
@@ -236,7 +244,11 @@ def apply(
         workers=jobs or usable_cpus(), fail_fast=fail_fast, dry_run=dry_run, max_pixels=limit
     )
     feedback = Feedback(
-        len(planned.jobs), json_lines=json_lines, quiet=quiet, table_on_stderr=to_stdout
+        len(planned.jobs),
+        json_lines=json_lines,
+        quiet=quiet,
+        every_row=verbose or dry_run,
+        table_on_stderr=to_stdout,
     )
     with feedback.progress():
         reports = batch.run_jobs(planned.jobs, settings, options, feedback.report)

@@ -88,14 +88,19 @@ class Feedback:
         Write each input's record to standard output as it is done.
     quiet : bool
         No table, no progress bar, no summary.
+    every_row : bool
+        The table of a batch has a row for every input, not only the failed and skipped.
     table_on_stderr : bool
         Standard output carries the image: the table goes to standard error.
     """
 
-    def __init__(self, total: int, *, json_lines: bool, quiet: bool, table_on_stderr: bool) -> None:
+    def __init__(
+        self, total: int, *, json_lines: bool, quiet: bool, every_row: bool, table_on_stderr: bool
+    ) -> None:
         self.total = total
         self.json_lines = json_lines
         self.quiet = quiet
+        self.every_row = every_row
         self.table_on_stderr = table_on_stderr
         self.clipped: list[str] = []
         self.told: set[str] = set()
@@ -161,13 +166,16 @@ class Feedback:
         self._advance()
 
     def finish(self, reports: list[Report]) -> None:
-        """Show the table of every input and, for several, the summary line."""
+        """Show the table (of a batch: its failed and skipped inputs) and the summary line."""
         seconds = time.perf_counter() - self.started
+        shown = reports
+        if len(reports) > 1 and not self.every_row:  # the summary counts the rest
+            shown = [report for report in reports if report.status in ("error", "skipped")]
         alone_failed = len(reports) == 1 and reports[0].status == "error"  # its line said it all
-        if not self.json_lines and not self.quiet and not alone_failed:
+        if shown and not self.json_lines and not self.quiet and not alone_failed:
             from convcli.cli.render import console, report_view
 
-            console(stderr=self.table_on_stderr).print(report_view(reports))
+            console(stderr=self.table_on_stderr).print(report_view(shown))
         if not self.quiet and len(reports) > 1:
             typer.echo(_summary(reports, seconds, len(self.clipped)), err=True)
 
