@@ -17,8 +17,9 @@ import pytest
 from PIL import Image
 
 from convcli import batch
+from convcli.cli import app
 from convcli.report import RECORD_KEYS
-from helpers import SAMPLES, run
+from helpers import SAMPLES, run, runner
 
 
 def records(result) -> list[dict]:
@@ -377,3 +378,16 @@ def test_a_batch_table_shows_the_failed_and_skipped_and_verbose_shows_all(photos
     all_ok = run("apply", *inputs[:2], "-k", "box", "-o", str(out))
     assert all_ok.exit_code == 0
     assert all_ok.stdout == ""  # no table at all: nothing failed
+
+
+@pytest.mark.parametrize("columns", ["50", "80"])
+def test_a_narrow_table_folds_its_cells_and_cuts_none(photos, tmp_path, columns):
+    inputs = [str(photos / "coins.png"), str(photos / "astronaut.jpg")]
+    result = runner.invoke(app, ["apply", *inputs, "-k", "gaussian:sigma=2", "-o",
+                                 str(tmp_path / "a-long-output-folder-name"), "-v"],
+                           env={"COLUMNS": columns})  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= int(columns)
+    assert "…" not in result.stdout  # rich's mark of a cut cell
+    assert sum("ok" in line.split("│")[5] for line in lines if line.count("│") == 8) == 2

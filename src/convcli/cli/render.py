@@ -35,7 +35,9 @@ def report_view(reports: list[Report]) -> RenderableType:
     """One table for a single input (with the formula per axis), else a row per input."""
     if len(reports) == 1 and reports[0].status in ("ok", "planned"):
         return _single_report(reports[0])
-    table = Table("input", "kernel", "input shape", "output shape", "status", "time", "output",
+    # At a narrow terminal cells fold, never cut.
+    headers = ("input", "kernel", "input shape", "output shape", "status", "time", "output")
+    table = Table(*(Column(header, overflow="fold") for header in headers),
                   title="convcli apply", title_justify="left")  # fmt: skip
     for report in reports:
         table.add_row(
