@@ -315,7 +315,7 @@ def test_a_worker_that_dies_fails_its_input_and_the_run_goes_on(photos, tmp_path
     assert (tmp_path / "out" / "astronaut_box.jpg").exists()
 
 
-def _on_a_terminal(command: list[str], env: dict[str, str]) -> bytes:
+def _on_a_terminal(command: list[str], env: dict[str, str], code: int = 0) -> bytes:
     """Run ``command`` with a pseudo-terminal as stdout and stderr; return what it printed."""
     import pty
 
@@ -332,7 +332,7 @@ def _on_a_terminal(command: list[str], env: dict[str, str]) -> bytes:
             break
         printed += chunk
     os.close(leader)
-    assert process.wait(timeout=60) == 0
+    assert process.wait(timeout=60) == code
     return printed
 
 
@@ -391,3 +391,19 @@ def test_a_narrow_table_folds_its_cells_and_cuts_none(photos, tmp_path, columns)
     assert max(len(line) for line in lines) <= int(columns)
     assert "…" not in result.stdout  # rich's mark of a cut cell
     assert sum("ok" in line.split("│")[5] for line in lines if line.count("│") == 8) == 2
+
+
+def test_error_lines_during_the_bar_print_above_it_never_into_it(tmp_path):
+    source = _slow_batch(tmp_path, count=6)
+    for name in ("img01b.png", "img03b.png"):  # between the good ones, while the bar shows
+        (source / name).write_bytes(b"not an image")
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")} | {"TERM": "xterm"}
+    command = [sys.executable, "-m", "convcli", "apply", str(source), "-k", "box",
+               "-o", str(tmp_path / "out"), "-j", "1"]  # fmt: skip
+    printed = _on_a_terminal(command, env, code=1)
+    assert b"0/8" in printed  # the bar drew
+    before = re.findall(rb"(.)convcli: error: ", printed, re.DOTALL)
+    assert len(before) == 2
+    # Each starts a line: after a newline, a carriage return or the erase-line code (ESC [2K),
+    # never after the bar's last character.
+    assert all(char in (b"\n", b"\r", b"K") for char in before), before
