@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # these modules bring the engine, and NumPy, with them
     from convcli.explain import Explanation
     from convcli.report import Report
 
+SHAPES = "shapes: rows x cols (x channels), as in NumPy"
 UNWRAPPED = 100_000  # columns for output that is not a terminal
 AXIS_NAMES = {1: ("samples",), 2: ("rows", "cols"), 3: ("planes", "rows", "cols")}
 
@@ -38,7 +39,8 @@ def report_view(reports: list[Report]) -> RenderableType:
     # At a narrow terminal cells fold, never cut.
     headers = ("input", "kernel", "input shape", "output shape", "status", "time", "output")
     table = Table(*(Column(header, overflow="fold") for header in headers),
-                  title="convcli apply", title_justify="left")  # fmt: skip
+                  title="convcli apply", title_justify="left", caption=SHAPES,
+                  caption_justify="left")  # fmt: skip
     for report in reports:
         table.add_row(
             Text(shown(report.input)),
@@ -59,7 +61,8 @@ def _status(status: str, reason: str | None = None) -> Text:
 
 def _single_report(report: Report) -> RenderableType:
     title = Text(f"convcli apply: {shown(report.input)}")
-    table = Table(show_header=False, title=title, title_justify="left")
+    table = Table(show_header=False, title=title, title_justify="left", caption=SHAPES,
+                  caption_justify="left")  # fmt: skip
     table.add_column(style="bold")
     table.add_column()
     table.add_row("input", Text(f"{shown(report.input)}  {_shape(report.input_shape)}"))
