@@ -290,6 +290,8 @@ def test_an_input_with_no_suffix_needs_a_format_for_its_output(camera, tmp_path)
     )
     assert run("apply", str(plain), "-k", "box", "--format", "png", "-q").exit_code == 0
     assert read(tmp_path / "plain_box.png").shape == (512, 512)
+    missing = run("apply", str(tmp_path / "photos/"), "-k", "box", "-o", f"{tmp_path}/out/")
+    assert missing.stderr == f"convcli: error: {tmp_path / 'photos'}: no such file or folder\n"
 
 
 def test_a_folder_output_is_made_when_it_ends_in_a_slash(camera, tmp_path):

@@ -21,7 +21,7 @@ from PIL import Image
 
 import convcli.io.atomic
 from convcli.io.images import DEFAULT_MAX_PIXELS
-from helpers import encode
+from helpers import encode, run
 from helpers.contract import USAGE, png_chunks, png_from_chunks, run_and_check
 
 RNG = np.random.default_rng(11)
@@ -424,3 +424,27 @@ def test_samples_a_format_cannot_hold_are_mapped_to_its_range(tmp_path, make, su
     result = run_and_check(["apply", str(source), "-k", "identity", "-o", str(out)], tmp_path)
     assert result.exit_code == 0
     assert opened(out).mode == mode
+
+
+def test_a_tiff_whose_planar_configuration_is_invalid_fails_alone(tmp_path):
+    # Found by the full-depth fuzz target: PlanarConfiguration 0 makes tifffile lay the
+    # samples first, (3, 12, 10); that is this file's problem (exit 1), not a usage error.
+    import tifffile
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.ones((12, 10, 3), np.float32), photometric="rgb")
+    content = bytearray(buffer.getvalue())
+    with tifffile.TiffFile(io.BytesIO(bytes(content))) as tiff:
+        tag = tiff.pages[0].tags["PlanarConfiguration"]
+        content[tag.valueoffset : tag.valueoffset + 2] = b"\x00\x00"
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(bytes(content))
+    good = tmp_path / "good.png"
+    Image.new("L", (8, 8)).save(good)
+    result = run("apply", str(bad), str(good), "-k", "box", "-o", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("convcli: error:")]
+    assert errors == [f"convcli: error: {bad}: its pixels are laid out as (3, 12, 10), "
+                      "which convcli cannot filter"]  # fmt: skip
+    assert not any(line.startswith("<tifffile") for line in result.stderr.splitlines())
+    assert (tmp_path / "out" / "good_box.png").exists()

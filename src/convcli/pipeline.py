@@ -28,7 +28,7 @@ from convcli.engine import (
     padded_reads,
     resolve_geometry,
 )
-from convcli.errors import ParameterError, UsageError
+from convcli.errors import InputError, ParameterError, UsageError
 from convcli.io.formats import OutputFormat, output_format
 from convcli.io.images import (
     DEFAULT_MAX_PIXELS,
@@ -299,7 +299,10 @@ def process(
         report.notes.append(picture.note)
     like = picture.header  # the file's layout, for every frame
     picture = _as_needed(picture, settings, fmt, report)
-    planned = prepare(picture.header, settings, fmt, max_pixels)
+    try:
+        planned = prepare(picture.header, settings, fmt, max_pixels)
+    except InputError as error:
+        raise InputError(f"{label}: {error}") from None
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
     if dry_run:
         report.status = "planned"  # worked out from the input; nothing written
@@ -485,6 +488,8 @@ def _output_mapping(
     if fmt.name == FileFormat.NPY:
         return settings.range or Range.RAW, "float32"
     image_shaped = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4 * fmt.cmyk))
+    if not image_shaped and header.is_image:  # the file's own layout: it fails alone
+        raise InputError(f"its pixels are laid out as {shape}, which convcli cannot filter")
     if not image_shaped:
         raise UsageError(f"cannot write an array of shape {shape} as {fmt.name}; use .npy")
     mode = settings.range or settings.kernels[-1].range or Range.CLIP

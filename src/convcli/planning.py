@@ -232,6 +232,8 @@ def plan_jobs(
             else:
                 target = Path(output)
             if not (forced or target.suffix):
+                if item.path is not None and not item.path.exists():
+                    raise UsageError(f"{item.label}: no such file or folder")
                 raise UsageError(
                     f"{item.label} has no suffix to give its output; give --format"
                     if named
@@ -276,6 +278,8 @@ def check_jobs(
             planned = prepare(header, settings, job.format, max_pixels)
         except ParameterError as error:
             raise error.about(job.label) from None
+        except InputError:
+            continue  # this input fails alone when it runs
         except UsageError as error:
             raise UsageError(f"{job.label}: {error}") from None
         if job.named and job.target is not None:

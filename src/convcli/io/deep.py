@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,8 @@ def open_tiff(source: Path | bytes) -> Any:
     """Open a TIFF with tifffile (its header only); ``ValueError`` if it is not one."""
     import tifffile
 
+    # tifffile logs what it makes of a bad tag; convcli's one error line says what matters.
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     try:
         return tifffile.TiffFile(io.BytesIO(source) if isinstance(source, bytes) else source)
     except tifffile.TiffFileError as error:
