@@ -53,8 +53,10 @@ class _Program(TyperGroup):
 
 def _debug_first(arguments: list[str], program: TyperGroup) -> list[str]:
     """Move ``--debug``, wherever it was typed (before ``--``, not as a value), to the front."""
-    takes_value = _options_with_values(program)
     end = arguments.index("--") if "--" in arguments else len(arguments)
+    if "--debug" not in arguments[:end]:
+        return arguments  # the usual case: no need to walk the commands' options
+    takes_value = _options_with_values(program)
     flags = [
         i
         for i in range(end)
