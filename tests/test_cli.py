@@ -290,8 +290,18 @@ def test_an_input_with_no_suffix_needs_a_format_for_its_output(camera, tmp_path)
     )
     assert run("apply", str(plain), "-k", "box", "--format", "png", "-q").exit_code == 0
     assert read(tmp_path / "plain_box.png").shape == (512, 512)
-    missing = run("apply", str(tmp_path / "photos/"), "-k", "box", "-o", f"{tmp_path}/out/")
-    assert missing.stderr == f"convcli: error: {tmp_path / 'photos'}: no such file or folder\n"
+
+
+def test_a_missing_input_fails_alone_with_or_without_a_suffix(camera, tmp_path):
+    out = f"{tmp_path}/out/"
+    for missing in (tmp_path / "photos", tmp_path / "gone.png"):
+        result = run("apply", str(missing), str(camera), "-k", "box", "-o", out, "-q")
+        assert result.exit_code == 1
+        assert result.stderr.splitlines()[0].startswith(f"convcli: error: {missing}: no such file")
+        assert (tmp_path / "out" / "camera_box.png").is_file()
+    alone = run("apply", str(tmp_path / "photos/"), "-k", "box")
+    assert alone.exit_code == 1
+    assert alone.stderr == f"convcli: error: {tmp_path / 'photos'}: no such file or folder\n"
 
 
 def test_a_folder_output_is_made_when_it_ends_in_a_slash(camera, tmp_path):
@@ -522,6 +532,7 @@ def test_debug_anywhere_shows_the_traceback_and_as_a_value_does_not(camera, wher
         ("convcli explain -k gau", ["gaussian:"]),
         ("convcli kernels show lap", ["laplacian", "laplacian-8"]),
         ("convcli kernels show mine", ["mine-blur"]),  # from CONVCLI_KERNEL_PATH
+        ("convcli kernels list --tag b", ["basic", "blob", "blur"]),
     ],
 )
 def test_bash_completion_offers_choices_and_kernel_names(tmp_path, words, offered):

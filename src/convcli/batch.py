@@ -177,12 +177,12 @@ def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
     """Run one job; a failure of this input becomes an error report."""
     target: Path | BinaryIO | None = job.target
     try:
+        if job.failure is not None:
+            raise InputError(job.failure)
         if job.target is not None and not options.dry_run:
             _make_folder(job.target.parent)  # mirrored sub-folders of the output
         if target is None:
             target = standard_output()
-        if job.failure is not None:
-            raise InputError(job.failure)
         source = job.content or job.source
         if source is None:
             source = read_standard_input(STDIN_BYTES_PER_PIXEL * options.max_pixels)

@@ -35,7 +35,7 @@ class Job:
     skip: str | None = None  # why it will not run
     named: bool = False  # the target's name was made by convcli (not given with -o)
     content: bytes | None = None  # a pipe's or device's bytes, read once while planning
-    failure: str | None = None  # why it fails, known while planning (a pipe that was no image)
+    failure: str | None = None  # known while planning: missing, or a pipe that is no image
 
 
 @dataclass
@@ -216,6 +216,10 @@ def plan_jobs(
         if not item.image:
             jobs.append(Job(item.label, item.path, None, None, skip="not an image"))
             continue
+        if item.path is not None and not item.path.exists() and not item.path.suffix:
+            missing = f"{item.label}: no such file or folder"  # it fails alone, as a missing x.png
+            jobs.append(Job(item.label, item.path, None, None, failure=missing))
+            continue
         target: Path | None
         named = False
         if output == "-" or (item.path is None and output is None):
@@ -232,8 +236,6 @@ def plan_jobs(
             else:
                 target = Path(output)
             if not (forced or target.suffix):
-                if item.path is not None and not item.path.exists():
-                    raise UsageError(f"{item.label}: no such file or folder")
                 raise UsageError(
                     f"{item.label} has no suffix to give its output; give --format"
                     if named

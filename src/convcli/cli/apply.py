@@ -230,7 +230,9 @@ def apply(
     )  # fmt: skip
     if report is not None:
         check_report_path(report, [job.target for job in planned.jobs if job.target is not None])
-    to_stdout = any(job.target is None and job.skip is None for job in planned.jobs)
+    to_stdout = any(
+        job.target is None and job.skip is None and job.failure is None for job in planned.jobs
+    )
     if json_lines and to_stdout:
         raise UsageError("--json and -o - both want standard output; write the image to a file")
     if to_stdout and sys.stdout is not None and sys.stdout.isatty():  # as gzip refuses

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from convcli.cli.options import complete_kernel, examples
+from convcli.cli.options import complete_kernel, complete_tag, examples
 
 LIST_EXAMPLES = examples("convcli kernels list --tag edge", "convcli kernels list --json")
 SHOW_EXAMPLES = examples(
@@ -17,7 +17,10 @@ SHOW_EXAMPLES = examples(
 
 def list_kernels(
     tag: Annotated[
-        str | None, typer.Option(metavar="TAG", help="Only kernels with this tag.")
+        str | None,
+        typer.Option(
+            metavar="TAG", autocompletion=complete_tag, help="Only kernels with this tag."
+        ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="A JSON array.")] = False,
 ) -> None:

@@ -52,6 +52,14 @@ def complete_kernel(incomplete: str) -> list[str]:
     return [name for name in names if name.startswith(incomplete)]
 
 
+def complete_tag(incomplete: str) -> list[str]:
+    """Complete a kernel tag, from every kernel's tags."""
+    from convcli.kernels.catalog import listing
+
+    tags = sorted({tag for entry in listing() for tag in entry["tags"]})
+    return [tag for tag in tags if tag.startswith(incomplete)]
+
+
 # The geometry options, shared by apply and explain.
 PaddingOption = Annotated[
     str,

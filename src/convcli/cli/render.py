@@ -36,22 +36,28 @@ def report_view(reports: list[Report]) -> RenderableType:
     """One table for a single input (with the formula per axis), else a row per input."""
     if len(reports) == 1 and reports[0].status in ("ok", "planned"):
         return _single_report(reports[0])
+    rows = [
+        [Text(shown(report.input)), Text(report.kernel), Text(_shapes(report)),
+         _status(report.status, report.error if report.status == "skipped" else None),
+         Text(f"{report.seconds:.3f}"), Text(shown(report.output or ""))]
+        for report in reports
+    ]  # fmt: skip
     # At a narrow terminal cells fold, never cut.
-    headers = ("input", "kernel", "input shape", "output shape", "status", "time", "output")
-    table = Table(*(Column(header, overflow="fold") for header in headers),
-                  title="convcli apply", title_justify="left", caption=SHAPES,
-                  caption_justify="left")  # fmt: skip
-    for report in reports:
-        table.add_row(
-            Text(shown(report.input)),
-            report.kernel,
-            _shape(report.input_shape),
-            _shape(report.output_shape),
-            _status(report.status, report.error if report.status == "skipped" else None),
-            f"{report.seconds:.3f} s",
-            Text(shown(report.output or "")),
-        )
-    return table
+    headers = ("input", "kernel", "shape", "status", "time (s)", "output")
+    columns = [Column(header, overflow="fold") for header in headers]
+    columns[4].justify = "right"
+    # A column with nothing to say in any row (no outputs, no shapes: all failed) is left out.
+    kept = [n for n in range(len(columns)) if any(row[n].plain not in ("", "-") for row in rows)]
+    table = Table(*(columns[n] for n in kept))
+    for row in rows:
+        table.add_row(*(row[n] for n in kept))
+    return _titled("convcli apply", table, SHAPES if 2 in kept else None)
+
+
+def _shapes(report: Report) -> str:
+    if report.input_shape is None:
+        return "-"
+    return f"{_shape(report.input_shape)} → {_shape(report.output_shape)}"
 
 
 def _status(status: str, reason: str | None = None) -> Text:
@@ -60,9 +66,7 @@ def _status(status: str, reason: str | None = None) -> Text:
 
 
 def _single_report(report: Report) -> RenderableType:
-    title = Text(f"convcli apply: {shown(report.input)}")
-    table = Table(show_header=False, title=title, title_justify="left", caption=SHAPES,
-                  caption_justify="left")  # fmt: skip
+    table = Table(show_header=False)
     table.add_column(style="bold")
     table.add_column()
     table.add_row("input", Text(f"{shown(report.input)}  {_shape(report.input_shape)}"))
@@ -82,21 +86,30 @@ def _single_report(report: Report) -> RenderableType:
         table.add_row("method", f"{stage.method}  {stage.seconds * 1000:.1f} ms")
     table.add_row("output", Text(f"{shown(report.output or '')}  {_shape(report.output_shape)}"))
     table.add_row("time", f"{report.seconds:.3f} s")
-    return table
+    return _titled(f"convcli apply: {shown(report.input)}", table, SHAPES)
+
+
+def _titled(title: str, table: Table, caption: str | None = None) -> RenderableType:
+    # Title and caption as lines of their own: a table's own are padded to its width,
+    # which leaves trailing spaces in piped output.
+    return Group(Text(title), table, *([Text(caption)] if caption else []))
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
     return "-" if shape is None else "x".join(map(str, shape))
 
 
-def kernels_view(entries: list[dict[str, Any]]) -> Table:
+def kernels_view(entries: list[dict[str, Any]]) -> RenderableType:
     """Build the table of ``convcli kernels list``."""
     show_source = any(entry["source"] not in ("built-in", "built-in family") for entry in entries)
     # At a narrow terminal the words fold; shape and range keep to one line.
-    table = Table(Column("name", overflow="fold"), Column("shape", min_width=8),
-                  Column("range", min_width=7), Column("tags", overflow="fold"),
-                  Column("description", overflow="fold"), title="convcli kernels",
-                  title_justify="left")  # fmt: skip
+    table = Table(
+        Column("name", overflow="fold"),
+        Column("shape", min_width=8),
+        Column("range", min_width=7),
+        Column("tags", overflow="fold"),
+        Column("description", overflow="fold"),
+    )
     if show_source:
         table.add_column("source", overflow="fold")
     for entry in entries:
@@ -106,7 +119,7 @@ def kernels_view(entries: list[dict[str, Any]]) -> Table:
         row = [name, _shape(tuple(entry["shape"])), entry["range"] or Range.CLIP,
                ", ".join(entry["tags"]), entry["description"]]  # fmt: skip
         table.add_row(*row, *([entry["source"]] if show_source else []))
-    return table
+    return _titled("convcli kernels", table)
 
 
 def _number(value: object) -> str:
@@ -137,12 +150,12 @@ def kernel_view(kernel: Kernel) -> RenderableType:
     return Group(*parts)
 
 
-def _matrix_view(matrix: Matrix) -> RenderableType:
+def _matrix_view(matrix: Matrix, min_width: int = 0) -> RenderableType:
     import numpy as np  # only here: `kernels list` needs no NumPy
 
     planes = [matrix] if matrix.ndim != 3 else list(matrix)
     peak = float(np.abs(matrix).max()) or 1.0
-    width = max(len(_number_text(float(value))) for value in matrix.flat)
+    width = max(min_width, *(len(_number_text(float(value))) for value in matrix.flat))
     views: list[RenderableType] = []
     for index, plane in enumerate(planes):
         if matrix.ndim == 3:
@@ -183,18 +196,20 @@ def explain_view(e: Explanation, name: str, total_steps: int) -> RenderableType:
 
     g = e.geometry
     names = AXIS_NAMES[g.spatial_ndim]
+    width = _cell_width(e)  # one column width, so the grids line up with each other
+    written = [Text("kernel, as written", style="bold"), _matrix_view(e.written, width)]
     what = "true convolution (--flip)" if e.flip else "cross-correlation"
     parts: list[RenderableType] = [
         Text(f"convcli explain: {name}, {_extent(g.kernel_shape, 'taps')}, over "
              f"{_extent(e.input.shape, 'samples')}: {what}", style="bold"),
         Text(_definition(g.spatial_ndim), style="dim"),
-        *([Text("kernel, as written", style="bold"), _matrix_view(e.written)] if e.flip else []),
+        *(written if e.flip else []),
         Text("kernel, as applied" + (": rotated 180°" if e.flip else ""), style="bold"),
-        _matrix_view(e.kernel),
+        _matrix_view(e.kernel, width),
         Text(f"input, padded ({e.pad_mode}: "
              + ", ".join(f"{n} {b}+{a}" for n, (b, a) in zip(names, g.padding, strict=True))
              + "); (x) marks a padding cell", style="bold"),
-        _padded_view(e),
+        _padded_view(e, width),
         Text("output size, per axis", style="bold"),
         *(Text(f"  {n}: {g.formula(axis, textbook=True)}") for axis, n in enumerate(names)),
         Text(f"sliding window (first {len(e.steps)} of {total_steps} positions)", style="bold"),
@@ -213,7 +228,7 @@ def explain_view(e: Explanation, name: str, total_steps: int) -> RenderableType:
         parts += [Text(f"  output[{index}]: window at padded {where}"),
                   Text(f"    {terms} = {_number_text(step.sum)}")]  # fmt: skip
     parts += [Text(f"output (feature map) {_shape(e.output.shape)}", style="bold"),
-              _matrix_view(e.output)]  # fmt: skip
+              _matrix_view(e.output, width)]  # fmt: skip
     return Group(*parts)
 
 
@@ -229,7 +244,14 @@ def _definition(ndim: int) -> str:
     )
 
 
-def _padded_view(e: Explanation) -> RenderableType:
+def _cell_width(e: Explanation) -> int:
+    values = [*e.kernel.flat, *e.written.flat, *e.output.flat]
+    longest = max(len(_number_text(float(value))) for value in values)
+    padded = max(len(_number_text(float(value))) + 2 for value in e.padded.flat)  # "(x)"
+    return max(7, longest, padded)
+
+
+def _padded_view(e: Explanation, width: int) -> RenderableType:
     """Show the padded input: padding cells in parentheses, the first window underlined."""
     import numpy as np  # only here: `kernels list` needs no NumPy
 
@@ -245,7 +267,7 @@ def _padded_view(e: Explanation) -> RenderableType:
         for value, keep, covered in zip(values, inside, window, strict=True):
             text = _number_text(float(value)) if keep else f"({_number_text(float(value))})"
             style = ("" if keep else "dim") + (" bold underline" if covered else "")
-            cells.append(Text(text.rjust(7), style=style.strip()))
+            cells.append(Text(text.rjust(width), style=style.strip()))
         grid.add_row(*cells)
     return grid
 
