@@ -28,12 +28,22 @@ COINS = str(SAMPLES / "coins.png")
         ("--range", "rescal", "did you mean rescale?"),
         ("--colormap", "virdis", "did you mean viridis?"),
         ("--method", "seperable", "did you mean separable?"),
+        ("--padding", "sam", "did you mean same?"),
     ],
 )
 def test_a_mistyped_choice_gets_a_suggestion(option, value, hint):
     result = run("apply", COINS, "-k", "box", option, value)
     assert result.exit_code == 2
     assert result.stderr.strip().endswith(f"got {value!r}; {hint}")
+
+
+@pytest.mark.parametrize("option", ["--format", "-o"])
+def test_a_mistyped_format_gets_a_suggestion(option, tmp_path):
+    value = "pgn" if option == "--format" else str(tmp_path / "out.pgn")
+    result = run("apply", COINS, "-k", "box", option, value)
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith("; did you mean png?")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_name_no_choice_resembles_gets_the_list_alone():

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from convcli.choices import PAD_MODE_ALIASES, PaddingWord, PadMode
+from convcli.choices import PAD_MODE_ALIASES, PaddingWord, PadMode, suggestion
 from convcli.errors import UsageError
 
 PADDING_FORMS = f"{', '.join(PaddingWord)}, N, N,M or T,B,L,R"
@@ -123,4 +123,8 @@ def parse_padding(text: str) -> str | tuple[int, ...]:
     """
     if text in set(PaddingWord):
         return text
-    return parse_ints("--padding", text, PADDING_FORMS, least=0)
+    try:
+        return parse_ints("--padding", text, PADDING_FORMS, least=0)
+    except UsageError as error:
+        hint = suggestion(text, list(PaddingWord))
+        raise UsageError(f"{error}; {hint}" if hint else str(error)) from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convcli.choices import FORMAT_ALIASES, FileFormat
+from convcli.choices import FORMAT_ALIASES, FileFormat, suggestion
 from convcli.errors import UsageError
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -60,7 +60,11 @@ def output_format(name: str) -> OutputFormat:
     key = FORMAT_ALIASES.get(key, key)
     if key in _FORMATS:
         return _FORMATS[FileFormat(key)]
-    raise UsageError(f"unknown output format {name!r}; convcli writes {', '.join(FORMAT_NAMES)}")
+    hint = suggestion(key, list(FORMAT_NAMES))
+    raise UsageError(
+        f"unknown output format {name!r}; convcli writes {', '.join(FORMAT_NAMES)}"
+        + (f"; {hint}" if hint else "")
+    )
 
 
 # What a file starts with -> the format it is. Only these are ever decoded.
