@@ -230,7 +230,7 @@ def test_output_formats_by_suffix(tmp_path, suffix, mode):
 
 USAGE_ERRORS = [
     (["-k", "sobelx"], r"unknown kernel 'sobelx'; did you mean sobel-x"),
-    (["-k", "sobel-x", "-p", "sam"], r"--padding must be valid, same, full, N, N,M or T,B,L,R \(integers\), got .sam.$"),
+    (["-k", "sobel-x", "-p", "sam"], r"--padding must be valid, same, full, N, N,M or T,B,L,R \(integers\), got .sam.; did you mean same\?$"),
     (["-k", "sobel-x", "-p", "1,2,3"], r"--padding takes 1, 2, 4 numbers for a 2-D kernel, got 3"),
     (["-k", "sobel-x", "-s", "0"], r"--stride must be >= 1, got '0'"),
     (["-k", "sobel-x", "-s", "a"], r"--stride must be N or N,M \(integers\), got .a.$"),
