@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the same names, for type checkers: `import X as X` re-expor
     from convcli.engine._bands import padded_reads as padded_reads
     from convcli.engine._borders import canonical_pad_mode as canonical_pad_mode
     from convcli.engine._borders import pad as pad
+    from convcli.engine._borders import source_index as source_index
     from convcli.engine._geometry import LARGEST as LARGEST
     from convcli.engine._geometry import AxisInts as AxisInts
     from convcli.engine._geometry import Geometry as Geometry
@@ -25,6 +26,8 @@ if TYPE_CHECKING:  # the same names, for type checkers: `import X as X` re-expor
     from convcli.engine._methods import choose_method as choose_method
     from convcli.engine._methods import estimate_costs as estimate_costs
     from convcli.engine._methods import work as work
+    from convcli.engine._request import Plan as Plan
+    from convcli.engine._request import plan_convolution as plan_convolution
 
 _HOMES = {
     "convolve": "_api",
@@ -32,6 +35,7 @@ _HOMES = {
     "padded_reads": "_bands",
     "canonical_pad_mode": "_borders",
     "pad": "_borders",
+    "source_index": "_borders",
     "LARGEST": "_geometry",
     "AxisInts": "_geometry",
     "Geometry": "_geometry",
@@ -41,6 +45,8 @@ _HOMES = {
     "choose_method": "_methods",
     "estimate_costs": "_methods",
     "work": "_methods",
+    "Plan": "_request",
+    "plan_convolution": "_request",
 }
 __all__ = sorted(_HOMES)
 

@@ -1,0 +1,172 @@
+"""Arrays larger than memory: a Dask array filtered tile by tile, exactly as the whole.
+
+Each output tile is computed from exactly the input window it needs. Which
+input sample a padded position reads comes from the engine's own border
+mapping (:func:`convcli.engine.source_index`), so a tile at the border sees
+what the whole-array engine sees, for every border mode and for padding wider
+than the array. The method is chosen once, for the whole array, and pinned:
+direct and separable tiles are then equal to the whole-array result bit for
+bit (FFT tiles to float rounding, as FFT bands are).
+
+Dask's own ``map_overlap`` is not used: its ``reflect`` is NumPy's
+``symmetric``, a halo larger than the array raises, and it has no stride.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.distributed import need
+from convcli.engine import AxisInts, PaddingSpec, Plan, plan_convolution, source_index
+from convcli.engine import convolve as convolve_whole
+from convcli.errors import ParameterError
+
+if TYPE_CHECKING:
+    import dask.array as da
+
+Reads: TypeAlias = npt.NDArray[np.intp]  # per padded position, the window index it reads
+# Which indices of an input chunk (per axis) go to which indices of a tile's window.
+Places: TypeAlias = tuple[tuple[npt.NDArray[np.intp], ...], tuple[npt.NDArray[np.intp], ...]]
+
+
+def convolve(
+    x: da.Array | npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    *,
+    padding: PaddingSpec = "same",
+    pad_mode: str = "reflect",
+    pad_value: float = 0.0,
+    stride: AxisInts = 1,
+    dilation: AxisInts = 1,
+    flip: bool = False,
+    method: str = "auto",
+    dtype: npt.DTypeLike = np.float32,
+    chunks: Any = None,
+) -> da.Array:
+    """Filter a Dask array lazily; the result equals :func:`convcli.convolve` on the whole.
+
+    Takes the keywords of :func:`convcli.convolve`, and ``chunks``: the
+    output's chunks, in any form :func:`dask.array.core.normalize_chunks`
+    accepts (by default, the input's chunks divided by the stride). Channel
+    axes (after the kernel's) keep the input's chunks. Nothing is computed
+    until the result is.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import convcli
+    >>> x = da.from_array(np.arange(64.0).reshape(8, 8), chunks=5)
+    >>> y = convolve(x, np.ones((3, 3)), stride=2)
+    >>> y.shape, y.chunks
+    ((4, 4), ((3, 1), (3, 1)))
+    >>> whole = convcli.convolve(x.compute(), np.ones((3, 3)), stride=2)
+    >>> bool((y.compute() == whole).all())
+    True
+    """
+    arrays, graphs, base = need("dask.array"), need("dask.highlevelgraph"), need("dask.base")
+    array: da.Array = arrays.asarray(x)
+    if array.dtype.kind not in "biuf":
+        raise ParameterError(f"input must hold real numbers, got dtype {array.dtype}")
+    plan = plan_convolution(array.shape, kernel, padding=padding, pad_mode=pad_mode,
+                            pad_value=pad_value, stride=stride, dilation=dilation, flip=flip,
+                            method=method, dtype=dtype)  # fmt: skip
+    out_chunks = _output_chunks(array, plan, chunks)
+    name = "convcli-convolve-" + base.tokenize(array, plan, out_chunks)
+    layer = {}
+    starts = [np.cumsum((0, *sizes[:-1])) for sizes in out_chunks]
+    for index in np.ndindex(*(len(sizes) for sizes in out_chunks)):
+        ranges = [(int(starts[axis][i]), int(starts[axis][i] + out_chunks[axis][i]))
+                  for axis, i in enumerate(index)]  # fmt: skip
+        layer[(name, *index)] = (_compute_tile, *_tile_inputs(array, plan, ranges), plan)
+    graph = graphs.HighLevelGraph.from_collections(name, layer, dependencies=[array])
+    result: da.Array = arrays.Array(graph, name, out_chunks, dtype=plan.taps.dtype)
+    return result
+
+
+def _output_chunks(x: da.Array, plan: Plan, chunks: Any) -> tuple[tuple[int, ...], ...]:
+    """Return the output's chunks: ``chunks`` on the spatial axes, the input's on the others.
+
+    By default a spatial axis takes the input's chunk size divided by the stride.
+    """
+    g = plan.geometry
+    if chunks is None:
+        sizes = zip(x.chunksize, g.stride, strict=False)
+        chunks = [max(1, -(-size // step)) for size, step in sizes]
+    elif not isinstance(chunks, tuple | list):
+        chunks = [chunks] * g.spatial_ndim
+    spatial = need("dask.array").core.normalize_chunks(
+        tuple(chunks), g.output_shape[: g.spatial_ndim], dtype=plan.taps.dtype
+    )
+    return (*spatial, *x.chunks[g.spatial_ndim :])
+
+
+def _tile_inputs(
+    x: da.Array, plan: Plan, ranges: list[tuple[int, int]]
+) -> tuple[list[tuple[Any, ...]], list[Places], tuple[int, ...], list[Reads]]:
+    """Find what the output tile covering ``ranges`` reads: input chunks, where they go, reads.
+
+    The tile's window holds, per axis, only the input indices it reads, in
+    order (a wrapped or mirrored corner reads both ends of an axis, not what
+    lies between). Returns the keys of the input chunks holding them, which
+    of each chunk's indices go where in the window, the window's shape and,
+    per spatial axis, the window index each padded position reads (-1: the
+    zero mode's fill).
+    """
+    g = plan.geometry
+    needed: list[npt.NDArray[np.intp]] = []
+    reads: list[Reads] = []
+    for axis in range(g.spatial_ndim):
+        (start, stop), step = ranges[axis], g.stride[axis]
+        span = g.dilation[axis] * (g.kernel_shape[axis] - 1)
+        positions = np.arange(start * step, (stop - 1) * step + span + 1)
+        sources = source_index(positions, g.input_shape[axis], g.padding[axis][0], plan.pad_mode)
+        indices = np.unique(sources[sources >= 0])
+        if not indices.size:  # all fill: any one sample stands in, never read
+            indices = np.zeros(1, dtype=np.intp)
+        needed.append(indices)
+        reads.append(np.where(sources >= 0, np.searchsorted(indices, sources), -1))
+    needed += [np.arange(start, stop) for start, stop in ranges[g.spatial_ndim :]]  # channels
+    overlaps = [_overlaps(x.chunks[axis], indices) for axis, indices in enumerate(needed)]
+    keys, places = [], []
+    for parts in itertools.product(*overlaps):
+        keys.append((x.name, *(index for index, _, _ in parts)))
+        places.append((tuple(inner for _, inner, _ in parts),
+                       tuple(outer for _, _, outer in parts)))  # fmt: skip
+    return keys, places, tuple(len(indices) for indices in needed), reads
+
+
+def _overlaps(
+    chunks: tuple[int, ...], indices: npt.NDArray[np.intp]
+) -> list[tuple[int, npt.NDArray[np.intp], npt.NDArray[np.intp]]]:
+    """Find the chunks along one axis holding ``indices``: chunk, indices in it, window places."""
+    bounds = np.cumsum((0, *chunks))
+    owner = np.searchsorted(bounds, indices, side="right") - 1
+    found = []
+    for chunk in np.unique(owner):
+        (places,) = np.nonzero(owner == chunk)
+        found.append((int(chunk), indices[places] - bounds[chunk], places))
+    return found
+
+
+def _compute_tile(
+    chunks: list[npt.NDArray[np.generic]],
+    places: list[Places],
+    shape: tuple[int, ...],
+    reads: list[Reads],
+    plan: Plan,
+) -> npt.NDArray[np.floating]:
+    """Gather the padded input a tile reads (in the compute dtype) and filter it, unpadded."""
+    g = plan.geometry
+    window = np.empty(shape, dtype=chunks[0].dtype)
+    for chunk, (inner, outer) in zip(chunks, places, strict=True):
+        window[np.ix_(*outer)] = chunk[np.ix_(*inner)]
+    gathered = window[np.ix_(*(np.maximum(read, 0) for read in reads))].astype(plan.taps.dtype)
+    for axis, read in enumerate(reads):
+        if (read < 0).any():  # the zero mode's fill
+            gathered[(slice(None),) * axis + (read < 0,)] = plan.pad_value
+    return convolve_whole(gathered, plan.taps, padding=0, stride=g.stride, dilation=g.dilation,
+                          method=plan.method, dtype=plan.taps.dtype, threads=1)  # fmt: skip

@@ -1,0 +1,134 @@
+"""convcli.distributed: a Dask array filtered tile by tile equals the whole-array engine."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import convcli
+
+da = pytest.importorskip(
+    "dask.array", reason='needs the distributed extra: pip install ".[distributed]"'
+)
+dask = pytest.importorskip("dask")
+
+from convcli.distributed import convolve as tiled  # noqa: E402
+
+MODES = ["zero", "reflect", "symmetric", "replicate", "wrap"]
+GEOMETRIES = [(1, 1), (2, 1), (1, 2), (3, 2)]  # (stride, dilation) on every axis
+
+
+def _wide(shape):
+    """Explicit padding wider than the array on every axis, different on each side."""
+    return [(n + 3, 2 * n + 1) for n in shape]
+
+
+# name: input shape, kernel, chunkings (chunks smaller than the kernel's reach, and none
+# dividing the array, on some axis of each), the methods that apply
+CASES = {
+    "1-D, even kernel": (
+        (23,),
+        np.array([1.0, -2.0, 0.5, 3.0]),
+        [3, (5, 11, 7)],
+        ["direct", "fft"],
+    ),
+    "2-D": (
+        (11, 13),
+        np.arange(12.0).reshape(3, 4) - 5,
+        [(2, 13), ((4, 7), (6, 2, 5))],
+        ["direct", "fft"],
+    ),
+    "2-D, separable": (
+        (11, 13),
+        np.outer([1.0, 2.0, 1.0], [1.0, -1.0, 2.0, 1.0]),
+        [(11, 2), (4, 5)],
+        ["separable"],
+    ),
+    "2-D, 3 channels": (
+        (9, 10, 3),
+        np.outer([1.0, 2.0], [3.0, 1.0, -1.0]),
+        [(2, 10, 2), (4, 3, 1)],
+        ["direct", "separable"],
+    ),
+    "3-D": (
+        (6, 7, 5),
+        np.arange(12.0).reshape(2, 3, 2) - 6,
+        [(2, 7, 5), (4, 3, 5)],
+        ["direct", "fft"],
+    ),
+}
+SWEEP = [(name, method) for name, case in CASES.items() for method in case[3]]
+
+
+@pytest.mark.parametrize(("name", "method"), SWEEP, ids=[f"{n}, {m}" for n, m in SWEEP])
+def test_every_tile_equals_the_whole_array(name, method):
+    shape, kernel, chunkings, _ = CASES[name]
+    x = (np.random.default_rng(len(shape)).random(shape) * 100).astype(np.float32)
+    x.reshape(-1)[: shape[-1]] = np.arange(shape[-1])  # no two edges alike
+    ndim = kernel.ndim
+    checked = 0
+    with dask.config.set(scheduler="synchronous"):
+        for mode, padding, (step, gap), chunks in itertools.product(
+            MODES, ["same", "valid", "full", _wide(shape[:ndim])], GEOMETRIES, chunkings
+        ):
+            settings = dict(padding=padding, pad_mode=mode, pad_value=3.5, stride=step,
+                            dilation=gap, flip=step == 2, method=method)  # fmt: skip
+            try:
+                whole = convcli.convolve(x, kernel, **settings)
+            except convcli.ParameterError:  # an empty output (valid, a dilated kernel too big)
+                with pytest.raises(convcli.ParameterError):
+                    tiled(da.from_array(x, chunks=chunks), kernel, **settings)
+                continue
+            tiles = tiled(da.from_array(x, chunks=chunks), kernel, **settings).compute()
+            assert tiles.shape == whole.shape
+            assert tiles.dtype == whole.dtype
+            if method == "fft":  # FFT bands, like tiles, round differently from the whole
+                np.testing.assert_allclose(tiles, whole, rtol=1e-5, atol=1e-4 * np.abs(whole).max())
+            else:
+                assert np.array_equal(tiles, whole), (mode, padding, step, gap, chunks)
+            checked += 1
+    assert checked >= 100
+
+
+def test_output_chunks_can_be_chosen_and_channels_keep_theirs():
+    x = da.from_array(np.ones((40, 30, 3), dtype=np.uint8), chunks=(7, 9, 2))
+    y = tiled(x, np.ones((3, 3)), stride=2, chunks=(5, 4))
+    assert y.chunks == ((5, 5, 5, 5), (4, 4, 4, 3), (2, 1))
+    assert tiled(x, np.ones((3, 3))).chunks == (*x.chunks[:2], (2, 1))
+    with dask.config.set(scheduler="synchronous"):
+        assert np.array_equal(y.compute(), convcli.convolve(x.compute(), np.ones((3, 3)), stride=2))
+
+
+def test_nothing_is_computed_until_asked():
+    calls = []
+
+    def counted(block):
+        calls.extend([1] * (block.size > 1))  # dask also calls it on tiny blocks, for their type
+        return block
+
+    x = da.ones((64, 64), chunks=16).map_blocks(counted, meta=np.ones((0, 0)))
+    y = tiled(x, np.ones((5, 5)), pad_mode="wrap")
+    assert calls == []
+    with dask.config.set(scheduler="synchronous"):
+        y[:16, :16].compute()
+    assert len(calls) == 4  # its own chunk and, wrapped around, the far row, column and corner
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (dict(pad_mode="mirror"), "pad_mode must be one of"),
+        (dict(method="fastest"), "method must be one of"),
+        (dict(padding="valid", dilation=40), "output would be empty"),
+    ],
+)
+def test_bad_arguments_are_refused_before_any_graph(arguments, message):
+    with pytest.raises(convcli.ParameterError, match=message):
+        tiled(da.ones((20, 20), chunks=5), np.ones((3, 3)), **arguments)
+
+
+def test_a_non_numeric_array_is_refused():
+    with pytest.raises(convcli.ParameterError, match="real numbers"):
+        tiled(da.from_array(np.array([["a", "b"]])), np.ones((1, 1)))
