@@ -41,6 +41,7 @@ class RunOptions:
     """How to run the jobs (not what to do to each: that is Settings)."""
 
     workers: int = 1
+    scheduler: str | None = None  # a Dask cluster to run on: an address, or local[:N]
     fail_fast: bool = False
     dry_run: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -64,14 +65,12 @@ def run_jobs(
     started = time.time()
     previous = signal.signal(signal.SIGTERM, raise_signalled)
     results = _reports_in_order(jobs, settings, options)
-    finished = False
     try:
         for report in results:
             reports.append(report)
             on_report(report)
             if options.fail_fast and report.status == "error":
                 break
-        finished = True
     except KeyboardInterrupt:
         raise _interrupted("SIGINT", ExitCode.INTERRUPTED, jobs, started) from None
     except Signalled as signalled:
@@ -79,10 +78,13 @@ def run_jobs(
     finally:
         results.close()  # stops any workers still running
         signal.signal(signal.SIGTERM, previous)
-        if not finished or len(reports) < len(jobs):
-            _remove_temporary_files(jobs)
+        _remove_temporary_files(jobs)  # an interrupted run's, or a killed worker's
     for job in jobs[len(reports) :]:  # only after --fail-fast
-        report = _skipped(job, settings, "not run: --fail-fast stopped at the first failure")
+        # A worker may have finished it before the failure was reported: say so.
+        written = _written_since(job, started)
+        reason = "--fail-fast stopped the run; its output was written before" if written else (
+            "not run: --fail-fast stopped at the first failure")  # fmt: skip
+        report = _skipped(job, settings, reason)
         reports.append(report)
         on_report(report)
     return reports
@@ -102,7 +104,12 @@ def _reports_in_order(
 
 
 def _execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Generator[Report]:
-    """Yield each job's report in order: in this process, or in worker processes."""
+    """Yield each job's report in order: in this process, in worker processes, or on a cluster."""
+    if options.scheduler is not None and jobs:
+        from convcli.distributed.cluster import execute  # Dask: only when a cluster is asked for
+
+        yield from execute(jobs, settings, options)
+        return
     if options.workers <= 1 or len(jobs) <= 1 or any(job.source is None for job in jobs):
         for job in jobs:
             yield run_job(job, settings, options)
@@ -130,7 +137,7 @@ def _execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Genera
             try:
                 yield pool.submit(_work, suspect).result()
             except BrokenProcessPool:
-                yield _failed(suspect, settings, f"{suspect.label}: {_DIED}")
+                yield failed_report(suspect, settings, f"{suspect.label}: {_DIED}")
         remaining = remaining[broken + 1 :]
 
 
@@ -194,7 +201,7 @@ def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
         raise
     except (InputError, MemoryError) as error:
         message = str(error) if isinstance(error, InputError) else f"{job.label}: out of memory"
-        return _failed(job, settings, message)
+        return failed_report(job, settings, message)
 
 
 def _make_folder(folder: Path) -> None:
@@ -204,7 +211,8 @@ def _make_folder(folder: Path) -> None:
         raise InputError(f"{folder}: cannot create the folder: {error.strerror}") from None
 
 
-def _failed(job: Job, settings: Settings, message: str) -> Report:
+def failed_report(job: Job, settings: Settings, message: str) -> Report:
+    """Return the error report of a job that failed with ``message``."""
     return Report(job.label, None, settings.kernel_name, settings.pad_mode,
                   status="error", error=message)  # fmt: skip
 
@@ -236,7 +244,7 @@ def _work(job: Job) -> Report:
     try:
         return run_job(job, settings, options)
     except UsageError as error:  # cannot happen after check_jobs, but never lose an input
-        return _failed(job, settings, f"{job.label}: {error}")
+        return failed_report(job, settings, f"{job.label}: {error}")
 
 
 # --- interrupts -----------------------------------------------------------------------------
@@ -244,15 +252,16 @@ def _work(job: Job) -> Report:
 
 def _interrupted(name: str, code: int, jobs: list[Job], started: float) -> Interrupted:
     # Count what is on disk: workers may have finished outputs not yet reported.
-    written = sum(
-        job.target is not None and job.target.exists() and job.target.stat().st_mtime >= started
-        for job in jobs
-    )
+    written = sum(_written_since(job, started) for job in jobs)
     return Interrupted(
         f"interrupted by {name}: {written} of {len(jobs)} outputs written and kept, "
         "no partial files left",
         ExitCode(code),
     )
+
+
+def _written_since(job: Job, started: float) -> bool:
+    return job.target is not None and job.target.exists() and job.target.stat().st_mtime >= started
 
 
 def _remove_temporary_files(jobs: list[Job]) -> None:

@@ -2,9 +2,11 @@
 
 # No `from __future__ import annotations`: Typer reads these annotations at every
 # start, and evaluated once here they need not be compiled again from strings.
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -181,6 +183,16 @@ def apply(
             help="Parallel worker processes [default: the CPUs this process may use]",
         ),
     ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            envvar=["CONVCLI_SCHEDULER", "DASK_SCHEDULER_ADDRESS"],
+            show_envvar=False,
+            metavar="ADDRESS",
+            help="Run on a Dask cluster: tcp://host:port, or local[:N] for N local worker "
+            "processes (the distributed extra) [env: CONVCLI_SCHEDULER, DASK_SCHEDULER_ADDRESS]",
+        ),
+    ] = None,
     skip_existing: Annotated[
         bool, typer.Option("--skip-existing", help="Leave outputs that already exist.")
     ] = False,
@@ -224,41 +236,55 @@ def apply(
     if report is not None:
         check_report_path(report)
     limit = max_pixels or DEFAULT_MAX_PIXELS
-    planned = planning.plan(
-        inputs, output, settings, template=name and check_template(name), recursive=recursive,
-        skip_existing=skip_existing, max_pixels=limit, dry_run=dry_run,
-    )  # fmt: skip
-    if report is not None:
-        check_report_path(report, [job.target for job in planned.jobs if job.target is not None])
-    to_stdout = any(
-        job.target is None and job.skip is None and job.failure is None for job in planned.jobs
-    )
-    if json_lines and to_stdout:
-        raise UsageError("--json and -o - both want standard output; write the image to a file")
-    if to_stdout and sys.stdout is not None and sys.stdout.isatty():  # as gzip refuses
-        raise UsageError(
-            "standard output is a terminal: an image is not written on the screen; "
-            "redirect it (> out.png) or use -o FILE"
+    workers = jobs or usable_cpus()
+    with _cluster(scheduler, workers, inputs):  # reached and checked before anything is written
+        planned = planning.plan(
+            inputs, output, settings, template=name and check_template(name), recursive=recursive,
+            skip_existing=skip_existing, max_pixels=limit, dry_run=dry_run,
+        )  # fmt: skip
+        if report is not None:
+            targets = [job.target for job in planned.jobs if job.target is not None]
+            check_report_path(report, targets)
+        to_stdout = any(
+            job.target is None and job.skip is None and job.failure is None for job in planned.jobs
         )
-    for note in planned.notes:
-        note_line(note)
-    options = batch.RunOptions(
-        workers=jobs or usable_cpus(), fail_fast=fail_fast, dry_run=dry_run, max_pixels=limit
-    )
-    feedback = Feedback(
-        len(planned.jobs),
-        json_lines=json_lines,
-        quiet=quiet,
-        every_row=verbose or dry_run,
-        table_on_stderr=to_stdout,
-    )
-    with feedback.progress():
-        reports = batch.run_jobs(planned.jobs, settings, options, feedback.report)
-    feedback.finish(reports)
+        if json_lines and to_stdout:
+            raise UsageError("--json and -o - both want standard output; write the image to a file")
+        if to_stdout and sys.stdout is not None and sys.stdout.isatty():  # as gzip refuses
+            raise UsageError(
+                "standard output is a terminal: an image is not written on the screen; "
+                "redirect it (> out.png) or use -o FILE"
+            )
+        for note in planned.notes:
+            note_line(note)
+        options = batch.RunOptions(
+            workers=workers, scheduler=scheduler or None, fail_fast=fail_fast, dry_run=dry_run,
+            max_pixels=limit,
+        )  # fmt: skip
+        feedback = Feedback(
+            len(planned.jobs),
+            json_lines=json_lines,
+            quiet=quiet,
+            every_row=verbose or dry_run,
+            table_on_stderr=to_stdout,
+        )
+        with feedback.progress():
+            reports = batch.run_jobs(planned.jobs, settings, options, feedback.report)
+        feedback.finish(reports)
     if report is not None:
         write_report(report, reports)
     failed = any(done.status == "error" for done in reports)
     return int(ExitCode.FAILED if failed else ExitCode.OK)
+
+
+def _cluster(
+    scheduler: str | None, workers: int, inputs: list[str]
+) -> AbstractContextManager[None]:
+    if not scheduler:
+        return contextlib.nullcontext()
+    from convcli.distributed.cluster import session  # Dask: only when a cluster is asked for
+
+    return session(scheduler, workers, inputs)
 
 
 def usable_cpus() -> int:

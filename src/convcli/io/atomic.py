@@ -1,6 +1,6 @@
 """Atomic file writes: a temporary file in the destination folder, then a rename.
 
-Temporary names carry the run's token (:data:`RUN`), so an interrupted run
+Temporary names carry the run's token (:func:`run_token`), so an interrupted run
 removes its own temporary files and never another run's, and they are cut
 to fit the file system's longest name, so any name that fits can be written.
 """
@@ -8,18 +8,36 @@ to fit the file system's longest name, so any name that fits can be written.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 # One token per run: worker processes inherit it (through the environment when they
-# are spawned rather than forked).
+# are spawned rather than forked); a cluster's workers, which serve many runs, are
+# given it with each task (running_as).
 RUN_VARIABLE = "CONVCLI_RUN"
 RUN = os.environ.get(RUN_VARIABLE) or f"{os.getpid():x}{secrets.token_hex(3)}"
 os.environ[RUN_VARIABLE] = RUN
 _SUFFIX = ".part"
+_token = contextvars.ContextVar("convcli_run", default=RUN)
+
+
+def run_token() -> str:
+    """Return the token of the run this code works for."""
+    return _token.get()
+
+
+@contextlib.contextmanager
+def running_as(token: str) -> Iterator[None]:
+    """Work for the run ``token`` (in this thread) while the block lasts."""
+    reset = _token.set(token)
+    try:
+        yield
+    finally:
+        _token.reset(reset)
 
 
 def _file_mode() -> int:
@@ -38,7 +56,7 @@ def temporary_name(path: Path) -> str:
     >>> len(os.fsencode(name)) <= os.pathconf("/tmp", "PC_NAME_MAX"), name.endswith(".part")
     (True, True)
     """
-    tail = f".{RUN}.{secrets.token_hex(4)}{_SUFFIX}"
+    tail = f".{run_token()}.{secrets.token_hex(4)}{_SUFFIX}"
     try:
         longest = os.pathconf(path.parent, "PC_NAME_MAX")
     except (OSError, ValueError):
@@ -51,7 +69,7 @@ def temporary_name(path: Path) -> str:
 def own_temporary_files(folder: Path) -> list[Path]:
     """Return the temporary files this run left in ``folder`` (none of another run's)."""
     with contextlib.suppress(OSError):
-        return [path for path in folder.glob(f".*.{RUN}.*{_SUFFIX}") if path.is_file()]
+        return [path for path in folder.glob(f".*.{run_token()}.*{_SUFFIX}") if path.is_file()]
     return []
 
 

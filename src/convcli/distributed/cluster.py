@@ -1,0 +1,212 @@
+"""A batch on a Dask cluster: workers read and write shared storage; reports travel back.
+
+Only job descriptions go to the workers and only report records come back:
+each worker reads its inputs and writes its outputs itself (atomically, with
+this run's token in the temporary names), so the client never holds pixels.
+Jobs travel in groups, so that a million files are not a million tasks, and
+come back in the order of the inputs. A group whose worker died is retried
+by Dask; if it keeps killing workers, its jobs run one by one, so that only
+the input that kills a worker fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+from collections.abc import Generator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from convcli import __version__
+from convcli.batch import RunOptions, failed_report, run_job
+from convcli.distributed import need
+from convcli.errors import UsageError
+from convcli.io.atomic import run_token, running_as
+from convcli.pipeline import Settings
+from convcli.planning import Job
+from convcli.report import Report
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+LOCAL = "local"
+CONNECT_SECONDS = 5
+GROUP_MOST = 64  # files per task, at most: about 470 tasks/s go through one scheduler
+TASKS_PER_WORKER = 8  # at least, while groups are not full: the load stays balanced
+DIED = "the worker process died on this input (killed, or out of memory)"
+
+
+def execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Generator[Report]:
+    """Yield each job's report, in order, from a Dask cluster (``options.scheduler``).
+
+    Leaving early (an interrupt, ``--fail-fast``) cancels every task not yet
+    started; a local cluster is stopped with its worker processes.
+
+    Raises
+    ------
+    UsageError
+        The scheduler cannot be reached, or its workers run another convcli
+        or cannot see the inputs.
+    """
+    if any(job.source is None for job in jobs):
+        raise UsageError("a cluster's workers cannot read standard input; run without --scheduler")
+    settings = replace(settings, threads=1)  # the cluster's workers share the cores
+    current = _current.get()
+    opened = session(options.scheduler or LOCAL, options.workers, [str(job.source) for job in jobs])
+    with contextlib.nullcontext() if current else opened:
+        client = _current.get()
+        assert client is not None
+        size = group_size(len(jobs), max(1, len(client.scheduler_info()["workers"])))
+        groups = [jobs[start : start + size] for start in range(0, len(jobs), size)]
+        token, here = run_token(), Path.cwd()
+        futures: list[Any] = [
+            client.submit(run_group, _anchored(group, here), settings, options, token, pure=False)
+            for group in groups
+        ]
+        try:
+            for index, group in enumerate(groups):
+                reports = _reports(client, futures[index], group, settings, options, token)
+                for job, report in zip(group, reports, strict=True):
+                    yield _as_given(report, job)
+                futures[index] = None  # released: a finished task is never run again
+        finally:
+            client.cancel([future for future in futures if future is not None])  # type: ignore[no-untyped-call]
+
+
+def group_size(jobs: int, workers: int) -> int:
+    """Files per task: enough tasks to keep every worker busy, no more than needed.
+
+    Examples
+    --------
+    >>> group_size(200, 2), group_size(1_000_000, 100), group_size(3, 8)
+    (13, 64, 1)
+    """
+    return max(1, min(GROUP_MOST, -(-jobs // (workers * TASKS_PER_WORKER))))
+
+
+def _anchored(jobs: list[Job], here: Path) -> list[Job]:
+    """Make the jobs' paths absolute: a remote worker has another working folder."""
+    return [replace(job, source=job.source and here / job.source,
+                    target=job.target and here / job.target) for job in jobs]  # fmt: skip
+
+
+def _as_given(report: Report, job: Job) -> Report:
+    """Name the report's output as the user gave it, as a local run does."""
+    if report.output is None or job.target is None:
+        return report
+    return replace(report, output=str(job.target))
+
+
+def run_group(jobs: list[Job], settings: Settings, options: RunOptions, token: str) -> list[Report]:
+    """Run a group of jobs on a worker, for the run ``token`` (a Dask task)."""
+    with running_as(token):
+        return [run_job(job, settings, options) for job in jobs]
+
+
+def _reports(
+    client: Client,
+    future: Any,
+    group: list[Job],
+    settings: Settings,
+    options: RunOptions,
+    token: str,
+) -> Iterator[Report]:
+    killed = need("distributed").KilledWorker
+    try:
+        yield from future.result()
+    except killed:  # it killed worker after worker: each job alone tells which one did
+        for job in group:
+            alone = client.submit(run_group, _anchored([job], Path.cwd()), settings, options,
+                                  token, pure=False)  # fmt: skip
+            try:
+                yield from alone.result()
+            except killed:
+                yield failed_report(job, settings, f"{job.label}: {DIED}")
+
+
+_current: contextvars.ContextVar[Client | None] = contextvars.ContextVar("client", default=None)
+
+
+@contextlib.contextmanager
+def session(address: str, workers: int, inputs: list[str]) -> Iterator[None]:
+    """Connect to a cluster (or start a local one) and check it, for the batches run inside.
+
+    Open it before anything is written: an unreachable scheduler, or workers
+    that run another convcli or cannot see ``inputs``, are usage errors.
+    ``workers`` is the size of a ``local`` cluster.
+    """
+    with _client(address, workers) as client:
+        _check_workers(client, inputs)
+        token = _current.set(client)
+        try:
+            yield
+        finally:
+            _current.reset(token)
+
+
+@contextlib.contextmanager
+def _client(address: str, workers: int) -> Iterator[Client]:
+    """Connect to the scheduler at ``address``, or start a local cluster (``local[:N]``)."""
+    distributed = need("distributed")
+    dask = need("dask")
+    if address == LOCAL or address.startswith(f"{LOCAL}:"):
+        count = _local_workers(address, workers)
+        # The nanny's MALLOC_TRIM_THRESHOLD_ doubled the CPU time per image (measured).
+        trim = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+        with dask.config.set({trim: None}):
+            cluster = distributed.LocalCluster(
+                n_workers=count, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+            )  # fmt: skip
+        with cluster, distributed.Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = distributed.Client(address, timeout=f"{CONNECT_SECONDS}s")
+    except (OSError, TimeoutError, ValueError) as error:
+        raise UsageError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+    with client:
+        yield client
+
+
+def _local_workers(address: str, workers: int) -> int:
+    _, _, count = address.partition(":")
+    if not count:
+        return workers
+    if not count.isdigit() or not 1 <= int(count) <= 1024:
+        raise UsageError(f"--scheduler local:N needs N from 1 to 1024, got {address!r}")
+    return int(count)
+
+
+def _check_workers(client: Client, inputs: list[str]) -> None:
+    """Refuse a cluster whose workers run another convcli or cannot see the inputs."""
+    if not client.scheduler_info()["workers"]:
+        raise UsageError("the Dask cluster has no workers")
+    versions = client.run(_worker_version)
+    other = {version for version in versions.values() if version != __version__}
+    if other:
+        raise UsageError(
+            f"the Dask workers run convcli {', '.join(sorted(map(str, other)))}, "
+            f"this is {__version__}: install the same version on every worker"
+        )
+    probe = next((name for name in inputs if name != "-"), None)
+    if probe is None:
+        return
+    where = str(Path(probe).absolute())
+    blind = [worker for worker, seen in client.run(os.path.exists, where).items() if not seen]
+    if blind:
+        raise UsageError(
+            f"the Dask worker at {blind[0]} cannot see {where}: inputs and outputs must be on "
+            "storage every worker shares, at the same path"
+        )
+
+
+def _worker_version() -> str | None:
+    try:
+        import convcli
+    except ImportError:
+        return None
+    return convcli.__version__
