@@ -83,6 +83,16 @@ def test_mutated_full_depth_files(folder, named, data):
     assert result.exit_code in (0, 1)
 
 
+def test_a_warning_while_counting_later_pages_is_a_note(folder):
+    # Found by the test above: a later page's strip-offsets tag points past the end of the
+    # file; Pillow warns while counting the pages again for the frames after the first.
+    content = dict(DEEP_FILES)["stack.tif"]
+    content = content[:2536] + b"\x01" + content[2537:]
+    result = apply_to_bytes(content, folder, "stack.tif", [])
+    assert result.exit_code == 0
+    assert "Tag data larger than file. Skipping tag 279" in result.stderr
+
+
 @fuzz
 @given(st.sampled_from(SIGNATURES), st.binary(max_size=3000), st.sampled_from(["in.png", "in.npy"]))
 def test_arbitrary_bytes_behind_any_signature(folder, signature, rest, name):

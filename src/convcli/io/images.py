@@ -186,8 +186,13 @@ def read_image(
                 picture = _decode_frame(source, image, head, kind, count, frame)
         if kind == FileFormat.WEBP and _webp_lossless(source):
             picture = replace(picture, metadata=replace(picture.metadata, lossless=True))
-    notes = dict.fromkeys(" ".join(str(w.message).split()) for w in warned)  # once each
-    return replace(picture, note=f"{label}: {'; '.join(notes)}" if notes else None)
+    return replace(picture, note=_note(label, warned))
+
+
+def _note(label: str, warned: list[warnings.WarningMessage]) -> str | None:
+    """Say what the decoders warned of, as one note on the input (each warning once)."""
+    notes = dict.fromkeys(" ".join(str(w.message).split()) for w in warned)
+    return f"{label}: {'; '.join(notes)}" if notes else None
 
 
 @contextlib.contextmanager
@@ -266,12 +271,17 @@ def iter_frames(
         if image is None:  # tifffile alone: its first page only
             return
         with image:
-            count = _frame_count(image, label)
+            with warnings.catch_warnings(record=True):  # read_image noted them, counting first
+                warnings.simplefilter("always")
+                count = _frame_count(image, label)
             for index in range(start, count):
-                with _decoder_heard(kind):  # not around the yield: the caller's lines are its own
+                # Not around the yield: the caller's lines and warnings are its own.
+                with _decoder_heard(kind), warnings.catch_warnings(record=True) as warned:
+                    warnings.simplefilter("always")
                     image.seek(index)
                     _check_size(image.width, image.height, label, max_pixels)
                     frame = _decode_frame(source, image, head, kind, count, index, like)
+                frame = replace(frame, note=_note(label, warned))
                 if frame.header.shape != like.shape:  # a stack's pages may differ in size
                     raise InputError(
                         f"{label}: frame {index} is {_sized(frame.header.shape)}, unlike the "
@@ -617,7 +627,8 @@ def _npy_layout(
     count = math.prod(shape)
     if count > 4 * max_pixels:  # as many values as an RGBA image at the limit
         raise InputError(
-            f"{label}: {count} values is over the limit of {4 * max_pixels} (4 x --max-pixels)"
+            f"{label}: {count} values is over the limit of {4 * max_pixels} (4 x --max-pixels; "
+            "--tile N filters a .npy of any size in tiles)"
         )
     if end - offset < count * dtype.itemsize:
         raise InputError(
