@@ -210,3 +210,16 @@ def test_without_a_scheduler_dask_is_never_imported(tmp_path):
     imported = [line.split("|")[-1].strip() for line in done.stderr.splitlines()]
     assert "numpy" in imported  # the import log is there
     assert not [name for name in imported if name.split(".")[0] in ("dask", "distributed")]
+
+
+def test_tiles_of_a_huge_array_go_to_the_cluster_and_equal_the_whole(cluster, tmp_path):
+    address, client = cluster
+    np.save(tmp_path / "scan.npy", np.random.default_rng(3).random((500, 400)).astype(np.float32))
+    tiled = finish(convcli("scan.npy", "-k", "sobel", "--range", "rescale", "--tile", "64",
+                           "-o", "tiled.npy", "--scheduler", address, "-q", cwd=tmp_path))  # fmt: skip
+    whole = finish(convcli("scan.npy", "-k", "sobel", "--range", "rescale", "-o", "whole.npy",
+                           "-q", cwd=tmp_path))  # fmt: skip
+    assert tiled[0] == whole[0] == 0, tiled[2]
+    assert np.array_equal(np.load(tmp_path / "tiled.npy"), np.load(tmp_path / "whole.npy"))
+    prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert {"convcli", "block_bounds"} <= set(prefixes)  # tiles and bounds: the cluster's tasks

@@ -29,9 +29,9 @@ from convcli.errors import (
     raise_signalled,
 )
 from convcli.io.atomic import own_temporary_files
-from convcli.io.images import DEFAULT_MAX_PIXELS
+from convcli.io.images import DEFAULT_MAX_PIXELS, probe_image
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, read_standard_input, standard_output
-from convcli.pipeline import Settings, process
+from convcli.pipeline import Settings, prepare, process
 from convcli.planning import Job
 from convcli.report import Report
 
@@ -105,12 +105,12 @@ def _reports_in_order(
 
 def _execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Generator[Report]:
     """Yield each job's report in order: in this process, in worker processes, or on a cluster."""
-    if options.scheduler is not None and jobs:
+    if options.scheduler is not None and jobs and not any(job.tiled for job in jobs):
         from convcli.distributed.cluster import execute  # Dask: only when a cluster is asked for
 
         yield from execute(jobs, settings, options)
         return
-    if options.workers <= 1 or len(jobs) <= 1 or any(job.source is None for job in jobs):
+    if _here(jobs, options):
         for job in jobs:
             yield run_job(job, settings, options)
         return
@@ -139,6 +139,12 @@ def _execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Genera
             except BrokenProcessPool:
                 yield failed_report(suspect, settings, f"{suspect.label}: {_DIED}")
         remaining = remaining[broken + 1 :]
+
+
+def _here(jobs: list[Job], options: RunOptions) -> bool:
+    """Whether to run the jobs one by one in this process (tiled jobs: each on every core)."""
+    few = options.workers <= 1 or len(jobs) <= 1
+    return few or any(job.source is None or job.tiled for job in jobs)
 
 
 _DIED = "the worker process died on this input (killed, or out of memory)"
@@ -190,6 +196,8 @@ def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
             _make_folder(job.target.parent)  # mirrored sub-folders of the output
         if target is None:
             target = standard_output()
+        if job.tiled and job.source is not None and job.target is not None:
+            return _run_tiled(job, settings, options)
         source = job.content or job.source
         if source is None:
             source = read_standard_input(STDIN_BYTES_PER_PIXEL * options.max_pixels)
@@ -202,6 +210,18 @@ def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
     except (InputError, MemoryError) as error:
         message = str(error) if isinstance(error, InputError) else f"{job.label}: out of memory"
         return failed_report(job, settings, message)
+
+
+def _run_tiled(job: Job, settings: Settings, options: RunOptions) -> Report:
+    from convcli.distributed.huge import process_tiled  # Dask: only for --tile
+    from convcli.planning import TILED
+
+    assert job.source is not None
+    assert job.target is not None
+    header = probe_image(job.source, job.label, TILED)
+    planned = prepare(header, settings, job.format, TILED)
+    return process_tiled(job.source, job.target, header, planned, settings, label=job.label,
+                         dry_run=options.dry_run, workers=options.workers)  # fmt: skip
 
 
 def _make_folder(folder: Path) -> None:

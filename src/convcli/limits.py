@@ -7,6 +7,7 @@ without loading anything heavy.
 MAX_FRAMES = 10_000  # of an animation or a stack: more is refused before decoding
 MAX_JOBS = 1024  # worker processes
 MAX_PIXELS_LIMIT = 2**40  # the largest --max-pixels: a terapixel
+MAX_TILE = 65_536  # --tile, output samples a side; each tile is also held to --max-pixels
 MAX_STEPS = 1_000_000  # window positions explain writes out
 MAX_JPEG_SEGMENTS = 256  # metadata segments (APPn, COM) before a JPEG's pixels
 MAX_JPEG_METADATA = 16 << 20  # bytes in them: Pillow joins them in time that grows faster

@@ -71,6 +71,7 @@ class Settings:
     strip: bool = False  # leave out the input's colour profile, EXIF and resolution
     frame: int | None = None  # one frame (or page) of each input, from 0; None: all
     quality: int | None = None  # JPEG and WebP; None: a JPEG input's own tables, else 95
+    tile: int | None = None  # filter in tiles of this many output samples a side (Dask)
 
     @property
     def kernel_name(self) -> str:
@@ -320,7 +321,7 @@ def process(
     if every and planned.format.frames:
         rest = (
             _render(_as_needed(frame, settings, fmt), planned, settings, clipped)
-            for frame in iter_frames(source, like, label, max_pixels)
+            for frame in _noted(iter_frames(source, like, label, max_pixels), report)
         )
         write_output_frames(target, itertools.chain([first], rest), planned.format, settings,
                       metadata, picture.loop, output_label)  # fmt: skip
@@ -336,6 +337,14 @@ def process(
         )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _noted(frames: Iterator[Picture], report: Report) -> Iterator[Picture]:
+    """Pass the frames on, their decoders' warnings put among the report's notes."""
+    for frame in frames:
+        if frame.note and frame.note not in report.notes:
+            report.notes.append(frame.note)
+        yield frame
 
 
 def _as_needed(
@@ -412,15 +421,20 @@ def _bands(
         for matrix in stage.matrices
     ]
     for parts in zip(*streams, strict=True):
-        start, band = parts[0]
-        if len(parts) > 1:  # components, combined by their magnitude, in place
-            np.square(band, out=band)
-            for _, part in parts[1:]:
-                band += np.square(part, out=part)
-            np.sqrt(band, out=band)
-        if stage.kernel.bias:
-            band += np.float32(stage.kernel.bias)
-        yield start, band
+        yield parts[0][0], combined([band for _, band in parts], stage.kernel.bias)
+
+
+def combined(parts: list[npt.NDArray[np.floating]], bias: float) -> npt.NDArray[np.floating]:
+    """Combine a kernel's component responses by their magnitude and add its bias, in place."""
+    band = parts[0]
+    if len(parts) > 1:
+        np.square(band, out=band)
+        for part in parts[1:]:
+            band += np.square(part, out=part)
+        np.sqrt(band, out=band)
+    if bias:
+        band += np.float32(bias)
+    return band
 
 
 def _filter(

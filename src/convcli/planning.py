@@ -9,6 +9,7 @@ be filtered again and again without its outputs becoming inputs.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,9 +20,10 @@ from convcli.io.formats import OutputFormat, output_format
 from convcli.io.images import DEFAULT_MAX_PIXELS, Header, probe_image
 from convcli.io.inputs import IMAGE_SUFFIXES, Input, find_inputs
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, is_special, read_special_file
+from convcli.limits import MAX_PIXELS_LIMIT
 from convcli.naming import DEFAULT_TEMPLATE, output_name
 from convcli.output import provenance
-from convcli.pipeline import Settings, prepare
+from convcli.pipeline import Plan, Settings, prepare
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Job:
     named: bool = False  # the target's name was made by convcli (not given with -o)
     content: bytes | None = None  # a pipe's or device's bytes, read once while planning
     failure: str | None = None  # known while planning: missing, or a pipe that is no image
+    tiled: bool = False  # filtered in tiles (--tile): the input is never held whole
 
 
 @dataclass
@@ -99,11 +102,13 @@ def plan(
             "write into; use -o FILE, -o FOLDER/ or -o -"
         )
     contents = _read_special_files(specials, max_pixels)
-    headers = _headers(found, contents, max_pixels)
+    headers = _headers(found, contents, max_pixels, tiled=settings.tile is not None)
     made = [item for item in found if item.in_folder and _made_by_convcli(headers.get(item.path))]
     jobs = plan_jobs([item for item in found if item not in made], output, folder, settings,
                      template=template, skip_existing=skip_existing)  # fmt: skip
     jobs = [_with_content(job, contents.get(job.source) if job.source else None) for job in jobs]
+    if settings.tile is not None:
+        jobs = [_as_tiled(job, headers.get(job.source)) for job in jobs]
     check_jobs(jobs, settings, max_pixels, headers)
     if folder is not None and not dry_run:
         try:
@@ -134,9 +139,12 @@ def _read_special_files(specials: list[Input], max_pixels: int) -> dict[Path, by
 
 
 def _headers(
-    found: list[Input], contents: dict[Path, bytes | str], max_pixels: int
+    found: list[Input], contents: dict[Path, bytes | str], max_pixels: int, tiled: bool
 ) -> dict[Path | None, Header | None]:
-    """Read every input's header once (a pipe's from the bytes read); None: it fails alone."""
+    """Read every input's header once (a pipe's from the bytes read); None: it fails alone.
+
+    With ``tiled``, a ``.npy`` file of any size is read (a tile at a time).
+    """
     headers: dict[Path | None, Header | None] = {}
     for item in found:
         if item.image and item.path is not None:
@@ -144,8 +152,27 @@ def _headers(
             if isinstance(content, str):  # a pipe that was no image: it fails with its reason
                 headers[item.path] = None
             else:
-                headers[item.path] = _probe(content, item.label, max_pixels)
+                whole = tiled and isinstance(content, Path) and _is_npy(content)
+                headers[item.path] = _probe(content, item.label, TILED if whole else max_pixels)
     return headers
+
+
+TILED = MAX_PIXELS_LIMIT  # the pixel limit of an input filtered in tiles: each tile is held
+
+
+def _is_npy(path: Path) -> bool:
+    return path.suffix.lower() == f".{FileFormat.NPY}"
+
+
+def _as_tiled(job: Job, header: Header | None) -> Job:
+    """Mark a ``.npy`` job to be filtered in tiles; refuse what cannot be (exit 2)."""
+    if job.skip is not None or job.failure is not None or header is None:
+        return job
+    if header.format != FileFormat.NPY or job.content is not None:
+        raise UsageError(f"{job.label}: --tile filters .npy files; this is a {header.format}")
+    if job.target is None or (job.format or output_format(job.target.suffix)).name != "npy":
+        raise UsageError("--tile writes .npy outputs: give -o NAME.npy, a folder, or --format npy")
+    return replace(job, tiled=True)
 
 
 def _with_content(job: Job, content: bytes | str | None) -> Job:
@@ -277,7 +304,9 @@ def check_jobs(
         if header is None:
             continue
         try:
-            planned = prepare(header, settings, job.format, max_pixels)
+            planned = prepare(header, settings, job.format, TILED if job.tiled else max_pixels)
+            if job.tiled:
+                _check_tile(planned, settings, max_pixels)
         except ParameterError as error:
             raise error.about(job.label) from None
         except InputError:
@@ -286,6 +315,21 @@ def check_jobs(
             raise UsageError(f"{job.label}: {error}") from None
         if job.named and job.target is not None:
             _check_replace(job.target, provenance(settings, planned.range))
+
+
+def _check_tile(planned: Plan, settings: Settings, max_pixels: int) -> None:
+    """Refuse a tile whose input window would pass 8 x --max-pixels values."""
+    assert settings.tile is not None
+    for stage in planned.stages:
+        g = stage.geometry
+        sides = zip(g.stride, g.dilation, g.kernel_shape, strict=True)
+        reads = math.prod((settings.tile - 1) * s + d * (k - 1) + 1 for s, d, k in sides)
+        values = reads * math.prod(g.channel_shape)
+        if values > 8 * max_pixels:
+            raise UsageError(
+                f"--tile {settings.tile}: a tile of {stage.kernel.name} reads {values} values, "
+                f"over the limit of {8 * max_pixels} (8 x --max-pixels); choose a smaller tile"
+            )
 
 
 def _check_replace(target: Path, description: str) -> None:

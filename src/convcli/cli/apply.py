@@ -26,7 +26,7 @@ from convcli.cli.options import (
     spoken,
 )
 from convcli.errors import ConvcliError, ExitCode, UsageError
-from convcli.limits import MAX_FRAMES, MAX_JOBS, MAX_PIXELS_LIMIT
+from convcli.limits import MAX_FRAMES, MAX_JOBS, MAX_PIXELS_LIMIT, MAX_TILE
 from convcli.naming import DEFAULT_TEMPLATE, FIELDS, check_template
 
 if TYPE_CHECKING:
@@ -183,6 +183,16 @@ def apply(
             help="Parallel worker processes [default: the CPUs this process may use]",
         ),
     ] = None,
+    tile: Annotated[
+        int | None,
+        typer.Option(
+            min=16,
+            max=MAX_TILE,
+            metavar="N",
+            help="Filter a .npy input larger than memory in tiles of N x N output samples, "
+            "with Dask (the distributed extra); writes .npy",
+        ),
+    ] = None,
     scheduler: Annotated[
         str | None,
         typer.Option(
@@ -324,6 +334,7 @@ def settings_from(options: Mapping[str, Any]) -> "Settings":
         format=options["output_format"],
         compress_level=options["compress_level"],
         quality=options["quality"],
+        tile=options["tile"],
         strip=options["strip"],
         frame=options["frame"],
     )

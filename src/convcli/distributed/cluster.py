@@ -130,6 +130,11 @@ def _reports(
 _current: contextvars.ContextVar[Client | None] = contextvars.ContextVar("client", default=None)
 
 
+def in_session() -> bool:
+    """Whether a cluster session is open (its client is then Dask's default scheduler)."""
+    return _current.get() is not None
+
+
 @contextlib.contextmanager
 def session(address: str, workers: int, inputs: list[str]) -> Iterator[None]:
     """Connect to a cluster (or start a local one) and check it, for the batches run inside.

@@ -1,0 +1,165 @@
+"""One input larger than memory, filtered tile by tile: ``apply BIG.npy -k K --tile N``.
+
+The input is read a region at a time by whoever computes a tile (a thread
+here, or a worker of the cluster given with ``--scheduler``), every stage of
+the pipeline is :func:`convcli.distributed.tiles.convolve`, and the output is
+written tile by tile into a temporary file beside the target, renamed into
+place once whole. The values are those of the whole-image path: the same
+stages, methods, component combination, bias and range mapping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.choices import Range
+from convcli.distributed import need
+from convcli.distributed.tiles import convolve
+from convcli.errors import InputError
+from convcli.io.arrays import NpyRegions
+from convcli.io.atomic import temporary_name
+from convcli.io.images import Header
+from convcli.pipeline import Plan, Settings, Stage, combined
+from convcli.ranges import finite_bounds, map_range
+from convcli.report import Report, StageReport
+
+if TYPE_CHECKING:
+    import dask.array as da
+
+
+def process_tiled(
+    source: Path,
+    target: Path,
+    header: Header,
+    planned: Plan,
+    settings: Settings,
+    *,
+    label: str,
+    dry_run: bool = False,
+    workers: int = 1,
+) -> Report:
+    """Filter a ``.npy`` input in tiles of ``settings.tile`` output samples a side into ``target``.
+
+    Runs on the Dask cluster in use, if any, else in ``workers`` threads.
+
+    Raises
+    ------
+    InputError
+        The output cannot be written.
+    """
+    started = time.perf_counter()
+    assert settings.tile is not None
+    report = Report(label, str(target), settings.kernel_name, settings.pad_mode)
+    report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
+    report.stages = [StageReport(s.kernel.name, s.geometry, s.method, 0.0) for s in planned.stages]
+    if dry_run:
+        report.status = "planned"
+        report.seconds = time.perf_counter() - started
+        return report
+    arrays = need("dask.array")
+    # Absolute paths: the tiles may be computed on a cluster's workers, elsewhere.
+    source_file = NpyRegions(source.absolute(), header.shape, _npy_dtype(source))
+    x = arrays.from_array(source_file, chunks=_input_chunks(planned, settings.tile),
+                          asarray=False, lock=False, fancy=False)  # fmt: skip
+    for stage in planned.stages:
+        x = _stage(x, stage, settings)
+    values = _mapped(x, planned, header.white)
+    _write(values, target.absolute(), workers)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _npy_dtype(path: Path) -> np.dtype[Any]:
+    mapped: npt.NDArray[np.generic] = np.load(path, mmap_mode="r", allow_pickle=False)
+    return mapped.dtype
+
+
+def _input_chunks(planned: Plan, tile: int) -> tuple[int, ...]:
+    """Input chunks that make output tiles of ``tile`` samples a side in the first stage."""
+    g = planned.stages[0].geometry
+    spatial = tuple(tile * step for step in g.stride)
+    return (*spatial, *g.channel_shape)
+
+
+def _stage(x: da.Array, stage: Stage, settings: Settings) -> da.Array:
+    """Filter by one kernel of the pipeline, lazily: components combined, bias added."""
+    assert settings.tile is not None
+    g = stage.geometry
+    parts = [
+        convolve(x, matrix, padding=g.padding, pad_mode=settings.pad_mode,
+                 pad_value=settings.pad_value, stride=g.stride, dilation=g.dilation,
+                 flip=settings.flip, method=stage.method, chunks=settings.tile)
+        for matrix in stage.matrices
+    ]  # fmt: skip
+    if len(parts) == 1 and not stage.kernel.bias:
+        return parts[0]
+    combined: da.Array = need("dask.array").map_blocks(_combine, *parts, stage.kernel.bias,
+                                                        dtype=np.float32)  # fmt: skip
+    return combined
+
+
+def _combine(*parts_and_bias: Any) -> npt.NDArray[np.floating]:
+    *parts, bias = parts_and_bias
+    return combined([np.array(part, dtype=np.float32) for part in parts], bias)  # copies
+
+
+def _mapped(x: da.Array, planned: Plan, white: float) -> da.Array:
+    """Map the response to the output's samples, tile by tile (rescale: bounds first)."""
+    if planned.range == Range.RAW and planned.depth == "float32":
+        return x
+    bounds, arrays = None, need("dask.array")
+    if planned.range == Range.RESCALE:  # the whole response's extremes first, as locally
+        edges = arrays.map_blocks(_block_bounds, x, chunks=(2,) + (1,) * (x.ndim - 1),
+                                  dtype=np.float64)  # fmt: skip
+        lows, highs = need("dask").compute(edges[0::2], edges[1::2])
+        lows, highs = lows[np.isfinite(lows)], highs[np.isfinite(highs)]
+        bounds = (float(lows.min()), float(highs.max())) if lows.size else None
+    mapped: da.Array = arrays.map_blocks(_map_block, x, planned.range, white, planned.depth,
+                                         bounds, dtype=planned.depth)  # fmt: skip
+    return mapped
+
+
+def _block_bounds(block: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+    found = finite_bounds(block) or (np.nan, np.nan)
+    return np.array(found, dtype=np.float64).reshape((2,) + (1,) * (block.ndim - 1))
+
+
+def _map_block(
+    block: npt.NDArray[np.floating],
+    mode: Range,
+    white: float,
+    depth: str,
+    bounds: tuple[float, float] | None,
+) -> npt.NDArray[np.generic]:
+    with np.errstate(all="ignore"):
+        return map_range(block, mode, white=white, depth=depth, bounds=bounds).values
+
+
+def _write(values: da.Array, target: Path, workers: int) -> None:
+    """Write ``values`` tile by tile into a temporary ``.npy``, then rename it into place."""
+    dask = need("dask")
+    temporary = target.with_name(temporary_name(target))
+    try:
+        out = NpyRegions.create(temporary, values.shape, values.dtype)
+        here = {} if _on_a_cluster() else {"scheduler": "threads", "num_workers": workers}
+        with dask.config.set(here):
+            need("dask.array").store(values, out, lock=False)
+        os.replace(temporary, target)
+    except OSError as error:
+        raise InputError(f"{target}: cannot write: {error.strerror}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def _on_a_cluster() -> bool:
+    from convcli.distributed.cluster import in_session
+
+    return in_session()

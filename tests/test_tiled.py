@@ -1,0 +1,112 @@
+"""apply --tile: a .npy larger than memory, filtered in tiles, equals the whole-array run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import run
+
+pytest.importorskip(
+    "dask.array", reason='needs the distributed extra: pip install ".[distributed]"'
+)
+
+
+@pytest.fixture(scope="module")
+def arrays(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("arrays")
+    rng = np.random.default_rng(7)
+    np.save(folder / "scan.npy", (rng.random((301, 257)) * 255).astype(np.uint8))
+    np.save(folder / "rgb.npy", (rng.random((97, 120, 3)) * 65535).astype(np.uint16))
+    np.save(folder / "volume.npy", rng.standard_normal((23, 30, 19)).astype(np.float32))
+    np.save(folder / "fortran.npy", np.asfortranarray(rng.random((70, 90))))
+    return folder
+
+
+CASES = [
+    ("scan.npy", ["-k", "gaussian:sigma=3"]),
+    ("scan.npy", ["-k", "sobel", "--range", "rescale"]),  # two components; bounds of the whole
+    ("scan.npy", ["-k", "gaussian:sigma=1", "-k", "laplacian", "-s", "2", "--range", "offset"]),
+    ("scan.npy", ["-k", "sobel-x", "-p", "40", "--pad-mode", "wrap", "-d", "3"]),
+    ("rgb.npy", ["-k", "box:4", "-p", "valid", "--range", "clip"]),
+    ("volume.npy", ["-k", "[[[1,2],[3,4]],[[0,1],[1,-5]]]", "--pad-mode", "symmetric"]),
+    ("fortran.npy", ["-k", "emboss", "--flip", "-p", "full"]),
+]
+
+
+@pytest.mark.parametrize(("name", "options"), CASES, ids=[" ".join(o) for _, o in CASES])
+def test_tiles_equal_the_whole_array(arrays, tmp_path, name, options):
+    whole = run("apply", str(arrays / name), *options, "-o", str(tmp_path / "whole.npy"), "-q")
+    assert whole.exit_code == 0, whole.stderr
+    tiled = run("apply", str(arrays / name), *options, "--tile", "16", "-o",
+                str(tmp_path / "tiled.npy"), "-q")  # fmt: skip
+    assert tiled.exit_code == 0, tiled.stderr
+    expected, got = np.load(tmp_path / "whole.npy"), np.load(tmp_path / "tiled.npy")
+    assert got.dtype == expected.dtype
+    assert np.array_equal(got, expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiled.npy", "whole.npy"]  # no .part
+
+
+def test_the_record_is_the_whole_arrays(arrays, tmp_path):
+    common = [str(arrays / "scan.npy"), "-k", "sobel-x", "-s", "2", "--json"]
+    whole = json.loads(run("apply", *common, "-o", str(tmp_path / "a.npy")).stdout)
+    tiled = json.loads(run("apply", *common, "--tile", "32", "-o", str(tmp_path / "b.npy")).stdout)
+    for key in ("status", "input_shape", "output_shape", "kernel_shape", "padding", "method"):
+        assert tiled[key] == whole[key], key
+    planned = json.loads(run("apply", *common, "--tile", "32", "--dry-run").stdout)
+    assert planned["status"] == "planned"
+    assert planned["output_shape"] == whole["output_shape"]
+
+
+def test_an_array_over_the_limit_is_filtered_only_when_tiles_are_asked_for(arrays, tmp_path):
+    refused = run("apply", str(arrays / "scan.npy"), "-k", "box", "--max-pixels", "1000",
+                  "-o", str(tmp_path / "a.npy"))  # fmt: skip
+    assert refused.exit_code == 1
+    assert "--tile N filters a .npy of any size in tiles" in refused.stderr
+    done = run("apply", str(arrays / "scan.npy"), "-k", "box", "--max-pixels", "1000",
+               "--tile", "16", "-o", str(tmp_path / "a.npy"), "-q")  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    assert np.load(tmp_path / "a.npy").shape == (301, 257)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["SAMPLE", "-o", "OUT/"], "coins.png: --tile filters .npy files; this is a png"),
+        (["scan.npy", "-o", "OUT/x.png"], "--tile writes .npy outputs"),
+        (
+            ["scan.npy", "--tile", "4096", "--max-pixels", "1000", "-o", "OUT/x.npy"],
+            "a tile of box:size=3 reads 16793604 values, over the limit of 8000",
+        ),
+    ],
+)
+def test_what_cannot_be_tiled_is_refused_before_anything_is_written(
+    arrays, tmp_path, arguments, message
+):
+    from helpers import SAMPLES
+
+    names = {"SAMPLE": str(SAMPLES / "coins.png"), "scan.npy": str(arrays / "scan.npy")}
+    given = [names.get(a, a.replace("OUT", str(tmp_path))) for a in arguments]
+    tile = [] if "--tile" in given else ["--tile", "16"]
+    result = run("apply", *given, "-k", "box:3", *tile)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_output_fails_alone_and_leaves_nothing(arrays, tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        result = run("apply", str(arrays / "scan.npy"), "-k", "box", "--tile", "16",
+                     "-o", str(folder / "a.npy"))  # fmt: skip
+    finally:
+        folder.chmod(0o700)
+    if result.exit_code == 0:
+        pytest.skip("running as a user who may write anywhere")
+    assert result.exit_code == 1
+    assert "cannot write" in result.stderr
+    assert list(folder.iterdir()) == []
