@@ -191,6 +191,7 @@ def main() -> None:
 
     names = ["-j 2", "--scheduler local:2", "--scheduler tcp:// (running)"]
     runs: dict[str, list[Run]] = {name: [] for name in names}
+    fixed: dict[str, list[Run]] = {name: [] for name in names}  # two images: the fixed costs
     with tempfile.TemporaryDirectory(prefix="convcli-cluster-") as scratch:
         work = Path(scratch)
         source = work / "in"
@@ -198,6 +199,10 @@ def main() -> None:
         made = time.perf_counter()
         make_inputs(source, args.images, args.size)
         print(f"{args.images} inputs made in {time.perf_counter() - made:.1f} s", flush=True)
+        pair = work / "pair"
+        pair.mkdir()
+        for name in sorted(path.name for path in source.iterdir())[:2]:
+            shutil.copy(source / name, pair / name)
         out = work / "out"
         base = [sys.executable, "-m", "convcli", "apply", str(source), "-k", "sobel-x",
                 "-o", str(out), "-q"]  # fmt: skip
@@ -217,6 +222,9 @@ def main() -> None:
                     print(f"round {number + 1} {name:<30} {run.wall:6.2f} s, CPU {run.cpu:6.2f} s;"
                           f" other processes {run.others:5.2f} CPU s, steal {run.steal:4.2f} s",
                           flush=True)  # fmt: skip
+                for name, (command, watched) in commands.items():
+                    two = [str(pair) if part == str(source) else part for part in command]
+                    fixed[name].append(timed(two, out, 2, watched))
 
             # MALLOC_TRIM_THRESHOLD_: the same warm tcp batch, back to back on both clusters.
             removed = timed(commands[names[2]][0], out, args.images, workers)
@@ -253,6 +261,14 @@ def main() -> None:
     print(f"tcp - (-j 2): {tcp_wall - j2_wall:+.2f} s wall "
           f"({1000 * (tcp_wall - j2_wall) / args.images:+.1f} ms per image), "
           f"{median(tcp, 'cpu') - median(runs[names[0]], 'cpu'):+.2f} s CPU")  # fmt: skip
+    print("fixed costs: a batch of 2 images (one per worker), medians")
+    for name in names:
+        print(f"{name:<37} {median(fixed[name], 'wall'):8.2f} s, CPU "
+              f"{median(fixed[name], 'cpu'):6.2f} s")  # fmt: skip
+    start = median(fixed[names[1]], "wall") - median(fixed[names[0]], "wall")
+    enough = 9 * start * reference  # N / r >= 0.9 (N / r + start)
+    print(f"local:2 costs {start:.2f} s more than -j 2 before its first image: at equal speed "
+          f"per image it reaches {TARGET}x of -j 2 from about {enough:.0f} images on")  # fmt: skip
     idle = statistics.median(run.workers + run.here for run in runs[names[0]])
     print(f"the idle running cluster used {idle:.2f} CPU s during each -j 2 run (median)")
 

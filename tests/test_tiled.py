@@ -6,8 +6,9 @@ import json
 
 import numpy as np
 import pytest
+import tifffile
 
-from helpers import run
+from helpers import SAMPLES, run
 
 pytest.importorskip(
     "dask.array", reason='needs the distributed extra: pip install ".[distributed]"'
@@ -22,6 +23,10 @@ def arrays(tmp_path_factory):
     np.save(folder / "rgb.npy", (rng.random((97, 120, 3)) * 65535).astype(np.uint16))
     np.save(folder / "volume.npy", rng.standard_normal((23, 30, 19)).astype(np.float32))
     np.save(folder / "fortran.npy", np.asfortranarray(rng.random((70, 90))))
+    tifffile.imwrite(folder / "tiled.tif", (rng.random((150, 170, 3)) * 255).astype(np.uint8),
+                     tile=(32, 48), resolution=(300, 300), resolutionunit="INCH")  # fmt: skip
+    tifffile.imwrite(folder / "strips.tif", (rng.random((130, 90)) * 65535).astype(np.uint16),
+                     rowsperstrip=7)  # fmt: skip
     return folder
 
 
@@ -36,17 +41,50 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "options"), CASES, ids=[" ".join(o) for _, o in CASES])
-def test_tiles_equal_the_whole_array(arrays, tmp_path, name, options):
-    whole = run("apply", str(arrays / name), *options, "-o", str(tmp_path / "whole.npy"), "-q")
+TIFF_CASES = [
+    ("tiled.tif", "tif", ["-k", "gaussian:sigma=2"]),
+    ("tiled.tif", "tif", ["-k", "sobel", "--range", "rescale", "-s", "2"]),
+    ("strips.tif", "tif", ["-k", "laplacian", "--range", "offset", "--pad-mode", "symmetric"]),
+    ("strips.tif", "npy", ["-k", "sharpen", "--range", "raw"]),
+    ("scan.npy", "tif", ["-k", "emboss", "--range", "offset"]),
+]
+
+
+def _read(path):
+    return np.load(path) if path.suffix == ".npy" else tifffile.imread(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "suffix", "options"),
+    [(n, "npy", o) for n, o in CASES] + TIFF_CASES,
+    ids=[f"{n} {' '.join(o)}" for n, o in CASES]
+    + [f"{n} to {x} {' '.join(o)}" for n, x, o in TIFF_CASES],
+)
+def test_tiles_equal_the_whole_array(arrays, tmp_path, name, suffix, options):
+    whole = run(
+        "apply", str(arrays / name), *options, "-o", str(tmp_path / f"whole.{suffix}"), "-q"
+    )
     assert whole.exit_code == 0, whole.stderr
     tiled = run("apply", str(arrays / name), *options, "--tile", "16", "-o",
-                str(tmp_path / "tiled.npy"), "-q")  # fmt: skip
+                str(tmp_path / f"tiled.{suffix}"), "-q")  # fmt: skip
     assert tiled.exit_code == 0, tiled.stderr
-    expected, got = np.load(tmp_path / "whole.npy"), np.load(tmp_path / "tiled.npy")
+    expected, got = _read(tmp_path / f"whole.{suffix}"), _read(tmp_path / f"tiled.{suffix}")
     assert got.dtype == expected.dtype
     assert np.array_equal(got, expected)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiled.npy", "whole.npy"]  # no .part
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"tiled.{suffix}", f"whole.{suffix}"]
+
+
+def test_a_tiled_tiff_carries_resolution_and_provenance(arrays, tmp_path):
+    result = run("apply", str(arrays / "tiled.tif"), "-k", "box", "-s", "2", "--tile", "32",
+                 "-o", str(tmp_path / "out.tif"), "-q")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        page = tiff.pages.first
+        assert page.is_tiled
+        assert (page.tilelength, page.tilewidth) == (32, 32)
+        assert page.tags["XResolution"].value == (150, 1)  # 300 dpi, every other pixel
+        assert page.tags["Software"].value.startswith("convcli ")
+        assert '"kernels":["box"]' in page.tags["ImageDescription"].value
 
 
 def test_the_record_is_the_whole_arrays(arrays, tmp_path):
@@ -74,8 +112,10 @@ def test_an_array_over_the_limit_is_filtered_only_when_tiles_are_asked_for(array
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["SAMPLE", "-o", "OUT/"], "coins.png: --tile filters .npy files; this is a png"),
-        (["scan.npy", "-o", "OUT/x.png"], "--tile writes .npy outputs"),
+        (["SAMPLE", "-o", "OUT/"], "coins.png: --tile filters .npy and TIFF files; this is a png"),
+        (["scan.npy", "-o", "OUT/x.png"], "--tile writes .npy or TIFF outputs"),
+        (["scan.npy", "--tile", "40", "-o", "OUT/x.tif"], "a TIFF's tiles are a multiple of 16"),
+        (["scan.npy", "--gray", "-o", "OUT/x.npy"], "--tile does not take --gray or --colormap"),
         (
             ["scan.npy", "--tile", "4096", "--max-pixels", "1000", "-o", "OUT/x.npy"],
             "a tile of box:size=3 reads 16793604 values, over the limit of 8000",
@@ -85,8 +125,6 @@ def test_an_array_over_the_limit_is_filtered_only_when_tiles_are_asked_for(array
 def test_what_cannot_be_tiled_is_refused_before_anything_is_written(
     arrays, tmp_path, arguments, message
 ):
-    from helpers import SAMPLES
-
     names = {"SAMPLE": str(SAMPLES / "coins.png"), "scan.npy": str(arrays / "scan.npy")}
     given = [names.get(a, a.replace("OUT", str(tmp_path))) for a in arguments]
     tile = [] if "--tile" in given else ["--tile", "16"]

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from convcli.choices import FileFormat
+from convcli.choices import FORMAT_ALIASES, FileFormat
 from convcli.errors import InputError, ParameterError, UsageError
 from convcli.io.formats import OutputFormat, output_format
 from convcli.io.images import DEFAULT_MAX_PIXELS, Header, probe_image
@@ -108,7 +108,9 @@ def plan(
                      template=template, skip_existing=skip_existing)  # fmt: skip
     jobs = [_with_content(job, contents.get(job.source) if job.source else None) for job in jobs]
     if settings.tile is not None:
-        jobs = [_as_tiled(job, headers.get(job.source)) for job in jobs]
+        if settings.gray or settings.colormap:
+            raise UsageError("--tile does not take --gray or --colormap")
+        jobs = [_as_tiled(job, headers.get(job.source), settings.tile) for job in jobs]
     check_jobs(jobs, settings, max_pixels, headers)
     if folder is not None and not dry_run:
         try:
@@ -152,7 +154,7 @@ def _headers(
             if isinstance(content, str):  # a pipe that was no image: it fails with its reason
                 headers[item.path] = None
             else:
-                whole = tiled and isinstance(content, Path) and _is_npy(content)
+                whole = tiled and isinstance(content, Path) and _tileable(content)
                 headers[item.path] = _probe(content, item.label, TILED if whole else max_pixels)
     return headers
 
@@ -160,18 +162,31 @@ def _headers(
 TILED = MAX_PIXELS_LIMIT  # the pixel limit of an input filtered in tiles: each tile is held
 
 
-def _is_npy(path: Path) -> bool:
-    return path.suffix.lower() == f".{FileFormat.NPY}"
+TILEABLE = (FileFormat.NPY, FileFormat.TIF)  # read a region at a time (io/arrays.py)
 
 
-def _as_tiled(job: Job, header: Header | None) -> Job:
-    """Mark a ``.npy`` job to be filtered in tiles; refuse what cannot be (exit 2)."""
+def _tileable(path: Path) -> bool:
+    suffix = path.suffix.lower().lstrip(".")
+    return FORMAT_ALIASES.get(suffix, suffix) in TILEABLE
+
+
+def _as_tiled(job: Job, header: Header | None, tile: int) -> Job:
+    """Mark a job to be filtered in tiles; refuse what cannot be (exit 2)."""
     if job.skip is not None or job.failure is not None or header is None:
         return job
-    if header.format != FileFormat.NPY or job.content is not None:
-        raise UsageError(f"{job.label}: --tile filters .npy files; this is a {header.format}")
-    if job.target is None or (job.format or output_format(job.target.suffix)).name != "npy":
-        raise UsageError("--tile writes .npy outputs: give -o NAME.npy, a folder, or --format npy")
+    if header.format not in TILEABLE or job.content is not None:
+        raise UsageError(
+            f"{job.label}: --tile filters .npy and TIFF files; this is a {header.format}"
+        )
+    if header.alpha or header.is_cmyk or header.frames > 1:
+        what = "alpha" if header.alpha else "CMYK" if header.is_cmyk else f"{header.frames} pages"
+        raise UsageError(f"{job.label}: --tile takes one grey or colour image, not {what}")
+    fmt = job.format or (output_format(job.target.suffix) if job.target else None)
+    if fmt is None or fmt.name not in TILEABLE:
+        raise UsageError("--tile writes .npy or TIFF outputs: give -o NAME.npy or NAME.tif, "
+                         "a folder, or --format")  # fmt: skip
+    if fmt.name == FileFormat.TIF and tile % 16:
+        raise UsageError(f"--tile {tile}: a TIFF's tiles are a multiple of 16 samples a side")
     return replace(job, tiled=True)
 
 

@@ -1,11 +1,13 @@
-"""One input larger than memory, filtered tile by tile: ``apply BIG.npy -k K --tile N``.
+"""One input larger than memory, filtered tile by tile: ``apply BIG.tif -k K --tile N``.
 
-The input is read a region at a time by whoever computes a tile (a thread
-here, or a worker of the cluster given with ``--scheduler``), every stage of
-the pipeline is :func:`convcli.distributed.tiles.convolve`, and the output is
-written tile by tile into a temporary file beside the target, renamed into
-place once whole. The values are those of the whole-image path: the same
-stages, methods, component combination, bias and range mapping.
+The input (``.npy`` or TIFF) is read a region at a time by whoever computes
+a tile (a thread here, or a worker of the cluster given with ``--scheduler``),
+every stage of the pipeline is :func:`convcli.distributed.tiles.convolve`,
+and the output is written tile by tile into a temporary file beside the
+target (a ``.npy`` by the tiles' own tasks, a TIFF streamed in order by this
+process), renamed into place once whole. The values are those of the
+whole-image path: the same stages, methods, component combination, bias and
+range mapping.
 """
 
 from __future__ import annotations
@@ -13,19 +15,22 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from convcli.choices import Range
+from convcli import __version__
+from convcli.choices import FileFormat, Range
 from convcli.distributed import need
 from convcli.distributed.tiles import convolve
 from convcli.errors import InputError
-from convcli.io.arrays import NpyRegions
+from convcli.io.arrays import NpyRegions, TiffRegions, write_tiled_tiff
 from convcli.io.atomic import temporary_name
 from convcli.io.images import Header
+from convcli.output import provenance
 from convcli.pipeline import Plan, Settings, Stage, combined
 from convcli.ranges import finite_bounds, map_range
 from convcli.report import Report, StageReport
@@ -45,7 +50,7 @@ def process_tiled(
     dry_run: bool = False,
     workers: int = 1,
 ) -> Report:
-    """Filter a ``.npy`` input in tiles of ``settings.tile`` output samples a side into ``target``.
+    """Filter an input in tiles of ``settings.tile`` output samples a side into ``target``.
 
     Runs on the Dask cluster in use, if any, else in ``workers`` threads.
 
@@ -63,22 +68,37 @@ def process_tiled(
         report.status = "planned"
         report.seconds = time.perf_counter() - started
         return report
-    arrays = need("dask.array")
-    # Absolute paths: the tiles may be computed on a cluster's workers, elsewhere.
-    source_file = NpyRegions(source.absolute(), header.shape, _npy_dtype(source))
-    x = arrays.from_array(source_file, chunks=_input_chunks(planned, settings.tile),
-                          asarray=False, lock=False, fancy=False)  # fmt: skip
+    chunks = _input_chunks(planned, settings.tile)
+    x = need("dask.array").from_array(_regions(source, header), chunks=chunks, asarray=False,
+                                      lock=False, fancy=False)  # fmt: skip
     for stage in planned.stages:
         x = _stage(x, stage, settings)
     values = _mapped(x, planned, header.white)
-    _write(values, target.absolute(), workers)
+    here = {} if _on_a_cluster() else {"scheduler": "threads", "num_workers": workers}
+    with need("dask").config.set(here):
+        if planned.format.name == FileFormat.TIF:
+            carried: dict[str, Any] = {}
+            if header.format == FileFormat.TIF and not settings.strip:
+                carried, exif = TiffRegions.carried(source, _strides(planned))
+                if exif:
+                    report.notes.append(f"{label}: its EXIF is not carried in tiles")
+            _write_tiff(values, target, settings, planned, carried)
+        else:
+            _write_npy(values, target)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _npy_dtype(path: Path) -> np.dtype[Any]:
-    mapped: npt.NDArray[np.generic] = np.load(path, mmap_mode="r", allow_pickle=False)
-    return mapped.dtype
+def _regions(source: Path, header: Header) -> NpyRegions | TiffRegions:
+    """Open the input to be read a region at a time (by absolute path: workers are elsewhere)."""
+    where = source.absolute()
+    if header.format == FileFormat.NPY:
+        mapped: npt.NDArray[np.generic] = np.load(where, mmap_mode="r", allow_pickle=False)
+        return NpyRegions(where, mapped.shape, mapped.dtype)
+    shape, dtype = TiffRegions.layout(where)
+    if shape != header.shape:
+        raise InputError(f"{source}: its first image is laid out as {shape}, unlike its header")
+    return TiffRegions(where, shape, dtype)
 
 
 def _input_chunks(planned: Plan, tile: int) -> tuple[int, ...]:
@@ -142,15 +162,41 @@ def _map_block(
         return map_range(block, mode, white=white, depth=depth, bounds=bounds).values
 
 
-def _write(values: da.Array, target: Path, workers: int) -> None:
-    """Write ``values`` tile by tile into a temporary ``.npy``, then rename it into place."""
-    dask = need("dask")
-    temporary = target.with_name(temporary_name(target))
-    try:
+def _write_npy(values: da.Array, target: Path) -> None:
+    """Write ``values`` into a ``.npy``: each tile's task writes its own region."""
+    with _atomically(target) as temporary:
         out = NpyRegions.create(temporary, values.shape, values.dtype)
-        here = {} if _on_a_cluster() else {"scheduler": "threads", "num_workers": workers}
-        with dask.config.set(here):
-            need("dask.array").store(values, out, lock=False)
+        need("dask.array").store(values, out, lock=False)
+
+
+def _strides(planned: Plan) -> tuple[int, int]:
+    """Multiply the stages' strides along rows and along columns."""
+    down, across = (
+        int(np.prod([s.geometry.stride[axis] for s in planned.stages])) for axis in (0, 1)
+    )
+    return down, across
+
+
+def _write_tiff(
+    values: da.Array, target: Path, settings: Settings, planned: Plan, carried: dict[str, Any]
+) -> None:
+    """Write ``values`` into a tiled TIFF, a row of tiles at a time, in order."""
+    assert settings.tile is not None
+    rows = (np.asarray(values.blocks[index].compute()) for index in range(values.numblocks[0]))
+    colour = values.ndim == 3 and values.shape[2] == 3
+    options = {"photometric": "rgb" if colour else "minisblack", "metadata": None,
+               "software": f"convcli {__version__}",
+               "description": provenance(settings, planned.range), **carried}  # fmt: skip
+    with _atomically(target) as temporary:
+        write_tiled_tiff(temporary, rows, values.shape, values.dtype, settings.tile, options)
+
+
+@contextlib.contextmanager
+def _atomically(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``, renamed to it once written (absolute paths)."""
+    temporary = target.absolute().with_name(temporary_name(target))
+    try:
+        yield temporary
         os.replace(temporary, target)
     except OSError as error:
         raise InputError(f"{target}: cannot write: {error.strerror}") from None

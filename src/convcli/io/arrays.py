@@ -1,11 +1,15 @@
-"""``.npy`` files read and written a region at a time, by whoever holds their path.
+"""Files read and written a region at a time, by whoever holds their path.
 
-A memory map pickles its whole data; these pickle as a path, so a task on
-another process or machine opens the file itself and touches only its region.
+A memory map pickles its whole data and a tifffile store does not pickle;
+these pickle as a path, so a task on another process or machine opens the
+file itself and touches only its region: ``.npy`` memory-mapped, TIFF
+through tifffile's Zarr view (tiled or stripped, decoding only the tiles or
+strips a region covers). A large TIFF is written tile by tile, in order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +58,86 @@ class NpyRegions:
 
     def __reduce__(self) -> tuple[object, ...]:
         return (NpyRegions, (self.path, self.shape, self.dtype.str))
+
+
+class TiffRegions:
+    """The first image of a TIFF as an array-like: ``file[region]`` decodes only that region."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: npt.DTypeLike) -> None:
+        self.path, self.shape, self.dtype = path, tuple(shape), np.dtype(dtype)
+        self.ndim = len(self.shape)
+
+    @staticmethod
+    def layout(path: Path) -> tuple[tuple[int, ...], np.dtype[Any]]:
+        """Return the shape and sample type of the TIFF's first image, as regions are read."""
+        import tifffile
+
+        with tifffile.TiffFile(path) as tiff:
+            series = tiff.series[0]
+            return tuple(series.shape), np.dtype(series.dtype)
+
+    @staticmethod
+    def carried(path: Path, stride: tuple[int, int]) -> tuple[dict[str, Any], bool]:
+        """Return tifffile's options carrying the first image's colour profile and resolution.
+
+        The resolution is divided by the ``stride`` (a pixel then covers more).
+        Also returns whether the image has EXIF, which is not carried.
+        """
+        import tifffile
+
+        with tifffile.TiffFile(path) as tiff:
+            tags = tiff.pages.first.tags
+            options: dict[str, Any] = {}
+            if 34675 in tags:
+                options["iccprofile"] = bytes(tags[34675].value)
+            unit = tags.get(296)
+            if 282 in tags and 283 in tags and unit is not None and unit.value != 1:
+                across, down = (_ratio(tags[code].value) for code in (282, 283))
+                options["resolution"] = (across / stride[1], down / stride[0])
+                options["resolutionunit"] = unit.value
+            return options, 34665 in tags
+
+    def __getitem__(self, region: Any) -> npt.NDArray[np.generic]:
+        import tifffile
+        import zarr
+
+        with tifffile.TiffFile(self.path) as tiff:
+            image = zarr.open(tiff.series[0].aszarr(), mode="r")
+            return np.asarray(image[region])
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (TiffRegions, (self.path, self.shape, self.dtype.str))
+
+
+def _ratio(value: Any) -> float:
+    numerator, denominator = value
+    return float(numerator) / float(denominator or 1)
+
+
+def write_tiled_tiff(
+    path: Path,
+    rows: Iterator[npt.NDArray[np.generic]],
+    shape: tuple[int, ...],
+    dtype: npt.DTypeLike,
+    tile: int,
+    options: dict[str, Any],
+) -> None:
+    """Write a TIFF of ``shape`` tile by tile from ``rows``: bands of ``tile`` rows, in order.
+
+    ``tile`` must be a multiple of 16 (TIFF's rule); ``options`` are
+    tifffile's (description, software, photometric).
+    """
+    import tifffile
+
+    def tiles() -> Iterator[npt.NDArray[np.generic]]:
+        for band in rows:
+            for start in range(0, shape[1], tile):
+                piece = band[:, start : start + tile]
+                if piece.shape[:2] != (tile, tile):  # the last row and column: padded
+                    padding = [(0, tile - piece.shape[0]), (0, tile - piece.shape[1])]
+                    piece = np.pad(piece, padding + [(0, 0)] * (piece.ndim - 2))
+                yield piece
+
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    with tifffile.TiffWriter(path, bigtiff=size > 2**32 - 2**25) as tiff:
+        tiff.write(tiles(), shape=shape, dtype=dtype, tile=(tile, tile), **options)
