@@ -21,7 +21,10 @@ For a convcli process that is ``getrusage(RUSAGE_CHILDREN)``, which holds it
 and every process it started and waited for (its ``-j`` workers, a local
 cluster's scheduler, nannies and workers); for ``tcp`` add the running
 cluster's worker processes (psutil) and this script's own process, which holds
-that cluster's scheduler and nannies.
+that cluster's scheduler and nannies. Each round also runs the three on a batch
+of 2 images (one per worker): their fixed costs, start-up and shut-down. Since
+the machine may be shared, each run also reports the CPU seconds every other
+process used meanwhile, and the time the hypervisor stole.
 
 Then, once, the ``tcp`` batch against a second cluster that keeps Dask's
 default nanny environment (``MALLOC_TRIM_THRESHOLD_=65536``), back to back
