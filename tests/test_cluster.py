@@ -223,3 +223,17 @@ def test_tiles_of_a_huge_array_go_to_the_cluster_and_equal_the_whole(cluster, tm
     assert np.array_equal(np.load(tmp_path / "tiled.npy"), np.load(tmp_path / "whole.npy"))
     prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
     assert {"convcli", "block_bounds"} <= set(prefixes)  # tiles and bounds: the cluster's tasks
+
+
+def test_the_library_runs_a_planned_batch_on_a_cluster(cluster, photos, tmp_path):
+    from convcli import batch, planning
+    from convcli.kernels.catalog import load_kernel
+    from convcli.pipeline import Settings
+
+    address, _ = cluster
+    settings = Settings(kernels=(load_kernel("box"),))
+    names = [str(photos / "img00.png"), str(photos / "img05b.png")]
+    planned = planning.plan(names, f"{tmp_path}/out/", settings)
+    reports = batch.run_jobs(planned.jobs, settings, batch.RunOptions(scheduler=address))
+    assert [report.status for report in reports] == ["ok", "error"]
+    assert (tmp_path / "out" / "img00_box.png").is_file()

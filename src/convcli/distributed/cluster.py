@@ -54,9 +54,10 @@ def execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Generat
     if any(job.source is None for job in jobs):
         raise UsageError("a cluster's workers cannot read standard input; run without --scheduler")
     settings = replace(settings, threads=1)  # the cluster's workers share the cores
-    current = _current.get()
-    opened = session(options.scheduler or LOCAL, options.workers, [str(job.source) for job in jobs])
-    with contextlib.nullcontext() if current else opened:
+    with contextlib.ExitStack() as stack:
+        if _current.get() is None:  # called as a library, with no session open: open one
+            inputs = [str(job.source) for job in jobs]
+            stack.enter_context(session(options.scheduler or LOCAL, options.workers, inputs))
         client = _current.get()
         assert client is not None
         size = group_size(len(jobs), max(1, len(client.scheduler_info()["workers"])))
