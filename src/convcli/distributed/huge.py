@@ -73,9 +73,9 @@ def process_tiled(
                                       lock=False, fancy=False)  # fmt: skip
     for stage in planned.stages:
         x = _stage(x, stage, settings)
-    values = _mapped(x, planned, header.white)
     here = {} if _on_a_cluster() else {"scheduler": "threads", "num_workers": workers}
     with need("dask").config.set(here):
+        values = _mapped(x, planned, header.white)  # rescale computes the extremes here
         if planned.format.name == FileFormat.TIF:
             carried: dict[str, Any] = {}
             if header.format == FileFormat.TIF and not settings.strip:
