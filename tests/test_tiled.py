@@ -148,3 +148,23 @@ def test_an_unwritable_output_fails_alone_and_leaves_nothing(arrays, tmp_path):
     assert result.exit_code == 1
     assert "cannot write" in result.stderr
     assert list(folder.iterdir()) == []
+
+
+def test_ctrl_c_while_tiling_leaves_no_partial_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    np.save(tmp_path / "slow.npy", np.random.default_rng(0).random((3000, 3000)).astype(np.float32))
+    command = [sys.executable, "-m", "convcli", "apply", "slow.npy", "-k", "gaussian:sigma=6",
+               "--tile", "128", "-j", "1", "-o", "out.npy", "-q"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".out.npy.*.part")) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the tiles are being written
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted by SIGINT: 0 of 1 outputs written" in stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["slow.npy"]
