@@ -237,3 +237,24 @@ def test_the_library_runs_a_planned_batch_on_a_cluster(cluster, photos, tmp_path
     reports = batch.run_jobs(planned.jobs, settings, batch.RunOptions(scheduler=address))
     assert [report.status for report in reports] == ["ok", "error"]
     assert (tmp_path / "out" / "img00_box.png").is_file()
+
+
+def test_a_worker_killed_while_tiling_loses_no_tile(cluster, tmp_path):
+    address, client = cluster
+    client.wait_for_workers(2, timeout=60)
+    np.save(tmp_path / "scan.npy", np.random.default_rng(4).random((2400, 2000)).astype(np.float32))
+    process = convcli("scan.npy", "-k", "gaussian:sigma=4", "--tile", "128", "-o", "tiled.npy",
+                      "--scheduler", address, "-q", cwd=tmp_path)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".tiled.npy.*.part")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # tiles are being computed and written
+    os.kill(next(iter(client.run(os.getpid).values())), signal.SIGKILL)
+    code, _, err = finish(process)
+    assert code == 0, err
+    whole = finish(convcli("scan.npy", "-k", "gaussian:sigma=4", "-o", "whole.npy", "-q",
+                           cwd=tmp_path))  # fmt: skip
+    assert whole[0] == 0
+    assert np.array_equal(np.load(tmp_path / "tiled.npy"), np.load(tmp_path / "whole.npy"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.npy", "tiled.npy", "whole.npy"]
+    client.wait_for_workers(2, timeout=60)
