@@ -286,9 +286,7 @@ def zarr_window(path: Path, row: int, column: int) -> npt.NDArray[np.generic]:
     return map_range(np.asarray(response), "clip", white=255, depth="uint8").values
 
 
-def compare(
-    read: Callable[[int, int], npt.NDArray[np.generic]], reference: Path, size: int
-) -> str:
+def compare(read: Callable[[int, int], npt.NDArray[np.generic]], reference: Path, size: int) -> str:
     """Compare the sampled windows with the reference's: 'yes (6/6)', or what differs."""
     places = windows(size)
     differ = []
@@ -310,7 +308,7 @@ def mib(size: int) -> str:
 
 
 def describe_memory(run: Run) -> str:
-    """The peak RSS column: every worker's, and the convcli process's."""
+    """Fill the peak RSS column: every worker's, and the convcli process's."""
     parts = []
     if run.peaks and run.path != "whole image (reference)":
         parts.append("workers " + ", ".join(mib(peak) for peak in run.peaks.values()))
@@ -331,6 +329,93 @@ def describe_workers(run: Run) -> str:
         if top > share * LIMIT:
             said += f", over the {name} threshold ({share:.0%})"
     return said
+
+
+def on_cluster(args: argparse.Namespace, base: list[str], outputs: dict[int, Path]) -> list[Run]:
+    """Start the cluster; run the command line with each tile, then the library; stop it."""
+    store, target, size = args.work / "big.zarr", args.work / "out.zarr", args.size
+    matrix = load_kernel(KERNEL).matrices[0]
+    runs = []
+    with dask.config.set({TRIM: None}):
+        local = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address="127.0.0.1:0", memory_limit="1GiB", silence_logs=logging.ERROR,
+        )  # fmt: skip
+    with local, distributed.Client(local) as client:
+        cluster = Cluster(local, client)
+        client.run(lambda: __import__("convcli.distributed.tiles"))  # imports, not measured
+        print(f"cluster at {local.scheduler_address}: workers {cluster.pids()}", flush=True)
+        for tile in args.tiles:
+            out = outputs[tile] = args.work / f"out{tile}.tif"
+            command = [*base, "--tile", str(tile), "-o", str(out),
+                       "--scheduler", local.scheduler_address]  # fmt: skip
+            run = command_line(Run("CLI --tile, tcp://", str(tile)), command, cluster, None)
+            runs.append(run)
+            print(f"CLI --tile {tile}: {run.wall:.1f} s {run.failed}", flush=True)
+
+        def library() -> None:
+            result = convolve(da.from_zarr(str(store)), matrix, pad_mode="reflect")
+            result.to_zarr(str(target), overwrite=True)
+
+        run = Run("library convolve, to_zarr", f"{min(CHUNK, size)} (chunks)")
+        with Peaks(lambda: [os.getpid()]) as own:
+            try:
+                measured(run, cluster, library)
+            except Exception as error:  # reported in the table
+                run.failed = f"{type(error).__name__}: {error}"
+        run.process_peak = own.total
+        runs.append(run)
+        print(f"library: {run.wall:.1f} s {run.failed}", flush=True)
+    return runs
+
+
+def check(runs: list[Run], args: argparse.Namespace, outputs: dict[int, Path]) -> None:
+    """Fill each run's column 'equal on samples' against the whole-image run, if it completed."""
+    reference, stored = args.work / "ref.tif", args.work / "out.zarr"
+    done = any(run.path.startswith("whole") and not run.failed for run in runs)
+    for run in runs:
+        if run.path.startswith("whole"):
+            run.equal = "(reference)" if done else "-"
+        elif run.failed:
+            run.equal = "no output"
+        elif not done:
+            run.equal = "n/a (no reference)"
+        elif run.path.startswith("library"):
+            run.equal = compare(lambda r, c: zarr_window(stored, r, c), reference, args.size)
+        else:
+            tiled = outputs[int(run.tile)]
+            run.equal = compare(lambda r, c, f=tiled: tiff_window(f, r, c), reference, args.size)
+
+
+def report(runs: list[Run], size: int) -> None:
+    """Print the table, then the CPU time's parts, the workers and the ratios."""
+    image = f"{size}x{size}"
+    print()
+    print(f"{image} 8-bit grey, {KERNEL} (reflect), clip to 8 bits; "
+          "cluster: 2 workers x 1 thread, 1 GiB each")  # fmt: skip
+    print(f"{'path':<27} {'image':<12} {'tile':<13} {'wall s':>7} {'CPU s':>7}  "
+          f"{'peak RSS MiB':<32} equal on samples")  # fmt: skip
+    for run in runs:
+        wall = f"{run.wall:7.1f}" if not run.failed else "   fail"
+        print(f"{run.path:<27} {image:<12} {run.tile:<13} {wall} {run.convcli + run.workers:7.1f}  "
+              f"{describe_memory(run):<32} {run.equal}")  # fmt: skip
+    print()
+    print("CPU s = the convcli process (with its children) + the cluster's workers; "
+          "besides, this process (scheduler, nannies, client, sampling):")  # fmt: skip
+    for run in runs:
+        print(f"  {run.path} {run.tile}: convcli {run.convcli:.1f}, workers {run.workers:.1f}, "
+              f"this process {run.here:.1f}")  # fmt: skip
+        if run.before:
+            print(f"    {describe_workers(run)}")
+        if run.failed:
+            print(f"    did not complete: {run.failed}")
+    whole = next((run for run in runs if run.path.startswith("whole") and not run.failed), None)
+    for run in runs:
+        if whole and run is not whole and not run.failed:
+            print(f"{run.path} {run.tile}: {run.wall / whole.wall:.2f}x the whole-image run's "
+                  "wall time")  # fmt: skip
+    print(f"windows compared ({WINDOW}x{WINDOW}, row,column): "
+          + ", ".join(f"{name} {r},{c}" for name, r, c in windows(size)))  # fmt: skip
 
 
 def main() -> None:
@@ -356,111 +441,29 @@ def main() -> None:
     start_load = load()
     print(f"load average at start: {start_load}", flush=True)
 
-    size, work = args.size, args.work
-    work.mkdir(parents=True, exist_ok=True)
-    big, store = work / "big.tif", work / "big.zarr"
-    image = f"{size}x{size}"
+    big = args.work / "big.tif"
     base = [sys.executable, "-m", "convcli", "apply", str(big), "-k", KERNEL, "-q",
-            "--max-pixels", str(max(size * size, 89478485))]  # fmt: skip
-    matrix = load_kernel(KERNEL).matrices[0]
-    runs: list[Run] = []
+            "--max-pixels", str(max(args.size**2, 89478485))]  # fmt: skip
     outputs: dict[int, Path] = {}
+    args.work.mkdir(parents=True, exist_ok=True)
     try:
         made = time.perf_counter()
-        make_inputs(big, store, size)
+        make_inputs(big, args.work / "big.zarr", args.size)
         print(f"inputs made in {time.perf_counter() - made:.1f} s: {big} "
-              f"{big.stat().st_size / MIB:.0f} MiB, {store}", flush=True)  # fmt: skip
-
-        with dask.config.set({TRIM: None}):
-            local = distributed.LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address="127.0.0.1:0", memory_limit="1GiB",
-                silence_logs=logging.ERROR,
-            )  # fmt: skip
-        with local, distributed.Client(local) as client:
-            cluster = Cluster(local, client)
-            client.run(lambda: __import__("convcli.distributed.tiles"))  # imports, not measured
-            print(f"cluster at {local.scheduler_address}: workers {cluster.pids()}", flush=True)
-            for tile in args.tiles:
-                out = outputs[tile] = work / f"out{tile}.tif"
-                command = [*base, "--tile", str(tile), "-o", str(out),
-                           "--scheduler", local.scheduler_address]  # fmt: skip
-                run = command_line(Run("CLI --tile, tcp://", str(tile)), command, cluster, None)
-                runs.append(run)
-                print(f"CLI --tile {tile}: {run.wall:.1f} s {run.failed}", flush=True)
-
-            target = work / "out.zarr"
-
-            def library() -> None:
-                result = convolve(da.from_zarr(str(store)), matrix, pad_mode="reflect")
-                result.to_zarr(str(target), overwrite=True)
-
-            chunk = str(min(CHUNK, size))
-            run = Run("library convolve, to_zarr", f"{chunk} (chunks)")
-            with Peaks(lambda: [os.getpid()]) as own:
-                try:
-                    measured(run, cluster, library)
-                except Exception as error:  # reported in the table
-                    run.failed = f"{type(error).__name__}: {error}"
-            run.process_peak = own.total
-            runs.append(run)
-            print(f"library: {run.wall:.1f} s {run.failed}", flush=True)
-
-        reference = work / "ref.tif"
+              f"{big.stat().st_size / MIB:.0f} MiB, and big.zarr", flush=True)  # fmt: skip
+        runs = on_cluster(args, base, outputs)
         if not args.no_reference:
-            command = [*base, "-o", str(reference)]
+            command = [*base, "-o", str(args.work / "ref.tif")]
             cap = int(args.reference_cap * 2**30)
             run = command_line(Run("whole image (reference)", "-"), command, None, cap)
             runs.append(run)
             print(f"whole image: {run.wall:.1f} s {run.failed}", flush=True)
-        done = not args.no_reference and not runs[-1].failed
-        for run in runs:
-            if run.path.startswith("whole"):
-                run.equal = "(reference)" if done else "-"
-            elif run.failed:
-                run.equal = "no output"
-            elif not done:
-                run.equal = "n/a (no reference)"
-            elif run.path.startswith("library"):
-                run.equal = compare(lambda r, c: zarr_window(target, r, c), reference, size)
-            else:
-                tiled = outputs[int(run.tile)]
-                run.equal = compare(lambda r, c, f=tiled: tiff_window(f, r, c), reference, size)
+        check(runs, args, outputs)
     finally:
         if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-    end_load = load()
-
-    print()
-    print(f"{image} 8-bit grey, {KERNEL} (reflect), clip to 8 bits; "
-          "cluster: 2 workers x 1 thread, 1 GiB each")  # fmt: skip
-    header = (f"{'path':<27} {'image':<12} {'tile':<13} {'wall s':>7} {'CPU s':>7}  "
-              f"{'peak RSS MiB':<32} equal on samples")  # fmt: skip
-    print(header)
-    for run in runs:
-        cpu = run.convcli + run.workers
-        wall = f"{run.wall:7.1f}" if not run.failed else "   fail"
-        print(f"{run.path:<27} {image:<12} {run.tile:<13} {wall} {cpu:7.1f}  "
-              f"{describe_memory(run):<32} {run.equal}")  # fmt: skip
-    print()
-    print("CPU s = the convcli process (with its children) + the cluster's workers; "
-          "besides, this process (scheduler, nannies, client, sampling):")  # fmt: skip
-    for run in runs:
-        print(f"  {run.path} {run.tile}: convcli {run.convcli:.1f}, workers {run.workers:.1f}, "
-              f"this process {run.here:.1f}")  # fmt: skip
-        if run.before:
-            print(f"    {describe_workers(run)}")
-        if run.failed:
-            print(f"    did not complete: {run.failed}")
-    reference_run = next((run for run in runs if run.path.startswith("whole")), None)
-    if reference_run and not reference_run.failed:
-        for run in runs:
-            if run is not reference_run and not run.failed:
-                print(f"{run.path} {run.tile}: {run.wall / reference_run.wall:.2f}x the "
-                      "whole-image run's wall time")  # fmt: skip
-    print(f"windows compared ({WINDOW}x{WINDOW}, row, column): "
-          + ", ".join(f"{name} {r},{c}" for name, r, c in windows(size)))  # fmt: skip
-    print(f"load average at start: {start_load}; at end: {end_load}")
+            shutil.rmtree(args.work, ignore_errors=True)
+    report(runs, args.size)
+    print(f"load average at start: {start_load}; at end: {load()}")
 
 
 if __name__ == "__main__":
