@@ -17,8 +17,8 @@ worker processes of 1 GiB each, Dask's nanny variable
   the image's size, which the tiled path also checks), for each of
   ``--tiles``,
 - the library: ``convcli.distributed.convolve(da.from_zarr(...), matrix,
-  pad_mode="reflect")`` stored with ``.to_zarr(...)`` (float32) from this
-  process, the cluster's client set as the default,
+  pad_mode="reflect")`` stored with ``.to_zarr(...)`` (float32, Zarr's
+  default compression) from this process, the cluster's client the default,
 - the in-memory reference: the same ``convcli apply`` without ``--tile``
   (the whole image in one process, the cluster stopped first), which is
   killed if its processes hold more than ``--reference-cap`` GiB together.
