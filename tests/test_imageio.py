@@ -315,3 +315,17 @@ def test_rounding_noise_at_the_ends_of_the_range_is_not_clipping():
     mapped = map_range(r, "clip", white=255, depth="uint8")
     assert mapped.values.tolist() == [0, 0, 255, 255, 255, 0]
     assert mapped.clipped == pytest.approx(2 / 6)  # only 255.6 and -0.6 changed
+
+
+def test_max_pixels_lets_pillow_decode_a_tiled_tiff_past_its_own_limit(tmp_path, monkeypatch):
+    # Found by benchmarks/huge.py: a gigapixel tiled TIFF with --max-pixels 2000000000 was
+    # refused by Pillow's own bomb check, made again while decoding its tiles.
+    import tifffile
+
+    pixels = (np.arange(300 * 320) % 251).astype(np.uint8).reshape(300, 320)
+    tifffile.imwrite(tmp_path / "tiled.tif", pixels, tile=(64, 64))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # Pillow's limit, far below the image
+    picture = read_image(tmp_path / "tiled.tif", max_pixels=100_000)
+    assert np.array_equal(picture.pixels, pixels)
+    with pytest.raises(InputError, match="over the limit of 90000"):
+        read_image(tmp_path / "tiled.tif", max_pixels=90_000)

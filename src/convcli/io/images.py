@@ -173,7 +173,7 @@ def read_image(
             _npy_layout(source, label, max_pixels)
             array = _load_npy(source)
             return Picture(array, None, _npy_white(array.dtype), FileFormat.NPY)
-        with _decoder_heard(kind):
+        with _decoder_heard(kind), _pillow_allows(max_pixels):
             image = _open_image(source, kind, label, max_pixels)
             if image is None:  # a TIFF only tifffile reads (float colour)
                 return _tiff_picture(source, label, max_pixels)
@@ -267,16 +267,21 @@ def iter_frames(
     label = name or str(source)
     with _reading(label, record=False):
         kind, head = _sniff(source, label)
-        image = _open_image(source, kind, label, max_pixels)
+        with _pillow_allows(max_pixels):
+            image = _open_image(source, kind, label, max_pixels)
         if image is None:  # tifffile alone: its first page only
             return
         with image:
-            with warnings.catch_warnings(record=True):  # read_image noted them, counting first
-                warnings.simplefilter("always")
+            with warnings.catch_warnings(record=True), _pillow_allows(max_pixels):
+                warnings.simplefilter("always")  # read_image noted them, counting first
                 count = _frame_count(image, label)
             for index in range(start, count):
                 # Not around the yield: the caller's lines and warnings are its own.
-                with _decoder_heard(kind), warnings.catch_warnings(record=True) as warned:
+                with (
+                    _decoder_heard(kind),
+                    warnings.catch_warnings(record=True) as warned,
+                    _pillow_allows(max_pixels),
+                ):
                     warnings.simplefilter("always")
                     image.seek(index)
                     _check_size(image.width, image.height, label, max_pixels)
@@ -342,7 +347,7 @@ def probe_image(
         if kind == FileFormat.NPY:
             shape, dtype = _npy_layout(path, label, max_pixels)
             return Header(shape, False, _npy_white(dtype), FileFormat.NPY)
-        with _decoder_heard(kind):
+        with _decoder_heard(kind), _pillow_allows(max_pixels):
             image = _open_image(path, kind, label, max_pixels)
         if image is None:
             return _tiff_header(path, label, max_pixels)
@@ -542,6 +547,24 @@ def _sniff(source: Path | bytes, label: str) -> tuple[FileFormat, bytes]:
     return kind, head
 
 
+@contextlib.contextmanager
+def _pillow_allows(max_pixels: int) -> Iterator[None]:
+    """Let Pillow open and decode what ``--max-pixels`` allows, in this block.
+
+    convcli checks every size itself, from the header and with --max-pixels
+    in the message (:func:`_check_size`); Pillow's own bomb check, made again
+    while decoding (a tiled TIFF's tiles, a later frame), would refuse an
+    image --max-pixels allowed.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max(max_pixels, DEFAULT_MAX_PIXELS)
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
 def _open_image(
     source: Path | bytes, kind: FileFormat, label: str, max_pixels: int
 ) -> Image.Image | None:
@@ -549,18 +572,17 @@ def _open_image(
     if kind == FileFormat.JPG:
         _check_jpeg_segments(source, label)
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
-    with warnings.catch_warnings():
-        # convcli checks the size itself (below), with --max-pixels in the message.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-        try:
-            image = Image.open(stream, formats=[_pillow_name(kind)])
-        except UnidentifiedImageError:
-            if kind == FileFormat.TIF:
-                return None
-            raise
-        finally:
-            Image.MAX_IMAGE_PIXELS = limit
+    # Opening reads the header alone: convcli checks the size (below), with --max-pixels in
+    # the message. Decoding runs under _pillow_allows.
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        image = Image.open(stream, formats=[_pillow_name(kind)])
+    except UnidentifiedImageError:
+        if kind == FileFormat.TIF:
+            return None
+        raise
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
     try:
         _check_size(image.width, image.height, label, max_pixels)
     except InputError:
