@@ -132,3 +132,16 @@ def test_bad_arguments_are_refused_before_any_graph(arguments, message):
 def test_a_non_numeric_array_is_refused():
     with pytest.raises(convcli.ParameterError, match="real numbers"):
         tiled(da.from_array(np.array([["a", "b"]])), np.ones((1, 1)))
+
+
+def test_the_graph_carries_no_index_arrays():
+    # Distributed warns ("Sending large graph") past 10 MB: a gigapixel image in 2048^2 tiles
+    # made 12 MB when each task carried its window's index arrays; now a task carries keys,
+    # the first index of each chunk and its own output ranges.
+    import pickle
+
+    x = da.zeros((32768, 32768), chunks=4096, dtype=np.uint8)
+    y = tiled(x, np.ones((19, 19)), chunks=2048)
+    layer = dict(y.dask.layers[y.name])
+    assert len(layer) == 256
+    assert len(pickle.dumps(layer)) < 256 * 1000

@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     import dask.array as da
 
 Reads: TypeAlias = npt.NDArray[np.intp]  # per padded position, the window index it reads
-# Which indices of an input chunk (per axis) go to which indices of a tile's window.
-Places: TypeAlias = tuple[tuple[npt.NDArray[np.intp], ...], tuple[npt.NDArray[np.intp], ...]]
 
 
 def convolve(
@@ -106,15 +104,34 @@ def _output_chunks(x: da.Array, plan: Plan, chunks: Any) -> tuple[tuple[int, ...
 
 def _tile_inputs(
     x: da.Array, plan: Plan, ranges: list[tuple[int, int]]
-) -> tuple[list[tuple[Any, ...]], list[Places], tuple[int, ...], list[Reads]]:
-    """Find what the output tile covering ``ranges`` reads: input chunks, where they go, reads.
+) -> tuple[list[tuple[Any, ...]], list[tuple[int, ...]], list[tuple[int, int]]]:
+    """Find the input chunks the output tile covering ``ranges`` reads: keys and first indices.
 
-    The tile's window holds, per axis, only the input indices it reads, in
+    What goes into the graph is only this (and the ranges): the task works
+    out its window again from them, so a graph of many tiles stays small.
+    """
+    needed, _ = _window(plan, ranges)
+    starts = [np.cumsum((0, *sizes)) for sizes in x.chunks]
+    owners = [
+        np.unique(np.searchsorted(bounds, indices, side="right") - 1)
+        for bounds, indices in zip(starts, needed, strict=True)
+    ]
+    keys, firsts = [], []
+    for index in itertools.product(*owners):
+        keys.append((x.name, *(int(i) for i in index)))
+        firsts.append(tuple(int(starts[axis][i]) for axis, i in enumerate(index)))
+    return keys, firsts, ranges
+
+
+def _window(
+    plan: Plan, ranges: list[tuple[int, int]]
+) -> tuple[list[npt.NDArray[np.intp]], list[Reads]]:
+    """Work out the window of the output tile covering ``ranges`` (output indices, per axis).
+
+    The window holds, per axis, only the input indices the tile reads, in
     order (a wrapped or mirrored corner reads both ends of an axis, not what
-    lies between). Returns the keys of the input chunks holding them, which
-    of each chunk's indices go where in the window, the window's shape and,
-    per spatial axis, the window index each padded position reads (-1: the
-    zero mode's fill).
+    lies between). Returns those indices and, per spatial axis, the window
+    index each padded position reads (-1: the zero mode's fill).
     """
     g = plan.geometry
     needed: list[npt.NDArray[np.intp]] = []
@@ -130,39 +147,25 @@ def _tile_inputs(
         needed.append(indices)
         reads.append(np.where(sources >= 0, np.searchsorted(indices, sources), -1))
     needed += [np.arange(start, stop) for start, stop in ranges[g.spatial_ndim :]]  # channels
-    overlaps = [_overlaps(x.chunks[axis], indices) for axis, indices in enumerate(needed)]
-    keys, places = [], []
-    for parts in itertools.product(*overlaps):
-        keys.append((x.name, *(index for index, _, _ in parts)))
-        places.append((tuple(inner for _, inner, _ in parts),
-                       tuple(outer for _, _, outer in parts)))  # fmt: skip
-    return keys, places, tuple(len(indices) for indices in needed), reads
-
-
-def _overlaps(
-    chunks: tuple[int, ...], indices: npt.NDArray[np.intp]
-) -> list[tuple[int, npt.NDArray[np.intp], npt.NDArray[np.intp]]]:
-    """Find the chunks along one axis holding ``indices``: chunk, indices in it, window places."""
-    bounds = np.cumsum((0, *chunks))
-    owner = np.searchsorted(bounds, indices, side="right") - 1
-    found = []
-    for chunk in np.unique(owner):
-        (places,) = np.nonzero(owner == chunk)
-        found.append((int(chunk), indices[places] - bounds[chunk], places))
-    return found
+    return needed, reads
 
 
 def _compute_tile(
     chunks: list[npt.NDArray[np.generic]],
-    places: list[Places],
-    shape: tuple[int, ...],
-    reads: list[Reads],
+    firsts: list[tuple[int, ...]],
+    ranges: list[tuple[int, int]],
     plan: Plan,
 ) -> npt.NDArray[np.floating]:
     """Gather the padded input a tile reads (in the compute dtype) and filter it, unpadded."""
     g = plan.geometry
-    window = np.empty(shape, dtype=chunks[0].dtype)
-    for chunk, (inner, outer) in zip(chunks, places, strict=True):
+    needed, reads = _window(plan, ranges)
+    window = np.empty([len(indices) for indices in needed], dtype=chunks[0].dtype)
+    for chunk, first in zip(chunks, firsts, strict=True):
+        inner, outer = [], []
+        for indices, start, size in zip(needed, first, chunk.shape, strict=True):
+            (places,) = np.nonzero((indices >= start) & (indices < start + size))
+            inner.append(indices[places] - start)
+            outer.append(places)
         window[np.ix_(*outer)] = chunk[np.ix_(*inner)]
     gathered = window[np.ix_(*(np.maximum(read, 0) for read in reads))].astype(plan.taps.dtype)
     for axis, read in enumerate(reads):
