@@ -138,7 +138,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(cluster, photos, tmp_path):
     client.wait_for_workers(2, timeout=60)  # the nanny restarts it, for the next tests
 
 
-def test_ctrl_c_stops_a_local_cluster_and_leaves_nothing_partial(photos, tmp_path):
+@pytest.mark.parametrize("attempt", range(3))  # it raced: 2 runs in 8 once went on or hung
+def test_ctrl_c_stops_a_local_cluster_and_leaves_nothing_partial(photos, tmp_path, attempt):
     process = convcli(str(photos), "-k", KERNEL, "-o", "out/", "--json", "--scheduler", "local:2",
                       cwd=tmp_path, start_new_session=True)  # fmt: skip
     assert process.stdout is not None
@@ -146,7 +147,9 @@ def test_ctrl_c_stops_a_local_cluster_and_leaves_nothing_partial(photos, tmp_pat
     os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C: the whole process group
     code, _, err = finish(process)
     assert code == 130
-    assert err.splitlines()[-1].startswith("convcli: error: interrupted by SIGINT")
+    # One line: no worker's traceback, no "Exception ignored" from a finalizer.
+    assert err.count("\n") == 1, err
+    assert err.startswith("convcli: error: interrupted by SIGINT")
     assert not [
         p for p in (tmp_path / "out").iterdir() if not p.name.endswith("_gaussian-sigma-3.png")
     ]

@@ -26,7 +26,9 @@ from convcli.errors import (
     Interrupted,
     Signalled,
     UsageError,
+    last_signal,
     raise_signalled,
+    signals_arrived,
 )
 from convcli.io.atomic import own_temporary_files
 from convcli.io.images import DEFAULT_MAX_PIXELS, probe_image
@@ -65,10 +67,13 @@ def run_jobs(
     started = time.time()
     previous = signal.signal(signal.SIGTERM, raise_signalled)
     results = _reports_in_order(jobs, settings, options)
+    arrived = signals_arrived()
     try:
         for report in results:
             reports.append(report)
             on_report(report)
+            if signals_arrived() > arrived:  # its Signalled was lost in a finalizer
+                raise Signalled(last_signal())
             if options.fail_fast and report.status == "error":
                 break
     except KeyboardInterrupt:

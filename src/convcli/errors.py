@@ -121,10 +121,27 @@ class Signalled(BaseException):  # like KeyboardInterrupt: not an Exception
 
 
 _MAIN = os.getpid()  # a process forked from this one has another
+_arrived: list[int] = []  # every signal raise_signalled raised for, in order
 
 
 def raise_signalled(signum: int, frame: FrameType | None) -> None:
     """Signal handler: raise :class:`Signalled` (a forked worker not yet set up just stops)."""
     if os.getpid() != _MAIN:
         os._exit(128 + signum)
+    _arrived.append(signum)
     raise Signalled(signum)
+
+
+def signals_arrived() -> int:
+    """Count the signals :func:`raise_signalled` has raised for in this process.
+
+    Python swallows an exception raised inside a finalizer (``__del__``), and
+    a signal handled there is lost with it (a Dask future released while the
+    run waits is one): this count still tells that it came.
+    """
+    return len(_arrived)
+
+
+def last_signal() -> int:
+    """Return the number of the last signal :func:`raise_signalled` raised for."""
+    return _arrived[-1]

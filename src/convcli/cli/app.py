@@ -166,4 +166,13 @@ def main() -> None:
     """Run the command line."""
     for signum in (signal.SIGINT, signal.SIGTERM):  # unwind to the boundary, said in one line
         signal.signal(signum, raise_signalled)
+    sys.unraisablehook = _unraisable
     app(prog_name="convcli")
+
+
+def _unraisable(unraisable: Any) -> None:
+    # A signal handled inside a finalizer (a Dask future's __del__) is swallowed by Python,
+    # which prints "Exception ignored in ...": the run notices the signal itself
+    # (errors.signals_arrived) and says it in one line.
+    if not isinstance(unraisable.exc_value, Signalled | KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)

@@ -15,6 +15,8 @@ import contextlib
 import contextvars
 import logging
 import os
+import signal
+import threading
 from collections.abc import Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -162,7 +164,7 @@ def _client(address: str, workers: int) -> Iterator[Client]:
         count = _local_workers(address, workers)
         # The nanny's MALLOC_TRIM_THRESHOLD_ doubled the CPU time per image (measured).
         trim = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
-        with dask.config.set({trim: None}):
+        with dask.config.set({trim: None}), _sigint_ignored():
             cluster = distributed.LocalCluster(
                 n_workers=count, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
@@ -176,6 +178,24 @@ def _client(address: str, workers: int) -> Iterator[Client]:
         raise UsageError(f"cannot reach the Dask scheduler at {address}: {error}") from None
     with client:
         yield client
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start processes that ignore SIGINT (they inherit it): Ctrl-C is convcli's to handle.
+
+    Ctrl-C reaches every process of the terminal's group; workers that died of
+    it printed tracebacks, and their deaths raced convcli's own interrupt.
+    convcli then closes the cluster, which stops them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _local_workers(address: str, workers: int) -> int:
