@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -56,7 +57,14 @@ def convcli(*args: str, cwd: Path | None = None, **popen: object) -> subprocess.
 
 
 def finish(process: subprocess.Popen[str]) -> tuple[int, list[dict[str, object]], str]:
-    out, err = process.communicate(timeout=120)
+    try:
+        out, err = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:  # a hung run leaves no process behind the test
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL) if os.getpgid(
+                process.pid
+            ) == process.pid else process.kill()
+        raise
     return process.returncode, [json.loads(line) for line in out.splitlines()], err
 
 
