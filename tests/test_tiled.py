@@ -168,3 +168,20 @@ def test_ctrl_c_while_tiling_leaves_no_partial_file(tmp_path):
     assert process.returncode == 130, stderr
     assert "interrupted by SIGINT: 0 of 1 outputs written" in stderr
     assert sorted(path.name for path in tmp_path.iterdir()) == ["slow.npy"]
+
+
+def test_the_clip_note_is_the_whole_images(arrays, tmp_path):
+    common = [str(arrays / "scan.npy"), "-k", "sobel-x", "--range", "clip", "-q"]
+    whole = run("apply", *common, "-o", str(tmp_path / "whole.tif"))
+    assert "of the values fell outside the output range" in whole.stderr  # counted band by band
+    for suffix in ("tif", "npy"):
+        tiled = run("apply", *common, "--tile", "32", "-o", str(tmp_path / f"tiled.{suffix}"))
+        assert tiled.stderr == whole.stderr
+
+
+def test_a_tiled_stage_is_not_timed_on_its_own(arrays, tmp_path):
+    result = run("apply", str(arrays / "scan.npy"), "-k", "box", "-k", "box", "--tile", "32",
+                 "-o", str(tmp_path / "out.npy"), "--json")  # fmt: skip
+    record = json.loads(result.stdout)
+    assert [stage["seconds"] for stage in record["stages"]] == [None, None]
+    assert record["seconds"] > 0

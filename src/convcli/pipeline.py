@@ -327,16 +327,20 @@ def process(
                       metadata, picture.loop, output_label)  # fmt: skip
     else:
         write_output(target, first[0], first[1], planned.format, settings, metadata, output_label)
-    if clipped[0] > CLIP_WARNING:
-        others = " or ".join(
-            f"--range {m}" for m in (Range.ABS, Range.RESCALE) if m != planned.range
-        )
-        report.clip_note = (
-            f"{label}: {clipped[0]:.0%} of the values fell outside the output range "
-            f"and were clipped; {others} shows them"
-        )
+    report.clip_note = clip_note(label, clipped[0], planned.range)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def clip_note(label: str, share: float, mode: Range) -> str | None:
+    """Say that more than 1% of the values were clipped, and which range would show them."""
+    if share <= CLIP_WARNING:
+        return None
+    others = " or ".join(f"--range {m}" for m in (Range.ABS, Range.RESCALE) if m != mode)
+    return (
+        f"{label}: {share:.0%} of the values fell outside the output range "
+        f"and were clipped; {others} shows them"
+    )
 
 
 def _noted(frames: Iterator[Picture], report: Report) -> Iterator[Picture]:

@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from convcli.choices import Range
 
-__all__ = ["DEPTHS", "Mapped", "finite_bounds", "map_range"]
+__all__ = ["DEPTHS", "Mapped", "clipped_share", "finite_bounds", "map_range"]
 
 # The sample types an output can have, and the value of full intensity in each.
 DEPTHS = {"uint8": 255, "uint16": 65535, "float32": None}
@@ -81,21 +81,47 @@ def map_range(
         unit = (values - low) / (high - low) if high > low else np.zeros_like(values)
         clipped = 0.0
     else:
-        unit = values / np.float32(white)
-        if mode == Range.ABS:
-            unit = np.abs(unit)
-        elif mode == Range.OFFSET:
-            unit = unit + np.float32(0.5)
-        # Clipped means the output changed: beyond half a step outside, not 255.00002.
-        full_scale = DEPTHS[depth]
-        slack = 0.5 / full_scale if full_scale else 0.0
-        outside = (unit < -slack) | (unit > 1 + slack)
-        clipped = float(outside.mean()) if unit.size else 0.0
+        unit = _unit(values, mode, white)
+        clipped = _outside(unit, depth)
     unit = np.clip(np.nan_to_num(unit, nan=0.0), 0.0, 1.0)
     full = DEPTHS[depth]
     if full is None:
         return Mapped((unit * np.float32(white)).astype(np.float32), clipped)
     return Mapped(np.rint(unit * np.float32(full)).astype(depth), clipped)
+
+
+def clipped_share(
+    response: npt.NDArray[np.floating], mode: Range | str, *, white: float, depth: str
+) -> float:
+    """Return the share of ``response`` that :func:`map_range` would clip (none in raw, rescale).
+
+    Examples
+    --------
+    >>> clipped_share(np.array([-100.0, 0.0, 127.6, 300.0]), "clip", white=255, depth="uint8")
+    0.5
+    """
+    if mode in (Range.RAW, Range.RESCALE):
+        return 0.0
+    return _outside(_unit(np.asarray(response, dtype=np.float32), mode, white), depth)
+
+
+def _unit(
+    values: npt.NDArray[np.float32], mode: Range | str, white: float
+) -> npt.NDArray[np.float32]:
+    unit: npt.NDArray[np.float32] = values / np.float32(white)
+    if mode == Range.ABS:
+        unit = np.abs(unit)
+    elif mode == Range.OFFSET:
+        unit = unit + np.float32(0.5)
+    return unit
+
+
+def _outside(unit: npt.NDArray[np.float32], depth: str) -> float:
+    # Clipped means the output changed: beyond half a step outside, not 255.00002.
+    full_scale = DEPTHS[depth]
+    slack = 0.5 / full_scale if full_scale else 0.0
+    outside = (unit < -slack) | (unit > 1 + slack)
+    return float(outside.mean()) if unit.size else 0.0
 
 
 def finite_bounds(values: npt.NDArray[np.floating]) -> tuple[float, float] | None:

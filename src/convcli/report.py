@@ -30,7 +30,7 @@ class StageReport:
     kernel: str
     geometry: Geometry
     method: str
-    seconds: float
+    seconds: float | None  # None: not timed on its own (--tile runs the stages interleaved)
 
 
 @dataclass
@@ -89,7 +89,7 @@ def _stage_record(stage: StageReport, pad_mode: str) -> dict[str, Any]:
         "dilation": list(g.dilation),
         "output_shape": list(g.output_shape),
         "method": stage.method,
-        "seconds": round(stage.seconds, 6),
+        "seconds": None if stage.seconds is None else round(stage.seconds, 6),
     }
 
 

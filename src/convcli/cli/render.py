@@ -83,7 +83,8 @@ def _single_report(report: Report) -> RenderableType:
         table.add_row("dilation", ", ".join(map(str, g.dilation)))
         for axis, name in enumerate(names):
             table.add_row(f"{name} out", g.formula(axis))
-        table.add_row("method", f"{stage.method}  {stage.seconds * 1000:.1f} ms")
+        timed = "" if stage.seconds is None else f"  {stage.seconds * 1000:.1f} ms"
+        table.add_row("method", f"{stage.method}{timed}")
     table.add_row("output", Text(f"{shown(report.output or '')}  {_shape(report.output_shape)}"))
     table.add_row("time", f"{report.seconds:.3f} s")
     return _titled(f"convcli apply: {shown(report.input)}", table, SHAPES)

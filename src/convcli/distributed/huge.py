@@ -31,8 +31,8 @@ from convcli.io.arrays import NpyRegions, TiffRegions, write_tiled_tiff
 from convcli.io.atomic import temporary_name
 from convcli.io.images import Header
 from convcli.output import provenance
-from convcli.pipeline import Plan, Settings, Stage, combined
-from convcli.ranges import finite_bounds, map_range
+from convcli.pipeline import Plan, Settings, Stage, clip_note, combined
+from convcli.ranges import clipped_share, finite_bounds, map_range
 from convcli.report import Report, StageReport
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def process_tiled(
     assert settings.tile is not None
     report = Report(label, str(target), settings.kernel_name, settings.pad_mode)
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
-    report.stages = [StageReport(s.kernel.name, s.geometry, s.method, 0.0) for s in planned.stages]
+    report.stages = [StageReport(s.kernel.name, s.geometry, s.method, None) for s in planned.stages]
     if dry_run:
         report.status = "planned"
         report.seconds = time.perf_counter() - started
@@ -76,15 +76,21 @@ def process_tiled(
     here = {} if _on_a_cluster() else {"scheduler": "threads", "num_workers": workers}
     with need("dask").config.set(here):
         values = _mapped(x, planned, header.white)  # rescale computes the extremes here
+        # Counted with the writing, in the same computations: the response is made once.
+        clipped = need("dask.array").map_blocks(
+            _clipped_block, x, planned.range, header.white, planned.depth,
+            chunks=(1,) * x.ndim, dtype=np.float64,
+        )  # fmt: skip
         if planned.format.name == FileFormat.TIF:
             carried: dict[str, Any] = {}
             if header.format == FileFormat.TIF and not settings.strip:
                 carried, exif = TiffRegions.carried(source, _strides(planned))
                 if exif:
                     report.notes.append(f"{label}: its EXIF is not carried in tiles")
-            _write_tiff(values, target, settings, planned, carried)
+            outside = _write_tiff(values, clipped, target, settings, planned, carried)
         else:
-            _write_npy(values, target)
+            outside = _write_npy(values, clipped, target)
+    report.clip_note = clip_note(label, outside / max(1, values.size), planned.range)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -162,11 +168,25 @@ def _map_block(
         return map_range(block, mode, white=white, depth=depth, bounds=bounds).values
 
 
-def _write_npy(values: da.Array, target: Path) -> None:
-    """Write ``values`` into a ``.npy``: each tile's task writes its own region."""
+def _clipped_block(
+    block: npt.NDArray[np.floating], mode: Range, white: float, depth: str
+) -> npt.NDArray[np.float64]:
+    """Count the values of a tile that the range mapping clips."""
+    with np.errstate(all="ignore"):
+        share = clipped_share(block, mode, white=white, depth=depth)
+    return np.full((1,) * block.ndim, share * block.size)
+
+
+def _write_npy(values: da.Array, clipped: da.Array, target: Path) -> float:
+    """Write ``values`` into a ``.npy``: each tile's task writes its own region.
+
+    Returns how many values were clipped (``clipped``, computed alongside).
+    """
     with _atomically(target) as temporary:
         out = NpyRegions.create(temporary, values.shape, values.dtype)
-        need("dask.array").store(values, out, lock=False)
+        stored = need("dask.array").store(values, out, lock=False, compute=False)
+        _, outside = need("dask").compute(stored, need("dask.array").sum(clipped))
+    return float(outside)
 
 
 def _strides(planned: Plan) -> tuple[int, int]:
@@ -178,17 +198,35 @@ def _strides(planned: Plan) -> tuple[int, int]:
 
 
 def _write_tiff(
-    values: da.Array, target: Path, settings: Settings, planned: Plan, carried: dict[str, Any]
-) -> None:
-    """Write ``values`` into a tiled TIFF, a row of tiles at a time, in order."""
+    values: da.Array,
+    clipped: da.Array,
+    target: Path,
+    settings: Settings,
+    planned: Plan,
+    carried: dict[str, Any],
+) -> float:
+    """Write ``values`` into a tiled TIFF, a row of tiles at a time, in order.
+
+    Returns how many values were clipped (``clipped``, computed row by row alongside).
+    """
     assert settings.tile is not None
-    rows = (np.asarray(values.blocks[index].compute()) for index in range(values.numblocks[0]))
+    outside = [0.0]
+
+    def rows() -> Iterator[npt.NDArray[np.generic]]:
+        for index in range(values.numblocks[0]):
+            row, count = need("dask").compute(
+                values.blocks[index], need("dask.array").sum(clipped.blocks[index])
+            )
+            outside[0] += float(count)
+            yield np.asarray(row)
+
     colour = values.ndim == 3 and values.shape[2] == 3
     options = {"photometric": "rgb" if colour else "minisblack", "metadata": None,
                "software": f"convcli {__version__}",
                "description": provenance(settings, planned.range), **carried}  # fmt: skip
     with _atomically(target) as temporary:
-        write_tiled_tiff(temporary, rows, values.shape, values.dtype, settings.tile, options)
+        write_tiled_tiff(temporary, rows(), values.shape, values.dtype, settings.tile, options)
+    return outside[0]
 
 
 @contextlib.contextmanager
