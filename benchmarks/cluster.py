@@ -55,6 +55,7 @@ import distributed
 import numpy as np
 import PIL
 import psutil
+from machine import cpu_name
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,15 +86,6 @@ def make_inputs(folder: Path, count: int, size: int) -> None:
         Image.fromarray(np.roll(base, 13 * i, axis=1)).save(
             folder / f"img{i:03d}.png", compress_level=1
         )
-
-
-def cpu_name() -> str:
-    """Name the CPU, as /proc/cpuinfo does."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def _trim_setting() -> str | None:

@@ -69,6 +69,7 @@ import numpy.typing as npt
 import psutil
 import tifffile
 import zarr
+from machine import cpu_name
 
 import convcli
 from convcli.distributed import convolve
@@ -101,15 +102,6 @@ class Run:
     after: list[int] = field(default_factory=list)
     failed: str = ""  # why it did not complete
     equal: str = "-"
-
-
-def cpu_name() -> str:
-    """Name the CPU, as /proc/cpuinfo does."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def load() -> str:
