@@ -142,7 +142,7 @@ def _execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Genera
             try:
                 yield pool.submit(_work, suspect).result()
             except BrokenProcessPool:
-                yield failed_report(suspect, settings, f"{suspect.label}: {_DIED}")
+                yield failed_report(suspect, settings, f"{suspect.label}: {DIED}")
         remaining = remaining[broken + 1 :]
 
 
@@ -152,7 +152,7 @@ def _here(jobs: list[Job], options: RunOptions) -> bool:
     return few or any(job.source is None or job.tiled for job in jobs)
 
 
-_DIED = "the worker process died on this input (killed, or out of memory)"
+DIED = "the worker process died on this input (killed, or out of memory)"
 
 
 @contextlib.contextmanager

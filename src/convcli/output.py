@@ -70,11 +70,15 @@ def output_metadata(carried: Metadata, settings: Settings, planned: Plan) -> Met
         return made
     dpi = carried.dpi
     if dpi is not None and planned.stages[0].geometry.spatial_ndim == 2:
-        down, across = (
-            math.prod(s.geometry.stride[axis] for s in planned.stages) for axis in (0, 1)
-        )
+        down, across = strides(planned)
         dpi = (dpi[0] / across, dpi[1] / down)
     return replace(carried, dpi=dpi, software=made.software, description=made.description)
+
+
+def strides(planned: Plan) -> tuple[int, int]:
+    """Return the whole pipeline's stride down the rows and across the columns of an image."""
+    down, across = (math.prod(s.geometry.stride[axis] for s in planned.stages) for axis in (0, 1))
+    return down, across
 
 
 def provenance(settings: Settings, mapped: Range) -> str:

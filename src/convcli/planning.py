@@ -145,7 +145,7 @@ def _headers(
 ) -> dict[Path | None, Header | None]:
     """Read every input's header once (a pipe's from the bytes read); None: it fails alone.
 
-    With ``tiled``, a ``.npy`` file of any size is read (a tile at a time).
+    With ``tiled``, a ``.npy`` or TIFF of any size is read (it is filtered a tile at a time).
     """
     headers: dict[Path | None, Header | None] = {}
     for item in found:
@@ -160,8 +160,6 @@ def _headers(
 
 
 TILED = MAX_PIXELS_LIMIT  # the pixel limit of an input filtered in tiles: each tile is held
-
-
 TILEABLE = (FileFormat.NPY, FileFormat.TIF)  # read a region at a time (io/arrays.py)
 
 

@@ -189,8 +189,8 @@ def apply(
             min=16,
             max=MAX_TILE,
             metavar="N",
-            help="Filter a .npy input larger than memory in tiles of N x N output samples, "
-            "with Dask (the distributed extra); writes .npy",
+            help="Filter a .npy or TIFF input larger than memory in tiles of N x N output "
+            "samples, with Dask (the distributed extra); writes .npy or a tiled TIFF",
         ),
     ] = None,
     scheduler: Annotated[

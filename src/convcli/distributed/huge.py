@@ -30,7 +30,7 @@ from convcli.errors import InputError
 from convcli.io.arrays import NpyRegions, TiffRegions, write_tiled_tiff
 from convcli.io.atomic import temporary_name
 from convcli.io.images import Header
-from convcli.output import provenance
+from convcli.output import provenance, strides
 from convcli.pipeline import Plan, Settings, Stage, clip_note, combined
 from convcli.ranges import clipped_share, finite_bounds, map_range
 from convcli.report import Report, StageReport
@@ -84,7 +84,7 @@ def process_tiled(
         if planned.format.name == FileFormat.TIF:
             carried: dict[str, Any] = {}
             if header.format == FileFormat.TIF and not settings.strip:
-                carried, exif = TiffRegions.carried(source, _strides(planned))
+                carried, exif = TiffRegions.carried(source, strides(planned))
                 if exif:
                     report.notes.append(f"{label}: its EXIF is not carried in tiles")
             outside = _write_tiff(values, clipped, target, settings, planned, carried)
@@ -187,14 +187,6 @@ def _write_npy(values: da.Array, clipped: da.Array, target: Path) -> float:
         stored = need("dask.array").store(values, out, lock=False, compute=False)
         _, outside = need("dask").compute(stored, need("dask.array").sum(clipped))
     return float(outside)
-
-
-def _strides(planned: Plan) -> tuple[int, int]:
-    """Multiply the stages' strides along rows and along columns."""
-    down, across = (
-        int(np.prod([s.geometry.stride[axis] for s in planned.stages])) for axis in (0, 1)
-    )
-    return down, across
 
 
 def _write_tiff(
