@@ -13,7 +13,6 @@ range mapping.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ from convcli.distributed import need
 from convcli.distributed.tiles import convolve
 from convcli.errors import InputError
 from convcli.io.arrays import NpyRegions, TiffRegions, write_tiled_tiff
-from convcli.io.atomic import temporary_name
+from convcli.io.atomic import replaced_atomically
 from convcli.io.images import Header
 from convcli.output import provenance, strides
 from convcli.pipeline import Plan, Settings, Stage, clip_note, combined
@@ -223,16 +222,16 @@ def _write_tiff(
 
 @contextlib.contextmanager
 def _atomically(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``, renamed to it once written (absolute paths)."""
-    temporary = target.absolute().with_name(temporary_name(target))
+    """Yield a temporary file beside ``target``, renamed over it once written.
+
+    Absolute, as a cluster's workers may write it; what the system refuses
+    (a full disk, a locked folder) fails this input alone.
+    """
     try:
-        yield temporary
-        os.replace(temporary, target)
+        with replaced_atomically(target.absolute()) as temporary:
+            yield temporary
     except OSError as error:
         raise InputError(f"{target}: cannot write: {error.strerror}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
 
 
 def _on_a_cluster() -> bool:

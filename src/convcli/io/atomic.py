@@ -88,6 +88,18 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     >>> target.read_bytes()
     b'done'
     """
+    with replaced_atomically(path) as temporary, open(temporary, "wb") as stream:
+        write(stream)
+
+
+@contextlib.contextmanager
+def replaced_atomically(path: Path) -> Iterator[Path]:
+    """Yield a new, empty temporary file beside ``path``, renamed over it when the block ends.
+
+    For writers that want a file name rather than a stream (a memory map, a
+    TIFF written tile by tile). If the block fails or is interrupted, the
+    temporary file is removed and an existing ``path`` is left untouched.
+    """
     while True:
         temporary = path.parent / temporary_name(path)
         try:
@@ -97,8 +109,7 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
             continue
     os.close(descriptor)  # reopened by name: writers such as tifffile want a named file
     try:
-        with open(temporary, "wb") as stream:
-            write(stream)
+        yield temporary
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
