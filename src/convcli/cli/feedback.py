@@ -168,14 +168,14 @@ class Feedback:
     def finish(self, reports: list[Report]) -> None:
         """Show the table (of a batch: its failed and skipped inputs) and the summary line."""
         seconds = time.perf_counter() - self.started
-        shown = reports
+        rows = reports
         if len(reports) > 1 and not self.every_row:  # the summary counts the rest
-            shown = [report for report in reports if report.status in ("error", "skipped")]
+            rows = [report for report in reports if report.status in ("error", "skipped")]
         alone_failed = len(reports) == 1 and reports[0].status == "error"  # its line said it all
-        if shown and not self.json_lines and not self.quiet and not alone_failed:
+        if rows and not self.json_lines and not self.quiet and not alone_failed:
             from convcli.cli.render import console, report_view
 
-            console(stderr=self.table_on_stderr).print(report_view(shown))
+            console(stderr=self.table_on_stderr).print(report_view(rows))
         if not self.quiet and len(reports) > 1:
             typer.echo(_summary(reports, seconds, len(self.clipped)), err=True)
 

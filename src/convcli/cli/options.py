@@ -49,15 +49,14 @@ def complete_kernel(incomplete: str) -> list[str]:
     from convcli.kernels.catalog import listing
 
     names = [entry["name"] + ":" * bool(entry["parameters"]) for entry in listing()]
-    return [name for name in names if name.startswith(incomplete)]
+    return completes(names)(incomplete)
 
 
 def complete_tag(incomplete: str) -> list[str]:
     """Complete a kernel tag, from every kernel's tags."""
     from convcli.kernels.catalog import listing
 
-    tags = sorted({tag for entry in listing() for tag in entry["tags"]})
-    return [tag for tag in tags if tag.startswith(incomplete)]
+    return completes(sorted({tag for entry in listing() for tag in entry["tags"]}))(incomplete)
 
 
 # The geometry options, shared by apply and explain.
