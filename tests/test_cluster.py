@@ -236,6 +236,23 @@ def test_tiles_of_a_huge_array_go_to_the_cluster_and_equal_the_whole(cluster, tm
     assert {"convcli", "block_bounds"} <= set(prefixes)  # tiles and bounds: the cluster's tasks
 
 
+def test_a_zarr_array_is_read_and_written_in_tiles_by_the_cluster_s_workers(cluster, tmp_path):
+    zarr = pytest.importorskip("zarr")
+    address, _ = cluster
+    values = np.random.default_rng(5).random((300, 260)).astype(np.float32)
+    np.save(tmp_path / "scan.npy", values)
+    store = zarr.open_array(store=str(tmp_path / "scan.zarr"), mode="w", shape=values.shape,
+                            chunks=(70, 70), dtype=values.dtype)  # fmt: skip
+    store[...] = values
+    tiled = finish(convcli("scan.zarr", "-k", "gaussian:sigma=2", "--tile", "64", "-o",
+                           "tiled.zarr", "--scheduler", address, "-q", cwd=tmp_path))  # fmt: skip
+    whole = finish(convcli("scan.npy", "-k", "gaussian:sigma=2", "-o", "whole.npy", "-q",
+                           cwd=tmp_path))  # fmt: skip
+    assert tiled[0] == whole[0] == 0, tiled[2]
+    got = zarr.open_array(store=str(tmp_path / "tiled.zarr"), mode="r")[...]
+    assert np.array_equal(got, np.load(tmp_path / "whole.npy"))
+
+
 def test_the_library_runs_a_planned_batch_on_a_cluster(cluster, photos, tmp_path):
     from convcli import batch, planning
     from convcli.kernels.catalog import load_kernel

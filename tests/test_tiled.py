@@ -1,4 +1,4 @@
-"""apply --tile: a .npy larger than memory, filtered in tiles, equals the whole-array run."""
+"""apply --tile: a .npy, TIFF or Zarr array larger than memory, filtered in tiles, equals the whole."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from helpers import SAMPLES, run
 
 pytest.importorskip(
     "dask.array", reason='needs the distributed extra: pip install ".[distributed]"'
+)
+zarr = pytest.importorskip(
+    "zarr", reason='needs the distributed extra: pip install ".[distributed]"'
 )
 
 
@@ -27,6 +30,12 @@ def arrays(tmp_path_factory):
                      tile=(32, 48), resolution=(300, 300), resolutionunit="INCH")  # fmt: skip
     tifffile.imwrite(folder / "strips.tif", (rng.random((130, 90)) * 65535).astype(np.uint16),
                      rowsperstrip=7)  # fmt: skip
+    # Zarr twins of two arrays: chunks that do not divide them; Zarr 3 and Zarr 2.
+    for name, chunks, version in (("scan", (50, 40), 3), ("rgb", (30, 64, 3), 2)):
+        values = np.load(folder / f"{name}.npy")
+        store = zarr.open_array(store=str(folder / f"{name}.zarr"), mode="w", shape=values.shape,
+                                chunks=chunks, dtype=values.dtype, zarr_format=version)  # fmt: skip
+        store[...] = values
     return folder
 
 
@@ -51,7 +60,105 @@ TIFF_CASES = [
 
 
 def _read(path):
+    if path.suffix == ".zarr":
+        return zarr.open_array(store=str(path), mode="r")[...]
     return np.load(path) if path.suffix == ".npy" else tifffile.imread(path)
+
+
+ZARR_CASES = [
+    ("scan.zarr", "npy", ["-k", "gaussian:sigma=3", "-s", "2"]),
+    ("rgb.zarr", "zarr", ["-k", "sobel", "--range", "rescale", "--pad-mode", "wrap"]),
+    ("scan.npy", "zarr", ["-k", "box:5", "-p", "valid", "-d", "2"]),
+]
+
+
+@pytest.mark.parametrize(("name", "suffix", "options"), ZARR_CASES,
+                         ids=[f"{n} to {x} {' '.join(o)}" for n, x, o in ZARR_CASES])  # fmt: skip
+def test_zarr_tiles_equal_the_whole_array(arrays, tmp_path, name, suffix, options):
+    twin = name.replace(".zarr", ".npy")  # the same values, as a .npy filtered whole
+    whole = run("apply", str(arrays / twin), *options, "-o", str(tmp_path / "whole.npy"), "-q")
+    assert whole.exit_code == 0, whole.stderr
+    tiled = run("apply", str(arrays / name), *options, "--tile", "32", "-o",
+                str(tmp_path / f"tiled.{suffix}"), "-q")  # fmt: skip
+    assert tiled.exit_code == 0, tiled.stderr
+    got = _read(tmp_path / f"tiled.{suffix}")
+    assert got.dtype == np.float32
+    assert np.array_equal(got, np.load(tmp_path / "whole.npy"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"tiled.{suffix}", "whole.npy"]
+
+
+def test_a_zarr_output_is_chunked_by_tile_and_carries_provenance(arrays, tmp_path):
+    result = run("apply", str(arrays / "rgb.zarr"), "-k", "emboss", "--tile", "48", "-o",
+                 str(tmp_path / "out.zarr"), "-q")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    out = zarr.open_array(store=str(tmp_path / "out.zarr"), mode="r")
+    assert out.shape == (97, 120, 3)
+    assert out.chunks == (48, 48, 3)
+    assert out.attrs["software"].startswith("convcli ")
+    assert '"kernels":["emboss"]' in out.attrs["description"]
+
+
+def test_zarr_stores_are_inputs_of_a_folder_and_never_written_over(arrays, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "scan.npy").write_bytes((arrays / "scan.npy").read_bytes())
+    zarr.open_array(store=str(folder / "volume.zarr"), mode="w", shape=(9, 8),
+                    dtype=np.float32)[...] = 1  # fmt: skip
+    first = run("apply", str(folder), "-k", "box", "--tile", "16", "--format", "zarr",
+                "-o", str(tmp_path / "out"), "--json")  # fmt: skip
+    assert first.exit_code == 0, first.stderr
+    records = [json.loads(line) for line in first.stdout.splitlines()]
+    assert [(r["input"].rsplit("/", 1)[-1], r["status"]) for r in records] == [
+        ("scan.npy", "ok"), ("volume.zarr", "ok")]  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "scan_box.zarr",
+        "volume_box.zarr",
+    ]
+    again = run("apply", str(folder), "-k", "box", "--tile", "16", "--format", "zarr",
+                "-o", str(tmp_path / "out"))  # fmt: skip
+    assert again.exit_code == 2
+    assert "exists: a Zarr array is never written over another" in again.stderr
+    skipped = run("apply", str(folder), "-k", "box", "--tile", "16", "--format", "zarr",
+                  "-o", str(tmp_path / "out"), "--skip-existing", "-q")  # fmt: skip
+    assert skipped.exit_code == 0
+
+
+def test_what_a_zarr_store_needs_is_said_in_one_line(arrays, tmp_path):
+    group = zarr.open_group(store=str(tmp_path / "group.zarr"), mode="w")
+    group.create_array("0", shape=(40, 40), dtype=np.uint8)
+    untiled = run("apply", str(arrays / "scan.zarr"), "-k", "box", "-o", str(tmp_path / "a.npy"))
+    assert untiled.exit_code == 2
+    assert "a Zarr array is read and written in tiles: give --tile N" in untiled.stderr
+    out = run("apply", str(arrays / "scan.npy"), "-k", "box", "-o", str(tmp_path / "a.zarr"))
+    assert out.exit_code == 2
+    not_array = run("apply", str(tmp_path / "group.zarr"), "-k", "box", "--tile", "16",
+                    "-o", str(tmp_path / "b.npy"))  # fmt: skip
+    assert not_array.exit_code == 1
+    assert "group.zarr: not a Zarr array" in not_array.stderr
+    level = run("apply", str(tmp_path / "group.zarr" / "0"), "-k", "box", "--tile", "16",
+                "-o", str(tmp_path / "b.npy"), "-q")  # fmt: skip
+    assert level.exit_code == 0, level.stderr  # an array of the group, by its path
+    for result in (untiled, out, not_array):
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_failed_zarr_write_leaves_no_folder(arrays, tmp_path, monkeypatch):
+    from convcli.io.arrays import ZarrRegions
+
+    written = []
+
+    def full_disk(self, region, values):
+        written.append(region)
+        if len(written) == 3:
+            raise OSError(28, "No space left on device")
+        zarr.open_array(store=str(self.path), mode="r+")[region] = values
+
+    monkeypatch.setattr(ZarrRegions, "__setitem__", full_disk)
+    result = run("apply", str(arrays / "scan.zarr"), "-k", "box", "--tile", "32", "-j", "1",
+                 "-o", str(tmp_path / "out.zarr"))  # fmt: skip
+    assert result.exit_code == 1
+    assert "No space left on device" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -112,8 +219,8 @@ def test_an_array_over_the_limit_is_filtered_only_when_tiles_are_asked_for(array
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["SAMPLE", "-o", "OUT/"], "coins.png: --tile filters .npy and TIFF files; this is a png"),
-        (["scan.npy", "-o", "OUT/x.png"], "--tile writes .npy or TIFF outputs"),
+        (["SAMPLE", "-o", "OUT/"], "coins.png: --tile filters .npy, TIFF and Zarr; this is a png"),
+        (["scan.npy", "-o", "OUT/x.png"], "--tile writes .npy, TIFF or Zarr outputs"),
         (["scan.npy", "--tile", "40", "-o", "OUT/x.tif"], "a TIFF's tiles are a multiple of 16"),
         (["scan.npy", "--gray", "-o", "OUT/x.npy"], "--tile does not take --gray or --colormap"),
         (

@@ -8,6 +8,7 @@ the temporary files they leave and keeps every finished output.
 from __future__ import annotations
 
 import contextlib
+import io
 import multiprocessing
 import signal
 import sys
@@ -18,7 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
 from convcli.errors import (
     ExitCode,
@@ -30,12 +31,16 @@ from convcli.errors import (
     raise_signalled,
     signals_arrived,
 )
-from convcli.io.atomic import own_temporary_files
+from convcli.io.atomic import own_temporary_files, remove
 from convcli.io.images import DEFAULT_MAX_PIXELS, probe_image
+from convcli.io.storage import exists, read_object, write_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, read_standard_input, standard_output
-from convcli.pipeline import Settings, prepare, process
+from convcli.pipeline import Settings, Source, prepare, process
 from convcli.planning import Job
 from convcli.report import Report
+
+if TYPE_CHECKING:
+    from upath import UPath
 
 
 @dataclass(frozen=True)
@@ -193,19 +198,22 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 
 def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
     """Run one job; a failure of this input becomes an error report."""
-    target: Path | BinaryIO | None = job.target
     try:
         if job.failure is not None:
             raise InputError(job.failure)
-        if job.target is not None and not options.dry_run:
+        if isinstance(job.target, Path) and not options.dry_run:
             _make_folder(job.target.parent)  # mirrored sub-folders of the output
-        if target is None:
-            target = standard_output()
         if job.tiled and job.source is not None and job.target is not None:
             return _run_tiled(job, settings, options)
+        limit = STDIN_BYTES_PER_PIXEL * options.max_pixels
         source = job.content or job.source
         if source is None:
-            source = read_standard_input(STDIN_BYTES_PER_PIXEL * options.max_pixels)
+            source = read_standard_input(limit)
+        elif not isinstance(source, (Path, bytes)):  # an object in a store
+            source = read_object(source, job.label, limit)
+        if job.target is not None and not isinstance(job.target, Path):  # an object in a store
+            return _into_store(source, job.target, job, settings, options)
+        target = job.target if job.target is not None else standard_output()
         return process(
             source, target, settings, label=job.label, fmt=job.format,
             dry_run=options.dry_run, max_pixels=options.max_pixels,
@@ -217,12 +225,27 @@ def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
         return failed_report(job, settings, message)
 
 
+def _into_store(
+    source: Source, target: UPath, job: Job, settings: Settings, options: RunOptions
+) -> Report:
+    """Encode the output in memory, then write the object with one request (whole or not at all)."""
+    encoded = io.BytesIO()
+    report = process(
+        source, encoded, settings, label=job.label, fmt=job.format,
+        dry_run=options.dry_run, max_pixels=options.max_pixels,
+    )  # fmt: skip
+    if not options.dry_run:
+        write_object(target, encoded.getvalue(), job.label)
+    report.output = str(target)
+    return report
+
+
 def _run_tiled(job: Job, settings: Settings, options: RunOptions) -> Report:
     from convcli.distributed.huge import process_tiled  # Dask: only for --tile
     from convcli.planning import TILED
 
-    assert job.source is not None
-    assert job.target is not None
+    assert isinstance(job.source, Path)  # planning refuses --tile for objects in a store
+    assert isinstance(job.target, Path)
     header = probe_image(job.source, job.label, TILED)
     planned = prepare(header, settings, job.format, TILED)
     return process_tiled(job.source, job.target, header, planned, settings, label=job.label,
@@ -286,14 +309,18 @@ def _interrupted(name: str, code: int, jobs: list[Job], started: float) -> Inter
 
 
 def _written_since(job: Job, started: float) -> bool:
-    return job.target is not None and job.target.exists() and job.target.stat().st_mtime >= started
+    if job.target is None or not exists(job.target):
+        return False
+    # A store keeps whole seconds, by its own clock: a second's grace.
+    grace = 0.0 if isinstance(job.target, Path) else 1.0
+    return job.target.stat().st_mtime >= started - grace
 
 
 def _remove_temporary_files(jobs: list[Job]) -> None:
     # A stopped worker leaves its temporary file; only the parent knows every folder.
     # Only this run's: another run writing into the same folder keeps its own.
-    folders = {job.target.parent for job in jobs if job.target is not None}
+    # (An object in a store is written with one request: it leaves none.)
+    folders = {job.target.parent for job in jobs if isinstance(job.target, Path)}
     for folder in folders:
         for leftover in own_temporary_files(folder):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+            remove(leftover)

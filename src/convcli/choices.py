@@ -94,6 +94,7 @@ class FileFormat(StrEnum):
     BMP = "bmp"
     GIF = "gif"
     NPY = "npy"
+    ZARR = "zarr"  # a store (a folder of chunks), read and written in tiles
 
 
 FORMAT_ALIASES = {"jpeg": FileFormat.JPG, "tiff": FileFormat.TIF}

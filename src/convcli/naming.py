@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 import string
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convcli.choices import PaddingWord, PadMode
 from convcli.errors import ParameterError
 
 if TYPE_CHECKING:
+    from convcli.io.storage import Location
     from convcli.pipeline import Settings
 
 DEFAULT_TEMPLATE = "{stem}_{tag}{suffix}"
@@ -58,11 +58,12 @@ def check_template(template: str) -> str:
     return template
 
 
-def output_name(source: Path, settings: Settings, suffix: str, template: str) -> str:
+def output_name(source: Location, settings: Settings, suffix: str, template: str) -> str:
     """Fill ``template`` in for an input.
 
     Examples
     --------
+    >>> from pathlib import Path
     >>> from convcli.kernels.catalog import load_kernel
     >>> from convcli.pipeline import Settings
     >>> settings = Settings(kernels=(load_kernel("box:5"),), padding="valid", stride=(2,))

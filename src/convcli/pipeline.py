@@ -495,22 +495,21 @@ def _output_mapping(
 ) -> tuple[Range, str]:
     """Choose the range mode and sample type of the output; refuse what cannot be."""
     if settings.colormap:
-        if fmt.name == FileFormat.NPY or settings.range == Range.RAW or len(shape) != 2:
+        if fmt.is_array or settings.range == Range.RAW or len(shape) != 2:
             raise ParameterError(
                 "colormap makes an 8-bit RGB picture of one channel: write an image "
                 "format (not .npy), in a range other than raw",
                 parameter="colormap",
             )
-        # The kernel's range keeps its meaning (abs: zero at the map's low end); else stretch.
-        return settings.range or settings.kernels[-1].range or Range.RESCALE, "uint8"
-    if fmt.name == FileFormat.NPY:
-        return settings.range or Range.RAW, "float32"
+        return output_range(settings, fmt), "uint8"
+    if fmt.is_array:
+        return output_range(settings, fmt), "float32"
     image_shaped = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4 * fmt.cmyk))
     if not image_shaped and header.is_image:  # the file's own layout: it fails alone
         raise InputError(f"its pixels are laid out as {shape}, which convcli cannot filter")
     if not image_shaped:
         raise UsageError(f"cannot write an array of shape {shape} as {fmt.name}; use .npy")
-    mode = settings.range or settings.kernels[-1].range or Range.CLIP
+    mode = output_range(settings, fmt)
     if mode == Range.RAW:
         if "float32" not in fmt.depths:
             raise ParameterError(
@@ -520,6 +519,16 @@ def _output_mapping(
     if fmt.name == FileFormat.PNG and header.frames > 1 and settings.frame is None:
         return mode, "uint8"  # an animated PNG is written by Pillow, at 8 bits
     return mode, _depth(header, fmt)
+
+
+def output_range(settings: Settings, fmt: OutputFormat) -> Range:
+    """Return the range mode of an output: the settings', else the kernel's, else the format's."""
+    if settings.colormap:
+        # The kernel's range keeps its meaning (abs: zero at the map's low end); else stretch.
+        return settings.range or settings.kernels[-1].range or Range.RESCALE
+    if fmt.is_array:
+        return settings.range or Range.RAW
+    return settings.range or settings.kernels[-1].range or Range.CLIP
 
 
 def keeps_cmyk(settings: Settings, fmt: OutputFormat) -> bool:

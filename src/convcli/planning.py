@@ -13,17 +13,29 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from convcli.choices import FORMAT_ALIASES, FileFormat
 from convcli.errors import InputError, ParameterError, UsageError
-from convcli.io.formats import OutputFormat, output_format
+from convcli.io.formats import OutputFormat, is_zarr_store, output_format
 from convcli.io.images import DEFAULT_MAX_PIXELS, Header, probe_image
 from convcli.io.inputs import IMAGE_SUFFIXES, Input, find_inputs
+from convcli.io.storage import (
+    exists,
+    is_folder,
+    is_remote,
+    list_ahead,
+    location,
+    read_object,
+)
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, is_special, read_special_file
 from convcli.limits import MAX_PIXELS_LIMIT
 from convcli.naming import DEFAULT_TEMPLATE, output_name
 from convcli.output import provenance
-from convcli.pipeline import Plan, Settings, prepare
+from convcli.pipeline import Plan, Settings, output_range, prepare
+
+if TYPE_CHECKING:
+    from convcli.io.storage import Location
 
 
 @dataclass(frozen=True)
@@ -31,8 +43,8 @@ class Job:
     """One input and where its output goes."""
 
     label: str
-    source: Path | None  # None: standard input
-    target: Path | None  # None: standard output
+    source: Location | None  # None: standard input
+    target: Location | None  # None: standard output
     format: OutputFormat | None  # None: the input's own
     skip: str | None = None  # why it will not run
     named: bool = False  # the target's name was made by convcli (not given with -o)
@@ -87,7 +99,7 @@ def plan(
     """
     if arguments.count("-") > 1:
         raise UsageError("standard input ('-') can be read only once")
-    several = len(arguments) > 1 or any(Path(name).is_dir() for name in arguments)
+    several = len(arguments) > 1 or any(is_folder(name) for name in arguments)
     folder = output_folder(output, several)
     if template is not None and output not in (None, "-") and folder is None:
         raise ParameterError(
@@ -95,7 +107,15 @@ def plan(
             parameter="name",
         )
     found = find_inputs(arguments, recursive=recursive, exclude=folder)
-    specials = [item for item in found if item.path is not None and is_special(item.path)]
+    listed = next((item for item in found if item.in_folder and is_remote(item.path)), None)
+    if output is None and listed is not None:
+        raise UsageError(
+            f"give -o for the outputs of a folder in a store (as {listed.label}'s): convcli reads "
+            "no object while planning, so it could not tell its outputs there from inputs"
+        )
+    if is_remote(folder):
+        list_ahead(folder)  # whether each output exists, for millions, in one listing
+    specials = [item for item in found if isinstance(item.path, Path) and is_special(item.path)]
     if output is None and specials:  # refused before the pipe is read
         raise UsageError(
             f"{specials[0].label} is a pipe or a device: there is no folder beside it to "
@@ -107,12 +127,9 @@ def plan(
     jobs = plan_jobs([item for item in found if item not in made], output, folder, settings,
                      template=template, skip_existing=skip_existing)  # fmt: skip
     jobs = [_with_content(job, contents.get(job.source) if job.source else None) for job in jobs]
-    if settings.tile is not None:
-        if settings.gray or settings.colormap:
-            raise UsageError("--tile does not take --gray or --colormap")
-        jobs = [_as_tiled(job, headers.get(job.source), settings.tile) for job in jobs]
+    jobs = _tiling(jobs, headers, settings)
     check_jobs(jobs, settings, max_pixels, headers)
-    if folder is not None and not dry_run:
+    if isinstance(folder, Path) and not dry_run:  # a store has no folders to make
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -126,11 +143,11 @@ def plan(
     return Planned(jobs, notes if made else [])
 
 
-def _read_special_files(specials: list[Input], max_pixels: int) -> dict[Path, bytes | str]:
+def _read_special_files(specials: list[Input], max_pixels: int) -> dict[Location, bytes | str]:
     """Read each named pipe or device once, now: its bytes, or why it is not an image."""
-    contents: dict[Path, bytes | str] = {}
+    contents: dict[Location, bytes | str] = {}
     for item in specials:
-        if item.path is not None:
+        if isinstance(item.path, Path):
             try:
                 contents[item.path] = read_special_file(
                     item.path, item.label, STDIN_BYTES_PER_PIXEL * max_pixels
@@ -141,15 +158,18 @@ def _read_special_files(specials: list[Input], max_pixels: int) -> dict[Path, by
 
 
 def _headers(
-    found: list[Input], contents: dict[Path, bytes | str], max_pixels: int, tiled: bool
-) -> dict[Path | None, Header | None]:
+    found: list[Input], contents: dict[Location, bytes | str], max_pixels: int, tiled: bool
+) -> dict[Location | None, Header | None]:
     """Read every input's header once (a pipe's from the bytes read); None: it fails alone.
 
     With ``tiled``, a ``.npy`` or TIFF of any size is read (it is filtered a tile at a time).
+    An object in a store is read only when it runs (a request each): None.
     """
-    headers: dict[Path | None, Header | None] = {}
+    headers: dict[Location | None, Header | None] = {}
     for item in found:
-        if item.image and item.path is not None:
+        if is_remote(item.path):
+            headers[item.path] = None
+        elif item.image and item.path is not None:
             content = contents.get(item.path, item.path)
             if isinstance(content, str):  # a pipe that was no image: it fails with its reason
                 headers[item.path] = None
@@ -160,32 +180,60 @@ def _headers(
 
 
 TILED = MAX_PIXELS_LIMIT  # the pixel limit of an input filtered in tiles: each tile is held
-TILEABLE = (FileFormat.NPY, FileFormat.TIF)  # read a region at a time (io/arrays.py)
+TILEABLE = (FileFormat.NPY, FileFormat.TIF, FileFormat.ZARR)  # by region (io/arrays.py)
 
 
-def _tileable(path: Path) -> bool:
+def _tileable(path: Location) -> bool:
     suffix = path.suffix.lower().lstrip(".")
-    return FORMAT_ALIASES.get(suffix, suffix) in TILEABLE
+    stored = isinstance(path, Path) and is_zarr_store(path)
+    return stored or FORMAT_ALIASES.get(suffix, suffix) in TILEABLE
+
+
+def _tiling(
+    jobs: list[Job], headers: dict[Location | None, Header | None], settings: Settings
+) -> list[Job]:
+    """Mark the jobs to filter in tiles (--tile), refusing what cannot be; Zarr needs --tile."""
+    if settings.tile is None:
+        for job in jobs:
+            _refuse_whole_zarr(job, headers.get(job.source))
+        return jobs
+    if settings.gray or settings.colormap:
+        raise UsageError("--tile does not take --gray or --colormap")
+    return [_as_tiled(job, headers.get(job.source), settings.tile) for job in jobs]
 
 
 def _as_tiled(job: Job, header: Header | None, tile: int) -> Job:
     """Mark a job to be filtered in tiles; refuse what cannot be (exit 2)."""
+    if is_remote(job.source) or is_remote(job.target):
+        raise UsageError(f"{job.label}: --tile reads and writes files, not objects in a store")
     if job.skip is not None or job.failure is not None or header is None:
         return job
     if header.format not in TILEABLE or job.content is not None:
         raise UsageError(
-            f"{job.label}: --tile filters .npy and TIFF files; this is a {header.format}"
+            f"{job.label}: --tile filters .npy, TIFF and Zarr; this is a {header.format}"
         )
     if header.alpha or header.is_cmyk or header.frames > 1:
         what = "alpha" if header.alpha else "CMYK" if header.is_cmyk else f"{header.frames} pages"
         raise UsageError(f"{job.label}: --tile takes one grey or colour image, not {what}")
     fmt = job.format or (output_format(job.target.suffix) if job.target else None)
     if fmt is None or fmt.name not in TILEABLE:
-        raise UsageError("--tile writes .npy or TIFF outputs: give -o NAME.npy or NAME.tif, "
-                         "a folder, or --format")  # fmt: skip
+        raise UsageError("--tile writes .npy, TIFF or Zarr outputs: give -o NAME.npy, NAME.tif "
+                         "or NAME.zarr, a folder, or --format")  # fmt: skip
     if fmt.name == FileFormat.TIF and tile % 16:
         raise UsageError(f"--tile {tile}: a TIFF's tiles are a multiple of 16 samples a side")
+    if fmt.name == FileFormat.ZARR and job.target is not None and exists(job.target):
+        raise UsageError(f"{job.target} exists: a Zarr array is never written over another; "
+                         "remove it, or give another -o or --skip-existing")  # fmt: skip
     return replace(job, tiled=True)
+
+
+def _refuse_whole_zarr(job: Job, header: Header | None) -> None:
+    """Refuse a Zarr array in or out without --tile: it is read and written a tile at a time."""
+    if job.skip is None and FileFormat.ZARR in (
+        header and header.format,
+        job.format and job.format.name,
+    ):
+        raise UsageError(f"{job.label}: a Zarr array is read and written in tiles: give --tile N")
 
 
 def _with_content(job: Job, content: bytes | str | None) -> Job:
@@ -194,23 +242,29 @@ def _with_content(job: Job, content: bytes | str | None) -> Job:
     return replace(job, content=content) if content is not None else job
 
 
-def output_folder(output: str | None, several: bool) -> Path | None:
-    """Return the folder ``-o`` names: one that exists, ends in '/', or takes several inputs."""
+def output_folder(output: str | None, several: bool) -> Location | None:
+    """Return the folder ``-o`` names: one that exists, ends in '/', or takes several inputs.
+
+    A URL's prefix is a folder when it ends in '/' or takes several inputs.
+    """
     if output is None or output == "-":
         if several and output == "-":
             raise UsageError("several inputs cannot all go to standard output")
         return None
-    path = Path(output)
-    if path.is_dir() or output.endswith(("/", os.sep)) or several:
-        if path.exists() and not path.is_dir():
+    path = location(output)
+    here = isinstance(path, Path)
+    folder = isinstance(path, Path) and path.is_dir() and not is_zarr_store(path)
+    if folder or output.endswith(("/", os.sep)) or several:
+        if here and path.exists() and not path.is_dir():
             raise UsageError(f"-o {output} is a file; with several inputs it must name a folder")
-        if not path.exists() and path.suffix.lower() in IMAGE_SUFFIXES:  # surely meant as a file
+        new = not here or not path.exists()
+        if new and path.suffix.lower() in IMAGE_SUFFIXES:  # surely meant as a file
             raise UsageError(
                 f"-o {output} names a file, but there are several inputs; name a folder "
                 f"(-o {path.with_suffix('')}/) or give one input"
             )
         return path
-    if not path.parent.is_dir():  # a typo in a folder name is not made into folders
+    if here and not path.parent.is_dir():  # a typo in a folder name is not made into folders
         raise UsageError(
             f"-o {output}: the folder {path.parent} does not exist; create it, or end -o "
             "with / to have convcli make a folder"
@@ -221,7 +275,7 @@ def output_folder(output: str | None, several: bool) -> Path | None:
 def plan_jobs(
     inputs: list[Input],
     output: str | None,
-    folder: Path | None,
+    folder: Location | None,
     settings: Settings,
     *,
     template: str | None = None,
@@ -235,7 +289,7 @@ def plan_jobs(
         From :func:`convcli.io.inputs.find_inputs`.
     output : str or None
         ``-o`` as given: a file, ``-`` (standard output), or None (beside each input).
-    folder : Path or None
+    folder : Path, UPath or None
         The output folder, when ``-o`` names one: inputs keep their place below it.
     settings : Settings
         The kernels and settings (for the names) and the output format.
@@ -256,11 +310,11 @@ def plan_jobs(
         if not item.image:
             jobs.append(Job(item.label, item.path, None, None, skip="not an image"))
             continue
-        if item.path is not None and not item.path.exists() and not item.path.suffix:
+        if item.path is not None and not item.path.suffix and not exists(item.path):
             missing = f"{item.label}: no such file or folder"  # it fails alone, as a missing x.png
             jobs.append(Job(item.label, item.path, None, None, failure=missing))
             continue
-        target: Path | None
+        target: Location | None
         named = False
         if output == "-" or (item.path is None and output is None):
             target, fmt = None, forced
@@ -271,10 +325,13 @@ def plan_jobs(
                 source = item.path or Path("stdin")
                 suffix = f".{forced.name}" if forced else source.suffix
                 name = output_name(source, settings, suffix, template or DEFAULT_TEMPLATE)
-                target = folder / item.relative.parent / name if folder else source.with_name(name)
+                if folder is None:
+                    target = source.with_name(name)
+                else:
+                    target = folder.joinpath(*item.relative.parent.parts, name)
                 named = True
             else:
-                target = Path(output)
+                target = location(output)
             if not (forced or target.suffix):
                 raise UsageError(
                     f"{item.label} has no suffix to give its output; give --format"
@@ -283,7 +340,7 @@ def plan_jobs(
                     "write into a folder, or add one (.png, .tif, ...), or give --format"
                 )
             fmt = forced or output_format(target.suffix)
-        skip = "output exists" if skip_existing and target is not None and target.exists() else None
+        skip = "output exists" if skip_existing and target is not None and exists(target) else None
         jobs.append(Job(item.label, item.path, target, fmt, skip, named))
     _refuse_clashes(jobs)
     return jobs
@@ -293,7 +350,7 @@ def check_jobs(
     jobs: list[Job],
     settings: Settings,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    headers: dict[Path | None, Header | None] | None = None,
+    headers: dict[Location | None, Header | None] | None = None,
 ) -> None:
     """Check from the headers alone that every input can be done, before anything is written.
 
@@ -311,8 +368,11 @@ def check_jobs(
     for job in jobs:
         if job.skip is not None or job.source is None:
             continue
+        if job.named and job.target is not None and job.format is not None:
+            _check_replace(job.target, provenance(settings, output_range(settings, job.format)))
         if job.source not in headers:
-            headers[job.source] = _probe(job.source, job.label, max_pixels)
+            remote = is_remote(job.source)  # read when it runs, as in _headers
+            headers[job.source] = None if remote else _probe(job.source, job.label, max_pixels)
         header = headers[job.source]
         if header is None:
             continue
@@ -326,8 +386,6 @@ def check_jobs(
             continue  # this input fails alone when it runs
         except UsageError as error:
             raise UsageError(f"{job.label}: {error}") from None
-        if job.named and job.target is not None:
-            _check_replace(job.target, provenance(settings, planned.range))
 
 
 def _check_tile(planned: Plan, settings: Settings, max_pixels: int) -> None:
@@ -345,9 +403,9 @@ def _check_tile(planned: Plan, settings: Settings, max_pixels: int) -> None:
             )
 
 
-def _check_replace(target: Path, description: str) -> None:
+def _check_replace(target: Location, description: str) -> None:
     """Refuse to replace a file that convcli did not make, or made with other settings."""
-    if not target.exists() or target.suffix.lower() == f".{FileFormat.NPY}":  # .npy: no provenance
+    if target.suffix.lower() == f".{FileFormat.NPY}" or not exists(target):  # .npy: no provenance
         return
     header = _probe(target, str(target), DEFAULT_MAX_PIXELS)
     if not _made_by_convcli(header):
@@ -362,8 +420,10 @@ def _check_replace(target: Path, description: str) -> None:
         )
 
 
-def _probe(source: Path | bytes, label: str, max_pixels: int) -> Header | None:
+def _probe(source: Location | bytes, label: str, max_pixels: int) -> Header | None:
     try:
+        if not isinstance(source, (Path, bytes)):  # an object in a store
+            source = read_object(source, label, STDIN_BYTES_PER_PIXEL * max_pixels)
         return probe_image(source, label, max_pixels)
     except InputError:
         return None  # it fails on its own when it is read
@@ -380,12 +440,12 @@ def _folders(items: list[Input]) -> str:
 
 
 def _refuse_clashes(jobs: list[Job]) -> None:
-    sources = {job.source.resolve(): job.label for job in jobs if job.source is not None}
-    writers: dict[Path, str] = {}
+    sources = {_resolved(job.source): job.label for job in jobs if job.source is not None}
+    writers: dict[Location, str] = {}
     for job in jobs:
         if job.target is None or job.skip == "not an image":
             continue
-        where = job.target.resolve()
+        where = _resolved(job.target)
         if where in sources or (job.source is not None and _same_file(job.source, job.target)):
             raise UsageError(
                 f"the output {job.target} of {job.label} is an input; choose another -o"
@@ -398,7 +458,12 @@ def _refuse_clashes(jobs: list[Job]) -> None:
         writers[where] = job.label
 
 
-def _same_file(source: Path, target: Path) -> bool:
-    with contextlib.suppress(OSError):
-        return os.path.samefile(source, target)
-    return source.resolve() == target.resolve()
+def _resolved(where: Location) -> Location:
+    return where.resolve() if isinstance(where, Path) else where
+
+
+def _same_file(source: Location, target: Location) -> bool:
+    if isinstance(source, Path) and isinstance(target, Path):
+        with contextlib.suppress(OSError):
+            return os.path.samefile(source, target)
+    return _resolved(source) == _resolved(target)

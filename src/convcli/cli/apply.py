@@ -48,7 +48,8 @@ def apply(
         list[str],
         typer.Argument(
             metavar="INPUT",
-            help="Image or .npy files, or folders; '-' reads an image from standard input.",
+            help="Image or .npy files, folders, or URLs (s3://bucket/photos/); '-' reads "
+            "an image from standard input.",
         ),
     ],
     kernel: Annotated[
@@ -94,7 +95,7 @@ def apply(
             "-o",
             "--output",
             metavar="PATH",
-            help="Output file, folder (made if it ends in /), or '-' for standard output "
+            help="Output file, folder (made if it ends in /), URL, or '-' for standard output "
             f"[default: {DEFAULT_TEMPLATE} beside the input]",
         ),
     ] = None,
@@ -189,8 +190,8 @@ def apply(
             min=16,
             max=MAX_TILE,
             metavar="N",
-            help="Filter a .npy or TIFF input larger than memory in tiles of N x N output "
-            "samples, with Dask (the distributed extra); writes .npy or a tiled TIFF",
+            help="Filter a .npy, TIFF or Zarr input larger than memory in tiles of N x N output "
+            "samples, with Dask (the distributed extra); writes .npy, a tiled TIFF or Zarr",
         ),
     ] = None,
     scheduler: Annotated[
@@ -253,7 +254,7 @@ def apply(
             skip_existing=skip_existing, max_pixels=limit, dry_run=dry_run,
         )  # fmt: skip
         if report is not None:
-            targets = [job.target for job in planned.jobs if job.target is not None]
+            targets = [job.target for job in planned.jobs if isinstance(job.target, Path)]
             check_report_path(report, targets)
         to_stdout = any(
             job.target is None and job.skip is None and job.failure is None for job in planned.jobs

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-import os
 import signal
 import threading
 from collections.abc import Generator, Iterator
@@ -25,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 from convcli import __version__
 from convcli.batch import DIED, RunOptions, failed_report, run_job
 from convcli.distributed import need
-from convcli.errors import UsageError
+from convcli.errors import ConvcliError, UsageError
 from convcli.io.atomic import run_token, running_as
+from convcli.io.storage import exists, is_url, location
 from convcli.limits import MAX_JOBS
 from convcli.pipeline import Settings
 from convcli.planning import Job
@@ -34,6 +34,8 @@ from convcli.report import Report
 
 if TYPE_CHECKING:
     from distributed import Client
+
+    from convcli.io.storage import Location
 
 LOCAL = "local"
 CONNECT_SECONDS = 5
@@ -92,8 +94,12 @@ def group_size(jobs: int, workers: int) -> int:
 
 def _anchored(jobs: list[Job], here: Path) -> list[Job]:
     """Make the jobs' paths absolute: a remote worker has another working folder."""
-    return [replace(job, source=job.source and here / job.source,
-                    target=job.target and here / job.target) for job in jobs]  # fmt: skip
+    return [replace(job, source=_absolute(job.source, here),
+                    target=_absolute(job.target, here)) for job in jobs]  # fmt: skip
+
+
+def _absolute(where: Location | None, here: Path) -> Location | None:
+    return here / where if isinstance(where, Path) else where  # a URL is absolute
 
 
 def _as_given(report: Report, job: Job) -> Report:
@@ -221,13 +227,24 @@ def _check_workers(client: Client, inputs: list[str]) -> None:
     probe = next((name for name in inputs if name != "-"), None)
     if probe is None:
         return
-    where = str(Path(probe).absolute())
-    blind = [worker for worker, seen in client.run(os.path.exists, where).items() if not seen]
+    where = probe if is_url(probe) else str(Path(probe).absolute())
+    blind = [worker for worker, seen in client.run(_sees, where).items() if not seen]
     if blind:
+        shared = "storage every worker shares, at the same path"
+        if is_url(probe):
+            shared = "a store every worker reaches, with its library and credentials"
         raise UsageError(
             f"the Dask worker at {blind[0]} cannot see {where}: inputs and outputs must be on "
-            "storage every worker shares, at the same path"
+            f"{shared}"
         )
+
+
+def _sees(where: str) -> bool:
+    """Whether this worker sees the file, folder or object ``where``."""
+    try:
+        return exists(location(where))
+    except ConvcliError:  # the store's library is missing, or it cannot be reached
+        return False
 
 
 def _worker_version() -> str | None:

@@ -1,10 +1,11 @@
 """One input larger than memory, filtered tile by tile: ``apply BIG.tif -k K --tile N``.
 
-The input (``.npy`` or TIFF) is read a region at a time by whoever computes
-a tile (a thread here, or a worker of the cluster given with ``--scheduler``),
-every stage of the pipeline is :func:`convcli.distributed.tiles.convolve`,
-and the output is written tile by tile into a temporary file beside the
-target (a ``.npy`` by the tiles' own tasks, a TIFF streamed in order by this
+The input (``.npy``, TIFF or a Zarr array) is read a region at a time by
+whoever computes a tile (a thread here, or a worker of the cluster given
+with ``--scheduler``), every stage of the pipeline is
+:func:`convcli.distributed.tiles.convolve`, and the output is written tile
+by tile into a temporary file or folder beside the target (a ``.npy`` or a
+Zarr array by the tiles' own tasks, a TIFF streamed in order by this
 process), renamed into place once whole. The values are those of the
 whole-image path: the same stages, methods, component combination, bias and
 range mapping.
@@ -26,7 +27,7 @@ from convcli.choices import FileFormat, Range
 from convcli.distributed import need
 from convcli.distributed.tiles import convolve
 from convcli.errors import InputError
-from convcli.io.arrays import NpyRegions, TiffRegions, write_tiled_tiff
+from convcli.io.arrays import NpyRegions, TiffRegions, ZarrRegions, write_tiled_tiff
 from convcli.io.atomic import replaced_atomically
 from convcli.io.images import Header
 from convcli.output import provenance, strides
@@ -87,6 +88,8 @@ def process_tiled(
                 if exif:
                     report.notes.append(f"{label}: its EXIF is not carried in tiles")
             outside = _write_tiff(values, clipped, target, settings, planned, carried)
+        elif planned.format.name == FileFormat.ZARR:
+            outside = _write_zarr(values, clipped, target, settings, planned)
         else:
             outside = _write_npy(values, clipped, target)
     report.clip_note = clip_note(label, outside / max(1, values.size), planned.range)
@@ -94,12 +97,15 @@ def process_tiled(
     return report
 
 
-def _regions(source: Path, header: Header) -> NpyRegions | TiffRegions:
+def _regions(source: Path, header: Header) -> NpyRegions | TiffRegions | ZarrRegions:
     """Open the input to be read a region at a time (by absolute path: workers are elsewhere)."""
     where = source.absolute()
     if header.format == FileFormat.NPY:
         mapped: npt.NDArray[np.generic] = np.load(where, mmap_mode="r", allow_pickle=False)
         return NpyRegions(where, mapped.shape, mapped.dtype)
+    if header.format == FileFormat.ZARR:
+        array = need("zarr").open_array(store=str(where), mode="r")
+        return ZarrRegions(where, array.shape, array.dtype)
     shape, dtype = TiffRegions.layout(where)
     if shape != header.shape:
         raise InputError(f"{source}: its first image is laid out as {shape}, unlike its header")
@@ -188,6 +194,24 @@ def _write_npy(values: da.Array, clipped: da.Array, target: Path) -> float:
     return float(outside)
 
 
+def _write_zarr(
+    values: da.Array, clipped: da.Array, target: Path, settings: Settings, planned: Plan
+) -> float:
+    """Write ``values`` into a Zarr array: each tile's task writes its own chunk, at once.
+
+    The chunks are the tiles, so no two tasks write one chunk. The array's
+    attributes carry convcli's provenance. Returns how many values were clipped.
+    """
+    made_by = {"software": f"convcli {__version__}",
+               "description": provenance(settings, planned.range)}  # fmt: skip
+    with _atomically(target, folder=True) as temporary:
+        tiles = tuple(int(side) for side in values.chunksize)
+        out = ZarrRegions.create(temporary, values.shape, values.dtype, tiles, made_by)
+        stored = need("dask.array").store(values, out, lock=False, compute=False)
+        _, outside = need("dask").compute(stored, need("dask.array").sum(clipped))
+    return float(outside)
+
+
 def _write_tiff(
     values: da.Array,
     clipped: da.Array,
@@ -221,14 +245,14 @@ def _write_tiff(
 
 
 @contextlib.contextmanager
-def _atomically(target: Path) -> Iterator[Path]:
-    """Yield a temporary file beside ``target``, renamed over it once written.
+def _atomically(target: Path, *, folder: bool = False) -> Iterator[Path]:
+    """Yield a temporary file (or ``folder``) beside ``target``, renamed over it once written.
 
     Absolute, as a cluster's workers may write it; what the system refuses
     (a full disk, a locked folder) fails this input alone.
     """
     try:
-        with replaced_atomically(target.absolute()) as temporary:
+        with replaced_atomically(target.absolute(), folder=folder) as temporary:
             yield temporary
     except OSError as error:
         raise InputError(f"{target}: cannot write: {error.strerror}") from None

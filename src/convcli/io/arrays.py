@@ -4,7 +4,9 @@ A memory map pickles its whole data and a tifffile store does not pickle;
 these pickle as a path, so a task on another process or machine opens the
 file itself and touches only its region: ``.npy`` memory-mapped, TIFF
 through tifffile's Zarr view (tiled or stripped, decoding only the tiles or
-strips a region covers). A large TIFF is written tile by tile, in order.
+strips a region covers), a Zarr array chunk by chunk. A large TIFF is
+written tile by tile, in order; a Zarr array by many writers at once, each
+writing whole chunks of its own.
 """
 
 from __future__ import annotations
@@ -58,6 +60,60 @@ class NpyRegions:
 
     def __reduce__(self) -> tuple[object, ...]:
         return (NpyRegions, (self.path, self.shape, self.dtype.str))
+
+
+class ZarrRegions:
+    """A Zarr array (a folder) as an array-like: ``a[region]`` reads it, ``a[region] = x`` writes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "a.zarr"
+    >>> out = ZarrRegions.create(path, (4, 6), np.float32, (2, 3), {"software": "convcli"})
+    >>> out[0:2, 3:6] = np.ones((2, 3))
+    >>> ZarrRegions(path, (4, 6), np.float32)[1, :].tolist(), ZarrRegions.attributes(path)
+    ([0.0, 0.0, 0.0, 1.0, 1.0, 1.0], {'software': 'convcli'})
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: npt.DTypeLike) -> None:
+        self.path, self.shape, self.dtype = path, tuple(shape), np.dtype(dtype)
+        self.ndim = len(self.shape)
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        shape: tuple[int, ...],
+        dtype: npt.DTypeLike,
+        chunks: tuple[int, ...],
+        attributes: dict[str, Any],
+    ) -> ZarrRegions:
+        """Make ``path`` a Zarr array of ``shape`` in ``chunks``, with ``attributes``."""
+        import zarr
+
+        array = zarr.open_array(store=str(path), mode="w", shape=shape, chunks=chunks, dtype=dtype)
+        array.attrs.update(attributes)
+        return cls(path, shape, dtype)
+
+    @staticmethod
+    def attributes(path: Path) -> dict[str, Any]:
+        """Return the array's attributes (its user metadata)."""
+        import zarr
+
+        return dict(zarr.open_array(store=str(path), mode="r").attrs)
+
+    def __getitem__(self, region: Any) -> npt.NDArray[np.generic]:
+        import zarr
+
+        return np.asarray(zarr.open_array(store=str(self.path), mode="r")[region])
+
+    def __setitem__(self, region: Any, values: npt.ArrayLike) -> None:
+        import zarr
+
+        zarr.open_array(store=str(self.path), mode="r+")[region] = values
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (ZarrRegions, (self.path, self.shape, self.dtype.str))
 
 
 class TiffRegions:

@@ -1,4 +1,4 @@
-"""Atomic file writes: a temporary file in the destination folder, then a rename.
+"""Atomic file writes: a temporary file (or folder) in the destination folder, then a rename.
 
 Temporary names carry the run's token (:func:`run_token`), so an interrupted run
 removes its own temporary files and never another run's, and they are cut
@@ -11,6 +11,7 @@ import contextlib
 import contextvars
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -67,10 +68,19 @@ def temporary_name(path: Path) -> str:
 
 
 def own_temporary_files(folder: Path) -> list[Path]:
-    """Return the temporary files this run left in ``folder`` (none of another run's)."""
+    """Return the temporary files and folders this run left in ``folder`` (not another run's)."""
     with contextlib.suppress(OSError):
-        return [path for path in folder.glob(f".*.{run_token()}.*{_SUFFIX}") if path.is_file()]
+        return list(folder.glob(f".*.{run_token()}.*{_SUFFIX}"))
     return []
+
+
+def remove(temporary: Path) -> None:
+    """Remove a temporary file, or a temporary folder with what it holds."""
+    if temporary.is_dir() and not temporary.is_symlink():
+        shutil.rmtree(temporary, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
 
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
@@ -93,25 +103,29 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
 
 
 @contextlib.contextmanager
-def replaced_atomically(path: Path) -> Iterator[Path]:
+def replaced_atomically(path: Path, *, folder: bool = False) -> Iterator[Path]:
     """Yield a new, empty temporary file beside ``path``, renamed over it when the block ends.
 
     For writers that want a file name rather than a stream (a memory map, a
-    TIFF written tile by tile). If the block fails or is interrupted, the
-    temporary file is removed and an existing ``path`` is left untouched.
+    TIFF written tile by tile), or with ``folder`` a folder (a Zarr store),
+    which is renamed into place only where nothing is (or an empty folder):
+    a rename never replaces a folder that holds anything. If the block fails
+    or is interrupted, the temporary file or folder is removed and an
+    existing ``path`` is left untouched.
     """
     while True:
         temporary = path.parent / temporary_name(path)
         try:
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _file_mode())
-            break
+            if folder:
+                os.mkdir(temporary)
+            else:
+                os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _file_mode()))
+            break  # reopened by name: writers such as tifffile want a named file
         except FileExistsError:  # a clash of random names: draw again
             continue
-    os.close(descriptor)  # reopened by name: writers such as tifffile want a named file
     try:
         yield temporary
         os.replace(temporary, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        remove(temporary)
         raise

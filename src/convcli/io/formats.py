@@ -7,11 +7,13 @@ first bytes, and only then handed to a decoder.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from convcli.choices import FORMAT_ALIASES, FileFormat, suggestion
 from convcli.errors import UsageError
 
 NPY_MAGIC = b"\x93NUMPY"
+ARRAYS = (FileFormat.NPY, FileFormat.ZARR)  # bare arrays of any shape, not images
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,11 @@ class OutputFormat:
     alpha: bool
     cmyk: bool = False
     frames: bool = False  # holds an animation or a stack of pages
+
+    @property
+    def is_array(self) -> bool:
+        """Whether it holds a bare array (float32, any shape) rather than an image."""
+        return self.name in ARRAYS
 
 
 _FORMATS = {
@@ -43,6 +50,7 @@ _FORMATS = {
         OutputFormat(FileFormat.BMP, "BMP", ("uint8",), alpha=False),
         OutputFormat(FileFormat.GIF, "GIF", ("uint8",), alpha=False, frames=True),
         OutputFormat(FileFormat.NPY, None, ("float32",), alpha=False),
+        OutputFormat(FileFormat.ZARR, None, ("float32",), alpha=False),
     )
 }
 FORMAT_NAMES = tuple(sorted([*_FORMATS, *FORMAT_ALIASES]))
@@ -73,6 +81,11 @@ _SIGNATURES = [
     (b"GIF87a", FileFormat.GIF), (b"GIF89a", FileFormat.GIF), (b"BM", FileFormat.BMP),
     (b"II*\x00", FileFormat.TIF), (b"MM\x00*", FileFormat.TIF), (NPY_MAGIC, FileFormat.NPY),
 ]  # fmt: skip
+
+
+def is_zarr_store(path: Path) -> bool:
+    """Whether ``path`` is a Zarr array's folder (Zarr 3's ``zarr.json``, Zarr 2's ``.zarray``)."""
+    return path.is_dir() and any((path / name).is_file() for name in ("zarr.json", ".zarray"))
 
 
 def sniff_format(head: bytes) -> FileFormat | None:

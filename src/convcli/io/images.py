@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from convcli import extras
 from convcli.choices import FileFormat
 from convcli.errors import InputError
 from convcli.io.deep import (
@@ -36,7 +37,7 @@ from convcli.io.deep import (
     tiff_needs_depth,
     tiff_page_metadata,
 )
-from convcli.io.formats import output_format, sniff_format
+from convcli.io.formats import ARRAYS, is_zarr_store, output_format, sniff_format
 from convcli.io.metadata import (
     Metadata,
     read_metadata,
@@ -82,7 +83,7 @@ class Header:
     @property
     def is_image(self) -> bool:
         """Whether this is an image (two spatial axes) rather than a bare array."""
-        return self.format != FileFormat.NPY
+        return self.format not in ARRAYS
 
     @property
     def is_cmyk(self) -> bool:
@@ -168,6 +169,9 @@ def read_image(
     """
     label = name or str(source)
     with _reading(label) as warned:
+        if isinstance(source, Path) and is_zarr_store(source):
+            _zarr_layout(source, label, max_pixels)  # says what is wrong with it, if anything
+            raise InputError(f"{label}: a Zarr array is read in tiles: give --tile N")
         kind, head = _sniff(source, label)
         if kind == FileFormat.NPY:
             _npy_layout(source, label, max_pixels)
@@ -343,6 +347,9 @@ def probe_image(
     """
     label = name or str(path)
     with _reading(label):
+        if isinstance(path, Path) and is_zarr_store(path):
+            shape, dtype = _zarr_layout(path, label, max_pixels)
+            return Header(shape, False, _npy_white(dtype), FileFormat.ZARR)
         kind, head = _sniff(path, label)
         if kind == FileFormat.NPY:
             shape, dtype = _npy_layout(path, label, max_pixels)
@@ -641,23 +648,43 @@ def _npy_layout(
         )
         shape, _, dtype = read_header(stream)
         offset, end = stream.tell(), stream.seek(0, io.SEEK_END)
-    if dtype.kind not in "biuf" or not 1 <= len(shape) <= 4:
-        raise InputError(
-            f"{label}: a .npy input must be a 1-D to 4-D array of real numbers, "
-            f"got shape {shape} of {dtype}"
-        )
-    count = math.prod(shape)
-    if count > 4 * max_pixels:  # as many values as an RGBA image at the limit
-        raise InputError(
-            f"{label}: {count} values is over the limit of {4 * max_pixels} (4 x --max-pixels; "
-            "--tile N filters a .npy of any size in tiles)"
-        )
+    count = _check_array(tuple(shape), dtype, label, max_pixels, ".npy")
     if end - offset < count * dtype.itemsize:
         raise InputError(
             f"{label}: truncated: shape {shape} of {dtype} needs {count * dtype.itemsize} "
             f"bytes, the file has {end - offset}"
         )
     return tuple(shape), dtype
+
+
+def _zarr_layout(path: Path, label: str, max_pixels: int) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """Shape and dtype of a Zarr array from its metadata (zarr comes with the distributed extra)."""
+    zarr = extras.need("zarr", "distributed")
+    try:
+        array = zarr.open_array(store=str(path), mode="r")
+    except Exception as error:  # zarr's own types, for a group or broken metadata
+        raise InputError(f"{label}: not a Zarr array ({error})") from None
+    shape, dtype = tuple(array.shape), np.dtype(array.dtype)
+    _check_array(shape, dtype, label, max_pixels, "Zarr array")
+    return shape, dtype
+
+
+def _check_array(
+    shape: tuple[int, ...], dtype: np.dtype[Any], label: str, max_pixels: int, kind: str
+) -> int:
+    """Refuse an array convcli cannot filter, or over the limit; return its count of values."""
+    if dtype.kind not in "biuf" or not 1 <= len(shape) <= 4:
+        raise InputError(
+            f"{label}: a {kind} input must be a 1-D to 4-D array of real numbers, "
+            f"got shape {shape} of {dtype}"
+        )
+    count = math.prod(shape)
+    if count > 4 * max_pixels:  # as many values as an RGBA image at the limit
+        raise InputError(
+            f"{label}: {count} values is over the limit of {4 * max_pixels} (4 x --max-pixels; "
+            f"--tile N filters a {kind} of any size in tiles)"
+        )
+    return count
 
 
 def _load_npy(source: Path | bytes) -> npt.NDArray[np.generic]:

@@ -6,6 +6,10 @@ bytes) or claims to be one by its suffix; anything else (``notes.txt``,
 symbolic links to files, but never visits a folder twice (a link back to a
 parent), never leaves the folder it was given, and never enters the output
 folder, so outputs are not read back as inputs.
+
+A URL's prefix (``s3://bucket/photos/``) is listed instead; its objects are
+told apart by their suffixes alone, as reading each one's first bytes would
+take a request per object.
 """
 
 from __future__ import annotations
@@ -14,9 +18,14 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from convcli.choices import FORMAT_ALIASES, FileFormat
-from convcli.io.formats import sniff_format
+from convcli.io.formats import is_zarr_store, sniff_format
+from convcli.io.storage import is_folder, is_remote, location, objects
+
+if TYPE_CHECKING:
+    from convcli.io.storage import Location
 
 IMAGE_SUFFIXES = {f".{name}" for name in [*FileFormat, *FORMAT_ALIASES]}
 
@@ -27,8 +36,8 @@ class Input:
 
     Attributes
     ----------
-    path : Path or None
-        The file; None for standard input.
+    path : Path, UPath or None
+        The file, or an object in a store; None for standard input.
     label : str
         How the user sees it named.
     relative : Path
@@ -40,7 +49,7 @@ class Input:
         Found by walking a folder, rather than named on the command line.
     """
 
-    path: Path | None
+    path: Location | None
     label: str
     relative: Path
     image: bool = True
@@ -48,17 +57,17 @@ class Input:
 
 
 def find_inputs(
-    arguments: Sequence[str], *, recursive: bool = False, exclude: Path | None = None
+    arguments: Sequence[str], *, recursive: bool = False, exclude: Location | None = None
 ) -> list[Input]:
     """Expand the command line's inputs: files as given, folders walked.
 
     Parameters
     ----------
     arguments : sequence of str
-        Files, folders, and ``-`` for standard input.
+        Files, folders, URLs, and ``-`` for standard input.
     recursive : bool
         Descend into sub-folders.
-    exclude : Path, optional
+    exclude : Path or UPath, optional
         A folder never to enter (the output folder).
 
     Returns
@@ -66,13 +75,17 @@ def find_inputs(
     list of Input
         In the order given; a folder's files sorted by path.
     """
-    excluded = exclude.resolve() if exclude is not None else None
+    excluded = exclude.resolve() if isinstance(exclude, Path) else None
     found: list[Input] = []
     for argument in arguments:
-        path = Path(argument)
-        if argument == "-":
+        path = location(argument) if argument != "-" else None
+        if path is None:
             found.append(Input(None, "-", Path("stdin")))
-        elif path.is_dir():
+        elif is_remote(path) and is_folder(argument):
+            for item in objects(path, recursive, exclude):
+                relative = Path(item.path).relative_to(path.path)
+                found.append(Input(item, str(item), relative, _claims_image(item), True))
+        elif isinstance(path, Path) and path.is_dir() and not is_zarr_store(path):
             for file in _walk(path, recursive, excluded):
                 relative = file.relative_to(path)
                 found.append(Input(file, str(file), relative, _looks_like_image(file), True))
@@ -96,7 +109,9 @@ def _walk(root: Path, recursive: bool, excluded: Path | None) -> Iterator[Path]:
         with os.scandir(folder) as entries:
             for entry in sorted(entries, key=lambda entry: entry.name):
                 path = Path(entry.path)
-                if entry.is_dir():  # follows links
+                if entry.is_dir() and is_zarr_store(path):  # an array, not a folder
+                    yield path
+                elif entry.is_dir():  # follows links
                     if recursive and _within(path.resolve(), top):
                         subfolders.append(path)
                 elif entry.is_file():
@@ -108,8 +123,12 @@ def _within(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def _claims_image(path: Location) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
 def _looks_like_image(path: Path) -> bool:
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if _claims_image(path):
         return True
     try:
         with path.open("rb") as stream:

@@ -121,6 +121,7 @@ HOLDS = {
     FileFormat.BMP: ("resolution",),
     FileFormat.GIF: (),
     FileFormat.NPY: (),
+    FileFormat.ZARR: (),
 }
 
 
