@@ -11,6 +11,7 @@ import threading
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers import SAMPLES, run
@@ -153,12 +154,15 @@ def test_an_output_appears_whole_or_not_at_all(bucket, monkeypatch):
     assert keys(fs, f"{url}/out/") == []
 
 
-def test_what_a_store_cannot_do_is_refused_in_one_line(bucket):
+def test_what_a_store_cannot_do_is_refused_in_one_line(bucket, tmp_path):
     url, _ = bucket
+    np.save(tmp_path / "a.npy", np.zeros((40, 40), np.float32))
     cases = {
         ("apply", f"{url}/photos/", "-k", KERNEL): "give -o for the outputs of a folder in a store",
         ("apply", f"{url}/photos/camera.png", "-k", KERNEL, "--tile", "256", "-o",
-         f"{url}/t.npy"): "--tile reads and writes files, not objects in a store",
+         "t.npy"): "--tile reads Zarr arrays from a store; a .npy or TIFF must be a file",
+        ("apply", str(tmp_path / "a.npy"), "-k", KERNEL, "--tile", "256", "-o",
+         f"{url}/t.npy"): "--tile writes Zarr arrays to a store",
         ("apply", "nosuch://x/y.png", "-k", KERNEL): "nosuch://x/y.png: ",
     }  # fmt: skip
     for args, message in cases.items():
@@ -215,3 +219,51 @@ def test_workers_that_cannot_reach_the_store_are_refused(bucket, tmp_path):
     assert "cannot see" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not Path(tmp_path / "x.png").exists()
+
+
+def test_zarr_arrays_in_a_store_are_read_and_written_in_tiles(bucket, tmp_path, monkeypatch):
+    zarr = pytest.importorskip(
+        "zarr", reason='needs the distributed extra: pip install ".[distributed]"'
+    )
+    from convcli.io.arrays import ZarrRegions
+
+    url, fs = bucket
+    values = np.random.default_rng(2).random((150, 130)).astype(np.float32)
+    np.save(tmp_path / "scan.npy", values)
+    local = zarr.open_array(store=str(tmp_path / "scan.zarr"), mode="w", shape=values.shape,
+                            chunks=(40, 40), dtype=values.dtype)  # fmt: skip
+    local[...] = values
+    common = ["-k", "gaussian:sigma=2", "--pad-mode", "wrap", "-q"]
+    whole = run("apply", str(tmp_path / "scan.npy"), *common, "-o", str(tmp_path / "whole.npy"))
+    assert whole.exit_code == 0, whole.stderr
+    expected = np.load(tmp_path / "whole.npy")
+    up = run("apply", str(tmp_path / "scan.zarr"), *common, "--tile", "32", "-o",
+             f"{url}/out.zarr")  # fmt: skip
+    assert up.exit_code == 0, up.stderr
+    stored = zarr.open_array(store=f"{url}/out.zarr", mode="r")
+    assert np.array_equal(stored[...], expected)
+    assert stored.chunks == (32, 32)
+    assert stored.attrs["software"].startswith("convcli ")
+    down = run("apply", f"{url}/out.zarr", "-k", "box", "--tile", "32", "-o",
+               str(tmp_path / "down.npy"), "-q")  # fmt: skip
+    assert down.exit_code == 0, down.stderr
+    box = run("apply", str(tmp_path / "whole.npy"), "-k", "box", "-o", str(tmp_path / "box.npy"))
+    assert box.exit_code == 0, box.stderr
+    assert np.array_equal(np.load(tmp_path / "down.npy"), np.load(tmp_path / "box.npy"))
+    untiled = run("apply", f"{url}/out.zarr", "-k", "box", "-o", str(tmp_path / "x.npy"))
+    assert untiled.exit_code == 2
+    assert "give --tile N" in untiled.stderr
+
+    written = []
+
+    def failing(self, region, values):
+        written.append(region)
+        if len(written) == 3:
+            raise OSError(5, "Input/output error")
+        zarr.open_array(store=self.store, mode="r+")[region] = values
+
+    monkeypatch.setattr(ZarrRegions, "__setitem__", failing)
+    failed = run("apply", str(tmp_path / "scan.zarr"), *common, "--tile", "32", "-j", "1", "-o",
+                 f"{url}/failed.zarr")  # fmt: skip
+    assert failed.exit_code == 1
+    assert keys(fs, f"{url}/failed.zarr") == []  # every object it wrote is removed

@@ -151,7 +151,7 @@ def test_a_failed_zarr_write_leaves_no_folder(arrays, tmp_path, monkeypatch):
         written.append(region)
         if len(written) == 3:
             raise OSError(28, "No space left on device")
-        zarr.open_array(store=str(self.path), mode="r+")[region] = values
+        zarr.open_array(store=self.store, mode="r+")[region] = values
 
     monkeypatch.setattr(ZarrRegions, "__setitem__", full_disk)
     result = run("apply", str(arrays / "scan.zarr"), "-k", "box", "--tile", "32", "-j", "1",

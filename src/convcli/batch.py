@@ -244,8 +244,8 @@ def _run_tiled(job: Job, settings: Settings, options: RunOptions) -> Report:
     from convcli.distributed.huge import process_tiled  # Dask: only for --tile
     from convcli.planning import TILED
 
-    assert isinstance(job.source, Path)  # planning refuses --tile for objects in a store
-    assert isinstance(job.target, Path)
+    assert job.source is not None
+    assert job.target is not None
     header = probe_image(job.source, job.label, TILED)
     planned = prepare(header, settings, job.format, TILED)
     return process_tiled(job.source, job.target, header, planned, settings, label=job.label,

@@ -162,13 +162,15 @@ def _headers(
 ) -> dict[Location | None, Header | None]:
     """Read every input's header once (a pipe's from the bytes read); None: it fails alone.
 
-    With ``tiled``, a ``.npy`` or TIFF of any size is read (it is filtered a tile at a time).
-    An object in a store is read only when it runs (a request each): None.
+    With ``tiled``, a ``.npy``, TIFF or Zarr array of any size is read (it is
+    filtered a tile at a time). An object in a store is read only when it runs
+    (a request each): None; but a Zarr array named as an input, for its metadata.
     """
     headers: dict[Location | None, Header | None] = {}
     for item in found:
         if is_remote(item.path):
-            headers[item.path] = None
+            named = not item.in_folder and is_zarr_store(item.path)
+            headers[item.path] = _probe(item.path, item.label, TILED) if named else None
         elif item.image and item.path is not None:
             content = contents.get(item.path, item.path)
             if isinstance(content, str):  # a pipe that was no image: it fails with its reason
@@ -185,8 +187,7 @@ TILEABLE = (FileFormat.NPY, FileFormat.TIF, FileFormat.ZARR)  # by region (io/ar
 
 def _tileable(path: Location) -> bool:
     suffix = path.suffix.lower().lstrip(".")
-    stored = isinstance(path, Path) and is_zarr_store(path)
-    return stored or FORMAT_ALIASES.get(suffix, suffix) in TILEABLE
+    return FORMAT_ALIASES.get(suffix, suffix) in TILEABLE or is_zarr_store(path)
 
 
 def _tiling(
@@ -204,9 +205,12 @@ def _tiling(
 
 def _as_tiled(job: Job, header: Header | None, tile: int) -> Job:
     """Mark a job to be filtered in tiles; refuse what cannot be (exit 2)."""
-    if is_remote(job.source) or is_remote(job.target):
-        raise UsageError(f"{job.label}: --tile reads and writes files, not objects in a store")
-    if job.skip is not None or job.failure is not None or header is None:
+    if job.skip is not None or job.failure is not None:
+        return job
+    if is_remote(job.source) and (header is None or header.format != FileFormat.ZARR):
+        raise UsageError(f"{job.label}: --tile reads Zarr arrays from a store; "
+                         "a .npy or TIFF must be a file")  # fmt: skip
+    if header is None:
         return job
     if header.format not in TILEABLE or job.content is not None:
         raise UsageError(
@@ -219,6 +223,9 @@ def _as_tiled(job: Job, header: Header | None, tile: int) -> Job:
     if fmt is None or fmt.name not in TILEABLE:
         raise UsageError("--tile writes .npy, TIFF or Zarr outputs: give -o NAME.npy, NAME.tif "
                          "or NAME.zarr, a folder, or --format")  # fmt: skip
+    if is_remote(job.target) and fmt.name != FileFormat.ZARR:
+        raise UsageError("--tile writes Zarr arrays to a store; a .npy or TIFF output must "
+                         "be a file")  # fmt: skip
     if fmt.name == FileFormat.TIF and tile % 16:
         raise UsageError(f"--tile {tile}: a TIFF's tiles are a multiple of 16 samples a side")
     if fmt.name == FileFormat.ZARR and job.target is not None and exists(job.target):
@@ -422,7 +429,7 @@ def _check_replace(target: Location, description: str) -> None:
 
 def _probe(source: Location | bytes, label: str, max_pixels: int) -> Header | None:
     try:
-        if not isinstance(source, (Path, bytes)):  # an object in a store
+        if is_remote(source) and not is_zarr_store(source):  # an object: read it whole
             source = read_object(source, label, STDIN_BYTES_PER_PIXEL * max_pixels)
         return probe_image(source, label, max_pixels)
     except InputError:

@@ -30,6 +30,7 @@ from convcli.errors import InputError
 from convcli.io.arrays import NpyRegions, TiffRegions, ZarrRegions, write_tiled_tiff
 from convcli.io.atomic import replaced_atomically
 from convcli.io.images import Header
+from convcli.io.storage import written_or_removed
 from convcli.output import provenance, strides
 from convcli.pipeline import Plan, Settings, Stage, clip_note, combined
 from convcli.ranges import clipped_share, finite_bounds, map_range
@@ -38,10 +39,12 @@ from convcli.report import Report, StageReport
 if TYPE_CHECKING:
     import dask.array as da
 
+    from convcli.io.storage import Location
+
 
 def process_tiled(
-    source: Path,
-    target: Path,
+    source: Location,
+    target: Location,
     header: Header,
     planned: Plan,
     settings: Settings,
@@ -83,29 +86,30 @@ def process_tiled(
         )  # fmt: skip
         if planned.format.name == FileFormat.TIF:
             carried: dict[str, Any] = {}
-            if header.format == FileFormat.TIF and not settings.strip:
+            if isinstance(source, Path) and header.format == FileFormat.TIF and not settings.strip:
                 carried, exif = TiffRegions.carried(source, strides(planned))
                 if exif:
                     report.notes.append(f"{label}: its EXIF is not carried in tiles")
-            outside = _write_tiff(values, clipped, target, settings, planned, carried)
+            outside = _write_tiff(values, clipped, _file(target), settings, planned, carried)
         elif planned.format.name == FileFormat.ZARR:
             outside = _write_zarr(values, clipped, target, settings, planned)
         else:
-            outside = _write_npy(values, clipped, target)
+            outside = _write_npy(values, clipped, _file(target))
     report.clip_note = clip_note(label, outside / max(1, values.size), planned.range)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _regions(source: Path, header: Header) -> NpyRegions | TiffRegions | ZarrRegions:
+def _regions(source: Location, header: Header) -> NpyRegions | TiffRegions | ZarrRegions:
     """Open the input to be read a region at a time (by absolute path: workers are elsewhere)."""
-    where = source.absolute()
+    if header.format == FileFormat.ZARR:
+        store = _store(source)
+        array = need("zarr").open_array(store=store, mode="r")
+        return ZarrRegions(store, array.shape, array.dtype)
+    where = _file(source).absolute()
     if header.format == FileFormat.NPY:
         mapped: npt.NDArray[np.generic] = np.load(where, mmap_mode="r", allow_pickle=False)
         return NpyRegions(where, mapped.shape, mapped.dtype)
-    if header.format == FileFormat.ZARR:
-        array = need("zarr").open_array(store=str(where), mode="r")
-        return ZarrRegions(where, array.shape, array.dtype)
     shape, dtype = TiffRegions.layout(where)
     if shape != header.shape:
         raise InputError(f"{source}: its first image is laid out as {shape}, unlike its header")
@@ -195,21 +199,39 @@ def _write_npy(values: da.Array, clipped: da.Array, target: Path) -> float:
 
 
 def _write_zarr(
-    values: da.Array, clipped: da.Array, target: Path, settings: Settings, planned: Plan
+    values: da.Array, clipped: da.Array, target: Location, settings: Settings, planned: Plan
 ) -> float:
     """Write ``values`` into a Zarr array: each tile's task writes its own chunk, at once.
 
     The chunks are the tiles, so no two tasks write one chunk. The array's
-    attributes carry convcli's provenance. Returns how many values were clipped.
+    attributes carry convcli's provenance. A folder is written beside the
+    target and renamed into place; in a store, which has no rename, the
+    objects are written in place and removed if the writing fails. Returns
+    how many values were clipped.
     """
     made_by = {"software": f"convcli {__version__}",
                "description": provenance(settings, planned.range)}  # fmt: skip
-    with _atomically(target, folder=True) as temporary:
-        tiles = tuple(int(side) for side in values.chunksize)
-        out = ZarrRegions.create(temporary, values.shape, values.dtype, tiles, made_by)
+    tiles = tuple(int(side) for side in values.chunksize)
+    with contextlib.ExitStack() as stack:
+        if isinstance(target, Path):
+            store = str(stack.enter_context(_atomically(target, folder=True)))
+        else:
+            stack.enter_context(written_or_removed(target))
+            store = str(target)
+        out = ZarrRegions.create(store, values.shape, values.dtype, tiles, made_by)
         stored = need("dask.array").store(values, out, lock=False, compute=False)
         _, outside = need("dask").compute(stored, need("dask.array").sum(clipped))
     return float(outside)
+
+
+def _store(where: Location) -> str:
+    """Return a Zarr store's path (absolute: workers are elsewhere) or its URL."""
+    return str(where.absolute()) if isinstance(where, Path) else str(where)
+
+
+def _file(where: Location) -> Path:
+    assert isinstance(where, Path), "planning refuses .npy and TIFF in a store with --tile"
+    return where
 
 
 def _write_tiff(

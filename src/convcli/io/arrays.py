@@ -63,57 +63,64 @@ class NpyRegions:
 
 
 class ZarrRegions:
-    """A Zarr array (a folder) as an array-like: ``a[region]`` reads it, ``a[region] = x`` writes.
+    """A Zarr array as an array-like: ``a[region]`` reads it, ``a[region] = x`` writes.
+
+    Parameters
+    ----------
+    store : str
+        Its folder's path, or its URL in an object store (``s3://bucket/scan.zarr``).
+    shape, dtype
+        Its layout, from its metadata.
 
     Examples
     --------
     >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "a.zarr"
-    >>> out = ZarrRegions.create(path, (4, 6), np.float32, (2, 3), {"software": "convcli"})
+    >>> store = f"{tempfile.mkdtemp()}/a.zarr"
+    >>> out = ZarrRegions.create(store, (4, 6), np.float32, (2, 3), {"software": "convcli"})
     >>> out[0:2, 3:6] = np.ones((2, 3))
-    >>> ZarrRegions(path, (4, 6), np.float32)[1, :].tolist(), ZarrRegions.attributes(path)
+    >>> ZarrRegions(store, (4, 6), np.float32)[1, :].tolist(), ZarrRegions.attributes(store)
     ([0.0, 0.0, 0.0, 1.0, 1.0, 1.0], {'software': 'convcli'})
     """
 
-    def __init__(self, path: Path, shape: tuple[int, ...], dtype: npt.DTypeLike) -> None:
-        self.path, self.shape, self.dtype = path, tuple(shape), np.dtype(dtype)
+    def __init__(self, store: str, shape: tuple[int, ...], dtype: npt.DTypeLike) -> None:
+        self.store, self.shape, self.dtype = store, tuple(shape), np.dtype(dtype)
         self.ndim = len(self.shape)
 
     @classmethod
     def create(
         cls,
-        path: Path,
+        store: str,
         shape: tuple[int, ...],
         dtype: npt.DTypeLike,
         chunks: tuple[int, ...],
         attributes: dict[str, Any],
     ) -> ZarrRegions:
-        """Make ``path`` a Zarr array of ``shape`` in ``chunks``, with ``attributes``."""
+        """Make ``store`` a Zarr array of ``shape`` in ``chunks``, with ``attributes``."""
         import zarr
 
-        array = zarr.open_array(store=str(path), mode="w", shape=shape, chunks=chunks, dtype=dtype)
+        array = zarr.open_array(store=store, mode="w", shape=shape, chunks=chunks, dtype=dtype)
         array.attrs.update(attributes)
-        return cls(path, shape, dtype)
+        return cls(store, shape, dtype)
 
     @staticmethod
-    def attributes(path: Path) -> dict[str, Any]:
+    def attributes(store: str) -> dict[str, Any]:
         """Return the array's attributes (its user metadata)."""
         import zarr
 
-        return dict(zarr.open_array(store=str(path), mode="r").attrs)
+        return dict(zarr.open_array(store=store, mode="r").attrs)
 
     def __getitem__(self, region: Any) -> npt.NDArray[np.generic]:
         import zarr
 
-        return np.asarray(zarr.open_array(store=str(self.path), mode="r")[region])
+        return np.asarray(zarr.open_array(store=self.store, mode="r")[region])
 
     def __setitem__(self, region: Any, values: npt.ArrayLike) -> None:
         import zarr
 
-        zarr.open_array(store=str(self.path), mode="r+")[region] = values
+        zarr.open_array(store=self.store, mode="r+")[region] = values
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (ZarrRegions, (self.path, self.shape, self.dtype.str))
+        return (ZarrRegions, (self.store, self.shape, self.dtype.str))
 
 
 class TiffRegions:

@@ -7,10 +7,13 @@ first bytes, and only then handed to a decoder.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from convcli.choices import FORMAT_ALIASES, FileFormat, suggestion
 from convcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from convcli.io.storage import Location
 
 NPY_MAGIC = b"\x93NUMPY"
 ARRAYS = (FileFormat.NPY, FileFormat.ZARR)  # bare arrays of any shape, not images
@@ -83,9 +86,9 @@ _SIGNATURES = [
 ]  # fmt: skip
 
 
-def is_zarr_store(path: Path) -> bool:
-    """Whether ``path`` is a Zarr array's folder (Zarr 3's ``zarr.json``, Zarr 2's ``.zarray``)."""
-    return path.is_dir() and any((path / name).is_file() for name in ("zarr.json", ".zarray"))
+def is_zarr_store(path: Location) -> bool:
+    """Whether ``path`` is a Zarr array's folder or prefix (it holds zarr.json or .zarray)."""
+    return any((path / name).is_file() for name in ("zarr.json", ".zarray"))
 
 
 def sniff_format(head: bytes) -> FileFormat | None:

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,9 @@ from convcli.io.metadata import (
     read_provenance,
 )
 from convcli.limits import MAX_FRAMES, MAX_JPEG_METADATA, MAX_JPEG_SEGMENTS
+
+if TYPE_CHECKING:
+    from convcli.io.storage import Location
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
 
@@ -169,7 +172,7 @@ def read_image(
     """
     label = name or str(source)
     with _reading(label) as warned:
-        if isinstance(source, Path) and is_zarr_store(source):
+        if not isinstance(source, bytes) and is_zarr_store(source):
             _zarr_layout(source, label, max_pixels)  # says what is wrong with it, if anything
             raise InputError(f"{label}: a Zarr array is read in tiles: give --tile N")
         kind, head = _sniff(source, label)
@@ -336,7 +339,7 @@ def _frame_count(image: Image.Image, label: str) -> int:
 
 
 def probe_image(
-    path: Path | bytes, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+    path: Location | bytes, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> Header:
     """Read only the header of an input: what :func:`read_image` would return, without pixels.
 
@@ -347,9 +350,11 @@ def probe_image(
     """
     label = name or str(path)
     with _reading(label):
-        if isinstance(path, Path) and is_zarr_store(path):
+        if not isinstance(path, bytes) and is_zarr_store(path):
             shape, dtype = _zarr_layout(path, label, max_pixels)
             return Header(shape, False, _npy_white(dtype), FileFormat.ZARR)
+        if not isinstance(path, (Path, bytes)):  # other objects are read whole, then probed
+            raise InputError(f"{label}: an object in a store is probed from its bytes")
         kind, head = _sniff(path, label)
         if kind == FileFormat.NPY:
             shape, dtype = _npy_layout(path, label, max_pixels)
@@ -657,7 +662,9 @@ def _npy_layout(
     return tuple(shape), dtype
 
 
-def _zarr_layout(path: Path, label: str, max_pixels: int) -> tuple[tuple[int, ...], np.dtype[Any]]:
+def _zarr_layout(
+    path: Location, label: str, max_pixels: int
+) -> tuple[tuple[int, ...], np.dtype[Any]]:
     """Shape and dtype of a Zarr array from its metadata (zarr comes with the distributed extra)."""
     zarr = extras.need("zarr", "distributed")
     try:

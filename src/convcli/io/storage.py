@@ -13,8 +13,9 @@ temporary object behind.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, TypeGuard, TypeVar
 
@@ -66,8 +67,10 @@ def is_remote(where: object) -> TypeGuard[UPath]:
 def is_folder(text: str) -> bool:
     """Whether ``text`` names a folder (not a Zarr array's), or a store's prefix holding objects."""
     where = location(text)
+    if is_zarr_store(where):
+        return False
     if isinstance(where, Path):
-        return where.is_dir() and not is_zarr_store(where)
+        return where.is_dir()
     return text.endswith("/") or _stored(where, where.is_dir)
 
 
@@ -97,6 +100,17 @@ def list_ahead(folder: UPath) -> None:
         folder.fs.find(folder.path)
 
     _stored(folder, listed)
+
+
+@contextlib.contextmanager
+def written_or_removed(where: UPath) -> Iterator[None]:
+    """Let the block write objects below ``where`` (a store has no rename); on failure, remove."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            where.fs.rm(where.path, recursive=True)
+        raise
 
 
 def read_object(where: UPath, label: str, limit: int) -> bytes:
