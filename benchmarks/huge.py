@@ -1,4 +1,4 @@
-"""One gigapixel, tiled: ``apply BIG.tif --tile N --scheduler tcp://`` and the library's convolve.
+"""One gigapixel, tiled: ``apply BIG.tif|BIG.zarr --tile N --scheduler tcp://``, and the library.
 
     python benchmarks/huge.py [--size 32768] [--tiles 4096 2048] [--work /tmp/convcli-huge]
                               [--no-reference] [--reference-cap 19] [--keep]
@@ -16,6 +16,9 @@ worker processes of 1 GiB each, Dask's nanny variable
   --tile N -o out.tif --scheduler tcp://... -q`` (``--max-pixels`` raised to
   the image's size, which the tiled path also checks), for each of
   ``--tiles``,
+- the command line, Zarr to Zarr: ``convcli apply big.zarr ... --tile 4096
+  -o out.zarr --scheduler tcp://...`` (float32 out, each chunk written by
+  the worker that computes it),
 - the library: ``convcli.distributed.convolve(da.from_zarr(...), matrix,
   pad_mode="reflect")`` stored with ``.to_zarr(...)`` (float32, Zarr's
   default compression) from this process, the cluster's client the default,
@@ -37,7 +40,7 @@ every 0.2 s; and whether a worker was replaced (its pid changed: killed for
 memory, say). Correctness: six windows of 1024 x 1024 (three corners, two
 edges, the centre; the centre's and the left edge's cross tile boundaries)
 of every output, read back through tifffile's Zarr view, must equal the
-reference's bit for bit (the library's float32 after convcli's own ``clip``
+reference's bit for bit (the Zarr outputs' float32 after convcli's own ``clip``
 mapping to 8 bits, as the command line does). The inputs are in the page
 cache for every run (just written, 1 GiB each). Needs the distributed extra
 (``pip install -e ".[distributed]"``), tifffile and psutil. Scratch files go
@@ -292,7 +295,7 @@ def tiff_window(path: Path, row: int, column: int) -> npt.NDArray[np.generic]:
 
 
 def zarr_window(path: Path, row: int, column: int) -> npt.NDArray[np.generic]:
-    """Read one window of the library's float32 output, mapped to 8 bits as convcli does."""
+    """Read one window of a float32 Zarr output, mapped to 8 bits as convcli does."""
     response = zarr.open_array(str(path), mode="r")[row : row + WINDOW, column : column + WINDOW]
     return map_range(np.asarray(response), "clip", white=255, depth="uint8").values
 
@@ -363,6 +366,12 @@ def on_cluster(args: argparse.Namespace, base: list[str], outputs: dict[int, Pat
             run = command_line(Run("CLI --tile, tcp://", str(tile)), command, cluster, None)
             runs.append(run)
             print(f"CLI --tile {tile}: {run.wall:.1f} s {run.failed}", flush=True)
+        command = [str(store) if part.endswith("big.tif") else part for part in base]
+        command += ["--tile", str(CHUNK), "-o", str(args.work / "cli.zarr"),
+                    "--scheduler", local.scheduler_address]  # fmt: skip
+        run = command_line(Run("CLI --tile, Zarr to Zarr", str(CHUNK)), command, cluster, None)
+        runs.append(run)
+        print(f"CLI Zarr to Zarr: {run.wall:.1f} s {run.failed}", flush=True)
 
         def library() -> None:
             result = convolve(da.from_zarr(str(store)), matrix, pad_mode="reflect")
@@ -382,7 +391,7 @@ def on_cluster(args: argparse.Namespace, base: list[str], outputs: dict[int, Pat
 
 def check(runs: list[Run], args: argparse.Namespace, outputs: dict[int, Path]) -> None:
     """Fill each run's column 'equal on samples' against the whole-image run, if it completed."""
-    reference, stored = args.work / "ref.tif", args.work / "out.zarr"
+    reference, stored, cli = args.work / "ref.tif", args.work / "out.zarr", args.work / "cli.zarr"
     done = any(run.path.startswith("whole") and not run.failed for run in runs)
     for run in runs:
         if run.path.startswith("whole"):
@@ -393,6 +402,8 @@ def check(runs: list[Run], args: argparse.Namespace, outputs: dict[int, Path]) -
             run.equal = "n/a (no reference)"
         elif run.path.startswith("library"):
             run.equal = compare(lambda r, c: zarr_window(stored, r, c), reference, args.size)
+        elif "Zarr" in run.path:
+            run.equal = compare(lambda r, c: zarr_window(cli, r, c), reference, args.size)
         else:
             tiled = outputs[int(run.tile)]
             run.equal = compare(lambda r, c, f=tiled: tiff_window(f, r, c), reference, args.size)
