@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import SAMPLES
+from helpers import SAMPLES, save_zarr
 
 distributed = pytest.importorskip(
     "distributed", reason='needs the distributed extra: pip install ".[distributed]"'
@@ -241,9 +241,7 @@ def test_a_zarr_array_is_read_and_written_in_tiles_by_the_cluster_s_workers(clus
     address, _ = cluster
     values = np.random.default_rng(5).random((300, 260)).astype(np.float32)
     np.save(tmp_path / "scan.npy", values)
-    store = zarr.open_array(store=str(tmp_path / "scan.zarr"), mode="w", shape=values.shape,
-                            chunks=(70, 70), dtype=values.dtype)  # fmt: skip
-    store[...] = values
+    save_zarr(tmp_path / "scan.zarr", values, (70, 70))
     tiled = finish(convcli("scan.zarr", "-k", "gaussian:sigma=2", "--tile", "64", "-o",
                            "tiled.zarr", "--scheduler", address, "-q", cwd=tmp_path))  # fmt: skip
     whole = finish(convcli("scan.npy", "-k", "gaussian:sigma=2", "-o", "whole.npy", "-q",

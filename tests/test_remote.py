@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import SAMPLES, run
+from helpers import SAMPLES, fail_zarr_writes, run, save_zarr
 
 s3fs = pytest.importorskip("s3fs", reason='needs the remote extra: pip install ".[remote]"')
 pytest.importorskip("upath", reason='needs the remote extra: pip install ".[remote]"')
@@ -225,14 +225,10 @@ def test_zarr_arrays_in_a_store_are_read_and_written_in_tiles(bucket, tmp_path, 
     zarr = pytest.importorskip(
         "zarr", reason='needs the distributed extra: pip install ".[distributed]"'
     )
-    from convcli.io.arrays import ZarrRegions
-
     url, fs = bucket
     values = np.random.default_rng(2).random((150, 130)).astype(np.float32)
     np.save(tmp_path / "scan.npy", values)
-    local = zarr.open_array(store=str(tmp_path / "scan.zarr"), mode="w", shape=values.shape,
-                            chunks=(40, 40), dtype=values.dtype)  # fmt: skip
-    local[...] = values
+    save_zarr(tmp_path / "scan.zarr", values, (40, 40))
     common = ["-k", "gaussian:sigma=2", "--pad-mode", "wrap", "-q"]
     whole = run("apply", str(tmp_path / "scan.npy"), *common, "-o", str(tmp_path / "whole.npy"))
     assert whole.exit_code == 0, whole.stderr
@@ -254,15 +250,7 @@ def test_zarr_arrays_in_a_store_are_read_and_written_in_tiles(bucket, tmp_path, 
     assert untiled.exit_code == 2
     assert "give --tile N" in untiled.stderr
 
-    written = []
-
-    def failing(self, region, values):
-        written.append(region)
-        if len(written) == 3:
-            raise OSError(5, "Input/output error")
-        zarr.open_array(store=self.store, mode="r+")[region] = values
-
-    monkeypatch.setattr(ZarrRegions, "__setitem__", failing)
+    fail_zarr_writes(monkeypatch, OSError(5, "Input/output error"))
     failed = run("apply", str(tmp_path / "scan.zarr"), *common, "--tile", "32", "-j", "1", "-o",
                  f"{url}/failed.zarr")  # fmt: skip
     assert failed.exit_code == 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from helpers import SAMPLES, run
+from helpers import SAMPLES, fail_zarr_writes, run, save_zarr
 
 pytest.importorskip(
     "dask.array", reason='needs the distributed extra: pip install ".[distributed]"'
@@ -33,9 +33,7 @@ def arrays(tmp_path_factory):
     # Zarr twins of two arrays: chunks that do not divide them; Zarr 3 and Zarr 2.
     for name, chunks, version in (("scan", (50, 40), 3), ("rgb", (30, 64, 3), 2)):
         values = np.load(folder / f"{name}.npy")
-        store = zarr.open_array(store=str(folder / f"{name}.zarr"), mode="w", shape=values.shape,
-                                chunks=chunks, dtype=values.dtype, zarr_format=version)  # fmt: skip
-        store[...] = values
+        save_zarr(folder / f"{name}.zarr", values, chunks, zarr_format=version)
     return folder
 
 
@@ -143,17 +141,7 @@ def test_what_a_zarr_store_needs_is_said_in_one_line(arrays, tmp_path):
 
 
 def test_a_failed_zarr_write_leaves_no_folder(arrays, tmp_path, monkeypatch):
-    from convcli.io.arrays import ZarrRegions
-
-    written = []
-
-    def full_disk(self, region, values):
-        written.append(region)
-        if len(written) == 3:
-            raise OSError(28, "No space left on device")
-        zarr.open_array(store=self.store, mode="r+")[region] = values
-
-    monkeypatch.setattr(ZarrRegions, "__setitem__", full_disk)
+    fail_zarr_writes(monkeypatch, OSError(28, "No space left on device"))
     result = run("apply", str(arrays / "scan.zarr"), "-k", "box", "--tile", "32", "-j", "1",
                  "-o", str(tmp_path / "out.zarr"))  # fmt: skip
     assert result.exit_code == 1

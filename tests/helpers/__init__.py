@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from typer.testing import CliRunner, Result
@@ -28,3 +29,29 @@ def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
     stream = io.BytesIO()
     image.save(stream, format=fmt, **options)
     return stream.getvalue()
+
+
+def save_zarr(path: Path, values: Any, chunks: tuple[int, ...], **options: Any) -> None:
+    """Write ``values`` as a Zarr array at ``path``, in ``chunks`` (zarr's ``options``)."""
+    import zarr
+
+    store = zarr.open_array(store=str(path), mode="w", shape=values.shape, chunks=chunks,
+                            dtype=values.dtype, **options)  # fmt: skip
+    store[...] = values
+
+
+def fail_zarr_writes(monkeypatch: Any, error: OSError, after: int = 2) -> None:
+    """Make convcli's Zarr writer raise ``error`` once ``after`` chunks are written."""
+    import zarr
+
+    from convcli.io.arrays import ZarrRegions
+
+    written = []
+
+    def failing(self: ZarrRegions, region: Any, values: Any) -> None:
+        if len(written) == after:
+            raise error
+        written.append(region)
+        zarr.open_array(store=self.store, mode="r+")[region] = values
+
+    monkeypatch.setattr(ZarrRegions, "__setitem__", failing)
