@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convcli.errors import (
+    ConvcliError,
     ExitCode,
     InputError,
     Interrupted,
@@ -33,7 +34,7 @@ from convcli.errors import (
 )
 from convcli.io.atomic import own_temporary_files, remove
 from convcli.io.images import DEFAULT_MAX_PIXELS, probe_image
-from convcli.io.storage import exists, read_object, write_object
+from convcli.io.storage import is_remote, list_ahead, modified, read_object, write_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, read_standard_input, standard_output
 from convcli.pipeline import Settings, Source, prepare, process
 from convcli.planning import Job
@@ -89,7 +90,9 @@ def run_jobs(
         results.close()  # stops any workers still running
         signal.signal(signal.SIGTERM, previous)
         _remove_temporary_files(jobs)  # an interrupted run's, or a killed worker's
-    for job in jobs[len(reports) :]:  # only after --fail-fast
+    unreported = jobs[len(reports) :]  # only after --fail-fast
+    _list_stores(unreported)
+    for job in unreported:
         # A worker may have finished it before the failure was reported: say so.
         written = _written_since(job, started)
         reason = "--fail-fast stopped the run; its output was written before" if written else (
@@ -300,6 +303,7 @@ def _work(job: Job) -> Report:
 
 def _interrupted(name: str, code: int, jobs: list[Job], started: float) -> Interrupted:
     # Count what is on disk: workers may have finished outputs not yet reported.
+    _list_stores(jobs)
     written = sum(_written_since(job, started) for job in jobs)
     return Interrupted(
         f"interrupted by {name}: {written} of {len(jobs)} outputs written and kept, "
@@ -308,12 +312,19 @@ def _interrupted(name: str, code: int, jobs: list[Job], started: float) -> Inter
     )
 
 
+def _list_stores(jobs: list[Job]) -> None:
+    """List each output prefix in a store once: then _written_since asks it nothing more."""
+    for prefix in {job.target.parent for job in jobs if is_remote(job.target)}:
+        with contextlib.suppress(ConvcliError):  # unreachable now: each asks, and is told so
+            list_ahead(prefix)
+
+
 def _written_since(job: Job, started: float) -> bool:
-    if job.target is None or not exists(job.target):
-        return False
     # A store keeps whole seconds, by its own clock: a second's grace.
     grace = 0.0 if isinstance(job.target, Path) else 1.0
-    return job.target.stat().st_mtime >= started - grace
+    with contextlib.suppress(ConvcliError, OSError):  # gone, or the store unreachable: not known
+        return job.target is not None and modified(job.target) >= started - grace
+    return False
 
 
 def _remove_temporary_files(jobs: list[Job]) -> None:

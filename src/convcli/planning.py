@@ -176,8 +176,12 @@ def _headers(
             if isinstance(content, str):  # a pipe that was no image: it fails with its reason
                 headers[item.path] = None
             else:
-                whole = tiled and isinstance(content, Path) and _tileable(content)
-                headers[item.path] = _probe(content, item.label, TILED if whole else max_pixels)
+                # Never read whole: a tiled input, and a Zarr array (refused without --tile).
+                in_tiles = isinstance(content, Path) and (
+                    (tiled and _tileable(content)) or is_zarr_store(content)
+                )
+                limit = TILED if in_tiles else max_pixels
+                headers[item.path] = _probe(content, item.label, limit)
     return headers
 
 

@@ -132,6 +132,13 @@ def exists(where: Location) -> bool:
     return _stored(where, where.exists) if is_remote(where) else where.exists()
 
 
+def modified(where: Location) -> float:
+    """When a file or an object was last written (seconds since the epoch; a store's, whole)."""
+    return (
+        _stored(where, lambda: where.stat().st_mtime) if is_remote(where) else where.stat().st_mtime
+    )
+
+
 def _stored(where: UPath, call: Callable[[], T], label: str | None = None) -> T:
     """Call the store; its failures become an InputError naming ``label`` (else a UsageError).
 
