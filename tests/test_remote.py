@@ -255,3 +255,17 @@ def test_zarr_arrays_in_a_store_are_read_and_written_in_tiles(bucket, tmp_path, 
                  f"{url}/failed.zarr")  # fmt: skip
     assert failed.exit_code == 1
     assert keys(fs, f"{url}/failed.zarr") == []  # every object it wrote is removed
+
+
+def test_fail_fast_in_a_store_says_what_was_not_run(bucket):
+    url, fs = bucket
+    fs.pipe_file(f"{url}/photos/broken.png", b"\x89PNG\r\n\x1a\n and then nothing")
+    result = run("apply", f"{url}/photos/", "-k", KERNEL, "-o", f"{url}/ff/", "--fail-fast",
+                 "--json", "-j", "1")  # fmt: skip
+    assert result.exit_code == 1
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["input"].rsplit("/", 1)[-1], r["status"]) for r in records] == [
+        ("astronaut.png", "ok"), ("broken.png", "error"), ("camera.png", "skipped"),
+        ("coins.png", "skipped"), ("notes.txt", "skipped")]  # fmt: skip
+    assert records[2]["error"] == "not run: --fail-fast stopped at the first failure"
+    assert keys(fs, f"{url}/ff/") == ["astronaut_sobel-x.png"]
