@@ -193,15 +193,29 @@ def test_the_record_is_the_whole_arrays(arrays, tmp_path):
     assert planned["output_shape"] == whole["output_shape"]
 
 
-def test_an_array_over_the_limit_is_filtered_only_when_tiles_are_asked_for(arrays, tmp_path):
-    refused = run("apply", str(arrays / "scan.npy"), "-k", "box", "--max-pixels", "1000",
-                  "-o", str(tmp_path / "a.npy"))  # fmt: skip
-    assert refused.exit_code == 1
-    assert "--tile N filters a .npy of any size in tiles" in refused.stderr
+def test_an_npy_over_the_limit_is_tiled_and_a_tiff_only_when_asked(arrays, tmp_path):
+    whole = run("apply", str(arrays / "scan.npy"), "-k", "box", "-o", str(tmp_path / "w.npy"))
+    assert whole.exit_code == 0, whole.stderr
+    # An .npy's header cannot claim more values than the file holds: tiled, with a note.
     done = run("apply", str(arrays / "scan.npy"), "-k", "box", "--max-pixels", "1000",
-               "--tile", "16", "-o", str(tmp_path / "a.npy"), "-q")  # fmt: skip
+               "-o", str(tmp_path / "a.npy"), "-q")  # fmt: skip
     assert done.exit_code == 0, done.stderr
-    assert np.load(tmp_path / "a.npy").shape == (301, 257)
+    # The largest of 4096, 2048, ... whose window fits 8 x 1000 values: (64 + 2)² = 4356.
+    assert "over --max-pixels, so filtered in tiles of 64 (as with --tile)" in done.stderr
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "w.npy"))
+    image = run("apply", str(arrays / "scan.npy"), "-k", "box", "--max-pixels", "1000",
+                "-o", str(tmp_path / "a.png"))  # fmt: skip
+    assert image.exit_code == 2  # a PNG is not written in tiles
+    assert "over the limit of 1,000" in image.stderr
+    # A TIFF's compressed pixels can claim any size (a decompression bomb): only with --tile.
+    refused = run("apply", str(arrays / "strips.tif"), "-k", "box", "--max-pixels", "1000",
+                  "-o", str(tmp_path / "b.tif"))  # fmt: skip
+    assert refused.exit_code == 1
+    assert "--max-pixels" in refused.stderr
+    asked = run("apply", str(arrays / "strips.tif"), "-k", "box", "--max-pixels", "1000",
+                "--tile", "16", "-o", str(tmp_path / "b.tif"), "-q")  # fmt: skip
+    assert asked.exit_code == 0, asked.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "b.tif", "w.npy"]
 
 
 @pytest.mark.parametrize(

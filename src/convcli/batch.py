@@ -251,7 +251,8 @@ def _run_tiled(job: Job, settings: Settings, options: RunOptions) -> Report:
     assert job.target is not None
     header = probe_image(job.source, job.label, TILED)
     planned = prepare(header, settings, job.format, TILED)
-    return process_tiled(job.source, job.target, header, planned, settings, label=job.label,
+    tiled = replace(settings, tile=job.tile)  # --tile's, or an .npy's over --max-pixels
+    return process_tiled(job.source, job.target, header, planned, tiled, label=job.label,
                          dry_run=options.dry_run, workers=options.workers)  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from convcli.errors import UsageError
@@ -29,3 +30,8 @@ def need(module: str, extra: str) -> Any:
             f"this needs {module.split('.')[0]}, which comes with the {extra} extra: "
             f'pip install "convcli[{extra}]"'
         ) from None
+
+
+def has(module: str) -> bool:
+    """Whether ``module`` is installed (without importing it)."""
+    return importlib.util.find_spec(module) is not None

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from convcli import extras
 from convcli.choices import FORMAT_ALIASES, FileFormat
-from convcli.errors import InputError, ParameterError, UsageError
+from convcli.errors import ConvcliError, InputError, ParameterError, UsageError
 from convcli.io.formats import OutputFormat, is_zarr_store, output_format
-from convcli.io.images import DEFAULT_MAX_PIXELS, Header, probe_image
+from convcli.io.images import DEFAULT_MAX_PIXELS, Header, probe_image, too_many
 from convcli.io.inputs import IMAGE_SUFFIXES, Input, find_inputs
 from convcli.io.storage import (
     exists,
@@ -32,7 +33,7 @@ from convcli.io.streams import STDIN_BYTES_PER_PIXEL, is_special, read_special_f
 from convcli.limits import MAX_PIXELS_LIMIT
 from convcli.naming import DEFAULT_TEMPLATE, output_name
 from convcli.output import provenance
-from convcli.pipeline import Plan, Settings, output_range, prepare
+from convcli.pipeline import Plan, Settings, Stage, output_range, prepare
 
 if TYPE_CHECKING:
     from convcli.io.storage import Location
@@ -50,7 +51,12 @@ class Job:
     named: bool = False  # the target's name was made by convcli (not given with -o)
     content: bytes | None = None  # a pipe's or device's bytes, read once while planning
     failure: str | None = None  # known while planning: missing, or a pipe that is no image
-    tiled: bool = False  # filtered in tiles (--tile): the input is never held whole
+    tile: int | None = None  # filtered in tiles of this side: the input is never held whole
+
+    @property
+    def tiled(self) -> bool:
+        """Whether the input is filtered in tiles (--tile, or an .npy over --max-pixels)."""
+        return self.tile is not None
 
 
 @dataclass
@@ -127,7 +133,7 @@ def plan(
     jobs = plan_jobs([item for item in found if item not in made], output, folder, settings,
                      template=template, skip_existing=skip_existing)  # fmt: skip
     jobs = [_with_content(job, contents.get(job.source) if job.source else None) for job in jobs]
-    jobs = _tiling(jobs, headers, settings)
+    jobs = _tiling(jobs, headers, settings, max_pixels)
     check_jobs(jobs, settings, max_pixels, headers)
     if isinstance(folder, Path) and not dry_run:  # a store has no folders to make
         try:
@@ -136,11 +142,17 @@ def plan(
             raise UsageError(
                 f"cannot create the output folder {folder}: {error.strerror}"
             ) from None
-    files = f"{len(made)} file{'s' * (len(made) > 1)}"
-    notes = [
-        f"left out {files} that convcli made (in {_folders(made)}; name a file to filter it again)"
+    notes = []
+    if made:
+        files = f"{len(made)} file{'s' * (len(made) > 1)}"
+        notes.append(f"left out {files} that convcli made (in {_folders(made)}; "
+                     "name a file to filter it again)")  # fmt: skip
+    notes += [
+        f"{job.label}: over --max-pixels, so filtered in tiles of {job.tile} (as with --tile)"
+        for job in jobs
+        if job.tile is not None and settings.tile is None
     ]
-    return Planned(jobs, notes if made else [])
+    return Planned(jobs, notes)
 
 
 def _read_special_files(specials: list[Input], max_pixels: int) -> dict[Location, bytes | str]:
@@ -176,9 +188,12 @@ def _headers(
             if isinstance(content, str):  # a pipe that was no image: it fails with its reason
                 headers[item.path] = None
             else:
-                # Never read whole: a tiled input, and a Zarr array (refused without --tile).
+                # Maybe never read whole: a tiled input, a Zarr array (refused without
+                # --tile), an .npy (tiled when over --max-pixels: _over_the_limit).
                 in_tiles = isinstance(content, Path) and (
-                    (tiled and _tileable(content)) or is_zarr_store(content)
+                    (tiled and _tileable(content))
+                    or is_zarr_store(content)
+                    or content.suffix.lower() == f".{FileFormat.NPY}"
                 )
                 limit = TILED if in_tiles else max_pixels
                 headers[item.path] = _probe(content, item.label, limit)
@@ -195,16 +210,49 @@ def _tileable(path: Location) -> bool:
 
 
 def _tiling(
-    jobs: list[Job], headers: dict[Location | None, Header | None], settings: Settings
+    jobs: list[Job],
+    headers: dict[Location | None, Header | None],
+    settings: Settings,
+    max_pixels: int,
 ) -> list[Job]:
-    """Mark the jobs to filter in tiles (--tile), refusing what cannot be; Zarr needs --tile."""
-    if settings.tile is None:
-        for job in jobs:
-            _refuse_whole_zarr(job, headers.get(job.source))
-        return jobs
-    if settings.gray or settings.colormap:
-        raise UsageError("--tile does not take --gray or --colormap")
-    return [_as_tiled(job, headers.get(job.source), settings.tile) for job in jobs]
+    """Mark the jobs to filter in tiles, refusing what cannot be.
+
+    With --tile, every job; without, an .npy over --max-pixels, whose header
+    cannot claim more values than the file holds (a compressed TIFF or Zarr
+    array can, as a decompression bomb does: they are tiled only when asked).
+    """
+    if settings.tile is not None:
+        if settings.gray or settings.colormap:
+            raise UsageError("--tile does not take --gray or --colormap")
+        return [_as_tiled(job, headers.get(job.source), settings.tile) for job in jobs]
+    for job in jobs:
+        _refuse_whole_zarr(job, headers.get(job.source))
+    return [_over_the_limit(job, headers.get(job.source), settings, max_pixels) for job in jobs]
+
+
+AUTO_TILE = 4096  # the tile of an .npy over --max-pixels, halved until its window fits
+
+
+def _over_the_limit(job: Job, header: Header | None, settings: Settings, max_pixels: int) -> Job:
+    """Tile an .npy too large to hold whole, when its output can be written in tiles.
+
+    Otherwise (no distributed extra, an image output) it fails alone, saying --tile.
+    """
+    fmt = job.format
+    if header is None or header.format != FileFormat.NPY or not too_many(header.shape, max_pixels):
+        return job
+    if fmt is None or fmt.name not in TILEABLE or settings.gray or settings.colormap:
+        return job
+    if job.skip is not None or job.failure is not None or not extras.has("dask"):
+        return job
+    try:
+        planned = prepare(header, settings, fmt, TILED)
+    except ConvcliError:
+        return job  # check_jobs says why
+    tile = AUTO_TILE
+    while tile > 16 and max(_window(stage, tile) for stage in planned.stages) > 8 * max_pixels:
+        tile //= 2
+    return _as_tiled(job, header, tile)
 
 
 def _as_tiled(job: Job, header: Header | None, tile: int) -> Job:
@@ -235,7 +283,7 @@ def _as_tiled(job: Job, header: Header | None, tile: int) -> Job:
     if fmt.name == FileFormat.ZARR and job.target is not None and exists(job.target):
         raise UsageError(f"{job.target} exists: a Zarr array is never written over another; "
                          "remove it, or give another -o or --skip-existing")  # fmt: skip
-    return replace(job, tiled=True)
+    return replace(job, tile=tile)
 
 
 def _refuse_whole_zarr(job: Job, header: Header | None) -> None:
@@ -389,8 +437,8 @@ def check_jobs(
             continue
         try:
             planned = prepare(header, settings, job.format, TILED if job.tiled else max_pixels)
-            if job.tiled:
-                _check_tile(planned, settings, max_pixels)
+            if job.tile is not None:
+                _check_tile(planned, job.tile, max_pixels)
         except ParameterError as error:
             raise error.about(job.label) from None
         except InputError:
@@ -399,19 +447,24 @@ def check_jobs(
             raise UsageError(f"{job.label}: {error}") from None
 
 
-def _check_tile(planned: Plan, settings: Settings, max_pixels: int) -> None:
+def _check_tile(planned: Plan, tile: int, max_pixels: int) -> None:
     """Refuse a tile whose input window would pass 8 x --max-pixels values."""
-    assert settings.tile is not None
     for stage in planned.stages:
-        g = stage.geometry
-        sides = zip(g.stride, g.dilation, g.kernel_shape, strict=True)
-        reads = math.prod((settings.tile - 1) * s + d * (k - 1) + 1 for s, d, k in sides)
-        values = reads * math.prod(g.channel_shape)
+        values = _window(stage, tile)
         if values > 8 * max_pixels:
             raise UsageError(
-                f"--tile {settings.tile}: a tile of {stage.kernel.name} reads {values} values, "
+                f"--tile {tile}: a tile of {stage.kernel.name} reads {values} values, "
                 f"over the limit of {8 * max_pixels} (8 x --max-pixels); choose a smaller tile"
             )
+
+
+def _window(stage: Stage, tile: int) -> int:
+    """Count the input values one tile of ``tile`` output samples a side reads in ``stage``."""
+    g = stage.geometry
+    sides = zip(g.stride, g.dilation, g.kernel_shape, strict=True)
+    return math.prod((tile - 1) * s + d * (k - 1) + 1 for s, d, k in sides) * math.prod(
+        g.channel_shape
+    )
 
 
 def _check_replace(target: Location, description: str) -> None:

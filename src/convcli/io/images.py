@@ -676,6 +676,11 @@ def _zarr_layout(
     return shape, dtype
 
 
+def too_many(shape: tuple[int, ...], max_pixels: int) -> bool:
+    """Whether an array holds more values than one read whole may: an RGBA image's at the limit."""
+    return math.prod(shape) > 4 * max_pixels
+
+
 def _check_array(
     shape: tuple[int, ...], dtype: np.dtype[Any], label: str, max_pixels: int, kind: str
 ) -> int:
@@ -686,7 +691,7 @@ def _check_array(
             f"got shape {shape} of {dtype}"
         )
     count = math.prod(shape)
-    if count > 4 * max_pixels:  # as many values as an RGBA image at the limit
+    if too_many(shape, max_pixels):
         raise InputError(
             f"{label}: {count} values is over the limit of {4 * max_pixels} (4 x --max-pixels; "
             f"--tile N filters a {kind} of any size in tiles)"
