@@ -40,7 +40,7 @@ def best(run, repeats: int) -> float:
 
 def main() -> None:
     """Measure and print."""
-    per_unit: dict[str, list[float]] = {"direct": [], "separable": [], "fft": []}
+    per_unit: dict[str, list[float]] = {"direct": [], "separable": [], "fft": [], "matrix": []}
     for shape in [(2048, 2048), (1024, 1024, 3)]:
         image = (RNG.random(shape) * 255).astype(np.float32)
         for size in (3, 5, 9, 15, 31):

@@ -90,6 +90,16 @@ def test_2d_matches_plain_loop_reference(mode, padding, stride, dilation):
             x, random_array(*k_shape), padding=padding, mode=mode, stride=stride,
             dilation=dilation, value=0.75,
         )  # fmt: skip
+    # Low rank (fewer terms than rows): separable and matrix take their own paths.
+    for kernel in LOW_RANK:
+        check_against_reference(x, kernel, padding=padding, mode=mode, stride=stride,
+                                dilation=dilation, value=0.75)  # fmt: skip
+
+
+LOW_RANK = [
+    np.outer(random_array(4), random_array(3)),
+    np.outer(random_array(5), random_array(2)) + np.outer(random_array(5), random_array(2)),
+]
 
 
 @pytest.mark.parametrize("mode", PAD_MODES)
@@ -266,7 +276,7 @@ ERRORS = [
     (dict(pad_value=float("nan")), r"^pad_value must be finite in float32, got nan$"),
     (dict(pad_value=1e39), r"^pad_value must be finite in float32, got 1e\+39$"),
     (dict(pad_value="0"), r"^pad_value must be a number, got '0'$"),
-    (dict(method="magic"), r"^method must be one of auto, direct, separable, fft, got 'magic'$"),
+    (dict(method="magic"), r"^method must be one of auto, direct, separable, fft, matrix, got 'magic'$"),
     (dict(dtype=np.int32), r"^dtype must be float32 or float64, got "),
     (dict(dtype="nonsense"), r"^dtype must be float32 or float64, got 'nonsense'$"),
     (dict(dtype=None), r"^dtype must be float32 or float64, got None$"),
@@ -388,13 +398,14 @@ def test_fft_rounds_to_the_same_8_bit_values_as_exact_arithmetic():
         assert differs.mean() < 1e-4
 
 
-def test_nan_in_the_input_does_not_spread_through_the_spectrum():
+@pytest.mark.parametrize("method", ["fft", "matrix"])
+def test_nan_in_the_input_does_not_spread_through_the_spectrum_or_a_window(method):
     x = random_array(40, 40)
     x[20, 20] = np.nan
     kernel = random_array(5, 5)
     direct = convolve(x, kernel, method="direct", dtype=np.float64)
-    fft = convolve(x, kernel, method="fft", dtype=np.float64)
-    np.testing.assert_array_equal(np.isnan(fft), np.isnan(direct))
+    other = convolve(x, kernel, method=method, dtype=np.float64)
+    np.testing.assert_array_equal(np.isnan(other), np.isnan(direct))
     assert np.isnan(direct).sum() == 25  # only the windows that see it
 
 

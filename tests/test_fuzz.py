@@ -185,7 +185,7 @@ def test_mutated_kernel_files(folder, text, name):
 CHOICES = {
     "--pad-mode": "zero, reflect, symmetric, replicate, wrap",
     "--range": "clip, abs, rescale, offset, raw",
-    "--method": "auto, direct, separable, fft",
+    "--method": "auto, direct, separable, fft, matrix",
 }
 OPTIONS = ["-p", "-s", "-d", "--pad-mode", "--pad-value", "--range", "--method", "--format",
            "--max-pixels", "--compress-level", "-j", "-k"]  # fmt: skip

@@ -314,7 +314,7 @@ BAD_OPTIONS = [
     (["-d", "99999999999999999999"], r"--dilation must be at most 2147483647, got '99999999999999999999'"),
     (["-p", "1,99999999999999999999"], r"--padding must be at most 2147483647"),
     (["--range", "loud"], r"--range must be one of clip, abs, rescale, offset, raw, got 'loud'"),
-    (["--method", "fast"], r"--method must be one of auto, direct, separable, fft, got 'fast'"),
+    (["--method", "fast"], r"--method must be one of auto, direct, separable, fft, matrix, got 'fast'"),
     (["--format", "xcf"], r"unknown output format 'xcf'; convcli writes bmp, gif, jpeg, jpg, npy, png, tif, tiff, webp"),
     (["--max-pixels", "0"], r"Invalid value for '--max-pixels': Input should be greater than or equal to 1 \(see"),
     (["--max-pixels", "many"], r"Invalid value for '--max-pixels': Input should be a valid integer"),

@@ -62,6 +62,7 @@ class Method(StrEnum):
     DIRECT = "direct"
     SEPARABLE = "separable"
     FFT = "fft"
+    MATRIX = "matrix"
 
 
 class Range(StrEnum):
@@ -119,7 +120,7 @@ def choose(
     >>> choose(Method, "fast", "method")
     Traceback (most recent call last):
     ...
-    convcli.errors.ParameterError: method must be one of auto, direct, separable, fft, got 'fast'
+    convcli.errors.ParameterError: method must be one of auto, direct, ..., got 'fast'
     """
     aliases = aliases or {}
     name = aliases.get(value, value) if isinstance(value, str) else value

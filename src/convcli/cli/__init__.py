@@ -5,6 +5,14 @@ and ``kernels`` are the commands; ``options`` declares and parses what the
 user types; ``render`` and ``feedback`` are what the user sees.
 """
 
-from convcli.cli.app import app, main
+import os
+
+# convcli's own threads and processes share the cores; BLAS (the matrix method's
+# products) gets one thread in each, unless the user chose otherwise. Set before NumPy
+# loads OpenBLAS, and only when convcli is the program: the library leaves it to its caller.
+for _variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+from convcli.cli.app import app, main  # noqa: E402
 
 __all__ = ["app", "main"]

@@ -11,6 +11,7 @@ from convcli.choices import Method, choose
 from convcli.engine._direct import correlate_direct
 from convcli.engine._fft import correlate_fft
 from convcli.engine._geometry import Geometry
+from convcli.engine._matrix import BLOCK, correlate_matrix
 from convcli.engine._separable import correlate_separable, factor
 
 
@@ -31,6 +32,7 @@ ALGORITHMS: dict[Method, Algorithm] = {
     Method.DIRECT: correlate_direct,
     Method.SEPARABLE: correlate_separable,
     Method.FFT: correlate_fft,
+    Method.MATRIX: correlate_matrix,
 }
 
 
@@ -57,6 +59,8 @@ def choose_method(
 
 def estimate_costs(kernel: npt.NDArray[np.floating], geometry: Geometry) -> dict[Method, float]:
     """Estimated nanoseconds per output value of each algorithm that applies."""
+    # Not matrix, yet: its sums round differently in a tile than in the whole array (BLAS
+    # picks its own order for each shape), and a tiled run must equal the whole one.
     methods = [Method.DIRECT, Method.FFT]
     if geometry.spatial_ndim > 1 and factor(kernel):
         methods.insert(1, Method.SEPARABLE)
@@ -70,13 +74,18 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
     first 1-D pass (run over every padded column, so widened by the second
     axis's stride and padding) plus those of the later passes. fft: log2 of
     the transform size, times the padded positions per output (a stride or
-    a band's overlap computes positions that are thrown away).
+    a band's overlap computes positions that are thrown away). matrix: the
+    matrix products per output, one per kernel row (per term, over every
+    input row, for a low-rank kernel, plus its column's adds at a third of a
+    product each), widened when a stride makes the windows longer.
     """
     ndim = geometry.spatial_ndim
     outputs = float(np.prod(geometry.output_shape[:ndim]))
     sizes = [n + b + a for n, (b, a) in zip(geometry.input_shape, geometry.padding, strict=False)]
     if method == "direct":
         return float(np.count_nonzero(kernel))
+    if method == "matrix":
+        return _matrix_work(kernel, geometry, sizes)
     if method == "separable":
         terms = factor(kernel)
         widen = float(np.prod(sizes[1:ndim])) / float(np.prod(geometry.output_shape[1:ndim]))
@@ -87,6 +96,21 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
     overlap = 1 + 1 / FFT_BAND_SPANS if span else 1.0
     padded = float(np.prod(sizes[:ndim]))
     return padded / outputs * overlap * float(np.log2(max(padded, 2.0)))
+
+
+def _matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry, sizes: list[int]) -> float:
+    last = geometry.spatial_ndim - 1
+    window = (BLOCK - 1) * geometry.stride[last] + geometry.dilation[last] * (
+        geometry.kernel_shape[last] - 1
+    )
+    longer = max(1.0, window / (2 * BLOCK))
+    terms = factor(kernel) if geometry.spatial_ndim == 2 else ()
+    if 0 < len(terms) < kernel.shape[0]:
+        rows = sizes[0] / geometry.output_shape[0]
+        adds = sum(float(np.count_nonzero(term[0])) for term in terms)
+        return len(terms) * rows * longer + adds / 3
+    lines = kernel.reshape(-1, kernel.shape[-1])
+    return float(np.count_nonzero(lines.any(axis=1))) * longer
 
 
 # Nanoseconds per output value per unit of work: medians measured on this

@@ -1,0 +1,164 @@
+"""The matrix method: each kernel row as a banded Toeplitz matrix, applied by matrix products.
+
+Along the last spatial axis, ``block`` consecutive outputs of one kernel row
+are one small matrix product: the input samples they read (a window of
+``(block - 1) * stride + span`` samples) times a Toeplitz matrix that holds
+the kernel row's taps on its diagonals, stride and dilation included. The
+matrix is the same for every window, so one product covers a whole band:
+the windows are a strided view of the input, never copied. The other axes'
+taps (the kernel's rows) are shifted adds of these products. BLAS does the
+arithmetic; it multiplies the Toeplitz matrix's zeros too, which costs less
+than the direct method's one pass over memory per tap, for mid-size dense
+kernels. Input with NaN or infinity goes to the direct method, as with FFT:
+a zero of the matrix times NaN would spread it along the window.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import numpy as np
+import numpy.typing as npt
+from numpy.lib.stride_tricks import as_strided
+
+from convcli.engine._direct import correlate_direct
+from convcli.engine._geometry import Geometry
+from convcli.engine._separable import Terms, factor
+
+BLOCK = 32  # outputs per window along the last axis (benchmarks/calibrate.py)
+
+
+def correlate_matrix(
+    padded: npt.NDArray[np.floating],
+    kernel: npt.NDArray[np.floating],
+    geometry: Geometry,
+    out: npt.NDArray[np.floating] | None = None,
+) -> npt.NDArray[np.floating]:
+    """Cross-correlate an already padded input with a kernel, by matrix products.
+
+    Takes the arguments of :func:`convcli.engine._direct.correlate_direct`.
+
+    Examples
+    --------
+    >>> from convcli.engine import resolve_geometry
+    >>> x = np.array([1.0, 2.0, 4.0, 8.0])
+    >>> correlate_matrix(x, np.array([1.0, -1.0]), resolve_geometry(x.shape, (2,), padding=0))
+    array([-1., -2., -4.])
+    """
+    if padded.dtype.kind == "f" and not np.isfinite(padded).all():
+        return correlate_direct(padded, kernel, geometry, out)
+    if out is None:
+        out = np.empty(geometry.output_shape, dtype=padded.dtype)
+    n = geometry.spatial_ndim
+    last, rows = n - 1, geometry.output_shape[: n - 1]
+    count = geometry.output_shape[last]
+    step, spread = geometry.stride[last], geometry.dilation[last]
+    block = min(BLOCK, count)
+    blocks = -(-count // block)
+    window = (block - 1) * step + spread * (geometry.kernel_shape[last] - 1) + 1
+    lines = _lines(padded, last, (blocks - 1) * block * step + window)
+    item = lines.itemsize
+    windows = as_strided(
+        lines,
+        shape=(*lines.shape[:-1], blocks, window),
+        strides=(*lines.strides[:-1], block * step * item, item),
+        writeable=False,
+    )
+    # Written in place when the output's rows are whole blocks; else gathered, then copied.
+    shape = (*rows, *geometry.channel_shape, blocks, block)
+    direct = not geometry.channel_shape and blocks * block == count and out.flags.c_contiguous
+    total = out.reshape(shape) if direct else np.empty(shape, dtype=padded.dtype)
+    terms = factor(kernel) if n == 2 else ()
+    if 0 < len(terms) < geometry.kernel_shape[0]:  # low rank: each term's row once, then adds
+        _low_rank(windows, terms, geometry, (block, step, spread, window), total)
+    else:
+        _by_rows(windows, kernel, geometry, (block, step, spread, window), total)
+    if not direct:
+        flat = total.reshape(*total.shape[:-2], blocks * block)[..., :count]
+        out[...] = np.moveaxis(flat, -1, last)
+    return out
+
+
+def _lines(padded: npt.NDArray[np.floating], last: int, width: int) -> npt.NDArray[np.floating]:
+    """Return the input with its last spatial axis last (after channels), ``width`` or wider.
+
+    Copied (the channels moved, zeros added to hold whole windows) only when
+    it is not so already: BLAS wants each window's samples side by side.
+    """
+    moved = np.moveaxis(padded, last, -1)
+    if moved.shape[-1] >= width and moved.strides[-1] == moved.itemsize:
+        return moved
+    lines = np.empty((*moved.shape[:-1], max(width, moved.shape[-1])), dtype=padded.dtype)
+    lines[..., : moved.shape[-1]] = moved
+    lines[..., moved.shape[-1] :] = 0
+    return lines
+
+
+Shape = tuple[int, int, int, int]  # block, step, spread, window
+
+
+def _by_rows(
+    windows: npt.NDArray[np.floating],
+    kernel: npt.NDArray[np.floating],
+    geometry: Geometry,
+    shape: Shape,
+    total: npt.NDArray[np.floating],
+) -> None:
+    """Add each kernel row's product over the input rows it reads (a dense kernel)."""
+    last = geometry.spatial_ndim - 1
+    rows = geometry.output_shape[:last]
+    product, written = None, False
+    for tap in itertools.product(*(range(k) for k in geometry.kernel_shape[:last])):
+        weights = kernel[tap]
+        if not weights.any():
+            continue
+        # The rows this kernel row reads: every stride-th, from its offset, one per output row.
+        chosen = tuple(
+            slice(j * d, j * d + (m - 1) * s + 1, s)
+            for j, m, s, d in zip(tap, rows, geometry.stride, geometry.dilation, strict=False)
+        )
+        toeplitz = _toeplitz(weights.tobytes(), weights.dtype.str, *shape)
+        if not written:  # the first row writes the total (no zero-filling pass)
+            np.matmul(windows[chosen], toeplitz, out=total)
+            written = True
+            continue
+        product = np.empty_like(total) if product is None else product
+        np.matmul(windows[chosen], toeplitz, out=product)
+        total += product
+    if not written:
+        total.fill(0)
+
+
+def _low_rank(
+    windows: npt.NDArray[np.floating],
+    terms: Terms,
+    geometry: Geometry,
+    shape: Shape,
+    total: npt.NDArray[np.floating],
+) -> None:
+    """Add each term: its row's product over every input row, then its column's shifted adds."""
+    count, step, spread = geometry.output_shape[0], geometry.stride[0], geometry.dilation[0]
+    dtype = windows.dtype
+    scratch = np.empty_like(total)
+    total.fill(0)
+    for column, row in terms:
+        weights = row.astype(dtype)
+        rows = np.matmul(windows, _toeplitz(weights.tobytes(), weights.dtype.str, *shape))
+        for a, weight in enumerate(column.astype(dtype)):
+            if weight:
+                chosen = rows[a * spread : a * spread + (count - 1) * step + 1 : step]
+                total += np.multiply(chosen, weight, out=scratch)
+
+
+@functools.lru_cache(maxsize=64)
+def _toeplitz(
+    data: bytes, dtype: str, block: int, step: int, spread: int, window: int
+) -> npt.NDArray[np.floating]:
+    """Return the (window, block) matrix whose column j holds the row's taps from j * step."""
+    taps = np.frombuffer(data, dtype=dtype)
+    matrix = np.zeros((window, block), dtype=dtype)
+    for j in range(block):
+        matrix[j * step + spread * np.arange(taps.size), j] = taps
+    matrix.flags.writeable = False
+    return matrix
