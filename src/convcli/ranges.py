@@ -76,18 +76,25 @@ def map_range(
     values = np.asarray(response, dtype=np.float32)
     if mode == Range.RAW:
         return Mapped(values, 0.0)
+    # One working array, every step in place: the same float32 operations in the same order.
     if mode == Range.RESCALE:
         low, high = bounds or finite_bounds(values) or (0.0, 0.0)
-        unit = (values - low) / (high - low) if high > low else np.zeros_like(values)
+        if high > low:
+            unit = np.subtract(values, np.float32(low))
+            np.divide(unit, np.float32(high - low), out=unit)
+        else:
+            unit = np.zeros_like(values)
         clipped = 0.0
     else:
         unit = _unit(values, mode, white)
         clipped = _outside(unit, depth)
-    unit = np.clip(np.nan_to_num(unit, nan=0.0), 0.0, 1.0)
+    np.fmax(unit, np.float32(0.0), out=unit)  # NaN and -inf to 0: fmax ignores NaN
+    np.minimum(unit, np.float32(1.0), out=unit)
     full = DEPTHS[depth]
+    np.multiply(unit, np.float32(white if full is None else full), out=unit)
     if full is None:
-        return Mapped((unit * np.float32(white)).astype(np.float32), clipped)
-    return Mapped(np.rint(unit * np.float32(full)).astype(depth), clipped)
+        return Mapped(unit, clipped)
+    return Mapped(np.rint(unit, out=unit).astype(depth), clipped)
 
 
 def clipped_share(
@@ -110,9 +117,9 @@ def _unit(
 ) -> npt.NDArray[np.float32]:
     unit: npt.NDArray[np.float32] = values / np.float32(white)
     if mode == Range.ABS:
-        unit = np.abs(unit)
+        np.abs(unit, out=unit)
     elif mode == Range.OFFSET:
-        unit = unit + np.float32(0.5)
+        np.add(unit, np.float32(0.5), out=unit)
     return unit
 
 
@@ -120,8 +127,10 @@ def _outside(unit: npt.NDArray[np.float32], depth: str) -> float:
     # Clipped means the output changed: beyond half a step outside, not 255.00002.
     full_scale = DEPTHS[depth]
     slack = 0.5 / full_scale if full_scale else 0.0
+    if not unit.size or (unit.min() >= -slack and unit.max() <= 1 + slack):
+        return 0.0  # the common case, without the masks (NaN fails both tests: counted below)
     outside = (unit < -slack) | (unit > 1 + slack)
-    return float(outside.mean()) if unit.size else 0.0
+    return float(outside.mean())
 
 
 def finite_bounds(values: npt.NDArray[np.floating]) -> tuple[float, float] | None:
