@@ -41,6 +41,14 @@ LOCAL = "local"
 CONNECT_SECONDS = 5
 GROUP_MOST = 64  # files per task, at most: about 470 tasks/s go through one scheduler
 TASKS_PER_WORKER = 8  # at least, while groups are not full: the load stays balanced
+# A local cluster's workers only run convcli's tasks: Dask's statistical profiler (every 10 ms)
+# and its monitors (every 20 and 500 ms) only feed the dashboard; together they cost its
+# worker processes about 1 CPU second in 200 images on 2 workers (measured).
+QUIET_WORKERS = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+}
 
 
 def execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Generator[Report]:
@@ -64,8 +72,10 @@ def execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Generat
             stack.enter_context(session(options.scheduler or LOCAL, options.workers, inputs))
         client = _current.get()
         assert client is not None
-        size = group_size(len(jobs), max(1, len(client.scheduler_info()["workers"])))
-        groups = [jobs[start : start + size] for start in range(0, len(jobs), size)]
+        groups, start = [], 0
+        for size in group_sizes(len(jobs), max(1, len(client.scheduler_info()["workers"]))):
+            groups.append(jobs[start : start + size])
+            start += size
         token, here = run_token(), Path.cwd()
         futures: list[Any] = [
             client.submit(run_group, _anchored(group, here), settings, options, token, pure=False)
@@ -90,6 +100,26 @@ def group_size(jobs: int, workers: int) -> int:
     (13, 64, 1)
     """
     return max(1, min(GROUP_MOST, -(-jobs // (workers * TASKS_PER_WORKER))))
+
+
+def group_sizes(jobs: int, workers: int) -> list[int]:
+    """Sizes of the successive tasks: each sized for the jobs still left, so they shrink.
+
+    Equal groups left one worker idle at the end while another ran its last
+    group (200 images on 2 workers: 104 against 96, 0.4 s); tasks of one file
+    at the end let every worker finish within about one image of the others.
+
+    Examples
+    --------
+    >>> sizes = group_sizes(200, 2)
+    >>> sizes[:4], sizes[-3:], len(sizes), sum(sizes)
+    ([13, 12, 11, 11], [1, 1, 1], 49, 200)
+    """
+    sizes = []
+    while jobs:
+        sizes.append(group_size(jobs, workers))
+        jobs -= sizes[-1]
+    return sizes
 
 
 def _anchored(jobs: list[Job], here: Path) -> list[Job]:
@@ -170,7 +200,7 @@ def _client(address: str, workers: int) -> Iterator[Client]:
         count = _local_workers(address, workers)
         # The nanny's MALLOC_TRIM_THRESHOLD_ cost 1.7x the CPU time per image (measured).
         trim = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
-        with dask.config.set({trim: None}), _sigint_ignored():
+        with dask.config.set({trim: None, **QUIET_WORKERS}), _sigint_ignored():
             cluster = distributed.LocalCluster(
                 n_workers=count, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
