@@ -251,6 +251,21 @@ def test_a_zarr_array_is_read_and_written_in_tiles_by_the_cluster_s_workers(clus
     assert np.array_equal(got, np.load(tmp_path / "whole.npy"))
 
 
+def test_a_tiled_tiff_is_read_and_written_in_tiles_on_the_cluster(cluster, tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    address, _ = cluster
+    pixels = (np.random.default_rng(6).random((260, 300, 3)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "scan.tif", pixels, tile=(64, 48))
+    tiled = finish(convcli("scan.tif", "-k", "sobel", "--range", "abs", "--tile", "64", "-o",
+                           "tiled.tif", "--scheduler", address, "-q", cwd=tmp_path))  # fmt: skip
+    whole = finish(convcli("scan.tif", "-k", "sobel", "--range", "abs", "-o", "whole.tif", "-q",
+                           cwd=tmp_path))  # fmt: skip
+    assert tiled[0] == whole[0] == 0, tiled[2]
+    got, want = tifffile.imread(tmp_path / "tiled.tif"), tifffile.imread(tmp_path / "whole.tif")
+    assert got.dtype == want.dtype == np.uint8
+    assert np.array_equal(got, want)
+
+
 def test_the_library_runs_a_planned_batch_on_a_cluster(cluster, photos, tmp_path):
     from convcli import batch, planning
     from convcli.kernels.catalog import load_kernel
