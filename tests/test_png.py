@@ -85,6 +85,23 @@ def test_threads_write_the_same_image_in_one_valid_stream():
             np.testing.assert_array_equal(np.asarray(image), pixels)
 
 
+@pytest.mark.parametrize("deflate", ["zlib-ng", "zlib"])
+def test_zlib_ng_and_the_stdlib_fallback_write_streams_zlib_reads(deflate, monkeypatch):
+    from convcli.io import png
+
+    if deflate == "zlib":
+        monkeypatch.setattr(png, "deflate", zlib)
+    else:
+        assert png.deflate.__name__ == "zlib_ng.zlib_ng"  # a dependency: it must be there
+    pixels = RNG.integers(0, 256, size=(2000, 1500, 3), dtype=np.uint8)
+    for level in (None, 6):
+        data = encode(pixels, level)
+        stream = b"".join(body for kind, body in chunks(data) if kind == b"IDAT")
+        assert zlib.decompress(stream)[1 : 1500 * 3 + 1] == pixels[0].tobytes()
+        with Image.open(io.BytesIO(data)) as image:
+            np.testing.assert_array_equal(np.asarray(image), pixels)
+
+
 @pytest.mark.parametrize("split", [0, 1, 1000, 65521, 65522, 200000])
 def test_adler32_combine_matches_zlib(split):
     data = RNG.integers(0, 256, size=300000, dtype=np.uint8).tobytes()
