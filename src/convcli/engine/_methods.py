@@ -120,5 +120,8 @@ def _matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry, sizes: li
 # 0.87-1.02 (0.93). With them auto picked the fastest method in all 20 cases:
 # direct for dense 3 and 5, separable for Gaussian 3 to 31 (fft was 1.3x slower
 # at 31), fft for dense 9 and up (direct was 1.1x slower at 9, 2.9x at 15).
+# On a second kind of CPU (Intel Xeon, 2026-11-29, all about 1.6x slower per
+# unit: 0.58, 0.63, 1.41) the same constants picked the fastest in 19 of 20;
+# the miss, 1024x1024x3 Gaussian 31, took separable, 1.11x fft's time.
 NS_PER_UNIT = {Method.DIRECT: 0.36, Method.SEPARABLE: 0.32, Method.FFT: 0.93}
 FFT_BAND_SPANS = 8  # rows of an FFT band, in kernel spans: the overlap costs 1/8 more
