@@ -5,7 +5,9 @@
 Prints, for a 2048x2048 float32 image and a 1024x1024x3 one, each kernel
 (dense random and Gaussian, sizes 3 to 31) and each method: milliseconds, and
 nanoseconds per output value per unit of the cost model's work measure
-(taps for direct and separable, log2 of the transform size for fft). The
+(taps for direct and separable, log2 of the transform size for fft, matrix
+products for matrix), on one thread (BLAS too: run it with
+OPENBLAS_NUM_THREADS=1), best of 3. The
 constants in methods.py are the medians of these.
 """
 
@@ -54,7 +56,8 @@ def main() -> None:
                     if method == "separable" and name == "dense" and size > 9:
                         row.append(f"{method} -")
                         continue
-                    seconds = best(lambda m=method, x=image, k=kernel: convolve(x, k, method=m), 2)
+                    run = lambda m=method, x=image, k=kernel: convolve(x, k, method=m, threads=1)  # noqa: E731
+                    seconds = best(run, 3)
                     outputs = image.size
                     ns = seconds * 1e9 / outputs / work(method, kernel, geometry)
                     per_unit[method].append(ns)

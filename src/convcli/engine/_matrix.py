@@ -1,16 +1,18 @@
 """The matrix method: each kernel row as a banded Toeplitz matrix, applied by matrix products.
 
-Along the last spatial axis, ``block`` consecutive outputs of one kernel row
-are one small matrix product: the input samples they read (a window of
-``(block - 1) * stride + span`` samples) times a Toeplitz matrix that holds
+Along the last spatial axis, ``BLOCK`` consecutive outputs of one kernel row
+are one row of a matrix product: the input samples they read (a window of
+``(BLOCK - 1) * stride + span`` samples) times a Toeplitz matrix that holds
 the kernel row's taps on its diagonals, stride and dilation included. The
-matrix is the same for every window, so one product covers a whole band:
-the windows are a strided view of the input, never copied. The other axes'
-taps (the kernel's rows) are shifted adds of these products. BLAS does the
-arithmetic; it multiplies the Toeplitz matrix's zeros too, which costs less
-than the direct method's one pass over memory per tap, for mid-size dense
-kernels. Input with NaN or infinity goes to the direct method, as with FFT:
-a zero of the matrix times NaN would spread it along the window.
+matrix is the same for every window, so the windows of a band, gathered
+side by side, go through a few products of one shape (:func:`_product`),
+which makes every output's sum the same wherever it lies: a tile equals
+the whole array bit for bit. The other axes' taps (the kernel's rows) are
+shifted adds of these products. BLAS does the arithmetic; it multiplies the
+Toeplitz matrix's zeros too, which costs less than the direct method's one
+pass over memory per tap, for mid-size kernels (benchmarks/matrix.py).
+Input with NaN or infinity goes to the direct method, as with FFT: a zero
+of the matrix times NaN would spread it along the window.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def correlate_matrix(
     last, rows = n - 1, geometry.output_shape[: n - 1]
     count = geometry.output_shape[last]
     step, spread = geometry.stride[last], geometry.dilation[last]
-    block = min(BLOCK, count)
+    block = BLOCK  # always: one shape of product (see _product)
     blocks = -(-count // block)
     window = (block - 1) * step + spread * (geometry.kernel_shape[last] - 1) + 1
     lines = _lines(padded, last, (blocks - 1) * block * step + window)
@@ -120,11 +122,11 @@ def _by_rows(
         )
         toeplitz = _toeplitz(weights.tobytes(), weights.dtype.str, *shape)
         if not written:  # the first row writes the total (no zero-filling pass)
-            np.matmul(windows[chosen], toeplitz, out=total)
+            _product(windows[chosen], toeplitz, total)
             written = True
             continue
         product = np.empty_like(total) if product is None else product
-        np.matmul(windows[chosen], toeplitz, out=product)
+        _product(windows[chosen], toeplitz, product)
         total += product
     if not written:
         total.fill(0)
@@ -144,11 +146,37 @@ def _low_rank(
     total.fill(0)
     for column, row in terms:
         weights = row.astype(dtype)
-        rows = np.matmul(windows, _toeplitz(weights.tobytes(), weights.dtype.str, *shape))
+        rows = np.empty((*windows.shape[:-1], shape[0]), dtype=dtype)
+        _product(windows, _toeplitz(weights.tobytes(), weights.dtype.str, *shape), rows)
         for a, weight in enumerate(column.astype(dtype)):
             if weight:
                 chosen = rows[a * spread : a * spread + (count - 1) * step + 1 : step]
                 total += np.multiply(chosen, weight, out=scratch)
+
+
+CALL = 256  # windows per matrix product: every product has this one shape
+
+
+def _product(
+    windows: npt.NDArray[np.floating],
+    toeplitz: npt.NDArray[np.floating],
+    out: npt.NDArray[np.floating],
+) -> None:
+    """Multiply every window by the matrix into ``out``, in products of one shape.
+
+    BLAS chooses how to sum by the shape of a product; with one shape, a
+    window's sums are the same wherever it lies (a band, a tile, the whole
+    array), so the results do not depend on how the array was cut.
+    """
+    flat = windows.reshape(-1, windows.shape[-1])  # the windows side by side (a copy)
+    results = out.reshape(-1, out.shape[-1])
+    whole = flat.shape[0] - flat.shape[0] % CALL
+    for start in range(0, whole, CALL):
+        np.matmul(flat[start : start + CALL], toeplitz, out=results[start : start + CALL])
+    if whole < flat.shape[0]:  # the rest, padded with zeros to the one shape
+        rest = np.zeros((CALL, flat.shape[1]), dtype=flat.dtype)
+        rest[: flat.shape[0] - whole] = flat[whole:]
+        results[whole:] = np.matmul(rest, toeplitz)[: flat.shape[0] - whole]
 
 
 @functools.lru_cache(maxsize=64)

@@ -46,7 +46,7 @@ def choose_method(
     >>> from convcli.engine import resolve_geometry
     >>> image = resolve_geometry((512, 512), (3, 3))
     >>> choose_method("auto", np.ones((3, 3)), image)
-    <Method.SEPARABLE: 'separable'>
+    <Method.MATRIX: 'matrix'>
     >>> choose_method("fft", np.ones((3, 3)), image)
     <Method.FFT: 'fft'>
     """
@@ -59,9 +59,7 @@ def choose_method(
 
 def estimate_costs(kernel: npt.NDArray[np.floating], geometry: Geometry) -> dict[Method, float]:
     """Estimated nanoseconds per output value of each algorithm that applies."""
-    # Not matrix, yet: its sums round differently in a tile than in the whole array (BLAS
-    # picks its own order for each shape), and a tiled run must equal the whole one.
-    methods = [Method.DIRECT, Method.FFT]
+    methods = [Method.DIRECT, Method.FFT, Method.MATRIX]
     if geometry.spatial_ndim > 1 and factor(kernel):
         methods.insert(1, Method.SEPARABLE)
     return {m: NS_PER_UNIT[m] * work(m, kernel, geometry) for m in methods}
@@ -104,24 +102,22 @@ def _matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry, sizes: li
         geometry.kernel_shape[last] - 1
     )
     longer = max(1.0, window / (2 * BLOCK))
+    moved = 1.0 if geometry.channel_shape else 0.0  # the channels moved aside: one more pass
     terms = factor(kernel) if geometry.spatial_ndim == 2 else ()
     if 0 < len(terms) < kernel.shape[0]:
         rows = sizes[0] / geometry.output_shape[0]
         adds = sum(float(np.count_nonzero(term[0])) for term in terms)
-        return len(terms) * rows * longer + adds / 3
+        return len(terms) * rows * longer + adds / 3 + moved
     lines = kernel.reshape(-1, kernel.shape[-1])
-    return float(np.count_nonzero(lines.any(axis=1))) * longer
+    return float(np.count_nonzero(lines.any(axis=1))) * longer + moved
 
 
-# Nanoseconds per output value per unit of work: medians measured on this
-# project's machine (AMD EPYC, 1 MiB L2 a core) by benchmarks/calibrate.py on
-# 2048x2048 and 1024x1024x3 float32 images, dense and Gaussian kernels of 3 to
-# 31: direct 0.33-0.54 (median 0.36), separable 0.27-0.51 (0.32), fft
-# 0.87-1.02 (0.93). With them auto picked the fastest method in all 20 cases:
-# direct for dense 3 and 5, separable for Gaussian 3 to 31 (fft was 1.3x slower
-# at 31), fft for dense 9 and up (direct was 1.1x slower at 9, 2.9x at 15).
-# On a second kind of CPU (Intel Xeon, 2026-11-29, all about 1.6x slower per
-# unit: 0.58, 0.63, 1.41) the same constants picked the fastest in 19 of 20;
-# the miss, 1024x1024x3 Gaussian 31, took separable, 1.11x fft's time.
-NS_PER_UNIT = {Method.DIRECT: 0.36, Method.SEPARABLE: 0.32, Method.FFT: 0.93}
+# Nanoseconds per output value per unit of work: medians measured by
+# benchmarks/calibrate.py (one thread, BLAS too) on 2048x2048 and 1024x1024x3
+# float32 images, dense and Gaussian kernels of 3 to 31, on this project's
+# second machine (Intel Xeon, 2 cores, 2026-11-29): direct 0.54-0.69 (median
+# 0.58), separable 0.49-0.77 (0.58), fft 1.20-1.52 (1.40), matrix 1.51-2.34
+# (1.73). The first machine's (AMD EPYC) for the first three were 0.36, 0.32,
+# 0.93: each CPU is faster at some methods, and the constants are relative.
+NS_PER_UNIT = {Method.DIRECT: 0.58, Method.SEPARABLE: 0.58, Method.FFT: 1.40, Method.MATRIX: 1.73}
 FFT_BAND_SPANS = 8  # rows of an FFT band, in kernel spans: the overlap costs 1/8 more

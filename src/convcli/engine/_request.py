@@ -89,7 +89,7 @@ def plan_convolution(
     --------
     >>> plan = plan_convolution((512, 512, 3), np.ones((3, 3)), stride=2)
     >>> plan.geometry.output_shape, plan.method
-    ((256, 256, 3), <Method.SEPARABLE: 'separable'>)
+    ((256, 256, 3), <Method.DIRECT: 'direct'>)
     """
     checked = _check_settings(kernel, padding=padding, pad_mode=pad_mode, pad_value=pad_value,
                               stride=stride, dilation=dilation, flip=flip, method=method,
