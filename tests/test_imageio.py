@@ -329,3 +329,15 @@ def test_max_pixels_lets_pillow_decode_a_tiled_tiff_past_its_own_limit(tmp_path,
     assert np.array_equal(picture.pixels, pixels)
     with pytest.raises(InputError, match="over the limit of 90000"):
         read_image(tmp_path / "tiled.tif", max_pixels=90_000)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "I;16", "I", "F", "CMYK"])
+def test_pixels_leave_pillow_a_band_at_a_time_unchanged(mode, monkeypatch):
+    from convcli.io import images
+
+    monkeypatch.setattr(images, "_BAND_PIXELS", 700)  # bands of 7 rows of 100, the last of 2
+    size = (100, 23)
+    data = np.random.default_rng(1).integers(0, 250, size=(23, 100, 4), dtype=np.uint8)
+    image = Image.fromarray(data, "RGBA").convert(mode)
+    np.testing.assert_array_equal(images._array(image), np.asarray(image))
+    assert image.size == size
