@@ -239,7 +239,7 @@ USAGE_ERRORS = [
     (["-k", "sobel-x", "--method", "fast"], r"--method must be one of auto, direct, separable, fft"),
     (["-k", "sobel-x", "-o", "out.xyz"], r"unknown output format '.xyz'"),
     (["-k", "sobel-x", "--range", "raw", "-o", "o.png"], r"--range raw keeps float values"),
-    (["-k", "sobel-x", "--compress-level", "12"], r"Invalid value for '--compress-level': Input should be less than or equal to 9 \(see"),
+    (["-k", "sobel-x", "--compress-level", "12"], r"Invalid value for '--compress-level': 12 is not in the range 0<=x<=9\. \(see"),
     (["-k", "sobel-x", "--report", "r.txt"], r"--report must end in .json or .csv"),
     (["-k", "gaussian:sigma=0"], r"gaussian: sigma must be a number > 0"),
     (["-k", "box:600", "-p", "valid"], r"output would be empty along axis 0: floor\(\(512"),

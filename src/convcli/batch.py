@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import io
-import multiprocessing
 import signal
 import sys
 import time
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
-from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +37,9 @@ from convcli.planning import Job
 from convcli.report import Report
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.context import BaseContext
+
     from upath import UPath
 
 
@@ -127,6 +126,10 @@ def _execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Genera
         for job in jobs:
             yield run_job(job, settings, options)
         return
+    # Worker processes only here: a run in this process starts without loading them.
+    import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
+
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     settings = replace(settings, threads=1)  # the workers already share the cores
     remaining = jobs
@@ -168,6 +171,8 @@ def _workers(
     count: int, settings: Settings, options: RunOptions, context: BaseContext
 ) -> Iterator[ProcessPoolExecutor]:
     """Worker processes for as long as the block lasts; killed if it is left early."""
+    from concurrent.futures import ProcessPoolExecutor
+
     pool = ProcessPoolExecutor(
         count, mp_context=context, initializer=_start_worker, initargs=(settings, options)
     )

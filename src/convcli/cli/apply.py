@@ -47,7 +47,7 @@ def apply(
     inputs: Annotated[
         list[str],
         typer.Argument(
-            metavar="INPUT",
+            metavar="INPUT...",
             help="Image or .npy files, folders, or URLs (s3://bucket/photos/); '-' reads "
             "an image from standard input.",
         ),

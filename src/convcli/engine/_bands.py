@@ -6,7 +6,7 @@ import itertools
 import os
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,9 @@ from convcli.engine._borders import pad, source_index
 from convcli.engine._geometry import AxisInts, Geometry, PaddingSpec
 from convcli.engine._methods import ALGORITHMS, FFT_BAND_SPANS
 from convcli.engine._request import Request, check_arguments
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 # Bands of 1 to 2 MiB of input ran fastest, with one thread and with two
 # (benchmarks/README.md, "Measurements behind choices in the code").
@@ -90,6 +93,8 @@ def request_bands(
         for start in starts:
             yield start, _band(request, start, rows, out)
         return
+    from concurrent.futures import ThreadPoolExecutor  # more than one band at a time only
+
     with ThreadPoolExecutor(workers) as pool:
         ahead: deque[tuple[int, Future[npt.NDArray[np.floating]]]] = deque()
         pending = iter(starts)

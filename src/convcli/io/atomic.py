@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import BinaryIO
 # are spawned rather than forked); a cluster's workers, which serve many runs, are
 # given it with each task (running_as).
 RUN_VARIABLE = "CONVCLI_RUN"
-RUN = os.environ.get(RUN_VARIABLE) or f"{os.getpid():x}{secrets.token_hex(3)}"
+RUN = os.environ.get(RUN_VARIABLE) or f"{os.getpid():x}{os.urandom(3).hex()}"
 os.environ[RUN_VARIABLE] = RUN
 _SUFFIX = ".part"
 _token = contextvars.ContextVar("convcli_run", default=RUN)
@@ -57,7 +56,7 @@ def temporary_name(path: Path) -> str:
     >>> len(os.fsencode(name)) <= os.pathconf("/tmp", "PC_NAME_MAX"), name.endswith(".part")
     (True, True)
     """
-    tail = f".{run_token()}.{secrets.token_hex(4)}{_SUFFIX}"
+    tail = f".{run_token()}.{os.urandom(4).hex()}{_SUFFIX}"
     try:
         longest = os.pathconf(path.parent, "PC_NAME_MAX")
     except (OSError, ValueError):

@@ -13,7 +13,6 @@ import math
 import os
 import struct
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from convcli import extras
 from convcli.choices import FileFormat
@@ -213,6 +212,8 @@ def _decoder_heard(kind: FileFormat) -> Iterator[None]:
     if kind != FileFormat.TIF:
         yield
         return
+    import tempfile  # a TIFF's only
+
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
@@ -429,7 +430,11 @@ def _orientation(image: Image.Image, header_only: bool = False) -> int:
 
 def _upright(image: Image.Image, orientation: int) -> Image.Image:
     # exif_transpose copies even when there is nothing to turn; a large image should not pay.
-    return image if orientation == 1 else ImageOps.exif_transpose(image)
+    if orientation == 1:
+        return image
+    from PIL import ImageOps  # only for a turned image: most start without it
+
+    return ImageOps.exif_transpose(image)
 
 
 def _needs_depth(image: Image.Image, head: bytes) -> bool:

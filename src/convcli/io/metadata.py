@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image, JpegImagePlugin, PngImagePlugin
+from PIL import Image, PngImagePlugin
 
 from convcli.choices import FileFormat
 
@@ -240,6 +240,8 @@ def _jpeg_tables(image: Image.Image) -> tuple[dict[int, list[int]], int] | None:
     tables = getattr(image, "quantization", None)
     if image.format != "JPEG" or not tables:
         return None
+    from PIL import JpegImagePlugin  # loaded already: the image is a JPEG Pillow opened
+
     return dict(tables), JpegImagePlugin.get_sampling(image)
 
 

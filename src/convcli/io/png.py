@@ -18,7 +18,6 @@ import os
 import struct
 import zlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import BinaryIO
 
@@ -93,6 +92,8 @@ def write_png(
     if groups == 1:  # compressed bytes go out as they come
         results = [_deflate(lines, 0, rows, level, True, idat.write)]
     else:  # each group's bytes wait only for the groups before it
+        from concurrent.futures import ThreadPoolExecutor  # a large image's only
+
         held: list[list[bytes]] = [[] for _ in bounds]
         with ThreadPoolExecutor(groups) as pool:
             futures = [

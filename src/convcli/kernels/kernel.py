@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -85,6 +84,8 @@ class Kernel:
     @property
     def digest(self) -> str:
         """Eight hex digits that change with any weight (or component, or bias)."""
+        import hashlib  # OpenSSL: only for a kernel that is not built in
+
         import numpy as np
 
         hashed = hashlib.sha1(repr((self.shape, self.bias)).encode(), usedforsecurity=False)
