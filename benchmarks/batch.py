@@ -12,13 +12,16 @@ all with a horizontal Sobel kernel using
 
 each writing PNG at zlib level ``--level``. The tools run in turn, round after
 round (interleaved), and the medians are reported with images per second,
-the ratios, and the output sizes. Needs the Debian packages imagemagick and
-libvips-tools.
+the ratios, the CPU time of each whole process tree (``RUSAGE_CHILDREN``:
+convcli's worker processes and the shell loop's vips runs are waited for,
+so they count) and the output sizes. Needs the Debian packages imagemagick
+and libvips-tools. ``run.py`` runs the same measurement for RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -63,14 +66,39 @@ def commands(source: Path, out: Path, level: int, work: Path) -> dict[str, list[
     }
 
 
-def timed(command: list[str] | str, out: Path) -> tuple[float, int]:
-    """Run a command into an empty ``out``; return its seconds and the bytes it wrote."""
+def timed(command: list[str] | str, out: Path) -> tuple[float, float, int]:
+    """Run a command into an empty ``out``; return its seconds, CPU seconds and bytes written."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
+    cpu = _children_cpu()
     started = time.perf_counter()
     subprocess.run(command, shell=isinstance(command, str), check=True)
     seconds = time.perf_counter() - started
-    return seconds, sum(p.stat().st_size for p in out.iterdir())
+    return seconds, _children_cpu() - cpu, sum(p.stat().st_size for p in out.iterdir())
+
+
+def _children_cpu() -> float:
+    # User + system seconds of every child process waited for so far (and theirs).
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(
+    tools: dict[str, list[str] | str], out: Path, rounds: int
+) -> dict[str, tuple[float, float, int]]:
+    """Run the tools in turn, ``rounds`` times; return each one's median seconds, CPU, bytes."""
+    runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in tools}
+    for _ in range(rounds):
+        for name, command in tools.items():
+            runs[name].append(timed(command, out))
+    return {
+        name: (
+            statistics.median(r[0] for r in got),
+            statistics.median(r[1] for r in got),
+            got[-1][2],
+        )
+        for name, got in runs.items()
+    }
 
 
 def main() -> None:
@@ -91,28 +119,22 @@ def main() -> None:
         source.mkdir()
         make_inputs(source, args.images, args.size)
         tools = commands(source, work / "out", args.level, work)
-        times: dict[str, list[float]] = {name: [] for name in tools}
-        sizes: dict[str, int] = {}
-        for _ in range(args.rounds):
-            for name, command in tools.items():
-                seconds, sizes[name] = timed(command, work / "out")
-                times[name].append(seconds)
+        got = measure(tools, work / "out", args.rounds)
         level6 = commands(source, work / "out", 6, work)["convcli L6"]
-        seconds6, size6 = timed(level6, work / "out")
+        seconds6, _, size6 = timed(level6, work / "out")
 
     print(f"{args.images} RGB PNGs of {args.size}x{args.size}, sobel-x, PNG level "
           f"{args.level} (convcli: its default, and level {args.level}); medians of "
           f"{args.rounds} interleaved rounds")  # fmt: skip
-    ours = args.images / statistics.median(times["convcli"])
-    print(f"{'tool':<10} {'seconds':>8} {'images/s':>9} {'convcli is':>11} {'output MB':>10}")
-    for name, runs in times.items():
-        rate = args.images / statistics.median(runs)
-        print(f"{name:<10} {statistics.median(runs):8.2f} {rate:9.1f} {ours / rate:10.2f}x "
-              f"{sizes[name] / 1e6:10.1f}")  # fmt: skip
-    default = statistics.median(times["convcli"])
+    default = got["convcli"][0]
+    print(f"{'tool':<10} {'seconds':>8} {'CPU s':>7} {'images/s':>9} {'convcli is':>11} "
+          f"{'output MB':>10}")  # fmt: skip
+    for name, (seconds, cpu, size) in got.items():
+        print(f"{name:<10} {seconds:8.2f} {cpu:7.2f} {args.images / seconds:9.1f} "
+              f"{seconds / default:10.2f}x {size / 1e6:10.1f}")  # fmt: skip
     print(f"convcli at PNG level 6: {seconds6:.2f} s ({args.images / seconds6:.1f} images/s), "
           f"{size6 / 1e6:.1f} MB; its default is {seconds6 / default:.2f}x faster "
-          f"and {sizes['convcli'] / size6 - 1:+.0%} in size")  # fmt: skip
+          f"and {got['convcli'][2] / size6 - 1:+.0%} in size")  # fmt: skip
 
 
 if __name__ == "__main__":

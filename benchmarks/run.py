@@ -1,40 +1,182 @@
 """convcli against the tools users would otherwise pick, in one run on the same inputs.
 
     pip install -e ".[bench]"                       # scipy, opencv-python-headless
-    apt-get install imagemagick libvips-tools       # for the whole-program table
-    python benchmarks/run.py [--repeats 3] [--markdown benchmarks/RESULTS.md]
+    apt-get install imagemagick libvips-tools       # for the whole-program and batch tables
+    python benchmarks/run.py [--repeats 5] [--markdown benchmarks/RESULTS.md]
+
+Every figure is a median of interleaved repeats (one run of each way in
+turn, then again), as wall time and as CPU time (user + system:
+``getrusage`` of this process for the engine, of the waited-for child
+processes for whole programs). On a shared machine CPU time is the steadier
+figure. The run sets ``OPENBLAS_NUM_THREADS=1`` when it is unset (as
+convcli's command line does: its matrix method calls BLAS), so one thread
+is one thread.
 
 1. Engine: float32 2048x2048 grey and 4096x4096x3 RGB, dense random and
    Gaussian kernels of 3 to 31, reflect borders, "same" output. convcli
-   ``method="auto"`` on all cores and on one thread, ``scipy.ndimage.correlate``,
-   ``cv2.filter2D`` (``cv2.sepFilter2D`` for the Gaussians). Medians of
-   interleaved repeats; a case whose first run takes over 5 s runs once.
+   ``method="auto"`` on one thread and on two, ``scipy.ndimage.correlate``
+   (mode "mirror"), ``cv2.filter2D`` (``cv2.sepFilter2D`` for the
+   Gaussians) with ``cv2.setNumThreads(1)``. A case whose first run takes
+   over 5 s runs once.
 2. Whole program: one 4096x4096 RGB PNG through a horizontal Sobel kernel:
-   ``convcli apply``, ``vips conv``, ``convert -morphology Convolve Sobel``,
-   with the PNG compression each used and the output sizes.
-3. Start-up: ``convcli --help`` and ``convcli kernels list``, whole process.
-4. Peak memory of ``convcli apply`` on that 4096x4096 RGB PNG.
+   ``convcli apply`` (default settings), ``vips conv`` at PNG level 1 and at
+   its default level, ``convert -morphology Convolve Sobel``; output sizes.
+3. Batch: ``batch.py``'s 50 RGB PNGs of 1024x1024: ``convcli -j 2``, ``vips
+   conv`` once per file, ``mogrify``.
+4. Start-up: ``convcli apply`` on a 1x1 PNG, ``convcli --help``, ``convcli
+   kernels list``, whole process.
+5. Peak memory of ``convcli apply -k sobel-x`` on the 4096x4096 RGB PNG,
+   over a 1x1 run's.
+
+The issue's targets are marked met or not met beside each figure. The
+other processes' CPU use during each part (from /proc/stat) is reported
+with it: a part run while they were busy should be run again
+(``--parts``).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import platform
+import resource
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
-CONVCLI = [sys.executable, "-m", "convcli"]
 SLOW = 5.0  # seconds: such a case runs once
+PARTS = ("engine", "program", "batch", "startup", "memory")
+IMAGE_MIB = 4096 * 4096 * 3 / 2**20  # the 8-bit 4096x4096 RGB image
+
+
+def convcli_command() -> list[str]:
+    """Return the ``convcli`` script beside this Python (what users type), else ``python -m``."""
+    script = Path(sys.executable).with_name("convcli")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "convcli"]
+
+
+CONVCLI = convcli_command()
+
+
+def imagemagick(tool: str) -> str | None:
+    """ImageMagick's ``tool``, from the folder that holds ``mogrify`` (not a stand-in)."""
+    mogrify = shutil.which("mogrify")
+    if mogrify is not None and (beside := Path(mogrify).with_name(tool)).exists():
+        return str(beside)
+    return shutil.which(tool)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Median seconds of one way: wall clock and CPU (user + system)."""
+
+    wall: float
+    cpu: float
+
+
+def cpu_seconds(who: int) -> float:
+    """User + system seconds of this process (RUSAGE_SELF) or its waited children."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def medians(
+    runs: dict[str, Callable[[], object]], repeats: int, who: int = resource.RUSAGE_SELF
+) -> dict[str, Timing]:
+    """Run each callable in turn, ``repeats`` rounds; return the median times of each."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    for round_number in range(repeats):
+        for name, run in runs.items():
+            if round_number and times[name][0][0] > SLOW:
+                continue
+            cpu, started = cpu_seconds(who), time.perf_counter()
+            run()
+            times[name].append((time.perf_counter() - started, cpu_seconds(who) - cpu))
+    return {
+        name: Timing(statistics.median(w for w, _ in got), statistics.median(c for _, c in got))
+        for name, got in times.items()
+    }
+
+
+def mark(value: float, limit: float | None, *, at_least: bool = False, digits: int = 2) -> str:
+    """Format a ratio with its target's verdict: ``0.31 ✓``, ``**0.62** ✗``, or plain."""
+    text = f"{value:.{digits}f}"
+    if limit is None:
+        return text
+    met = value >= limit if at_least else value <= limit
+    return f"{text} ✓" if met else f"**{text}** ✗"
+
+
+def _ms(t: Timing) -> str:
+    digits = 0 if t.wall >= 0.1 else 1
+    return f"{t.wall * 1e3:.{digits}f} / {t.cpu * 1e3:.{digits}f}"
+
+
+def engine_section(repeats: int) -> list[str]:
+    """Compare the engine with SciPy and OpenCV; return markdown."""
+    import cv2
+
+    from convcli.engine import plan_convolution
+
+    cv2.setNumThreads(1)
+    rng = np.random.default_rng(0)
+    lines = [
+        "Each cell: wall ms / CPU ms. Ratios: convcli on one thread over SciPy and over "
+        "OpenCV on CPU time (each on one thread); convcli on two threads over SciPy on wall "
+        "time. Targets: convcli <= 0.5x SciPy on one thread and on two, <= 2x OpenCV for "
+        "k = 3 to 15 (✓ met, ✗ not met).",
+        "",
+        "| image | kernel | auto picks | convcli 1 thread | convcli 2 threads | SciPy | "
+        "OpenCV 1 thread | 1 thr / SciPy | 2 thr / SciPy | 1 thr / OpenCV |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    met = {"one": 0, "two": 0, "opencv": 0}
+    cases = {"one": 0, "two": 0, "opencv": 0}
+    for shape in [(2048, 2048), (4096, 4096, 3)]:
+        image = (rng.random(shape, dtype=np.float32) * 255).astype(np.float32)
+        for size in (3, 5, 9, 15, 31):
+            for kind in ("dense", "gaussian"):
+                kernel = rng.random((size, size)) if kind == "dense" else gaussian(size)
+                t = medians(_engine_runs(image, kernel, kind), repeats)
+                method = plan_convolution(shape, kernel).method.value
+                ratios = {
+                    "one": t["one"].cpu / t["scipy"].cpu,
+                    "two": t["two"].wall / t["scipy"].wall,
+                    "opencv": t["one"].cpu / t["opencv"].cpu,
+                }
+                limits = {"one": 0.5, "two": 0.5, "opencv": 2.0 if size <= 15 else None}
+                for name, limit in limits.items():
+                    if limit is not None:
+                        cases[name] += 1
+                        met[name] += ratios[name] <= limit
+                lines.append(
+                    f"| {'x'.join(map(str, shape))} | {kind} {size} | {method} | "
+                    f"{_ms(t['one'])} | {_ms(t['two'])} | {_ms(t['scipy'])} | "
+                    f"{_ms(t['opencv'])} | {mark(ratios['one'], limits['one'])} | "
+                    f"{mark(ratios['two'], limits['two'])} | "
+                    f"{mark(ratios['opencv'], limits['opencv'], digits=1)} |"
+                )
+                print(lines[-1], flush=True)
+    lines += [
+        "",
+        f"Targets met: one thread <= 0.5x SciPy in {met['one']} of {cases['one']} cases; "
+        f"two threads <= 0.5x SciPy in {met['two']} of {cases['two']}; one thread <= 2x "
+        f"OpenCV (k <= 15) in {met['opencv']} of {cases['opencv']}.",
+    ]
+    return lines
 
 
 def gaussian(size: int) -> np.ndarray:
@@ -42,48 +184,6 @@ def gaussian(size: int) -> np.ndarray:
     r = np.arange(size) - (size - 1) / 2
     g = np.exp(-(r**2) / (2 * (size / 6) ** 2))
     return np.outer(g, g) / np.outer(g, g).sum()
-
-
-def medians(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Run each callable in turn, ``repeats`` rounds; return the median seconds of each."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for round_number in range(repeats):
-        for name, run in runs.items():
-            if round_number and times[name][0] > SLOW:
-                continue
-            started = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - started)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
-def engine_table(repeats: int) -> list[str]:
-    """Compare the engine with SciPy and OpenCV; return markdown rows."""
-    from convcli.engine import choose_method, resolve_geometry
-
-    rng = np.random.default_rng(0)
-    lines = [
-        "| image | kernel | convcli auto (ms) | 1 thread | scipy | opencv | auto/scipy | "
-        "1 thread/scipy | auto/opencv | method |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for shape in [(2048, 2048), (4096, 4096, 3)]:
-        image = (rng.random(shape, dtype=np.float32) * 255).astype(np.float32)
-        for size in (3, 5, 9, 15, 31):
-            for kind in ("dense", "gaussian"):
-                kernel = rng.random((size, size)) if kind == "dense" else gaussian(size)
-                runs = _engine_runs(image, kernel, kind)
-                t = medians(runs, repeats)
-                method = choose_method("auto", kernel, resolve_geometry(shape, kernel.shape))
-                name = "x".join(map(str, shape))
-                lines.append(
-                    f"| {name} | {kind} {size} | {t['auto'] * 1e3:.1f} | {t['one'] * 1e3:.1f} | "
-                    f"{t['scipy'] * 1e3:.1f} | {t['opencv'] * 1e3:.1f} | "
-                    f"{t['auto'] / t['scipy']:.2f} | {t['one'] / t['scipy']:.2f} | "
-                    f"{t['auto'] / t['opencv']:.1f} | {method} |"
-                )
-                print(lines[-1], flush=True)
-    return lines
 
 
 def _engine_runs(
@@ -96,104 +196,193 @@ def _engine_runs(
 
     k32 = kernel.astype(np.float32)
     stacked = k32.reshape(k32.shape + (1,) * (image.ndim - 2))  # SciPy: one kernel per channel
-    border = cv2.BORDER_REFLECT_101
+    border = cv2.BORDER_REFLECT_101  # numpy's and convcli's reflect, SciPy's mirror
+    row = k32.sum(axis=0).reshape(1, -1)  # a normalised separable Gaussian's 1-D factor
 
     def opencv() -> object:
         if kind == "dense":
             return cv2.filter2D(image, -1, k32, borderType=border)
-        return cv2.sepFilter2D(image, -1, _row(k32), _row(k32), borderType=border)
+        return cv2.sepFilter2D(image, -1, row, row, borderType=border)
 
     return {
-        "auto": lambda: convolve(image, kernel),
         "one": lambda: convolve(image, kernel, threads=1),
+        "two": lambda: convolve(image, kernel, threads=2),
         "scipy": lambda: ndi.correlate(image, stacked, mode="mirror"),
         "opencv": opencv,
     }
 
 
-def _row(kernel: np.ndarray) -> np.ndarray:
-    # The 1-D factor of a normalised separable Gaussian: its row sums.
-    return kernel.sum(axis=0).reshape(1, -1)
-
-
-def program_table(repeats: int, work: Path) -> list[str]:
-    """Compare whole programs on one 4096x4096 RGB PNG; return markdown rows."""
+def make_big(work: Path) -> Path:
+    """Write the 4096x4096 RGB PNG (the astronaut, enlarged) once; return its path."""
     from PIL import Image
 
     source = work / "big.png"
-    with Image.open(ROOT / "sample_images" / "astronaut.png") as image:
-        image.convert("RGB").resize((4096, 4096), Image.Resampling.BICUBIC).save(source)
+    if not source.exists():
+        with Image.open(ROOT / "sample_images" / "astronaut.png") as image:
+            image.convert("RGB").resize((4096, 4096), Image.Resampling.BICUBIC).save(source)
+    return source
+
+
+def program_section(repeats: int, work: Path) -> list[str]:
+    """Compare whole programs on one 4096x4096 RGB PNG; return markdown."""
+    convert = imagemagick("convert")
+    if shutil.which("vips") is None or convert is None:
+        return ["(skipped: vips or ImageMagick's convert missing)"]
+    source = make_big(work)
     mask = work / "sobel-x.mat"
     mask.write_text("3 3 1 0\n-1 0 1\n-2 0 2\n-1 0 1\n")  # width height scale offset, rows
-    outputs = {name: work / f"{name}.png" for name in ("convcli", "convcli-L1", "vips", "convert")}
-    apply = [*CONVCLI, "apply", str(source), "-k", "sobel-x", "-q"]
+    out = {name: work / f"{name}.png" for name in ("convcli", "vips1", "vips", "convert")}
+    vips = ["vips", "conv", str(source)]
+    vips_tail = [str(mask), "--precision", "integer"]
     commands = {
-        "convcli": [*apply, "-o", str(outputs["convcli"])],
-        "convcli-L1": [*apply, "-o", str(outputs["convcli-L1"]), "--compress-level", "1"],
-        "vips": ["vips", "conv", str(source), f"{outputs['vips']}[compression=1]", str(mask),
-                 "--precision", "integer"],
-        "convert": ["convert", str(source), "-define", "png:compression-level=1",
-                    "-morphology", "Convolve", "Sobel", str(outputs["convert"])],
+        "convcli": [*CONVCLI, "apply", str(source), "-k", "sobel-x", "-o", str(out["convcli"]),
+                    "-q"],
+        "vips1": [*vips, f"{out['vips1']}[compression=1]", *vips_tail],
+        "vips": [*vips, str(out["vips"]), *vips_tail],
+        "convert": [convert, str(source), "-define", "png:compression-level=1",
+                    "-morphology", "Convolve", "Sobel", str(out["convert"])],
     }  # fmt: skip
-    missing = [tool for tool in ("vips", "convert") if shutil.which(tool) is None]
-    if missing:
-        return [f"(whole program skipped: {', '.join(missing)} missing)"]
     runs = {
-        name: (lambda c=command: subprocess.run(c, check=True))
+        name: (lambda c=command: subprocess.run(c, check=True, capture_output=True))
         for name, command in commands.items()
     }
-    t = medians(runs, repeats)
+    t = medians(runs, repeats, resource.RUSAGE_CHILDREN)
+    size = {name: path.stat().st_size for name, path in out.items()}
     labels = {
-        "convcli": "`convcli apply -k sobel-x` (default PNG coding)",
-        "convcli-L1": "`convcli apply -k sobel-x --compress-level 1`",
-        "vips": "`vips conv` (Sobel matrix, integer, PNG level 1)",
+        "convcli": "`convcli apply big.png -k sobel-x -o out.png -q` (default settings)",
+        "vips1": "`vips conv` (Sobel matrix, `--precision integer`, PNG level 1)",
+        "vips": "`vips conv`, the same at its default PNG level (6)",
         "convert": "`convert -morphology Convolve Sobel` (PNG level 1)",
     }
-    lines = ["| program | seconds | convcli is | output MB |", "|---|---:|---:|---:|"]
+    lines = [
+        "| program | wall s | CPU s | output MB | convcli's wall / this | convcli's size / this |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, label in labels.items():
-        size = outputs[name].stat().st_size / 1e6
-        lines.append(f"| {label} | {t[name]:.2f} | {t[name] / t['convcli']:.2f}x | {size:.1f} |")
+        lines.append(
+            f"| {label} | {t[name].wall:.2f} | {t[name].cpu:.2f} | {size[name] / 1e6:.1f} | "
+            f"{t['convcli'].wall / t[name].wall:.2f} | {size['convcli'] / size[name]:.2f} |"
+        )
         print(lines[-1], flush=True)
+    ours = t["convcli"].wall
+    growth = size["convcli"] / size["vips"] - 1
+    lines += [
+        "",
+        f"Targets: convcli's wall time <= 0.9x vips's: "
+        f"{mark(ours / t['vips1'].wall, 0.9)} against `vips conv` at PNG level 1, "
+        f"{mark(ours / t['vips'].wall, 0.9)} against it at its default level. Output within "
+        f"15% of vips's size at its default level: {size['convcli'] / 1e6:.1f} MB against "
+        f"{size['vips'] / 1e6:.1f} MB, {growth:+.1%}, "
+        + ("met ✓." if abs(growth) <= 0.15 else "**not met** ✗."),
+    ]
     return lines
 
 
-def _runner(command: list[str]) -> Callable[[], object]:
-    return lambda: subprocess.run(command, capture_output=True, check=True)
+def batch_section(repeats: int, work: Path) -> list[str]:
+    """Filter batch.py's 50 PNGs with convcli -j 2, vips per file and mogrify; markdown."""
+    from batch import commands, make_inputs, measure
 
-
-def startup_table() -> list[str]:
-    """Measure whole-process start-up times (medians of 9 runs)."""
-    lines = ["| command | median ms |", "|---|---:|"]
-    for args in (["--help"], ["kernels", "list"]):
-        runs = {
-            "run": lambda a=args: subprocess.run([*CONVCLI, *a], capture_output=True, check=True)
-        }
-        t = medians(runs, 9)["run"]
-        lines.append(f"| `convcli {' '.join(args)}` | {t * 1e3:.0f} |")
+    if shutil.which("vips") is None or imagemagick("mogrify") is None:
+        return ["(skipped: vips or ImageMagick's mogrify missing)"]
+    source = work / "batch"
+    source.mkdir()
+    images = 50
+    make_inputs(source, images, 1024)
+    every = commands(source, work / "out", 1, work)
+    tools = {
+        "convcli": [*every["convcli"], "-j", "2"],
+        "vips": every["vips conv"],
+        "mogrify": every["mogrify"],
+    }
+    got = measure(tools, work / "out", repeats)
+    labels = {
+        "convcli": "`convcli apply in -k sobel-x -o out -q -j 2` (default PNG coding)",
+        "vips": "`vips conv` once per file, a shell loop (PNG level 1)",
+        "mogrify": "`mogrify -morphology Convolve Sobel` (its OpenMP threads, PNG level 1)",
+    }
+    ours = got["convcli"]
+    lines = [
+        "| tool | wall s | CPU s | images/s | wall / convcli's | CPU / convcli's | output MB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, label in labels.items():
+        wall, cpu, size = got[name]
+        limit = None if name == "convcli" else 2.0
+        lines.append(
+            f"| {label} | {wall:.2f} | {cpu:.2f} | {images / wall:.1f} | "
+            f"{mark(wall / ours[0], limit, at_least=True)} | {cpu / ours[1]:.2f} | "
+            f"{size / 1e6:.1f} |"
+        )
         print(lines[-1], flush=True)
+    lines += [
+        "",
+        "Target: convcli >= 2x as fast as each (wall time; ✓ met, ✗ not met). The outputs "
+        "differ in content: `sobel-x` maps the response with `abs`, vips and mogrify clip "
+        "the negative half to black.",
+    ]
     return lines
 
 
-def memory_table(work: Path) -> list[str]:
-    """Measure peak resident memory for one 4096x4096 RGB image, against its 8-bit size."""
-    source = work / "big.png"
-    image_mib = 4096 * 4096 * 3 / 2**20
-    lines = ["| run | peak RSS MiB | over a 1x1 run | x the 8-bit image |", "|---|---:|---:|---:|"]
-    tiny = work / "tiny.png"
+def startup_section(runs_each: int, work: Path) -> list[str]:
+    """Whole-process start-up times, interleaved; return markdown."""
     from PIL import Image
 
+    tiny = work / "tiny.png"
     Image.new("RGB", (1, 1)).save(tiny)
-    base = _peak_rss(
-        [*CONVCLI, "apply", str(tiny), "-k", "sobel-x", "-o", str(work / "t.png"), "-q"]
-    )
-    for kernel in ("sobel-x", "sobel", "gaussian:sigma=3"):
-        peak = _peak_rss(
-            [*CONVCLI, "apply", str(source), "-k", kernel, "-o", str(work / "m.png"), "-q"]
-        )
+    commands = {
+        "apply 1x1": ["apply", str(tiny), "-k", "sobel-x", "-o", str(work / "t.png"), "-q"],
+        "--help": ["--help"],
+        "kernels list": ["kernels", "list"],
+    }
+    runs = {
+        name: (lambda a=args: subprocess.run([*CONVCLI, *a], capture_output=True, check=True))
+        for name, args in commands.items()
+    }
+    t = medians(runs, runs_each, resource.RUSAGE_CHILDREN)
+    limits = {"apply 1x1": 150, "--help": 100, "kernels list": None}
+    labels = {
+        "apply 1x1": "`convcli apply tiny.png -k sobel-x -o t.png -q` (a 1x1 PNG)",
+        "--help": "`convcli --help`",
+        "kernels list": "`convcli kernels list`",
+    }
+    lines = ["| command | wall ms | CPU ms | target |", "|---|---:|---:|---|"]
+    for name, label in labels.items():
+        limit = limits[name]
+        verdict = "-" if limit is None else (
+            f"<= {limit} ms: " + ("met ✓" if t[name].wall * 1e3 <= limit else "**not met** ✗")
+        )  # fmt: skip
         lines.append(
-            f"| `-k {kernel}` | {peak:.0f} | {peak - base:.0f} | {(peak - base) / image_mib:.1f} |"
+            f"| {label} | {t[name].wall * 1e3:.0f} | {t[name].cpu * 1e3:.0f} | {verdict} |"
         )
         print(lines[-1], flush=True)
+    return lines
+
+
+def memory_section(repeats: int, work: Path) -> list[str]:
+    """Peak resident memory for one 4096x4096 RGB image, against its 8-bit size; markdown."""
+    from PIL import Image
+
+    source = make_big(work)
+    tiny = work / "tiny.png"
+    Image.new("RGB", (1, 1)).save(tiny)
+    apply = [*CONVCLI, "apply", "-k", "sobel-x", "-q", "-o"]
+    bases, peaks = [], []
+    for _ in range(repeats):  # interleaved, medians
+        bases.append(_peak_rss([*apply, str(work / "t.png"), str(tiny)]))
+        peaks.append(_peak_rss([*apply, str(work / "m.png"), str(source)]))
+    base, peak = statistics.median(bases), statistics.median(peaks)
+    times = (peak - base) / IMAGE_MIB
+    lines = [
+        "| run | peak RSS MiB | over the 1x1 run | x the 8-bit image (48 MiB) |",
+        "|---|---:|---:|---:|",
+        f"| `convcli apply tiny.png -k sobel-x` (1x1) | {base:.0f} | - | - |",
+        f"| `convcli apply big.png -k sobel-x` (4096x4096 RGB) | {peak:.0f} | {peak - base:.0f} "
+        f"| {mark(times, 2.5, digits=2)} |",
+        "",
+        f"Medians of {repeats} runs each (4096x4096: {min(peaks):.0f} to {max(peaks):.0f} MiB). "
+        "Target: <= 2.5x the 8-bit image (✓ met, ✗ not met).",
+    ]
+    print("\n".join(lines), flush=True)
     return lines
 
 
@@ -209,34 +398,170 @@ def _peak_rss(command: list[str]) -> float:
     return int(out.stdout.split()[-1]) / 1024
 
 
+@contextmanager
+def watching(notes: list[str]) -> Iterator[None]:
+    """Append how much CPU other processes (and the hypervisor) took during the block."""
+
+    def busy() -> tuple[float, float]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        tick = os.sysconf("SC_CLK_TCK")
+        # user nice system idle iowait irq softirq steal ...: busy, and steal, in seconds
+        return (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / tick, fields[7] / tick
+
+    def own() -> float:
+        return cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
+
+    (cpu, steal), mine, started = busy(), own(), time.perf_counter()
+    yield
+    (cpu_now, steal_now), mine_now = busy(), own()
+    others = max(0.0, cpu_now - cpu - (mine_now - mine))
+    notes.append(
+        f"During this part ({time.perf_counter() - started:.0f} s) other processes used "
+        f"about {others:.1f} CPU-seconds, the hypervisor stole "
+        f"{steal_now - steal:.1f} s; load average {_load()}."
+    )
+    print(notes[-1], flush=True)
+
+
+def _load() -> str:
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def cache_bytecode(work: Path) -> str:
+    """Let convcli's processes keep their bytecode (in ``work``), then start one; say so."""
+    import convcli
+
+    unset = os.environ.pop("PYTHONDONTWRITEBYTECODE", None) is not None
+    os.environ["PYTHONPYCACHEPREFIX"] = str(work / "pycache")  # nothing written beside the source
+    from PIL import Image
+
+    Image.new("RGB", (1, 1)).save(work / "warm.png")
+    warm = [*CONVCLI, "apply", str(work / "warm.png"), "-k", "sobel-x", "-o", str(work / "w.png")]
+    subprocess.run([*warm, "-q"], check=True, capture_output=True)  # compiles what apply imports
+    where = Path(convcli.__file__).resolve()
+    install = "editable, from the checkout" if ROOT in where.parents else f"in {where.parent}"
+    note = (
+        f"- convcli installed {install}; its processes keep their bytecode "
+        "(`PYTHONPYCACHEPREFIX` in the scratch folder, one untimed run first)"
+    )
+    if unset:
+        note += (
+            ", as an installed wheel does. This machine's environment sets "
+            "`PYTHONDONTWRITEBYTECODE=1`, unset for the run: with it, an editable install "
+            "compiles convcli's modules from source at every start, which no installed "
+            "copy does"
+        )
+    return note + "."
+
+
+def versions() -> str:
+    """Name the versions of everything measured."""
+    import cv2
+    import PIL
+    import scipy
+
+    import convcli
+
+    def first_line(command: list[str]) -> str:
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, check=True)
+        except (OSError, subprocess.CalledProcessError):
+            return "missing"
+        return out.stdout.splitlines()[0].strip()
+
+    magick = first_line([imagemagick("convert") or "convert", "-version"])
+    magick = " ".join(magick.split()[1:4])  # "Version: ImageMagick 6.9.11-60 Q16 ..."
+    commit = first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    status = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True, text=True, check=False,
+    ).stdout.splitlines()  # fmt: skip
+    dirty = [line[3:] for line in status if not line[3:].startswith("benchmarks/")]
+    tree = f"{commit}, uncommitted changes in {', '.join(dirty)}" if dirty else commit
+    return (
+        f"convcli {convcli.__version__} ({tree}), Python {platform.python_version()}, "
+        f"NumPy {np.__version__}, SciPy {scipy.__version__}, OpenCV {cv2.__version__} "
+        f"(opencv-python-headless), Pillow {PIL.__version__}, {first_line(['vips', '--version'])}, "
+        f"{magick}"
+    )
+
+
 def main() -> None:
     """Measure everything and print (and optionally write) the tables."""
+    if "OPENBLAS_NUM_THREADS" not in os.environ:  # before NumPy loads OpenBLAS: start again
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
-    parser.add_argument("--skip-engine", action="store_true")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of each comparison")
+    parser.add_argument("--startup-runs", type=int, default=21)
+    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset")
+    parser.add_argument("--markdown", type=Path, help="also write the results to this file")
     args = parser.parse_args()
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-    cpu = models[0] if models else platform.processor()
-    machine = (
-        f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, NumPy {np.__version__}"
-    )
-    print(machine, flush=True)
-    sections = []
-    if not args.skip_engine:
-        sections.append(
-            ("Engine (float32, reflect borders, same output)", engine_table(args.repeats))
-        )
+    parts = args.parts.split(",")
+    command = shlex.join(["python", *sys.argv])
+    started, load = datetime.datetime.now(), _load()
+    header = [
+        f"- Date: {started:%Y-%m-%d %H:%M}. Command: "
+        f"`OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']} {command}`.",
+        f"- CPU: {cpu_name()}, {os.cpu_count()} CPUs (shared with other machines' work), "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; "
+        f"{platform.system()} {platform.release()}.",
+        f"- {versions()}.",
+        f"- OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']} for the whole run "
+        "(convcli's command line sets it too: its matrix method calls BLAS).",
+    ]
+    print("\n".join(header), flush=True)
+    titles = {
+        "engine": "Engine: float32, reflect borders, same-size output",
+        "program": "Whole program: one 4096x4096 RGB PNG, horizontal Sobel",
+        "batch": "Batch: 50 RGB PNGs of 1024x1024, horizontal Sobel",
+        "startup": "Start-up, whole process",
+        "memory": "Peak memory: one 4096x4096 RGB PNG",
+    }
+    intros = {
+        "engine": f"Medians of {args.repeats} interleaved repeats (a case whose first run took "
+        'over 5 s ran once). convcli `convolve(image, kernel)` (`method="auto"`) with '
+        '`threads=1` and `threads=2`; SciPy `ndimage.correlate(mode="mirror")` (one '
+        "kernel per channel); OpenCV `filter2D` for dense kernels and `sepFilter2D` for "
+        "Gaussians, `BORDER_REFLECT_101`, after `cv2.setNumThreads(1)`. CPU time: "
+        "`getrusage(RUSAGE_SELF)`.",
+        "program": f"Medians of {args.repeats} interleaved runs; CPU time of each whole "
+        "process (`getrusage(RUSAGE_CHILDREN)`). The input is `sample_images/astronaut.png` "
+        "enlarged (bicubic) and saved by Pillow.",
+        "batch": f"Medians of {args.repeats} interleaved rounds, made and run as "
+        "`benchmarks/batch.py` does; CPU time of each whole process tree.",
+        "startup": f"Medians of {args.startup_runs} interleaved runs of each; CPU time of the "
+        "process.",
+        "memory": "Peak resident memory (`ru_maxrss`) of a fresh `convcli` process.",
+    }
+    sections: list[tuple[str, list[str]]] = []
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        sections.append(
-            ("Whole program: 4096x4096 RGB PNG, Sobel", program_table(args.repeats, work))
-        )
-        sections.append(("Peak memory, 4096x4096 RGB PNG", memory_table(work)))
-    sections.append(("Start-up, whole process", startup_table()))
+        header.append(cache_bytecode(work))
+        print(header[-1], flush=True)
+        measures: dict[str, Callable[[], list[str]]] = {
+            "engine": lambda: engine_section(args.repeats),
+            "program": lambda: program_section(args.repeats, work),
+            "batch": lambda: batch_section(args.repeats, work),
+            "startup": lambda: startup_section(args.startup_runs, work),
+            "memory": lambda: memory_section(args.repeats, work),
+        }
+        for part in PARTS:
+            if part not in parts:
+                continue
+            print(f"== {titles[part]}", flush=True)
+            notes: list[str] = []
+            with watching(notes):
+                lines = measures[part]()
+            sections.append((titles[part], [intros[part], "", *lines, "", *notes]))
+    minutes = (datetime.datetime.now() - started).total_seconds() / 60
+    header.append(
+        f"- Load average at the start: {load}; at the end: {_load()}; the run took "
+        f"{minutes:.0f} minutes."
+    )
+    print(header[-1])
     if args.markdown:
-        text = [f"Machine: {machine}.", ""]
+        text = ["# Benchmark results", "", *header, ""]
         for title, lines in sections:
             text += [f"## {title}", "", *lines, ""]
         args.markdown.write_text("\n".join(text))
