@@ -52,11 +52,12 @@ def convolve(
         computed.
     flip : bool, optional
         Reverse the kernel along every spatial axis: true convolution.
-    method : {'auto', 'direct', 'separable', 'fft'}, optional
+    method : {'auto', 'direct', 'separable', 'fft', 'matrix'}, optional
         The algorithm: shift-and-add, 1-D passes over a rank decomposition,
-        or spectra. ``auto`` picks the fastest by a cost model measured on
-        this machine (see :mod:`convcli.engine._methods`). All agree to
-        float32 rounding.
+        spectra, or matrix products with banded Toeplitz matrices (BLAS:
+        give it one thread when ``threads`` runs several). ``auto`` picks
+        the fastest by a cost model measured on this machine (see
+        :mod:`convcli.engine._methods`). All agree to float32 rounding.
     dtype : {numpy.float32, numpy.float64}, optional
         Compute and result type.
     threads : int or None, optional
