@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from convcli.errors import (
     ConvcliError,
@@ -39,8 +39,6 @@ from convcli.report import Report
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing.context import BaseContext
-
-    from upath import UPath
 
 
 @dataclass(frozen=True)
@@ -213,19 +211,16 @@ def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
             _make_folder(job.target.parent)  # mirrored sub-folders of the output
         if job.tiled and job.source is not None and job.target is not None:
             return _run_tiled(job, settings, options)
-        limit = STDIN_BYTES_PER_PIXEL * options.max_pixels
-        source = job.content or job.source
-        if source is None:
-            source = read_standard_input(limit)
-        elif not isinstance(source, (Path, bytes)):  # an object in a store
-            source = read_object(source, job.label, limit)
-        if job.target is not None and not isinstance(job.target, Path):  # an object in a store
-            return _into_store(source, job.target, job, settings, options)
-        target = job.target if job.target is not None else standard_output()
-        return process(
-            source, target, settings, label=job.label, fmt=job.format,
+        target = _target(job)
+        report = process(
+            _source(job, options), target, settings, label=job.label, fmt=job.format,
             dry_run=options.dry_run, max_pixels=options.max_pixels,
         )  # fmt: skip
+        if isinstance(target, io.BytesIO) and is_remote(job.target):
+            if not options.dry_run:
+                write_object(job.target, target.getvalue(), job.label)  # whole or not at all
+            report.output = str(job.target)
+        return report
     except UsageError:
         raise
     except (InputError, MemoryError) as error:
@@ -233,19 +228,24 @@ def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
         return failed_report(job, settings, message)
 
 
-def _into_store(
-    source: Source, target: UPath, job: Job, settings: Settings, options: RunOptions
-) -> Report:
-    """Encode the output in memory, then write the object with one request (whole or not at all)."""
-    encoded = io.BytesIO()
-    report = process(
-        source, encoded, settings, label=job.label, fmt=job.format,
-        dry_run=options.dry_run, max_pixels=options.max_pixels,
-    )  # fmt: skip
-    if not options.dry_run:
-        write_object(target, encoded.getvalue(), job.label)
-    report.output = str(target)
-    return report
+def _source(job: Job, options: RunOptions) -> Source:
+    """Return the input: its file, or its bytes (standard input, a pipe's, an object's)."""
+    limit = STDIN_BYTES_PER_PIXEL * options.max_pixels
+    source = job.content or job.source
+    if source is None:
+        return read_standard_input(limit)
+    if not isinstance(source, (Path, bytes)):  # an object in a store, read whole
+        return read_object(source, job.label, limit)
+    return source
+
+
+def _target(job: Job) -> Path | BinaryIO:
+    """Return where the output goes: its file, standard output, or a buffer for an object."""
+    if job.target is None:
+        return standard_output()
+    if isinstance(job.target, Path):
+        return job.target
+    return io.BytesIO()  # an object in a store: encoded here, then written with one request
 
 
 def _run_tiled(job: Job, settings: Settings, options: RunOptions) -> Report:
