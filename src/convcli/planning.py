@@ -182,7 +182,9 @@ def _headers(
     for item in found:
         if is_remote(item.path):
             named = not item.in_folder and is_zarr_store(item.path)
-            headers[item.path] = _probe(item.path, item.label, TILED) if named else None
+            headers[item.path] = (
+                _probe(item.path, item.label, TILED, whole=False) if named else None
+            )
         elif item.image and item.path is not None:
             content = contents.get(item.path, item.path)
             if isinstance(content, str):  # a pipe that was no image: it fails with its reason
@@ -192,8 +194,8 @@ def _headers(
                 # --tile), an .npy (tiled when over --max-pixels: _over_the_limit).
                 in_tiles = isinstance(content, Path) and (
                     (tiled and _tileable(content))
-                    or is_zarr_store(content)
                     or content.suffix.lower() == f".{FileFormat.NPY}"
+                    or is_zarr_store(content)
                 )
                 limit = TILED if in_tiles else max_pixels
                 headers[item.path] = _probe(content, item.label, limit)
@@ -484,9 +486,16 @@ def _check_replace(target: Location, description: str) -> None:
         )
 
 
-def _probe(source: Location | bytes, label: str, max_pixels: int) -> Header | None:
+def _probe(
+    source: Location | bytes, label: str, max_pixels: int, *, whole: bool = True
+) -> Header | None:
+    """Read a header; None if it cannot be (it fails on its own when it is read).
+
+    An object in a store is read ``whole`` (one request); a Zarr array in a
+    store is not (``whole=False``): its metadata is an object of its own.
+    """
     try:
-        if is_remote(source) and not is_zarr_store(source):  # an object: read it whole
+        if whole and is_remote(source):
             source = read_object(source, label, STDIN_BYTES_PER_PIXEL * max_pixels)
         return probe_image(source, label, max_pixels)
     except InputError:

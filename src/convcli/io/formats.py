@@ -7,6 +7,7 @@ first bytes, and only then handed to a decoder.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convcli.choices import FORMAT_ALIASES, FileFormat, suggestion
@@ -88,6 +89,8 @@ _SIGNATURES = [
 
 def is_zarr_store(path: Location) -> bool:
     """Whether ``path`` is a Zarr array's folder or prefix (it holds zarr.json or .zarray)."""
+    if isinstance(path, Path) and not path.is_dir():
+        return False  # a file, the usual case: one look at it, not two
     return any((path / name).is_file() for name in ("zarr.json", ".zarray"))
 
 
