@@ -48,8 +48,10 @@ class Explanation:
     flip: bool
     geometry: Geometry
     pad_mode: str
-    padded: Matrix
-    inside: npt.NDArray[np.bool_]  # True where a padded cell is an input cell
+    padded: Matrix  # the cells shown: the input with its padding (or, for a crop, its context)
+    inside: npt.NDArray[np.bool_]  # True where a shown cell is an input (or crop) cell
+    context: npt.NDArray[np.bool_]  # True where a shown cell is the image's, around a crop
+    offset: tuple[int, ...]  # the image index of the first shown cell (negative in padding)
     steps: list[Step]
     output: Matrix
 
@@ -132,8 +134,9 @@ def explain(
     applied = np.flip(weights) if flip else weights
     padded = np.asarray(pad(signal, geometry.padding, mode, pad_value), dtype=np.float64)
     inside = pad(np.ones(signal.shape), geometry.padding, PadMode.ZERO, 0.0) > 0
+    offset = tuple(-before for before, _ in geometry.padding)
     return Explanation(
-        signal, applied, flip, geometry, mode, padded, inside,
+        signal, applied, flip, geometry, mode, padded, inside, np.zeros_like(inside), offset,
         _steps(padded, applied, geometry, steps), output,
     )  # fmt: skip
 
