@@ -1,0 +1,1 @@
+"""Pictures for learners: animations, an interactive page, contact sheets, kernel heat maps."""
