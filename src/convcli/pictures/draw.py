@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 import numpy.typing as npt
-from PIL import ImageFont
+from PIL import ImageDraw, ImageFont  # noqa: TID251 (the pictures draw with Pillow)
 
 from convcli.colormaps import lookup_table
 
@@ -48,3 +48,83 @@ def heat_map(
     unit = (array - low) / span if span > 0 else np.full(array.shape, 0.5)
     levels = np.clip(np.nan_to_num(unit, nan=0.5) * 255 + 0.5, 0, 255).astype(np.uint8)
     return lookup_table(colormap)[levels], low, high
+
+
+def number(value: float) -> str:
+    """Write ``value`` compactly: three significant digits, a short exponent, no ``-0``.
+
+    Examples
+    --------
+    >>> [number(v) for v in (8.0, -0.0, 0.25, 1 / 3, 1234.5, -2.5e-05)]
+    ['8', '0', '0.25', '0.333', '1.23e3', '-2.5e-5']
+    """
+    if value == 0:
+        return "0"
+    text = f"{value:.3g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
+
+
+# Glyphs the bundled font lacks, drawn as strokes: each an advance and polylines,
+# in units of the cap height, y up from the baseline.
+_STROKES: dict[str, tuple[float, tuple[tuple[tuple[float, float], ...], ...]]] = {
+    "⌊": (0.5, (((0.15, 1.1), (0.15, -0.2), (0.45, -0.2)),)),
+    "⌋": (0.5, (((0.05, -0.2), (0.35, -0.2), (0.35, 1.1)),)),
+    "Σ": (0.85, (((0.75, 1.0), (0.08, 1.0), (0.45, 0.5), (0.08, 0.0), (0.75, 0.0)),)),
+    "\u00d7": (0.75, (((0.12, 0.15), (0.62, 0.65)), ((0.12, 0.65), (0.62, 0.15)))),
+    "\u2212": (0.7, (((0.08, 0.4), (0.62, 0.4)),)),
+}
+
+
+def _runs(string: str) -> list[str]:
+    """Split ``string`` into runs of ordinary text and single stroked glyphs."""
+    runs: list[str] = []
+    for char in string:
+        if char in _STROKES or not runs or runs[-1] in _STROKES:
+            runs.append(char)
+        else:
+            runs[-1] += char
+    return runs
+
+
+def text_width(string: str, size: int) -> int:
+    """Return the width in pixels of ``string`` drawn by :func:`text` at ``size``."""
+    face, cap = font(size), 0.7 * size
+    width = sum(
+        _STROKES[run][0] * cap if run in _STROKES else face.getlength(run) for run in _runs(string)
+    )
+    return round(width)
+
+
+def text(
+    canvas: ImageDraw.ImageDraw,
+    xy: tuple[float, float],
+    string: str,
+    size: int,
+    fill: tuple[int, int, int],
+    *,
+    anchor: str = "l",
+) -> None:
+    """Draw one line of ``string`` with its middle at height ``xy[1]``.
+
+    ``anchor`` places ``xy[0]`` at the line's left (``l``), middle (``m``) or
+    right (``r``). The bundled font has no ``⌊ ⌋ Σ``, no multiplication
+    sign and no minus sign: those are drawn as strokes, so that a formula
+    reads as it does in the terminal.
+    """
+    x = xy[0] - {"l": 0.0, "m": 0.5, "r": 1.0}[anchor] * text_width(string, size)
+    cap = 0.7 * size
+    baseline = xy[1] + cap / 2
+    stroke = max(1, round(size / 14))
+    for run in _runs(string):
+        if run in _STROKES:
+            advance, lines = _STROKES[run]
+            for line in lines:
+                points = [(x + u * cap, baseline - v * cap) for u, v in line]
+                canvas.line(points, fill=fill, width=stroke, joint="curve")
+            x += advance * cap
+        else:
+            canvas.text((x, baseline), run, fill=fill, font=font(size), anchor="ls")
+            x += font(size).getlength(run)
