@@ -15,6 +15,8 @@ import pytest
 import tifffile
 from PIL import Image
 
+from convcli.io.deep import decode_png
+from convcli.io.images import read_image
 from helpers import SAMPLES, run
 from helpers.contract import png_chunks, png_from_chunks
 
@@ -174,3 +176,91 @@ def test_a_truncated_full_depth_file_is_one_clear_error(tmp_path, compression):
         assert result.stderr.startswith(f"convcli: error: {path}: cannot read image: ")
         assert "internal error" not in result.stderr
         assert not (tmp_path / f"out-{name}").exists()
+
+
+# Large plain PNGs: imagecodecs decodes them straight into the array, where installed.
+LARGE = (1024, 1024)  # at DIRECT_PNG_PIXELS
+
+
+def smooth_large(mode: str) -> Image.Image:
+    """A large image of the astronaut in ``mode``: compresses fast, unlike noise."""
+    with Image.open(SAMPLES / "astronaut.png") as image:
+        return image.convert("RGBA").resize(LARGE).convert(mode)
+
+
+@pytest.fixture
+def direct_decodes(monkeypatch):
+    """Count the PNGs decoded without Pillow."""
+    from convcli.io import images
+
+    calls = []
+
+    def counted(data):
+        calls.append(len(data))
+        return decode_png(data)
+
+    monkeypatch.setattr(images, "decode_png", counted)
+    return calls
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "I;16"])
+def test_a_large_plain_png_decoded_directly_has_pillows_pixels(tmp_path, mode, direct_decodes):
+    source = tmp_path / "in.png"
+    image = smooth_large("L" if mode == "I;16" else mode)
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(image).astype(np.uint16) * 257)
+    image.save(source)
+    picture = read_image(source)
+    assert direct_decodes == [source.stat().st_size]
+    with Image.open(source) as reread:
+        expected = np.asarray(reread)
+    colour = expected[..., 0] if mode == "LA" else expected[..., :3] if mode == "RGBA" else expected
+    np.testing.assert_array_equal(picture.pixels, colour)
+    if mode in ("LA", "RGBA"):
+        np.testing.assert_array_equal(picture.alpha, expected[..., -1])
+
+
+def with_exif_chunk(data: bytes, orientation: int, after_pixels: bool) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    chunks = png_chunks(data)
+    at = len(chunks) - 1 if after_pixels else 1
+    return png_from_chunks([*chunks[:at], (b"eXIf", exif.tobytes()[6:]), *chunks[at:]])
+
+
+@pytest.mark.parametrize("after_pixels", [False, True])
+def test_exif_before_or_after_a_large_pngs_pixels_is_read(tmp_path, after_pixels, direct_decodes):
+    buffer = io.BytesIO()
+    smooth_large("RGB").save(buffer, "PNG")
+    source, out = tmp_path / "in.png", tmp_path / "out.png"
+    source.write_bytes(with_exif_chunk(buffer.getvalue(), 6, after_pixels))
+    identity(source, out)
+    # Metadata after the pixels is Pillow's to read while decoding: it decodes those.
+    assert len(direct_decodes) == (0 if after_pixels else 1)
+    with Image.open(source) as image:
+        turned = np.rot90(np.asarray(image.convert("RGB")), -1)
+    with Image.open(out) as written:
+        np.testing.assert_array_equal(np.asarray(written), turned)
+        assert written.getexif().get(0x0112, 1) == 1  # applied, so no longer asked for
+
+
+@pytest.mark.parametrize(
+    ("mode", "info"),
+    [("P", {}), ("RGB", {"transparency": (0, 0, 0)}), ("L", {"transparency": 0})],
+    ids=["palette", "rgb-transparency", "grey-transparency"],
+)
+def test_pngs_libpng_would_read_otherwise_stay_with_pillow(tmp_path, mode, info, direct_decodes):
+    source = tmp_path / "in.png"
+    smooth_large(mode).save(source, **info)
+    picture = read_image(source)
+    assert direct_decodes == []
+    assert picture.pixels.shape[:2] == LARGE
+
+
+def test_without_imagecodecs_a_large_png_is_decoded_by_pillow(tmp_path, monkeypatch):
+    source = tmp_path / "in.png"
+    smooth_large("RGB").save(source)
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)  # import fails as if not installed
+    picture = read_image(source)
+    with Image.open(source) as image:
+        np.testing.assert_array_equal(picture.pixels, np.asarray(image))

@@ -318,13 +318,15 @@ def process(
     tell_losses(report, picture, planned, settings)
     every = settings.frame is None and picture.frames > 1
     metadata = output_metadata(picture.metadata, settings, planned)
+    loop = picture.loop
+    del picture  # filtered: the output is encoded without the input's pixels beside it
     if every and planned.format.frames:
         rest = (
             _render(_as_needed(frame, settings, fmt), planned, settings, clipped)
             for frame in _noted(iter_frames(source, like, label, max_pixels), report)
         )
         write_output_frames(target, itertools.chain([first], rest), planned.format, settings,
-                      metadata, picture.loop, output_label)  # fmt: skip
+                      metadata, loop, output_label)  # fmt: skip
     else:
         write_output(target, first[0], first[1], planned.format, settings, metadata, output_label)
     report.clip_note = clip_note(label, clipped[0], planned.range)

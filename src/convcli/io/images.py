@@ -27,11 +27,13 @@ from convcli import extras
 from convcli.choices import FileFormat
 from convcli.errors import InputError
 from convcli.io.deep import (
+    DIRECT_PNG_PIXELS,
     DepthUnavailable,
     decode_png,
     decode_tiff_page,
     open_tiff,
     orient,
+    png_decodes_directly,
     png_needs_depth,
     tiff_needs_depth,
     tiff_page_metadata,
@@ -39,6 +41,7 @@ from convcli.io.deep import (
 from convcli.io.formats import ARRAYS, is_zarr_store, output_format, sniff_format
 from convcli.io.metadata import (
     Metadata,
+    header_exif,
     read_metadata,
     read_provenance,
 )
@@ -311,13 +314,14 @@ def _decode_frame(
     source: Path | bytes, image: Image.Image, head: bytes, kind: FileFormat, count: int,
     index: int, like: Header | None = None,
 ) -> Picture:  # fmt: skip
-    orientation = _orientation(image)
-    deep = _decode_deep(source, image, head, index, count)
+    direct = _decode_direct(source, image, count)
+    orientation = _orientation(image, header_only=direct is not None)
+    deep = direct if direct is not None else _decode_deep(source, image, head, index, count)
     if deep is not None:
         pixels, alpha, white = _split_array(orient(deep, orientation))
     else:
         pixels, alpha, white = _split_channels(_upright(image, orientation), like)
-    metadata = read_metadata(image, turned=orientation != 1)
+    metadata = read_metadata(image, turned=orientation != 1, header_only=direct is not None)
     duration, loop = image.info.get("duration"), image.info.get("loop")
     return Picture(
         pixels, alpha, white, kind, None, metadata, count,
@@ -421,11 +425,7 @@ def luminance(picture: Picture, dtype: npt.DTypeLike = np.float32) -> npt.NDArra
 
 
 def _orientation(image: Image.Image, header_only: bool = False) -> int:
-    # A PNG may keep its EXIF after the pixels, and getexif() would decode them all
-    # to find it; a header-only look takes only EXIF that came before them.
-    if header_only and image.format == "PNG" and "exif" not in image.info:
-        return 1
-    return int(image.getexif().get(0x0112, 1))
+    return int(header_exif(image, header_only).get(0x0112, 1))
 
 
 def _upright(image: Image.Image, orientation: int) -> Image.Image:
@@ -447,6 +447,24 @@ def _needs_depth(image: Image.Image, head: bytes) -> bool:
 def _deep_frames(image: Image.Image, count: int) -> bool:
     # imagecodecs decodes a PNG's first frame; an animated PNG's frames stay with Pillow.
     return count == 1 or image.format == "TIFF"
+
+
+def _decode_direct(
+    source: Path | bytes, image: Image.Image, count: int
+) -> npt.NDArray[np.generic] | None:
+    """Decode a large plain PNG with imagecodecs, where installed; else None (Pillow decodes).
+
+    Its metadata all comes before the pixels, so Pillow never decodes them.
+    """
+    if image.format != "PNG" or count > 1 or image.width * image.height < DIRECT_PNG_PIXELS:
+        return None
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    if not png_decodes_directly(data):
+        return None
+    try:
+        return decode_png(data)
+    except DepthUnavailable:
+        return None
 
 
 def _decode_deep(

@@ -66,9 +66,12 @@ class Metadata:
         return [name for name, value in present.items() if value]
 
 
-def read_metadata(image: Image.Image, turned: bool) -> Metadata:
-    """Read what an opened file carries; ``turned``: its EXIF orientation was applied."""
-    exif = _own_exif(image)
+def read_metadata(image: Image.Image, turned: bool, header_only: bool = False) -> Metadata:
+    """Read what an opened file carries; ``turned``: its EXIF orientation was applied.
+
+    ``header_only``: a PNG's chunks after its pixels are not read (none are there).
+    """
+    exif = _own_exif(image, header_only)
     if turned or ORIENTATION in exif:
         exif[ORIENTATION] = 1
     software, description = read_provenance(image)
@@ -245,9 +248,20 @@ def _jpeg_tables(image: Image.Image) -> tuple[dict[int, list[int]], int] | None:
     return dict(tables), JpegImagePlugin.get_sampling(image)
 
 
-def _own_exif(image: Image.Image) -> Image.Exif:
+def header_exif(image: Image.Image, header_only: bool = False) -> Image.Exif:
+    """Return an opened file's EXIF; ``header_only``: a PNG's, if it came before the pixels.
+
+    A PNG may keep its EXIF after the pixels, and Pillow's ``getexif()`` decodes
+    them all to find it.
+    """
+    if header_only and image.format == "PNG" and "exif" not in image.info:
+        return Image.Exif()
+    return image.getexif()
+
+
+def _own_exif(image: Image.Image, header_only: bool) -> Image.Exif:
     # Of a TIFF: the descriptive tags of its IFD0, and its EXIF and GPS directories.
-    exif = image.getexif()
+    exif = header_exif(image, header_only)
     if image.format not in ("TIFF", "MPO"):
         return exif
     own = Image.Exif()
