@@ -204,6 +204,7 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 
 def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
     """Run one job; a failure of this input becomes an error report."""
+    settings = job.settings_for(settings)  # a bank's job: its one kernel
     try:
         if job.failure is not None:
             raise InputError(job.failure)
@@ -213,7 +214,7 @@ def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
             return _run_tiled(job, settings, options)
         target = _target(job)
         report = process(
-            _source(job, options), target, settings, label=job.label, fmt=job.format,
+            job_source(job, options), target, settings, label=job.label, fmt=job.format,
             dry_run=options.dry_run, max_pixels=options.max_pixels,
         )  # fmt: skip
         if isinstance(target, io.BytesIO) and is_remote(job.target):
@@ -228,7 +229,7 @@ def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
         return failed_report(job, settings, message)
 
 
-def _source(job: Job, options: RunOptions) -> Source:
+def job_source(job: Job, options: RunOptions) -> Source:
     """Return the input: its file, or its bytes (standard input, a pipe's, an object's)."""
     limit = STDIN_BYTES_PER_PIXEL * options.max_pixels
     source = job.content or job.source
@@ -270,11 +271,13 @@ def _make_folder(folder: Path) -> None:
 
 def failed_report(job: Job, settings: Settings, message: str) -> Report:
     """Return the error report of a job that failed with ``message``."""
+    settings = job.settings_for(settings)
     return Report(job.label, None, settings.kernel_name, settings.pad_mode,
                   status="error", error=message)  # fmt: skip
 
 
 def _skipped(job: Job, settings: Settings, reason: str) -> Report:
+    settings = job.settings_for(settings)
     output = str(job.target) if job.target is not None else None
     return Report(job.label, output, settings.kernel_name, settings.pad_mode,
                   status="skipped", error=reason)  # fmt: skip

@@ -85,6 +85,13 @@ class Colormap(StrEnum):
     GRAY = "gray"
 
 
+class MontageScale(StrEnum):
+    """How the heat maps of an ``apply --montage`` sheet are scaled: all on one, or each its own."""
+
+    SHARED = "shared"
+    EACH = "each"
+
+
 class FileFormat(StrEnum):
     """The formats convcli reads and writes, by their usual file suffix."""
 

@@ -11,3 +11,7 @@ MAX_TILE = 65_536  # --tile, output samples a side; each tile is also held to --
 MAX_STEPS = 1_000_000  # window positions explain writes out
 MAX_JPEG_SEGMENTS = 256  # metadata segments (APPn, COM) before a JPEG's pixels
 MAX_JPEG_METADATA = 16 << 20  # bytes in them: Pillow joins them in time that grows faster
+MAX_BANK_KERNELS = 64  # kernels of one --bank run, each writing its own output per input
+MAX_MONTAGE_TILES = 64  # tiles of one --montage sheet: each input and each of its responses
+MONTAGE_TILE = 256  # a montage tile's longest side, in pixels: larger images are shown reduced
+MAX_KERNEL_PICTURE = 1024  # kernels show --picture: the most cells along a side of the kernel

@@ -58,6 +58,17 @@ def check_template(template: str) -> str:
     return template
 
 
+def template_fields(template: str) -> list[str]:
+    """Return the fields a template (already checked) uses, in order.
+
+    Examples
+    --------
+    >>> template_fields("{parent}-{stem}{suffix}")
+    ['parent', 'stem', 'suffix']
+    """
+    return [field for _, field, _, _ in string.Formatter().parse(template) if field]
+
+
 def output_name(source: Location, settings: Settings, suffix: str, template: str) -> str:
     """Fill ``template`` in for an input.
 

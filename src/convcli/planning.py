@@ -30,8 +30,8 @@ from convcli.io.storage import (
     read_object,
 )
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, is_special, read_special_file
-from convcli.limits import MAX_PIXELS_LIMIT
-from convcli.naming import DEFAULT_TEMPLATE, output_name
+from convcli.limits import MAX_BANK_KERNELS, MAX_MONTAGE_TILES, MAX_PIXELS_LIMIT
+from convcli.naming import DEFAULT_TEMPLATE, kernel_tag, output_name, template_fields
 from convcli.output import provenance
 from convcli.pipeline import Plan, Settings, Stage, output_range, prepare
 
@@ -52,11 +52,18 @@ class Job:
     content: bytes | None = None  # a pipe's or device's bytes, read once while planning
     failure: str | None = None  # known while planning: missing, or a pipe that is no image
     tile: int | None = None  # filtered in tiles of this side: the input is never held whole
+    kernel: int | None = None  # of a bank (--bank): which one of the run's kernels it applies
 
     @property
     def tiled(self) -> bool:
         """Whether the input is filtered in tiles (--tile, or an .npy over --max-pixels)."""
         return self.tile is not None
+
+    def settings_for(self, settings: Settings) -> Settings:
+        """Return what this job does: the run's settings, or its one kernel of a bank's."""
+        if self.kernel is None:
+            return settings
+        return replace(settings, kernels=(settings.kernels[self.kernel],))
 
 
 @dataclass
@@ -77,6 +84,8 @@ def plan(
     skip_existing: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     dry_run: bool = False,
+    bank: bool = False,
+    sheet: Path | None = None,
 ) -> Planned:
     """Plan a run: find the inputs, name every output, check them all, make the output folder.
 
@@ -97,6 +106,13 @@ def plan(
         The largest input, checked from the headers.
     dry_run : bool
         Do not create the output folder.
+    bank : bool
+        Apply each kernel to every input on its own (a filter bank), not in
+        sequence: one job per input and kernel, in that order, each named as
+        a run of that kernel alone would name its output (see :func:`check_bank`).
+    sheet : Path or None
+        A contact sheet of the bank (``--montage``): its tiles are counted
+        and it may be neither an input nor an output.
 
     Raises
     ------
@@ -105,8 +121,10 @@ def plan(
     """
     if arguments.count("-") > 1:
         raise UsageError("standard input ('-') can be read only once")
+    if bank:
+        check_bank(settings, arguments, output, template)
     several = len(arguments) > 1 or any(is_folder(name) for name in arguments)
-    folder = output_folder(output, several)
+    folder = output_folder(output, several, bank)
     if template is not None and output not in (None, "-") and folder is None:
         raise ParameterError(
             "name names outputs in a folder or beside their inputs, not one output file",
@@ -131,17 +149,14 @@ def plan(
     headers = _headers(found, contents, max_pixels, tiled=settings.tile is not None)
     made = [item for item in found if item.in_folder and _made_by_convcli(headers.get(item.path))]
     jobs = plan_jobs([item for item in found if item not in made], output, folder, settings,
-                     template=template, skip_existing=skip_existing)  # fmt: skip
+                     template=template, skip_existing=skip_existing, bank=bank)  # fmt: skip
     jobs = [_with_content(job, contents.get(job.source) if job.source else None) for job in jobs]
     jobs = _tiling(jobs, headers, settings, max_pixels)
     check_jobs(jobs, settings, max_pixels, headers)
+    if sheet is not None:
+        _check_sheet(sheet, jobs)
     if isinstance(folder, Path) and not dry_run:  # a store has no folders to make
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise UsageError(
-                f"cannot create the output folder {folder}: {error.strerror}"
-            ) from None
+        _make_output_folder(folder)
     notes = []
     if made:
         files = f"{len(made)} file{'s' * (len(made) > 1)}"
@@ -153,6 +168,67 @@ def plan(
         if job.tile is not None and settings.tile is None
     ]
     return Planned(jobs, notes)
+
+
+def _make_output_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create the output folder {folder}: {error.strerror}") from None
+
+
+def check_bank(
+    settings: Settings, arguments: list[str], output: str | None, template: str | None
+) -> None:
+    """Refuse a bank (``--bank``) whose outputs could not each have a name of their own.
+
+    Every kernel's output is named as a run of that kernel alone names it, so
+    two equal kernels, a ``--name`` without the kernel in it, standard input
+    or output (no name, one stream) and ``--tile`` (one huge array a run) are
+    refused, as are more than ``MAX_BANK_KERNELS`` kernels. One kernel is
+    allowed: a script that builds the ``-k`` list need not treat one apart.
+    """
+    if len(settings.kernels) > MAX_BANK_KERNELS:
+        raise UsageError(
+            f"--bank takes at most {MAX_BANK_KERNELS} kernels, got {len(settings.kernels)}"
+        )
+    seen: dict[str, int] = {}
+    for number, kernel in enumerate(settings.kernels, start=1):
+        tag = kernel_tag(replace(settings, kernels=(kernel,)))
+        if tag in seen:
+            raise UsageError(
+                f"--bank: kernels {seen[tag]} and {number} are the same ({kernel.name}) and "
+                "would write the same outputs; give each kernel once"
+            )
+        seen[tag] = number
+    if template is not None and not {"kernel", "tag"} & set(template_fields(template)):
+        raise UsageError(
+            f"--bank: --name {template!r} leaves the kernel out, so every kernel's output "
+            "would have one name; put {kernel} or {tag} in it"
+        )
+    if "-" in arguments or output == "-":
+        stream = "input has no name to give" if "-" in arguments else "output takes one file, not"
+        raise UsageError(
+            f"--bank writes one file per kernel, named after its input: standard {stream} "
+            "them; use files (-o FOLDER/)"
+        )
+    if settings.tile is not None:
+        raise UsageError("--bank does not take --tile: filter a huge array one kernel at a time")
+
+
+def _check_sheet(sheet: Path, jobs: list[Job]) -> None:
+    """Refuse a contact sheet of too many tiles, or one that is an input or an output."""
+    inputs = len({job.source for job in jobs if job.kernel is not None})
+    tiles = inputs + sum(job.kernel is not None for job in jobs)
+    if tiles > MAX_MONTAGE_TILES:
+        raise UsageError(
+            f"--montage: {tiles} tiles (each input and each response), over the "
+            f"{MAX_MONTAGE_TILES} a sheet holds; give fewer inputs or kernels"
+        )
+    for job in jobs:
+        for where in (job.source, job.target):
+            if where is not None and _same_file(where, sheet):
+                raise UsageError(f"--montage {sheet} is also an input or an output; name another")
 
 
 def _read_special_files(specials: list[Input], max_pixels: int) -> dict[Location, bytes | str]:
@@ -229,7 +305,10 @@ def _tiling(
         return [_as_tiled(job, headers.get(job.source), settings.tile) for job in jobs]
     for job in jobs:
         _refuse_whole_zarr(job, headers.get(job.source))
-    return [_over_the_limit(job, headers.get(job.source), settings, max_pixels) for job in jobs]
+    return [
+        _over_the_limit(job, headers.get(job.source), job.settings_for(settings), max_pixels)
+        for job in jobs
+    ]
 
 
 AUTO_TILE = 4096  # the tile of an .npy over --max-pixels, halved until its window fits
@@ -303,10 +382,11 @@ def _with_content(job: Job, content: bytes | str | None) -> Job:
     return replace(job, content=content) if content is not None else job
 
 
-def output_folder(output: str | None, several: bool) -> Location | None:
+def output_folder(output: str | None, several: bool, bank: bool = False) -> Location | None:
     """Return the folder ``-o`` names: one that exists, ends in '/', or takes several inputs.
 
-    A URL's prefix is a folder when it ends in '/' or takes several inputs.
+    A URL's prefix is a folder when it ends in '/' or takes several inputs; with
+    ``bank`` (one output per kernel), ``-o`` always names a folder.
     """
     if output is None or output == "-":
         if several and output == "-":
@@ -315,14 +395,16 @@ def output_folder(output: str | None, several: bool) -> Location | None:
     path = location(output)
     here = isinstance(path, Path)
     folder = isinstance(path, Path) and path.is_dir() and not is_zarr_store(path)
-    if folder or output.endswith(("/", os.sep)) or several:
+    if folder or output.endswith(("/", os.sep)) or several or bank:
+        why = "--bank writes one output per kernel" if bank else "there are several inputs"
         if here and path.exists() and not path.is_dir():
-            raise UsageError(f"-o {output} is a file; with several inputs it must name a folder")
+            raise UsageError(f"-o {output} is a file, but {why}: -o must name a folder")
         new = not here or not path.exists()
         if new and path.suffix.lower() in IMAGE_SUFFIXES:  # surely meant as a file
+            instead = "--name TEMPLATE names the files" if bank else "or give one input"
             raise UsageError(
-                f"-o {output} names a file, but there are several inputs; name a folder "
-                f"(-o {path.with_suffix('')}/) or give one input"
+                f"-o {output} names a file, but {why}; name a folder "
+                f"(-o {path.with_suffix('')}/) {instead}"
             )
         return path
     if here and not path.parent.is_dir():  # a typo in a folder name is not made into folders
@@ -341,6 +423,7 @@ def plan_jobs(
     *,
     template: str | None = None,
     skip_existing: bool = False,
+    bank: bool = False,
 ) -> list[Job]:
     """Name every input's output, refusing collisions and overwriting an input.
 
@@ -358,6 +441,10 @@ def plan_jobs(
         How to name outputs; None for ``<stem>_<tag><suffix>``.
     skip_existing : bool
         Mark jobs whose output exists as skipped.
+    bank : bool
+        One job per input and kernel (input by input, the kernels in order),
+        each named for its kernel alone; an input that is no image, or
+        missing, is one job.
 
     Raises
     ------
@@ -365,7 +452,7 @@ def plan_jobs(
         Two inputs would write one output, an output is an input, or an
         output format is unknown.
     """
-    forced = output_format(settings.format) if settings.format else None
+    kernels: list[int | None] = list(range(len(settings.kernels))) if bank else [None]
     jobs = []
     for item in inputs:
         if not item.image:
@@ -375,36 +462,49 @@ def plan_jobs(
             missing = f"{item.label}: no such file or folder"  # it fails alone, as a missing x.png
             jobs.append(Job(item.label, item.path, None, None, failure=missing))
             continue
-        target: Location | None
-        named = False
-        if output == "-" or (item.path is None and output is None):
-            target, fmt = None, forced
-        else:
-            if item.path is None and folder is not None:
-                raise UsageError("standard input has no name to put in a folder; use -o FILE")
-            if folder is not None or output is None:
-                source = item.path or Path("stdin")
-                suffix = f".{forced.name}" if forced else source.suffix
-                name = output_name(source, settings, suffix, template or DEFAULT_TEMPLATE)
-                if folder is None:
-                    target = source.with_name(name)
-                else:
-                    target = folder.joinpath(*item.relative.parent.parts, name)
-                named = True
-            else:
-                target = location(output)
-            if not (forced or target.suffix):
-                raise UsageError(
-                    f"{item.label} has no suffix to give its output; give --format"
-                    if named
-                    else f"-o {output} has no suffix to tell the format: end it with / to "
-                    "write into a folder, or add one (.png, .tif, ...), or give --format"
-                )
-            fmt = forced or output_format(target.suffix)
-        skip = "output exists" if skip_existing and target is not None and exists(target) else None
-        jobs.append(Job(item.label, item.path, target, fmt, skip, named))
+        for kernel in kernels:
+            job = _named_job(item, output, folder, Job(item.label, item.path, None, None,
+                             kernel=kernel).settings_for(settings), template)  # fmt: skip
+            skip = "output exists" if skip_existing and job.target and exists(job.target) else None
+            jobs.append(replace(job, skip=skip, kernel=kernel))
     _refuse_clashes(jobs)
     return jobs
+
+
+def _named_job(
+    item: Input,
+    output: str | None,
+    folder: Location | None,
+    settings: Settings,
+    template: str | None,
+) -> Job:
+    """Return the job of one input: where its output goes, in which format, and who named it."""
+    forced = output_format(settings.format) if settings.format else None
+    if output == "-" or (item.path is None and output is None):
+        return Job(item.label, item.path, None, forced)
+    if item.path is None and folder is not None:
+        raise UsageError("standard input has no name to put in a folder; use -o FILE")
+    target: Location
+    named = folder is not None or output is None
+    if named:
+        source = item.path or Path("stdin")
+        suffix = f".{forced.name}" if forced else source.suffix
+        name = output_name(source, settings, suffix, template or DEFAULT_TEMPLATE)
+        if folder is None:
+            target = source.with_name(name)
+        else:
+            target = folder.joinpath(*item.relative.parent.parts, name)
+    else:
+        assert output is not None
+        target = location(output)
+    if not (forced or target.suffix):
+        raise UsageError(
+            f"{item.label} has no suffix to give its output; give --format"
+            if named
+            else f"-o {output} has no suffix to tell the format: end it with / to "
+            "write into a folder, or add one (.png, .tif, ...), or give --format"
+        )
+    return Job(item.label, item.path, target, forced or output_format(target.suffix), named=named)
 
 
 def check_jobs(
@@ -429,8 +529,9 @@ def check_jobs(
     for job in jobs:
         if job.skip is not None or job.source is None:
             continue
+        each = job.settings_for(settings)
         if job.named and job.target is not None and job.format is not None:
-            _check_replace(job.target, provenance(settings, output_range(settings, job.format)))
+            _check_replace(job.target, provenance(each, output_range(each, job.format)))
         if job.source not in headers:
             remote = is_remote(job.source)  # read when it runs, as in _headers
             headers[job.source] = None if remote else _probe(job.source, job.label, max_pixels)
@@ -438,7 +539,7 @@ def check_jobs(
         if header is None:
             continue
         try:
-            planned = prepare(header, settings, job.format, TILED if job.tiled else max_pixels)
+            planned = prepare(header, each, job.format, TILED if job.tiled else max_pixels)
             if job.tile is not None:
                 _check_tile(planned, job.tile, max_pixels)
         except ParameterError as error:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcli.choices import Colormap, FileFormat, Method, Range
+from convcli.choices import Colormap, FileFormat, Method, MontageScale, Range
 from convcli.cli.options import (
     DilationOption,
     FlipOption,
@@ -26,11 +26,23 @@ from convcli.cli.options import (
     spoken,
 )
 from convcli.errors import ConvcliError, ExitCode, UsageError
-from convcli.limits import MAX_FRAMES, MAX_JOBS, MAX_PIXELS_LIMIT, MAX_TILE
+from convcli.limits import (
+    MAX_BANK_KERNELS,
+    MAX_FRAMES,
+    MAX_JOBS,
+    MAX_MONTAGE_TILES,
+    MAX_PIXELS_LIMIT,
+    MAX_TILE,
+    MONTAGE_TILE,
+)
 from convcli.naming import DEFAULT_TEMPLATE, FIELDS, check_template
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from convcli.pictures.montage import SheetRequest
     from convcli.pipeline import Settings
+    from convcli.report import Report
 
 
 EXAMPLES = examples(
@@ -38,7 +50,7 @@ EXAMPLES = examples(
     "convcli apply photos/ -k gaussian:sigma=2 -o blurred/ -j 4",
     "convcli apply scan.tif -k box:5 -p valid -s 2 -o small.tif",
     "convcli apply - -k sharpen < in.png > out.png",
-    "convcli apply img.png -k sobel-x --colormap viridis --dry-run --json",
+    "convcli apply img.png -k sobel-x -k sobel-y --bank --colormap viridis --montage sheet.png",
 )
 
 
@@ -63,6 +75,32 @@ def apply(
             "'[[0,1,0],[1,-4,1],[0,1,0]]'. Repeat to apply several in sequence.",
         ),
     ],
+    bank: Annotated[
+        bool,
+        typer.Option(
+            "--bank",
+            help="Apply each -k to the inputs on its own (a filter bank), not in sequence: "
+            "one output per kernel, named as a run of that kernel alone names it; -o is then "
+            f"a folder (at most {MAX_BANK_KERNELS} kernels).",
+        ),
+    ] = False,
+    montage: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FILE",
+            help="With --bank: one labelled contact sheet of each input and its responses "
+            f"(tiles at most {MONTAGE_TILE} px, {MAX_MONTAGE_TILES} tiles; format by suffix)",
+        ),
+    ] = None,
+    montage_scale: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SCALE",
+            autocompletion=completes(MontageScale),
+            help="With --montage and --colormap: the heat maps on one scale (shared) or "
+            "each on its own (each) [default: each]",
+        ),
+    ] = None,
     padding: PaddingOption = "same",
     pad_mode: PadModeOption = "reflect",
     pad_value: PadValueOption = 0.0,
@@ -231,12 +269,14 @@ def apply(
         ),
     ] = False,
 ) -> int:
-    """Filter images (or .npy arrays) with one kernel or a pipeline of kernels."""
+    """Filter images (or .npy arrays) with one kernel, a pipeline of kernels, or a bank."""
     from convcli import batch, planning
     from convcli.cli.feedback import Feedback, kernel_notes, note_line
     from convcli.io.images import DEFAULT_MAX_PIXELS
     from convcli.kernels.catalog import KERNEL_PATH_VARIABLE
     from convcli.report import check_report_path, write_report
+
+    sheet = _sheet_request(montage, bank, colormap, montage_scale)
 
     if json_lines and sys.stdout is None:
         raise ConvcliError("cannot write the --json records: standard output is closed")
@@ -251,7 +291,8 @@ def apply(
     with _cluster(scheduler, workers, inputs):  # reached and checked before anything is written
         planned = planning.plan(
             inputs, output, settings, template=name and check_template(name), recursive=recursive,
-            skip_existing=skip_existing, max_pixels=limit, dry_run=dry_run,
+            skip_existing=skip_existing, max_pixels=limit, dry_run=dry_run, bank=bank,
+            sheet=sheet.path if sheet else None,
         )  # fmt: skip
         if report is not None:
             targets = [job.target for job in planned.jobs if isinstance(job.target, Path)]
@@ -266,12 +307,13 @@ def apply(
                 "standard output is a terminal: an image is not written on the screen; "
                 "redirect it (> out.png) or use -o FILE"
             )
-        for note in planned.notes:
-            note_line(note)
         options = batch.RunOptions(
             workers=workers, scheduler=scheduler or None, fail_fast=fail_fast, dry_run=dry_run,
             max_pixels=limit,
         )  # fmt: skip
+        drawing = sheet and sheet.drawing(planned, settings, options)
+        for note in planned.notes:
+            note_line(note)
         feedback = Feedback(
             len(planned.jobs),
             json_lines=json_lines,
@@ -279,13 +321,37 @@ def apply(
             every_row=verbose or dry_run,
             table_on_stderr=to_stdout,
         )
+        each = _each(feedback.report, drawing.take if drawing else None)
         with feedback.progress():
-            reports = batch.run_jobs(planned.jobs, settings, options, feedback.report)
+            reports = batch.run_jobs(planned.jobs, settings, options, each)
+        if drawing:
+            drawing.write()
         feedback.finish(reports)
     if report is not None:
         write_report(report, reports)
     failed = any(done.status == "error" for done in reports)
     return int(ExitCode.FAILED if failed else ExitCode.OK)
+
+
+def _sheet_request(
+    montage: str | None, bank: bool, colormap: str | None, scale: str | None
+) -> "SheetRequest | None":
+    if montage is None and scale is None:
+        return None
+    from convcli.pictures.montage import SheetRequest  # Pillow's drawing: only for a sheet
+
+    return SheetRequest.checked(montage, bank, colormap, scale)
+
+
+def _each(*calls: "Callable[[Report], None] | None") -> "Callable[[Report], None]":
+    """Return one callback that passes each report to every call given."""
+
+    def each(report: "Report") -> None:
+        for call in calls:
+            if call is not None:
+                call(report)
+
+    return each
 
 
 def _cluster(

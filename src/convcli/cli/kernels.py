@@ -11,7 +11,9 @@ from convcli.cli.options import complete_kernel, complete_tag, examples
 
 LIST_EXAMPLES = examples("convcli kernels list --tag edge", "convcli kernels list --json")
 SHOW_EXAMPLES = examples(
-    "convcli kernels show sobel-x", "convcli kernels show gaussian:sigma=1.5 --json"
+    "convcli kernels show sobel-x",
+    "convcli kernels show gaussian:sigma=1.5 --json",
+    "convcli kernels show sobel-x --picture sobel-x.png",
 )
 
 
@@ -49,12 +51,25 @@ def show_kernel(
         ),
     ],
     json_output: Annotated[bool, typer.Option("--json", help="A JSON object.")] = False,
+    picture: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FILE",
+            help="Also draw the weights as a heat map to FILE: a coloured cell each, blue "
+            "negative, red positive, the values written where they fit (format by suffix)",
+        ),
+    ] = None,
 ) -> None:
     """Show a kernel's matrix, sum, rank, separability and default range."""
     from convcli.cli.render import console, kernel_view
     from convcli.kernels.catalog import load_kernel
 
     kernel = load_kernel(name)
+    if picture is not None:
+        from convcli.pictures.montage import kernel_picture, picture_path, write_picture
+
+        path, kind = picture_path(picture, "--picture")
+        write_picture(kernel_picture(kernel), path, kind)
     if json_output:
         typer.echo(json.dumps(kernel.record(), ensure_ascii=False))
     else:

@@ -1,0 +1,506 @@
+"""Contact sheets of a filter bank, and a kernel's weights as a picture.
+
+``apply --bank --montage FILE`` lays each input beside its responses, one
+labelled tile each, as ImageMagick's ``montage -label`` does; ``kernels show
+--picture FILE`` draws a kernel's weights as coloured cells. Pillow draws
+both (``ImageDraw`` and the font of :mod:`convcli.pictures.draw`); they are
+written atomically, in the format their suffix names.
+
+A sheet is built while the bank runs: each response is read back once it is
+written and reduced to its tile at once, so only the tiles are kept, never
+every full-size response.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageDraw
+
+from convcli.batch import RunOptions, job_source
+from convcli.choices import Colormap, FileFormat, MontageScale, Range, choose
+from convcli.colormaps import lookup_table
+from convcli.errors import ConvcliError, UsageError
+from convcli.io.atomic import write_atomically
+from convcli.io.formats import output_format
+from convcli.io.images import Picture, as_rgb, read_image
+from convcli.io.storage import is_url, read_object
+from convcli.io.streams import STDIN_BYTES_PER_PIXEL
+from convcli.kernels.kernel import Kernel
+from convcli.limits import MAX_KERNEL_PICTURE, MONTAGE_TILE
+from convcli.pictures.draw import Font, font, heat_map
+from convcli.pipeline import Settings, process
+from convcli.planning import Job, Planned
+from convcli.report import Report
+
+if TYPE_CHECKING:
+    from convcli.io.storage import Location
+
+RGB = npt.NDArray[np.uint8]
+COLUMNS = 8  # tiles a row, as ImageMagick's montage -tile 8x: an input's row wraps after that
+GAP = 10  # pixels between tiles and around the sheet
+LINE = 16  # a label's line, for a 13-pixel font
+NARROWEST = 168  # a tile's column is at least this wide, so that its label fits
+BACKGROUND, INK, FAINT = (255, 255, 255), (32, 32, 32), (225, 225, 225)
+
+
+def picture_path(text: str, option: str) -> tuple[Path, str]:
+    """Return the file a picture option names and Pillow's format for its suffix.
+
+    Raises
+    ------
+    UsageError
+        Standard output, a URL, a folder, a folder that does not exist, or a
+        suffix Pillow cannot write.
+    """
+    if text == "-":
+        raise UsageError(f"{option} writes a file, not standard output; name one (.png)")
+    if is_url(text):
+        raise UsageError(f"{option} writes a file here, not {text}")
+    path = Path(text)
+    if path.is_dir():
+        raise UsageError(f"{option} {text} is a folder; name a file (.png)")
+    if not path.parent.is_dir():
+        raise UsageError(f"{option} {text}: the folder {path.parent} does not exist")
+    kind = Image.registered_extensions().get(path.suffix.lower())
+    if kind is None or kind not in Image.SAVE:
+        raise UsageError(
+            f"{option} {text}: no picture format has the suffix {path.suffix or '(none)'!r}; "
+            "use .png (or .jpg, .webp, .tif, .gif, .bmp)"
+        )
+    return path, kind
+
+
+@dataclass(frozen=True)
+class SheetRequest:
+    """A contact sheet asked for (``--montage``): where, in which format, on which scale."""
+
+    path: Path
+    kind: str  # Pillow's format
+    scale: MontageScale
+
+    @classmethod
+    def checked(
+        cls, montage: str | None, bank: bool, colormap: str | None, scale: str | None
+    ) -> SheetRequest:
+        """Check ``--montage`` and ``--montage-scale`` with the options they need."""
+        if montage is None:
+            raise UsageError("--montage-scale scales the heat maps of a --montage sheet; give one")
+        if not bank:
+            raise UsageError(
+                "--montage draws a --bank's responses side by side; add --bank (without it, "
+                "several -k are one pipeline with one output)"
+            )
+        if scale is not None and colormap is None:
+            raise UsageError("--montage-scale scales heat maps: give --colormap too")
+        chosen = choose(MontageScale, scale or MontageScale.EACH, "montage-scale")
+        return cls(*picture_path(montage, "--montage"), chosen)
+
+    def drawing(
+        self, planned: Planned, settings: Settings, options: RunOptions
+    ) -> BankSheet | None:
+        """Return the sheet to build as the run's reports arrive; None for a dry run (noted)."""
+        if options.dry_run:
+            planned.notes.append(f"--dry-run: the --montage sheet {self.path} is not drawn")
+            return None
+        return BankSheet(self, planned.jobs, settings, options)
+
+
+def write_picture(image: Image.Image, path: Path, kind: str) -> None:
+    """Write ``image`` atomically in Pillow's format ``kind``."""
+    options = {"quality": 95} if kind in ("JPEG", "WEBP") else {}
+    try:
+        write_atomically(path, lambda stream: image.save(stream, format=kind, **options))
+    except OSError as error:
+        raise ConvcliError(f"{path}: cannot write: {error.strerror or error}") from None
+
+
+# --- a kernel as a picture -------------------------------------------------------------------
+
+GRID = 640  # pixels along a kernel picture's longest side of cells, about
+WIDEST_CELL = 56
+KERNEL_MAP = Colormap.COOLWARM  # diverging: blue negative, the middle grey 0, red positive
+
+
+def kernel_picture(kernel: Kernel) -> Image.Image:
+    """Draw a kernel's weights as square cells coloured on one scale centred on 0.
+
+    A combined kernel (``sobel``) shows each component, side by side, on one
+    scale. The weights are written in the cells when every one fits; a
+    colour scale below states the range.
+
+    Raises
+    ------
+    UsageError
+        A 3-D kernel, or one longer than ``MAX_KERNEL_PICTURE`` cells a side.
+    """
+    matrices = [np.atleast_2d(matrix) for matrix in kernel.matrices]
+    if any(matrix.ndim > 2 for matrix in matrices):
+        raise UsageError(f"--picture draws 1-D and 2-D kernels; {kernel.name} is 3-D")
+    longest = max(max(matrix.shape) for matrix in matrices)
+    if longest > MAX_KERNEL_PICTURE:
+        raise UsageError(
+            f"--picture draws kernels up to {MAX_KERNEL_PICTURE} cells a side; "
+            f"{kernel.name} has {longest}"
+        )
+    cell = max(1, min(WIDEST_CELL, GRID // longest))
+    peak = max(float(np.abs(matrix).max()) for matrix in matrices)
+    panels = [_cells(matrix, cell, peak) for matrix in matrices]
+    names = [part.name for part in kernel.components] or [""]
+    shape = "x".join(map(str, kernel.shape))
+    title = [f"{kernel.name}  {shape}" + (f"  (bias {kernel.bias:g})" if kernel.bias else "")]
+    if kernel.components:
+        title.append(f"{kernel.combine} of {' and '.join(names)}, on one scale")
+    return _kernel_sheet(panels, names if kernel.components else [], title, peak)
+
+
+def _cells(matrix: npt.NDArray[np.float64], cell: int, peak: float) -> Image.Image:
+    """Draw one matrix: a square of ``cell`` pixels per weight, its value written if it fits."""
+    rgb, _, _ = heat_map(matrix, KERNEL_MAP, scale=peak)
+    rows, cols = matrix.shape
+    picture = np.repeat(np.repeat(rgb, cell, axis=0), cell, axis=1)
+    if cell >= 6:  # a white line between cells
+        picture[cell - 1 :: cell, :] = 255
+        picture[:, cell - 1 :: cell] = 255
+    image = Image.fromarray(np.ascontiguousarray(picture))
+    legible = _legible(matrix, cell)
+    if legible is None:
+        return image  # not every weight would be legible: none is written
+    texts, face, size = legible
+    draw = ImageDraw.Draw(image)
+    for r in range(rows):
+        for c in range(cols):
+            light = float(rgb[r, c] @ np.array([0.299, 0.587, 0.114])) > 150
+            text = texts[r][c]
+            where = (
+                c * cell + (cell - 1 - _length(face, text)) // 2,
+                r * cell + (cell - 1 - size) // 2,
+            )
+            draw.text(where, text, fill=INK if light else BACKGROUND, font=face)
+    return image
+
+
+def _legible(
+    matrix: npt.NDArray[np.float64], cell: int
+) -> tuple[list[list[str]], Font, int] | None:
+    """Return the weights as text, the font and its size, when every one fits its cell."""
+    if cell < 24:
+        return None
+    for digits in (3, 2):
+        texts = [[f"{value:.{digits}g}" for value in row] for row in matrix.tolist()]
+        for size in range(min(14, cell // 4), 8, -1):
+            face = font(size)
+            if max(_length(face, text) for row in texts for text in row) <= cell - 5:
+                return texts, face, size
+    return None
+
+
+def _kernel_sheet(
+    panels: list[Image.Image], names: list[str], title: list[str], peak: float
+) -> Image.Image:
+    """Set the panels side by side under a title, with the colour scale below."""
+    face = font(13)
+    named = LINE if names else 0
+    panels_width = sum(panel.width for panel in panels) + GAP * (len(panels) - 1)
+    width = max(panels_width, 280, *(_length(face, text) for text in title)) + 2 * GAP
+    height = GAP + len(title) * LINE + GAP + named + max(p.height for p in panels)
+    sheet = Image.new("RGB", (width, height + 3 * LINE + 2 * GAP), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    for number, text in enumerate(title):
+        draw.text((GAP, GAP + number * LINE), text, fill=INK, font=face)
+    x, top = GAP + (width - 2 * GAP - panels_width) // 2, GAP + len(title) * LINE + GAP
+    for panel, name in zip(panels, names or [""] * len(panels), strict=True):
+        draw.text((x, top), name, fill=INK, font=face)
+        sheet.paste(panel, (x, top + named))
+        x += panel.width + GAP
+    below = height + GAP
+    ends = (f"{-peak:.4g}", f"{peak:.4g}")
+    scale_bar(draw, (GAP, below), width - 2 * GAP, KERNEL_MAP, ends, face, middle="0")
+    draw.text((GAP, below + 2 * LINE), "weights: blue negative, red positive, grey 0",
+              fill=INK, font=face)  # fmt: skip
+    return sheet
+
+
+# --- contact sheets ---------------------------------------------------------------------------
+
+
+@dataclass
+class Tile:
+    """One picture of a sheet and its label."""
+
+    lines: list[str]  # the label: a name, then what is shown
+    rgb: RGB | None = None  # the picture; None when there is none (a failure)
+    values: npt.NDArray[np.float32] | None = None  # a heat map's values, coloured when drawn
+    peak: float = 0.0  # the largest magnitude of the whole response (before reduction)
+    scale: tuple[str, float, float] | None = None  # a heat map's colormap and range, once coloured
+
+    @property
+    def rows_of_text(self) -> int:
+        """The label's lines, the heat map's scale bar among them."""
+        return len(self.lines) + (self.scale is not None)
+
+
+class BankSheet:
+    """A contact sheet of a bank (``apply --bank --montage``), built as the reports arrive.
+
+    One row per input: the input, then its response to each kernel in order,
+    wrapping after :data:`COLUMNS` tiles. A response is its output as written
+    (read back and reduced); with a colormap, its values as a heat map, on a
+    scale of its own or one shared by every map of the sheet.
+    """
+
+    def __init__(
+        self, request: SheetRequest, jobs: Sequence[Job], settings: Settings, options: RunOptions
+    ) -> None:
+        self._request, self._jobs, self._settings, self._options = request, jobs, settings, options
+        self._colormap, self._scale = settings.colormap, request.scale
+        self._rows: list[list[Tile]] = []
+        self._taken = 0
+
+    def take(self, report: Report) -> None:
+        """Add the tile of the next job's report (reports come in the order of the jobs)."""
+        job = self._jobs[self._taken]
+        self._taken += 1
+        if job.kernel is None:  # no image, or missing: no row
+            return
+        if job.kernel == 0:
+            self._rows.append([self._input_tile(job)])
+        self._rows[-1].append(self._response_tile(job, report))
+
+    def _input_tile(self, job: Job) -> Tile:
+        try:
+            source = job_source(job, self._options)
+            picture = read_image(source, job.label, self._options.max_pixels, self._frame)
+        except ConvcliError as error:
+            return Tile([job.label, note(error)])
+        rgb, shown = _reduced(_as_rgb8(picture))
+        return Tile([job.label, shown], rgb)
+
+    @property
+    def _frame(self) -> int:
+        return self._settings.frame or 0
+
+    def _response_tile(self, job: Job, report: Report) -> Tile:
+        name = job.settings_for(self._settings).kernel_name
+        if report.status == "error":
+            return Tile([name, "failed"])
+        try:
+            if self._colormap is not None:
+                values = self._values(job)
+                finite = values[np.isfinite(values)]
+                peak = float(np.abs(finite).max()) if finite.size else 0.0
+                reduced, shown = _reduced_values(values)
+                return Tile([name, shown], values=reduced, peak=peak)
+            assert job.target is not None
+            picture = read_image(self._read(job.target), str(job.target),
+                                 self._options.max_pixels)  # fmt: skip
+        except ConvcliError as error:
+            return Tile([name, note(error)])
+        rgb, shown = _reduced(_as_rgb8(picture))
+        return Tile([name, shown], rgb)
+
+    def _values(self, job: Job) -> npt.NDArray[np.float32]:
+        """Filter the job's input again for the response's values (its file holds colours)."""
+        settings = replace(job.settings_for(self._settings), range=Range.RAW, colormap=None,
+                           format=None, gray=True, compress_level=None)  # fmt: skip
+        buffer = io.BytesIO()
+        process(job_source(job, self._options), buffer, settings, label=job.label,
+                fmt=output_format(FileFormat.NPY), max_pixels=self._options.max_pixels)  # fmt: skip
+        buffer.seek(0)
+        values: npt.NDArray[np.float32] = np.load(buffer, allow_pickle=False)
+        if values.ndim != 2:
+            raise UsageError(f"a {values.ndim}-D response is not a picture")
+        return values
+
+    def _read(self, where: Location) -> Path | bytes:
+        if isinstance(where, Path):
+            return where
+        return read_object(where, str(where), STDIN_BYTES_PER_PIXEL * self._options.max_pixels)
+
+    def draw(self) -> Image.Image:
+        """Draw the sheet: a title, then each input's row of labelled tiles."""
+        shared = max((t.peak for row in self._rows for t in row), default=0.0)
+        for row in self._rows:
+            for tile in row:
+                if tile.values is not None:
+                    self._colour(tile, shared if self._scale == MontageScale.SHARED else None)
+        return _layout(self._rows, self._title())
+
+    def _colour(self, tile: Tile, shared: float | None) -> None:
+        assert tile.values is not None
+        assert self._colormap is not None
+        rgb, low, high = heat_map(tile.values, self._colormap,
+                                  scale=tile.peak if shared is None else shared)  # fmt: skip
+        tile.rgb, tile.scale = rgb, (self._colormap, low, high)
+
+    def _title(self) -> list[str]:
+        kernels = len(self._settings.kernels)
+        inputs = len(self._rows)
+        lines = [
+            f"convcli apply --bank: {kernels} kernel{'s' * (kernels > 1)} on "
+            f"{inputs} input{'s' * (inputs > 1)}, each input then its responses",
+            f"tiles at most {MONTAGE_TILE} px: larger images are shown reduced (1/N: "
+            "each pixel the mean of N x N)",
+        ]
+        if self._colormap is not None:
+            how = (
+                "all on one scale, to the largest magnitude of any"
+                if self._scale == MontageScale.SHARED
+                else "each on its own scale, to its largest magnitude"
+            )
+            lines.append(
+                f"responses as {self._colormap} heat maps of their values, {how} "
+                "(0 in the middle where values have both signs)"
+            )
+        return lines
+
+    def write(self) -> None:
+        """Draw the sheet and write it atomically, where and as the request says."""
+        write_picture(self.draw(), self._request.path, self._request.kind)
+
+
+def note(error: BaseException) -> str:
+    """Return an error's message without the label it starts with (the tile names it)."""
+    text = str(error)
+    return text.split(": ", 1)[1] if ": " in text else text
+
+
+def _as_rgb8(picture: Picture) -> RGB:
+    """Return a picture's pixels as 8-bit RGB, scaled by its white (alpha left out)."""
+    if picture.header.is_cmyk:
+        picture, _ = as_rgb(picture)
+    array = np.asarray(picture.pixels)
+    if array.ndim == 3 and array.shape[2] != 3:
+        array = array[..., 0]  # one channel
+    if array.ndim == 2:
+        array = np.repeat(array[..., np.newaxis], 3, axis=2)
+    if array.dtype == np.uint8 and picture.white == 255:
+        same: RGB = array
+        return same
+    scaled = np.nan_to_num(array.astype(np.float32) * np.float32(255 / picture.white))
+    rgb: RGB = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
+    return rgb
+
+
+def _factor(shape: tuple[int, ...]) -> int:
+    return max(1, math.ceil(max(shape[:2]) / MONTAGE_TILE))
+
+
+def _shown(shape: tuple[int, ...], factor: int) -> str:
+    size = f"{shape[0]}x{shape[1]}"
+    return size if factor == 1 else f"{size}, shown at 1/{factor}"
+
+
+def _reduced(rgb: RGB) -> tuple[RGB, str]:
+    """Reduce a picture to fit a tile (each pixel the mean of N x N); say what is shown."""
+    factor = _factor(rgb.shape)
+    image = Image.fromarray(rgb)
+    small: RGB = np.asarray(image.reduce(factor) if factor > 1 else image)
+    return small, _shown(rgb.shape, factor)
+
+
+def _reduced_values(values: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], str]:
+    factor = _factor(values.shape)
+    image = Image.fromarray(values.astype(np.float32, copy=False), "F")
+    small: npt.NDArray[np.float32] = np.asarray(image.reduce(factor) if factor > 1 else image)
+    return small, _shown(values.shape, factor)
+
+
+def _layout(rows: list[list[Tile]], title: list[str]) -> Image.Image:
+    """Place the tiles on a sheet: rows of at most COLUMNS, a label under each tile."""
+    label_font = font(13)
+    tiles = [tile for row in rows for tile in row]
+    width = max([NARROWEST, *(t.rgb.shape[1] for t in tiles if t.rgb is not None)])
+    height = max([LINE * 2, *(t.rgb.shape[0] for t in tiles if t.rgb is not None)])
+    lines = max((tile.rows_of_text for tile in tiles), default=0)
+    cell = (width + GAP, GAP + height + 4 + lines * LINE + GAP)
+    grid = [row[start : start + COLUMNS] for row in rows for start in range(0, len(row), COLUMNS)]
+    columns = max((len(line) for line in grid), default=1)
+    title_font = font(14)
+    top = GAP + len(title) * 18 + GAP
+    sheet_width = max(GAP + columns * cell[0], *(2 * GAP + _length(title_font, t) for t in title))
+    sheet = Image.new("RGB", (sheet_width, top + len(grid) * cell[1]), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    for number, text in enumerate(title):
+        draw.text((GAP, GAP + number * 18), text, fill=INK, font=title_font)
+    for r, line in enumerate(grid):
+        y = top + r * cell[1]
+        draw.line([(GAP, y), (sheet_width - GAP, y)], fill=FAINT)
+        for c, tile in enumerate(line):
+            _place(sheet, draw, tile, (GAP + c * cell[0], y + GAP), (width, height), label_font)
+    return sheet
+
+
+def _place(
+    sheet: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    tile: Tile,
+    corner: tuple[int, int],
+    box: tuple[int, int],
+    label_font: Font,
+) -> None:
+    """Draw one tile, centred in its box, and its label below."""
+    x, y = corner
+    if tile.rgb is None:
+        draw.rectangle([x, y, x + box[0] - 1, y + box[1] - 1], outline=FAINT, fill=(245, 245, 245))
+    else:
+        h, w = tile.rgb.shape[:2]
+        sheet.paste(Image.fromarray(tile.rgb), (x + (box[0] - w) // 2, y + (box[1] - h) // 2))
+    below = y + box[1] + 4
+    for number, text in enumerate(tile.lines):
+        draw.text((x, below + number * LINE), _fitted(label_font, text, box[0]), fill=INK,
+                  font=label_font)  # fmt: skip
+    if tile.scale is not None:
+        colormap, low, high = tile.scale
+        where = (x, below + len(tile.lines) * LINE)
+        scale_bar(draw, where, box[0], colormap, (f"{low:.4g}", f"{high:.4g}"), label_font)
+
+
+def scale_bar(
+    draw: ImageDraw.ImageDraw,
+    where: tuple[int, int],
+    width: int,
+    colormap: str,
+    ends: tuple[str, str],
+    label_font: Font,
+    middle: str = "",
+) -> None:
+    """Write a colour scale on one line: the low end's number, the map's colours, the high's."""
+    x, y = where
+    low, high = ends
+    draw.text((x, y), low, fill=INK, font=label_font)
+    left = x + _length(label_font, low) + 5
+    right = x + width - _length(label_font, high) - 5
+    draw.text((right + 5, y), high, fill=INK, font=label_font)
+    if right - left < 8:
+        return
+    table = lookup_table(colormap)
+    top, bottom = y + 3, y + LINE - 4
+    for i in range(right - left):
+        colour = table[round(255 * i / max(1, right - left - 1))]
+        draw.line([(left + i, top), (left + i, bottom)], fill=(*map(int, colour),))
+    if middle:  # a mark and its number at the centre (0 of a diverging scale)
+        centre = (left + right) // 2
+        draw.line([(centre, top - 2), (centre, bottom + 2)], fill=INK)
+        draw.text((centre - _length(label_font, middle) // 2, bottom + 3), middle, fill=INK,
+                  font=label_font)  # fmt: skip
+
+
+def _length(face: Font, text: str) -> int:
+    return math.ceil(face.getlength(text))
+
+
+def _fitted(face: Font, text: str, width: int) -> str:
+    """Shorten ``text`` to ``width`` pixels, keeping its end (a path's file name) after '...'."""
+    if _length(face, text) <= width:
+        return text
+    while text and _length(face, "..." + text) > width:
+        text = text[1:]
+    return "..." + text
