@@ -122,7 +122,19 @@ def test_an_image_crop_is_explained_as_luminance(tmp_path):
     [
         (["-k", "sobel"], r"sobel combines sobel-x and sobel-y; explain one of them"),
         (["-k", "box", "--input", str(SAMPLES / "camera.png")], r"explain shows at most 32 per side: choose a part with --crop"),
-        (["-k", "box", "--input", "[[1,2],[3,4]]", "--crop", "0,0,3,3"], r"--crop reaches 3 along axis 0"),
+        (["-k", "box", "--input", "[[1,2],[3,4]]", "--crop", "0,0,3,3"], r"--crop reaches 3 along axis 0, past the input's 2"),
+        (["-k", "box", "--input", "[[1,2],[3,4]]", "--crop", "0,1,1,2"], r"--crop reaches 3 along axis 1"),
+        (["-k", "box", "--crop", "1,1,0,2"], r"--crop must start at 0 or more and be 1 or more long, got 1 and 0 along axis 0"),
+        (["-k", "box", "--crop", "1,2,3"], r"--crop takes ROW,COL,HEIGHT,WIDTH for a 2-D input, got 3 numbers"),
+        (["-k", "[1,2]", "--crop", "1,2,3"], r"--crop takes START,LENGTH for a 1-D input, got 3 numbers"),
+        (["-k", "box", "--crop", "-1,0,2,2"], r"--crop must be >= 0, got '-1,0,2,2'"),
+        (["-k", "box", "--crop", ""], r"--crop must be ROW,COL,HEIGHT,WIDTH \(integers\), got ''"),
+        (["-k", "[1,2]", "--crop", "one,2"], r"--crop must be START,LENGTH \(integers\)"),
+        (["-k", "box", "--input", str(SAMPLES / "camera.png"), "--crop", "0,0,40,6"], r"the crop is 40x6; explain shows at most 32 per side"),
+        (["-k", "box", "--input", str(SAMPLES / "camera.png"), "--crop", "0,0,30,30", "-d", "20"], r"the crop with the cells its windows read would be 70x70; explain shows at most 64 per side"),
+        # Same padding, stride 3: outputs are at cells 0, 3; none at 1..2.
+        (["-k", "box", "--crop", "1,1,2,2", "-s", "3"], r"the crop has no output along axis 0: outputs are at input cells 0 to 3, every 3, and none is in 1..2"),
+        (["-k", "box", "--crop", "0,2,1,1", "-p", "valid"], r"the crop has no output along axis 0: outputs are at input cells 1 to 3, and none is in 0..0"),
         (["-k", "[1,2]", "--input", "[[1,2],[3,4]]"], r"a 1-D kernel and a 2-D input"),
         (["-k", "box", "--input", "[[1,2],[3"], r"--input: not a matrix of numbers"),
         (["-k", "box", "--input", ""], r"--input is empty: give a matrix, a .npy or an image"),
@@ -252,18 +264,232 @@ def test_a_template_is_zero_mean_unit_norm_and_a_flat_one_is_refused(tmp_path):
     assert (matrix**2).sum() == pytest.approx(1.0)
 
 
-def test_a_npy_signal_is_explained_with_a_1d_crop(tmp_path):
-    np.save(tmp_path / "s.npy", np.arange(100.0) ** 2)
-    record = explain_json(
-        "-k", "[1, -2, 1]", "--input", str(tmp_path / "s.npy"), "--crop", "10,6", "-p", "valid"
-    )
-    assert record["input_shape"] == [6]
-    assert record["output"] == [2.0] * 4  # the second difference of n squared
-
-
 def test_a_template_names_its_outputs_by_the_file_stem(tmp_path):
     result = runner.invoke(app, ["apply", str(SAMPLES / "shapes.png"), "-k", f"template:{SAMPLES / 'circle.png'}",
                                  "-o", str(tmp_path), "--json"])  # fmt: skip
     record = json.loads(result.stdout)
     assert record["kernel"] == "template:circle"
     assert record["output"].endswith("shapes_template-circle.png")
+
+
+# --- a crop in context ---------------------------------------------------------------
+# With --crop, explain shows the outputs of the whole input at the crop's cells: output n is at
+# input cell n·stride - before + dilation·(k - 1)//2 (with "same" padding and stride 1, cell n).
+
+
+def at_crop(x, k, padding, stride, dilation, starts, sizes):
+    """Which whole-output indices are at the crop's cells, per axis, by trying every output."""
+    found = []
+    for n, m, (b, a), s, d, start, size in zip(
+        x.shape, k.shape, padding, stride, dilation, starts, sizes, strict=True
+    ):
+        total = brute_force_size(n, b, a, m, s, d)
+        found.append(
+            [j for j in range(total) if start <= j * s - b + d * (m - 1) // 2 < start + size]
+        )
+    return found
+
+
+@st.composite
+def crops(draw: st.DrawFn, ndim: int):
+    sides = [draw(st.integers(1, 12)) for _ in range(ndim)]
+    ksides = [draw(st.integers(1, 4)) for _ in range(ndim)]  # even sides too
+    values = st.integers(-9, 9)
+    x = np.array(draw(st.lists(values, min_size=int(np.prod(sides)), max_size=int(np.prod(sides)))))
+    k = np.array(
+        draw(st.lists(values, min_size=int(np.prod(ksides)), max_size=int(np.prod(ksides))))
+    )
+    pairs = st.tuples(st.integers(0, 4), st.integers(0, 4))
+    padding = draw(st.one_of(st.sampled_from(["same", "valid", "full"]), st.integers(0, 4),
+                             st.lists(pairs, min_size=ndim, max_size=ndim)))  # fmt: skip
+    starts = [draw(st.integers(0, n - 1)) for n in sides]
+    sizes = [draw(st.integers(1, n - start)) for n, start in zip(sides, starts, strict=True)]
+    settings_ = {
+        "padding": padding,
+        "pad_mode": draw(st.sampled_from(MODES)),
+        "pad_value": draw(st.sampled_from([0.0, 2.5])),
+        "stride": tuple(draw(st.integers(1, 3)) for _ in range(ndim)),
+        "dilation": tuple(draw(st.integers(1, 3)) for _ in range(ndim)),
+        "flip": draw(st.booleans()),
+    }
+    return x.reshape(sides).astype(float), k.reshape(ksides).astype(float), starts, sizes, settings_
+
+
+def check_a_crop(x, k, starts, sizes, settings_):
+    from convcli.engine import convolve, resolve_geometry
+    from convcli.errors import UsageError
+    from convcli.explain import explain
+
+    try:
+        g = resolve_geometry(x.shape, k.shape, padding=settings_["padding"],
+                             stride=settings_["stride"], dilation=settings_["dilation"])  # fmt: skip
+    except UsageError:
+        assume(False)  # an empty output: tested elsewhere
+    shown = at_crop(x, k, g.padding, g.stride, g.dilation, starts, sizes)
+    if not all(shown):
+        with pytest.raises(UsageError, match="the crop has no output along axis"):
+            explain(x, k, crop=(*starts, *sizes), **settings_)
+        return
+    e = explain(x, k, crop=(*starts, *sizes), steps=10_000, **settings_)
+    # Exactly the whole output's values at the outputs whose cell is in the crop.
+    where = np.ix_(*shown)
+    whole = convolve(x, k, dtype=np.float64, **settings_)
+    np.testing.assert_allclose(e.output, whole[where])
+    applied = np.flip(k) if settings_["flip"] else k
+    mode, fill = settings_["pad_mode"], settings_["pad_value"]
+    reference = correlate_reference(x, applied, g.padding, mode, fill, g.stride, g.dilation)
+    np.testing.assert_allclose(e.output, reference[where])
+    assert e.output_start == tuple(axis[0] for axis in shown)
+    assert e.crop_start == tuple(starts)
+    assert e.input.tolist() == x[tuple(slice(a, a + n) for a, n in zip(starts, sizes))].tolist()
+    # Every shown cell: the crop's, the input's around it, or padding, with its value.
+    for cell in np.ndindex(*e.padded.shape):
+        at = [o + c for o, c in zip(e.offset, cell, strict=True)]
+        source = [border_index(i, n, mode) for i, n in zip(at, x.shape, strict=True)]
+        assert e.padded[cell] == (fill if None in source else x[tuple(source)])
+        in_crop = all(a <= i < a + n for i, a, n in zip(at, starts, sizes, strict=True))
+        in_image = all(0 <= i < n for i, n in zip(at, x.shape, strict=True))
+        assert (e.inside[cell], e.context[cell]) == (in_crop, in_image and not in_crop)
+    # Each step is the definition: the input cells its window reads, times the kernel.
+    assert len(e.steps) == e.output.size
+    for step, reading_order in zip(e.steps, np.ndindex(*e.output.shape), strict=True):
+        assert step.output_index == reading_order
+        index = [o + i for o, i in zip(e.output_start, step.output_index, strict=True)]
+        for tap in np.ndindex(*k.shape):
+            at = [i * s + t * d - b for i, t, s, d, (b, _) in
+                  zip(index, tap, g.stride, g.dilation, g.padding, strict=True)]  # fmt: skip
+            source = [border_index(i, n, mode) for i, n in zip(at, x.shape, strict=True)]
+            assert step.window[tap] == (fill if None in source else x[tuple(source)])
+            origin = [
+                a - o - t * d for a, o, t, d in zip(at, e.offset, tap, g.dilation, strict=True)
+            ]
+            assert list(step.origin) == origin
+        assert step.sum == pytest.approx(float((step.window * applied).sum()))
+        assert step.sum == pytest.approx(whole[tuple(index)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(crops(2))
+def test_a_2d_crop_explains_the_whole_inputs_outputs_at_its_cells(case):
+    check_a_crop(*case)
+
+
+@settings(max_examples=60, deadline=None)
+@given(crops(1))
+def test_a_1d_crop_explains_the_whole_inputs_outputs_at_its_cells(case):
+    check_a_crop(*case)
+
+
+@pytest.mark.parametrize(
+    "kernel", [[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]], [[1.0, -1.0], [2.0, 0.5]]]
+)
+def test_with_same_padding_and_stride_1_the_outputs_are_the_crops_cells(kernel):
+    from convcli.explain import explain
+
+    x = np.arange(1.0, 101.0).reshape(10, 10)
+    e = explain(x, kernel, crop=(0, 7, 4, 3), dilation=(1, 2))
+    assert e.output_start == (0, 7)
+    assert e.output.shape == (4, 3)
+
+
+def test_without_a_crop_nothing_is_context_and_every_output_is_explained():
+    from convcli.explain import explain
+
+    e = explain(np.arange(1.0, 26.0).reshape(5, 5), np.ones((3, 3)), padding=1, stride=2)
+    assert not e.context.any()
+    assert e.crop_start is None
+    assert (e.offset, e.output_start, e.output.shape) == ((-1, -1), (0, 0), (3, 3))
+    assert e.inside.sum() == 25
+
+
+def test_the_learners_crop_has_the_border_outputs_apply_computes(tmp_path):
+    # convcli explain -k laplacian --input camera.png --crop 200,250,6,6: the crop's border
+    # outputs read the photo's own pixels around it, as apply's do.
+    result = runner.invoke(app, ["apply", str(SAMPLES / "camera.png"), "-k", "laplacian",
+                                 "-o", str(tmp_path / "out.npy")])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    applied = np.load(tmp_path / "out.npy")[200:206, 250:256]
+    record = explain_json(
+        "-k", "laplacian", "--input", str(SAMPLES / "camera.png"), "--crop", "200,250,6,6"
+    )
+    np.testing.assert_allclose(record["output"], applied, atol=1e-3)
+    assert record["output_start"] == [200, 250]
+    assert record["crop"] == {"start": [200, 250], "shape": [6, 6]}
+    assert record["input_shape"] == record["output_shape"] == [512, 512]
+    # The bug: the crop padded as if it were the whole picture misses the bottom border.
+    with Image.open(SAMPLES / "camera.png") as image:
+        alone = np.asarray(image.convert("L"), dtype=np.float64)[200:206, 250:256]
+    padded_alone = correlate_reference(
+        alone, np.array(record["kernel"]), [(1, 1), (1, 1)], "reflect"
+    )
+    assert not np.allclose(padded_alone[-1], applied[-1])
+
+
+@pytest.mark.parametrize(
+    ("source", "crop", "args"),
+    [
+        ("npy", "0,35,5,5", ["-k", "sobel-x", "-p", "full", "-s", "2", "--pad-mode", "wrap"]),
+        ("npy", "17,3,4,6", ["-k", "[[1,2],[3,4]]", "-d", "3", "--flip", "--pad-mode", "symmetric"]),
+        ("npy", "26,0,4,3", ["-k", "box:3", "-p", "0,2,3,1", "--pad-mode", "zero", "--pad-value", "7"]),
+        ("inline", "1,1,3,2", ["-k", "laplacian", "--pad-mode", "replicate"]),
+    ],
+)  # fmt: skip
+def test_explain_of_a_crop_is_what_apply_writes_at_those_pixels(tmp_path, source, crop, args):
+    x = np.random.default_rng(7).normal(size=(30, 40))
+    if source == "inline":
+        x = x[:5, :6].round(2)
+    np.save(tmp_path / "whole.npy", x)
+    given = json.dumps(x.tolist()) if source == "inline" else str(tmp_path / "whole.npy")
+    result = runner.invoke(
+        app, ["apply", str(tmp_path / "whole.npy"), *args, "-o", str(tmp_path / "y.npy")]
+    )
+    assert result.exit_code == 0, result.stderr
+    applied = np.load(tmp_path / "y.npy")  # a .npy output keeps the raw float values
+    record = explain_json(*args, "--input", given, "--crop", crop)
+    output = np.array(record["output"])
+    rows, cols = (range(a, a + n) for a, n in zip(record["output_start"], output.shape))
+    np.testing.assert_allclose(output, applied[np.ix_(rows, cols)], rtol=1e-5, atol=1e-5)
+    assert [step["sum"] for step in record["steps"]] == pytest.approx(output.ravel()[:3].tolist())
+
+
+def test_a_npy_signal_is_explained_with_a_1d_crop_in_its_context(tmp_path):
+    np.save(tmp_path / "s.npy", np.arange(100.0) ** 2)
+    record = explain_json(
+        "-k", "[1, -2, 1]", "--input", str(tmp_path / "s.npy"), "--crop", "10,6", "-p", "valid"
+    )
+    assert record["input_shape"] == [100]
+    assert record["crop"] == {"start": [10], "shape": [6]}
+    assert record["anchor"] == [1]
+    assert record["output_start"] == [9]  # valid: output n is at cell n + 1
+    assert record["output"] == [2.0] * 6  # the second difference of n squared, at cells 10..15
+
+
+def test_the_page_marks_the_crop_its_context_and_the_padding_in_plain_text():
+    # The 5x5 ramp 1..25, rows 0..2 and cols 2..4: the window reads row -1 (reflect: row 1),
+    # col 1 of the ramp around the crop, and col 5 (reflect: col 3).
+    result = runner.invoke(app, ["explain", "-k", "box", "--crop", "0,2,3,3", "--steps", "1"],
+                           env={"NO_COLOR": "1", "COLUMNS": "60"})  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    page = [line.rstrip() for line in result.stdout.splitlines()]
+    assert all(len(line) <= 60 for line in page)
+    assert (
+        " ".join(page[:2])
+        == "convcli explain: box, 3x3, over rows 0..2, cols 2..4 of 5x5: cross-correlation"
+    )
+    start = page.index("input rows -1..3, cols 1..5, the crop in context")
+    legend = " ".join(page[start + 1 : start + 3])
+    assert legend == ("  plain: the crop; [x]: the input around it; (x): padding "
+                      "past the input's edges (reflect: rows 1+1, cols 1+1)")  # fmt: skip
+    ramp = np.arange(1, 26).reshape(5, 5)
+    expected = []
+    for row in range(-1, 4):
+        cells = []
+        for col in range(1, 6):
+            value = ramp[border_index(row, 5, "reflect"), border_index(col, 5, "reflect")]
+            inside_image = 0 <= row < 5 and 0 <= col < 5
+            in_crop = 0 <= row < 3 and 2 <= col < 5
+            cells.append(str(value) if in_crop else f"[{value}]" if inside_image else f"({value})")
+        expected.append(cells)
+    assert [line.split() for line in page[start + 3 : start + 8]] == expected
+    assert "sliding window (first 1 of 9 positions at the crop)" in page
+    assert "  output[0, 2]: window at input rows -1..1, cols 1..3" in page

@@ -7,21 +7,22 @@ engine. That they agree is what the tests check.
 
 from __future__ import annotations
 
+import functools
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from convcli.choices import PadMode
 from convcli.engine import (
     Geometry,
     PaddingSpec,
     canonical_pad_mode,
     convolve,
-    pad,
     resolve_geometry,
+    source_index,
 )
 from convcli.errors import InputError, ParameterError, UsageError
 
@@ -41,41 +42,65 @@ class Step:
 
 @dataclass(frozen=True)
 class Explanation:
-    """Everything ``convcli explain`` shows."""
+    """Everything ``convcli explain`` shows.
 
-    input: Matrix
+    With a crop, the geometry, the formula and the padding are the whole
+    input's; ``input`` and ``output`` are the crop's cells and the outputs at
+    them, and ``padded`` shows the crop in its context.
+    """
+
+    input: Matrix  # the cells explained: the whole input, or the crop
     kernel: Matrix  # as applied: rotated 180 degrees with flip
     flip: bool
-    geometry: Geometry
+    geometry: Geometry  # of the whole input
     pad_mode: str
     padded: Matrix  # the cells shown: the input with its padding (or, for a crop, its context)
     inside: npt.NDArray[np.bool_]  # True where a shown cell is an input (or crop) cell
     context: npt.NDArray[np.bool_]  # True where a shown cell is the image's, around a crop
     offset: tuple[int, ...]  # the image index of the first shown cell (negative in padding)
     steps: list[Step]
-    output: Matrix
+    output: Matrix  # the outputs explained: all, or those at the crop's cells (see anchor)
+    image_shape: tuple[int, ...]  # the whole input's shape
+    crop_start: tuple[int, ...] | None  # the image index of the crop's first cell; None: no crop
+    output_start: tuple[int, ...]  # the whole output's index of output's first cell
 
     @property
     def written(self) -> Matrix:
         """The kernel as the user wrote it (before any flip)."""
         return np.flip(self.kernel) if self.flip else self.kernel
 
+    @property
+    def anchor(self) -> tuple[int, ...]:
+        """Per axis, how far the cell an output is at lies from its window's first cell.
+
+        Half the dilated kernel's span, rounded down: the split "same" padding
+        uses, so that with it (and stride 1) output n is at input cell n.
+        """
+        g = self.geometry
+        return tuple(d * (k - 1) // 2 for k, d in zip(g.kernel_shape, g.dilation, strict=True))
+
     def record(self) -> dict[str, Any]:
         """Return the ``--json`` object."""
         g = self.geometry
+        crop = None
+        if self.crop_start is not None:
+            crop = {"start": list(self.crop_start), "shape": list(self.input.shape)}
         return {
-            "input_shape": list(self.input.shape),
+            "input_shape": list(self.image_shape),
+            "crop": crop,
             "kernel": self.kernel.tolist(),
             "padding": [list(pair) for pair in g.padding],
             "pad_mode": self.pad_mode,
             "stride": list(g.stride),
             "dilation": list(g.dilation),
+            "anchor": list(self.anchor),
             "output_shape": list(g.output_shape),
             "formula": [g.formula(axis, textbook=True) for axis in range(g.spatial_ndim)],
             "steps": [
                 {"output_index": list(s.output_index), "window": s.window.tolist(), "sum": s.sum}
                 for s in self.steps
             ],
+            "output_start": list(self.output_start),
             "output": self.output.tolist(),
         }
 
@@ -91,14 +116,23 @@ def explain(
     dilation: int | tuple[int, ...] = 1,
     flip: bool = False,
     steps: int = 3,
+    crop: Sequence[int] | None = None,
 ) -> Explanation:
     """Work out a small convolution step by step (1-D or 2-D, no channels).
+
+    ``crop`` is ``(row, col, height, width)``, ``(start, length)`` in 1-D: a
+    part of ``x`` to explain in its context. The outputs explained are those
+    at the crop's cells (see :attr:`Explanation.anchor`), with the values the
+    engine gives on the whole of ``x``; only the shown part need be small.
 
     Examples
     --------
     >>> e = explain([1.0, 2.0, 3.0, 4.0], [1.0, 0.0, -1.0], padding="valid")
     >>> [(s.output_index, s.window.tolist(), s.sum) for s in e.steps]
     [((0,), [1.0, 2.0, 3.0], -2.0), ((1,), [2.0, 3.0, 4.0], -2.0)]
+    >>> e = explain([1.0, 4.0, 9.0, 16.0, 25.0], [1.0, -2.0, 1.0], crop=(1, 2))
+    >>> e.padded.tolist(), e.context.tolist(), e.output.tolist()  # the squares' 2nd difference
+    ([1.0, 4.0, 9.0, 16.0], [True, False, False, True], [2.0, 2.0])
     """
     signal = np.asarray(x, dtype=np.float64)
     weights = np.asarray(kernel, dtype=np.float64)
@@ -107,45 +141,163 @@ def explain(
             f"explain shows a 1-D or 2-D kernel over an input of as many axes; got a "
             f"{weights.ndim}-D kernel and a {signal.ndim}-D input"
         )
-    if max(signal.shape) > LARGEST_SIDE:
+    part = None if crop is None else _crop_region(crop, signal.shape)
+    if part is None and max(signal.shape) > LARGEST_SIDE:
         raise UsageError(
-            f"the input is {'x'.join(map(str, signal.shape))}; explain shows at most "
-            f"{LARGEST_SIDE} per side: choose a part with --crop ROW,COL,HEIGHT,WIDTH"
+            f"the input is {_size(signal.shape)}; explain shows at most {LARGEST_SIDE} per "
+            f"side: choose a part with --crop {crop_forms(signal.ndim)}"
+        )
+    if part is not None and max(part[1]) > LARGEST_SIDE:
+        raise UsageError(
+            f"the crop is {_size(part[1])}; explain shows at most {LARGEST_SIDE} per side"
         )
     if max(weights.shape) > LARGEST_SIDE:
         raise UsageError(
-            f"the kernel is {'x'.join(map(str, weights.shape))}; explain shows at most "
-            f"{LARGEST_SIDE} per side"
+            f"the kernel is {_size(weights.shape)}; explain shows at most {LARGEST_SIDE} per side"
         )
     mode = canonical_pad_mode(pad_mode)
     geometry = resolve_geometry(
         signal.shape, weights.shape, padding=padding, stride=stride, dilation=dilation
     )
-    padded_sides = [n + sum(pair) for n, pair in zip(signal.shape, geometry.padding, strict=True)]
-    if max(padded_sides) > 2 * LARGEST_SIDE:
+    axes = [
+        _axis_view(geometry, axis, None if part is None else (part[0][axis], part[1][axis]))
+        for axis in range(signal.ndim)
+    ]
+    shown_sides = tuple(len(axis.cells) for axis in axes)
+    if max(shown_sides) > 2 * LARGEST_SIDE:
+        what = "the padded input" if part is None else "the crop with the cells its windows read"
+        remedy = "use less padding" if part is None else "use a smaller crop or dilation"
         raise UsageError(
-            f"the padded input would be {'x'.join(map(str, padded_sides))}; explain shows "
-            f"at most {2 * LARGEST_SIDE} per side: use less padding"
+            f"{what} would be {_size(shown_sides)}; explain shows at most "
+            f"{2 * LARGEST_SIDE} per side: {remedy}"
         )
+    starts, sizes = part if part is not None else ((0,) * signal.ndim, signal.shape)
+    positions = [np.arange(axis.cells.start, axis.cells.stop) for axis in axes]
+    padded = _shown_cells(signal, positions, mode, pad_value)
+    inside = _every_axis(
+        [(p >= a) & (p < a + n) for p, a, n in zip(positions, starts, sizes, strict=True)]
+    )
+    in_image = _every_axis(
+        [(p >= 0) & (p < n) for p, n in zip(positions, signal.shape, strict=True)]
+    )
+    first = tuple(axis.first_window for axis in axes)
+    counts = tuple(len(axis.outputs) for axis in axes)
+    # The engine on the shown cells alone: windows there read what they read in the whole.
     output = np.asarray(convolve(
-        signal, weights, padding=geometry.padding, pad_mode=mode, pad_value=pad_value,
+        padded[tuple(slice(f, None) for f in first)], weights, padding="valid", pad_mode=mode,
         stride=geometry.stride, dilation=geometry.dilation, flip=flip, dtype=np.float64,
-    ), dtype=np.float64)  # fmt: skip
+    ), dtype=np.float64)[tuple(slice(0, n) for n in counts)]  # fmt: skip
     applied = np.flip(weights) if flip else weights
-    padded = np.asarray(pad(signal, geometry.padding, mode, pad_value), dtype=np.float64)
-    inside = pad(np.ones(signal.shape), geometry.padding, PadMode.ZERO, 0.0) > 0
-    offset = tuple(-before for before, _ in geometry.padding)
     return Explanation(
-        signal, applied, flip, geometry, mode, padded, inside, np.zeros_like(inside), offset,
-        _steps(padded, applied, geometry, steps), output,
+        input=signal[tuple(slice(a, a + n) for a, n in zip(starts, sizes, strict=True))],
+        kernel=applied, flip=flip, geometry=geometry, pad_mode=mode, padded=padded,
+        inside=inside, context=in_image & ~inside,
+        offset=tuple(axis.cells.start for axis in axes),
+        steps=_steps(padded, applied, geometry, first, counts, steps), output=output,
+        image_shape=signal.shape, crop_start=None if part is None else part[0],
+        output_start=tuple(axis.outputs.start for axis in axes),
     )  # fmt: skip
 
 
-def _steps(padded: Matrix, kernel: Matrix, g: Geometry, count: int) -> list[Step]:
-    """Work out the first ``count`` window positions, in reading order, from the definition."""
+def crop_forms(ndim: int) -> str:
+    """Say what ``--crop`` takes for an input of ``ndim`` axes."""
+    return "START,LENGTH" if ndim == 1 else "ROW,COL,HEIGHT,WIDTH"
+
+
+def _size(shape: Sequence[int]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _crop_region(
+    crop: Sequence[int], shape: tuple[int, ...]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Check a crop against the input; return its starts and sizes."""
+    ndim = len(shape)
+    if len(crop) != 2 * ndim:
+        raise ParameterError(
+            f"crop takes {crop_forms(ndim)} for a {ndim}-D input, got {len(crop)} numbers",
+            parameter="crop",
+        )
+    starts, sizes = tuple(crop[:ndim]), tuple(crop[ndim:])
+    for axis, (start, size, n) in enumerate(zip(starts, sizes, shape, strict=True)):
+        if start < 0 or size < 1:
+            raise ParameterError(
+                f"crop must start at 0 or more and be 1 or more long, got {start} and "
+                f"{size} along axis {axis}",
+                parameter="crop",
+            )
+        if start + size > n:
+            raise ParameterError(
+                f"crop reaches {start + size} along axis {axis}, past the input's {n}",
+                parameter="crop",
+            )
+    return starts, sizes
+
+
+class _Axis(NamedTuple):
+    outputs: range  # the whole output's indices explained
+    cells: range  # the input indices shown (negative or past the end: padding)
+    first_window: int  # where the first explained output's window starts, in the shown cells
+
+
+def _axis_view(g: Geometry, axis: int, part: tuple[int, int] | None) -> _Axis:
+    """Along one axis: which outputs are explained, and which input cells are shown.
+
+    Without a crop, every output and the whole padded input. With one, the
+    outputs at the crop's cells, and the crop with every cell their windows read.
+    """
+    n, k, s, (before, after) = (g.input_shape[axis], g.kernel_shape[axis], g.stride[axis],
+                                g.padding[axis])  # fmt: skip
+    span = g.dilation[axis] * (k - 1)
+    size = g.output_shape[axis]
+    if part is None:
+        return _Axis(range(size), range(-before, n + after), 0)
+    start, length = part
+    at = span // 2 - before  # the input cell output 0 is at; output j's is j strides on
+    first = max(0, -((at - start) // s))  # the first j with at + j*s >= start
+    last = min(size - 1, (start + length - 1 - at) // s)
+    if first > last:
+        every = f", every {s}" if s > 1 else ""
+        raise UsageError(
+            f"the crop has no output along axis {axis}: outputs are at input cells {at} to "
+            f"{at + (size - 1) * s}{every}, and none is in {start}..{start + length - 1}"
+        )
+    window = first * s - before  # the input index of the first explained window's first cell
+    cells = range(min(start, window), max(start + length, last * s - before + span + 1))
+    return _Axis(range(first, last + 1), cells, window - cells.start)
+
+
+def _every_axis(masks: list[npt.NDArray[np.bool_]]) -> npt.NDArray[np.bool_]:
+    """Combine one mask per axis: True in the cells where each axis's mask is."""
+    return functools.reduce(np.logical_and.outer, masks)
+
+
+def _shown_cells(
+    x: Matrix, positions: list[npt.NDArray[np.intp]], mode: str, fill: float
+) -> Matrix:
+    """Look up the input's values at ``positions`` per axis, past its edges by the border mode."""
+    sources = [source_index(p, n, 0, mode) for p, n in zip(positions, x.shape, strict=True)]
+    values = x[np.ix_(*(np.maximum(index, 0) for index in sources))]
+    filled = ~_every_axis([index >= 0 for index in sources])  # the zero mode's pad value
+    return np.where(filled, fill, values)
+
+
+def _steps(
+    padded: Matrix,
+    kernel: Matrix,
+    g: Geometry,
+    first: tuple[int, ...],
+    counts: tuple[int, ...],
+    count: int,
+) -> list[Step]:
+    """Work out the first ``count`` window positions, in reading order, from the definition.
+
+    ``first`` is where the first explained output's window starts in ``padded``,
+    ``counts`` how many outputs are explained per axis.
+    """
     found = []
-    for index in itertools.islice(np.ndindex(*g.output_shape), max(count, 0)):
-        origin = tuple(i * s for i, s in zip(index, g.stride, strict=True))
+    for index in itertools.islice(np.ndindex(*counts), max(count, 0)):
+        origin = tuple(f + i * s for f, i, s in zip(first, index, g.stride, strict=True))
         window = padded[taps(origin, g)]
         found.append(Step(index, origin, window, float((window * kernel).sum())))
     return found
@@ -170,15 +322,15 @@ def ramp(ndim: int) -> Matrix:
     return np.arange(1.0, 8.0) if ndim == 1 else np.arange(1.0, 26.0).reshape(5, 5)
 
 
-def read_input(text: str | None, crop: tuple[int, ...] | None, ndim: int) -> Matrix:
-    """Read the matrix to explain: inline JSON, a ``.npy``, or an image (as luminance), cropped.
+def read_input(text: str | None, ndim: int) -> Matrix:
+    """Read the matrix to explain: inline JSON, a ``.npy``, or an image (as luminance), whole.
 
-    ``crop`` is ``(row, col, height, width)`` for 2-D, ``(start, length)`` for 1-D.
+    A crop is :func:`explain`'s: it shows the part in its context.
 
     Examples
     --------
-    >>> read_input("[[1, 2, 3], [4, 5, 6]]", (0, 1, 2, 2), 2).tolist()
-    [[2.0, 3.0], [5.0, 6.0]]
+    >>> read_input("[[1, 2, 3], [4, 5, 6]]", 2).tolist()
+    [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
     """
     from pathlib import Path
 
@@ -187,31 +339,13 @@ def read_input(text: str | None, crop: tuple[int, ...] | None, ndim: int) -> Mat
     from convcli.kernels.kernel import nested_matrix
 
     if text is None:
-        matrix = ramp(ndim)
-    elif not text.strip():
+        return ramp(ndim)
+    if not text.strip():
         raise ParameterError("input is empty: give a matrix, a .npy or an image", parameter="input")
-    elif text.lstrip().startswith("["):
-        matrix = nested_matrix(read_matrix(text, "--input")[0])
-    else:
-        try:
-            picture = read_image(Path(text), text)
-        except InputError as error:  # here the file is an option's value: a usage error
-            raise ParameterError(f"input {error}", parameter="input") from None
-        matrix = np.asarray(luminance(picture, np.float64), dtype=np.float64)
-    if crop is None:
-        return matrix
-    if len(crop) != 2 * matrix.ndim:
-        forms = "START,LENGTH" if matrix.ndim == 1 else "ROW,COL,HEIGHT,WIDTH"
-        raise ParameterError(
-            f"crop takes {forms} for a {matrix.ndim}-D input, got {len(crop)} numbers",
-            parameter="crop",
-        )
-    starts, sizes = crop[: matrix.ndim], crop[matrix.ndim :]
-    for axis, (start, size) in enumerate(zip(starts, sizes, strict=True)):
-        if size < 1 or start + size > matrix.shape[axis]:
-            raise ParameterError(
-                f"crop reaches {start + size} along axis {axis}, past the input's "
-                f"{matrix.shape[axis]} (or is empty)",
-                parameter="crop",
-            )
-    return matrix[tuple(slice(a, a + n) for a, n in zip(starts, sizes, strict=True))]
+    if text.lstrip().startswith("["):
+        return nested_matrix(read_matrix(text, "--input")[0])
+    try:
+        picture = read_image(Path(text), text)  # within the default --max-pixels
+    except InputError as error:  # here the file is an option's value: a usage error
+        raise ParameterError(f"input {error}", parameter="input") from None
+    return np.asarray(luminance(picture, np.float64), dtype=np.float64)

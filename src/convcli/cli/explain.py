@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: Typer reads these annotations at every
 # start, and evaluated once here they need not be compiled again from strings.
 import json
-import math
 from typing import Annotated
 
 import typer
@@ -52,7 +51,8 @@ def explain(
         str | None,
         typer.Option(
             metavar="R,C,H,W",
-            help="ROW,COL,HEIGHT,WIDTH of the input to use (START,LENGTH for 1-D).",
+            help="ROW,COL,HEIGHT,WIDTH of the input to explain, in its context "
+            "(START,LENGTH for 1-D).",
         ),
     ] = None,
     padding: PaddingOption = "same",
@@ -73,8 +73,8 @@ def explain(
     from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
     from convcli.cli.options import parse_ints, parse_padding
     from convcli.cli.render import console, explain_view
+    from convcli.explain import crop_forms, read_input
     from convcli.explain import explain as work_out
-    from convcli.explain import read_input
     from convcli.kernels.catalog import load_kernel
     from convcli.pipeline import padding_for, per_axis
 
@@ -83,22 +83,19 @@ def explain(
         parts = " and ".join(part.name for part in chosen.components)
         raise UsageError(f"{chosen.name} combines {parts}; explain one of them")
     mode = choose(PadMode, pad_mode, "pad_mode", PAD_MODE_ALIASES)
-    matrix = read_input(
-        input_text, parse_ints("--crop", crop, "ROW,COL,HEIGHT,WIDTH", 0) if crop else None,
-        chosen.matrix.ndim,
-    )  # fmt: skip
     ndim = chosen.matrix.ndim
+    matrix = read_input(input_text, ndim)
+    part = parse_ints("--crop", crop, crop_forms(ndim), 0) if crop is not None else None
     explanation = work_out(
         matrix, chosen.matrix, padding=padding_for(parse_padding(padding), ndim),
         pad_mode=mode, pad_value=pad_value,
         stride=per_axis("stride", parse_ints("--stride", stride), ndim),
         dilation=per_axis("dilation", parse_ints("--dilation", dilation), ndim),
-        flip=flip, steps=steps,
+        flip=flip, steps=steps, crop=part,
     )  # fmt: skip
     if json_output:
         typer.echo(json.dumps(explanation.record(), ensure_ascii=False))
         return
-    total = math.prod(explanation.geometry.output_shape)
-    console().print(explain_view(explanation, chosen.name, total))
+    console().print(explain_view(explanation, chosen.name, explanation.output.size))
     if chosen.bias:
         typer.echo(f"convcli: note: apply adds the kernel's bias, {chosen.bias:g}, to each value")

@@ -173,12 +173,29 @@ class _Rows:
         self.rows = rows
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        lines = [Text(" ").join(row) for row in self.rows]
-        folds = any(line.cell_len > options.max_width for line in lines)
-        for number, line in enumerate(lines):
+        width = options.max_width
+        rows = self.rows
+        if _too_wide(rows, width):  # first, cells only as wide as the widest number
+            tight = max(len(cell.plain.strip()) for row in rows for cell in row)
+            rows = [
+                [Text(c.plain.strip().rjust(tight), style=c.style) for c in row] for row in rows
+            ]
+        folds = _too_wide(rows, width)
+        for number, row in enumerate(rows):
             if folds and number:
                 yield Text("")  # a blank line tells where each folded row starts
-            yield from line.wrap(console, options.max_width, overflow="fold")
+            line: list[Text] = []
+            for cell in row:  # between cells, so that no number is split
+                if line and Text(" ").join([*line, cell]).cell_len > width:
+                    yield Text(" ").join(line)
+                    line = []
+                line.append(cell)
+            # A single cell wider than the terminal still folds.
+            yield from Text(" ").join(line).wrap(console, width, overflow="fold")
+
+
+def _too_wide(rows: list[list[Text]], width: int) -> bool:
+    return any(Text(" ").join(row).cell_len > width for row in rows)
 
 
 def _cell(value: float, peak: float, width: int) -> Text:
@@ -200,60 +217,107 @@ def explain_view(e: Explanation, name: str, total_steps: int) -> RenderableType:
     width = _cell_width(e)  # one column width, so the grids line up with each other
     written = [Text("kernel, as written", style="bold"), _matrix_view(e.written, width)]
     what = "true convolution (--flip)" if e.flip else "cross-correlation"
+    cropped = e.crop_start is not None
+    # With a crop, indices are the input's (as --crop's): padding lies before 0 and past the end.
+    befores = tuple(b for b, _ in g.padding) if cropped else None
+    over = _extent(e.input.shape, "samples")
+    if e.crop_start is not None:
+        over = (
+            f"{_cells(names, e.crop_start, e.input.shape)} of {_extent(e.image_shape, 'samples')}"
+        )
     parts: list[RenderableType] = [
-        Text(f"convcli explain: {name}, {_extent(g.kernel_shape, 'taps')}, over "
-             f"{_extent(e.input.shape, 'samples')}: {what}", style="bold"),
-        Text(_definition(g.spatial_ndim), style="dim"),
+        Text(f"convcli explain: {name}, {_extent(g.kernel_shape, 'taps')}, over {over}: {what}",
+             style="bold"),
+        Text(_definition(g.spatial_ndim, befores), style="dim"),
         *(written if e.flip else []),
         Text("kernel, as applied" + (": rotated 180°" if e.flip else ""), style="bold"),
         _matrix_view(e.kernel, width),
-        Text(f"input, padded ({e.pad_mode}: "
-             + ", ".join(f"{n} {b}+{a}" for n, (b, a) in zip(names, g.padding, strict=True))
-             + "); (x) marks a padding cell", style="bold"),
+        *_grid_heading(e, names),
         _padded_view(e, width),
-        Text("output size, per axis", style="bold"),
+        Text("output size" + (" of the whole input" if cropped else "") + ", per axis",
+             style="bold"),
         *(Text(f"  {n}: {g.formula(axis, textbook=True)}") for axis, n in enumerate(names)),
-        Text(f"sliding window (first {len(e.steps)} of {total_steps} positions)", style="bold"),
+        Text(f"sliding window (first {len(e.steps)} of {total_steps} positions"
+             + (" at the crop)" if cropped else ")"), style="bold"),
     ]  # fmt: skip
     for step in e.steps:
+        # With a crop, the whole output's index and the input's cells: what apply computes there.
+        cells = taps(step.origin, g)
+        if cropped:
+            cells = tuple(
+                slice(c.start + o, c.stop + o, c.step) for c, o in zip(cells, e.offset, strict=True)
+            )
         where = ", ".join(
-            f"{n} {cells.start}..{cells.stop - 1}"
-            + (f" every {cells.step}" if cells.step > 1 else "")
-            for n, cells in zip(names, taps(step.origin, g), strict=True)
+            f"{n} {c.start}..{c.stop - 1}" + (f" every {c.step}" if c.step > 1 else "")
+            for n, c in zip(names, cells, strict=True)
         )
         terms = " + ".join(
             f"({_number_text(float(a))}·{_number_text(float(w))})"
             for a, w in zip(step.window.ravel(), e.kernel.ravel(), strict=True)
         )
-        index = ", ".join(map(str, step.output_index))
-        parts += [Text(f"  output[{index}]: window at padded {where}"),
+        index = ", ".join(
+            str(i + o) for i, o in zip(step.output_index, e.output_start, strict=True)
+        )
+        parts += [Text(f"  output[{index}]: window at {'input' if cropped else 'padded'} {where}"),
                   Text(f"    {terms} = {_number_text(step.sum)}")]  # fmt: skip
-    parts += [Text(f"output (feature map) {_shape(e.output.shape)}", style="bold"),
-              _matrix_view(e.output, width)]  # fmt: skip
+    heading = f"output (feature map) {_shape(e.output.shape)}"
+    if cropped:
+        whole = _shape(g.output_shape)
+        heading += f" at the crop: {_cells(names, e.output_start, e.output.shape)} of {whole}"
+    parts += [Text(heading, style="bold"), _matrix_view(e.output, width)]
     return Group(*parts)
+
+
+def _cells(names: tuple[str, ...], starts: tuple[int, ...], shape: tuple[int, ...]) -> str:
+    """Name a block of cells: ``rows 200..205, cols 250..255``."""
+    return ", ".join(
+        f"{n} {a}..{a + size - 1}" for n, a, size in zip(names, starts, shape, strict=True)
+    )
+
+
+def _grid_heading(e: Explanation, names: tuple[str, ...]) -> list[Text]:
+    """Say what the shown grid is and what its marks mean (in words too: NO_COLOR, pipes)."""
+    g = e.geometry
+    padding = f"{e.pad_mode}: " + ", ".join(
+        f"{n} {b}+{a}" for n, (b, a) in zip(names, g.padding, strict=True)
+    )
+    if e.crop_start is None:
+        return [Text(f"input, padded ({padding}); (x) marks a padding cell", style="bold")]
+    shown = _cells(names, e.offset, e.padded.shape)
+    marks = ["plain: the crop"]
+    if e.context.any():
+        marks.append("[x]: the input around it")
+    if (~(e.inside | e.context)).any():
+        marks.append(f"(x): padding past the input's edges ({padding})")
+    return [Text(f"input {shown}, the crop in context", style="bold"),
+            Text("  " + "; ".join(marks))]  # fmt: skip
 
 
 def _extent(shape: tuple[int, ...], unit: str) -> str:
     return f"{shape[0]} {unit}" if len(shape) == 1 else _shape(shape)
 
 
-def _definition(ndim: int) -> str:
+def _definition(ndim: int, before: tuple[int, ...] | None = None) -> str:
+    """Write the definition over the padded input, or with ``before``, over the input's indices."""
+    shifts = [f" - {b}" if b else "" for b in before or (0,) * ndim]
+    grid = "padded" if before is None else "input"
     if ndim == 1:
-        return "output[n] = Σₖ padded[n·stride + k·dilation] · kernel[k]"
+        return f"output[n] = Σₖ {grid}[n·stride + k·dilation{shifts[0]}] · kernel[k]"
     return (
-        "output[i, j] = Σₘ Σₙ padded[i·stride + m·dilation, j·stride + n·dilation] · kernel[m, n]"
+        f"output[i, j] = Σₘ Σₙ {grid}[i·stride + m·dilation{shifts[0]}, "
+        f"j·stride + n·dilation{shifts[1]}] · kernel[m, n]"
     )
 
 
 def _cell_width(e: Explanation) -> int:
     values = [*e.kernel.flat, *e.written.flat, *e.output.flat]
     longest = max(len(_number_text(float(value))) for value in values)
-    padded = max(len(_number_text(float(value))) + 2 for value in e.padded.flat)  # "(x)"
+    padded = max(len(_number_text(float(value))) + 2 for value in e.padded.flat)  # "(x)", "[x]"
     return max(7, longest, padded)
 
 
 def _padded_view(e: Explanation, width: int) -> RenderableType:
-    """Show the padded input: padding cells in parentheses, the first window underlined."""
+    """Show the grid: padding in parentheses, context in brackets, the first window underlined."""
     import numpy as np  # only here: `kernels list` needs no NumPy
 
     from convcli.explain import taps
@@ -261,16 +325,19 @@ def _padded_view(e: Explanation, width: int) -> RenderableType:
     first = np.zeros(e.padded.shape, dtype=bool)
     if e.steps:
         first[taps(e.steps[0].origin, e.geometry)] = True
-    grid = Table.grid(padding=(0, 1))
-    rows = zip(np.atleast_2d(e.padded), np.atleast_2d(e.inside), np.atleast_2d(first), strict=True)
-    for values, inside, window in rows:
+    grids = (np.atleast_2d(a) for a in (e.padded, e.inside, e.context, first))
+    rows = []
+    for values, inside, context, window in zip(*grids, strict=True):
         cells = []
-        for value, keep, covered in zip(values, inside, window, strict=True):
-            text = _number_text(float(value)) if keep else f"({_number_text(float(value))})"
-            style = ("" if keep else "dim") + (" bold underline" if covered else "")
+        for value, keep, around, covered in zip(values, inside, context, window, strict=True):
+            number = _number_text(float(value))
+            text = number if keep else f"[{number}]" if around else f"({number})"
+            style = ("" if keep else "cyan" if around else "dim") + (
+                " bold underline" if covered else ""
+            )
             cells.append(Text(text.rjust(width), style=style.strip()))
-        grid.add_row(*cells)
-    return grid
+        rows.append(cells)
+    return _Rows(rows)
 
 
 def _number_text(value: float) -> str:
