@@ -134,7 +134,9 @@ def explain(
     >>> e.padded.tolist(), e.context.tolist(), e.output.tolist()  # the squares' 2nd difference
     ([1.0, 4.0, 9.0, 16.0], [True, False, False, True], [2.0, 2.0])
     """
-    signal = np.asarray(x, dtype=np.float64)
+    signal = np.asarray(x)
+    if signal.dtype.kind not in "iuf":  # numbers are kept as they are: only the shown cells
+        signal = signal.astype(np.float64)  # become float64, however large the input
     weights = np.asarray(kernel, dtype=np.float64)
     if weights.ndim not in (1, 2) or signal.ndim != weights.ndim:
         raise UsageError(
@@ -189,7 +191,9 @@ def explain(
     ), dtype=np.float64)[tuple(slice(0, n) for n in counts)]  # fmt: skip
     applied = np.flip(weights) if flip else weights
     return Explanation(
-        input=signal[tuple(slice(a, a + n) for a, n in zip(starts, sizes, strict=True))],
+        input=signal[tuple(slice(a, a + n) for a, n in zip(starts, sizes, strict=True))].astype(
+            np.float64
+        ),
         kernel=applied, flip=flip, geometry=geometry, pad_mode=mode, padded=padded,
         inside=inside, context=in_image & ~inside,
         offset=tuple(axis.cells.start for axis in axes),
@@ -279,7 +283,7 @@ def _shown_cells(
     sources = [source_index(p, n, 0, mode) for p, n in zip(positions, x.shape, strict=True)]
     values = x[np.ix_(*(np.maximum(index, 0) for index in sources))]
     filled = ~_every_axis([index >= 0 for index in sources])  # the zero mode's pad value
-    return np.where(filled, fill, values)
+    return np.where(filled, fill, values.astype(np.float64))
 
 
 def _steps(
@@ -322,7 +326,7 @@ def ramp(ndim: int) -> Matrix:
     return np.arange(1.0, 8.0) if ndim == 1 else np.arange(1.0, 26.0).reshape(5, 5)
 
 
-def read_input(text: str | None, ndim: int) -> Matrix:
+def read_input(text: str | None, ndim: int) -> npt.NDArray[np.generic]:
     """Read the matrix to explain: inline JSON, a ``.npy``, or an image (as luminance), whole.
 
     A crop is :func:`explain`'s: it shows the part in its context.
@@ -348,4 +352,4 @@ def read_input(text: str | None, ndim: int) -> Matrix:
         picture = read_image(Path(text), text)  # within the default --max-pixels
     except InputError as error:  # here the file is an option's value: a usage error
         raise ParameterError(f"input {error}", parameter="input") from None
-    return np.asarray(luminance(picture, np.float64), dtype=np.float64)
+    return luminance(picture, np.float64)  # a grey image's own samples: not copied
