@@ -9,11 +9,15 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from convcli.choices import Colormap
 from convcli.cli import app
 from convcli.colormaps import lookup_table
+from convcli.engine import convolve, resolve_geometry
+from convcli.errors import UsageError
+from convcli.explain import explain
 from helpers import SAMPLES, runner
 from helpers.reference import border_index, brute_force_size, correlate_reference
 
@@ -294,17 +298,15 @@ def at_crop(x, k, padding, stride, dilation, starts, sizes):
 def crops(draw: st.DrawFn, ndim: int):
     sides = [draw(st.integers(1, 12)) for _ in range(ndim)]
     ksides = [draw(st.integers(1, 4)) for _ in range(ndim)]  # even sides too
-    values = st.integers(-9, 9)
-    x = np.array(draw(st.lists(values, min_size=int(np.prod(sides)), max_size=int(np.prod(sides)))))
-    k = np.array(
-        draw(st.lists(values, min_size=int(np.prod(ksides)), max_size=int(np.prod(ksides))))
+    x, k = (
+        draw(hnp.arrays(float, shape, elements=st.integers(-9, 9))) for shape in (sides, ksides)
     )
     pairs = st.tuples(st.integers(0, 4), st.integers(0, 4))
     padding = draw(st.one_of(st.sampled_from(["same", "valid", "full"]), st.integers(0, 4),
                              st.lists(pairs, min_size=ndim, max_size=ndim)))  # fmt: skip
     starts = [draw(st.integers(0, n - 1)) for n in sides]
     sizes = [draw(st.integers(1, n - start)) for n, start in zip(sides, starts, strict=True)]
-    settings_ = {
+    options = {
         "padding": padding,
         "pad_mode": draw(st.sampled_from(MODES)),
         "pad_value": draw(st.sampled_from([0.0, 2.5])),
@@ -312,31 +314,27 @@ def crops(draw: st.DrawFn, ndim: int):
         "dilation": tuple(draw(st.integers(1, 3)) for _ in range(ndim)),
         "flip": draw(st.booleans()),
     }
-    return x.reshape(sides).astype(float), k.reshape(ksides).astype(float), starts, sizes, settings_
+    return x, k, starts, sizes, options
 
 
-def check_a_crop(x, k, starts, sizes, settings_):
-    from convcli.engine import convolve, resolve_geometry
-    from convcli.errors import UsageError
-    from convcli.explain import explain
-
+def check_a_crop(x, k, starts, sizes, options):
     try:
-        g = resolve_geometry(x.shape, k.shape, padding=settings_["padding"],
-                             stride=settings_["stride"], dilation=settings_["dilation"])  # fmt: skip
+        g = resolve_geometry(x.shape, k.shape, padding=options["padding"],
+                             stride=options["stride"], dilation=options["dilation"])  # fmt: skip
     except UsageError:
         assume(False)  # an empty output: tested elsewhere
     shown = at_crop(x, k, g.padding, g.stride, g.dilation, starts, sizes)
     if not all(shown):
         with pytest.raises(UsageError, match="the crop has no output along axis"):
-            explain(x, k, crop=(*starts, *sizes), **settings_)
+            explain(x, k, crop=(*starts, *sizes), **options)
         return
-    e = explain(x, k, crop=(*starts, *sizes), steps=10_000, **settings_)
+    e = explain(x, k, crop=(*starts, *sizes), steps=10_000, **options)
     # Exactly the whole output's values at the outputs whose cell is in the crop.
     where = np.ix_(*shown)
-    whole = convolve(x, k, dtype=np.float64, **settings_)
+    whole = convolve(x, k, dtype=np.float64, **options)
     np.testing.assert_allclose(e.output, whole[where])
-    applied = np.flip(k) if settings_["flip"] else k
-    mode, fill = settings_["pad_mode"], settings_["pad_value"]
+    applied = np.flip(k) if options["flip"] else k
+    mode, fill = options["pad_mode"], options["pad_value"]
     reference = correlate_reference(x, applied, g.padding, mode, fill, g.stride, g.dilation)
     np.testing.assert_allclose(e.output, reference[where])
     assert e.output_start == tuple(axis[0] for axis in shown)
@@ -384,8 +382,6 @@ def test_a_1d_crop_explains_the_whole_inputs_outputs_at_its_cells(case):
     "kernel", [[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]], [[1.0, -1.0], [2.0, 0.5]]]
 )
 def test_with_same_padding_and_stride_1_the_outputs_are_the_crops_cells(kernel):
-    from convcli.explain import explain
-
     x = np.arange(1.0, 101.0).reshape(10, 10)
     e = explain(x, kernel, crop=(0, 7, 4, 3), dilation=(1, 2))
     assert e.output_start == (0, 7)
@@ -393,8 +389,6 @@ def test_with_same_padding_and_stride_1_the_outputs_are_the_crops_cells(kernel):
 
 
 def test_without_a_crop_nothing_is_context_and_every_output_is_explained():
-    from convcli.explain import explain
-
     e = explain(np.arange(1.0, 26.0).reshape(5, 5), np.ones((3, 3)), padding=1, stride=2)
     assert not e.context.any()
     assert e.crop_start is None
@@ -425,16 +419,22 @@ def test_the_learners_crop_has_the_border_outputs_apply_computes(tmp_path):
     assert not np.allclose(padded_alone[-1], applied[-1])
 
 
+# The outputs at the crop, by hand: output n is at cell n·stride - before + dilation·(k - 1)//2.
 @pytest.mark.parametrize(
-    ("source", "crop", "args"),
+    ("source", "crop", "args", "outputs"),
     [
-        ("npy", "0,35,5,5", ["-k", "sobel-x", "-p", "full", "-s", "2", "--pad-mode", "wrap"]),
-        ("npy", "17,3,4,6", ["-k", "[[1,2],[3,4]]", "-d", "3", "--flip", "--pad-mode", "symmetric"]),
-        ("npy", "26,0,4,3", ["-k", "box:3", "-p", "0,2,3,1", "--pad-mode", "zero", "--pad-value", "7"]),
-        ("inline", "1,1,3,2", ["-k", "laplacian", "--pad-mode", "replicate"]),
+        # full: before 2, cells 2n - 1; rows 0..4 hold n = 1, 2; cols 35..39 n = 18..20
+        ("npy", "0,35,5,5", ["-k", "sobel-x", "-p", "full", "-s", "2", "--pad-mode", "wrap"], ((1, 2), (18, 3))),
+        # same, stride 1: the crop's own cells, for an even dilated kernel too
+        ("npy", "17,3,4,6", ["-k", "[[1,2],[3,4]]", "-d", "3", "--flip", "--pad-mode", "symmetric"], ((17, 4), (3, 6))),
+        # rows before 0: cells n + 1, so 26..29 hold n = 25..28; cols before 3: n - 2, 0..2 hold 2..4
+        ("npy", "26,0,4,3", ["-k", "box:3", "-p", "0,2,3,1", "--pad-mode", "zero", "--pad-value", "7"], ((25, 4), (2, 3))),
+        ("inline", "1,1,3,2", ["-k", "laplacian", "--pad-mode", "replicate"], ((1, 3), (1, 2))),
     ],
 )  # fmt: skip
-def test_explain_of_a_crop_is_what_apply_writes_at_those_pixels(tmp_path, source, crop, args):
+def test_explain_of_a_crop_is_what_apply_writes_at_those_pixels(
+    tmp_path, source, crop, args, outputs
+):
     x = np.random.default_rng(7).normal(size=(30, 40))
     if source == "inline":
         x = x[:5, :6].round(2)
@@ -447,7 +447,8 @@ def test_explain_of_a_crop_is_what_apply_writes_at_those_pixels(tmp_path, source
     applied = np.load(tmp_path / "y.npy")  # a .npy output keeps the raw float values
     record = explain_json(*args, "--input", given, "--crop", crop)
     output = np.array(record["output"])
-    rows, cols = (range(a, a + n) for a, n in zip(record["output_start"], output.shape))
+    assert (tuple(record["output_start"]), output.shape) == tuple(zip(*outputs, strict=True))
+    rows, cols = (range(a, a + n) for a, n in outputs)
     np.testing.assert_allclose(output, applied[np.ix_(rows, cols)], rtol=1e-5, atol=1e-5)
     assert [step["sum"] for step in record["steps"]] == pytest.approx(output.ravel()[:3].tolist())
 

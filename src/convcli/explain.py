@@ -34,9 +34,9 @@ LARGEST_SIDE = 32  # an explanation of more cells than this per side is unreadab
 class Step:
     """One position of the sliding window."""
 
-    output_index: tuple[int, ...]
-    origin: tuple[int, ...]  # the padded-input index of the window's first cell
-    window: Matrix  # the padded-input values under the kernel's taps
+    output_index: tuple[int, ...]  # in Explanation.output (add output_start: in the whole)
+    origin: tuple[int, ...]  # the index in Explanation.padded of the window's first cell
+    window: Matrix  # the shown values under the kernel's taps
     sum: float
 
 
@@ -277,7 +277,7 @@ def _every_axis(masks: list[npt.NDArray[np.bool_]]) -> npt.NDArray[np.bool_]:
 
 
 def _shown_cells(
-    x: Matrix, positions: list[npt.NDArray[np.intp]], mode: str, fill: float
+    x: npt.NDArray[Any], positions: list[npt.NDArray[np.intp]], mode: str, fill: float
 ) -> Matrix:
     """Look up the input's values at ``positions`` per axis, past its edges by the border mode."""
     sources = [source_index(p, n, 0, mode) for p, n in zip(positions, x.shape, strict=True)]
