@@ -369,11 +369,11 @@ def _heat_grid(
 def _scale(name: str, colormap: str, low: float, high: float, css: _Colours) -> str:
     bar = css.bar(f"bar-{name}", colormap)
     middle = ", 0 in the middle" if low < 0 < high else ""
+    label = f"colour scale, {colormap}, from {_number(low)} to {_number(high)}{middle}"
     return (
         f'<p class="scale muted">{_escape(colormap)}: {_escape(_number(low))}'
-        f'<span class="bar {bar}" role="img" aria-label="colour scale from '
-        f'{_escape(_number(low))} to {_escape(_number(high))}"></span>'
-        f"{_escape(_number(high))}{middle}</p>"
+        f'<span class="bar {bar}" role="img" aria-label="{_escape(label)}" '
+        f'title="{_escape(label)}"></span>{_escape(_number(high))}</p>'
     )
 
 
