@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from convcli.engine import convolve
 from convcli.explain import explain, read_input
@@ -155,6 +157,41 @@ def test_every_embedded_step_is_the_engines_window_and_sum(case):
         assert [number(t) for t in step["window"]] == values
         assert number(step["sum"]) == pytest.approx(output[index], abs=1e-9)
         assert number(step["sum"]) == pytest.approx(float(np.dot(values, applied.ravel())))
+
+
+@st.composite
+def random_cases(draw: st.DrawFn):
+    ndim = draw(st.sampled_from([1, 2]))
+    sides = [draw(st.integers(1, 6)) for _ in range(ndim)]
+    ksides = [draw(st.integers(1, 3)) for _ in range(ndim)]
+    values = st.integers(-9, 9)
+    x = np.array(draw(st.lists(values, min_size=int(np.prod(sides)), max_size=int(np.prod(sides)))))
+    k = np.array(
+        draw(st.lists(values, min_size=int(np.prod(ksides)), max_size=int(np.prod(ksides))))
+    )
+    pads = [(draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(ndim)]
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(ndim))
+    mode = draw(st.sampled_from(["zero", "reflect", "symmetric", "replicate", "wrap"]))
+    return ("random", x.reshape(sides), k.reshape(ksides).tolist(), pads, mode, stride, dilation,
+            draw(st.booleans()))  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(random_cases())
+def test_on_random_cases_the_embedded_steps_are_the_definitions(case):
+    assume(min(output_shape(case)) >= 1)
+    data = embedded(page_text(explained(case), title="t"))
+    output = engine_output(case)
+    order = reading_order(case)
+    assert [s["target"] for s in data["steps"]] == [
+        f"output[{', '.join(map(str, i))}]" for i in order
+    ]
+    for step, index in zip(data["steps"], order):
+        assert {(r, c) for r in step["rows"] for c in step["cols"]} == window_cells(case, index)
+        values = [shown_value(case, r, c) for r in step["rows"] for c in step["cols"]]
+        assert [number(t) for t in step["window"]] == values
+        assert number(step["sum"]) == output[index]  # small integers: exact
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
