@@ -204,17 +204,17 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 
 def run_job(job: Job, settings: Settings, options: RunOptions) -> Report:
     """Run one job; a failure of this input becomes an error report."""
-    settings = job.settings_for(settings)  # a bank's job: its one kernel
+    each = job.settings_for(settings)  # a bank's job: its one kernel
     try:
         if job.failure is not None:
             raise InputError(job.failure)
         if isinstance(job.target, Path) and not options.dry_run:
             _make_folder(job.target.parent)  # mirrored sub-folders of the output
         if job.tiled and job.source is not None and job.target is not None:
-            return _run_tiled(job, settings, options)
+            return _run_tiled(job, each, options)
         target = _target(job)
         report = process(
-            job_source(job, options), target, settings, label=job.label, fmt=job.format,
+            job_source(job, options), target, each, label=job.label, fmt=job.format,
             dry_run=options.dry_run, max_pixels=options.max_pixels,
         )  # fmt: skip
         if isinstance(target, io.BytesIO) and is_remote(job.target):

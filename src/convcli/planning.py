@@ -206,11 +206,15 @@ def check_bank(
             f"--bank: --name {template!r} leaves the kernel out, so every kernel's output "
             "would have one name; put {kernel} or {tag} in it"
         )
-    if "-" in arguments or output == "-":
-        stream = "input has no name to give" if "-" in arguments else "output takes one file, not"
+    if "-" in arguments:
         raise UsageError(
-            f"--bank writes one file per kernel, named after its input: standard {stream} "
-            "them; use files (-o FOLDER/)"
+            "--bank names each output after its input, and standard input has no name; "
+            "save it to a file first"
+        )
+    if output == "-":
+        raise UsageError(
+            "--bank writes one file per kernel: they cannot all go to standard output; "
+            "give -o FOLDER/"
         )
     if settings.tile is not None:
         raise UsageError("--bank does not take --tile: filter a huge array one kernel at a time")
@@ -401,10 +405,10 @@ def output_folder(output: str | None, several: bool, bank: bool = False) -> Loca
             raise UsageError(f"-o {output} is a file, but {why}: -o must name a folder")
         new = not here or not path.exists()
         if new and path.suffix.lower() in IMAGE_SUFFIXES:  # surely meant as a file
-            instead = "--name TEMPLATE names the files" if bank else "or give one input"
+            instead = "; --name TEMPLATE names the files in it" if bank else " or give one input"
             raise UsageError(
                 f"-o {output} names a file, but {why}; name a folder "
-                f"(-o {path.with_suffix('')}/) {instead}"
+                f"(-o {path.with_suffix('')}/){instead}"
             )
         return path
     if here and not path.parent.is_dir():  # a typo in a folder name is not made into folders

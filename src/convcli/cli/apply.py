@@ -311,7 +311,7 @@ def apply(
             workers=workers, scheduler=scheduler or None, fail_fast=fail_fast, dry_run=dry_run,
             max_pixels=limit,
         )  # fmt: skip
-        drawing = sheet and sheet.drawing(planned, settings, options)
+        drawing = sheet and sheet.drawing(planned, settings, options, kernel)
         for note in planned.notes:
             note_line(note)
         feedback = Feedback(

@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +48,7 @@ COLUMNS = 8  # tiles a row, as ImageMagick's montage -tile 8x: an input's row wr
 GAP = 10  # pixels between tiles and around the sheet
 LINE = 16  # a label's line, for a 13-pixel font
 NARROWEST = 168  # a tile's column is at least this wide, so that its label fits
+SMALLEST = 96  # a tile's longest side at least this, in pixels: smaller pictures are enlarged
 BACKGROUND, INK, FAINT = (255, 255, 255), (32, 32, 32), (225, 225, 225)
 
 
@@ -104,13 +105,16 @@ class SheetRequest:
         return cls(*picture_path(montage, "--montage"), chosen)
 
     def drawing(
-        self, planned: Planned, settings: Settings, options: RunOptions
+        self, planned: Planned, settings: Settings, options: RunOptions, specs: Sequence[str]
     ) -> BankSheet | None:
-        """Return the sheet to build as the run's reports arrive; None for a dry run (noted)."""
+        """Return the sheet to build as the run's reports arrive; None for a dry run (noted).
+
+        ``specs`` are the kernels as the user wrote them, which label the tiles.
+        """
         if options.dry_run:
             planned.notes.append(f"--dry-run: the --montage sheet {self.path} is not drawn")
             return None
-        return BankSheet(self, planned.jobs, settings, options)
+        return BankSheet(self, planned.jobs, settings, options, specs)
 
 
 def write_picture(image: Image.Image, path: Path, kind: str) -> None:
@@ -231,6 +235,10 @@ def _kernel_sheet(
 # --- contact sheets ---------------------------------------------------------------------------
 
 
+class NotAPicture(ConvcliError):
+    """An array a sheet cannot show (1-D, 3-D): its tile says so."""
+
+
 @dataclass
 class Tile:
     """One picture of a sheet and its label."""
@@ -257,9 +265,15 @@ class BankSheet:
     """
 
     def __init__(
-        self, request: SheetRequest, jobs: Sequence[Job], settings: Settings, options: RunOptions
+        self,
+        request: SheetRequest,
+        jobs: Sequence[Job],
+        settings: Settings,
+        options: RunOptions,
+        specs: Sequence[str],
     ) -> None:
         self._request, self._jobs, self._settings, self._options = request, jobs, settings, options
+        self._specs = specs
         self._colormap, self._scale = settings.colormap, request.scale
         self._rows: list[list[Tile]] = []
         self._taken = 0
@@ -278,9 +292,11 @@ class BankSheet:
         try:
             source = job_source(job, self._options)
             picture = read_image(source, job.label, self._options.max_pixels, self._frame)
-        except ConvcliError as error:
-            return Tile([job.label, note(error)])
-        rgb, shown = _reduced(_as_rgb8(picture))
+            rgb, shown = _to_tile(_as_rgb8(picture))
+        except NotAPicture as error:
+            return Tile([job.label, str(error)])
+        except ConvcliError:
+            return Tile([job.label, "cannot be read"])  # the run says why
         return Tile([job.label, shown], rgb)
 
     @property
@@ -288,22 +304,27 @@ class BankSheet:
         return self._settings.frame or 0
 
     def _response_tile(self, job: Job, report: Report) -> Tile:
-        name = job.settings_for(self._settings).kernel_name
+        assert job.kernel is not None
+        name = self._specs[job.kernel]
         if report.status == "error":
             return Tile([name, "failed"])
         try:
             if self._colormap is not None:
                 values = self._values(job)
+                if values.ndim != 2:
+                    raise NotAPicture(f"a {values.ndim}-D response")
                 finite = values[np.isfinite(values)]
                 peak = float(np.abs(finite).max()) if finite.size else 0.0
-                reduced, shown = _reduced_values(values)
+                reduced, shown = _to_tile(values.astype(np.float32, copy=False))
                 return Tile([name, shown], values=reduced, peak=peak)
             assert job.target is not None
             picture = read_image(self._read(job.target), str(job.target),
                                  self._options.max_pixels)  # fmt: skip
-        except ConvcliError as error:
-            return Tile([name, note(error)])
-        rgb, shown = _reduced(_as_rgb8(picture))
+            rgb, shown = _to_tile(_as_rgb8(picture))
+        except NotAPicture as error:
+            return Tile([name, str(error)])
+        except ConvcliError:
+            return Tile([name, "cannot be read"])
         return Tile([name, shown], rgb)
 
     def _values(self, job: Job) -> npt.NDArray[np.float32]:
@@ -315,8 +336,6 @@ class BankSheet:
                 fmt=output_format(FileFormat.NPY), max_pixels=self._options.max_pixels)  # fmt: skip
         buffer.seek(0)
         values: npt.NDArray[np.float32] = np.load(buffer, allow_pickle=False)
-        if values.ndim != 2:
-            raise UsageError(f"a {values.ndim}-D response is not a picture")
         return values
 
     def _read(self, where: Location) -> Path | bytes:
@@ -346,8 +365,8 @@ class BankSheet:
         lines = [
             f"convcli apply --bank: {kernels} kernel{'s' * (kernels > 1)} on "
             f"{inputs} input{'s' * (inputs > 1)}, each input then its responses",
-            f"tiles at most {MONTAGE_TILE} px: larger images are shown reduced (1/N: "
-            "each pixel the mean of N x N)",
+            f"tiles of {SMALLEST} to {MONTAGE_TILE} px: larger images are shown reduced (1/N: "
+            "each pixel the mean of N x N), smaller ones enlarged (Nx: each pixel N x N)",
         ]
         if self._colormap is not None:
             how = (
@@ -366,17 +385,13 @@ class BankSheet:
         write_picture(self.draw(), self._request.path, self._request.kind)
 
 
-def note(error: BaseException) -> str:
-    """Return an error's message without the label it starts with (the tile names it)."""
-    text = str(error)
-    return text.split(": ", 1)[1] if ": " in text else text
-
-
 def _as_rgb8(picture: Picture) -> RGB:
     """Return a picture's pixels as 8-bit RGB, scaled by its white (alpha left out)."""
     if picture.header.is_cmyk:
         picture, _ = as_rgb(picture)
     array = np.asarray(picture.pixels)
+    if array.ndim not in (2, 3):
+        raise NotAPicture(f"a {array.ndim}-D array")
     if array.ndim == 3 and array.shape[2] != 3:
         array = array[..., 0]  # one channel
     if array.ndim == 2:
@@ -389,52 +404,55 @@ def _as_rgb8(picture: Picture) -> RGB:
     return rgb
 
 
-def _factor(shape: tuple[int, ...]) -> int:
-    return max(1, math.ceil(max(shape[:2]) / MONTAGE_TILE))
+def _to_tile(array: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], str]:
+    """Fit a picture (8-bit RGB) or a heat map's values (float32) to a tile; say how.
 
-
-def _shown(shape: tuple[int, ...], factor: int) -> str:
-    size = f"{shape[0]}x{shape[1]}"
-    return size if factor == 1 else f"{size}, shown at 1/{factor}"
-
-
-def _reduced(rgb: RGB) -> tuple[RGB, str]:
-    """Reduce a picture to fit a tile (each pixel the mean of N x N); say what is shown."""
-    factor = _factor(rgb.shape)
-    image = Image.fromarray(rgb)
-    small: RGB = np.asarray(image.reduce(factor) if factor > 1 else image)
-    return small, _shown(rgb.shape, factor)
-
-
-def _reduced_values(values: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], str]:
-    factor = _factor(values.shape)
-    image = Image.fromarray(values.astype(np.float32, copy=False), "F")
-    small: npt.NDArray[np.float32] = np.asarray(image.reduce(factor) if factor > 1 else image)
-    return small, _shown(values.shape, factor)
+    Over ``MONTAGE_TILE`` pixels a side it is reduced, each pixel the mean of
+    N x N; under ``SMALLEST`` enlarged, each pixel an N x N square, so that a
+    small example stays visible.
+    """
+    longest = max(array.shape[:2])
+    size = f"{array.shape[0]}x{array.shape[1]}"
+    if longest > MONTAGE_TILE:
+        factor = math.ceil(longest / MONTAGE_TILE)
+        return np.asarray(Image.fromarray(array).reduce(factor)), f"{size}, shown at 1/{factor}"
+    factor = SMALLEST // longest
+    if factor > 1:
+        return array.repeat(factor, axis=0).repeat(factor, axis=1), f"{size}, shown at {factor}x"
+    return array, size
 
 
 def _layout(rows: list[list[Tile]], title: list[str]) -> Image.Image:
-    """Place the tiles on a sheet: rows of at most COLUMNS, a label under each tile."""
-    label_font = font(13)
+    """Place the tiles on a sheet: rows of at most COLUMNS, a label under each tile.
+
+    Every column is as wide as the widest tile; each row as high as its highest.
+    """
+    label_font, title_font = font(13), font(14)
     tiles = [tile for row in rows for tile in row]
     width = max([NARROWEST, *(t.rgb.shape[1] for t in tiles if t.rgb is not None)])
-    height = max([LINE * 2, *(t.rgb.shape[0] for t in tiles if t.rgb is not None)])
     lines = max((tile.rows_of_text for tile in tiles), default=0)
-    cell = (width + GAP, GAP + height + 4 + lines * LINE + GAP)
     grid = [row[start : start + COLUMNS] for row in rows for start in range(0, len(row), COLUMNS)]
+    heights = [
+        max([LINE * 2, *(t.rgb.shape[0] for t in line if t.rgb is not None)]) for line in grid
+    ]
+    below = 4 + lines * LINE + GAP  # the labels under a row
     columns = max((len(line) for line in grid), default=1)
-    title_font = font(14)
     top = GAP + len(title) * 18 + GAP
-    sheet_width = max(GAP + columns * cell[0], *(2 * GAP + _length(title_font, t) for t in title))
-    sheet = Image.new("RGB", (sheet_width, top + len(grid) * cell[1]), BACKGROUND)
+    sheet_width = max(
+        GAP + columns * (width + GAP), *(2 * GAP + _length(title_font, text) for text in title)
+    )
+    sheet_height = top + sum(GAP + height + below for height in heights)
+    sheet = Image.new("RGB", (sheet_width, sheet_height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     for number, text in enumerate(title):
         draw.text((GAP, GAP + number * 18), text, fill=INK, font=title_font)
-    for r, line in enumerate(grid):
-        y = top + r * cell[1]
+    y = top
+    for line, height in zip(grid, heights, strict=True):
         draw.line([(GAP, y), (sheet_width - GAP, y)], fill=FAINT)
         for c, tile in enumerate(line):
-            _place(sheet, draw, tile, (GAP + c * cell[0], y + GAP), (width, height), label_font)
+            corner = (GAP + c * (width + GAP), y + GAP)
+            _place(sheet, draw, tile, corner, (width, height), label_font)
+        y += GAP + height + below
     return sheet
 
 
@@ -454,9 +472,10 @@ def _place(
         h, w = tile.rgb.shape[:2]
         sheet.paste(Image.fromarray(tile.rgb), (x + (box[0] - w) // 2, y + (box[1] - h) // 2))
     below = y + box[1] + 4
-    for number, text in enumerate(tile.lines):
-        draw.text((x, below + number * LINE), _fitted(label_font, text, box[0]), fill=INK,
-                  font=label_font)  # fmt: skip
+    for number, text in enumerate(tile.lines):  # centred under the tile, as montage does
+        shown = _fitted(label_font, text, box[0])
+        left = x + (box[0] - _length(label_font, shown)) // 2
+        draw.text((left, below + number * LINE), shown, fill=INK, font=label_font)
     if tile.scale is not None:
         colormap, low, high = tile.scale
         where = (x, below + len(tile.lines) * LINE)

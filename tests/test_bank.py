@@ -1,0 +1,368 @@
+"""apply --bank (each kernel on its own), its --montage sheet, and kernels show --picture."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+from PIL import Image, ImageDraw
+
+from convcli.colormaps import lookup_table
+from convcli.pictures.draw import font
+from convcli.pictures.montage import INK
+from helpers import SAMPLES, run
+
+BANK = ["sobel-x", "gaussian:sigma=2", "laplacian"]
+NAMES = ["sobel-x", "gaussian-sigma-2", "laplacian"]  # as a one-kernel run names its output
+
+
+def read(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image)
+
+
+def rgb(array: np.ndarray) -> np.ndarray:
+    return np.repeat(array[..., None], 3, axis=2) if array.ndim == 2 else array[..., :3]
+
+
+def kernels(*names: str) -> list[str]:
+    return [part for name in names for part in ("-k", name)]
+
+
+def files(folder: Path) -> set[str]:
+    return {path.name for path in folder.iterdir()} if folder.exists() else set()
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("camera.png", "coins.png"):
+        shutil.copy(SAMPLES / name, folder / name)
+    return folder
+
+
+def small(path: Path, shape: tuple[int, ...], seed: int = 0) -> Path:
+    """A random 8-bit picture small enough to be shown at full size on a sheet."""
+    values = np.random.default_rng(seed).integers(0, 256, size=shape, dtype=np.uint8)
+    Image.fromarray(values).save(path)
+    return path
+
+
+def find(sheet: np.ndarray, tile: np.ndarray, tolerance: int = 0) -> list[tuple[int, int]]:
+    """Every place where ``tile`` lies in ``sheet``, each sample within ``tolerance``."""
+    h, w = tile.shape[:2]
+    sheet, tile = sheet.astype(np.int16), tile.astype(np.int16)
+    found = []
+    for y in range(sheet.shape[0] - h + 1):
+        rows = sliding_window_view(sheet[y], (w, 3))[:, 0]  # every window of the first row
+        near = np.abs(rows - tile[0]).max(axis=(1, 2)) <= tolerance
+        for x in np.flatnonzero(near):
+            if np.abs(sheet[y : y + h, x : x + w] - tile).max() <= tolerance:
+                found.append((y, int(x)))
+    return found
+
+
+def label(text: str) -> np.ndarray:
+    """The label as the sheet writes it: the bundled font at 13 pixels, on white."""
+    face = font(13)
+    _, _, right, bottom = face.getbbox(text)
+    image = Image.new("RGB", (right + 2, bottom + 2), (255, 255, 255))
+    ImageDraw.Draw(image).text((0, 0), text, fill=INK, font=face)
+    drawn = np.asarray(image)
+    ink = np.argwhere((drawn < 255).any(axis=2))
+    (y0, x0), (y1, x1) = ink.min(axis=0), ink.max(axis=0)
+    return drawn[y0 : y1 + 1, x0 : x1 + 1]
+
+
+# --- the bank -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_each_output_is_the_one_kernel_run_byte_for_byte(tmp_path, photos, jobs):
+    done = run("apply", str(photos), *kernels(*BANK), "--bank", "-o", str(tmp_path / "bank"),
+               "-j", jobs, "-q")  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    for kernel, name in zip(BANK, NAMES):
+        alone = run("apply", str(photos), "-k", kernel, "-o", str(tmp_path / name), "-q")
+        assert alone.exit_code == 0, alone.stderr
+        for stem in ("camera", "coins"):
+            made = f"{stem}_{name}.png"
+            bank, single = tmp_path / "bank" / made, tmp_path / name / made
+            np.testing.assert_array_equal(read(bank), read(single))
+            assert bank.read_bytes() == single.read_bytes()  # the provenance too
+    assert files(tmp_path / "bank") == {f"{s}_{n}.png" for s in ("camera", "coins") for n in NAMES}
+
+
+def test_without_bank_several_kernels_stay_a_pipeline(tmp_path, photos):
+    done = run("apply", str(photos / "coins.png"), *kernels("box:3", "laplacian"), "-q")
+    assert done.exit_code == 0, done.stderr
+    assert (photos / "coins_box-size-3+laplacian.png").exists()
+    assert not (photos / "coins_laplacian.png").exists()
+
+
+def test_json_has_one_record_per_output_input_by_input(tmp_path, photos):
+    done = run("apply", str(photos / "camera.png"), str(photos / "coins.png"),
+               *kernels(*BANK), "--bank", "-o", str(tmp_path / "out"), "--json")  # fmt: skip
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(Path(r["input"]).name, r["kernel"]) for r in records] == [
+        (image, kernel) for image in ("camera.png", "coins.png") for kernel in BANK
+    ]
+    assert [Path(r["output"]).name for r in records] == [
+        f"{stem}_{name}.png" for stem in ("camera", "coins") for name in NAMES
+    ]
+    assert {r["status"] for r in records} == {"ok"}
+    assert records[0]["kernel_shape"] == [3, 3]  # one kernel each: no pipeline stages
+
+
+def test_dry_run_writes_nothing_and_skip_existing_skips_per_kernel(tmp_path, photos):
+    out = tmp_path / "out"
+    planned = run("apply", str(photos), *kernels(*BANK), "--bank", "-o", str(out), "--dry-run",
+                  "--json", "--montage", str(tmp_path / "sheet.png"))  # fmt: skip
+    assert planned.exit_code == 0, planned.stderr
+    assert [json.loads(line)["status"] for line in planned.stdout.splitlines()] == ["planned"] * 6
+    assert not out.exists()
+    assert not (tmp_path / "sheet.png").exists()
+    assert "not drawn" in planned.stderr
+    first = run("apply", str(photos / "coins.png"), "-k", "laplacian", "-o", f"{out}/", "-q")
+    assert first.exit_code == 0, first.stderr
+    again = run("apply", str(photos), *kernels(*BANK), "--bank", "-o", str(out),
+                "--skip-existing", "--json")  # fmt: skip
+    statuses = {
+        (Path(r["input"]).name, r["kernel"]): r["status"]
+        for r in map(json.loads, again.stdout.splitlines())
+    }
+    assert statuses.pop(("coins.png", "laplacian")) == "skipped"
+    assert set(statuses.values()) == {"ok"}
+    assert len(statuses) == 5
+
+
+def test_one_kernel_is_a_bank_of_one(tmp_path, photos):
+    done = run("apply", str(photos / "coins.png"), "-k", "sobel-x", "--bank", "-o",
+               str(tmp_path / "out"), "-q")  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    assert files(tmp_path / "out") == {"coins_sobel-x.png"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["-k", "sobel-x", "-k", "sobel-x", "--bank"], "kernels 1 and 2 are the same"),
+        (["-k", "gaussian:sigma=2", "-k", "gaussian:sigma=2.0", "--bank"], "are the same"),
+        (["-k", "sobel-x", "-k", "box", "--montage", "m.png"], "add --bank"),
+        (["-k", "sobel-x", "-k", "box", "--bank", "--montage", "-"], "not standard output"),
+        (["-k", "sobel-x", "-k", "box", "--bank", "--montage", "m.xyz"], "suffix '.xyz'"),
+        (["-k", "sobel-x", "-k", "box", "--bank", "--montage", "no/m.png"], "does not exist"),
+        (["-k", "sobel-x", "-k", "box", "--bank", "--montage", "c.png"], "is also an input"),
+        (
+            [
+                "-k",
+                "sobel-x",
+                "-k",
+                "box",
+                "--bank",
+                "--montage",
+                "m.png",
+                "--montage-scale",
+                "shared",
+            ],
+            "give --colormap",
+        ),
+        (
+            [
+                "-k",
+                "sobel-x",
+                "-k",
+                "box",
+                "--bank",
+                "--montage",
+                "m.png",
+                "--colormap",
+                "magma",
+                "--montage-scale",
+                "sharde",
+            ],
+            "did you mean shared?",
+        ),
+        (["-k", "sobel-x", "--montage-scale", "each"], "give one"),
+        (["-k", "sobel-x", "-k", "box", "--bank", "-o", "x.png"], "name a folder"),
+        (["-k", "sobel-x", "-k", "box", "--bank", "-o", "-"], "standard output"),
+        (["-k", "sobel-x", "-k", "box", "--bank", "--name", "{stem}{suffix}"], "{kernel}"),
+        (["-k", "sobel-x", "-k", "box", "--bank", "--tile", "64"], "--tile"),
+        (
+            [arg for size in range(1, 66) for arg in ("-k", f"box:{size}")] + ["--bank"],
+            "at most 64 kernels",
+        ),
+        (
+            [arg for size in range(1, 65) for arg in ("-k", f"box:{size}")]
+            + ["--bank", "--montage", "m.png"],
+            "65 tiles",
+        ),
+    ],
+)
+def test_bad_values_are_one_line_and_exit_2_with_nothing_written(
+    tmp_path, monkeypatch, arguments, said
+):
+    monkeypatch.chdir(tmp_path)
+    small(tmp_path / "c.png", (20, 24))
+    done = run("apply", "c.png", *arguments)
+    assert done.exit_code == 2, done.output
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("convcli: error: ")
+    assert said in lines[0]
+    assert files(tmp_path) == {"c.png"}
+
+
+def test_standard_input_is_refused_for_a_bank(tmp_path):
+    source = small(tmp_path / "c.png", (8, 8))
+    done = run("apply", "-", "-k", "sobel-x", "-k", "box", "--bank", "-o", str(tmp_path / "o/"),
+               stdin=source.read_bytes())  # fmt: skip
+    assert done.exit_code == 2
+    assert "standard input has no name" in done.stderr
+
+
+# --- the montage ----------------------------------------------------------------------
+
+
+def test_the_sheet_has_the_input_then_each_response_in_order_labelled(tmp_path):
+    source = small(tmp_path / "pic.png", (40, 100, 3), seed=1)
+    sheet_path = tmp_path / "sheet.png"
+    done = run("apply", str(source), *kernels(*BANK), "--bank", "-o", str(tmp_path / "out"),
+               "--montage", str(sheet_path), "-q")  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    sheet = read(sheet_path)
+    # Small enough to be shown whole: each tile is the picture as written, pixel for pixel.
+    pictures = [read(source)] + [read(tmp_path / "out" / f"pic_{n}.png") for n in NAMES]
+    places = []
+    for picture in pictures:
+        found = find(sheet, rgb(picture))
+        assert len(found) == 1
+        places.append(found[0])
+    assert len({y for y, _ in places}) == 1  # one row
+    assert [x for _, x in places] == sorted(x for _, x in places)  # in the kernels' order
+    for (y, x), text in zip(places, ["pic.png", *BANK]):
+        strip = sheet[y + 40 : y + 40 + 40, max(0, x - 40) : x + 100 + 40]  # below the tile
+        assert find(strip, label(text)), text
+        assert find(strip, label("40x100")), text
+
+
+def test_large_pictures_are_shown_reduced_and_the_label_says_so(tmp_path):
+    source = small(tmp_path / "big.png", (300, 280), seed=2)
+    done = run("apply", str(source), *kernels("box:3", "sobel-y"), "--bank", "-o",
+               str(tmp_path / "out"), "--montage", str(tmp_path / "sheet.png"), "-q")  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    sheet = read(tmp_path / "sheet.png")
+    for name in ("box-size-3", "sobel-y"):
+        written = read(tmp_path / "out" / f"big_{name}.png").astype(float)
+        # 300 rows > 256: each pixel of the tile is the mean of 2 x 2 of the output.
+        means = (written[0::2, 0::2] + written[1::2, 0::2] + written[0::2, 1::2]
+                 + written[1::2, 1::2]) / 4  # fmt: skip
+        assert len(find(sheet, rgb(np.rint(means)), tolerance=1)) == 1
+    assert find(sheet, label("300x280, shown at 1/2"))
+    assert sheet.shape[0] < 300  # bounded: the tiles are small
+    assert sheet.shape[1] < 3 * 300
+
+
+def test_small_pictures_are_enlarged_and_kernels_labelled_as_typed(tmp_path):
+    source = small(tmp_path / "tiny.png", (12, 10), seed=4)
+    spec = "[[0,1,0],[1,-4,1],[0,1,0]]"
+    done = run("apply", str(source), "-k", spec, "--bank", "-o", str(tmp_path / "out"),
+               "--montage", str(tmp_path / "sheet.png"), "-q")  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    sheet = read(tmp_path / "sheet.png")
+    (written,) = (tmp_path / "out").iterdir()
+    for picture in (read(source), read(written)):  # each pixel an 8 x 8 square: 96 px a side
+        assert len(find(sheet, np.kron(rgb(picture), np.ones((8, 8, 1), dtype=np.uint8)))) == 1
+    assert find(sheet, label("12x10, shown at 8x"))
+    assert find(sheet, label(spec))
+
+
+def test_heat_maps_on_one_shared_scale_or_each_its_own(tmp_path):
+    source = small(tmp_path / "g.png", (60, 100), seed=3)  # grey: the response is the input x k
+    values = read(source).astype(float)
+    table = lookup_table("coolwarm")
+
+    def coloured(response, scale):  # coolwarm is diverging: -scale..scale, 0 at the middle
+        levels = np.clip((response + scale) / (2 * scale) * 255 + 0.5, 0, 255).astype(int)
+        return table[levels]
+
+    peak = values.max()
+    for scale, half_scale in (("shared", 2 * peak), ("each", peak)):
+        sheet_path = tmp_path / f"{scale}.png"
+        done = run("apply", str(source), *kernels("[[2]]", "identity"), "--bank", "--colormap",
+                   "coolwarm", "--montage", str(sheet_path), "--montage-scale", scale, "-o",
+                   str(tmp_path / scale), "-q")  # fmt: skip
+        assert done.exit_code == 0, done.stderr
+        sheet = read(sheet_path)
+        doubled = find(sheet, coloured(2 * values, 2 * peak))
+        single = find(sheet, coloured(values, half_scale))
+        if scale == "shared":
+            assert len(doubled) == len(single) == 1
+            assert doubled[0][1] < single[0][1]  # in the kernels' order
+        else:  # each on its own scale: twice the values look the same
+            assert doubled == single
+            assert len(single) == 2
+        assert find(sheet, label(f"{half_scale:.4g}"))  # the scale, stated
+
+
+def test_a_failed_input_leaves_an_empty_tile_and_the_sheet_is_still_written(tmp_path):
+    good = small(tmp_path / "a.png", (20, 20))
+    broken = tmp_path / "b.png"
+    broken.write_bytes(good.read_bytes()[:60])  # truncated
+    done = run("apply", str(good), str(broken), *kernels("box", "sobel-x"), "--bank", "-o",
+               str(tmp_path / "out"), "--montage", str(tmp_path / "sheet.jpg"), "-q")  # fmt: skip
+    assert done.exit_code == 1
+    with Image.open(tmp_path / "sheet.jpg") as sheet:
+        assert sheet.format == "JPEG"  # the suffix's format, through Pillow
+    assert not list(tmp_path.glob(".*.part"))
+
+
+# --- kernels show --picture -----------------------------------------------------------
+
+
+def test_kernel_picture_colours_each_weight_on_a_scale_centred_on_zero(tmp_path):
+    done = run("kernels", "show", "sobel-x", "--picture", str(tmp_path / "k.png"))
+    assert done.exit_code == 0, done.stderr
+    picture = read(tmp_path / "k.png")
+    table = lookup_table("coolwarm")
+    # sobel-x is [[-1,0,1],[-2,0,2],[-1,0,1]]: -2..2 across the map, 0 at its middle.
+    level = {w: int((w + 2) / 4 * 255 + 0.5) for w in (-2, -1, 0, 1, 2)}
+    assert tuple(table[level[-2]]) == tuple(table[0])  # blue
+    areas, centres = {}, {}
+    for weight, at in level.items():
+        where = np.argwhere((picture == table[at]).all(axis=2))
+        areas[weight], centres[weight] = len(where), where.mean(axis=0)
+    assert table[level[-2]][2] > 150 > table[level[-2]][0]  # negative: blue
+    assert table[level[2]][0] > 150 > table[level[2]][2]  # positive: red
+    assert abs(int(table[level[0]][0]) - int(table[level[0]][2])) < 20  # zero: the grey middle
+    # One cell of -2 and of 2, two of -1 and of 1, three of 0 (less the written values).
+    for weight, cells in ((-1, 2), (0, 3), (1, 2), (2, 1)):
+        assert areas[weight] == pytest.approx(cells * areas[-2], rel=0.2), weight
+    assert centres[-2][1] < centres[0][1] < centres[2][1]  # left column, middle, right
+    assert centres[-2][0] == pytest.approx(centres[2][0], abs=2)  # the same (middle) row
+    assert find(picture, label("-2"))  # the range, stated
+    assert find(picture, label("weights: blue negative, red positive, grey 0"))
+
+
+def test_kernel_picture_is_bounded_and_bad_values_are_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    done = run("kernels", "show", "gaussian:sigma=40", "--picture", "g.png")
+    assert done.exit_code == 0, done.stderr
+    with Image.open("g.png") as image:
+        assert max(image.size) <= 1000  # a 241x241 kernel, a pixel or so a cell
+    for arguments, said in [
+        (["sobel-x", "--picture", "-"], "not standard output"),
+        (["sobel-x", "--picture", "k.xyz"], "suffix"),
+        (["sobel-x", "--picture", "missing/k.png"], "does not exist"),
+        (["[" + ",".join(["1"] * 1025) + "]", "--picture", "k.png"], "up to 1024 cells"),
+    ]:
+        refused = run("kernels", "show", *arguments)
+        assert refused.exit_code == 2, (arguments, refused.output)
+        assert len(refused.stderr.splitlines()) == 1
+        assert said in refused.stderr
+    assert files(tmp_path) == {"g.png"}
