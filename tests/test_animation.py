@@ -13,8 +13,12 @@ from convcli.errors import UsageError
 from convcli.explain import explain
 from convcli.limits import MAX_ANIMATION_FRAMES
 from convcli.pictures.animation import (
+    CONTEXT,
+    HATCH,
     HIGHLIGHT,
     INK,
+    PADDING,
+    WHITE,
     GridLayout,
     PlotLayout,
     frames,
@@ -236,3 +240,27 @@ def test_a_large_grid_keeps_the_picture_bounded():
     assert first.width <= 1600
     assert first.height <= 1000
     assert e.padded.shape == (64, 64)
+
+
+def test_a_crop_shows_its_context_apart_from_the_crop_and_the_padding(tmp_path):
+    # The 3x3 crop in the corner of a 6x6 input, a 3x3 kernel: the windows read one cell more
+    # on each side, so the shown grid is image rows and cols -1..3: padding at -1, context at 3.
+    e = explain(np.arange(36.0).reshape(6, 6), np.ones((3, 3)), crop=(0, 0, 3, 3), steps=ALL)
+    path = tmp_path / "crop.gif"
+    write_animation(e, path)
+    last = decoded(path)[-1]
+    where = layout(e)
+    assert isinstance(where, GridLayout)
+    assert e.padded.shape == (5, 5)
+    window = set(expected_taps((2, 2), (3, 3), (1, 1), (1, 1)))  # the last step's
+    for row, col in np.ndindex(5, 5):
+        if (row, col) in window:
+            continue
+        box = where.shown.box(row, col)
+        pixel = tuple(last[box.top + box.height // 2, box.left + 3])
+        if row == 0 or col == 0:
+            assert pixel in (PADDING, HATCH), (row, col)
+        elif row == 4 or col == 4:
+            assert pixel == CONTEXT, (row, col)
+        else:
+            assert pixel == WHITE, (row, col)

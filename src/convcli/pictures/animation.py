@@ -306,20 +306,26 @@ def _grid_base(e: Explanation, where: GridLayout, scales: _GridScales) -> Image.
     image = Image.new("RGB", where.size, WHITE)
     canvas = ImageDraw.Draw(image)
     _shown_grid(canvas, image, e, where.shown, scales.shown_text, np.ndindex(*e.padded.shape))
-    _label(canvas, where.shown, f"input, padded ({e.pad_mode})")
+    cropped = e.crop_start is not None
+    _label(
+        canvas, where.shown, f"{'crop in context' if cropped else 'input, padded'} ({e.pad_mode})"
+    )
     weights, _, _ = draw.heat_map(e.kernel)
     _value_grid(canvas, where.kernel, e.kernel, weights, scales.kernel_text)
     _label(canvas, where.kernel, "kernel" + (", flipped" if e.flip else ""))
     _label(canvas, where.products, "window \u00d7 kernel")
     for row, col in np.ndindex(*e.output.shape):
         canvas.rectangle(where.output.box(row, col).corners, fill=WHITE, outline=RULE)
-    _label(canvas, where.output, f"output {'x'.join(map(str, e.output.shape))}")
+    whole = " at the crop" if e.crop_start is not None else ""
+    _label(canvas, where.output, f"output {'x'.join(map(str, e.output.shape))}{whole}")
     formulas = [f"output {name}: {e.geometry.formula(axis, textbook=True)}"
                 for axis, name in enumerate(_NAMES)]  # fmt: skip
     y = _caption(canvas, where.formulas, formulas, where.size[0])
-    kinds = [("input", WHITE, RULE), ("padding", PADDING, HATCH)]
+    kinds = [("crop" if cropped else "input", WHITE, RULE)]
+    if (~(e.inside | e.context)).any():
+        kinds.append(("padding", PADDING, HATCH))
     if e.context.any():
-        kinds.append(("context (image around the crop)", CONTEXT, CONTEXT_EDGE))
+        kinds.append(("context (the input around the crop)", CONTEXT, CONTEXT_EDGE))
     _legend(canvas, y + 4, [*kinds, ("window", WINDOW_TINT, HIGHLIGHT)])
     return image
 
@@ -331,13 +337,9 @@ def _grid_frame(
     image = base.copy()
     canvas = ImageDraw.Draw(image)
     step = e.steps[number]
-    at = ", ".join(
-        f"{name} {s.start}..{s.stop - 1}" + (f" every {s.step}" if s.step > 1 else "")
-        for name, s in zip(_NAMES, taps(step.origin, e.geometry), strict=True)
-    )
-    index = ", ".join(map(str, step.output_index))
-    _title(canvas, where.size[0], f"step {number + 1} of {len(e.steps)}: output[{index}], "
-           f"window at padded {at}", e.flip)  # fmt: skip
+    index, at = _indices(e, step)
+    _title(canvas, where.size[0], f"step {number + 1} of {len(e.steps)}: output[{index}], {at}",
+           e.flip)  # fmt: skip
     window = _tap_cells(e, step)
     _shown_grid(canvas, image, e, where.shown, scales.shown_text, window, tinted=True)
     for row, col in window:
@@ -367,7 +369,8 @@ def _title(canvas: ImageDraw.ImageDraw, width: int, what: str, flip: bool) -> No
 
 
 def _label(canvas: ImageDraw.ImageDraw, grid: Grid, what: str) -> None:
-    draw.text(canvas, (grid.left, grid.top - LINE // 2 - 2), what, LABEL, MUTED)
+    room = max(grid.area.right - grid.left, 100) + GAP - 8  # up to the next grid
+    draw.text(canvas, (grid.left, grid.top - LINE // 2 - 2), _fit(what, LABEL, room), LABEL, MUTED)
 
 
 def _line_width(grid: Grid) -> int:
@@ -472,11 +475,24 @@ def _fit(line: str, size: int, width: int) -> str:
     return line + "…"
 
 
+def _indices(e: Explanation, step: Step) -> tuple[str, str]:
+    """Name a step's output and window as the terminal does: with a crop, by the whole input's."""
+    cropped = e.crop_start is not None
+    names = _NAMES if e.kernel.ndim == 2 else ("samples",)
+    shift = e.offset if cropped else (0,) * e.kernel.ndim  # padded indices start at 0
+    cells = ", ".join(
+        f"{name} {s.start + o}..{s.stop - 1 + o}" + (f" every {s.step}" if s.step > 1 else "")
+        for name, s, o in zip(names, taps(step.origin, e.geometry), shift, strict=True)
+    )
+    index = ", ".join(str(i + o) for i, o in zip(step.output_index, e.output_start, strict=True))
+    return index, f"window at {'input' if cropped else 'padded'} {cells}"
+
+
 def _products(e: Explanation, step: Step, width: int) -> list[str]:
     """Return the dot product of ``step`` written out, on up to three lines (one in 1-D)."""
     terms = [f"({draw.number(float(a))}·{draw.number(float(w))})"
              for a, w in zip(step.window.ravel(), e.kernel.ravel(), strict=True)]  # fmt: skip
-    index = ", ".join(map(str, step.output_index))
+    index, _ = _indices(e, step)
     head = f"output[{index}] = " + ("Σ f·g = " if e.kernel.ndim == 1 else "")
     return _wrap(head, terms, f" = {draw.number(step.sum)}", width, most=e.kernel.ndim * 2 - 1)
 
@@ -577,14 +593,16 @@ def _plot_frame(e: Explanation, where: PlotLayout, number: int) -> Image.Image:
     canvas = ImageDraw.Draw(image)
     step = e.steps[number]
     (span,) = taps(step.origin, e.geometry)
-    every = f" every {span.step}" if span.step > 1 else ""
-    what = (f"step {number + 1} of {len(e.steps)}: output[{step.output_index[0]}], "
-            f"kernel over padded samples {span.start}..{span.stop - 1}{every}")  # fmt: skip
-    _title(canvas, where.size[0], what, e.flip)
+    index, at = _indices(e, step)
+    _title(canvas, where.size[0], f"step {number + 1} of {len(e.steps)}: output[{index}], {at}",
+           e.flip)  # fmt: skip
     plot, columns = where.signal, where.samples
     zero = where.signal_y(0.0)
     _axis(canvas, plot, where.signal_range, where.signal_y)
-    named = f"f: the signal, padded    g: the kernel{', reversed' if e.flip else ''}    shaded: f·g"
+    signal = "the crop in context" if e.crop_start is not None else "padded"
+    named = (
+        f"f: the signal, {signal}    g: the kernel{', reversed' if e.flip else ''}    shaded: f·g"
+    )
     draw.text(canvas, (plot.left, plot.top - LINE // 2 - 2), named, LABEL, MUTED)
     kinds = np.where(e.inside, 0, np.where(e.context, 1, 2))
     fills, lines = (SIGNAL_FILL, CONTEXT, PADDING), (SIGNAL, CONTEXT_EDGE, MUTED)
@@ -617,7 +635,8 @@ def _plot_frame(e: Explanation, where: PlotLayout, number: int) -> Image.Image:
                          outline=KERNEL, width=2)  # fmt: skip
         canvas.line([(box.left + 1, y), (box.right - 2, y)], fill=KERNEL, width=3)
     _ticks(canvas, plot.bottom + LINE // 2 + 2, range(len(e.padded)),
-           lambda i: columns.left + int((i + 0.5) * columns.cell))  # fmt: skip
+           lambda i: columns.left + int((i + 0.5) * columns.cell),
+           e.offset[0] if e.crop_start is not None else 0)  # fmt: skip
     for column in tap_columns:
         canvas.rectangle(_tap_mark(where, column).corners, fill=HIGHLIGHT)
     _caption(canvas, plot.bottom + LINE + 14, _products(e, step, where.size[0]), where.size[0])
@@ -644,12 +663,14 @@ def _axis(
         draw.text(canvas, (plot.left - 12, y), draw.number(value), 13, MUTED, anchor="r")
 
 
-def _ticks(canvas: ImageDraw.ImageDraw, y: int, indices: range, x: Callable[[int], int]) -> None:
-    """Write some of ``indices`` along a row at ``x(i)``: as many as fit without touching."""
-    widest = draw.text_width(str(max(indices, key=lambda i: len(str(i)))), 13) + 8
+def _ticks(
+    canvas: ImageDraw.ImageDraw, y: int, indices: range, x: Callable[[int], int], first: int
+) -> None:
+    """Write some of ``indices`` (plus ``first``) at ``x(i)``: as many as fit without touching."""
+    widest = max(draw.text_width(str(i + first), 13) for i in (indices[0], indices[-1])) + 8
     spacing = x(indices[1]) - x(indices[0]) if len(indices) > 1 else widest
     for i in indices[:: max(1, math.ceil(widest / spacing))]:
-        draw.text(canvas, (x(i), y), str(i), 13, MUTED, anchor="m")
+        draw.text(canvas, (x(i), y), str(i + first), 13, MUTED, anchor="m")
 
 
 def _curve(canvas: ImageDraw.ImageDraw, e: Explanation, where: PlotLayout, number: int) -> None:
@@ -671,9 +692,12 @@ def _curve(canvas: ImageDraw.ImageDraw, e: Explanation, where: PlotLayout, numbe
     anchor = "l" if x < (box.left + box.right) / 2 else "r"
     shift = _DOT + 6 if anchor == "l" else -_DOT - 6
     label_y = y - 14 if y - 14 > box.top + 6 else y + 14
+    left = x + shift - (draw.text_width(value, CAPTION) if anchor == "r" else 0)
+    right = left + draw.text_width(value, CAPTION)
+    canvas.rectangle((left - 3, label_y - 10, right + 3, label_y + 10), fill=WHITE)  # over the line
     draw.text(canvas, (x + shift, label_y), value, CAPTION, INK, anchor=anchor)
     outputs = range(e.output.shape[0])
-    _ticks(canvas, box.bottom + LINE // 2 + 2, outputs, where.lag_x)
+    _ticks(canvas, box.bottom + LINE // 2 + 2, outputs, where.lag_x, e.output_start[0])
 
 
 # --- the palette ---------------------------------------------------------------------
