@@ -246,7 +246,7 @@ def test_the_sheet_has_the_input_then_each_response_in_order_labelled(tmp_path):
     assert len({y for y, _ in places}) == 1  # one row
     assert [x for _, x in places] == sorted(x for _, x in places)  # in the kernels' order
     for (y, x), text in zip(places, ["pic.png", *BANK]):
-        strip = sheet[y + 40 : y + 40 + 40, max(0, x - 40) : x + 100 + 40]  # below the tile
+        strip = sheet[y + 40 : y + 40 + 40, max(0, x - 85) : x + 100 + 85]  # below the tile
         assert find(strip, label(text)), text
         assert find(strip, label("40x100")), text
 
@@ -308,6 +308,25 @@ def test_heat_maps_on_one_shared_scale_or_each_its_own(tmp_path):
             assert doubled == single
             assert len(single) == 2
         assert find(sheet, label(f"{half_scale:.4g}"))  # the scale, stated
+
+
+def test_reduced_heat_maps_keep_each_blocks_strongest_value_and_its_sign(tmp_path):
+    source = small(tmp_path / "g.png", (300, 202), seed=5)
+    values = read(source).astype(float)
+    done = run("apply", str(source), *kernels("[[1]]", "[[-1]]"), "--bank", "--colormap",
+               "coolwarm", "--montage", str(tmp_path / "sheet.png"), "-o", str(tmp_path / "out"),
+               "-q")  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    sheet = read(tmp_path / "sheet.png")
+    strongest = np.zeros((150, 101))
+    for r in range(150):  # each 2 x 2 block's value of largest magnitude
+        for c in range(101):
+            strongest[r, c] = values[2 * r : 2 * r + 2, 2 * c : 2 * c + 2].max()
+    table, peak = lookup_table("coolwarm"), values.max()
+    for response in (strongest, -strongest):  # [[1]] and [[-1]]: the same magnitudes
+        levels = np.clip((response + peak) / (2 * peak) * 255 + 0.5, 0, 255).astype(int)
+        assert len(find(sheet, table[levels])) == 1
+    assert find(sheet, label("300x202, shown at 1/2 (strongest)"))
 
 
 def test_a_failed_input_leaves_an_empty_tile_and_the_sheet_is_still_written(tmp_path):

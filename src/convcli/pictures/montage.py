@@ -376,7 +376,8 @@ class BankSheet:
             )
             lines.append(
                 f"responses as {self._colormap} heat maps of their values, {how} "
-                "(0 in the middle where values have both signs)"
+                "(0 in the middle where values have both signs); reduced, each pixel "
+                "the strongest value of N x N"
             )
         return lines
 
@@ -407,19 +408,36 @@ def _as_rgb8(picture: Picture) -> RGB:
 def _to_tile(array: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], str]:
     """Fit a picture (8-bit RGB) or a heat map's values (float32) to a tile; say how.
 
-    Over ``MONTAGE_TILE`` pixels a side it is reduced, each pixel the mean of
-    N x N; under ``SMALLEST`` enlarged, each pixel an N x N square, so that a
-    small example stays visible.
+    Over ``MONTAGE_TILE`` pixels a side it is reduced: a picture's pixel is
+    the mean of N x N, as any picture is made smaller; a heat map's is the
+    strongest value of N x N, sign kept, since a mean would cancel the thin
+    lines of opposite sign that an edge or a Laplacian draws. Under
+    ``SMALLEST`` it is enlarged, each pixel an N x N square, so that a small
+    example stays visible.
     """
     longest = max(array.shape[:2])
     size = f"{array.shape[0]}x{array.shape[1]}"
     if longest > MONTAGE_TILE:
         factor = math.ceil(longest / MONTAGE_TILE)
+        if array.dtype == np.float32:
+            return _strongest(array, factor), f"{size}, shown at 1/{factor} (strongest)"
         return np.asarray(Image.fromarray(array).reduce(factor)), f"{size}, shown at 1/{factor}"
     factor = SMALLEST // longest
     if factor > 1:
         return array.repeat(factor, axis=0).repeat(factor, axis=1), f"{size}, shown at {factor}x"
     return array, size
+
+
+def _strongest(values: npt.NDArray[np.float32], factor: int) -> npt.NDArray[np.float32]:
+    """Reduce values by ``factor``: each block of N x N becomes its value of largest magnitude."""
+    rows, cols = (math.ceil(side / factor) for side in values.shape)
+    padded = np.zeros((rows * factor, cols * factor), dtype=np.float32)  # 0 never outweighs
+    padded[: values.shape[0], : values.shape[1]] = values
+    by_block = padded.reshape(rows, factor, cols, factor).transpose(0, 2, 1, 3)
+    blocks = by_block.reshape(rows, cols, factor * factor)
+    strongest = np.nan_to_num(np.abs(blocks), nan=np.inf).argmax(axis=2)  # NaN is shown, too
+    chosen: npt.NDArray[np.float32] = np.take_along_axis(blocks, strongest[..., None], axis=2)
+    return chosen[..., 0]
 
 
 def _layout(rows: list[list[Tile]], title: list[str]) -> Image.Image:
@@ -429,7 +447,8 @@ def _layout(rows: list[list[Tile]], title: list[str]) -> Image.Image:
     """
     label_font, title_font = font(13), font(14)
     tiles = [tile for row in rows for tile in row]
-    width = max([NARROWEST, *(t.rgb.shape[1] for t in tiles if t.rgb is not None)])
+    texts = [min(_length(label_font, text), MONTAGE_TILE) for t in tiles for text in t.lines]
+    width = max([NARROWEST, *texts, *(t.rgb.shape[1] for t in tiles if t.rgb is not None)])
     lines = max((tile.rows_of_text for tile in tiles), default=0)
     grid = [row[start : start + COLUMNS] for row in rows for start in range(0, len(row), COLUMNS)]
     heights = [
