@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -199,7 +199,7 @@ def frames(explanation: Explanation) -> list[Image.Image]:
         paint = functools.partial(_grid_frame, explanation, where, scales, base)
     else:
         paint = functools.partial(_plot_frame, explanation, where)
-    return [_to_palette(paint(number)) for number in range(count)]
+    return list(_to_palette(paint(number) for number in range(count)))
 
 
 def write_animation(explanation: Explanation, path: Path) -> None:
@@ -450,12 +450,11 @@ def _value_grid(
     colours: npt.NDArray[np.uint8],
     size: int,
 ) -> None:
-    """Draw heat-coloured cells with their values; a NaN is a cell not computed yet."""
+    """Draw heat-coloured cells with their values; a NaN is a cell not computed yet: skipped."""
     for row, col in np.ndindex(*values.shape):
         box = grid.box(row, col)
         value = float(values[row, col])
-        if math.isnan(value):
-            canvas.rectangle(box.corners, fill=WHITE, outline=RULE)
+        if math.isnan(value):  # left empty, as the base draws it
             continue
         fill: RGB = (int(colours[row, col][0]), int(colours[row, col][1]),
                      int(colours[row, col][2]))  # fmt: skip
@@ -500,21 +499,27 @@ def _products(e: Explanation, step: Step, width: int) -> list[str]:
 def _wrap(head: str, terms: list[str], tail: str, width: int, most: int = 3) -> list[str]:
     """Write ``head`` + the terms joined by ``+`` + ``tail`` on at most ``most`` lines."""
     room = width - 2 * MARGIN
+
+    def size(text: str) -> int:
+        return draw.text_width(text, CAPTION)
+
     lines: list[str] = []
-    line = head
+    line, used = head, size(head)  # a line's width as the sum of its pieces': fast, near enough
     for number, term in enumerate(terms):
         joined = term if number == 0 else f" + {term}"
         last = len(lines) == most - 1
         left = len(terms) - number - 1  # after this term
         ending = (f" + … ({left} more){tail}" if left else tail) if last else ""
-        if draw.text_width(line + joined + ending, CAPTION) > room and line.strip():
+        if used + size(joined) + size(ending) > room and line.strip():
             if last:  # no room for the rest: say how many are left out
                 return [*lines, f"{line} + … ({left + 1} more){tail}"]
             lines.append(line)
             line = "    + " + term
+            used = size(line)
         else:
             line += joined
-    if draw.text_width(line + tail, CAPTION) > room:
+            used += size(joined)
+    if used + size(tail) > room:
         lines.append(line)
         line = "   "
     return [*lines, line + tail]
@@ -713,21 +718,39 @@ def _palette() -> npt.NDArray[np.int64]:
     return np.array(colours[:256], dtype=np.int64)
 
 
-def _to_palette(image: Image.Image) -> Image.Image:
-    """Map every pixel to the nearest palette colour: exact for the colours drawn."""
+def _nearest(rgb: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+    """Return the palette index nearest to each colour of ``rgb`` (shape ``(..., 3)``)."""
     colours = _palette()
     known = (colours[:, 0] << 16) | (colours[:, 1] << 8) | colours[:, 2]
     order = np.argsort(known)
-    rgb = np.asarray(image, dtype=np.int64)
     packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-    at = np.minimum(np.searchsorted(known[order], packed), len(known) - 1)
-    indices = order[at]
+    indices = order[np.minimum(np.searchsorted(known[order], packed), len(known) - 1)]
     blended = known[indices] != packed  # text's smoothed edges: few, so found one by one
     if blended.any():
         keys, inverse = np.unique(packed[blended], return_inverse=True)
         found = np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], axis=1)
         distance = ((found[:, None, :] - colours[None, :, :]) ** 2).sum(axis=2)
         indices[blended] = distance.argmin(axis=1)[inverse]
-    result = Image.fromarray(indices.astype(np.uint8))
-    result.putpalette(colours.astype(np.uint8).ravel().tobytes())  # which makes it a P image
-    return result
+    return indices.astype(np.uint8)
+
+
+def _to_palette(images: Iterable[Image.Image]) -> Iterator[Image.Image]:
+    """Map every pixel to the nearest palette colour (exact for the colours drawn).
+
+    Frames differ from the one before in a few places: only those are looked up.
+    """
+    flat = _palette().astype(np.uint8).ravel().tobytes()
+    before: tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint8]] | None = None
+    for image in images:
+        packed = np.frombuffer(image.convert("RGBX").tobytes(), dtype=np.uint32)
+        packed = packed.reshape(image.height, image.width)
+        if before is None:
+            indices = _nearest(np.asarray(image, dtype=np.int64))
+        else:
+            changed = packed != before[0]
+            indices = before[1].copy()
+            indices[changed] = _nearest(np.asarray(image)[changed].astype(np.int64))
+        before = (packed, indices)
+        result = Image.fromarray(indices)
+        result.putpalette(flat)  # which makes the L image a P one
+        yield result
