@@ -233,13 +233,19 @@ def test_no_steps_and_too_many_frames_are_usage_errors(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_large_grid_keeps_the_picture_bounded():
+@pytest.mark.parametrize(
+    ("signal", "kernel"),
+    [((32, 32), (1, 1)), ((32, 32), (32, 32)), ((32, 32), (5, 5)), ((32,), (3,))],
+)
+def test_the_largest_explanations_keep_the_picture_bounded(signal, kernel):
+    # 16 cells of padding a side: the 64 cells a side explain shows at most
     rng = np.random.default_rng(7)
-    e = explain(rng.normal(size=(32, 32)), np.ones((5, 5)), padding=16, pad_mode="zero", steps=2)
-    (first, _) = frames(e)
-    assert first.width <= 1600
+    e = explain(rng.normal(size=signal), np.ones(kernel), padding=[(16, 16)] * len(signal),
+                pad_mode="zero", steps=2)  # fmt: skip
+    assert max(e.padded.shape) == 64
+    first, _ = frames(e)
+    assert first.width <= 1440
     assert first.height <= 1000
-    assert e.padded.shape == (64, 64)
 
 
 def test_a_crop_shows_its_context_apart_from_the_crop_and_the_padding(tmp_path):

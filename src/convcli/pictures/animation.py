@@ -33,6 +33,7 @@ from convcli.limits import MAX_ANIMATION_FRAMES
 from convcli.pictures import draw
 
 RGB = tuple[int, int, int]
+CellText = tuple[int, int]  # the text size of a grid's numbers, and their significant digits
 WHITE: RGB = (255, 255, 255)
 INK: RGB = (33, 37, 41)
 MUTED: RGB = (108, 108, 108)
@@ -276,9 +277,9 @@ class _GridScales:
 
     products: float  # the largest product's size over every step: one colour scale
     output: float
-    shown_text: int  # 0: the cells are too small for numbers; they show grey levels
-    kernel_text: int
-    output_text: int
+    shown_text: CellText  # size 0: the cells are too small for numbers; they show grey levels
+    kernel_text: CellText
+    output_text: CellText
 
     @classmethod
     def of(cls, e: Explanation, where: GridLayout) -> _GridScales:
@@ -292,13 +293,18 @@ class _GridScales:
         )
 
 
-def _text_size(cell: int, values: Iterable[float]) -> int:
-    """Return the largest text size (up to 18) at which every value fits its cell, or 0."""
-    longest = max((draw.number(float(v)) for v in values), key=len, default="0")
-    for size in range(min(18, int(cell * 0.42)), 8, -1):
-        if draw.text_width(longest, size) <= cell - 4:
-            return size
-    return 0
+def _text_size(cell: int, values: Iterable[float]) -> CellText:
+    """Return the largest text size (up to 18) and digits at which every value fits its cell.
+
+    Three significant digits, or two if three would be too small to read; (0, 3): none fits.
+    """
+    numbers = list(values)
+    for digits in (3, 2):
+        longest = max((draw.number(float(v), digits) for v in numbers), key=len, default="0")
+        for size in range(min(18, int(cell * 0.42)), 10, -1):
+            if draw.text_width(longest, size) <= cell - 4:
+                return (size, digits)
+    return (0, 3)
 
 
 def _grid_base(e: Explanation, where: GridLayout, scales: _GridScales) -> Image.Image:
@@ -374,7 +380,7 @@ def _label(canvas: ImageDraw.ImageDraw, grid: Grid, what: str) -> None:
 
 
 def _line_width(grid: Grid) -> int:
-    return max(2, grid.cell // 12)
+    return 1 if grid.cell < 16 else max(2, grid.cell // 12)  # small cells: their values show
 
 
 def _outline(canvas: ImageDraw.ImageDraw, box: Box, colour: RGB, width: int) -> None:
@@ -386,12 +392,13 @@ def _shown_grid(
     image: Image.Image,
     e: Explanation,
     grid: Grid,
-    size: int,
+    text: CellText,
     cells: Iterable[tuple[int, ...]],
     *,
     tinted: bool = False,
 ) -> None:
     """Draw shown cells: input, padding (hatched) and context (dashed); ``tinted``: the window's."""
+    size, digits = text
     shades = _shades(e.padded) if size == 0 else None
     for row, col in cells:
         box = grid.box(row, col)
@@ -399,8 +406,8 @@ def _shown_grid(
         fill = {"input": WHITE, "padding": PADDING, "context": CONTEXT}[kind]
         if shades is not None:  # too small for numbers: the values as grey levels, padding paler
             fill = _mix(shades[row, col], fill, 0.6 if kind == "padding" else 0.2)
-        if tinted:
-            fill = _mix(fill, WINDOW_TINT, 0.7)
+        if tinted:  # lightly over grey levels, which would be lost under it
+            fill = _mix(fill, WINDOW_TINT, 0.7 if shades is None else 0.35)
         canvas.rectangle(box.corners, fill=fill, outline=RULE if grid.cell >= 16 else fill)
         if kind == "padding" and grid.cell >= 16:
             image.paste(_hatch(grid.cell - 2, fill), (box.left + 1, box.top + 1))
@@ -409,7 +416,14 @@ def _shown_grid(
         if size:
             ink = {"input": INK, "padding": MUTED, "context": CONTEXT_INK}[kind]
             middle = ((box.left + box.right) / 2, (box.top + box.bottom) / 2)
-            draw.text(canvas, middle, draw.number(float(e.padded[row, col])), size, ink, anchor="m")
+            draw.text(
+                canvas,
+                middle,
+                draw.number(float(e.padded[row, col]), digits),
+                size,
+                ink,
+                anchor="m",
+            )
 
 
 def _shades(values: npt.NDArray[np.float64]) -> npt.NDArray[np.uint8]:
@@ -448,7 +462,7 @@ def _value_grid(
     grid: Grid,
     values: npt.NDArray[np.float64],
     colours: npt.NDArray[np.uint8],
-    size: int,
+    text: CellText,
 ) -> None:
     """Draw heat-coloured cells with their values; a NaN is a cell not computed yet: skipped."""
     for row, col in np.ndindex(*values.shape):
@@ -459,10 +473,17 @@ def _value_grid(
         fill: RGB = (int(colours[row, col][0]), int(colours[row, col][1]),
                      int(colours[row, col][2]))  # fmt: skip
         canvas.rectangle(box.corners, fill=fill, outline=WHITE)
-        if size:
+        if text[0]:
             dark = 0.299 * fill[0] + 0.587 * fill[1] + 0.114 * fill[2] < 120
             middle = ((box.left + box.right) / 2, (box.top + box.bottom) / 2)
-            draw.text(canvas, middle, draw.number(value), size, WHITE if dark else INK, anchor="m")
+            draw.text(
+                canvas,
+                middle,
+                draw.number(value, text[1]),
+                text[0],
+                WHITE if dark else INK,
+                anchor="m",
+            )
 
 
 def _fit(line: str, size: int, width: int) -> str:

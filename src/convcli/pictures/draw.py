@@ -50,17 +50,19 @@ def heat_map(
     return lookup_table(colormap)[levels], low, high
 
 
-def number(value: float) -> str:
-    """Write ``value`` compactly: three significant digits, a short exponent, no ``-0``.
+def number(value: float, digits: int = 3) -> str:
+    """Write ``value`` compactly: ``digits`` significant digits, a short exponent, no ``-0``.
 
     Examples
     --------
     >>> [number(v) for v in (8.0, -0.0, 0.25, 1 / 3, 1234.5, -2.5e-05)]
     ['8', '0', '0.25', '0.333', '1.23e3', '-2.5e-5']
+    >>> number(-0.0489, 2)
+    '-0.049'
     """
     if value == 0:
         return "0"
-    text = f"{value:.3g}"
+    text = f"{value:.{digits}g}"
     if "e" in text:
         mantissa, exponent = text.split("e")
         text = f"{mantissa}e{int(exponent)}"
