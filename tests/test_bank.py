@@ -385,3 +385,17 @@ def test_kernel_picture_is_bounded_and_bad_values_are_refused(tmp_path, monkeypa
         assert len(refused.stderr.splitlines()) == 1
         assert said in refused.stderr
     assert files(tmp_path) == {"g.png"}
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif"])
+def test_a_sheet_in_an_input_folder_is_left_out_the_next_time(tmp_path, photos, suffix):
+    sheet = photos / f"sheet{suffix}"
+    for _ in range(2):  # the second run finds the sheet among its inputs
+        done = run("apply", str(photos), *kernels("box", "sobel-x"), "--bank", "-o",
+                   str(tmp_path / "out"), "--montage", str(sheet), "--json")  # fmt: skip
+        assert done.exit_code == 0, done.stderr
+        assert {Path(json.loads(line)["input"]).name for line in done.stdout.splitlines()} == {
+            "camera.png",
+            "coins.png",
+        }
+    assert "left out 1 file that convcli made" in done.stderr

@@ -324,11 +324,11 @@ def apply(
         each = _each(feedback.report, drawing.take if drawing else None)
         with feedback.progress():
             reports = batch.run_jobs(planned.jobs, settings, options, each)
-        if drawing:
-            drawing.write()
         feedback.finish(reports)
     if report is not None:
         write_report(report, reports)
+    if drawing:  # after the records and the report: a sheet that cannot be written loses neither
+        drawing.write()
     failed = any(done.status == "error" for done in reports)
     return int(ExitCode.FAILED if failed else ExitCode.OK)
 

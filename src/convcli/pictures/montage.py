@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, PngImagePlugin
 
+from convcli import __version__
 from convcli.batch import RunOptions, job_source
 from convcli.choices import Colormap, FileFormat, MontageScale, Range, choose
 from convcli.colormaps import lookup_table
@@ -31,6 +32,7 @@ from convcli.errors import ConvcliError, UsageError
 from convcli.io.atomic import write_atomically
 from convcli.io.formats import output_format
 from convcli.io.images import Picture, as_rgb, read_image
+from convcli.io.metadata import SOFTWARE
 from convcli.io.storage import is_url, read_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL
 from convcli.kernels.kernel import Kernel
@@ -118,8 +120,21 @@ class SheetRequest:
 
 
 def write_picture(image: Image.Image, path: Path, kind: str) -> None:
-    """Write ``image`` atomically in Pillow's format ``kind``."""
-    options = {"quality": 95} if kind in ("JPEG", "WEBP") else {}
+    """Write ``image`` atomically in Pillow's format ``kind``, saying that convcli made it.
+
+    The maker is where convcli's outputs carry it, so a sheet written into an
+    input folder is left out of the next run over that folder, as they are.
+    """
+    made = f"convcli {__version__}"
+    options: dict[str, Any] = {"quality": 95} if kind in ("JPEG", "WEBP") else {}
+    if kind == "PNG":
+        options["pnginfo"] = PngImagePlugin.PngInfo()
+        options["pnginfo"].add_text("Software", made)
+    elif kind == "GIF":
+        options["comment"] = made
+    else:  # EXIF, in the formats that hold it
+        options["exif"] = Image.Exif()
+        options["exif"][SOFTWARE] = made
     try:
         write_atomically(path, lambda stream: image.save(stream, format=kind, **options))
     except OSError as error:
@@ -323,7 +338,7 @@ class BankSheet:
             rgb, shown = _to_tile(_as_rgb8(picture))
         except NotAPicture as error:
             return Tile([name, str(error)])
-        except ConvcliError:
+        except (ConvcliError, MemoryError):
             return Tile([name, "cannot be read"])
         return Tile([name, shown], rgb)
 
