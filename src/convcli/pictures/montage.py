@@ -78,6 +78,12 @@ def picture_path(text: str, option: str) -> tuple[Path, str]:
             f"{option} {text}: no picture format has the suffix {path.suffix or '(none)'!r}; "
             "use .png (or .jpg, .webp, .tif, .gif, .bmp)"
         )
+    try:  # some of Pillow's writers take no colour picture (XBM: 1 bit): found out now
+        Image.new("RGB", (1, 1)).save(io.BytesIO(), format=kind, **_save_options(kind))
+    except Exception as error:  # each of Pillow's plugins fails its own way
+        raise UsageError(
+            f"{option} {text}: Pillow cannot write a colour picture as {kind} ({error}); use .png"
+        ) from None
     return path, kind
 
 
@@ -125,6 +131,14 @@ def write_picture(image: Image.Image, path: Path, kind: str) -> None:
     The maker is where convcli's outputs carry it, so a sheet written into an
     input folder is left out of the next run over that folder, as they are.
     """
+    options = _save_options(kind)
+    try:
+        write_atomically(path, lambda stream: image.save(stream, format=kind, **options))
+    except OSError as error:
+        raise ConvcliError(f"{path}: cannot write: {error.strerror or error}") from None
+
+
+def _save_options(kind: str) -> dict[str, Any]:
     made = f"convcli {__version__}"
     options: dict[str, Any] = {"quality": 95} if kind in ("JPEG", "WEBP") else {}
     if kind == "PNG":
@@ -135,10 +149,7 @@ def write_picture(image: Image.Image, path: Path, kind: str) -> None:
     else:  # EXIF, in the formats that hold it
         options["exif"] = Image.Exif()
         options["exif"][SOFTWARE] = made
-    try:
-        write_atomically(path, lambda stream: image.save(stream, format=kind, **options))
-    except OSError as error:
-        raise ConvcliError(f"{path}: cannot write: {error.strerror or error}") from None
+    return options
 
 
 # --- a kernel as a picture -------------------------------------------------------------------
