@@ -17,6 +17,7 @@ from convcli.pictures.animation import (
     HATCH,
     HIGHLIGHT,
     INK,
+    KERNEL,
     PADDING,
     WHITE,
     GridLayout,
@@ -270,3 +271,18 @@ def test_a_crop_shows_its_context_apart_from_the_crop_and_the_padding(tmp_path):
             assert pixel == CONTEXT, (row, col)
         else:
             assert pixel == WHITE, (row, col)
+
+
+def test_a_kernel_far_smaller_than_the_signal_is_still_drawn_tall(tmp_path):
+    # weights of 0.1 over values of 100: on one scale the kernel would be a flat line at 0
+    f = 100 * np.r_[np.zeros(3), np.ones(5), np.zeros(3)]
+    e = explain(f, [0.1, 0.2, 0.1], padding="valid", steps=ALL)
+    path = tmp_path / "small.png"
+    write_animation(e, path)
+    frame = decoded(path)[2]
+    where = layout(e)
+    assert isinstance(where, PlotLayout)
+    zero, top = where.signal_y(0.0), where.signal_y(100.0)
+    red = np.argwhere(np.all(frame == KERNEL, axis=2))
+    inside = red[(red[:, 1] >= where.signal.left) & (red[:, 1] < where.signal.right)]
+    assert inside[:, 0].min() <= (zero + top) / 2  # at least half as tall as f's 100

@@ -132,6 +132,8 @@ class PlotLayout:
     signal: Box  # the signal's plot
     curve: Box  # the output curve's plot, under the same columns
     signal_range: tuple[float, float]
+    kernel_scale: float  # g drawn this many times taller: 1 unless g is far from f's size
+    area_scale: float  # and f·g this many: 1 / g's largest weight then, so that f·g stays under f
     curve_range: tuple[float, float]
     first: int  # the shown sample where output 0's window starts
     stride: int
@@ -581,7 +583,7 @@ def _bounds(values: npt.NDArray[np.float64]) -> tuple[float, float]:
 
 def _plot_layout(e: Explanation) -> PlotLayout:
     count = e.padded.shape[0]
-    column = _clamp((MAX_WIDTH - 2 * MARGIN - _AXIS) // count, MIN_CELL, MAX_CELL)
+    column = _clamp((MAX_WIDTH - 2 * MARGIN - 2 * _AXIS) // count, MIN_CELL, MAX_CELL)
     top = MARGIN + 2 * LINE + 8 + LINE
     samples = Grid(MARGIN + _AXIS, top, column, (1, count))
     signal = Box(samples.left, top, samples.area.right, top + SIGNAL_PLOT)
@@ -589,9 +591,13 @@ def _plot_layout(e: Explanation) -> PlotLayout:
     curve_top = signal.bottom + LINE + 10 + LINE + LINE + 8
     curve = Box(samples.left, curve_top, samples.area.right, curve_top + CURVE_PLOT)
     products = np.stack([step.window * e.kernel for step in e.steps])
-    signal_values = np.concatenate([e.padded, e.kernel, products.ravel()])
+    f_size, g_size = float(np.abs(e.padded).max()), float(np.abs(e.kernel).max())
+    # A kernel of weights near 0.1 over values near 100 would be a flat line: scale it to f.
+    far = f_size > 0 and g_size > 0 and not 1 / 3 <= f_size / g_size <= 3
+    scale, area = (f_size / g_size, 1 / g_size) if far else (1.0, 1.0)
+    signal_values = np.concatenate([e.padded, scale * e.kernel, area * products.ravel()])
     g = e.geometry
-    width = max(samples.area.right + MARGIN, 720)
+    width = max(samples.area.right + _AXIS + MARGIN, 720)
     caption = curve.bottom + LINE + 6
     return PlotLayout(
         size=(width, caption + 2 * LINE + MARGIN),
@@ -599,6 +605,8 @@ def _plot_layout(e: Explanation) -> PlotLayout:
         signal=signal,
         curve=curve,
         signal_range=_bounds(signal_values),
+        kernel_scale=scale,
+        area_scale=area,
         curve_range=_bounds(np.concatenate([e.output.ravel(), [s.sum for s in e.steps]])),
         first=e.steps[0].origin[0],
         stride=g.stride[0],
@@ -625,10 +633,16 @@ def _plot_frame(e: Explanation, where: PlotLayout, number: int) -> Image.Image:
     plot, columns = where.signal, where.samples
     zero = where.signal_y(0.0)
     _axis(canvas, plot, where.signal_range, where.signal_y)
+    scale = where.kernel_scale
+    if scale != 1.0:  # g's own axis, on the right, in its colour
+        for weight in sorted({float(e.kernel.min()), float(e.kernel.max())} - {0.0}):
+            y = where.signal_y(weight * scale)
+            canvas.line([(plot.right + 3, y), (plot.right + 7, y)], fill=KERNEL)
+            draw.text(canvas, (plot.right + 10, y), draw.number(weight), 13, KERNEL)
     signal = "the crop in context" if e.crop_start is not None else "padded"
-    named = (
-        f"f: the signal, {signal}    g: the kernel{', reversed' if e.flip else ''}    shaded: f·g"
-    )
+    taller = f" ({draw.number(scale, 2)} times taller: red axis)" if scale != 1.0 else ""
+    reversed_ = ", reversed" if e.flip else ""
+    named = f"f: the signal, {signal}    g: the kernel{reversed_}{taller}    shaded: f·g"
     draw.text(canvas, (plot.left, plot.top - LINE // 2 - 2), named, LABEL, MUTED)
     kinds = np.where(e.inside, 0, np.where(e.context, 1, 2))
     fills, lines = (SIGNAL_FILL, CONTEXT, PADDING), (SIGNAL, CONTEXT_EDGE, MUTED)
@@ -643,7 +657,7 @@ def _plot_frame(e: Explanation, where: PlotLayout, number: int) -> Image.Image:
     tap_columns = list(range(span.start, span.stop, span.step))
     for column, weight in zip(tap_columns, e.kernel, strict=True):
         box = columns.box(0, column)
-        y = where.signal_y(float(e.padded[column] * weight))
+        y = where.signal_y(float(e.padded[column] * weight) * where.area_scale)
         canvas.rectangle((box.left, min(y, zero), box.right - 1, max(y, zero)), fill=AREA)
     canvas.line([(plot.left, zero), (plot.right - 1, zero)], fill=RULE, width=1)
     previous = None
@@ -656,7 +670,7 @@ def _plot_frame(e: Explanation, where: PlotLayout, number: int) -> Image.Image:
         previous = y
     for column, weight in zip(tap_columns, e.kernel, strict=True):  # g: an outlined bar per tap
         box = columns.box(0, column)
-        y = where.signal_y(float(weight))
+        y = where.signal_y(float(weight) * scale)
         canvas.rectangle((box.left + 1, min(y, zero), box.right - 2, max(y, zero)),
                          outline=KERNEL, width=2)  # fmt: skip
         canvas.line([(box.left + 1, y), (box.right - 2, y)], fill=KERNEL, width=3)
