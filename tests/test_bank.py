@@ -378,6 +378,7 @@ def test_kernel_picture_is_bounded_and_bad_values_are_refused(tmp_path, monkeypa
         (["sobel-x", "--picture", "-"], "not standard output"),
         (["sobel-x", "--picture", "k.xyz"], "suffix"),
         (["sobel-x", "--picture", "k.xbm"], "cannot write a colour picture as XBM"),
+        (["[[[1,2],[3,4]],[[1,2],[3,4]]]", "--picture", "k.png"], "is 3-D"),
         (["sobel-x", "--picture", "missing/k.png"], "does not exist"),
         (["[" + ",".join(["1"] * 1025) + "]", "--picture", "k.png"], "up to 1024 cells"),
     ]:

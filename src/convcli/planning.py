@@ -61,9 +61,12 @@ class Job:
 
     def settings_for(self, settings: Settings) -> Settings:
         """Return what this job does: the run's settings, or its one kernel of a bank's."""
-        if self.kernel is None:
-            return settings
-        return replace(settings, kernels=(settings.kernels[self.kernel],))
+        return one_kernel(settings, self.kernel)
+
+
+def one_kernel(settings: Settings, kernel: int | None) -> Settings:
+    """Return the settings with only the kernel at index ``kernel`` (None: all of them)."""
+    return settings if kernel is None else replace(settings, kernels=(settings.kernels[kernel],))
 
 
 @dataclass
@@ -193,14 +196,14 @@ def check_bank(
             f"--bank takes at most {MAX_BANK_KERNELS} kernels, got {len(settings.kernels)}"
         )
     seen: dict[str, int] = {}
-    for number, kernel in enumerate(settings.kernels, start=1):
-        tag = kernel_tag(replace(settings, kernels=(kernel,)))
+    for index, kernel in enumerate(settings.kernels):
+        tag = kernel_tag(one_kernel(settings, index))
         if tag in seen:
             raise UsageError(
-                f"--bank: kernels {seen[tag]} and {number} are the same ({kernel.name}) and "
+                f"--bank: kernels {seen[tag]} and {index + 1} are the same ({kernel.name}) and "
                 "would write the same outputs; give each kernel once"
             )
-        seen[tag] = number
+        seen[tag] = index + 1
     if template is not None and not {"kernel", "tag"} & set(template_fields(template)):
         raise UsageError(
             f"--bank: --name {template!r} leaves the kernel out, so every kernel's output "
@@ -221,9 +224,11 @@ def check_bank(
 
 
 def _check_sheet(sheet: Path, jobs: list[Job]) -> None:
-    """Refuse a contact sheet of too many tiles, or one that is an input or an output."""
-    inputs = len({job.source for job in jobs if job.kernel is not None})
-    tiles = inputs + sum(job.kernel is not None for job in jobs)
+    """Refuse a contact sheet of too many tiles, or one that is an input or an output.
+
+    A tile for each response, and one for each input (its first kernel's job).
+    """
+    tiles = sum(job.kernel is not None for job in jobs) + sum(job.kernel == 0 for job in jobs)
     if tiles > MAX_MONTAGE_TILES:
         raise UsageError(
             f"--montage: {tiles} tiles (each input and each response), over the "
@@ -467,8 +472,7 @@ def plan_jobs(
             jobs.append(Job(item.label, item.path, None, None, failure=missing))
             continue
         for kernel in kernels:
-            job = _named_job(item, output, folder, Job(item.label, item.path, None, None,
-                             kernel=kernel).settings_for(settings), template)  # fmt: skip
+            job = _named_job(item, output, folder, one_kernel(settings, kernel), template)
             skip = "output exists" if skip_existing and job.target and exists(job.target) else None
             jobs.append(replace(job, skip=skip, kernel=kernel))
     _refuse_clashes(jobs)

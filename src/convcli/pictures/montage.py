@@ -251,7 +251,7 @@ def _kernel_sheet(
         sheet.paste(panel, (x, top + named))
         x += panel.width + GAP
     below = height + GAP
-    ends = (f"{-peak:.4g}", f"{peak:.4g}")
+    ends = (f"{-peak or 0.0:.4g}", f"{peak:.4g}")  # an all-zero kernel: 0, not -0
     scale_bar(draw, (GAP, below), width - 2 * GAP, KERNEL_MAP, ends, face, middle="0")
     draw.text((GAP, below + 2 * LINE), "weights: blue negative, red positive, grey 0",
               fill=INK, font=face)  # fmt: skip
