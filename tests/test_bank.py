@@ -329,6 +329,21 @@ def test_reduced_heat_maps_keep_each_blocks_strongest_value_and_its_sign(tmp_pat
     assert find(sheet, label("300x202, shown at 1/2 (strongest)"))
 
 
+def test_raw_float_outputs_are_shown_rescaled_and_the_label_says_from_what(tmp_path):
+    source = tmp_path / "g.png"  # 10 to 137: unlike its rescaled responses
+    Image.fromarray(read(small(source, (60, 100), seed=6)) // 2 + 10).save(source)
+    done = run("apply", str(source), *kernels("[[-1]]", "[[2]]"), "--bank", "--format", "npy",
+               "-o", str(tmp_path / "out"), "--montage", str(tmp_path / "sheet.png"), "-q")  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    sheet = read(tmp_path / "sheet.png")
+    values = read(source).astype(float)
+    for response in (-values, 2 * values):  # raw: no picture's range; least to greatest
+        low, high = response.min(), response.max()
+        grey = np.floor((response - low) * 255 / (high - low) + 0.5)
+        assert len(find(sheet, rgb(grey), tolerance=1)) == 1
+        assert find(sheet, label(f"rescaled from {low:.4g} to {high:.4g}"))
+
+
 def test_a_failed_input_leaves_an_empty_tile_and_the_sheet_is_still_written(tmp_path):
     good = small(tmp_path / "a.png", (20, 20))
     broken = tmp_path / "b.png"

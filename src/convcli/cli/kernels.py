@@ -60,7 +60,7 @@ def show_kernel(
         ),
     ] = None,
 ) -> None:
-    """Show a kernel's matrix, sum, rank, separability and default range."""
+    """Show a kernel's matrix, sum, rank, separability and default range; draw its weights."""
     from convcli.cli.render import console, kernel_view
     from convcli.kernels.catalog import load_kernel
 

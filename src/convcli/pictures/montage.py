@@ -318,12 +318,11 @@ class BankSheet:
         try:
             source = job_source(job, self._options)
             picture = read_image(source, job.label, self._options.max_pixels, self._frame)
-            rgb, shown = _to_tile(_as_rgb8(picture))
+            return _picture_tile(job.label, picture)
         except NotAPicture as error:
             return Tile([job.label, str(error)])
         except ConvcliError:
             return Tile([job.label, "cannot be read"])  # the run says why
-        return Tile([job.label, shown], rgb)
 
     @property
     def _frame(self) -> int:
@@ -346,12 +345,11 @@ class BankSheet:
             assert job.target is not None
             picture = read_image(self._read(job.target), str(job.target),
                                  self._options.max_pixels)  # fmt: skip
-            rgb, shown = _to_tile(_as_rgb8(picture))
+            return _picture_tile(name, picture)
         except NotAPicture as error:
             return Tile([name, str(error)])
         except (ConvcliError, MemoryError):
             return Tile([name, "cannot be read"])
-        return Tile([name, shown], rgb)
 
     def _values(self, job: Job) -> npt.NDArray[np.float32]:
         """Filter the job's input again for the response's values (its file holds colours)."""
@@ -412,8 +410,20 @@ class BankSheet:
         write_picture(self.draw(), self._request.path, self._request.kind)
 
 
-def _as_rgb8(picture: Picture) -> RGB:
-    """Return a picture's pixels as 8-bit RGB, scaled by its white (alpha left out)."""
+def _picture_tile(label: str, picture: Picture) -> Tile:
+    """Return the tile of a picture (an input, or an output as written) and its label."""
+    rgb, rescaled = _as_rgb8(picture)
+    tile, shown = _to_tile(rgb)
+    return Tile([label, shown, *filter(None, [rescaled])], tile)
+
+
+def _as_rgb8(picture: Picture) -> tuple[RGB, str | None]:
+    """Return a picture's pixels as 8-bit RGB (alpha left out), and how they were rescaled.
+
+    Black to the picture's white become 0 to 255; float values beyond them (a
+    raw response in a .npy or float TIFF) are rescaled from their least to
+    their greatest, which the second value says.
+    """
     if picture.header.is_cmyk:
         picture, _ = as_rgb(picture)
     array = np.asarray(picture.pixels)
@@ -424,11 +434,16 @@ def _as_rgb8(picture: Picture) -> RGB:
     if array.ndim == 2:
         array = np.repeat(array[..., np.newaxis], 3, axis=2)
     if array.dtype == np.uint8 and picture.white == 255:
-        same: RGB = array
-        return same
-    scaled = np.nan_to_num(array.astype(np.float32) * np.float32(255 / picture.white))
+        return array, None
+    low, high, rescaled = 0.0, picture.white, None
+    finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array[:0]
+    if finite.size and (finite.min() < low or finite.max() > high):
+        low, high = float(finite.min()), float(finite.max())
+        rescaled = f"rescaled from {low:.4g} to {high:.4g}"
+    scale = np.float32(255 / ((high - low) or 1.0))
+    scaled = np.nan_to_num((array.astype(np.float32) - np.float32(low)) * scale)
     rgb: RGB = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
-    return rgb
+    return rgb, rescaled
 
 
 def _to_tile(array: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], str]:
