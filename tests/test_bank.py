@@ -416,3 +416,20 @@ def test_a_sheet_in_an_input_folder_is_left_out_the_next_time(tmp_path, photos, 
             "coins.png",
         }
     assert "left out 1 file that convcli made" in done.stderr
+
+
+def test_a_bank_on_a_local_cluster_writes_what_one_process_writes(tmp_path, photos):
+    pytest.importorskip("distributed")
+    (photos / "broken.png").write_bytes((photos / "coins.png").read_bytes()[:200])
+    arguments = [str(photos), *kernels("sobel-x", "box"), "--bank", "--json"]
+    here = run("apply", *arguments, "-o", str(tmp_path / "here"), "-j", "1")
+    there = run("apply", *arguments, "-o", str(tmp_path / "there"), "--scheduler", "local:1")
+    assert here.exit_code == there.exit_code == 1  # the broken input, once per kernel
+    records = [list(map(json.loads, done.stdout.splitlines())) for done in (here, there)]
+    assert [(r["input"], r["kernel"], r["status"]) for r in records[0]] == [
+        (r["input"], r["kernel"], r["status"]) for r in records[1]
+    ]
+    assert [r["kernel"] for r in records[1] if r["status"] == "error"] == ["sobel-x", "box"]
+    assert files(tmp_path / "here") == files(tmp_path / "there") != set()
+    for name in files(tmp_path / "here"):
+        assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "there" / name).read_bytes()
