@@ -494,3 +494,76 @@ def test_the_page_marks_the_crop_its_context_and_the_padding_in_plain_text():
     assert [line.split() for line in page[start + 3 : start + 8]] == expected
     assert "sliding window (first 1 of 9 positions at the crop)" in page
     assert "  output[0, 2]: window at input rows -1..1, cols 1..3" in page
+
+
+# --animate and --html on the command line: the pictures' own tests are
+# tests/test_animation.py and tests/test_page.py.
+
+
+def explain_cli(*args: str):
+    return runner.invoke(app, ["explain", *args])
+
+
+@pytest.mark.parametrize(
+    ("options", "positions"),
+    [
+        # 5x5 ramp, same padding: 25 outputs; -p 1 -s 2 on 5x5 with a 3x3: 3x3 = 9
+        ((), 25),
+        (("-p", "1", "-s", "2"), 9),
+        (("--frames", "4"), 4),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".gif", ".apng"])
+def test_animate_writes_one_frame_per_position(tmp_path, options, positions, suffix):
+    target = tmp_path / f"slide{suffix}"
+    result = explain_cli("-k", "sobel-x", *options, "--animate", str(target))
+    assert result.exit_code == 0, result.output
+    with Image.open(target) as animation:
+        assert animation.n_frames == positions
+    assert f"wrote {target}: {positions} frames" in result.output
+
+
+def test_animate_defaults_to_the_first_hundred_positions(tmp_path):
+    target = tmp_path / "long.gif"
+    # 12x12 ones, same padding: 144 positions, of which the first 100 are animated
+    result = explain_cli("-k", "box:3", "--input", json.dumps(np.ones((12, 12)).tolist()),
+                         "--animate", str(target))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with Image.open(target) as animation:
+        assert animation.n_frames == 100
+
+
+def test_html_steps_through_every_position_and_json_stays_one_object(tmp_path):
+    page = tmp_path / "page.html"
+    result = explain_cli("-k", "sobel-x", "-p", "1", "-s", "2", "--html", str(page), "--json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)  # nothing else on standard output
+    assert len(record["steps"]) == 3  # --steps' default: the page has its own
+    found = re.search(r'<script type="application/json" id="data">(.*?)</script>', page.read_text(), re.DOTALL)
+    steps = json.loads(found.group(1))["steps"]
+    expected = convolve(np.arange(1.0, 26.0).reshape(5, 5),
+                        [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], padding=1, stride=2,
+                        pad_mode="reflect", dtype=np.float64)  # fmt: skip
+    assert len(steps) == expected.size == 9  # every position, each checked in test_page.py
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--frames", "3"), "--frames counts the frames of --animate"),
+        (("--animate", "{tmp}/a.gif", "--frames", "0"), "--frames"),
+        (("--animate", "{tmp}/a.gif", "--frames", "401"), "--frames"),
+        (("--animate", "{tmp}/a.jpg"), "not .jpg"),
+        (("--animate", "{tmp}/missing/a.gif"), "cannot write"),
+        (("--html", "{tmp}/missing/a.html"), "cannot write"),
+        (("--html", "{tmp}"), "--html"),
+    ],
+)
+def test_bad_picture_options_are_one_line_and_exit_2(tmp_path, options, message):
+    args = [option.format(tmp=tmp_path) for option in options]
+    result = explain_cli("-k", "sobel-x", *args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert message in lines[0]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == []  # nothing written, nothing left

@@ -3,7 +3,10 @@
 # No `from __future__ import annotations`: Typer reads these annotations at every
 # start, and evaluated once here they need not be compiled again from strings.
 import json
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,12 +21,16 @@ from convcli.cli.options import (
     examples,
 )
 from convcli.errors import UsageError
-from convcli.limits import MAX_STEPS
+from convcli.limits import ANIMATION_FRAMES, MAX_ANIMATION_FRAMES, MAX_STEPS
+
+if TYPE_CHECKING:
+    from convcli.explain import Explanation
 
 EXAMPLES = examples(
     "convcli explain -k sobel-x                  # on a 5x5 ramp",
     "convcli explain -k box:3 -p 1 -s 2 --input '[[1,2,3],[4,5,6],[7,8,9]]'",
     "convcli explain -k laplacian --input photo.jpg --crop 100,100,6,6 --flip",
+    "convcli explain -k sobel-x -p 1 -s 2 --animate sobel.gif --html sobel.html",
 )
 
 
@@ -68,6 +75,32 @@ def explain(
         ),
     ] = 3,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    animate: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Also write the window positions as an animation: .gif, or .png/.apng (APNG).",
+            dir_okay=False,
+        ),
+    ] = None,
+    frames: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help=f"Window positions to animate [default: all, up to {ANIMATION_FRAMES}].",
+            min=1,
+            max=MAX_ANIMATION_FRAMES,
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Also write an interactive page that steps through every window position "
+            "(one self-contained HTML file).",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Show a convolution step by step: padding, the size formula, the sliding window."""
     from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
@@ -78,6 +111,8 @@ def explain(
     from convcli.kernels.catalog import load_kernel
     from convcli.pipeline import padding_for, per_axis
 
+    if frames is not None and animate is None:
+        raise UsageError("--frames counts the frames of --animate: give --animate FILE too")
     chosen = load_kernel(kernel)
     if chosen.matrix is None:
         parts = " and ".join(part.name for part in chosen.components)
@@ -91,11 +126,46 @@ def explain(
         pad_mode=mode, pad_value=pad_value,
         stride=per_axis("stride", parse_ints("--stride", stride), ndim),
         dilation=per_axis("dilation", parse_ints("--dilation", dilation), ndim),
-        flip=flip, steps=steps, crop=part,
+        flip=flip, crop=part, steps=(
+            MAX_STEPS if html else max(steps, frames or ANIMATION_FRAMES) if animate else steps
+        ),
     )  # fmt: skip
+    written = _write_pictures(
+        explanation, animate, frames or ANIMATION_FRAMES, html,
+        f"convcli explain: {chosen.name} over {input_text or 'a ramp'}",
+    )  # fmt: skip
+    explanation = replace(explanation, steps=explanation.steps[:steps])
     if json_output:
         typer.echo(json.dumps(explanation.record(), ensure_ascii=False))
         return
     console().print(explain_view(explanation, chosen.name, explanation.output.size))
+    for line in written:
+        typer.echo(line)
     if chosen.bias:
         typer.echo(f"convcli: note: apply adds the kernel's bias, {chosen.bias:g}, to each value")
+
+
+def _write_pictures(
+    explanation: "Explanation", animate: Path | None, frames: int, html: Path | None, title: str
+) -> list[str]:
+    """Write the animation and the page that were asked for; say what each holds."""
+    written = []
+    if animate is not None:
+        from convcli.pictures.animation import write_animation
+
+        shown = replace(explanation, steps=explanation.steps[:frames])
+        _writing(animate, lambda: write_animation(shown, animate))
+        written.append(f"wrote {animate}: {len(shown.steps)} frames")
+    if html is not None:
+        from convcli.pictures.page import write_page
+
+        _writing(html, lambda: write_page(explanation, html, title=title))
+        written.append(f"wrote {html}: {len(explanation.steps)} positions")
+    return written
+
+
+def _writing(path: Path, write: Callable[[], None]) -> None:
+    try:
+        write()
+    except OSError as error:  # the file is an option's value: a usage error, as for --input
+        raise UsageError(f"{path}: cannot write: {error.strerror or error}") from None

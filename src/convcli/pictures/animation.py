@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageDraw  # noqa: TID251 (the pictures draw with Pillow)
+from PIL import Image, ImageDraw
 
 from convcli.colormaps import lookup_table
 from convcli.errors import UsageError

@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 import numpy.typing as npt
-from PIL import ImageDraw, ImageFont  # noqa: TID251 (the pictures draw with Pillow)
+from PIL import ImageDraw, ImageFont
 
 from convcli.colormaps import lookup_table
 
