@@ -539,7 +539,9 @@ def test_html_steps_through_every_position_and_json_stays_one_object(tmp_path):
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)  # nothing else on standard output
     assert len(record["steps"]) == 3  # --steps' default: the page has its own
-    found = re.search(r'<script type="application/json" id="data">(.*?)</script>', page.read_text(), re.DOTALL)
+    found = re.search(
+        r'<script type="application/json" id="data">(.*?)</script>', page.read_text(), re.DOTALL
+    )
     steps = json.loads(found.group(1))["steps"]
     expected = convolve(np.arange(1.0, 26.0).reshape(5, 5),
                         [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], padding=1, stride=2,
