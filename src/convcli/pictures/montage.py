@@ -51,7 +51,7 @@ GAP = 10  # pixels between tiles and around the sheet
 LINE = 16  # a label's line, for a 13-pixel font
 NARROWEST = 168  # a tile's column is at least this wide, so that its label fits
 SMALLEST = 96  # a tile's longest side at least this, in pixels: smaller pictures are enlarged
-BACKGROUND, INK, FAINT = (255, 255, 255), (32, 32, 32), (225, 225, 225)
+BACKGROUND, INK, FAINT, FRAME = (255, 255, 255), (32, 32, 32), (225, 225, 225), (170, 170, 170)
 
 
 def picture_path(text: str, option: str) -> tuple[Path, str]:
@@ -530,7 +530,10 @@ def _place(
         draw.rectangle([x, y, x + box[0] - 1, y + box[1] - 1], outline=FAINT, fill=(245, 245, 245))
     else:
         h, w = tile.rgb.shape[:2]
-        sheet.paste(Image.fromarray(tile.rgb), (x + (box[0] - w) // 2, y + (box[1] - h) // 2))
+        left, top = x + (box[0] - w) // 2, y + (box[1] - h) // 2
+        # A frame just outside the tile: a picture's white edge would melt into the sheet.
+        draw.rectangle([left - 1, top - 1, left + w, top + h], outline=FRAME)
+        sheet.paste(Image.fromarray(tile.rgb), (left, top))
     below = y + box[1] + 4
     for number, text in enumerate(tile.lines):  # centred under the tile, as montage does
         shown = _fitted(label_font, text, box[0])
