@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: Typer reads these annotations at every
 # start, and evaluated once here they need not be compiled again from strings.
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Mapping
@@ -40,8 +41,10 @@ from convcli.naming import DEFAULT_TEMPLATE, FIELDS, check_template
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from convcli.pictures.montage import SheetRequest
+    from convcli.batch import RunOptions
+    from convcli.pictures.montage import BankSheet, SheetRequest
     from convcli.pipeline import Settings
+    from convcli.planning import Job, Planned
     from convcli.report import Report
 
 
@@ -311,7 +314,7 @@ def apply(
             workers=workers, scheduler=scheduler or None, fail_fast=fail_fast, dry_run=dry_run,
             max_pixels=limit,
         )  # fmt: skip
-        drawing = sheet and sheet.drawing(planned, settings, options, kernel)
+        drawing = _drawing(sheet, planned, settings, options, kernel)
         for note in planned.notes:
             note_line(note)
         feedback = Feedback(
@@ -321,7 +324,7 @@ def apply(
             every_row=verbose or dry_run,
             table_on_stderr=to_stdout,
         )
-        each = _each(feedback.report, drawing.take if drawing else None)
+        each = _each(feedback.report, _fed(drawing, planned.jobs, settings, options))
         with feedback.progress():
             reports = batch.run_jobs(planned.jobs, settings, options, each)
         feedback.finish(reports)
@@ -341,6 +344,43 @@ def _sheet_request(
     from convcli.pictures.montage import SheetRequest  # Pillow's drawing: only for a sheet
 
     return SheetRequest.checked(montage, bank, colormap, scale)
+
+
+def _drawing(
+    sheet: "SheetRequest | None",
+    planned: "Planned",
+    settings: "Settings",
+    options: "RunOptions",
+    specs: list[str],
+) -> "BankSheet | None":
+    if sheet is None:
+        return None
+    if options.dry_run:
+        planned.notes.append(sheet.not_drawn)
+        return None
+    return sheet.drawing(settings, specs, options.max_pixels)
+
+
+def _fed(
+    drawing: "BankSheet | None", jobs: "list[Job]", settings: "Settings", options: "RunOptions"
+) -> "Callable[[Report], None] | None":
+    """Return a callback that gives the sheet each report with its job (they come in order)."""
+    if drawing is None:
+        return None
+    from convcli.batch import job_source
+    from convcli.pictures.montage import Response
+
+    pending = iter(jobs)
+
+    def add(report: "Report") -> None:
+        job = next(pending)
+        if job.kernel is not None:  # an input that is no image, or missing, has no tile
+            source = functools.partial(job_source, job, options)
+            response = Response(job.kernel, job.label, job.settings_for(settings), source,
+                                job.target)  # fmt: skip
+            drawing.add(response, report)
+
+    return add
 
 
 def _each(*calls: "Callable[[Report], None] | None") -> "Callable[[Report], None]":

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,6 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, PngImagePlugin
 
 from convcli import __version__
-from convcli.batch import RunOptions, job_source
 from convcli.choices import Colormap, FileFormat, MontageScale, Range, choose
 from convcli.colormaps import lookup_table
 from convcli.errors import ConvcliError, UsageError
@@ -39,7 +38,6 @@ from convcli.kernels.kernel import Kernel
 from convcli.limits import MAX_KERNEL_PICTURE, MONTAGE_TILE
 from convcli.pictures.draw import Font, font, heat_map
 from convcli.pipeline import Settings, process
-from convcli.planning import Job, Planned
 from convcli.report import Report
 
 if TYPE_CHECKING:
@@ -112,17 +110,17 @@ class SheetRequest:
         chosen = choose(MontageScale, scale or MontageScale.EACH, "montage-scale")
         return cls(*picture_path(montage, "--montage"), chosen)
 
-    def drawing(
-        self, planned: Planned, settings: Settings, options: RunOptions, specs: Sequence[str]
-    ) -> BankSheet | None:
-        """Return the sheet to build as the run's reports arrive; None for a dry run (noted).
+    def drawing(self, settings: Settings, specs: Sequence[str], max_pixels: int) -> BankSheet:
+        """Return the sheet to build as the run's reports arrive.
 
         ``specs`` are the kernels as the user wrote them, which label the tiles.
         """
-        if options.dry_run:
-            planned.notes.append(f"--dry-run: the --montage sheet {self.path} is not drawn")
-            return None
-        return BankSheet(self, planned.jobs, settings, options, specs)
+        return BankSheet(self, settings, specs, max_pixels)
+
+    @property
+    def not_drawn(self) -> str:
+        """Say that a dry run draws no sheet."""
+        return f"--dry-run: the --montage sheet {self.path} is not drawn"
 
 
 def write_picture(image: Image.Image, path: Path, kind: str) -> None:
@@ -281,6 +279,17 @@ class Tile:
         return len(self.lines) + (self.scale is not None)
 
 
+@dataclass(frozen=True)
+class Response:
+    """What a sheet needs of one output of a bank, besides its report."""
+
+    kernel: int  # which of the run's kernels made it: the tiles of an input start at 0
+    label: str  # the input, as the run names it
+    settings: Settings  # what made it: the run's settings with that one kernel
+    source: Callable[[], Path | bytes]  # reads the input (a file, or an object's bytes)
+    target: Location | None  # the output, as written
+
+
 class BankSheet:
     """A contact sheet of a bank (``apply --bank --montage``), built as the reports arrive.
 
@@ -291,73 +300,59 @@ class BankSheet:
     """
 
     def __init__(
-        self,
-        request: SheetRequest,
-        jobs: Sequence[Job],
-        settings: Settings,
-        options: RunOptions,
-        specs: Sequence[str],
+        self, request: SheetRequest, settings: Settings, specs: Sequence[str], max_pixels: int
     ) -> None:
-        self._request, self._jobs, self._settings, self._options = request, jobs, settings, options
-        self._specs = specs
+        self._request, self._specs, self._max_pixels = request, specs, max_pixels
         self._colormap, self._scale = settings.colormap, request.scale
+        self._frame = settings.frame or 0
+        self._kernels = len(settings.kernels)
         self._rows: list[list[Tile]] = []
-        self._taken = 0
 
-    def take(self, report: Report) -> None:
-        """Add the tile of the next job's report (reports come in the order of the jobs)."""
-        job = self._jobs[self._taken]
-        self._taken += 1
-        if job.kernel is None:  # no image, or missing: no row
-            return
-        if job.kernel == 0:
-            self._rows.append([self._input_tile(job)])
-        self._rows[-1].append(self._response_tile(job, report))
+    def add(self, response: Response, report: Report) -> None:
+        """Add the tile of one output (and of its input, before its first kernel's)."""
+        if response.kernel == 0:
+            self._rows.append([self._input_tile(response)])
+        self._rows[-1].append(self._response_tile(response, report))
 
-    def _input_tile(self, job: Job) -> Tile:
+    def _input_tile(self, response: Response) -> Tile:
+        label = response.label
         try:
-            source = job_source(job, self._options)
-            picture = read_image(source, job.label, self._options.max_pixels, self._frame)
-            return _picture_tile(job.label, picture)
+            picture = read_image(response.source(), label, self._max_pixels, self._frame)
+            return _picture_tile(label, picture)
         except NotAPicture as error:
-            return Tile([job.label, str(error)])
+            return Tile([label, str(error)])
         except ConvcliError:
-            return Tile([job.label, "cannot be read"])  # the run says why
+            return Tile([label, "cannot be read"])  # the run says why
 
-    @property
-    def _frame(self) -> int:
-        return self._settings.frame or 0
-
-    def _response_tile(self, job: Job, report: Report) -> Tile:
-        assert job.kernel is not None
-        name = self._specs[job.kernel]
+    def _response_tile(self, response: Response, report: Report) -> Tile:
+        name = self._specs[response.kernel]
         if report.status == "error":
             return Tile([name, "failed"])
         try:
             if self._colormap is not None:
-                values = self._values(job)
+                values = self._values(response)
                 if values.ndim != 2:
                     raise NotAPicture(f"a {values.ndim}-D response")
                 finite = values[np.isfinite(values)]
                 peak = float(np.abs(finite).max()) if finite.size else 0.0
                 reduced, shown = _to_tile(values.astype(np.float32, copy=False))
                 return Tile([name, shown], values=reduced, peak=peak)
-            assert job.target is not None
-            picture = read_image(self._read(job.target), str(job.target),
-                                 self._options.max_pixels)  # fmt: skip
+            assert response.target is not None
+            where = response.target
+            picture = read_image(self._read(where), str(where), self._max_pixels)
             return _picture_tile(name, picture)
         except NotAPicture as error:
             return Tile([name, str(error)])
         except (ConvcliError, MemoryError):
             return Tile([name, "cannot be read"])
 
-    def _values(self, job: Job) -> npt.NDArray[np.float32]:
-        """Filter the job's input again for the response's values (its file holds colours)."""
-        settings = replace(job.settings_for(self._settings), range=Range.RAW, colormap=None,
-                           format=None, gray=True, compress_level=None)  # fmt: skip
+    def _values(self, response: Response) -> npt.NDArray[np.float32]:
+        """Filter the input again for the response's values (its file holds colours)."""
+        settings = replace(response.settings, range=Range.RAW, colormap=None, format=None,
+                           gray=True, compress_level=None)  # fmt: skip
         buffer = io.BytesIO()
-        process(job_source(job, self._options), buffer, settings, label=job.label,
-                fmt=output_format(FileFormat.NPY), max_pixels=self._options.max_pixels)  # fmt: skip
+        process(response.source(), buffer, settings, label=response.label,
+                fmt=output_format(FileFormat.NPY), max_pixels=self._max_pixels)  # fmt: skip
         buffer.seek(0)
         values: npt.NDArray[np.float32] = np.load(buffer, allow_pickle=False)
         return values
@@ -365,7 +360,7 @@ class BankSheet:
     def _read(self, where: Location) -> Path | bytes:
         if isinstance(where, Path):
             return where
-        return read_object(where, str(where), STDIN_BYTES_PER_PIXEL * self._options.max_pixels)
+        return read_object(where, str(where), STDIN_BYTES_PER_PIXEL * self._max_pixels)
 
     def draw(self) -> Image.Image:
         """Draw the sheet: a title, then each input's row of labelled tiles."""
@@ -384,7 +379,7 @@ class BankSheet:
         tile.rgb, tile.scale = rgb, (self._colormap, low, high)
 
     def _title(self) -> list[str]:
-        kernels = len(self._settings.kernels)
+        kernels = self._kernels
         inputs = len(self._rows)
         lines = [
             f"convcli apply --bank: {kernels} kernel{'s' * (kernels > 1)} on "
