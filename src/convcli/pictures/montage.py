@@ -49,6 +49,8 @@ GAP = 10  # pixels between tiles and around the sheet
 LINE = 16  # a label's line, for a 13-pixel font
 NARROWEST = 168  # a tile's column is at least this wide, so that its label fits
 SMALLEST = 96  # a tile's longest side at least this, in pixels: smaller pictures are enlarged
+TITLE_WIDTH = 560  # a narrow sheet is this wide, so that its title takes few lines
+BLOCK = "N\u00a0x\u00a0N"  # kept on one line of a title (no-break spaces)
 BACKGROUND, INK, FAINT, FRAME = (255, 255, 255), (32, 32, 32), (225, 225, 225), (170, 170, 170)
 
 
@@ -385,7 +387,7 @@ class BankSheet:
             f"convcli apply --bank: {kernels} kernel{'s' * (kernels > 1)} on "
             f"{inputs} input{'s' * (inputs > 1)}, each input then its responses",
             f"tiles of {SMALLEST} to {MONTAGE_TILE} px: larger images are shown reduced (1/N: "
-            "each pixel the mean of N x N), smaller ones enlarged (Nx: each pixel N x N)",
+            f"each pixel the mean of {BLOCK}), smaller ones enlarged (Nx: each pixel {BLOCK})",
         ]
         if self._colormap is not None:
             how = (
@@ -396,7 +398,7 @@ class BankSheet:
             lines.append(
                 f"responses as {self._colormap} heat maps of their values, {how} "
                 "(0 in the middle where values have both signs); reduced, each pixel "
-                "the strongest value of N x N"
+                f"the strongest value of {BLOCK}"
             )
         return lines
 
@@ -492,10 +494,9 @@ def _layout(rows: list[list[Tile]], title: list[str]) -> Image.Image:
     ]
     below = 4 + lines * LINE + GAP  # the labels under a row
     columns = max((len(line) for line in grid), default=1)
+    sheet_width = max(GAP + columns * (width + GAP), TITLE_WIDTH)
+    title = [part for text in title for part in _wrapped(title_font, text, sheet_width - 2 * GAP)]
     top = GAP + len(title) * 18 + GAP
-    sheet_width = max(
-        GAP + columns * (width + GAP), *(2 * GAP + _length(title_font, text) for text in title)
-    )
     sheet_height = top + sum(GAP + height + below for height in heights)
     sheet = Image.new("RGB", (sheet_width, sheet_height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
@@ -572,6 +573,21 @@ def scale_bar(
 
 def _length(face: Font, text: str) -> int:
     return math.ceil(face.getlength(text))
+
+
+def _wrapped(face: Font, text: str, width: int) -> list[str]:
+    """Break ``text`` into lines of at most ``width`` pixels, at spaces (not no-break ones).
+
+    No-break spaces are drawn as spaces: the bundled font has no glyph for them.
+    """
+    lines = [""]
+    for word in text.split(" "):
+        joined = f"{lines[-1]} {word}" if lines[-1] else word
+        if lines[-1] and _length(face, joined.replace("\u00a0", " ")) > width:
+            lines.append(word)
+        else:
+            lines[-1] = joined
+    return [line.replace("\u00a0", " ") for line in lines]
 
 
 def _fitted(face: Font, text: str, width: int) -> str:
