@@ -433,3 +433,11 @@ def test_a_bank_on_a_local_cluster_writes_what_one_process_writes(tmp_path, phot
     assert files(tmp_path / "here") == files(tmp_path / "there") != set()
     for name in files(tmp_path / "here"):
         assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "there" / name).read_bytes()
+
+
+def test_labels_stay_on_one_line_as_error_lines_do(tmp_path):
+    small(tmp_path / "two\nlines.png", (40, 100))
+    done = run("apply", str(tmp_path / "two\nlines.png"), "-k", "box", "--bank", "-o",
+               str(tmp_path / "out"), "--montage", str(tmp_path / "sheet.png"), "-q")  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    assert find(read(tmp_path / "sheet.png"), label("two\\nlines.png"))  # escaped, as repr does

@@ -358,7 +358,9 @@ def _drawing(
     if options.dry_run:
         planned.notes.append(sheet.not_drawn)
         return None
-    return sheet.drawing(settings, specs, options.max_pixels)
+    from convcli.cli.feedback import shown  # a label on the sheet is one line, as on stderr
+
+    return sheet.drawing(settings, [shown(spec) for spec in specs], options.max_pixels)
 
 
 def _fed(
@@ -368,6 +370,7 @@ def _fed(
     if drawing is None:
         return None
     from convcli.batch import job_source
+    from convcli.cli.feedback import shown
     from convcli.pictures.montage import Response
 
     pending = iter(jobs)
@@ -376,7 +379,7 @@ def _fed(
         job = next(pending)
         if job.kernel is not None:  # an input that is no image, or missing, has no tile
             source = functools.partial(job_source, job, options)
-            response = Response(job.kernel, job.label, job.settings_for(settings), source,
+            response = Response(job.kernel, shown(job.label), job.settings_for(settings), source,
                                 job.target)  # fmt: skip
             drawing.add(response, report)
 
