@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import numpy.typing as npt
 
-from convcli.engine._direct import correlate_direct
+from convcli.engine._direct import add_tap, correlate_direct
 from convcli.engine._geometry import Geometry
 
 Vector = npt.NDArray[np.float64]
@@ -123,12 +123,14 @@ def _pass(
     """Correlate along one axis, keeping ``size`` outputs every ``step``."""
     shape = list(x.shape)
     shape[axis] = size
-    out = np.zeros(shape, dtype=x.dtype)
-    scratch = np.empty_like(out)
+    nonzero = np.flatnonzero(taps)
+    if not nonzero.size:
+        return np.zeros(shape, dtype=x.dtype)
+    out = np.empty(shape, dtype=x.dtype)
+    scratch = np.empty_like(out) if nonzero.size > 1 else out
     window = [slice(None)] * x.ndim
-    for offset in np.flatnonzero(taps):
+    for number, offset in enumerate(nonzero):
         start = int(offset) * dilation
         window[axis] = slice(start, start + (size - 1) * step + 1, step)
-        np.multiply(x[tuple(window)], taps[offset], out=scratch)
-        out += scratch
+        add_tap(out, scratch, x[tuple(window)], taps[offset], first=number == 0)
     return out
