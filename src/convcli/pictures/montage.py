@@ -186,6 +186,7 @@ def kernel_picture(kernel: Kernel) -> Image.Image:
     names = [part.name for part in kernel.components] or [""]
     shape = "x".join(map(str, kernel.shape))
     title = [f"{kernel.name}  {shape}" + (f"  (bias {kernel.bias:g})" if kernel.bias else "")]
+    title += [kernel.description] if kernel.description else []
     if kernel.components:
         title.append(f"{kernel.combine} of {' and '.join(names)}, on one scale")
     return _kernel_sheet(panels, names if kernel.components else [], title, peak)
@@ -239,7 +240,8 @@ def _kernel_sheet(
     face = font(13)
     named = LINE if names else 0
     panels_width = sum(panel.width for panel in panels) + GAP * (len(panels) - 1)
-    width = max(panels_width, 280, *(_length(face, text) for text in title)) + 2 * GAP
+    width = max(panels_width, 320) + 2 * GAP
+    title = [part for text in title for part in _wrapped(face, text, width - 2 * GAP)]
     height = GAP + len(title) * LINE + GAP + named + max(p.height for p in panels)
     sheet = Image.new("RGB", (width, height + 3 * LINE + 2 * GAP), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
