@@ -31,6 +31,12 @@ def test_the_wheel_contains_every_kernel_file(wheel):
     assert "convcli/py.typed" in names
 
 
+def test_the_wheel_contains_the_pages_template(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "convcli/pictures/page.html" in names  # read by explain --html, not imported
+    assert not any(name.endswith("ruff.toml") for name in names)
+
+
 def test_an_installed_wheel_lists_its_kernels_from_another_folder(wheel, tmp_path):
     target = tmp_path / "site"
     subprocess.run(
