@@ -264,3 +264,17 @@ def test_without_imagecodecs_a_large_png_is_decoded_by_pillow(tmp_path, monkeypa
     picture = read_image(source)
     with Image.open(source) as image:
         np.testing.assert_array_equal(picture.pixels, np.asarray(image))
+
+
+def test_a_large_png_padded_with_chunks_is_left_to_pillow(tmp_path, direct_decodes):
+    """The direct decoder reads the file whole: one far larger than its pixels is streamed."""
+    buffer = io.BytesIO()
+    smooth_large("L").save(buffer, "PNG")
+    chunks = png_chunks(buffer.getvalue())
+    filler = (b"zzZz", bytes(9 << 20))  # an unknown ancillary chunk: skipped by any decoder
+    source = tmp_path / "in.png"
+    source.write_bytes(png_from_chunks([chunks[0], *[filler] * 3, *chunks[1:]]))
+    picture = read_image(source)
+    assert direct_decodes == []
+    with Image.open(buffer) as image:
+        np.testing.assert_array_equal(picture.pixels, np.asarray(image))

@@ -449,14 +449,23 @@ def _deep_frames(image: Image.Image, count: int) -> bool:
     return count == 1 or image.format == "TIFF"
 
 
+_DIRECT_METADATA_BYTES = 16 << 20  # a colour profile, EXIF and text, generously
+
+
 def _decode_direct(
     source: Path | bytes, image: Image.Image, count: int
 ) -> npt.NDArray[np.generic] | None:
     """Decode a large plain PNG with imagecodecs, where installed; else None (Pillow decodes).
 
     Its metadata all comes before the pixels, so Pillow never decodes them.
+    The file is read whole, so only one no larger than its samples could be
+    (8 bytes a pixel) and some metadata: a larger one is Pillow's to stream.
     """
-    if image.format != "PNG" or count > 1 or image.width * image.height < DIRECT_PNG_PIXELS:
+    pixels = image.width * image.height
+    if image.format != "PNG" or count > 1 or pixels < DIRECT_PNG_PIXELS:
+        return None
+    size = len(source) if isinstance(source, bytes) else source.stat().st_size
+    if size > 8 * pixels + _DIRECT_METADATA_BYTES:
         return None
     data = source if isinstance(source, bytes) else source.read_bytes()
     if not png_decodes_directly(data):
