@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from convcli.choices import FileFormat
 from convcli.errors import InputError, UsageError
 from convcli.io.atomic import write_atomically
 from convcli.io.formats import output_format
@@ -341,3 +342,18 @@ def test_pixels_leave_pillow_a_band_at_a_time_unchanged(mode, monkeypatch):
     image = Image.fromarray(data, "RGBA").convert(mode)
     np.testing.assert_array_equal(images._array(image), np.asarray(image))
     assert image.size == size
+
+
+def test_luminance_is_worked_out_in_bands_as_it_would_be_whole(monkeypatch):
+    from convcli.io import images
+
+    rgb = np.random.default_rng(7).integers(0, 256, (61, 37, 3), dtype=np.uint8)
+    picture = images.Picture(rgb, None, 255.0, FileFormat.PNG)
+    whole = images.luminance(picture, np.float64)  # one band: 61 x 37 is under 2**20 pixels
+    monkeypatch.setattr(images, "_BAND_PIXELS", 5 * 37)  # bands of 5 rows, the last of 1
+    banded = images.luminance(picture, np.float64)
+    np.testing.assert_array_equal(banded, whole)
+    # ITU-R 601, written out here (convcli keeps the weights in float32: 1e-7 of them)
+    expected = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    np.testing.assert_allclose(banded, expected, rtol=1e-7)
+    assert banded.dtype == np.float64
