@@ -372,13 +372,15 @@ def _title(canvas: ImageDraw.ImageDraw, width: int, what: str, flip: bool) -> No
     kind = ("true convolution: the kernel is flipped (rotated 180°) before it slides" if flip
             else "cross-correlation: the kernel slides as written (no flip)")  # fmt: skip
     room = width - 2 * MARGIN
-    draw.text(canvas, (MARGIN, MARGIN + LINE // 2), _fit(what, TITLE, room), TITLE, INK)
-    draw.text(canvas, (MARGIN, MARGIN + LINE + LINE // 2), _fit(kind, LABEL, room), LABEL, MUTED)
+    title, subtitle = draw.fitted(what, TITLE, room), draw.fitted(kind, LABEL, room)
+    draw.text(canvas, (MARGIN, MARGIN + LINE // 2), title, TITLE, INK)
+    draw.text(canvas, (MARGIN, MARGIN + LINE + LINE // 2), subtitle, LABEL, MUTED)
 
 
 def _label(canvas: ImageDraw.ImageDraw, grid: Grid, what: str) -> None:
     room = max(grid.area.right - grid.left, 100) + GAP - 8  # up to the next grid
-    draw.text(canvas, (grid.left, grid.top - LINE // 2 - 2), _fit(what, LABEL, room), LABEL, MUTED)
+    shown = draw.fitted(what, LABEL, room)
+    draw.text(canvas, (grid.left, grid.top - LINE // 2 - 2), shown, LABEL, MUTED)
 
 
 def _line_width(grid: Grid) -> int:
@@ -488,15 +490,6 @@ def _value_grid(
             )
 
 
-def _fit(line: str, size: int, width: int) -> str:
-    """Cut ``line`` with an ellipsis so that it fits ``width`` pixels."""
-    if draw.text_width(line, size) <= width:
-        return line
-    while line and draw.text_width(line + "…", size) > width:
-        line = line[:-1]
-    return line + "…"
-
-
 def _indices(e: Explanation, step: Step) -> tuple[str, str]:
     """Name a step's output and window as the terminal does: with a crop, by the whole input's."""
     cropped = e.crop_start is not None
@@ -552,9 +545,8 @@ def _caption(canvas: ImageDraw.ImageDraw, top: int, lines: list[str], width: int
     """Draw lines of caption text from ``top``, cut to ``width``; return the height under them."""
     y = top
     for line in lines:
-        draw.text(
-            canvas, (MARGIN, y + LINE // 2), _fit(line, CAPTION, width - 2 * MARGIN), CAPTION, INK
-        )
+        shown = draw.fitted(line, CAPTION, width - 2 * MARGIN)
+        draw.text(canvas, (MARGIN, y + LINE // 2), shown, CAPTION, INK)
         y += LINE
     return y
 

@@ -130,3 +130,21 @@ def text(
         else:
             canvas.text((x, baseline), run, fill=fill, font=font(size), anchor="ls")
             x += font(size).getlength(run)
+
+
+def fitted(string: str, size: int, width: int, *, keep_end: bool = False) -> str:
+    """Shorten ``string`` with an ellipsis to ``width`` pixels at ``size``.
+
+    Its start is kept, or with ``keep_end`` its end (a path's file name).
+
+    Examples
+    --------
+    >>> name = "sample_images/camera.png"
+    >>> fitted(name, 13, 80), fitted(name, 13, 80, keep_end=True)
+    ('sample_ima…', '…camera.png')
+    """
+    if text_width(string, size) <= width:
+        return string
+    while string and text_width(string + "…" if not keep_end else "…" + string, size) > width:
+        string = string[:-1] if not keep_end else string[1:]
+    return string + "…" if not keep_end else "…" + string

@@ -36,7 +36,7 @@ from convcli.io.storage import is_url, read_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL
 from convcli.kernels.kernel import Kernel
 from convcli.limits import MAX_KERNEL_PICTURE, MONTAGE_TILE
-from convcli.pictures.draw import Font, font, heat_map
+from convcli.pictures.draw import Font, fitted, font, heat_map
 from convcli.pipeline import Settings, process
 from convcli.report import Report
 
@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 RGB = npt.NDArray[np.uint8]
 COLUMNS = 8  # tiles a row, as ImageMagick's montage -tile 8x: an input's row wraps after that
 GAP = 10  # pixels between tiles and around the sheet
-LINE = 16  # a label's line, for a 13-pixel font
+LABEL_SIZE = 13  # pixels: the labels' font
+LINE = 16  # a label's line, for the 13-pixel font
 NARROWEST = 168  # a tile's column is at least this wide, so that its label fits
 SMALLEST = 96  # a tile's longest side at least this, in pixels: smaller pictures are enlarged
 TITLE_WIDTH = 560  # a narrow sheet is this wide, so that its title takes few lines
@@ -485,7 +486,7 @@ def _layout(rows: list[list[Tile]], title: list[str]) -> Image.Image:
 
     Every column is as wide as the widest tile; each row as high as its highest.
     """
-    label_font, title_font = font(13), font(14)
+    label_font, title_font = font(LABEL_SIZE), font(14)
     tiles = [tile for row in rows for tile in row]
     texts = [min(_length(label_font, text), MONTAGE_TILE) for t in tiles for text in t.lines]
     width = max([NARROWEST, *texts, *(t.rgb.shape[1] for t in tiles if t.rgb is not None)])
@@ -534,7 +535,7 @@ def _place(
         sheet.paste(Image.fromarray(tile.rgb), (left, top))
     below = y + box[1] + 4
     for number, text in enumerate(tile.lines):  # centred under the tile, as montage does
-        shown = _fitted(label_font, text, box[0])
+        shown = fitted(text, LABEL_SIZE, box[0], keep_end=True)
         left = x + (box[0] - _length(label_font, shown)) // 2
         draw.text((left, below + number * LINE), shown, fill=INK, font=label_font)
     if tile.scale is not None:
@@ -590,12 +591,3 @@ def _wrapped(face: Font, text: str, width: int) -> list[str]:
         else:
             lines[-1] = joined
     return [line.replace("\u00a0", " ") for line in lines]
-
-
-def _fitted(face: Font, text: str, width: int) -> str:
-    """Shorten ``text`` to ``width`` pixels, keeping its end (a path's file name) after '...'."""
-    if _length(face, text) <= width:
-        return text
-    while text and _length(face, "..." + text) > width:
-        text = text[1:]
-    return "..." + text
