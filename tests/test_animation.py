@@ -12,7 +12,8 @@ from convcli.engine import convolve
 from convcli.errors import UsageError
 from convcli.explain import explain
 from convcli.limits import MAX_ANIMATION_FRAMES
-from convcli.pictures.animation import (
+from convcli.pictures.animation import frames, highlights, layout, write_animation
+from convcli.pictures.canvas import (
     CONTEXT,
     HATCH,
     HIGHLIGHT,
@@ -22,10 +23,6 @@ from convcli.pictures.animation import (
     WHITE,
     GridLayout,
     PlotLayout,
-    frames,
-    highlights,
-    layout,
-    write_animation,
 )
 from helpers.reference import brute_force_size, correlate_reference
 
