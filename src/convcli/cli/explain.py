@@ -113,6 +113,8 @@ def explain(
 
     if frames is not None and animate is None:
         raise UsageError("--frames counts the frames of --animate: give --animate FILE too")
+    animated = frames or ANIMATION_FRAMES
+    needed = MAX_STEPS if html else max(steps, animated) if animate else steps  # positions
     chosen = load_kernel(kernel)
     if chosen.matrix is None:
         parts = " and ".join(part.name for part in chosen.components)
@@ -126,12 +128,10 @@ def explain(
         pad_mode=mode, pad_value=pad_value,
         stride=per_axis("stride", parse_ints("--stride", stride), ndim),
         dilation=per_axis("dilation", parse_ints("--dilation", dilation), ndim),
-        flip=flip, crop=part, steps=(
-            MAX_STEPS if html else max(steps, frames or ANIMATION_FRAMES) if animate else steps
-        ),
+        flip=flip, crop=part, steps=needed,
     )  # fmt: skip
     written = _write_pictures(
-        explanation, animate, frames or ANIMATION_FRAMES, html,
+        explanation, animate, animated, html,
         f"convcli explain: {chosen.name} over {input_text or 'a ramp'}",
     )  # fmt: skip
     explanation = replace(explanation, steps=explanation.steps[:steps])

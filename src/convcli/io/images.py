@@ -470,6 +470,8 @@ def _decode_direct(
     pixels = image.width * image.height
     if image.format != "PNG" or count > 1 or pixels < DIRECT_PNG_PIXELS:
         return None
+    if not extras.has("imagecodecs"):  # then the file is not read twice
+        return None
     size = len(source) if isinstance(source, bytes) else source.stat().st_size
     if size > 8 * pixels + _DIRECT_METADATA_BYTES:
         return None
@@ -478,7 +480,7 @@ def _decode_direct(
         return None
     try:
         return decode_png(data)
-    except DepthUnavailable:
+    except DepthUnavailable:  # found, but it does not import
         return None
 
 
