@@ -30,6 +30,7 @@ import numpy.typing as npt
 from convcli.explain import Explanation, Step, taps
 from convcli.io.atomic import write_atomically
 from convcli.io.png import write_png
+from convcli.pictures.canvas import as_2d
 from convcli.pictures.draw import heat_map
 
 _AXES = {1: ("samples",), 2: ("rows", "cols")}
@@ -176,10 +177,6 @@ def _plane(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return values.reshape(1, -1) if values.ndim == 1 else values
 
 
-def _cell2(index: tuple[int, ...]) -> tuple[int, int]:
-    return (0, index[0]) if len(index) == 1 else (index[0], index[1])
-
-
 def _step_record(e: Explanation, step: Step, names: tuple[str, ...]) -> dict[str, Any]:
     """Work out what the page shows of one window position."""
     cells = taps(step.origin, e.geometry)
@@ -191,7 +188,7 @@ def _step_record(e: Explanation, step: Step, names: tuple[str, ...]) -> dict[str
         for name, s in zip(names, cells, strict=True)
     )
     return {
-        "out": list(_cell2(step.output_index)),
+        "out": list(as_2d(step.output_index)),
         "target": f"output[{', '.join(map(str, whole))}]",
         "where": f"window on {where} of the grid",
         "rows": rows,
