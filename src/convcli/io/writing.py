@@ -20,10 +20,10 @@ from convcli.choices import FileFormat
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
 from convcli.io.png import write_png
+from convcli.limits import MAX_LOOP_COUNT
 
 Frame = tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, int | None]
 DEFAULT_DURATION = 100  # milliseconds, for a frame whose input gave none (a TIFF page)
-MAX_GIF_LOOP = 65_535  # a GIF's loop extension and a WebP's loop count are 16 bits
 
 
 def write_image(
@@ -118,7 +118,7 @@ def write_frames(
 
 
 def _plays_option(fmt: FileFormat, plays: int | None) -> dict[str, int]:
-    """Pillow's ``loop`` that makes an animation play ``plays`` times (0 or None: forever).
+    """Return Pillow's ``loop`` that plays an animation ``plays`` times (0 or None: forever).
 
     A GIF counts the plays after the first, and plays once without a loop
     extension; APNG and WebP (16 bits) count every play.
@@ -126,8 +126,8 @@ def _plays_option(fmt: FileFormat, plays: int | None) -> dict[str, int]:
     if not plays:
         return {"loop": 0}
     if fmt == FileFormat.GIF:
-        return {} if plays == 1 else {"loop": min(plays - 1, MAX_GIF_LOOP)}
-    return {"loop": min(plays, MAX_GIF_LOOP) if fmt == FileFormat.WEBP else plays}
+        return {} if plays == 1 else {"loop": min(plays - 1, MAX_LOOP_COUNT)}
+    return {"loop": min(plays, MAX_LOOP_COUNT) if fmt == FileFormat.WEBP else plays}
 
 
 def _composed(
