@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image, ImageCms
 
 from helpers import SAMPLES, run
@@ -96,3 +99,60 @@ def test_gray_on_cmyk_works_on_its_rgb(tmp_path, inks):
     assert result.exit_code == 0, result.stderr
     with Image.open(out) as written:
         assert written.mode == "L"
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def keyed_png(samples: np.ndarray, bits: int, key: tuple[int, ...]) -> bytes:
+    """A grey or RGB PNG with a tRNS colour key, written from the PNG specification."""
+    rows, cols = samples.shape[:2]
+    colour_type = 0 if samples.ndim == 2 else 2
+    if bits < 8:  # samples packed into bytes, leftmost first
+        per_byte = 8 // bits
+        padded = np.zeros((rows, -(-cols // per_byte) * per_byte), np.uint8)
+        padded[:, :cols] = samples
+        shifts = np.arange(per_byte - 1, -1, -1) * bits
+        packed = (padded.reshape(rows, -1, per_byte) << shifts).sum(axis=2).astype(np.uint8)
+        lines = [row.tobytes() for row in packed]
+    else:
+        lines = [row.astype(">u2" if bits == 16 else np.uint8).tobytes() for row in samples]
+    header = struct.pack(">IIBBBBB", cols, rows, bits, colour_type, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\0" + line for line in lines))  # filter 0: none
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header)
+            + png_chunk(b"tRNS", struct.pack(f">{len(key)}H", *key))
+            + png_chunk(b"IDAT", pixels) + png_chunk(b"IEND", b""))  # fmt: skip
+
+
+KEYED = {  # samples of (bits, channels), and the key: about a third of the pixels match it
+    "grey 1-bit": (1, 1, (1,)),
+    "grey 2-bit": (2, 1, (2,)),
+    "grey 4-bit": (4, 1, (9,)),
+    "grey 8-bit": (8, 1, (7,)),
+    "grey 16-bit": (16, 1, (1000,)),
+    "RGB 8-bit": (8, 3, (1, 2, 3)),
+    "RGB 16-bit": (16, 3, (1000, 2, 3)),
+}
+
+
+@pytest.mark.parametrize("kind", KEYED)
+def test_a_png_colour_key_becomes_alpha_at_its_depth(tmp_path, kind):
+    bits, channels, key = KEYED[kind]
+    rng = np.random.default_rng(bits * channels)
+    shape = (9, 13) if channels == 1 else (9, 13, 3)
+    samples = rng.integers(0, 2**bits, shape).astype(np.uint16 if bits == 16 else np.uint8)
+    matches = rng.random((9, 13)) < 0.3
+    samples[matches] = key if channels == 3 else key[0]
+    matches = np.all(samples == np.array(key), axis=-1) if channels == 3 else samples == key[0]
+    source, out = tmp_path / "keyed.png", tmp_path / "out.tif"
+    source.write_bytes(keyed_png(samples, bits, key))
+    result = run("apply", str(source), "-k", "identity", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    written = tifffile.imread(out)  # a TIFF keeps the depth and the alpha beside the colour
+    white = 65535 if bits == 16 else 255
+    scale = 1 if bits in (8, 16) else white // (2**bits - 1)  # 1, 2, 4 bits: spread to 0..255
+    np.testing.assert_array_equal(written[..., -1], np.where(matches, 0, white))
+    np.testing.assert_array_equal(written[..., :-1].squeeze(-1) if channels == 1
+                                  else written[..., :3], samples * scale)  # fmt: skip
+    assert written.dtype == (np.uint16 if bits == 16 else np.uint8)

@@ -66,7 +66,7 @@ def test_an_independent_reader_counts_the_frames(tmp_path):
     tags = json.loads(subprocess.run([EXIFTOOL, "-j", "-n", str(out)], capture_output=True,
                                      check=True, text=True).stdout)[0]  # fmt: skip
     assert tags["AnimationFrames"] == 3
-    assert tags["AnimationPlays"] == 3
+    assert tags["AnimationPlays"] == 4  # a GIF's loop=3 repeats it 3 times after the first
 
 
 def test_a_multi_page_16_bit_tiff_keeps_every_page_at_its_depth(tmp_path):
@@ -147,3 +147,78 @@ def test_a_stack_whose_pages_differ_in_size_fails_alone_with_one_line(tmp_path):
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stack.tif"]
     apply(str(source), "-k", "box", "--frame", "1", "-o", str(tmp_path / "one.tif"), "-q")
+
+
+def with_default_image(path: Path) -> Path:
+    """An APNG whose IDAT (frame 0 to Pillow) is a default image, not part of its animation."""
+    shown, *animated = [Image.new("RGB", (16, 12), (level,) * 3) for level in [90, *LEVELS]]
+    shown.save(path, save_all=True, append_images=animated, default_image=True,
+               duration=DURATIONS, loop=2)  # fmt: skip
+    with Image.open(path) as image:  # as Pillow shows it: the default image first
+        assert image.info["default_image"]
+        assert image.n_frames == 4
+        image.seek(3)
+        assert image.info["duration"] == DURATIONS[2]
+    return path
+
+
+@pytest.mark.parametrize("suffix", ["png", "gif"])
+def test_an_apngs_default_image_is_not_one_of_its_frames(tmp_path, suffix):
+    out = tmp_path / f"out.{suffix}"
+    apply(str(with_default_image(tmp_path / "in.png")), "-k", "box", "-o", str(out), "-q")
+    pixels, durations, _ = read_frames(out)
+    assert [int(frame.mean()) for frame in pixels] == LEVELS
+    assert durations == DURATIONS
+
+
+def test_an_apngs_first_frame_is_its_animations_first(tmp_path):
+    source = with_default_image(tmp_path / "in.png")
+    for frame, level in [(None, LEVELS[0]), ("2", LEVELS[2])]:
+        out = tmp_path / f"out{frame}.jpg"
+        apply(str(source), "-k", "box", "-o", str(out), "-q", *(["--frame", frame] * bool(frame)))
+        with Image.open(out) as image:
+            assert abs(int(np.asarray(image).mean()) - level) <= 1
+    result = run("apply", str(source), "-k", "box", "--frame", "3")
+    assert result.exit_code == 2
+    assert "the input has 3 frames" in result.stderr
+
+
+def loops(path: Path) -> int | None:
+    with Image.open(path) as image:
+        return image.info.get("loop")
+
+
+# How many times each plays, as its loop field says: a GIF's loop extension counts the plays
+# after the first (browsers play loop=N N+1 times), and a GIF without one plays once; APNG's
+# num_plays and WebP's loop count count every play. 0 is forever in all three.
+PLAYS_AS_WRITTEN = {
+    "once": {"gif": None, "png": 1, "webp": 1},
+    "twice": {"gif": 1, "png": 2, "webp": 2},
+    "forever": {"gif": 0, "png": 0, "webp": 0},
+}
+
+
+@pytest.mark.parametrize("plays", PLAYS_AS_WRITTEN)
+@pytest.mark.parametrize("given", ["gif", "png"])
+def test_an_animation_plays_as_often_in_every_format(tmp_path, plays, given):
+    first, *rest = frames()
+    source = tmp_path / f"in.{given}"
+    loop = PLAYS_AS_WRITTEN[plays][given]
+    first.save(source, save_all=True, append_images=rest, duration=DURATIONS,
+               **({} if loop is None else {"loop": loop}))  # fmt: skip
+    assert loops(source) == loop  # Pillow leaves out the GIF's loop extension without loop=
+    for suffix, expected in PLAYS_AS_WRITTEN[plays].items():
+        out = tmp_path / f"out.{suffix}"
+        apply(str(source), "-k", "box", "-o", str(out), "-q")
+        assert loops(out) == expected, suffix
+
+
+@pytest.mark.skipif(EXIFTOOL is None, reason="exiftool is not installed")
+def test_a_gif_without_a_loop_extension_makes_an_apng_of_one_play(tmp_path):
+    first, *rest = frames()
+    source, out = tmp_path / "once.gif", tmp_path / "out.png"
+    first.save(source, save_all=True, append_images=rest, duration=DURATIONS)
+    apply(str(source), "-k", "box", "-o", str(out), "-q")
+    tags = json.loads(subprocess.run([EXIFTOOL, "-j", "-n", str(out)], capture_output=True,
+                                     check=True, text=True).stdout)[0]  # fmt: skip
+    assert tags["AnimationPlays"] == 1

@@ -17,3 +17,11 @@ MONTAGE_TILE = 256  # a montage tile's longest side, in pixels: larger images ar
 MAX_KERNEL_PICTURE = 1024  # kernels show --picture: the most cells along a side of the kernel
 MAX_ANIMATION_FRAMES = 400  # explain --animate: frames, one per window position
 ANIMATION_FRAMES = 100  # explain --animate without --frames: the first positions, up to this
+# What an output's metadata places hold; more is left out, with a note, never written wrapped.
+MAX_PNG_PROFILE = 1 << 20  # bytes of an iCCP profile, decompressed: Pillow's MAX_TEXT_CHUNK
+MAX_JPEG_PROFILE_SEGMENTS = MAX_JPEG_SEGMENTS - 3  # APP2s: JPEG counts 255; JFIF, EXIF, Adobe
+MAX_PHYS = 2**32 - 1  # PNG's pHYs: pixels per metre, unsigned 32 bits
+MAX_BMP_PER_METRE = 2**31 - 1  # BMP's pixels per metre, signed 32 bits
+MAX_JFIF_DENSITY = 65_535  # JPEG's JFIF density, dots per inch, 16 bits
+MAX_RATIONAL = 2**32 - 1  # TIFF and EXIF resolution: a fraction of two 32-bit numbers
+MAX_LOOP_COUNT = 65_535  # a GIF's loop extension and a WebP's loop count: 16 bits

@@ -25,7 +25,7 @@ from convcli.errors import InputError
 from convcli.io.atomic import write_atomically
 from convcli.io.formats import OutputFormat
 from convcli.io.images import Picture
-from convcli.io.metadata import HOLDS, Metadata
+from convcli.io.metadata import HOLDS, Metadata, fit_metadata
 from convcli.io.streams import deliver
 from convcli.io.writing import Frame, write_frames, write_image
 from convcli.report import Report
@@ -55,12 +55,17 @@ def tell_losses(report: Report, picture: Picture, planned: Plan, settings: Setti
         )
 
 
-def output_metadata(carried: Metadata, settings: Settings, planned: Plan) -> Metadata:
+def output_metadata(
+    report: Report, picture: Picture, settings: Settings, planned: Plan
+) -> Metadata:
     """Return what an output carries: its input's metadata (unless stripped) and provenance.
 
     A stride makes each pixel cover more of the scene, so the resolution in
-    pixels per inch is divided by it.
+    pixels per inch is divided by it. What would break the output (a profile
+    of another colour space, too large, or broken; a resolution its place
+    cannot hold) is left out, and a note on the input says so.
     """
+    carried = picture.metadata
     made = Metadata(
         software=f"convcli {__version__}",
         description=provenance(settings, planned.range),
@@ -72,7 +77,18 @@ def output_metadata(carried: Metadata, settings: Settings, planned: Plan) -> Met
     if dpi is not None and planned.stages[0].geometry.spatial_ndim == 2:
         down, across = strides(planned)
         dpi = (dpi[0] / across, dpi[1] / down)
-    return replace(carried, dpi=dpi, software=made.software, description=made.description)
+    kept = replace(carried, dpi=dpi, software=made.software, description=made.description)
+    fitted, notes = fit_metadata(kept, planned.format.name, _colour(picture, settings))
+    report.notes.extend(f"{report.input}: {note}" for note in notes)
+    return fitted
+
+
+def _colour(picture: Picture, settings: Settings) -> str:
+    """Name the output's colour space as a colour profile does: GRAY, RGB or CMYK."""
+    if picture.header.is_cmyk:  # kept as inks (else made RGB before this)
+        return "CMYK"
+    colour = picture.pixels.ndim == 3 and not settings.gray
+    return "RGB" if colour or settings.colormap else "GRAY"
 
 
 def strides(planned: Plan) -> tuple[int, int]:

@@ -317,7 +317,7 @@ def process(
     first = _render(picture, planned, settings, clipped, report.stages)
     tell_losses(report, picture, planned, settings)
     every = settings.frame is None and picture.frames > 1
-    metadata = output_metadata(picture.metadata, settings, planned)
+    metadata = output_metadata(report, picture, settings, planned)
     loop = picture.loop
     del picture  # filtered: the output is encoded without the input's pixels beside it
     if every and planned.format.frames:

@@ -118,8 +118,9 @@ class Picture:
     frames : int
         How many frames (or pages) the file has; this is one of them.
     duration, loop : int or None
-        How long this frame shows, in milliseconds, and how often the
-        animation repeats (0: forever), where the file says.
+        How long this frame shows, in milliseconds, and how many times the
+        animation plays (0: forever), where the file says: a GIF without a
+        loop extension plays once.
     """
 
     pixels: npt.NDArray[np.generic]
@@ -190,8 +191,8 @@ def read_image(
                 count = _frame_count(image, label)
                 if frame >= count:
                     raise InputError(f"{label}: has {count} frame(s), so no frame {frame}")
-                if frame:
-                    image.seek(frame)
+                if frame or _before_frames(image):
+                    image.seek(frame + _before_frames(image))
                 picture = _decode_frame(source, image, head, kind, count, frame)
         if kind == FileFormat.WEBP and _webp_lossless(source):
             picture = replace(picture, metadata=replace(picture.metadata, lossless=True))
@@ -286,6 +287,7 @@ def iter_frames(
             with warnings.catch_warnings(record=True), _pillow_allows(max_pixels):
                 warnings.simplefilter("always")  # read_image noted them, counting first
                 count = _frame_count(image, label)
+            skipped = _before_frames(image)
             for index in range(start, count):
                 # Not around the yield: the caller's lines and warnings are its own.
                 with (
@@ -294,7 +296,7 @@ def iter_frames(
                     _pillow_allows(max_pixels),
                 ):
                     warnings.simplefilter("always")
-                    image.seek(index)
+                    image.seek(index + skipped)
                     _check_size(image.width, image.height, label, max_pixels)
                     frame = _decode_frame(source, image, head, kind, count, index, like)
                 frame = replace(frame, note=_note(label, warned))
@@ -316,25 +318,84 @@ def _decode_frame(
 ) -> Picture:  # fmt: skip
     direct = _decode_direct(source, image, count)
     orientation = _orientation(image, header_only=direct is not None)
-    deep = direct if direct is not None else _decode_deep(source, image, head, index, count)
+    deep = direct if direct is not None else _decode_deep(source, image, head, index)
     if deep is not None:
         pixels, alpha, white = _split_array(orient(deep, orientation))
     else:
         pixels, alpha, white = _split_channels(_upright(image, orientation), like)
+        if alpha is None and (key := _colour_key(image, head)) is not None:
+            alpha = _keyed_alpha(pixels, key, white)
     metadata = read_metadata(image, turned=orientation != 1, header_only=direct is not None)
-    duration, loop = image.info.get("duration"), image.info.get("loop")
+    duration = image.info.get("duration")
     return Picture(
         pixels, alpha, white, kind, None, metadata, count,
-        int(duration) if isinstance(duration, int | float) else None,
-        loop if isinstance(loop, int) else None,
+        int(duration) if isinstance(duration, int | float) else None, _plays(image),
     )  # fmt: skip
+
+
+def _plays(image: Image.Image) -> int | None:
+    """How many times an animation plays (0: forever); None where the file does not say.
+
+    A GIF's loop extension counts the plays after the first, as browsers play
+    it; a GIF without one plays once. APNG and WebP count every play.
+    """
+    loop = image.info.get("loop")
+    if image.format == "GIF":
+        return loop + 1 if isinstance(loop, int) and loop else 0 if loop == 0 else 1
+    return loop if isinstance(loop, int) else None
+
+
+def _before_frames(image: Image.Image) -> int:
+    """Count what Pillow shows before an animation's frames: an APNG's default image.
+
+    The default image (the IDAT, when the first frame comes after it) is what
+    a viewer without APNG shows; it is not one of the animation's frames.
+    """
+    return 1 if image.format == "PNG" and image.info.get("default_image") else 0
+
+
+def _colour_key(image: Image.Image, head: bytes) -> int | tuple[int, ...] | None:
+    """Return a grey or RGB PNG's transparent colour (tRNS) as Pillow's samples hold it.
+
+    Pillow keeps it beside the pixels, and its conversion to alpha misses it
+    below 8 bits and at 16. None where there is none, and for 16-bit RGB:
+    libpng decodes that, alpha made (else Pillow, at 8 bits, where a 16-bit
+    key cannot be told).
+    """
+    key: object = image.info.get("transparency")
+    if not _colour_keyed(image, head) or not isinstance(key, int | tuple):
+        return None
+    bits = head[24]
+    if bits == 16 and head[25] == 2:
+        return None
+    if isinstance(key, tuple):
+        return tuple(int(value) for value in key)
+    if image.mode == "L" and bits < 8:  # 2, 4 bits: Pillow spreads them over 0..255
+        return key * 255 // ((1 << bits) - 1)
+    return key  # 1 bit: Pillow gives 0 or 255 already
+
+
+def _colour_keyed(image: Image.Image, head: bytes) -> bool:
+    """Whether a PNG is grey or RGB with a transparent colour (tRNS): it is read with alpha."""
+    return image.format == "PNG" and head[25] in (0, 2) and "transparency" in image.info
+
+
+def _keyed_alpha(
+    pixels: npt.NDArray[np.generic], key: int | tuple[int, ...], white: float
+) -> npt.NDArray[np.generic]:
+    """Alpha of a colour key: 0 where a pixel is the key, opaque elsewhere (as libpng makes it)."""
+    matches = pixels == np.asarray(key, dtype=np.int64)  # a key past the samples matches none
+    if pixels.ndim == 3:
+        matches = matches.all(axis=-1)
+    return np.where(matches, 0, white).astype(pixels.dtype)
 
 
 def _frame_count(image: Image.Image, label: str) -> int:
     """Count frames (or pages) from their headers: no pixel is decoded."""
     if not getattr(image, "is_animated", False):  # looks one frame ahead only
         return 1
-    count = int(getattr(image, "n_frames", 1))  # walks the frames' headers, within the file
+    # Walks the frames' headers, within the file; an APNG's default image is not a frame.
+    count = int(getattr(image, "n_frames", 1)) - _before_frames(image)
     if count > MAX_FRAMES:
         raise InputError(
             f"{label}: {count} frames is over the limit of {MAX_FRAMES}; "
@@ -373,8 +434,9 @@ def probe_image(
             if _orientation(image, header_only=True) in (5, 6, 7, 8):  # EXIF turns it a quarter
                 rows, cols = cols, rows
             channels, alpha, white = _layout(image)
+            alpha = alpha or _colour_keyed(image, head)
             count = _frame_count(image, label)
-            if _needs_depth(image, head) and _deep_frames(image, count):
+            if _needs_depth(image, head) and _deep_frames(image):
                 white = 65535.0
             made_by = read_provenance(image)
         shape = (rows, cols) if channels == 1 else (rows, cols, channels)
@@ -450,9 +512,10 @@ def _needs_depth(image: Image.Image, head: bytes) -> bool:
     return image.format == "TIFF" and tiff_needs_depth(getattr(image, "tag_v2", {}))
 
 
-def _deep_frames(image: Image.Image, count: int) -> bool:
-    # imagecodecs decodes a PNG's first frame; an animated PNG's frames stay with Pillow.
-    return count == 1 or image.format == "TIFF"
+def _deep_frames(image: Image.Image) -> bool:
+    # imagecodecs decodes a PNG's IDAT; an animated PNG's frames (and default image,
+    # which is not one of them) stay with Pillow.
+    return image.format == "TIFF" or not getattr(image, "is_animated", False)
 
 
 _DIRECT_METADATA_BYTES = 16 << 20  # a colour profile, EXIF and text, generously
@@ -485,12 +548,12 @@ def _decode_direct(
 
 
 def _decode_deep(
-    source: Path | bytes, image: Image.Image, head: bytes, index: int = 0, count: int = 1
+    source: Path | bytes, image: Image.Image, head: bytes, index: int = 0
 ) -> npt.NDArray[np.generic] | None:
     """Decode at full depth where Pillow would not; None where Pillow does (or must)."""
     if not _needs_depth(image, head):
         return None
-    if not _deep_frames(image, count):
+    if not _deep_frames(image):
         warnings.warn("an animated 16-bit PNG is read at 8 bits per sample", stacklevel=2)
         return None
     try:

@@ -9,15 +9,25 @@ to 1 and nothing is turned twice.
 from __future__ import annotations
 
 import contextlib
+import io
+import math
 import struct
 import warnings
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PIL import Image, PngImagePlugin
 
 from convcli.choices import FileFormat
+from convcli.limits import (
+    MAX_BMP_PER_METRE,
+    MAX_JFIF_DENSITY,
+    MAX_JPEG_PROFILE_SEGMENTS,
+    MAX_PHYS,
+    MAX_PNG_PROFILE,
+    MAX_RATIONAL,
+)
 
 SOFTWARE = 0x0131  # EXIF and TIFF tags, in IFD0
 DESCRIPTION = 0x010E
@@ -78,7 +88,7 @@ def read_metadata(image: Image.Image, turned: bool, header_only: bool = False) -
     return Metadata(
         icc=image.info.get("icc_profile") or None,
         exif=_exif_bytes(exif),
-        dpi=_dpi(image),
+        dpi=_dpi(image) or _exif_dpi(exif),
         software=software,
         description=description,
         jpeg_tables=_jpeg_tables(image),
@@ -102,14 +112,27 @@ def exif_for(metadata: Metadata, *, with_dpi: bool) -> Image.Exif:
 
     ``with_dpi`` writes the resolution into it too (WebP has no other place).
     """
-    exif = Image.Exif()
-    if metadata.exif:
-        exif.load(metadata.exif)
+    exif = _carried_exif(metadata, with_dpi=with_dpi)
     if metadata.software:
         exif[SOFTWARE] = metadata.software
     if metadata.description:
         exif[DESCRIPTION] = metadata.description
-    if metadata.dpi and (with_dpi or X_RESOLUTION in exif):
+    return exif
+
+
+def _carried_exif(metadata: Metadata, *, with_dpi: bool) -> Image.Exif:
+    """Return the input's EXIF with the output's resolution (divided by the stride) in it.
+
+    An EXIF resolution the output does not have (left out, or in no unit) is
+    taken out, so it never says other than the output's own place.
+    """
+    exif = Image.Exif()
+    if metadata.exif:
+        exif.load(metadata.exif)
+    had = X_RESOLUTION in exif
+    for tag in (X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT):
+        exif.pop(tag, None)
+    if metadata.dpi and (with_dpi or had):
         exif[X_RESOLUTION], exif[Y_RESOLUTION] = metadata.dpi
         exif[RESOLUTION_UNIT] = _INCH
     return exif
@@ -128,6 +151,68 @@ HOLDS = {
 }
 
 
+OUTPUT_COLOURS = {"GRAY": "grey", "RGB": "RGB", "CMYK": "CMYK"}  # littleCMS's names: said so
+
+
+def fit_metadata(
+    metadata: Metadata, fmt: FileFormat, colour: str | None
+) -> tuple[Metadata, list[str]]:
+    """Leave out what would break an output of ``fmt`` whose colour is ``colour``.
+
+    A colour profile goes on only if littleCMS parses it, its colour space is
+    the output's (``GRAY``, ``RGB`` or ``CMYK``) and the format's readers
+    take its size; a resolution only if the format's place holds it. Returns
+    the metadata, and a note for each thing left out.
+    """
+    notes = []
+    icc, dpi = metadata.icc, metadata.dpi
+    if icc and "colour profile" in HOLDS[fmt] and (why := _unfit_profile(icc, fmt, colour)):
+        icc = None
+        notes.append(f"its colour profile {why}: left out")
+    if dpi and "resolution" in HOLDS[fmt] and (place := _unheld_resolution(dpi, fmt)):
+        dpi = None
+        shown = " x ".join(f"{value:.6g}" for value in metadata.dpi or ())
+        notes.append(f"its resolution ({shown} dpi) does not fit {place}: left out")
+    return replace(metadata, icc=icc, dpi=dpi), notes
+
+
+def _unfit_profile(icc: bytes, fmt: FileFormat, colour: str | None) -> str | None:
+    """Say why a colour profile cannot go into this output; None if it can."""
+    from PIL import ImageCms  # littleCMS: only for an input with a profile
+
+    try:
+        space = ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile.xcolor_space.strip()
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return "does not parse (littleCMS)"
+    if colour is not None and space != colour:
+        output = OUTPUT_COLOURS.get(colour, colour)
+        return f"is for {OUTPUT_COLOURS.get(space, space)}, not the {output} output"
+    if fmt == FileFormat.PNG and len(icc) > MAX_PNG_PROFILE:
+        return f"({len(icc):,} bytes) is larger than PNG readers take ({MAX_PNG_PROFILE:,})"
+    if fmt == FileFormat.JPG and math.ceil(len(icc) / JPEG_PROFILE_SEGMENT) > (
+        MAX_JPEG_PROFILE_SEGMENTS
+    ):
+        most = MAX_JPEG_PROFILE_SEGMENTS * JPEG_PROFILE_SEGMENT
+        return f"({len(icc):,} bytes) is larger than a JPEG holds ({most:,})"
+    return None
+
+
+def _unheld_resolution(dpi: tuple[float, float], fmt: FileFormat) -> str | None:
+    """Name the place of ``fmt`` that cannot hold ``dpi`` (its numbers would wrap); else None."""
+    per_metre = [round(value / 0.0254) for value in dpi]
+    if fmt == FileFormat.PNG:
+        held, place = all(1 <= value <= MAX_PHYS for value in per_metre), "PNG's pHYs chunk"
+    elif fmt == FileFormat.BMP:
+        held, place = all(1 <= v <= MAX_BMP_PER_METRE for v in per_metre), "BMP's header"
+    elif fmt == FileFormat.JPG:
+        held = all(1 <= round(value) <= MAX_JFIF_DENSITY for value in dpi)
+        place = "JPEG's JFIF density"
+    else:  # TIFF's tags, WebP's EXIF: fractions of 32-bit numbers
+        held = all(1 / MAX_RATIONAL <= value <= MAX_RATIONAL for value in dpi)
+        place = "the 32-bit fractions of TIFF and EXIF"
+    return None if held else place
+
+
 def png_chunks(metadata: Metadata) -> list[tuple[bytes, bytes]]:
     """Return the PNG chunks that carry ``metadata``, to go before the pixels."""
     chunks = []
@@ -137,7 +222,8 @@ def png_chunks(metadata: Metadata) -> list[tuple[bytes, bytes]]:
         per_metre = (round(value / 0.0254) for value in metadata.dpi)
         chunks.append((b"pHYs", struct.pack(">IIB", *per_metre, 1)))
     if metadata.exif:
-        chunks.append((b"eXIf", metadata.exif.removeprefix(b"Exif\x00\x00")))
+        exif = _carried_exif(metadata, with_dpi=False).tobytes()
+        chunks.append((b"eXIf", exif.removeprefix(b"Exif\x00\x00")))
     for keyword, text in (("Software", metadata.software), ("Description", metadata.description)):
         if text:
             chunks.append((b"tEXt", f"{keyword}\x00{text}".encode("latin-1", "replace")))
@@ -161,6 +247,8 @@ def save_options(
             options["icc_profile"] = metadata.icc
     if fmt in (FileFormat.JPG, FileFormat.BMP) and metadata.dpi:
         options["dpi"] = metadata.dpi
+    elif fmt == FileFormat.BMP:  # 0: unknown, rather than Pillow's 96 dpi
+        options["dpi"] = (0, 0)
     if fmt == FileFormat.GIF and metadata.software:
         options["comment"] = "\n".join(filter(None, (metadata.software, metadata.description)))
     if fmt == FileFormat.JPG and quality is None and metadata.jpeg_tables:
@@ -196,7 +284,8 @@ def _pillow_png_options(metadata: Metadata) -> dict[str, Any]:
     for keyword, value in (("Software", metadata.software), ("Description", metadata.description)):
         if value:
             text.add_text(keyword, value)
-    options = {"icc_profile": metadata.icc, "exif": metadata.exif, "dpi": metadata.dpi}
+    exif = _carried_exif(metadata, with_dpi=False).tobytes() if metadata.exif else None
+    options = {"icc_profile": metadata.icc, "exif": exif, "dpi": metadata.dpi}
     return {"pnginfo": text, **{key: value for key, value in options.items() if value}}
 
 
@@ -227,6 +316,7 @@ def tiff_options(metadata: Metadata) -> dict[str, Any]:
 
 DEFAULT_QUALITY = 95  # JPEG and WebP, unless a JPEG input gives its own tables
 JPEG_SEGMENT = 65_533  # the largest EXIF block a JPEG's APP1 segment holds
+JPEG_PROFILE_SEGMENT = JPEG_SEGMENT - 14  # of a profile in each APP2 (after ICC_PROFILE, n, of)
 
 
 def _exif_bytes(exif: Image.Exif) -> bytes | None:
@@ -285,4 +375,14 @@ def _dpi(image: Image.Image) -> tuple[float, float] | None:
         x, y = (float(value) for value in image.info.get("dpi") or ())
         if x > 0 and y > 0:
             return x, y
+    return None
+
+
+def _exif_dpi(exif: Image.Exif) -> tuple[float, float] | None:
+    """Return the resolution an EXIF block gives, in pixels per inch (a PNG's or WebP's)."""
+    per_inch = {2: 1.0, 3: 2.54}.get(exif.get(RESOLUTION_UNIT, _INCH))  # EXIF's default: inch
+    with contextlib.suppress(KeyError, TypeError, ValueError, ZeroDivisionError):
+        x, y = float(exif[X_RESOLUTION]), float(exif[Y_RESOLUTION])
+        if per_inch and x > 0 and y > 0 and math.isfinite(x + y):
+            return x * per_inch, y * per_inch
     return None

@@ -20,6 +20,7 @@ from convcli.choices import FileFormat
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
 from convcli.io.png import write_png
+from convcli.limits import MAX_LOOP_COUNT
 
 Frame = tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, int | None]
 DEFAULT_DURATION = 100  # milliseconds, for a frame whose input gave none (a TIFF page)
@@ -88,7 +89,8 @@ def write_frames(
 ) -> int:
     """Encode an animation (GIF, PNG, WebP) or a stack of pages (TIFF); return the frame count.
 
-    Each frame is (pixels, alpha, duration in milliseconds or None).
+    Each frame is (pixels, alpha, duration in milliseconds or None); ``loop``
+    is how many times the animation plays (0 or None: forever).
     """
     metadata = metadata or Metadata()
     if fmt.name == FileFormat.TIF:
@@ -110,9 +112,22 @@ def write_frames(
     options = save_options(fmt.name, metadata, quality, animated=True)
     first.save(
         stream, format=fmt.pillow, save_all=True, append_images=rest, duration=durations,
-        loop=0 if loop is None else loop, **options,
+        **_plays_option(fmt.name, loop), **options,
     )  # fmt: skip
     return len(images)
+
+
+def _plays_option(fmt: FileFormat, plays: int | None) -> dict[str, int]:
+    """Return Pillow's ``loop`` that plays an animation ``plays`` times (0 or None: forever).
+
+    A GIF counts the plays after the first, and plays once without a loop
+    extension; APNG and WebP (16 bits) count every play.
+    """
+    if not plays:
+        return {"loop": 0}
+    if fmt == FileFormat.GIF:
+        return {} if plays == 1 else {"loop": min(plays - 1, MAX_LOOP_COUNT)}
+    return {"loop": min(plays, MAX_LOOP_COUNT) if fmt == FileFormat.WEBP else plays}
 
 
 def _composed(
