@@ -93,3 +93,20 @@ def test_the_png_writer_writes_the_same_bytes_in_any_number_of_threads(level):
         files.append(buffer.getvalue())
     assert all(data == files[0] for data in files[1:])
     assert Image.open(io.BytesIO(files[0])).size == (1500, 1700)
+
+
+@pytest.mark.parametrize("suffix", ["tif", "npy", "zarr"])
+def test_tiles_computed_in_one_or_two_threads_are_the_same_bytes(tmp_path, suffix):
+    pytest.importorskip("dask")
+    source = tmp_path / "scan.npy"
+    np.save(source, RNG.random((300, 260), dtype=np.float32) * 255)
+    written = []
+    for jobs in ("1", "2"):
+        target = tmp_path / f"out{jobs}.{suffix}"
+        done = run("apply", str(source), "-k", "sobel-x", "--tile", "64", "-j", jobs, "-o",
+                   str(target), "-q")  # fmt: skip
+        assert done.exit_code == 0, done.stderr
+        files = sorted(target.rglob("*")) if target.is_dir() else [target]
+        written.append({str(p.relative_to(target)): p.read_bytes() for p in files if p.is_file()})
+    assert written[0]
+    assert written[0] == written[1]
