@@ -229,15 +229,19 @@ def test_standard_input_is_refused_for_a_bank(tmp_path):
 # --- the montage ----------------------------------------------------------------------
 
 
-def test_the_sheet_has_the_input_then_each_response_in_order_labelled(tmp_path):
+@pytest.mark.parametrize("colormap", [None, "coolwarm"])
+def test_the_sheet_has_the_input_then_each_response_in_order_labelled(tmp_path, colormap):
     source = small(tmp_path / "pic.png", (40, 100, 3), seed=1)
     sheet_path = tmp_path / "sheet.png"
+    coloured = ["--colormap", colormap] if colormap else []
     done = run("apply", str(source), *kernels(*BANK), "--bank", "-o", str(tmp_path / "out"),
-               "--montage", str(sheet_path), "-q")  # fmt: skip
+               "--montage", str(sheet_path), "-q", *coloured)  # fmt: skip
     assert done.exit_code == 0, done.stderr
     sheet = read(sheet_path)
-    # Small enough to be shown whole: each tile is the picture as written, pixel for pixel.
-    pictures = [read(source)] + [read(tmp_path / "out" / f"pic_{n}.png") for n in NAMES]
+    # Small enough to be shown whole: each tile is the picture as written, pixel for pixel
+    # (with a colormap too: the sheet previews the files, each in its kernel's range).
+    tag = f"_{colormap}" if colormap else ""
+    pictures = [read(source)] + [read(tmp_path / "out" / f"pic_{n}{tag}.png") for n in NAMES]
     places = []
     for picture in pictures:
         found = find(sheet, rgb(picture))
@@ -245,10 +249,28 @@ def test_the_sheet_has_the_input_then_each_response_in_order_labelled(tmp_path):
         places.append(found[0])
     assert len({y for y, _ in places}) == 1  # one row
     assert [x for _, x in places] == sorted(x for _, x in places)  # in the kernels' order
-    for (y, x), text in zip(places, ["pic.png", *BANK]):
-        strip = sheet[y + 40 : y + 40 + 40, max(0, x - 85) : x + 100 + 85]  # below the tile
+    ranges = [None, "abs", "clip", "abs"]  # sobel-x's and laplacian's own, else clip
+    for (y, x), text, mapped in zip(places, ["pic.png", *BANK], ranges, strict=True):
+        strip = sheet[y + 40 : y + 40 + 56, max(0, x - 85) : x + 100 + 85]  # below the tile
         assert find(strip, label(text)), text
         assert find(strip, label("40x100")), text
+        assert bool(find(strip, label(f"range {mapped}"))) == (mapped is not None), text
+
+
+def test_a_coloured_sheet_shows_the_files_reduced_as_any_picture_is(tmp_path):
+    source = small(tmp_path / "big.png", (300, 280), seed=2)
+    done = run("apply", str(source), *kernels("sobel-x", "box:3"), "--bank", "--colormap",
+               "coolwarm", "-o", str(tmp_path / "out"), "--montage", str(tmp_path / "sheet.png"),
+               "-q")  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    sheet = read(tmp_path / "sheet.png")
+    for name in ("sobel-x", "box-size-3"):
+        written = read(tmp_path / "out" / f"big_{name}_coolwarm.png").astype(float)
+        means = (written[0::2, 0::2] + written[1::2, 0::2] + written[0::2, 1::2]
+                 + written[1::2, 1::2]) / 4  # fmt: skip
+        assert len(find(sheet, np.rint(means), tolerance=1)) == 1
+    assert find(sheet, label("range abs"))
+    assert find(sheet, label("range clip"))
 
 
 def test_large_pictures_are_shown_reduced_and_the_label_says_so(tmp_path):
@@ -264,7 +286,7 @@ def test_large_pictures_are_shown_reduced_and_the_label_says_so(tmp_path):
                  + written[1::2, 1::2]) / 4  # fmt: skip
         assert len(find(sheet, rgb(np.rint(means)), tolerance=1)) == 1
     assert find(sheet, label("300x280, shown at 1/2"))
-    assert sheet.shape[0] < 300  # bounded: the tiles are small
+    assert sheet.shape[0] < 330  # bounded: a tile of 150 rows, its labels and the title
     assert sheet.shape[1] < 3 * 300
 
 
@@ -308,14 +330,17 @@ def test_heat_maps_on_one_shared_scale_or_each_its_own(tmp_path):
             assert doubled == single
             assert len(single) == 2
         assert find(sheet, label(f"{half_scale:.4g}"))  # the scale, stated
+        # The files' ranges: with a colormap, the kernel's (identity's clip), else rescale.
+        assert len(find(sheet, label("file: range rescale"))) == 1
+        assert len(find(sheet, label("file: range clip"))) == 1
 
 
 def test_reduced_heat_maps_keep_each_blocks_strongest_value_and_its_sign(tmp_path):
     source = small(tmp_path / "g.png", (300, 202), seed=5)
     values = read(source).astype(float)
     done = run("apply", str(source), *kernels("[[1]]", "[[-1]]"), "--bank", "--colormap",
-               "coolwarm", "--montage", str(tmp_path / "sheet.png"), "-o", str(tmp_path / "out"),
-               "-q")  # fmt: skip
+               "coolwarm", "--montage", str(tmp_path / "sheet.png"), "--montage-scale", "each",
+               "-o", str(tmp_path / "out"), "-q")  # fmt: skip
     assert done.exit_code == 0, done.stderr
     sheet = read(tmp_path / "sheet.png")
     strongest = np.zeros((150, 101))

@@ -282,10 +282,10 @@ def test_ctrl_c_while_tiling_leaves_no_partial_file(tmp_path):
 def test_the_clip_note_is_the_whole_images(arrays, tmp_path):
     common = [str(arrays / "scan.npy"), "-k", "sobel-x", "--range", "clip", "-q"]
     whole = run("apply", *common, "-o", str(tmp_path / "whole.tif"))
-    assert "of the values fell outside the output range" in whole.stderr  # counted band by band
+    assert "of the values were clipped" in whole.stderr  # counted band by band
     for suffix in ("tif", "npy"):
         tiled = run("apply", *common, "--tile", "32", "-o", str(tmp_path / f"tiled.{suffix}"))
-        assert tiled.stderr == whole.stderr
+        assert tiled.stderr.replace(f"tiled.{suffix}", "whole.tif") == whole.stderr
 
 
 def test_a_tiled_stage_is_not_timed_on_its_own(arrays, tmp_path):

@@ -47,6 +47,11 @@ def tell_losses(report: Report, picture: Picture, planned: Plan, settings: Setti
             report.once_notes.append(
                 f"{planned.format.name} holds 8 bits per sample: {kind} inputs were mapped to 8"
             )
+    if picture.alpha is not None and not planned.format.alpha:  # pixels, whatever --strip
+        lost = "left out" if planned.format.is_array else "composited onto white"
+        report.once_notes.append(
+            f"{planned.format.name} outputs cannot hold the alpha of their inputs: {lost}"
+        )
     dropped = [] if settings.strip else _dropped(picture.metadata, planned.format)
     if dropped:
         listed = ", ".join(dropped[:-1]) + " and " * (len(dropped) > 1) + dropped[-1]

@@ -42,7 +42,7 @@ from convcli.io.images import (
 from convcli.io.writing import Frame
 from convcli.kernels.kernel import Kernel, Matrix
 from convcli.output import output_metadata, tell_losses, write_output, write_output_frames
-from convcli.ranges import finite_bounds, map_range
+from convcli.ranges import Reach, finite_bounds, map_range, ranges_that_help, reach
 from convcli.report import Report, StageReport
 
 AXES = {1: "samples", 2: "rows x columns", 3: "planes x rows x columns"}
@@ -305,6 +305,7 @@ def process(
     except InputError as error:
         raise InputError(f"{label}: {error}") from None
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
+    report.range = planned.range
     if dry_run:
         report.status = "planned"  # worked out from the input; nothing written
         report.stages = [
@@ -329,20 +330,45 @@ def process(
                       metadata, loop, output_label)  # fmt: skip
     else:
         write_output(target, first[0], first[1], planned.format, settings, metadata, output_label)
-    report.clip_note = clip_note(label, clipped[0], planned.range)
+    tell_clipped(report, clipped[0], planned.range, settings.kernels)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def clip_note(label: str, share: float, mode: Range) -> str | None:
-    """Say that more than 1% of the values were clipped, and which range would show them."""
-    if share <= CLIP_WARNING:
-        return None
-    others = " or ".join(f"--range {m}" for m in (Range.ABS, Range.RESCALE) if m != mode)
+def tell_clipped(report: Report, share: float, mode: Range, kernels: tuple[Kernel, ...]) -> None:
+    """Put the share of the output's values that were clipped in the report; note it past 1%."""
+    report.clipped = share
+    report.clip_note = clip_note(report, share, mode, kernels) if share > CLIP_WARNING else None
+
+
+def clip_note(report: Report, share: float, mode: Range, kernels: tuple[Kernel, ...]) -> str:
+    """Say what was clipped, where, why, and which range would show it, from the kernels' weights.
+
+    The advice comes from what the kernels can give (their weights' signs
+    and sums, see :func:`convcli.ranges.reach`), not from their names.
+    """
+    how = reach([(kernel.matrices, kernel.bias) for kernel in kernels])
+    *others, last = ranges_that_help(mode, how)
+    helps = f"{', '.join(others)} or {last}" if others else last
+    where = "standard output" if report.output == "-" else report.output
     return (
-        f"{label}: {share:.0%} of the values fell outside the output range "
-        f"and were clipped; {others} shows them"
+        f"{report.input} with {report.kernel} -> {where}: {share:.0%} of the values were "
+        f"clipped (range {mode}){_why_clipped(mode, how)}; --range {helps} shows them"
     )
+
+
+def _why_clipped(mode: Range, how: Reach) -> str:
+    if how.signed and how.centred:
+        return ": weights that sum to 0 make the response signed"
+    if how.signed and how.high > 1:
+        return ": weights of both signs overshoot at edges, as expected"
+    if not how.signed and mode == Range.OFFSET:
+        return ": the response is never negative, and offset puts 0 at mid-grey"
+    if math.isinf(how.high):
+        return ": the kernel's bias lifts the response past white"
+    if how.high > 1:
+        return f": the response reaches up to {how.high:.3g} times white"
+    return ""
 
 
 def _noted(frames: Iterator[Picture], report: Report) -> Iterator[Picture]:

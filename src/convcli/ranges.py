@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +11,16 @@ import numpy.typing as npt
 
 from convcli.choices import Range
 
-__all__ = ["DEPTHS", "Mapped", "clipped_share", "finite_bounds", "map_range"]
+__all__ = [
+    "DEPTHS",
+    "Mapped",
+    "Reach",
+    "clipped_share",
+    "finite_bounds",
+    "map_range",
+    "ranges_that_help",
+    "reach",
+]
 
 # The sample types an output can have, and the value of full intensity in each.
 DEPTHS = {"uint8": 255, "uint16": 65535, "float32": None}
@@ -143,3 +154,93 @@ def finite_bounds(values: npt.NDArray[np.floating]) -> tuple[float, float] | Non
     """
     finite = values[np.isfinite(values)]
     return (float(finite.min()), float(finite.max())) if finite.size else None
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What a response can be, worked out from its kernels' weights, for inputs 0 to white.
+
+    In units of white: ``low`` and ``high`` bound the response over every
+    input (the weights' signs decide them); ``centred`` says that it is 0
+    wherever the input is flat, as for weights that sum to 0 (an edge, a
+    Laplacian).
+    """
+
+    low: float
+    high: float
+    centred: bool  # 0 on flat regions, whatever their level: the weights sum to 0
+
+    @property
+    def signed(self) -> bool:
+        """Whether the response can be negative."""
+        return self.low < -_TINY
+
+
+_TINY = 1e-9  # relative: a float sum of weights that is 0 on paper
+
+
+def reach(stages: Sequence[tuple[Sequence[npt.NDArray[np.floating]], float]]) -> Reach:
+    """Bound the response of a pipeline, each stage its matrices and bias, to inputs in [0, 1].
+
+    A stage of several matrices is their magnitude (square root of the sum
+    of squares); the bias is taken as a shift of unknown size, in its sign's direction.
+
+    Examples
+    --------
+    >>> sharpen = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]])
+    >>> reach([([sharpen], 0.0)])
+    Reach(low=-4.0, high=5.0, centred=False)
+    >>> reach([([np.full((3, 3), 1 / 9)], 0.0)]).signed
+    False
+    """
+    low, high = 0.0, 1.0
+    flat = [0.0, 1.0]  # the response to a flat input at 0 and at white; NaN: not known
+    for matrices, bias in stages:
+        parts = [_span(matrix, low, high) for matrix in matrices]
+        if len(parts) == 1:
+            low, high, total = parts[0]
+            flat = [0.0 if total == 0 else total * level for level in flat]  # 0 even after NaN
+        else:  # a magnitude: never negative, at most the root of each part's largest squared
+            low, high = 0.0, math.sqrt(sum(max(a * a, b * b) for a, b, _ in parts))
+            flat = [math.sqrt(sum((t * level) ** 2 for *_, t in parts if t)) for level in flat]
+        if bias:
+            low, high = (low, math.inf) if bias > 0 else (-math.inf, high)
+            flat = [math.nan, math.nan]
+    return Reach(low, high, centred=flat == [0.0, 0.0])
+
+
+def _span(matrix: npt.NDArray[np.floating], low: float, high: float) -> tuple[float, float, float]:
+    """Return the least and greatest response of ``matrix`` to inputs in [low, high]; its sum."""
+    positive, negative = float(matrix[matrix > 0].sum()), float(matrix[matrix < 0].sum())
+    total = positive + negative
+    if abs(total) <= _TINY * (positive - negative):  # 0 on paper, not quite in floats
+        total = 0.0
+    return positive * low + negative * high, positive * high + negative * low, total
+
+
+def ranges_that_help(mode: Range | str, how: Reach) -> list[Range]:
+    """Return the ranges that would clip less than ``mode`` did, for a response of this reach.
+
+    A signed response that is 0 on flat regions (an edge, a Laplacian) is
+    what ``abs``, ``offset`` and ``rescale`` are for (``offset`` holds half
+    the magnitudes ``abs`` does). Any other is helped only by a range that
+    holds its whole reach (``abs`` only when it can be negative: else it is
+    ``clip``), and always by ``rescale``.
+
+    Examples
+    --------
+    >>> edges = Reach(-4.0, 4.0, centred=True)
+    >>> " ".join(ranges_that_help("clip", edges)), " ".join(ranges_that_help("abs", edges))
+    ('abs offset rescale', 'rescale')
+    >>> " ".join(ranges_that_help("offset", Reach(0.0, 1.0, centred=False)))  # a blur
+    'clip rescale'
+    """
+    if how.signed and how.centred:
+        after = {Range.CLIP: [Range.ABS, Range.OFFSET], Range.OFFSET: [Range.ABS]}
+        return [*after.get(Range(mode), []), Range.RESCALE]
+    holds = {
+        Range.CLIP: how.low >= -_TINY and how.high <= 1 + _TINY,
+        Range.ABS: how.signed and max(-how.low, how.high) <= 1 + _TINY,
+        Range.OFFSET: how.low >= -0.5 - _TINY and how.high <= 0.5 + _TINY,
+    }
+    return [r for r, fits in holds.items() if fits and r != mode] + [Range.RESCALE]

@@ -17,7 +17,8 @@ from convcli.io.atomic import write_atomically
 
 RECORD_KEYS = (
     "input", "output", "status", "kernel", "input_shape", "kernel_shape", "padding",
-    "pad_mode", "stride", "dilation", "output_shape", "method", "seconds", "error",
+    "pad_mode", "stride", "dilation", "output_shape", "method", "range", "clipped", "seconds",
+    "error",
 )  # fmt: skip
 REPORT_SUFFIXES = (".json", ".csv")
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -47,6 +48,8 @@ class Report:
     output_shape: tuple[int, ...] | None = None  # of what is written
     seconds: float = 0.0
     error: str | None = None
+    range: str | None = None  # the output mapping, once planned
+    clipped: float | None = None  # the share of the output's values clipped, once written
     notes: list[str] = field(default_factory=list)  # for stderr, not for the record
     clip_note: str | None = None  # told once per run, not once per input
     once_notes: list[str] = field(default_factory=list)  # the same text told once per run
@@ -69,6 +72,8 @@ class Report:
             "dilation": _list(first.geometry.dilation) if first else None,
             "output_shape": _list(self.output_shape),
             "method": "+".join(stage.method for stage in self.stages) or None,
+            "range": self.range,
+            "clipped": None if self.clipped is None else round(self.clipped, 6),
             "seconds": round(self.seconds, 6),
             "error": self.error,
         }

@@ -100,8 +100,8 @@ def apply(
         typer.Option(
             metavar="SCALE",
             autocompletion=completes(MontageScale),
-            help="With --montage and --colormap: the heat maps on one scale (shared) or "
-            "each on its own (each) [default: each]",
+            help="With --montage and --colormap: show the responses' values as heat maps, on "
+            "one scale (shared) or each on its own (each) [default: the files as written]",
         ),
     ] = None,
     padding: PaddingOption = "same",

@@ -102,7 +102,7 @@ class Feedback:
         self.quiet = quiet
         self.every_row = every_row
         self.table_on_stderr = table_on_stderr
-        self.clipped: list[str] = []
+        self.clipped: dict[str, int] = {}  # outputs that clipped more than 1%, by kernel
         self.told: set[str] = set()
         self.started = time.perf_counter()
         self._advance: Callable[[], None] = lambda: None
@@ -157,8 +157,10 @@ class Feedback:
         notes = list(done.notes) + [note for note in done.once_notes if note not in self.told]
         self.told.update(done.once_notes)
         if done.clip_note:
-            self.clipped.append(done.input)
-            notes += [done.clip_note] if len(self.clipped) == 1 else []  # once per run
+            # Once per kernel: a run's first clipped output, or each kernel's first in a bank.
+            first = done.kernel not in self.clipped
+            self.clipped[done.kernel] = self.clipped.get(done.kernel, 0) + 1
+            notes += [done.clip_note] if first else []
         for note in notes:
             note_line(note, self._say)
         if self.json_lines:
@@ -177,15 +179,18 @@ class Feedback:
 
             console(stderr=self.table_on_stderr).print(report_view(rows))
         if not self.quiet and len(reports) > 1:
-            typer.echo(_summary(reports, seconds, len(self.clipped)), err=True)
+            typer.echo(_summary(reports, seconds, self.clipped), err=True)
 
 
-def _summary(reports: list[Report], seconds: float, clipped: int) -> str:
+def _summary(reports: list[Report], seconds: float, clipped: dict[str, int]) -> str:
     count = {
         status: sum(r.status == status for r in reports)
         for status in ("ok", "planned", "skipped", "error")
     }
-    clipping = f"; values clipped in {clipped} of them" if clipped > 1 else ""
+    outputs = sum(clipped.values())
+    clipping = f"; values clipped in {outputs} of them" if outputs > 1 else ""
+    if outputs > len(clipped):  # fewer notes than outputs: say which were noted
+        clipping += ", noted for the first" + " of each kernel" * (len(clipped) > 1)
     if count["planned"]:  # a dry run: what would be written
         return (
             f"convcli: {count['planned']} planned (nothing written), {count['skipped']} "

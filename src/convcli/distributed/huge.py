@@ -32,7 +32,7 @@ from convcli.io.atomic import replaced_atomically
 from convcli.io.images import Header
 from convcli.io.storage import written_or_removed
 from convcli.output import provenance, strides
-from convcli.pipeline import Plan, Settings, Stage, clip_note, combined
+from convcli.pipeline import Plan, Settings, Stage, combined, tell_clipped
 from convcli.ranges import clipped_share, finite_bounds, map_range
 from convcli.report import Report, StageReport
 
@@ -66,6 +66,7 @@ def process_tiled(
     assert settings.tile is not None
     report = Report(label, str(target), settings.kernel_name, settings.pad_mode)
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
+    report.range = planned.range
     report.stages = [StageReport(s.kernel.name, s.geometry, s.method, None) for s in planned.stages]
     if dry_run:
         report.status = "planned"
@@ -95,7 +96,7 @@ def process_tiled(
             outside = _write_zarr(values, clipped, target, settings, planned)
         else:
             outside = _write_npy(values, clipped, _file(target))
-    report.clip_note = clip_note(label, outside / max(1, values.size), planned.range)
+    tell_clipped(report, outside / max(1, values.size), planned.range, settings.kernels)
     report.seconds = time.perf_counter() - started
     return report
 

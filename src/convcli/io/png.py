@@ -6,8 +6,11 @@ subtraction) and compressing with zlib's run-length strategy is faster, with
 files about as small on filtered images (benchmarks/README.md). Groups of rows
 are compressed in threads, as pigz does: each group is a raw deflate stream
 ended by a sync flush, so together they are one zlib stream that any decoder
-reads. The deflate is zlib-ng's where it is installed (a dependency): the
-same run-length coding, as small, in 0.60x the CPU time of the standard
+reads. The groups are cut by size alone (about 4 MiB of rows each), never by
+the number of threads, so the file is the same, byte for byte, whatever the
+threads: they only decide how many groups are compressed at once. The
+deflate is zlib-ng's where it is installed (a dependency): the same
+run-length coding, as small, in 0.60x the CPU time of the standard
 library's zlib (benchmarks/README.md), which is the fallback. Reading stays
 with Pillow.
 """
@@ -58,8 +61,8 @@ def write_png(
         zlib's compression level, 0 to 9; None for its run-length strategy
         (fastest, about as small as level 1 on filtered images).
     threads : int or None
-        Threads to compress in (None: one per CPU); the file is the same
-        image whatever the number.
+        Threads to compress in (None: one per CPU); the file is the same,
+        byte for byte, whatever the number.
     chunks : sequence of (bytes, bytes)
         Ancillary chunks (type, data) to write before the pixels: colour
         profile, resolution, EXIF, text.
@@ -80,8 +83,10 @@ def write_png(
     # PNG stores 16-bit samples big-endian; the filters work on bytes either way.
     samples = pixels.astype(">u2", copy=False) if depth == 16 else pixels
     lines = np.ascontiguousarray(samples).reshape(rows, -1).view(np.uint8)
-    groups = max(1, min(threads or os.cpu_count() or 1, lines.nbytes // _GROUP_BYTES, rows))
+    # The groups depend on the data alone: the threads change the speed, never the bytes.
+    groups = max(1, min(lines.nbytes // _GROUP_BYTES, rows))
     bounds = [(int(p[0]), int(p[-1]) + 1) for p in np.array_split(np.arange(rows), groups)]
+    workers = min(groups, threads or os.cpu_count() or 1)
     stream.write(SIGNATURE)
     header = struct.pack(">IIBBBBB", cols, rows, depth, _COLOUR_TYPES[channels], 0, 0, 0)
     _chunk(stream, b"IHDR", header)
@@ -89,13 +94,15 @@ def write_png(
         _chunk(stream, kind, data)
     idat = _Idat(stream)
     idat.write(b"\x78\x01")  # zlib header: deflate, 32 KiB window
-    if groups == 1:  # compressed bytes go out as they come
-        results = [_deflate(lines, 0, rows, level, True, idat.write)]
+    if workers == 1:  # compressed bytes go out as they come, group after group
+        results = [
+            _deflate(lines, start, stop, level, stop == rows, idat.write) for start, stop in bounds
+        ]
     else:  # each group's bytes wait only for the groups before it
         from concurrent.futures import ThreadPoolExecutor  # a large image's only
 
         held: list[list[bytes]] = [[] for _ in bounds]
-        with ThreadPoolExecutor(groups) as pool:
+        with ThreadPoolExecutor(workers) as pool:
             futures = [
                 pool.submit(_deflate, lines, start, stop, level, stop == rows, pieces.append)
                 for (start, stop), pieces in zip(bounds, held, strict=True)

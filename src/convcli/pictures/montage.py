@@ -94,7 +94,7 @@ class SheetRequest:
 
     path: Path
     kind: str  # Pillow's format
-    scale: MontageScale
+    scale: MontageScale | None  # the values as heat maps, on this scale; None: the files
 
     @classmethod
     def checked(
@@ -110,7 +110,7 @@ class SheetRequest:
             )
         if scale is not None and colormap is None:
             raise UsageError("--montage-scale scales heat maps: give --colormap too")
-        chosen = choose(MontageScale, scale or MontageScale.EACH, "montage-scale")
+        chosen = None if scale is None else choose(MontageScale, scale, "montage-scale")
         return cls(*picture_path(montage, "--montage"), chosen)
 
     def drawing(self, settings: Settings, specs: Sequence[str], max_pixels: int) -> BankSheet:
@@ -300,8 +300,10 @@ class BankSheet:
 
     One row per input: the input, then its response to each kernel in order,
     wrapping after :data:`COLUMNS` tiles. A response is its output as written
-    (read back and reduced); with a colormap, its values as a heat map, on a
-    scale of its own or one shared by every map of the sheet.
+    (read back and reduced: its range and colormap, as the file has them),
+    labelled with its range; with a scale asked for (``--montage-scale``),
+    its values as a heat map instead, on a scale of its own or one shared by
+    every map of the sheet.
     """
 
     def __init__(
@@ -309,6 +311,7 @@ class BankSheet:
     ) -> None:
         self._request, self._specs, self._max_pixels = request, specs, max_pixels
         self._colormap, self._scale = settings.colormap, request.scale
+        self._heat = request.scale is not None  # the values, not the files (needs a colormap)
         self._frame = settings.frame or 0
         self._kernels = len(settings.kernels)
         self._rows: list[list[Tile]] = []
@@ -333,19 +336,22 @@ class BankSheet:
         name = self._specs[response.kernel]
         if report.status == "error":
             return Tile([name, "failed"])
+        mapped = f"file: range {report.range}" if self._heat else f"range {report.range}"
         try:
-            if self._colormap is not None:
+            if self._heat:
                 values = self._values(response)
                 if values.ndim != 2:
                     raise NotAPicture(f"a {values.ndim}-D response")
                 finite = values[np.isfinite(values)]
                 peak = float(np.abs(finite).max()) if finite.size else 0.0
                 reduced, shown = _to_tile(values.astype(np.float32, copy=False))
-                return Tile([name, shown], values=reduced, peak=peak)
+                return Tile([name, shown, mapped], values=reduced, peak=peak)
             assert response.target is not None
             where = response.target
             picture = read_image(self._read(where), str(where), self._max_pixels)
-            return _picture_tile(name, picture)
+            tile = _picture_tile(name, picture)
+            tile.lines.append(mapped)
+            return tile
         except NotAPicture as error:
             return Tile([name, str(error)])
         except (ConvcliError, MemoryError):
@@ -392,7 +398,10 @@ class BankSheet:
             f"tiles of {SMALLEST} to {MONTAGE_TILE} px: larger images are shown reduced (1/N: "
             f"each pixel the mean of {BLOCK}), smaller ones enlarged (Nx: each pixel {BLOCK})",
         ]
-        if self._colormap is not None:
+        if not self._heat:
+            coloured = f", in {self._colormap}'s colours" if self._colormap else ""
+            lines.append(f"responses as their files hold them: each in its range{coloured}")
+        else:
             how = (
                 "all on one scale, to the largest magnitude of any"
                 if self._scale == MontageScale.SHARED
@@ -401,7 +410,7 @@ class BankSheet:
             lines.append(
                 f"responses as {self._colormap} heat maps of their values, {how} "
                 "(0 in the middle where values have both signs); reduced, each pixel "
-                f"the strongest value of {BLOCK}"
+                f"the strongest value of {BLOCK}; the files are in the range under each"
             )
         return lines
 
