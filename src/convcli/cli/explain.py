@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations`: Typer reads these annotations at every
 # start, and evaluated once here they need not be compiled again from strings.
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -136,7 +135,9 @@ def explain(
     )  # fmt: skip
     explanation = replace(explanation, steps=explanation.steps[:steps])
     if json_output:
-        typer.echo(json.dumps(explanation.record(), ensure_ascii=False))
+        from convcli.report import to_json
+
+        typer.echo(to_json(explanation.record()))
         return
     console().print(explain_view(explanation, chosen.name, explanation.output.size))
     for line in written:

@@ -17,7 +17,6 @@ import base64
 import hashlib
 import html
 import io
-import json
 import re
 import string
 from importlib import resources
@@ -32,6 +31,7 @@ from convcli.io.atomic import write_atomically
 from convcli.io.png import write_png
 from convcli.pictures.canvas import as_2d
 from convcli.pictures.draw import heat_map
+from convcli.report import to_json
 
 _AXES = {1: ("samples",), 2: ("rows", "cols")}
 _PICTURE_SIDE = 192  # pixels: the longer side of each picture, at most
@@ -159,7 +159,7 @@ def _escape(text: str) -> str:
 
 def _script_json(value: Any) -> str:
     """JSON for a ``<script type="application/json">``: no ``<``, ``>`` or ``&`` to end it early."""
-    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    text = to_json(value, separators=(",", ":"), ensure_ascii=True)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
