@@ -155,6 +155,7 @@ def _write_pictures(
         from convcli.pictures.animation import write_animation
 
         shown = replace(explanation, steps=explanation.steps[:frames])
+        _check_plottable(shown)
         _writing(animate, lambda: write_animation(shown, animate))
         written.append(f"wrote {animate}: {len(shown.steps)} frames")
     if html is not None:
@@ -163,6 +164,18 @@ def _write_pictures(
         _writing(html, lambda: write_page(explanation, html, title=title))
         written.append(f"wrote {html}: {len(explanation.steps)} positions")
     return written
+
+
+def _check_plottable(e: "Explanation") -> None:
+    """Refuse a 1-D animation of values that are not finite: its curves have no place for them."""
+    import numpy as np
+
+    drawn = [e.padded, e.output, *(step.products for step in e.steps)]
+    if e.geometry.spatial_ndim == 1 and not all(np.isfinite(values).all() for values in drawn):
+        raise UsageError(
+            "--animate draws a 1-D input as curves, and NaN or infinity (in the input, or a "
+            "product or sum past the largest float) has no place on them; use --json or --html"
+        )
 
 
 def _writing(path: Path, write: Callable[[], None]) -> None:

@@ -340,8 +340,9 @@ def _stretched(
     """Colour values from their least (the map's first colour) to their most (its last)."""
     finite = values[np.isfinite(values)]
     least = float(finite.min()) if finite.size else 0.0
-    rgb, _, span = heat_map(values - least, colormap)
-    return rgb, least, least + span
+    # Halved (exactly: the same colours), so that values near ±1e308 do not overflow.
+    rgb, _, half = heat_map(values / 2 - least / 2, colormap)
+    return rgb, least, least + 2 * half
 
 
 def _heat_grid(
