@@ -393,19 +393,29 @@ def _pictures(e: Explanation) -> str:
     ) + _figure(
         "output-marker",
         out_rgb,
-        f"the output, {_output_map(e.output)} from {_number(out_low)} to {_number(out_high)}; "
-        "the box is the current cell",
+        f"the output computed so far, {_output_map(e.output)} from {_number(out_low)} to "
+        f"{_number(out_high)}; the box is the current cell, grey what is still to compute",
         "the output as a heat-map picture",
+        veiled=True,
     )
 
 
 def _figure(
-    marker: str, rgb: npt.NDArray[np.uint8], caption: str, alt: str, *, framed: bool = False
+    marker: str,
+    rgb: npt.NDArray[np.uint8],
+    caption: str,
+    alt: str,
+    *,
+    framed: bool = False,
+    veiled: bool = False,
 ) -> str:
     pixels = np.ascontiguousarray(rgb.reshape(1, -1, 3) if rgb.ndim == 2 else rgb)
     height, width = pixels.shape[:2]
     zoom = max(1, _PICTURE_SIDE // max(height, width))
     inside = '<div class="marker inside" id="inside-marker" hidden></div>' if framed else ""
+    if veiled:  # over the outputs not yet computed at the shown position (the script places them)
+        inside += '<div class="veil" id="veil-row" hidden></div>'
+        inside += '<div class="veil" id="veil-below" hidden></div>'
     buffer = io.BytesIO()
     write_png(buffer, pixels, level=9)
     uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
