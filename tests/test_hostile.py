@@ -448,3 +448,191 @@ def test_a_tiff_whose_planar_configuration_is_invalid_fails_alone(tmp_path):
                       "which convcli cannot filter"]  # fmt: skip
     assert not any(line.startswith("<tifffile") for line in result.stderr.splitlines())
     assert (tmp_path / "out" / "good_box.png").exists()
+
+
+# Hostile values (issue 24, item 11): numbers past the float's range, NaN and infinity, and
+# addresses and tiles that reached a traceback. Run as a user runs them (a process of its own),
+# so that a NumPy warning would show on standard error as the user would see it.
+
+
+def convcli_process(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """Run ``convcli ARGS`` as its own process; return the exit code, stdout and stderr."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "convcli", *args], cwd=cwd, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=120)  # fmt: skip
+    return done.returncode, done.stdout, done.stderr
+
+
+def strict_json(text: str) -> object:
+    """Parse RFC 8259 JSON: ``NaN``, ``Infinity`` and ``-Infinity`` are refused."""
+
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+NEAR_MAX = "[[1e308,1e308,1e308],[1e308,-1e308,1e308]]"
+
+
+@pytest.fixture
+def non_finite(tmp_path) -> Path:
+    """A 5x5 .npy holding NaN, infinity and minus infinity among ordinary values."""
+    values = np.arange(25.0).reshape(5, 5)
+    values[0, 0], values[2, 2], values[4, 1] = np.inf, np.nan, -np.inf
+    path = tmp_path / "odd.npy"
+    np.save(path, values)
+    return path
+
+
+def test_explain_near_the_largest_float_writes_json_with_null_and_no_warning(tmp_path):
+    code, out, err = convcli_process("explain", "-k", "[[1,1],[1,1]]", "--input", NEAR_MAX,
+                                     "-p", "valid", "--json", cwd=tmp_path)  # fmt: skip
+    assert (code, err) == (0, "")
+    record = strict_json(out)
+    # 1e308 * 4 is past the largest float (about 1.8e308): infinite, written null; the
+    # window with -1e308 sums to 2e308, past it too; the last window 1e308 + 1e308 - 1e308 ...
+    assert record["steps"][0]["window"] == [[1e308, 1e308], [1e308, -1e308]]
+    assert record["steps"][0]["sum"] is None
+    assert record["output"] == [[None, None]]
+
+
+def test_explain_on_nan_and_infinity_writes_json_with_null_and_no_warning(tmp_path, non_finite):
+    code, out, err = convcli_process("explain", "-k", "laplacian", "--input", str(non_finite),
+                                     "-p", "valid", "--json", cwd=tmp_path)  # fmt: skip
+    assert (code, err) == (0, "")
+    record = strict_json(out)
+    values = np.load(non_finite)
+    laplacian = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float64)
+    for row in range(3):  # the definition, zero taps skipped (NaN and infinity at them ignored)
+        for col in range(3):
+            window = values[row : row + 3, col : col + 3]
+            taps = laplacian != 0
+            with np.errstate(invalid="ignore"):
+                expected = float((window[taps] * laplacian[taps]).sum())
+            got = record["output"][row][col]
+            assert got == (expected if np.isfinite(expected) else None), (row, col)
+    assert record["steps"][0]["window"][0][0] is None  # inf, shown as null
+
+
+def test_explain_pictures_of_nan_and_infinity_say_nothing_on_stderr(tmp_path, non_finite):
+    code, _out, err = convcli_process("explain", "-k", "[[1,0],[1,1]]", "--input", str(non_finite),
+                                     "--html", "page.html", "--animate", "steps.gif",
+                                     cwd=tmp_path)  # fmt: skip
+    assert (code, err) == (0, "")
+    page = (tmp_path / "page.html").read_text()
+    data = page.split('type="application/json"', 1)[1].split(">", 1)[1].split("</script>", 1)[0]
+    strict_json(data)  # the page's data is JSON too
+    with Image.open(tmp_path / "steps.gif") as animation:
+        assert animation.n_frames > 1
+
+
+def test_a_1d_animation_of_nan_is_refused_in_one_line_with_nothing_written(tmp_path):
+    np.save(tmp_path / "signal.npy", np.array([1.0, np.nan, 3.0, np.inf, 5.0]))
+    code, _out, err = convcli_process("explain", "-k", "[1,0,1]", "--input", "signal.npy",
+                                     "--animate", "steps.gif", cwd=tmp_path)  # fmt: skip
+    assert code == USAGE
+    assert err.startswith("convcli: error: --animate draws a 1-D input as curves")
+    assert err.count("\n") == 1
+    assert not (tmp_path / "steps.gif").exists()
+
+
+def test_kernels_show_past_the_largest_float_writes_null_and_draws_without_warning(tmp_path):
+    code, out, err = convcli_process("kernels", "show", "[[1e308,1e308]]", "--json",
+                                     "--picture", "k.png", cwd=tmp_path)  # fmt: skip
+    assert (code, err) == (0, "")
+    record = strict_json(out)
+    assert record["matrix"] == [[1e308, 1e308]]
+    assert record["sum"] is None  # 2e308: infinite
+    code, _, err = convcli_process("kernels", "show", "[[1e308,-1e308]]", "--picture", "k2.png",
+                                   cwd=tmp_path)  # fmt: skip
+    assert (code, err) == (0, "")
+    cells = np.asarray(Image.open(tmp_path / "k2.png").convert("RGB")).reshape(-1, 3).tolist()
+    # coolwarm's two ends, deep red (+1e308) and deep blue (-1e308), are both drawn
+    assert any(r > 150 and b < 80 for r, g, b in cells)
+    assert any(b > 150 and r < 80 for r, g, b in cells)
+
+
+def test_a_montage_over_values_near_the_largest_float_says_nothing_on_stderr(tmp_path):
+    values = np.full((40, 50), 1e308)
+    values[::3] = -1e308
+    np.save(tmp_path / "big.npy", values)
+    code, out, err = convcli_process("apply", "big.npy", "-k", "sobel-x", "-k", "box:3", "--bank",
+                                     "-o", "out/", "--format", "png", "--montage", "sheet.png",
+                                     "--json", "-q", cwd=tmp_path)  # fmt: skip
+    assert (code, err) == (0, "")
+    assert [strict_json(line)["status"] for line in out.splitlines()] == ["ok", "ok"]
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png").convert("L"))
+    assert sheet.min() == 0  # the input's tile: its rows of -1e308 black ...
+    assert (sheet == 255).any()  # ... and of 1e308 white, rescaled without overflow
+
+
+def test_report_json_never_holds_nan_or_infinity():
+    from convcli.report import to_json
+
+    text = to_json({"a": [float("nan"), float("inf"), -float("inf"), 1.0, (2.5, float("nan"))]})
+    assert strict_json(text) == {"a": [None, None, None, 1.0, [2.5, None]]}
+
+
+@pytest.mark.parametrize(
+    ("address", "config", "message"),
+    [
+        ("tls://127.0.0.1:1", {}, "tls:// needs Dask's TLS settings"),
+        ("wss://127.0.0.1:1", {}, "wss:// needs Dask's TLS settings"),
+        ("ucx://127.0.0.1:1", {}, "convcli connects over tcp, tls, ws, wss"),
+        ("inproc://x", {}, "convcli connects over tcp, tls, ws, wss"),
+        ("tcp://127.0.0.1:1", {"DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True"},
+         "Dask's configuration requires encryption: use tls:// or wss://"),
+        ("tls://127.0.0.1:1", {"DASK_DISTRIBUTED__COMM__TLS__CA_FILE": "missing.pem",
+                               "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": "missing.pem"},
+         "Dask's TLS settings: [Errno 2] No such file or directory"),
+    ],
+)  # fmt: skip
+def test_a_scheduler_address_dask_cannot_use_is_one_line_and_exit_2(
+    tmp_path, photo, address, config, message
+):
+    pytest.importorskip("distributed", reason="the distributed extra runs --scheduler")
+    code, _out, err = convcli_process("apply", str(photo), "-k", "sobel", "-o", "out/",
+                                     "--scheduler", address, cwd=tmp_path, env=config)  # fmt: skip
+    assert code == USAGE
+    assert err == f"convcli: error: --scheduler {address}: {message}" + err.split(message, 1)[1]
+    assert err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_tls_scheduler_with_dask_tls_settings_runs_the_batch(tmp_path, photo):
+    distributed = pytest.importorskip("distributed", reason="the distributed extra")
+    pytest.importorskip("cryptography", reason="Dask makes temporary certificates with it")
+    security = distributed.Security.temporary()
+    settings = {}
+    for name, pem in (("CA_FILE", security.tls_ca_file), ("CLIENT__CERT", security.tls_client_cert),
+                      ("CLIENT__KEY", security.tls_client_key)):  # fmt: skip
+        (tmp_path / f"{name}.pem").write_text(pem)
+        settings[f"DASK_DISTRIBUTED__COMM__TLS__{name}"] = str(tmp_path / f"{name}.pem")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  security=security, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:  # fmt: skip
+        assert cluster.scheduler_address.startswith("tls://")
+        code, _out, err = convcli_process("apply", str(photo), "-k", "sobel", "-o", "out/", "-q",
+                                         "--scheduler", cluster.scheduler_address,
+                                         cwd=tmp_path, env=settings)  # fmt: skip
+    assert (code, err) == (0, "")
+    assert (tmp_path / "out" / "photo_sobel.png").exists()
+
+
+def test_a_tile_larger_than_the_array_is_clipped_to_it(tmp_path):
+    pytest.importorskip("dask", reason="the distributed extra runs --tile")
+    scipy_ndimage = pytest.importorskip("scipy.ndimage")
+    values = np.random.default_rng(24).random((70, 53)).astype(np.float32)
+    np.save(tmp_path / "small.npy", values)
+    result = run("apply", str(tmp_path / "small.npy"), "-k", "sobel-x", "--tile", "65536", "-o",
+                 str(tmp_path / "out.npy"), "-q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    sobel_x = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
+    expected = scipy_ndimage.correlate(values.astype(np.float64), sobel_x, mode="mirror")
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-5, atol=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -238,3 +239,96 @@ def test_kernel_file_that_is_not_utf8(tmp_path):
     path.write_bytes(b'[k]\ndescription = "caf\xe9"\nmatrix = [[1]]\n')
     with pytest.raises(KernelError, match=r"not UTF-8 text \(line 2\)$"):
         load_kernel(str(path))
+
+
+# ImageMagick's kernel strings (issue 24, item 10): what ImageMagick users paste.
+
+
+@pytest.mark.parametrize(
+    ("imagemagick", "inline"),
+    [
+        ("3x3: 0,-1,0 -1,5,-1 0,-1,0", "[[0,-1,0],[-1,5,-1],[0,-1,0]]"),
+        ("3: 0 -1 0  -1 5 -1  0 -1 0", "[[0,-1,0],[-1,5,-1],[0,-1,0]]"),  # spaces alone
+        ("3x3+1+1:0,-1,0,-1,5,-1,0,-1,0", "[[0,-1,0],[-1,5,-1],[0,-1,0]]"),  # origin: the centre
+        ("3x2: 1,2.5,3  -4,5e-1,6", "[[1,2.5,3],[-4,0.5,6]]"),  # width x height: 2 rows of 3
+        ("3: -,1,- 1,1,1 nan,1,NaN", "[[0,1,0],[1,1,1],[0,1,0]]"),  # left out of the kernel: 0
+        ("4x4: 1,2,3,4 5,6,7,8 9,10,11,12 13,14,15,16",
+         "[[1,2,3,4],[5,6,7,8],[9,10,11,12],[13,14,15,16]]"),  # even: anchored as convcli's
+    ],
+)  # fmt: skip
+def test_an_imagemagick_array_is_the_same_kernel_as_its_matrix_inline(imagemagick, inline):
+    ours, theirs = load_kernel(imagemagick), load_kernel(inline)
+    np.testing.assert_array_equal(ours.matrix, theirs.matrix)
+    assert (ours.name, ours.digest) == (theirs.name, theirs.digest)
+
+
+def test_an_imagemagick_array_writes_the_same_bytes_as_its_matrix_inline(tmp_path):
+    from PIL import Image
+
+    from helpers import SAMPLES, run
+
+    for spec, name in (("3x3: 0,-1,0 -1,5,-1 0,-1,0", "im.png"),
+                       ("[[0,-1,0],[-1,5,-1],[0,-1,0]]", "inline.png")):  # fmt: skip
+        result = run("apply", str(SAMPLES / "coins.png"), "-k", spec, "-o", str(tmp_path / name))
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "im.png").read_bytes() == (tmp_path / "inline.png").read_bytes()
+    with Image.open(tmp_path / "im.png") as written, Image.open(SAMPLES / "coins.png") as read:
+        assert written.size == read.size
+
+
+def test_an_imagemagick_gaussian_with_a_radius_is_the_sampled_gaussian():
+    # ImageMagick's Gaussian:RxS: exp(-(u^2 + v^2) / (2 S^2)) at u, v from -R to R, sum 1
+    # (MagickCore/morphology.c); convcli's gaussian:sigma=S,size=2R+1 samples the same.
+    offsets = np.arange(-2, 3, dtype=np.float64)
+    weights = np.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2 * 1.5**2))
+    kernel = load_kernel("Gaussian:2x1.5")
+    np.testing.assert_allclose(kernel.matrix, weights / weights.sum(), rtol=1e-14)
+    assert kernel.name == load_kernel("gaussian:sigma=1.5,size=5").name
+
+
+@pytest.mark.parametrize(
+    ("spec", "matrix", "relation", "convcli_name"),
+    [
+        # ImageMagick's own numbers (MagickCore/morphology.c), and how convcli's relate
+        ("Sobel", [[1, 0, -1], [2, 0, -2], [1, 0, -1]], lambda m: np.rot90(m, 2), "sobel-x"),
+        ("Prewitt", [[1, 0, -1], [1, 0, -1], [1, 0, -1]], lambda m: np.rot90(m, 2), "prewitt-x"),
+        ("Laplacian:0", [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], np.negative, "laplacian-8"),
+        ("Laplacian", [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], np.negative, "laplacian-8"),
+        ("laplacian:1", [[0, -1, 0], [-1, 4, -1], [0, -1, 0]], np.negative, "laplacian"),
+    ],
+)  # fmt: skip
+def test_imagemagick_kernels_with_other_numbers_are_answered_with_their_matrix(
+    spec, matrix, relation, convcli_name
+):
+    with pytest.raises(KernelError) as raised:
+        load_kernel(spec)
+    message = str(raised.value)
+    assert f"ImageMagick's {spec} is not one of convcli's kernels" in message
+    shown = message.split("-k '", 1)[1].split("'", 1)[0]
+    assert load_kernel(shown).matrix.tolist() == matrix  # the inline form given works as is
+    assert f"convcli's {convcli_name}" in message
+    ours = load_kernel(convcli_name).matrix
+    np.testing.assert_array_equal(relation(np.array(matrix, dtype=np.float64)), ours)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("3x3+0+0: 0,-1,0 -1,5,-1 0,-1,0", "convcli anchors a kernel at its centre, +1+1 for 3x3"),
+        ("3x2: 1,2,3,4,5", "3x2 takes 6 values, got 5"),
+        ("3: 1,x,1 1,1,1 1,1,1", "'x' is not a finite number"),
+        ("3: 1,inf,1 1,1,1 1,1,1", "'inf' is not a finite number"),
+        ("3: 1,1e400,1 1,1,1 1,1,1", "'1e400' is not a finite number"),
+        ("Gaussian:0x2", "give the radius (Gaussian:6x2 is convcli's gaussian:sigma=2,size=13)"),
+        ("Kirsch", "give its matrix inline, -k '[[0,-1,0],[-1,5,-1],[0,-1,0]]'"),
+        ("Sobel:90", "give its matrix inline"),
+    ],
+)  # fmt: skip
+def test_imagemagick_forms_convcli_does_not_take_say_why(spec, message):
+    with pytest.raises(KernelError, match=re.escape(message)):
+        load_kernel(spec)
+
+
+def test_convcli_names_win_over_imagemagick_ones():
+    assert load_kernel("laplacian").matrix.tolist() == [[0, 1, 0], [1, -4, 1], [0, 1, 0]]
+    assert load_kernel("sobel").components

@@ -564,3 +564,39 @@ def test_an_image_crop_steps_as_the_engine_computes_on_the_whole_image(browser, 
         assert browser.find_element(By.ID, "target").text == f"output[{pixel[0]}, {pixel[1]}]"
         if n == 10:
             break
+
+
+def veiled_cells(browser, shape: tuple[int, int]) -> set[tuple[int, int]]:
+    """The output picture's cells the browser shows veiled (not yet computed), from the layout."""
+    from selenium.webdriver.common.by import By
+
+    picture = browser.find_element(By.XPATH, "//div[@id='veil-row']/parent::div/img")
+    frame = picture.rect
+    rows, cols = shape
+    cell_h, cell_w = frame["height"] / rows, frame["width"] / cols
+    veiled = set()
+    for veil in browser.find_elements(By.CSS_SELECTOR, ".veil"):
+        if not veil.is_displayed():
+            continue
+        box = veil.rect
+        top = round((box["y"] - frame["y"]) / cell_h)
+        left = round((box["x"] - frame["x"]) / cell_w)
+        bottom, right = top + round(box["height"] / cell_h), left + round(box["width"] / cell_w)
+        veiled |= {(r, c) for r in range(top, bottom) for c in range(left, right)}
+    return veiled
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_the_output_picture_shows_only_the_outputs_computed_so_far(browser, tmp_path, case):
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(browser, tmp_path, case)
+    order = [place(index) for index in reading_order(case)]
+    size = output_shape(case)
+    shape = (size[0], size[1]) if len(size) == 2 else (1, size[0])  # 1-D: the output as one row
+    every = {(r, c) for r in range(shape[0]) for c in range(shape[1])}
+    for n in range(len(order)):
+        assert veiled_cells(browser, shape) == every - set(order[: n + 1]), n
+        press(browser, Keys.ARROW_RIGHT)
+    press(browser, Keys.HOME)
+    assert veiled_cells(browser, shape) == every - {order[0]}

@@ -38,6 +38,7 @@ class Step:
     origin: tuple[int, ...]  # the index in Explanation.padded of the window's first cell
     window: Matrix  # the shown values under the kernel's taps
     sum: float
+    products: Matrix  # the window times the kernel, cell by cell; 0 at the kernel's zero taps
 
 
 @dataclass(frozen=True)
@@ -185,10 +186,12 @@ def explain(
     first = tuple(axis.first_window for axis in axes)
     counts = tuple(len(axis.outputs) for axis in axes)
     # The engine on the shown cells alone: windows there read what they read in the whole.
-    output = np.asarray(convolve(
-        padded[tuple(slice(f, None) for f in first)], weights, padding="valid", pad_mode=mode,
-        stride=geometry.stride, dilation=geometry.dilation, flip=flip, dtype=np.float64,
-    ), dtype=np.float64)[tuple(slice(0, n) for n in counts)]  # fmt: skip
+    with np.errstate(over="ignore", invalid="ignore"):  # past the largest float: inf, as IEEE says
+        filtered = convolve(
+            padded[tuple(slice(f, None) for f in first)], weights, padding="valid", pad_mode=mode,
+            stride=geometry.stride, dilation=geometry.dilation, flip=flip, dtype=np.float64,
+        )  # fmt: skip
+    output = np.asarray(filtered, dtype=np.float64)[tuple(slice(0, n) for n in counts)]
     applied = np.flip(weights) if flip else weights
     return Explanation(
         input=signal[tuple(slice(a, a + n) for a, n in zip(starts, sizes, strict=True))].astype(
@@ -303,7 +306,26 @@ def _steps(
     for index in itertools.islice(np.ndindex(*counts), max(count, 0)):
         origin = tuple(f + i * s for f, i, s in zip(first, index, g.stride, strict=True))
         window = padded[taps(origin, g)]
-        found.append(Step(index, origin, window, float((window * kernel).sum())))
+        terms = products(window, kernel)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf + -inf is NaN, as in the engine
+            found.append(Step(index, origin, window, float(terms.sum()), terms))
+    return found
+
+
+def products(window: Matrix, kernel: Matrix) -> Matrix:
+    """Multiply a window by the kernel cell by cell, skipping the zero taps as the engine does.
+
+    A zero tap adds nothing, even over NaN or infinity (0 x inf would be NaN);
+    a product past the largest float is infinite, as the engine's is.
+
+    Examples
+    --------
+    >>> products(np.array([np.inf, 2.0, 1e308]), np.array([0.0, 3.0, 10.0])).tolist()
+    [0.0, 6.0, inf]
+    """
+    found = np.zeros(np.broadcast_shapes(window.shape, kernel.shape))
+    with np.errstate(over="ignore"):
+        np.multiply(window, kernel, out=found, where=kernel != 0)
     return found
 
 

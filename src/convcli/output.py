@@ -9,7 +9,6 @@ or a stream only once its bytes are all there.
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -28,7 +27,7 @@ from convcli.io.images import Picture
 from convcli.io.metadata import HOLDS, Metadata, fit_metadata
 from convcli.io.streams import deliver
 from convcli.io.writing import Frame, write_frames, write_image
-from convcli.report import Report
+from convcli.report import Report, to_json
 
 if TYPE_CHECKING:
     from convcli.pipeline import Plan, Settings
@@ -119,12 +118,12 @@ def provenance(settings: Settings, mapped: Range) -> str:
     for index, kernel in enumerate(settings.kernels):
         if kernel.source == "inline" and kernel.matrix is not None:  # as typed: redo it with it
             kernels[index] = kernel.matrix.tolist()
-    return json.dumps(
+    return to_json(
         {"kernels": kernels, "padding": settings.padding, "pad_mode": settings.pad_mode,
          "pad_value": settings.pad_value, "stride": settings.stride,
          "dilation": settings.dilation, "flip": settings.flip, "gray": settings.gray,
          "range": mapped, "colormap": settings.colormap, "frame": settings.frame},
-        separators=(",", ":"),
+        separators=(",", ":"), ensure_ascii=True,
     )  # fmt: skip
 
 

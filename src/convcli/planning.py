@@ -570,10 +570,13 @@ def _check_tile(planned: Plan, tile: int, max_pixels: int) -> None:
 
 
 def _window(stage: Stage, tile: int) -> int:
-    """Count the input values one tile of ``tile`` output samples a side reads in ``stage``."""
+    """Count the input values one tile of ``tile`` output samples a side reads in ``stage``.
+
+    A tile is clipped to the output: past it there is nothing to compute or read.
+    """
     g = stage.geometry
-    sides = zip(g.stride, g.dilation, g.kernel_shape, strict=True)
-    return math.prod((tile - 1) * s + d * (k - 1) + 1 for s, d, k in sides) * math.prod(
+    sides = zip(g.output_shape[: g.spatial_ndim], g.stride, g.dilation, g.kernel_shape, strict=True)
+    return math.prod((min(tile, n) - 1) * s + d * (k - 1) + 1 for n, s, d, k in sides) * math.prod(
         g.channel_shape
     )
 

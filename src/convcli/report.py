@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -111,21 +112,43 @@ def json_line(report: Report) -> str:
     return to_json(report.record())
 
 
-def to_json(value: object, indent: int | None = None) -> str:
-    r"""Write JSON as UTF-8 text; a file name's undecodable bytes become ``\udcXX`` escapes.
+def to_json(
+    value: object,
+    indent: int | None = None,
+    *,
+    separators: tuple[str, str] | None = None,
+    ensure_ascii: bool = False,
+) -> str:
+    r"""Write JSON as UTF-8 text: every JSON convcli writes is written here.
 
-    Python names such bytes with lone surrogates (``os.fsdecode``); escaped,
-    the text stays valid UTF-8, and ``json.loads`` then ``os.fsencode`` give
-    the name's bytes back.
+    A number that is not finite (NaN, infinity) is ``null``, as JavaScript's
+    ``JSON.stringify`` writes it: RFC 8259 has no such numbers. A file name's
+    undecodable bytes become ``\udcXX`` escapes: Python names such bytes with
+    lone surrogates (``os.fsdecode``); escaped, the text stays valid UTF-8,
+    and ``json.loads`` then ``os.fsencode`` give the name's bytes back.
 
     Examples
     --------
     >>> import os
     >>> to_json({"input": os.fsdecode(b"caf\xe9.png")})
     '{"input": "caf\\udce9.png"}'
+    >>> to_json({"sum": float("inf"), "output": [1.5, float("nan")]})
+    '{"sum": null, "output": [1.5, null]}'
     """
-    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    text = json.dumps(_finite(value), ensure_ascii=ensure_ascii, indent=indent,
+                      separators=separators, allow_nan=False)  # fmt: skip
     return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def _finite(value: object) -> object:
+    """Return ``value`` with each float that is not finite replaced by None, at any depth."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def check_report_path(path: Path, outputs: Iterable[Path] = ()) -> None:
@@ -167,4 +190,4 @@ def write_report(path: Path, reports: list[Report]) -> None:
 
 
 def _csv_cell(value: object) -> object:
-    return json.dumps(value) if isinstance(value, list) else value
+    return to_json(value) if isinstance(value, list) else value

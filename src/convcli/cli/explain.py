@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations`: Typer reads these annotations at every
 # start, and evaluated once here they need not be compiled again from strings.
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -136,7 +135,9 @@ def explain(
     )  # fmt: skip
     explanation = replace(explanation, steps=explanation.steps[:steps])
     if json_output:
-        typer.echo(json.dumps(explanation.record(), ensure_ascii=False))
+        from convcli.report import to_json
+
+        typer.echo(to_json(explanation.record()))
         return
     console().print(explain_view(explanation, chosen.name, explanation.output.size))
     for line in written:
@@ -154,6 +155,7 @@ def _write_pictures(
         from convcli.pictures.animation import write_animation
 
         shown = replace(explanation, steps=explanation.steps[:frames])
+        _check_plottable(shown)
         _writing(animate, lambda: write_animation(shown, animate))
         written.append(f"wrote {animate}: {len(shown.steps)} frames")
     if html is not None:
@@ -162,6 +164,18 @@ def _write_pictures(
         _writing(html, lambda: write_page(explanation, html, title=title))
         written.append(f"wrote {html}: {len(explanation.steps)} positions")
     return written
+
+
+def _check_plottable(e: "Explanation") -> None:
+    """Refuse a 1-D animation of values that are not finite: its curves have no place for them."""
+    import numpy as np
+
+    drawn = [e.padded, e.output, *(step.products for step in e.steps)]
+    if e.geometry.spatial_ndim == 1 and not all(np.isfinite(values).all() for values in drawn):
+        raise UsageError(
+            "--animate draws a 1-D input as curves, and NaN or infinity (in the input, or a "
+            "product or sum past the largest float) has no place on them; use --json or --html"
+        )
 
 
 def _writing(path: Path, write: Callable[[], None]) -> None:

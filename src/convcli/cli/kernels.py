@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations`: Typer reads these annotations at every
 # start, and evaluated once here they need not be compiled again from strings.
-import json
 from typing import Annotated
 
 import typer
@@ -30,13 +29,14 @@ def list_kernels(
     from convcli.choices import check_choice
     from convcli.cli.render import console, kernels_view
     from convcli.kernels.catalog import listing
+    from convcli.report import to_json
 
     entries = listing()
     if tag is not None:
         check_choice("--tag", tag, sorted({t for entry in entries for t in entry["tags"]}))
         entries = [entry for entry in entries if tag in entry["tags"]]
     if json_output:
-        typer.echo(json.dumps(entries, ensure_ascii=False))
+        typer.echo(to_json(entries))
     else:
         console().print(kernels_view(entries))
 
@@ -63,6 +63,7 @@ def show_kernel(
     """Show a kernel's matrix, sum, rank, separability and default range; draw its weights."""
     from convcli.cli.render import console, kernel_view
     from convcli.kernels.catalog import load_kernel
+    from convcli.report import to_json
 
     kernel = load_kernel(name)
     if picture is not None:
@@ -71,6 +72,6 @@ def show_kernel(
         path, kind = picture_path(picture, "--picture")
         write_picture(kernel_picture(kernel), path, kind)
     if json_output:
-        typer.echo(json.dumps(kernel.record(), ensure_ascii=False))
+        typer.echo(to_json(kernel.record()))
     else:
         console().print(kernel_view(kernel))

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 LOCAL = "local"
 CONNECT_SECONDS = 5
+SCHEMES = ("tcp", "tls", "ws", "wss")  # Dask's transports between machines
+ENCRYPTED_SCHEMES = ("tls", "wss")
 GROUP_MOST = 64  # files per task, at most: about 470 tasks/s go through one scheduler
 TASKS_PER_WORKER = 8  # at least, while groups are not full: the load stays balanced
 # A local cluster's workers only run convcli's tasks: Dask's statistical profiler (every 10 ms)
@@ -208,12 +210,45 @@ def _client(address: str, workers: int) -> Iterator[Client]:
         with cluster, distributed.Client(cluster) as client:
             yield client
         return
+    security = _security(address)
     try:
-        client = distributed.Client(address, timeout=f"{CONNECT_SECONDS}s")
+        client = distributed.Client(address, timeout=f"{CONNECT_SECONDS}s", security=security)
     except (OSError, TimeoutError, ValueError) as error:
         raise UsageError(f"cannot reach the Dask scheduler at {address}: {error}") from None
     with client:
         yield client
+
+
+def _security(address: str) -> Any:
+    """Return Dask's security settings for ``address``, refusing what they cannot reach.
+
+    Dask raises a TypeError for a TLS address without TLS settings, and a
+    RuntimeError for a plain one when its settings require encryption: both
+    are the user's configuration, so both are usage errors, worded here.
+    """
+    scheme = address.split("://", 1)[0] if "://" in address else "tcp"
+    if scheme not in SCHEMES:
+        raise UsageError(
+            f"--scheduler {address}: convcli connects over {', '.join(SCHEMES)} "
+            f"(scheme://host:port), or starts local[:N]"
+        )
+    security = need("distributed").Security()  # from Dask's configuration
+    try:
+        context = security.get_connection_args("client")["ssl_context"]
+    except (OSError, ValueError) as error:  # a certificate file missing or unreadable (SSLError)
+        raise UsageError(f"--scheduler {address}: Dask's TLS settings: {error}") from None
+    encrypted = scheme in ENCRYPTED_SCHEMES
+    if encrypted and context is None:
+        raise UsageError(
+            f"--scheduler {address}: {scheme}:// needs Dask's TLS settings (the certificate "
+            f"authority, this client's certificate and key: distributed.comm.tls in Dask's "
+            f"configuration); none are set"
+        )
+    if security.require_encryption and not encrypted:
+        raise UsageError(
+            f"--scheduler {address}: Dask's configuration requires encryption: use tls:// or wss://"
+        )
+    return security
 
 
 @contextlib.contextmanager

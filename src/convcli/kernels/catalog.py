@@ -8,6 +8,11 @@ A kernel spec is, in the order tried:
    filter cut from an image: ``template:circle.png``;
 4. a name: looked up in the folders of ``CONVCLI_KERNEL_PATH`` (in order, first
    match wins), then among the built-in kernels and the families' defaults.
+
+ImageMagick's kernel strings are understood too: its arrays (``3x3: 0,-1,0
+-1,5,-1 0,-1,0``) and its named kernels where one of convcli's has the same
+numbers (``Gaussian:2x1.5``); its other named kernels are answered with
+their matrix, inline.
 """
 
 from __future__ import annotations
@@ -41,6 +46,30 @@ KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
 MAX_FILE_BYTES = 64 << 20  # a 1001 x 1001 matrix written out in full takes about 10 MiB
 _KEYS = ("description", "matrix", "scale", "bias", "range", "tags", "combine", "components")
 _FILE_SPEC = re.compile(r"(?P<path>.+?\.toml)(?::(?P<name>[^:]*))?", re.IGNORECASE)
+# ImageMagick's array: "WxH[+X+Y]: values" ("N:" for N x N), values apart by commas and/or spaces.
+_IM_ARRAY = re.compile(
+    r"(?P<width>\d+)(?:x(?P<height>\d+))?(?:(?P<x>[+-]\d+)(?P<y>[+-]\d+))?\s*:(?P<values>.*)",
+    re.DOTALL,
+)
+_IM_NOT_IN_KERNEL = ("nan", "-")  # ImageMagick's marks of a cell that is not part of the kernel
+# ImageMagick's named kernels whose numbers no convcli kernel has, as MagickCore/morphology.c
+# (AcquireKernelBuiltIn) writes them, with how they relate to convcli's.
+_IM_NAMED = {
+    "sobel": ("[[1,0,-1],[2,0,-2],[1,0,-1]]", "rotated 180 degrees it is convcli's sobel-x"),
+    "prewitt": ("[[1,0,-1],[1,0,-1],[1,0,-1]]", "rotated 180 degrees it is convcli's prewitt-x"),
+    "laplacian:0": ("[[-1,-1,-1],[-1,8,-1],[-1,-1,-1]]", "convcli's laplacian-8 is its negative"),
+    "laplacian:1": ("[[0,-1,0],[-1,4,-1],[0,-1,0]]", "convcli's laplacian is its negative"),
+    "laplacian:2": ("[[-2,1,-2],[1,4,1],[-2,1,-2]]", ""),
+    "laplacian:3": ("[[1,-2,1],[-2,4,-2],[1,-2,1]]", ""),
+}
+_IM_ALIASES = {"sobel:0": "sobel", "prewitt:0": "prewitt", "laplacian": "laplacian:0"}
+_IM_NAMES = (  # the rest of ImageMagick's named kernels (its -list kernel)
+    "unity", "dog", "log", "blur", "comet", "binomial", "laplacian", "sobel", "freichen",
+    "roberts", "prewitt", "compass", "kirsch", "diamond", "square", "rectangle", "octagon",
+    "disk", "plus", "cross", "ring", "peaks", "edges", "corners", "diagonals", "lineends",
+    "linejunctions", "ridges", "convexhull", "thinse", "skeleton", "chebyshev", "manhattan",
+    "octagonal", "euclidean",
+)  # fmt: skip
 
 
 def load_kernel(spec: str) -> Kernel:
@@ -76,6 +105,8 @@ def load_kernel(spec: str) -> Kernel:
     spec = spec.strip()
     if spec.startswith("["):
         return _inline(spec)
+    if match := _IM_ARRAY.fullmatch(spec):
+        return _imagemagick_array(spec, match)
     if match := _FILE_SPEC.fullmatch(spec):
         return _from_file(Path(match["path"]), match["name"])
     family, sep, params = spec.partition(":")
@@ -83,19 +114,28 @@ def load_kernel(spec: str) -> Kernel:
         from convcli.kernels.template import template_kernel  # reads an image: Pillow and NumPy
 
         return template_kernel(params)
-    if sep:
-        if family not in FAMILIES:
-            raise KernelError(
-                f"unknown kernel family {family!r} (families: {', '.join(FAMILIES)})"
-                f"{_suggest(family, FAMILIES)}"
-            )
+    if not sep:
+        return _named(spec)
+    if family in FAMILIES:
         return FAMILIES[family].kernel(params)
+    if imagemagick := _imagemagick_named(spec):  # or it says why no kernel of convcli's is it
+        return imagemagick
+    raise KernelError(
+        f"unknown kernel family {family!r} (families: {', '.join(FAMILIES)})"
+        f"{_suggest(family, FAMILIES)}"
+    )
+
+
+def _named(spec: str) -> Kernel:
+    """Find a kernel by name: a user's, a built-in one, a family's default, ImageMagick's."""
     name = check_name(spec, "kernel name")
     kernels = named_kernels()
     if name in kernels:
         return kernels[name]
     if name in FAMILIES:
         return FAMILIES[name].kernel()
+    if imagemagick := _imagemagick_named(spec):
+        return imagemagick
     known = [*kernels, *FAMILIES]
     raise KernelError(
         f"unknown kernel {name!r}{_suggest(name, known)} ('convcli kernels list' shows them all)"
@@ -332,6 +372,97 @@ def _from_file(path: Path, name: str | None) -> Kernel:
 def _inline(spec: str) -> Kernel:
     value, shape = read_matrix(spec, "inline kernel")
     return Kernel("inline", shape, functools.partial(nested_matrix, value), source="inline")
+
+
+def _imagemagick_array(spec: str, match: re.Match[str]) -> Kernel:
+    """Read ImageMagick's ``WxH[+X+Y]: values``: the same kernel as its matrix inline.
+
+    A cell ImageMagick leaves out of the kernel (``nan`` or ``-``) is 0: a
+    convolution skips it, as convcli skips zero taps. The origin must be the
+    kernel's centre, where convcli anchors every kernel.
+
+    Examples
+    --------
+    >>> load_kernel("3x3: 0,-1,0 -1,5,-1 0,-1,0").matrix.tolist()
+    [[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]]
+    >>> load_kernel("3:-,1,- 1,1,1 nan,1,nan").matrix.tolist()
+    [[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]]
+    """
+    width = int(match["width"])
+    height = int(match["height"] or width)
+    texts = [text for text in re.split(r"[\s,]+", match["values"].strip()) if text]
+    if not width or not height or len(texts) != width * height:
+        raise KernelError(
+            f"ImageMagick's kernel {spec!r}: {width}x{height} takes {width * height} values, "
+            f"got {len(texts)}"
+        )
+    centre = ((width - 1) // 2, (height - 1) // 2)
+    if match["x"] is not None and (int(match["x"]), int(match["y"])) != centre:
+        raise KernelError(
+            f"ImageMagick's kernel {spec!r}: convcli anchors a kernel at its centre, "
+            f"+{centre[0]}+{centre[1]} for {width}x{height}; pad the values with zeros so that "
+            f"the origin is the centre"
+        )
+    numbers = [_imagemagick_value(spec, text) for text in texts]
+    rows = [numbers[row * width : (row + 1) * width] for row in range(height)]
+    inline = "[" + ",".join("[" + ",".join(row) + "]" for row in rows) + "]"
+    kernel = _inline(inline)  # the same kernel, name and digest as the matrix typed inline
+    left_out = any(text.lower() in _IM_NOT_IN_KERNEL for text in texts)
+    left_out_text = " (nan: not part of the kernel, read as 0)" if left_out else ""
+    return replace(kernel, description=f"ImageMagick's {width}x{height} array{left_out_text}")
+
+
+def _imagemagick_value(spec: str, text: str) -> str:
+    """Return one of ImageMagick's kernel values as a JSON number; 0 for a cell left out."""
+    if text.lower() in _IM_NOT_IN_KERNEL:
+        return "0"
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise KernelError(f"ImageMagick's kernel {spec!r}: {text!r} is not a finite number")
+    return repr(value)
+
+
+def _imagemagick_named(spec: str) -> Kernel | None:
+    """Return the convcli kernel with the numbers of ImageMagick's named kernel ``spec``.
+
+    Only ``Gaussian:RxS`` has one (both sample exp(-r^2 / 2 sigma^2) and make the sum 1);
+    for the others the error names their matrix inline. None: ``spec`` is not
+    one of ImageMagick's named kernels.
+
+    Raises
+    ------
+    KernelError
+        ``spec`` is one of ImageMagick's named kernels that no convcli kernel equals.
+    """
+    name, _, args = spec.lower().partition(":")
+    if name == "gaussian":
+        radius, _, sigma = args.partition("x")
+        if radius.isdigit() and int(radius) >= 1 and sigma:
+            return FAMILIES["gaussian"].kernel(f"sigma={sigma},size={2 * int(radius) + 1}")
+        raise KernelError(
+            f"ImageMagick's {spec} takes its size from ImageMagick's own precision; give the "
+            f"radius (Gaussian:6x2 is convcli's gaussian:sigma=2,size=13), or use convcli's "
+            f"gaussian:sigma=S, which covers 3 sigma either side"
+        )
+    key = _IM_ALIASES.get(spec.lower(), spec.lower())
+    if key not in _IM_NAMED:
+        if name not in _IM_NAMES:
+            return None
+        raise KernelError(
+            f"ImageMagick's {spec} is not one of convcli's kernels: give its matrix inline, "
+            f"-k '[[0,-1,0],[-1,5,-1],[0,-1,0]]', or as ImageMagick writes it, "
+            f"-k '3x3: 0,-1,0 -1,5,-1 0,-1,0' ('convcli kernels list' shows convcli's)"
+        )
+    matrix, relation = _IM_NAMED[key]
+    hint = f"; {relation}" if relation else ""
+    raise KernelError(
+        f"ImageMagick's {spec} is not one of convcli's kernels: its matrix is -k '{matrix}'"
+        f"{hint} (convcli slides a matrix as written; ImageMagick's -convolve rotates it 180 "
+        f"degrees: add --flip for its result)"
+    )
 
 
 def read_matrix(text: str, where: str) -> tuple[Any, tuple[int, ...]]:

@@ -95,8 +95,13 @@ class Kernel:
 
     @property
     def total(self) -> float | None:
-        """Sum of the weights; None for a combined kernel."""
-        return None if self.matrix is None else float(self.matrix.sum())
+        """Sum of the weights (infinite past the largest float); None for a combined kernel."""
+        if self.matrix is None:
+            return None
+        import numpy as np  # a matrix is built: NumPy is loaded
+
+        with np.errstate(over="ignore"):  # weights near 1e308 are finite; their sum may not be
+            return float(self.matrix.sum())
 
     @property
     def rank(self) -> int | None:

@@ -40,13 +40,16 @@ def heat_map(
     """
     array = np.asarray(values, dtype=np.float64)
     finite = array[np.isfinite(array)]
-    if scale is None:
+    if scale is None or not np.isfinite(scale):  # infinite values take the extreme colours
         scale = float(np.abs(finite).max()) if finite.size else 0.0
     signed = colormap == "coolwarm" or (finite.size > 0 and float(finite.min()) < 0)
     low, high = (-scale, scale) if signed else (0.0, scale)
-    span = high - low
-    unit = (array - low) / span if span > 0 else np.full(array.shape, 0.5)
-    levels = np.clip(np.nan_to_num(unit, nan=0.5) * 255 + 0.5, 0, 255).astype(np.uint8)
+    # Halved (exactly), so that a span between values near ±1e308 does not overflow.
+    half = high / 2 - low / 2
+    with np.errstate(over="ignore"):  # past the largest float: clipped below
+        unit = (array / 2 - low / 2) / half if half > 0 else np.full(array.shape, 0.5)
+    unit = np.clip(np.nan_to_num(unit, nan=0.5), 0.0, 1.0)
+    levels = (unit * 255 + 0.5).astype(np.uint8)
     return lookup_table(colormap)[levels], low, high
 
 

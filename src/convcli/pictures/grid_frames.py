@@ -86,7 +86,7 @@ class GridScales:
     @classmethod
     def of(cls, e: Explanation, where: GridLayout) -> GridScales:
         """Return the scales of ``e``'s grids: one for every frame."""
-        products = np.stack([step.window * e.kernel for step in e.steps])
+        products = np.stack([step.products for step in e.steps])
         return cls(
             products=float(np.abs(products).max()),
             output=float(np.abs(e.output).max(initial=0.0)),
@@ -153,7 +153,7 @@ def grid_frame(
     _shown_grid(canvas, image, e, where.shown, scales.shown_text, window, tinted=True)
     for row, col in window:
         _outline(canvas, where.shown.box(row, col), HIGHLIGHT, _line_width(where.shown))
-    products = step.window * e.kernel
+    products = step.products
     colours, _, _ = draw.heat_map(products, scale=scales.products)
     _value_grid(canvas, where.products, products, colours, scales.kernel_text)
     below = where.products.area

@@ -449,8 +449,13 @@ def _as_rgb8(picture: Picture) -> tuple[RGB, str | None]:
     if finite.size and (finite.min() < low or finite.max() > high):
         low, high = float(finite.min()), float(finite.max())
         rescaled = f"rescaled from {low:.4g} to {high:.4g}"
-    scale = np.float32(255 / ((high - low) or 1.0))
-    scaled = np.nan_to_num((array.astype(np.float32) - np.float32(low)) * scale)
+    # Halved (exactly: the same values), so that a span between values near ±1e308 cannot
+    # overflow; float64 values stay float64, as float32 cannot hold them.
+    kind = np.dtype(np.float64 if array.dtype == np.float64 else np.float32)
+    values: npt.NDArray[np.floating] = array.astype(kind)
+    scale = kind.type(255 / (high / 2 - low / 2 or 0.5))
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN: nan_to_num and clip
+        scaled = np.nan_to_num((values / 2 - kind.type(low) / 2) * scale)
     rgb: RGB = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
     return rgb, rescaled
 

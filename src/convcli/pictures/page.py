@@ -17,7 +17,6 @@ import base64
 import hashlib
 import html
 import io
-import json
 import re
 import string
 from importlib import resources
@@ -32,6 +31,7 @@ from convcli.io.atomic import write_atomically
 from convcli.io.png import write_png
 from convcli.pictures.canvas import as_2d
 from convcli.pictures.draw import heat_map
+from convcli.report import to_json
 
 _AXES = {1: ("samples",), 2: ("rows", "cols")}
 _PICTURE_SIDE = 192  # pixels: the longer side of each picture, at most
@@ -159,7 +159,7 @@ def _escape(text: str) -> str:
 
 def _script_json(value: Any) -> str:
     """JSON for a ``<script type="application/json">``: no ``<``, ``>`` or ``&`` to end it early."""
-    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    text = to_json(value, separators=(",", ":"), ensure_ascii=True)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -340,8 +340,9 @@ def _stretched(
     """Colour values from their least (the map's first colour) to their most (its last)."""
     finite = values[np.isfinite(values)]
     least = float(finite.min()) if finite.size else 0.0
-    rgb, _, span = heat_map(values - least, colormap)
-    return rgb, least, least + span
+    # Halved (exactly: the same colours), so that values near ±1e308 do not overflow.
+    rgb, _, half = heat_map(values / 2 - least / 2, colormap)
+    return rgb, least, least + 2 * half
 
 
 def _heat_grid(
@@ -392,19 +393,29 @@ def _pictures(e: Explanation) -> str:
     ) + _figure(
         "output-marker",
         out_rgb,
-        f"the output, {_output_map(e.output)} from {_number(out_low)} to {_number(out_high)}; "
-        "the box is the current cell",
+        f"the output computed so far, {_output_map(e.output)} from {_number(out_low)} to "
+        f"{_number(out_high)}; the box is the current cell, grey what is still to compute",
         "the output as a heat-map picture",
+        veiled=True,
     )
 
 
 def _figure(
-    marker: str, rgb: npt.NDArray[np.uint8], caption: str, alt: str, *, framed: bool = False
+    marker: str,
+    rgb: npt.NDArray[np.uint8],
+    caption: str,
+    alt: str,
+    *,
+    framed: bool = False,
+    veiled: bool = False,
 ) -> str:
     pixels = np.ascontiguousarray(rgb.reshape(1, -1, 3) if rgb.ndim == 2 else rgb)
     height, width = pixels.shape[:2]
     zoom = max(1, _PICTURE_SIDE // max(height, width))
     inside = '<div class="marker inside" id="inside-marker" hidden></div>' if framed else ""
+    if veiled:  # over the outputs not yet computed at the shown position (the script places them)
+        inside += '<div class="veil" id="veil-row" hidden></div>'
+        inside += '<div class="veil" id="veil-below" hidden></div>'
     buffer = io.BytesIO()
     write_png(buffer, pixels, level=9)
     uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -72,7 +72,7 @@ def plot_layout(e: Explanation) -> PlotLayout:
     # under the signal: sample numbers, the window's marks, the products, the curve's label
     curve_top = signal.bottom + LINE + 10 + LINE + LINE + 8
     curve = Box(samples.left, curve_top, samples.area.right, curve_top + CURVE_PLOT)
-    products = np.stack([step.window * e.kernel for step in e.steps])
+    products = np.stack([step.products for step in e.steps])
     f_size, g_size = float(np.abs(e.padded).max()), float(np.abs(e.kernel).max())
     # A kernel of weights near 0.1 over values near 100 would be a flat line: scale it to f.
     far = f_size > 0 and g_size > 0 and not 1 / 3 <= f_size / g_size <= 3
