@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 import string
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from convcli.choices import PaddingWord, PadMode
 from convcli.errors import ParameterError
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from convcli.io.storage import Location
     from convcli.pipeline import Settings
 
@@ -119,6 +122,42 @@ def settings_tag(settings: Settings) -> str:
     marks.append(settings.colormap or "")
     marks.append("" if settings.frame is None else f"f{settings.frame}")
     return "_".join(filter(None, marks))
+
+
+def is_output_name(name: str, stem: str, kernels: Collection[str]) -> bool:
+    """Whether ``name`` is what the default template names an output of the input ``stem``.
+
+    That is ``<stem>_<tag><suffix>`` with a tag that begins with one of
+    ``kernels`` (as a tag writes them, see :func:`kernel_names`) or an inline
+    kernel's digest, followed by the end of the tag or a separator.
+
+    Examples
+    --------
+    >>> is_output_name("IMG_1_sobel-x_gray.bmp", "IMG_1", {"sobel-x", "gaussian"})
+    True
+    >>> is_output_name("IMG_1_gaussian-sigma-2+inline-0123abcd.npy", "IMG_1", {"gaussian"})
+    True
+    >>> is_output_name("IMG_1_edit.bmp", "IMG_1", {"sobel-x"})
+    False
+    """
+    head, underscore, tag = PurePath(name).stem.partition(f"{stem}_")
+    if head or not underscore:
+        return False
+    first = "|".join([*map(re.escape, filter(None, kernels)), "inline-[0-9a-f]{8}"])
+    return re.match(rf"(?:{first})(?:[-+_]|$)", tag) is not None
+
+
+def kernel_names(settings: Settings) -> set[str]:
+    """Every kernel's name as an output's tag begins with it: named, families, this run's.
+
+    A family's kernels are written ``gaussian-sigma-2``: their tags begin with
+    the family's name. The named kernels include those of ``CONVCLI_KERNEL_PATH``.
+    """
+    from convcli.kernels.catalog import named_kernels
+    from convcli.kernels.families import FAMILIES
+
+    names = {*map(_slug, named_kernels()), *FAMILIES, "template"}
+    return names | set(kernel_tag(settings).split("+"))
 
 
 def _numbers(values: tuple[int, ...]) -> str:
