@@ -156,3 +156,17 @@ def test_anything_else_at_a_planned_name_is_refused_and_kept(photos, tmp_path, n
         assert line.startswith(f"convcli: error: {where / name} exists")
         assert why in line
         assert contents(where) == before  # nothing replaced, nothing written
+
+
+def test_a_bmp_made_from_a_png_output_is_left_out_too(photos):
+    """coins_sobel.png says convcli made it; coins_sobel_box.bmp is named for it."""
+    assert run("apply", str(photos / "coins.png"), "-k", "sobel", "-q").exit_code == 0
+    named = run("apply", str(photos / "coins_sobel.png"), "-k", "box", "--format", "bmp", "-q")
+    assert named.exit_code == 0, named.stderr
+    result = run("apply", str(photos), "-k", "gaussian", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert inputs_of(result) == ["astronaut.png", "coins.png"]
+    assert [line.split(" (")[0] for line in notes(result)] == [
+        "convcli: note: left out 1 file that convcli made",
+        "convcli: note: left out 1 file named as convcli names its outputs",
+    ]

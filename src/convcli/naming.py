@@ -16,7 +16,7 @@ from convcli.choices import PaddingWord, PadMode
 from convcli.errors import ParameterError
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Iterable
 
     from convcli.io.storage import Location
     from convcli.pipeline import Settings
@@ -124,27 +124,32 @@ def settings_tag(settings: Settings) -> str:
     return "_".join(filter(None, marks))
 
 
-def is_output_name(name: str, stem: str, kernels: Collection[str]) -> bool:
-    """Whether ``name`` is what the default template names an output of the input ``stem``.
+def source_stems(name: str, tags: re.Pattern[str]) -> list[str]:
+    """Return the stems of the inputs whose output the default template could name ``name``.
 
-    That is ``<stem>_<tag><suffix>`` with a tag that begins with one of
-    ``kernels`` (as a tag writes them, see :func:`kernel_names`) or an inline
-    kernel's digest, followed by the end of the tag or a separator.
+    That is ``<stem>_<tag><suffix>``, with a tag that ``tags`` matches the
+    beginning of (see :func:`tag_pattern`).
 
     Examples
     --------
-    >>> is_output_name("IMG_1_sobel-x_gray.bmp", "IMG_1", {"sobel-x", "gaussian"})
-    True
-    >>> is_output_name("IMG_1_gaussian-sigma-2+inline-0123abcd.npy", "IMG_1", {"gaussian"})
-    True
-    >>> is_output_name("IMG_1_edit.bmp", "IMG_1", {"sobel-x"})
-    False
+    >>> tags = tag_pattern({"sobel-x", "gaussian"})
+    >>> source_stems("IMG_1_sobel-x_gray.bmp", tags), source_stems("IMG_1_edit.bmp", tags)
+    (['IMG_1'], [])
+    >>> source_stems("a_gaussian-sigma-2+inline-0123abcd.npy", tags)
+    ['a']
     """
-    head, underscore, tag = PurePath(name).stem.partition(f"{stem}_")
-    if head or not underscore:
-        return False
+    stem = PurePath(name).stem
+    return [stem[:at] for at, char in enumerate(stem) if char == "_" and tags.match(stem, at + 1)]
+
+
+def tag_pattern(kernels: Iterable[str]) -> re.Pattern[str]:
+    """Match the beginning of an output's tag: one of ``kernels`` or an inline kernel's digest.
+
+    ``kernels`` are names as a tag writes them (see :func:`kernel_names`); a
+    separator or the tag's end follows.
+    """
     first = "|".join([*map(re.escape, filter(None, kernels)), "inline-[0-9a-f]{8}"])
-    return re.match(rf"(?:{first})(?:[-+_]|$)", tag) is not None
+    return re.compile(rf"(?:{first})(?:[-+_]|$)")
 
 
 def kernel_names(settings: Settings) -> set[str]:

@@ -34,10 +34,11 @@ from convcli.io.streams import STDIN_BYTES_PER_PIXEL, is_special, read_special_f
 from convcli.limits import MAX_BANK_KERNELS, MAX_MONTAGE_TILES, MAX_PIXELS_LIMIT
 from convcli.naming import (
     DEFAULT_TEMPLATE,
-    is_output_name,
     kernel_names,
     kernel_tag,
     output_name,
+    source_stems,
+    tag_pattern,
     template_fields,
 )
 from convcli.output import provenance
@@ -159,10 +160,11 @@ def plan(
     contents = _read_special_files(specials, max_pixels)
     headers = _headers(found, contents, max_pixels, tiled=settings.tile is not None)
     made = [item for item in found if item.in_folder and _made_by_convcli(headers.get(item.path))]
-    rest = [item for item in found if item not in made]
+    left = set(made)
+    rest = [item for item in found if item not in left]
     jobs = plan_jobs(rest, output, folder, settings, template=template,
                      skip_existing=skip_existing, bank=bank)  # fmt: skip
-    named_as = _named_as_outputs(rest, jobs, headers, settings)
+    named_as = _named_as_outputs(found, jobs, headers, settings)
     left_out = {item.path for item in named_as}
     jobs = [job for job in jobs if job.source not in left_out]
     _refuse_clashes(jobs, settings, template)
@@ -709,7 +711,7 @@ def _named_as_outputs(
     if not unmarked:
         return []
     written = {_resolved(job.target): job.source for job in jobs if job.target is not None}
-    kernels = kernel_names(settings)
+    tags = tag_pattern(kernel_names(settings))
     stems: dict[Location, set[str]] = {}
     for item in found:
         if item.image and item.path is not None:
@@ -719,8 +721,7 @@ def _named_as_outputs(
         writer = written.get(_resolved(path))
         if writer is not None and writer != path:
             return True
-        others = stems[path.parent] - {path.stem}
-        return any(is_output_name(path.name, stem, kernels) for stem in others)
+        return any(stem in stems[path.parent] for stem in source_stems(path.name, tags))
 
     return [item for item in unmarked if item.path is not None and named_as_output(item.path)]
 
