@@ -662,7 +662,7 @@ def _check_replace(
         return
     # Only the header is read from a file: no size makes it unreadable (a store's is read whole).
     header = _probe(target, str(target), TILED if isinstance(target, Path) else DEFAULT_MAX_PIXELS)
-    if _unmarked(header) and header is not None:
+    if header is not None and header.format in UNMARKED:
         if header.format == fmt.name and not header.alpha and shape in (None, header.shape):
             return
         raise UsageError(
@@ -802,7 +802,7 @@ def _apart(
     for candidate in [with_stem, *with_parent]:
         targets = [_renamed(job, settings, candidate) for job in jobs if job.named and job.target]
         if candidate != given and len(set(targets)) == len(targets):
-            return f"give each its own name with --name '{candidate}'"
+            return f"give every output its own name with --name '{candidate}'"
     suffixes = {job.source.suffix for job in clash if job.source is not None}
     instead = " or leave out --format" if settings.format and len(suffixes) > 1 else ""
     return f"run them separately, into different -o folders{instead}"
