@@ -410,3 +410,46 @@ def test_error_lines_during_the_bar_print_above_it_never_into_it(tmp_path):
     # Each starts a line: after a newline, a carriage return or the erase-line code (ESC [2K),
     # never after the bar's last character.
     assert all(char in (b"\n", b"\r", b"K") for char in before), before
+
+
+def test_a_named_file_that_is_no_image_fails_alone(tmp_path):
+    """`convcli apply photos/* -o out/` with notes.txt and a text file named .png among them."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("camera", "coins"):
+        (photos / f"{name}.png").write_bytes((SAMPLES / f"{name}.png").read_bytes())
+    (photos / "notes.txt").write_text("not an image")
+    (photos / "fake.png").write_text("not an image either")
+    named = sorted(str(path) for path in photos.iterdir())  # as the shell expands photos/*
+    out = tmp_path / "out"
+    result = run("apply", *named, "-k", "sobel", "-o", f"{out}/", "--json")
+    assert result.exit_code == 1
+    status = {Path(r["input"]).name: r["status"] for r in records(result)}
+    assert status == {"camera.png": "ok", "coins.png": "ok", "fake.png": "error",
+                      "notes.txt": "error"}  # fmt: skip
+    for name in ("notes.txt", "fake.png"):
+        [line] = [line for line in result.stderr.splitlines() if name in line]
+        assert line == (
+            f"convcli: error: {photos / name}: not an image convcli can read "
+            "(convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP and .npy)"
+        )
+    assert sorted(p.name for p in out.iterdir()) == ["camera_sobel.png", "coins_sobel.png"]
+    alone = run("apply", str(photos / "coins.png"), "-k", "sobel", "-o", str(tmp_path / "a.png"))
+    assert alone.exit_code == 0  # each output is what its input gives alone
+    assert (out / "coins_sobel.png").read_bytes() == (tmp_path / "a.png").read_bytes()
+
+
+def test_an_output_format_the_user_gives_or_an_image_with_no_format_is_a_usage_error(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    typed = run("apply", str(notes), "-k", "sobel", "-o", str(tmp_path / "out.txt"))
+    assert typed.exit_code == 2
+    assert typed.stderr.startswith("convcli: error: unknown output format '.txt'")
+    scan = tmp_path / "scan.dat"  # an image whose suffix names no format: its output needs one
+    scan.write_bytes((SAMPLES / "coins.png").read_bytes())
+    refused = run("apply", str(scan), str(notes), "-k", "sobel", "-o", f"{tmp_path}/out/")
+    assert refused.exit_code == 2
+    assert refused.stderr == (
+        f"convcli: error: {scan}: '.dat' is no format convcli writes; give --format\n"
+    )
+    assert not (tmp_path / "out").exists()

@@ -180,3 +180,46 @@ def test_npy_outputs_cannot_say_who_made_them_and_are_replaced(tmp_path):
     apply(str(tmp_path / "a.npy"), "-k", "[1, 1]")
     apply(str(tmp_path / "a.npy"), "-k", "[1, 1]")
     assert len(list(tmp_path.glob("a_inline-*.npy"))) == 1
+
+
+def _suggested(stderr: str) -> str:
+    match = re.search(r"--name '([^']+)'", stderr)
+    assert match, stderr
+    return match.group(1)
+
+
+@pytest.mark.parametrize("template", [None, "x{suffix}"])
+def test_a_collision_suggests_a_name_template_that_resolves_it(tmp_path, template):
+    """photos/IMG_1.png and clean/IMG_1.png into one folder: the suggestion, typed, works."""
+    for folder in ("photos", "clean"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(SAMPLES / "coins.png", tmp_path / folder / "IMG_1.png")
+    given = ["--name", template] if template else []
+    inputs = [str(tmp_path / "photos" / "IMG_1.png"), str(tmp_path / "clean" / "IMG_1.png")]
+    out = tmp_path / "cc"
+    refused = run("apply", *inputs, "-k", "sobel", "-o", f"{out}/", *given)
+    assert refused.exit_code == 2
+    [line] = refused.stderr.splitlines()
+    assert line.startswith(f"convcli: error: {inputs[0]} and {inputs[1]} would both write {out}/")
+    assert "--format" not in line
+    suggestion = _suggested(line)
+    assert "{parent}" in suggestion
+    assert apply(*inputs, "-k", "sobel", "-o", f"{out}/", "--name", suggestion)
+    expected = {"photos-IMG_1_sobel.png", "clean-IMG_1_sobel.png"} if template is None else {
+        "photos-IMG_1_x.png", "clean-IMG_1_x.png"}  # fmt: skip
+    assert set(names(out)) == expected
+
+
+def test_a_collision_that_no_template_resolves_says_what_does(photos):
+    with Image.open(photos / "coins.png") as image:
+        image.save(photos / "coins.jpg")
+    refused = run("apply", str(photos / "coins.png"), str(photos / "coins.jpg"), "-k", "box",
+                  "--format", "png")  # fmt: skip
+    assert refused.exit_code == 2
+    clash = photos / "coins_box.png"
+    assert refused.stderr.strip().endswith(
+        f"would both write {clash}; run them separately, into different -o folders "
+        "or leave out --format"
+    )
+    apply(str(photos / "coins.png"), str(photos / "coins.jpg"), "-k", "box")  # without --format
+    assert {"coins_box.png", "coins_box.jpg"} <= set(names(photos))

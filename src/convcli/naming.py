@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 import string
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from convcli.choices import PaddingWord, PadMode
 from convcli.errors import ParameterError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from convcli.io.storage import Location
     from convcli.pipeline import Settings
 
@@ -119,6 +122,47 @@ def settings_tag(settings: Settings) -> str:
     marks.append(settings.colormap or "")
     marks.append("" if settings.frame is None else f"f{settings.frame}")
     return "_".join(filter(None, marks))
+
+
+def source_stems(name: str, tags: re.Pattern[str]) -> list[str]:
+    """Return the stems of the inputs whose output the default template could name ``name``.
+
+    That is ``<stem>_<tag><suffix>``, with a tag that ``tags`` matches the
+    beginning of (see :func:`tag_pattern`).
+
+    Examples
+    --------
+    >>> tags = tag_pattern({"sobel-x", "gaussian"})
+    >>> source_stems("IMG_1_sobel-x_gray.bmp", tags), source_stems("IMG_1_edit.bmp", tags)
+    (['IMG_1'], [])
+    >>> source_stems("a_gaussian-sigma-2+inline-0123abcd.npy", tags)
+    ['a']
+    """
+    stem = PurePath(name).stem
+    return [stem[:at] for at, char in enumerate(stem) if char == "_" and tags.match(stem, at + 1)]
+
+
+def tag_pattern(kernels: Iterable[str]) -> re.Pattern[str]:
+    """Match the beginning of an output's tag: one of ``kernels`` or an inline kernel's digest.
+
+    ``kernels`` are names as a tag writes them (see :func:`kernel_names`); a
+    separator or the tag's end follows.
+    """
+    first = "|".join([*map(re.escape, filter(None, kernels)), "inline-[0-9a-f]{8}"])
+    return re.compile(rf"(?:{first})(?:[-+_]|$)")
+
+
+def kernel_names(settings: Settings) -> set[str]:
+    """Every kernel's name as an output's tag begins with it: named, families, this run's.
+
+    A family's kernels are written ``gaussian-sigma-2``: their tags begin with
+    the family's name. The named kernels include those of ``CONVCLI_KERNEL_PATH``.
+    """
+    from convcli.kernels.catalog import named_kernels
+    from convcli.kernels.families import FAMILIES
+
+    names = {*map(_slug, named_kernels()), *FAMILIES, "template"}
+    return names | set(kernel_tag(settings).split("+"))
 
 
 def _numbers(values: tuple[int, ...]) -> str:

@@ -2,8 +2,9 @@
 
 Every refusal comes before the first output is written, and no pixel is
 decoded: only headers are read. Files that convcli made, found in an input
-folder, are left out (their provenance says who made them), so a folder can
-be filtered again and again without its outputs becoming inputs.
+folder, are left out (their provenance says who made them; a BMP or .npy,
+which cannot say it, by its name), so a folder can be filtered again and
+again without its outputs becoming inputs.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ from convcli.io.storage import (
 )
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, is_special, read_special_file
 from convcli.limits import MAX_BANK_KERNELS, MAX_MONTAGE_TILES, MAX_PIXELS_LIMIT
-from convcli.naming import DEFAULT_TEMPLATE, kernel_tag, output_name, template_fields
+from convcli.naming import (
+    DEFAULT_TEMPLATE,
+    kernel_names,
+    kernel_tag,
+    output_name,
+    source_stems,
+    tag_pattern,
+    template_fields,
+)
 from convcli.output import provenance
 from convcli.pipeline import Plan, Settings, Stage, output_range, prepare
 
@@ -151,8 +160,14 @@ def plan(
     contents = _read_special_files(specials, max_pixels)
     headers = _headers(found, contents, max_pixels, tiled=settings.tile is not None)
     made = [item for item in found if item.in_folder and _made_by_convcli(headers.get(item.path))]
-    jobs = plan_jobs([item for item in found if item not in made], output, folder, settings,
-                     template=template, skip_existing=skip_existing, bank=bank)  # fmt: skip
+    left = set(made)
+    rest = [item for item in found if item not in left]
+    jobs = plan_jobs(rest, output, folder, settings, template=template,
+                     skip_existing=skip_existing, bank=bank)  # fmt: skip
+    named_as = _named_as_outputs(found, jobs, headers, settings)
+    left_out = {item.path for item in named_as}
+    jobs = [job for job in jobs if job.source not in left_out]
+    _refuse_clashes(jobs, settings, template)
     jobs = [_with_content(job, contents.get(job.source) if job.source else None) for job in jobs]
     jobs = _tiling(jobs, headers, settings, max_pixels)
     check_jobs(jobs, settings, max_pixels, headers)
@@ -160,17 +175,27 @@ def plan(
         _check_sheet(sheet, jobs)
     if isinstance(folder, Path) and not dry_run:  # a store has no folders to make
         _make_output_folder(folder)
+    return Planned(jobs, _notes(made, named_as, jobs, settings))
+
+
+def _notes(
+    made: list[Input], named_as: list[Input], jobs: list[Job], settings: Settings
+) -> list[str]:
+    """Say which files were left out as convcli's outputs, and which inputs are tiled unasked."""
     notes = []
     if made:
         files = f"{len(made)} file{'s' * (len(made) > 1)}"
         notes.append(f"left out {files} that convcli made (in {_folders(made)}; "
                      "name a file to filter it again)")  # fmt: skip
-    notes += [
+    if named_as:
+        files = f"{len(named_as)} file{'s' * (len(named_as) > 1)}"
+        notes.append(f"left out {files} named as convcli names its outputs ({_shown(named_as)}: "
+                     "a BMP or .npy cannot say who made it; name a file to filter it)")  # fmt: skip
+    return notes + [
         f"{job.label}: over --max-pixels, so filtered in tiles of {job.tile} (as with --tile)"
         for job in jobs
         if job.tile is not None and settings.tile is None
     ]
-    return Planned(jobs, notes)
 
 
 def _make_output_folder(folder: Path) -> None:
@@ -434,7 +459,7 @@ def plan_jobs(
     skip_existing: bool = False,
     bank: bool = False,
 ) -> list[Job]:
-    """Name every input's output, refusing collisions and overwriting an input.
+    """Name every input's output (:func:`plan` refuses collisions: :func:`_refuse_clashes`).
 
     Parameters
     ----------
@@ -455,11 +480,13 @@ def plan_jobs(
         each named for its kernel alone; an input that is no image, or
         missing, is one job.
 
+    An input whose output would take its format from the input's suffix,
+    which names none, fails alone: it is no image, or needs ``--format``.
+
     Raises
     ------
     UsageError
-        Two inputs would write one output, an output is an input, or an
-        output format is unknown.
+        An output format the user gave (``-o``'s suffix, ``--format``) is unknown.
     """
     kernels: list[int | None] = list(range(len(settings.kernels))) if bank else [None]
     jobs = []
@@ -471,12 +498,45 @@ def plan_jobs(
             missing = f"{item.label}: no such file or folder"  # it fails alone, as a missing x.png
             jobs.append(Job(item.label, item.path, None, None, failure=missing))
             continue
+        if _no_format_to_take(item, output, folder, settings):
+            jobs.append(Job(item.label, item.path, None, None, failure=_not_an_image(item)))
+            continue
         for kernel in kernels:
             job = _named_job(item, output, folder, one_kernel(settings, kernel), template)
             skip = "output exists" if skip_existing and job.target and exists(job.target) else None
             jobs.append(replace(job, skip=skip, kernel=kernel))
-    _refuse_clashes(jobs)
     return jobs
+
+
+def _no_format_to_take(
+    item: Input, output: str | None, folder: Location | None, settings: Settings
+) -> bool:
+    """Whether the output is to take its format from the input's suffix, which names none.
+
+    That is when neither ``-o`` (a folder, or beside the input) nor ``--format`` gives one.
+    """
+    if item.path is None or settings.format or (folder is None and output is not None):
+        return False
+    return item.path.suffix.lower() not in IMAGE_SUFFIXES
+
+
+def _not_an_image(item: Input) -> str:
+    """Say why an input whose suffix names no output format is no image (it fails alone).
+
+    Raises
+    ------
+    UsageError
+        If it is an image: its output needs ``--format``, as any input's settings must fit it.
+    """
+    assert item.path is not None
+    try:
+        _read_header(item.path, item.label, TILED)
+    except InputError as error:
+        return str(error)
+    suffix = item.path.suffix
+    if not suffix:
+        raise UsageError(f"{item.label} has no suffix to give its output; give --format")
+    raise UsageError(f"{item.label}: {suffix!r} is no format convcli writes; give --format")
 
 
 def _named_job(
@@ -505,11 +565,9 @@ def _named_job(
     else:
         assert output is not None
         target = location(output)
-    if not (forced or target.suffix):
+    if not (forced or target.suffix):  # a named output's suffix is known: _no_format_to_take
         raise UsageError(
-            f"{item.label} has no suffix to give its output; give --format"
-            if named
-            else f"-o {output} has no suffix to tell the format: end it with / to "
+            f"-o {output} has no suffix to tell the format: end it with / to "
             "write into a folder, or add one (.png, .tif, ...), or give --format"
         )
     return Job(item.label, item.path, target, forced or output_format(target.suffix), named=named)
@@ -525,7 +583,8 @@ def check_jobs(
 
     An input whose header cannot be read is left to fail on its own later.
     An output named by convcli that exists is replaced only if convcli made
-    it with the same settings.
+    it with the same settings, or, in a format that cannot say who made it,
+    if it is what this run writes there (see :func:`_check_replace`).
 
     Raises
     ------
@@ -535,27 +594,39 @@ def check_jobs(
     """
     headers = headers if headers is not None else {}
     for job in jobs:
-        if job.skip is not None or job.source is None:
+        if job.skip is not None or job.failure is not None or job.source is None:
             continue
         each = job.settings_for(settings)
-        if job.named and job.target is not None and job.format is not None:
-            _check_replace(job.target, provenance(each, output_range(each, job.format)))
         if job.source not in headers:
             remote = is_remote(job.source)  # read when it runs, as in _headers
             headers[job.source] = None if remote else _probe(job.source, job.label, max_pixels)
-        header = headers[job.source]
-        if header is None:
-            continue
-        try:
-            planned = prepare(header, each, job.format, TILED if job.tiled else max_pixels)
-            if job.tile is not None:
-                _check_tile(planned, job.tile, max_pixels)
-        except ParameterError as error:
-            raise error.about(job.label) from None
-        except InputError:
-            continue  # this input fails alone when it runs
-        except UsageError as error:
-            raise UsageError(f"{job.label}: {error}") from None
+        planned = _prepare(job, headers[job.source], each, max_pixels)
+        if job.named and job.target is not None and job.format is not None:
+            made = provenance(each, output_range(each, job.format))
+            _check_replace(job.target, made, job.format, planned.output_shape if planned else None)
+
+
+def _prepare(job: Job, header: Header | None, settings: Settings, max_pixels: int) -> Plan | None:
+    """Plan one job from its input's header; None when it fails alone (or is read later).
+
+    Raises
+    ------
+    UsageError
+        Naming the input, when the settings do not fit it.
+    """
+    if header is None:
+        return None
+    try:
+        planned = prepare(header, settings, job.format, TILED if job.tiled else max_pixels)
+        if job.tile is not None:
+            _check_tile(planned, job.tile, max_pixels)
+    except ParameterError as error:
+        raise error.about(job.label) from None
+    except InputError:
+        return None  # this input fails alone when it runs
+    except UsageError as error:
+        raise UsageError(f"{job.label}: {error}") from None
+    return planned
 
 
 def _check_tile(planned: Plan, tile: int, max_pixels: int) -> None:
@@ -581,11 +652,27 @@ def _window(stage: Stage, tile: int) -> int:
     )
 
 
-def _check_replace(target: Location, description: str) -> None:
-    """Refuse to replace a file that convcli did not make, or made with other settings."""
-    if target.suffix.lower() == f".{FileFormat.NPY}" or not exists(target):  # .npy: no provenance
+def _check_replace(
+    target: Location, description: str, fmt: OutputFormat, shape: tuple[int, ...] | None
+) -> None:
+    """Refuse to replace a file that convcli did not make, or made with other settings.
+
+    A file in a format that cannot say who made it (BMP, .npy) is taken for
+    an earlier run's output, and replaced, when it is what this run writes
+    at its name: that format, and ``shape`` (the output's, when it is known).
+    """
+    if not exists(target):
         return
-    header = _probe(target, str(target), DEFAULT_MAX_PIXELS)
+    # Only the header is read from a file: no size makes it unreadable (a store's is read whole).
+    header = _probe(target, str(target), TILED if isinstance(target, Path) else DEFAULT_MAX_PIXELS)
+    if header is not None and header.format in UNMARKED:
+        if header.format == fmt.name and not header.alpha and shape in (None, header.shape):
+            return
+        raise UsageError(
+            f"{target} exists, and a {header.format.upper()} cannot say who made it: it is not "
+            f"the {_shape(shape)}{fmt.name.upper()} this run writes there, so convcli did not "
+            "make it; give the output another name (-o, --name) or move the file"
+        )
     if not _made_by_convcli(header):
         raise UsageError(
             f"{target} exists and convcli did not make it; give the output another name "
@@ -598,35 +685,94 @@ def _check_replace(target: Location, description: str) -> None:
         )
 
 
+UNMARKED = (FileFormat.BMP, FileFormat.NPY)  # no place for provenance ("What each format keeps")
+
+
+def _unmarked(header: Header | None) -> bool:
+    """Whether a file is in a format that cannot say who made it."""
+    return header is not None and header.format in UNMARKED
+
+
+def _shape(shape: tuple[int, ...] | None) -> str:
+    return "" if shape is None else "x".join(map(str, shape)) + " "
+
+
+def _named_as_outputs(
+    found: list[Input],
+    jobs: list[Job],
+    headers: dict[Location | None, Header | None],
+    settings: Settings,
+) -> list[Input]:
+    """Find the files in input folders that are convcli's outputs by their names alone.
+
+    A BMP or .npy cannot say who made it. Found in a folder, it is taken for
+    an output when this run writes it from another input, or when its name
+    is what the default template names an output of another image in its
+    folder (``<stem>_<tag><suffix>``, the tag beginning with a kernel's name).
+    """
+    unmarked = [item for item in found if item.in_folder and _unmarked(headers.get(item.path))]
+    if not unmarked:
+        return []
+    written = {_resolved(job.target): job.source for job in jobs if job.target is not None}
+    tags = tag_pattern(kernel_names(settings))
+    stems: dict[Location, set[str]] = {}
+    for item in found:
+        if item.image and item.path is not None:
+            stems.setdefault(item.path.parent, set()).add(item.path.stem)
+
+    def named_as_output(path: Location) -> bool:
+        writer = written.get(_resolved(path))
+        if writer is not None and writer != path:
+            return True
+        return any(stem in stems[path.parent] for stem in source_stems(path.name, tags))
+
+    return [item for item in unmarked if item.path is not None and named_as_output(item.path)]
+
+
 def _probe(
     source: Location | bytes, label: str, max_pixels: int, *, whole: bool = True
 ) -> Header | None:
-    """Read a header; None if it cannot be (it fails on its own when it is read).
+    """Read a header; None if it cannot be (it fails on its own when it is read)."""
+    try:
+        return _read_header(source, label, max_pixels, whole=whole)
+    except InputError:
+        return None  # it fails on its own when it is read
+
+
+def _read_header(
+    source: Location | bytes, label: str, max_pixels: int, *, whole: bool = True
+) -> Header:
+    """Read a header, or say why it cannot be read (InputError).
 
     An object in a store is read ``whole`` (one request); a Zarr array in a
     store is not (``whole=False``): its metadata is an object of its own.
     """
-    try:
-        if whole and is_remote(source):
-            source = read_object(source, label, STDIN_BYTES_PER_PIXEL * max_pixels)
-        return probe_image(source, label, max_pixels)
-    except InputError:
-        return None  # it fails on its own when it is read
+    if whole and is_remote(source):
+        source = read_object(source, label, STDIN_BYTES_PER_PIXEL * max_pixels)
+    return probe_image(source, label, max_pixels)
 
 
 def _made_by_convcli(header: Header | None) -> bool:
     return header is not None and (header.software or "").startswith("convcli ")
 
 
+def _shown(items: list[Input]) -> str:
+    return _first_three([item.label for item in items])
+
+
 def _folders(items: list[Input]) -> str:
-    folders = dict.fromkeys(str(item.path.parent) for item in items if item.path is not None)
-    shown = ", ".join(list(folders)[:3])
-    return shown + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")
+    return _first_three(list(dict.fromkeys(str(item.path.parent) for item in items if item.path)))
 
 
-def _refuse_clashes(jobs: list[Job]) -> None:
+def _first_three(names: list[str]) -> str:
+    """Name up to three things, and say how many more there are."""
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _refuse_clashes(jobs: list[Job], settings: Settings, template: str | None) -> None:
+    """Refuse an output that is an input, or two jobs that would write one file."""
     sources = {_resolved(job.source): job.label for job in jobs if job.source is not None}
-    writers: dict[Location, str] = {}
+    writers: dict[Location, Job] = {}
     for job in jobs:
         if job.target is None or job.skip == "not an image":
             continue
@@ -636,11 +782,41 @@ def _refuse_clashes(jobs: list[Job]) -> None:
                 f"the output {job.target} of {job.label} is an input; choose another -o"
             )
         if where in writers:
+            first = writers[where]
             raise UsageError(
-                f"{writers[where]} and {job.label} would both write {job.target}; "
-                "use --format or separate runs"
+                f"{first.label} and {job.label} would both write {job.target}; "
+                + _apart(jobs, settings, template, (first, job))
             )
-        writers[where] = job.label
+        writers[where] = job
+
+
+def _apart(
+    jobs: list[Job], settings: Settings, template: str | None, clash: tuple[Job, Job]
+) -> str:
+    """Advise how every output gets a name of its own: a --name template that does it, if any.
+
+    The template adds the input's stem, then its folder's name, to the one
+    in use; each is tried on every job, and suggested only if no two outputs
+    then share a name.
+    """
+    given = template or DEFAULT_TEMPLATE
+    with_stem = given if "{stem}" in given else "{stem}_" + given
+    with_parent = [] if "{parent}" in with_stem else ["{parent}-" + with_stem]
+    for candidate in [with_stem, *with_parent]:
+        targets = [_renamed(job, settings, candidate) for job in jobs if job.named and job.target]
+        if candidate != given and len(set(targets)) == len(targets):
+            return f"give every output its own name with --name '{candidate}'"
+    suffixes = {job.source.suffix for job in clash if job.source is not None}
+    instead = " or leave out --format" if settings.format and len(suffixes) > 1 else ""
+    return f"run them separately, into different -o folders{instead}"
+
+
+def _renamed(job: Job, settings: Settings, template: str) -> Location:
+    """Return where a named job's output would go, named by ``template``."""
+    assert job.target is not None
+    assert job.source is not None
+    name = output_name(job.source, job.settings_for(settings), job.target.suffix, template)
+    return _resolved(job.target.with_name(name))
 
 
 def _resolved(where: Location) -> Location:
