@@ -7,9 +7,9 @@ with convcli's PNG writer or with tifffile, which writes convcli's TIFFs.
 from __future__ import annotations
 
 import io
-import sys
 from pathlib import Path
 
+import imagecodecs
 import numpy as np
 import pytest
 import tifffile
@@ -20,7 +20,6 @@ from convcli.io.images import read_image
 from helpers import SAMPLES, run
 from helpers.contract import png_chunks, png_from_chunks
 
-imagecodecs = pytest.importorskip("imagecodecs", reason="the codecs extra is not installed")
 RNG = np.random.default_rng(16)
 
 
@@ -115,23 +114,6 @@ def test_16_bits_into_jpeg_are_mapped_with_a_note(tmp_path):
         np.testing.assert_array_equal(np.asarray(written), np.asarray(expected))
 
 
-def test_without_imagecodecs_16_bit_colour_png_is_read_at_8_bits_with_a_note(tmp_path, monkeypatch):
-    pixels = deep((9, 11, 3))
-    source, out = tmp_path / "in.png", tmp_path / "out.png"
-    source.write_bytes(png16(pixels))
-    monkeypatch.setitem(sys.modules, "imagecodecs", None)  # import fails as if not installed
-    result = run("apply", str(source), "-k", "identity", "-o", str(out), "-q")
-    assert result.exit_code == 0
-    assert (
-        "decoded at 8 bits per sample: 16-bit colour PNG needs imagecodecs: "
-        "pip install 'convcli[codecs]'"
-    ) in result.stderr
-    monkeypatch.undo()
-    written = imagecodecs.png_decode(out.read_bytes())
-    assert written.dtype == np.uint8
-    assert np.abs(written.astype(int) - pixels // 257).max() <= 1
-
-
 def test_a_16_bit_png_with_exif_orientation_is_turned_at_full_depth(tmp_path):
     pixels = deep((9, 11, 3))
     exif = Image.Exif()
@@ -178,7 +160,7 @@ def test_a_truncated_full_depth_file_is_one_clear_error(tmp_path, compression):
         assert not (tmp_path / f"out-{name}").exists()
 
 
-# Large plain PNGs: imagecodecs decodes them straight into the array, where installed.
+# Large plain PNGs: imagecodecs decodes them straight into the array.
 LARGE = (1024, 1024)  # at DIRECT_PNG_PIXELS
 
 
@@ -255,15 +237,6 @@ def test_pngs_libpng_would_read_otherwise_stay_with_pillow(tmp_path, mode, info,
     picture = read_image(source)
     assert direct_decodes == []
     assert picture.pixels.shape[:2] == LARGE
-
-
-def test_without_imagecodecs_a_large_png_is_decoded_by_pillow(tmp_path, monkeypatch):
-    source = tmp_path / "in.png"
-    smooth_large("RGB").save(source)
-    monkeypatch.setitem(sys.modules, "imagecodecs", None)  # import fails as if not installed
-    picture = read_image(source)
-    with Image.open(source) as image:
-        np.testing.assert_array_equal(picture.pixels, np.asarray(image))
 
 
 def test_a_large_png_padded_with_chunks_is_left_to_pillow(tmp_path, direct_decodes):

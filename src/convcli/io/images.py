@@ -26,9 +26,9 @@ from PIL import Image, UnidentifiedImageError
 from convcli import extras
 from convcli.choices import FileFormat
 from convcli.errors import InputError
+from convcli.io import codecs
 from convcli.io.deep import (
     DIRECT_PNG_PIXELS,
-    DepthUnavailable,
     decode_png,
     decode_tiff_page,
     open_tiff,
@@ -182,6 +182,12 @@ def read_image(
             _npy_layout(source, label, max_pixels)
             array = _load_npy(source)
             return Picture(array, None, _npy_white(array.dtype), FileFormat.NPY)
+        if kind in codecs.CODEC_FORMATS:
+            if frame:
+                raise InputError(f"{label}: has 1 frame(s), so no frame {frame}")
+            return replace(
+                _codec_picture(source, kind, label, max_pixels), note=_note(label, warned)
+            )
         with _decoder_heard(kind), _pillow_allows(max_pixels):
             image = _open_image(source, kind, label, max_pixels)
             if image is None:  # a TIFF only tifffile reads (float colour)
@@ -364,6 +370,8 @@ def probe_image(
         if kind == FileFormat.NPY:
             shape, dtype = _npy_layout(path, label, max_pixels)
             return Header(shape, False, _npy_white(dtype), FileFormat.NPY)
+        if kind in codecs.CODEC_FORMATS:
+            return _codec_header(path, kind, label, max_pixels)
         with _decoder_heard(kind), _pillow_allows(max_pixels):
             image = _open_image(path, kind, label, max_pixels)
         if image is None:
@@ -461,7 +469,7 @@ _DIRECT_METADATA_BYTES = 16 << 20  # a colour profile, EXIF and text, generously
 def _decode_direct(
     source: Path | bytes, image: Image.Image, count: int
 ) -> npt.NDArray[np.generic] | None:
-    """Decode a large plain PNG with imagecodecs, where installed; else None (Pillow decodes).
+    """Decode a large plain PNG with imagecodecs; else None (Pillow decodes).
 
     Its metadata all comes before the pixels, so Pillow never decodes them.
     The file is read whole, so only one no larger than its samples could be
@@ -470,18 +478,13 @@ def _decode_direct(
     pixels = image.width * image.height
     if image.format != "PNG" or count > 1 or pixels < DIRECT_PNG_PIXELS:
         return None
-    if not extras.has("imagecodecs"):  # then the file is not read twice
-        return None
     size = len(source) if isinstance(source, bytes) else source.stat().st_size
     if size > 8 * pixels + _DIRECT_METADATA_BYTES:
         return None
     data = source if isinstance(source, bytes) else source.read_bytes()
     if not png_decodes_directly(data):
         return None
-    try:
-        return decode_png(data)
-    except DepthUnavailable:  # found, but it does not import
-        return None
+    return decode_png(data)
 
 
 def _decode_deep(
@@ -493,14 +496,50 @@ def _decode_deep(
     if not _deep_frames(image, count):
         warnings.warn("an animated 16-bit PNG is read at 8 bits per sample", stacklevel=2)
         return None
-    try:
-        if image.format == "PNG":
-            return decode_png(source)
-        with open_tiff(source) as tiff:
-            return decode_tiff_page(tiff.pages[index])
-    except DepthUnavailable as why:
-        warnings.warn(f"decoded at 8 bits per sample: {why}", stacklevel=2)
-        return None
+    if image.format == "PNG":
+        return decode_png(source)
+    with open_tiff(source) as tiff:
+        return decode_tiff_page(tiff.pages[index])
+
+
+def _codec_picture(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Picture:
+    """Read an AVIF, JPEG XL, JPEG 2000 or QOI file: its header checked, then decoded whole."""
+    known = _codec_layout(source, kind, label, max_pixels)
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    array, bits = codecs.decode(data, kind, known)
+    pixels, alpha, white = _split_array(array)
+    with _pillow_allows(max_pixels):
+        metadata = codecs.metadata(data, kind, bits)
+    return Picture(pixels, alpha, white, kind, None, metadata)
+
+
+def _codec_header(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Header:
+    """Read the header :func:`_codec_picture` would give (a JPEG XL decoded for its channels)."""
+    known = _codec_layout(source, kind, label, max_pixels)
+    if known.samples is None:
+        return _codec_picture(source, kind, label, max_pixels).header
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    with _pillow_allows(max_pixels):
+        made = codecs.metadata(data, kind, known.bits)
+    alpha = known.samples in (2, 4)
+    colour = known.samples - alpha
+    shape = (known.height, known.width) if colour == 1 else (known.height, known.width, colour)
+    white = 1.0 if known.bits == 32 else 65535.0 if known.bits > 8 else 255.0
+    return Header(shape, alpha, white, kind, made.software, made.description)
+
+
+def _codec_layout(
+    source: Path | bytes, kind: FileFormat, label: str, max_pixels: int
+) -> codecs.Layout:
+    """Read a codec's header from the file's first bytes alone and check its size."""
+    if isinstance(source, bytes):
+        head = source[: codecs.HEADER_BYTES]
+    else:
+        with source.open("rb") as stream:
+            head = stream.read(codecs.HEADER_BYTES)
+    known = codecs.layout(head, kind)
+    _check_size(known.width, known.height, label, max_pixels)
+    return known
 
 
 def _tiff_picture(source: Path | bytes, label: str, max_pixels: int) -> Picture:
@@ -594,7 +633,8 @@ def _sniff(source: Path | bytes, label: str) -> tuple[FileFormat, bytes]:
     if kind is None:
         what = "an empty file" if not head else "not an image convcli can read"
         raise InputError(
-            f"{label}: {what} (convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP and .npy)"
+            f"{label}: {what} (convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP, "
+            "AVIF, JPEG XL, JPEG 2000, QOI and .npy)"
         )
     return kind, head
 

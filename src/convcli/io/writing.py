@@ -17,6 +17,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from convcli.choices import FileFormat
+from convcli.io import codecs
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
 from convcli.io.png import write_png
@@ -61,6 +62,11 @@ def write_image(
     threads : int or None
         PNG: threads to compress in (None: one per CPU).
     """
+    if fmt.name in codecs.CODEC_FORMATS:
+        codecs.encode(
+            stream, _composed(pixels, alpha, fmt)[0], fmt.name, metadata or Metadata(), quality
+        )
+        return
     if fmt.pillow is None:
         np.save(stream, pixels, allow_pickle=False)
         return
