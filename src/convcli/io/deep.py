@@ -159,5 +159,5 @@ def tiff_page_metadata(page: Any) -> Metadata:
     turned = tags.valueof(274, 1) != 1
     return Metadata(
         icc=bytes(icc) if icc else None, exif=exif_of_tiff(descriptive, turned), dpi=dpi,
-        software=text(305), description=text(270),
+        software=text(305), description=text(270), bigtiff=page.parent.is_bigtiff,
     )  # fmt: skip

@@ -190,8 +190,10 @@ def read_image(
             )
         with _decoder_heard(kind), _pillow_allows(max_pixels):
             image = _open_image(source, kind, label, max_pixels)
-            if image is None:  # a TIFF only tifffile reads (float colour)
-                return _tiff_picture(source, label, max_pixels)
+            if image is None:  # a TIFF only tifffile reads (float colour, BigTIFF, signed)
+                return replace(
+                    _tiff_picture(source, label, max_pixels, frame), note=_note(label, warned)
+                )
             with image:
                 count = _frame_count(image, label)
                 if frame >= count:
@@ -286,7 +288,8 @@ def iter_frames(
         kind, head = _sniff(source, label)
         with _pillow_allows(max_pixels):
             image = _open_image(source, kind, label, max_pixels)
-        if image is None:  # tifffile alone: its first page only
+        if image is None:  # tifffile alone
+            yield from _tiff_frames(source, label, max_pixels, start, like)
             return
         with image:
             with warnings.catch_warnings(record=True), _pillow_allows(max_pixels):
@@ -303,6 +306,7 @@ def iter_frames(
                     image.seek(index)
                     _check_size(image.width, image.height, label, max_pixels)
                     frame = _decode_frame(source, image, head, kind, count, index, like)
+                    _tell_depth(frame, like, index)
                 frame = replace(frame, note=_note(label, warned))
                 if frame.header.shape != like.shape:  # a stack's pages may differ in size
                     raise InputError(
@@ -310,6 +314,37 @@ def iter_frames(
                         f"first, {_sized(like.shape)}; --frame {index} takes it alone"
                     )
                 yield frame
+
+
+def _tiff_frames(
+    source: Path | bytes, label: str, max_pixels: int, start: int, like: Header
+) -> Iterator[Picture]:
+    """Yield the pages of a TIFF only tifffile reads, from ``start``, laid out as ``like``."""
+    for index in range(start, like.frames):
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            frame = _tiff_picture(source, label, max_pixels, index)
+            _tell_depth(frame, like, index)
+        if frame.header.shape != like.shape or (frame.alpha is not None) != like.alpha:
+            raise InputError(
+                f"{label}: frame {index} is {_sized(frame.header.shape)}, unlike the "
+                f"first, {_sized(like.shape)}; --frame {index} takes it alone"
+            )
+        yield replace(frame, note=_note(label, warned))
+
+
+def _tell_depth(frame: Picture, like: Header, index: int) -> None:
+    """Warn (a note on the input) where a page's depth is not the first's, which the output has."""
+    if frame.white != like.white:
+        warnings.warn(
+            f"page {index} is {_depth_name(frame.white)}, unlike the first page "
+            f"({_depth_name(like.white)}): written at the first page's depth",
+            stacklevel=2,
+        )
+
+
+def _depth_name(white: float) -> str:
+    return {255.0: "8-bit", 65535.0: "16-bit"}.get(white, "float")
 
 
 def _sized(shape: tuple[int, ...]) -> str:
@@ -328,6 +363,8 @@ def _decode_frame(
     else:
         pixels, alpha, white = _split_channels(_upright(image, orientation), like)
     metadata = read_metadata(image, turned=orientation != 1, header_only=direct is not None)
+    if kind == FileFormat.TIF and head[2:4] in (b"+\x00", b"\x00+"):  # BigTIFF
+        metadata = replace(metadata, bigtiff=True)
     duration, loop = image.info.get("duration"), image.info.get("loop")
     return Picture(
         pixels, alpha, white, kind, None, metadata, count,
@@ -341,6 +378,10 @@ def _frame_count(image: Image.Image, label: str) -> int:
     if not getattr(image, "is_animated", False):  # looks one frame ahead only
         return 1
     count = int(getattr(image, "n_frames", 1))  # walks the frames' headers, within the file
+    return _within_frames(count, label)
+
+
+def _within_frames(count: int, label: str) -> int:
     if count > MAX_FRAMES:
         raise InputError(
             f"{label}: {count} frames is over the limit of {MAX_FRAMES}; "
@@ -542,12 +583,16 @@ def _codec_layout(
     return known
 
 
-def _tiff_picture(source: Path | bytes, label: str, max_pixels: int) -> Picture:
-    """Read a TIFF that Pillow cannot open (float colour) with tifffile alone."""
+def _tiff_picture(source: Path | bytes, label: str, max_pixels: int, frame: int = 0) -> Picture:
+    """Read a TIFF's page with tifffile alone: float colour, BigTIFF, signed or 32-bit integers."""
     with open_tiff(source) as tiff:
-        page = _tiff_page(tiff, label, max_pixels)
+        count = _tiff_count(tiff, label)
+        if frame >= count:
+            raise InputError(f"{label}: has {count} frame(s), so no frame {frame}")
+        page = _tiff_page(tiff, label, max_pixels, frame)
         pixels, alpha, white = _split_array(orient(decode_tiff_page(page), _tiff_orientation(page)))
-        return Picture(pixels, alpha, white, FileFormat.TIF, None, tiff_page_metadata(page))
+        metadata = tiff_page_metadata(page)
+    return Picture(pixels, alpha, white, FileFormat.TIF, None, metadata, count)
 
 
 def _tiff_header(source: Path | bytes, label: str, max_pixels: int) -> Header:
@@ -559,30 +604,49 @@ def _tiff_header(source: Path | bytes, label: str, max_pixels: int) -> Header:
             rows, cols = cols, rows
         alpha = page.samplesperpixel in (2, 4)
         colour = page.samplesperpixel - alpha
-        white = 1.0 if page.dtype.kind == "f" else 65535.0 if page.dtype.itemsize == 2 else 255.0
+        white = _white(page.dtype)
         made = tiff_page_metadata(page)
+        count = _tiff_count(tiff, label)
     shape = (rows, cols) if colour == 1 else (rows, cols, colour)
-    return Header(shape, alpha, white, FileFormat.TIF, made.software, made.description)
+    return Header(shape, alpha, white, FileFormat.TIF, made.software, made.description, count)
 
 
-def _tiff_page(tiff: Any, label: str, max_pixels: int) -> Any:
+def _tiff_count(tiff: Any, label: str) -> int:
+    """Count a TIFF's pages (tifffile walks their directories, not their pixels)."""
+    return _within_frames(len(tiff.pages), label)
+
+
+def _tifffile_only(image: Image.Image) -> bool:
+    """Whether Pillow would give a TIFF's samples other values: signed, or 32-bit integers."""
+    tags = getattr(image, "tag_v2", {})
+    formats, bits = tags.get(339, (1,)), tags.get(258, (8,))
+    formats = formats if isinstance(formats, tuple) else (formats,)
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    return 2 in formats or (max(bits) == 32 and 3 not in formats)
+
+
+def _tiff_page(tiff: Any, label: str, max_pixels: int, index: int = 0) -> Any:
     if not tiff.pages:  # what Pillow could not open, tifffile cannot either
         raise InputError(f"{label}: not an image convcli can read")
-    page = tiff.pages[0]
+    page = tiff.pages[index]
     _check_size(page.imagewidth, page.imagelength, label, max_pixels)
     if page.dtype is None or not 1 <= page.samplesperpixel <= 4 or not page.shape:
         raise InputError(f"{label}: cannot read image: a TIFF layout convcli does not read")
     return page
 
 
+def _white(dtype: np.dtype[Any]) -> float:
+    """Full intensity in a decoded sample type; 1.0 for what is read as float values."""
+    return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype), 1.0)
+
+
 def _split_array(
     array: npt.NDArray[np.generic],
 ) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, float]:
     """Colour and alpha of a decoded array: 2 or 4 samples end in alpha."""
-    if array.dtype.kind == "f":
-        array, white = array.astype(np.float32, copy=False), 1.0
-    else:
-        white = 65535.0 if array.dtype == np.uint16 else 255.0
+    white = _white(array.dtype)
+    if white == 1.0:  # float, and signed or 32-bit integers: their values, as float
+        array = array.astype(np.float32, copy=False)
     if array.ndim == 2 or array.shape[2] not in (2, 4):
         return array, None, white
     colour = array[..., 0] if array.shape[2] == 2 else array[..., :3]
@@ -669,6 +733,9 @@ def _open_image(
     limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         image = Image.open(stream, formats=[_pillow_name(kind)])
+        if kind == FileFormat.TIF and _tifffile_only(image):
+            image.close()
+            return None
     except UnidentifiedImageError:
         if kind == FileFormat.TIF:
             return None

@@ -52,6 +52,8 @@ class Metadata:
     bits : int or None
         The significant bits of an input's samples held as 16 (10 or 12: AVIF,
         JPEG XL, JPEG 2000), for an output that holds that depth.
+    bigtiff : bool
+        The input was a BigTIFF: so is a TIFF output.
     """
 
     icc: bytes | None = None
@@ -62,6 +64,7 @@ class Metadata:
     jpeg_tables: tuple[dict[int, list[int]], int] | None = None
     lossless: bool = False
     bits: int | None = None
+    bigtiff: bool = False
 
     @property
     def carried(self) -> list[str]:

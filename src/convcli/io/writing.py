@@ -77,7 +77,9 @@ def write_image(
     elif fmt.name == FileFormat.TIF:
         import tifffile
 
-        tifffile.imwrite(stream, image_array, **_tiff_page(image_array, with_alpha, metadata))
+        page = _tiff_page(image_array, with_alpha, metadata)
+        # BigTIFF as the input was, or where the output needs it (tifffile: past 4 GB)
+        tifffile.imwrite(stream, image_array, bigtiff=metadata.bigtiff or None, **page)
     else:
         image = _pillow_image(image_array, with_alpha)
         image.save(stream, format=fmt.pillow, **save_options(fmt.name, metadata, quality))
@@ -101,7 +103,7 @@ def write_frames(
         import tifffile
 
         count = 0
-        with tifffile.TiffWriter(stream) as tiff:
+        with tifffile.TiffWriter(stream, bigtiff=metadata.bigtiff) as tiff:
             for pixels, alpha, _ in frames:
                 array, with_alpha = _composed(pixels, alpha, fmt)
                 page = _tiff_page(array, with_alpha, metadata if count == 0 else Metadata())
