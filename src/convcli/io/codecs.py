@@ -32,6 +32,7 @@ AVIF_SPEED = 8  # libavif's 0 (slowest) to 10: a 12-megapixel photo in about a s
 AVIF_QUALITY = 80  # libavif's default is 60: visibly softer on photographs
 AVIF_BITS = 12  # the most AVIF holds: where a 16-bit input goes
 _MAX_BOXES = 4096
+_QOI_END = bytes(7) + b"\x01"
 _EXIF_UUID = b"JpgTiffExif->JP2"  # the UUID box ExifTool and Exiv2 keep EXIF in
 _JXL_RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 4), 7: (2, 1)}
 
@@ -85,6 +86,8 @@ def decode(data: bytes, kind: FileFormat, known: Layout) -> tuple[npt.NDArray[np
         FileFormat.J2K: imagecodecs.jpeg2k_decode,
         FileFormat.QOI: imagecodecs.qoi_decode,
     }
+    if kind == FileFormat.QOI and not data.endswith(_QOI_END):  # its decoder fills in silence
+        raise ValueError("truncated: no end marker")
     try:
         array: npt.NDArray[np.generic] = decoders[kind](data)  # type: ignore[no-untyped-call]
     except (RuntimeError, imagecodecs.DelayedImportError) as error:
