@@ -182,7 +182,8 @@ def test_a_lossy_avif_output_is_small_and_near(tmp_path):
     out = tmp_path / "out.avif"
     apply(str(source), "-k", "identity", "-o", str(out))
     back = imagecodecs.imread(out)
-    assert back.dtype == np.uint16 and written_bits(out) == 10
+    assert back.dtype == np.uint16
+    assert written_bits(out) == 10
     assert np.abs(back.astype(int) - reference).mean() < 1023 / 4  # noise compresses badly
 
 
@@ -257,8 +258,8 @@ def refused(tmp_path: Path, name: str, data: bytes, *options: str) -> str:
     result = run("apply", str(source), "-k", "box", "-o", str(out), *options)
     assert result.exit_code == 1, result.stderr
     assert result.stderr.startswith(f"convcli: error: {source}: ")
-    assert len(result.stderr.splitlines()) == 1 and "internal error" not in result.stderr
-    assert not out.exists()
+    assert len(result.stderr.splitlines()) == 1
+    assert "internal error" not in result.stderr
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("out")] == []
     return result.stderr
 

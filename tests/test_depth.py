@@ -251,3 +251,61 @@ def test_a_large_png_padded_with_chunks_is_left_to_pillow(tmp_path, direct_decod
     assert direct_decodes == []
     with Image.open(buffer) as image:
         np.testing.assert_array_equal(picture.pixels, np.asarray(image))
+
+
+# TIFF samples Pillow would misread, and compressions that once needed the codecs extra.
+
+
+@pytest.mark.parametrize(
+    "values",
+    [np.array([[-63, 5], [100, -128]], np.int8), np.array([[-30000, 7], [0, 32767]], np.int16),
+     np.array([[3_000_000_000, 5], [1, 2]], np.uint32), np.array([[-2**31, 5], [1, 2**24]], np.int32)],
+    ids=["int8", "int16", "uint32", "int32"],
+)  # fmt: skip
+def test_signed_and_32_bit_tiff_samples_keep_their_values(tmp_path, values):
+    source, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    tifffile.imwrite(source, values)
+    identity(source, out, "--range", "raw")
+    written = tifffile.imread(out)
+    assert written.dtype == np.float32
+    np.testing.assert_array_equal(written, values.astype(np.float32))  # uint32: float32's rounding
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"compression": "zstd"}, {"compression": "zlib", "predictor": 3},
+     {"compression": "packbits"}, {"compression": "lzw", "predictor": 2}],
+    ids=["zstd", "float-predictor", "packbits", "lzw-predictor"],
+)  # fmt: skip
+def test_compressed_tiff_decodes_at_full_depth(tmp_path, options):
+    floating = options.get("predictor") == 3
+    values = RNG.random((9, 11), dtype=np.float32) if floating else deep((9, 11, 3))
+    source, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    tifffile.imwrite(source, values, photometric="minisblack" if floating else "rgb", **options)
+    identity(source, out)
+    np.testing.assert_array_equal(imagecodecs.tiff_decode(out.read_bytes()), values)
+
+
+def test_a_bigtiff_stack_is_read_whole_and_written_as_bigtiff(tmp_path):
+    pages = deep((3, 9, 11, 3))
+    source, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    tifffile.imwrite(source, pages, photometric="rgb", bigtiff=True)
+    identity(source, out)
+    with tifffile.TiffFile(out) as written:
+        assert written.is_bigtiff
+        np.testing.assert_array_equal(written.asarray(), pages)
+
+
+def test_a_stack_whose_pages_differ_in_depth_says_so(tmp_path):
+    source, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    first, second = deep((9, 11, 3)), deep((9, 11, 3))
+    with tifffile.TiffWriter(source) as writer:
+        writer.write((first >> 8).astype(np.uint8), photometric="rgb")
+        writer.write(second, photometric="rgb")
+    result = run("apply", str(source), "-k", "identity", "-o", str(out))
+    assert result.exit_code == 0
+    assert "page 1 is 16-bit, unlike the first page (8-bit): written at the first page's depth" in (
+        result.stderr
+    )
+    with tifffile.TiffFile(out) as written:
+        np.testing.assert_array_equal(written.pages[1].asarray(), np.rint(second / 257))

@@ -33,7 +33,9 @@ fuzz = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 SIGNATURES = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*",
-              b"RIFF\x00\x00\x00\x00WEBP", b"\x93NUMPY", b""]  # fmt: skip
+              b"RIFF\x00\x00\x00\x00WEBP", b"\x93NUMPY", b"",
+              b"II+\x00", b"qoif", b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51", b"\xff\x0a",
+              b"\x00\x00\x00\x0cJXL \r\n\x87\n", b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1"]  # fmt: skip
 VALID_PNG = png_bytes()
 
 
@@ -43,28 +45,37 @@ def folder(tmp_path: Path) -> Path:
 
 
 def deep_files() -> list[tuple[str, bytes]]:
-    """Full-depth inputs (16-bit colour PNG and TIFF, float TIFF, a stack): the new decoders."""
+    """Full-depth inputs (16-bit colour PNG and TIFF, float TIFF, stacks) and imagecodecs' formats."""
     import io
 
+    import imagecodecs
     import numpy as np
     import tifffile
 
     rng = np.random.default_rng(1)
     rgb16 = rng.integers(0, 65536, (12, 10, 3), dtype=np.uint16)
+    rgba8 = rng.integers(0, 256, (12, 10, 4), dtype=np.uint8)
     files = []
     for name, array, options in (
         ("deep.tif", rgb16, {"photometric": "rgb", "compression": "zlib"}),
         ("float.tif", rng.random((12, 10, 3), dtype=np.float32), {"photometric": "rgb"}),
         ("stack.tif", rgb16[None].repeat(3, axis=0), {"photometric": "rgb"}),
+        ("big.tif", rgb16[None].repeat(2, axis=0), {"photometric": "rgb", "bigtiff": True}),
+        ("signed.tif", rgb16[..., 0].astype(np.int16), {"compression": "zstd"}),
     ):
         buffer = io.BytesIO()
         tifffile.imwrite(buffer, array, **options)
         files.append((name, buffer.getvalue()))
-    try:
-        import imagecodecs
-    except ImportError:
-        return files
-    return [*files, ("deep.png", imagecodecs.png_encode(rgb16))]
+    return [
+        *files,
+        ("deep.png", imagecodecs.png_encode(rgb16)),
+        ("in.avif", imagecodecs.avif_encode(rgb16 >> 6, bitspersample=10)),
+        ("in.jxl", imagecodecs.jpegxl_encode(rgba8, lossless=True)),
+        ("deep.jxl", imagecodecs.jpegxl_encode(rgb16, lossless=True)),
+        ("in.jp2", imagecodecs.jpeg2k_encode(rgb16 >> 4, bitspersample=12)),
+        ("in.j2k", imagecodecs.jpeg2k_encode(rgba8, codecformat="J2K")),
+        ("in.qoi", imagecodecs.qoi_encode(rgba8)),
+    ]
 
 
 DEEP_FILES = deep_files()
