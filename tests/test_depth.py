@@ -309,3 +309,13 @@ def test_a_stack_whose_pages_differ_in_depth_says_so(tmp_path):
     )
     with tifffile.TiffFile(out) as written:
         np.testing.assert_array_equal(written.pages[1].asarray(), np.rint(second / 257))
+
+
+def test_clipping_a_float_tiff_points_to_range_raw(tmp_path):
+    source, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    values = np.linspace(-2, 3, 99, dtype=np.float32).reshape(9, 11)
+    tifffile.imwrite(source, values)
+    result = run("apply", str(source), "-k", "identity", "-o", str(out))
+    assert "fell outside 0 to 1 and were clipped; --range raw keeps them" in result.stderr
+    identity(source, out, "--range", "raw")
+    np.testing.assert_array_equal(tifffile.imread(out), values)

@@ -329,15 +329,22 @@ def process(
                       metadata, loop, output_label)  # fmt: skip
     else:
         write_output(target, first[0], first[1], planned.format, settings, metadata, output_label)
-    report.clip_note = clip_note(label, clipped[0], planned.range)
+    report.clip_note = clip_note(label, clipped[0], planned.range, planned.depth == "float32")
     report.seconds = time.perf_counter() - started
     return report
 
 
-def clip_note(label: str, share: float, mode: Range) -> str | None:
-    """Say that more than 1% of the values were clipped, and which range would show them."""
+def clip_note(label: str, share: float, mode: Range, floating: bool = False) -> str | None:
+    """Say that more than 1% of the values were clipped, and which range would show them.
+
+    A float output holds any value: ``--range raw`` keeps them as they are.
+    """
     if share <= CLIP_WARNING:
         return None
+    if floating:
+        return f"{label}: {share:.0%} of the values fell outside 0 to 1 and were clipped; " + (
+            "--range raw keeps them"
+        )
     others = " or ".join(f"--range {m}" for m in (Range.ABS, Range.RESCALE) if m != mode)
     return (
         f"{label}: {share:.0%} of the values fell outside the output range "
