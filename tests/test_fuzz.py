@@ -255,3 +255,20 @@ def test_explain_options(folder, pairs, as_json):
     assert result.exit_code in (0, USAGE)
     if result.exit_code == USAGE:
         assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_warning_while_opening_a_bigtiff_again_is_a_note(folder):
+    # Found by test_mutated_full_depth_files: a broken tag of a BigTIFF stack; Pillow warns
+    # each time it opens the file, and the frames after the first open it again.
+    content = dict(DEEP_FILES)["big.tif"]
+    result = apply_to_bytes(content[:249] + b"\x02" + content[250:], folder, "big.tif", [])
+    assert result.exit_code == 0
+    assert "Tag data larger than file. Skipping tag 283" in result.stderr
+
+
+def test_a_jpeg_xl_named_npy_claiming_a_huge_size_is_refused_by_the_limit(folder):
+    # Found by test_arbitrary_bytes_behind_any_signature: an input named .npy is probed with
+    # the tiled limit; a JPEG XL cannot be tiled, so its own limit applies, before decoding.
+    result = apply_to_bytes(b"\xff\n\x04\x00\x8a\x01", folder, "in.npy", [])
+    assert result.exit_code == 1
+    assert "122881x81921 (width x height) is 10066534401 pixels, over the limit" in result.stderr

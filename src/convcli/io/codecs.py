@@ -32,6 +32,7 @@ AVIF_SPEED = 8  # libavif's 0 (slowest) to 10: a 12-megapixel photo in about a s
 AVIF_QUALITY = 80  # libavif's default is 60: visibly softer on photographs
 AVIF_BITS = 12  # the most AVIF holds: where a 16-bit input goes
 _MAX_BOXES = 4096
+_MAX_EXTRA_CHANNELS = 256
 _QOI_END = bytes(7) + b"\x01"
 _EXIF_UUID = b"JpgTiffExif->JP2"  # the UUID box ExifTool and Exiv2 keep EXIF in
 _JXL_RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 4), 7: (2, 1)}
@@ -39,12 +40,12 @@ _JXL_RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 
 
 @dataclass(frozen=True)
 class Layout:
-    """What a header says: the size, the bits of a sample, and the samples of a pixel if known."""
+    """What a header says: the size, the bits of a sample, and the samples of a pixel."""
 
     width: int
     height: int
     bits: int
-    samples: int | None = None  # None: learnt by decoding (JPEG XL keeps it deep in its header)
+    samples: int  # alpha included
 
 
 def layout(head: bytes, kind: FileFormat) -> Layout:
@@ -96,8 +97,10 @@ def decode(data: bytes, kind: FileFormat, known: Layout) -> tuple[npt.NDArray[np
         if type(error).__module__.startswith("imagecodecs"):
             raise ValueError(f"corrupt: {error}") from None
         raise
-    if sorted(array.shape[:2]) != sorted((known.height, known.width)):  # JPEG XL turns it
-        raise ValueError(f"corrupt: decoded {array.shape[:2]}, unlike its header")
+    samples = array.shape[2] if array.ndim == 3 else 1
+    if sorted(array.shape[:2]) != sorted((known.height, known.width)) or samples != known.samples:
+        # (JPEG XL's decoder turns it by its orientation)
+        raise ValueError(f"corrupt: decoded {array.shape}, unlike its header")
     if array.dtype.kind in "iu" and array.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"{array.dtype} samples, which convcli does not read")
     return _widened(array, known.bits), known.bits
@@ -390,13 +393,13 @@ def _jxl_preview(reader: _Bits) -> None:
 
 
 def _jxl_layout(codestream: bytes) -> Layout:
-    """Read the size header, then the image metadata as far as the bits of a sample."""
+    """Read the size header, then the image metadata as far as its colour space."""
     if not codestream.startswith(b"\xff\x0a"):
         raise ValueError("not a JPEG XL codestream")
     reader = _Bits(codestream[2:])
     width, height = _jxl_size(reader)
-    if reader.read(1):  # all_default: 8 bits
-        return Layout(width, height, 8)
+    if reader.read(1):  # all_default: 8-bit RGB
+        return Layout(width, height, 8, 3)
     if reader.read(1):  # extra_fields
         reader.read(3)  # orientation
         if reader.read(1):
@@ -408,9 +411,46 @@ def _jxl_layout(codestream: bytes) -> Layout:
             reader.u32((0, 1), (0, 1001), (8, 1), (10, 1))
             reader.u32((0, 0), (3, 0), (16, 0), (32, 0))
             reader.read(1)
+    bits = _jxl_bit_depth(reader)
+    reader.read(1)  # modular_16bit_buffers
+    extra = reader.u32((0, 0), (0, 1), (4, 2), (12, 1))
+    if extra > _MAX_EXTRA_CHANNELS:
+        raise ValueError(f"{extra} extra channels")
+    alpha = False
+    for _ in range(extra):  # each read whole, to reach the colour space after them
+        alpha = _jxl_extra_channel_is_alpha(reader) or alpha
+    reader.read(1)  # xyb_encoded
+    grey = not reader.read(1) and (reader.read(1), _jxl_enum(reader))[1] == 1  # colour space
+    return Layout(width, height, bits, (1 if grey else 3) + alpha)
+
+
+def _jxl_enum(reader: _Bits) -> int:
+    return reader.u32((0, 0), (0, 1), (4, 2), (6, 18))
+
+
+def _jxl_bit_depth(reader: _Bits) -> int:
     if reader.read(1):  # float samples
-        return Layout(width, height, 32)
-    return Layout(width, height, reader.u32((0, 8), (0, 10), (0, 12), (6, 1)))
+        bits = reader.u32((0, 32), (0, 16), (0, 24), (6, 1))
+        reader.read(4)  # exponent bits
+        return 32 if bits == 32 else bits
+    return reader.u32((0, 8), (0, 10), (0, 12), (6, 1))
+
+
+def _jxl_extra_channel_is_alpha(reader: _Bits) -> bool:
+    """Read past an ExtraChannelInfo; whether it is alpha."""
+    if reader.read(1):  # all_default: 8-bit alpha
+        return True
+    kind = _jxl_enum(reader)
+    _jxl_bit_depth(reader)
+    reader.u32((0, 0), (0, 3), (0, 4), (3, 1))  # dim_shift
+    reader.read(8 * reader.u32((0, 0), (4, 0), (5, 16), (10, 48)))  # its name
+    if kind == 0:
+        reader.read(1)  # alpha_associated
+    elif kind == 2:  # a spot colour: four half floats
+        reader.read(64)
+    elif kind == 5:  # a colour filter array channel
+        reader.u32((0, 1), (2, 0), (4, 3), (8, 19))
+    return kind == 0
 
 
 def _box_exif(data: bytes, kind: FileFormat) -> bytes | None:

@@ -286,7 +286,8 @@ def iter_frames(
     label = name or str(source)
     with _reading(label, record=False):
         kind, head = _sniff(source, label)
-        with _pillow_allows(max_pixels):
+        with warnings.catch_warnings(record=True), _pillow_allows(max_pixels):
+            warnings.simplefilter("always")  # read_image noted them, opening first
             image = _open_image(source, kind, label, max_pixels)
         if image is None:  # tifffile alone
             yield from _tiff_frames(source, label, max_pixels, start, like)
@@ -555,10 +556,8 @@ def _codec_picture(source: Path | bytes, kind: FileFormat, label: str, max_pixel
 
 
 def _codec_header(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Header:
-    """Read the header :func:`_codec_picture` would give (a JPEG XL decoded for its channels)."""
+    """Read the header :func:`_codec_picture` would give, decoding no pixel."""
     known = _codec_layout(source, kind, label, max_pixels)
-    if known.samples is None:
-        return _codec_picture(source, kind, label, max_pixels).header
     data = source if isinstance(source, bytes) else source.read_bytes()
     with _pillow_allows(max_pixels):
         made = codecs.metadata(data, kind, known.bits)
