@@ -272,3 +272,11 @@ def test_a_jpeg_xl_named_npy_claiming_a_huge_size_is_refused_by_the_limit(folder
     result = apply_to_bytes(b"\xff\n\x04\x00\x8a\x01", folder, "in.npy", [])
     assert result.exit_code == 1
     assert "122881x81921 (width x height) is 10066534401 pixels, over the limit" in result.stderr
+
+
+def test_an_avif_whose_header_libavif_refuses_is_one_line(folder):
+    # Found by test_mutated_full_depth_files: its item table broken, the sizes still there.
+    content = dict(DEEP_FILES)["in.avif"]
+    result = apply_to_bytes(content[:90] + b"\x00" + content[91:], folder, "in.avif", [])
+    assert result.exit_code == 1
+    assert "cannot read image: corrupt: " in result.stderr

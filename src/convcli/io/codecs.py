@@ -126,8 +126,11 @@ def metadata(data: bytes, kind: FileFormat, bits: int) -> Metadata:
     if kind in (FileFormat.AVIF, FileFormat.JP2):
         from convcli.io.metadata import read_metadata
 
-        with Image.open(io.BytesIO(data), formats=[_PILLOW[kind]]) as image:  # header only
-            kept = replace(read_metadata(image, turned=False), bits=kept.bits)
+        try:
+            with Image.open(io.BytesIO(data), formats=[_PILLOW[kind]]) as image:  # header only
+                kept = replace(read_metadata(image, turned=False), bits=kept.bits)
+        except RuntimeError as error:  # libavif's, through Pillow: a broken header
+            raise ValueError(f"corrupt: {error}") from None
     exif = _box_exif(data, kind)
     if exif is None:
         return kept
