@@ -597,6 +597,7 @@ def _tiff_picture(source: Path | bytes, label: str, max_pixels: int, frame: int 
 def _tiff_header(source: Path | bytes, label: str, max_pixels: int) -> Header:
     """Read the header :func:`_tiff_picture` would give, from the tags alone."""
     with open_tiff(source) as tiff:
+        count = _tiff_count(tiff, label)
         page = _tiff_page(tiff, label, max_pixels)
         rows, cols = page.imagelength, page.imagewidth
         if _tiff_orientation(page) in (5, 6, 7, 8):
@@ -605,13 +606,14 @@ def _tiff_header(source: Path | bytes, label: str, max_pixels: int) -> Header:
         colour = page.samplesperpixel - alpha
         white = _white(page.dtype)
         made = tiff_page_metadata(page)
-        count = _tiff_count(tiff, label)
     shape = (rows, cols) if colour == 1 else (rows, cols, colour)
     return Header(shape, alpha, white, FileFormat.TIF, made.software, made.description, count)
 
 
 def _tiff_count(tiff: Any, label: str) -> int:
     """Count a TIFF's pages (tifffile walks their directories, not their pixels)."""
+    if not tiff.pages:  # what Pillow could not open, tifffile cannot either
+        raise InputError(f"{label}: not an image convcli can read")
     return _within_frames(len(tiff.pages), label)
 
 
@@ -625,9 +627,7 @@ def _tifffile_only(image: Image.Image) -> bool:
 
 
 def _tiff_page(tiff: Any, label: str, max_pixels: int, index: int = 0) -> Any:
-    if not tiff.pages:  # what Pillow could not open, tifffile cannot either
-        raise InputError(f"{label}: not an image convcli can read")
-    page = tiff.pages[index]
+    page = tiff.pages[index]  # after _tiff_count: there is one
     _check_size(page.imagewidth, page.imagelength, label, max_pixels)
     if page.dtype is None or not 1 <= page.samplesperpixel <= 4 or not page.shape:
         raise InputError(f"{label}: cannot read image: a TIFF layout convcli does not read")
