@@ -280,3 +280,12 @@ def test_an_avif_whose_header_libavif_refuses_is_one_line(folder):
     result = apply_to_bytes(content[:90] + b"\x00" + content[91:], folder, "in.avif", [])
     assert result.exit_code == 1
     assert "cannot read image: corrupt: " in result.stderr
+
+
+def test_a_jpeg_2000_header_with_no_samples_is_one_line(folder):
+    # Found by test_mutated_full_depth_files: a byte more in the SIZ segment shifts its
+    # component count to 0; planning refused it as an empty shape (exit 2, not 1).
+    content = dict(DEEP_FILES)["in.j2k"]
+    result = apply_to_bytes(content[:16] + b"\x00\x00" + content[17:], folder, "in.j2k", [])
+    assert result.exit_code == 1
+    assert "0 samples of 5 bits a pixel, a layout convcli does not read" in result.stderr

@@ -64,16 +64,22 @@ def layout(head: bytes, kind: FileFormat) -> Layout:
     try:
         if kind == FileFormat.QOI:
             width, height, channels = struct.unpack_from(">IIB", head, 4)
-            return Layout(width, height, 8, channels)
-        if kind == FileFormat.J2K:
-            return _siz(head)
-        if kind == FileFormat.JP2:
-            return _jp2_layout(head)
-        if kind == FileFormat.JXL:
-            return _jxl_layout(_jxl_codestream(head))
-        return _avif_layout(head)
+            found = Layout(width, height, 8, channels)
+        elif kind == FileFormat.J2K:
+            found = _siz(head)
+        elif kind == FileFormat.JP2:
+            found = _jp2_layout(head)
+        elif kind == FileFormat.JXL:
+            found = _jxl_layout(_jxl_codestream(head))
+        else:
+            found = _avif_layout(head)
     except (struct.error, IndexError) as error:
         raise ValueError(f"cut short in its header ({type(error).__name__})") from None
+    if not 1 <= found.samples <= 4 or not (1 <= found.bits <= 16 or found.bits == 32):
+        raise ValueError(
+            f"{found.samples} samples of {found.bits} bits a pixel, a layout convcli does not read"
+        )
+    return found
 
 
 def decode(data: bytes, kind: FileFormat, known: Layout) -> tuple[npt.NDArray[np.generic], int]:
