@@ -635,8 +635,16 @@ def _tiff_page(tiff: Any, label: str, max_pixels: int, index: int = 0) -> Any:
 
 
 def _white(dtype: np.dtype[Any]) -> float:
-    """Full intensity in a decoded sample type; 1.0 for what is read as float values."""
-    return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype), 1.0)
+    """Full intensity in a decoded sample type.
+
+    32-bit integers as Pillow's "I" images have always been read: 65535;
+    signed 8- and 16-bit samples have no white, and are read as float values (1.0).
+    """
+    return _WHITES.get(np.dtype(dtype), 1.0)
+
+
+_WHITES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
+           np.dtype(np.int32): 65535.0, np.dtype(np.uint32): 65535.0}  # fmt: skip
 
 
 def _split_array(
@@ -644,7 +652,7 @@ def _split_array(
 ) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, float]:
     """Colour and alpha of a decoded array: 2 or 4 samples end in alpha."""
     white = _white(array.dtype)
-    if white == 1.0:  # float, and signed or 32-bit integers: their values, as float
+    if array.dtype not in (np.uint8, np.uint16):  # float, signed, 32-bit: their values, as float
         array = array.astype(np.float32, copy=False)
     if array.ndim == 2 or array.shape[2] not in (2, 4):
         return array, None, white
