@@ -7,9 +7,9 @@ with convcli's PNG writer or with tifffile, which writes convcli's TIFFs.
 from __future__ import annotations
 
 import io
-import sys
 from pathlib import Path
 
+import imagecodecs
 import numpy as np
 import pytest
 import tifffile
@@ -20,7 +20,6 @@ from convcli.io.images import read_image
 from helpers import SAMPLES, run
 from helpers.contract import png_chunks, png_from_chunks
 
-imagecodecs = pytest.importorskip("imagecodecs", reason="the codecs extra is not installed")
 RNG = np.random.default_rng(16)
 
 
@@ -115,23 +114,6 @@ def test_16_bits_into_jpeg_are_mapped_with_a_note(tmp_path):
         np.testing.assert_array_equal(np.asarray(written), np.asarray(expected))
 
 
-def test_without_imagecodecs_16_bit_colour_png_is_read_at_8_bits_with_a_note(tmp_path, monkeypatch):
-    pixels = deep((9, 11, 3))
-    source, out = tmp_path / "in.png", tmp_path / "out.png"
-    source.write_bytes(png16(pixels))
-    monkeypatch.setitem(sys.modules, "imagecodecs", None)  # import fails as if not installed
-    result = run("apply", str(source), "-k", "identity", "-o", str(out), "-q")
-    assert result.exit_code == 0
-    assert (
-        "decoded at 8 bits per sample: 16-bit colour PNG needs imagecodecs: "
-        "pip install 'convcli[codecs]'"
-    ) in result.stderr
-    monkeypatch.undo()
-    written = imagecodecs.png_decode(out.read_bytes())
-    assert written.dtype == np.uint8
-    assert np.abs(written.astype(int) - pixels // 257).max() <= 1
-
-
 def test_a_16_bit_png_with_exif_orientation_is_turned_at_full_depth(tmp_path):
     pixels = deep((9, 11, 3))
     exif = Image.Exif()
@@ -178,7 +160,7 @@ def test_a_truncated_full_depth_file_is_one_clear_error(tmp_path, compression):
         assert not (tmp_path / f"out-{name}").exists()
 
 
-# Large plain PNGs: imagecodecs decodes them straight into the array, where installed.
+# Large plain PNGs: imagecodecs decodes them straight into the array.
 LARGE = (1024, 1024)  # at DIRECT_PNG_PIXELS
 
 
@@ -257,15 +239,6 @@ def test_pngs_libpng_would_read_otherwise_stay_with_pillow(tmp_path, mode, info,
     assert picture.pixels.shape[:2] == LARGE
 
 
-def test_without_imagecodecs_a_large_png_is_decoded_by_pillow(tmp_path, monkeypatch):
-    source = tmp_path / "in.png"
-    smooth_large("RGB").save(source)
-    monkeypatch.setitem(sys.modules, "imagecodecs", None)  # import fails as if not installed
-    picture = read_image(source)
-    with Image.open(source) as image:
-        np.testing.assert_array_equal(picture.pixels, np.asarray(image))
-
-
 def test_a_large_png_padded_with_chunks_is_left_to_pillow(tmp_path, direct_decodes):
     """The direct decoder reads the file whole: one far larger than its pixels is streamed."""
     buffer = io.BytesIO()
@@ -278,3 +251,71 @@ def test_a_large_png_padded_with_chunks_is_left_to_pillow(tmp_path, direct_decod
     assert direct_decodes == []
     with Image.open(buffer) as image:
         np.testing.assert_array_equal(picture.pixels, np.asarray(image))
+
+
+# TIFF samples Pillow would misread, and compressions that once needed the codecs extra.
+
+
+@pytest.mark.parametrize(
+    "values",
+    [np.array([[-63, 5], [100, -128]], np.int8), np.array([[-30000, 7], [0, 32767]], np.int16),
+     np.array([[3_000_000_000, 5], [1, 2]], np.uint32), np.array([[-2**31, 5], [1, 2**24]], np.int32)],
+    ids=["int8", "int16", "uint32", "int32"],
+)  # fmt: skip
+def test_signed_and_32_bit_tiff_samples_keep_their_values(tmp_path, values):
+    source, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    tifffile.imwrite(source, values)
+    identity(source, out, "--range", "raw")
+    written = tifffile.imread(out)
+    assert written.dtype == np.float32
+    np.testing.assert_array_equal(written, values.astype(np.float32))  # uint32: float32's rounding
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"compression": "zstd"}, {"compression": "zlib", "predictor": 3},
+     {"compression": "packbits"}, {"compression": "lzw", "predictor": 2}],
+    ids=["zstd", "float-predictor", "packbits", "lzw-predictor"],
+)  # fmt: skip
+def test_compressed_tiff_decodes_at_full_depth(tmp_path, options):
+    floating = options.get("predictor") == 3
+    values = RNG.random((9, 11), dtype=np.float32) if floating else deep((9, 11, 3))
+    source, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    tifffile.imwrite(source, values, photometric="minisblack" if floating else "rgb", **options)
+    identity(source, out)
+    np.testing.assert_array_equal(imagecodecs.tiff_decode(out.read_bytes()), values)
+
+
+def test_a_bigtiff_stack_is_read_whole_and_written_as_bigtiff(tmp_path):
+    pages = deep((3, 9, 11, 3))
+    source, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    tifffile.imwrite(source, pages, photometric="rgb", bigtiff=True)
+    identity(source, out)
+    with tifffile.TiffFile(out) as written:
+        assert written.is_bigtiff
+        np.testing.assert_array_equal(written.asarray(), pages)
+
+
+def test_a_stack_whose_pages_differ_in_depth_says_so(tmp_path):
+    source, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    first, second = deep((9, 11, 3)), deep((9, 11, 3))
+    with tifffile.TiffWriter(source) as writer:
+        writer.write((first >> 8).astype(np.uint8), photometric="rgb")
+        writer.write(second, photometric="rgb")
+    result = run("apply", str(source), "-k", "identity", "-o", str(out))
+    assert result.exit_code == 0
+    assert "page 1 is 16-bit, unlike the first page (8-bit): written at the first page's depth" in (
+        result.stderr
+    )
+    with tifffile.TiffFile(out) as written:
+        np.testing.assert_array_equal(written.pages[1].asarray(), np.rint(second / 257))
+
+
+def test_clipping_a_float_tiff_points_to_range_raw(tmp_path):
+    source, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    values = np.linspace(-2, 3, 99, dtype=np.float32).reshape(9, 11)
+    tifffile.imwrite(source, values)
+    result = run("apply", str(source), "-k", "identity", "-o", str(out))
+    assert "fell outside 0 to 1 and were clipped; --range raw keeps them" in result.stderr
+    identity(source, out, "--range", "raw")
+    np.testing.assert_array_equal(tifffile.imread(out), values)

@@ -33,7 +33,9 @@ fuzz = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 SIGNATURES = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*",
-              b"RIFF\x00\x00\x00\x00WEBP", b"\x93NUMPY", b""]  # fmt: skip
+              b"RIFF\x00\x00\x00\x00WEBP", b"\x93NUMPY", b"",
+              b"II+\x00", b"qoif", b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51", b"\xff\x0a",
+              b"\x00\x00\x00\x0cJXL \r\n\x87\n", b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1"]  # fmt: skip
 VALID_PNG = png_bytes()
 
 
@@ -43,28 +45,37 @@ def folder(tmp_path: Path) -> Path:
 
 
 def deep_files() -> list[tuple[str, bytes]]:
-    """Full-depth inputs (16-bit colour PNG and TIFF, float TIFF, a stack): the new decoders."""
+    """Full-depth inputs (16-bit colour PNG and TIFF, float TIFF, stacks) and imagecodecs' formats."""
     import io
 
+    import imagecodecs
     import numpy as np
     import tifffile
 
     rng = np.random.default_rng(1)
     rgb16 = rng.integers(0, 65536, (12, 10, 3), dtype=np.uint16)
+    rgba8 = rng.integers(0, 256, (12, 10, 4), dtype=np.uint8)
     files = []
     for name, array, options in (
         ("deep.tif", rgb16, {"photometric": "rgb", "compression": "zlib"}),
         ("float.tif", rng.random((12, 10, 3), dtype=np.float32), {"photometric": "rgb"}),
         ("stack.tif", rgb16[None].repeat(3, axis=0), {"photometric": "rgb"}),
+        ("big.tif", rgb16[None].repeat(2, axis=0), {"photometric": "rgb", "bigtiff": True}),
+        ("signed.tif", rgb16[..., 0].astype(np.int16), {"compression": "zstd"}),
     ):
         buffer = io.BytesIO()
         tifffile.imwrite(buffer, array, **options)
         files.append((name, buffer.getvalue()))
-    try:
-        import imagecodecs
-    except ImportError:
-        return files
-    return [*files, ("deep.png", imagecodecs.png_encode(rgb16))]
+    return [
+        *files,
+        ("deep.png", imagecodecs.png_encode(rgb16)),
+        ("in.avif", imagecodecs.avif_encode(rgb16 >> 6, bitspersample=10)),
+        ("in.jxl", imagecodecs.jpegxl_encode(rgba8, lossless=True)),
+        ("deep.jxl", imagecodecs.jpegxl_encode(rgb16, lossless=True)),
+        ("in.jp2", imagecodecs.jpeg2k_encode(rgb16 >> 4, bitspersample=12)),
+        ("in.j2k", imagecodecs.jpeg2k_encode(rgba8, codecformat="J2K")),
+        ("in.qoi", imagecodecs.qoi_encode(rgba8)),
+    ]
 
 
 DEEP_FILES = deep_files()
@@ -244,3 +255,37 @@ def test_explain_options(folder, pairs, as_json):
     assert result.exit_code in (0, USAGE)
     if result.exit_code == USAGE:
         assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_warning_while_opening_a_bigtiff_again_is_a_note(folder):
+    # Found by test_mutated_full_depth_files: a broken tag of a BigTIFF stack; Pillow warns
+    # each time it opens the file, and the frames after the first open it again.
+    content = dict(DEEP_FILES)["big.tif"]
+    result = apply_to_bytes(content[:249] + b"\x02" + content[250:], folder, "big.tif", [])
+    assert result.exit_code == 0
+    assert "Tag data larger than file. Skipping tag 283" in result.stderr
+
+
+def test_a_jpeg_xl_named_npy_claiming_a_huge_size_is_refused_by_the_limit(folder):
+    # Found by test_arbitrary_bytes_behind_any_signature: an input named .npy is probed with
+    # the tiled limit; a JPEG XL cannot be tiled, so its own limit applies, before decoding.
+    result = apply_to_bytes(b"\xff\n\x04\x00\x8a\x01", folder, "in.npy", [])
+    assert result.exit_code == 1
+    assert "122881x81921 (width x height) is 10066534401 pixels, over the limit" in result.stderr
+
+
+def test_an_avif_whose_header_libavif_refuses_is_one_line(folder):
+    # Found by test_mutated_full_depth_files: its item table broken, the sizes still there.
+    content = dict(DEEP_FILES)["in.avif"]
+    result = apply_to_bytes(content[:90] + b"\x00" + content[91:], folder, "in.avif", [])
+    assert result.exit_code == 1
+    assert "cannot read image: corrupt: " in result.stderr
+
+
+def test_a_jpeg_2000_header_with_no_samples_is_one_line(folder):
+    # Found by test_mutated_full_depth_files: a byte more in the SIZ segment shifts its
+    # component count to 0; planning refused it as an empty shape (exit 2, not 1).
+    content = dict(DEEP_FILES)["in.j2k"]
+    result = apply_to_bytes(content[:16] + b"\x00\x00" + content[17:], folder, "in.j2k", [])
+    assert result.exit_code == 1
+    assert "0 samples of 5 bits a pixel, a layout convcli does not read" in result.stderr

@@ -315,7 +315,7 @@ BAD_OPTIONS = [
     (["-p", "1,99999999999999999999"], r"--padding must be at most 2147483647"),
     (["--range", "loud"], r"--range must be one of clip, abs, rescale, offset, raw, got 'loud'"),
     (["--method", "fast"], r"--method must be one of auto, direct, separable, fft, matrix, got 'fast'"),
-    (["--format", "xcf"], r"unknown output format 'xcf'; convcli writes bmp, gif, jpeg, jpg, npy, png, tif, tiff, webp"),
+    (["--format", "xcf"], r"unknown output format 'xcf'; convcli writes avif, bmp, gif, j2k, jp2, jpeg, jpg, jxl, npy, png, qoi, tif, tiff, webp"),
     (["--max-pixels", "0"], r"Invalid value for '--max-pixels': 0 is not in the range 1<=x<=1099511627776\. \(see"),
     (["--max-pixels", "many"], r"Invalid value for '--max-pixels': 'many' is not a valid int"),
     (["--compress-level", "10"], r"Invalid value for '--compress-level': 10 is not in the range 0<=x<=9\. \(see"),

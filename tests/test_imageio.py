@@ -130,7 +130,7 @@ def test_npy_with_objects_is_refused(tmp_path):
     [
         (
             b"",
-            r"^empty.png: an empty file \(convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP and .npy\)$",
+            r"^empty.png: an empty file \(convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP, AVIF, JPEG XL, JPEG 2000, QOI and .npy\)$",
         ),
         (b"hello, I am text", r"^empty.png: not an image convcli can read \(convcli reads PNG, "),
         (
@@ -162,7 +162,9 @@ def test_output_formats_from_names_and_suffixes():
     assert output_format(".PNG").name == "png"
     assert output_format("jpeg").name == output_format(".jpg").name == "jpg"
     assert output_format("tiff").name == "tif"
-    with pytest.raises(UsageError, match=r"^unknown output format '.xyz'; convcli writes bmp, "):
+    with pytest.raises(
+        UsageError, match=r"^unknown output format '.xyz'; convcli writes avif, bmp, "
+    ):
         output_format(".xyz")
 
 

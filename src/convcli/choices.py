@@ -103,6 +103,12 @@ class FileFormat(StrEnum):
     GIF = "gif"
     NPY = "npy"
     ZARR = "zarr"  # a store (a folder of chunks), read and written in tiles
+    # Read and written with imagecodecs (io/codecs.py)
+    AVIF = "avif"
+    JXL = "jxl"
+    JP2 = "jp2"
+    J2K = "j2k"  # a bare JPEG 2000 codestream, without the JP2 boxes
+    QOI = "qoi"
 
 
 FORMAT_ALIASES = {"jpeg": FileFormat.JPG, "tiff": FileFormat.TIF}

@@ -74,6 +74,8 @@ def output_metadata(
         software=f"convcli {__version__}",
         description=provenance(settings, planned.range),
         jpeg_tables=carried.jpeg_tables,
+        bits=carried.bits,  # how the pixels are written, not metadata to strip
+        bigtiff=carried.bigtiff,
     )
     if settings.strip:
         return made

@@ -330,27 +330,38 @@ def process(
                       metadata, loop, output_label)  # fmt: skip
     else:
         write_output(target, first[0], first[1], planned.format, settings, metadata, output_label)
-    tell_clipped(report, clipped[0], planned.range, settings.kernels)
+    tell_clipped(report, clipped[0], planned.range, settings.kernels, planned.depth == "float32")
     report.seconds = time.perf_counter() - started
     return report
 
 
-def tell_clipped(report: Report, share: float, mode: Range, kernels: tuple[Kernel, ...]) -> None:
+def tell_clipped(
+    report: Report, share: float, mode: Range, kernels: tuple[Kernel, ...], floating: bool = False
+) -> None:
     """Put the share of the output's values that were clipped in the report; note it past 1%."""
     report.clipped = share
-    report.clip_note = clip_note(report, share, mode, kernels) if share > CLIP_WARNING else None
+    if share > CLIP_WARNING:
+        report.clip_note = clip_note(report, share, mode, kernels, floating)
 
 
-def clip_note(report: Report, share: float, mode: Range, kernels: tuple[Kernel, ...]) -> str:
+def clip_note(
+    report: Report, share: float, mode: Range, kernels: tuple[Kernel, ...], floating: bool = False
+) -> str:
     """Say what was clipped, where, why, and which range would show it, from the kernels' weights.
 
     The advice comes from what the kernels can give (their weights' signs
-    and sums, see :func:`convcli.ranges.reach`), not from their names.
+    and sums, see :func:`convcli.ranges.reach`), not from their names. A
+    float output holds any value: ``--range raw`` keeps them as they are.
     """
+    where = "standard output" if report.output == "-" else report.output
+    if floating:
+        return (
+            f"{report.input} with {report.kernel} -> {where}: {share:.0%} of the values "
+            "fell outside 0 to 1 and were clipped; --range raw keeps them"
+        )
     how = reach([(kernel.matrices, kernel.bias) for kernel in kernels])
     *others, last = ranges_that_help(mode, how)
     helps = f"{', '.join(others)} or {last}" if others else last
-    where = "standard output" if report.output == "-" else report.output
     return (
         f"{report.input} with {report.kernel} -> {where}: {share:.0%} of the values were "
         f"clipped (range {mode}){_why_clipped(mode, how)}; --range {helps} shows them"

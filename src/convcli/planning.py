@@ -308,7 +308,10 @@ def _headers(
                     or is_zarr_store(content)
                 )
                 limit = TILED if in_tiles else max_pixels
-                headers[item.path] = _probe(content, item.label, limit)
+                header = _probe(content, item.label, limit)
+                if in_tiles and header is not None and header.format not in TILEABLE:
+                    header = _probe(content, item.label, max_pixels)  # named .npy, but is not
+                headers[item.path] = header
     return headers
 
 

@@ -120,10 +120,15 @@ def decodes(path: Path) -> bool:
         if path.suffix == ".npy":
             np.load(path, allow_pickle=False)
             return True
+        if path.suffix in (".avif", ".jxl", ".jp2", ".j2k", ".qoi"):  # imagecodecs' formats
+            import imagecodecs
+
+            imagecodecs.imread(path)
+            return True
         with Image.open(path) as image:
             image.load()
         return True
-    except (OSError, ValueError, SyntaxError):
+    except (OSError, ValueError, SyntaxError, RuntimeError):
         if path.suffix == ".tif":  # float colour: tifffile reads what Pillow cannot
             import tifffile
 

@@ -1,15 +1,12 @@
 """Decoders beside Pillow: full depth where Pillow holds only 8 bits, and large PNGs faster.
 
 Pillow keeps 16-bit grey and float grey whole, but decodes 16-bit colour
-(and 16-bit grey with alpha) to 8 bits, and cannot open float colour TIFF.
-Those are decoded here: PNG by imagecodecs (libpng; the ``codecs`` extra),
-TIFF by tifffile (which needs imagecodecs for LZW, PackBits and JPEG
-compression). Where the library is missing, Pillow decodes at 8 bits and a
-note says what was lost and how to keep it.
-
-Where imagecodecs is installed it also decodes large plain PNGs: in about
-0.6x Pillow's CPU time, straight into the array, with no decoded Pillow
-image beside it (benchmarks/README.md).
+(and 16-bit grey with alpha) to 8 bits, reads signed and 32-bit integer
+TIFF samples as other values, and cannot open float colour TIFF or BigTIFF.
+Those are decoded here: PNG by imagecodecs (libpng), TIFF by tifffile (with
+imagecodecs for its compressions). imagecodecs also decodes large plain
+PNGs: in about 0.6x Pillow's CPU time, straight into the array, with no
+decoded Pillow image beside it (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -26,15 +23,10 @@ import numpy.typing as npt
 
 from convcli.io.metadata import Metadata, exif_of_tiff
 
-CODECS = "pip install 'convcli[codecs]'"
 _PNG_COLOUR_WITH_16_BITS = (2, 4, 6)  # RGB, grey+alpha, RGBA (IHDR colour types)
 _PNG_PLAIN_COLOUR = (0, 2, 4, 6)  # grey, RGB, grey+alpha, RGBA: no palette
 _TIFF_RGB, _TIFF_GREY = 2, 1  # PhotometricInterpretation
 DIRECT_PNG_PIXELS = 1 << 20  # below this, Pillow's decode is over before imagecodecs imports
-
-
-class DepthUnavailable(Exception):
-    """The library that decodes this file at full depth is not installed."""
 
 
 def png_needs_depth(head: bytes) -> bool:
@@ -92,14 +84,9 @@ def tiff_needs_depth(tags: Any) -> bool:
 
 
 def decode_png(source: Path | bytes) -> npt.NDArray[np.generic]:
-    """Decode a whole PNG at its own depth: (H, W) or (H, W, C).
+    """Decode a whole PNG at its own depth: (H, W) or (H, W, C)."""
+    import imagecodecs  # its libraries load when a file needs them, never at start-up
 
-    Raises ``DepthUnavailable`` where imagecodecs is not installed.
-    """
-    try:
-        import imagecodecs
-    except ImportError:
-        raise DepthUnavailable(f"16-bit colour PNG needs imagecodecs: {CODECS}") from None
     data = source if isinstance(source, bytes) else source.read_bytes()
     try:
         array: npt.NDArray[np.generic] = imagecodecs.png_decode(data)
@@ -126,13 +113,6 @@ def decode_tiff_page(page: Any) -> npt.NDArray[np.generic]:
         array: npt.NDArray[np.generic] = page.asarray()
     except RuntimeError as error:  # imagecodecs' errors, through tifffile: corrupt data
         raise ValueError(f"corrupt: {error}") from None
-    except (KeyError, ValueError) as error:
-        if "imagecodecs" in str(error):
-            compression = getattr(page.compression, "name", page.compression)
-            raise DepthUnavailable(
-                f"{compression}-compressed TIFF needs imagecodecs at full depth: {CODECS}"
-            ) from None
-        raise
     if array.ndim == 3 and page.planarconfig == 2:  # separate planes: samples first
         array = np.moveaxis(array, 0, -1)
     return array
@@ -179,5 +159,5 @@ def tiff_page_metadata(page: Any) -> Metadata:
     turned = tags.valueof(274, 1) != 1
     return Metadata(
         icc=bytes(icc) if icc else None, exif=exif_of_tiff(descriptive, turned), dpi=dpi,
-        software=text(305), description=text(270),
+        software=text(305), description=text(270), bigtiff=page.parent.is_bigtiff,
     )  # fmt: skip

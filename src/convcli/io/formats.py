@@ -55,6 +55,12 @@ _FORMATS = {
         OutputFormat(FileFormat.GIF, "GIF", ("uint8",), alpha=False, frames=True),
         OutputFormat(FileFormat.NPY, None, ("float32",), alpha=False),
         OutputFormat(FileFormat.ZARR, None, ("float32",), alpha=False),
+        # Written by imagecodecs (io/codecs.py), not Pillow
+        OutputFormat(FileFormat.AVIF, None, ("uint8", "uint16"), alpha=True),
+        OutputFormat(FileFormat.JXL, None, ("uint8", "uint16"), alpha=True),
+        OutputFormat(FileFormat.JP2, None, ("uint8", "uint16"), alpha=True),
+        OutputFormat(FileFormat.J2K, None, ("uint8", "uint16"), alpha=True),
+        OutputFormat(FileFormat.QOI, None, ("uint8",), alpha=True),
     )
 }
 FORMAT_NAMES = tuple(sorted([*_FORMATS, *FORMAT_ALIASES]))
@@ -84,7 +90,12 @@ _SIGNATURES = [
     (b"\x89PNG\r\n\x1a\n", FileFormat.PNG), (b"\xff\xd8\xff", FileFormat.JPG),
     (b"GIF87a", FileFormat.GIF), (b"GIF89a", FileFormat.GIF), (b"BM", FileFormat.BMP),
     (b"II*\x00", FileFormat.TIF), (b"MM\x00*", FileFormat.TIF), (NPY_MAGIC, FileFormat.NPY),
+    # BigTIFF, and the formats imagecodecs decodes (AVIF is told by its ftyp box's brands)
+    (b"II+\x00", FileFormat.TIF), (b"MM\x00+", FileFormat.TIF), (b"qoif", FileFormat.QOI),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", FileFormat.JP2), (b"\xff\x4f\xff\x51", FileFormat.J2K),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", FileFormat.JXL), (b"\xff\x0a", FileFormat.JXL),
 ]  # fmt: skip
+_AVIF_BRANDS = {b"avif", b"avis"}
 
 
 def is_zarr_store(path: Location) -> bool:
@@ -104,4 +115,13 @@ def sniff_format(head: bytes) -> FileFormat | None:
     """
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return FileFormat.WEBP
+    if head[4:8] == b"ftyp" and _brands(head) & _AVIF_BRANDS:
+        return FileFormat.AVIF
     return next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+
+
+def _brands(head: bytes) -> set[bytes]:
+    """Return the brands of an ISO base media file's ftyp box, as far as ``head`` holds them."""
+    size = int.from_bytes(head[:4], "big")
+    listed = head[16 : min(size, len(head))]
+    return {head[8:12], *(listed[i : i + 4] for i in range(0, len(listed) - 3, 4))}

@@ -26,9 +26,9 @@ from PIL import Image, UnidentifiedImageError
 from convcli import extras
 from convcli.choices import FileFormat
 from convcli.errors import InputError
+from convcli.io import codecs
 from convcli.io.deep import (
     DIRECT_PNG_PIXELS,
-    DepthUnavailable,
     decode_png,
     decode_tiff_page,
     open_tiff,
@@ -183,10 +183,18 @@ def read_image(
             _npy_layout(source, label, max_pixels)
             array = _load_npy(source)
             return Picture(array, None, _npy_white(array.dtype), FileFormat.NPY)
+        if kind in codecs.CODEC_FORMATS:
+            if frame:
+                raise InputError(f"{label}: has 1 frame(s), so no frame {frame}")
+            return replace(
+                _codec_picture(source, kind, label, max_pixels), note=_note(label, warned)
+            )
         with _decoder_heard(kind), _pillow_allows(max_pixels):
             image = _open_image(source, kind, label, max_pixels)
-            if image is None:  # a TIFF only tifffile reads (float colour)
-                return _tiff_picture(source, label, max_pixels)
+            if image is None:  # a TIFF only tifffile reads (float colour, BigTIFF, signed)
+                return replace(
+                    _tiff_picture(source, label, max_pixels, frame), note=_note(label, warned)
+                )
             with image:
                 count = _frame_count(image, label)
                 if frame >= count:
@@ -279,9 +287,11 @@ def iter_frames(
     label = name or str(source)
     with _reading(label, record=False):
         kind, head = _sniff(source, label)
-        with _pillow_allows(max_pixels):
+        with warnings.catch_warnings(record=True), _pillow_allows(max_pixels):
+            warnings.simplefilter("always")  # read_image noted them, opening first
             image = _open_image(source, kind, label, max_pixels)
-        if image is None:  # tifffile alone: its first page only
+        if image is None:  # tifffile alone
+            yield from _tiff_frames(source, label, max_pixels, start, like)
             return
         with image:
             with warnings.catch_warnings(record=True), _pillow_allows(max_pixels):
@@ -299,6 +309,7 @@ def iter_frames(
                     image.seek(index + skipped)
                     _check_size(image.width, image.height, label, max_pixels)
                     frame = _decode_frame(source, image, head, kind, count, index, like)
+                    _tell_depth(frame, like, index)
                 frame = replace(frame, note=_note(label, warned))
                 if frame.header.shape != like.shape:  # a stack's pages may differ in size
                     raise InputError(
@@ -306,6 +317,37 @@ def iter_frames(
                         f"first, {_sized(like.shape)}; --frame {index} takes it alone"
                     )
                 yield frame
+
+
+def _tiff_frames(
+    source: Path | bytes, label: str, max_pixels: int, start: int, like: Header
+) -> Iterator[Picture]:
+    """Yield the pages of a TIFF only tifffile reads, from ``start``, laid out as ``like``."""
+    for index in range(start, like.frames):
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            frame = _tiff_picture(source, label, max_pixels, index)
+            _tell_depth(frame, like, index)
+        if frame.header.shape != like.shape or (frame.alpha is not None) != like.alpha:
+            raise InputError(
+                f"{label}: frame {index} is {_sized(frame.header.shape)}, unlike the "
+                f"first, {_sized(like.shape)}; --frame {index} takes it alone"
+            )
+        yield replace(frame, note=_note(label, warned))
+
+
+def _tell_depth(frame: Picture, like: Header, index: int) -> None:
+    """Warn (a note on the input) where a page's depth is not the first's, which the output has."""
+    if frame.white != like.white:
+        warnings.warn(
+            f"page {index} is {_depth_name(frame.white)}, unlike the first page "
+            f"({_depth_name(like.white)}): written at the first page's depth",
+            stacklevel=2,
+        )
+
+
+def _depth_name(white: float) -> str:
+    return {255.0: "8-bit", 65535.0: "16-bit"}.get(white, "float")
 
 
 def _sized(shape: tuple[int, ...]) -> str:
@@ -326,6 +368,8 @@ def _decode_frame(
         if alpha is None and (key := _colour_key(image, head)) is not None:
             alpha = _keyed_alpha(pixels, key, white)
     metadata = read_metadata(image, turned=orientation != 1, header_only=direct is not None)
+    if kind == FileFormat.TIF and head[2:4] in (b"+\x00", b"\x00+"):  # BigTIFF
+        metadata = replace(metadata, bigtiff=True)
     duration = image.info.get("duration")
     return Picture(
         pixels, alpha, white, kind, None, metadata, count,
@@ -396,6 +440,10 @@ def _frame_count(image: Image.Image, label: str) -> int:
         return 1
     # Walks the frames' headers, within the file; an APNG's default image is not a frame.
     count = int(getattr(image, "n_frames", 1)) - _before_frames(image)
+    return _within_frames(count, label)
+
+
+def _within_frames(count: int, label: str) -> int:
     if count > MAX_FRAMES:
         raise InputError(
             f"{label}: {count} frames is over the limit of {MAX_FRAMES}; "
@@ -425,6 +473,8 @@ def probe_image(
         if kind == FileFormat.NPY:
             shape, dtype = _npy_layout(path, label, max_pixels)
             return Header(shape, False, _npy_white(dtype), FileFormat.NPY)
+        if kind in codecs.CODEC_FORMATS:
+            return _codec_header(path, kind, label, max_pixels)
         with _decoder_heard(kind), _pillow_allows(max_pixels):
             image = _open_image(path, kind, label, max_pixels)
         if image is None:
@@ -524,7 +574,7 @@ _DIRECT_METADATA_BYTES = 16 << 20  # a colour profile, EXIF and text, generously
 def _decode_direct(
     source: Path | bytes, image: Image.Image, count: int
 ) -> npt.NDArray[np.generic] | None:
-    """Decode a large plain PNG with imagecodecs, where installed; else None (Pillow decodes).
+    """Decode a large plain PNG with imagecodecs; else None (Pillow decodes).
 
     Its metadata all comes before the pixels, so Pillow never decodes them.
     The file is read whole, so only one no larger than its samples could be
@@ -533,18 +583,13 @@ def _decode_direct(
     pixels = image.width * image.height
     if image.format != "PNG" or count > 1 or pixels < DIRECT_PNG_PIXELS:
         return None
-    if not extras.has("imagecodecs"):  # then the file is not read twice
-        return None
     size = len(source) if isinstance(source, bytes) else source.stat().st_size
     if size > 8 * pixels + _DIRECT_METADATA_BYTES:
         return None
     data = source if isinstance(source, bytes) else source.read_bytes()
     if not png_decodes_directly(data):
         return None
-    try:
-        return decode_png(data)
-    except DepthUnavailable:  # found, but it does not import
-        return None
+    return decode_png(data)
 
 
 def _decode_deep(
@@ -556,57 +601,122 @@ def _decode_deep(
     if not _deep_frames(image):
         warnings.warn("an animated 16-bit PNG is read at 8 bits per sample", stacklevel=2)
         return None
-    try:
-        if image.format == "PNG":
-            return decode_png(source)
-        with open_tiff(source) as tiff:
-            return decode_tiff_page(tiff.pages[index])
-    except DepthUnavailable as why:
-        warnings.warn(f"decoded at 8 bits per sample: {why}", stacklevel=2)
-        return None
-
-
-def _tiff_picture(source: Path | bytes, label: str, max_pixels: int) -> Picture:
-    """Read a TIFF that Pillow cannot open (float colour) with tifffile alone."""
+    if image.format == "PNG":
+        return decode_png(source)
     with open_tiff(source) as tiff:
-        page = _tiff_page(tiff, label, max_pixels)
+        return decode_tiff_page(tiff.pages[index])
+
+
+def _codec_picture(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Picture:
+    """Read an AVIF, JPEG XL, JPEG 2000 or QOI file: its header checked, then decoded whole."""
+    known = _codec_layout(source, kind, label, max_pixels)
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    array, bits = codecs.decode(data, kind, known)
+    pixels, alpha, white = _split_array(array)
+    with _pillow_allows(max_pixels):
+        metadata = codecs.metadata(data, kind, bits)
+    return Picture(pixels, alpha, white, kind, None, metadata)
+
+
+def _codec_header(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Header:
+    """Read the header :func:`_codec_picture` would give, decoding no pixel."""
+    known = _codec_layout(source, kind, label, max_pixels)
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    with _pillow_allows(max_pixels):
+        made = codecs.metadata(data, kind, known.bits)
+    alpha = known.samples in (2, 4)
+    colour = known.samples - alpha
+    shape = (known.height, known.width) if colour == 1 else (known.height, known.width, colour)
+    white = 1.0 if known.bits == 32 else 65535.0 if known.bits > 8 else 255.0
+    return Header(shape, alpha, white, kind, made.software, made.description)
+
+
+def _codec_layout(
+    source: Path | bytes, kind: FileFormat, label: str, max_pixels: int
+) -> codecs.Layout:
+    """Read a codec's header from the file's first bytes alone and check its size."""
+    if isinstance(source, bytes):
+        head = source[: codecs.HEADER_BYTES]
+    else:
+        with source.open("rb") as stream:
+            head = stream.read(codecs.HEADER_BYTES)
+    known = codecs.layout(head, kind)
+    _check_size(known.width, known.height, label, max_pixels)
+    return known
+
+
+def _tiff_picture(source: Path | bytes, label: str, max_pixels: int, frame: int = 0) -> Picture:
+    """Read a TIFF's page with tifffile alone: float colour, BigTIFF, signed or 32-bit integers."""
+    with open_tiff(source) as tiff:
+        count = _tiff_count(tiff, label)
+        if frame >= count:
+            raise InputError(f"{label}: has {count} frame(s), so no frame {frame}")
+        page = _tiff_page(tiff, label, max_pixels, frame)
         pixels, alpha, white = _split_array(orient(decode_tiff_page(page), _tiff_orientation(page)))
-        return Picture(pixels, alpha, white, FileFormat.TIF, None, tiff_page_metadata(page))
+        metadata = tiff_page_metadata(page)
+    return Picture(pixels, alpha, white, FileFormat.TIF, None, metadata, count)
 
 
 def _tiff_header(source: Path | bytes, label: str, max_pixels: int) -> Header:
     """Read the header :func:`_tiff_picture` would give, from the tags alone."""
     with open_tiff(source) as tiff:
+        count = _tiff_count(tiff, label)
         page = _tiff_page(tiff, label, max_pixels)
         rows, cols = page.imagelength, page.imagewidth
         if _tiff_orientation(page) in (5, 6, 7, 8):
             rows, cols = cols, rows
         alpha = page.samplesperpixel in (2, 4)
         colour = page.samplesperpixel - alpha
-        white = 1.0 if page.dtype.kind == "f" else 65535.0 if page.dtype.itemsize == 2 else 255.0
+        white = _white(page.dtype)
         made = tiff_page_metadata(page)
     shape = (rows, cols) if colour == 1 else (rows, cols, colour)
-    return Header(shape, alpha, white, FileFormat.TIF, made.software, made.description)
+    return Header(shape, alpha, white, FileFormat.TIF, made.software, made.description, count)
 
 
-def _tiff_page(tiff: Any, label: str, max_pixels: int) -> Any:
+def _tiff_count(tiff: Any, label: str) -> int:
+    """Count a TIFF's pages (tifffile walks their directories, not their pixels)."""
     if not tiff.pages:  # what Pillow could not open, tifffile cannot either
         raise InputError(f"{label}: not an image convcli can read")
-    page = tiff.pages[0]
+    return _within_frames(len(tiff.pages), label)
+
+
+def _tifffile_only(image: Image.Image) -> bool:
+    """Whether Pillow would give a TIFF's samples other values: signed, or 32-bit integers."""
+    tags = getattr(image, "tag_v2", {})
+    formats, bits = tags.get(339, (1,)), tags.get(258, (8,))
+    formats = formats if isinstance(formats, tuple) else (formats,)
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    return 2 in formats or (max(bits) == 32 and 3 not in formats)
+
+
+def _tiff_page(tiff: Any, label: str, max_pixels: int, index: int = 0) -> Any:
+    page = tiff.pages[index]  # after _tiff_count: there is one
     _check_size(page.imagewidth, page.imagelength, label, max_pixels)
     if page.dtype is None or not 1 <= page.samplesperpixel <= 4 or not page.shape:
         raise InputError(f"{label}: cannot read image: a TIFF layout convcli does not read")
     return page
 
 
+def _white(dtype: np.dtype[Any]) -> float:
+    """Full intensity in a decoded sample type.
+
+    32-bit integers as Pillow's "I" images have always been read: 65535;
+    signed 8- and 16-bit samples have no white, and are read as float values (1.0).
+    """
+    return _WHITES.get(np.dtype(dtype), 1.0)
+
+
+_WHITES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
+           np.dtype(np.int32): 65535.0, np.dtype(np.uint32): 65535.0}  # fmt: skip
+
+
 def _split_array(
     array: npt.NDArray[np.generic],
 ) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, float]:
     """Colour and alpha of a decoded array: 2 or 4 samples end in alpha."""
-    if array.dtype.kind == "f":
-        array, white = array.astype(np.float32, copy=False), 1.0
-    else:
-        white = 65535.0 if array.dtype == np.uint16 else 255.0
+    white = _white(array.dtype)
+    if array.dtype not in (np.uint8, np.uint16):  # float, signed, 32-bit: their values, as float
+        array = array.astype(np.float32, copy=False)
     if array.ndim == 2 or array.shape[2] not in (2, 4):
         return array, None, white
     colour = array[..., 0] if array.shape[2] == 2 else array[..., :3]
@@ -657,7 +767,8 @@ def _sniff(source: Path | bytes, label: str) -> tuple[FileFormat, bytes]:
     if kind is None:
         what = "an empty file" if not head else "not an image convcli can read"
         raise InputError(
-            f"{label}: {what} (convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP and .npy)"
+            f"{label}: {what} (convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP, "
+            "AVIF, JPEG XL, JPEG 2000, QOI and .npy)"
         )
     return kind, head
 
@@ -692,6 +803,9 @@ def _open_image(
     limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         image = Image.open(stream, formats=[_pillow_name(kind)])
+        if kind == FileFormat.TIF and _tifffile_only(image):
+            image.close()
+            return None
     except UnidentifiedImageError:
         if kind == FileFormat.TIF:
             return None

@@ -59,6 +59,11 @@ class Metadata:
         compress its output alike.
     lossless : bool
         A WebP input was compressed without loss: so is its output.
+    bits : int or None
+        The significant bits of an input's samples held as 16 (10 or 12: AVIF,
+        JPEG XL, JPEG 2000), for an output that holds that depth.
+    bigtiff : bool
+        The input was a BigTIFF: so is a TIFF output.
     """
 
     icc: bytes | None = None
@@ -68,6 +73,8 @@ class Metadata:
     description: str | None = None
     jpeg_tables: tuple[dict[int, list[int]], int] | None = None
     lossless: bool = False
+    bits: int | None = None
+    bigtiff: bool = False
 
     @property
     def carried(self) -> list[str]:
@@ -148,6 +155,11 @@ HOLDS = {
     FileFormat.GIF: (),
     FileFormat.NPY: (),
     FileFormat.ZARR: (),
+    FileFormat.AVIF: (),  # imagecodecs' encoder writes pixels alone
+    FileFormat.JXL: ("EXIF", "resolution"),  # an Exif box (the profile is inside the pixels)
+    FileFormat.JP2: ("EXIF", "resolution"),  # a UUID box of EXIF, as ExifTool writes
+    FileFormat.J2K: (),  # a bare codestream
+    FileFormat.QOI: (),
 }
 
 

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from convcli.choices import FileFormat
+from convcli.io import codecs
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
 from convcli.io.png import write_png
@@ -62,6 +63,11 @@ def write_image(
     threads : int or None
         PNG: threads to compress in (None: one per CPU).
     """
+    if fmt.name in codecs.CODEC_FORMATS:
+        codecs.encode(
+            stream, _composed(pixels, alpha, fmt)[0], fmt.name, metadata or Metadata(), quality
+        )
+        return
     if fmt.pillow is None:
         np.save(stream, pixels, allow_pickle=False)
         return
@@ -72,7 +78,9 @@ def write_image(
     elif fmt.name == FileFormat.TIF:
         import tifffile
 
-        tifffile.imwrite(stream, image_array, **_tiff_page(image_array, with_alpha, metadata))
+        page = _tiff_page(image_array, with_alpha, metadata)
+        # BigTIFF as the input was, or where the output needs it (tifffile: past 4 GB)
+        tifffile.imwrite(stream, image_array, bigtiff=metadata.bigtiff or None, **page)
     else:
         image = _pillow_image(image_array, with_alpha)
         image.save(stream, format=fmt.pillow, **save_options(fmt.name, metadata, quality))
@@ -97,7 +105,7 @@ def write_frames(
         import tifffile
 
         count = 0
-        with tifffile.TiffWriter(stream) as tiff:
+        with tifffile.TiffWriter(stream, bigtiff=metadata.bigtiff) as tiff:
             for pixels, alpha, _ in frames:
                 array, with_alpha = _composed(pixels, alpha, fmt)
                 page = _tiff_page(array, with_alpha, metadata if count == 0 else Metadata())

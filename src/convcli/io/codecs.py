@@ -1,0 +1,475 @@
+"""AVIF, JPEG XL, JPEG 2000 and QOI: read and written with imagecodecs.
+
+A file's size is read from its own header (within its first MiB: ISO boxes,
+a JPEG 2000 SIZ segment, JPEG XL's bit-packed size header, QOI's 14 bytes)
+and checked against ``--max-pixels`` before anything is decoded. Samples of
+other than 8 or 16 bits (10 and 12 for AVIF, JPEG XL and JPEG 2000) are held
+at the next of those, scaled so that white is white (1023 becomes 65535,
+exactly reversible), and written back at their own bits where the output
+format holds them (:attr:`Metadata.bits`).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from convcli.choices import FileFormat
+from convcli.io.metadata import DESCRIPTION, ORIENTATION, SOFTWARE, Metadata, exif_for
+
+CODEC_FORMATS = frozenset(
+    {FileFormat.AVIF, FileFormat.JXL, FileFormat.JP2, FileFormat.J2K, FileFormat.QOI}
+)
+HEADER_BYTES = 1 << 20  # what is read to find a size; the boxes before the pixels fit
+AVIF_SPEED = 8  # libavif's 0 (slowest) to 10: a 12-megapixel photo in about a second (README)
+AVIF_QUALITY = 80  # libavif's default is 60: visibly softer on photographs
+AVIF_BITS = 12  # the most AVIF holds: where a 16-bit input goes
+_MAX_BOXES = 4096
+_MAX_EXTRA_CHANNELS = 256
+_QOI_END = bytes(7) + b"\x01"
+_EXIF_UUID = b"JpgTiffExif->JP2"  # the UUID box ExifTool and Exiv2 keep EXIF in
+_JXL_RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 4), 7: (2, 1)}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a header says: the size, the bits of a sample, and the samples of a pixel."""
+
+    width: int
+    height: int
+    bits: int
+    samples: int  # alpha included
+
+
+def layout(head: bytes, kind: FileFormat) -> Layout:
+    """Read the size and sample layout from a file's first bytes, decoding no pixel.
+
+    Raises
+    ------
+    ValueError
+        When the header is cut short or broken.
+
+    Examples
+    --------
+    >>> layout(b"qoif" + struct.pack(">II", 640, 480) + bytes([4, 0]), FileFormat.QOI)
+    Layout(width=640, height=480, bits=8, samples=4)
+    """
+    try:
+        if kind == FileFormat.QOI:
+            width, height, channels = struct.unpack_from(">IIB", head, 4)
+            found = Layout(width, height, 8, channels)
+        elif kind == FileFormat.J2K:
+            found = _siz(head)
+        elif kind == FileFormat.JP2:
+            found = _jp2_layout(head)
+        elif kind == FileFormat.JXL:
+            found = _jxl_layout(_jxl_codestream(head))
+        else:
+            found = _avif_layout(head)
+    except (struct.error, IndexError) as error:
+        raise ValueError(f"cut short in its header ({type(error).__name__})") from None
+    if not 1 <= found.samples <= 4 or not (1 <= found.bits <= 16 or found.bits == 32):
+        raise ValueError(
+            f"{found.samples} samples of {found.bits} bits a pixel, a layout convcli does not read"
+        )
+    return found
+
+
+def decode(data: bytes, kind: FileFormat, known: Layout) -> tuple[npt.NDArray[np.generic], int]:
+    """Decode the pixels: (H, W) or (H, W, C) at 8 or 16 bits, and the bits they were."""
+    import imagecodecs  # its libraries load when a file needs them, never at start-up
+
+    decoders = {
+        FileFormat.AVIF: lambda d: imagecodecs.avif_decode(d, index=0),
+        FileFormat.JXL: lambda d: imagecodecs.jpegxl_decode(d, index=0),
+        FileFormat.JP2: imagecodecs.jpeg2k_decode,
+        FileFormat.J2K: imagecodecs.jpeg2k_decode,
+        FileFormat.QOI: imagecodecs.qoi_decode,
+    }
+    if kind == FileFormat.QOI and not data.endswith(_QOI_END):  # its decoder fills in silence
+        raise ValueError("truncated: no end marker")
+    try:
+        array: npt.NDArray[np.generic] = decoders[kind](data)  # type: ignore[no-untyped-call]
+    except (RuntimeError, imagecodecs.DelayedImportError) as error:
+        raise ValueError(f"corrupt: {error}") from None
+    except Exception as error:  # imagecodecs' own exception types, one per codec
+        if type(error).__module__.startswith("imagecodecs"):
+            raise ValueError(f"corrupt: {error}") from None
+        raise
+    samples = array.shape[2] if array.ndim == 3 else 1
+    if sorted(array.shape[:2]) != sorted((known.height, known.width)) or samples != known.samples:
+        # (JPEG XL's decoder turns it by its orientation)
+        raise ValueError(f"corrupt: decoded {array.shape}, unlike its header")
+    if array.dtype.kind in "iu" and array.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"{array.dtype} samples, which convcli does not read")
+    return _widened(array, known.bits), known.bits
+
+
+def _widened(array: npt.NDArray[np.generic], bits: int) -> npt.NDArray[np.generic]:
+    """Scale samples of ``bits`` to the full range of their type: round(v * 65535 / 1023)."""
+    if array.dtype.kind == "f" or bits in (8, 16) or not 1 <= bits <= 16:
+        return array
+    full, top = (255 if array.dtype == np.uint8 else 65535), (1 << bits) - 1
+    wide = (array.astype(np.uint32) * full + top // 2) // top
+    return wide.astype(array.dtype)
+
+
+def metadata(data: bytes, kind: FileFormat, bits: int) -> Metadata:
+    """Read what a file carries besides its pixels, where imagecodecs' formats hold it.
+
+    AVIF's colour profile and EXIF and JPEG 2000's profile and resolution, as
+    Pillow reads their headers; EXIF (and so provenance) from a JPEG XL Exif
+    box or a JP2's EXIF UUID box.
+    """
+    kept = Metadata(bits=bits if bits not in (8, 16, 32) else None)
+    if kind in (FileFormat.AVIF, FileFormat.JP2):
+        from convcli.io.metadata import read_metadata
+
+        try:
+            with Image.open(io.BytesIO(data), formats=[_PILLOW[kind]]) as image:  # header only
+                kept = replace(read_metadata(image, turned=False), bits=kept.bits)
+        except RuntimeError as error:  # libavif's, through Pillow: a broken header
+            raise ValueError(f"corrupt: {error}") from None
+    exif = _box_exif(data, kind)
+    if exif is None:
+        return kept
+    found = Image.Exif()
+    found.load(exif)
+    if ORIENTATION in found:  # the decoder applied it
+        found[ORIENTATION] = 1
+    software, description = found.get(SOFTWARE), found.get(DESCRIPTION)
+    return replace(
+        kept, exif=found.tobytes(),
+        software=software if isinstance(software, str) else None,
+        description=description if isinstance(description, str) else None,
+    )  # fmt: skip
+
+
+_PILLOW = {FileFormat.AVIF: "AVIF", FileFormat.JP2: "JPEG2000"}
+
+
+def encode(
+    stream: BinaryIO,
+    array: npt.NDArray[np.generic],
+    kind: FileFormat,
+    metadata: Metadata,
+    quality: int | None,
+) -> None:
+    """Write ``array`` (samples last, alpha joined) as ``kind``; lossless unless ``quality``.
+
+    AVIF is lossy (quality :data:`AVIF_QUALITY`, speed :data:`AVIF_SPEED`),
+    except at ``--quality 100``; JPEG XL and JPEG 2000 are lossless unless a
+    quality is given; QOI is always lossless.
+    """
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    bits = _bits(array, kind, metadata)
+    narrowed = _narrowed(array, bits)
+    if kind == FileFormat.AVIF:
+        data = _avif(narrowed, bits, quality)
+    elif kind == FileFormat.JXL:
+        data = _jxl_with_exif(_jxl(narrowed, bits, quality), metadata)
+    elif kind == FileFormat.QOI:
+        data = _qoi(narrowed)
+    else:
+        data = _jpeg2k(narrowed, bits, quality, kind)
+        if kind == FileFormat.JP2:
+            data += _exif_box(b"uuid", _EXIF_UUID, metadata)
+    stream.write(data)
+
+
+def _avif(array: npt.NDArray[np.generic], bits: int, quality: int | None) -> bytes:
+    import imagecodecs
+
+    level = AVIF_QUALITY if quality is None else quality
+    return bytes(imagecodecs.avif_encode(array, level=level, speed=AVIF_SPEED, bitspersample=bits))
+
+
+def _jxl(array: npt.NDArray[np.generic], bits: int, quality: int | None) -> bytes:
+    import imagecodecs
+
+    if quality is None:
+        return bytes(imagecodecs.jpegxl_encode(array, lossless=True, bitspersample=bits))
+    return bytes(imagecodecs.jpegxl_encode(array, level=quality, bitspersample=bits))
+
+
+def _jpeg2k(
+    array: npt.NDArray[np.generic], bits: int, quality: int | None, kind: FileFormat
+) -> bytes:
+    import imagecodecs
+
+    # Lossless (reversible); with --quality N, lossy to a PSNR of 25 + N/4 dB (N=100: 50 dB).
+    data = imagecodecs.jpeg2k_encode(
+        array, level=None if quality is None else 25 + quality // 4,
+        codecformat=kind.upper(), bitspersample=bits, reversible=quality is None,
+    )  # fmt: skip
+    return bytes(data)
+
+
+def _qoi(array: npt.NDArray[np.generic]) -> bytes:
+    import imagecodecs
+
+    return bytes(imagecodecs.qoi_encode(_as_rgb(array)))
+
+
+def _bits(array: npt.NDArray[np.generic], kind: FileFormat, metadata: Metadata) -> int:
+    """Choose the bits to write: the input's own where the format holds them."""
+    if array.dtype == np.uint8:
+        return 8
+    most = AVIF_BITS if kind == FileFormat.AVIF else 16
+    return min(metadata.bits or 16, most)
+
+
+def _narrowed(array: npt.NDArray[np.generic], bits: int) -> npt.NDArray[np.generic]:
+    """Undo :func:`_widened`: 16-bit samples back to ``bits`` (exactly, for what was widened)."""
+    if array.dtype != np.uint16 or bits == 16:
+        return array
+    top = (1 << bits) - 1
+    return ((array.astype(np.uint32) * top + 32767) // 65535).astype(np.uint16)
+
+
+def _as_rgb(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    """QOI holds RGB and RGBA only: grey is written as three equal channels."""
+    if array.ndim == 2:
+        return np.repeat(array[..., None], 3, axis=2)
+    if array.shape[2] == 2:
+        return np.concatenate([np.repeat(array[..., :1], 3, axis=2), array[..., 1:]], axis=2)
+    return array
+
+
+def _tiff_exif(metadata: Metadata) -> bytes | None:
+    """Build an output's EXIF (the input's, provenance, resolution): a bare TIFF structure."""
+    exif = exif_for(metadata, with_dpi=True)
+    return exif.tobytes().removeprefix(b"Exif\x00\x00") if len(exif) else None
+
+
+def _box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(body), kind) + body
+
+
+def _exif_box(kind: bytes, prefix: bytes, metadata: Metadata) -> bytes:
+    exif = _tiff_exif(metadata)
+    return _box(kind, prefix + exif) if exif else b""
+
+
+def _jxl_with_exif(data: bytes, metadata: Metadata) -> bytes:
+    """Put an Exif box into a JPEG XL file (a container, made from a bare codestream)."""
+    exif = _exif_box(b"Exif", bytes(4), metadata)  # 4 bytes: the TIFF header is at offset 0
+    if not exif:
+        return data
+    if data.startswith(b"\xff\x0a"):
+        boxes = [_box(b"jxlc", data)]
+    else:
+        boxes = [data[start - header : end] for _, start, end, header in _boxes(data)][2:]
+    signature = _box(b"JXL ", b"\r\n\x87\n")
+    return signature + _box(b"ftyp", b"jxl \x00\x00\x00\x00jxl ") + exif + b"".join(boxes)
+
+
+def _boxes(
+    data: bytes, start: int = 0, end: int | None = None
+) -> Iterator[tuple[bytes, int, int, int]]:
+    """Walk ISO base media boxes: (type, body start, body end, header length), within bounds."""
+    end = len(data) if end is None else end
+    position = start
+    for _ in range(_MAX_BOXES):
+        if position + 8 > end:
+            return
+        size, kind = struct.unpack_from(">I4s", data, position)
+        header = 8
+        if size == 1:
+            (size,) = struct.unpack_from(">Q", data, position + 8)
+            header = 16
+        elif size == 0:  # to the end
+            size = end - position
+        if size < header:
+            raise ValueError(f"corrupt: a {kind!r} box of {size} bytes")
+        yield bytes(kind), position + header, min(position + size, end), header
+        position += size
+
+
+def _find(data: bytes, path: list[bytes], start: int = 0, end: int | None = None) -> list[bytes]:
+    """Return the bodies of the boxes at ``path`` (``meta`` is a full box: 4 bytes first)."""
+    found = []
+    for kind, body, stop, _ in _boxes(data, start, end):
+        if kind != path[0]:
+            continue
+        if len(path) == 1:
+            found.append(data[body:stop])
+        else:
+            found += _find(data, path[1:], body + 4 * (kind == b"meta"), stop)
+    return found
+
+
+def _avif_layout(head: bytes) -> Layout:
+    properties = [b"meta", b"iprp", b"ipco"]
+    sizes = [struct.unpack_from(">II", body, 4) for body in _find(head, [*properties, b"ispe"])]
+    codings = _find(head, [*properties, b"av1C"])
+    if not sizes or not codings:
+        raise ValueError("no image size (ispe) or coding (av1C) in its first MiB")
+    width, height = max(sizes, key=lambda size: size[0] * size[1])
+    flags = codings[0][2]  # high bit depth, twelve bit, monochrome
+    bits = 12 if flags & 0x20 else 10 if flags & 0x40 else 8
+    meta = b"".join(_find(head, [b"meta"]))
+    alpha = b"auxiliary:alpha" in meta or b"auxid:1" in meta
+    return Layout(width, height, bits, (1 if flags & 0x10 else 3) + alpha)
+
+
+def _jp2_layout(head: bytes) -> Layout:
+    headers = _find(head, [b"jp2h", b"ihdr"])
+    if not headers:
+        raise ValueError("no image header (ihdr) in its first MiB")
+    height, width, samples, depth = struct.unpack_from(">IIHB", headers[0])
+    if depth == 255:  # each component its own: the first's
+        depth = _find(head, [b"jp2h", b"bpcc"])[0][0]
+    return Layout(width, height, _component_bits(depth), samples)
+
+
+def _siz(head: bytes) -> Layout:
+    """Read a JPEG 2000 codestream's size from its SIZ segment (right after SOC)."""
+    xsiz, ysiz, xo, yo = struct.unpack_from(">IIII", head, 8)
+    (samples,) = struct.unpack_from(">H", head, 40)
+    return Layout(xsiz - xo, ysiz - yo, _component_bits(head[42]), samples)
+
+
+def _component_bits(depth: int) -> int:
+    if depth & 0x80:
+        raise ValueError("signed samples, which convcli does not read")
+    return (depth & 0x7F) + 1
+
+
+def _jxl_codestream(head: bytes) -> bytes:
+    if head.startswith(b"\xff\x0a"):
+        return head
+    for kind, body, stop, _ in _boxes(head):
+        if kind == b"jxlc":
+            return head[body:stop]
+        if kind == b"jxlp":  # the first part: a 4-byte index, then the codestream
+            return head[body + 4 : stop]
+    raise ValueError("no codestream (jxlc, jxlp) in its first MiB")
+
+
+class _Bits:
+    """JPEG XL's bit reader: least significant bit first."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.position = data, 0
+
+    def read(self, count: int) -> int:
+        value = 0
+        for shift in range(count):
+            bit = self.data[self.position >> 3] >> (self.position & 7) & 1
+            value |= bit << shift
+            self.position += 1
+        return value
+
+    def u32(self, *choices: tuple[int, int]) -> int:
+        """One of four distributions, by a 2-bit selector: (bits to read, offset)."""
+        bits, offset = choices[self.read(2)]
+        return self.read(bits) + offset
+
+
+_SIZES = ((9, 1), (13, 1), (18, 1), (30, 1))
+
+
+def _jxl_size(reader: _Bits) -> tuple[int, int]:
+    """Read a SizeHeader: width and height."""
+    small = reader.read(1)
+    height = (reader.read(5) + 1) * 8 if small else reader.u32(*_SIZES)
+    ratio = reader.read(3)
+    if ratio:
+        across, down = _JXL_RATIOS[ratio]
+        return height * across // down, height
+    return ((reader.read(5) + 1) * 8 if small else reader.u32(*_SIZES)), height
+
+
+def _jxl_preview(reader: _Bits) -> None:
+    """Read past a PreviewHeader (its size, in its own distributions)."""
+    div8 = reader.read(1)
+    for side in range(2):
+        if side and reader.read(3):  # a ratio: no width of its own
+            return
+        if div8:
+            reader.u32((0, 16), (0, 32), (5, 1), (9, 33))
+        else:
+            reader.u32((6, 1), (8, 65), (10, 321), (12, 1345))
+
+
+def _jxl_layout(codestream: bytes) -> Layout:
+    """Read the size header, then the image metadata as far as its colour space."""
+    if not codestream.startswith(b"\xff\x0a"):
+        raise ValueError("not a JPEG XL codestream")
+    reader = _Bits(codestream[2:])
+    width, height = _jxl_size(reader)
+    if reader.read(1):  # all_default: 8-bit RGB
+        return Layout(width, height, 8, 3)
+    if reader.read(1):  # extra_fields
+        reader.read(3)  # orientation
+        if reader.read(1):
+            _jxl_size(reader)  # intrinsic size
+        if reader.read(1):
+            _jxl_preview(reader)
+        if reader.read(1):  # an animation: its timing
+            reader.u32((0, 100), (0, 1000), (10, 1), (30, 1))
+            reader.u32((0, 1), (0, 1001), (8, 1), (10, 1))
+            reader.u32((0, 0), (3, 0), (16, 0), (32, 0))
+            reader.read(1)
+    bits = _jxl_bit_depth(reader)
+    reader.read(1)  # modular_16bit_buffers
+    extra = reader.u32((0, 0), (0, 1), (4, 2), (12, 1))
+    if extra > _MAX_EXTRA_CHANNELS:
+        raise ValueError(f"{extra} extra channels")
+    alpha = False
+    for _ in range(extra):  # each read whole, to reach the colour space after them
+        alpha = _jxl_extra_channel_is_alpha(reader) or alpha
+    reader.read(1)  # xyb_encoded
+    grey = not reader.read(1) and (reader.read(1), _jxl_enum(reader))[1] == 1  # colour space
+    return Layout(width, height, bits, (1 if grey else 3) + alpha)
+
+
+def _jxl_enum(reader: _Bits) -> int:
+    return reader.u32((0, 0), (0, 1), (4, 2), (6, 18))
+
+
+def _jxl_bit_depth(reader: _Bits) -> int:
+    if reader.read(1):  # float samples
+        bits = reader.u32((0, 32), (0, 16), (0, 24), (6, 1))
+        reader.read(4)  # exponent bits
+        return 32 if bits == 32 else bits
+    return reader.u32((0, 8), (0, 10), (0, 12), (6, 1))
+
+
+def _jxl_extra_channel_is_alpha(reader: _Bits) -> bool:
+    """Read past an ExtraChannelInfo; whether it is alpha."""
+    if reader.read(1):  # all_default: 8-bit alpha
+        return True
+    kind = _jxl_enum(reader)
+    _jxl_bit_depth(reader)
+    reader.u32((0, 0), (0, 3), (0, 4), (3, 1))  # dim_shift
+    reader.read(8 * reader.u32((0, 0), (4, 0), (5, 16), (10, 48)))  # its name
+    if kind == 0:
+        reader.read(1)  # alpha_associated
+    elif kind == 2:  # a spot colour: four half floats
+        reader.read(64)
+    elif kind == 5:  # a colour filter array channel
+        reader.u32((0, 1), (2, 0), (4, 3), (8, 19))
+    return kind == 0
+
+
+def _box_exif(data: bytes, kind: FileFormat) -> bytes | None:
+    """Return the EXIF of a JPEG XL Exif box or a JP2 EXIF UUID box (a TIFF structure)."""
+    if kind == FileFormat.JXL and not data.startswith(b"\xff\x0a"):
+        for body in _find(data, [b"Exif"]):
+            if len(body) >= 4:
+                return body[4 + int.from_bytes(body[:4], "big") :] or None
+    if kind == FileFormat.JP2:
+        for body in _find(data, [b"uuid"]):
+            if body.startswith(_EXIF_UUID):
+                return body[16:].removeprefix(b"Exif\x00\x00") or None
+    return None
