@@ -276,6 +276,16 @@ def test_a_truncated_file_is_one_line(tmp_path, name, keep):
     assert "cannot read image" in message
 
 
+@pytest.mark.parametrize("name", ["avif-8-rgb", "jxl-16-rgb", "jp2-8-rgb", "qoi-rgb"])
+def test_a_file_far_larger_than_its_samples_is_not_read(tmp_path, name):
+    source, _, _ = made(tmp_path, name)
+    data = source.read_bytes()
+    source.unlink()
+    padded = data + bytes(17 << 20)  # past twice the samples of a small picture and 16 MiB
+    message = refused(tmp_path, f"padded{source.suffix}", padded)
+    assert f"{len(padded):,} bytes is more than a" in message
+
+
 def jxl_claiming(side: int) -> bytes:
     """A JPEG XL codestream whose size header says side x side, then nothing sensible."""
     bits = [0] + [1, 1] + [(side - 1) >> i & 1 for i in range(30)] + [1, 0, 0]  # ratio 1: square

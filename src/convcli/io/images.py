@@ -568,7 +568,7 @@ def _deep_frames(image: Image.Image) -> bool:
     return image.format == "TIFF" or not getattr(image, "is_animated", False)
 
 
-_DIRECT_METADATA_BYTES = 16 << 20  # a colour profile, EXIF and text, generously
+_METADATA_BYTES = 16 << 20  # a colour profile, EXIF and text, generously
 
 
 def _decode_direct(
@@ -584,7 +584,7 @@ def _decode_direct(
     if image.format != "PNG" or count > 1 or pixels < DIRECT_PNG_PIXELS:
         return None
     size = len(source) if isinstance(source, bytes) else source.stat().st_size
-    if size > 8 * pixels + _DIRECT_METADATA_BYTES:
+    if size > 8 * pixels + _METADATA_BYTES:
         return None
     data = source if isinstance(source, bytes) else source.read_bytes()
     if not png_decodes_directly(data):
@@ -610,7 +610,7 @@ def _decode_deep(
 def _codec_picture(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Picture:
     """Read an AVIF, JPEG XL, JPEG 2000 or QOI file: its header checked, then decoded whole."""
     known = _codec_layout(source, kind, label, max_pixels)
-    data = source if isinstance(source, bytes) else source.read_bytes()
+    data = _codec_data(source, known, label)
     array, bits = codecs.decode(data, kind, known)
     pixels, alpha, white = _split_array(array)
     with _pillow_allows(max_pixels):
@@ -621,7 +621,7 @@ def _codec_picture(source: Path | bytes, kind: FileFormat, label: str, max_pixel
 def _codec_header(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Header:
     """Read the header :func:`_codec_picture` would give, decoding no pixel."""
     known = _codec_layout(source, kind, label, max_pixels)
-    data = source if isinstance(source, bytes) else source.read_bytes()
+    data = _codec_data(source, known, label)
     with _pillow_allows(max_pixels):
         made = codecs.metadata(data, kind, known.bits)
     alpha = known.samples in (2, 4)
@@ -643,6 +643,23 @@ def _codec_layout(
     known = codecs.layout(head, kind)
     _check_size(known.width, known.height, label, max_pixels)
     return known
+
+
+def _codec_data(source: Path | bytes, known: codecs.Layout, label: str) -> bytes:
+    """Read a codec's file whole, if it is no larger than twice its samples and some metadata.
+
+    A compressed picture is smaller than its samples; a larger file is padded
+    or hostile, and is not read into memory.
+    """
+    size = len(source) if isinstance(source, bytes) else source.stat().st_size
+    samples = known.width * known.height * known.samples * -(-known.bits // 8)
+    most = 2 * samples + _METADATA_BYTES
+    if size > most:
+        raise InputError(
+            f"{label}: {size:,} bytes is more than a {known.width}x{known.height} picture "
+            f"needs ({most:,}); it is not read"
+        )
+    return source if isinstance(source, bytes) else source.read_bytes()
 
 
 def _tiff_picture(source: Path | bytes, label: str, max_pixels: int, frame: int = 0) -> Picture:
