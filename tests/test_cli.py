@@ -482,7 +482,7 @@ def _mode_cases():
         # name: (image, format to save, expected pixels after identity, output suffix)
         "1": (Image.fromarray(grey > 127), "PNG", (grey > 127).astype(np.uint8) * 255, ".png"),
         "L": (Image.fromarray(grey), "PNG", grey, ".png"),
-        "LA": (Image.fromarray(np.dstack([grey, alpha]), "LA"), "PNG", np.dstack([grey, alpha]), ".png"),
+        "LA": (Image.merge("LA", [Image.fromarray(grey), Image.fromarray(alpha)]), "PNG", np.dstack([grey, alpha]), ".png"),
         "RGB": (Image.fromarray(rgb), "PNG", rgb, ".png"),
         "RGBA": (Image.fromarray(np.dstack([rgb, alpha])), "PNG", np.dstack([rgb, alpha]), ".png"),
         "P": (palette, "PNG", np.asarray(palette.convert("RGB")), ".png"),

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+from convcli import __version__
 from helpers import SAMPLES, run
 
 EXIFTOOL = shutil.which("exiftool")
@@ -83,7 +84,7 @@ def test_profile_exif_resolution_and_provenance_reach_the_output(photo, suffix):
         assert tags["ExifIFD:DateTimeOriginal"] == "2024:05:06 07:08:09"
     tag, expected = RESOLUTION[suffix]
     assert tags[tag] == pytest.approx(expected, abs=0.5)
-    assert value(tags, "PNG:Software", "IFD0:Software") == "convcli 0.1.0"
+    assert value(tags, "PNG:Software", "IFD0:Software") == f"convcli {__version__}"
     described = json.loads(value(tags, "PNG:Description", "IFD0:ImageDescription"))
     assert described["kernels"] == ["box"]
     assert described["pad_mode"] == "reflect"
@@ -95,7 +96,7 @@ def test_strip_leaves_out_what_the_input_carried_but_not_the_provenance(photo):
     apply(str(photo), "-k", "box", "-o", str(out), "--strip")
     tags = exiftool(out)
     assert not [name for name in tags if name.startswith(("ICC", "IFD0", "ExifIFD", "PNG-pHYs"))]
-    assert tags["PNG:Software"] == "convcli 0.1.0"
+    assert tags["PNG:Software"] == f"convcli {__version__}"
 
 
 @needs_exiftool

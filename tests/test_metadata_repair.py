@@ -200,6 +200,8 @@ def test_a_resolution_the_output_cannot_hold_is_left_out(tmp_path, suffix, place
     with Image.open(out) as image:
         if suffix == "jpg":  # no unit, an aspect ratio of 1 (Pillow then says 72 dpi)
             assert (image.info["jfif_unit"], image.info["jfif_density"]) == (0, (1, 1))
+        elif suffix == "bmp":  # the header's pixels per metre, read as bytes: 0 is unknown
+            assert out.read_bytes()[38:46] == bytes(8)
         else:
             assert "dpi" not in image.info
         assert 0x011A not in image.getexif()  # nor in the EXIF, to say otherwise

@@ -13,7 +13,7 @@ from convcli.errors import ConvcliError, ParameterError
 if TYPE_CHECKING:
     from convcli.engine import convolve, output_shape
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["ConvcliError", "ParameterError", "__version__", "convolve", "output_shape"]
 
 _LAZY = {"convolve": "convcli.engine", "output_shape": "convcli.engine"}
