@@ -17,3 +17,5 @@ MONTAGE_TILE = 256  # a montage tile's longest side, in pixels: larger images ar
 MAX_KERNEL_PICTURE = 1024  # kernels show --picture: the most cells along a side of the kernel
 MAX_ANIMATION_FRAMES = 400  # explain --animate: frames, one per window position
 ANIMATION_FRAMES = 100  # explain --animate without --frames: the first positions, up to this
+MAX_TEXT_HEADER = 1 << 20  # bytes of a PNM, PFM or FITS text header: a longer one is refused
+MAX_PSD_RESOURCES = 16 << 20  # bytes of a PSD's image resources, read for its profile and EXIF

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 from convcli import extras
 from convcli.choices import FORMAT_ALIASES, FileFormat
 from convcli.errors import ConvcliError, InputError, ParameterError, UsageError
-from convcli.io.formats import OutputFormat, is_zarr_store, output_format
+from convcli.io.formats import (
+    OutputFormat,
+    is_zarr_store,
+    output_format,
+    written_as_note,
+    written_suffix,
+)
 from convcli.io.images import DEFAULT_MAX_PIXELS, Header, probe_image, too_many
 from convcli.io.inputs import IMAGE_SUFFIXES, Input, find_inputs
 from convcli.io.storage import (
@@ -165,12 +171,25 @@ def plan(
         files = f"{len(made)} file{'s' * (len(made) > 1)}"
         notes.append(f"left out {files} that convcli made (in {_folders(made)}; "
                      "name a file to filter it again)")  # fmt: skip
+    notes += _written_as(jobs)
     notes += [
         f"{job.label}: over --max-pixels, so filtered in tiles of {job.tile} (as with --tile)"
         for job in jobs
         if job.tile is not None and settings.tile is None
     ]
     return Planned(jobs, notes)
+
+
+def _written_as(jobs: list[Job]) -> list[str]:
+    """Say which inputs' outputs convcli named in another format: one it does not write."""
+    suffixes = {
+        job.source.suffix
+        for job in jobs
+        if job.named and job.source is not None and job.target is not None
+        and job.target.suffix == written_suffix(job.source.suffix) != job.source.suffix
+    }  # fmt: skip
+    note = written_as_note(suffixes)
+    return [note] if note else []
 
 
 def _make_output_folder(folder: Path) -> None:
@@ -496,7 +515,7 @@ def _named_job(
     named = folder is not None or output is None
     if named:
         source = item.path or Path("stdin")
-        suffix = f".{forced.name}" if forced else source.suffix
+        suffix = f".{forced.name}" if forced else written_suffix(source.suffix)
         name = output_name(source, settings, suffix, template or DEFAULT_TEMPLATE)
         if folder is None:
             target = source.with_name(name)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convcli.choices import FORMAT_ALIASES, FileFormat, suggestion
+from convcli.choices import FORMAT_ALIASES, READ_ONLY, FileFormat, suggestion
 from convcli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -55,9 +55,22 @@ _FORMATS = {
         OutputFormat(FileFormat.GIF, "GIF", ("uint8",), alpha=False, frames=True),
         OutputFormat(FileFormat.NPY, None, ("float32",), alpha=False),
         OutputFormat(FileFormat.ZARR, None, ("float32",), alpha=False),
+        # Written by convcli's own writers (io/netpbm.py, io/heif.py, io/exr.py) or Pillow's.
+        OutputFormat(FileFormat.PPM, None, ("uint8", "uint16"), alpha=False),
+        OutputFormat(FileFormat.PFM, None, ("float32",), alpha=False),
+        OutputFormat(FileFormat.TGA, "TGA", ("uint8",), alpha=True),
+        OutputFormat(FileFormat.HEIC, None, ("uint8", "uint16"), alpha=True),
+        OutputFormat(FileFormat.EXR, None, ("float32",), alpha=True),
     )
 }
-FORMAT_NAMES = tuple(sorted([*_FORMATS, *FORMAT_ALIASES]))
+FORMAT_NAMES = tuple(sorted([*_FORMATS, *(k for k, v in FORMAT_ALIASES.items() if v in _FORMATS)]))
+# What a format convcli only reads is written as, unless --format or -o says otherwise:
+# a format that holds its depths (PSD and ICO: 8 or 16 bits; FITS and raw: float or 16 bits).
+WRITTEN_AS = {
+    FileFormat.ICO: FileFormat.PNG, FileFormat.PSD: FileFormat.PNG,
+    FileFormat.FITS: FileFormat.TIF, FileFormat.DNG: FileFormat.TIF,
+}  # fmt: skip
+PILLOW_READS = {FileFormat.ICO: "ICO"}  # decoded by Pillow, not written
 
 
 def output_format(name: str) -> OutputFormat:
@@ -72,10 +85,53 @@ def output_format(name: str) -> OutputFormat:
     key = FORMAT_ALIASES.get(key, key)
     if key in _FORMATS:
         return _FORMATS[FileFormat(key)]
+    if key in READ_ONLY:
+        raise UsageError(
+            f"convcli reads {name.lstrip('.')} files but does not write them; "
+            f"write .{WRITTEN_AS[FileFormat(key)]} (or any of {', '.join(FORMAT_NAMES)})"
+        )
     hint = suggestion(key, list(FORMAT_NAMES))
     raise UsageError(
         f"unknown output format {name!r}; convcli writes {', '.join(FORMAT_NAMES)}"
         + (f"; {hint}" if hint else "")
+    )
+
+
+def default_output(kind: FileFormat) -> OutputFormat:
+    """Return the format an input of ``kind`` is written in by default: its own, if written.
+
+    Examples
+    --------
+    >>> default_output(FileFormat.PSD).name, default_output(FileFormat.TGA).name
+    (<FileFormat.PNG: 'png'>, <FileFormat.TGA: 'tga'>)
+    """
+    return output_format(WRITTEN_AS.get(kind, kind))
+
+
+def written_suffix(suffix: str) -> str:
+    """Return the suffix of an output named after an input with ``suffix`` (PSD: PNG, ...).
+
+    Examples
+    --------
+    >>> written_suffix(".NEF"), written_suffix(".jpg")
+    ('.tif', '.jpg')
+    """
+    key = suffix.lower().lstrip(".")
+    kind = FORMAT_ALIASES.get(key, key)
+    return f".{WRITTEN_AS[FileFormat(kind)]}" if kind in WRITTEN_AS else suffix
+
+
+def written_as_note(suffixes: set[str]) -> str | None:
+    """Say, once, which inputs of a format convcli does not write were written as what."""
+    said = sorted(
+        f"{suffix.lstrip('.').upper()} as {output_format(written_suffix(suffix)).pillow}"
+        for suffix in suffixes
+        if written_suffix(suffix) != suffix
+    )
+    if not said:
+        return None
+    return (
+        f"convcli does not write every format it reads: wrote {', '.join(said)} (--format chooses)"
     )
 
 
@@ -84,7 +140,16 @@ _SIGNATURES = [
     (b"\x89PNG\r\n\x1a\n", FileFormat.PNG), (b"\xff\xd8\xff", FileFormat.JPG),
     (b"GIF87a", FileFormat.GIF), (b"GIF89a", FileFormat.GIF), (b"BM", FileFormat.BMP),
     (b"II*\x00", FileFormat.TIF), (b"MM\x00*", FileFormat.TIF), (NPY_MAGIC, FileFormat.NPY),
+    # convcli's own decoders (and TGA, ICO: Pillow's); TGA has no signature (_is_tga)
+    (b"P5", FileFormat.PPM), (b"P6", FileFormat.PPM), (b"PF", FileFormat.PFM),
+    (b"Pf", FileFormat.PFM), (b"8BPS\x00\x01", FileFormat.PSD), (b"SIMPLE  =", FileFormat.FITS),
+    (b"v/1\x01", FileFormat.EXR),
+    (b"IIRO", FileFormat.DNG), (b"MMOR", FileFormat.DNG), (b"IIU\x00", FileFormat.DNG),
+    (b"FUJIFILMCCD-RAW", FileFormat.DNG),  # Olympus ORF, Panasonic RW2, Fujifilm RAF
 ]  # fmt: skip
+# An ISO base media file's brands (after "ftyp") that are HEIF with HEVC, or a Canon CR3.
+_HEIC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx")
+_TGA_TYPES = {1: 1, 2: 0, 3: 0, 9: 1, 10: 0, 11: 0}  # image type -> colour map type it has
 
 
 def is_zarr_store(path: Location) -> bool:
@@ -104,4 +169,39 @@ def sniff_format(head: bytes) -> FileFormat | None:
     """
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return FileFormat.WEBP
-    return next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+    if head[4:8] == b"ftyp":
+        return _iso_brand(head)
+    found = next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+    if found is None and head[:4] == b"\x00\x00\x01\x00" and head[4:6] != b"\x00\x00":
+        found = FileFormat.ICO  # reserved, type 1 (icon), a count of images
+    return found or (FileFormat.TGA if _is_tga(head) else None)
+
+
+def _iso_brand(head: bytes) -> FileFormat | None:
+    """HEIC, or a Canon CR3, from an ISO base media file's major (or compatible) brands."""
+    major, compatible = head[8:12], head[16 : int.from_bytes(head[:4], "big")]
+    if major == b"crx ":
+        return FileFormat.DNG
+    brands = [major, *(compatible[i : i + 4] for i in range(0, len(compatible), 4))]
+    heic = major in _HEIC_BRANDS or (major in (b"mif1", b"msf1") and any(
+        brand in _HEIC_BRANDS for brand in brands
+    ))  # fmt: skip
+    return FileFormat.HEIC if heic else None
+
+
+def _is_tga(head: bytes) -> bool:
+    """Whether the first bytes could be a TGA header (it has no signature): every field checked.
+
+    Examples
+    --------
+    >>> _is_tga(bytes([0, 0, 2]) + bytes(9) + bytes([4, 0, 3, 0, 24, 32]))
+    True
+    >>> _is_tga(b"plain text, not a picture")
+    False
+    """
+    if len(head) < 16 or _TGA_TYPES.get(head[2]) != head[1]:
+        return False
+    width, height = int.from_bytes(head[12:14], "little"), int.from_bytes(head[14:16], "little")
+    no_map = head[1] == 1 or not any(head[3:8])  # no colour map: its fields are zero
+    fields = head[16] in (8, 15, 16, 24, 32) and head[17] & 0xC0 == 0 if len(head) >= 18 else True
+    return width > 0 and height > 0 and no_map and fields

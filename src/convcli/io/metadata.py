@@ -125,6 +125,11 @@ HOLDS = {
     FileFormat.GIF: (),
     FileFormat.NPY: (),
     FileFormat.ZARR: (),
+    FileFormat.PPM: (),  # its provenance in comments (io/netpbm.py)
+    FileFormat.PFM: (),
+    FileFormat.TGA: (),
+    FileFormat.HEIC: ("colour profile", "EXIF"),
+    FileFormat.EXR: (),
 }
 
 

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from convcli.choices import FileFormat
+from convcli.io.decoders import ENCODERS
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
 from convcli.io.png import write_png
@@ -61,12 +62,14 @@ def write_image(
     threads : int or None
         PNG: threads to compress in (None: one per CPU).
     """
-    if fmt.pillow is None:
+    if fmt.is_array:
         np.save(stream, pixels, allow_pickle=False)
         return
     metadata = metadata or Metadata()
     image_array, with_alpha = _composed(pixels, alpha, fmt)
-    if fmt.name == FileFormat.PNG:
+    if fmt.name in ENCODERS:  # convcli's own writers, or an extra's
+        ENCODERS[fmt.name](stream, image_array, with_alpha, metadata, quality)
+    elif fmt.name == FileFormat.PNG:
         write_png(stream, image_array, compress_level, threads, png_chunks(metadata))
     elif fmt.name == FileFormat.TIF:
         import tifffile
