@@ -260,6 +260,9 @@ def _hostile() -> list[tuple[str, bytes, str]]:
         ("digits.pgm", b"P5\n" + b"9" * 5000 + b" 1\n255\n\x00", "not a size"),
         ("endless.fits", b"SIMPLE  =                    T".ljust(2880 * 400, b" "), "longer than"),
         ("lab.psd", psd(np.zeros((3, 2, 2), np.uint8), mode=9), "Lab mode"),
+        # Found by fuzzing: a literal run that reaches past the compressed data's end.
+        ("run.psd", psd(grey[None, :1, :6], mode=1, rle=True)[:-4] + b"\x00\x02\x05\x01",
+         "corrupt"),
     ]  # fmt: skip
 
 
@@ -272,7 +275,8 @@ def test_a_hostile_file_is_one_line_and_exit_1(tmp_path, name, content, reason):
     lines = result.stderr.splitlines()
     assert all(line.startswith("convcli: ") for line in lines)  # a note that PSD becomes PNG
     errors = [line for line in lines if line.startswith("convcli: error: ")]
-    assert len(errors) == 1 and reason in errors[0]
+    assert len(errors) == 1
+    assert reason in errors[0]
     assert not any((tmp_path / "out").iterdir())
 
 
@@ -307,7 +311,8 @@ def test_10_bit_heic_is_read_as_libheif_gives_it_and_written_back_as_10_bit_heic
     np.testing.assert_array_equal(filtered, np.rint(box(reference)))
     assert run("apply", str(source), "-k", "identity", "-q").exit_code == 0
     again = pillow_heif.open_heif(tmp_path / "in_identity.heic", convert_hdr_to_8bit=False)
-    assert again.info["bit_depth"] == 10 and again.mode == "RGB;16"
+    assert again.info["bit_depth"] == 10
+    assert again.mode == "RGB;16"
 
 
 def test_8_bit_heic_keeps_its_alpha(tmp_path):

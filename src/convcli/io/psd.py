@@ -62,7 +62,10 @@ def psd_decode(stream: BinaryIO, layout: Layout, frame: int = 0) -> npt.NDArray[
         packed = read_exactly(stream, int(counts[: layout.samples * layout.height].sum()))
         import imagecodecs  # a dependency; only a compressed PSD needs it
 
-        data = imagecodecs.packbits_decode(packed, out=size)
+        try:
+            data = imagecodecs.packbits_decode(packed, out=size)
+        except RuntimeError as error:  # imagecodecs' errors: a run past the data's end
+            raise ValueError(f"corrupt: {error}") from None
         if len(data) != size:
             raise ValueError(f"corrupt: its compressed planes give {len(data)} bytes, not {size}")
     else:
