@@ -90,7 +90,7 @@ def output_format(name: str) -> OutputFormat:
             f"convcli reads {name.lstrip('.')} files but does not write them; "
             f"write .{WRITTEN_AS[FileFormat(key)]} (or any of {', '.join(FORMAT_NAMES)})"
         )
-    hint = suggestion(key, list(FORMAT_NAMES))
+    hint = suggestion(key, list(_FORMATS))  # not aliases: "pgn" is png, not pnm
     raise UsageError(
         f"unknown output format {name!r}; convcli writes {', '.join(FORMAT_NAMES)}"
         + (f"; {hint}" if hint else "")
