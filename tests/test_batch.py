@@ -431,7 +431,8 @@ def test_a_named_file_that_is_no_image_fails_alone(tmp_path):
         [line] = [line for line in result.stderr.splitlines() if name in line]
         assert line == (
             f"convcli: error: {photos / name}: not an image convcli can read "
-            "(convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP and .npy)"
+            "(convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP, AVIF, JPEG XL, JPEG 2000, QOI, PGM, "
+            "PPM, PFM, TGA, ICO, PSD, FITS, HEIC, EXR, camera raw and .npy)"
         )
     assert sorted(p.name for p in out.iterdir()) == ["camera_sobel.png", "coins_sobel.png"]
     alone = run("apply", str(photos / "coins.png"), "-k", "sobel", "-o", str(tmp_path / "a.png"))

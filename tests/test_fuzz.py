@@ -289,3 +289,38 @@ def test_a_jpeg_2000_header_with_no_samples_is_one_line(folder):
     result = apply_to_bytes(content[:16] + b"\x00\x00" + content[17:], folder, "in.j2k", [])
     assert result.exit_code == 1
     assert "0 samples of 5 bits a pixel, a layout convcli does not read" in result.stderr
+
+
+def own_decoder_files() -> list[bytes]:
+    """Valid PGM, PPM, PFM, FITS, PSD (raw and RLE), TGA and ICO: convcli's own header parsers."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from helpers.formats import fits, pfm, pnm, psd
+
+    rng = np.random.default_rng(2)
+    grey16, rgb = rng.integers(0, 65536, (9, 7), dtype=np.uint16), rng.integers(0, 256, (9, 7, 3))
+    files = [pnm(grey16), pnm(rgb.astype(np.uint8), maxval=200), pfm(rgb.astype(np.float32)),
+             fits(grey16.astype(np.int32) - 32768, 16, bzero=32768), fits(rgb.T, -32),
+             psd(rgb.T.astype(np.uint8)), psd(rgb.T.astype(np.uint16), rle=True)]  # fmt: skip
+    for fmt, options in (("TGA", {}), ("ICO", {"sizes": [(4, 4), (7, 7)]})):
+        buffer = io.BytesIO()
+        Image.fromarray(rgb.astype(np.uint8)).save(buffer, fmt, **options)
+        files.append(buffer.getvalue())
+    return files
+
+
+@settings(fuzz, max_examples=4 * EXAMPLES)
+@given(st.sampled_from(own_decoder_files()), st.data())
+def test_mutated_files_of_convcli_own_decoders(folder, content, data):
+    for _ in range(data.draw(st.integers(1, 6))):  # mostly in the header, where parsing is
+        at = data.draw(
+            st.integers(0, min(len(content) - 1, data.draw(st.sampled_from([64, 4096]))))
+        )
+        content = content[:at] + data.draw(st.binary(min_size=1, max_size=8)) + content[at + 1 :]
+    if data.draw(st.booleans()):
+        content = content[: data.draw(st.integers(0, len(content)))]
+    result = apply_to_bytes(content, folder, "in.tif", [])  # read by content, written as TIFF
+    assert result.exit_code in (0, 1)

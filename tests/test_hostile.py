@@ -79,7 +79,7 @@ CASES: list[tuple[str, Callable[[], bytes], list[str], int, str | Check]] = [
     ("text.png", lambda: b"this is not a picture\n", [], 1, "not an image convcli can read"),
     ("eps.png", lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 9 9\n", [], 1,
      "not an image convcli can read"),
-    ("psd.png", lambda: b"8BPS\x00\x01" + bytes(40), [], 1, "not an image convcli can read"),
+    ("psd.png", lambda: b"8BPS\x00\x01" + bytes(40), [], 1, "a PSD in bitmap mode: convcli reads grey and RGB"),
     ("cut.png", lambda: encode(Image.fromarray(RGB), "PNG")[:-40], [], 1, "cannot read image"),
     # Found by fuzzing: each once escaped as an internal error or as warning text on stderr.
     ("signature.jpg", lambda: b"\xff\xd8\xff", [], 1, "not an image convcli can read"),
@@ -315,7 +315,7 @@ BAD_OPTIONS = [
     (["-p", "1,99999999999999999999"], r"--padding must be at most 2147483647"),
     (["--range", "loud"], r"--range must be one of clip, abs, rescale, offset, raw, got 'loud'"),
     (["--method", "fast"], r"--method must be one of auto, direct, separable, fft, matrix, got 'fast'"),
-    (["--format", "xcf"], r"unknown output format 'xcf'; convcli writes avif, bmp, gif, j2k, jp2, jpeg, jpg, jxl, npy, png, qoi, tif, tiff, webp"),
+    (["--format", "xcf"], r"unknown output format 'xcf'; convcli writes avif, bmp, exr, gif, heic, heif, j2k, jp2, jpeg, jpg, jxl, npy, pfm, pgm, png, pnm, ppm, qoi, tga, tif, tiff, webp"),
     (["--max-pixels", "0"], r"Invalid value for '--max-pixels': 0 is not in the range 1<=x<=1099511627776\. \(see"),
     (["--max-pixels", "many"], r"Invalid value for '--max-pixels': 'many' is not a valid int"),
     (["--compress-level", "10"], r"Invalid value for '--compress-level': 10 is not in the range 0<=x<=9\. \(see"),

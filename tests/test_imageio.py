@@ -130,14 +130,16 @@ def test_npy_with_objects_is_refused(tmp_path):
     [
         (
             b"",
-            r"^empty.png: an empty file \(convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP, AVIF, JPEG XL, JPEG 2000, QOI and .npy\)$",
+            r"^empty.png: an empty file \(convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP, AVIF, "
+            r"JPEG XL, JPEG 2000, QOI, PGM, PPM, PFM, TGA, ICO, PSD, FITS, HEIC, EXR, camera raw "
+            r"and .npy\)$",
         ),
         (b"hello, I am text", r"^empty.png: not an image convcli can read \(convcli reads PNG, "),
         (
             b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n",
             r"^empty.png: not an image convcli can read",
         ),
-        (b"8BPS\x00\x01" + bytes(20), r"^empty.png: not an image convcli can read"),
+        (b"8BPS\x00\x02" + bytes(20), r"^empty.png: not an image convcli can read"),  # PSB
         (encode(Image.fromarray(RGB), "PNG")[:60], r"^empty.png: cannot read image: "),
     ],
 )

@@ -117,7 +117,8 @@ def test_a_newline_in_a_file_name_stays_on_one_line(tmp_path):
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == (
         f"convcli: error: {tmp_path}/two\\nlines.png: not an image convcli can read "
-        "(convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP, AVIF, JPEG XL, JPEG 2000, QOI and .npy)"
+        "(convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP, AVIF, JPEG XL, JPEG 2000, QOI, PGM, PPM, "
+        "PFM, TGA, ICO, PSD, FITS, HEIC, EXR, camera raw and .npy)"
     )
 
 

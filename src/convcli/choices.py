@@ -109,9 +109,26 @@ class FileFormat(StrEnum):
     JP2 = "jp2"
     J2K = "j2k"  # a bare JPEG 2000 codestream, without the JP2 boxes
     QOI = "qoi"
+    # Decoded by convcli itself or an extra (io/netpbm.py, fits.py, psd.py, heif.py, exr.py, raw.py)
+    PPM = "ppm"  # binary PGM and PPM, 8 or 16 bits
+    PFM = "pfm"  # float
+    TGA = "tga"
+    HEIC = "heic"  # with the heic extra
+    EXR = "exr"  # with the exr extra
+    ICO = "ico"  # read only, as are the three below
+    PSD = "psd"
+    FITS = "fits"
+    DNG = "dng"  # camera raw, with the raw extra
 
 
 FORMAT_ALIASES = {"jpeg": FileFormat.JPG, "tiff": FileFormat.TIF}
+FORMAT_ALIASES |= {"pgm": FileFormat.PPM, "pnm": FileFormat.PPM, "heif": FileFormat.HEIC}
+FORMAT_ALIASES |= {"fit": FileFormat.FITS, "fts": FileFormat.FITS}
+FORMAT_ALIASES |= dict.fromkeys(
+    ("cr2", "cr3", "nef", "nrw", "arw", "orf", "rw2", "raf", "pef", "srw"), FileFormat.DNG
+)
+# Read, never written: their outputs are PNG or TIFF unless said (io/formats.py, WRITTEN_AS).
+READ_ONLY = frozenset({FileFormat.ICO, FileFormat.PSD, FileFormat.FITS, FileFormat.DNG})
 
 Choice = TypeVar("Choice", bound=StrEnum)
 

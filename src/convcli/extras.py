@@ -6,16 +6,25 @@ import importlib
 import importlib.util
 from typing import Any
 
-from convcli.errors import UsageError
+from convcli.errors import InputError, UsageError
+
+# The extras that read (and write) a format, each a library with its own licence (README).
+HEIC = ("pillow_heif", "heic")  # GPL-2 wheels (x265)
+EXR = ("OpenEXR", "exr")
+RAW = ("rawpy", "raw")  # LGPL-2.1 (LibRaw)
 
 
-def need(module: str, extra: str) -> Any:
+def need(module: str, extra: str, reading: str | None = None) -> Any:
     """Import ``module``, which comes with convcli's ``extra``, or say how to install it.
+
+    ``reading`` names an input that needs it: then that input alone fails.
 
     Raises
     ------
     UsageError
         When the extra is not installed.
+    InputError
+        When the extra is not installed and ``reading`` names the input.
 
     Examples
     --------
@@ -26,8 +35,10 @@ def need(module: str, extra: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise UsageError(
-            f"this needs {module.split('.')[0]}, which comes with the {extra} extra: "
+        what = f"{reading}: reading it" if reading else "this"
+        error = InputError if reading else UsageError
+        raise error(
+            f"{what} needs {module.split('.')[0]}, which comes with the {extra} extra: "
             f'pip install "convcli[{extra}]"'
         ) from None
 

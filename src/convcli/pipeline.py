@@ -29,7 +29,7 @@ from convcli.engine import (
     resolve_geometry,
 )
 from convcli.errors import InputError, ParameterError, UsageError
-from convcli.io.formats import OutputFormat, output_format
+from convcli.io.formats import OutputFormat, default_output
 from convcli.io.images import (
     DEFAULT_MAX_PIXELS,
     Header,
@@ -225,7 +225,7 @@ def prepare(
     UsageError
         If a stage's output would be empty, or the output cannot be written as asked.
     """
-    fmt = fmt or output_format(header.format)
+    fmt = fmt or default_output(header.format)
     if settings.frame is not None and settings.frame >= header.frames:
         raise ParameterError(
             f"frame {settings.frame} is past the last: the input has {header.frames} "
@@ -243,7 +243,7 @@ def prepare(
     if settings.colormap:
         filtered = (*filtered[:2], 3)
     written = _with_alpha(filtered, header.alpha and fmt.alpha)
-    return Plan(stages, fmt, mode, depth, _with_alpha(header.shape, header.alpha), written)
+    return Plan(stages, fmt, mode, depth, header.file_shape, written)
 
 
 def process(
@@ -394,7 +394,7 @@ def _as_needed(
     picture: Picture, settings: Settings, fmt: OutputFormat | None, report: Report | None = None
 ) -> Picture:
     """Make a CMYK picture RGB where its output will not be CMYK."""
-    if not picture.header.is_cmyk or keeps_cmyk(settings, fmt or output_format(picture.format)):
+    if not picture.header.is_cmyk or keeps_cmyk(settings, fmt or default_output(picture.format)):
         return picture
     converted, how = as_rgb(picture)
     if report is not None:
@@ -552,7 +552,8 @@ def _output_mapping(
     if mode == Range.RAW:
         if "float32" not in fmt.depths:
             raise ParameterError(
-                "range raw keeps float values: it needs a .npy or .tif output", parameter="range"
+                "range raw keeps float values: it needs a .npy, .tif, .pfm or .exr output",
+                parameter="range",
             )
         return mode, "float32"
     if fmt.name == FileFormat.PNG and header.frames > 1 and settings.frame is None:

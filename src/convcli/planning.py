@@ -2,8 +2,8 @@
 
 Every refusal comes before the first output is written, and no pixel is
 decoded: only headers are read. Files that convcli made, found in an input
-folder, are left out (their provenance says who made them; a BMP or .npy,
-which cannot say it, by its name), so a folder can be filtered again and
+folder, are left out (their provenance says who made them; a BMP, .npy or
+other file whose format cannot say it, by its name), so a folder can be filtered again and
 again without its outputs becoming inputs.
 """
 
@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING
 from convcli import extras
 from convcli.choices import FORMAT_ALIASES, FileFormat
 from convcli.errors import ConvcliError, InputError, ParameterError, UsageError
-from convcli.io.formats import OutputFormat, is_zarr_store, output_format
+from convcli.io.formats import (
+    OutputFormat,
+    is_zarr_store,
+    output_format,
+    unmarked_formats,
+    written_as_note,
+    written_suffix,
+)
 from convcli.io.images import DEFAULT_MAX_PIXELS, Header, probe_image, too_many
 from convcli.io.inputs import IMAGE_SUFFIXES, Input, find_inputs
 from convcli.io.storage import (
@@ -190,12 +197,25 @@ def _notes(
     if named_as:
         files = f"{len(named_as)} file{'s' * (len(named_as) > 1)}"
         notes.append(f"left out {files} named as convcli names its outputs ({_shown(named_as)}: "
-                     "a BMP or .npy cannot say who made it; name a file to filter it)")  # fmt: skip
+                     "its format cannot say who made it; name a file to filter it)")  # fmt: skip
+    notes += _written_as(jobs)
     return notes + [
         f"{job.label}: over --max-pixels, so filtered in tiles of {job.tile} (as with --tile)"
         for job in jobs
         if job.tile is not None and settings.tile is None
     ]
+
+
+def _written_as(jobs: list[Job]) -> list[str]:
+    """Say which inputs' outputs convcli named in another format: one it does not write."""
+    suffixes = {
+        job.source.suffix
+        for job in jobs
+        if job.named and job.source is not None and job.target is not None
+        and job.target.suffix == written_suffix(job.source.suffix) != job.source.suffix
+    }  # fmt: skip
+    note = written_as_note(suffixes)
+    return [note] if note else []
 
 
 def _make_output_folder(folder: Path) -> None:
@@ -559,7 +579,7 @@ def _named_job(
     named = folder is not None or output is None
     if named:
         source = item.path or Path("stdin")
-        suffix = f".{forced.name}" if forced else source.suffix
+        suffix = f".{forced.name}" if forced else written_suffix(source.suffix)
         name = output_name(source, settings, suffix, template or DEFAULT_TEMPLATE)
         if folder is None:
             target = source.with_name(name)
@@ -660,7 +680,7 @@ def _check_replace(
 ) -> None:
     """Refuse to replace a file that convcli did not make, or made with other settings.
 
-    A file in a format that cannot say who made it (BMP, .npy) is taken for
+    A file in a format that cannot say who made it (BMP, .npy, ...) is taken for
     an earlier run's output, and replaced, when it is what this run writes
     at its name: that format, and ``shape`` (the output's, when it is known).
     """
@@ -669,12 +689,13 @@ def _check_replace(
     # Only the header is read from a file: no size makes it unreadable (a store's is read whole).
     header = _probe(target, str(target), TILED if isinstance(target, Path) else DEFAULT_MAX_PIXELS)
     if header is not None and header.format in UNMARKED:
-        if header.format == fmt.name and not header.alpha and shape in (None, header.shape):
+        written = None if shape is None else fmt.written_shape(shape)
+        if header.format == fmt.name and written in (None, header.file_shape):
             return
         raise UsageError(
-            f"{target} exists, and a {header.format.upper()} cannot say who made it: it is not "
-            f"the {_shape(shape)}{fmt.name.upper()} this run writes there, so convcli did not "
-            "make it; give the output another name (-o, --name) or move the file"
+            f"{target} exists, and its format ({header.format.upper()}) cannot say who made it: "
+            f"it is not the {_shape(written)}{fmt.name.upper()} this run writes there, so convcli "
+            "did not make it; give the output another name (-o, --name) or move the file"
         )
     if not _made_by_convcli(header):
         raise UsageError(
@@ -688,7 +709,7 @@ def _check_replace(
         )
 
 
-UNMARKED = (FileFormat.BMP, FileFormat.NPY)  # no place for provenance ("What each format keeps")
+UNMARKED = unmarked_formats()  # no place for provenance ("What each format keeps")
 
 
 def _unmarked(header: Header | None) -> bool:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convcli.choices import Colormap, FileFormat, Method, MontageScale, Range
+from convcli.choices import READ_ONLY, Colormap, FileFormat, Method, MontageScale, Range
 from convcli.cli.options import (
     DilationOption,
     FlipOption,
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from convcli.report import Report
 
 
+WRITTEN = [name for name in FileFormat if name not in READ_ONLY]
 EXAMPLES = examples(
     "convcli apply photo.jpg -k sobel-x        # writes photo_sobel-x.jpg",
     "convcli apply photos/ -k gaussian:sigma=2 -o blurred/ -j 4",
@@ -155,8 +156,8 @@ def apply(
         typer.Option(
             "--format",
             metavar="FORMAT",
-            autocompletion=completes(FileFormat),
-            help=f"Output format: {', '.join(FileFormat)} [default: input's]",
+            autocompletion=completes(WRITTEN),
+            help=f"Output format: {', '.join(WRITTEN)} [default: input's, or PNG or TIFF]",
         ),
     ] = None,
     dry_run: Annotated[

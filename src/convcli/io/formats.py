@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convcli.choices import FORMAT_ALIASES, FileFormat, suggestion
+from convcli.choices import FORMAT_ALIASES, READ_ONLY, FileFormat, suggestion
 from convcli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -30,6 +30,14 @@ class OutputFormat:
     alpha: bool
     cmyk: bool = False
     frames: bool = False  # holds an animation or a stack of pages
+    provenance: bool = True  # has a place to say what made it ("What each format keeps")
+    grey: bool = True  # holds one channel (QOI does not: grey is written as RGB)
+
+    def written_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Return the shape a picture of ``shape`` (alpha included) has in a file of this format."""
+        if self.grey or (len(shape) == 3 and shape[2] >= 3):
+            return shape
+        return (*shape[:2], 4 if len(shape) == 3 else 3)  # grey and alpha as RGBA, grey as RGB
 
     @property
     def is_array(self) -> bool:
@@ -51,19 +59,43 @@ _FORMATS = {
             frames=True,
         ),
         OutputFormat(FileFormat.WEBP, "WEBP", ("uint8",), alpha=True, frames=True),
-        OutputFormat(FileFormat.BMP, "BMP", ("uint8",), alpha=False),
+        OutputFormat(FileFormat.BMP, "BMP", ("uint8",), alpha=False, provenance=False),
         OutputFormat(FileFormat.GIF, "GIF", ("uint8",), alpha=False, frames=True),
-        OutputFormat(FileFormat.NPY, None, ("float32",), alpha=False),
+        OutputFormat(FileFormat.NPY, None, ("float32",), alpha=False, provenance=False),
         OutputFormat(FileFormat.ZARR, None, ("float32",), alpha=False),
         # Written by imagecodecs (io/codecs.py), not Pillow
-        OutputFormat(FileFormat.AVIF, None, ("uint8", "uint16"), alpha=True),
+        OutputFormat(FileFormat.AVIF, None, ("uint8", "uint16"), alpha=True, provenance=False),
         OutputFormat(FileFormat.JXL, None, ("uint8", "uint16"), alpha=True),
         OutputFormat(FileFormat.JP2, None, ("uint8", "uint16"), alpha=True),
-        OutputFormat(FileFormat.J2K, None, ("uint8", "uint16"), alpha=True),
-        OutputFormat(FileFormat.QOI, None, ("uint8",), alpha=True),
+        OutputFormat(FileFormat.J2K, None, ("uint8", "uint16"), alpha=True, provenance=False),
+        OutputFormat(FileFormat.QOI, None, ("uint8",), alpha=True, provenance=False, grey=False),
+        # Written by convcli's own writers (io/netpbm.py, io/heif.py, io/exr.py) or Pillow's.
+        OutputFormat(FileFormat.PPM, None, ("uint8", "uint16"), alpha=False),
+        OutputFormat(FileFormat.PFM, None, ("float32",), alpha=False, provenance=False),
+        OutputFormat(FileFormat.TGA, "TGA", ("uint8",), alpha=True, provenance=False),
+        OutputFormat(FileFormat.HEIC, None, ("uint8", "uint16"), alpha=True),
+        OutputFormat(FileFormat.EXR, None, ("float32",), alpha=True, provenance=False),
     )
 }
-FORMAT_NAMES = tuple(sorted([*_FORMATS, *FORMAT_ALIASES]))
+FORMAT_NAMES = tuple(sorted([*_FORMATS, *(k for k, v in FORMAT_ALIASES.items() if v in _FORMATS)]))
+# What a format convcli only reads is written as, unless --format or -o says otherwise:
+# a format that holds its depths (PSD and ICO: 8 or 16 bits; FITS and raw: float or 16 bits).
+WRITTEN_AS = {
+    FileFormat.ICO: FileFormat.PNG, FileFormat.PSD: FileFormat.PNG,
+    FileFormat.FITS: FileFormat.TIF, FileFormat.DNG: FileFormat.TIF,
+}  # fmt: skip
+PILLOW_READS = {FileFormat.ICO: "ICO"}  # decoded by Pillow, not written
+
+
+def unmarked_formats() -> frozenset[FileFormat]:
+    """Return the formats convcli writes that have no place to say who made a file.
+
+    Examples
+    --------
+    >>> sorted(unmarked_formats())[:3]
+    [<FileFormat.AVIF: 'avif'>, <FileFormat.BMP: 'bmp'>, <FileFormat.EXR: 'exr'>]
+    """
+    return frozenset(name for name, fmt in _FORMATS.items() if not fmt.provenance)
 
 
 def output_format(name: str) -> OutputFormat:
@@ -78,10 +110,53 @@ def output_format(name: str) -> OutputFormat:
     key = FORMAT_ALIASES.get(key, key)
     if key in _FORMATS:
         return _FORMATS[FileFormat(key)]
-    hint = suggestion(key, list(FORMAT_NAMES))
+    if key in READ_ONLY:
+        raise UsageError(
+            f"convcli reads {name.lstrip('.')} files but does not write them; "
+            f"write .{WRITTEN_AS[FileFormat(key)]} (or any of {', '.join(FORMAT_NAMES)})"
+        )
+    hint = suggestion(key, list(_FORMATS))  # not aliases: "pgn" is png, not pnm
     raise UsageError(
         f"unknown output format {name!r}; convcli writes {', '.join(FORMAT_NAMES)}"
         + (f"; {hint}" if hint else "")
+    )
+
+
+def default_output(kind: FileFormat) -> OutputFormat:
+    """Return the format an input of ``kind`` is written in by default: its own, if written.
+
+    Examples
+    --------
+    >>> default_output(FileFormat.PSD).name, default_output(FileFormat.TGA).name
+    (<FileFormat.PNG: 'png'>, <FileFormat.TGA: 'tga'>)
+    """
+    return output_format(WRITTEN_AS.get(kind, kind))
+
+
+def written_suffix(suffix: str) -> str:
+    """Return the suffix of an output named after an input with ``suffix`` (PSD: PNG, ...).
+
+    Examples
+    --------
+    >>> written_suffix(".NEF"), written_suffix(".jpg")
+    ('.tif', '.jpg')
+    """
+    key = suffix.lower().lstrip(".")
+    kind = FORMAT_ALIASES.get(key, key)
+    return f".{WRITTEN_AS[FileFormat(kind)]}" if kind in WRITTEN_AS else suffix
+
+
+def written_as_note(suffixes: set[str]) -> str | None:
+    """Say, once, which inputs of a format convcli does not write were written as what."""
+    said = sorted(
+        f"{suffix.lstrip('.').upper()} as {output_format(written_suffix(suffix)).pillow}"
+        for suffix in suffixes
+        if written_suffix(suffix) != suffix
+    )
+    if not said:
+        return None
+    return (
+        f"convcli does not write every format it reads: wrote {', '.join(said)} (--format chooses)"
     )
 
 
@@ -94,8 +169,17 @@ _SIGNATURES = [
     (b"II+\x00", FileFormat.TIF), (b"MM\x00+", FileFormat.TIF), (b"qoif", FileFormat.QOI),
     (b"\x00\x00\x00\x0cjP  \r\n\x87\n", FileFormat.JP2), (b"\xff\x4f\xff\x51", FileFormat.J2K),
     (b"\x00\x00\x00\x0cJXL \r\n\x87\n", FileFormat.JXL), (b"\xff\x0a", FileFormat.JXL),
+    # convcli's own decoders (and TGA, ICO: Pillow's); TGA has no signature (_is_tga)
+    (b"P5", FileFormat.PPM), (b"P6", FileFormat.PPM), (b"PF", FileFormat.PFM),
+    (b"Pf", FileFormat.PFM), (b"8BPS\x00\x01", FileFormat.PSD), (b"SIMPLE  =", FileFormat.FITS),
+    (b"v/1\x01", FileFormat.EXR),
+    (b"IIRO", FileFormat.DNG), (b"MMOR", FileFormat.DNG), (b"IIU\x00", FileFormat.DNG),
+    (b"FUJIFILMCCD-RAW", FileFormat.DNG),  # Olympus ORF, Panasonic RW2, Fujifilm RAF
 ]  # fmt: skip
 _AVIF_BRANDS = {b"avif", b"avis"}
+# An ISO base media file's brands (after "ftyp") that are HEIF with HEVC, or a Canon CR3.
+_HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"}
+_TGA_TYPES = {1: 1, 2: 0, 3: 0, 9: 1, 10: 0, 11: 0}  # image type -> colour map type it has
 
 
 def is_zarr_store(path: Location) -> bool:
@@ -115,9 +199,23 @@ def sniff_format(head: bytes) -> FileFormat | None:
     """
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return FileFormat.WEBP
-    if head[4:8] == b"ftyp" and _brands(head) & _AVIF_BRANDS:
+    if head[4:8] == b"ftyp":
+        return _iso_brand(head)
+    found = next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+    if found is None and head[:4] == b"\x00\x00\x01\x00" and head[4:6] != b"\x00\x00":
+        found = FileFormat.ICO  # reserved, type 1 (icon), a count of images
+    return found or (FileFormat.TGA if _is_tga(head) else None)
+
+
+def _iso_brand(head: bytes) -> FileFormat | None:
+    """AVIF, HEIC or a Canon CR3, from an ISO base media file's major (or compatible) brands."""
+    major, brands = head[8:12], _brands(head)
+    if major == b"crx ":
+        return FileFormat.DNG
+    if brands & _AVIF_BRANDS:
         return FileFormat.AVIF
-    return next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+    heic = major in _HEIC_BRANDS or (major in (b"mif1", b"msf1") and bool(brands & _HEIC_BRANDS))
+    return FileFormat.HEIC if heic else None
 
 
 def _brands(head: bytes) -> set[bytes]:
@@ -125,3 +223,21 @@ def _brands(head: bytes) -> set[bytes]:
     size = int.from_bytes(head[:4], "big")
     listed = head[16 : min(size, len(head))]
     return {head[8:12], *(listed[i : i + 4] for i in range(0, len(listed) - 3, 4))}
+
+
+def _is_tga(head: bytes) -> bool:
+    """Whether the first bytes could be a TGA header (it has no signature): every field checked.
+
+    Examples
+    --------
+    >>> _is_tga(bytes([0, 0, 2]) + bytes(9) + bytes([4, 0, 3, 0, 24, 32]))
+    True
+    >>> _is_tga(b"plain text, not a picture")
+    False
+    """
+    if len(head) < 16 or _TGA_TYPES.get(head[2]) != head[1]:
+        return False
+    width, height = int.from_bytes(head[12:14], "little"), int.from_bytes(head[14:16], "little")
+    no_map = head[1] == 1 or not any(head[3:8])  # no colour map: its fields are zero
+    fields = head[16] in (8, 15, 16, 24, 32) and head[17] & 0xC0 == 0 if len(head) >= 18 else True
+    return width > 0 and height > 0 and no_map and fields

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,7 @@ from convcli import extras
 from convcli.choices import FileFormat
 from convcli.errors import InputError
 from convcli.io import codecs
+from convcli.io.decoders import DECODERS
 from convcli.io.deep import (
     DIRECT_PNG_PIXELS,
     decode_png,
@@ -38,13 +39,15 @@ from convcli.io.deep import (
     tiff_needs_depth,
     tiff_page_metadata,
 )
-from convcli.io.formats import ARRAYS, is_zarr_store, output_format, sniff_format
+from convcli.io.formats import ARRAYS, PILLOW_READS, is_zarr_store, output_format, sniff_format
+from convcli.io.layout import Layout
 from convcli.io.metadata import (
     Metadata,
     header_exif,
     read_metadata,
     read_provenance,
 )
+from convcli.io.raw import is_camera_raw
 from convcli.limits import MAX_FRAMES, MAX_JPEG_METADATA, MAX_JPEG_SEGMENTS
 
 if TYPE_CHECKING:
@@ -94,6 +97,13 @@ class Header:
     def is_cmyk(self) -> bool:
         """Whether the image's four colour channels are cyan, magenta, yellow and black."""
         return self.is_image and len(self.shape) == 3 and self.shape[2] == 4
+
+    @property
+    def file_shape(self) -> tuple[int, ...]:
+        """The shape of the samples in the file: alpha as one channel more."""
+        if not self.alpha:
+            return self.shape
+        return (*self.shape[:2], (self.shape[2] if len(self.shape) == 3 else 1) + 1)
 
 
 @dataclass(frozen=True)
@@ -188,6 +198,10 @@ def read_image(
                 raise InputError(f"{label}: has 1 frame(s), so no frame {frame}")
             return replace(
                 _codec_picture(source, kind, label, max_pixels), note=_note(label, warned)
+            )
+        if kind in DECODERS:
+            return replace(
+                _decoded(source, kind, label, max_pixels, frame), note=_note(label, warned)
             )
         with _decoder_heard(kind), _pillow_allows(max_pixels):
             image = _open_image(source, kind, label, max_pixels)
@@ -287,6 +301,10 @@ def iter_frames(
     label = name or str(source)
     with _reading(label, record=False):
         kind, head = _sniff(source, label)
+        if kind in DECODERS:
+            for index in range(start, like.frames):
+                yield _decoded(source, kind, label, max_pixels, index)
+            return
         with warnings.catch_warnings(record=True), _pillow_allows(max_pixels):
             warnings.simplefilter("always")  # read_image noted them, opening first
             image = _open_image(source, kind, label, max_pixels)
@@ -475,6 +493,8 @@ def probe_image(
             return Header(shape, False, _npy_white(dtype), FileFormat.NPY)
         if kind in codecs.CODEC_FORMATS:
             return _codec_header(path, kind, label, max_pixels)
+        if kind in DECODERS:
+            return _decoded_header(path, kind, label, max_pixels)
         with _decoder_heard(kind), _pillow_allows(max_pixels):
             image = _open_image(path, kind, label, max_pixels)
         if image is None:
@@ -605,6 +625,45 @@ def _decode_deep(
         return decode_png(source)
     with open_tiff(source) as tiff:
         return decode_tiff_page(tiff.pages[index])
+
+
+def _decoded(
+    source: Path | bytes, kind: FileFormat, label: str, max_pixels: int, frame: int
+) -> Picture:
+    """Read with one of convcli's own decoders (or an extra's): header, its size, then samples."""
+    with _opened(source) as stream:
+        layout = _decoder_layout(stream, kind, label, max_pixels)
+        if frame >= layout.frames:
+            raise InputError(f"{label}: has {layout.frames} frame(s), so no frame {frame}")
+        array = DECODERS[kind].decode(stream, layout, frame)
+    pixels, alpha, white = _split_array(array)
+    return Picture(pixels, alpha, white, kind, None, layout.metadata, layout.frames)
+
+
+def _decoded_header(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Header:
+    """Read the header :func:`_decoded` would give, from the file's header alone."""
+    with _opened(source) as stream:
+        found = _decoder_layout(stream, kind, label, max_pixels)
+    made = found.metadata
+    colour = found.samples - found.alpha
+    shape = (found.height, found.width) + ((colour,) if colour > 1 else ())
+    return Header(shape, found.alpha, found.white, kind, made.software, made.description,
+                  found.frames)  # fmt: skip
+
+
+def _decoder_layout(stream: BinaryIO, kind: FileFormat, label: str, max_pixels: int) -> Layout:
+    decoder = DECODERS[kind]
+    if decoder.needs is not None:
+        extras.need(*decoder.needs, reading=label)
+    layout = decoder.layout(stream)
+    _check_size(layout.width, layout.height, label, max_pixels)
+    if layout.frames > MAX_FRAMES:
+        raise InputError(f"{label}: {layout.frames} frames is over the limit of {MAX_FRAMES}")
+    return layout
+
+
+def _opened(source: Path | bytes) -> BinaryIO:
+    return io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
 
 
 def _codec_picture(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Picture:
@@ -784,9 +843,11 @@ def _sniff(source: Path | bytes, label: str) -> tuple[FileFormat, bytes]:
     if kind is None:
         what = "an empty file" if not head else "not an image convcli can read"
         raise InputError(
-            f"{label}: {what} (convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP, "
-            "AVIF, JPEG XL, JPEG 2000, QOI and .npy)"
+            f"{label}: {what} (convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP, AVIF, JPEG XL, "
+            "JPEG 2000, QOI, PGM, PPM, PFM, TGA, ICO, PSD, FITS, HEIC, EXR, camera raw and .npy)"
         )
+    if kind == FileFormat.TIF and is_camera_raw(source):  # a Bayer mosaic, not a grey TIFF
+        kind = FileFormat.DNG
     return kind, head
 
 
@@ -868,7 +929,7 @@ def _check_size(width: int, height: int, label: str, max_pixels: int) -> None:
 
 
 def _pillow_name(kind: FileFormat) -> str:
-    name = output_format(kind).pillow
+    name = PILLOW_READS.get(kind) or output_format(kind).pillow
     if name is None:
         raise InputError(f"{kind} is not read by Pillow")  # .npy goes to NumPy before this
     return name

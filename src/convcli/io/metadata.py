@@ -160,6 +160,11 @@ HOLDS = {
     FileFormat.JP2: ("EXIF", "resolution"),  # a UUID box of EXIF, as ExifTool writes
     FileFormat.J2K: (),  # a bare codestream
     FileFormat.QOI: (),
+    FileFormat.PPM: (),  # its provenance in comments (io/netpbm.py)
+    FileFormat.PFM: (),
+    FileFormat.TGA: (),
+    FileFormat.HEIC: ("colour profile", "EXIF"),
+    FileFormat.EXR: (),
 }
 
 

@@ -18,6 +18,7 @@ from PIL import Image
 
 from convcli.choices import FileFormat
 from convcli.io import codecs
+from convcli.io.decoders import ENCODERS
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
 from convcli.io.png import write_png
@@ -63,17 +64,16 @@ def write_image(
     threads : int or None
         PNG: threads to compress in (None: one per CPU).
     """
-    if fmt.name in codecs.CODEC_FORMATS:
-        codecs.encode(
-            stream, _composed(pixels, alpha, fmt)[0], fmt.name, metadata or Metadata(), quality
-        )
-        return
-    if fmt.pillow is None:
+    if fmt.is_array:
         np.save(stream, pixels, allow_pickle=False)
         return
     metadata = metadata or Metadata()
     image_array, with_alpha = _composed(pixels, alpha, fmt)
-    if fmt.name == FileFormat.PNG:
+    if fmt.name in codecs.CODEC_FORMATS:
+        codecs.encode(stream, image_array, fmt.name, metadata, quality)
+    elif fmt.name in ENCODERS:  # convcli's own writers, or an extra's
+        ENCODERS[fmt.name](stream, image_array, with_alpha, metadata, quality)
+    elif fmt.name == FileFormat.PNG:
         write_png(stream, image_array, compress_level, threads, png_chunks(metadata))
     elif fmt.name == FileFormat.TIF:
         import tifffile
