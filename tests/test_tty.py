@@ -263,7 +263,8 @@ def test_the_progress_line_fits_the_terminal(columns, monkeypatch):
     lines = out.getvalue().splitlines()
     assert len(lines) == 1
     assert len(lines[0]) <= columns - 2  # room for the ^C a terminal echoes
-    assert lines[0].startswith("convcli apply") and "2/12345" in lines[0]
+    assert lines[0].startswith("convcli apply")
+    assert "2/12345" in lines[0]
 
 
 @pytest.mark.parametrize("columns", [60, 80])

@@ -108,7 +108,7 @@ class _ProgressLine:
         self.done += 1
 
     def facts(self) -> list[str]:
-        """The count, then the rate, the time elapsed and the time left, once they are known."""
+        """Return the count, the rate, the time elapsed and the time left, once they are known."""
         seconds = time.perf_counter() - self.started
         per_second = rate(self.done, seconds)
         facts = [f"{self.done}/{self.total}", f"elapsed {_clock(seconds)}"]
