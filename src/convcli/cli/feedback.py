@@ -108,15 +108,14 @@ class _ProgressLine:
         self.done += 1
 
     def facts(self) -> list[str]:
-        """Return the count, the rate, the time elapsed and the time left, once they are known."""
+        """Return the count, the rate, the time elapsed and the time left (dashes until known)."""
         seconds = time.perf_counter() - self.started
         per_second = rate(self.done, seconds)
-        facts = [f"{self.done}/{self.total}", f"elapsed {_clock(seconds)}"]
-        if per_second:
-            left = (self.total - self.done) / per_second
-            facts[1:1] = [f"{per_second:.1f} images/s"]
-            facts.append(f"left {_clock(left)}")
-        return facts
+        speed, left = "-", "-:--:--"  # dashes hold the places: the bar keeps its length
+        if per_second is not None:
+            speed, left = f"{per_second:.1f}", _clock((self.total - self.done) / per_second)
+        return [f"{self.done}/{self.total}", f"{speed} images/s", f"elapsed {_clock(seconds)}",
+                f"left {left}"]  # fmt: skip
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         from rich.progress_bar import ProgressBar
