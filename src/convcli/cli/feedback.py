@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -140,6 +141,26 @@ class _ProgressLine:
         yield line
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while the block draws on the terminal; then raise as they would.
+
+    Raised in the middle of rich's writing, a signal leaves half a frame in its
+    buffer, written again later where it no longer belongs (above the error line).
+    """
+    held: list[int] = []
+    signums = (signal.SIGINT, signal.SIGTERM)
+    previous = [signal.signal(n, lambda arrived, _: held.append(arrived)) for n in signums]
+    try:
+        yield
+    finally:
+        for signum, handler in zip(signums, previous, strict=True):
+            signal.signal(signum, handler)
+        restored = signal.getsignal(held[0]) if held else None
+        if callable(restored):
+            restored(held[0], None)
+
+
 def _span(words: list[str]) -> int:
     """Count the columns of ``words`` side by side, a space between each."""
     return sum(map(len, words)) + len(words) - 1
@@ -196,16 +217,24 @@ class Feedback:
 
         line = _ProgressLine(self.total, self.started)
         # The bar draws on stderr alone: records and image bytes on stdout are never its.
-        with Live(line, console=console(stderr=True), transient=True,
-                  redirect_stdout=False, redirect_stderr=False) as live:  # fmt: skip
+        live = Live(line, console=console(stderr=True), transient=True,
+                    redirect_stdout=False, redirect_stderr=False)  # fmt: skip
+
+        def say(said: str) -> None:  # above the bar, never into it
+            with _signals_held():
+                live.console.print(Text(said), soft_wrap=True)
+
+        try:  # not `with`: a Ctrl-C while the bar starts must clear it too
+            with _signals_held():
+                live.start(refresh=True)
             self._advance = line.advance
-            # Lines said while the bar shows go above it, never into it.
-            self._say = lambda said: live.console.print(Text(said), soft_wrap=True)
-            try:
-                yield
-            finally:
-                self._say = _echo
-                self._advance = lambda: None
+            self._say = say
+            yield
+        finally:
+            with _signals_held():
+                live.stop()  # cleared before the error line of an interrupt
+            self._say = _echo
+            self._advance = lambda: None
 
     def _shows_bar(self) -> bool:
         # A bar moves the cursor: only on a terminal (NO_COLOR takes the colours away only);
