@@ -69,6 +69,21 @@ def test_bare_program_and_group_show_their_help_and_exit_0():
         assert result.stderr == ""
 
 
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        (("apply",), "convcli apply [OPTIONS] INPUT..."),
+        (("explain",), "convcli explain [OPTIONS]"),
+        (("kernels", "show"), "convcli kernels show [OPTIONS] KERNEL"),
+    ],
+)
+def test_the_usage_line_writes_arguments_as_click_does(command, usage):
+    # Not {INPUT...}: braces read as a choice of words.
+    result = run(*command, "--help")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == f"Usage: {usage}"
+
+
 def test_short_version_flag():
     from convcli import __version__
 

@@ -16,7 +16,7 @@ import traceback
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from convcli import __version__
 from convcli.cli import apply, explain, kernels
@@ -50,6 +50,20 @@ class _Program(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+class _Command(TyperCommand):
+    """A command whose usage line names its arguments as click does: ``INPUT...``.
+
+    Typer writes a required argument in braces (``{INPUT...}``), which reads as a
+    choice of words to type.
+    """
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # a click context
+        return [
+            piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+            for piece in super().collect_usage_pieces(ctx)
+        ]
 
 
 def _debug_first(arguments: list[str], program: TyperGroup) -> list[str]:
@@ -132,10 +146,10 @@ kernels_app = typer.Typer(
     help="List and inspect kernels.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(kernels_app, name="kernels")
-app.command(epilog=apply.EXAMPLES)(apply.apply)
-app.command(epilog=explain.EXAMPLES)(explain.explain)
-kernels_app.command("list", epilog=kernels.LIST_EXAMPLES)(kernels.list_kernels)
-kernels_app.command("show", epilog=kernels.SHOW_EXAMPLES)(kernels.show_kernel)
+app.command(cls=_Command, epilog=apply.EXAMPLES)(apply.apply)
+app.command(cls=_Command, epilog=explain.EXAMPLES)(explain.explain)
+kernels_app.command("list", cls=_Command, epilog=kernels.LIST_EXAMPLES)(kernels.list_kernels)
+kernels_app.command("show", cls=_Command, epilog=kernels.SHOW_EXAMPLES)(kernels.show_kernel)
 
 
 def _print_version(value: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +14,8 @@ import typer
 from convcli.errors import ConvcliError
 
 if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+
     from convcli.kernels.kernel import Kernel
     from convcli.report import Report
 
@@ -77,6 +80,98 @@ def write_record(line: str) -> None:
         ) from None
 
 
+def rate(done: int, seconds: float) -> float | None:
+    """Return the images done per second so far, or None while that number means nothing.
+
+    Two inputs done a millisecond apart are not thousands of images per
+    second: the run's own average is given once a second has passed.
+
+    Examples
+    --------
+    >>> rate(2, 0.00015) is None, rate(0, 3.0) is None, rate(12, 4.0)
+    (True, True, 3.0)
+    """
+    return done / seconds if done and seconds >= 1 else None
+
+
+class _ProgressLine:
+    """The live display: one line, the bar and as many of its facts as fit the terminal."""
+
+    NAME = "convcli apply"
+    LEAST_BAR = 10  # cells: the facts that leave the bar less are left out, the last first
+
+    def __init__(self, total: int, started: float) -> None:
+        self.total = total
+        self.started = started
+        self.done = 0
+
+    def advance(self) -> None:
+        self.done += 1
+
+    def facts(self) -> list[str]:
+        """Return the count, the rate, the time elapsed and the time left (dashes until known)."""
+        seconds = time.perf_counter() - self.started
+        per_second = rate(self.done, seconds)
+        speed, left = "-", "-:--:--"  # dashes hold the places: the bar keeps its length
+        if per_second is not None:
+            speed, left = f"{per_second:.1f}", _clock((self.total - self.done) / per_second)
+        return [f"{self.done}/{self.total}", f"{speed} images/s", f"elapsed {_clock(seconds)}",
+                f"left {left}"]  # fmt: skip
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+
+        # Two columns stay free: a terminal echoes ^C after the line, and a line that echo
+        # pushed onto the next could not be cleared (it would stay above the error line).
+        width = options.max_width - len("^C")
+        kept: list[str] = []
+        for fact in self.facts():
+            if _span([self.NAME, *kept, fact]) + 1 + self.LEAST_BAR > width and kept:
+                break
+            kept.append(fact)
+        bar = width - _span([self.NAME, *kept]) - 1
+        cells: list[RenderableType] = [self.NAME, *kept]
+        if bar > 0:
+            cells.insert(1, ProgressBar(total=self.total, completed=self.done, width=bar))
+        line = Table.grid(padding=(0, 1))
+        for _ in cells:
+            line.add_column(no_wrap=True, overflow="crop")
+        line.add_row(*cells)
+        yield line
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while the block draws on the terminal; then raise as they would.
+
+    Raised in the middle of rich's writing, a signal leaves half a frame in its
+    buffer, written again later where it no longer belongs (above the error line).
+    """
+    held: list[int] = []
+    signums = (signal.SIGINT, signal.SIGTERM)
+    previous = [signal.signal(n, lambda arrived, _: held.append(arrived)) for n in signums]
+    try:
+        yield
+    finally:
+        for signum, handler in zip(signums, previous, strict=True):
+            signal.signal(signum, handler)
+        restored = signal.getsignal(held[0]) if held else None
+        if callable(restored):
+            restored(held[0], None)
+
+
+def _span(words: list[str]) -> int:
+    """Count the columns of ``words`` side by side, a space between each."""
+    return sum(map(len, words)) + len(words) - 1
+
+
+def _clock(seconds: float) -> str:
+    """Write a time as a clock does: ``0:01:05``."""
+    minutes, second = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{second:02d}"
+
+
 class Feedback:
     """Everything ``apply`` shows about its inputs as they are done, and at the end.
 
@@ -112,41 +207,40 @@ class Feedback:
     def progress(self) -> Iterator[None]:
         """Show a progress bar on stderr while the block lasts, where one helps."""
         self.started = time.perf_counter()
-        # A bar moves the cursor: only on a terminal (NO_COLOR takes the colours away only).
-        if self.quiet or not sys.stderr.isatty() or self.total <= 1:
+        if not self._shows_bar():
             yield
             return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            ProgressColumn,
-            Task,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.live import Live
         from rich.text import Text
 
         from convcli.cli.render import console
 
-        class Rate(ProgressColumn):
-            def render(self, task: Task) -> Text:
-                return Text(f"{task.speed:.1f} images/s" if task.speed else "")
+        line = _ProgressLine(self.total, self.started)
+        # The bar draws on stderr alone: records and image bytes on stdout are never its.
+        live = Live(line, console=console(stderr=True), transient=True,
+                    redirect_stdout=False, redirect_stderr=False)  # fmt: skip
 
-        columns = (
-            TextColumn("convcli apply"), BarColumn(), MofNCompleteColumn(), Rate(),
-            TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
-        )  # fmt: skip
-        with Progress(*columns, console=console(stderr=True), transient=True) as bar:
-            task = bar.add_task("images", total=self.total)
-            self._advance = lambda: bar.advance(task)
-            # Lines said while the bar shows go above it, never into it.
-            self._say = lambda line: bar.console.print(Text(line), soft_wrap=True)
-            try:
-                yield
-            finally:
-                self._say = _echo
+        def say(said: str) -> None:  # above the bar, never into it
+            with _signals_held():
+                live.console.print(Text(said), soft_wrap=True)
+
+        try:  # not `with`: a Ctrl-C while the bar starts must clear it too
+            with _signals_held():
+                live.start(refresh=True)
+            self._advance = line.advance
+            self._say = say
+            yield
+        finally:
+            with _signals_held():
+                live.stop()  # cleared before the error line of an interrupt
+            self._say = _echo
+            self._advance = lambda: None
+
+    def _shows_bar(self) -> bool:
+        # A bar moves the cursor: only on a terminal (NO_COLOR takes the colours away only);
+        # and none while records scroll by on that screen: they show the progress themselves.
+        records_on_screen = self.json_lines and sys.stdout is not None and sys.stdout.isatty()
+        return not (self.quiet or self.total <= 1 or records_on_screen) and sys.stderr.isatty()
 
     def report(self, done: Report) -> None:
         """Tell what happened to one input: its error, its notes, its record."""

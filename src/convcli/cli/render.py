@@ -42,15 +42,13 @@ def report_view(reports: list[Report]) -> RenderableType:
          Text(f"{report.seconds:.3f}"), Text(shown(report.output or ""))]
         for report in reports
     ]  # fmt: skip
-    # At a narrow terminal cells fold, never cut.
+    # Paths, kernel specs, shapes and times stay whole; only a status's reason wraps.
     headers = ("input", "kernel", "shape", "status", "time (s)", "output")
-    columns = [Column(header, overflow="fold") for header in headers]
+    columns = [Column(header, no_wrap=header != "status") for header in headers]
     columns[4].justify = "right"
     # A column with nothing to say in any row (no outputs, no shapes: all failed) is left out.
     kept = [n for n in range(len(columns)) if any(row[n].plain not in ("", "-") for row in rows)]
-    table = Table(*(columns[n] for n in kept))
-    for row in rows:
-        table.add_row(*(row[n] for n in kept))
+    table = _Fitted([columns[n] for n in kept], [[row[n] for n in kept] for row in rows])
     return _titled("convcli apply", table, SHAPES if 2 in kept else None)
 
 
@@ -66,34 +64,112 @@ def _status(status: str, reason: str | None = None) -> Text:
 
 
 def _single_report(report: Report) -> RenderableType:
-    table = Table(show_header=False)
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("input", Text(f"{shown(report.input)}  {_shape(report.input_shape)}"))
+    rows = [("input", Text(f"{shown(report.input)}  {_shape(report.input_shape)}"))]
     for number, stage in enumerate(report.stages, start=1):
         g = stage.geometry
         names = AXIS_NAMES.get(g.spatial_ndim, tuple(f"axis {i}" for i in range(g.spatial_ndim)))
         prefix = f"stage {number}: " if len(report.stages) > 1 else ""
-        table.add_row(f"{prefix}kernel", f"{stage.kernel}  {_shape(g.kernel_shape)}")
+        rows.append((f"{prefix}kernel", Text(f"{stage.kernel}  {_shape(g.kernel_shape)}")))
         padding = ", ".join(
             f"{name} {b}+{a}" for name, (b, a) in zip(names, g.padding, strict=True)
         )
-        table.add_row("padding", f"{padding}  ({report.pad_mode})")
-        table.add_row("stride", ", ".join(map(str, g.stride)))
-        table.add_row("dilation", ", ".join(map(str, g.dilation)))
-        for axis, name in enumerate(names):
-            table.add_row(f"{name} out", g.formula(axis))
+        rows += [("padding", Text(f"{padding}  ({report.pad_mode})")),
+                 ("stride", Text(", ".join(map(str, g.stride)))),
+                 ("dilation", Text(", ".join(map(str, g.dilation))))]  # fmt: skip
+        rows += [(f"{name} out", Text(g.formula(axis))) for axis, name in enumerate(names)]
         timed = "" if stage.seconds is None else f"  {stage.seconds * 1000:.1f} ms"
-        table.add_row("method", f"{stage.method}{timed}")
-    table.add_row("output", Text(f"{shown(report.output or '')}  {_shape(report.output_shape)}"))
-    table.add_row("time", f"{report.seconds:.3f} s")
+        rows.append(("method", Text(f"{stage.method}{timed}")))
+    rows += [("output", Text(f"{shown(report.output or '')}  {_shape(report.output_shape)}")),
+             ("time", Text(f"{report.seconds:.3f} s"))]  # fmt: skip
+    table = _Fitted([Column(style="bold", no_wrap=True), Column(no_wrap=True)],
+                    [[Text(key), value] for key, value in rows], show_header=False)  # fmt: skip
     return _titled(f"convcli apply: {shown(report.input)}", table, SHAPES)
 
 
-def _titled(title: str, table: Table, caption: str | None = None) -> RenderableType:
+def _titled(title: str, table: RenderableType, caption: str | None = None) -> RenderableType:
     # Title and caption as lines of their own: a table's own are padded to its width,
     # which leaves trailing spaces in piped output.
     return Group(Text(title), table, *([Text(caption)] if caption else []))
+
+
+class _Fitted:
+    """A table while its whole cells fit the terminal; narrower, a block of lines per row.
+
+    Paths and kernel specs are copied from the terminal: their columns never
+    wrap, and the one column that may (a description, a reason) keeps room for
+    its longest word and for ``WRAPPED_LEAST`` columns. Where that does not fit,
+    each row is shown as ``header  value`` lines, a blank line between rows (a
+    table without a header is shown as its own lines).
+    """
+
+    WRAPPED_LEAST = 30
+
+    def __init__(
+        self, columns: list[Column], rows: list[list[Text]], *, show_header: bool = True
+    ) -> None:
+        self.least = 1 + sum(  # a boxed table: "│ " before each cell, " │" after the last
+            self._least(column, [row[n] for row in rows], show_header) + 3
+            for n, column in enumerate(columns)
+        )
+        self.table = Table(*columns, show_header=show_header)
+        for row in rows:
+            self.table.add_row(*row)
+        if show_header:
+            headers = [Text(str(column.header)) for column in columns]
+            self.records = _Records([list(zip(headers, row, strict=True)) for row in rows])
+        else:  # a table of keys and values: one block already
+            self.records = _Records([[(key, value) for key, value in rows]])
+
+    @classmethod
+    def _least(cls, column: Column, cells: list[Text], show_header: bool) -> int:
+        texts = [*cells, *([Text(str(column.header))] if show_header else [])]
+        widest = max((text.cell_len for text in texts), default=0)
+        if column.no_wrap:
+            return widest
+        words = max((_longest_word(text) for text in texts), default=0)
+        return max(words, min(widest, cls.WRAPPED_LEAST))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.table if self.least <= options.max_width else self.records
+
+
+class _Records:
+    """Blocks of ``key  value`` lines, a blank line between blocks; empty values left out.
+
+    A value wraps between words under itself; one with a word (a path) too wide
+    to fit beside its key starts on the next line, at the left edge. No line is
+    padded with spaces to the terminal's width.
+    """
+
+    def __init__(self, blocks: list[list[tuple[Text, Text]]]) -> None:
+        self.blocks = [[(key, value) for key, value in block if value.plain] for block in blocks]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        indent = max((key.cell_len for block in self.blocks for key, _ in block), default=0) + 2
+        for number, block in enumerate(self.blocks):
+            if number:
+                yield Text("")
+            for key, value in block:
+                room = options.max_width - indent
+                if _longest_word(value) > room:  # a path too wide to sit beside its key
+                    yield Text(key.plain, style="bold")
+                    yield from _wrapped(console, value, options.max_width)
+                    continue
+                for line, wrapped in enumerate(_wrapped(console, value, room)):
+                    head = key.plain if line == 0 else ""
+                    yield Text.assemble((head, "bold"), " " * (indent - len(head)), wrapped)
+
+
+def _wrapped(console: Console, text: Text, width: int) -> list[Text]:
+    """Wrap ``text`` between words (a word wider than ``width`` folds), no trailing spaces."""
+    lines = list(text.wrap(console, width, overflow="fold"))
+    for line in lines:
+        line.rstrip()
+    return lines
+
+
+def _longest_word(text: Text) -> int:
+    return max((Text(word).cell_len for word in text.plain.split()), default=0)
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
@@ -103,23 +179,18 @@ def _shape(shape: tuple[int, ...] | None) -> str:
 def kernels_view(entries: list[dict[str, Any]]) -> RenderableType:
     """Build the table of ``convcli kernels list``."""
     show_source = any(entry["source"] not in ("built-in", "built-in family") for entry in entries)
-    # At a narrow terminal the words fold; shape and range keep to one line.
-    table = Table(
-        Column("name", overflow="fold"),
-        Column("shape", min_width=8),
-        Column("range", min_width=7),
-        Column("tags", overflow="fold"),
-        Column("description", overflow="fold"),
-    )
-    if show_source:
-        table.add_column("source", overflow="fold")
+    # Kernel specs, shapes, ranges, tags and sources stay whole; the description wraps.
+    headers = ["name", "shape", "range", "tags", "description"] + ["source"] * show_source
+    columns = [Column(header, no_wrap=header != "description") for header in headers]
+    rows = []
     for entry in entries:
         name = entry["name"]
         if entry["parameters"]:
             name += ":" + ",".join(f"{k}={_number(v)}" for k, v in entry["parameters"].items())
         row = [name, _shape(tuple(entry["shape"])), entry["range"] or Range.CLIP,
                ", ".join(entry["tags"]), entry["description"]]  # fmt: skip
-        table.add_row(*row, *([entry["source"]] if show_source else []))
+        rows.append([Text(cell) for cell in row + [entry["source"]] * show_source])
+    table = _Fitted(columns, rows)
     return _titled("convcli kernels", table)
 
 
