@@ -361,3 +361,22 @@ def test_an_avifs_irot_and_imir_turn_its_pixels(tmp_path, orientation):
     with Image.open(out) as image:
         assert np.array_equal(np.asarray(image), expected)
         assert image.getexif().get(0x0112, 1) == 1
+
+
+def test_every_picture_of_an_avif_sequence_is_filtered(tmp_path):
+    source, out, one = tmp_path / "in.avif", tmp_path / "out.tif", tmp_path / "one.png"
+    frames = np.stack([samples(8, 3) for _ in range(3)])
+    source.write_bytes(imagecodecs.avif_encode(frames, level=100))
+    reference = imagecodecs.avif_decode(source.read_bytes())
+    assert reference.shape == (3, H, W, 3)
+    apply(str(source), "-k", "identity", "-o", str(out))
+    import tifffile
+
+    assert np.array_equal(tifffile.imread(out), reference)
+    apply(str(source), "-k", "identity", "--frame", "2", "-o", str(one))
+    with Image.open(one) as image:
+        assert np.array_equal(np.asarray(image), reference[2])
+    # decoded together: the sequence's pixels count against --max-pixels
+    result = run("apply", str(source), "-k", "identity", "-o", str(one), "--max-pixels", "500")
+    assert result.exit_code == 1
+    assert "3 pictures of 17x12 are 612 pixels, decoded together" in result.stderr

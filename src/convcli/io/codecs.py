@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import BinaryIO
@@ -47,6 +48,7 @@ class Layout:
     bits: int
     samples: int  # alpha included
     turns: tuple[tuple[bytes, int], ...] = ()  # an AVIF's irot and imir, in the order they apply
+    frames: int = 1  # an AVIF sequence's pictures, from its sample table
 
 
 def layout(head: bytes, kind: FileFormat) -> Layout:
@@ -83,12 +85,18 @@ def layout(head: bytes, kind: FileFormat) -> Layout:
     return found
 
 
-def decode(data: bytes, kind: FileFormat, known: Layout) -> tuple[npt.NDArray[np.generic], int]:
-    """Decode the pixels: (H, W) or (H, W, C) at 8 or 16 bits, and the bits they were."""
+def decode(
+    data: bytes, kind: FileFormat, known: Layout
+) -> tuple[list[npt.NDArray[np.generic]], int]:
+    """Decode every picture: (H, W) or (H, W, C) at 8 or 16 bits each, and the bits they were.
+
+    An AVIF sequence is decoded whole: imagecodecs' decoder, asked for one
+    picture, writes the ones after it past its end.
+    """
     import imagecodecs  # its libraries load when a file needs them, never at start-up
 
     decoders = {
-        FileFormat.AVIF: lambda d: imagecodecs.avif_decode(d, index=0),
+        FileFormat.AVIF: imagecodecs.avif_decode,
         FileFormat.JXL: lambda d: imagecodecs.jpegxl_decode(d, index=0),
         FileFormat.JP2: imagecodecs.jpeg2k_decode,
         FileFormat.J2K: imagecodecs.jpeg2k_decode,
@@ -97,20 +105,28 @@ def decode(data: bytes, kind: FileFormat, known: Layout) -> tuple[npt.NDArray[np
     if kind == FileFormat.QOI and not data.endswith(_QOI_END):  # its decoder fills in silence
         raise ValueError("truncated: no end marker")
     try:
-        array: npt.NDArray[np.generic] = decoders[kind](data)  # type: ignore[no-untyped-call]
-    except (RuntimeError, imagecodecs.DelayedImportError) as error:
+        array: npt.NDArray[np.generic] = decoders[kind](data)
+    except (RuntimeError, IndexError, imagecodecs.DelayedImportError) as error:
         raise ValueError(f"corrupt: {error}") from None
     except Exception as error:  # imagecodecs' own exception types, one per codec
         if type(error).__module__.startswith("imagecodecs"):
             raise ValueError(f"corrupt: {error}") from None
         raise
-    array = _turned(array, known.turns)  # (JPEG XL's decoder turns it by its orientation)
-    samples = array.shape[2] if array.ndim == 3 else 1
-    if array.shape[:2] != (known.height, known.width) or samples != known.samples:
+    pictures = list(array) if known.frames > 1 else [array]
+    if len(array) != known.frames and known.frames > 1:
         raise ValueError(f"corrupt: decoded {array.shape}, unlike its header")
     if array.dtype.kind in "iu" and array.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"{array.dtype} samples, which convcli does not read")
-    return _widened(array, known.bits), known.bits
+    return [_checked(picture, known) for picture in pictures], known.bits
+
+
+def _checked(picture: npt.NDArray[np.generic], known: Layout) -> npt.NDArray[np.generic]:
+    """Turn a picture as its file says, check it against its header, and widen its samples."""
+    picture = _turned(picture, known.turns)  # (JPEG XL's decoder turns it by its orientation)
+    samples = picture.shape[2] if picture.ndim == 3 else 1
+    if picture.shape[:2] != (known.height, known.width) or samples != known.samples:
+        raise ValueError(f"corrupt: decoded {picture.shape}, unlike its header")
+    return _widened(picture, known.bits)
 
 
 def _turned(
@@ -331,7 +347,23 @@ def _avif_layout(head: bytes) -> Layout:
     turns = _avif_turns(head)
     if sum(value for kind, value in turns if kind == b"irot") % 2:
         width, height = height, width
-    return Layout(width, height, bits, (1 if flags & 0x10 else 3) + alpha, turns)
+    samples = (1 if flags & 0x10 else 3) + alpha
+    return Layout(width, height, bits, samples, turns, _avif_frames(head))
+
+
+def _avif_frames(head: bytes) -> int:
+    """Count an AVIF sequence's pictures from its tracks' sample tables (stsz); else 1."""
+    tables = _find(head, [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsz"])
+    if not tables:
+        if b"avis" in b"".join(_find(head, [b"ftyp"])):  # a sequence: its moov comes later
+            warnings.warn(
+                "an AVIF sequence without its sample table in its first MiB: "
+                "its first picture is read, the others are not",
+                stacklevel=4,
+            )
+        return 1
+    # after version, flags and sample size; the most of any track (alpha has its own)
+    return max(1, *(int(struct.unpack_from(">I", table, 8)[0]) for table in tables))
 
 
 def _avif_turns(head: bytes) -> tuple[tuple[bytes, int], ...]:
