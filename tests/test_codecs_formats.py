@@ -333,3 +333,50 @@ def test_a_stream_of_each_reads_from_standard_input(tmp_path):
     result = run("apply", "-", "-k", "identity", "-q", stdin=source.read_bytes())
     assert result.exit_code == 0
     np.testing.assert_array_equal(imagecodecs.jpegxl_decode(result.stdout_bytes), reference)
+
+
+# EXIF orientation -> how the stored picture is shown (JEITA CP-3451C), which Pillow's
+# AVIF writer stores as irot and imir properties
+SHOWN = {
+    2: np.fliplr,
+    4: np.flipud,
+    5: lambda a: np.swapaxes(a, 0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(np.swapaxes(a, 0, 1), 2),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(SHOWN))
+def test_an_avifs_irot_and_imir_turn_its_pixels(tmp_path, orientation):
+    source, out = tmp_path / "in.avif", tmp_path / "out.png"
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(samples(8, 3)).save(source, "AVIF", exif=exif.tobytes())
+    data = source.read_bytes()
+    assert (b"irot" in data) == (orientation > 4), "the writer stores a turn"
+    expected = SHOWN[orientation](imagecodecs.avif_decode(data))
+    result = apply(str(source), "-k", "identity", "-o", str(out), "--json")
+    assert json.loads(result.stdout)["input_shape"] == list(expected.shape)
+    with Image.open(out) as image:
+        assert np.array_equal(np.asarray(image), expected)
+        assert image.getexif().get(0x0112, 1) == 1
+
+
+def test_every_picture_of_an_avif_sequence_is_filtered(tmp_path):
+    source, out, one = tmp_path / "in.avif", tmp_path / "out.tif", tmp_path / "one.png"
+    frames = np.stack([samples(8, 3) for _ in range(3)])
+    source.write_bytes(imagecodecs.avif_encode(frames, level=100))
+    reference = imagecodecs.avif_decode(source.read_bytes())
+    assert reference.shape == (3, H, W, 3)
+    apply(str(source), "-k", "identity", "-o", str(out))
+    import tifffile
+
+    assert np.array_equal(tifffile.imread(out), reference)
+    apply(str(source), "-k", "identity", "--frame", "2", "-o", str(one))
+    with Image.open(one) as image:
+        assert np.array_equal(np.asarray(image), reference[2])
+    # decoded together: the sequence's pixels count against --max-pixels
+    result = run("apply", str(source), "-k", "identity", "-o", str(one), "--max-pixels", "500")
+    assert result.exit_code == 1
+    assert "3 pictures of 17x12 are 612 pixels, decoded together" in result.stderr

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import BinaryIO
@@ -42,10 +43,12 @@ _JXL_RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 
 class Layout:
     """What a header says: the size, the bits of a sample, and the samples of a pixel."""
 
-    width: int
+    width: int  # as shown: after any turn
     height: int
     bits: int
     samples: int  # alpha included
+    turns: tuple[tuple[bytes, int], ...] = ()  # an AVIF's irot and imir, in the order they apply
+    frames: int = 1  # an AVIF sequence's pictures, from its sample table
 
 
 def layout(head: bytes, kind: FileFormat) -> Layout:
@@ -82,12 +85,18 @@ def layout(head: bytes, kind: FileFormat) -> Layout:
     return found
 
 
-def decode(data: bytes, kind: FileFormat, known: Layout) -> tuple[npt.NDArray[np.generic], int]:
-    """Decode the pixels: (H, W) or (H, W, C) at 8 or 16 bits, and the bits they were."""
+def decode(
+    data: bytes, kind: FileFormat, known: Layout
+) -> tuple[list[npt.NDArray[np.generic]], int]:
+    """Decode every picture: (H, W) or (H, W, C) at 8 or 16 bits each, and the bits they were.
+
+    An AVIF sequence is decoded whole: imagecodecs' decoder, asked for one
+    picture, writes the ones after it past its end.
+    """
     import imagecodecs  # its libraries load when a file needs them, never at start-up
 
     decoders = {
-        FileFormat.AVIF: lambda d: imagecodecs.avif_decode(d, index=0),
+        FileFormat.AVIF: imagecodecs.avif_decode,
         FileFormat.JXL: lambda d: imagecodecs.jpegxl_decode(d, index=0),
         FileFormat.JP2: imagecodecs.jpeg2k_decode,
         FileFormat.J2K: imagecodecs.jpeg2k_decode,
@@ -96,20 +105,37 @@ def decode(data: bytes, kind: FileFormat, known: Layout) -> tuple[npt.NDArray[np
     if kind == FileFormat.QOI and not data.endswith(_QOI_END):  # its decoder fills in silence
         raise ValueError("truncated: no end marker")
     try:
-        array: npt.NDArray[np.generic] = decoders[kind](data)  # type: ignore[no-untyped-call]
-    except (RuntimeError, imagecodecs.DelayedImportError) as error:
+        array: npt.NDArray[np.generic] = decoders[kind](data)
+    except (RuntimeError, IndexError, imagecodecs.DelayedImportError) as error:
         raise ValueError(f"corrupt: {error}") from None
     except Exception as error:  # imagecodecs' own exception types, one per codec
         if type(error).__module__.startswith("imagecodecs"):
             raise ValueError(f"corrupt: {error}") from None
         raise
-    samples = array.shape[2] if array.ndim == 3 else 1
-    if sorted(array.shape[:2]) != sorted((known.height, known.width)) or samples != known.samples:
-        # (JPEG XL's decoder turns it by its orientation)
+    pictures = list(array) if known.frames > 1 else [array]
+    if len(array) != known.frames and known.frames > 1:
         raise ValueError(f"corrupt: decoded {array.shape}, unlike its header")
     if array.dtype.kind in "iu" and array.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"{array.dtype} samples, which convcli does not read")
-    return _widened(array, known.bits), known.bits
+    return [_checked(picture, known) for picture in pictures], known.bits
+
+
+def _checked(picture: npt.NDArray[np.generic], known: Layout) -> npt.NDArray[np.generic]:
+    """Turn a picture as its file says, check it against its header, and widen its samples."""
+    picture = _turned(picture, known.turns)  # (JPEG XL's decoder turns it by its orientation)
+    samples = picture.shape[2] if picture.ndim == 3 else 1
+    if picture.shape[:2] != (known.height, known.width) or samples != known.samples:
+        raise ValueError(f"corrupt: decoded {picture.shape}, unlike its header")
+    return _widened(picture, known.bits)
+
+
+def _turned(
+    array: npt.NDArray[np.generic], turns: tuple[tuple[bytes, int], ...]
+) -> npt.NDArray[np.generic]:
+    """Apply AVIF's irot (quarter turns anticlockwise) and imir (0: top and bottom swapped)."""
+    for kind, value in turns:
+        array = np.rot90(array, value) if kind == b"irot" else np.flip(array, value)
+    return np.ascontiguousarray(array)
 
 
 def _widened(array: npt.NDArray[np.generic], bits: int) -> npt.NDArray[np.generic]:
@@ -318,7 +344,64 @@ def _avif_layout(head: bytes) -> Layout:
     bits = 12 if flags & 0x20 else 10 if flags & 0x40 else 8
     meta = b"".join(_find(head, [b"meta"]))
     alpha = b"auxiliary:alpha" in meta or b"auxid:1" in meta
-    return Layout(width, height, bits, (1 if flags & 0x10 else 3) + alpha)
+    turns = _avif_turns(head)
+    if sum(value for kind, value in turns if kind == b"irot") % 2:
+        width, height = height, width
+    samples = (1 if flags & 0x10 else 3) + alpha
+    return Layout(width, height, bits, samples, turns, _avif_frames(head))
+
+
+def _avif_frames(head: bytes) -> int:
+    """Count an AVIF sequence's pictures from its tracks' sample tables (stsz); else 1."""
+    tables = _find(head, [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsz"])
+    if not tables:
+        if b"avis" in b"".join(_find(head, [b"ftyp"])):  # a sequence: its moov comes later
+            warnings.warn(
+                "an AVIF sequence without its sample table in its first MiB: "
+                "its first picture is read, the others are not",
+                stacklevel=4,
+            )
+        return 1
+    # after version, flags and sample size; the most of any track (alpha has its own)
+    return max(1, *(int(struct.unpack_from(">I", table, 8)[0]) for table in tables))
+
+
+def _avif_turns(head: bytes) -> tuple[tuple[bytes, int], ...]:
+    """Return the primary item's irot and imir properties (angle, axis), in their ipma order."""
+    items = _find(head, [b"meta", b"pitm"])
+    associations = _find(head, [b"meta", b"iprp", b"ipma"])
+    properties = _find(head, [b"meta", b"iprp", b"ipco"])
+    if not items or not associations or not properties:
+        return ()
+    (primary,) = struct.unpack_from(">I" if items[0][0] else ">H", items[0], 4)
+    boxes = [(kind, properties[0][body]) for kind, body, _, _ in _boxes(properties[0])]
+    chosen = [boxes[index - 1] for index in _associated(associations[0], primary)
+              if index <= len(boxes)]  # fmt: skip
+    return tuple(
+        (kind, value & (3 if kind == b"irot" else 1))
+        for kind, value in chosen
+        if kind in (b"irot", b"imir")
+    )
+
+
+def _associated(ipma: bytes, item: int) -> list[int]:
+    """Return the properties (1-based, into ipco) an ipma associates with ``item``."""
+    version, wide = ipma[0], ipma[3] & 1  # wide: 15-bit property indices
+    (count,) = struct.unpack_from(">I", ipma, 4)
+    position = 8
+    for _ in range(min(count, _MAX_BOXES)):
+        (found,) = struct.unpack_from(">I" if version else ">H", ipma, position)
+        position += 4 if version else 2
+        size = 2 if wide else 1
+        indices = [
+            struct.unpack_from(">H" if wide else ">B", ipma, position + 1 + size * n)[0]
+            & (0x7FFF if wide else 0x7F)
+            for n in range(ipma[position])
+        ]
+        if found == item:
+            return [index for index in indices if index]
+        position += 1 + size * len(indices)
+    return []
 
 
 def _jp2_layout(head: bytes) -> Layout:
@@ -410,7 +493,8 @@ def _jxl_layout(codestream: bytes) -> Layout:
     if reader.read(1):  # all_default: 8-bit RGB
         return Layout(width, height, 8, 3)
     if reader.read(1):  # extra_fields
-        reader.read(3)  # orientation
+        if reader.read(3) >= 4:  # EXIF's orientation 5 to 8, less one: its decoder turns it
+            width, height = height, width
         if reader.read(1):
             _jxl_size(reader)  # intrinsic size
         if reader.read(1):

@@ -194,10 +194,8 @@ def read_image(
             array = _load_npy(source)
             return Picture(array, None, _npy_white(array.dtype), FileFormat.NPY)
         if kind in codecs.CODEC_FORMATS:
-            if frame:
-                raise InputError(f"{label}: has 1 frame(s), so no frame {frame}")
             return replace(
-                _codec_picture(source, kind, label, max_pixels), note=_note(label, warned)
+                _codec_picture(source, kind, label, max_pixels, frame), note=_note(label, warned)
             )
         if kind in DECODERS:
             return replace(
@@ -304,6 +302,9 @@ def iter_frames(
         if kind in DECODERS:
             for index in range(start, like.frames):
                 yield _decoded(source, kind, label, max_pixels, index)
+            return
+        if kind in codecs.CODEC_FORMATS:
+            yield from _codec_pictures(source, kind, label, max_pixels)[start:]
             return
         with warnings.catch_warnings(record=True), _pillow_allows(max_pixels):
             warnings.simplefilter("always")  # read_image noted them, opening first
@@ -666,15 +667,26 @@ def _opened(source: Path | bytes) -> BinaryIO:
     return io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
 
 
-def _codec_picture(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Picture:
-    """Read an AVIF, JPEG XL, JPEG 2000 or QOI file: its header checked, then decoded whole."""
+def _codec_picture(
+    source: Path | bytes, kind: FileFormat, label: str, max_pixels: int, frame: int = 0
+) -> Picture:
+    """Read an AVIF, JPEG XL, JPEG 2000 or QOI file: its header checked, then a picture decoded."""
+    known = _codec_layout(source, kind, label, max_pixels)
+    if frame >= known.frames:
+        raise InputError(f"{label}: has {known.frames} frame(s), so no frame {frame}")
+    return _codec_pictures(source, kind, label, max_pixels)[frame]
+
+
+def _codec_pictures(
+    source: Path | bytes, kind: FileFormat, label: str, max_pixels: int
+) -> list[Picture]:
+    """Decode every picture of a codec's file (an AVIF sequence's all at once)."""
     known = _codec_layout(source, kind, label, max_pixels)
     data = _codec_data(source, known, label)
-    array, bits = codecs.decode(data, kind, known)
-    pixels, alpha, white = _split_array(array)
+    arrays, bits = codecs.decode(data, kind, known)
     with _pillow_allows(max_pixels):
         metadata = codecs.metadata(data, kind, bits)
-    return Picture(pixels, alpha, white, kind, None, metadata)
+    return [Picture(*_split_array(array), kind, None, metadata, known.frames) for array in arrays]
 
 
 def _codec_header(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Header:
@@ -687,7 +699,7 @@ def _codec_header(source: Path | bytes, kind: FileFormat, label: str, max_pixels
     colour = known.samples - alpha
     shape = (known.height, known.width) if colour == 1 else (known.height, known.width, colour)
     white = 1.0 if known.bits == 32 else 65535.0 if known.bits > 8 else 255.0
-    return Header(shape, alpha, white, kind, made.software, made.description)
+    return Header(shape, alpha, white, kind, made.software, made.description, known.frames)
 
 
 def _codec_layout(
@@ -701,6 +713,13 @@ def _codec_layout(
             head = stream.read(codecs.HEADER_BYTES)
     known = codecs.layout(head, kind)
     _check_size(known.width, known.height, label, max_pixels)
+    _within_frames(known.frames, label)
+    if known.width * known.height * known.frames > max_pixels:  # decoded together
+        raise InputError(
+            f"{label}: {known.frames} pictures of {known.width}x{known.height} are "
+            f"{known.width * known.height * known.frames} pixels, decoded together, over the "
+            f"limit of {max_pixels} (raise it with --max-pixels)"
+        )
     return known
 
 
@@ -711,7 +730,7 @@ def _codec_data(source: Path | bytes, known: codecs.Layout, label: str) -> bytes
     or hostile, and is not read into memory.
     """
     size = len(source) if isinstance(source, bytes) else source.stat().st_size
-    samples = known.width * known.height * known.samples * -(-known.bits // 8)
+    samples = known.width * known.height * known.samples * -(-known.bits // 8) * known.frames
     most = 2 * samples + _METADATA_BYTES
     if size > most:
         raise InputError(
