@@ -62,7 +62,7 @@ def layout(head: bytes, kind: FileFormat) -> Layout:
     Examples
     --------
     >>> layout(b"qoif" + struct.pack(">II", 640, 480) + bytes([4, 0]), FileFormat.QOI)
-    Layout(width=640, height=480, bits=8, samples=4)
+    Layout(width=640, height=480, bits=8, samples=4, turns=(), frames=1)
     """
     try:
         if kind == FileFormat.QOI:
