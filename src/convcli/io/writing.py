@@ -20,6 +20,7 @@ from convcli.choices import FileFormat
 from convcli.io import codecs
 from convcli.io.decoders import ENCODERS
 from convcli.io.formats import OutputFormat
+from convcli.io.heif import write_heic_frames
 from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
 from convcli.io.png import write_png
 from convcli.limits import MAX_LOOP_COUNT
@@ -95,12 +96,16 @@ def write_frames(
     loop: int | None = None,
     quality: int | None = None,
 ) -> int:
-    """Encode an animation (GIF, PNG, WebP) or a stack of pages (TIFF); return the frame count.
+    """Encode an animation (GIF, PNG, WebP), TIFF pages or HEIC images; return the frame count.
 
     Each frame is (pixels, alpha, duration in milliseconds or None); ``loop``
     is how many times the animation plays (0 or None: forever).
     """
     metadata = metadata or Metadata()
+    if fmt.name == FileFormat.HEIC:  # top-level images, without durations
+        return write_heic_frames(
+            stream, (_composed(p, a, fmt)[0] for p, a, _ in frames), metadata, quality
+        )
     if fmt.name == FileFormat.TIF:
         import tifffile
 
