@@ -20,7 +20,7 @@ from PIL import Image, ImageCms
 from scipy import ndimage
 
 from helpers import run
-from helpers.formats import dng, fits, pfm, pnm, psd, psd_resource
+from helpers.formats import dng, exr, fits, heic, pfm, pnm, psd, psd_resource
 
 RNG = np.random.default_rng(23)
 BOX = np.full((3, 3), 1 / 9)
@@ -283,19 +283,6 @@ def test_a_hostile_file_is_one_line_and_exit_1(tmp_path, name, content, reason):
 # The extras: HEIC, EXR, camera raw
 
 
-def heic(*frames: np.ndarray, quality: int = 90, **options) -> bytes:
-    """A HEIC of pillow-heif's own, one top-level image per frame; ``options`` for the first."""
-    pillow_heif = pytest.importorskip("pillow_heif")
-    heif = pillow_heif.HeifFile()
-    for pixels in frames:
-        mode = {3: "RGB", 4: "RGBA"}[pixels.shape[2]] + (";16" if pixels.dtype == np.uint16 else "")
-        height, width = pixels.shape[:2]
-        heif.add_frombytes(mode=mode, size=(width, height), data=pixels.tobytes())
-    buffer = io.BytesIO()
-    heif.save(buffer, quality=quality, **options)
-    return buffer.getvalue()
-
-
 def heic_frames(source) -> list[np.ndarray]:
     """Every top-level image, as libheif decodes it (10 bits shifted up to 16)."""
     pillow_heif = pytest.importorskip("pillow_heif")
@@ -364,6 +351,7 @@ def test_every_page_of_a_tiff_stack_is_a_heic_image_in_order_metadata_on_the_fir
 
 
 def test_every_frame_of_an_animated_gif_is_a_heic_image_in_order(tmp_path):
+    pytest.importorskip("pillow_heif")
     colours = [(250, 20, 20), (20, 250, 20), (20, 20, 250), (240, 240, 30)]
     frames = [Image.new("RGB", (24, 16), colour) for colour in colours]
     frames[0].save(tmp_path / "in.gif", save_all=True, append_images=frames[1:],
@@ -381,6 +369,7 @@ def test_every_frame_of_an_animated_gif_is_a_heic_image_in_order(tmp_path):
 
 
 def test_a_heic_of_several_images_keeps_them_all_through_heic(tmp_path):
+    pytest.importorskip("pillow_heif")
     source = tmp_path / "in.heic"
     source.write_bytes(heic(*RNG.integers(0, 256, (3, 8, 12, 3), dtype=np.uint8)))
     apply(source, tmp_path / "out.heic", "-k", "identity", "-q")
@@ -388,16 +377,6 @@ def test_a_heic_of_several_images_keeps_them_all_through_heic(tmp_path):
     assert len(written) == 3
     for frame, read in zip(written, heic_frames(source), strict=True):
         np.testing.assert_array_equal(frame, encoded_alone(read))
-
-
-def exr(channels: dict[str, np.ndarray]) -> bytes:
-    openexr = pytest.importorskip("OpenEXR")
-    header = {"compression": openexr.ZIP_COMPRESSION, "type": openexr.scanlineimage}
-    buffer = io.BytesIO()
-    # The binding reads each array's memory as if contiguous: slices are copied first.
-    contiguous = {name: np.ascontiguousarray(values) for name, values in channels.items()}
-    openexr.File(header, contiguous).write(buffer)
-    return buffer.getvalue()
 
 
 def test_half_exr_keeps_values_above_1_under_range_raw(tmp_path):

@@ -149,6 +149,8 @@ def _composed(
     """Join alpha to the colour, at the colour's depth, or composite onto white without it."""
     if alpha is None:
         return pixels, False
+    if alpha.dtype.kind == "f":  # opacity: NaN is none, and past 0 or 1 it is that end
+        alpha = np.clip(np.nan_to_num(alpha, nan=0.0), 0.0, 1.0)
     if not fmt.alpha:
         weight = alpha.astype(np.float32) / _full_scale(alpha.dtype)
         if pixels.ndim == 3:
