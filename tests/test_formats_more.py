@@ -20,7 +20,7 @@ from PIL import Image, ImageCms
 from scipy import ndimage
 
 from helpers import run
-from helpers.formats import dng, fits, pfm, pnm, psd, psd_resource
+from helpers.formats import dng, exr, fits, heic, pfm, pnm, psd, psd_resource
 
 RNG = np.random.default_rng(23)
 BOX = np.full((3, 3), 1 / 9)
@@ -283,14 +283,20 @@ def test_a_hostile_file_is_one_line_and_exit_1(tmp_path, name, content, reason):
 # The extras: HEIC, EXR, camera raw
 
 
-def heic(pixels: np.ndarray, **options) -> bytes:
+def heic_frames(source) -> list[np.ndarray]:
+    """Every top-level image, as libheif decodes it (10 bits shifted up to 16)."""
     pillow_heif = pytest.importorskip("pillow_heif")
-    mode = {3: "RGB", 4: "RGBA"}[pixels.shape[2]] + (";16" if pixels.dtype == np.uint16 else "")
-    height, width = pixels.shape[:2]
-    image = pillow_heif.from_bytes(mode=mode, size=(width, height), data=pixels.tobytes())
-    buffer = io.BytesIO()
-    image.save(buffer, quality=90, **options)
-    return buffer.getvalue()
+    return [np.asarray(image) for image in pillow_heif.open_heif(source, convert_hdr_to_8bit=False)]
+
+
+def encoded_alone(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` as a HEIC of pillow-heif's own at convcli's default quality (95) gives them back.
+
+    HEIC is lossy (x265 moves noise by up to ~200 of 255), so no tolerance
+    would tell frames apart; each top-level image is encoded on its own, so
+    a frame of convcli's output must decode to exactly this.
+    """
+    return heic_frames(io.BytesIO(heic(pixels, quality=95)))[0]
 
 
 def test_10_bit_heic_is_read_as_libheif_gives_it_and_written_back_as_10_bit_heic(tmp_path):
@@ -325,14 +331,52 @@ def test_8_bit_heic_keeps_its_alpha(tmp_path):
         np.testing.assert_array_equal(np.asarray(image), reference)
 
 
-def exr(channels: dict[str, np.ndarray]) -> bytes:
-    openexr = pytest.importorskip("OpenEXR")
-    header = {"compression": openexr.ZIP_COMPRESSION, "type": openexr.scanlineimage}
-    buffer = io.BytesIO()
-    # The binding reads each array's memory as if contiguous: slices are copied first.
-    contiguous = {name: np.ascontiguousarray(values) for name, values in channels.items()}
-    openexr.File(header, contiguous).write(buffer)
-    return buffer.getvalue()
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_every_page_of_a_tiff_stack_is_a_heic_image_in_order_metadata_on_the_first(tmp_path, dtype):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    top = np.iinfo(dtype).max + 1
+    pages = RNG.integers(0, top, (3, 16, 24, 3)).astype(dtype)
+    tifffile.imwrite(tmp_path / "in.tif", pages, photometric="rgb")
+    apply(tmp_path / "in.tif", tmp_path / "out.heic", "-k", "identity", "-q")
+    written = heic_frames(tmp_path / "out.heic")
+    assert len(written) == 3
+    for page, frame in zip(pages, written, strict=True):
+        np.testing.assert_array_equal(frame, encoded_alone(page))
+    heif = pillow_heif.open_heif(tmp_path / "out.heic", convert_hdr_to_8bit=False)
+    assert [image.info["bit_depth"] for image in heif] == [8 if dtype == np.uint8 else 10] * 3
+    exif = Image.Exif()
+    exif.load(heif[0].info["exif"])
+    assert exif[0x0131].startswith("convcli")  # Software, on the primary image alone
+    assert [bool(image.info.get("exif")) for image in heif] == [True, False, False]
+
+
+def test_every_frame_of_an_animated_gif_is_a_heic_image_in_order(tmp_path):
+    pytest.importorskip("pillow_heif")
+    colours = [(250, 20, 20), (20, 250, 20), (20, 20, 250), (240, 240, 30)]
+    frames = [Image.new("RGB", (24, 16), colour) for colour in colours]
+    frames[0].save(tmp_path / "in.gif", save_all=True, append_images=frames[1:],
+                   duration=[40, 80, 120, 160], loop=0)  # fmt: skip
+    apply(tmp_path / "in.gif", tmp_path / "out.heic", "-k", "identity", "-q")
+    written = heic_frames(tmp_path / "out.heic")
+    with Image.open(tmp_path / "in.gif") as gif:
+        expected = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            expected.append(encoded_alone(np.asarray(gif.convert("RGB"))))
+    assert len(written) == len(expected) == 4
+    for frame, reference in zip(written, expected, strict=True):
+        np.testing.assert_array_equal(frame, reference)
+
+
+def test_a_heic_of_several_images_keeps_them_all_through_heic(tmp_path):
+    pytest.importorskip("pillow_heif")
+    source = tmp_path / "in.heic"
+    source.write_bytes(heic(*RNG.integers(0, 256, (3, 8, 12, 3), dtype=np.uint8)))
+    apply(source, tmp_path / "out.heic", "-k", "identity", "-q")
+    written = heic_frames(tmp_path / "out.heic")
+    assert len(written) == 3
+    for frame, read in zip(written, heic_frames(source), strict=True):
+        np.testing.assert_array_equal(frame, encoded_alone(read))
 
 
 def test_half_exr_keeps_values_above_1_under_range_raw(tmp_path):

@@ -6,6 +6,8 @@ for a longer run (and see tests/fuzz_campaign.py for coverage-guided campaigns).
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import re
 import struct
@@ -312,15 +314,83 @@ def own_decoder_files() -> list[bytes]:
     return files
 
 
-@settings(fuzz, max_examples=4 * EXAMPLES)
-@given(st.sampled_from(own_decoder_files()), st.data())
-def test_mutated_files_of_convcli_own_decoders(folder, content, data):
-    for _ in range(data.draw(st.integers(1, 6))):  # mostly in the header, where parsing is
+def mutated(content: bytes, data: st.DataObject) -> bytes:
+    """A few bytes replaced, mostly in the header, where parsing is; sometimes cut short."""
+    for _ in range(data.draw(st.integers(1, 6))):
         at = data.draw(
             st.integers(0, min(len(content) - 1, data.draw(st.sampled_from([64, 4096]))))
         )
         content = content[:at] + data.draw(st.binary(min_size=1, max_size=8)) + content[at + 1 :]
     if data.draw(st.booleans()):
         content = content[: data.draw(st.integers(0, len(content)))]
-    result = apply_to_bytes(content, folder, "in.tif", [])  # read by content, written as TIFF
+    return content
+
+
+@settings(fuzz, max_examples=4 * EXAMPLES)
+@given(st.sampled_from(own_decoder_files()), st.data())
+def test_mutated_files_of_convcli_own_decoders(folder, content, data):
+    result = apply_to_bytes(mutated(content, data), folder, "in.tif", [])  # written as TIFF
     assert result.exit_code in (0, 1)
+
+
+@functools.cache
+def extra_file(extra: str) -> bytes:
+    """A valid file for an extra's decoder, made by its own library: HEIC (two images), EXR, DNG."""
+    import numpy as np
+
+    from helpers.formats import dng, exr, heic
+
+    rng = np.random.default_rng(3)
+    if extra == "heic":
+        return heic(*rng.integers(0, 256, (2, 9, 7, 4), dtype=np.uint8))
+    if extra == "exr":
+        half = rng.random((9, 7, 4)).astype(np.float16)
+        return exr({name: half[..., index] for index, name in enumerate("RGBA")})
+    return dng(rng.integers(200, 4000, (8, 12), dtype=np.uint16))
+
+
+def _with(module: str, extra: str) -> pytest.ParameterSet:
+    missing = importlib.util.find_spec(module) is None
+    return pytest.param(extra, marks=pytest.mark.skipif(missing, reason=f"no {module}"))
+
+
+@pytest.mark.parametrize(
+    "extra", [_with("pillow_heif", "heic"), _with("OpenEXR", "exr"), _with("rawpy", "dng")]
+)
+@settings(fuzz, max_examples=2 * EXAMPLES)
+@given(data=st.data())
+def test_mutated_files_of_the_extras_decoders(folder, extra, data):
+    result = apply_to_bytes(mutated(extra_file(extra), data), folder, "in.tif", [])
+    assert result.exit_code in (0, 1)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("OpenEXR") is None, reason="no OpenEXR")
+def test_an_exr_whose_chunk_table_is_corrupt_is_one_line_and_nothing_printed(folder, capfd):
+    # Found by test_mutated_files_of_the_extras_decoders: OpenEXR's core wrote ten lines on
+    # stderr and its binding a warning on stdout, then convcli said "file has 0 parts".
+    content = extra_file("exr")
+    result = apply_to_bytes(content[:129] + b"\x00" + content[130:], folder, "in.tif", [])
+    assert result.exit_code == 1
+    assert "corrupt: (EXR_ERR_BAD_CHUNK_LEADER) Invalid chunk size" in result.stderr
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_float_alpha_past_0_to_1_or_nan_is_written_at_its_nearest_end(folder):
+    # Found by test_mutated_files_of_the_extras_decoders (an EXR's alpha of 5e4 and NaN): an
+    # alpha of 5.0 wrapped to 251 in an 8-bit PNG, and NaN was a RuntimeWarning on stderr.
+    import io
+
+    import numpy as np
+    import tifffile
+    from PIL import Image
+
+    rgba = np.full((4, 5, 4), 0.5, dtype=np.float32)
+    rgba[0, :, 3] = [5.0, np.nan, -2.0, np.inf, 0.25]
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, rgba, photometric="rgb", extrasamples=[2])
+    result = apply_to_bytes(buffer.getvalue(), folder, "in.tif", ["--format", "png"])
+    assert result.exit_code == 0
+    with Image.open(folder / "out.tif") as image:  # named by -o, written as --format says
+        assert (image.format, image.mode) == ("PNG", "RGBA")
+        alpha = np.asarray(image)[0, :, 3]
+    np.testing.assert_array_equal(alpha, [255, 0, 0, 255, round(0.25 * 255)])

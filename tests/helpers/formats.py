@@ -3,7 +3,8 @@
 Each builder writes the bytes the format's own documents describe (Netpbm's
 PGM/PPM/PFM pages, the FITS standard 4.0, Adobe's PSD file format
 specification, Adobe's DNG specification through tifffile), independently of
-convcli's readers.
+convcli's readers; HEIC and OpenEXR are made by the extras' own libraries
+(pillow-heif, OpenEXR), imported only when called.
 """
 
 from __future__ import annotations
@@ -94,4 +95,30 @@ def dng(mosaic: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     tifffile.imwrite(buffer, mosaic, photometric=32803, extratags=tags, subfiletype=0,
                      metadata=None)  # fmt: skip
+    return buffer.getvalue()
+
+
+def heic(*frames: np.ndarray, quality: int = 90, **options) -> bytes:
+    """A HEIC of pillow-heif's own, one top-level image per frame; ``options`` for the first."""
+    import pillow_heif
+
+    heif = pillow_heif.HeifFile()
+    for pixels in frames:
+        mode = {3: "RGB", 4: "RGBA"}[pixels.shape[2]] + (";16" if pixels.dtype == np.uint16 else "")
+        height, width = pixels.shape[:2]
+        heif.add_frombytes(mode=mode, size=(width, height), data=pixels.tobytes())
+    buffer = io.BytesIO()
+    heif.save(buffer, quality=quality, **options)
+    return buffer.getvalue()
+
+
+def exr(channels: dict[str, np.ndarray]) -> bytes:
+    """A scanline OpenEXR of OpenEXR's own, ZIP-compressed: one array per channel."""
+    import OpenEXR as openexr
+
+    header = {"compression": openexr.ZIP_COMPRESSION, "type": openexr.scanlineimage}
+    buffer = io.BytesIO()
+    # The binding reads each array's memory as if contiguous: slices are copied first.
+    contiguous = {name: np.ascontiguousarray(values) for name, values in channels.items()}
+    openexr.File(header, contiguous).write(buffer)
     return buffer.getvalue()

@@ -73,7 +73,7 @@ _FORMATS = {
         OutputFormat(FileFormat.PPM, None, ("uint8", "uint16"), alpha=False),
         OutputFormat(FileFormat.PFM, None, ("float32",), alpha=False, provenance=False),
         OutputFormat(FileFormat.TGA, "TGA", ("uint8",), alpha=True, provenance=False),
-        OutputFormat(FileFormat.HEIC, None, ("uint8", "uint16"), alpha=True),
+        OutputFormat(FileFormat.HEIC, None, ("uint8", "uint16"), alpha=True, frames=True),
         OutputFormat(FileFormat.EXR, None, ("float32",), alpha=True, provenance=False),
     )
 }

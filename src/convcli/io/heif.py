@@ -1,9 +1,10 @@
 """HEIC/HEIF, read and written through pillow-heif (libheif), the ``heic`` extra.
 
 pillow-heif's wheels bundle x265 and are GPL-2, so it is not a dependency
-(README, "Images"). Every top-level image is a frame; 10- and 12-bit images
-are read as 16 bits, as libheif gives them (shifted up: 10-bit 1023 is
-65472), and 16-bit samples are written as 10-bit HEIC. libheif applies the
+(README, "Images"). Every top-level image is a frame, read and written (with
+no duration: HEIF's top-level images have none); 10- and 12-bit images are
+read as 16 bits, as libheif gives them (shifted up: 10-bit 1023 is 65472),
+and 16-bit samples are written as 10-bit HEIC. libheif applies the
 file's rotation and mirroring, so the EXIF orientation is reset to 1.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
+from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -65,20 +67,45 @@ def write_heic(
     quality: int | None,
 ) -> None:
     """Encode as HEIC at ``quality`` (default 95): 8 bits, or 10 for 16-bit samples."""
+    write_heic_frames(stream, [array], metadata, quality)
+
+
+def write_heic_frames(
+    stream: BinaryIO,
+    arrays: Iterable[npt.NDArray[np.generic]],
+    metadata: Metadata,
+    quality: int | None,
+) -> int:
+    """Encode each picture as a top-level image, in order; return how many.
+
+    The first is the primary image and carries the metadata. HEIF's
+    top-level images have no durations (an image sequence is another brand).
+    """
     pillow_heif = extras.need(*extras.HEIC)
+    heif = pillow_heif.HeifFile()
+    for array in arrays:
+        heif.add_frombytes(*_raw(array))
+    options: dict[str, Any] = {"quality": DEFAULT_QUALITY if quality is None else quality}
+    options["exif"] = exif_for(metadata, with_dpi=False).tobytes()
+    if metadata.icc:
+        options["icc_profile"] = metadata.icc
+    heif.save(stream, **options)  # the options go to the primary image alone
+    return len(heif)
+
+
+def _raw(array: npt.NDArray[np.generic]) -> tuple[str, tuple[int, int], bytes]:
+    """Return pillow-heif's mode, the size and the samples of a picture (alpha joined last)."""
     if array.ndim == 3 and array.shape[2] == 2:  # grey and alpha: HEIC's alpha is beside colour
         array = array[..., [0, 0, 0, 1]]
     samples = 1 if array.ndim == 2 else array.shape[2]
     deep = array.dtype == np.uint16
     mode = ("I;16" if samples == 1 else f"{_MODES[samples]};16") if deep else _MODES[samples]
     height, width = array.shape[:2]
-    data = np.ascontiguousarray(array, dtype="<u2" if deep else "u1").tobytes()
-    heif = pillow_heif.from_bytes(mode=mode, size=(width, height), data=data)
-    options: dict[str, Any] = {"quality": DEFAULT_QUALITY if quality is None else quality}
-    options["exif"] = exif_for(metadata, with_dpi=False).tobytes()
-    if metadata.icc:
-        options["icc_profile"] = metadata.icc
-    heif.save(stream, **options)
+    return (
+        mode,
+        (width, height),
+        np.ascontiguousarray(array, dtype="<u2" if deep else "u1").tobytes(),
+    )
 
 
 def _opened(stream: BinaryIO) -> Any:

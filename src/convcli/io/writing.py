@@ -20,6 +20,7 @@ from convcli.choices import FileFormat
 from convcli.io import codecs
 from convcli.io.decoders import ENCODERS
 from convcli.io.formats import OutputFormat
+from convcli.io.heif import write_heic_frames
 from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
 from convcli.io.png import write_png
 from convcli.limits import MAX_LOOP_COUNT
@@ -95,12 +96,16 @@ def write_frames(
     loop: int | None = None,
     quality: int | None = None,
 ) -> int:
-    """Encode an animation (GIF, PNG, WebP) or a stack of pages (TIFF); return the frame count.
+    """Encode an animation (GIF, PNG, WebP), TIFF pages or HEIC images; return the frame count.
 
     Each frame is (pixels, alpha, duration in milliseconds or None); ``loop``
     is how many times the animation plays (0 or None: forever).
     """
     metadata = metadata or Metadata()
+    if fmt.name == FileFormat.HEIC:  # top-level images, without durations
+        return write_heic_frames(
+            stream, (_composed(p, a, fmt)[0] for p, a, _ in frames), metadata, quality
+        )
     if fmt.name == FileFormat.TIF:
         import tifffile
 
@@ -144,6 +149,8 @@ def _composed(
     """Join alpha to the colour, at the colour's depth, or composite onto white without it."""
     if alpha is None:
         return pixels, False
+    if alpha.dtype.kind == "f":  # opacity: NaN is none, and past 0 or 1 it is that end
+        alpha = np.clip(np.nan_to_num(alpha, nan=0.0), 0.0, 1.0)
     if not fmt.alpha:
         weight = alpha.astype(np.float32) / _full_scale(alpha.dtype)
         if pixels.ndim == 3:
