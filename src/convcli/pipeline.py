@@ -11,7 +11,7 @@ import itertools
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -322,10 +322,8 @@ def process(
     loop = picture.loop
     del picture  # filtered: the output is encoded without the input's pixels beside it
     if every and planned.format.frames:
-        rest = (
-            _render(_as_needed(frame, settings, fmt), planned, settings, clipped)
-            for frame in _noted(iter_frames(source, like, label, max_pixels), report)
-        )
+        pages = _noted(iter_frames(source, like, label, max_pixels), report)
+        rest = _render_rest(pages, like, planned, settings, clipped, report)
         write_output_frames(target, itertools.chain([first], rest), planned.format, settings,
                       metadata, loop, output_label)  # fmt: skip
     else:
@@ -400,6 +398,35 @@ def _as_needed(
     if report is not None:
         report.notes.append(f"{report.input}: {how}")
     return converted
+
+
+def _render_rest(
+    pages: Iterator[Picture],
+    like: Header,
+    planned: Plan,
+    settings: Settings,
+    clipped: list[float],
+    report: Report,
+) -> Iterator[Frame]:
+    """Filter the frames after the first, each page at its own depth where the output holds it.
+
+    A TIFF holds each page's sample type; an output of one depth writes every
+    page at the first's, and a note says so for a page of another depth.
+    """
+    filtered = planned.stages[-1].geometry.output_shape
+    for index, page in enumerate(pages, start=1):
+        page = _as_needed(page, settings, planned.format)
+        _, depth = _output_mapping(filtered, page.header, settings, planned.format)
+        if page.white != like.white and depth == planned.depth:
+            report.notes.append(
+                f"{report.input}: page {index} is {_depth_name(page.white)}, unlike the first "
+                f"page ({_depth_name(like.white)}): written at the first page's depth"
+            )
+        yield _render(page, replace(planned, depth=depth), settings, clipped)
+
+
+def _depth_name(white: float) -> str:
+    return {255.0: "8-bit", 65535.0: "16-bit"}.get(white, "float")
 
 
 def _render(
