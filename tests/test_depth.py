@@ -336,6 +336,18 @@ def test_a_tiff_stack_keeps_each_pages_depth(tmp_path, kernel, shape, order):
         np.testing.assert_allclose(output, expected, rtol=0, atol=level)
 
 
+def test_a_stack_of_mixed_depths_in_range_raw_keeps_every_pages_values(tmp_path):
+    source, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    pages = mixed_stack(source)
+    result = run("apply", str(source), "-k", "identity", "--range", "raw", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "unlike the first page" not in result.stderr  # float holds every page's values
+    with tifffile.TiffFile(out) as written:
+        for page, output in zip(pages, written.pages, strict=True):
+            assert output.dtype == np.float32
+            np.testing.assert_array_equal(output.asarray(), page.astype(np.float32))
+
+
 @pytest.mark.parametrize("suffix", ["png", "gif"])
 def test_a_stack_of_mixed_depths_into_8_bits_says_so(tmp_path, suffix):
     source, out = tmp_path / "in.tif", tmp_path / f"out.{suffix}"
@@ -343,8 +355,8 @@ def test_a_stack_of_mixed_depths_into_8_bits_says_so(tmp_path, suffix):
     result = run("apply", str(source), "-k", "identity", "-o", str(out))
     assert result.exit_code == 0, result.stderr
     for index, depth in ((1, "16-bit"), (2, "float")):
-        assert f"page {index} is {depth}, unlike the first page (8-bit): written at the first " \
-            "page's depth" in " ".join(result.stderr.split())  # fmt: skip
+        message = f"page {index} is {depth}, unlike the first page (8-bit): written at 8 bits"
+        assert message in " ".join(result.stderr.split())
     with Image.open(out) as animation:
         assert animation.n_frames == 3
         if suffix == "png":  # grey, exactly: each page from its own white to 255, rounded

@@ -41,7 +41,13 @@ from convcli.io.images import (
 )
 from convcli.io.writing import Frame
 from convcli.kernels.kernel import Kernel, Matrix
-from convcli.output import output_metadata, tell_losses, write_output, write_output_frames
+from convcli.output import (
+    cut_to_8_bits,
+    output_metadata,
+    tell_losses,
+    write_output,
+    write_output_frames,
+)
 from convcli.ranges import Reach, finite_bounds, map_range, ranges_that_help, reach
 from convcli.report import Report, StageReport
 
@@ -410,17 +416,18 @@ def _render_rest(
 ) -> Iterator[Frame]:
     """Filter the frames after the first, each page at its own depth where the output holds it.
 
-    A TIFF holds each page's sample type; an output of one depth writes every
-    page at the first's, and a note says so for a page of another depth.
+    A TIFF holds each page's sample type; an animation of 8 bits does not:
+    a note names each page of another depth than the first that is cut to
+    8 bits (the first page's loss is told once, by ``tell_losses``).
     """
     filtered = planned.stages[-1].geometry.output_shape
     for index, page in enumerate(pages, start=1):
         page = _as_needed(page, settings, planned.format)
         _, depth = _output_mapping(filtered, page.header, settings, planned.format)
-        if page.white != like.white and depth == planned.depth:
+        if page.white != like.white and cut_to_8_bits(page, depth, settings):
             report.notes.append(
                 f"{report.input}: page {index} is {_depth_name(page.white)}, unlike the first "
-                f"page ({_depth_name(like.white)}): written at the first page's depth"
+                f"page ({_depth_name(like.white)}): written at 8 bits"
             )
         yield _render(page, replace(planned, depth=depth), settings, clipped)
 
