@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tifffile
 from PIL import Image
+from scipy import ndimage
 
 from convcli.io.deep import decode_png
 from convcli.io.images import read_image
@@ -296,19 +297,73 @@ def test_a_bigtiff_stack_is_read_whole_and_written_as_bigtiff(tmp_path):
         np.testing.assert_array_equal(written.asarray(), pages)
 
 
-def test_a_stack_whose_pages_differ_in_depth_says_so(tmp_path):
+def mixed_stack(path: Path, shape: tuple[int, ...] = (9, 11), order: int = 1) -> list[np.ndarray]:
+    """Write a TIFF stack of an 8-bit, a 16-bit and a float page (``order`` -1: reversed)."""
+    pages = [RNG.integers(0, 256, shape, dtype=np.uint8), deep(shape),
+             RNG.random(shape, dtype=np.float32)][::order]  # fmt: skip
+    with tifffile.TiffWriter(path) as writer:
+        for page in pages:
+            writer.write(page, photometric="rgb" if len(shape) == 3 else "minisblack")
+    return pages
+
+
+def box3(page: np.ndarray) -> np.ndarray:
+    # convcli's default border, reflect, is SciPy's mirror (README, "Border modes")
+    size = (3, 3, 1)[: page.ndim]  # each channel alone
+    return ndimage.uniform_filter(page.astype(np.float64), size=size, mode="mirror")
+
+
+@pytest.mark.parametrize("kernel", ["identity", "box"])
+@pytest.mark.parametrize(
+    ("shape", "order"),
+    [((9, 11), 1), ((9, 11, 3), -1)],
+    ids=["grey-8-bit-first", "rgb-float-first"],
+)  # a float RGB first page is read by tifffile alone, the others by Pillow first
+def test_a_tiff_stack_keeps_each_pages_depth(tmp_path, kernel, shape, order):
     source, out = tmp_path / "in.tif", tmp_path / "out.tif"
-    first, second = deep((9, 11, 3)), deep((9, 11, 3))
-    with tifffile.TiffWriter(source) as writer:
-        writer.write((first >> 8).astype(np.uint8), photometric="rgb")
-        writer.write(second, photometric="rgb")
-    result = run("apply", str(source), "-k", "identity", "-o", str(out))
-    assert result.exit_code == 0
-    assert "page 1 is 16-bit, unlike the first page (8-bit): written at the first page's depth" in (
-        result.stderr
-    )
+    pages = mixed_stack(source, shape, order)
+    result = run("apply", str(source), "-k", kernel, "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "unlike the first page" not in result.stderr
     with tifffile.TiffFile(out) as written:
-        np.testing.assert_array_equal(written.pages[1].asarray(), np.rint(second / 257))
+        outputs = [page.asarray() for page in written.pages]
+    assert [o.dtype for o in outputs] == [p.dtype for p in pages]
+    for page, output in zip(pages, outputs, strict=True):
+        expected = page if kernel == "identity" else box3(page)
+        if page.dtype.kind == "u":  # each page mapped with its own white: nothing clipped at 255
+            expected = np.rint(expected)  # half to even (README, "Output range")
+        level = 1.0 if page.dtype.kind == "u" else 1e-6
+        np.testing.assert_allclose(output, expected, rtol=0, atol=level)
+
+
+def test_a_stack_of_mixed_depths_in_range_raw_keeps_every_pages_values(tmp_path):
+    source, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    pages = mixed_stack(source)
+    result = run("apply", str(source), "-k", "identity", "--range", "raw", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "unlike the first page" not in result.stderr  # float holds every page's values
+    with tifffile.TiffFile(out) as written:
+        for page, output in zip(pages, written.pages, strict=True):
+            assert output.dtype == np.float32
+            np.testing.assert_array_equal(output.asarray(), page.astype(np.float32))
+
+
+@pytest.mark.parametrize("suffix", ["png", "gif"])
+def test_a_stack_of_mixed_depths_into_8_bits_says_so(tmp_path, suffix):
+    source, out = tmp_path / "in.tif", tmp_path / f"out.{suffix}"
+    pages = mixed_stack(source)
+    result = run("apply", str(source), "-k", "identity", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    for index, depth in ((1, "16-bit"), (2, "float")):
+        message = f"page {index} is {depth}, unlike the first page (8-bit): written at 8 bits"
+        assert message in " ".join(result.stderr.split())
+    with Image.open(out) as animation:
+        assert animation.n_frames == 3
+        if suffix == "png":  # grey, exactly: each page from its own white to 255, rounded
+            for index, white in ((1, 65535), (2, 1.0)):
+                animation.seek(index)
+                grey = np.asarray(animation.convert("L"))
+                np.testing.assert_array_equal(grey, np.rint(pages[index] * (255 / white)))
 
 
 def test_clipping_a_float_tiff_points_to_range_raw(tmp_path):

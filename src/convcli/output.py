@@ -40,12 +40,11 @@ def tell_losses(report: Report, picture: Picture, planned: Plan, settings: Setti
             f"{planned.format.name} holds one frame: wrote the first of each animation or "
             "stack; --frame N writes another"
         )
-    if picture.header.is_image and picture.white != 255 and planned.depth == "uint8":
+    if cut_to_8_bits(picture, planned.depth, settings):
         kind = "float" if picture.white == 1.0 else "16-bit"
-        if not settings.colormap:
-            report.once_notes.append(
-                f"{planned.format.name} holds 8 bits per sample: {kind} inputs were mapped to 8"
-            )
+        report.once_notes.append(
+            f"{planned.format.name} holds 8 bits per sample: {kind} inputs were mapped to 8"
+        )
     if picture.alpha is not None and not planned.format.alpha:  # pixels, whatever --strip
         lost = "left out" if planned.format.is_array else "composited onto white"
         report.once_notes.append(
@@ -57,6 +56,12 @@ def tell_losses(report: Report, picture: Picture, planned: Plan, settings: Setti
         report.once_notes.append(
             f"{planned.format.name} outputs cannot hold the {listed} of their inputs: left out"
         )
+
+
+def cut_to_8_bits(picture: Picture, depth: str, settings: Settings) -> bool:
+    """Whether a deeper picture is written at 8 bits for want of room (not for a colour map)."""
+    deeper = picture.header.is_image and picture.white != 255
+    return deeper and depth == "uint8" and not settings.colormap
 
 
 def output_metadata(

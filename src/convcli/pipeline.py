@@ -11,7 +11,7 @@ import itertools
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -41,7 +41,13 @@ from convcli.io.images import (
 )
 from convcli.io.writing import Frame
 from convcli.kernels.kernel import Kernel, Matrix
-from convcli.output import output_metadata, tell_losses, write_output, write_output_frames
+from convcli.output import (
+    cut_to_8_bits,
+    output_metadata,
+    tell_losses,
+    write_output,
+    write_output_frames,
+)
 from convcli.ranges import Reach, finite_bounds, map_range, ranges_that_help, reach
 from convcli.report import Report, StageReport
 
@@ -322,10 +328,8 @@ def process(
     loop = picture.loop
     del picture  # filtered: the output is encoded without the input's pixels beside it
     if every and planned.format.frames:
-        rest = (
-            _render(_as_needed(frame, settings, fmt), planned, settings, clipped)
-            for frame in _noted(iter_frames(source, like, label, max_pixels), report)
-        )
+        pages = _noted(iter_frames(source, like, label, max_pixels), report)
+        rest = _render_rest(pages, like, planned, settings, clipped, report)
         write_output_frames(target, itertools.chain([first], rest), planned.format, settings,
                       metadata, loop, output_label)  # fmt: skip
     else:
@@ -400,6 +404,36 @@ def _as_needed(
     if report is not None:
         report.notes.append(f"{report.input}: {how}")
     return converted
+
+
+def _render_rest(
+    pages: Iterator[Picture],
+    like: Header,
+    planned: Plan,
+    settings: Settings,
+    clipped: list[float],
+    report: Report,
+) -> Iterator[Frame]:
+    """Filter the frames after the first, each page at its own depth where the output holds it.
+
+    A TIFF holds each page's sample type; an animation of 8 bits does not:
+    a note names each page of another depth than the first that is cut to
+    8 bits (the first page's loss is told once, by ``tell_losses``).
+    """
+    filtered = planned.stages[-1].geometry.output_shape
+    for index, page in enumerate(pages, start=1):
+        page = _as_needed(page, settings, planned.format)
+        _, depth = _output_mapping(filtered, page.header, settings, planned.format)
+        if page.white != like.white and cut_to_8_bits(page, depth, settings):
+            report.notes.append(
+                f"{report.input}: page {index} is {_depth_name(page.white)}, unlike the first "
+                f"page ({_depth_name(like.white)}): written at 8 bits"
+            )
+        yield _render(page, replace(planned, depth=depth), settings, clipped)
+
+
+def _depth_name(white: float) -> str:
+    return {255.0: "8-bit", 65535.0: "16-bit"}.get(white, "float")
 
 
 def _render(

@@ -294,7 +294,8 @@ def iter_frames(
     """Yield the frames of an animation (or pages of a stack) from ``start``, one at a time.
 
     Each is laid out like ``like`` (the first frame's header): the same
-    channels, alpha and depth, so that every frame is filtered alike.
+    channels and alpha, so that every frame is filtered alike. Each keeps
+    its own depth (its ``white``): a stack's pages may differ in it.
     """
     label = name or str(source)
     with _reading(label, record=False):
@@ -328,7 +329,6 @@ def iter_frames(
                     image.seek(index + skipped)
                     _check_size(image.width, image.height, label, max_pixels)
                     frame = _decode_frame(source, image, head, kind, count, index, like)
-                    _tell_depth(frame, like, index)
                 frame = replace(frame, note=_note(label, warned))
                 if frame.header.shape != like.shape:  # a stack's pages may differ in size
                     raise InputError(
@@ -346,27 +346,12 @@ def _tiff_frames(
         with warnings.catch_warnings(record=True) as warned:
             warnings.simplefilter("always")
             frame = _tiff_picture(source, label, max_pixels, index)
-            _tell_depth(frame, like, index)
         if frame.header.shape != like.shape or (frame.alpha is not None) != like.alpha:
             raise InputError(
                 f"{label}: frame {index} is {_sized(frame.header.shape)}, unlike the "
                 f"first, {_sized(like.shape)}; --frame {index} takes it alone"
             )
         yield replace(frame, note=_note(label, warned))
-
-
-def _tell_depth(frame: Picture, like: Header, index: int) -> None:
-    """Warn (a note on the input) where a page's depth is not the first's, which the output has."""
-    if frame.white != like.white:
-        warnings.warn(
-            f"page {index} is {_depth_name(frame.white)}, unlike the first page "
-            f"({_depth_name(like.white)}): written at the first page's depth",
-            stacklevel=2,
-        )
-
-
-def _depth_name(white: float) -> str:
-    return {255.0: "8-bit", 65535.0: "16-bit"}.get(white, "float")
 
 
 def _sized(shape: tuple[int, ...]) -> str:
