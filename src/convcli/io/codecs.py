@@ -15,7 +15,7 @@ import io
 import struct
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import BinaryIO
 
 import numpy as np
@@ -23,11 +23,9 @@ import numpy.typing as npt
 from PIL import Image
 
 from convcli.choices import FileFormat
+from convcli.io.layout import Layout
 from convcli.io.metadata import DESCRIPTION, ORIENTATION, SOFTWARE, Metadata, exif_for
 
-CODEC_FORMATS = frozenset(
-    {FileFormat.AVIF, FileFormat.JXL, FileFormat.JP2, FileFormat.J2K, FileFormat.QOI}
-)
 HEADER_BYTES = 1 << 20  # what is read to find a size; the boxes before the pixels fit
 AVIF_SPEED = 8  # libavif's 0 (slowest) to 10: a 12-megapixel photo in about a second (README)
 AVIF_QUALITY = 80  # libavif's default is 60: visibly softer on photographs
@@ -39,20 +37,16 @@ _EXIF_UUID = b"JpgTiffExif->JP2"  # the UUID box ExifTool and Exiv2 keep EXIF in
 _JXL_RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 4), 7: (2, 1)}
 
 
-@dataclass(frozen=True)
-class Layout:
-    """What a header says: the size, the bits of a sample, and the samples of a pixel."""
-
-    width: int  # as shown: after any turn
-    height: int
-    bits: int
-    samples: int  # alpha included
-    turns: tuple[tuple[bytes, int], ...] = ()  # an AVIF's irot and imir, in the order they apply
-    frames: int = 1  # an AVIF sequence's pictures, from its sample table
+def read_layout(stream: BinaryIO, kind: FileFormat) -> Layout:
+    """Read the size and sample layout from a file's first MiB, decoding no pixel."""
+    return layout(stream.read(HEADER_BYTES), kind)
 
 
 def layout(head: bytes, kind: FileFormat) -> Layout:
     """Read the size and sample layout from a file's first bytes, decoding no pixel.
+
+    The bits of a sample are its white's (8, 16, or 32 for float) unless
+    noted in its metadata (:attr:`Metadata.bits`: 10 and 12, say).
 
     Raises
     ------
@@ -61,39 +55,53 @@ def layout(head: bytes, kind: FileFormat) -> Layout:
 
     Examples
     --------
-    >>> layout(b"qoif" + struct.pack(">II", 640, 480) + bytes([4, 0]), FileFormat.QOI)
-    Layout(width=640, height=480, bits=8, samples=4, turns=(), frames=1)
+    >>> found = layout(b"qoif" + struct.pack(">II", 640, 480) + bytes([4, 0]), FileFormat.QOI)
+    >>> found.width, found.height, found.samples, found.alpha, found.white
+    (640, 480, 4, True, 255.0)
+    >>> found.bits, found.turns, found.frames
+    (8, (), 1)
     """
     try:
         if kind == FileFormat.QOI:
             width, height, channels = struct.unpack_from(">IIB", head, 4)
-            found = Layout(width, height, 8, channels)
-        elif kind == FileFormat.J2K:
-            found = _siz(head)
-        elif kind == FileFormat.JP2:
-            found = _jp2_layout(head)
-        elif kind == FileFormat.JXL:
-            found = _jxl_layout(_jxl_codestream(head))
-        else:
-            found = _avif_layout(head)
+            return _laid_out(width, height, 8, channels)
+        if kind == FileFormat.J2K:
+            return _siz(head)
+        if kind == FileFormat.JP2:
+            return _jp2_layout(head)
+        if kind == FileFormat.JXL:
+            return _jxl_layout(_jxl_codestream(head))
+        return _avif_layout(head)
     except (struct.error, IndexError) as error:
         raise ValueError(f"cut short in its header ({type(error).__name__})") from None
-    if not 1 <= found.samples <= 4 or not (1 <= found.bits <= 16 or found.bits == 32):
+
+
+def _laid_out(
+    width: int, height: int, bits: int, samples: int,
+    turns: tuple[tuple[bytes, int], ...] = (), frames: int = 1,
+) -> Layout:  # fmt: skip
+    """Make a header's Layout: 2 or 4 samples end in alpha; bits not 8, 16 or 32 noted."""
+    if not 1 <= samples <= 4 or not (1 <= bits <= 16 or bits == 32):
         raise ValueError(
-            f"{found.samples} samples of {found.bits} bits a pixel, a layout convcli does not read"
+            f"{samples} samples of {bits} bits a pixel, a layout convcli does not read"
         )
-    return found
+    white = 1.0 if bits == 32 else 65535.0 if bits > 8 else 255.0
+    noted = Metadata(bits=bits if bits not in (8, 16, 32) else None)
+    return Layout(width, height, samples, samples in (2, 4), white, frames, noted, turns=turns)
 
 
 def decode(
-    data: bytes, kind: FileFormat, known: Layout
-) -> tuple[list[npt.NDArray[np.generic]], int]:
-    """Decode every picture: (H, W) or (H, W, C) at 8 or 16 bits each, and the bits they were.
+    stream: BinaryIO, known: Layout, start: int, kind: FileFormat
+) -> list[npt.NDArray[np.generic]]:
+    """Decode every picture of the whole file; return those from ``start``.
 
-    An AVIF sequence is decoded whole: imagecodecs' decoder, asked for one
-    picture, writes the ones after it past its end.
+    Each is (H, W) or (H, W, C) at 8 or 16 bits. An AVIF sequence is decoded
+    whole: imagecodecs' decoder, asked for one picture, writes the ones after
+    it past its end.
     """
     import imagecodecs  # its libraries load when a file needs them, never at start-up
+
+    data = stream.read()
 
     decoders = {
         FileFormat.AVIF: imagecodecs.avif_decode,
@@ -117,7 +125,7 @@ def decode(
         raise ValueError(f"corrupt: decoded {array.shape}, unlike its header")
     if array.dtype.kind in "iu" and array.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"{array.dtype} samples, which convcli does not read")
-    return [_checked(picture, known) for picture in pictures], known.bits
+    return [_checked(picture, known) for picture in pictures][start:]
 
 
 def _checked(picture: npt.NDArray[np.generic], known: Layout) -> npt.NDArray[np.generic]:
@@ -147,14 +155,14 @@ def _widened(array: npt.NDArray[np.generic], bits: int) -> npt.NDArray[np.generi
     return wide.astype(array.dtype)
 
 
-def metadata(data: bytes, kind: FileFormat, bits: int) -> Metadata:
+def metadata(data: bytes, known: Layout, kind: FileFormat) -> Metadata:
     """Read what a file carries besides its pixels, where imagecodecs' formats hold it.
 
     AVIF's colour profile and EXIF and JPEG 2000's profile and resolution, as
     Pillow reads their headers; EXIF (and so provenance) from a JPEG XL Exif
     box or a JP2's EXIF UUID box.
     """
-    kept = Metadata(bits=bits if bits not in (8, 16, 32) else None)
+    kept = known.metadata  # the bits, noted in the header's
     if kind in (FileFormat.AVIF, FileFormat.JP2):
         from convcli.io.metadata import read_metadata
 
@@ -184,9 +192,10 @@ _PILLOW = {FileFormat.AVIF: "AVIF", FileFormat.JP2: "JPEG2000"}
 def encode(
     stream: BinaryIO,
     array: npt.NDArray[np.generic],
-    kind: FileFormat,
+    _alpha: bool,
     metadata: Metadata,
     quality: int | None,
+    kind: FileFormat,
 ) -> None:
     """Write ``array`` (samples last, alpha joined) as ``kind``; lossless unless ``quality``.
 
@@ -348,7 +357,7 @@ def _avif_layout(head: bytes) -> Layout:
     if sum(value for kind, value in turns if kind == b"irot") % 2:
         width, height = height, width
     samples = (1 if flags & 0x10 else 3) + alpha
-    return Layout(width, height, bits, samples, turns, _avif_frames(head))
+    return _laid_out(width, height, bits, samples, turns, _avif_frames(head))
 
 
 def _avif_frames(head: bytes) -> int:
@@ -411,14 +420,14 @@ def _jp2_layout(head: bytes) -> Layout:
     height, width, samples, depth = struct.unpack_from(">IIHB", headers[0])
     if depth == 255:  # each component its own: the first's
         depth = _find(head, [b"jp2h", b"bpcc"])[0][0]
-    return Layout(width, height, _component_bits(depth), samples)
+    return _laid_out(width, height, _component_bits(depth), samples)
 
 
 def _siz(head: bytes) -> Layout:
     """Read a JPEG 2000 codestream's size from its SIZ segment (right after SOC)."""
     xsiz, ysiz, xo, yo = struct.unpack_from(">IIII", head, 8)
     (samples,) = struct.unpack_from(">H", head, 40)
-    return Layout(xsiz - xo, ysiz - yo, _component_bits(head[42]), samples)
+    return _laid_out(xsiz - xo, ysiz - yo, _component_bits(head[42]), samples)
 
 
 def _component_bits(depth: int) -> int:
@@ -491,7 +500,7 @@ def _jxl_layout(codestream: bytes) -> Layout:
     reader = _Bits(codestream[2:])
     width, height = _jxl_size(reader)
     if reader.read(1):  # all_default: 8-bit RGB
-        return Layout(width, height, 8, 3)
+        return _laid_out(width, height, 8, 3)
     if reader.read(1):  # extra_fields
         if reader.read(3) >= 4:  # EXIF's orientation 5 to 8, less one: its decoder turns it
             width, height = height, width
@@ -514,7 +523,7 @@ def _jxl_layout(codestream: bytes) -> Layout:
         alpha = _jxl_extra_channel_is_alpha(reader) or alpha
     reader.read(1)  # xyb_encoded
     grey = not reader.read(1) and (reader.read(1), _jxl_enum(reader))[1] == 1  # colour space
-    return Layout(width, height, bits, (1 if grey else 3) + alpha)
+    return _laid_out(width, height, bits, (1 if grey else 3) + alpha)
 
 
 def _jxl_enum(reader: _Bits) -> int:

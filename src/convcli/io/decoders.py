@@ -1,14 +1,19 @@
-"""The formats convcli reads and writes itself or through an extra: one table each.
+"""The formats convcli reads and writes beside Pillow (itself, or through an extra): one table each.
 
-A decoder reads a header (:class:`~convcli.io.layout.Layout`)
-and then the samples; an extra a format needs is named, so that a missing
-one fails that input alone with the line that installs it.
+A decoder reads a header (:class:`~convcli.io.layout.Layout`), which the
+caller checks, and then the frames; an extra a format needs is named, so that
+a missing one fails that input alone with the line that installs it. A format
+read whole (imagecodecs': AVIF, JPEG XL, JPEG 2000, QOI) is read into memory
+only once its size is checked; all its frames are decoded at once (an AVIF
+sequence's cannot be decoded one by one), then its metadata read from the
+whole file (so that a broken file is told by its decoder).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import BinaryIO
 
 import numpy as np
@@ -16,28 +21,62 @@ import numpy.typing as npt
 
 from convcli import extras
 from convcli.choices import FileFormat
-from convcli.io import exr, fits, heif, netpbm, psd, raw
+from convcli.io import codecs, exr, fits, heif, netpbm, psd, raw
 from convcli.io.layout import Layout
 from convcli.io.metadata import Metadata
+
+Frame = npt.NDArray[np.generic]
+_IMAGECODECS = (FileFormat.AVIF, FileFormat.JXL, FileFormat.JP2, FileFormat.J2K, FileFormat.QOI)
 
 
 @dataclass(frozen=True)
 class Decoder:
-    """How one format is read: its header, then its samples; the extra it needs, if any."""
+    """How one format is read: its header, then its frames; the extra it needs, if any.
+
+    ``frames`` gives the frames from the one asked for to the last, in order:
+    decoded one at a time as they are taken, or, for a format read whole, all
+    when it is called. ``whole`` is set for a format read whole: it reads what
+    the file carries besides its pixels from the whole file, and ``frames``
+    is given the whole file too.
+    """
 
     layout: Callable[[BinaryIO], Layout]
-    decode: Callable[[BinaryIO, Layout, int], npt.NDArray[np.generic]]
+    frames: Callable[[BinaryIO, Layout, int], Iterable[Frame]]
     needs: tuple[str, str] | None = None  # (module, extra)
+    whole: Callable[[bytes, Layout], Metadata] | None = None
+
+
+def _own(
+    layout: Callable[[BinaryIO], Layout],
+    decode: Callable[[BinaryIO, Layout, int], Frame],
+    needs: tuple[str, str] | None = None,
+) -> Decoder:
+    """Make the decoder of a format read one frame at a time, from the stream after its header."""
+
+    def frames(stream: BinaryIO, found: Layout, start: int) -> Iterator[Frame]:
+        return (decode(stream, found, frame) for frame in range(start, found.frames))
+
+    return Decoder(layout, frames, needs)
+
+
+def _imagecodecs(kind: FileFormat) -> Decoder:
+    """Make the decoder of a format imagecodecs decodes, read whole (:mod:`convcli.io.codecs`)."""
+    return Decoder(
+        partial(codecs.read_layout, kind=kind),
+        partial(codecs.decode, kind=kind),
+        whole=partial(codecs.metadata, kind=kind),
+    )
 
 
 DECODERS = {
-    FileFormat.PPM: Decoder(netpbm.pnm_layout, netpbm.pnm_decode),
-    FileFormat.PFM: Decoder(netpbm.pfm_layout, netpbm.pfm_decode),
-    FileFormat.PSD: Decoder(psd.psd_layout, psd.psd_decode),
-    FileFormat.FITS: Decoder(fits.fits_layout, fits.fits_decode),
-    FileFormat.HEIC: Decoder(heif.heif_layout, heif.heif_decode, extras.HEIC),
-    FileFormat.EXR: Decoder(exr.exr_layout, exr.exr_decode, extras.EXR),
-    FileFormat.DNG: Decoder(raw.raw_layout, raw.raw_decode, extras.RAW),
+    FileFormat.PPM: _own(netpbm.pnm_layout, netpbm.pnm_decode),
+    FileFormat.PFM: _own(netpbm.pfm_layout, netpbm.pfm_decode),
+    FileFormat.PSD: _own(psd.psd_layout, psd.psd_decode),
+    FileFormat.FITS: _own(fits.fits_layout, fits.fits_decode),
+    FileFormat.HEIC: _own(heif.heif_layout, heif.heif_decode, extras.HEIC),
+    FileFormat.EXR: _own(exr.exr_layout, exr.exr_decode, extras.EXR),
+    FileFormat.DNG: _own(raw.raw_layout, raw.raw_decode, extras.RAW),
+    **{kind: _imagecodecs(kind) for kind in _IMAGECODECS},
 }
 
 
@@ -48,4 +87,5 @@ ENCODERS: dict[FileFormat, Encoder] = {
     FileFormat.PFM: netpbm.write_pfm,
     FileFormat.HEIC: heif.write_heic,
     FileFormat.EXR: exr.write_exr,
+    **{kind: partial(codecs.encode, kind=kind) for kind in _IMAGECODECS},
 }

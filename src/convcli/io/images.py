@@ -26,8 +26,7 @@ from PIL import Image, UnidentifiedImageError
 from convcli import extras
 from convcli.choices import FileFormat
 from convcli.errors import InputError
-from convcli.io import codecs
-from convcli.io.decoders import DECODERS
+from convcli.io.decoders import DECODERS, Decoder
 from convcli.io.deep import (
     DIRECT_PNG_PIXELS,
     decode_png,
@@ -193,14 +192,9 @@ def read_image(
             _npy_layout(source, label, max_pixels)
             array = _load_npy(source)
             return Picture(array, None, _npy_white(array.dtype), FileFormat.NPY)
-        if kind in codecs.CODEC_FORMATS:
-            return replace(
-                _codec_picture(source, kind, label, max_pixels, frame), note=_note(label, warned)
-            )
         if kind in DECODERS:
-            return replace(
-                _decoded(source, kind, label, max_pixels, frame), note=_note(label, warned)
-            )
+            picture = next(_decoded(source, kind, label, max_pixels, frame))
+            return replace(picture, note=_note(label, warned))
         with _decoder_heard(kind), _pillow_allows(max_pixels):
             image = _open_image(source, kind, label, max_pixels)
             if image is None:  # a TIFF only tifffile reads (float colour, BigTIFF, signed)
@@ -301,11 +295,8 @@ def iter_frames(
     with _reading(label, record=False):
         kind, head = _sniff(source, label)
         if kind in DECODERS:
-            for index in range(start, like.frames):
-                yield _decoded(source, kind, label, max_pixels, index)
-            return
-        if kind in codecs.CODEC_FORMATS:
-            yield from _codec_pictures(source, kind, label, max_pixels)[start:]
+            if start < like.frames:
+                yield from _decoded(source, kind, label, max_pixels, start)
             return
         with warnings.catch_warnings(record=True), _pillow_allows(max_pixels):
             warnings.simplefilter("always")  # read_image noted them, opening first
@@ -477,8 +468,6 @@ def probe_image(
         if kind == FileFormat.NPY:
             shape, dtype = _npy_layout(path, label, max_pixels)
             return Header(shape, False, _npy_white(dtype), FileFormat.NPY)
-        if kind in codecs.CODEC_FORMATS:
-            return _codec_header(path, kind, label, max_pixels)
         if kind in DECODERS:
             return _decoded_header(path, kind, label, max_pixels)
         with _decoder_heard(kind), _pillow_allows(max_pixels):
@@ -614,112 +603,82 @@ def _decode_deep(
 
 
 def _decoded(
-    source: Path | bytes, kind: FileFormat, label: str, max_pixels: int, frame: int
-) -> Picture:
-    """Read with one of convcli's own decoders (or an extra's): header, its size, then samples."""
-    with _opened(source) as stream:
-        layout = _decoder_layout(stream, kind, label, max_pixels)
-        if frame >= layout.frames:
-            raise InputError(f"{label}: has {layout.frames} frame(s), so no frame {frame}")
-        array = DECODERS[kind].decode(stream, layout, frame)
-    pixels, alpha, white = _split_array(array)
-    return Picture(pixels, alpha, white, kind, None, layout.metadata, layout.frames)
+    source: Path | bytes, kind: FileFormat, label: str, max_pixels: int, start: int
+) -> Iterator[Picture]:
+    """Read with a decoder of the table: its header checked, then its frames from ``start``."""
+    decoder = DECODERS[kind]
+    with _decoder_input(source, decoder, label, max_pixels, start) as (stream, layout):
+        frames = decoder.frames(stream, layout, start)  # a format read whole: decoded here
+        metadata = _metadata(decoder, stream, layout, max_pixels)  # broken: its decoder says
+        for array in frames:
+            pixels, alpha, white = _split_array(array)
+            yield Picture(pixels, alpha, white, kind, None, metadata, layout.frames)
 
 
 def _decoded_header(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Header:
-    """Read the header :func:`_decoded` would give, from the file's header alone."""
-    with _opened(source) as stream:
-        found = _decoder_layout(stream, kind, label, max_pixels)
-    made = found.metadata
+    """Read the header :func:`_decoded` would give, decoding no pixel."""
+    decoder = DECODERS[kind]
+    with _decoder_input(source, decoder, label, max_pixels) as (stream, found):
+        made = _metadata(decoder, stream, found, max_pixels)
     colour = found.samples - found.alpha
     shape = (found.height, found.width) + ((colour,) if colour > 1 else ())
     return Header(shape, found.alpha, found.white, kind, made.software, made.description,
                   found.frames)  # fmt: skip
 
 
-def _decoder_layout(stream: BinaryIO, kind: FileFormat, label: str, max_pixels: int) -> Layout:
-    decoder = DECODERS[kind]
+@contextlib.contextmanager
+def _decoder_input(
+    source: Path | bytes, decoder: Decoder, label: str, max_pixels: int, frame: int = 0
+) -> Iterator[tuple[BinaryIO, Layout]]:
+    """Read a header and check it (``frame`` among its frames): the stream its frames are read from.
+
+    A format read whole is read into memory once its size allows it.
+    """
     if decoder.needs is not None:
         extras.need(*decoder.needs, reading=label)
-    layout = decoder.layout(stream)
-    _check_size(layout.width, layout.height, label, max_pixels)
-    if layout.frames > MAX_FRAMES:
-        raise InputError(f"{label}: {layout.frames} frames is over the limit of {MAX_FRAMES}")
-    return layout
+    with _opened(source) as stream:
+        layout = decoder.layout(stream)
+        _check_size(layout.width, layout.height, label, max_pixels)
+        _within_frames(layout.frames, label)
+        if frame >= layout.frames:
+            raise InputError(f"{label}: has {layout.frames} frame(s), so no frame {frame}")
+        if decoder.whole is None:
+            yield stream, layout
+            return
+    yield io.BytesIO(_whole(source, layout, label, max_pixels)), layout
+
+
+def _metadata(decoder: Decoder, stream: BinaryIO, layout: Layout, max_pixels: int) -> Metadata:
+    """Return what a file carries besides its pixels: its header's, or, read whole, its own."""
+    if decoder.whole is None:
+        return layout.metadata
+    stream.seek(0)
+    with _pillow_allows(max_pixels):
+        return decoder.whole(stream.read(), layout)
 
 
 def _opened(source: Path | bytes) -> BinaryIO:
     return io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
 
 
-def _codec_picture(
-    source: Path | bytes, kind: FileFormat, label: str, max_pixels: int, frame: int = 0
-) -> Picture:
-    """Read an AVIF, JPEG XL, JPEG 2000 or QOI file: its header checked, then a picture decoded."""
-    known = _codec_layout(source, kind, label, max_pixels)
-    if frame >= known.frames:
-        raise InputError(f"{label}: has {known.frames} frame(s), so no frame {frame}")
-    return _codec_pictures(source, kind, label, max_pixels)[frame]
+def _whole(source: Path | bytes, layout: Layout, label: str, max_pixels: int) -> bytes:
+    """Read a file whole, if its frames, decoded together, are within ``max_pixels``.
 
-
-def _codec_pictures(
-    source: Path | bytes, kind: FileFormat, label: str, max_pixels: int
-) -> list[Picture]:
-    """Decode every picture of a codec's file (an AVIF sequence's all at once)."""
-    known = _codec_layout(source, kind, label, max_pixels)
-    data = _codec_data(source, known, label)
-    arrays, bits = codecs.decode(data, kind, known)
-    with _pillow_allows(max_pixels):
-        metadata = codecs.metadata(data, kind, bits)
-    return [Picture(*_split_array(array), kind, None, metadata, known.frames) for array in arrays]
-
-
-def _codec_header(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Header:
-    """Read the header :func:`_codec_picture` would give, decoding no pixel."""
-    known = _codec_layout(source, kind, label, max_pixels)
-    data = _codec_data(source, known, label)
-    with _pillow_allows(max_pixels):
-        made = codecs.metadata(data, kind, known.bits)
-    alpha = known.samples in (2, 4)
-    colour = known.samples - alpha
-    shape = (known.height, known.width) if colour == 1 else (known.height, known.width, colour)
-    white = 1.0 if known.bits == 32 else 65535.0 if known.bits > 8 else 255.0
-    return Header(shape, alpha, white, kind, made.software, made.description, known.frames)
-
-
-def _codec_layout(
-    source: Path | bytes, kind: FileFormat, label: str, max_pixels: int
-) -> codecs.Layout:
-    """Read a codec's header from the file's first bytes alone and check its size."""
-    if isinstance(source, bytes):
-        head = source[: codecs.HEADER_BYTES]
-    else:
-        with source.open("rb") as stream:
-            head = stream.read(codecs.HEADER_BYTES)
-    known = codecs.layout(head, kind)
-    _check_size(known.width, known.height, label, max_pixels)
-    _within_frames(known.frames, label)
-    if known.width * known.height * known.frames > max_pixels:  # decoded together
+    A compressed picture is smaller than its samples; a file larger than
+    twice them and some metadata is padded or hostile, and is not read.
+    """
+    pixels = layout.width * layout.height * layout.frames
+    if pixels > max_pixels:
         raise InputError(
-            f"{label}: {known.frames} pictures of {known.width}x{known.height} are "
-            f"{known.width * known.height * known.frames} pixels, decoded together, over the "
+            f"{label}: {layout.frames} pictures of {layout.width}x{layout.height} are "
+            f"{pixels} pixels, decoded together, over the "
             f"limit of {max_pixels} (raise it with --max-pixels)"
         )
-    return known
-
-
-def _codec_data(source: Path | bytes, known: codecs.Layout, label: str) -> bytes:
-    """Read a codec's file whole, if it is no larger than twice its samples and some metadata.
-
-    A compressed picture is smaller than its samples; a larger file is padded
-    or hostile, and is not read into memory.
-    """
     size = len(source) if isinstance(source, bytes) else source.stat().st_size
-    samples = known.width * known.height * known.samples * -(-known.bits // 8) * known.frames
-    most = 2 * samples + _METADATA_BYTES
+    most = 2 * layout.size + _METADATA_BYTES
     if size > most:
         raise InputError(
-            f"{label}: {size:,} bytes is more than a {known.width}x{known.height} picture "
+            f"{label}: {size:,} bytes is more than a {layout.width}x{layout.height} picture "
             f"needs ({most:,}); it is not read"
         )
     return source if isinstance(source, bytes) else source.read_bytes()

@@ -1,8 +1,9 @@
-"""What the decoders convcli runs itself (or through an extra) share: a header, and bounded reads.
+"""What the decoders of :mod:`convcli.io.decoders` share: a header, and bounded reads.
 
-Each such decoder reads its header first into a :class:`Layout`; the caller
+Each decoder reads its header first into a :class:`Layout`; the caller
 checks its size against ``--max-pixels`` and its frames against the limit;
-only then are the samples read, exactly as many as the header announced.
+only then are the samples read, exactly as many as the header announced (or,
+for a format read whole, a file no larger than :attr:`Layout.size` allows).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class Layout:
         Colour profile, EXIF and provenance, where the file has them.
     numbers : tuple of float
         What else of the header decoding needs (a PGM's maximum value, ...).
+    turns : tuple of (bytes, int)
+        The turns decoding applies, in order (an AVIF's irot and imir).
     """
 
     width: int
@@ -43,12 +46,23 @@ class Layout:
     frames: int = 1
     metadata: Metadata = field(default_factory=Metadata)
     numbers: tuple[float, ...] = ()
+    turns: tuple[tuple[bytes, int], ...] = ()
 
     @property
     def shape(self) -> tuple[int, ...]:
         """The decoded array's shape: rows x columns (x samples)."""
         rows = (self.height, self.width)
         return rows if self.samples == 1 else (*rows, self.samples)
+
+    @property
+    def bits(self) -> int:
+        """Of a sample: as its metadata notes them (10, 12...), else as its white says."""
+        return self.metadata.bits or (8 if self.white == 255 else 16 if self.white == 65535 else 32)
+
+    @property
+    def size(self) -> int:
+        """The samples of every frame, in bytes, each sample in whole bytes."""
+        return self.width * self.height * self.samples * -(-self.bits // 8) * self.frames
 
 
 def read_exactly(stream: BinaryIO, size: int) -> bytes:

@@ -17,7 +17,6 @@ import numpy.typing as npt
 from PIL import Image
 
 from convcli.choices import FileFormat
-from convcli.io import codecs
 from convcli.io.decoders import ENCODERS
 from convcli.io.formats import OutputFormat
 from convcli.io.heif import write_heic_frames
@@ -70,9 +69,7 @@ def write_image(
         return
     metadata = metadata or Metadata()
     image_array, with_alpha = _composed(pixels, alpha, fmt)
-    if fmt.name in codecs.CODEC_FORMATS:
-        codecs.encode(stream, image_array, fmt.name, metadata, quality)
-    elif fmt.name in ENCODERS:  # convcli's own writers, or an extra's
+    if fmt.name in ENCODERS:  # convcli's own writers, an extra's, imagecodecs'
         ENCODERS[fmt.name](stream, image_array, with_alpha, metadata, quality)
     elif fmt.name == FileFormat.PNG:
         write_png(stream, image_array, compress_level, threads, png_chunks(metadata))
