@@ -29,13 +29,14 @@ def list_kernels(
     from convcli.choices import check_choice
     from convcli.cli.render import console, kernels_view
     from convcli.kernels.catalog import listing
-    from convcli.report import to_json
 
     entries = listing()
     if tag is not None:
         check_choice("--tag", tag, sorted({t for entry in entries for t in entry["tags"]}))
         entries = [entry for entry in entries if tag in entry["tags"]]
     if json_output:
+        from convcli.report import to_json  # with the records' module: only where JSON is asked
+
         typer.echo(to_json(entries))
     else:
         console().print(kernels_view(entries))
