@@ -24,7 +24,7 @@ from PIL import Image
 
 from convcli.choices import FileFormat
 from convcli.io.layout import Layout
-from convcli.io.metadata import DESCRIPTION, ORIENTATION, SOFTWARE, Metadata, exif_for
+from convcli.io.metadata import ORIENTATION, Metadata, exif_for, exif_provenance
 
 HEADER_BYTES = 1 << 20  # what is read to find a size; the boxes before the pixels fit
 AVIF_SPEED = 8  # libavif's 0 (slowest) to 10: a 12-megapixel photo in about a second (README)
@@ -178,12 +178,8 @@ def metadata(data: bytes, known: Layout, kind: FileFormat) -> Metadata:
     found.load(exif)
     if ORIENTATION in found:  # the decoder applied it
         found[ORIENTATION] = 1
-    software, description = found.get(SOFTWARE), found.get(DESCRIPTION)
-    return replace(
-        kept, exif=found.tobytes(),
-        software=software if isinstance(software, str) else None,
-        description=description if isinstance(description, str) else None,
-    )  # fmt: skip
+    software, description = exif_provenance(found)
+    return replace(kept, exif=found.tobytes(), software=software, description=description)
 
 
 _PILLOW = {FileFormat.AVIF: "AVIF", FileFormat.JP2: "JPEG2000"}

@@ -23,11 +23,10 @@ from convcli import extras
 from convcli.io.layout import Layout
 from convcli.io.metadata import (
     DEFAULT_QUALITY,
-    DESCRIPTION,
     ORIENTATION,
-    SOFTWARE,
     Metadata,
     exif_for,
+    exif_provenance,
 )
 
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}  # samples -> pillow-heif's mode of 8 bits
@@ -121,9 +120,7 @@ def _provenance(exif: bytes | None) -> tuple[str | None, str | None]:
     tags = Image.Exif()
     if exif:
         tags.load(exif)
-    software, description = tags.get(SOFTWARE), tags.get(DESCRIPTION)
-    return (software if isinstance(software, str) else None,
-            description if isinstance(description, str) else None)  # fmt: skip
+    return exif_provenance(tags)
 
 
 def _exif(info: dict[str, Any]) -> bytes | None:

@@ -109,9 +109,13 @@ def read_provenance(image: Image.Image) -> tuple[str | None, str | None]:
     elif image.format == "GIF":
         software, _, description = _text(image.info.get("comment")).partition("\n")
     else:
-        exif = image.getexif()
-        software, description = exif.get(SOFTWARE), exif.get(DESCRIPTION)
+        return exif_provenance(image.getexif())
     return _text(software) or None, _text(description) or None
+
+
+def exif_provenance(exif: Image.Exif) -> tuple[str | None, str | None]:
+    """Return what made a file, and with which settings, from its EXIF (convcli writes them)."""
+    return _text(exif.get(SOFTWARE)) or None, _text(exif.get(DESCRIPTION)) or None
 
 
 def exif_for(metadata: Metadata, *, with_dpi: bool) -> Image.Exif:
