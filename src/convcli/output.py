@@ -41,7 +41,7 @@ def tell_losses(report: Report, picture: Picture, planned: Plan, settings: Setti
             "stack; --frame N writes another"
         )
     if cut_to_8_bits(picture, planned.depth, settings):
-        kind = "float" if picture.white == 1.0 else "16-bit"
+        kind = depth_name(picture.white)
         report.once_notes.append(
             f"{planned.format.name} holds 8 bits per sample: {kind} inputs were mapped to 8"
         )
@@ -62,6 +62,11 @@ def cut_to_8_bits(picture: Picture, depth: str, settings: Settings) -> bool:
     """Whether a deeper picture is written at 8 bits for want of room (not for a colour map)."""
     deeper = picture.header.is_image and picture.white != 255
     return deeper and depth == "uint8" and not settings.colormap
+
+
+def depth_name(white: float) -> str:
+    """Name the depth of samples whose white is ``white``: 8-bit, 16-bit or float."""
+    return {255.0: "8-bit", 65535.0: "16-bit"}.get(white, "float")
 
 
 def output_metadata(

@@ -43,6 +43,7 @@ from convcli.io.writing import Frame
 from convcli.kernels.kernel import Kernel, Matrix
 from convcli.output import (
     cut_to_8_bits,
+    depth_name,
     output_metadata,
     tell_losses,
     write_output,
@@ -426,14 +427,10 @@ def _render_rest(
         _, depth = _output_mapping(filtered, page.header, settings, planned.format)
         if page.white != like.white and cut_to_8_bits(page, depth, settings):
             report.notes.append(
-                f"{report.input}: page {index} is {_depth_name(page.white)}, unlike the first "
-                f"page ({_depth_name(like.white)}): written at 8 bits"
+                f"{report.input}: page {index} is {depth_name(page.white)}, unlike the first "
+                f"page ({depth_name(like.white)}): written at 8 bits"
             )
         yield _render(page, replace(planned, depth=depth), settings, clipped)
-
-
-def _depth_name(white: float) -> str:
-    return {255.0: "8-bit", 65535.0: "16-bit"}.get(white, "float")
 
 
 def _render(
