@@ -729,7 +729,8 @@ def _named_as_outputs(
 ) -> list[Input]:
     """Find the files in input folders that are convcli's outputs by their names alone.
 
-    A BMP or .npy cannot say who made it. Found in a folder, it is taken for
+    A file in a format with no place for provenance (BMP, .npy, ...) cannot
+    say who made it. Found in a folder, it is taken for
     an output when this run writes it from another input, or when its name
     is what the default template names an output of another image in its
     folder (``<stem>_<tag><suffix>``, the tag beginning with a kernel's name).
