@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 import convcli.io.atomic
-from convcli.io.images import DEFAULT_MAX_PIXELS
+from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from helpers import encode, run
 from helpers.contract import USAGE, png_chunks, png_from_chunks, run_and_check
 

@@ -29,7 +29,8 @@ from convcli.errors import (
     signals_arrived,
 )
 from convcli.io.atomic import own_temporary_files, remove
-from convcli.io.images import DEFAULT_MAX_PIXELS, probe_image
+from convcli.io.pillow import DEFAULT_MAX_PIXELS
+from convcli.io.reading import probe_image
 from convcli.io.storage import is_remote, list_ahead, modified, read_object, write_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, read_standard_input, standard_output
 from convcli.pipeline import Settings, Source, prepare, process

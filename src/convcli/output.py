@@ -23,8 +23,8 @@ from convcli.choices import Range
 from convcli.errors import InputError
 from convcli.io.atomic import write_atomically
 from convcli.io.formats import OutputFormat
-from convcli.io.images import Picture
 from convcli.io.metadata import HOLDS, Metadata, fit_metadata
+from convcli.io.picture import Picture
 from convcli.io.streams import deliver
 from convcli.io.writing import Frame, write_frames, write_image
 from convcli.report import Report, to_json

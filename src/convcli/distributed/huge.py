@@ -29,7 +29,7 @@ from convcli.distributed.tiles import convolve
 from convcli.errors import InputError
 from convcli.io.arrays import NpyRegions, TiffRegions, ZarrRegions, write_tiled_tiff
 from convcli.io.atomic import replaced_atomically
-from convcli.io.images import Header
+from convcli.io.picture import Header
 from convcli.io.storage import written_or_removed
 from convcli.output import provenance, strides
 from convcli.pipeline import Plan, Settings, Stage, combined, tell_clipped

@@ -29,9 +29,11 @@ from convcli.choices import Colormap, FileFormat, MontageScale, Range, choose
 from convcli.colormaps import lookup_table
 from convcli.errors import ConvcliError, UsageError
 from convcli.io.atomic import write_atomically
+from convcli.io.colour import as_rgb
 from convcli.io.formats import output_format
-from convcli.io.images import Picture, as_rgb, read_image
 from convcli.io.metadata import SOFTWARE
+from convcli.io.picture import Picture
+from convcli.io.reading import read_image
 from convcli.io.storage import is_url, read_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL
 from convcli.kernels.kernel import Kernel
