@@ -26,6 +26,7 @@ from convcli.errors import (
     UsageError,
     last_signal,
     raise_signalled,
+    reason,
     signals_arrived,
 )
 from convcli.io.atomic import own_temporary_files, remove
@@ -267,7 +268,7 @@ def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise InputError(f"{folder}: cannot create the folder: {error.strerror}") from None
+        raise InputError(f"{folder}: cannot create the folder: {reason(error)}") from None
 
 
 def failed_report(job: Job, settings: Settings, message: str) -> Report:

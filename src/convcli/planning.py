@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from convcli import extras
 from convcli.choices import FORMAT_ALIASES, FileFormat
-from convcli.errors import ConvcliError, InputError, ParameterError, UsageError
+from convcli.errors import ConvcliError, InputError, ParameterError, UsageError, reason
 from convcli.io.checks import too_many
 from convcli.io.formats import (
     OutputFormat,
@@ -225,7 +225,7 @@ def _make_output_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UsageError(f"cannot create the output folder {folder}: {error.strerror}") from None
+        raise UsageError(f"cannot create the output folder {folder}: {reason(error)}") from None
 
 
 def check_bank(

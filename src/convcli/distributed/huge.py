@@ -26,7 +26,7 @@ from convcli import __version__
 from convcli.choices import FileFormat, Range
 from convcli.distributed import need
 from convcli.distributed.tiles import convolve
-from convcli.errors import InputError
+from convcli.errors import InputError, cannot_write
 from convcli.io.arrays import NpyRegions, TiffRegions, ZarrRegions, write_tiled_tiff
 from convcli.io.atomic import replaced_atomically
 from convcli.io.picture import Header
@@ -278,7 +278,7 @@ def _atomically(target: Path, *, folder: bool = False) -> Iterator[Path]:
         with replaced_atomically(target.absolute(), folder=folder) as temporary:
             yield temporary
     except OSError as error:
-        raise InputError(f"{target}: cannot write: {error.strerror}") from None
+        raise cannot_write(target, error) from None
 
 
 def _on_a_cluster() -> bool:

@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, PngImagePlugin
 from convcli import __version__
 from convcli.choices import Colormap, FileFormat, MontageScale, Range, choose
 from convcli.colormaps import lookup_table
-from convcli.errors import ConvcliError, UsageError
+from convcli.errors import ConvcliError, UsageError, cannot_write
 from convcli.io.atomic import write_atomically
 from convcli.io.colour import as_rgb
 from convcli.io.formats import output_format
@@ -138,7 +138,7 @@ def write_picture(image: Image.Image, path: Path, kind: str) -> None:
     try:
         write_atomically(path, lambda stream: image.save(stream, format=kind, **options))
     except OSError as error:
-        raise ConvcliError(f"{path}: cannot write: {error.strerror or error}") from None
+        raise cannot_write(path, error, ConvcliError) from None
 
 
 def _save_options(kind: str) -> dict[str, Any]:
