@@ -26,10 +26,13 @@ def captured(*fds: int) -> Iterator[list[str]]:
     """
     import tempfile  # for the readers of those formats only
 
-    for stream in (sys.stdout if fd == 1 else sys.stderr for fd in fds):
+    # A stream closed when convcli started has nothing to catch, and its descriptor may
+    # be another file's now (the input's, say).
+    streams = {fd: sys.stdout if fd == 1 else sys.stderr for fd in fds}
+    for stream in streams.values():
         if stream is not None:
             stream.flush()
-    saved = {fd: os.dup(fd) for fd in fds}
+    saved = {fd: os.dup(fd) for fd, stream in streams.items() if stream is not None}
     heard: list[str] = []
     with tempfile.TemporaryFile() as sink:
         for fd in saved:
