@@ -17,7 +17,7 @@ import numpy as np
 
 from convcli import extras
 from convcli.errors import InputError
-from convcli.io.layout import Layout
+from convcli.io.layout import Layout, opened
 from convcli.limits import MAX_FRAMES, MAX_JPEG_METADATA, MAX_JPEG_SEGMENTS
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def _sized(shape: tuple[int, ...]) -> str:
 def check_jpeg_segments(source: Path | bytes, label: str) -> None:
     """Count a JPEG's metadata segments from their headers, before Pillow joins them."""
     count = total = 0
-    with io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as stream:
+    with opened(source) as stream:
         stream.seek(2)  # after SOI
         while (header := stream.read(4)) and len(header) == 4 and header[0] == 0xFF:
             marker, length = header[1], int.from_bytes(header[2:], "big")
@@ -91,7 +91,7 @@ def npy_layout(
     source: Path | bytes, label: str, max_pixels: int
 ) -> tuple[tuple[int, ...], np.dtype[Any]]:
     """Shape and dtype of a ``.npy`` from its header, checked before any value is allocated."""
-    with io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as stream:
+    with opened(source) as stream:
         version = np.lib.format.read_magic(stream)
         read_header = (
             np.lib.format.read_array_header_1_0

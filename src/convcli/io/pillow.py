@@ -40,6 +40,7 @@ from convcli.io.deep import (
     tiff_needs_depth,
 )
 from convcli.io.formats import PILLOW_READS, output_format
+from convcli.io.layout import opened
 from convcli.io.metadata import header_exif, read_metadata, read_provenance
 from convcli.io.picture import BAND_PIXELS, Header, Picture, split_array, warned_note
 from convcli.io.tiff import libtiff_heard, tifffile_only
@@ -216,7 +217,7 @@ def _plays(image: Image.Image) -> int | None:
 
 def _webp_lossless(source: Path | bytes) -> bool:
     """Whether a WebP's first image is lossless (a VP8L chunk), from its chunk headers."""
-    with io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as stream:
+    with opened(source) as stream:
         stream.seek(12)  # RIFF, size, WEBP
         for _ in range(64):  # VP8X, ICCP, ANIM, ANMF...: the image chunk comes early
             header = stream.read(8)

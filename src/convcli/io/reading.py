@@ -35,7 +35,7 @@ from convcli.io.checks import (
 )
 from convcli.io.decoders import DECODERS, Decoder
 from convcli.io.formats import sniff_format
-from convcli.io.layout import Layout
+from convcli.io.layout import Layout, opened
 from convcli.io.metadata import Metadata
 from convcli.io.picture import Header, Picture, array_white, split_array, warned_note
 from convcli.io.pillow import (
@@ -259,7 +259,7 @@ def _decoder_input(
     """
     if decoder.needs is not None:
         extras.need(*decoder.needs, reading=label)
-    with _opened(source) as stream:
+    with opened(source) as stream:
         layout = decoder.layout(stream)
         check_size(layout.width, layout.height, label, max_pixels)
         within_frames(layout.frames, label)
@@ -277,7 +277,3 @@ def _metadata(decoder: Decoder, whole: bytes | None, layout: Layout, max_pixels:
         return layout.metadata
     with pillow_allows(max_pixels):
         return decoder.whole(whole, layout)
-
-
-def _opened(source: Path | bytes) -> BinaryIO:
-    return io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
