@@ -17,7 +17,7 @@ from PIL import Image
 from scipy import ndimage
 
 from convcli.io.deep import decode_png
-from convcli.io.images import read_image
+from convcli.io.reading import read_image
 from helpers import SAMPLES, run
 from helpers.contract import png_chunks, png_from_chunks
 
@@ -174,7 +174,7 @@ def smooth_large(mode: str) -> Image.Image:
 @pytest.fixture
 def direct_decodes(monkeypatch):
     """Count the PNGs decoded without Pillow."""
-    from convcli.io import images
+    from convcli.io import pillow
 
     calls = []
 
@@ -182,7 +182,7 @@ def direct_decodes(monkeypatch):
         calls.append(len(data))
         return decode_png(data)
 
-    monkeypatch.setattr(images, "decode_png", counted)
+    monkeypatch.setattr(pillow, "decode_png", counted)
     return calls
 
 

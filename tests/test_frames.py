@@ -12,7 +12,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-import convcli.io.images
+import convcli.io.checks
 from helpers import run
 
 EXIFTOOL = shutil.which("exiftool")
@@ -119,7 +119,7 @@ def test_a_format_with_one_frame_takes_the_first_and_says_so_once(tmp_path):
 
 
 def test_too_many_frames_are_refused_before_decoding(tmp_path, monkeypatch):
-    monkeypatch.setattr(convcli.io.images, "MAX_FRAMES", 2)  # as imported there
+    monkeypatch.setattr(convcli.io.checks, "MAX_FRAMES", 2)  # as imported there
     source = animation(tmp_path / "in.gif")
     result = run("apply", str(source), "-k", "box", "-o", str(tmp_path / "out.gif"))
     assert result.exit_code == 1

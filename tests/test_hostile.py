@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 import convcli.io.atomic
-from convcli.io.images import DEFAULT_MAX_PIXELS
+from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from helpers import encode, run
 from helpers.contract import USAGE, png_chunks, png_from_chunks, run_and_check
 
@@ -370,6 +370,18 @@ def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary(
     assert message in result.stderr
     assert target.read_bytes() == b"the previous output"
     assert sorted(p.name for p in photo.parent.iterdir()) == ["existing.png", "photo.png"]
+
+
+def test_a_refused_write_is_worded_alike_wherever_it_happens():
+    """The system's words after "cannot write:", else the error's own text (never "None")."""
+    from convcli.errors import ExitCode, UsageError, cannot_write
+
+    full = cannot_write("out.png", OSError(errno.ENOSPC, "No space left on device"))
+    assert str(full) == "out.png: cannot write: No space left on device"
+    assert full.exit_code == ExitCode.FAILED  # an input's output: that input fails
+    gone = cannot_write("a.html", OSError("the share went away"), UsageError)
+    assert str(gone) == "a.html: cannot write: the share went away"
+    assert gone.exit_code == ExitCode.USAGE  # a file an option names
 
 
 def test_a_write_that_fails_midway_leaves_nothing(photo, monkeypatch):

@@ -11,8 +11,9 @@ from PIL import Image
 from convcli.choices import FileFormat
 from convcli.errors import InputError, UsageError
 from convcli.io.atomic import write_atomically
+from convcli.io.colour import as_rgb
 from convcli.io.formats import output_format
-from convcli.io.images import as_rgb, probe_image, read_image
+from convcli.io.reading import probe_image, read_image
 from convcli.io.writing import write_image
 from convcli.ranges import map_range
 from helpers import encode
@@ -338,24 +339,25 @@ def test_max_pixels_lets_pillow_decode_a_tiled_tiff_past_its_own_limit(tmp_path,
 
 @pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "I;16", "I", "F", "CMYK"])
 def test_pixels_leave_pillow_a_band_at_a_time_unchanged(mode, monkeypatch):
-    from convcli.io import images
+    from convcli.io import pillow
 
-    monkeypatch.setattr(images, "_BAND_PIXELS", 700)  # bands of 7 rows of 100, the last of 2
+    monkeypatch.setattr(pillow, "BAND_PIXELS", 700)  # bands of 7 rows of 100, the last of 2
     size = (100, 23)
     data = np.random.default_rng(1).integers(0, 250, size=(23, 100, 4), dtype=np.uint8)
     image = Image.fromarray(data, "RGBA").convert(mode)
-    np.testing.assert_array_equal(images._array(image), np.asarray(image))
+    np.testing.assert_array_equal(pillow._array(image), np.asarray(image))
     assert image.size == size
 
 
 def test_luminance_is_worked_out_in_bands_as_it_would_be_whole(monkeypatch):
-    from convcli.io import images
+    from convcli.io import colour
+    from convcli.io.picture import Picture
 
     rgb = np.random.default_rng(7).integers(0, 256, (61, 37, 3), dtype=np.uint8)
-    picture = images.Picture(rgb, None, 255.0, FileFormat.PNG)
-    whole = images.luminance(picture, np.float64)  # one band: 61 x 37 is under 2**20 pixels
-    monkeypatch.setattr(images, "_BAND_PIXELS", 5 * 37)  # bands of 5 rows, the last of 1
-    banded = images.luminance(picture, np.float64)
+    picture = Picture(rgb, None, 255.0, FileFormat.PNG)
+    whole = colour.luminance(picture, np.float64)  # one band: 61 x 37 is under 2**20 pixels
+    monkeypatch.setattr(colour, "BAND_PIXELS", 5 * 37)  # bands of 5 rows, the last of 1
+    banded = colour.luminance(picture, np.float64)
     np.testing.assert_array_equal(banded, whole)
     # ITU-R 601, written out here (convcli keeps the weights in float32: 1e-7 of them)
     expected = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]

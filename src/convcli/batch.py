@@ -26,10 +26,12 @@ from convcli.errors import (
     UsageError,
     last_signal,
     raise_signalled,
+    reason,
     signals_arrived,
 )
 from convcli.io.atomic import own_temporary_files, remove
-from convcli.io.images import DEFAULT_MAX_PIXELS, probe_image
+from convcli.io.pillow import DEFAULT_MAX_PIXELS
+from convcli.io.reading import probe_image
 from convcli.io.storage import is_remote, list_ahead, modified, read_object, write_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, read_standard_input, standard_output
 from convcli.pipeline import Settings, Source, prepare, process
@@ -266,7 +268,7 @@ def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise InputError(f"{folder}: cannot create the folder: {error.strerror}") from None
+        raise InputError(f"{folder}: cannot create the folder: {reason(error)}") from None
 
 
 def failed_report(job: Job, settings: Settings, message: str) -> Report:

@@ -90,6 +90,27 @@ class InputError(ConvcliError):
     """One input could not be read or its output could not be written."""
 
 
+def reason(error: OSError) -> str:
+    """Say why the system refused, as convcli's messages end: ``No space left on device``.
+
+    The system's own words (``strerror``), else the error's text.
+    """
+    return error.strerror or str(error)
+
+
+def cannot_write(
+    target: object, error: OSError, kind: type[ConvcliError] = InputError
+) -> ConvcliError:
+    """Return the one error of an output the system refused: ``target: cannot write: reason``.
+
+    ``kind`` says what failed, and so the exit code: an input's output fails
+    that input (:class:`InputError`); a file an option names is a usage error
+    (:class:`UsageError`); a picture drawn after the run fails the run
+    (:class:`ConvcliError`).
+    """
+    return kind(f"{target}: cannot write: {reason(error)}")
+
+
 class Interrupted(ConvcliError):
     """The run was stopped by SIGINT or SIGTERM."""
 

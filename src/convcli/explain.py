@@ -360,7 +360,8 @@ def read_input(text: str | None, ndim: int) -> npt.NDArray[np.generic]:
     """
     from pathlib import Path
 
-    from convcli.io.images import luminance, read_image
+    from convcli.io.colour import luminance
+    from convcli.io.reading import read_image
     from convcli.kernels.catalog import read_matrix
     from convcli.kernels.kernel import nested_matrix
 

@@ -20,11 +20,11 @@ import numpy.typing as npt
 
 from convcli import __version__
 from convcli.choices import Range
-from convcli.errors import InputError
+from convcli.errors import cannot_write
 from convcli.io.atomic import write_atomically
 from convcli.io.formats import OutputFormat
-from convcli.io.images import Picture
 from convcli.io.metadata import HOLDS, Metadata, fit_metadata
+from convcli.io.picture import Picture
 from convcli.io.streams import deliver
 from convcli.io.writing import Frame, write_frames, write_image
 from convcli.report import Report, to_json
@@ -196,4 +196,4 @@ def _deliver(target: Path | BinaryIO, encode: Callable[[BinaryIO], None], label:
     try:
         write_atomically(target, encode)
     except OSError as error:
-        raise InputError(f"{label}: cannot write: {error.strerror or error}") from None
+        raise cannot_write(label, error) from None

@@ -29,16 +29,11 @@ from convcli.engine import (
     resolve_geometry,
 )
 from convcli.errors import InputError, ParameterError, UsageError
+from convcli.io.colour import as_rgb, luminance
 from convcli.io.formats import OutputFormat, default_output
-from convcli.io.images import (
-    DEFAULT_MAX_PIXELS,
-    Header,
-    Picture,
-    as_rgb,
-    iter_frames,
-    luminance,
-    read_image,
-)
+from convcli.io.picture import Header, Picture
+from convcli.io.pillow import DEFAULT_MAX_PIXELS
+from convcli.io.reading import iter_frames, read_image
 from convcli.io.writing import Frame
 from convcli.kernels.kernel import Kernel, Matrix
 from convcli.output import (

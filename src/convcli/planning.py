@@ -18,21 +18,24 @@ from typing import TYPE_CHECKING
 
 from convcli import extras
 from convcli.choices import FORMAT_ALIASES, FileFormat
-from convcli.errors import ConvcliError, InputError, ParameterError, UsageError
+from convcli.errors import ConvcliError, InputError, ParameterError, UsageError, reason
+from convcli.io.checks import too_many
 from convcli.io.formats import (
     OutputFormat,
-    is_zarr_store,
     output_format,
     unmarked_formats,
     written_as_note,
     written_suffix,
 )
-from convcli.io.images import DEFAULT_MAX_PIXELS, Header, probe_image, too_many
 from convcli.io.inputs import IMAGE_SUFFIXES, Input, find_inputs
+from convcli.io.picture import Header
+from convcli.io.pillow import DEFAULT_MAX_PIXELS
+from convcli.io.reading import probe_image
 from convcli.io.storage import (
     exists,
     is_folder,
     is_remote,
+    is_zarr_store,
     list_ahead,
     location,
     read_object,
@@ -222,7 +225,7 @@ def _make_output_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UsageError(f"cannot create the output folder {folder}: {error.strerror}") from None
+        raise UsageError(f"cannot create the output folder {folder}: {reason(error)}") from None
 
 
 def check_bank(

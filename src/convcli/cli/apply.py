@@ -276,7 +276,7 @@ def apply(
     """Filter images (or .npy arrays) with one kernel, a pipeline of kernels, or a bank."""
     from convcli import batch, planning
     from convcli.cli.feedback import Feedback, kernel_notes, note_line
-    from convcli.io.images import DEFAULT_MAX_PIXELS
+    from convcli.io.pillow import DEFAULT_MAX_PIXELS
     from convcli.kernels.catalog import KERNEL_PATH_VARIABLE
     from convcli.report import check_report_path, write_report
 

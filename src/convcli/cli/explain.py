@@ -19,7 +19,7 @@ from convcli.cli.options import (
     complete_kernel,
     examples,
 )
-from convcli.errors import UsageError
+from convcli.errors import UsageError, cannot_write
 from convcli.limits import ANIMATION_FRAMES, MAX_ANIMATION_FRAMES, MAX_STEPS
 
 if TYPE_CHECKING:
@@ -182,4 +182,4 @@ def _writing(path: Path, write: Callable[[], None]) -> None:
     try:
         write()
     except OSError as error:  # the file is an option's value: a usage error, as for --input
-        raise UsageError(f"{path}: cannot write: {error.strerror or error}") from None
+        raise cannot_write(path, error, UsageError) from None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from convcli.errors import ConvcliError
+from convcli.errors import ConvcliError, reason
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -76,7 +76,7 @@ def write_record(line: str) -> None:
         raise
     except OSError as error:
         raise ConvcliError(
-            f"cannot write the --json records to standard output: {error.strerror}"
+            f"cannot write the --json records to standard output: {reason(error)}"
         ) from None
 
 

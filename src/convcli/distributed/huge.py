@@ -26,10 +26,10 @@ from convcli import __version__
 from convcli.choices import FileFormat, Range
 from convcli.distributed import need
 from convcli.distributed.tiles import convolve
-from convcli.errors import InputError
+from convcli.errors import InputError, cannot_write
 from convcli.io.arrays import NpyRegions, TiffRegions, ZarrRegions, write_tiled_tiff
 from convcli.io.atomic import replaced_atomically
-from convcli.io.images import Header
+from convcli.io.picture import Header
 from convcli.io.storage import written_or_removed
 from convcli.output import provenance, strides
 from convcli.pipeline import Plan, Settings, Stage, combined, tell_clipped
@@ -278,7 +278,7 @@ def _atomically(target: Path, *, folder: bool = False) -> Iterator[Path]:
         with replaced_atomically(target.absolute(), folder=folder) as temporary:
             yield temporary
     except OSError as error:
-        raise InputError(f"{target}: cannot write: {error.strerror}") from None
+        raise cannot_write(target, error) from None
 
 
 def _on_a_cluster() -> bool:

@@ -7,14 +7,9 @@ first bytes, and only then handed to a decoder.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from convcli.choices import FORMAT_ALIASES, READ_ONLY, FileFormat, suggestion
 from convcli.errors import UsageError
-
-if TYPE_CHECKING:
-    from convcli.io.storage import Location
 
 NPY_MAGIC = b"\x93NUMPY"
 ARRAYS = (FileFormat.NPY, FileFormat.ZARR)  # bare arrays of any shape, not images
@@ -180,13 +175,6 @@ _AVIF_BRANDS = {b"avif", b"avis"}
 # An ISO base media file's brands (after "ftyp") that are HEIF with HEVC, or a Canon CR3.
 _HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"}
 _TGA_TYPES = {1: 1, 2: 0, 3: 0, 9: 1, 10: 0, 11: 0}  # image type -> colour map type it has
-
-
-def is_zarr_store(path: Location) -> bool:
-    """Whether ``path`` is a Zarr array's folder or prefix (it holds zarr.json or .zarray)."""
-    if isinstance(path, Path) and not path.is_dir():
-        return False  # a file, the usual case: one look at it, not two
-    return any((path / name).is_file() for name in ("zarr.json", ".zarray"))
 
 
 def sniff_format(head: bytes) -> FileFormat | None:

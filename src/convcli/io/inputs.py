@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convcli.choices import FORMAT_ALIASES, FileFormat
-from convcli.io.formats import is_zarr_store, sniff_format
-from convcli.io.storage import is_folder, is_remote, location, objects
+from convcli.io.formats import sniff_format
+from convcli.io.storage import is_folder, is_remote, is_zarr_store, location, objects
 
 if TYPE_CHECKING:
     from convcli.io.storage import Location

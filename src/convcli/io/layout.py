@@ -8,7 +8,9 @@ for a format read whole, a file no larger than :attr:`Layout.size` allows).
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO
 
 from convcli.io.metadata import Metadata
@@ -73,3 +75,8 @@ def read_exactly(stream: BinaryIO, size: int) -> bytes:
             f"truncated: its header announces {size} bytes of samples, got {len(data)}"
         )
     return data
+
+
+def opened(source: Path | bytes) -> BinaryIO:
+    """Open a file, or the bytes of one (standard input's, an object's), as a stream."""
+    return io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")

@@ -11,7 +11,6 @@ colour space (sRGB) and its curve and brightness.
 
 from __future__ import annotations
 
-import io
 import struct
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli import extras
-from convcli.io.layout import Layout
+from convcli.io.layout import Layout, opened
 
 _DNG_VERSION, _PHOTOMETRIC, _SUB_IFDS = 50706, 262, 330
 _MOSAIC = (32803, 34892)  # colour filter array, linear raw
@@ -29,7 +28,7 @@ _MAX_ENTRIES, _MAX_SUB_IFDS = 1024, 16  # more is not a raw file's directory
 
 def is_camera_raw(source: Path | bytes) -> bool:
     """Whether a file with a TIFF signature holds a camera's raw mosaic, from its directories."""
-    with io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as stream:
+    with opened(source) as stream:
         head = stream.read(16)
         if head[8:10] == b"CR":  # Canon CR2
             return True

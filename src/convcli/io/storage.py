@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, TypeGuard, TypeVar
 
 from convcli import extras
 from convcli.errors import InputError, UsageError
-from convcli.io.formats import is_zarr_store
 
 if TYPE_CHECKING:
     from upath import UPath
@@ -62,6 +61,13 @@ def location(text: str) -> Location:
 def is_remote(where: object) -> TypeGuard[UPath]:
     """Whether ``where`` is an object in a store (not a file, a stream or bytes)."""
     return where is not None and not isinstance(where, (Path, bytes, str)) and hasattr(where, "fs")
+
+
+def is_zarr_store(path: Location) -> bool:
+    """Whether ``path`` is a Zarr array's folder or prefix (it holds zarr.json or .zarray)."""
+    if isinstance(path, Path) and not path.is_dir():
+        return False  # a file, the usual case: one look at it, not two
+    return any((path / name).is_file() for name in ("zarr.json", ".zarray"))
 
 
 def is_folder(text: str) -> bool:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-from convcli.errors import InputError
+from convcli.errors import InputError, reason
 from convcli.io.formats import sniff_format
 
 _HEAD = 32
@@ -34,7 +34,7 @@ def read_special_file(path: Path, label: str, limit: int) -> bytes:
         with path.open("rb") as stream:
             return read_stream(stream, label, limit)
     except OSError as error:
-        raise InputError(f"{label}: cannot read: {error.strerror}") from None
+        raise InputError(f"{label}: cannot read: {reason(error)}") from None
 
 
 def is_special(path: Path) -> bool:
@@ -77,4 +77,4 @@ def deliver(stream: BinaryIO, data: bytes, label: str) -> None:
     except BrokenPipeError:
         raise
     except OSError as error:
-        raise InputError(f"{label}: cannot write to standard output: {error.strerror}") from None
+        raise InputError(f"{label}: cannot write to standard output: {reason(error)}") from None

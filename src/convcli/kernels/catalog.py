@@ -30,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from convcli.errors import KernelError
+from convcli.errors import KernelError, reason
 from convcli.kernels.families import FAMILIES
 from convcli.kernels.kernel import (
     COMBINES,
@@ -263,7 +263,7 @@ def _parse_toml(path: Path) -> dict[str, Any]:
     except IsADirectoryError:
         raise KernelError(f"{path} is a folder, not a kernel file") from None
     except OSError as error:
-        raise KernelError(f"{path}: cannot read: {error.strerror}") from None
+        raise KernelError(f"{path}: cannot read: {reason(error)}") from None
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise KernelError(f"{path}: not UTF-8 text (line {line})") from None

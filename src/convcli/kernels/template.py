@@ -13,7 +13,8 @@ import numpy as np
 
 from convcli.choices import Range
 from convcli.errors import InputError, KernelError
-from convcli.io.images import luminance, read_image
+from convcli.io.colour import luminance
+from convcli.io.reading import read_image
 from convcli.kernels.families import MAX_SIZE
 from convcli.kernels.kernel import Kernel, Matrix
 

@@ -27,11 +27,13 @@ from PIL import Image, ImageDraw, PngImagePlugin
 from convcli import __version__
 from convcli.choices import Colormap, FileFormat, MontageScale, Range, choose
 from convcli.colormaps import lookup_table
-from convcli.errors import ConvcliError, UsageError
+from convcli.errors import ConvcliError, UsageError, cannot_write
 from convcli.io.atomic import write_atomically
+from convcli.io.colour import as_rgb
 from convcli.io.formats import output_format
-from convcli.io.images import Picture, as_rgb, read_image
 from convcli.io.metadata import SOFTWARE
+from convcli.io.picture import Picture
+from convcli.io.reading import read_image
 from convcli.io.storage import is_url, read_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL
 from convcli.kernels.kernel import Kernel
@@ -136,7 +138,7 @@ def write_picture(image: Image.Image, path: Path, kind: str) -> None:
     try:
         write_atomically(path, lambda stream: image.save(stream, format=kind, **options))
     except OSError as error:
-        raise ConvcliError(f"{path}: cannot write: {error.strerror or error}") from None
+        raise cannot_write(path, error, ConvcliError) from None
 
 
 def _save_options(kind: str) -> dict[str, Any]:
