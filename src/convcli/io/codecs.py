@@ -23,6 +23,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from convcli.choices import FileFormat
+from convcli.io import jxl
 from convcli.io.layout import Layout
 from convcli.io.metadata import ORIENTATION, Metadata, exif_for, exif_provenance
 
@@ -31,14 +32,23 @@ AVIF_SPEED = 8  # libavif's 0 (slowest) to 10: a 12-megapixel photo in about a s
 AVIF_QUALITY = 80  # libavif's default is 60: visibly softer on photographs
 AVIF_BITS = 12  # the most AVIF holds: where a 16-bit input goes
 _MAX_BOXES = 4096
-_MAX_EXTRA_CHANNELS = 256
 _QOI_END = bytes(7) + b"\x01"
 _EXIF_UUID = b"JpgTiffExif->JP2"  # the UUID box ExifTool and Exiv2 keep EXIF in
-_JXL_RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 4), 7: (2, 1)}
 
 
 def read_layout(stream: BinaryIO, kind: FileFormat) -> Layout:
-    """Read the size and sample layout from a file's first MiB, decoding no pixel."""
+    """Read the size and sample layout from a file's first MiB, decoding no pixel.
+
+    A JPEG XL animation's frame headers are read through the whole file.
+    """
+    if kind == FileFormat.JXL:
+        try:
+            found = jxl.read_header(stream)
+        except (struct.error, IndexError) as error:
+            raise ValueError(f"cut short in its header ({type(error).__name__})") from None
+        laid_out = _laid_out(found.width, found.height, found.bits, found.samples,
+                             frames=found.frames)  # fmt: skip
+        return replace(laid_out, durations=found.durations, plays=found.plays)
     return layout(stream.read(HEADER_BYTES), kind)
 
 
@@ -70,7 +80,7 @@ def layout(head: bytes, kind: FileFormat) -> Layout:
         if kind == FileFormat.JP2:
             return _jp2_layout(head)
         if kind == FileFormat.JXL:
-            return _jxl_layout(_jxl_codestream(head))
+            return read_layout(io.BytesIO(head), kind)
         return _avif_layout(head)
     except (struct.error, IndexError) as error:
         raise ValueError(f"cut short in its header ({type(error).__name__})") from None
@@ -105,7 +115,8 @@ def decode(
 
     decoders = {
         FileFormat.AVIF: imagecodecs.avif_decode,
-        FileFormat.JXL: lambda d: imagecodecs.jpegxl_decode(d, index=0),
+        # every frame, or the first: its frames were not counted, past them is uninitialised
+        FileFormat.JXL: lambda d: imagecodecs.jpegxl_decode(d, index=None if known.frames > 1 else 0),
         FileFormat.JP2: imagecodecs.jpeg2k_decode,
         FileFormat.J2K: imagecodecs.jpeg2k_decode,
         FileFormat.QOI: imagecodecs.qoi_decode,
@@ -430,125 +441,6 @@ def _component_bits(depth: int) -> int:
     if depth & 0x80:
         raise ValueError("signed samples, which convcli does not read")
     return (depth & 0x7F) + 1
-
-
-def _jxl_codestream(head: bytes) -> bytes:
-    if head.startswith(b"\xff\x0a"):
-        return head
-    for kind, body, stop, _ in _boxes(head):
-        if kind == b"jxlc":
-            return head[body:stop]
-        if kind == b"jxlp":  # the first part: a 4-byte index, then the codestream
-            return head[body + 4 : stop]
-    raise ValueError("no codestream (jxlc, jxlp) in its first MiB")
-
-
-class _Bits:
-    """JPEG XL's bit reader: least significant bit first."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data, self.position = data, 0
-
-    def read(self, count: int) -> int:
-        value = 0
-        for shift in range(count):
-            bit = self.data[self.position >> 3] >> (self.position & 7) & 1
-            value |= bit << shift
-            self.position += 1
-        return value
-
-    def u32(self, *choices: tuple[int, int]) -> int:
-        """One of four distributions, by a 2-bit selector: (bits to read, offset)."""
-        bits, offset = choices[self.read(2)]
-        return self.read(bits) + offset
-
-
-_SIZES = ((9, 1), (13, 1), (18, 1), (30, 1))
-
-
-def _jxl_size(reader: _Bits) -> tuple[int, int]:
-    """Read a SizeHeader: width and height."""
-    small = reader.read(1)
-    height = (reader.read(5) + 1) * 8 if small else reader.u32(*_SIZES)
-    ratio = reader.read(3)
-    if ratio:
-        across, down = _JXL_RATIOS[ratio]
-        return height * across // down, height
-    return ((reader.read(5) + 1) * 8 if small else reader.u32(*_SIZES)), height
-
-
-def _jxl_preview(reader: _Bits) -> None:
-    """Read past a PreviewHeader (its size, in its own distributions)."""
-    div8 = reader.read(1)
-    for side in range(2):
-        if side and reader.read(3):  # a ratio: no width of its own
-            return
-        if div8:
-            reader.u32((0, 16), (0, 32), (5, 1), (9, 33))
-        else:
-            reader.u32((6, 1), (8, 65), (10, 321), (12, 1345))
-
-
-def _jxl_layout(codestream: bytes) -> Layout:
-    """Read the size header, then the image metadata as far as its colour space."""
-    if not codestream.startswith(b"\xff\x0a"):
-        raise ValueError("not a JPEG XL codestream")
-    reader = _Bits(codestream[2:])
-    width, height = _jxl_size(reader)
-    if reader.read(1):  # all_default: 8-bit RGB
-        return _laid_out(width, height, 8, 3)
-    if reader.read(1):  # extra_fields
-        if reader.read(3) >= 4:  # EXIF's orientation 5 to 8, less one: its decoder turns it
-            width, height = height, width
-        if reader.read(1):
-            _jxl_size(reader)  # intrinsic size
-        if reader.read(1):
-            _jxl_preview(reader)
-        if reader.read(1):  # an animation: its timing
-            reader.u32((0, 100), (0, 1000), (10, 1), (30, 1))
-            reader.u32((0, 1), (0, 1001), (8, 1), (10, 1))
-            reader.u32((0, 0), (3, 0), (16, 0), (32, 0))
-            reader.read(1)
-    bits = _jxl_bit_depth(reader)
-    reader.read(1)  # modular_16bit_buffers
-    extra = reader.u32((0, 0), (0, 1), (4, 2), (12, 1))
-    if extra > _MAX_EXTRA_CHANNELS:
-        raise ValueError(f"{extra} extra channels")
-    alpha = False
-    for _ in range(extra):  # each read whole, to reach the colour space after them
-        alpha = _jxl_extra_channel_is_alpha(reader) or alpha
-    reader.read(1)  # xyb_encoded
-    grey = not reader.read(1) and (reader.read(1), _jxl_enum(reader))[1] == 1  # colour space
-    return _laid_out(width, height, bits, (1 if grey else 3) + alpha)
-
-
-def _jxl_enum(reader: _Bits) -> int:
-    return reader.u32((0, 0), (0, 1), (4, 2), (6, 18))
-
-
-def _jxl_bit_depth(reader: _Bits) -> int:
-    if reader.read(1):  # float samples
-        bits = reader.u32((0, 32), (0, 16), (0, 24), (6, 1))
-        reader.read(4)  # exponent bits
-        return 32 if bits == 32 else bits
-    return reader.u32((0, 8), (0, 10), (0, 12), (6, 1))
-
-
-def _jxl_extra_channel_is_alpha(reader: _Bits) -> bool:
-    """Read past an ExtraChannelInfo; whether it is alpha."""
-    if reader.read(1):  # all_default: 8-bit alpha
-        return True
-    kind = _jxl_enum(reader)
-    _jxl_bit_depth(reader)
-    reader.u32((0, 0), (0, 3), (0, 4), (3, 1))  # dim_shift
-    reader.read(8 * reader.u32((0, 0), (4, 0), (5, 16), (10, 48)))  # its name
-    if kind == 0:
-        reader.read(1)  # alpha_associated
-    elif kind == 2:  # a spot colour: four half floats
-        reader.read(64)
-    elif kind == 5:  # a colour filter array channel
-        reader.u32((0, 1), (2, 0), (4, 3), (8, 19))
-    return kind == 0
 
 
 def _box_exif(data: bytes, kind: FileFormat) -> bytes | None:

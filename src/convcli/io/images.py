@@ -610,9 +610,11 @@ def _decoded(
     with _decoder_input(source, decoder, label, max_pixels, start) as (stream, layout):
         frames = decoder.frames(stream, layout, start)  # a format read whole: decoded here
         metadata = _metadata(decoder, stream, layout, max_pixels)  # broken: its decoder says
-        for array in frames:
+        for index, array in enumerate(frames, start):
             pixels, alpha, white = _split_array(array)
-            yield Picture(pixels, alpha, white, kind, None, metadata, layout.frames)
+            duration = layout.durations[index] if index < len(layout.durations) else None
+            yield Picture(pixels, alpha, white, kind, None, metadata, layout.frames,
+                          duration, layout.plays)  # fmt: skip
 
 
 def _decoded_header(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Header:
