@@ -129,7 +129,8 @@ def test_an_animation_cut_inside_a_later_frame_is_one_line(tmp_path):
     result = run("apply", str(source), "-k", "box", "-o", str(tmp_path / "o.png"))
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "truncated: a frame runs past the end of the file" in lines[0]
+    assert len(lines) == 1
+    assert "truncated: a frame runs past the end of the file" in lines[0]
     assert not (tmp_path / "o.png").exists()
 
 
