@@ -152,3 +152,21 @@ def test_a_still_picture_is_not_walked():
         warnings.simplefilter("error")
         found = jxl.read_header(io.BytesIO(data + b"\xff" * 100))  # bytes after: never read
     assert (found.frames, found.durations, found.plays) == (1, (), None)
+
+
+def test_an_avif_sequences_durations_reach_an_animated_output(tmp_path):
+    source = tmp_path / "in.avif"
+    pictures = [Image.fromarray(pixels(20, 30, 3)) for _ in range(3)]
+    pictures[0].save(source, save_all=True, append_images=pictures[1:], duration=[50, 70, 300])
+    with Image.open(source) as image:  # libavif's reading, through Pillow
+        expected = []
+        for index in range(image.n_frames):
+            image.seek(index)
+            image.load()
+            expected.append(image.info["duration"])
+    assert expected == [50, 70, 300]
+    out = tmp_path / "out.gif"
+    result = run("apply", str(source), "-k", "identity", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    _, durations, _ = frames_of(out)
+    assert durations == expected

@@ -72,6 +72,7 @@ def deep_files() -> list[tuple[str, bytes]]:
         *files,
         ("deep.png", imagecodecs.png_encode(rgb16)),
         ("in.avif", imagecodecs.avif_encode(rgb16 >> 6, bitspersample=10)),
+        ("seq.avif", imagecodecs.avif_encode(np.stack([rgba8, rgba8 // 2]))),
         ("in.jxl", imagecodecs.jpegxl_encode(rgba8, lossless=True)),
         ("anim.jxl", imagecodecs.jpegxl_encode(np.stack([rgba8, rgba8 // 2]), lossless=True)),
         ("anim.jxl", imagecodecs.jpegxl_encode(np.stack([rgb16] * 3), level=90, usecontainer=True)),

@@ -364,22 +364,58 @@ def _avif_layout(head: bytes) -> Layout:
     if sum(value for kind, value in turns if kind == b"irot") % 2:
         width, height = height, width
     samples = (1 if flags & 0x10 else 3) + alpha
-    return _laid_out(width, height, bits, samples, turns, _avif_frames(head))
+    frames, durations = _avif_frames(head)
+    return replace(_laid_out(width, height, bits, samples, turns, frames), durations=durations)
 
 
-def _avif_frames(head: bytes) -> int:
-    """Count an AVIF sequence's pictures from its tracks' sample tables (stsz); else 1."""
-    tables = _find(head, [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsz"])
-    if not tables:
+def _avif_frames(head: bytes) -> tuple[int, tuple[int, ...]]:
+    """Count an AVIF sequence's pictures, and read their durations, from its tracks; else 1.
+
+    The track of the most samples (its sample sizes' table, stsz) is the
+    colour's (an alpha track has as many); its durations are its time-to-sample
+    table's (stts) deltas over its media header's (mdhd) timescale.
+    """
+    tracks = [(_avif_track(head, body, stop), body) for body, stop in _tracks(head)]
+    if not tracks:
         if b"avis" in b"".join(_find(head, [b"ftyp"])):  # a sequence: its moov comes later
             warnings.warn(
                 "an AVIF sequence without its sample table in its first MiB: "
                 "its first picture is read, the others are not",
                 stacklevel=4,
             )
-        return 1
-    # after version, flags and sample size; the most of any track (alpha has its own)
-    return max(1, *(int(struct.unpack_from(">I", table, 8)[0]) for table in tables))
+        return 1, ()
+    (count, durations), _ = max(tracks, key=lambda track: track[0][0])
+    return max(1, count), durations
+
+
+def _tracks(data: bytes) -> Iterator[tuple[int, int]]:
+    """Find the tracks (trak boxes) of the movie (moov): where each one's body starts and ends."""
+    for kind, body, stop, _ in _boxes(data):
+        if kind == b"moov":
+            yield from ((start, end) for box, start, end, _ in _boxes(data, body, stop)
+                        if box == b"trak")  # fmt: skip
+
+
+def _avif_track(data: bytes, start: int, end: int) -> tuple[int, tuple[int, ...]]:
+    """Read one track's sample count (stsz) and durations in milliseconds (stts over mdhd)."""
+    table = [b"mdia", b"minf", b"stbl"]
+    sizes = _find(data, [*table, b"stsz"], start, end)
+    if not sizes:
+        return 0, ()
+    (count,) = struct.unpack_from(">I", sizes[0], 8)  # after version, flags and sample size
+    headers = _find(data, [b"mdia", b"mdhd"], start, end)
+    times = _find(data, [*table, b"stts"], start, end)
+    if not headers or not times:
+        return count, ()
+    (timescale,) = struct.unpack_from(">I", headers[0], 20 if headers[0][0] == 1 else 12)
+    (entries,) = struct.unpack_from(">I", times[0], 4)
+    deltas: list[int] = []
+    for entry in range(min(entries, count)):
+        samples, delta = struct.unpack_from(">II", times[0], 8 + 8 * entry)
+        deltas += [delta] * min(samples, count - len(deltas))
+    if not timescale or len(deltas) != count:
+        return count, ()
+    return count, tuple(round(delta * 1000 / timescale) for delta in deltas)
 
 
 def _avif_turns(head: bytes) -> tuple[tuple[bytes, int], ...]:
