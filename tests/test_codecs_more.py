@@ -9,6 +9,8 @@ for a JP2's colour profile.
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -170,3 +172,57 @@ def test_an_avif_sequences_durations_reach_an_animated_output(tmp_path):
     assert result.exit_code == 0, result.stderr
     _, durations, _ = frames_of(out)
     assert durations == expected
+
+
+needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None, reason="needs exiftool")
+
+
+def jp2_with_profile(tmp_path: Path, profile: bytes) -> Path:
+    """A JP2 (OpenJPEG's) given ``profile`` by ExifTool: a colr box of method 2."""
+    source, icc = tmp_path / "in.jp2", tmp_path / "in.icc"
+    source.write_bytes(imagecodecs.jpeg2k_encode(pixels(12, 17, 3), reversible=True))
+    icc.write_bytes(profile)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", f"-icc_profile<={icc}", str(source)],
+                   check=True)  # fmt: skip
+    return source
+
+
+def exiftool_profile(path: Path) -> bytes:
+    return subprocess.run(["exiftool", "-b", "-icc_profile", str(path)], check=True,
+                          capture_output=True).stdout  # fmt: skip
+
+
+def srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+@needs_exiftool
+def test_a_jp2s_profile_is_read_and_written_into_a_jp2s_colr_box(tmp_path):
+    profile = srgb_profile()
+    source = jp2_with_profile(tmp_path, profile)
+    assert exiftool_profile(source) == profile
+    for suffix in ("png", "jp2"):
+        out = tmp_path / f"out.{suffix}"
+        result = run("apply", str(source), "-k", "identity", "-o", str(out))
+        assert result.exit_code == 0, result.stderr
+        assert "colour profile" not in result.stderr  # nothing left out
+        np.testing.assert_array_equal(imagecodecs.imread(out), imagecodecs.imread(source))
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.info["icc_profile"] == profile
+    assert exiftool_profile(tmp_path / "out.jp2") == profile
+
+
+@needs_exiftool
+def test_a_profile_a_jp2_cannot_hold_is_left_out_with_a_note(tmp_path):
+    from PIL import ImageCms
+
+    profile = srgb_profile().replace(b"rTRC", b"rTRX", 1)  # no red curve: not restricted ICC
+    ImageCms.ImageCmsProfile(io.BytesIO(profile))  # littleCMS still parses it
+    source = jp2_with_profile(tmp_path, profile)
+    out = tmp_path / "out.jp2"
+    result = run("apply", str(source), "-k", "identity", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert "is not a matrix or grey curve profile (the restricted ICC a JP2 holds)" in result.stderr
+    assert exiftool_profile(out) == b""

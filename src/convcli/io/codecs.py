@@ -169,9 +169,9 @@ def _widened(array: npt.NDArray[np.generic], bits: int) -> npt.NDArray[np.generi
 def metadata(data: bytes, known: Layout, kind: FileFormat) -> Metadata:
     """Read what a file carries besides its pixels, where imagecodecs' formats hold it.
 
-    AVIF's colour profile and EXIF and JPEG 2000's profile and resolution, as
-    Pillow reads their headers; EXIF (and so provenance) from a JPEG XL Exif
-    box or a JP2's EXIF UUID box.
+    AVIF's colour profile and EXIF and JPEG 2000's resolution, as Pillow
+    reads their headers; a JP2's profile from its colr box; EXIF (and so
+    provenance) from a JPEG XL Exif box or a JP2's EXIF UUID box.
     """
     kept = known.metadata  # the bits, noted in the header's
     if kind in (FileFormat.AVIF, FileFormat.JP2):
@@ -180,6 +180,8 @@ def metadata(data: bytes, known: Layout, kind: FileFormat) -> Metadata:
         try:
             with Image.open(io.BytesIO(data), formats=[_PILLOW[kind]]) as image:  # header only
                 kept = replace(read_metadata(image, turned=False), bits=kept.bits)
+            if kind == FileFormat.JP2:  # Pillow's JPEG 2000 plugin leaves the profile
+                kept = replace(kept, icc=_jp2_profile(data))
         except RuntimeError as error:  # libavif's, through Pillow: a broken header
             raise ValueError(f"corrupt: {error}") from None
     exif = _box_exif(data, kind)
@@ -223,7 +225,7 @@ def encode(
     else:
         data = _jpeg2k(narrowed, bits, quality, kind)
         if kind == FileFormat.JP2:
-            data += _exif_box(b"uuid", _EXIF_UUID, metadata)
+            data = _jp2_with_profile(data, metadata.icc) + _exif_box(b"uuid", _EXIF_UUID, metadata)
     stream.write(data)
 
 
@@ -299,6 +301,36 @@ def _box(kind: bytes, body: bytes) -> bytes:
 def _exif_box(kind: bytes, prefix: bytes, metadata: Metadata) -> bytes:
     exif = _tiff_exif(metadata)
     return _box(kind, prefix + exif) if exif else b""
+
+
+def _jp2_with_profile(data: bytes, icc: bytes | None) -> bytes:
+    """Make ``icc`` a JP2's colour specification: a colr box of method 2 (restricted ICC).
+
+    It takes the place of the colour space OpenJPEG names (sRGB or grey),
+    after the image header (ihdr) and component depths (bpcc), as the JP2
+    header box orders them; no offset in the file points past it.
+    """
+    if not icc:
+        return data
+    boxes = []
+    for kind, body, stop, header in _boxes(data):
+        if kind != b"jp2h":
+            boxes.append(data[body - header : stop])
+            continue
+        inside = [(k, data[b - h : e]) for k, b, e, h in _boxes(data, body, stop)]
+        before = [box for k, box in inside if k in (b"ihdr", b"bpcc")]
+        after = [box for k, box in inside if k not in (b"ihdr", b"bpcc", b"colr")]
+        colour = _box(b"colr", bytes([2, 0, 0]) + icc)  # method 2, precedence 0, approximation 0
+        boxes.append(_box(b"jp2h", b"".join([*before, colour, *after])))
+    return b"".join(boxes)
+
+
+def _jp2_profile(data: bytes) -> bytes | None:
+    """Return the ICC profile of a JP2's colour specification (colr of method 2 or 3), if any."""
+    for body in _find(data, [b"jp2h", b"colr"]):
+        if len(body) > 3 and body[0] in (2, 3):
+            return body[3:]
+    return None
 
 
 def _jxl_with_exif(data: bytes, metadata: Metadata) -> bytes:
