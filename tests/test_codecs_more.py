@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import shutil
+import struct
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from PIL import Image
 
 from convcli.io import jxl
 from helpers import run
+from helpers.formats import dng
 from helpers.libjxl import LIBJXL, Layer, encode, read
 
 RNG = np.random.default_rng(29)
@@ -226,3 +229,46 @@ def test_a_profile_a_jp2_cannot_hold_is_left_out_with_a_note(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "is not a matrix or grey curve profile (the restricted ICC a JP2 holds)" in result.stderr
     assert exiftool_profile(out) == b""
+
+
+def test_what_libraw_prints_is_said_in_the_one_line(tmp_path):
+    pytest.importorskip("rawpy")
+    data = dng(RNG.integers(200, 4000, (32, 48), dtype=np.uint16))
+    source = tmp_path / "cut.dng"
+    source.write_bytes(data[: len(data) - 100])  # its mosaic cut short
+    result = run("apply", str(source), "-k", "box", "-o", str(tmp_path / "out.tif"))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"convcli: error: {source}: cannot read image: corrupt: Input/output error "
+        "(Unexpected end of file)"
+    ]
+
+
+def tiff_marked(mark: bytes) -> bytes:
+    """A 1x1 RGB TIFF whose bytes 8 to 11 are ``mark``: Phase One's IIQ puts IIII there."""
+    entries = [(256, 3, 1, 1), (257, 3, 1, 1), (258, 3, 1, 8), (262, 3, 1, 2),
+               (273, 4, 1, 16 + 2 + 9 * 12 + 4), (277, 3, 1, 3), (278, 3, 1, 1),
+               (279, 4, 1, 3), (259, 3, 1, 1)]  # fmt: skip
+    directory = struct.pack("<H", len(entries)) + b"".join(
+        struct.pack("<HHII", *entry) for entry in sorted(entries)
+    )
+    return (
+        b"II*\x00"
+        + struct.pack("<I", 16)
+        + mark
+        + bytes(4)
+        + directory
+        + bytes(4)
+        + b"\x10\x20\x30"
+    )
+
+
+def test_a_phase_one_iiq_is_camera_raw_not_its_tiff_thumbnail(tmp_path, monkeypatch):
+    plain, marked = tmp_path / "plain.tif", tmp_path / "photo.iiq"
+    plain.write_bytes(tiff_marked(bytes(4)))
+    marked.write_bytes(tiff_marked(b"IIII"))
+    assert run("apply", str(plain), "-k", "identity", "-q").exit_code == 0  # a TIFF
+    monkeypatch.setitem(sys.modules, "rawpy", None)
+    result = run("apply", str(marked), "-k", "identity")
+    assert result.exit_code == 1
+    assert 'which comes with the raw extra: pip install "convcli[raw]"' in result.stderr

@@ -10,12 +10,6 @@ ZIP compression, so a half input's values are all kept.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import os
-import sys
-import tempfile
-from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -24,6 +18,7 @@ import numpy.typing as npt
 from convcli import extras
 from convcli.io.layout import Layout
 from convcli.io.metadata import Metadata
+from convcli.io.printed import printed
 
 _NAMED = (("R", "G", "B", "A"), ("R", "G", "B"), ("Y", "A"), ("Y",))  # the channel sets read
 
@@ -72,42 +67,14 @@ def write_exr(
 
 def _file(stream: BinaryIO, header_only: bool = False) -> Any:
     openexr = extras.need(*extras.EXR)
-    with _printed() as printed:
+    with printed("<python_buffer>: ") as heard:  # (its name for the stream)
         try:
             exr = openexr.File(stream, separate_channels=True, header_only=header_only)
         except (RuntimeError, ValueError) as error:
             exr = error
-    if printed or isinstance(exr, Exception):  # the binding prints, and drops the part
-        raise ValueError(f"corrupt: {printed[0] if printed else exr}")
+    if heard or isinstance(exr, Exception):  # the binding prints, and drops the part
+        raise ValueError(f"corrupt: {heard[0] if heard else exr}")
     return exr
-
-
-@contextlib.contextmanager
-def _printed() -> Iterator[list[str]]:
-    """Catch what OpenEXR prints around Python, as lines: not convcli's one line on stderr.
-
-    Its C core writes a corrupt file's errors to standard error, and its
-    binding a warning to standard output (then it leaves the part out).
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = {fd: os.dup(fd) for fd in (1, 2)}
-    heard: list[str] = []
-    with tempfile.TemporaryFile() as sink:
-        for fd in saved:
-            os.dup2(sink.fileno(), fd)
-        try:
-            yield heard
-        finally:
-            ctypes.CDLL(None).fflush(None)  # C's buffered standard output, into the sink
-            for fd, copy in saved.items():
-                os.dup2(copy, fd)
-                os.close(copy)
-            sink.seek(0)
-            text = sink.read(1 << 16).decode("utf-8", "replace")
-            # "<python_buffer>: (EXR_ERR_...) why": the stream's name is not the file's
-            heard += [line.strip().removeprefix("<python_buffer>: ")
-                      for line in text.splitlines() if line.strip()]  # fmt: skip
 
 
 def _channels(header: dict[str, Any]) -> tuple[str, ...]:
