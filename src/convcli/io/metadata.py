@@ -199,8 +199,6 @@ def fit_metadata(
 
 def _restricted(icc: bytes) -> bool:
     """Whether a profile is JPEG 2000's restricted ICC: grey's curve, or RGB's matrix and curves."""
-    import struct
-
     count = struct.unpack_from(">I", icc, 128)[0] if len(icc) >= 132 else 0
     tags = {icc[132 + 12 * n : 136 + 12 * n] for n in range(min(count, (len(icc) - 132) // 12))}
     rgb = {b"rXYZ", b"gXYZ", b"bXYZ", b"rTRC", b"gTRC", b"bTRC"}
