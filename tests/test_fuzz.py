@@ -72,7 +72,10 @@ def deep_files() -> list[tuple[str, bytes]]:
         *files,
         ("deep.png", imagecodecs.png_encode(rgb16)),
         ("in.avif", imagecodecs.avif_encode(rgb16 >> 6, bitspersample=10)),
+        ("seq.avif", imagecodecs.avif_encode(np.stack([rgba8, rgba8 // 2]))),
         ("in.jxl", imagecodecs.jpegxl_encode(rgba8, lossless=True)),
+        ("anim.jxl", imagecodecs.jpegxl_encode(np.stack([rgba8, rgba8 // 2]), lossless=True)),
+        ("anim.jxl", imagecodecs.jpegxl_encode(np.stack([rgb16] * 3), level=90, usecontainer=True)),
         ("deep.jxl", imagecodecs.jpegxl_encode(rgb16, lossless=True)),
         ("in.jp2", imagecodecs.jpeg2k_encode(rgb16 >> 4, bitspersample=12)),
         ("in.j2k", imagecodecs.jpeg2k_encode(rgba8, codecformat="J2K")),
@@ -94,6 +97,28 @@ def test_mutated_full_depth_files(folder, named, data):
         content = content[: data.draw(st.integers(0, len(content)))]
     result = apply_to_bytes(content, folder, name, [])
     assert result.exit_code in (0, 1)
+
+
+@fuzz
+@given(st.sampled_from([c for n, c in DEEP_FILES if n == "anim.jxl"]), st.data())
+def test_a_mutated_jpeg_xl_animations_headers_are_read_or_refused(content, data):
+    import io
+    import warnings
+
+    from convcli.choices import FileFormat
+    from convcli.io.codecs import read_layout
+
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, min(len(content), 400) - 1))  # the headers, mostly
+        content = content[:at] + data.draw(st.binary(min_size=1, max_size=4)) + content[at + 1 :]
+    try:
+        with warnings.catch_warnings(record=True):  # a note: frames not counted
+            warnings.simplefilter("always")
+            found = read_layout(io.BytesIO(content), FileFormat.JXL)
+    except ValueError:
+        return  # the caller says it in one line
+    assert found.frames >= 1
+    assert len(found.durations) in (0, found.frames)
 
 
 def test_a_warning_while_counting_later_pages_is_a_note(folder):

@@ -23,6 +23,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from convcli.choices import FileFormat
+from convcli.io import jxl
 from convcli.io.layout import Layout
 from convcli.io.metadata import ORIENTATION, Metadata, exif_for, exif_provenance
 
@@ -31,14 +32,23 @@ AVIF_SPEED = 8  # libavif's 0 (slowest) to 10: a 12-megapixel photo in about a s
 AVIF_QUALITY = 80  # libavif's default is 60: visibly softer on photographs
 AVIF_BITS = 12  # the most AVIF holds: where a 16-bit input goes
 _MAX_BOXES = 4096
-_MAX_EXTRA_CHANNELS = 256
 _QOI_END = bytes(7) + b"\x01"
 _EXIF_UUID = b"JpgTiffExif->JP2"  # the UUID box ExifTool and Exiv2 keep EXIF in
-_JXL_RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 4), 7: (2, 1)}
 
 
 def read_layout(stream: BinaryIO, kind: FileFormat) -> Layout:
-    """Read the size and sample layout from a file's first MiB, decoding no pixel."""
+    """Read the size and sample layout from a file's first MiB, decoding no pixel.
+
+    A JPEG XL animation's frame headers are read through the whole file.
+    """
+    if kind == FileFormat.JXL:
+        try:
+            found = jxl.read_header(stream)
+        except (struct.error, IndexError) as error:
+            raise ValueError(f"cut short in its header ({type(error).__name__})") from None
+        laid_out = _laid_out(found.width, found.height, found.bits, found.samples,
+                             frames=found.frames)  # fmt: skip
+        return replace(laid_out, durations=found.durations, plays=found.plays)
     return layout(stream.read(HEADER_BYTES), kind)
 
 
@@ -70,7 +80,7 @@ def layout(head: bytes, kind: FileFormat) -> Layout:
         if kind == FileFormat.JP2:
             return _jp2_layout(head)
         if kind == FileFormat.JXL:
-            return _jxl_layout(_jxl_codestream(head))
+            return read_layout(io.BytesIO(head), kind)
         return _avif_layout(head)
     except (struct.error, IndexError) as error:
         raise ValueError(f"cut short in its header ({type(error).__name__})") from None
@@ -102,10 +112,11 @@ def decode(
     import imagecodecs  # its libraries load when a file needs them, never at start-up
 
     data = stream.read()
+    jxl_index = None if known.frames > 1 else 0  # all, as counted; else the first frame alone
 
     decoders = {
         FileFormat.AVIF: imagecodecs.avif_decode,
-        FileFormat.JXL: lambda d: imagecodecs.jpegxl_decode(d, index=0),
+        FileFormat.JXL: lambda d: imagecodecs.jpegxl_decode(d, index=jxl_index),
         FileFormat.JP2: imagecodecs.jpeg2k_decode,
         FileFormat.J2K: imagecodecs.jpeg2k_decode,
         FileFormat.QOI: imagecodecs.qoi_decode,
@@ -158,9 +169,9 @@ def _widened(array: npt.NDArray[np.generic], bits: int) -> npt.NDArray[np.generi
 def metadata(data: bytes, known: Layout, kind: FileFormat) -> Metadata:
     """Read what a file carries besides its pixels, where imagecodecs' formats hold it.
 
-    AVIF's colour profile and EXIF and JPEG 2000's profile and resolution, as
-    Pillow reads their headers; EXIF (and so provenance) from a JPEG XL Exif
-    box or a JP2's EXIF UUID box.
+    AVIF's colour profile and EXIF and JPEG 2000's resolution, as Pillow
+    reads their headers; a JP2's profile from its colr box; EXIF (and so
+    provenance) from a JPEG XL Exif box or a JP2's EXIF UUID box.
     """
     kept = known.metadata  # the bits, noted in the header's
     if kind in (FileFormat.AVIF, FileFormat.JP2):
@@ -169,6 +180,8 @@ def metadata(data: bytes, known: Layout, kind: FileFormat) -> Metadata:
         try:
             with Image.open(io.BytesIO(data), formats=[_PILLOW[kind]]) as image:  # header only
                 kept = replace(read_metadata(image, turned=False), bits=kept.bits)
+            if kind == FileFormat.JP2:  # Pillow's JPEG 2000 plugin leaves the profile
+                kept = replace(kept, icc=_jp2_profile(data))
         except RuntimeError as error:  # libavif's, through Pillow: a broken header
             raise ValueError(f"corrupt: {error}") from None
     exif = _box_exif(data, kind)
@@ -212,7 +225,7 @@ def encode(
     else:
         data = _jpeg2k(narrowed, bits, quality, kind)
         if kind == FileFormat.JP2:
-            data += _exif_box(b"uuid", _EXIF_UUID, metadata)
+            data = _jp2_with_profile(data, metadata.icc) + _exif_box(b"uuid", _EXIF_UUID, metadata)
     stream.write(data)
 
 
@@ -290,6 +303,36 @@ def _exif_box(kind: bytes, prefix: bytes, metadata: Metadata) -> bytes:
     return _box(kind, prefix + exif) if exif else b""
 
 
+def _jp2_with_profile(data: bytes, icc: bytes | None) -> bytes:
+    """Make ``icc`` a JP2's colour specification: a colr box of method 2 (restricted ICC).
+
+    It takes the place of the colour space OpenJPEG names (sRGB or grey),
+    after the image header (ihdr) and component depths (bpcc), as the JP2
+    header box orders them; no offset in the file points past it.
+    """
+    if not icc:
+        return data
+    boxes = []
+    for kind, body, stop, header in _boxes(data):
+        if kind != b"jp2h":
+            boxes.append(data[body - header : stop])
+            continue
+        inside = [(k, data[b - h : e]) for k, b, e, h in _boxes(data, body, stop)]
+        before = [box for k, box in inside if k in (b"ihdr", b"bpcc")]
+        after = [box for k, box in inside if k not in (b"ihdr", b"bpcc", b"colr")]
+        colour = _box(b"colr", bytes([2, 0, 0]) + icc)  # method 2, precedence 0, approximation 0
+        boxes.append(_box(b"jp2h", b"".join([*before, colour, *after])))
+    return b"".join(boxes)
+
+
+def _jp2_profile(data: bytes) -> bytes | None:
+    """Return the ICC profile of a JP2's colour specification (colr of method 2 or 3), if any."""
+    for body in _find(data, [b"jp2h", b"colr"]):
+        if len(body) > 3 and body[0] in (2, 3):
+            return body[3:]
+    return None
+
+
 def _jxl_with_exif(data: bytes, metadata: Metadata) -> bytes:
     """Put an Exif box into a JPEG XL file (a container, made from a bare codestream)."""
     exif = _exif_box(b"Exif", bytes(4), metadata)  # 4 bytes: the TIFF header is at offset 0
@@ -353,22 +396,58 @@ def _avif_layout(head: bytes) -> Layout:
     if sum(value for kind, value in turns if kind == b"irot") % 2:
         width, height = height, width
     samples = (1 if flags & 0x10 else 3) + alpha
-    return _laid_out(width, height, bits, samples, turns, _avif_frames(head))
+    frames, durations = _avif_frames(head)
+    return replace(_laid_out(width, height, bits, samples, turns, frames), durations=durations)
 
 
-def _avif_frames(head: bytes) -> int:
-    """Count an AVIF sequence's pictures from its tracks' sample tables (stsz); else 1."""
-    tables = _find(head, [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsz"])
-    if not tables:
+def _avif_frames(head: bytes) -> tuple[int, tuple[int, ...]]:
+    """Count an AVIF sequence's pictures, and read their durations, from its tracks; else 1.
+
+    The track of the most samples (its sample sizes' table, stsz) is the
+    colour's (an alpha track has as many); its durations are its time-to-sample
+    table's (stts) deltas over its media header's (mdhd) timescale.
+    """
+    tracks = [(_avif_track(head, body, stop), body) for body, stop in _tracks(head)]
+    if not tracks:
         if b"avis" in b"".join(_find(head, [b"ftyp"])):  # a sequence: its moov comes later
             warnings.warn(
                 "an AVIF sequence without its sample table in its first MiB: "
                 "its first picture is read, the others are not",
                 stacklevel=4,
             )
-        return 1
-    # after version, flags and sample size; the most of any track (alpha has its own)
-    return max(1, *(int(struct.unpack_from(">I", table, 8)[0]) for table in tables))
+        return 1, ()
+    (count, durations), _ = max(tracks, key=lambda track: track[0][0])
+    return max(1, count), durations
+
+
+def _tracks(data: bytes) -> Iterator[tuple[int, int]]:
+    """Find the tracks (trak boxes) of the movie (moov): where each one's body starts and ends."""
+    for kind, body, stop, _ in _boxes(data):
+        if kind == b"moov":
+            yield from ((start, end) for box, start, end, _ in _boxes(data, body, stop)
+                        if box == b"trak")  # fmt: skip
+
+
+def _avif_track(data: bytes, start: int, end: int) -> tuple[int, tuple[int, ...]]:
+    """Read one track's sample count (stsz) and durations in milliseconds (stts over mdhd)."""
+    table = [b"mdia", b"minf", b"stbl"]
+    sizes = _find(data, [*table, b"stsz"], start, end)
+    if not sizes:
+        return 0, ()
+    (count,) = struct.unpack_from(">I", sizes[0], 8)  # after version, flags and sample size
+    headers = _find(data, [b"mdia", b"mdhd"], start, end)
+    times = _find(data, [*table, b"stts"], start, end)
+    if not headers or not times:
+        return count, ()
+    (timescale,) = struct.unpack_from(">I", headers[0], 20 if headers[0][0] == 1 else 12)
+    (entries,) = struct.unpack_from(">I", times[0], 4)
+    deltas: list[int] = []
+    for entry in range(min(entries, count)):
+        samples, delta = struct.unpack_from(">II", times[0], 8 + 8 * entry)
+        deltas += [delta] * min(samples, count - len(deltas))
+    if not timescale or len(deltas) != count:
+        return count, ()
+    return count, tuple(round(delta * 1000 / timescale) for delta in deltas)
 
 
 def _avif_turns(head: bytes) -> tuple[tuple[bytes, int], ...]:
@@ -430,125 +509,6 @@ def _component_bits(depth: int) -> int:
     if depth & 0x80:
         raise ValueError("signed samples, which convcli does not read")
     return (depth & 0x7F) + 1
-
-
-def _jxl_codestream(head: bytes) -> bytes:
-    if head.startswith(b"\xff\x0a"):
-        return head
-    for kind, body, stop, _ in _boxes(head):
-        if kind == b"jxlc":
-            return head[body:stop]
-        if kind == b"jxlp":  # the first part: a 4-byte index, then the codestream
-            return head[body + 4 : stop]
-    raise ValueError("no codestream (jxlc, jxlp) in its first MiB")
-
-
-class _Bits:
-    """JPEG XL's bit reader: least significant bit first."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data, self.position = data, 0
-
-    def read(self, count: int) -> int:
-        value = 0
-        for shift in range(count):
-            bit = self.data[self.position >> 3] >> (self.position & 7) & 1
-            value |= bit << shift
-            self.position += 1
-        return value
-
-    def u32(self, *choices: tuple[int, int]) -> int:
-        """One of four distributions, by a 2-bit selector: (bits to read, offset)."""
-        bits, offset = choices[self.read(2)]
-        return self.read(bits) + offset
-
-
-_SIZES = ((9, 1), (13, 1), (18, 1), (30, 1))
-
-
-def _jxl_size(reader: _Bits) -> tuple[int, int]:
-    """Read a SizeHeader: width and height."""
-    small = reader.read(1)
-    height = (reader.read(5) + 1) * 8 if small else reader.u32(*_SIZES)
-    ratio = reader.read(3)
-    if ratio:
-        across, down = _JXL_RATIOS[ratio]
-        return height * across // down, height
-    return ((reader.read(5) + 1) * 8 if small else reader.u32(*_SIZES)), height
-
-
-def _jxl_preview(reader: _Bits) -> None:
-    """Read past a PreviewHeader (its size, in its own distributions)."""
-    div8 = reader.read(1)
-    for side in range(2):
-        if side and reader.read(3):  # a ratio: no width of its own
-            return
-        if div8:
-            reader.u32((0, 16), (0, 32), (5, 1), (9, 33))
-        else:
-            reader.u32((6, 1), (8, 65), (10, 321), (12, 1345))
-
-
-def _jxl_layout(codestream: bytes) -> Layout:
-    """Read the size header, then the image metadata as far as its colour space."""
-    if not codestream.startswith(b"\xff\x0a"):
-        raise ValueError("not a JPEG XL codestream")
-    reader = _Bits(codestream[2:])
-    width, height = _jxl_size(reader)
-    if reader.read(1):  # all_default: 8-bit RGB
-        return _laid_out(width, height, 8, 3)
-    if reader.read(1):  # extra_fields
-        if reader.read(3) >= 4:  # EXIF's orientation 5 to 8, less one: its decoder turns it
-            width, height = height, width
-        if reader.read(1):
-            _jxl_size(reader)  # intrinsic size
-        if reader.read(1):
-            _jxl_preview(reader)
-        if reader.read(1):  # an animation: its timing
-            reader.u32((0, 100), (0, 1000), (10, 1), (30, 1))
-            reader.u32((0, 1), (0, 1001), (8, 1), (10, 1))
-            reader.u32((0, 0), (3, 0), (16, 0), (32, 0))
-            reader.read(1)
-    bits = _jxl_bit_depth(reader)
-    reader.read(1)  # modular_16bit_buffers
-    extra = reader.u32((0, 0), (0, 1), (4, 2), (12, 1))
-    if extra > _MAX_EXTRA_CHANNELS:
-        raise ValueError(f"{extra} extra channels")
-    alpha = False
-    for _ in range(extra):  # each read whole, to reach the colour space after them
-        alpha = _jxl_extra_channel_is_alpha(reader) or alpha
-    reader.read(1)  # xyb_encoded
-    grey = not reader.read(1) and (reader.read(1), _jxl_enum(reader))[1] == 1  # colour space
-    return _laid_out(width, height, bits, (1 if grey else 3) + alpha)
-
-
-def _jxl_enum(reader: _Bits) -> int:
-    return reader.u32((0, 0), (0, 1), (4, 2), (6, 18))
-
-
-def _jxl_bit_depth(reader: _Bits) -> int:
-    if reader.read(1):  # float samples
-        bits = reader.u32((0, 32), (0, 16), (0, 24), (6, 1))
-        reader.read(4)  # exponent bits
-        return 32 if bits == 32 else bits
-    return reader.u32((0, 8), (0, 10), (0, 12), (6, 1))
-
-
-def _jxl_extra_channel_is_alpha(reader: _Bits) -> bool:
-    """Read past an ExtraChannelInfo; whether it is alpha."""
-    if reader.read(1):  # all_default: 8-bit alpha
-        return True
-    kind = _jxl_enum(reader)
-    _jxl_bit_depth(reader)
-    reader.u32((0, 0), (0, 3), (0, 4), (3, 1))  # dim_shift
-    reader.read(8 * reader.u32((0, 0), (4, 0), (5, 16), (10, 48)))  # its name
-    if kind == 0:
-        reader.read(1)  # alpha_associated
-    elif kind == 2:  # a spot colour: four half floats
-        reader.read(64)
-    elif kind == 5:  # a colour filter array channel
-        reader.u32((0, 1), (2, 0), (4, 3), (8, 19))
-    return kind == 0
 
 
 def _box_exif(data: bytes, kind: FileFormat) -> bytes | None:

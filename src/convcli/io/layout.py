@@ -38,6 +38,10 @@ class Layout:
         What else of the header decoding needs (a PGM's maximum value, ...).
     turns : tuple of (bytes, int)
         The turns decoding applies, in order (an AVIF's irot and imir).
+    durations : tuple of int
+        Each frame's, in milliseconds, where the header gives them (else empty).
+    plays : int or None
+        How many times an animation plays (0: forever), where the header says.
     """
 
     width: int
@@ -49,6 +53,8 @@ class Layout:
     metadata: Metadata = field(default_factory=Metadata)
     numbers: tuple[float, ...] = ()
     turns: tuple[tuple[bytes, int], ...] = ()
+    durations: tuple[int, ...] = ()
+    plays: int | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -161,7 +161,7 @@ HOLDS = {
     FileFormat.ZARR: (),
     FileFormat.AVIF: (),  # imagecodecs' encoder writes pixels alone
     FileFormat.JXL: ("EXIF", "resolution"),  # an Exif box (the profile is inside the pixels)
-    FileFormat.JP2: ("EXIF", "resolution"),  # a UUID box of EXIF, as ExifTool writes
+    FileFormat.JP2: ("colour profile", "EXIF", "resolution"),  # colr box; EXIF UUID box
     FileFormat.J2K: (),  # a bare codestream
     FileFormat.QOI: (),
     FileFormat.PPM: (),  # its provenance in comments (io/netpbm.py)
@@ -197,6 +197,14 @@ def fit_metadata(
     return replace(metadata, icc=icc, dpi=dpi), notes
 
 
+def _restricted(icc: bytes) -> bool:
+    """Whether a profile is JPEG 2000's restricted ICC: grey's curve, or RGB's matrix and curves."""
+    count = struct.unpack_from(">I", icc, 128)[0] if len(icc) >= 132 else 0
+    tags = {icc[132 + 12 * n : 136 + 12 * n] for n in range(min(count, (len(icc) - 132) // 12))}
+    rgb = {b"rXYZ", b"gXYZ", b"bXYZ", b"rTRC", b"gTRC", b"bTRC"}
+    return b"kTRC" in tags or rgb <= tags
+
+
 def _unfit_profile(icc: bytes, fmt: FileFormat, colour: str | None) -> str | None:
     """Say why a colour profile cannot go into this output; None if it can."""
     from PIL import ImageCms  # littleCMS: only for an input with a profile
@@ -208,6 +216,8 @@ def _unfit_profile(icc: bytes, fmt: FileFormat, colour: str | None) -> str | Non
     if colour is not None and space != colour:
         output = OUTPUT_COLOURS.get(colour, colour)
         return f"is for {OUTPUT_COLOURS.get(space, space)}, not the {output} output"
+    if fmt == FileFormat.JP2 and not _restricted(icc):
+        return "is not a matrix or grey curve profile (the restricted ICC a JP2 holds)"
     if fmt == FileFormat.PNG and len(icc) > MAX_PNG_PROFILE:
         return f"({len(icc):,} bytes) is larger than PNG readers take ({MAX_PNG_PROFILE:,})"
     if fmt == FileFormat.JPG and math.ceil(len(icc) / JPEG_PROFILE_SEGMENT) > (

@@ -1,7 +1,8 @@
 """Camera raw (DNG, CR2, NEF, ARW, ...), told apart from TIFF, and demosaiced through rawpy.
 
 Most raw formats are TIFF inside: a DNG carries the DNGVersion tag (50706),
-a CR2 says "CR" after its TIFF header, and the others keep a colour filter
+a CR2 says "CR" after its TIFF header, a Phase One IIQ "IIII" (its TIFF
+holds only a thumbnail), and the others keep a colour filter
 array (Photometric 32803) or linear raw (34892) in their first directory or
 one of its sub-directories. Such a file is never read as a TIFF: its samples
 are a Bayer mosaic, not a grey picture. rawpy (LibRaw; the ``raw`` extra)
@@ -11,7 +12,10 @@ colour space (sRGB) and its curve and brightness.
 
 from __future__ import annotations
 
+import contextlib
 import struct
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -19,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli import extras
+from convcli.io.captured import captured
 from convcli.io.layout import Layout, opened
 
 _DNG_VERSION, _PHOTOMETRIC, _SUB_IFDS = 50706, 262, 330
@@ -30,7 +35,7 @@ def is_camera_raw(source: Path | bytes) -> bool:
     """Whether a file with a TIFF signature holds a camera's raw mosaic, from its directories."""
     with opened(source) as stream:
         head = stream.read(16)
-        if head[8:10] == b"CR":  # Canon CR2
+        if head[8:10] == b"CR" or head[8:12] in (b"IIII", b"MMMM"):  # Canon CR2, Phase One IIQ
             return True
         order = "<" if head[:2] == b"II" else ">"
         (first,) = struct.unpack(f"{order}I", head[4:8])
@@ -57,22 +62,40 @@ def raw_decode(stream: BinaryIO, layout: Layout, frame: int = 0) -> npt.NDArray[
     stream.seek(0)
     raw = _opened(stream)
     rawpy = extras.need(*extras.RAW)
-    try:
+    with _libraw("corrupt", rawpy.LibRawError):
         raw.unpack()
         rgb: npt.NDArray[np.generic] = raw.postprocess(output_bps=16, use_camera_wb=True)
-    except rawpy.LibRawError as error:
-        raise ValueError(f"corrupt: {error}") from None
     return np.ascontiguousarray(rgb)
 
 
 def _opened(stream: BinaryIO) -> Any:
     rawpy = extras.need(*extras.RAW)
     raw = rawpy.RawPy()
-    try:
+    with _libraw("LibRaw cannot read it", rawpy.LibRawError):
         raw.open_buffer(stream)
-    except rawpy.LibRawError as error:
-        raise ValueError(f"LibRaw cannot read it: {error}") from None
     return raw
+
+
+@contextlib.contextmanager
+def _libraw(what: str, failure: type[Exception]) -> Iterator[None]:
+    """Say LibRaw's error, with what it printed (a short read, corrupt data); else print a note.
+
+    LibRaw writes such lines straight to standard error, beside convcli's one.
+    """
+    error: Exception | None = None
+    with captured(1, 2) as printed:
+        try:
+            yield
+        except failure as raised:
+            error = raised
+    heard = [line.removeprefix("unknown file: ") for line in printed]  # (its name for a buffer)
+    if error is not None:
+        reason = error.args[0] if error.args else error
+        reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else reason
+        said = f" ({heard[0]})" if heard else ""
+        raise ValueError(f"{what}: {reason}{said}") from None
+    for line in heard:
+        warnings.warn(f"LibRaw: {line}", stacklevel=3)
 
 
 def _directory(stream: BinaryIO, order: str, offset: int) -> dict[int, Any]:

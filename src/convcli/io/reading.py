@@ -232,9 +232,12 @@ def _decoded(
     with _decoder_input(source, decoder, label, max_pixels, start) as (stream, layout, whole):
         frames = decoder.frames(stream, layout, start)  # a format read whole: decoded here
         metadata = _metadata(decoder, whole, layout, max_pixels)  # broken: its decoder says
-        for array in frames:
+        for index, array in enumerate(frames, start):
             pixels, alpha, white = split_array(array)
-            yield Picture(pixels, alpha, white, kind, None, metadata, layout.frames)
+            duration = layout.durations[index] if index < len(layout.durations) else None
+            yield Picture(
+                pixels, alpha, white, kind, None, metadata, layout.frames, duration, layout.plays
+            )
 
 
 def _decoded_header(source: Path | bytes, kind: FileFormat, label: str, max_pixels: int) -> Header:
