@@ -359,7 +359,7 @@ def _drawing(
     if options.dry_run:
         planned.notes.append(sheet.not_drawn)
         return None
-    from convcli.cli.feedback import shown  # a label on the sheet is one line, as on stderr
+    from convcli.cli.text import shown  # a label on the sheet is one line, as on stderr
 
     return sheet.drawing(settings, [shown(spec) for spec in specs], options.max_pixels)
 
@@ -371,7 +371,7 @@ def _fed(
     if drawing is None:
         return None
     from convcli.batch import job_source
-    from convcli.cli.feedback import shown
+    from convcli.cli.text import shown
     from convcli.pictures.montage import Response
 
     pending = iter(jobs)

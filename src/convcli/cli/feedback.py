@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from convcli.cli.text import shown
 from convcli.errors import ConvcliError
 
 if TYPE_CHECKING:
@@ -18,28 +19,6 @@ if TYPE_CHECKING:
 
     from convcli.kernels.kernel import Kernel
     from convcli.report import Report
-
-
-def shown(text: str) -> str:
-    r"""Make text safe to show on one line: control characters and undecodable bytes escaped.
-
-    A file name may hold a newline, or bytes that are not UTF-8; shown as
-    Python's ``repr`` shows them, the line stays one line and says so.
-
-    Examples
-    --------
-    >>> shown("two\nlines.png"), shown("caf\udce9.png")
-    ('two\\nlines.png', 'caf\\xe9.png')
-    """
-    if text.isprintable():
-        return text
-    return "".join(char if char.isprintable() else _escaped(char) for char in text)
-
-
-def _escaped(char: str) -> str:
-    if 0xDC80 <= ord(char) <= 0xDCFF:  # a byte that was not UTF-8 (os.fsdecode)
-        return f"\\x{ord(char) - 0xDC00:02x}"
-    return repr(char)[1:-1]
 
 
 def error_line(message: str, say: Callable[[str], None] | None = None) -> None:

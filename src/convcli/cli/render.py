@@ -10,7 +10,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from convcli.choices import Range
-from convcli.cli.feedback import shown
+from convcli.cli.text import shown
 from convcli.kernels.kernel import Kernel, Matrix
 
 if TYPE_CHECKING:  # these modules bring the engine, and NumPy, with them
