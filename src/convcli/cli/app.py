@@ -20,6 +20,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from convcli import __version__
 from convcli.cli import apply, explain, kernels
+from convcli.cli.environment import Environment
 from convcli.cli.feedback import error_line
 from convcli.errors import ConvcliError, ExitCode, ParameterError, Signalled, raise_signalled
 
@@ -36,11 +37,14 @@ class _Program(TyperGroup):
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
+        environment: Environment | None = None,
         **extra: Any,
     ) -> int:
+        """Run the program in ``environment`` (by default this process's streams, read now)."""
         arguments = _debug_first(list(sys.argv[1:] if args is None else args), self)
+        obj = environment or Environment.current()  # the commands' context object
         try:
-            result = super().main(arguments, prog_name, complete_var, False, **extra)
+            result = super().main(arguments, prog_name, complete_var, False, obj=obj, **extra)
             code = int(result) if isinstance(result, int) else ExitCode.OK
         except Exception as error:
             code = _report_error(error, debug=arguments[:1] == ["--debug"])

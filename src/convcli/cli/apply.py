@@ -5,7 +5,6 @@
 import contextlib
 import functools
 import os
-import sys
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from convcli.choices import Colormap, Method, Range
+from convcli.cli.environment import Environment, environment
 from convcli.cli.options import (
     BankOption,
     ColormapOption,
@@ -118,11 +118,7 @@ def apply(
     from convcli.report import check_report_path, write_report
 
     sheet = _sheet_request(montage, bank, colormap, montage_scale)
-
-    if json_lines and sys.stdout is None:
-        raise ConvcliError("cannot write the --json records: standard output is closed")
-    if "-" in inputs and sys.stdin is not None and sys.stdin.isatty():
-        raise UsageError("standard input is a terminal: pipe an image in (convcli apply - < a.png)")
+    streams = _streams_checked(environment(ctx), inputs, json_lines)
     settings = settings_from(ctx.params)
     kernel_notes(settings.kernels, KERNEL_PATH_VARIABLE)
     if report is not None:
@@ -138,16 +134,7 @@ def apply(
         if report is not None:
             targets = [job.target for job in planned.jobs if isinstance(job.target, Path)]
             check_report_path(report, targets)
-        to_stdout = any(
-            job.target is None and job.skip is None and job.failure is None for job in planned.jobs
-        )
-        if json_lines and to_stdout:
-            raise UsageError("--json and -o - both want standard output; write the image to a file")
-        if to_stdout and sys.stdout is not None and sys.stdout.isatty():  # as gzip refuses
-            raise UsageError(
-                "standard output is a terminal: an image is not written on the screen; "
-                "redirect it (> out.png) or use -o FILE"
-            )
+        to_stdout = _image_to_stdout(planned.jobs, streams, json_lines)
         options = batch.RunOptions(
             workers=workers, scheduler=scheduler or None, fail_fast=fail_fast, dry_run=dry_run,
             max_pixels=limit,
@@ -161,6 +148,7 @@ def apply(
             quiet=quiet,
             every_row=verbose or dry_run,
             table_on_stderr=to_stdout,
+            streams=streams,
         )
         each = _each(feedback.report, _fed(drawing, planned.jobs, settings, options))
         with feedback.progress():
@@ -172,6 +160,28 @@ def apply(
         drawing.write()
     failed = any(done.status == "error" for done in reports)
     return int(ExitCode.FAILED if failed else ExitCode.OK)
+
+
+def _streams_checked(streams: Environment, inputs: list[str], json_lines: bool) -> Environment:
+    """Refuse, before anything is planned, streams that cannot carry what the options ask."""
+    if json_lines and streams.stdout is None:
+        raise ConvcliError("cannot write the --json records: standard output is closed")
+    if "-" in inputs and streams.stdin_isatty:
+        raise UsageError("standard input is a terminal: pipe an image in (convcli apply - < a.png)")
+    return streams
+
+
+def _image_to_stdout(jobs: "list[Job]", streams: Environment, json_lines: bool) -> bool:
+    """Whether an image goes to standard output (-o -), refused where that cannot be."""
+    to_stdout = any(job.target is None and job.skip is None and job.failure is None for job in jobs)
+    if json_lines and to_stdout:
+        raise UsageError("--json and -o - both want standard output; write the image to a file")
+    if to_stdout and streams.stdout_isatty:  # as gzip refuses
+        raise UsageError(
+            "standard output is a terminal: an image is not written on the screen; "
+            "redirect it (> out.png) or use -o FILE"
+        )
+    return to_stdout
 
 
 def _sheet_request(
