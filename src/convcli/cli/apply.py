@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from convcli.choices import Colormap, Method, Range
+from convcli.choices import Colormap, Method, MontageScale, Range, choose
 from convcli.cli.environment import Environment, environment
 from convcli.cli.options import (
     BankOption,
@@ -187,11 +187,22 @@ def _image_to_stdout(jobs: "list[Job]", streams: Environment, json_lines: bool) 
 def _sheet_request(
     montage: str | None, bank: bool, colormap: str | None, scale: str | None
 ) -> "SheetRequest | None":
+    """Check --montage and --montage-scale with the options they need."""
     if montage is None and scale is None:
         return None
-    from convcli.pictures.montage import SheetRequest  # Pillow's drawing: only for a sheet
+    if montage is None:
+        raise UsageError("--montage-scale scales the heat maps of a --montage sheet; give one")
+    if not bank:
+        raise UsageError(
+            "--montage draws a --bank's responses side by side; add --bank (without it, "
+            "several -k are one pipeline with one output)"
+        )
+    if scale is not None and colormap is None:
+        raise UsageError("--montage-scale scales heat maps: give --colormap too")
+    from convcli.pictures.montage import SheetRequest, picture_path  # Pillow: only for a sheet
 
-    return SheetRequest.checked(montage, bank, colormap, scale)
+    chosen = None if scale is None else choose(MontageScale, scale, "montage_scale")
+    return SheetRequest(*picture_path(montage, "montage"), chosen)
 
 
 def _drawing(
@@ -204,7 +215,7 @@ def _drawing(
     if sheet is None:
         return None
     if options.dry_run:
-        planned.notes.append(sheet.not_drawn)
+        planned.notes.append(f"--dry-run: the --montage sheet {sheet.path} is not drawn")
         return None
     from convcli.cli.text import shown  # a label on the sheet is one line, as on stderr
 
@@ -269,7 +280,7 @@ def usable_cpus() -> int:
 
 def settings_from(options: Mapping[str, Any]) -> "Settings":
     """Turn apply's options, as Typer parsed them, into what is done to every input."""
-    from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
+    from convcli.choices import PAD_MODE_ALIASES, PadMode
     from convcli.cli.options import parse_ints, parse_padding
     from convcli.kernels.catalog import load_kernel
     from convcli.pipeline import Settings
