@@ -159,6 +159,16 @@ def test_the_records_go_to_the_standard_output_given(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["camera_box.png", "coins_box.png"]
 
 
+def test_a_batch_runs_with_standard_error_closed(tmp_path):
+    # Python makes a closed stream None: the run has no terminal to draw on, and says nothing.
+    args = ["apply", COINS, str(SAMPLES / "camera.png"), "-k", "box", "-o", f"{tmp_path}/"]
+    result = subprocess.run([sys.executable, "-m", "convcli", *args], stderr=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, timeout=120, pass_fds=(),
+                            preexec_fn=lambda: os.close(2))  # fmt: skip
+    assert result.returncode == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["camera_box.png", "coins_box.png"]
+
+
 def test_the_default_workers_follow_the_affinity():
     from convcli.cli.apply import usable_cpus
 
