@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import pty
 import subprocess
@@ -9,7 +11,9 @@ import sys
 
 import pytest
 
-from helpers import SAMPLES, run
+from convcli.cli import app
+from convcli.cli.environment import Environment
+from helpers import SAMPLES, run, runner
 
 COINS = str(SAMPLES / "coins.png")
 
@@ -119,6 +123,50 @@ def test_no_image_is_written_on_a_terminal():
         "convcli: error: standard output is a terminal: an image is not written on the "
         "screen; redirect it (> out.png) or use -o FILE"
     )
+
+
+def _in(streams: Environment, *args: str):
+    """Run convcli in this process with ``streams`` for its standard streams and terminals."""
+    return runner.invoke(app, list(args), environment=streams)
+
+
+def test_a_terminal_given_as_standard_input_is_refused(tmp_path):
+    streams = Environment(io.StringIO(), io.StringIO(), io.StringIO(), stdin_isatty=True)
+    result = _in(streams, "apply", "-", "-k", "box", "-o", str(tmp_path / "o.png"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "convcli: error: standard input is a terminal: pipe an image in (convcli apply - < a.png)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_terminal_given_as_standard_output_gets_no_image():
+    streams = Environment(io.StringIO(), io.StringIO(), io.StringIO(), stdout_isatty=True)
+    result = _in(streams, "apply", COINS, "-k", "box", "-o", "-")
+    assert result.exit_code == 2
+    assert "standard output is a terminal: an image is not written" in result.stderr
+    assert streams.stdout.getvalue() == ""  # type: ignore[union-attr]
+
+
+def test_the_records_go_to_the_standard_output_given(tmp_path):
+    streams = Environment(io.StringIO(), io.StringIO(), io.StringIO())
+    camera = str(SAMPLES / "camera.png")
+    result = _in(streams, "apply", COINS, camera, "-k", "box", "-o", f"{tmp_path}/", "--json")
+    assert result.exit_code == 0
+    assert result.stdout == ""  # the process's own standard output is not the run's
+    records = [json.loads(line) for line in streams.stdout.getvalue().splitlines()]  # type: ignore[union-attr]
+    assert [record["input"] for record in records] == [COINS, camera]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["camera_box.png", "coins_box.png"]
+
+
+def test_a_batch_runs_with_standard_error_closed(tmp_path):
+    # Python makes a closed stream None: the run has no terminal to draw on, and says nothing.
+    args = ["apply", COINS, str(SAMPLES / "camera.png"), "-k", "box", "-o", f"{tmp_path}/"]
+    result = subprocess.run([sys.executable, "-m", "convcli", *args], stderr=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, timeout=120, pass_fds=(),
+                            preexec_fn=lambda: os.close(2))  # fmt: skip
+    assert result.returncode == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["camera_box.png", "coins_box.png"]
 
 
 def test_the_default_workers_follow_the_affinity():

@@ -20,6 +20,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from convcli import __version__
 from convcli.cli import apply, explain, kernels
+from convcli.cli.environment import Environment
 from convcli.cli.feedback import error_line
 from convcli.errors import ConvcliError, ExitCode, ParameterError, Signalled, raise_signalled
 
@@ -36,11 +37,14 @@ class _Program(TyperGroup):
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
+        environment: Environment | None = None,
         **extra: Any,
     ) -> int:
+        """Run the program in ``environment`` (by default this process's streams, read now)."""
         arguments = _debug_first(list(sys.argv[1:] if args is None else args), self)
+        obj = environment or Environment.current()  # the commands' context object
         try:
-            result = super().main(arguments, prog_name, complete_var, False, **extra)
+            result = super().main(arguments, prog_name, complete_var, False, obj=obj, **extra)
             code = int(result) if isinstance(result, int) else ExitCode.OK
         except Exception as error:
             code = _report_error(error, debug=arguments[:1] == ["--debug"])
@@ -50,6 +54,9 @@ class _Program(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+_TERMS = 30  # click's widest first column: a longer option's help starts on the next line
 
 
 class _Command(TyperCommand):
@@ -64,6 +71,32 @@ class _Command(TyperCommand):
             piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
             for piece in super().collect_usage_pieces(ctx)
         ]
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:  # click's context and formatter
+        """Write the arguments, then the options under their groups (``rich_help_panel``).
+
+        In plain text, as click writes its one "Options" section (rich's help would
+        cost start-up time, see ``app``); an option without a group is under
+        "Options". Every section's help starts in one column.
+        """
+        arguments: list[tuple[str, str]] = []
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                arguments.append(record)
+            else:
+                group = getattr(param, "rich_help_panel", None) or "Options"
+                groups.setdefault(group, []).append(record)
+        if arguments:
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        column = min(max(len(term) for rows in groups.values() for term, _ in rows), _TERMS)
+        for group, rows in groups.items():
+            with formatter.section(group):
+                formatter.write_dl([(term.ljust(column), text) for term, text in rows], _TERMS)
 
 
 def _debug_first(arguments: list[str], program: TyperGroup) -> list[str]:

@@ -5,38 +5,54 @@
 import contextlib
 import functools
 import os
-import sys
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from convcli.choices import READ_ONLY, Colormap, FileFormat, Method, MontageScale, Range
+from convcli.choices import Colormap, Method, MontageScale, Range, choose
+from convcli.cli.environment import Environment, environment
 from convcli.cli.options import (
+    BankOption,
+    ColormapOption,
+    CompressLevelOption,
     DilationOption,
+    DryRunOption,
+    FailFastOption,
     FlipOption,
+    FormatOption,
+    FrameOption,
+    GrayOption,
+    InputsArgument,
+    JobsOption,
+    JsonLinesOption,
+    KernelsOption,
+    MaxPixelsOption,
+    MethodOption,
+    MontageOption,
+    MontageScaleOption,
+    NameOption,
+    OutputOption,
     PaddingOption,
     PadModeOption,
     PadValueOption,
+    QualityOption,
+    QuietOption,
+    RangeOption,
+    RecursiveOption,
+    ReportOption,
+    SchedulerOption,
+    SkipExistingOption,
     StrideOption,
-    complete_kernel,
-    completes,
+    StripOption,
+    TileOption,
+    VerboseOption,
     examples,
-    spoken,
 )
 from convcli.errors import ConvcliError, ExitCode, UsageError
-from convcli.limits import (
-    MAX_BANK_KERNELS,
-    MAX_FRAMES,
-    MAX_JOBS,
-    MAX_MONTAGE_TILES,
-    MAX_PIXELS_LIMIT,
-    MAX_TILE,
-    MONTAGE_TILE,
-)
-from convcli.naming import DEFAULT_TEMPLATE, FIELDS, check_template
+from convcli.naming import check_template
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,7 +64,6 @@ if TYPE_CHECKING:
     from convcli.report import Report
 
 
-WRITTEN = [name for name in FileFormat if name not in READ_ONLY]
 EXAMPLES = examples(
     "convcli apply photo.jpg -k sobel-x        # writes photo_sobel-x.jpg",
     "convcli apply photos/ -k gaussian:sigma=2 -o blurred/ -j 4",
@@ -60,218 +75,40 @@ EXAMPLES = examples(
 
 def apply(
     ctx: typer.Context,
-    inputs: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="INPUT...",
-            help="Image or .npy files, folders, or URLs (s3://bucket/photos/); '-' reads "
-            "an image from standard input.",
-        ),
-    ],
-    kernel: Annotated[
-        list[str],
-        typer.Option(
-            "-k",
-            "--kernel",
-            metavar="KERNEL",
-            autocompletion=complete_kernel,
-            help="Kernel: a name, family:params, file.toml[:name] or a matrix like "
-            "'[[0,1,0],[1,-4,1],[0,1,0]]'. Repeat to apply several in sequence.",
-        ),
-    ],
-    bank: Annotated[
-        bool,
-        typer.Option(
-            "--bank",
-            help="Apply each -k to the inputs on its own (a filter bank), not in sequence: "
-            "one output per kernel, named as a run of that kernel alone names it; -o is then "
-            f"a folder (at most {MAX_BANK_KERNELS} kernels).",
-        ),
-    ] = False,
-    montage: Annotated[
-        str | None,
-        typer.Option(
-            metavar="FILE",
-            help="With --bank: one labelled contact sheet of each input and its responses "
-            f"(tiles at most {MONTAGE_TILE} px, {MAX_MONTAGE_TILES} tiles; format by suffix)",
-        ),
-    ] = None,
-    montage_scale: Annotated[
-        str | None,
-        typer.Option(
-            metavar="SCALE",
-            autocompletion=completes(MontageScale),
-            help="With --montage and --colormap: show the responses' values as heat maps, on "
-            "one scale (shared) or each on its own (each) [default: the files as written]",
-        ),
-    ] = None,
+    inputs: InputsArgument,
+    kernel: KernelsOption,
+    bank: BankOption = False,
+    method: MethodOption = "auto",
     padding: PaddingOption = "same",
     pad_mode: PadModeOption = "reflect",
     pad_value: PadValueOption = 0.0,
     stride: StrideOption = "1",
     dilation: DilationOption = "1",
     flip: FlipOption = False,
-    gray: Annotated[bool, typer.Option("--gray", help="Convert to luminance first.")] = False,
-    output_range: Annotated[
-        str | None,
-        typer.Option(
-            "--range",
-            metavar="MODE",
-            autocompletion=completes(Range),
-            help=f"Output mapping: {spoken(Range)} "
-            "[default: the kernel's, else clip; raw for .npy]",
-        ),
-    ] = None,
-    colormap: Annotated[
-        str | None,
-        typer.Option(
-            metavar="MAP",
-            autocompletion=completes(Colormap),
-            help=f"False-colour heat map of the response: {spoken(Colormap)} "
-            "(implies --gray; the range is --range, else the kernel's, else rescale)",
-        ),
-    ] = None,
-    output: Annotated[
-        str | None,
-        typer.Option(
-            "-o",
-            "--output",
-            metavar="PATH",
-            help="Output file, folder (made if it ends in /), URL, or '-' for standard output "
-            f"[default: {DEFAULT_TEMPLATE} beside the input]",
-        ),
-    ] = None,
-    name: Annotated[
-        str | None,
-        typer.Option(
-            "--name",
-            metavar="TEMPLATE",
-            help="Output file names, from the fields "
-            + ", ".join(f"{{{field}}}" for field in FIELDS)
-            + f" [default: {DEFAULT_TEMPLATE}]",
-        ),
-    ] = None,
-    output_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            metavar="FORMAT",
-            autocompletion=completes(WRITTEN),
-            help=f"Output format: {', '.join(WRITTEN)} [default: input's, or PNG or TIFF]",
-        ),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Report the shapes only; write nothing.")
-    ] = False,
-    json_lines: Annotated[
-        bool, typer.Option("--json", help="JSON Lines report on stdout, one record per input.")
-    ] = False,
-    report: Annotated[
-        Path | None,
-        typer.Option(metavar="FILE", help="Also write the report to a .json or .csv file."),
-    ] = None,
-    method: Annotated[
-        str,
-        typer.Option(
-            metavar="METHOD",
-            autocompletion=completes(Method),
-            help=f"Engine algorithm: {spoken(Method)}.",
-        ),
-    ] = "auto",
-    compress_level: Annotated[
-        int | None,
-        typer.Option(
-            min=0,
-            max=9,
-            metavar="0-9",
-            help="PNG: zlib level, 0 (fastest) to 9 (smallest) "
-            "[default: fast run-length coding, sizes like levels 1 to 6]",
-        ),
-    ] = None,
-    quality: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            max=100,
-            metavar="1-100",
-            help="JPEG and WebP quality, 1 to 100 [default: a JPEG input's own "
-            "compression for a JPEG output, else 95]",
-        ),
-    ] = None,
-    frame: Annotated[
-        int | None,
-        typer.Option(
-            min=0,
-            max=MAX_FRAMES - 1,
-            metavar="N",
-            help="One frame of an animation (or page of a stack), counted from 0 "
-            "[default: every frame, where the output format holds them]",
-        ),
-    ] = None,
-    strip: Annotated[
-        bool,
-        typer.Option("--strip", help="Leave out the input's colour profile, EXIF and resolution."),
-    ] = False,
-    recursive: Annotated[
-        bool, typer.Option("-r", "--recursive", help="Descend into sub-folders, mirroring them.")
-    ] = False,
-    jobs: Annotated[
-        int | None,
-        typer.Option(
-            "-j",
-            "--jobs",
-            min=1,
-            max=MAX_JOBS,
-            metavar="N",
-            help="Parallel worker processes [default: the CPUs this process may use]",
-        ),
-    ] = None,
-    tile: Annotated[
-        int | None,
-        typer.Option(
-            min=16,
-            max=MAX_TILE,
-            metavar="N",
-            help="Filter a .npy, TIFF or Zarr input larger than memory in tiles of N x N output "
-            "samples, with Dask (the distributed extra); writes .npy, a tiled TIFF or Zarr",
-        ),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            envvar=["CONVCLI_SCHEDULER", "DASK_SCHEDULER_ADDRESS"],
-            show_envvar=False,
-            metavar="ADDRESS",
-            help="Run on a Dask cluster: tcp://host:port, or local[:N] for N local worker "
-            "processes (the distributed extra) [env: CONVCLI_SCHEDULER, DASK_SCHEDULER_ADDRESS]",
-        ),
-    ] = None,
-    skip_existing: Annotated[
-        bool, typer.Option("--skip-existing", help="Leave outputs that already exist.")
-    ] = False,
-    fail_fast: Annotated[
-        bool, typer.Option("--fail-fast", help="Stop at the first failed input.")
-    ] = False,
-    max_pixels: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            max=MAX_PIXELS_LIMIT,
-            metavar="N",
-            help="Refuse larger inputs, checked before decoding [default: Pillow's 89478485]",
-        ),
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option("-q", "--quiet", help="No table, no progress bar, no summary.")
-    ] = False,
-    verbose: Annotated[
-        bool,
-        typer.Option(
-            "-v",
-            "--verbose",
-            help="A row for every input of a batch [default: only the failed and skipped]",
-        ),
-    ] = False,
+    gray: GrayOption = False,
+    output_range: RangeOption = None,
+    colormap: ColormapOption = None,
+    recursive: RecursiveOption = False,
+    frame: FrameOption = None,
+    max_pixels: MaxPixelsOption = None,
+    output: OutputOption = None,
+    name: NameOption = None,
+    output_format: FormatOption = None,
+    compress_level: CompressLevelOption = None,
+    quality: QualityOption = None,
+    strip: StripOption = False,
+    jobs: JobsOption = None,
+    skip_existing: SkipExistingOption = False,
+    fail_fast: FailFastOption = False,
+    dry_run: DryRunOption = False,
+    json_lines: JsonLinesOption = False,
+    report: ReportOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    montage: MontageOption = None,
+    montage_scale: MontageScaleOption = None,
+    scheduler: SchedulerOption = None,
+    tile: TileOption = None,
 ) -> int:
     """Filter images (or .npy arrays) with one kernel, a pipeline of kernels, or a bank."""
     from convcli import batch, planning
@@ -281,11 +118,7 @@ def apply(
     from convcli.report import check_report_path, write_report
 
     sheet = _sheet_request(montage, bank, colormap, montage_scale)
-
-    if json_lines and sys.stdout is None:
-        raise ConvcliError("cannot write the --json records: standard output is closed")
-    if "-" in inputs and sys.stdin is not None and sys.stdin.isatty():
-        raise UsageError("standard input is a terminal: pipe an image in (convcli apply - < a.png)")
+    streams = _streams_checked(environment(ctx), inputs, json_lines)
     settings = settings_from(ctx.params)
     kernel_notes(settings.kernels, KERNEL_PATH_VARIABLE)
     if report is not None:
@@ -301,16 +134,7 @@ def apply(
         if report is not None:
             targets = [job.target for job in planned.jobs if isinstance(job.target, Path)]
             check_report_path(report, targets)
-        to_stdout = any(
-            job.target is None and job.skip is None and job.failure is None for job in planned.jobs
-        )
-        if json_lines and to_stdout:
-            raise UsageError("--json and -o - both want standard output; write the image to a file")
-        if to_stdout and sys.stdout is not None and sys.stdout.isatty():  # as gzip refuses
-            raise UsageError(
-                "standard output is a terminal: an image is not written on the screen; "
-                "redirect it (> out.png) or use -o FILE"
-            )
+        to_stdout = _image_to_stdout(planned.jobs, streams, json_lines)
         options = batch.RunOptions(
             workers=workers, scheduler=scheduler or None, fail_fast=fail_fast, dry_run=dry_run,
             max_pixels=limit,
@@ -324,6 +148,7 @@ def apply(
             quiet=quiet,
             every_row=verbose or dry_run,
             table_on_stderr=to_stdout,
+            streams=streams,
         )
         each = _each(feedback.report, _fed(drawing, planned.jobs, settings, options))
         with feedback.progress():
@@ -337,14 +162,47 @@ def apply(
     return int(ExitCode.FAILED if failed else ExitCode.OK)
 
 
+def _streams_checked(streams: Environment, inputs: list[str], json_lines: bool) -> Environment:
+    """Refuse, before anything is planned, streams that cannot carry what the options ask."""
+    if json_lines and streams.stdout is None:
+        raise ConvcliError("cannot write the --json records: standard output is closed")
+    if "-" in inputs and streams.stdin_isatty:
+        raise UsageError("standard input is a terminal: pipe an image in (convcli apply - < a.png)")
+    return streams
+
+
+def _image_to_stdout(jobs: "list[Job]", streams: Environment, json_lines: bool) -> bool:
+    """Whether an image goes to standard output (-o -), refused where that cannot be."""
+    to_stdout = any(job.target is None and job.skip is None and job.failure is None for job in jobs)
+    if json_lines and to_stdout:
+        raise UsageError("--json and -o - both want standard output; write the image to a file")
+    if to_stdout and streams.stdout_isatty:  # as gzip refuses
+        raise UsageError(
+            "standard output is a terminal: an image is not written on the screen; "
+            "redirect it (> out.png) or use -o FILE"
+        )
+    return to_stdout
+
+
 def _sheet_request(
     montage: str | None, bank: bool, colormap: str | None, scale: str | None
 ) -> "SheetRequest | None":
+    """Check --montage and --montage-scale with the options they need."""
     if montage is None and scale is None:
         return None
-    from convcli.pictures.montage import SheetRequest  # Pillow's drawing: only for a sheet
+    if montage is None:
+        raise UsageError("--montage-scale scales the heat maps of a --montage sheet; give one")
+    if not bank:
+        raise UsageError(
+            "--montage draws a --bank's responses side by side; add --bank (without it, "
+            "several -k are one pipeline with one output)"
+        )
+    if scale is not None and colormap is None:
+        raise UsageError("--montage-scale scales heat maps: give --colormap too")
+    from convcli.pictures.montage import SheetRequest, picture_path  # Pillow: only for a sheet
 
-    return SheetRequest.checked(montage, bank, colormap, scale)
+    chosen = None if scale is None else choose(MontageScale, scale, "montage_scale")
+    return SheetRequest(*picture_path(montage, "montage"), chosen)
 
 
 def _drawing(
@@ -357,9 +215,9 @@ def _drawing(
     if sheet is None:
         return None
     if options.dry_run:
-        planned.notes.append(sheet.not_drawn)
+        planned.notes.append(f"--dry-run: the --montage sheet {sheet.path} is not drawn")
         return None
-    from convcli.cli.feedback import shown  # a label on the sheet is one line, as on stderr
+    from convcli.cli.text import shown  # a label on the sheet is one line, as on stderr
 
     return sheet.drawing(settings, [shown(spec) for spec in specs], options.max_pixels)
 
@@ -371,7 +229,7 @@ def _fed(
     if drawing is None:
         return None
     from convcli.batch import job_source
-    from convcli.cli.feedback import shown
+    from convcli.cli.text import shown
     from convcli.pictures.montage import Response
 
     pending = iter(jobs)
@@ -422,7 +280,7 @@ def usable_cpus() -> int:
 
 def settings_from(options: Mapping[str, Any]) -> "Settings":
     """Turn apply's options, as Typer parsed them, into what is done to every input."""
-    from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
+    from convcli.choices import PAD_MODE_ALIASES, PadMode
     from convcli.cli.options import parse_ints, parse_padding
     from convcli.kernels.catalog import load_kernel
     from convcli.pipeline import Settings

@@ -4,42 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import typer
 
+from convcli.cli.text import shown
 from convcli.errors import ConvcliError, reason
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
+    from convcli.cli.environment import Environment
     from convcli.kernels.kernel import Kernel
     from convcli.report import Report
-
-
-def shown(text: str) -> str:
-    r"""Make text safe to show on one line: control characters and undecodable bytes escaped.
-
-    A file name may hold a newline, or bytes that are not UTF-8; shown as
-    Python's ``repr`` shows them, the line stays one line and says so.
-
-    Examples
-    --------
-    >>> shown("two\nlines.png"), shown("caf\udce9.png")
-    ('two\\nlines.png', 'caf\\xe9.png')
-    """
-    if text.isprintable():
-        return text
-    return "".join(char if char.isprintable() else _escaped(char) for char in text)
-
-
-def _escaped(char: str) -> str:
-    if 0xDC80 <= ord(char) <= 0xDCFF:  # a byte that was not UTF-8 (os.fsdecode)
-        return f"\\x{ord(char) - 0xDC00:02x}"
-    return repr(char)[1:-1]
 
 
 def error_line(message: str, say: Callable[[str], None] | None = None) -> None:
@@ -65,13 +44,13 @@ def kernel_notes(kernels: tuple[Kernel, ...], variable: str) -> None:
         )
 
 
-def write_record(line: str) -> None:
+def write_record(line: str, stdout: TextIO | None) -> None:
     """Write one ``--json`` record to standard output, checked: nothing is lost in silence."""
-    if sys.stdout is None:
+    if stdout is None:
         raise ConvcliError("cannot write the --json records: standard output is closed")
     try:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        stdout.write(line + "\n")
+        stdout.flush()
     except BrokenPipeError:  # the reader left: the boundary ends the run quietly
         raise
     except OSError as error:
@@ -187,12 +166,22 @@ class Feedback:
         The table of a batch has a row for every input, not only the failed and skipped.
     table_on_stderr : bool
         Standard output carries the image: the table goes to standard error.
+    streams : Environment
+        The streams to write on, and which are terminals.
     """
 
     def __init__(
-        self, total: int, *, json_lines: bool, quiet: bool, every_row: bool, table_on_stderr: bool
+        self,
+        total: int,
+        *,
+        json_lines: bool,
+        quiet: bool,
+        every_row: bool,
+        table_on_stderr: bool,
+        streams: Environment,
     ) -> None:
         self.total = total
+        self.streams = streams
         self.json_lines = json_lines
         self.quiet = quiet
         self.every_row = every_row
@@ -213,11 +202,9 @@ class Feedback:
         from rich.live import Live
         from rich.text import Text
 
-        from convcli.cli.render import console
-
         line = _ProgressLine(self.total, self.started)
         # The bar draws on stderr alone: records and image bytes on stdout are never its.
-        live = Live(line, console=console(stderr=True), transient=True,
+        live = Live(line, console=self._console(stderr=True), transient=True,
                     redirect_stdout=False, redirect_stderr=False)  # fmt: skip
 
         def say(said: str) -> None:  # above the bar, never into it
@@ -239,8 +226,16 @@ class Feedback:
     def _shows_bar(self) -> bool:
         # A bar moves the cursor: only on a terminal (NO_COLOR takes the colours away only);
         # and none while records scroll by on that screen: they show the progress themselves.
-        records_on_screen = self.json_lines and sys.stdout is not None and sys.stdout.isatty()
-        return not (self.quiet or self.total <= 1 or records_on_screen) and sys.stderr.isatty()
+        records_on_screen = self.json_lines and self.streams.stdout_isatty
+        return (
+            not (self.quiet or self.total <= 1 or records_on_screen) and self.streams.stderr_isatty
+        )
+
+    def _console(self, stderr: bool) -> Console:
+        """Return a rich console on the standard error or output of the run's streams."""
+        from convcli.cli.render import console
+
+        return console(stderr, self.streams.stderr if stderr else self.streams.stdout)
 
     def report(self, done: Report) -> None:
         """Tell what happened to one input: its error, its notes, its record."""
@@ -258,7 +253,7 @@ class Feedback:
         for note in notes:
             note_line(note, self._say)
         if self.json_lines:
-            write_record(json_line(done))
+            write_record(json_line(done), self.streams.stdout)
         self._advance()
 
     def finish(self, reports: list[Report]) -> None:
@@ -269,9 +264,9 @@ class Feedback:
             rows = [report for report in reports if report.status in ("error", "skipped")]
         alone_failed = len(reports) == 1 and reports[0].status == "error"  # its line said it all
         if rows and not self.json_lines and not self.quiet and not alone_failed:
-            from convcli.cli.render import console, report_view
+            from convcli.cli.render import report_view
 
-            console(stderr=self.table_on_stderr).print(report_view(rows))
+            self._console(stderr=self.table_on_stderr).print(report_view(rows))
         if not self.quiet and len(reports) > 1:
             typer.echo(_summary(reports, seconds, self.clipped), err=True)
 

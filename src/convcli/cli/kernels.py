@@ -70,7 +70,7 @@ def show_kernel(
     if picture is not None:
         from convcli.pictures.montage import kernel_picture, picture_path, write_picture
 
-        path, kind = picture_path(picture, "--picture")
+        path, kind = picture_path(picture, "picture")
         write_picture(kernel_picture(kernel), path, kind)
     if json_output:
         typer.echo(to_json(kernel.record()))

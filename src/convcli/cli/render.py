@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Column, Table
 from rich.text import Text
 
 from convcli.choices import Range
-from convcli.cli.feedback import shown
+from convcli.cli.text import shown
 from convcli.kernels.kernel import Kernel, Matrix
 
 if TYPE_CHECKING:  # these modules bring the engine, and NumPy, with them
@@ -22,11 +22,13 @@ UNWRAPPED = 100_000  # columns for output that is not a terminal
 AXIS_NAMES = {1: ("samples",), 2: ("rows", "cols"), 3: ("planes", "rows", "cols")}
 
 
-def console(stderr: bool = False) -> Console:
-    """Return a console on standard output (or error) that honours NO_COLOR."""
+def console(stderr: bool = False, file: TextIO | None = None) -> Console:
+    """Return a console on standard output (or error), or on ``file``, that honours NO_COLOR."""
     # NO_COLOR (no-color.org): rich alone drops colours but keeps bold and italics;
     # convcli then writes no colour or style codes at all.
-    made = Console(stderr=stderr, color_system=None if "NO_COLOR" in os.environ else "auto")
+    made = Console(
+        file=file, stderr=stderr, color_system=None if "NO_COLOR" in os.environ else "auto"
+    )
     if not made.is_terminal and "COLUMNS" not in os.environ:
         made.width = UNWRAPPED  # piped or redirected: lines as long as they are, never cut
     return made

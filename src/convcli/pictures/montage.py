@@ -25,9 +25,9 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, PngImagePlugin
 
 from convcli import __version__
-from convcli.choices import Colormap, FileFormat, MontageScale, Range, choose
+from convcli.choices import Colormap, FileFormat, MontageScale, Range
 from convcli.colormaps import lookup_table
-from convcli.errors import ConvcliError, UsageError, cannot_write
+from convcli.errors import ConvcliError, ParameterError, cannot_write
 from convcli.io.atomic import write_atomically
 from convcli.io.colour import as_rgb
 from convcli.io.formats import output_format
@@ -57,35 +57,39 @@ BLOCK = "N\u00a0x\u00a0N"  # kept on one line of a title (no-break spaces)
 BACKGROUND, INK, FAINT, FRAME = (255, 255, 255), (32, 32, 32), (225, 225, 225), (170, 170, 170)
 
 
-def picture_path(text: str, option: str) -> tuple[Path, str]:
-    """Return the file a picture option names and Pillow's format for its suffix.
+def picture_path(text: str, parameter: str) -> tuple[Path, str]:
+    """Return the file a picture ``parameter`` names and Pillow's format for its suffix.
 
     Raises
     ------
-    UsageError
+    ParameterError
         Standard output, a URL, a folder, a folder that does not exist, or a
         suffix Pillow cannot write.
     """
+
+    def refused(message: str) -> ParameterError:
+        return ParameterError(f"{parameter}{message}", parameter=parameter)
+
     if text == "-":
-        raise UsageError(f"{option} writes a file, not standard output; name one (.png)")
+        raise refused(" writes a file, not standard output; name one (.png)")
     if is_url(text):
-        raise UsageError(f"{option} writes a file here, not {text}")
+        raise refused(f" writes a file here, not {text}")
     path = Path(text)
     if path.is_dir():
-        raise UsageError(f"{option} {text} is a folder; name a file (.png)")
+        raise refused(f" {text} is a folder; name a file (.png)")
     if not path.parent.is_dir():
-        raise UsageError(f"{option} {text}: the folder {path.parent} does not exist")
+        raise refused(f" {text}: the folder {path.parent} does not exist")
     kind = Image.registered_extensions().get(path.suffix.lower())
     if kind is None or kind not in Image.SAVE:
-        raise UsageError(
-            f"{option} {text}: no picture format has the suffix {path.suffix or '(none)'!r}; "
+        raise refused(
+            f" {text}: no picture format has the suffix {path.suffix or '(none)'!r}; "
             "use .png (or .jpg, .webp, .tif, .gif, .bmp)"
         )
     try:  # some of Pillow's writers take no colour picture (XBM: 1 bit): found out now
         Image.new("RGB", (1, 1)).save(io.BytesIO(), format=kind, **_save_options(kind))
     except Exception as error:  # each of Pillow's plugins fails its own way
-        raise UsageError(
-            f"{option} {text}: Pillow cannot write a colour picture as {kind} ({error}); use .png"
+        raise refused(
+            f" {text}: Pillow cannot write a colour picture as {kind} ({error}); use .png"
         ) from None
     return path, kind
 
@@ -98,34 +102,12 @@ class SheetRequest:
     kind: str  # Pillow's format
     scale: MontageScale | None  # the values as heat maps, on this scale; None: the files
 
-    @classmethod
-    def checked(
-        cls, montage: str | None, bank: bool, colormap: str | None, scale: str | None
-    ) -> SheetRequest:
-        """Check ``--montage`` and ``--montage-scale`` with the options they need."""
-        if montage is None:
-            raise UsageError("--montage-scale scales the heat maps of a --montage sheet; give one")
-        if not bank:
-            raise UsageError(
-                "--montage draws a --bank's responses side by side; add --bank (without it, "
-                "several -k are one pipeline with one output)"
-            )
-        if scale is not None and colormap is None:
-            raise UsageError("--montage-scale scales heat maps: give --colormap too")
-        chosen = None if scale is None else choose(MontageScale, scale, "montage-scale")
-        return cls(*picture_path(montage, "--montage"), chosen)
-
     def drawing(self, settings: Settings, specs: Sequence[str], max_pixels: int) -> BankSheet:
         """Return the sheet to build as the run's reports arrive.
 
         ``specs`` are the kernels as the user wrote them, which label the tiles.
         """
         return BankSheet(self, settings, specs, max_pixels)
-
-    @property
-    def not_drawn(self) -> str:
-        """Say that a dry run draws no sheet."""
-        return f"--dry-run: the --montage sheet {self.path} is not drawn"
 
 
 def write_picture(image: Image.Image, path: Path, kind: str) -> None:
@@ -171,17 +153,21 @@ def kernel_picture(kernel: Kernel) -> Image.Image:
 
     Raises
     ------
-    UsageError
-        A 3-D kernel, or one longer than ``MAX_KERNEL_PICTURE`` cells a side.
+    ParameterError
+        A 3-D kernel, or one longer than ``MAX_KERNEL_PICTURE`` cells a side
+        (the parameter ``picture``: the command line's option).
     """
     matrices = [np.atleast_2d(matrix) for matrix in kernel.matrices]
     if any(matrix.ndim > 2 for matrix in matrices):
-        raise UsageError(f"--picture draws 1-D and 2-D kernels; {kernel.name} is 3-D")
+        raise ParameterError(
+            f"picture draws 1-D and 2-D kernels; {kernel.name} is 3-D", parameter="picture"
+        )
     longest = max(max(matrix.shape) for matrix in matrices)
     if longest > MAX_KERNEL_PICTURE:
-        raise UsageError(
-            f"--picture draws kernels up to {MAX_KERNEL_PICTURE} cells a side; "
-            f"{kernel.name} has {longest}"
+        raise ParameterError(
+            f"picture draws kernels up to {MAX_KERNEL_PICTURE} cells a side; "
+            f"{kernel.name} has {longest}",
+            parameter="picture",
         )
     cell = max(1, min(WIDEST_CELL, GRID // longest))
     peak = max(float(np.abs(matrix).max()) for matrix in matrices)
