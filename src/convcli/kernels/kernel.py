@@ -64,6 +64,10 @@ class Kernel:
     combine: str | None = None
     shadows_builtin: bool = False
 
+    def __repr__(self) -> str:  # the matrix can be large, and is built only when asked for
+        shown = repr(str(self.range)) if self.range is not None else None
+        return f"Kernel({self.name!r}, shape={self.shape}, range={shown}, source={self.origin!r})"
+
     @functools.cached_property
     def matrix(self) -> Matrix | None:
         """The weights, float64; None for a combined kernel."""

@@ -1,0 +1,9 @@
+"""The library's public surface: what ``convcli``'s own names are made of.
+
+``import convcli`` loads none of it: each name is loaded on its first use
+(``convcli/__init__.py``). It lies above ``io/``, ``kernels/``, the engine,
+``explain`` and the pipeline, and below the command line: ``kernels``
+(:func:`kernel`, :func:`convolve` taking a kernel spec), ``images``
+(:class:`Image`, :func:`read`, :func:`write`) and ``explaining``
+(:func:`explain`).
+"""
