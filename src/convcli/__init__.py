@@ -16,12 +16,11 @@ from convcli.errors import ConvcliError, InputError, KernelError, ParameterError
 if typing.TYPE_CHECKING:
     from convcli.engine import output_shape
     from convcli.explain import Explanation
+    from convcli.explain import explain_kernel as explain
+    from convcli.kernels import listed as kernels
     from convcli.kernels.kernel import Kernel
-    from convcli.library.explaining import explain
     from convcli.library.images import Image, read, write
     from convcli.library.kernels import convolve, kernel
-
-    kernels = convcli.kernels  # the package is callable: it lists the catalog
 
 __version__ = "0.2.0"
 # Where each of the names loaded on first use lives.
@@ -30,12 +29,14 @@ _LAZY = {
     "Image": "convcli.library.images",
     "Kernel": "convcli.kernels.kernel",
     "convolve": "convcli.library.kernels",
-    "explain": "convcli.library.explaining",
     "kernel": "convcli.library.kernels",
     "output_shape": "convcli.engine",
     "read": "convcli.library.images",
     "write": "convcli.library.images",
 }
+# Two names are also convcli's modules: importing one would replace a function of that name,
+# so each is its module, made callable (kernels.listed, explain.explain_kernel).
+_CALLABLE_MODULES = ("explain", "kernels")
 __all__ = [
     "ConvcliError",
     "Explanation",
@@ -60,8 +61,8 @@ del typing
 def __getattr__(name: str) -> object:
     import importlib
 
-    if name == "kernels":  # the subpackage, callable (see convcli/kernels/__init__.py)
-        return importlib.import_module("convcli.kernels")
+    if name in _CALLABLE_MODULES:
+        return importlib.import_module(f"convcli.{name}")
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value  # once loaded, an ordinary attribute

@@ -3,7 +3,8 @@
 ``import convcli`` loads none of it: each name is loaded on its first use
 (``convcli/__init__.py``). It lies above ``io/``, ``kernels/``, the engine,
 ``explain`` and the pipeline, and below the command line: ``kernels``
-(:func:`kernel`, :func:`convolve` taking a kernel spec), ``images``
-(:class:`Image`, :func:`read`, :func:`write`) and ``explaining``
-(:func:`explain`).
+(:func:`kernel`, and :func:`convolve` taking a kernel spec) and ``images``
+(:class:`Image`, :func:`read`, :func:`write`). ``convcli.kernels()`` and
+``convcli.explain()`` are their own packages' (``kernels.listed``,
+``explain.explain_kernel``).
 """

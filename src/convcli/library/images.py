@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import io
 import os
+import typing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeAlias
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -162,7 +163,9 @@ class Image:
         )  # fmt: skip
 
 
-def read(source: Source, *, frame: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
+def read(
+    source: Source, *, frame: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Image:
     """Read an image, every frame of it, at full depth, with its metadata.
 
     What ``convcli apply`` reads, read alike (README, "Images"): the formats
@@ -245,7 +248,7 @@ def _opened(source: Source, limit: int) -> tuple[Path | bytes, str]:
 def write(
     image: Image,
     target: str | os.PathLike[str] | IO[bytes],
-    format: str | None = None,  # noqa: A002  (the command line's --format)
+    format: str | None = None,
     *,
     quality: int | None = None,
     compress_level: int | None = None,
@@ -312,18 +315,19 @@ def write(
     _check_between("compress_level", compress_level, COMPRESS_LEVELS)
     where, label = _target(target)
     fmt = _format(format, where, image)
-    frames = [_written(f, image, fmt) for f in image.frames[: len(image.frames) if fmt.frames else 1]]
+    held = image.frames if fmt.frames else image.frames[:1]
+    frames = [_written(frame, image, fmt) for frame in held]
     if fmt.name == FileFormat.PNG and len(frames) > 1:  # an animated PNG is Pillow's: 8 bits
         frames = [Frame(_depth(f.samples, image.white, "uint8"), *f[1:]) for f in frames]
     metadata = _fitted_metadata(image, fmt, frames[0].samples, strip)
     settings = Settings(kernels=(), compress_level=compress_level, quality=quality)
-    out = io.BytesIO() if is_remote(where) else where  # an object: encoded, then sent whole
+    out = io.BytesIO() if is_remote(where) else typing.cast("Path | BinaryIO", where)
     if len(frames) > 1:
         write_output_frames(out, iter(frames), fmt, settings, metadata, image.loop, label)
     else:
         write_output(out, frames[0].samples, frames[0].alpha, fmt, settings, metadata, label)
-    if is_remote(where) and isinstance(out, io.BytesIO):
-        write_object(where, out.getvalue(), label)  # one request: whole or not at all
+    if is_remote(where) and isinstance(out, io.BytesIO):  # encoded here, then sent whole
+        write_object(where, out.getvalue(), label)
 
 
 def _check_between(name: str, value: int | None, bounds: tuple[int, int]) -> None:
@@ -333,7 +337,7 @@ def _check_between(name: str, value: int | None, bounds: tuple[int, int]) -> Non
         raise ParameterError(f"{name} must be {low} to {high}, got {value!r}", parameter=name)
 
 
-def _target(target: object) -> tuple[Path | UPath | IO[bytes], str]:
+def _target(target: object) -> tuple[Path | UPath | BinaryIO, str]:
     """Return where to write, a file, an object in a store or a stream, and how to name it."""
     if hasattr(target, "write"):
         return target, str(getattr(target, "name", "<stream>"))  # type: ignore[return-value]
@@ -347,7 +351,7 @@ def _target(target: object) -> tuple[Path | UPath | IO[bytes], str]:
 
 
 def _format(name: str | None, where: object, image: Image) -> OutputFormat:
-    """The output format: ``format``'s, else the target's suffix's, else the image's own."""
+    """Choose the output format: ``format``'s, else the target's suffix's, else the image's own."""
     if name is not None:
         return output_format(name)
     suffix = getattr(where, "suffix", "")
@@ -379,7 +383,7 @@ def _written(frame: Frame, image: Image, fmt: OutputFormat) -> Frame:
 
 
 def _depth_for(values: Samples, image: Image, fmt: OutputFormat) -> str:
-    """The samples' own type where the format holds it; else float for floats, else 8 bits."""
+    """Name the samples' own type where the format holds it; else float for floats, else 8 bits."""
     if values.dtype.name in fmt.depths:
         return values.dtype.name
     if "float32" in fmt.depths and (image.white == 1.0 or "uint8" not in fmt.depths):
@@ -388,7 +392,7 @@ def _depth_for(values: Samples, image: Image, fmt: OutputFormat) -> str:
 
 
 def _depth(values: Samples, white: float, depth: str) -> Samples:
-    """Map samples to a type as ``range="clip"`` does (to float: unchanged); as they are if theirs."""
+    """Map samples to a type as ``range="clip"`` does (to float: unchanged), if not theirs."""
     if values.dtype.name == depth:
         return values
     mode = Range.RAW if depth == "float32" else Range.CLIP
@@ -396,11 +400,10 @@ def _depth(values: Samples, white: float, depth: str) -> Samples:
 
 
 def _fitted_metadata(image: Image, fmt: OutputFormat, values: Samples, strip: bool) -> Metadata:
-    """What the output carries: the image's metadata, less what would break the format."""
+    """Return what the output carries: the image's metadata, less what would break the format."""
     carried = image.metadata
     if strip:
         return replace(carried, icc=None, exif=None, dpi=None)
     channels = values.shape[2] if values.ndim == 3 else 1
     colour = {4: "CMYK", 3: "RGB"}.get(channels, "GRAY")
     return fit_metadata(carried, fmt.name, colour)[0]
-

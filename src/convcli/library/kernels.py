@@ -1,4 +1,4 @@
-"""``convcli.kernel`` and ``convcli.convolve``: kernels by their spec, as the command line names them."""
+"""``convcli.kernel`` and ``convcli.convolve``: kernels by their spec, as the CLI names them."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def kernel(spec: str) -> Kernel:
     >>> convcli.kernel("sobel-z")
     Traceback (most recent call last):
     ...
-    convcli.errors.KernelError: unknown kernel 'sobel-z'; did you mean sobel-y, sobel-x, sobel? ('convcli kernels list' shows them all)
+    convcli.errors.KernelError: unknown kernel 'sobel-z'; did you mean sobel-y, sobel-x, sobel? ...
     """
     if not isinstance(spec, str):
         raise ParameterError(
