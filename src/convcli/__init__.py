@@ -9,11 +9,12 @@ errors they raise. Each is loaded on first use, so that ``import convcli``
 (and ``convcli --help``) stays fast.
 """
 
-import typing
-
 from convcli.errors import ConvcliError, InputError, KernelError, ParameterError, UsageError
 
-if typing.TYPE_CHECKING:
+# Not typing's: importing typing would take longer than the rest of `import convcli`.
+# Type checkers take any TYPE_CHECKING for theirs.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
     from convcli.engine import output_shape
     from convcli.explain import Explanation
     from convcli.explain import explain_kernel as explain
@@ -55,7 +56,7 @@ __all__ = [
     "read",
     "write",
 ]
-del typing
+del TYPE_CHECKING
 
 
 def __getattr__(name: str) -> object:
