@@ -279,6 +279,10 @@ def test_read_refuses_what_is_not_an_image_naming_it(tmp_path):
     with pytest.raises(ParameterError) as caught:
         convcli.read(42)
     assert caught.value.parameter == "source"
+    for keyword, value in (("frame", -1), ("max_pixels", 0)):
+        with pytest.raises(ParameterError) as caught:
+            convcli.read(text, **{keyword: value})
+        assert caught.value.parameter == keyword
 
 
 # Images: written, then read back by an independent decoder

@@ -24,7 +24,7 @@ from convcli.io.images import DEFAULT_MAX_PIXELS, Picture, as_rgb, iter_frames, 
 from convcli.io.metadata import Metadata, fit_metadata
 from convcli.io.storage import is_remote, is_url, location, read_object, write_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, is_special, read_special_file, read_stream
-from convcli.limits import COMPRESS_LEVELS, QUALITIES
+from convcli.limits import COMPRESS_LEVELS, MAX_FRAMES, MAX_PIXELS_LIMIT, QUALITIES
 from convcli.output import write_output, write_output_frames
 from convcli.pipeline import Settings
 from convcli.ranges import map_range
@@ -209,6 +209,8 @@ def read(
     array([[40000, 40000, 40000],
            [40000, 40000, 40000]], dtype=uint16)
     """
+    _check_between("frame", frame, (0, MAX_FRAMES - 1))
+    _check_between("max_pixels", max_pixels, (1, MAX_PIXELS_LIMIT))
     content, label = _opened(source, STDIN_BYTES_PER_PIXEL * max_pixels)
     first = read_image(content, label, max_pixels, frame or 0)
     pictures = [first]
@@ -334,7 +336,7 @@ def _check_between(name: str, value: int | None, bounds: tuple[int, int]) -> Non
     low, high = bounds
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                               or not low <= value <= high):  # fmt: skip
-        raise ParameterError(f"{name} must be {low} to {high}, got {value!r}", parameter=name)
+        raise ParameterError(f"{name} must be {low:,} to {high:,}, got {value!r}", parameter=name)
 
 
 def _target(target: object) -> tuple[Path | UPath | BinaryIO, str]:
