@@ -143,7 +143,7 @@ class Image:
     def __repr__(self) -> str:
         size = "x".join(map(str, self.samples.shape))
         count = f"{len(self.frames)} frame{'s' * (len(self.frames) != 1)}"
-        held = [f"{name}={len(value)} bytes" for name, value in self._held() if value]
+        held = [f"{name}={len(value)} bytes" for name, value in self._blocks if value]
         alpha = " with alpha" if self.alpha is not None else ""
         return (
             f"Image({size} {self.samples.dtype}{alpha}, white={self.white:g}, {count}, "
@@ -151,8 +151,9 @@ class Image:
             f"{f', dpi={self.dpi}' if self.dpi else ''})"
         )
 
-    def _held(self) -> list[tuple[str, bytes | None]]:
-        return [("icc", self.icc), ("exif", self.exif)]
+    @property
+    def _blocks(self) -> tuple[tuple[str, bytes | None], ...]:
+        return (("icc", self.icc), ("exif", self.exif))
 
     @property
     def metadata(self) -> Metadata:
