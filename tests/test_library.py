@@ -49,6 +49,15 @@ def test_import_convcli_loads_neither_numpy_nor_pillow():
     assert done.stdout.strip() == "[]"
 
 
+def test_convolve_on_arrays_loads_no_pillow():
+    code = (
+        "import convcli, sys; convcli.convolve([[1.0, 2.0]], [[1.0, -1.0]]);"
+        " print('PIL' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
 def test_kernels_and_explain_stay_callable_after_their_modules_are_imported():
     code = (
         "import convcli.kernels.catalog, convcli.explain, convcli\n"

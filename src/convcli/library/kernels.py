@@ -13,7 +13,6 @@ from convcli import engine
 from convcli.errors import ParameterError
 from convcli.kernels.catalog import load_kernel
 from convcli.kernels.kernel import Kernel
-from convcli.pipeline import combined
 
 P = ParamSpec("P")
 Response: TypeAlias = "npt.NDArray[np.floating]"
@@ -90,6 +89,8 @@ def _taking_specs(
         chosen = load_kernel(kernel) if isinstance(kernel, str) else kernel
         if not isinstance(chosen, Kernel):
             return convolve(x, chosen, *args, **options)
+        from convcli.pipeline import combined  # with the pipeline's modules: for a Kernel only
+
         parts = [convolve(x, matrix, *args, **options) for matrix in chosen.matrices]
         return combined(parts, chosen.bias)
 
