@@ -102,6 +102,15 @@ class Explanation:
     crop_start: tuple[int, ...] | None  # the image index of the crop's first cell; None: no crop
     output_start: tuple[int, ...]  # the whole output's index of output's first cell
 
+    def __repr__(self) -> str:  # the arrays are the attributes'; a notebook shows this line
+        shown = _size(self.image_shape)
+        if self.crop_start is not None:
+            shown += f", a {_size(self.input.shape)} crop at {self.crop_start}"
+        return (
+            f"Explanation({_size(self.kernel.shape)} kernel over {shown}: "
+            f"{_size(self.output.shape)} outputs, {len(self.steps)} steps)"
+        )
+
     @property
     def formula(self) -> list[str]:
         """The output-size formula per axis, with the numbers in it."""
@@ -503,6 +512,8 @@ def explain_kernel(
     --------
     >>> import convcli
     >>> e = convcli.explain("[1,0,-1]", [0, 0, 1, 1, 1, 0, 0], padding="valid", flip=True)
+    >>> e
+    Explanation(3 kernel over 7: 5 outputs, 3 steps)
     >>> e.output
     array([ 1.,  1.,  0., -1., -1.])
     >>> step = e.steps[0]
