@@ -561,7 +561,7 @@ class _Callable(types.ModuleType):
 
     @property
     def __signature__(self) -> inspect.Signature:  # the function's, not a method's
-        import inspect  # only when asked: `kernels list` starts without it
+        import inspect  # only when asked
 
         return inspect.signature(explain_kernel)
 
