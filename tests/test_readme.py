@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import itertools
 import os
 import re
 import shutil
@@ -31,6 +34,7 @@ def blocks(text: str) -> list[tuple[str, str]]:
 
 TOUR = blocks(section("A tour"))
 LEARN = blocks(section("Learn convolution"))
+LIBRARY = blocks(section("The library"))
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +90,21 @@ def test_the_lessons_pictures_are_what_their_commands_make(workspace):
             assert np.array_equal(np.asarray(committed), np.asarray(rerun)), name
     for name in animated:  # written deterministically: the same bytes
         assert (ROOT / name).read_bytes() == (workspace / name).read_bytes(), name
+
+
+def test_the_librarys_notebook_prints_what_the_readme_shows(workspace, monkeypatch):
+    """Its cells (Python without prompts) run in order, each printing the text block after it."""
+    cells = [
+        (code, shown)
+        for (kind, code), (after, shown) in itertools.pairwise(LIBRARY)
+        if kind == "python" and ">>>" not in code and after == "text"
+    ]
+    assert len(cells) >= 4
+    monkeypatch.chdir(workspace)
+    namespace: dict[str, object] = {}
+    for code, shown in cells:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(code, "README.md", "exec"), namespace)
+        assert printed.getvalue() == shown
+    assert (workspace / "astronaut_edges.png").is_file()

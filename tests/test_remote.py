@@ -269,3 +269,14 @@ def test_fail_fast_in_a_store_says_what_was_not_run(bucket):
         ("coins.png", "skipped"), ("notes.txt", "skipped")]  # fmt: skip
     assert records[2]["error"] == "not run: --fail-fast stopped at the first failure"
     assert keys(fs, f"{url}/ff/") == ["astronaut_sobel-x.png"]
+
+
+def test_the_library_reads_and_writes_objects_in_a_store(bucket):
+    import convcli
+
+    url, fs = bucket
+    photo = convcli.read(f"{url}/photos/camera.png")
+    assert np.array_equal(photo.samples, convcli.read(SAMPLES / "camera.png").samples)
+    convcli.write(photo, f"{url}/library/camera.tif")
+    assert keys(fs, f"{url}/library/") == ["camera.tif"]  # one object, no temporary one
+    assert np.array_equal(convcli.read(f"{url}/library/camera.tif").samples, photo.samples)

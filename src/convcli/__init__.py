@@ -1,27 +1,75 @@
 """convcli: apply convolution kernels to images, signals and volumes.
 
-The library API is :func:`convolve` and :func:`output_shape`. They are loaded
-on first use, so that ``import convcli`` (and ``convcli --help``) stays fast.
+The library (README, "The library"): :func:`kernel` and :func:`kernels`
+(kernels by their spec, as the command line names them), :func:`read` and
+:func:`write` (images at full depth, with their frames and metadata),
+:func:`convolve` and :func:`output_shape` (the engine), :func:`explain` (a
+convolution worked out step by step), the types they return, and the
+errors they raise. Each is loaded on first use, so that ``import convcli``
+(and ``convcli --help``) stays fast.
 """
 
-from __future__ import annotations
+from convcli.errors import ConvcliError, InputError, KernelError, ParameterError, UsageError
 
-from typing import TYPE_CHECKING, Any
-
-from convcli.errors import ConvcliError, ParameterError
-
+# Not typing's: importing typing would take longer than the rest of `import convcli`.
+# Type checkers take any TYPE_CHECKING for theirs.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from convcli.engine import convolve, output_shape
+    from convcli.engine import output_shape
+    from convcli.explain import Explanation
+    from convcli.explain import explain_kernel as explain
+    from convcli.kernels import listed as kernels
+    from convcli.kernels.kernel import Kernel
+    from convcli.library.images import Image, read, write
+    from convcli.library.kernels import convolve, kernel
 
 __version__ = "0.2.0"
-__all__ = ["ConvcliError", "ParameterError", "__version__", "convolve", "output_shape"]
+# Where each of the names loaded on first use lives.
+_LAZY = {
+    "Explanation": "convcli.explain",
+    "Image": "convcli.library.images",
+    "Kernel": "convcli.kernels.kernel",
+    "convolve": "convcli.library.kernels",
+    "kernel": "convcli.library.kernels",
+    "output_shape": "convcli.engine",
+    "read": "convcli.library.images",
+    "write": "convcli.library.images",
+}
+# Two names are also convcli's modules: importing one would replace a function of that name,
+# so each is its module, made callable (kernels.listed, explain.explain_kernel).
+_CALLABLE_MODULES = ("explain", "kernels")
+__all__ = [
+    "ConvcliError",
+    "Explanation",
+    "Image",
+    "InputError",
+    "Kernel",
+    "KernelError",
+    "ParameterError",
+    "UsageError",
+    "__version__",
+    "convolve",
+    "explain",
+    "kernel",
+    "kernels",
+    "output_shape",
+    "read",
+    "write",
+]
+del TYPE_CHECKING
 
-_LAZY = {"convolve": "convcli.engine", "output_shape": "convcli.engine"}
 
+def __getattr__(name: str) -> object:
+    import importlib
 
-def __getattr__(name: str) -> Any:
+    if name in _CALLABLE_MODULES:
+        return importlib.import_module(f"convcli.{name}")
     if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # once loaded, an ordinary attribute
+        return value
     raise AttributeError(f"module 'convcli' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

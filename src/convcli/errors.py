@@ -24,13 +24,32 @@ class ExitCode(IntEnum):
 
 
 class ConvcliError(Exception):
-    """Base class of every error convcli reports to its user."""
+    """Base class of every error convcli reports to its user.
+
+    Examples
+    --------
+    >>> import convcli
+    >>> try:
+    ...     convcli.read(b"not a picture")
+    ... except convcli.ConvcliError as error:
+    ...     print(type(error).__name__, str(error)[:38])
+    InputError <bytes>: not an image convcli can read
+    """
 
     exit_code = ExitCode.FAILED
 
 
 class UsageError(ConvcliError, ValueError):
-    """What the user asked for cannot be done; nothing has been written."""
+    """What the user asked for cannot be done; nothing has been written.
+
+    Examples
+    --------
+    >>> import convcli
+    >>> convcli.explain("sobel")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.UsageError: sobel combines sobel-x and sobel-y; explain one of them
+    """
 
     exit_code = ExitCode.USAGE
 
@@ -50,6 +69,15 @@ class ParameterError(UsageError):
     hint : str, optional
         A suggestion for a person (``did you mean rescale?``): the command
         line adds it; the library's message stays as it is.
+
+    Examples
+    --------
+    >>> import convcli
+    >>> try:
+    ...     convcli.convolve([1.0, 2.0], [1.0], stride=0)
+    ... except convcli.ParameterError as error:
+    ...     print(error.parameter, "|", error, "|", error.worded("--stride"))
+    stride | stride must be >= 1, got 0 | --stride must be >= 1, got 0
     """
 
     def __init__(
@@ -83,11 +111,29 @@ def _parameter_error(
 
 
 class KernelError(UsageError):
-    """A kernel spec or kernel file is unknown or invalid; the message says where."""
+    """A kernel spec or kernel file is unknown or invalid; the message says where.
+
+    Examples
+    --------
+    >>> import convcli
+    >>> convcli.kernel("[[1, 2], [3]]")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.KernelError: inline kernel: matrix row 2 has 1 value, expected 2 like row 1
+    """
 
 
 class InputError(ConvcliError):
-    """One input could not be read or its output could not be written."""
+    """One input could not be read or its output could not be written.
+
+    Examples
+    --------
+    >>> import convcli
+    >>> convcli.read("no/such/picture.png")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.InputError: no/such/picture.png: ...
+    """
 
 
 def reason(error: OSError) -> str:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
+import sys
+import types
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +28,12 @@ from convcli.engine import (
     source_index,
 )
 from convcli.errors import InputError, ParameterError, UsageError
+from convcli.limits import MAX_STEPS
+
+if TYPE_CHECKING:
+    import inspect
+
+    from convcli.kernels.kernel import Kernel
 
 Matrix = npt.NDArray[np.float64]
 LARGEST_SIDE = 32  # an explanation of more cells than this per side is unreadable
@@ -43,11 +52,39 @@ class Step:
 
 @dataclass(frozen=True)
 class Explanation:
-    """Everything ``convcli explain`` shows.
+    """Everything ``convcli explain`` shows: a convolution worked out step by step.
 
     With a crop, the geometry, the formula and the padding are the whole
     input's; ``input`` and ``output`` are the crop's cells and the outputs at
     them, and ``padded`` shows the crop in its context.
+
+    Attributes
+    ----------
+    input : ndarray
+        The cells explained: the whole input, or the crop (float64).
+    kernel : ndarray
+        The kernel as applied: rotated 180 degrees with ``flip``.
+    geometry : Geometry
+        Of the whole input: ``padding`` (before and after, per axis),
+        ``stride``, ``dilation``, ``output_shape``.
+    padded : ndarray
+        The cells shown: the input with its padding, or the crop in its context.
+    steps : list of Step
+        The first window positions, each with its ``output_index`` (in
+        ``output``), ``window`` (the cells under the kernel's taps),
+        ``products`` (the window times the kernel) and ``sum``.
+    output : ndarray
+        The outputs explained, from the engine: all, or those at the crop's cells.
+    formula : list of str
+        The output-size formula per axis, with its numbers.
+
+    Examples
+    --------
+    >>> e = explain([[1.0, 2.0], [3.0, 4.0]], [[1.0, 0.0], [0.0, -1.0]], padding="valid")
+    >>> e.steps[0].window.tolist(), e.steps[0].products.tolist(), e.steps[0].sum
+    ([[1.0, 2.0], [3.0, 4.0]], [[1.0, 0.0], [0.0, -4.0]], -3.0)
+    >>> e.formula
+    ['⌊(2 + 0 + 0 - 1·(2 - 1) - 1) / 1⌋ + 1 = 1', '⌊(2 + 0 + 0 - 1·(2 - 1) - 1) / 1⌋ + 1 = 1']
     """
 
     input: Matrix  # the cells explained: the whole input, or the crop
@@ -65,6 +102,21 @@ class Explanation:
     crop_start: tuple[int, ...] | None  # the image index of the crop's first cell; None: no crop
     output_start: tuple[int, ...]  # the whole output's index of output's first cell
 
+    def __repr__(self) -> str:  # the arrays are the attributes'; a notebook shows this line
+        shown = _size(self.image_shape)
+        if self.crop_start is not None:
+            shown += f", a {_size(self.input.shape)} crop at {self.crop_start}"
+        return (
+            f"Explanation({_size(self.kernel.shape)} kernel over {shown}: "
+            f"{_size(self.output.shape)} outputs, {len(self.steps)} steps)"
+        )
+
+    @property
+    def formula(self) -> list[str]:
+        """The output-size formula per axis, with the numbers in it."""
+        g = self.geometry
+        return [g.formula(axis, textbook=True) for axis in range(g.spatial_ndim)]
+
     @property
     def written(self) -> Matrix:
         """The kernel as the user wrote it (before any flip)."""
@@ -79,6 +131,20 @@ class Explanation:
         """
         g = self.geometry
         return tuple(d * (k - 1) // 2 for k, d in zip(g.kernel_shape, g.dilation, strict=True))
+
+    def to_json(self) -> str:
+        """Return what ``convcli explain --json`` prints: :meth:`record` as one line of JSON.
+
+        A number that is not finite is ``null`` (README, "The report record").
+
+        Examples
+        --------
+        >>> explain([0.0, 1.0, 4.0], [1.0, -1.0], padding="valid").to_json()[:60]
+        '{"input_shape": [3], "crop": null, "kernel": [1.0, -1.0], "p'
+        """
+        from convcli.report import to_json  # JSON as convcli writes it everywhere
+
+        return to_json(self.record())
 
     def record(self) -> dict[str, Any]:
         """Return the ``--json`` object."""
@@ -96,7 +162,7 @@ class Explanation:
             "dilation": list(g.dilation),
             "anchor": list(self.anchor),
             "output_shape": list(g.output_shape),
-            "formula": [g.formula(axis, textbook=True) for axis in range(g.spatial_ndim)],
+            "formula": self.formula,
             "steps": [
                 {"output_index": list(s.output_index), "window": s.window.tolist(), "sum": s.sum}
                 for s in self.steps
@@ -204,6 +270,20 @@ def explain(
         image_shape=signal.shape, crop_start=None if part is None else part[0],
         output_start=tuple(axis.outputs.start for axis in axes),
     )  # fmt: skip
+
+
+def one_matrix(kernel: Kernel) -> Matrix:
+    """Return the matrix of a kernel to explain; a combined kernel has one per component.
+
+    Raises
+    ------
+    UsageError
+        ``kernel`` combines others (``sobel``): explain one of them.
+    """
+    if kernel.matrix is None:
+        parts = " and ".join(part.name for part in kernel.components)
+        raise UsageError(f"{kernel.name} combines {parts}; explain one of them")
+    return kernel.matrix
 
 
 def crop_forms(ndim: int) -> str:
@@ -376,3 +456,115 @@ def read_input(text: str | None, ndim: int) -> npt.NDArray[np.generic]:
     except InputError as error:  # here the file is an option's value: a usage error
         raise ParameterError(f"input {error}", parameter="input") from None
     return luminance(picture, np.float64)  # a grey image's own samples: not copied
+
+
+def explain_kernel(
+    kernel: str | Kernel | npt.ArrayLike,
+    input: npt.ArrayLike | str | os.PathLike[str] | None = None,
+    *,
+    padding: PaddingSpec = "same",
+    pad_mode: str = "reflect",
+    pad_value: float = 0.0,
+    stride: int | tuple[int, ...] = 1,
+    dilation: int | tuple[int, ...] = 1,
+    flip: bool = False,
+    steps: int = 3,
+    crop: Sequence[int] | None = None,
+) -> Explanation:
+    """Work out a small convolution step by step, as ``convcli explain`` shows it.
+
+    The windows, their products with the kernel and their sums are worked
+    out from the definition; the output comes from the engine (README,
+    "Learn convolution"). :meth:`Explanation.to_json` gives what
+    ``convcli explain --json`` prints.
+
+    Parameters
+    ----------
+    kernel : str, Kernel or array_like
+        A kernel spec (``"sobel-x"``, ``"[1,0,-1]"``), a :class:`Kernel` or a
+        matrix; 1-D or 2-D, and not a combined kernel (``sobel``: explain
+        one of its components).
+    input : array_like, str or path, optional
+        The values to explain, as many axes as the kernel: a matrix (an
+        image's ``samples``), or the name of a ``.npy`` or of an image file
+        (its luminance).
+        By default a ramp: 1 to 25 in 5x5, or 1 to 7 for a 1-D kernel.
+    padding, pad_mode, pad_value, stride, dilation, flip
+        As for :func:`convcli.convolve`.
+    steps : int, optional
+        How many window positions to work out, 0 to 1,000,000.
+    crop : sequence of int, optional
+        ``(row, col, height, width)`` (``(start, length)`` in 1-D) of the
+        input, explained in its context; at most 32 a side. Without one,
+        the input may have at most 32 cells a side.
+
+    Returns
+    -------
+    Explanation
+
+    Raises
+    ------
+    UsageError
+        The kernel combines others, or the input, crop or kernel is too large to show.
+    ParameterError
+        A setting is invalid; the message names it.
+
+    Examples
+    --------
+    >>> import convcli
+    >>> e = convcli.explain("[1,0,-1]", [0, 0, 1, 1, 1, 0, 0], padding="valid", flip=True)
+    >>> e
+    Explanation(3 kernel over 7: 5 outputs, 3 steps)
+    >>> e.output
+    array([ 1.,  1.,  0., -1., -1.])
+    >>> step = e.steps[0]
+    >>> step.window, step.products, step.sum
+    (array([0., 0., 1.]), array([-0.,  0.,  1.]), 1.0)
+    >>> e.formula
+    ['⌊(7 + 0 + 0 - 1·(3 - 1) - 1) / 1⌋ + 1 = 5']
+    """
+    from convcli.kernels.catalog import load_kernel
+    from convcli.kernels.kernel import Kernel
+
+    chosen = load_kernel(kernel) if isinstance(kernel, str) else kernel
+    if isinstance(chosen, Kernel):
+        weights = one_matrix(chosen)
+    else:
+        weights = np.asarray(chosen, dtype=np.float64)
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
+        raise ParameterError(f"steps must be 0 to {MAX_STEPS:,}, got {steps!r}", parameter="steps")
+    return explain(
+        _input_values(input, weights.ndim), weights, padding=padding, pad_mode=pad_mode,
+        pad_value=pad_value, stride=stride, dilation=dilation, flip=flip, steps=steps, crop=crop,
+    )  # fmt: skip
+
+
+def _input_values(given: object, ndim: int) -> npt.NDArray[np.generic]:
+    """Return the input to explain: the ramp, an image's luminance, a file's values, or a matrix."""
+    if given is None:
+        return ramp(ndim)
+    if isinstance(given, str | os.PathLike):
+        name = os.fspath(given)
+        if isinstance(name, str) and not name.lstrip().startswith("["):  # a file, never JSON
+            return read_input(name, ndim)
+        raise ParameterError("input must be a matrix or a file's name", parameter="input")
+    return np.asarray(given)
+
+
+class _Callable(types.ModuleType):
+    """The module, callable: ``convcli.explain(...)`` is :func:`explain_kernel`.
+
+    One name cannot be both a module and a function of ``convcli``: importing
+    the module would replace the function.
+    """
+
+    __call__ = staticmethod(explain_kernel)
+
+    @property
+    def __signature__(self) -> inspect.Signature:  # the function's, not a method's
+        import inspect  # only when asked
+
+        return inspect.signature(explain_kernel)
+
+
+sys.modules[__name__].__class__ = _Callable

@@ -105,7 +105,7 @@ def explain(
     from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
     from convcli.cli.options import parse_ints, parse_padding
     from convcli.cli.render import console, explain_view
-    from convcli.explain import crop_forms, read_input
+    from convcli.explain import crop_forms, one_matrix, read_input
     from convcli.explain import explain as work_out
     from convcli.kernels.catalog import load_kernel
     from convcli.pipeline import padding_for, per_axis
@@ -115,15 +115,13 @@ def explain(
     animated = frames or ANIMATION_FRAMES
     needed = MAX_STEPS if html else max(steps, animated) if animate else steps  # positions
     chosen = load_kernel(kernel)
-    if chosen.matrix is None:
-        parts = " and ".join(part.name for part in chosen.components)
-        raise UsageError(f"{chosen.name} combines {parts}; explain one of them")
+    weights = one_matrix(chosen)
     mode = choose(PadMode, pad_mode, "pad_mode", PAD_MODE_ALIASES)
-    ndim = chosen.matrix.ndim
+    ndim = weights.ndim
     matrix = read_input(input_text, ndim)
     part = parse_ints("--crop", crop, crop_forms(ndim), 0) if crop is not None else None
     explanation = work_out(
-        matrix, chosen.matrix, padding=padding_for(parse_padding(padding), ndim),
+        matrix, weights, padding=padding_for(parse_padding(padding), ndim),
         pad_mode=mode, pad_value=pad_value,
         stride=per_axis("stride", parse_ints("--stride", stride), ndim),
         dilation=per_axis("dilation", parse_ints("--dilation", dilation), ndim),

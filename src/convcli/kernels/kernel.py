@@ -25,7 +25,11 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 @dataclass(frozen=True, eq=False)
 class Kernel:
-    """A kernel ready to apply.
+    """A kernel ready to apply: what ``convcli.kernel(spec)`` returns.
+
+    Its :attr:`matrix` (float64), :attr:`separable`, :attr:`rank` and
+    :attr:`total` (the sum) are worked out on first use; :meth:`record` is
+    the object ``convcli kernels show --json`` prints.
 
     Attributes
     ----------
@@ -50,6 +54,17 @@ class Kernel:
         For a combined kernel: the kernels whose responses are combined.
     combine : str or None
         How components combine: ``magnitude`` (square root of the sum of squares).
+
+    Examples
+    --------
+    >>> import convcli
+    >>> laplacian = convcli.kernel("laplacian")
+    >>> laplacian
+    Kernel('laplacian', shape=(3, 3), range='abs', source='built-in')
+    >>> laplacian.total, laplacian.rank, laplacian.separable
+    (0.0, 2, False)
+    >>> laplacian.record()["matrix"]
+    [[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]
     """
 
     name: str
@@ -63,6 +78,10 @@ class Kernel:
     components: tuple[Kernel, ...] = ()
     combine: str | None = None
     shadows_builtin: bool = False
+
+    def __repr__(self) -> str:  # the matrix can be large, and is built only when asked for
+        shown = repr(str(self.range)) if self.range is not None else None
+        return f"Kernel({self.name!r}, shape={self.shape}, range={shown}, source={self.origin!r})"
 
     @functools.cached_property
     def matrix(self) -> Matrix | None:

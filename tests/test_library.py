@@ -1,0 +1,434 @@
+"""The library (README, "The library"): what the command line does, from Python.
+
+Kernels are checked against ``convcli kernels show --json`` and formulas,
+images against independent decoders (Pillow, tifffile, imagecodecs), and
+explanations against ``convcli explain --json``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import subprocess
+import sys
+
+import imagecodecs
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image, ImageCms, ImageSequence
+from scipy import ndimage
+
+import convcli
+from convcli.errors import InputError, KernelError, ParameterError, UsageError
+from helpers import SAMPLES, run
+
+PUBLIC = [
+    "ConvcliError", "Explanation", "Image", "InputError", "Kernel", "KernelError",
+    "ParameterError", "UsageError", "__version__", "convolve", "explain", "kernel", "kernels",
+    "output_shape", "read", "write",
+]  # fmt: skip
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+MAKE, ARTIST = 0x010F, 0x013B
+
+
+# The public names
+
+
+def test_dir_and_all_are_exactly_the_public_names():
+    assert sorted(convcli.__all__) == PUBLIC
+    assert dir(convcli) == PUBLIC
+    for name in PUBLIC:
+        assert getattr(convcli, name) is not None
+
+
+def test_import_convcli_loads_neither_numpy_nor_pillow():
+    code = "import convcli, sys; print(sorted(m for m in ('numpy', 'PIL') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_convolve_on_arrays_loads_no_pillow():
+    code = (
+        "import convcli, sys; convcli.convolve([[1.0, 2.0]], [[1.0, -1.0]]);"
+        " print('PIL' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_kernels_and_explain_stay_callable_after_their_modules_are_imported():
+    code = (
+        "import convcli.kernels.catalog, convcli.explain, convcli\n"
+        "print(convcli.kernels.catalog.load_kernel('box:2').shape, len(convcli.kernels()) > 20,"
+        " convcli.explain('[1,-1]', [1, 3]).output.tolist())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "(2, 2) True [-2.0, 2.0]"  # reflect: x[2] is x[0]
+
+
+# Kernels
+
+
+@pytest.fixture(scope="module")
+def kernel_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("kernels") / "mine.toml"
+    path.write_text(
+        '[edge]\ndescription = "a scaled edge"\nmatrix = [[1, 0, -1]]\nscale = 0.5\n'
+        'bias = 2.0\nrange = "offset"\ntags = ["mine"]\n'
+        '[blur]\nmatrix = [[1, 2, 1]]\nscale = "normalize"\n'
+    )
+    return path
+
+
+SPECS = [
+    "sobel-x", "sobel", "laplacian-8", "roberts-pos", "emboss", "gaussian", "gaussian:sigma=2",
+    "gaussian:sigma=1.5,size=9", "box:4", "disk:r=3", "log:sigma=1.4", "[1, 0, -1]",
+    "[[0,1,0],[1,-4,1],[0,1,0]]", "[[[1]],[[2]]]", "3x3: 0,-1,0 -1,5,-1 0,-1,0", "Gaussian:2x1.5",
+    "FILE:edge", "FILE:blur", "template:" + str(SAMPLES / "circle.png"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_a_kernel_is_what_kernels_show_json_gives(spec, kernel_file):
+    spec = spec.replace("FILE", str(kernel_file))
+    shown = run("kernels", "show", spec, "--json")
+    assert shown.exit_code == 0, shown.output
+    record = json.loads(shown.stdout)
+    kernel = convcli.kernel(spec)
+    assert kernel.name == record["name"]
+    assert kernel.shape == tuple(record["shape"])
+    assert (kernel.range or "clip") == record["range"]
+    assert list(kernel.tags) == record["tags"]
+    assert kernel.description == record["description"]
+    assert kernel.separable == record["separable"]
+    assert kernel.bias == record["bias"]
+    matrices = [kernel.matrix] if kernel.matrix is not None else kernel.matrices
+    shown_matrices = [record["matrix"]] if record["matrix"] else [
+        part["matrix"] for part in record["components"]
+    ]  # fmt: skip
+    for matrix, expected in zip(matrices, shown_matrices, strict=True):
+        assert matrix.dtype == np.float64
+        assert np.array_equal(matrix, np.array(expected))  # JSON's floats round-trip exactly
+
+
+def test_a_family_kernel_is_its_formula():
+    r = np.arange(-6, 7)  # gaussian: a size that covers 3 sigma either side, odd
+    expected = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * 2.0**2))
+    np.testing.assert_allclose(convcli.kernel("gaussian:sigma=2").matrix, expected / expected.sum())
+    assert np.array_equal(convcli.kernel("box:4").matrix, np.full((4, 4), 1 / 16))
+
+
+def test_a_kernel_file_scales_and_keeps_its_fields(kernel_file):
+    edge = convcli.kernel(f"{kernel_file}:edge")
+    assert edge.matrix.tolist() == [[0.5, 0.0, -0.5]]
+    assert (edge.bias, edge.range, edge.tags) == (2.0, "offset", ("mine",))
+    assert convcli.kernel(f"{kernel_file}:blur").matrix.tolist() == [[0.25, 0.5, 0.25]]
+
+
+def test_kernels_lists_the_catalog_as_kernels_list_does():
+    listed = json.loads(run("kernels", "list", "--json").stdout)
+    assert [k.name for k in convcli.kernels()] == [entry["name"] for entry in listed]
+    edges = json.loads(run("kernels", "list", "--tag", "edge", "--json").stdout)
+    assert [k.name for k in convcli.kernels(tag="edge")] == [entry["name"] for entry in edges]
+    with pytest.raises(ParameterError) as caught:
+        convcli.kernels(tag="edgy")
+    assert caught.value.parameter == "tag"
+
+
+def test_a_bad_spec_is_a_kernel_error_and_a_non_string_names_the_parameter():
+    with pytest.raises(KernelError, match="unknown kernel 'sobelx'"):
+        convcli.kernel("sobelx")
+    with pytest.raises(ParameterError) as caught:
+        convcli.kernel(3)
+    assert caught.value.parameter == "spec"
+
+
+def test_convolve_takes_a_spec_and_a_combined_kernel_is_its_magnitude():
+    image = np.random.default_rng(1).integers(0, 256, (12, 15)).astype(np.float64)
+    x = ndimage.correlate(image, np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]), mode="mirror")
+    y = ndimage.correlate(image, np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]), mode="mirror")
+    np.testing.assert_allclose(convcli.convolve(image, "sobel-x", dtype=np.float64), x)
+    np.testing.assert_allclose(convcli.convolve(image, "sobel", dtype=np.float64), np.hypot(x, y))
+    gaussian = convcli.kernel("gaussian:sigma=1.5")
+    assert np.array_equal(
+        convcli.convolve(image, gaussian), convcli.convolve(image, gaussian.matrix)
+    )
+
+
+def test_convolve_adds_a_kernels_bias(kernel_file):
+    signal = np.array([[0.0, 2.0, 4.0, 6.0]])
+    result = convcli.convolve(signal, f"{kernel_file}:edge", padding="valid")
+    assert result.tolist() == [[0.5 * 0 - 0.5 * 4 + 2, 0.5 * 2 - 0.5 * 6 + 2]]
+
+
+# Images: read, as an independent decoder reads them
+
+
+def _exif(**tags: str) -> Image.Exif:
+    exif = Image.Exif()
+    for name, value in tags.items():
+        exif[{"make": MAKE, "artist": ARTIST}[name]] = value
+    return exif
+
+
+def _tags(block: bytes | None) -> dict[int, object]:
+    assert block
+    exif = Image.Exif()
+    exif.load(block)
+    return dict(exif)
+
+
+@pytest.fixture(scope="module")
+def made():
+    """The test images' samples, by file name (filled by ``folder``)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, made):
+    """Test images, each written by Pillow, tifffile or imagecodecs, not by convcli."""
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(29)
+    rgb8 = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    made["rgb8.png"] = rgb8
+    Image.fromarray(rgb8).save(folder / "rgb8.png", icc_profile=SRGB, dpi=(300, 300),
+                               exif=_exif(make="convcli tests", artist="issue 29"))  # fmt: skip
+    grey16 = rng.integers(0, 65536, (17, 11), dtype=np.uint16)
+    made["grey16.png"] = grey16
+    Image.fromarray(grey16).save(folder / "grey16.png")
+    rgb16 = rng.integers(0, 65536, (9, 13, 3), dtype=np.uint16)
+    made["rgb16.png"] = rgb16
+    (folder / "rgb16.png").write_bytes(imagecodecs.png_encode(rgb16))
+    tiff16 = rng.integers(0, 65536, (14, 10, 3), dtype=np.uint16)
+    made["rgb16.tif"] = tiff16
+    tifffile.imwrite(folder / "rgb16.tif", tiff16, photometric="rgb", resolution=(150, 150),
+                     resolutionunit="INCH", iccprofile=SRGB)  # fmt: skip
+    rgba = rng.integers(0, 256, (8, 12, 4), dtype=np.uint8)
+    made["rgba.png"] = rgba
+    Image.fromarray(rgba, "RGBA").save(folder / "rgba.png")
+    frames = [np.full((10, 16, 3), level, np.uint8) for level in (0, 120, 250)]
+    for index, frame in enumerate(frames):
+        frame[index : index + 3, 2:9] = (255, 0, 0)  # each frame unlike the others
+    made["anim.gif"] = frames
+    pictures = [Image.fromarray(frame) for frame in frames]
+    pictures[0].save(folder / "anim.gif", save_all=True, append_images=pictures[1:],
+                     duration=[100, 200, 300], loop=0)  # fmt: skip
+    return folder
+
+
+def test_read_an_8_bit_png_with_its_profile_exif_and_resolution(folder):
+    image = convcli.read(folder / "rgb8.png")
+    assert image.samples.dtype == np.uint8
+    assert np.array_equal(image.samples, np.asarray(Image.open(folder / "rgb8.png")))
+    assert image.white == 255
+    assert image.alpha is None
+    assert len(image.frames) == 1
+    assert image.format == "png"
+    assert image.icc == SRGB
+    assert _tags(image.exif)[MAKE] == "convcli tests"
+    assert image.dpi == pytest.approx((300, 300), rel=1e-4)  # pHYs counts pixels per metre
+
+
+def test_read_16_bit_pngs_at_full_depth(folder):
+    grey = convcli.read(folder / "grey16.png")
+    assert grey.samples.dtype == np.uint16
+    assert grey.white == 65535
+    assert np.array_equal(grey.samples, np.asarray(Image.open(folder / "grey16.png")))
+    rgb = convcli.read(folder / "rgb16.png")
+    assert rgb.samples.dtype == np.uint16
+    assert np.array_equal(rgb.samples, imagecodecs.png_decode((folder / "rgb16.png").read_bytes()))
+
+
+def test_read_a_16_bit_tiff_with_its_profile_and_resolution(folder):
+    image = convcli.read(folder / "rgb16.tif")
+    assert np.array_equal(image.samples, tifffile.imread(folder / "rgb16.tif"))
+    assert image.samples.dtype == np.uint16
+    assert image.icc == SRGB
+    assert image.dpi == pytest.approx((150, 150))
+
+
+def test_read_an_rgba_png_keeps_alpha_apart(folder):
+    image = convcli.read(folder / "rgba.png")
+    decoded = np.asarray(Image.open(folder / "rgba.png"))
+    assert np.array_equal(image.samples, decoded[..., :3])
+    assert np.array_equal(image.alpha, decoded[..., 3])
+
+
+def test_read_an_animated_gif_gives_every_frame_and_its_duration(folder):
+    image = convcli.read(folder / "anim.gif")
+    with Image.open(folder / "anim.gif") as gif:
+        expected = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(gif)]
+    assert len(image.frames) == 3
+    for frame, pillows in zip(image.frames, expected, strict=True):
+        assert np.array_equal(frame.samples, pillows)
+    assert [frame.duration for frame in image.frames] == [100, 200, 300]
+    assert image.loop == 0  # forever
+    assert np.array_equal(convcli.read(folder / "anim.gif", frame=2).samples, expected[2])
+
+
+@pytest.mark.parametrize("kind", ["str", "path", "file URL", "bytes", "file object"])
+def test_read_takes_a_name_a_path_a_url_bytes_or_a_binary_file(folder, made, kind):
+    path = folder / "rgb16.png"
+    source = {
+        "str": str(path), "path": path, "file URL": f"file://{path}", "bytes": path.read_bytes(),
+        "file object": io.BytesIO(path.read_bytes()),
+    }[kind]  # fmt: skip
+    assert np.array_equal(convcli.read(source).samples, made["rgb16.png"])
+
+
+def test_read_refuses_what_is_not_an_image_naming_it(tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    with pytest.raises(InputError, match=r"notes\.png"):
+        convcli.read(text)
+    with pytest.raises(InputError, match=r"missing\.png"):
+        convcli.read(tmp_path / "missing.png")
+    with pytest.raises(ParameterError) as caught:
+        convcli.read(42)
+    assert caught.value.parameter == "source"
+    for keyword, value in (("frame", -1), ("max_pixels", 0)):
+        with pytest.raises(ParameterError) as caught:
+            convcli.read(text, **{keyword: value})
+        assert caught.value.parameter == keyword
+
+
+# Images: written, then read back by an independent decoder
+
+
+def test_write_a_16_bit_png_and_tiff_at_full_depth_with_their_metadata(folder, made, tmp_path):
+    image = convcli.read(folder / "rgb16.tif")
+    convcli.write(image, tmp_path / "out.png")
+    assert np.array_equal(imagecodecs.png_decode((tmp_path / "out.png").read_bytes()),
+                          made["rgb16.tif"])  # fmt: skip
+    with Image.open(tmp_path / "out.png") as written:
+        assert written.info["icc_profile"] == SRGB
+        assert written.info["dpi"] == pytest.approx((150, 150), rel=1e-4)
+    convcli.write(image, tmp_path / "out.tif")
+    with tifffile.TiffFile(tmp_path / "out.tif") as tiff:
+        assert np.array_equal(tiff.asarray(), made["rgb16.tif"])
+        assert tiff.pages[0].tags["InterColorProfile"].value == SRGB
+        assert tiff.pages[0].tags["XResolution"].value == (150, 1)
+
+
+def test_write_keeps_an_8_bit_pngs_exif_and_strip_leaves_it_out(folder, made, tmp_path):
+    image = convcli.read(folder / "rgb8.png")
+    convcli.write(image, tmp_path / "kept.png", compress_level=9)
+    convcli.write(image, tmp_path / "stripped.png", strip=True)
+    with Image.open(tmp_path / "kept.png") as kept, Image.open(tmp_path / "stripped.png") as bare:
+        assert np.array_equal(np.asarray(kept), made["rgb8.png"])
+        assert np.array_equal(np.asarray(bare), made["rgb8.png"])
+        assert kept.getexif()[MAKE] == "convcli tests"
+        assert kept.info["icc_profile"] == SRGB
+        assert MAKE not in bare.getexif()
+        assert "icc_profile" not in bare.info
+        assert "dpi" not in bare.info
+
+
+def test_write_keeps_alpha_and_every_frame_with_its_duration(folder, made, tmp_path):
+    convcli.write(convcli.read(folder / "rgba.png"), tmp_path / "rgba.png")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "rgba.png")), made["rgba.png"])
+    convcli.write(convcli.read(folder / "anim.gif"), tmp_path / "anim.gif")
+    with Image.open(tmp_path / "anim.gif") as gif:
+        frames = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(gif)]
+        durations = [frame.info["duration"] for frame in ImageSequence.Iterator(gif)]
+    assert all(np.array_equal(a, b) for a, b in zip(frames, made["anim.gif"], strict=True))
+    assert durations == [100, 200, 300]
+
+
+def test_write_maps_16_bits_to_8_where_the_format_holds_8(folder, made, tmp_path):
+    convcli.write(convcli.read(folder / "grey16.png"), tmp_path / "grey.bmp")
+    expected = np.rint(made["grey16.png"] / 257).astype(np.uint8)  # 65535 onto 255
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "grey.bmp")), expected)
+
+
+def test_write_to_a_stream_and_in_a_named_format(folder, made):
+    stream = io.BytesIO()
+    convcli.write(convcli.read(folder / "rgb16.png"), stream, "tiff")
+    assert np.array_equal(tifffile.imread(io.BytesIO(stream.getvalue())), made["rgb16.png"])
+
+
+def test_an_array_is_written_as_an_image_of_its_type(tmp_path):
+    ramp = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
+    convcli.write(convcli.Image.from_array(ramp), tmp_path / "ramp.tif")
+    assert np.array_equal(tifffile.imread(tmp_path / "ramp.tif"), ramp)
+    convcli.write(convcli.Image.from_array(ramp), tmp_path / "ramp.npy")
+    assert np.array_equal(np.load(tmp_path / "ramp.npy"), ramp)
+
+
+def test_a_failed_write_leaves_the_previous_file_whole(folder, tmp_path, monkeypatch):
+    target = tmp_path / "out.png"
+    target.write_bytes(b"the previous output")
+
+    def full_disk(stream, *args, **options):
+        stream.write(b"half a picture")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("convcli.output.write_image", full_disk)
+    with pytest.raises(InputError, match="cannot write: No space left on device"):
+        convcli.write(convcli.read(folder / "rgba.png"), target)
+    assert target.read_bytes() == b"the previous output"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_write_names_its_parameters(folder, tmp_path):
+    image = convcli.read(folder / "rgba.png")
+    for keyword, value in (("quality", 0), ("compress_level", 10), ("quality", 1.5)):
+        with pytest.raises(ParameterError) as caught:
+            convcli.write(image, tmp_path / "x.jpg", **{keyword: value})
+        assert caught.value.parameter == keyword
+    with pytest.raises(ParameterError) as caught:
+        convcli.write(np.zeros((2, 2)), tmp_path / "x.png")
+    assert caught.value.parameter == "image"
+    with pytest.raises(UsageError, match="unknown output format"):
+        convcli.write(image, tmp_path / "x.xyz")
+    with pytest.raises(InputError, match="cannot write"):
+        convcli.write(image, tmp_path / "missing" / "x.png")
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+# Explanations
+
+
+EXPLAINED = [
+    ("sobel-x", None, {"padding": 1, "stride": 2}, ["-p", "1", "-s", "2"]),
+    ("[1,0,-1]", [0, 0, 1, 1, 1, 0, 0], {"padding": "valid", "flip": True, "steps": 2},
+     ["-p", "valid", "--flip", "--steps", "2"]),
+    ("[1,-2,1]", [0, 1, 4, 9, 16, 25, 36], {"crop": (4, 3), "steps": 1},
+     ["--crop", "4,3", "--steps", "1"]),
+    ("laplacian", SAMPLES / "camera.png", {"crop": (200, 250, 4, 4)}, ["--crop", "200,250,4,4"]),
+    ("box:2", None, {"pad_mode": "zero", "pad_value": 3.0, "dilation": 2, "steps": 5},
+     ["--pad-mode", "zero", "--pad-value", "3", "-d", "2", "--steps", "5"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("spec", "values", "settings", "options"), EXPLAINED)
+def test_an_explanation_is_what_explain_json_prints(spec, values, settings, options):
+    given = [] if values is None else ["--input", json.dumps(values) if isinstance(values, list)
+                                       else str(values)]  # fmt: skip
+    shown = run("explain", "-k", spec, *given, *options, "--json")
+    assert shown.exit_code == 0, shown.output
+    explanation = convcli.explain(spec, values, **settings)
+    assert explanation.to_json() + "\n" == shown.stdout
+
+
+def test_an_explanations_steps_are_the_definition():
+    e = convcli.explain("[[1,2],[3,4]]", [[1, 2, 3], [4, 5, 6], [7, 8, 9]], padding="valid")
+    first = e.steps[0]
+    assert first.window.tolist() == [[1, 2], [4, 5]]
+    assert first.products.tolist() == [[1, 4], [12, 20]]
+    assert first.sum == 37 == e.output[0, 0]
+    assert e.formula == [f"⌊(3 + 0 + 0 - 1·(2 - 1) - 1) / 1⌋ + 1 = {2}"] * 2
+    assert math.isclose(e.output[1, 1], 5 + 12 + 24 + 36)
+
+
+def test_explain_refuses_a_combined_kernel_and_names_its_parameters():
+    with pytest.raises(UsageError, match="sobel combines sobel-x and sobel-y"):
+        convcli.explain("sobel")
+    with pytest.raises(ParameterError) as caught:
+        convcli.explain("sobel-x", steps=-1)
+    assert caught.value.parameter == "steps"
+    with pytest.raises(ParameterError) as caught:
+        convcli.explain("sobel-x", stride=0)
+    assert caught.value.parameter == "stride"
