@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli import batch
 from convcli.cli import app
 from convcli.report import RECORD_KEYS
+from convcli.run import executors
 from helpers import SAMPLES, run, runner
 
 
@@ -266,13 +266,14 @@ def test_a_closed_stdout_is_not_a_traceback(photos):
 _MEASURE = """
 import sys, tracemalloc
 from pathlib import Path
-from convcli import pipeline
+from convcli.run import model, pipeline
 from convcli.kernels.catalog import load_kernel
 from convcli.io.formats import output_format
 source, target, spec = sys.argv[1:]
-settings = pipeline.Settings(kernels=(load_kernel(spec),), threads=1)
+settings = model.Settings(kernels=(load_kernel(spec),))
 tracemalloc.start()
-pipeline.process(Path(source), Path(target), settings, label="big", fmt=output_format("png"))
+pipeline.process(Path(source), Path(target), settings, label="big", fmt=output_format("png"),
+                 threads=1)
 print(tracemalloc.get_traced_memory()[1])
 """
 
@@ -298,12 +299,12 @@ def _die_on_coins(job):
     # Stands in for a worker the kernel's OOM killer takes: no exception, no cleanup.
     if job.label.endswith("coins.png"):
         os._exit(9)
-    return batch._run_in_worker_for_tests(job)
+    return executors._run_in_worker_for_tests(job)
 
 
 def test_a_worker_that_dies_fails_its_input_and_the_run_goes_on(photos, tmp_path, monkeypatch):
-    monkeypatch.setattr(batch, "_run_in_worker_for_tests", batch._work, raising=False)
-    monkeypatch.setattr(batch, "_work", _die_on_coins)
+    monkeypatch.setattr(executors, "_run_in_worker_for_tests", executors._work, raising=False)
+    monkeypatch.setattr(executors, "_work", _die_on_coins)
     result = run(
         "apply", str(photos), "-k", "box", "-o", str(tmp_path / "out"), "-j", "2", "--json"
     )

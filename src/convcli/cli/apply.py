@@ -41,11 +41,10 @@ from convcli.naming import DEFAULT_TEMPLATE, FIELDS, check_template
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from convcli.batch import RunOptions
     from convcli.pictures.montage import BankSheet, SheetRequest
-    from convcli.pipeline import Settings
-    from convcli.planning import Job, Planned
     from convcli.report import Report
+    from convcli.run.model import Job, RunOptions, Settings
+    from convcli.run.planning import RunPlan
 
 
 WRITTEN = [name for name in FileFormat if name not in READ_ONLY]
@@ -274,11 +273,14 @@ def apply(
     ] = False,
 ) -> int:
     """Filter images (or .npy arrays) with one kernel, a pipeline of kernels, or a bank."""
-    from convcli import batch, planning
     from convcli.cli.feedback import Feedback, kernel_notes, note_line
+    from convcli.distributed.executors import executor_for  # Dask itself only if asked for
     from convcli.io.images import DEFAULT_MAX_PIXELS
     from convcli.kernels.catalog import KERNEL_PATH_VARIABLE
-    from convcli.report import check_report_path, write_report
+    from convcli.report import Status, check_report_path, write_report
+    from convcli.run.batch import run_batch
+    from convcli.run.model import RunOptions
+    from convcli.run.planning import plan_run
 
     sheet = _sheet_request(montage, bank, colormap, montage_scale)
 
@@ -292,11 +294,11 @@ def apply(
         check_report_path(report)
     limit = max_pixels or DEFAULT_MAX_PIXELS
     workers = jobs or usable_cpus()
-    with _cluster(scheduler, workers, inputs):  # reached and checked before anything is written
-        planned = planning.plan(
+    with _cluster(scheduler, workers, inputs) as client:  # checked before anything is written
+        planned = plan_run(
             inputs, output, settings, template=name and check_template(name), recursive=recursive,
             skip_existing=skip_existing, max_pixels=limit, dry_run=dry_run, bank=bank,
-            sheet=sheet.path if sheet else None,
+            sheet=sheet.path if sheet else None, tile=tile,
         )  # fmt: skip
         if report is not None:
             targets = [job.target for job in planned.jobs if isinstance(job.target, Path)]
@@ -311,10 +313,8 @@ def apply(
                 "standard output is a terminal: an image is not written on the screen; "
                 "redirect it (> out.png) or use -o FILE"
             )
-        options = batch.RunOptions(
-            workers=workers, scheduler=scheduler or None, fail_fast=fail_fast, dry_run=dry_run,
-            max_pixels=limit,
-        )  # fmt: skip
+        options = RunOptions(workers=workers, fail_fast=fail_fast, dry_run=dry_run,
+                             max_pixels=limit)  # fmt: skip
         drawing = _drawing(sheet, planned, settings, options, kernel)
         for note in planned.notes:
             note_line(note)
@@ -327,13 +327,14 @@ def apply(
         )
         each = _each(feedback.report, _fed(drawing, planned.jobs, settings, options))
         with feedback.progress():
-            reports = batch.run_jobs(planned.jobs, settings, options, each)
+            executor = executor_for(planned.jobs, options, client)
+            reports = run_batch(planned.jobs, settings, options, executor, each)
         feedback.finish(reports)
     if report is not None:
         write_report(report, reports)
     if drawing:  # after the records and the report: a sheet that cannot be written loses neither
         drawing.write()
-    failed = any(done.status == "error" for done in reports)
+    failed = any(done.status == Status.ERROR for done in reports)
     return int(ExitCode.FAILED if failed else ExitCode.OK)
 
 
@@ -349,7 +350,7 @@ def _sheet_request(
 
 def _drawing(
     sheet: "SheetRequest | None",
-    planned: "Planned",
+    planned: "RunPlan",
     settings: "Settings",
     options: "RunOptions",
     specs: list[str],
@@ -370,9 +371,9 @@ def _fed(
     """Return a callback that gives the sheet each report with its job (they come in order)."""
     if drawing is None:
         return None
-    from convcli.batch import job_source
     from convcli.cli.feedback import shown
     from convcli.pictures.montage import Response
+    from convcli.run.job import job_source
 
     pending = iter(jobs)
 
@@ -398,9 +399,8 @@ def _each(*calls: "Callable[[Report], None] | None") -> "Callable[[Report], None
     return each
 
 
-def _cluster(
-    scheduler: str | None, workers: int, inputs: list[str]
-) -> AbstractContextManager[None]:
+def _cluster(scheduler: str | None, workers: int, inputs: list[str]) -> AbstractContextManager[Any]:
+    """Open the cluster asked for: its client (a Dask Client), or None."""
     if not scheduler:
         return contextlib.nullcontext()
     from convcli.distributed.cluster import session  # Dask: only when a cluster is asked for
@@ -425,7 +425,7 @@ def settings_from(options: Mapping[str, Any]) -> "Settings":
     from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
     from convcli.cli.options import parse_ints, parse_padding
     from convcli.kernels.catalog import load_kernel
-    from convcli.pipeline import Settings
+    from convcli.run.model import Settings
 
     colormap = options["colormap"]
     output_range = options["output_range"] and choose(Range, options["output_range"], "range")
@@ -445,7 +445,6 @@ def settings_from(options: Mapping[str, Any]) -> "Settings":
         format=options["output_format"],
         compress_level=options["compress_level"],
         quality=options["quality"],
-        tile=options["tile"],
         strip=options["strip"],
         frame=options["frame"],
     )

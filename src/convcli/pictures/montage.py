@@ -37,8 +37,9 @@ from convcli.io.streams import STDIN_BYTES_PER_PIXEL
 from convcli.kernels.kernel import Kernel
 from convcli.limits import MAX_KERNEL_PICTURE, MONTAGE_TILE
 from convcli.pictures.draw import Font, fitted, font, heat_map
-from convcli.pipeline import Settings, process
 from convcli.report import Report
+from convcli.run.model import Settings
+from convcli.run.pipeline import process
 
 if TYPE_CHECKING:
     from convcli.io.storage import Location
