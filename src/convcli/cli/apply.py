@@ -41,6 +41,7 @@ from convcli.naming import DEFAULT_TEMPLATE, FIELDS, check_template
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from convcli.cli.feedback import Feedback
     from convcli.pictures.montage import BankSheet, SheetRequest
     from convcli.report import Report
     from convcli.run.model import Job, RunOptions, Settings
@@ -273,17 +274,14 @@ def apply(
     ] = False,
 ) -> int:
     """Filter images (or .npy arrays) with one kernel, a pipeline of kernels, or a bank."""
-    from convcli.cli.feedback import Feedback, kernel_notes, note_line
-    from convcli.distributed.executors import executor_for  # Dask itself only if asked for
+    from convcli.cli.feedback import Feedback, kernel_notes
     from convcli.io.images import DEFAULT_MAX_PIXELS
     from convcli.kernels.catalog import KERNEL_PATH_VARIABLE
-    from convcli.report import Status, check_report_path, write_report
-    from convcli.run.batch import run_batch
+    from convcli.report import check_report_path
     from convcli.run.model import RunOptions
     from convcli.run.planning import plan_run
 
     sheet = _sheet_request(montage, bank, colormap, montage_scale)
-
     if json_lines and sys.stdout is None:
         raise ConvcliError("cannot write the --json records: standard output is closed")
     if "-" in inputs and sys.stdin is not None and sys.stdin.isatty():
@@ -292,44 +290,69 @@ def apply(
     kernel_notes(settings.kernels, KERNEL_PATH_VARIABLE)
     if report is not None:
         check_report_path(report)
-    limit = max_pixels or DEFAULT_MAX_PIXELS
-    workers = jobs or usable_cpus()
-    with _cluster(scheduler, workers, inputs) as client:  # checked before anything is written
+    options = RunOptions(workers=jobs or usable_cpus(), fail_fast=fail_fast, dry_run=dry_run,
+                         max_pixels=max_pixels or DEFAULT_MAX_PIXELS)  # fmt: skip
+    with _cluster(scheduler, options.workers, inputs) as client:  # before anything is written
         planned = plan_run(
             inputs, output, settings, template=name and check_template(name), recursive=recursive,
-            skip_existing=skip_existing, max_pixels=limit, dry_run=dry_run, bank=bank,
+            skip_existing=skip_existing, max_pixels=options.max_pixels, dry_run=dry_run, bank=bank,
             sheet=sheet.path if sheet else None, tile=tile,
         )  # fmt: skip
-        if report is not None:
-            targets = [job.target for job in planned.jobs if isinstance(job.target, Path)]
-            check_report_path(report, targets)
-        to_stdout = any(
-            job.target is None and job.skip is None and job.failure is None for job in planned.jobs
-        )
-        if json_lines and to_stdout:
-            raise UsageError("--json and -o - both want standard output; write the image to a file")
-        if to_stdout and sys.stdout is not None and sys.stdout.isatty():  # as gzip refuses
-            raise UsageError(
-                "standard output is a terminal: an image is not written on the screen; "
-                "redirect it (> out.png) or use -o FILE"
-            )
-        options = RunOptions(workers=workers, fail_fast=fail_fast, dry_run=dry_run,
-                             max_pixels=limit)  # fmt: skip
+        to_stdout = _check_outputs(planned, report, json_lines)
         drawing = _drawing(sheet, planned, settings, options, kernel)
-        for note in planned.notes:
-            note_line(note)
-        feedback = Feedback(
-            len(planned.jobs),
-            json_lines=json_lines,
-            quiet=quiet,
-            every_row=verbose or dry_run,
-            table_on_stderr=to_stdout,
+        feedback = Feedback(len(planned.jobs), json_lines=json_lines, quiet=quiet,
+                            every_row=verbose or dry_run, table_on_stderr=to_stdout)  # fmt: skip
+        reports = _run(planned, settings, options, client, feedback, drawing)
+    return _finish(reports, report, drawing)
+
+
+def _check_outputs(planned: "RunPlan", report: Path | None, json_lines: bool) -> bool:
+    """Refuse outputs that clash with the report or the terminal; return whether one is stdout."""
+    from convcli.report import check_report_path
+
+    if report is not None:
+        targets = [job.target for job in planned.jobs if isinstance(job.target, Path)]
+        check_report_path(report, targets)
+    to_stdout = any(
+        job.target is None and job.skip is None and job.failure is None for job in planned.jobs
+    )
+    if json_lines and to_stdout:
+        raise UsageError("--json and -o - both want standard output; write the image to a file")
+    if to_stdout and sys.stdout is not None and sys.stdout.isatty():  # as gzip refuses
+        raise UsageError(
+            "standard output is a terminal: an image is not written on the screen; "
+            "redirect it (> out.png) or use -o FILE"
         )
-        each = _each(feedback.report, _fed(drawing, planned.jobs, settings, options))
-        with feedback.progress():
-            executor = executor_for(planned.jobs, options, client)
-            reports = run_batch(planned.jobs, settings, options, executor, each)
-        feedback.finish(reports)
+    return to_stdout
+
+
+def _run(
+    planned: "RunPlan",
+    settings: "Settings",
+    options: "RunOptions",
+    client: Any,
+    feedback: "Feedback",
+    drawing: "BankSheet | None",
+) -> "list[Report]":
+    """Run the batch on the executor its jobs call for; feedback and the sheet see each report."""
+    from convcli.cli.feedback import note_line
+    from convcli.distributed.executors import executor_for  # Dask itself only if asked for
+    from convcli.run.batch import run_batch
+
+    for note in planned.notes:
+        note_line(note)
+    each = _each(feedback.report, _fed(drawing, planned.jobs, settings, options))
+    with feedback.progress():
+        executor = executor_for(planned.jobs, options, client)
+        reports = run_batch(planned.jobs, settings, options, executor, each)
+    feedback.finish(reports)
+    return reports
+
+
+def _finish(reports: "list[Report]", report: Path | None, drawing: "BankSheet | None") -> int:
+    """Write the report file and the contact sheet; return the exit code of the run."""
+    from convcli.report import Status, write_report
+
     if report is not None:
         write_report(report, reports)
     if drawing:  # after the records and the report: a sheet that cannot be written loses neither
