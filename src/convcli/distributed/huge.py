@@ -96,7 +96,7 @@ def process_tiled(
     for stage in planned.stages:
         x = _stage(x, stage, settings, tile)
     here = {"scheduler": "threads", "num_workers": workers}
-    with need("dask").config.set({"scheduler": scheduler} if scheduler is not None else here):
+    with need("dask").config.set(here if scheduler is None else {"scheduler": scheduler}):
         values = _mapped(x, planned, header.white)  # rescale computes the extremes here
         # Counted with the writing, in the same computations: the response is made once.
         clipped = need("dask.array").map_blocks(
