@@ -249,16 +249,18 @@ def check_bank(
     allowed: a script that builds the ``-k`` list need not treat one apart.
     """
     if len(settings.kernels) > MAX_BANK_KERNELS:
-        raise UsageError(
-            f"--bank takes at most {MAX_BANK_KERNELS} kernels, got {len(settings.kernels)}"
+        raise ParameterError(
+            f"bank takes at most {MAX_BANK_KERNELS} kernels, got {len(settings.kernels)}",
+            parameter="bank",
         )
     seen: dict[str, int] = {}
     for index, kernel in enumerate(settings.kernels):
         tag = kernel_tag(one_kernel(settings, index))
         if tag in seen:
-            raise UsageError(
-                f"--bank: kernels {seen[tag]} and {index + 1} are the same ({kernel.name}) and "
-                "would write the same outputs; give each kernel once"
+            raise ParameterError(
+                f"bank: kernels {seen[tag]} and {index + 1} are the same ({kernel.name}) and "
+                "would write the same outputs; give each kernel once",
+                parameter="bank",
             )
         seen[tag] = index + 1
     if template is not None and not {"kernel", "tag"} & set(template_fields(template)):
@@ -267,9 +269,10 @@ def check_bank(
             "would have one name; put {kernel} or {tag} in it"
         )
     if "-" in arguments:
-        raise UsageError(
-            "--bank names each output after its input, and standard input has no name; "
-            "save it to a file first"
+        raise ParameterError(
+            "bank names each output after its input, and standard input has no name; "
+            "save it to a file first",
+            parameter="bank",
         )
     if output == "-":
         raise UsageError(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from convcli import extras
 from convcli.choices import FORMAT_ALIASES, FileFormat
-from convcli.errors import ConvcliError, UsageError
+from convcli.errors import ConvcliError, ParameterError, UsageError
 from convcli.io.formats import (
     is_zarr_store,
     output_format,
@@ -97,26 +97,27 @@ def _as_tiled(job: Job, header: Header | None, tile: int) -> Job:
     if job.skip is not None or job.failure is not None:
         return job
     if is_remote(job.source) and (header is None or header.format != FileFormat.ZARR):
-        raise UsageError(f"{job.label}: --tile reads Zarr arrays from a store; "
-                         "a .npy or TIFF must be a file")  # fmt: skip
+        raise ParameterError("tile reads Zarr arrays from a store; a .npy or TIFF must be a file",
+                             parameter="tile", context=f"{job.label}: ")  # fmt: skip
     if header is None:
         return job
     if header.format not in TILEABLE or job.content is not None:
-        raise UsageError(
-            f"{job.label}: --tile filters .npy, TIFF and Zarr; this is a {header.format}"
-        )
+        raise ParameterError(f"tile filters .npy, TIFF and Zarr; this is a {header.format}",
+                             parameter="tile", context=f"{job.label}: ")  # fmt: skip
     if header.alpha or header.is_cmyk or header.frames > 1:
         what = "alpha" if header.alpha else "CMYK" if header.is_cmyk else f"{header.frames} pages"
-        raise UsageError(f"{job.label}: --tile takes one grey or colour image, not {what}")
+        raise ParameterError(f"tile takes one grey or colour image, not {what}",
+                             parameter="tile", context=f"{job.label}: ")  # fmt: skip
     fmt = job.format or (output_format(job.target.suffix) if job.target else None)
     if fmt is None or fmt.name not in TILEABLE:
         raise UsageError("--tile writes .npy, TIFF or Zarr outputs: give -o NAME.npy, NAME.tif "
                          "or NAME.zarr, a folder, or --format")  # fmt: skip
     if is_remote(job.target) and fmt.name != FileFormat.ZARR:
-        raise UsageError("--tile writes Zarr arrays to a store; a .npy or TIFF output must "
-                         "be a file")  # fmt: skip
+        raise ParameterError("tile writes Zarr arrays to a store; a .npy or TIFF output must "
+                             "be a file", parameter="tile")  # fmt: skip
     if fmt.name == FileFormat.TIF and tile % 16:
-        raise UsageError(f"--tile {tile}: a TIFF's tiles are a multiple of 16 samples a side")
+        raise ParameterError(f"tile {tile}: a TIFF's tiles are a multiple of 16 samples a side",
+                             parameter="tile")  # fmt: skip
     if fmt.name == FileFormat.ZARR and job.target is not None and exists(job.target):
         raise UsageError(f"{job.target} exists: a Zarr array is never written over another; "
                          "remove it, or give another -o or --skip-existing")  # fmt: skip
