@@ -12,15 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convcli.errors import InputError, ParameterError, UsageError
-from convcli.io.formats import (
-    OutputFormat,
-)
+from convcli.io.formats import OutputFormat
 from convcli.io.images import DEFAULT_MAX_PIXELS, Header
 from convcli.io.inputs import Input
-from convcli.io.storage import (
-    exists,
-    is_remote,
-)
+from convcli.io.storage import exists, is_remote
 from convcli.limits import MAX_BANK_KERNELS, MAX_MONTAGE_TILES
 from convcli.naming import (
     DEFAULT_TEMPLATE,

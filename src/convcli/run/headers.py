@@ -11,16 +11,10 @@ from typing import TYPE_CHECKING
 
 from convcli.choices import FileFormat
 from convcli.errors import InputError
-from convcli.io.formats import (
-    is_zarr_store,
-    unmarked_formats,
-)
+from convcli.io.formats import is_zarr_store, unmarked_formats
 from convcli.io.images import Header, probe_image
 from convcli.io.inputs import Input
-from convcli.io.storage import (
-    is_remote,
-    read_object,
-)
+from convcli.io.storage import is_remote, read_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, read_special_file
 from convcli.run.tiling import TILEABLE, TILED, tileable
 

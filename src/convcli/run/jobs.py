@@ -8,20 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convcli.errors import InputError, UsageError
-from convcli.io.formats import (
-    is_zarr_store,
-    output_format,
-    written_suffix,
-)
+from convcli.io.formats import is_zarr_store, output_format, written_suffix
 from convcli.io.inputs import IMAGE_SUFFIXES, Input
-from convcli.io.storage import (
-    exists,
-    location,
-)
-from convcli.naming import (
-    DEFAULT_TEMPLATE,
-    output_name,
-)
+from convcli.io.storage import exists, location
+from convcli.naming import DEFAULT_TEMPLATE, output_name
 from convcli.run.headers import read_header
 from convcli.run.model import Job, Settings, one_kernel
 from convcli.run.tiling import TILED
@@ -70,7 +60,7 @@ def output_folder(output: str | None, several: bool, bank: bool = False) -> Loca
     return None
 
 
-def plan_jobs(
+def name_jobs(
     inputs: list[Input],
     output: str | None,
     folder: Location | None,

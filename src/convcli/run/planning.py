@@ -14,21 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from convcli.errors import ParameterError, UsageError
-from convcli.io.formats import (
-    written_as_note,
-    written_suffix,
-)
+from convcli.io.formats import written_as_note, written_suffix
 from convcli.io.images import DEFAULT_MAX_PIXELS
 from convcli.io.inputs import Input, find_inputs
-from convcli.io.storage import (
-    is_folder,
-    is_remote,
-    list_ahead,
-)
+from convcli.io.storage import is_folder, is_remote, list_ahead
 from convcli.io.streams import is_special
 from convcli.run.checks import check_bank, check_jobs, check_sheet, named_as_outputs, refuse_clashes
 from convcli.run.headers import made_by_convcli, read_headers, read_special_files
-from convcli.run.jobs import output_folder, plan_jobs, with_content
+from convcli.run.jobs import name_jobs, output_folder, with_content
 from convcli.run.model import Job, Settings
 from convcli.run.tiling import mark_tiled
 
@@ -90,7 +83,7 @@ def plan_run(
     Raises
     ------
     UsageError
-        Naming what cannot be done (see :func:`plan_jobs` and :func:`check_jobs`).
+        Naming what cannot be done (see :func:`name_jobs` and :func:`check_jobs`).
     """
     if arguments.count("-") > 1:
         raise UsageError("standard input ('-') can be read only once")
@@ -109,7 +102,7 @@ def plan_run(
     made = [item for item in found if item.in_folder and made_by_convcli(headers.get(item.path))]
     left = set(made)
     rest = [item for item in found if item not in left]
-    jobs = plan_jobs(rest, output, folder, settings, template=template,
+    jobs = name_jobs(rest, output, folder, settings, template=template,
                      skip_existing=skip_existing, bank=bank)  # fmt: skip
     named_as = named_as_outputs(found, jobs, headers, settings)
     left_out = {item.path for item in named_as}

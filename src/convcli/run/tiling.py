@@ -13,15 +13,9 @@ from typing import TYPE_CHECKING
 from convcli import extras
 from convcli.choices import FORMAT_ALIASES, FileFormat
 from convcli.errors import ConvcliError, ParameterError, UsageError
-from convcli.io.formats import (
-    is_zarr_store,
-    output_format,
-)
+from convcli.io.formats import is_zarr_store, output_format
 from convcli.io.images import Header, too_many
-from convcli.io.storage import (
-    exists,
-    is_remote,
-)
+from convcli.io.storage import exists, is_remote
 from convcli.limits import MAX_PIXELS_LIMIT
 from convcli.run.model import InputPlan, Job, Settings, Stage
 from convcli.run.prepare import prepare_input
