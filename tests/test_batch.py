@@ -456,3 +456,28 @@ def test_an_output_format_the_user_gives_or_an_image_with_no_format_is_a_usage_e
         f"convcli: error: {scan}: '.dat' is no format convcli writes; give --format\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+# --- where the jobs run ---------------------------------------------------------------------
+
+
+def test_one_place_chooses_where_the_jobs_run():
+    from convcli.distributed.executors import DaskExecutor, executor_for
+    from convcli.run.executors import ProcessExecutor, SerialExecutor
+    from convcli.run.model import Job, RunOptions
+
+    files = [Job(f"{name}.png", Path(f"{name}.png"), Path(f"out/{name}.png"), None)
+             for name in "abc"]  # fmt: skip
+    stdin = Job("-", None, None, None)
+    tiled = Job("big.npy", Path("big.npy"), Path("out.npy"), None, tile=256)
+    skipped = Job("x.png", Path("x.png"), None, None, skip="output exists")
+    two, one = RunOptions(workers=2), RunOptions(workers=1)
+    client = object()  # never called while choosing
+    assert isinstance(executor_for(files, two), ProcessExecutor)
+    assert isinstance(executor_for(files, one), SerialExecutor)  # one worker: no pool
+    assert isinstance(executor_for([files[0], skipped], two), SerialExecutor)  # one to run
+    assert isinstance(executor_for([*files, stdin], two), SerialExecutor)  # stdin is read here
+    assert isinstance(executor_for([*files, tiled], two), SerialExecutor)  # a tile uses every core
+    assert isinstance(executor_for(files, two, client), DaskExecutor)
+    assert isinstance(executor_for([*files, tiled], two, client), SerialExecutor)  # tiles on it
+    assert isinstance(executor_for([skipped], two, client), SerialExecutor)  # nothing to send
