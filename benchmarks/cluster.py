@@ -95,7 +95,7 @@ def _trim_setting() -> str | None:
 
 def _warm() -> int:
     """Import what a batch task needs, once, so that no round pays for it (run on the workers)."""
-    import convcli.distributed.cluster  # noqa: F401
+    import convcli.distributed.executors  # noqa: F401
 
     return os.getpid()
 

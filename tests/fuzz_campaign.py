@@ -26,8 +26,8 @@ import atheris
 # keeps the arrays of every `<` alive (the first campaign grew by 370 MB a run on large
 # paddings and hit its memory limit). Coverage should guide the parsers.
 import convcli.engine._api
-import convcli.pipeline
 import convcli.ranges
+import convcli.run.pipeline
 
 with atheris.instrument_imports():
     import PIL.PngImagePlugin

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli import batch
 from convcli.cli import app
 from convcli.report import RECORD_KEYS
+from convcli.run import executors
 from helpers import SAMPLES, run, runner
 
 
@@ -266,13 +266,14 @@ def test_a_closed_stdout_is_not_a_traceback(photos):
 _MEASURE = """
 import sys, tracemalloc
 from pathlib import Path
-from convcli import pipeline
+from convcli.run import model, pipeline
 from convcli.kernels.catalog import load_kernel
 from convcli.io.formats import output_format
 source, target, spec = sys.argv[1:]
-settings = pipeline.Settings(kernels=(load_kernel(spec),), threads=1)
+settings = model.Settings(kernels=(load_kernel(spec),))
 tracemalloc.start()
-pipeline.process(Path(source), Path(target), settings, label="big", fmt=output_format("png"))
+pipeline.process(Path(source), Path(target), settings, label="big", fmt=output_format("png"),
+                 threads=1)
 print(tracemalloc.get_traced_memory()[1])
 """
 
@@ -298,12 +299,12 @@ def _die_on_coins(job):
     # Stands in for a worker the kernel's OOM killer takes: no exception, no cleanup.
     if job.label.endswith("coins.png"):
         os._exit(9)
-    return batch._run_in_worker_for_tests(job)
+    return executors._run_in_worker_for_tests(job)
 
 
 def test_a_worker_that_dies_fails_its_input_and_the_run_goes_on(photos, tmp_path, monkeypatch):
-    monkeypatch.setattr(batch, "_run_in_worker_for_tests", batch._work, raising=False)
-    monkeypatch.setattr(batch, "_work", _die_on_coins)
+    monkeypatch.setattr(executors, "_run_in_worker_for_tests", executors._work, raising=False)
+    monkeypatch.setattr(executors, "_work", _die_on_coins)
     result = run(
         "apply", str(photos), "-k", "box", "-o", str(tmp_path / "out"), "-j", "2", "--json"
     )
@@ -455,3 +456,28 @@ def test_an_output_format_the_user_gives_or_an_image_with_no_format_is_a_usage_e
         f"convcli: error: {scan}: '.dat' is no format convcli writes; give --format\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+# --- where the jobs run ---------------------------------------------------------------------
+
+
+def test_one_place_chooses_where_the_jobs_run():
+    from convcli.distributed.executors import DaskExecutor, executor_for
+    from convcli.run.executors import ProcessExecutor, SerialExecutor
+    from convcli.run.model import Job, RunOptions
+
+    files = [Job(f"{name}.png", Path(f"{name}.png"), Path(f"out/{name}.png"), None)
+             for name in "abc"]  # fmt: skip
+    stdin = Job("-", None, None, None)
+    tiled = Job("big.npy", Path("big.npy"), Path("out.npy"), None, tile=256)
+    skipped = Job("x.png", Path("x.png"), None, None, skip="output exists")
+    two, one = RunOptions(workers=2), RunOptions(workers=1)
+    client = object()  # never called while choosing
+    assert isinstance(executor_for(files, two), ProcessExecutor)
+    assert isinstance(executor_for(files, one), SerialExecutor)  # one worker: no pool
+    assert isinstance(executor_for([files[0], skipped], two), SerialExecutor)  # one to run
+    assert isinstance(executor_for([*files, stdin], two), SerialExecutor)  # stdin is read here
+    assert isinstance(executor_for([*files, tiled], two), SerialExecutor)  # a tile uses every core
+    assert isinstance(executor_for(files, two, client), DaskExecutor)
+    assert isinstance(executor_for([*files, tiled], two, client), SerialExecutor)  # tiles on it
+    assert isinstance(executor_for([skipped], two, client), SerialExecutor)  # nothing to send

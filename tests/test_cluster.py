@@ -195,11 +195,11 @@ def test_workers_with_another_convcli_are_refused(cluster, photos, tmp_path):
     address, client = cluster
 
     def pretend(version):
-        import convcli
+        from convcli import _version
 
-        convcli.__version__ = version
+        _version.__version__ = version
 
-    real = client.run(lambda: __import__("convcli").__version__)
+    real = client.run(lambda: __import__("convcli._version").__version__)
     client.run(pretend, "0.0.1")
     try:
         code, _, err = finish(convcli(str(photos), "-k", KERNEL, "-o", "out/", "--scheduler",
@@ -267,15 +267,21 @@ def test_a_tiled_tiff_is_read_and_written_in_tiles_on_the_cluster(cluster, tmp_p
 
 
 def test_the_library_runs_a_planned_batch_on_a_cluster(cluster, photos, tmp_path):
-    from convcli import batch, planning
+    from convcli.distributed.cluster import session
+    from convcli.distributed.executors import DaskExecutor, executor_for
     from convcli.kernels.catalog import load_kernel
-    from convcli.pipeline import Settings
+    from convcli.run.batch import run_batch
+    from convcli.run.model import RunOptions, Settings
+    from convcli.run.planning import plan_run
 
     address, _ = cluster
-    settings = Settings(kernels=(load_kernel("box"),))
+    settings, options = Settings(kernels=(load_kernel("box"),)), RunOptions()
     names = [str(photos / "img00.png"), str(photos / "img05b.png")]
-    planned = planning.plan(names, f"{tmp_path}/out/", settings)
-    reports = batch.run_jobs(planned.jobs, settings, batch.RunOptions(scheduler=address))
+    planned = plan_run(names, f"{tmp_path}/out/", settings)
+    with session(address, 1, names) as client:
+        executor = executor_for(planned.jobs, options, client)
+        assert isinstance(executor, DaskExecutor)
+        reports = run_batch(planned.jobs, settings, options, executor)
     assert [report.status for report in reports] == ["ok", "error"]
     assert (tmp_path / "out" / "img00_box.png").is_file()
 

@@ -365,7 +365,7 @@ def test_a_failed_write_leaves_the_previous_file_whole(folder, tmp_path, monkeyp
         stream.write(b"half a picture")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("convcli.output.write_image", full_disk)
+    monkeypatch.setattr("convcli.run.output.write_image", full_disk)
     with pytest.raises(InputError, match="cannot write: No space left on device"):
         convcli.write(convcli.read(folder / "rgba.png"), target)
     assert target.read_bytes() == b"the previous output"

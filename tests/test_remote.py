@@ -148,7 +148,7 @@ def test_an_output_appears_whole_or_not_at_all(bucket, monkeypatch):
         stream.write(b"\x89PNG half an image")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("convcli.output.write_image", broken)
+    monkeypatch.setattr("convcli.run.output.write_image", broken)
     result = run("apply", f"{url}/photos/camera.png", "-k", KERNEL, "-o", f"{url}/out/x.png")
     assert result.exit_code == 1
     assert keys(fs, f"{url}/out/") == []

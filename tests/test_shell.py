@@ -341,10 +341,10 @@ def test_ctrl_c_while_planning_says_so(tmp_path):
 
 
 def test_workers_end_by_themselves_after_a_successful_batch(tmp_path, monkeypatch):
-    import convcli.batch
+    import convcli.run.executors
 
     stopped = []
-    monkeypatch.setattr(convcli.batch, "_stop_workers", lambda pool: stopped.append(pool))
+    monkeypatch.setattr(convcli.run.executors, "_stop_workers", lambda pool: stopped.append(pool))
     for name in ("a", "b", "c"):
         shutil.copy(COINS, tmp_path / f"{name}.png")
     result = run("apply", str(tmp_path), "-k", "box", "-o", str(tmp_path / "out"), "-j", "2", "-q")
@@ -353,11 +353,11 @@ def test_workers_end_by_themselves_after_a_successful_batch(tmp_path, monkeypatc
 
 
 def test_workers_are_stopped_when_the_batch_stops_early(tmp_path, monkeypatch):
-    import convcli.batch
+    import convcli.run.executors
 
     stopped = []
-    original = convcli.batch._stop_workers
-    monkeypatch.setattr(convcli.batch, "_stop_workers",
+    original = convcli.run.executors._stop_workers
+    monkeypatch.setattr(convcli.run.executors, "_stop_workers",
                         lambda pool: (stopped.append(pool), original(pool)))  # fmt: skip
     (tmp_path / "a.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
     for name in ("b", "c", "d"):

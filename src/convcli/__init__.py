@@ -9,6 +9,7 @@ errors they raise. Each is loaded on first use, so that ``import convcli``
 (and ``convcli --help``) stays fast.
 """
 
+from convcli._version import __version__
 from convcli.errors import ConvcliError, InputError, KernelError, ParameterError, UsageError
 
 # Not typing's: importing typing would take longer than the rest of `import convcli`.
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from convcli.library.images import Image, read, write
     from convcli.library.kernels import convolve, kernel
 
-__version__ = "0.2.0"
+
 # Where each of the names loaded on first use lives.
 _LAZY = {
     "Explanation": "convcli.explain",

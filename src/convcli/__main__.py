@@ -1,5 +1,5 @@
 """``python -m convcli``: the same as the ``convcli`` command."""
 
-from convcli.cli import main  # noqa: TID251 (this is the command line's entry point)
+from convcli.cli import main  # the command line's entry point
 
 main()

@@ -75,6 +75,14 @@ class Range(StrEnum):
     RAW = "raw"
 
 
+class Depth(StrEnum):
+    """The sample types an output is written in (NumPy's names)."""
+
+    UINT8 = "uint8"
+    UINT16 = "uint16"
+    FLOAT32 = "float32"
+
+
 class Colormap(StrEnum):
     """The false-colour heat maps of ``--colormap``."""
 

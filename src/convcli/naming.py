@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from convcli.io.storage import Location
-    from convcli.pipeline import Settings
+    from convcli.run.model import Settings
 
 DEFAULT_TEMPLATE = "{stem}_{tag}{suffix}"
 FIELDS = {
@@ -79,7 +79,7 @@ def output_name(source: Location, settings: Settings, suffix: str, template: str
     --------
     >>> from pathlib import Path
     >>> from convcli.kernels.catalog import load_kernel
-    >>> from convcli.pipeline import Settings
+    >>> from convcli.run.model import Settings
     >>> settings = Settings(kernels=(load_kernel("box:5"),), padding="valid", stride=(2,))
     >>> output_name(Path("photos/cat.png"), settings, ".png", DEFAULT_TEMPLATE)
     'cat_box-size-5_valid_s2.png'

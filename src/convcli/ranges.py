@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from convcli.choices import Range
+from convcli.choices import Depth, Range
 
 __all__ = [
     "DEPTHS",
@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 # The sample types an output can have, and the value of full intensity in each.
-DEPTHS = {"uint8": 255, "uint16": 65535, "float32": None}
+DEPTHS: dict[str, int | None] = {Depth.UINT8: 255, Depth.UINT16: 65535, Depth.FLOAT32: None}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,15 @@ RECORD_KEYS = (
 )  # fmt: skip
 REPORT_SUFFIXES = (".json", ".csv")
 _SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+class Status(StrEnum):
+    """What became of one input: the ``status`` of its record."""
+
+    OK = "ok"
+    PLANNED = "planned"  # a dry run: worked out from the input, nothing written
+    ERROR = "error"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -43,7 +53,7 @@ class Report:
     output: str | None
     kernel: str
     pad_mode: str
-    status: str = "ok"  # ok, planned (--dry-run), error or skipped
+    status: Status = Status.OK
     stages: list[StageReport] = field(default_factory=list)
     input_shape: tuple[int, ...] | None = None  # of the file, alpha included
     output_shape: tuple[int, ...] | None = None  # of what is written
@@ -61,7 +71,7 @@ class Report:
         first = self.stages[0] if self.stages else None
         record: dict[str, Any] = {
             "input": self.input,
-            "output": self.output if self.status in ("ok", "planned") else None,
+            "output": self.output if self.status in (Status.OK, Status.PLANNED) else None,
             "status": self.status,
             "kernel": self.kernel,
             "input_shape": _list(self.input_shape),

@@ -57,11 +57,11 @@ from convcli.naming import check_template
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from convcli.batch import RunOptions
+    from convcli.cli.feedback import Feedback
     from convcli.pictures.montage import BankSheet, SheetRequest
-    from convcli.pipeline import Settings
-    from convcli.planning import Job, Planned
     from convcli.report import Report
+    from convcli.run.model import Job, RunOptions, Settings
+    from convcli.run.planning import RunPlan
 
 
 EXAMPLES = examples(
@@ -111,11 +111,12 @@ def apply(
     tile: TileOption = None,
 ) -> int:
     """Filter images (or .npy arrays) with one kernel, a pipeline of kernels, or a bank."""
-    from convcli import batch, planning
-    from convcli.cli.feedback import Feedback, kernel_notes, note_line
+    from convcli.cli.feedback import Feedback, kernel_notes
     from convcli.io.pillow import DEFAULT_MAX_PIXELS
     from convcli.kernels.catalog import KERNEL_PATH_VARIABLE
-    from convcli.report import check_report_path, write_report
+    from convcli.report import check_report_path
+    from convcli.run.model import RunOptions
+    from convcli.run.planning import plan_run
 
     sheet = _sheet_request(montage, bank, colormap, montage_scale)
     streams = _streams_checked(environment(ctx), inputs, json_lines)
@@ -123,43 +124,20 @@ def apply(
     kernel_notes(settings.kernels, KERNEL_PATH_VARIABLE)
     if report is not None:
         check_report_path(report)
-    limit = max_pixels or DEFAULT_MAX_PIXELS
-    workers = jobs or usable_cpus()
-    with _cluster(scheduler, workers, inputs):  # reached and checked before anything is written
-        planned = planning.plan(
+    options = RunOptions(workers=jobs or usable_cpus(), fail_fast=fail_fast, dry_run=dry_run,
+                         max_pixels=max_pixels or DEFAULT_MAX_PIXELS)  # fmt: skip
+    with _cluster(scheduler, options.workers, inputs) as client:  # before anything is written
+        planned = plan_run(
             inputs, output, settings, template=name and check_template(name), recursive=recursive,
-            skip_existing=skip_existing, max_pixels=limit, dry_run=dry_run, bank=bank,
-            sheet=sheet.path if sheet else None,
+            skip_existing=skip_existing, max_pixels=options.max_pixels, dry_run=dry_run, bank=bank,
+            sheet=sheet.path if sheet else None, tile=tile,
         )  # fmt: skip
-        if report is not None:
-            targets = [job.target for job in planned.jobs if isinstance(job.target, Path)]
-            check_report_path(report, targets)
-        to_stdout = _image_to_stdout(planned.jobs, streams, json_lines)
-        options = batch.RunOptions(
-            workers=workers, scheduler=scheduler or None, fail_fast=fail_fast, dry_run=dry_run,
-            max_pixels=limit,
-        )  # fmt: skip
+        to_stdout = _check_outputs(planned, report, streams, json_lines)
         drawing = _drawing(sheet, planned, settings, options, kernel)
-        for note in planned.notes:
-            note_line(note)
-        feedback = Feedback(
-            len(planned.jobs),
-            json_lines=json_lines,
-            quiet=quiet,
-            every_row=verbose or dry_run,
-            table_on_stderr=to_stdout,
-            streams=streams,
-        )
-        each = _each(feedback.report, _fed(drawing, planned.jobs, settings, options))
-        with feedback.progress():
-            reports = batch.run_jobs(planned.jobs, settings, options, each)
-        feedback.finish(reports)
-    if report is not None:
-        write_report(report, reports)
-    if drawing:  # after the records and the report: a sheet that cannot be written loses neither
-        drawing.write()
-    failed = any(done.status == "error" for done in reports)
-    return int(ExitCode.FAILED if failed else ExitCode.OK)
+        feedback = Feedback(len(planned.jobs), json_lines=json_lines, quiet=quiet, streams=streams,
+                            every_row=verbose or dry_run, table_on_stderr=to_stdout)  # fmt: skip
+        reports = _run(planned, settings, options, client, feedback, drawing)
+    return _finish(reports, report, drawing)
 
 
 def _streams_checked(streams: Environment, inputs: list[str], json_lines: bool) -> Environment:
@@ -171,9 +149,18 @@ def _streams_checked(streams: Environment, inputs: list[str], json_lines: bool) 
     return streams
 
 
-def _image_to_stdout(jobs: "list[Job]", streams: Environment, json_lines: bool) -> bool:
-    """Whether an image goes to standard output (-o -), refused where that cannot be."""
-    to_stdout = any(job.target is None and job.skip is None and job.failure is None for job in jobs)
+def _check_outputs(
+    planned: "RunPlan", report: Path | None, streams: Environment, json_lines: bool
+) -> bool:
+    """Refuse outputs that clash with the report or the terminal; return whether one is stdout."""
+    from convcli.report import check_report_path
+
+    if report is not None:
+        targets = [job.target for job in planned.jobs if isinstance(job.target, Path)]
+        check_report_path(report, targets)
+    to_stdout = any(
+        job.target is None and job.skip is None and job.failure is None for job in planned.jobs
+    )
     if json_lines and to_stdout:
         raise UsageError("--json and -o - both want standard output; write the image to a file")
     if to_stdout and streams.stdout_isatty:  # as gzip refuses
@@ -182,6 +169,41 @@ def _image_to_stdout(jobs: "list[Job]", streams: Environment, json_lines: bool) 
             "redirect it (> out.png) or use -o FILE"
         )
     return to_stdout
+
+
+def _run(
+    planned: "RunPlan",
+    settings: "Settings",
+    options: "RunOptions",
+    client: Any,
+    feedback: "Feedback",
+    drawing: "BankSheet | None",
+) -> "list[Report]":
+    """Run the batch on the executor its jobs call for; feedback and the sheet see each report."""
+    from convcli.cli.feedback import note_line
+    from convcli.distributed.executors import executor_for  # Dask itself only if asked for
+    from convcli.run.batch import run_batch
+
+    for note in planned.notes:
+        note_line(note)
+    each = _each(feedback.report, _fed(drawing, planned.jobs, settings, options))
+    with feedback.progress():
+        executor = executor_for(planned.jobs, options, client)
+        reports = run_batch(planned.jobs, settings, options, executor, each)
+    feedback.finish(reports)
+    return reports
+
+
+def _finish(reports: "list[Report]", report: Path | None, drawing: "BankSheet | None") -> int:
+    """Write the report file and the contact sheet; return the exit code of the run."""
+    from convcli.report import Status, write_report
+
+    if report is not None:
+        write_report(report, reports)
+    if drawing:  # after the records and the report: a sheet that cannot be written loses neither
+        drawing.write()
+    failed = any(done.status == Status.ERROR for done in reports)
+    return int(ExitCode.FAILED if failed else ExitCode.OK)
 
 
 def _sheet_request(
@@ -207,7 +229,7 @@ def _sheet_request(
 
 def _drawing(
     sheet: "SheetRequest | None",
-    planned: "Planned",
+    planned: "RunPlan",
     settings: "Settings",
     options: "RunOptions",
     specs: list[str],
@@ -228,9 +250,9 @@ def _fed(
     """Return a callback that gives the sheet each report with its job (they come in order)."""
     if drawing is None:
         return None
-    from convcli.batch import job_source
     from convcli.cli.text import shown
     from convcli.pictures.montage import Response
+    from convcli.run.job import job_source
 
     pending = iter(jobs)
 
@@ -256,9 +278,8 @@ def _each(*calls: "Callable[[Report], None] | None") -> "Callable[[Report], None
     return each
 
 
-def _cluster(
-    scheduler: str | None, workers: int, inputs: list[str]
-) -> AbstractContextManager[None]:
+def _cluster(scheduler: str | None, workers: int, inputs: list[str]) -> AbstractContextManager[Any]:
+    """Open the cluster asked for: its client (a Dask Client), or None."""
     if not scheduler:
         return contextlib.nullcontext()
     from convcli.distributed.cluster import session  # Dask: only when a cluster is asked for
@@ -283,7 +304,7 @@ def settings_from(options: Mapping[str, Any]) -> "Settings":
     from convcli.choices import PAD_MODE_ALIASES, PadMode
     from convcli.cli.options import parse_ints, parse_padding
     from convcli.kernels.catalog import load_kernel
-    from convcli.pipeline import Settings
+    from convcli.run.model import Settings
 
     colormap = options["colormap"]
     output_range = options["output_range"] and choose(Range, options["output_range"], "range")
@@ -303,7 +324,6 @@ def settings_from(options: Mapping[str, Any]) -> "Settings":
         format=options["output_format"],
         compress_level=options["compress_level"],
         quality=options["quality"],
-        tile=options["tile"],
         strip=options["strip"],
         frame=options["frame"],
     )

@@ -108,7 +108,7 @@ def explain(
     from convcli.explain import crop_forms, one_matrix, read_input
     from convcli.explain import explain as work_out
     from convcli.kernels.catalog import load_kernel
-    from convcli.pipeline import padding_for, per_axis
+    from convcli.run.prepare import padding_for, per_axis
 
     if frames is not None and animate is None:
         raise UsageError("--frames counts the frames of --animate: give --animate FILE too")

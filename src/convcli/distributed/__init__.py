@@ -6,13 +6,15 @@ and is imported only here, when one of these is used.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from convcli import extras
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the same names, for type checkers (tests/test_layers.py ties the two)
     from convcli.distributed.tiles import convolve as convolve
 
+_HOMES = {"convolve": "tiles"}  # loaded on first use: Dask is imported only then
 __all__ = ["convolve", "need"]
 
 
@@ -22,8 +24,6 @@ def need(module: str) -> Any:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "convolve":
-        from convcli.distributed.tiles import convolve
-
-        return convolve
-    raise AttributeError(f"module 'convcli.distributed' has no attribute {name!r}")
+    if name not in _HOMES:
+        raise AttributeError(f"module 'convcli.distributed' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"convcli.distributed.{_HOMES[name]}"), name)

@@ -1,48 +1,33 @@
-"""A batch on a Dask cluster: workers read and write shared storage; reports travel back.
+"""Connecting to a Dask cluster (or starting a local one) and checking its workers.
 
-Only job descriptions go to the workers and only report records come back:
-each worker reads its inputs and writes its outputs itself (atomically, with
-this run's token in the temporary names), so the client never holds pixels.
-Jobs travel in groups, so that a million files are not a million tasks, and
-come back in the order of the inputs. A group whose worker died is retried
-by Dask; if it keeps killing workers, its jobs run one by one, so that only
-the input that kills a worker fails.
+The client it yields is handed to the executor that runs a batch there
+(:mod:`convcli.distributed.executors`) and to the tiled path as its
+scheduler; nothing here remembers it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import logging
 import signal
 import threading
-from collections.abc import Generator, Iterator
-from dataclasses import replace
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from convcli import __version__
-from convcli.batch import DIED, RunOptions, failed_report, run_job
+from convcli._version import __version__
 from convcli.distributed import need
 from convcli.errors import ConvcliError, UsageError
-from convcli.io.atomic import run_token, running_as
 from convcli.io.storage import exists, is_url, location
 from convcli.limits import MAX_JOBS
-from convcli.pipeline import Settings
-from convcli.planning import Job
-from convcli.report import Report
 
 if TYPE_CHECKING:
     from distributed import Client
-
-    from convcli.io.storage import Location
 
 LOCAL = "local"
 CONNECT_SECONDS = 5
 SCHEMES = ("tcp", "tls", "ws", "wss")  # Dask's transports between machines
 ENCRYPTED_SCHEMES = ("tls", "wss")
-GROUP_MOST = 64  # files per task, at most: about 470 tasks/s go through one scheduler
-TASKS_PER_WORKER = 8  # at least, while groups are not full: the load stays balanced
 # A local cluster's workers only run convcli's tasks: Dask's statistical profiler (every 10 ms)
 # and its monitors (every 20 and 500 ms) only feed the dashboard; together they cost its
 # worker processes about 1 CPU second in 200 images on 2 workers (measured).
@@ -53,132 +38,9 @@ QUIET_WORKERS = {
 }
 
 
-def execute(jobs: list[Job], settings: Settings, options: RunOptions) -> Generator[Report]:
-    """Yield each job's report, in order, from a Dask cluster (``options.scheduler``).
-
-    Leaving early (an interrupt, ``--fail-fast``) cancels every task not yet
-    started; a local cluster is stopped with its worker processes.
-
-    Raises
-    ------
-    UsageError
-        The scheduler cannot be reached, or its workers run another convcli
-        or cannot see the inputs.
-    """
-    if any(job.source is None for job in jobs):
-        raise UsageError("a cluster's workers cannot read standard input; run without --scheduler")
-    settings = replace(settings, threads=1)  # the cluster's workers share the cores
-    with contextlib.ExitStack() as stack:
-        if _current.get() is None:  # called as a library, with no session open: open one
-            inputs = [str(job.source) for job in jobs]
-            stack.enter_context(session(options.scheduler or LOCAL, options.workers, inputs))
-        client = _current.get()
-        assert client is not None
-        groups, start = [], 0
-        for size in group_sizes(len(jobs), max(1, len(client.scheduler_info()["workers"]))):
-            groups.append(jobs[start : start + size])
-            start += size
-        token, here = run_token(), Path.cwd()
-        futures: list[Any] = [
-            client.submit(run_group, _anchored(group, here), settings, options, token, pure=False)
-            for group in groups
-        ]
-        try:
-            for index, group in enumerate(groups):
-                reports = _reports(client, futures[index], group, settings, options, token)
-                for job, report in zip(group, reports, strict=True):
-                    yield _as_given(report, job)
-                futures[index] = None  # released: a finished task is never run again
-        finally:
-            client.cancel([future for future in futures if future is not None])  # type: ignore[no-untyped-call]
-
-
-def group_size(jobs: int, workers: int) -> int:
-    """Files per task: enough tasks to keep every worker busy, no more than needed.
-
-    Examples
-    --------
-    >>> group_size(200, 2), group_size(1_000_000, 100), group_size(3, 8)
-    (13, 64, 1)
-    """
-    return max(1, min(GROUP_MOST, -(-jobs // (workers * TASKS_PER_WORKER))))
-
-
-def group_sizes(jobs: int, workers: int) -> list[int]:
-    """Sizes of the successive tasks: each sized for the jobs still left, so they shrink.
-
-    Equal groups left one worker idle at the end while another ran its last
-    group (200 images on 2 workers: 104 against 96, 0.4 s); tasks of one file
-    at the end let every worker finish within about one image of the others.
-
-    Examples
-    --------
-    >>> sizes = group_sizes(200, 2)
-    >>> sizes[:4], sizes[-3:], len(sizes), sum(sizes)
-    ([13, 12, 11, 11], [1, 1, 1], 49, 200)
-    """
-    sizes = []
-    while jobs:
-        sizes.append(group_size(jobs, workers))
-        jobs -= sizes[-1]
-    return sizes
-
-
-def _anchored(jobs: list[Job], here: Path) -> list[Job]:
-    """Make the jobs' paths absolute: a remote worker has another working folder."""
-    return [replace(job, source=_absolute(job.source, here),
-                    target=_absolute(job.target, here)) for job in jobs]  # fmt: skip
-
-
-def _absolute(where: Location | None, here: Path) -> Location | None:
-    return here / where if isinstance(where, Path) else where  # a URL is absolute
-
-
-def _as_given(report: Report, job: Job) -> Report:
-    """Name the report's output as the user gave it, as a local run does."""
-    if report.output is None or job.target is None:
-        return report
-    return replace(report, output=str(job.target))
-
-
-def run_group(jobs: list[Job], settings: Settings, options: RunOptions, token: str) -> list[Report]:
-    """Run a group of jobs on a worker, for the run ``token`` (a Dask task)."""
-    with running_as(token):
-        return [run_job(job, settings, options) for job in jobs]
-
-
-def _reports(
-    client: Client,
-    future: Any,
-    group: list[Job],
-    settings: Settings,
-    options: RunOptions,
-    token: str,
-) -> Iterator[Report]:
-    killed = need("distributed").KilledWorker
-    try:
-        yield from future.result()
-    except killed:  # it killed worker after worker: each job alone tells which one did
-        for job in group:
-            alone = client.submit(run_group, _anchored([job], Path.cwd()), settings, options,
-                                  token, pure=False)  # fmt: skip
-            try:
-                yield from alone.result()
-            except killed:
-                yield failed_report(job, settings, f"{job.label}: {DIED}")
-
-
-_current: contextvars.ContextVar[Client | None] = contextvars.ContextVar("client", default=None)
-
-
-def in_session() -> bool:
-    """Whether a cluster session is open (its client is then Dask's default scheduler)."""
-    return _current.get() is not None
-
-
 @contextlib.contextmanager
-def session(address: str, workers: int, inputs: list[str]) -> Iterator[None]:
-    """Connect to a cluster (or start a local one) and check it, for the batches run inside.
+def session(address: str, workers: int, inputs: list[str]) -> Iterator[Client]:
+    """Connect to a cluster (or start a local one), check it, and yield its client.
 
     Open it before anything is written: an unreachable scheduler, or workers
     that run another convcli or cannot see ``inputs``, are usage errors.
@@ -186,11 +48,7 @@ def session(address: str, workers: int, inputs: list[str]) -> Iterator[None]:
     """
     with _client(address, workers) as client:
         _check_workers(client, inputs)
-        token = _current.set(client)
-        try:
-            yield
-        finally:
-            _current.reset(token)
+        yield client
 
 
 @contextlib.contextmanager
@@ -314,7 +172,7 @@ def _sees(where: str) -> bool:
 
 def _worker_version() -> str | None:
     try:
-        import convcli
+        from convcli import _version
     except ImportError:
         return None
-    return convcli.__version__
+    return _version.__version__

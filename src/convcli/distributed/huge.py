@@ -22,40 +22,60 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli import __version__
-from convcli.choices import FileFormat, Range
+from convcli._version import __version__
+from convcli.choices import Depth, FileFormat, Range
 from convcli.distributed import need
 from convcli.distributed.tiles import convolve
 from convcli.errors import InputError, cannot_write
 from convcli.io.arrays import NpyRegions, TiffRegions, ZarrRegions, write_tiled_tiff
 from convcli.io.atomic import replaced_atomically
 from convcli.io.picture import Header
+from convcli.io.reading import probe_image
 from convcli.io.storage import written_or_removed
-from convcli.output import provenance, strides
-from convcli.pipeline import Plan, Settings, Stage, combined, tell_clipped
 from convcli.ranges import clipped_share, finite_bounds, map_range
-from convcli.report import Report, StageReport
+from convcli.report import Report, StageReport, Status
+from convcli.run.model import InputPlan, Job, RunOptions, Settings, Stage
+from convcli.run.output import provenance, strides
+from convcli.run.pipeline import combined, tell_clipped
+from convcli.run.prepare import prepare_input
+from convcli.run.tiling import TILED
 
 if TYPE_CHECKING:
     import dask.array as da
+    from distributed import Client
 
     from convcli.io.storage import Location
+
+
+def run_tiled(job: Job, settings: Settings, options: RunOptions, client: Client | None) -> Report:
+    """Run a job marked tiled: its header read, its plan made, then :func:`process_tiled`."""
+    assert job.source is not None
+    assert job.target is not None
+    assert job.tile is not None
+    header = probe_image(job.source, job.label, TILED)
+    planned = prepare_input(header, settings, job.format, TILED)
+    return process_tiled(job.source, job.target, header, planned, settings, tile=job.tile,
+                         label=job.label, dry_run=options.dry_run, scheduler=client,
+                         workers=options.workers)  # fmt: skip
 
 
 def process_tiled(
     source: Location,
     target: Location,
     header: Header,
-    planned: Plan,
+    planned: InputPlan,
     settings: Settings,
     *,
+    tile: int,
     label: str,
     dry_run: bool = False,
+    scheduler: Client | None = None,
     workers: int = 1,
 ) -> Report:
-    """Filter an input in tiles of ``settings.tile`` output samples a side into ``target``.
+    """Filter an input in tiles of ``tile`` output samples a side into ``target``.
 
-    Runs on the Dask cluster in use, if any, else in ``workers`` threads.
+    Runs on the Dask cluster of ``scheduler``, a client, if given, else in
+    ``workers`` threads here.
 
     Raises
     ------
@@ -63,22 +83,21 @@ def process_tiled(
         The output cannot be written.
     """
     started = time.perf_counter()
-    assert settings.tile is not None
     report = Report(label, str(target), settings.kernel_name, settings.pad_mode)
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
     report.range = planned.range
     report.stages = [StageReport(s.kernel.name, s.geometry, s.method, None) for s in planned.stages]
     if dry_run:
-        report.status = "planned"
+        report.status = Status.PLANNED
         report.seconds = time.perf_counter() - started
         return report
-    chunks = _input_chunks(planned, settings.tile)
+    chunks = _input_chunks(planned, tile)
     x = need("dask.array").from_array(_regions(source, header), chunks=chunks, asarray=False,
                                       lock=False, fancy=False)  # fmt: skip
     for stage in planned.stages:
-        x = _stage(x, stage, settings)
-    here = {} if _on_a_cluster() else {"scheduler": "threads", "num_workers": workers}
-    with need("dask").config.set(here):
+        x = _stage(x, stage, settings, tile)
+    here = {"scheduler": "threads", "num_workers": workers}
+    with need("dask").config.set(here if scheduler is None else {"scheduler": scheduler}):
         values = _mapped(x, planned, header.white)  # rescale computes the extremes here
         # Counted with the writing, in the same computations: the response is made once.
         clipped = need("dask.array").map_blocks(
@@ -91,7 +110,7 @@ def process_tiled(
                 carried, exif = TiffRegions.carried(source, strides(planned))
                 if exif:
                     report.notes.append(f"{label}: its EXIF is not carried in tiles")
-            outside = _write_tiff(values, clipped, _file(target), settings, planned, carried)
+            outside = _write_tiff(values, clipped, _file(target), settings, planned, carried, tile)
         elif planned.format.name == FileFormat.ZARR:
             outside = _write_zarr(values, clipped, target, settings, planned)
         else:
@@ -117,21 +136,20 @@ def _regions(source: Location, header: Header) -> NpyRegions | TiffRegions | Zar
     return TiffRegions(where, shape, dtype)
 
 
-def _input_chunks(planned: Plan, tile: int) -> tuple[int, ...]:
+def _input_chunks(planned: InputPlan, tile: int) -> tuple[int, ...]:
     """Input chunks that make output tiles of ``tile`` samples a side in the first stage."""
     g = planned.stages[0].geometry
     spatial = tuple(tile * step for step in g.stride)
     return (*spatial, *g.channel_shape)
 
 
-def _stage(x: da.Array, stage: Stage, settings: Settings) -> da.Array:
+def _stage(x: da.Array, stage: Stage, settings: Settings, tile: int) -> da.Array:
     """Filter by one kernel of the pipeline, lazily: components combined, bias added."""
-    assert settings.tile is not None
     g = stage.geometry
     parts = [
         convolve(x, matrix, padding=g.padding, pad_mode=settings.pad_mode,
                  pad_value=settings.pad_value, stride=g.stride, dilation=g.dilation,
-                 flip=settings.flip, method=stage.method, chunks=settings.tile)
+                 flip=settings.flip, method=stage.method, chunks=tile)
         for matrix in stage.matrices
     ]  # fmt: skip
     if len(parts) == 1 and not stage.kernel.bias:
@@ -146,9 +164,9 @@ def _combine(*parts_and_bias: Any) -> npt.NDArray[np.floating]:
     return combined([np.array(part, dtype=np.float32) for part in parts], bias)  # copies
 
 
-def _mapped(x: da.Array, planned: Plan, white: float) -> da.Array:
+def _mapped(x: da.Array, planned: InputPlan, white: float) -> da.Array:
     """Map the response to the output's samples, tile by tile (rescale: bounds first)."""
-    if planned.range == Range.RAW and planned.depth == "float32":
+    if planned.range == Range.RAW and planned.depth == Depth.FLOAT32:
         return x
     bounds, arrays = None, need("dask.array")
     if planned.range == Range.RESCALE:  # the whole response's extremes first, as locally
@@ -171,7 +189,7 @@ def _map_block(
     block: npt.NDArray[np.floating],
     mode: Range,
     white: float,
-    depth: str,
+    depth: Depth,
     bounds: tuple[float, float] | None,
 ) -> npt.NDArray[np.generic]:
     with np.errstate(all="ignore"):
@@ -179,7 +197,7 @@ def _map_block(
 
 
 def _clipped_block(
-    block: npt.NDArray[np.floating], mode: Range, white: float, depth: str
+    block: npt.NDArray[np.floating], mode: Range, white: float, depth: Depth
 ) -> npt.NDArray[np.float64]:
     """Count the values of a tile that the range mapping clips."""
     with np.errstate(all="ignore"):
@@ -200,7 +218,7 @@ def _write_npy(values: da.Array, clipped: da.Array, target: Path) -> float:
 
 
 def _write_zarr(
-    values: da.Array, clipped: da.Array, target: Location, settings: Settings, planned: Plan
+    values: da.Array, clipped: da.Array, target: Location, settings: Settings, planned: InputPlan
 ) -> float:
     """Write ``values`` into a Zarr array: each tile's task writes its own chunk, at once.
 
@@ -240,14 +258,14 @@ def _write_tiff(
     clipped: da.Array,
     target: Path,
     settings: Settings,
-    planned: Plan,
+    planned: InputPlan,
     carried: dict[str, Any],
+    tile: int,
 ) -> float:
     """Write ``values`` into a tiled TIFF, a row of tiles at a time, in order.
 
     Returns how many values were clipped (``clipped``, computed row by row alongside).
     """
-    assert settings.tile is not None
     outside = [0.0]
 
     def rows() -> Iterator[npt.NDArray[np.generic]]:
@@ -263,7 +281,7 @@ def _write_tiff(
                "software": f"convcli {__version__}",
                "description": provenance(settings, planned.range), **carried}  # fmt: skip
     with _atomically(target) as temporary:
-        write_tiled_tiff(temporary, rows(), values.shape, values.dtype, settings.tile, options)
+        write_tiled_tiff(temporary, rows(), values.shape, values.dtype, tile, options)
     return outside[0]
 
 
@@ -279,9 +297,3 @@ def _atomically(target: Path, *, folder: bool = False) -> Iterator[Path]:
             yield temporary
     except OSError as error:
         raise cannot_write(target, error) from None
-
-
-def _on_a_cluster() -> bool:
-    from convcli.distributed.cluster import in_session
-
-    return in_session()

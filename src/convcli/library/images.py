@@ -28,9 +28,9 @@ from convcli.io.reading import iter_frames, read_image
 from convcli.io.storage import is_remote, is_url, location, read_object, write_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, is_special, read_special_file, read_stream
 from convcli.limits import COMPRESS_LEVELS, MAX_FRAMES, MAX_PIXELS_LIMIT, QUALITIES
-from convcli.output import write_output, write_output_frames
-from convcli.pipeline import Settings
 from convcli.ranges import map_range
+from convcli.run.model import Settings
+from convcli.run.output import write_output, write_output_frames
 
 if TYPE_CHECKING:
     from upath import UPath

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, PngImagePlugin
 
-from convcli import __version__
+from convcli._version import __version__
 from convcli.choices import Colormap, FileFormat, MontageScale, Range
 from convcli.colormaps import lookup_table
 from convcli.errors import ConvcliError, ParameterError, cannot_write
@@ -39,8 +39,9 @@ from convcli.io.streams import STDIN_BYTES_PER_PIXEL
 from convcli.kernels.kernel import Kernel
 from convcli.limits import MAX_KERNEL_PICTURE, MONTAGE_TILE
 from convcli.pictures.draw import Font, fitted, font, heat_map
-from convcli.pipeline import Settings, process
 from convcli.report import Report
+from convcli.run.model import Settings
+from convcli.run.pipeline import process
 
 if TYPE_CHECKING:
     from convcli.io.storage import Location

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from convcli import __version__
-from convcli.choices import Range
+from convcli._version import __version__
+from convcli.choices import Depth, Range
 from convcli.errors import cannot_write
 from convcli.io.atomic import write_atomically
 from convcli.io.formats import OutputFormat
@@ -30,10 +30,10 @@ from convcli.io.writing import Frame, write_frames, write_image
 from convcli.report import Report, to_json
 
 if TYPE_CHECKING:
-    from convcli.pipeline import Plan, Settings
+    from convcli.run.model import InputPlan, Settings
 
 
-def tell_losses(report: Report, picture: Picture, planned: Plan, settings: Settings) -> None:
+def tell_losses(report: Report, picture: Picture, planned: InputPlan, settings: Settings) -> None:
     """Note, once per run, what the output format could not keep of the input."""
     if settings.frame is None and picture.frames > 1 and not planned.format.frames:
         report.once_notes.append(
@@ -58,10 +58,10 @@ def tell_losses(report: Report, picture: Picture, planned: Plan, settings: Setti
         )
 
 
-def cut_to_8_bits(picture: Picture, depth: str, settings: Settings) -> bool:
+def cut_to_8_bits(picture: Picture, depth: Depth, settings: Settings) -> bool:
     """Whether a deeper picture is written at 8 bits for want of room (not for a colour map)."""
     deeper = picture.header.is_image and picture.white != 255
-    return deeper and depth == "uint8" and not settings.colormap
+    return deeper and depth == Depth.UINT8 and not settings.colormap
 
 
 def depth_name(white: float) -> str:
@@ -70,7 +70,7 @@ def depth_name(white: float) -> str:
 
 
 def output_metadata(
-    report: Report, picture: Picture, settings: Settings, planned: Plan
+    report: Report, picture: Picture, settings: Settings, planned: InputPlan
 ) -> Metadata:
     """Return what an output carries: its input's metadata (unless stripped) and provenance.
 
@@ -107,7 +107,7 @@ def _colour(picture: Picture, settings: Settings) -> str:
     return "RGB" if colour or settings.colormap else "GRAY"
 
 
-def strides(planned: Plan) -> tuple[int, int]:
+def strides(planned: InputPlan) -> tuple[int, int]:
     """Return the whole pipeline's stride down the rows and across the columns of an image."""
     down, across = (math.prod(s.geometry.stride[axis] for s in planned.stages) for axis in (0, 1))
     return down, across
@@ -119,7 +119,7 @@ def provenance(settings: Settings, mapped: Range) -> str:
     Examples
     --------
     >>> from convcli.kernels.catalog import load_kernel
-    >>> from convcli.pipeline import Settings
+    >>> from convcli.run.model import Settings
     >>> provenance(Settings(kernels=(load_kernel("sobel-x"),)), Range.ABS)
     '{"kernels":["sobel-x"],"padding":"same","pad_mode":"reflect","pad_value":0.0,"stride":[1],"dilation":[1],"flip":false,"gray":false,"range":"abs","colormap":null,"frame":null}'
     """
@@ -151,14 +151,15 @@ def write_output(
     settings: Settings,
     metadata: Metadata,
     label: str,
+    threads: int | None = None,
 ) -> None:
-    """Write one picture to its file (atomically) or stream."""
+    """Write one picture to its file (atomically) or stream (PNG: in ``threads``)."""
 
     def encode(stream: BinaryIO) -> None:
         write_image(
             stream, _squeezed(values, fmt), alpha, fmt, metadata,
             compress_level=settings.compress_level, quality=settings.quality,
-            threads=settings.threads,
+            threads=threads,
         )  # fmt: skip
 
     _deliver(target, encode, label)

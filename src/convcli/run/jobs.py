@@ -1,0 +1,184 @@
+"""A job for every input: where its output goes, in which format, and who named it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from convcli.errors import InputError, UsageError
+from convcli.io.formats import output_format, written_suffix
+from convcli.io.inputs import IMAGE_SUFFIXES, Input
+from convcli.io.storage import exists, is_zarr_store, location
+from convcli.naming import DEFAULT_TEMPLATE, output_name
+from convcli.run.headers import read_header
+from convcli.run.model import Job, Settings, one_kernel
+from convcli.run.tiling import TILED
+
+if TYPE_CHECKING:
+    from convcli.io.storage import Location
+
+
+def with_content(job: Job, content: bytes | str | None) -> Job:
+    """Give a pipe's job the bytes read while planning, or the reason it fails."""
+    if isinstance(content, str):
+        return replace(job, failure=content)
+    return replace(job, content=content) if content is not None else job
+
+
+def output_folder(output: str | None, several: bool, bank: bool = False) -> Location | None:
+    """Return the folder ``-o`` names: one that exists, ends in '/', or takes several inputs.
+
+    A URL's prefix is a folder when it ends in '/' or takes several inputs; with
+    ``bank`` (one output per kernel), ``-o`` always names a folder.
+    """
+    if output is None or output == "-":
+        if several and output == "-":
+            raise UsageError("several inputs cannot all go to standard output")
+        return None
+    path = location(output)
+    here = isinstance(path, Path)
+    folder = isinstance(path, Path) and path.is_dir() and not is_zarr_store(path)
+    if folder or output.endswith(("/", os.sep)) or several or bank:
+        why = "--bank writes one output per kernel" if bank else "there are several inputs"
+        if here and path.exists() and not path.is_dir():
+            raise UsageError(f"-o {output} is a file, but {why}: -o must name a folder")
+        new = not here or not path.exists()
+        if new and path.suffix.lower() in IMAGE_SUFFIXES:  # surely meant as a file
+            instead = "; --name TEMPLATE names the files in it" if bank else " or give one input"
+            raise UsageError(
+                f"-o {output} names a file, but {why}; name a folder "
+                f"(-o {path.with_suffix('')}/){instead}"
+            )
+        return path
+    if here and not path.parent.is_dir():  # a typo in a folder name is not made into folders
+        raise UsageError(
+            f"-o {output}: the folder {path.parent} does not exist; create it, or end -o "
+            "with / to have convcli make a folder"
+        )
+    return None
+
+
+def name_jobs(
+    inputs: list[Input],
+    output: str | None,
+    folder: Location | None,
+    settings: Settings,
+    *,
+    template: str | None = None,
+    skip_existing: bool = False,
+    bank: bool = False,
+) -> list[Job]:
+    """Name every input's output (:func:`plan_run` refuses collisions: :func:`refuse_clashes`).
+
+    Parameters
+    ----------
+    inputs : list of Input
+        From :func:`convcli.io.inputs.find_inputs`.
+    output : str or None
+        ``-o`` as given: a file, ``-`` (standard output), or None (beside each input).
+    folder : Path, UPath or None
+        The output folder, when ``-o`` names one: inputs keep their place below it.
+    settings : Settings
+        The kernels and settings (for the names) and the output format.
+    template : str or None
+        How to name outputs; None for ``<stem>_<tag><suffix>``.
+    skip_existing : bool
+        Mark jobs whose output exists as skipped.
+    bank : bool
+        One job per input and kernel (input by input, the kernels in order),
+        each named for its kernel alone; an input that is no image, or
+        missing, is one job.
+
+    An input whose output would take its format from the input's suffix,
+    which names none, fails alone: it is no image, or needs ``--format``.
+
+    Raises
+    ------
+    UsageError
+        An output format the user gave (``-o``'s suffix, ``--format``) is unknown.
+    """
+    kernels: list[int | None] = list(range(len(settings.kernels))) if bank else [None]
+    jobs = []
+    for item in inputs:
+        if not item.image:
+            jobs.append(Job(item.label, item.path, None, None, skip="not an image"))
+            continue
+        if item.path is not None and not item.path.suffix and not exists(item.path):
+            missing = f"{item.label}: no such file or folder"  # it fails alone, as a missing x.png
+            jobs.append(Job(item.label, item.path, None, None, failure=missing))
+            continue
+        if _no_format_to_take(item, output, folder, settings):
+            jobs.append(Job(item.label, item.path, None, None, failure=_not_an_image(item)))
+            continue
+        for kernel in kernels:
+            job = _named_job(item, output, folder, one_kernel(settings, kernel), template)
+            skip = "output exists" if skip_existing and job.target and exists(job.target) else None
+            jobs.append(replace(job, skip=skip, kernel=kernel))
+    return jobs
+
+
+def _no_format_to_take(
+    item: Input, output: str | None, folder: Location | None, settings: Settings
+) -> bool:
+    """Whether the output is to take its format from the input's suffix, which names none.
+
+    That is when neither ``-o`` (a folder, or beside the input) nor ``--format`` gives one.
+    """
+    if item.path is None or settings.format or (folder is None and output is not None):
+        return False
+    return item.path.suffix.lower() not in IMAGE_SUFFIXES
+
+
+def _not_an_image(item: Input) -> str:
+    """Say why an input whose suffix names no output format is no image (it fails alone).
+
+    Raises
+    ------
+    UsageError
+        If it is an image: its output needs ``--format``, as any input's settings must fit it.
+    """
+    assert item.path is not None
+    try:
+        read_header(item.path, item.label, TILED)
+    except InputError as error:
+        return str(error)
+    suffix = item.path.suffix
+    if not suffix:
+        raise UsageError(f"{item.label} has no suffix to give its output; give --format")
+    raise UsageError(f"{item.label}: {suffix!r} is no format convcli writes; give --format")
+
+
+def _named_job(
+    item: Input,
+    output: str | None,
+    folder: Location | None,
+    settings: Settings,
+    template: str | None,
+) -> Job:
+    """Return the job of one input: where its output goes, in which format, and who named it."""
+    forced = output_format(settings.format) if settings.format else None
+    if output == "-" or (item.path is None and output is None):
+        return Job(item.label, item.path, None, forced)
+    if item.path is None and folder is not None:
+        raise UsageError("standard input has no name to put in a folder; use -o FILE")
+    target: Location
+    named = folder is not None or output is None
+    if named:
+        source = item.path or Path("stdin")
+        suffix = f".{forced.name}" if forced else written_suffix(source.suffix)
+        name = output_name(source, settings, suffix, template or DEFAULT_TEMPLATE)
+        if folder is None:
+            target = source.with_name(name)
+        else:
+            target = folder.joinpath(*item.relative.parent.parts, name)
+    else:
+        assert output is not None
+        target = location(output)
+    if not (forced or target.suffix):  # a named output's suffix is known: _no_format_to_take
+        raise UsageError(
+            f"-o {output} has no suffix to tell the format: end it with / to "
+            "write into a folder, or add one (.png, .tif, ...), or give --format"
+        )
+    return Job(item.label, item.path, target, forced or output_format(target.suffix), named=named)

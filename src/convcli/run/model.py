@@ -1,0 +1,115 @@
+"""What a run does and how: settings, stages, an input's plan, jobs and run options.
+
+Plain data, no behaviour beyond naming: every other module of the run
+takes these and imports nothing above them. What is done to every input
+(:class:`Settings`) is kept apart from how the run goes (:class:`RunOptions`:
+processes, threads, limits): the first is written into every output's
+provenance, the second never is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from convcli.choices import Colormap, Depth, Method, PadMode, Range
+from convcli.io.pillow import DEFAULT_MAX_PIXELS
+
+if TYPE_CHECKING:
+    from convcli.engine import Geometry
+    from convcli.io.formats import OutputFormat
+    from convcli.io.storage import Location
+    from convcli.kernels.kernel import Kernel, Matrix
+
+Source = Path | bytes  # a file, or the bytes of standard input
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``apply`` does to every input (what, not how: see :class:`RunOptions`)."""
+
+    kernels: tuple[Kernel, ...]
+    padding: str | tuple[int, ...] = "same"  # a name, or 1, ndim or 2*ndim numbers
+    pad_mode: PadMode = PadMode.REFLECT
+    pad_value: float = 0.0
+    stride: tuple[int, ...] = (1,)
+    dilation: tuple[int, ...] = (1,)
+    flip: bool = False
+    gray: bool = False
+    range: Range | None = None  # None: the last kernel's, else clip (raw for .npy output)
+    method: Method = Method.AUTO
+    format: str | None = None  # None: from the output's suffix, else the input's
+    compress_level: int | None = None  # None: the fast PNG default
+    colormap: Colormap | None = None  # a false-colour map for the (single-channel) response
+    strip: bool = False  # leave out the input's colour profile, EXIF and resolution
+    frame: int | None = None  # one frame (or page) of each input, from 0; None: all
+    quality: int | None = None  # JPEG and WebP; None: a JPEG input's own tables, else 95
+
+    @property
+    def kernel_name(self) -> str:
+        """The pipeline's name, as reported: ``sobel-x+gaussian:sigma=2``."""
+        return "+".join(kernel.name for kernel in self.kernels)
+
+
+def one_kernel(settings: Settings, kernel: int | None) -> Settings:
+    """Return the settings with only the kernel at index ``kernel`` (None: all of them)."""
+    return settings if kernel is None else replace(settings, kernels=(settings.kernels[kernel],))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One kernel of the pipeline, resolved for one input shape."""
+
+    kernel: Kernel
+    matrices: tuple[Matrix, ...]
+    geometry: Geometry
+    method: Method
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """What will be done to one input, worked out from its header alone."""
+
+    stages: list[Stage]
+    format: OutputFormat
+    range: Range
+    depth: Depth
+    input_shape: tuple[int, ...]  # of the file, alpha included
+    output_shape: tuple[int, ...]  # of what is written, alpha included
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and where its output goes."""
+
+    label: str
+    source: Location | None  # None: standard input
+    target: Location | None  # None: standard output
+    format: OutputFormat | None  # None: the input's own
+    skip: str | None = None  # why it will not run
+    named: bool = False  # the target's name was made by convcli (not given with -o)
+    content: bytes | None = None  # a pipe's or device's bytes, read once while planning
+    failure: str | None = None  # known while planning: missing, or a pipe that is no image
+    tile: int | None = None  # filtered in tiles of this side: the input is never held whole
+    kernel: int | None = None  # of a bank: which one of the run's kernels it applies
+
+    @property
+    def tiled(self) -> bool:
+        """Whether the input is filtered in tiles (asked for, or an .npy over the pixel limit)."""
+        return self.tile is not None
+
+    def settings_for(self, settings: Settings) -> Settings:
+        """Return what this job does: the run's settings, or its one kernel of a bank's."""
+        return one_kernel(settings, self.kernel)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run the jobs (not what to do to each: that is :class:`Settings`)."""
+
+    workers: int = 1  # processes for a batch, threads for a tiled input
+    fail_fast: bool = False
+    dry_run: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    threads: int | None = None  # engine threads per image; None: one per CPU

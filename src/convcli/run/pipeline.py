@@ -1,0 +1,359 @@
+"""One input through the kernels: read, filter, map the range, write, report.
+
+Kernels and options are checked before any input is read; shapes, range
+and output format are checked before any filtering (:mod:`convcli.run.prepare`);
+nothing is written until the whole result is ready.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.choices import Depth, Range
+from convcli.colormaps import colorize
+from convcli.engine import Geometry, convolve_bands
+from convcli.errors import InputError
+from convcli.io.colour import as_rgb, luminance
+from convcli.io.formats import OutputFormat, default_output
+from convcli.io.picture import Header, Picture
+from convcli.io.pillow import DEFAULT_MAX_PIXELS
+from convcli.io.reading import iter_frames, read_image
+from convcli.io.writing import Frame
+from convcli.kernels.kernel import Kernel
+from convcli.ranges import Reach, finite_bounds, map_range, ranges_that_help, reach
+from convcli.report import Report, StageReport, Status
+from convcli.run.model import InputPlan, Settings, Source, Stage
+from convcli.run.output import (
+    cut_to_8_bits,
+    depth_name,
+    output_metadata,
+    tell_losses,
+    write_output,
+    write_output_frames,
+)
+from convcli.run.prepare import keeps_cmyk, output_mapping, prepare_input
+
+CLIP_WARNING = 0.01  # say so when more than 1% of the samples were clipped
+
+
+def process(
+    source: Source,
+    target: Path | BinaryIO,
+    settings: Settings,
+    *,
+    label: str,
+    fmt: OutputFormat | None,
+    dry_run: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    threads: int | None = None,
+) -> Report:
+    """Run the pipeline on one input and write the result to ``target``.
+
+    Every stage runs in bands of rows, and the last maps each band straight
+    to the output's sample type, so no full-size float copy is made (except
+    for ``rescale``, which needs the whole response, and between the stages
+    of a pipeline).
+
+    Parameters
+    ----------
+    source : Path or bytes
+        The input file, or the bytes read from standard input.
+    target : Path or binary stream
+        The output file (written atomically) or a stream (standard output).
+    settings : Settings
+        What to do.
+    label : str
+        How the input is named in the report and in messages.
+    fmt : OutputFormat or None
+        The output format; None for the input's own.
+    dry_run : bool
+        Only read and plan: report the shapes, write nothing.
+    max_pixels : int
+        Refuse larger inputs before decoding them.
+    threads : int or None
+        Engine and PNG threads for this input; None: one per CPU.
+
+    Returns
+    -------
+    Report
+        Status ``ok``; a failure raises instead.
+
+    Raises
+    ------
+    InputError
+        The input cannot be read or the output cannot be written.
+    UsageError
+        The settings do not fit this input (shapes, range, format).
+    """
+    started = time.perf_counter()
+    output_label = "-" if not isinstance(target, Path) else str(target)
+    report = Report(label, output_label, settings.kernel_name, settings.pad_mode)
+    picture = read_image(source, label, max_pixels, settings.frame or 0)
+    if picture.note:
+        report.notes.append(picture.note)
+    like = picture.header  # the file's layout, for every frame
+    picture = _as_needed(picture, settings, fmt, report)
+    try:
+        planned = prepare_input(picture.header, settings, fmt, max_pixels)
+    except InputError as error:
+        raise InputError(f"{label}: {error}") from None
+    report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
+    report.range = planned.range
+    if dry_run:
+        report.status = Status.PLANNED  # worked out from the input; nothing written
+        report.stages = [
+            StageReport(s.kernel.name, s.geometry, s.method, 0.0) for s in planned.stages
+        ]
+        report.seconds = time.perf_counter() - started
+        return report
+
+    clipped = [0.0]  # the largest share clipped in any frame
+    first = _render(picture, planned, settings, clipped, threads, report.stages)
+    tell_losses(report, picture, planned, settings)
+    every = settings.frame is None and picture.frames > 1
+    metadata = output_metadata(report, picture, settings, planned)
+    loop = picture.loop
+    del picture  # filtered: the output is encoded without the input's pixels beside it
+    if every and planned.format.frames:
+        pages = _noted(iter_frames(source, like, label, max_pixels), report)
+        rest = _render_rest(pages, like, planned, settings, clipped, report, threads)
+        write_output_frames(target, itertools.chain([first], rest), planned.format, settings,
+                      metadata, loop, output_label)  # fmt: skip
+    else:
+        write_output(target, first[0], first[1], planned.format, settings, metadata, output_label,
+                     threads)  # fmt: skip
+    floating = planned.depth == Depth.FLOAT32
+    tell_clipped(report, clipped[0], planned.range, settings.kernels, floating)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def tell_clipped(
+    report: Report, share: float, mode: Range, kernels: tuple[Kernel, ...], floating: bool = False
+) -> None:
+    """Put the share of the output's values that were clipped in the report; note it past 1%."""
+    report.clipped = share
+    if share > CLIP_WARNING:
+        report.clip_note = clip_note(report, share, mode, kernels, floating)
+
+
+def clip_note(
+    report: Report, share: float, mode: Range, kernels: tuple[Kernel, ...], floating: bool = False
+) -> str:
+    """Say what was clipped, where, why, and which range would show it, from the kernels' weights.
+
+    The advice comes from what the kernels can give (their weights' signs
+    and sums, see :func:`convcli.ranges.reach`), not from their names. A
+    float output holds any value: ``--range raw`` keeps them as they are.
+    """
+    where = "standard output" if report.output == "-" else report.output
+    if floating:
+        return (
+            f"{report.input} with {report.kernel} -> {where}: {share:.0%} of the values "
+            "fell outside 0 to 1 and were clipped; --range raw keeps them"
+        )
+    how = reach([(kernel.matrices, kernel.bias) for kernel in kernels])
+    *others, last = ranges_that_help(mode, how)
+    helps = f"{', '.join(others)} or {last}" if others else last
+    return (
+        f"{report.input} with {report.kernel} -> {where}: {share:.0%} of the values were "
+        f"clipped (range {mode}){_why_clipped(mode, how)}; --range {helps} shows them"
+    )
+
+
+def _why_clipped(mode: Range, how: Reach) -> str:
+    if how.signed and how.centred:
+        return ": weights that sum to 0 make the response signed"
+    if how.signed and how.high > 1:
+        return ": weights of both signs overshoot at edges, as expected"
+    if not how.signed and mode == Range.OFFSET:
+        return ": the response is never negative, and offset puts 0 at mid-grey"
+    if math.isinf(how.high):
+        return ": the kernel's bias lifts the response past white"
+    if how.high > 1:
+        return f": the response reaches up to {how.high:.3g} times white"
+    return ""
+
+
+def _noted(frames: Iterator[Picture], report: Report) -> Iterator[Picture]:
+    """Pass the frames on, their decoders' warnings put among the report's notes."""
+    for frame in frames:
+        if frame.note and frame.note not in report.notes:
+            report.notes.append(frame.note)
+        yield frame
+
+
+def _as_needed(
+    picture: Picture, settings: Settings, fmt: OutputFormat | None, report: Report | None = None
+) -> Picture:
+    """Make a CMYK picture RGB where its output will not be CMYK."""
+    if not picture.header.is_cmyk or keeps_cmyk(settings, fmt or default_output(picture.format)):
+        return picture
+    converted, how = as_rgb(picture)
+    if report is not None:
+        report.notes.append(f"{report.input}: {how}")
+    return converted
+
+
+def _render_rest(
+    pages: Iterator[Picture],
+    like: Header,
+    planned: InputPlan,
+    settings: Settings,
+    clipped: list[float],
+    report: Report,
+    threads: int | None,
+) -> Iterator[Frame]:
+    """Filter the frames after the first, each page at its own depth where the output holds it.
+
+    A TIFF holds each page's sample type; an animation of 8 bits does not:
+    a note names each page of another depth than the first that is cut to
+    8 bits (the first page's loss is told once, by ``tell_losses``).
+    """
+    filtered = planned.stages[-1].geometry.output_shape
+    for index, page in enumerate(pages, start=1):
+        page = _as_needed(page, settings, planned.format)
+        _, depth = output_mapping(filtered, page.header, settings, planned.format)
+        if page.white != like.white and cut_to_8_bits(page, depth, settings):
+            report.notes.append(
+                f"{report.input}: page {index} is {depth_name(page.white)}, unlike the first "
+                f"page ({depth_name(like.white)}): written at 8 bits"
+            )
+        yield _render(page, replace(planned, depth=depth), settings, clipped, threads)
+
+
+def _render(
+    picture: Picture,
+    planned: InputPlan,
+    settings: Settings,
+    clipped: list[float],
+    threads: int | None,
+    timings: list[StageReport] | None = None,
+) -> Frame:
+    """Filter one picture (or frame) through every stage and map it to the output's samples."""
+    with np.errstate(all="ignore"):  # NaN and infinity in float inputs are IEEE values, not news
+        return _render_frame(picture, planned, settings, clipped, threads, timings)
+
+
+def _render_frame(
+    picture: Picture,
+    planned: InputPlan,
+    settings: Settings,
+    clipped: list[float],
+    threads: int | None,
+    timings: list[StageReport] | None,
+) -> Frame:
+    x: npt.NDArray[np.generic] = luminance(picture) if settings.gray else picture.pixels
+    alpha = picture.alpha
+    for stage in planned.stages:
+        stage_start = time.perf_counter()
+        if stage is planned.stages[-1]:
+            x, share = _filter_and_map(x, stage, settings, planned, picture.white, threads)
+            clipped[0] = max(clipped[0], share)
+        else:
+            x = _filter(x, stage, settings, threads)
+        if timings is not None:
+            timings.append(_timed(stage, stage_start))
+        alpha = None if alpha is None else _sample(alpha, stage.geometry)
+    if settings.colormap:
+        x = colorize(x.astype(np.uint8, copy=False), settings.colormap)
+    return x, alpha, picture.duration
+
+
+def _timed(stage: Stage, started: float) -> StageReport:
+    return StageReport(
+        stage.kernel.name, stage.geometry, stage.method, time.perf_counter() - started
+    )
+
+
+def _bands(
+    x: npt.NDArray[np.generic], stage: Stage, settings: Settings, threads: int | None
+) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
+    """Yield the stage's response in bands of rows: components combined, bias added."""
+    streams = [
+        convolve_bands(
+            x,
+            matrix,
+            padding=stage.geometry.padding,
+            pad_mode=settings.pad_mode,
+            pad_value=settings.pad_value,
+            stride=stage.geometry.stride,
+            dilation=stage.geometry.dilation,
+            flip=settings.flip,
+            method=stage.method,
+            threads=threads,
+        )
+        for matrix in stage.matrices
+    ]
+    for parts in zip(*streams, strict=True):
+        yield parts[0][0], combined([band for _, band in parts], stage.kernel.bias)
+
+
+def combined(parts: list[npt.NDArray[np.floating]], bias: float) -> npt.NDArray[np.floating]:
+    """Combine a kernel's component responses by their magnitude and add its bias, in place."""
+    band = parts[0]
+    if len(parts) > 1:
+        np.square(band, out=band)
+        for part in parts[1:]:
+            band += np.square(part, out=part)
+        np.sqrt(band, out=band)
+    if bias:
+        band += np.float32(bias)
+    return band
+
+
+def _filter(
+    x: npt.NDArray[np.generic], stage: Stage, settings: Settings, threads: int | None
+) -> npt.NDArray[np.floating]:
+    out = np.empty(stage.geometry.output_shape, dtype=np.float32)
+    for start, band in _bands(x, stage, settings, threads):
+        out[start : start + len(band)] = band
+    return out
+
+
+def _filter_and_map(
+    x: npt.NDArray[np.generic],
+    stage: Stage,
+    settings: Settings,
+    planned: InputPlan,
+    white: float,
+    threads: int | None,
+) -> tuple[npt.NDArray[np.generic], float]:
+    """Filter and map to the output range band by band; return the values and the clipped share."""
+    bounds = None
+    if planned.range == Range.RESCALE:
+        # The minimum and maximum of the whole response come first. Filtering twice,
+        # keeping nothing the first time, stays banded; holding the float response
+        # would not (benchmarks/README.md).
+        bands = _bands(x, stage, settings, threads)
+        found = [edges for _, band in bands if (edges := finite_bounds(band))]
+        bounds = (min(low for low, _ in found), max(high for _, high in found)) if found else None
+    bands = _bands(x, stage, settings, threads)
+    values = np.empty(stage.geometry.output_shape, dtype=planned.depth)
+    clipped = 0.0
+    for start, band in bands:
+        mapped = map_range(band, planned.range, white=white, depth=planned.depth, bounds=bounds)
+        values[start : start + len(band)] = mapped.values
+        clipped += mapped.clipped * band.size
+    return values, clipped / max(values.size, 1)
+
+
+def _sample(alpha: npt.NDArray[np.generic], geometry: Geometry) -> npt.NDArray[np.generic]:
+    # Alpha is not filtered: each output takes the alpha under its kernel's anchor.
+    indices = [
+        np.clip(np.arange(out) * s - before + d * ((k - 1) // 2), 0, n - 1)
+        for n, (before, _), k, s, d, out in zip(
+            geometry.input_shape, geometry.padding, geometry.kernel_shape,
+            geometry.stride, geometry.dilation, geometry.output_shape, strict=False,
+        )
+    ]  # fmt: skip
+    return alpha[np.ix_(*indices)]
