@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,6 +22,8 @@ import numpy.typing as npt
 from convcli.choices import Colormap, FileFormat, Method, PadMode, Range
 from convcli.colormaps import colorize
 from convcli.engine import (
+    Convolution,
+    ConvolutionPlan,
     Geometry,
     PaddingSpec,
     choose_method,
@@ -94,6 +97,12 @@ class Stage:
     matrices: tuple[Matrix, ...]
     geometry: Geometry
     method: Method
+    convolutions: tuple[Convolution, ...]  # the engine's arguments, one per matrix
+
+    @cached_property
+    def plans(self) -> tuple[ConvolutionPlan, ...]:
+        """The engine's plans, checked once, when first filtered (so for every frame and band)."""
+        return tuple(asked.plan(self.geometry.input_shape) for asked in self.convolutions)
 
 
 def plan(
@@ -128,7 +137,13 @@ def plan(
         )
         method = choose_method(settings.method, matrices[0], geometry)
         check_size(kernel.name, geometry, method, max_pixels)
-        stages.append(Stage(kernel, matrices, geometry, method))
+        convolutions = tuple(
+            Convolution(matrix, padding=geometry.padding, pad_mode=settings.pad_mode,
+                        pad_value=settings.pad_value, stride=geometry.stride,
+                        dilation=geometry.dilation, flip=settings.flip, method=method)
+            for matrix in matrices
+        )  # fmt: skip
+        stages.append(Stage(kernel, matrices, geometry, method, convolutions))
         shape = geometry.output_shape
     return stages
 
@@ -479,21 +494,7 @@ def _bands(
     x: npt.NDArray[np.generic], stage: Stage, settings: Settings
 ) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
     """Yield the stage's response in bands of rows: components combined, bias added."""
-    streams = [
-        convolve_bands(
-            x,
-            matrix,
-            padding=stage.geometry.padding,
-            pad_mode=settings.pad_mode,
-            pad_value=settings.pad_value,
-            stride=stage.geometry.stride,
-            dilation=stage.geometry.dilation,
-            flip=settings.flip,
-            method=stage.method,
-            threads=settings.threads,
-        )
-        for matrix in stage.matrices
-    ]
+    streams = [convolve_bands(plan, x, threads=settings.threads) for plan in stage.plans]
     for parts in zip(*streams, strict=True):
         yield parts[0][0], combined([band for _, band in parts], stage.kernel.bias)
 

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from convcli import __version__
 from convcli.choices import FileFormat, Range
 from convcli.distributed import need
-from convcli.distributed.tiles import convolve
+from convcli.distributed.tiles import convolve_tiles
 from convcli.errors import InputError
 from convcli.io.arrays import NpyRegions, TiffRegions, ZarrRegions, write_tiled_tiff
 from convcli.io.atomic import replaced_atomically
@@ -127,13 +127,7 @@ def _input_chunks(planned: Plan, tile: int) -> tuple[int, ...]:
 def _stage(x: da.Array, stage: Stage, settings: Settings) -> da.Array:
     """Filter by one kernel of the pipeline, lazily: components combined, bias added."""
     assert settings.tile is not None
-    g = stage.geometry
-    parts = [
-        convolve(x, matrix, padding=g.padding, pad_mode=settings.pad_mode,
-                 pad_value=settings.pad_value, stride=g.stride, dilation=g.dilation,
-                 flip=settings.flip, method=stage.method, chunks=settings.tile)
-        for matrix in stage.matrices
-    ]  # fmt: skip
+    parts = [convolve_tiles(plan, x, chunks=settings.tile) for plan in stage.plans]
     if len(parts) == 1 and not stage.kernel.bias:
         return parts[0]
     combined: da.Array = need("dask.array").map_blocks(_combine, *parts, stage.kernel.bias,
