@@ -101,7 +101,11 @@ class Stage:
 
     @cached_property
     def plans(self) -> tuple[ConvolutionPlan, ...]:
-        """The engine's plans, checked once, when first filtered (so for every frame and band)."""
+        """The engine's plans, built when the stage first filters, then kept for every frame.
+
+        Not when planning: a dry run checks what it always did (the fill value's bounds
+        are checked by the engine).
+        """
         return tuple(asked.plan(self.geometry.input_shape) for asked in self.convolutions)
 
 

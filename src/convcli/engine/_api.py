@@ -75,6 +75,11 @@ def convolve(
         If any argument is invalid or the output would be empty; the message
         names the parameter and the value. It is a ``ValueError``.
 
+    See Also
+    --------
+    Convolution : the same arguments, checked once, for many inputs of one shape.
+    convolve_bands : a plan's result in bands of output rows.
+
     Examples
     --------
     >>> x = np.arange(16).reshape(4, 4)

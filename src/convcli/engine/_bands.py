@@ -78,7 +78,7 @@ def plan_bands(
     threads: int | None = 1,
     out: npt.NDArray[np.floating] | None = None,
 ) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
-    """Yield a plan's result on a checked input in bands of output rows (see :func:`convolve_bands`).
+    """Yield a plan's result on its checked input in bands of rows (see :func:`convolve_bands`).
 
     With ``threads`` > 1 (None: one per CPU), bands are computed in threads,
     at most two per thread ahead of the one yielded: NumPy releases the GIL
