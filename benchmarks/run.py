@@ -129,7 +129,7 @@ def engine_section(repeats: int) -> list[str]:
     """Compare the engine with SciPy and OpenCV; return markdown."""
     import cv2
 
-    from convcli.engine import plan_convolution
+    from convcli.engine import Convolution
 
     cv2.setNumThreads(1)
     rng = np.random.default_rng(0)
@@ -151,7 +151,7 @@ def engine_section(repeats: int) -> list[str]:
             for kind in ("dense", "gaussian"):
                 kernel = rng.random((size, size)) if kind == "dense" else gaussian(size)
                 t = medians(_engine_runs(image, kernel, kind), repeats)
-                method = plan_convolution(shape, kernel).method.value
+                method = Convolution(kernel).plan(shape).method.value
                 ratios = {
                     "one": t["one"].cpu / t["scipy"].cpu,
                     "two": t["two"].wall / t["scipy"].wall,

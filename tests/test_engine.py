@@ -13,7 +13,7 @@ import scipy.ndimage as ndi
 
 from convcli import ConvcliError, convolve, output_shape
 from convcli.choices import PAD_MODE_ALIASES, Method, PadMode
-from convcli.engine import convolve_bands
+from convcli.engine import Convolution, convolve_bands
 from convcli.engine._borders import source_index
 from helpers.reference import correlate_reference
 
@@ -348,20 +348,23 @@ def test_bands_of_rows_put_together_are_convolve(mode, padding, stride, dilation
         whole = convolve(x, kernel, dtype=np.float64, **options)
     except ConvcliError:
         with pytest.raises(ConvcliError):
-            list(convolve_bands(x, kernel, **options))
+            Convolution(kernel, **options).plan(x.shape)
         return
+    plan = Convolution(kernel, dtype=np.float64, **options).plan(x.shape)
     for rows in (1, 2, 3, 100):
-        bands = list(convolve_bands(x, kernel, dtype=np.float64, rows=rows, **options))
+        bands = list(convolve_bands(plan, x, rows=rows))
         assert [start for start, _ in bands] == list(range(0, whole.shape[0], rows))
         np.testing.assert_array_equal(np.concatenate([band for _, band in bands]), whole)
 
 
 def test_bands_of_a_volume_and_of_a_signal():
     volume, cube = random_array(5, 6, 4), random_array(3, 3, 2)
-    bands = [band for _, band in convolve_bands(volume, cube, pad_mode="wrap", rows=2)]
+    plan = Convolution(cube, pad_mode="wrap").plan(volume.shape)
+    bands = [band for _, band in convolve_bands(plan, volume, rows=2)]
     np.testing.assert_array_equal(np.concatenate(bands), convolve(volume, cube, pad_mode="wrap"))
     signal = random_array(11)
-    bands = [band for _, band in convolve_bands(signal, [1, 2], stride=3, rows=1)]
+    plan = Convolution([1, 2], stride=3).plan(signal.shape)
+    bands = [band for _, band in convolve_bands(plan, signal, rows=1)]
     np.testing.assert_array_equal(np.concatenate(bands), convolve(signal, [1, 2], stride=3))
 
 
@@ -369,7 +372,8 @@ def test_bands_convert_only_a_band_of_the_input_to_float():
     image = np.zeros((2000, 1000), dtype=np.uint8)
     tracemalloc.start()
     try:
-        for _ in convolve_bands(image, np.ones((3, 3)), rows=50, threads=1):
+        plan = Convolution(np.ones((3, 3))).plan(image.shape)
+        for _ in convolve_bands(plan, image, rows=50, threads=1):
             pass
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -426,7 +430,8 @@ def test_threads_never_change_a_bit(method):
     one = convolve(x, kernel, method=method, threads=1, stride=(2, 1))
     two = convolve(x, kernel, method=method, threads=2, stride=(2, 1))
     assert np.array_equal(one, two)
-    bands = list(convolve_bands(x, kernel, method=method, threads=2, rows=7))
+    plan = Convolution(kernel, method=method).plan(x.shape)
+    bands = list(convolve_bands(plan, x, threads=2, rows=7))
     assert [start for start, _ in bands] == list(range(0, 300, 7))
     assert np.array_equal(np.concatenate([b for _, b in bands]), convolve(x, kernel, method=method))
 

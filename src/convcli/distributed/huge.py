@@ -25,7 +25,7 @@ import numpy.typing as npt
 from convcli._version import __version__
 from convcli.choices import Depth, FileFormat, Range
 from convcli.distributed import need
-from convcli.distributed.tiles import convolve
+from convcli.distributed.tiles import convolve_tiles
 from convcli.errors import InputError, cannot_write
 from convcli.io.arrays import NpyRegions, TiffRegions, ZarrRegions, write_tiled_tiff
 from convcli.io.atomic import replaced_atomically
@@ -95,7 +95,7 @@ def process_tiled(
     x = need("dask.array").from_array(_regions(source, header), chunks=chunks, asarray=False,
                                       lock=False, fancy=False)  # fmt: skip
     for stage in planned.stages:
-        x = _stage(x, stage, settings, tile)
+        x = _stage(x, stage, tile)
     here = {"scheduler": "threads", "num_workers": workers}
     with need("dask").config.set(here if scheduler is None else {"scheduler": scheduler}):
         values = _mapped(x, planned, header.white)  # rescale computes the extremes here
@@ -143,15 +143,9 @@ def _input_chunks(planned: InputPlan, tile: int) -> tuple[int, ...]:
     return (*spatial, *g.channel_shape)
 
 
-def _stage(x: da.Array, stage: Stage, settings: Settings, tile: int) -> da.Array:
+def _stage(x: da.Array, stage: Stage, tile: int) -> da.Array:
     """Filter by one kernel of the pipeline, lazily: components combined, bias added."""
-    g = stage.geometry
-    parts = [
-        convolve(x, matrix, padding=g.padding, pad_mode=settings.pad_mode,
-                 pad_value=settings.pad_value, stride=g.stride, dilation=g.dilation,
-                 flip=settings.flip, method=stage.method, chunks=tile)
-        for matrix in stage.matrices
-    ]  # fmt: skip
+    parts = [convolve_tiles(plan, x, chunks=tile) for plan in stage.plans]
     if len(parts) == 1 and not stage.kernel.bias:
         return parts[0]
     combined: da.Array = need("dask.array").map_blocks(_combine, *parts, stage.kernel.bias,

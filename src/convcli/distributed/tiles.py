@@ -21,9 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.distributed import need
-from convcli.engine import AxisInts, PaddingSpec, Plan, plan_convolution, source_index
+from convcli.engine import Convolution, ConvolutionPlan, source_index
 from convcli.engine import convolve as convolve_whole
-from convcli.errors import ParameterError
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -31,27 +30,16 @@ if TYPE_CHECKING:
 Reads: TypeAlias = npt.NDArray[np.intp]  # per padded position, the window index it reads
 
 
-def convolve(
-    x: da.Array | npt.ArrayLike,
-    kernel: npt.ArrayLike,
-    *,
-    padding: PaddingSpec = "same",
-    pad_mode: str = "reflect",
-    pad_value: float = 0.0,
-    stride: AxisInts = 1,
-    dilation: AxisInts = 1,
-    flip: bool = False,
-    method: str = "auto",
-    dtype: npt.DTypeLike = np.float32,
-    chunks: Any = None,
-) -> da.Array:
+def convolve(x: da.Array | npt.ArrayLike, kernel: npt.ArrayLike, *, chunks: Any = None,
+             **keywords: Any) -> da.Array:  # fmt: skip
     """Filter a Dask array lazily; the result equals :func:`convcli.convolve` on the whole.
 
-    Takes the keywords of :func:`convcli.convolve`, and ``chunks``: the
-    output's chunks, in any form :func:`dask.array.core.normalize_chunks`
-    accepts (by default, the input's chunks divided by the stride). Channel
-    axes (after the kernel's) keep the input's chunks. Nothing is computed
-    until the result is.
+    Takes the keywords of :func:`convcli.convolve` but ``threads`` (those of
+    :class:`convcli.engine.Convolution`), and ``chunks``: the output's
+    chunks, in any form :func:`dask.array.core.normalize_chunks` accepts (by
+    default, the input's chunks divided by the stride). Channel axes (after
+    the kernel's) keep the input's chunks. Nothing is computed until the
+    result is.
 
     Examples
     --------
@@ -65,13 +53,15 @@ def convolve(
     >>> bool((y.compute() == whole).all())
     True
     """
+    array: da.Array = need("dask.array").asarray(x)
+    return convolve_tiles(Convolution(kernel, **keywords).plan(array.shape), array, chunks=chunks)
+
+
+def convolve_tiles(plan: ConvolutionPlan, x: da.Array, *, chunks: Any = None) -> da.Array:
+    """Filter a Dask array lazily by a plan made for its shape (see :func:`convolve`)."""
     arrays, graphs, base = need("dask.array"), need("dask.highlevelgraph"), need("dask.base")
     array: da.Array = arrays.asarray(x)
-    if array.dtype.kind not in "biuf":
-        raise ParameterError(f"input must hold real numbers, got dtype {array.dtype}")
-    plan = plan_convolution(array.shape, kernel, padding=padding, pad_mode=pad_mode,
-                            pad_value=pad_value, stride=stride, dilation=dilation, flip=flip,
-                            method=method, dtype=dtype)  # fmt: skip
+    plan.check_input(array.shape, array.dtype)
     out_chunks = _output_chunks(array, plan, chunks)
     name = "convcli-convolve-" + base.tokenize(array, plan, out_chunks)
     layer = {}
@@ -85,7 +75,7 @@ def convolve(
     return result
 
 
-def _output_chunks(x: da.Array, plan: Plan, chunks: Any) -> tuple[tuple[int, ...], ...]:
+def _output_chunks(x: da.Array, plan: ConvolutionPlan, chunks: Any) -> tuple[tuple[int, ...], ...]:
     """Return the output's chunks: ``chunks`` on the spatial axes, the input's on the others.
 
     By default a spatial axis takes the input's chunk size divided by the stride.
@@ -103,7 +93,7 @@ def _output_chunks(x: da.Array, plan: Plan, chunks: Any) -> tuple[tuple[int, ...
 
 
 def _tile_inputs(
-    x: da.Array, plan: Plan, ranges: list[tuple[int, int]]
+    x: da.Array, plan: ConvolutionPlan, ranges: list[tuple[int, int]]
 ) -> tuple[list[tuple[Any, ...]], list[tuple[int, ...]], list[tuple[int, int]]]:
     """Find the input chunks the output tile covering ``ranges`` reads: keys and first indices.
 
@@ -124,7 +114,7 @@ def _tile_inputs(
 
 
 def _window(
-    plan: Plan, ranges: list[tuple[int, int]]
+    plan: ConvolutionPlan, ranges: list[tuple[int, int]]
 ) -> tuple[list[npt.NDArray[np.intp]], list[Reads]]:
     """Work out the window of the output tile covering ``ranges`` (output indices, per axis).
 
@@ -154,7 +144,7 @@ def _compute_tile(
     chunks: list[npt.NDArray[np.generic]],
     firsts: list[tuple[int, ...]],
     ranges: list[tuple[int, int]],
-    plan: Plan,
+    plan: ConvolutionPlan,
 ) -> npt.NDArray[np.floating]:
     """Gather the padded input a tile reads (in the compute dtype) and filter it, unpadded."""
     g = plan.geometry

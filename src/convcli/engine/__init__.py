@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # the same names, for type checkers: `import X as X` re-expor
     from convcli.engine._methods import choose_method as choose_method
     from convcli.engine._methods import estimate_costs as estimate_costs
     from convcli.engine._methods import work as work
-    from convcli.engine._request import Plan as Plan
-    from convcli.engine._request import plan_convolution as plan_convolution
+    from convcli.engine._plan import Convolution as Convolution
+    from convcli.engine._plan import ConvolutionPlan as ConvolutionPlan
 
 _HOMES = {
     "convolve": "_api",
@@ -45,8 +45,8 @@ _HOMES = {
     "choose_method": "_methods",
     "estimate_costs": "_methods",
     "work": "_methods",
-    "Plan": "_request",
-    "plan_convolution": "_request",
+    "Convolution": "_plan",
+    "ConvolutionPlan": "_plan",
 }
 __all__ = sorted(_HOMES)
 

@@ -1,13 +1,13 @@
-"""`convolve`: check the arguments once, then run the chosen algorithm band by band."""
+"""`convolve`: plan the convolution once, then run the chosen algorithm band by band."""
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
 
-from convcli.engine._bands import request_bands
+from convcli.engine._bands import plan_bands
 from convcli.engine._geometry import AxisInts, PaddingSpec
-from convcli.engine._request import check_arguments
+from convcli.engine._plan import Convolution, check_arguments
 
 
 def convolve(
@@ -75,6 +75,11 @@ def convolve(
         If any argument is invalid or the output would be empty; the message
         names the parameter and the value. It is a ``ValueError``.
 
+    See Also
+    --------
+    Convolution : the same arguments, checked once, for many inputs of one shape.
+    convolve_bands : a plan's result in bands of output rows.
+
     Examples
     --------
     >>> x = np.arange(16).reshape(4, 4)
@@ -86,11 +91,12 @@ def convolve(
     >>> convolve([0, 0, 1, 0, 0], [1, 2, 3], padding="valid", flip=True)
     array([1., 2., 3.], dtype=float32)
     """
-    request = check_arguments(
-        x, kernel, padding=padding, pad_mode=pad_mode, pad_value=pad_value, stride=stride,
+    asked = Convolution(
+        kernel, padding=padding, pad_mode=pad_mode, pad_value=pad_value, stride=stride,
         dilation=dilation, flip=flip, method=method, dtype=dtype,
     )  # fmt: skip
-    out = np.empty(request.geometry.output_shape, dtype=request.taps.dtype)
-    for _ in request_bands(request, threads=threads, out=out):  # each band writes its rows of out
+    plan, signal = check_arguments(x, asked)
+    out = np.empty(plan.geometry.output_shape, dtype=plan.taps.dtype)
+    for _ in plan_bands(plan, signal, threads=threads, out=out):  # each band writes its rows of out
         pass
     return out

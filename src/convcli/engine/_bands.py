@@ -12,9 +12,9 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.engine._borders import pad, source_index
-from convcli.engine._geometry import AxisInts, Geometry, PaddingSpec
+from convcli.engine._geometry import Geometry
 from convcli.engine._methods import ALGORITHMS, FFT_BAND_SPANS
-from convcli.engine._request import Request, check_arguments
+from convcli.engine._plan import ConvolutionPlan, as_real_array
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -26,27 +26,22 @@ FFT_BAND_BYTES = 8 << 20
 
 
 def convolve_bands(
+    plan: ConvolutionPlan,
     x: npt.ArrayLike,
-    kernel: npt.ArrayLike,
     *,
-    padding: PaddingSpec = "same",
-    pad_mode: str = "reflect",
-    pad_value: float = 0.0,
-    stride: AxisInts = 1,
-    dilation: AxisInts = 1,
-    flip: bool = False,
-    method: str = "auto",
-    dtype: npt.DTypeLike = np.float32,
     rows: int | None = None,
     threads: int | None = None,
 ) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
-    """Yield the result of :func:`convcli.convolve` in bands of output rows.
+    """Yield the result of a planned convolution of ``x`` in bands of output rows.
 
-    Takes the arguments of :func:`convcli.convolve` (``threads`` too), and ``rows``: how many
+    The plan (:meth:`Convolution.plan`) was checked once, for ``x``'s shape:
+    here only the input is checked, and each band does only its own work,
+    so one plan serves every frame of that shape. ``rows`` is how many
     output rows a band holds (by default, as many as keep the band's input
-    cache-sized for shift-and-add, several kernel spans tall for FFT). Only
-    the input rows a band needs are converted to float, so memory stays at
-    the size of one band, whatever the image.
+    cache-sized for shift-and-add, several kernel spans tall for FFT);
+    ``threads`` is :func:`convcli.convolve`'s. Only the input rows a band
+    needs are converted to float, so memory stays at the size of one band,
+    whatever the image.
 
     Yields
     ------
@@ -55,43 +50,49 @@ def convolve_bands(
     band : ndarray, shape (rows, M1, ...[, C...])
         Those output rows.
 
+    Raises
+    ------
+    ParameterError
+        If ``x`` is not an array of real numbers of the plan's input shape.
+
     Examples
     --------
+    >>> from convcli.engine import Convolution
     >>> x = np.arange(20.0).reshape(5, 4)
-    >>> bands = list(convolve_bands(x, np.ones((3, 1)), pad_mode="zero", rows=2))
+    >>> plan = Convolution(np.ones((3, 1)), pad_mode="zero").plan(x.shape)
+    >>> bands = list(convolve_bands(plan, x, rows=2))
     >>> [start for start, _ in bands]
     [0, 2, 4]
     >>> np.concatenate([band for _, band in bands]).tolist()[0]
     [4.0, 6.0, 8.0, 10.0]
     """
-    request = check_arguments(
-        x, kernel, padding=padding, pad_mode=pad_mode, pad_value=pad_value, stride=stride,
-        dilation=dilation, flip=flip, method=method, dtype=dtype,
-    )  # fmt: skip
-    return request_bands(request, rows, threads)
+    signal = as_real_array("input", x)
+    plan.check_input(signal.shape, signal.dtype)
+    return plan_bands(plan, signal, rows, threads)
 
 
-def request_bands(
-    request: Request,
+def plan_bands(
+    plan: ConvolutionPlan,
+    signal: npt.NDArray[np.generic],
     rows: int | None = None,
     threads: int | None = 1,
     out: npt.NDArray[np.floating] | None = None,
 ) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
-    """Yield a checked request's result in bands of output rows (see :func:`convolve_bands`).
+    """Yield a plan's result on its checked input in bands of rows (see :func:`convolve_bands`).
 
     With ``threads`` > 1 (None: one per CPU), bands are computed in threads,
     at most two per thread ahead of the one yielded: NumPy releases the GIL
     in its loops, so the cores share the work and memory stays banded. With
     ``out``, each band is written into its rows of ``out`` (and yielded as them).
     """
-    g = request.geometry
+    g = plan.geometry
     if rows is None:
-        rows = band_rows(g, request.method, request.taps.dtype.itemsize)
+        rows = band_rows(g, plan.method, plan.taps.dtype.itemsize)
     starts = range(0, g.output_shape[0], rows)
     workers = min(threads or os.cpu_count() or 1, len(starts))
     if workers <= 1:
         for start in starts:
-            yield start, _band(request, start, rows, out)
+            yield start, _band(plan, signal, start, rows, out)
         return
     from concurrent.futures import ThreadPoolExecutor  # more than one band at a time only
 
@@ -99,35 +100,36 @@ def request_bands(
         ahead: deque[tuple[int, Future[npt.NDArray[np.floating]]]] = deque()
         pending = iter(starts)
         for start in itertools.islice(pending, 2 * workers):
-            ahead.append((start, pool.submit(_band, request, start, rows, out)))
+            ahead.append((start, pool.submit(_band, plan, signal, start, rows, out)))
         while ahead:
             start, future = ahead.popleft()
             yield start, future.result()
             for following in itertools.islice(pending, 1):
-                future = pool.submit(_band, request, following, rows, out)
+                future = pool.submit(_band, plan, signal, following, rows, out)
                 ahead.append((following, future))
 
 
 def _band(
-    request: Request,
+    plan: ConvolutionPlan,
+    signal: npt.NDArray[np.generic],
     start: int,
     rows: int,
     out: npt.NDArray[np.floating] | None = None,
 ) -> npt.NDArray[np.floating]:
-    """Compute output rows ``start`` to ``start + rows`` of a checked request."""
-    g, signal, taps = request.geometry, request.signal, request.taps
+    """Compute output rows ``start`` to ``start + rows`` of a plan on its (checked) input."""
+    g, taps = plan.geometry, plan.taps
     step, span = g.stride[0], g.dilation[0] * (g.kernel_shape[0] - 1)
     stop = min(start + rows, g.output_shape[0])
     padded_rows = np.arange(start * step, (stop - 1) * step + span + 1)
-    wanted = source_index(padded_rows, g.input_shape[0], g.padding[0][0], request.pad_mode)
+    wanted = source_index(padded_rows, g.input_shape[0], g.padding[0][0], plan.pad_mode)
     band = signal[np.maximum(wanted, 0)].astype(taps.dtype, copy=False)
-    if request.pad_mode == "zero":
-        band[wanted < 0] = request.pad_value
+    if plan.pad_mode == "zero":
+        band[wanted < 0] = plan.pad_value
     rest = ((0, 0), *g.padding[1:])
-    band = pad(band, rest, request.pad_mode, request.pad_value)
+    band = pad(band, rest, plan.pad_mode, plan.pad_value)
     local = Geometry((len(wanted), *g.input_shape[1:]), g.kernel_shape, rest, g.stride, g.dilation)
     target = None if out is None else out[start:stop]
-    return ALGORITHMS[request.method](band, taps, local, target)
+    return ALGORITHMS[plan.method](band, taps, local, target)
 
 
 def band_rows(geometry: Geometry, method: str, itemsize: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import SupportsIndex, TypeAlias, TypeGuard
 
 from convcli.choices import PaddingWord
@@ -50,7 +51,7 @@ class Geometry:
         """Shape of the trailing channel axes, filtered independently."""
         return self.input_shape[self.spatial_ndim :]
 
-    @property
+    @cached_property  # read by every band
     def output_shape(self) -> tuple[int, ...]:
         """Shape of the result, channel axes included."""
         spatial = (_axis_output(*self._axis(i)) for i in range(self.spatial_ndim))

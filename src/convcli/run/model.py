@@ -10,6 +10,7 @@ provenance, the second never is.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from convcli.choices import Colormap, Depth, Method, PadMode, Range
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
-    from convcli.engine import Geometry
+    from convcli.engine import Convolution, ConvolutionPlan, Geometry
     from convcli.io.formats import OutputFormat
     from convcli.io.storage import Location
     from convcli.kernels.kernel import Kernel, Matrix
@@ -65,6 +66,16 @@ class Stage:
     matrices: tuple[Matrix, ...]
     geometry: Geometry
     method: Method
+    convolutions: tuple[Convolution, ...]  # the engine's arguments, one per matrix
+
+    @cached_property
+    def plans(self) -> tuple[ConvolutionPlan, ...]:
+        """The engine's plans, built when the stage first filters, then kept for every frame.
+
+        Not when planning: a dry run checks what it always did (the fill value's bounds
+        are checked by the engine).
+        """
+        return tuple(asked.plan(self.geometry.input_shape) for asked in self.convolutions)
 
 
 @dataclass(frozen=True)

@@ -257,10 +257,10 @@ def _render_frame(
     for stage in planned.stages:
         stage_start = time.perf_counter()
         if stage is planned.stages[-1]:
-            x, share = _filter_and_map(x, stage, settings, planned, picture.white, threads)
+            x, share = _filter_and_map(x, stage, planned, picture.white, threads)
             clipped[0] = max(clipped[0], share)
         else:
-            x = _filter(x, stage, settings, threads)
+            x = _filter(x, stage, threads)
         if timings is not None:
             timings.append(_timed(stage, stage_start))
         alpha = None if alpha is None else _sample(alpha, stage.geometry)
@@ -276,24 +276,10 @@ def _timed(stage: Stage, started: float) -> StageReport:
 
 
 def _bands(
-    x: npt.NDArray[np.generic], stage: Stage, settings: Settings, threads: int | None
+    x: npt.NDArray[np.generic], stage: Stage, threads: int | None
 ) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
     """Yield the stage's response in bands of rows: components combined, bias added."""
-    streams = [
-        convolve_bands(
-            x,
-            matrix,
-            padding=stage.geometry.padding,
-            pad_mode=settings.pad_mode,
-            pad_value=settings.pad_value,
-            stride=stage.geometry.stride,
-            dilation=stage.geometry.dilation,
-            flip=settings.flip,
-            method=stage.method,
-            threads=threads,
-        )
-        for matrix in stage.matrices
-    ]
+    streams = [convolve_bands(plan, x, threads=threads) for plan in stage.plans]
     for parts in zip(*streams, strict=True):
         yield parts[0][0], combined([band for _, band in parts], stage.kernel.bias)
 
@@ -312,10 +298,10 @@ def combined(parts: list[npt.NDArray[np.floating]], bias: float) -> npt.NDArray[
 
 
 def _filter(
-    x: npt.NDArray[np.generic], stage: Stage, settings: Settings, threads: int | None
+    x: npt.NDArray[np.generic], stage: Stage, threads: int | None
 ) -> npt.NDArray[np.floating]:
     out = np.empty(stage.geometry.output_shape, dtype=np.float32)
-    for start, band in _bands(x, stage, settings, threads):
+    for start, band in _bands(x, stage, threads):
         out[start : start + len(band)] = band
     return out
 
@@ -323,7 +309,6 @@ def _filter(
 def _filter_and_map(
     x: npt.NDArray[np.generic],
     stage: Stage,
-    settings: Settings,
     planned: InputPlan,
     white: float,
     threads: int | None,
@@ -334,10 +319,10 @@ def _filter_and_map(
         # The minimum and maximum of the whole response come first. Filtering twice,
         # keeping nothing the first time, stays banded; holding the float response
         # would not (benchmarks/README.md).
-        bands = _bands(x, stage, settings, threads)
+        bands = _bands(x, stage, threads)
         found = [edges for _, band in bands if (edges := finite_bounds(band))]
         bounds = (min(low for low, _ in found), max(high for _, high in found)) if found else None
-    bands = _bands(x, stage, settings, threads)
+    bands = _bands(x, stage, threads)
     values = np.empty(stage.geometry.output_shape, dtype=planned.depth)
     clipped = 0.0
     for start, band in bands:

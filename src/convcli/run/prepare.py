@@ -12,7 +12,14 @@ import math
 import numpy as np
 
 from convcli.choices import Depth, FileFormat, Method, Range
-from convcli.engine import Geometry, PaddingSpec, choose_method, padded_reads, resolve_geometry
+from convcli.engine import (
+    Convolution,
+    Geometry,
+    PaddingSpec,
+    choose_method,
+    padded_reads,
+    resolve_geometry,
+)
 from convcli.errors import InputError, ParameterError, UsageError
 from convcli.io.formats import OutputFormat, default_output
 from convcli.io.picture import Header
@@ -55,7 +62,13 @@ def resolve_stages(
         )
         method = choose_method(settings.method, matrices[0], geometry)
         check_size(kernel.name, geometry, method, max_pixels)
-        stages.append(Stage(kernel, matrices, geometry, method))
+        convolutions = tuple(
+            Convolution(matrix, padding=geometry.padding, pad_mode=settings.pad_mode,
+                        pad_value=settings.pad_value, stride=geometry.stride,
+                        dilation=geometry.dilation, flip=settings.flip, method=method)
+            for matrix in matrices
+        )  # fmt: skip
+        stages.append(Stage(kernel, matrices, geometry, method, convolutions))
         shape = geometry.output_shape
     return stages
 
