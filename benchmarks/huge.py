@@ -76,7 +76,7 @@ from machine import cpu_name
 
 import convcli
 from convcli.distributed import convolve
-from convcli.kernels.catalog import load_kernel
+from convcli.catalog.lookup import load_kernel
 from convcli.ranges import map_range
 
 TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"

@@ -25,16 +25,11 @@ import atheris
 # The numeric modules are loaded first, uninstrumented: atheris's comparison tracing
 # keeps the arrays of every `<` alive (the first campaign grew by 370 MB a run on large
 # paddings and hit its memory limit). Coverage should guide the parsers.
-import convcli.engine._api
-import convcli.ranges
-import convcli.run.pipeline
 
 with atheris.instrument_imports():
     import PIL.PngImagePlugin
     import PIL.TiffImagePlugin  # noqa: F401
 
-    import convcli.cli.options
-    import convcli.kernels.catalog  # noqa: F401
 
 from helpers.contract import (
     USAGE,

@@ -10,7 +10,7 @@ from PIL import Image, ImageSequence
 
 from convcli.engine import convolve
 from convcli.errors import UsageError
-from convcli.explain import explain
+from convcli.explanation import worked_out
 from convcli.limits import MAX_ANIMATION_FRAMES
 from convcli.pictures.animation import frames, highlights, layout, write_animation
 from convcli.pictures.canvas import (
@@ -86,7 +86,7 @@ def test_every_frame_shows_its_step_and_the_step_is_the_definition(case):
     sizes = [brute_force_size(n, b, a, m, s, d) for n, (b, a), m, s, d in
              zip(x.shape, pads, k.shape, strides, dilations)]  # fmt: skip
     assume(min(sizes) >= 1)
-    e = explain(x, k, padding=pads, pad_mode=mode, stride=strides, dilation=dilations, flip=flip,
+    e = worked_out(x, k, padding=pads, pad_mode=mode, stride=strides, dilation=dilations, flip=flip,
                 steps=ALL)  # fmt: skip
     pictures = frames(e)
     assert len(pictures) == len(e.steps) == sizes[0] * sizes[1]
@@ -116,7 +116,7 @@ def test_every_frame_shows_its_step_and_the_step_is_the_definition(case):
 @pytest.mark.parametrize("suffix", [".gif", ".png", ".apng"])
 def test_decoded_frames_light_the_window_and_the_output_cell_and_nothing_else(tmp_path, suffix):
     # sobel-x over the ramp, one cell of zero padding, stride 2, dilation 1 by 2: gaps between taps
-    e = explain(RAMP, SOBEL_X, padding=1, pad_mode="zero", stride=2, dilation=(1, 2), steps=ALL)
+    e = worked_out(RAMP, SOBEL_X, padding=1, pad_mode="zero", stride=2, dilation=(1, 2), steps=ALL)
     path = tmp_path / f"window{suffix}"
     write_animation(e, path)
     shown = decoded(path)
@@ -131,7 +131,7 @@ def test_decoded_frames_light_the_window_and_the_output_cell_and_nothing_else(tm
 
 
 def test_the_file_loops_forever_and_holds_the_last_frame_longer(tmp_path):
-    e = explain(RAMP, SOBEL_X, padding="valid", steps=ALL)
+    e = worked_out(RAMP, SOBEL_X, padding="valid", steps=ALL)
     for suffix in (".gif", ".png"):
         path = tmp_path / f"loop{suffix}"
         write_animation(e, path)
@@ -150,7 +150,7 @@ def test_the_lecture_square_wave_and_sawtooth_draw_numpy_convolve(tmp_path):
     f = np.r_[np.zeros(4), np.ones(8), np.zeros(4)]  # a square wave
     g = np.array([0.25, 0.5, 0.75, 1.0])  # one tooth of a sawtooth
     expected = np.convolve(f, g, "full")
-    e = explain(f, g, padding="full", pad_mode="zero", flip=True, steps=ALL)
+    e = worked_out(f, g, padding="full", pad_mode="zero", flip=True, steps=ALL)
     np.testing.assert_allclose(e.output, expected)
     np.testing.assert_allclose([step.sum for step in e.steps], expected)
     path = tmp_path / "lecture.gif"
@@ -183,7 +183,7 @@ def test_the_lecture_square_wave_and_sawtooth_draw_numpy_convolve(tmp_path):
 
 
 def test_a_1d_frame_count_and_a_dilated_window(tmp_path):
-    e = explain(np.arange(1.0, 8.0), [1.0, 0.0, -1.0], padding="same", dilation=2, steps=ALL)
+    e = worked_out(np.arange(1.0, 8.0), [1.0, 0.0, -1.0], padding="same", dilation=2, steps=ALL)
     assert len(frames(e)) == len(e.steps) == 7
     np.testing.assert_allclose(
         [s.sum for s in e.steps],
@@ -200,8 +200,8 @@ def test_a_1d_frame_count_and_a_dilated_window(tmp_path):
 
 
 def test_the_same_explanation_writes_the_same_bytes(tmp_path):
-    e = explain(RAMP, SOBEL_X, padding=1, steps=ALL)
-    line = explain(np.r_[np.zeros(3), np.ones(4), np.zeros(3)], [1.0, 2.0, 3.0], padding="full",
+    e = worked_out(RAMP, SOBEL_X, padding=1, steps=ALL)
+    line = worked_out(np.r_[np.zeros(3), np.ones(4), np.zeros(3)], [1.0, 2.0, 3.0], padding="full",
                    flip=True, steps=ALL)  # fmt: skip
     for name, what in [("grid", e), ("line", line)]:
         for suffix in (".gif", ".png"):
@@ -214,7 +214,7 @@ def test_the_same_explanation_writes_the_same_bytes(tmp_path):
 
 @pytest.mark.parametrize("name", ["window.mp4", "window.webp", "window", "window.GIF.txt"])
 def test_another_suffix_is_a_usage_error_and_nothing_is_written(tmp_path, name):
-    e = explain(RAMP, SOBEL_X, steps=2)
+    e = worked_out(RAMP, SOBEL_X, steps=2)
     with pytest.raises(UsageError, match=r"\.gif, \.png or \.apng") as caught:
         write_animation(e, tmp_path / name)
     assert "\n" not in str(caught.value)
@@ -223,8 +223,8 @@ def test_another_suffix_is_a_usage_error_and_nothing_is_written(tmp_path, name):
 
 def test_no_steps_and_too_many_frames_are_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="at least one"):
-        write_animation(explain(RAMP, SOBEL_X, steps=0), tmp_path / "none.gif")
-    many = explain(np.zeros((32, 32)), np.ones((1, 1)), steps=MAX_ANIMATION_FRAMES + 1)
+        write_animation(worked_out(RAMP, SOBEL_X, steps=0), tmp_path / "none.gif")
+    many = worked_out(np.zeros((32, 32)), np.ones((1, 1)), steps=MAX_ANIMATION_FRAMES + 1)
     assert len(many.steps) == MAX_ANIMATION_FRAMES + 1
     with pytest.raises(UsageError, match=str(MAX_ANIMATION_FRAMES)):
         frames(many)
@@ -238,7 +238,7 @@ def test_no_steps_and_too_many_frames_are_usage_errors(tmp_path):
 def test_the_largest_explanations_keep_the_picture_bounded(signal, kernel):
     # 16 cells of padding a side: the 64 cells a side explain shows at most
     rng = np.random.default_rng(7)
-    e = explain(rng.normal(size=signal), np.ones(kernel), padding=[(16, 16)] * len(signal),
+    e = worked_out(rng.normal(size=signal), np.ones(kernel), padding=[(16, 16)] * len(signal),
                 pad_mode="zero", steps=2)  # fmt: skip
     assert max(e.padded.shape) == 64
     first, _ = frames(e)
@@ -249,7 +249,7 @@ def test_the_largest_explanations_keep_the_picture_bounded(signal, kernel):
 def test_a_crop_shows_its_context_apart_from_the_crop_and_the_padding(tmp_path):
     # The 3x3 crop in the corner of a 6x6 input, a 3x3 kernel: the windows read one cell more
     # on each side, so the shown grid is image rows and cols -1..3: padding at -1, context at 3.
-    e = explain(np.arange(36.0).reshape(6, 6), np.ones((3, 3)), crop=(0, 0, 3, 3), steps=ALL)
+    e = worked_out(np.arange(36.0).reshape(6, 6), np.ones((3, 3)), crop=(0, 0, 3, 3), steps=ALL)
     path = tmp_path / "crop.gif"
     write_animation(e, path)
     last = decoded(path)[-1]
@@ -273,7 +273,7 @@ def test_a_crop_shows_its_context_apart_from_the_crop_and_the_padding(tmp_path):
 def test_a_kernel_far_smaller_than_the_signal_is_still_drawn_tall(tmp_path):
     # weights of 0.1 over values of 100: on one scale the kernel would be a flat line at 0
     f = 100 * np.r_[np.zeros(3), np.ones(5), np.zeros(3)]
-    e = explain(f, [0.1, 0.2, 0.1], padding="valid", steps=ALL)
+    e = worked_out(f, [0.1, 0.2, 0.1], padding="valid", steps=ALL)
     path = tmp_path / "small.png"
     write_animation(e, path)
     frame = decoded(path)[2]

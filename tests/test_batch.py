@@ -267,7 +267,7 @@ _MEASURE = """
 import sys, tracemalloc
 from pathlib import Path
 from convcli.run import model, pipeline
-from convcli.kernels.catalog import load_kernel
+from convcli.catalog.lookup import load_kernel
 from convcli.io.formats import output_format
 source, target, spec = sys.argv[1:]
 settings = model.Settings(kernels=(load_kernel(spec),))

@@ -267,9 +267,9 @@ def test_a_tiled_tiff_is_read_and_written_in_tiles_on_the_cluster(cluster, tmp_p
 
 
 def test_the_library_runs_a_planned_batch_on_a_cluster(cluster, photos, tmp_path):
+    from convcli.catalog.lookup import load_kernel
     from convcli.distributed.cluster import session
     from convcli.distributed.executors import DaskExecutor, executor_for
-    from convcli.kernels.catalog import load_kernel
     from convcli.run.batch import run_batch
     from convcli.run.model import RunOptions, Settings
     from convcli.run.planning import plan_run

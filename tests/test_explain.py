@@ -17,7 +17,7 @@ from convcli.cli import app
 from convcli.colormaps import lookup_table
 from convcli.engine import convolve, resolve_geometry
 from convcli.errors import UsageError
-from convcli.explain import explain
+from convcli.explanation import worked_out
 from helpers import SAMPLES, runner
 from helpers.reference import border_index, brute_force_size, correlate_reference
 
@@ -326,9 +326,9 @@ def check_a_crop(x, k, starts, sizes, options):
     shown = at_crop(x, k, g.padding, g.stride, g.dilation, starts, sizes)
     if not all(shown):
         with pytest.raises(UsageError, match="the crop has no output along axis"):
-            explain(x, k, crop=(*starts, *sizes), **options)
+            worked_out(x, k, crop=(*starts, *sizes), **options)
         return
-    e = explain(x, k, crop=(*starts, *sizes), steps=10_000, **options)
+    e = worked_out(x, k, crop=(*starts, *sizes), steps=10_000, **options)
     # Exactly the whole output's values at the outputs whose cell is in the crop.
     where = np.ix_(*shown)
     whole = convolve(x, k, dtype=np.float64, **options)
@@ -383,13 +383,13 @@ def test_a_1d_crop_explains_the_whole_inputs_outputs_at_its_cells(case):
 )
 def test_with_same_padding_and_stride_1_the_outputs_are_the_crops_cells(kernel):
     x = np.arange(1.0, 101.0).reshape(10, 10)
-    e = explain(x, kernel, crop=(0, 7, 4, 3), dilation=(1, 2))
+    e = worked_out(x, kernel, crop=(0, 7, 4, 3), dilation=(1, 2))
     assert e.output_start == (0, 7)
     assert e.output.shape == (4, 3)
 
 
 def test_without_a_crop_nothing_is_context_and_every_output_is_explained():
-    e = explain(np.arange(1.0, 26.0).reshape(5, 5), np.ones((3, 3)), padding=1, stride=2)
+    e = worked_out(np.arange(1.0, 26.0).reshape(5, 5), np.ones((3, 3)), padding=1, stride=2)
     assert not e.context.any()
     assert e.crop_start is None
     assert (e.offset, e.output_start, e.output.shape) == ((-1, -1), (0, 0), (3, 3))

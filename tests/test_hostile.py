@@ -264,9 +264,9 @@ def test_malformed_kernel_files_exit_2_naming_the_file(photo, text, message):
 
 
 def test_a_kernel_file_over_the_size_limit_is_not_parsed(photo, monkeypatch):
-    import convcli.kernels.catalog
+    import convcli.catalog.lookup
 
-    monkeypatch.setattr(convcli.kernels.catalog, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(convcli.catalog.lookup, "MAX_FILE_BYTES", 100)
     kernel_file = photo.parent / "long.toml"
     kernel_file.write_text("[a]\nmatrix = [" + "1, " * 60 + "1]\n")
     result = run_and_check(["apply", str(photo), "-k", str(kernel_file)], photo.parent)

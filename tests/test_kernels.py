@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from convcli import ConvcliError
+from convcli.catalog.lookup import KERNEL_PATH_VARIABLE, load_kernel, named_kernels
 from convcli.choices import Range
 from convcli.engine import convolve
 from convcli.errors import KernelError
-from convcli.kernels.catalog import KERNEL_PATH_VARIABLE, load_kernel, named_kernels
 
 RANGES = list(Range)
 

@@ -25,7 +25,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from convcli.engine import convolve
-from convcli.explain import explain, read_input
+from convcli.explanation import read_input, worked_out
 from convcli.pictures.page import page_text, write_page
 from helpers import SAMPLES
 from helpers.reference import border_index, brute_force_size, correlate_reference
@@ -51,7 +51,7 @@ IDS = [case[0] for case in CASES]
 
 def explained(case, steps: int = 10**6):
     _, x, k, pads, mode, stride, dilation, flip = case
-    return explain(np.asarray(x, dtype=float), np.asarray(k, dtype=float), padding=pads,
+    return worked_out(np.asarray(x, dtype=float), np.asarray(k, dtype=float), padding=pads,
                    pad_mode=mode, stride=stride, dilation=dilation, flip=flip, steps=steps)  # fmt: skip
 
 
@@ -537,7 +537,7 @@ def test_an_image_crop_steps_as_the_engine_computes_on_the_whole_image(browser, 
     image = read_input(str(SAMPLES / "camera.png"), 2)
     laplacian = np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
     start = (200, 250)
-    e = explain(image, laplacian, padding=[(1, 1), (1, 1)], pad_mode="reflect", steps=10**6,
+    e = worked_out(image, laplacian, padding=[(1, 1), (1, 1)], pad_mode="reflect", steps=10**6,
                 crop=(*start, 6, 6))  # fmt: skip
     path = tmp_path / "crop.html"
     write_page(e, path, title="camera.png")

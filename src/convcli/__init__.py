@@ -16,29 +16,26 @@ from convcli.errors import ConvcliError, InputError, KernelError, ParameterError
 # Type checkers take any TYPE_CHECKING for theirs.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from convcli.catalog.kernel import Kernel
     from convcli.engine import output_shape
-    from convcli.explain import Explanation
-    from convcli.explain import explain_kernel as explain
-    from convcli.kernels import listed as kernels
-    from convcli.kernels.kernel import Kernel
+    from convcli.explanation import Explanation, explain
     from convcli.library.images import Image, read, write
-    from convcli.library.kernels import convolve, kernel
+    from convcli.library.kernels import convolve, kernel, kernels
 
 
 # Where each of the names loaded on first use lives.
 _LAZY = {
-    "Explanation": "convcli.explain",
+    "Explanation": "convcli.explanation",
     "Image": "convcli.library.images",
-    "Kernel": "convcli.kernels.kernel",
+    "Kernel": "convcli.catalog.kernel",
     "convolve": "convcli.library.kernels",
+    "explain": "convcli.explanation",
     "kernel": "convcli.library.kernels",
+    "kernels": "convcli.library.kernels",
     "output_shape": "convcli.engine",
     "read": "convcli.library.images",
     "write": "convcli.library.images",
 }
-# Two names are also convcli's modules: importing one would replace a function of that name,
-# so each is its module, made callable (kernels.listed, explain.explain_kernel).
-_CALLABLE_MODULES = ("explain", "kernels")
 __all__ = [
     "ConvcliError",
     "Explanation",
@@ -63,8 +60,6 @@ del TYPE_CHECKING
 def __getattr__(name: str) -> object:
     import importlib
 
-    if name in _CALLABLE_MODULES:
-        return importlib.import_module(f"convcli.{name}")
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value  # once loaded, an ordinary attribute

@@ -78,7 +78,7 @@ def output_name(source: Location, settings: Settings, suffix: str, template: str
     Examples
     --------
     >>> from pathlib import Path
-    >>> from convcli.kernels.catalog import load_kernel
+    >>> from convcli.catalog.lookup import load_kernel
     >>> from convcli.run.model import Settings
     >>> settings = Settings(kernels=(load_kernel("box:5"),), padding="valid", stride=(2,))
     >>> output_name(Path("photos/cat.png"), settings, ".png", DEFAULT_TEMPLATE)
@@ -158,8 +158,8 @@ def kernel_names(settings: Settings) -> set[str]:
     A family's kernels are written ``gaussian-sigma-2``: their tags begin with
     the family's name. The named kernels include those of ``CONVCLI_KERNEL_PATH``.
     """
-    from convcli.kernels.catalog import named_kernels
-    from convcli.kernels.families import FAMILIES
+    from convcli.catalog.families import FAMILIES
+    from convcli.catalog.lookup import named_kernels
 
     names = {*map(_slug, named_kernels()), *FAMILIES, "template"}
     return names | set(kernel_tag(settings).split("+"))

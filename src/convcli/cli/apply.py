@@ -111,9 +111,9 @@ def apply(
     tile: TileOption = None,
 ) -> int:
     """Filter images (or .npy arrays) with one kernel, a pipeline of kernels, or a bank."""
+    from convcli.catalog.lookup import KERNEL_PATH_VARIABLE
     from convcli.cli.feedback import Feedback, kernel_notes
     from convcli.io.pillow import DEFAULT_MAX_PIXELS
-    from convcli.kernels.catalog import KERNEL_PATH_VARIABLE
     from convcli.report import check_report_path
     from convcli.run.model import RunOptions
     from convcli.run.planning import plan_run
@@ -301,9 +301,9 @@ def usable_cpus() -> int:
 
 def settings_from(options: Mapping[str, Any]) -> "Settings":
     """Turn apply's options, as Typer parsed them, into what is done to every input."""
+    from convcli.catalog.lookup import load_kernel
     from convcli.choices import PAD_MODE_ALIASES, PadMode
     from convcli.cli.options import parse_ints, parse_padding
-    from convcli.kernels.catalog import load_kernel
     from convcli.run.model import Settings
 
     colormap = options["colormap"]

@@ -23,7 +23,7 @@ from convcli.errors import UsageError, cannot_write
 from convcli.limits import ANIMATION_FRAMES, MAX_ANIMATION_FRAMES, MAX_STEPS
 
 if TYPE_CHECKING:
-    from convcli.explain import Explanation
+    from convcli.explanation import Explanation
 
 EXAMPLES = examples(
     "convcli explain -k sobel-x                  # on a 5x5 ramp",
@@ -102,12 +102,11 @@ def explain(
     ] = None,
 ) -> None:
     """Show a convolution step by step: padding, the size formula, the sliding window."""
+    from convcli.catalog.lookup import load_kernel
     from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
     from convcli.cli.options import parse_ints, parse_padding
     from convcli.cli.render import console, explain_view
-    from convcli.explain import crop_forms, one_matrix, read_input
-    from convcli.explain import explain as work_out
-    from convcli.kernels.catalog import load_kernel
+    from convcli.explanation import crop_forms, one_matrix, read_input, worked_out
     from convcli.run.prepare import padding_for, per_axis
 
     if frames is not None and animate is None:
@@ -120,7 +119,7 @@ def explain(
     ndim = weights.ndim
     matrix = read_input(input_text, ndim)
     part = parse_ints("--crop", crop, crop_forms(ndim), 0) if crop is not None else None
-    explanation = work_out(
+    explanation = worked_out(
         matrix, weights, padding=padding_for(parse_padding(padding), ndim),
         pad_mode=mode, pad_value=pad_value,
         stride=per_axis("stride", parse_ints("--stride", stride), ndim),

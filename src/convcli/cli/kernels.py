@@ -26,9 +26,9 @@ def list_kernels(
     json_output: Annotated[bool, typer.Option("--json", help="A JSON array.")] = False,
 ) -> None:
     """List every kernel: built-in, families and those in CONVCLI_KERNEL_PATH."""
+    from convcli.catalog.lookup import listing
     from convcli.choices import check_choice
     from convcli.cli.render import console, kernels_view
-    from convcli.kernels.catalog import listing
 
     entries = listing()
     if tag is not None:
@@ -62,8 +62,8 @@ def show_kernel(
     ] = None,
 ) -> None:
     """Show a kernel's matrix, sum, rank, separability and default range; draw its weights."""
+    from convcli.catalog.lookup import load_kernel
     from convcli.cli.render import console, kernel_view
-    from convcli.kernels.catalog import load_kernel
     from convcli.report import to_json
 
     kernel = load_kernel(name)

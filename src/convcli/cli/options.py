@@ -69,7 +69,7 @@ def completes(*choices: Iterable[str]) -> Callable[[str], list[str]]:
 
 def complete_kernel(incomplete: str) -> list[str]:
     """Complete a kernel name: built-in, family (as ``name:``) or from CONVCLI_KERNEL_PATH."""
-    from convcli.kernels.catalog import listing
+    from convcli.catalog.lookup import listing
 
     names = [entry["name"] + ":" * bool(entry["parameters"]) for entry in listing()]
     return completes(names)(incomplete)
@@ -77,7 +77,7 @@ def complete_kernel(incomplete: str) -> list[str]:
 
 def complete_tag(incomplete: str) -> list[str]:
     """Complete a kernel tag, from every kernel's tags."""
-    from convcli.kernels.catalog import listing
+    from convcli.catalog.lookup import listing
 
     return completes(sorted({tag for entry in listing() for tag in entry["tags"]}))(incomplete)
 

@@ -9,12 +9,12 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Column, Table
 from rich.text import Text
 
+from convcli.catalog.kernel import Kernel, Matrix
 from convcli.choices import Range
 from convcli.cli.text import shown
-from convcli.kernels.kernel import Kernel, Matrix
 
 if TYPE_CHECKING:  # these modules bring the engine, and NumPy, with them
-    from convcli.explain import Explanation
+    from convcli.explanation import Explanation
     from convcli.report import Report
 
 SHAPES = "shapes: rows x cols (x channels), as in NumPy"
@@ -283,7 +283,7 @@ def _cell(value: float, peak: float, width: int) -> Text:
 
 def explain_view(e: Explanation, name: str, total_steps: int) -> RenderableType:
     """Build the ``convcli explain`` page: kernel, padded input, formula, steps, output."""
-    from convcli.explain import taps  # brings NumPy: only when explaining
+    from convcli.explanation import taps  # brings NumPy: only when explaining
 
     g = e.geometry
     names = AXIS_NAMES[g.spatial_ndim]
@@ -393,7 +393,7 @@ def _padded_view(e: Explanation, width: int) -> RenderableType:
     """Show the grid: padding in parentheses, context in brackets, the first window underlined."""
     import numpy as np  # only here: `kernels list` needs no NumPy
 
-    from convcli.explain import taps
+    from convcli.explanation import taps
 
     first = np.zeros(e.padded.shape, dtype=bool)
     if e.steps:

@@ -1,4 +1,4 @@
-"""``convcli.kernel`` and ``convcli.convolve``: kernels by their spec, as the CLI names them."""
+"""``convcli.kernel``, ``kernels`` and ``convolve``: kernels by their spec, as the CLI says them."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli import engine
+from convcli.catalog.families import FAMILIES
+from convcli.catalog.kernel import Kernel
+from convcli.catalog.lookup import load_kernel, named_kernels
+from convcli.choices import check_choice
 from convcli.errors import ParameterError
-from convcli.kernels.catalog import load_kernel
-from convcli.kernels.kernel import Kernel
 
 P = ParamSpec("P")
 Response: TypeAlias = "npt.NDArray[np.floating]"
@@ -71,6 +73,42 @@ def kernel(spec: str) -> Kernel:
             f"spec must be a kernel spec, a string, got {type(spec).__name__}", parameter="spec"
         )
     return load_kernel(spec)
+
+
+def kernels(tag: str | None = None) -> list[Kernel]:
+    """List every kernel: built-in, those in ``CONVCLI_KERNEL_PATH``, then the families.
+
+    What ``convcli kernels list`` shows: each family at its defaults
+    (``gaussian`` is ``gaussian:sigma=1``); :func:`convcli.kernel` gives
+    one with other parameters.
+
+    Parameters
+    ----------
+    tag : str, optional
+        Only the kernels with this tag (``edge``, ``blur``, ...).
+
+    Returns
+    -------
+    list of Kernel
+
+    Raises
+    ------
+    ParameterError
+        ``tag`` is no kernel's tag.
+
+    Examples
+    --------
+    >>> import convcli
+    >>> [k.name for k in convcli.kernels(tag="laplacian")]
+    ['laplacian', 'laplacian-8']
+    >>> convcli.kernels()[-1]
+    Kernel('log', shape=(7, 7), range='abs', source='built-in family')
+    """
+    found = [*named_kernels().values(), *(family.kernel() for family in FAMILIES.values())]
+    if tag is None:
+        return found
+    check_choice("tag", tag, sorted({t for kernel in found for t in kernel.tags}))
+    return [kernel for kernel in found if tag in kernel.tags]
 
 
 def _taking_specs(

@@ -25,7 +25,7 @@ from PIL import Image
 
 from convcli.colormaps import lookup_table
 from convcli.errors import UsageError
-from convcli.explain import Explanation
+from convcli.explanation import Explanation
 from convcli.io.atomic import write_atomically
 from convcli.limits import MAX_ANIMATION_FRAMES
 from convcli.pictures.canvas import (

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import ImageDraw
 
-from convcli.explain import Explanation, Step, taps
+from convcli.explanation import Explanation, Step, taps
 from convcli.pictures import draw
 
 RGB = tuple[int, int, int]

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
 
-from convcli.explain import Explanation
+from convcli.explanation import Explanation
 from convcli.pictures import draw
 from convcli.pictures.canvas import (
     AXIS_NAMES,

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, PngImagePlugin
 
 from convcli._version import __version__
+from convcli.catalog.kernel import Kernel
 from convcli.choices import Colormap, FileFormat, MontageScale, Range
 from convcli.colormaps import lookup_table
 from convcli.errors import ConvcliError, ParameterError, cannot_write
@@ -36,7 +37,6 @@ from convcli.io.picture import Picture
 from convcli.io.reading import read_image
 from convcli.io.storage import is_url, read_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL
-from convcli.kernels.kernel import Kernel
 from convcli.limits import MAX_KERNEL_PICTURE, MONTAGE_TILE
 from convcli.pictures.draw import Font, fitted, font, heat_map
 from convcli.report import Report

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.explain import Explanation, Step, taps
+from convcli.explanation import Explanation, Step, taps
 from convcli.io.atomic import write_atomically
 from convcli.io.png import write_png
 from convcli.pictures.canvas import as_2d
@@ -53,8 +53,8 @@ def page_text(explanation: Explanation, *, title: str) -> str:
 
     Examples
     --------
-    >>> from convcli.explain import explain
-    >>> page = page_text(explain([1.0, 2.0, 3.0], [1.0, -1.0], padding="valid"), title="a<b")
+    >>> from convcli.explanation import worked_out
+    >>> page = page_text(worked_out([1.0, 2.0, 3.0], [1.0, -1.0], padding="valid"), title="a<b")
     >>> "<title>a&lt;b</title>" in page, 'id="sum">-1<' in page, "://" in page
     (True, True, False)
     """

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
 
-from convcli.explain import Explanation, taps
+from convcli.explanation import Explanation, taps
 from convcli.pictures import draw
 from convcli.pictures.canvas import (
     AREA,

@@ -18,10 +18,10 @@ from convcli.choices import Colormap, Depth, Method, PadMode, Range
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
+    from convcli.catalog.kernel import Kernel, Matrix
     from convcli.engine import Convolution, ConvolutionPlan, Geometry
     from convcli.io.formats import OutputFormat
     from convcli.io.storage import Location
-    from convcli.kernels.kernel import Kernel, Matrix
 
 Source = Path | bytes  # a file, or the bytes of standard input
 

@@ -118,7 +118,7 @@ def provenance(settings: Settings, mapped: Range) -> str:
 
     Examples
     --------
-    >>> from convcli.kernels.catalog import load_kernel
+    >>> from convcli.catalog.lookup import load_kernel
     >>> from convcli.run.model import Settings
     >>> provenance(Settings(kernels=(load_kernel("sobel-x"),)), Range.ABS)
     '{"kernels":["sobel-x"],"padding":"same","pad_mode":"reflect","pad_value":0.0,"stride":[1],"dilation":[1],"flip":false,"gray":false,"range":"abs","colormap":null,"frame":null}'

@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from convcli.catalog.kernel import Kernel
 from convcli.choices import Depth, Range
 from convcli.colormaps import colorize
 from convcli.engine import Geometry, convolve_bands
@@ -28,7 +29,6 @@ from convcli.io.picture import Header, Picture
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from convcli.io.reading import iter_frames, read_image
 from convcli.io.writing import Frame
-from convcli.kernels.kernel import Kernel
 from convcli.ranges import Reach, finite_bounds, map_range, ranges_that_help, reach
 from convcli.report import Report, StageReport, Status
 from convcli.run.model import InputPlan, Settings, Source, Stage

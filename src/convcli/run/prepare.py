@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from convcli.catalog.kernel import Matrix
 from convcli.choices import Depth, FileFormat, Method, Range
 from convcli.engine import (
     Convolution,
@@ -24,7 +25,6 @@ from convcli.errors import InputError, ParameterError, UsageError
 from convcli.io.formats import OutputFormat, default_output
 from convcli.io.picture import Header
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
-from convcli.kernels.kernel import Matrix
 from convcli.run.model import InputPlan, Settings, Stage
 
 AXES = {1: "samples", 2: "rows x columns", 3: "planes x rows x columns"}

@@ -30,9 +30,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from convcli.errors import KernelError, reason
-from convcli.kernels.families import FAMILIES
-from convcli.kernels.kernel import (
+from convcli.catalog.families import FAMILIES
+from convcli.catalog.kernel import (
     COMBINES,
     Kernel,
     check_matrix,
@@ -41,6 +40,7 @@ from convcli.kernels.kernel import (
     flatten,
     nested_matrix,
 )
+from convcli.errors import KernelError, reason
 
 KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
 MAX_FILE_BYTES = 64 << 20  # a 1001 x 1001 matrix written out in full takes about 10 MiB
@@ -111,7 +111,7 @@ def load_kernel(spec: str) -> Kernel:
         return _from_file(Path(match["path"]), match["name"])
     family, sep, params = spec.partition(":")
     if family == "template" and sep:
-        from convcli.kernels.template import template_kernel  # reads an image: Pillow and NumPy
+        from convcli.catalog.template import template_kernel  # reads an image: Pillow and NumPy
 
         return template_kernel(params)
     if not sep:

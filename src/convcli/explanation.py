@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-import sys
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -31,9 +29,7 @@ from convcli.errors import InputError, ParameterError, UsageError
 from convcli.limits import MAX_STEPS
 
 if TYPE_CHECKING:
-    import inspect
-
-    from convcli.kernels.kernel import Kernel
+    from convcli.catalog.kernel import Kernel
 
 Matrix = npt.NDArray[np.float64]
 LARGEST_SIDE = 32  # an explanation of more cells than this per side is unreadable
@@ -80,7 +76,7 @@ class Explanation:
 
     Examples
     --------
-    >>> e = explain([[1.0, 2.0], [3.0, 4.0]], [[1.0, 0.0], [0.0, -1.0]], padding="valid")
+    >>> e = worked_out([[1.0, 2.0], [3.0, 4.0]], [[1.0, 0.0], [0.0, -1.0]], padding="valid")
     >>> e.steps[0].window.tolist(), e.steps[0].products.tolist(), e.steps[0].sum
     ([[1.0, 2.0], [3.0, 4.0]], [[1.0, 0.0], [0.0, -4.0]], -3.0)
     >>> e.formula
@@ -139,7 +135,7 @@ class Explanation:
 
         Examples
         --------
-        >>> explain([0.0, 1.0, 4.0], [1.0, -1.0], padding="valid").to_json()[:60]
+        >>> worked_out([0.0, 1.0, 4.0], [1.0, -1.0], padding="valid").to_json()[:60]
         '{"input_shape": [3], "crop": null, "kernel": [1.0, -1.0], "p'
         """
         from convcli.report import to_json  # JSON as convcli writes it everywhere
@@ -172,7 +168,7 @@ class Explanation:
         }
 
 
-def explain(
+def worked_out(
     x: npt.ArrayLike,
     kernel: npt.ArrayLike,
     *,
@@ -194,10 +190,10 @@ def explain(
 
     Examples
     --------
-    >>> e = explain([1.0, 2.0, 3.0, 4.0], [1.0, 0.0, -1.0], padding="valid")
+    >>> e = worked_out([1.0, 2.0, 3.0, 4.0], [1.0, 0.0, -1.0], padding="valid")
     >>> [(s.output_index, s.window.tolist(), s.sum) for s in e.steps]
     [((0,), [1.0, 2.0, 3.0], -2.0), ((1,), [2.0, 3.0, 4.0], -2.0)]
-    >>> e = explain([1.0, 4.0, 9.0, 16.0, 25.0], [1.0, -2.0, 1.0], crop=(1, 2))
+    >>> e = worked_out([1.0, 4.0, 9.0, 16.0, 25.0], [1.0, -2.0, 1.0], crop=(1, 2))
     >>> e.padded.tolist(), e.context.tolist(), e.output.tolist()  # the squares' 2nd difference
     ([1.0, 4.0, 9.0, 16.0], [True, False, False, True], [2.0, 2.0])
     """
@@ -440,10 +436,10 @@ def read_input(text: str | None, ndim: int) -> npt.NDArray[np.generic]:
     """
     from pathlib import Path
 
+    from convcli.catalog.kernel import nested_matrix
+    from convcli.catalog.lookup import read_matrix
     from convcli.io.colour import luminance
     from convcli.io.reading import read_image
-    from convcli.kernels.catalog import read_matrix
-    from convcli.kernels.kernel import nested_matrix
 
     if text is None:
         return ramp(ndim)
@@ -458,7 +454,7 @@ def read_input(text: str | None, ndim: int) -> npt.NDArray[np.generic]:
     return luminance(picture, np.float64)  # a grey image's own samples: not copied
 
 
-def explain_kernel(
+def explain(
     kernel: str | Kernel | npt.ArrayLike,
     input: npt.ArrayLike | str | os.PathLike[str] | None = None,
     *,
@@ -523,8 +519,8 @@ def explain_kernel(
     >>> e.formula
     ['⌊(7 + 0 + 0 - 1·(3 - 1) - 1) / 1⌋ + 1 = 5']
     """
-    from convcli.kernels.catalog import load_kernel
-    from convcli.kernels.kernel import Kernel
+    from convcli.catalog.kernel import Kernel
+    from convcli.catalog.lookup import load_kernel
 
     chosen = load_kernel(kernel) if isinstance(kernel, str) else kernel
     if isinstance(chosen, Kernel):
@@ -533,7 +529,7 @@ def explain_kernel(
         weights = np.asarray(chosen, dtype=np.float64)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
         raise ParameterError(f"steps must be 0 to {MAX_STEPS:,}, got {steps!r}", parameter="steps")
-    return explain(
+    return worked_out(
         _input_values(input, weights.ndim), weights, padding=padding, pad_mode=pad_mode,
         pad_value=pad_value, stride=stride, dilation=dilation, flip=flip, steps=steps, crop=crop,
     )  # fmt: skip
@@ -549,22 +545,3 @@ def _input_values(given: object, ndim: int) -> npt.NDArray[np.generic]:
             return read_input(name, ndim)
         raise ParameterError("input must be a matrix or a file's name", parameter="input")
     return np.asarray(given)
-
-
-class _Callable(types.ModuleType):
-    """The module, callable: ``convcli.explain(...)`` is :func:`explain_kernel`.
-
-    One name cannot be both a module and a function of ``convcli``: importing
-    the module would replace the function.
-    """
-
-    __call__ = staticmethod(explain_kernel)
-
-    @property
-    def __signature__(self) -> inspect.Signature:  # the function's, not a method's
-        import inspect  # only when asked
-
-        return inspect.signature(explain_kernel)
-
-
-sys.modules[__name__].__class__ = _Callable

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from convcli.catalog.families import MAX_SIZE
+from convcli.catalog.kernel import Kernel, Matrix
 from convcli.choices import Range
 from convcli.errors import InputError, KernelError
 from convcli.io.colour import luminance
 from convcli.io.reading import read_image
-from convcli.kernels.families import MAX_SIZE
-from convcli.kernels.kernel import Kernel, Matrix
 
 
 def template_kernel(path_text: str) -> Kernel:

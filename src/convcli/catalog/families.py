@@ -11,9 +11,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from convcli.catalog.kernel import Kernel, Matrix
 from convcli.choices import Range
 from convcli.errors import KernelError
-from convcli.kernels.kernel import Kernel, Matrix
 
 MAX_SIZE = 1001  # a side longer than this is almost surely a typo
 
