@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 import convcli.engine._plan
-from convcli import ParameterError, convolve
+from convcli import ParameterError
 from convcli.choices import Method
-from convcli.engine import Convolution, ConvolutionPlan, convolve_bands
+from convcli.engine import Convolution, ConvolutionPlan, convolve, convolve_bands
 from helpers import run
 
 RNG = np.random.default_rng(20261207)
