@@ -75,8 +75,8 @@ import zarr
 from machine import cpu_name
 
 import convcli
-from convcli.distributed import convolve
 from convcli.catalog.lookup import load_kernel
+from convcli.distributed import convolve
 from convcli.ranges import map_range
 
 TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
