@@ -252,7 +252,7 @@ def encode_animation(
     if kind == FileFormat.AVIF:
         stream.write(_avif_timed(_avif(narrowed, bits, quality), durations, plays))
     else:
-        timed = jxl.retimed(_jxl(narrowed, bits, quality), durations, plays)
+        timed = _jxl_retimed(_jxl(narrowed, bits, quality), durations, plays)
         stream.write(_jxl_with_exif(timed, metadata))
 
 
@@ -381,6 +381,22 @@ def _moved_items(body: bytes, moved: int) -> bytes:
                 move(position, offset_size)
             position += offset_size + length_size
     return bytes(changed)
+
+
+def _jxl_retimed(data: bytes, durations: list[int], plays: int) -> bytes:
+    """Time a JPEG XL animation: a bare codestream, or one in a container's parts (16 bits).
+
+    A container's codestream parts (jxlp, one a frame) become one jxlc box,
+    after its other boxes (its signature, ftyp, and the level, jxll).
+    """
+    if data.startswith(b"\xff\x0a"):
+        return jxl.retimed(data, durations, plays)
+    boxes = list(_boxes(data))
+    parts = [data[body + 4 * (kind == b"jxlp") : stop] for kind, body, stop, _ in boxes
+             if kind in (b"jxlc", b"jxlp")]  # fmt: skip
+    kept = [data[body - header : stop] for kind, body, stop, header in boxes
+            if kind not in (b"jxlc", b"jxlp")]  # fmt: skip
+    return b"".join(kept) + _box(b"jxlc", jxl.retimed(b"".join(parts), durations, plays))
 
 
 def _jxl(array: npt.NDArray[np.generic], bits: int, quality: int | None) -> bytes:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import io
 import struct
 import warnings
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from convcli.limits import MAX_FRAMES
@@ -489,8 +489,10 @@ def _frame_at(
 
 
 def _frame(reader: _Bits, image: _Image) -> tuple[int, int, bool, int, int | None]:
-    """Read a FrameHeader: its type, duration (ticks), whether it is the last, its sections,
-    and the bit where its duration is (if it has one)."""
+    """Read a FrameHeader: its type, duration, whether it is the last, its sections, timing's bit.
+
+    The duration is in ticks; the bit is where the duration starts (None: it has none).
+    """
     if reader.read(1):  # all_default: a regular VarDCT frame, the last, of the image's size
         return _REGULAR, 0, True, _sections(image.width, image.height, 256, 1, (0, 0)), None
     kind = reader.read(2)
