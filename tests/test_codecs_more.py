@@ -19,9 +19,15 @@ from pathlib import Path
 import imagecodecs
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
+from scipy import ndimage
 
+from convcli.choices import FileFormat
 from convcli.io import jxl
+from convcli.io.codecs import encode_animation, read_layout
+from convcli.io.metadata import Metadata
 from helpers import run
 from helpers.formats import dng
 from helpers.libjxl import LIBJXL, Layer, encode, read
@@ -272,3 +278,200 @@ def test_a_phase_one_iiq_is_camera_raw_not_its_tiff_thumbnail(tmp_path, monkeypa
     result = run("apply", str(marked), "-k", "identity")
     assert result.exit_code == 1
     assert 'which comes with the raw extra: pip install "convcli[raw]"' in result.stderr
+
+
+def gif_animation(path: Path, durations: list[int], loop: int | None) -> np.ndarray:
+    """Write an animated GIF (``loop``: Pillow's, plays after the first); return its RGB frames."""
+    pictures = [Image.fromarray(pixels(20, 30, 3)) for _ in durations]
+    extra = {} if loop is None else {"loop": loop}
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations, **extra)
+    with Image.open(path) as image:  # the frames as Pillow decodes them
+        found = []
+        for index in range(image.n_frames):
+            image.seek(index)
+            found.append(np.array(image.convert("RGB")))
+    return np.stack(found)
+
+
+def avif_timing(data: bytes) -> tuple[list[int], int]:
+    """Each picture's duration (ms, Pillow's libavif) and the plays, from the ISO boxes' formula.
+
+    The plays: the track's duration (tkhd) over its edit's (elst) when the
+    edit repeats (ISO/IEC 14496-12 8.6.6: flags 1), 0 for an unknown track duration.
+    """
+    with Image.open(io.BytesIO(data)) as image:
+        durations = []
+        for index in range(image.n_frames):
+            image.seek(index)
+            image.load()
+            durations.append(image.info["duration"])
+    tkhd, elst = data.index(b"tkhd"), data.index(b"elst")
+    assert data[tkhd + 4] == 1
+    assert data[elst + 4] == 1
+    (track,) = struct.unpack_from(">Q", data, tkhd + 4 + 28)
+    (edit,) = struct.unpack_from(">Q", data, elst + 4 + 8)
+    repeats = data[elst + 7] & 1
+    plays = 1 if not repeats else 0 if track == (1 << 64) - 1 else -(-track // edit)
+    return durations, plays
+
+
+@needs_libjxl
+def test_an_animation_written_as_jpeg_xl_keeps_its_frames_durations_and_plays(tmp_path):
+    source, out = tmp_path / "in.gif", tmp_path / "out.jxl"
+    expected = gif_animation(source, [50, 120, 300], loop=2)  # plays three times
+    result = run("apply", str(source), "-k", "identity", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    data = out.read_bytes()
+    assert np.array_equal(imagecodecs.jpegxl_decode(data), expected)  # lossless: every frame
+    assert milliseconds(data) == [50, 120, 300]
+    assert read(data).loops == 3
+    found = jxl.read_header(io.BytesIO(data))  # convcli's own reading agrees
+    assert (found.frames, found.durations, found.plays) == (3, (50, 120, 300), 3)
+
+
+def test_an_animation_written_as_avif_keeps_its_frames_durations_and_plays(tmp_path):
+    source, out = tmp_path / "in.gif", tmp_path / "out.avif"
+    expected = gif_animation(source, [50, 120, 300], loop=2)
+    result = run("apply", str(source), "-k", "identity", "--quality", "100", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    data = out.read_bytes()
+    assert np.array_equal(imagecodecs.avif_decode(data), expected)  # --quality 100: lossless
+    assert avif_timing(data) == ([50, 120, 300], 3)
+    back = tmp_path / "back.gif"
+    assert run("apply", str(out), "-k", "identity", "-o", str(back), "-q").exit_code == 0
+    _, durations, loop = frames_of(back)
+    assert (durations, loop) == ([50, 120, 300], 2)  # read back by convcli: plays three times
+
+
+def test_an_animation_with_alpha_keeps_it_in_avif_on_both_tracks(tmp_path):
+    source, out = tmp_path / "in.png", tmp_path / "out.avif"
+    frames = [pixels(8, 9, 4) for _ in range(3)]
+    pictures = [Image.fromarray(frame) for frame in frames]
+    pictures[0].save(source, save_all=True, append_images=pictures[1:], duration=[30, 60, 90],
+                     loop=4)  # fmt: skip
+    expected, _, _ = frames_of(source)
+    result = run("apply", str(source), "-k", "identity", "--quality", "100", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    data = out.read_bytes()
+    assert data.count(b"trak") == 2  # colour, and alpha beside it
+    assert np.array_equal(imagecodecs.avif_decode(data), expected)
+    assert avif_timing(data) == ([30, 60, 90], 4)
+
+
+@pytest.mark.parametrize(("loop", "plays"), [(None, 1), (0, 0)])
+def test_an_avif_plays_once_or_forever_as_its_input(tmp_path, loop, plays):
+    source, out = tmp_path / "in.gif", tmp_path / "out.avif"
+    gif_animation(source, [40, 40], loop=loop)  # no loop extension: plays once
+    assert run("apply", str(source), "-k", "identity", "-o", str(out), "-q").exit_code == 0
+    assert avif_timing(out.read_bytes()) == ([40, 40], plays)
+
+
+def test_a_10_bit_avif_sequence_keeps_its_bits_frames_and_durations(tmp_path):
+    source, out = tmp_path / "in.avif", tmp_path / "out.avif"
+    frames = RNG.integers(0, 1024, (3, 10, 14, 3), dtype=np.uint16)
+    source.write_bytes(imagecodecs.avif_encode(frames, level=100, speed=8, bitspersample=10))
+    reference = imagecodecs.avif_decode(source.read_bytes())
+    result = run("apply", str(source), "-k", "identity", "--quality", "100", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    written = imagecodecs.avif_decode(out.read_bytes())
+    assert written.dtype == np.uint16
+    assert np.array_equal(written, reference)
+    assert avif_timing(out.read_bytes()) == ([1000] * 3, 0)  # imagecodecs' 1 s each, forever
+
+
+@needs_libjxl
+def test_a_16_bit_jpeg_xl_animation_is_filtered_frame_by_frame(tmp_path):
+    source, out = tmp_path / "in.jxl", tmp_path / "out.jxl"
+    frames = RNG.integers(0, 65536, (3, 12, 16, 3), dtype=np.uint16)
+    source.write_bytes(imagecodecs.jpegxl_encode(frames, lossless=True))
+    reference = imagecodecs.jpegxl_decode(source.read_bytes()).astype(np.float64) / 65535
+    result = run("apply", str(source), "-k", "box", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    written = imagecodecs.jpegxl_decode(out.read_bytes())
+    box = np.ones((3, 3, 1)) / 9
+    expected = [ndimage.correlate(frame, box, mode="mirror") for frame in reference]
+    assert written.dtype == np.uint16
+    assert np.abs(written / 65535 - np.stack(expected)).max() <= 1 / 65535
+    assert milliseconds(out.read_bytes()) == [100.0] * 3  # imagecodecs' 10 ticks a second
+
+
+@needs_libjxl
+def test_grey_pages_of_any_width_and_mixed_depths_stay_grey_frames(tmp_path):
+    import tifffile
+
+    source, out = tmp_path / "in.tif", tmp_path / "out.jxl"
+    narrow = RNG.integers(0, 256, (5, 3), dtype=np.uint8)  # 3 wide: not to be taken for RGB
+    deep = RNG.integers(0, 65536, (5, 3), dtype=np.uint16)
+    with tifffile.TiffWriter(source) as tiff:
+        tiff.write(narrow)
+        tiff.write(deep)
+    result = run("apply", str(source), "-k", "identity", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.stderr
+    written = imagecodecs.jpegxl_decode(out.read_bytes())
+    assert np.array_equal(written, np.stack([narrow.astype(np.uint16) * 257, deep]))
+    assert milliseconds(out.read_bytes()) == [100.0, 100.0]  # a page has no duration of its own
+
+
+@needs_libjxl
+def test_a_frame_of_no_duration_stays_a_frame_in_jpeg_xl(tmp_path):
+    source, out = tmp_path / "in.gif", tmp_path / "out.jxl"
+    expected = gif_animation(source, [80, 0, 80], loop=0)
+    _, durations, _ = frames_of(source)
+    assert durations == [80, 0, 80]  # as Pillow reads the GIF
+    assert run("apply", str(source), "-k", "identity", "-o", str(out), "-q").exit_code == 0
+    assert np.array_equal(imagecodecs.jpegxl_decode(out.read_bytes()), expected)
+    assert milliseconds(out.read_bytes()) == [80, 1, 80]  # (0 would make it a layer of the next)
+
+
+@given(
+    st.lists(st.integers(1, 1 << 20), min_size=2, max_size=4),
+    st.integers(0, 1 << 16),
+    st.sampled_from([FileFormat.AVIF, FileFormat.JXL]),
+)
+@settings(max_examples=25, deadline=None)
+def test_any_durations_and_plays_are_written_as_given(durations, plays, kind):
+    frames = [pixels(6, 7, 3) for _ in durations]
+    stream = io.BytesIO()
+    encode_animation(stream, frames, durations, plays, Metadata(), None, kind)
+    data = stream.getvalue()
+    if kind == FileFormat.AVIF:
+        assert avif_timing(data) == (durations, plays)
+    elif LIBJXL is not None:
+        assert milliseconds(data) == durations
+        assert read(data).loops == plays
+    found = read_layout(io.BytesIO(data), kind)  # convcli's own reading
+    assert (found.frames, found.durations, found.plays) == (len(durations), tuple(durations), plays)
+
+
+RAW_HEADERS = {
+    "photo.crw": b"II\x1a\x00\x00\x00HEAPCCDR\x01\x00\x01\x00" + bytes(64),  # Canon CIFF
+    "photo.mrw": b"\x00MRM\x00\x00\x00\x40" + bytes(64),  # Minolta
+    "photo.x3f": b"FOVb\x00\x00\x02\x00" + bytes(64),  # Sigma
+}
+
+
+@pytest.mark.parametrize("name", sorted(RAW_HEADERS))
+def test_crw_mrw_and_x3f_are_camera_raw_and_need_the_raw_extra(tmp_path, monkeypatch, name):
+    raw_file, picture = tmp_path / name, tmp_path / "fine.png"
+    raw_file.write_bytes(RAW_HEADERS[name])
+    Image.fromarray(pixels(4, 5, 3)).save(picture)
+    monkeypatch.setitem(sys.modules, "rawpy", None)
+    result = run("apply", str(raw_file), str(picture), "-k", "identity", "-q")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert errors == [
+        f"convcli: error: {raw_file}: reading it needs rawpy, which comes with the raw extra: "
+        'pip install "convcli[raw]"'
+    ]
+    assert any(tmp_path.glob("fine*.png"))  # the other input ran
+
+
+@pytest.mark.parametrize("name", sorted(RAW_HEADERS))
+def test_a_crw_mrw_or_x3f_libraw_refuses_is_one_line(tmp_path, name):
+    pytest.importorskip("rawpy")
+    source = tmp_path / name
+    source.write_bytes(RAW_HEADERS[name])
+    result = run("apply", str(source), "-k", "identity", "-o", str(tmp_path / "out.tif"))
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"convcli: error: {source}: cannot read image: LibRaw cannot read it: ")

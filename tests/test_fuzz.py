@@ -37,7 +37,8 @@ fuzz = settings(
 SIGNATURES = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*",
               b"RIFF\x00\x00\x00\x00WEBP", b"\x93NUMPY", b"",
               b"II+\x00", b"qoif", b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51", b"\xff\x0a",
-              b"\x00\x00\x00\x0cJXL \r\n\x87\n", b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1"]  # fmt: skip
+              b"\x00\x00\x00\x0cJXL \r\n\x87\n", b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1",
+              b"II\x1a\x00\x00\x00HEAPCCDR", b"\x00MRM", b"FOVb"]  # fmt: skip
 VALID_PNG = png_bytes()
 
 
@@ -119,6 +120,29 @@ def test_a_mutated_jpeg_xl_animations_headers_are_read_or_refused(content, data)
         return  # the caller says it in one line
     assert found.frames >= 1
     assert len(found.durations) in (0, found.frames)
+
+
+@fuzz
+@given(st.sampled_from([c for n, c in DEEP_FILES if n == "seq.avif"]), st.data())
+def test_a_mutated_avif_sequences_tables_are_read_or_refused(content, data):
+    import warnings
+
+    from convcli.choices import FileFormat
+    from convcli.io.codecs import layout
+
+    moov = content.index(b"moov")
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(moov, len(content) - 1))  # its tracks' boxes, mostly
+        content = content[:at] + data.draw(st.binary(min_size=1, max_size=4)) + content[at + 1 :]
+    try:
+        with warnings.catch_warnings(record=True):  # a note: a sequence read as one picture
+            warnings.simplefilter("always")
+            found = layout(content, FileFormat.AVIF)
+    except ValueError:
+        return  # the caller says it in one line
+    assert found.frames >= 1
+    assert len(found.durations) in (0, found.frames)
+    assert found.plays is None or found.plays >= 0
 
 
 def test_a_warning_while_counting_later_pages_is_a_note(folder):

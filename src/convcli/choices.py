@@ -135,6 +135,7 @@ FORMAT_ALIASES |= {"fit": FileFormat.FITS, "fts": FileFormat.FITS}
 FORMAT_ALIASES |= dict.fromkeys(
     ("cr2", "cr3", "nef", "nrw", "arw", "orf", "rw2", "raf", "pef", "srw"), FileFormat.DNG
 )
+FORMAT_ALIASES |= dict.fromkeys(("crw", "mrw", "x3f"), FileFormat.DNG)  # not TIFF inside
 # Read, never written: their outputs are PNG or TIFF unless said (io/formats.py, WRITTEN_AS).
 READ_ONLY = frozenset({FileFormat.ICO, FileFormat.PSD, FileFormat.FITS, FileFormat.DNG})
 

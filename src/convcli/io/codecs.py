@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import struct
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import BinaryIO
 
@@ -229,11 +229,175 @@ def encode(
     stream.write(data)
 
 
+def encode_animation(
+    stream: BinaryIO,
+    pictures: list[npt.NDArray[np.generic]],
+    durations: list[int],
+    plays: int,
+    metadata: Metadata,
+    quality: int | None,
+    kind: FileFormat,
+) -> None:
+    """Write pictures as an AVIF sequence or a JPEG XL animation: each frame's duration kept.
+
+    imagecodecs encodes every frame, each 1 s (AVIF) or 100 ms (JPEG XL)
+    long and playing forever; convcli then writes each frame's duration in
+    milliseconds, and the plays (0: forever), into the file's own headers.
+    Frames of 8 and 16 bits together are all written at 16 (exactly: 257x).
+    """
+    deepest = np.uint16 if any(picture.dtype == np.uint16 for picture in pictures) else np.uint8
+    stack = np.stack([_grey_last(_deepened(picture, deepest)) for picture in pictures])
+    bits = _bits(stack, kind, metadata)
+    narrowed = _narrowed(stack, bits)
+    if kind == FileFormat.AVIF:
+        stream.write(_avif_timed(_avif(narrowed, bits, quality), durations, plays))
+    else:
+        timed = _jxl_retimed(_jxl(narrowed, bits, quality), durations, plays)
+        stream.write(_jxl_with_exif(timed, metadata))
+
+
+def _deepened(picture: npt.NDArray[np.generic], dtype: type[np.generic]) -> npt.NDArray[np.generic]:
+    return picture if picture.dtype == dtype else picture.astype(dtype) * 257
+
+
+def _grey_last(picture: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    """Give a grey picture its one sample axis: a stack of grey frames is not read as colour."""
+    return picture[..., None] if picture.ndim == 2 else picture
+
+
 def _avif(array: npt.NDArray[np.generic], bits: int, quality: int | None) -> bytes:
     import imagecodecs
 
     level = AVIF_QUALITY if quality is None else quality
     return bytes(imagecodecs.avif_encode(array, level=level, speed=AVIF_SPEED, bitspersample=bits))
+
+
+def _avif_timed(data: bytes, durations: list[int], plays: int) -> bytes:
+    """Write each picture's duration (ms) and the plays into libavif's sequence.
+
+    The movie's timescale becomes 1000; the time-to-sample table (stts)
+    lists the durations, which lengthens the movie box (moov) before the
+    pictures (mdat): the offsets into them (stco, and the still image's iloc)
+    move by as much. As libavif writes it, the track's duration is the plays
+    times the frames' (unknown: forever), and its edit list repeats unless
+    it plays once.
+    """
+    total = sum(durations)
+    track = 0xFFFF_FFFF_FFFF_FFFF if plays == 0 else total * plays
+    edits = {
+        b"mvhd": lambda body: _set(body, [(">I", 20, 1000), (">Q", 24, track)]),
+        b"tkhd": lambda body: _set(body, [(">Q", 28, track)]),
+        b"elst": lambda body: _set(body, [(">I", 0, 1 << 24 | (plays != 1)), (">Q", 8, total)]),
+        b"mdhd": lambda body: _set(body, [(">I", 20, 1000), (">Q", 24, total)]),
+        b"stts": lambda _: bytes(4) + _runs(durations),
+    }
+    moved = len(_rebuilt(data, 0, len(data), edits, 0)) - len(data)
+    return _rebuilt(data, 0, len(data), edits, moved)
+
+
+def _set(body: bytes, fields: list[tuple[str, int, int]]) -> bytes:
+    """Write values into a version 1 full box's body: (struct format, offset, value)."""
+    if body[0] != 1:
+        raise ValueError(f"a version {body[0]} box, where libavif writes version 1")
+    changed = bytearray(body)
+    for layout, offset, value in fields:
+        struct.pack_into(layout, changed, offset, value)
+    return bytes(changed)
+
+
+def _runs(durations: list[int]) -> bytes:
+    """Make a time-to-sample table: runs of equal durations, each (count, duration)."""
+    runs: list[list[int]] = []
+    for duration in durations:
+        if runs and runs[-1][1] == duration:
+            runs[-1][0] += 1
+        else:
+            runs.append([1, duration])
+    return struct.pack(f">I{2 * len(runs)}I", len(runs), *(n for run in runs for n in run))
+
+
+_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"meta"}
+
+
+def _rebuilt(
+    data: bytes, start: int, end: int, edits: dict[bytes, Callable[[bytes], bytes]], moved: int
+) -> bytes:
+    """Rebuild the boxes from ``start`` to ``end`` with ``edits``, offsets into mdat ``moved``."""
+    out = []
+    for kind, body, stop, header in _boxes(data, start, end):
+        inside = data[body:stop]
+        if kind in _CONTAINERS:
+            full = 4 if kind == b"meta" else 0  # a full box: version and flags first
+            inside = inside[:full] + _rebuilt(data, body + full, stop, edits, moved)
+        elif kind in edits:
+            inside = edits[kind](inside)
+        elif kind in (b"stco", b"co64"):
+            inside = _moved_chunks(inside, kind, moved)
+        elif kind == b"iloc":
+            inside = _moved_items(inside, moved)
+        else:  # as it was (the pictures, mdat, among them: of any size)
+            out.append(data[body - header : stop])
+            continue
+        out.append(_box(kind, inside))
+    return b"".join(out)
+
+
+def _moved_chunks(body: bytes, kind: bytes, moved: int) -> bytes:
+    """Move a chunk offset table's offsets (stco: 32 bits, co64: 64)."""
+    (count,) = struct.unpack_from(">I", body, 4)
+    layout = f">{count}{'I' if kind == b'stco' else 'Q'}"
+    offsets = [offset + moved for offset in struct.unpack_from(layout, body, 8)]
+    return body[:8] + struct.pack(layout, *offsets)
+
+
+def _moved_items(body: bytes, moved: int) -> bytes:
+    """Move an item location box's (iloc) offsets into the file (construction method 0)."""
+    changed = bytearray(body)
+    version, sizes = body[0], body[4] << 8 | body[5]
+    offset_size, length_size = sizes >> 12, sizes >> 8 & 15
+    base_size, index_size = sizes >> 4 & 15, (sizes & 15) if version else 0
+    wide = 4 if version == 2 else 2
+    position, count = 6 + wide, int.from_bytes(body[6 : 6 + wide], "big")
+
+    def move(at: int, size: int) -> None:
+        if size:
+            value = int.from_bytes(changed[at : at + size], "big") + moved
+            changed[at : at + size] = value.to_bytes(size, "big")
+
+    for _ in range(count):
+        position += wide  # the item's ID
+        method = 0
+        if version:
+            method = int.from_bytes(body[position : position + 2], "big") & 15
+            position += 2
+        position += 2  # the data reference index
+        if method == 0:
+            move(position, base_size)
+        position += base_size
+        extents = int.from_bytes(body[position : position + 2], "big")
+        position += 2
+        for _ in range(extents):
+            position += index_size
+            if method == 0 and not base_size:
+                move(position, offset_size)
+            position += offset_size + length_size
+    return bytes(changed)
+
+
+def _jxl_retimed(data: bytes, durations: list[int], plays: int) -> bytes:
+    """Time a JPEG XL animation: a bare codestream, or one in a container's parts (16 bits).
+
+    A container's codestream parts (jxlp, one a frame) become one jxlc box,
+    after its other boxes (its signature, ftyp, and the level, jxll).
+    """
+    if data.startswith(b"\xff\x0a"):
+        return jxl.retimed(data, durations, plays)
+    boxes = list(_boxes(data))
+    parts = [data[body + 4 * (kind == b"jxlp") : stop] for kind, body, stop, _ in boxes
+             if kind in (b"jxlc", b"jxlp")]  # fmt: skip
+    kept = [data[body - header : stop] for kind, body, stop, header in boxes
+            if kind not in (b"jxlc", b"jxlp")]  # fmt: skip
+    return b"".join(kept) + _box(b"jxlc", jxl.retimed(b"".join(parts), durations, plays))
 
 
 def _jxl(array: npt.NDArray[np.generic], bits: int, quality: int | None) -> bytes:
@@ -396,18 +560,20 @@ def _avif_layout(head: bytes) -> Layout:
     if sum(value for kind, value in turns if kind == b"irot") % 2:
         width, height = height, width
     samples = (1 if flags & 0x10 else 3) + alpha
-    frames, durations = _avif_frames(head)
-    return replace(_laid_out(width, height, bits, samples, turns, frames), durations=durations)
+    frames, durations, plays = _avif_frames(head)
+    laid_out = _laid_out(width, height, bits, samples, turns, frames)
+    return replace(laid_out, durations=durations, plays=plays)
 
 
-def _avif_frames(head: bytes) -> tuple[int, tuple[int, ...]]:
-    """Count an AVIF sequence's pictures, and read their durations, from its tracks; else 1.
+def _avif_frames(head: bytes) -> tuple[int, tuple[int, ...], int | None]:
+    """Count an AVIF sequence's pictures, read their durations and its plays, from its tracks.
 
     The track of the most samples (its sample sizes' table, stsz) is the
     colour's (an alpha track has as many); its durations are its time-to-sample
-    table's (stts) deltas over its media header's (mdhd) timescale.
+    table's (stts) deltas over its media header's (mdhd) timescale. Not a
+    sequence: one picture.
     """
-    tracks = [(_avif_track(head, body, stop), body) for body, stop in _tracks(head)]
+    tracks = [(_avif_track(head, body, stop), body, stop) for body, stop in _tracks(head)]
     if not tracks:
         if b"avis" in b"".join(_find(head, [b"ftyp"])):  # a sequence: its moov comes later
             warnings.warn(
@@ -415,9 +581,28 @@ def _avif_frames(head: bytes) -> tuple[int, tuple[int, ...]]:
                 "its first picture is read, the others are not",
                 stacklevel=4,
             )
-        return 1, ()
-    (count, durations), _ = max(tracks, key=lambda track: track[0][0])
-    return max(1, count), durations
+        return 1, (), None
+    (count, durations), start, stop = max(tracks, key=lambda track: track[0][0])
+    return max(1, count), durations, _avif_plays(head, start, stop)
+
+
+def _avif_plays(data: bytes, start: int, end: int) -> int | None:
+    """Read how many times a track plays, as libavif does (0: forever; None: not said).
+
+    Its edit list (elst) repeats when its flags say so: then the track's
+    duration (tkhd) over the edit's is the plays, an unknown duration forever.
+    """
+    edits, headers = _find(data, [b"edts", b"elst"], start, end), _find(data, [b"tkhd"], start, end)
+    if not edits or not headers or len(edits[0]) < 16:
+        return None
+    if not edits[0][3] & 1:  # not repeated
+        return 1
+    wide = headers[0][0] == 1  # version 1: 64-bit times
+    (track,) = struct.unpack_from(">Q" if wide else ">I", headers[0], 28 if wide else 20)
+    (edit,) = struct.unpack_from(">Q" if edits[0][0] == 1 else ">I", edits[0], 8)
+    if track == (1 << (64 if wide else 32)) - 1:
+        return 0
+    return -(-track // edit) if edit else None
 
 
 def _tracks(data: bytes) -> Iterator[tuple[int, int]]:

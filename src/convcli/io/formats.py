@@ -59,8 +59,10 @@ _FORMATS = {
         OutputFormat(FileFormat.NPY, None, ("float32",), alpha=False, provenance=False),
         OutputFormat(FileFormat.ZARR, None, ("float32",), alpha=False),
         # Written by imagecodecs (io/codecs.py), not Pillow
-        OutputFormat(FileFormat.AVIF, None, ("uint8", "uint16"), alpha=True, provenance=False),
-        OutputFormat(FileFormat.JXL, None, ("uint8", "uint16"), alpha=True),
+        OutputFormat(
+            FileFormat.AVIF, None, ("uint8", "uint16"), alpha=True, frames=True, provenance=False
+        ),
+        OutputFormat(FileFormat.JXL, None, ("uint8", "uint16"), alpha=True, frames=True),
         OutputFormat(FileFormat.JP2, None, ("uint8", "uint16"), alpha=True),
         OutputFormat(FileFormat.J2K, None, ("uint8", "uint16"), alpha=True, provenance=False),
         OutputFormat(FileFormat.QOI, None, ("uint8",), alpha=True, provenance=False, grey=False),
@@ -170,7 +172,9 @@ _SIGNATURES = [
     (b"v/1\x01", FileFormat.EXR),
     (b"IIRO", FileFormat.DNG), (b"MMOR", FileFormat.DNG), (b"IIU\x00", FileFormat.DNG),
     (b"FUJIFILMCCD-RAW", FileFormat.DNG),  # Olympus ORF, Panasonic RW2, Fujifilm RAF
+    (b"\x00MRM", FileFormat.DNG), (b"FOVb", FileFormat.DNG),  # Minolta MRW, Sigma X3F
 ]  # fmt: skip
+_CIFF = b"HEAPCCDR"  # Canon's CRW (CIFF): "II", the header's length, then this at offset 6
 _AVIF_BRANDS = {b"avif", b"avis"}
 # An ISO base media file's brands (after "ftyp") that are HEIF with HEVC, or a Canon CR3.
 _HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"}
@@ -190,6 +194,8 @@ def sniff_format(head: bytes) -> FileFormat | None:
     if head[4:8] == b"ftyp":
         return _iso_brand(head)
     found = next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+    if found is None and head[:2] == b"II" and head[6:14] == _CIFF:
+        found = FileFormat.DNG
     if found is None and head[:4] == b"\x00\x00\x01\x00" and head[4:6] != b"\x00\x00":
         found = FileFormat.ICO  # reserved, type 1 (icon), a count of images
     return found or (FileFormat.TGA if _is_tga(head) else None)

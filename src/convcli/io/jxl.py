@@ -16,8 +16,10 @@ with a preview picture before its frames.
 
 from __future__ import annotations
 
+import io
 import struct
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -36,6 +38,9 @@ _REGULAR, _DC, _REFERENCE_ONLY, _SKIP_PROGRESSIVE = range(4)
 _MODULAR = 1
 _USE_DC_FRAME = 32  # a FrameHeader flag
 _XYB = 2
+# The distributions of an AnimationHeader's fields and a frame's duration: (bits, offset)
+_TICKS, _TICKS_OVER = ((0, 100), (0, 1000), (10, 1), (30, 1)), ((0, 1), (0, 1001), (8, 1), (10, 1))
+_LOOPS, _DURATION = ((0, 0), (3, 0), (16, 0), (32, 0)), ((0, 0), (0, 1), (8, 0), (32, 0))
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,8 @@ class _Image:
     extra: int
     animation: tuple[int, int, int, bool] | None  # a second's ticks (over), plays, timecodes
     counted: str | None  # why the frames cannot be counted, if so
+    timing_at: int = 0  # the bit where the animation's timing starts
+    ends_at: int = 0  # the bit where the headers end, before their padding to a byte
 
 
 def read_header(stream: BinaryIO) -> Header:
@@ -143,6 +150,75 @@ def read_header(stream: BinaryIO) -> Header:
     numerator, denominator, plays, _ = image.animation
     milliseconds = tuple(round(ticks * 1000 * denominator / numerator) for ticks in durations)
     return Header(*shown, bits, samples, len(durations), milliseconds, plays)
+
+
+def retimed(codestream: bytes, durations: list[int], plays: int) -> bytes:
+    """Write each frame's duration (ms) and the plays (0: forever) into an animation's headers.
+
+    imagecodecs counts 10 ticks a second, gives each frame one and plays
+    forever. Its ticks become milliseconds, and the loop count and each
+    frame's duration take the bits they need: the image's headers and each
+    FrameHeader are written anew, bit by bit, to their padding to a byte;
+    what follows each (its table of contents and sections) is copied.
+    """
+    reader = _Bits(codestream, 16)  # past the signature
+    image, *_ = _metadata(reader, *_size(reader))
+    if image.animation is None or image.counted is not None:
+        raise ValueError("not an animation whose frames convcli can time")
+    timing = _Bits(codestream, image.timing_at)
+    timing.u32(*_TICKS)
+    over = timing.position
+    timing.u32(*_TICKS_OVER)
+    loops = timing.position
+    timing.u32(*_LOOPS)
+    header = _Writer()
+    header.copy(codestream, 0, image.timing_at)
+    header.u32(1000, _TICKS)
+    header.copy(codestream, over, loops)
+    header.u32(plays, _LOOPS)
+    header.copy(codestream, timing.position, image.ends_at)
+    pieces, left, end = [header.padded()], iter(durations), -(-image.ends_at // 8)
+    for walked in _walk(_Codestream(io.BytesIO(codestream)), end, image):
+        head = codestream[walked.offset : walked.offset + -(-walked.header_bits // 8)]
+        if walked.shown and walked.timed_at is not None:
+            frame, old = _Writer(), _Bits(head, walked.timed_at)
+            old.u32(*_DURATION)
+            frame.copy(head, 0, walked.timed_at)
+            frame.u32(next(left), _DURATION)
+            frame.copy(head, old.position, walked.header_bits)
+            head = frame.padded()
+        pieces += [head, codestream[walked.offset + -(-walked.header_bits // 8) : walked.end]]
+        end = walked.end
+    return b"".join([*pieces, codestream[end:]])
+
+
+class _Writer:
+    """JPEG XL's bit writer: least significant bit first."""
+
+    def __init__(self) -> None:
+        self.value, self.count = 0, 0
+
+    def write(self, value: int, count: int) -> None:
+        self.value |= value << self.count
+        self.count += count
+
+    def u32(self, value: int, choices: tuple[tuple[int, int], ...]) -> None:
+        """Write ``value`` in the first of the four distributions that holds it."""
+        selector, (bits, offset) = next(
+            (index, choice) for index, choice in enumerate(choices)
+            if 0 <= value - choice[1] < 1 << choice[0]
+        )  # fmt: skip
+        self.write(selector, 2)
+        self.write(value - offset, bits)
+
+    def copy(self, data: bytes, start: int, end: int) -> None:
+        """Copy the bits of ``data`` from ``start`` to ``end``."""
+        if end > start:
+            self.write(_Bits(data, start).read(end - start), end - start)
+
+    def padded(self) -> bytes:
+        """Return the bits written, padded with zeros to a byte."""
+        return self.value.to_bytes(-(-self.count // 8), "little")
 
 
 class _Codestream:
@@ -229,7 +305,7 @@ def _metadata(reader: _Bits, width: int, height: int) -> tuple[_Image, tuple[int
     """Read the ImageMetadata: the image's record, its size as shown, bits and samples."""
     if reader.read(1):  # all_default: 8-bit RGB, XYB, no animation
         return _Image(width, height, True, 0, None, None), (width, height), 8, 3
-    turned, animation, preview = False, None, False
+    turned, animation, preview, timing_at = False, None, False, 0
     extra_fields = reader.read(1)
     if extra_fields:
         turned = reader.read(3) >= 4  # EXIF's orientation 5 to 8, less one: its decoder turns it
@@ -239,10 +315,11 @@ def _metadata(reader: _Bits, width: int, height: int) -> tuple[_Image, tuple[int
             _preview(reader)
             preview = True
         if reader.read(1):  # an animation: its timing
+            timing_at = reader.position
             animation = (
-                reader.u32((0, 100), (0, 1000), (10, 1), (30, 1)),
-                reader.u32((0, 1), (0, 1001), (8, 1), (10, 1)),
-                reader.u32((0, 0), (3, 0), (16, 0), (32, 0)),
+                reader.u32(*_TICKS),
+                reader.u32(*_TICKS_OVER),
+                reader.u32(*_LOOPS),
                 bool(reader.read(1)),
             )
     bits = _bit_depth(reader)
@@ -265,7 +342,7 @@ def _metadata(reader: _Bits, width: int, height: int) -> tuple[_Image, tuple[int
     _transform(reader, xyb)
     before = "its own colour profile" if profile else "a preview picture" if preview else None
     counted = before and f"{before} before its frames"
-    image = _Image(width, height, xyb, extra, animation, counted)
+    image = _Image(width, height, xyb, extra, animation, counted, timing_at, reader.position)
     return image, shown, bits, samples
 
 
@@ -350,17 +427,34 @@ class _Uncounted(Exception):
     """Why an animation's frames cannot be counted without an entropy decoder."""
 
 
+@dataclass(frozen=True)
+class _Walked:
+    """A frame or layer as walked: where it starts and ends, and its header's fields."""
+
+    offset: int  # its first byte in the codestream
+    header_bits: int  # of its FrameHeader and the TOC's permutation flag, before padding
+    timed_at: int | None  # the bit, from ``offset``, where its duration is, if it has one
+    duration: int  # ticks
+    shown: bool  # one of the frames a decoder gives
+    end: int  # the byte after its sections
+
+
 def _frames(parts: _Codestream, offset: int, image: _Image) -> list[int]:
     """Walk the frames from ``offset``: the duration, in ticks, of each frame shown."""
-    durations: list[int] = []
+    return [walked.duration for walked in _walk(parts, offset, image) if walked.shown]
+
+
+def _walk(parts: _Codestream, offset: int, image: _Image) -> Iterator[_Walked]:
+    """Walk the frames and layers from ``offset``, to the last frame."""
     budget = MAX_SECTIONS
     for _ in range(MAX_FRAMES * 16):  # layers not shown count towards the bound too
-        reader, (kind, duration, last, sections) = _frame_at(parts, offset, image)
+        reader, (kind, duration, last, sections, timed_at) = _frame_at(parts, offset, image)
         budget -= sections
         if budget < 0:
             raise ValueError(f"more than {MAX_SECTIONS} sections in its frames")
         if reader.read(1):
             raise _Uncounted("a permuted table of contents")  # (entropy-coded)
+        header_bits = reader.position
         reader.to_byte()
         start = offset + reader.position // 8
         reader = _Bits(parts.read(start, 4 * sections + 1))
@@ -368,19 +462,20 @@ def _frames(parts: _Codestream, offset: int, image: _Image) -> list[int]:
             reader.u32((10, 0), (14, 1024), (22, 17408), (30, 4211712)) for _ in range(sections)
         )
         reader.to_byte()
-        offset = start + reader.position // 8 + size
-        if offset > parts.length:
+        end = start + reader.position // 8 + size
+        if end > parts.length:
             raise ValueError("truncated: a frame runs past the end of the file")
-        if kind in (_REGULAR, _SKIP_PROGRESSIVE) and (duration or last):
-            durations.append(duration)  # (the caller refuses more than MAX_FRAMES)
+        shown = kind in (_REGULAR, _SKIP_PROGRESSIVE) and bool(duration or last)
+        yield _Walked(offset, header_bits, timed_at, duration, shown, end)  # (bounded by caller)
         if last:
-            return durations
+            return
+        offset = end
     raise ValueError(f"more than {MAX_FRAMES * 16} frames and layers")
 
 
 def _frame_at(
     parts: _Codestream, offset: int, image: _Image
-) -> tuple[_Bits, tuple[int, int, bool, int]]:
+) -> tuple[_Bits, tuple[int, int, bool, int, int | None]]:
     """Read the FrameHeader at ``offset``: its reader, left at its end, and its fields."""
     head = parts.read(offset, FRAME_HEADER)
     try:
@@ -393,20 +488,24 @@ def _frame_at(
     return reader, _frame(reader, image)
 
 
-def _frame(reader: _Bits, image: _Image) -> tuple[int, int, bool, int]:
-    """Read a FrameHeader: its type, duration (ticks), whether it is the last, and its sections."""
+def _frame(reader: _Bits, image: _Image) -> tuple[int, int, bool, int, int | None]:
+    """Read a FrameHeader: its type, duration, whether it is the last, its sections, timing's bit.
+
+    The duration is in ticks; the bit is where the duration starts (None: it has none).
+    """
     if reader.read(1):  # all_default: a regular VarDCT frame, the last, of the image's size
-        return _REGULAR, 0, True, _sections(image.width, image.height, 256, 1, (0, 0))
+        return _REGULAR, 0, True, _sections(image.width, image.height, 256, 1, (0, 0)), None
     kind = reader.read(2)
     modular, upsampling, group, passes, chroma = _coding(reader, image, kind)
     width, height, partial = _placement(reader, image, kind)
-    duration, replace, last = 0, False, False
+    duration, replace, last, timed_at = 0, False, False, None
     if kind in (_REGULAR, _SKIP_PROGRESSIVE):
         replace = _blending(reader, image.extra, partial)
         for _ in range(image.extra):
             _blending(reader, image.extra, partial)
         if image.animation is not None:
-            duration = reader.u32((0, 0), (0, 1), (8, 0), (32, 0))
+            timed_at = reader.position
+            duration = reader.u32(*_DURATION)
             reader.skip(32 * image.animation[3])  # a timecode
         last = bool(reader.read(1)) and kind == _REGULAR
     saved = reader.read(2) if kind != _DC and not last else 0
@@ -418,7 +517,7 @@ def _frame(reader: _Bits, image: _Image) -> tuple[int, int, bool, int]:
     _restoration(reader, modular)
     _extensions(reader)
     size = (-(-width // upsampling), -(-height // upsampling))
-    return kind, duration, last, _sections(*size, group, passes, chroma)
+    return kind, duration, last, _sections(*size, group, passes, chroma), timed_at
 
 
 def _coding(reader: _Bits, image: _Image, kind: int) -> tuple[bool, int, int, int, tuple[int, int]]:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from convcli.choices import FileFormat
+from convcli.io.codecs import encode_animation
 from convcli.io.decoders import ENCODERS
 from convcli.io.formats import OutputFormat
 from convcli.io.heif import write_heic_frames
@@ -99,6 +100,8 @@ def write_frames(
     is how many times the animation plays (0 or None: forever).
     """
     metadata = metadata or Metadata()
+    if fmt.name in (FileFormat.AVIF, FileFormat.JXL):  # imagecodecs', then timed by convcli
+        return _timed_frames(stream, frames, fmt, metadata, loop, quality)
     if fmt.name == FileFormat.HEIC:  # top-level images, without durations
         return write_heic_frames(
             stream, (_composed(p, a, fmt)[0] for p, a, _ in frames), metadata, quality
@@ -125,6 +128,27 @@ def write_frames(
         **_plays_option(fmt.name, loop), **options,
     )  # fmt: skip
     return len(images)
+
+
+def _timed_frames(
+    stream: BinaryIO,
+    frames: Iterable[Frame],
+    fmt: OutputFormat,
+    metadata: Metadata,
+    loop: int | None,
+    quality: int | None,
+) -> int:
+    """Write an AVIF sequence or a JPEG XL animation: every frame held until it is encoded.
+
+    A frame of no duration is written 1 ms long: in JPEG XL such a frame is
+    a layer of the next one, not a frame of its own.
+    """
+    pictures, durations = [], []
+    for pixels, alpha, duration in frames:
+        pictures.append(_composed(pixels, alpha, fmt)[0])
+        durations.append(max(1, DEFAULT_DURATION if duration is None else duration))
+    encode_animation(stream, pictures, durations, loop or 0, metadata, quality, fmt.name)
+    return len(pictures)
 
 
 def _plays_option(fmt: FileFormat, plays: int | None) -> dict[str, int]:
