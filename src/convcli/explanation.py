@@ -206,7 +206,8 @@ def worked_out(
         signal.shape, weights.shape, padding=padding, stride=stride, dilation=dilation
     )
     axes = _shown_axes(geometry, part)
-    starts, sizes = part if part is not None else ((0,) * signal.ndim, signal.shape)
+    whole: _Region = ((0,) * signal.ndim, signal.shape)
+    starts, sizes = part or whole
     positions = [np.arange(axis.cells.start, axis.cells.stop) for axis in axes]
     padded = _shown_cells(signal, positions, mode, pad_value)
     inside = _within(positions, starts, sizes)
@@ -218,7 +219,7 @@ def worked_out(
             np.float64
         ),
         kernel=applied, flip=flip, geometry=geometry, pad_mode=mode, padded=padded,
-        inside=inside, context=_within(positions, (0,) * signal.ndim, signal.shape) & ~inside,
+        inside=inside, context=_within(positions, *whole) & ~inside,
         offset=tuple(axis.cells.start for axis in axes),
         output=_engine_output(padded, weights, geometry, mode, flip, first, counts),
         steps=_steps(padded, applied, geometry, first, counts, steps),
