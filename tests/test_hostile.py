@@ -339,6 +339,21 @@ def test_every_bad_option_value_exits_2_with_one_line(photo, options, message):
     assert __import__("re").search(message, line), line
 
 
+# float32, the engine's type, holds at most about 3.4e38: a fill value past it is refused.
+@pytest.mark.parametrize("value", ["1e39", "-1e39"])
+@pytest.mark.parametrize("stdin", [False, True], ids=["file", "stdin"])
+def test_a_dry_run_refuses_what_the_run_refuses_before_writing(photo, value, stdin):
+    source, given = ("-", photo.read_bytes()) if stdin else (str(photo), None)
+    args = ["apply", source, "-k", "box", "--pad-mode", "constant", "--pad-value", value,
+            "-o", str(photo.parent / "o.png")]  # fmt: skip
+    dry = run_and_check([*args, "--dry-run"], photo.parent, stdin=given)
+    real = run_and_check(args, photo.parent, stdin=given)
+    said = "" if stdin else f"{photo}: "
+    expected = f"convcli: error: {said}--pad-value must be finite in float32, got {float(value)}\n"
+    assert (dry.exit_code, dry.stderr) == (real.exit_code, real.stderr) == (USAGE, expected)
+    assert [path.name for path in photo.parent.iterdir()] == ["photo.png"]  # nothing written
+
+
 def test_an_unknown_tag_lists_the_tags():
     result = run_and_check(["kernels", "list", "--tag", "nothing"], Path.cwd())
     assert result.exit_code == USAGE

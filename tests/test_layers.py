@@ -57,3 +57,45 @@ def test_the_package_names_only_its_own_lazy_tables():
         if "def __getattr__(" in path.read_text()
     }
     assert lazy == set(LAZY_TABLES)
+
+
+# Issue 26: modules and functions small enough to read whole. A body is counted from its first
+# statement after the docstring to its last line (comments and blank lines inside count).
+MAX_MODULE_LINES = 600
+MAX_BODY_LINES = 50
+
+
+def _sources() -> dict[str, str]:
+    """Each module of the package, by its path in it, and its text."""
+    root = Path(convcli.__file__).parent
+    return {str(path.relative_to(root)): path.read_text() for path in sorted(root.rglob("*.py"))}
+
+
+def _body_lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    body = function.body
+    if ast.get_docstring(function, clean=False) is not None:
+        body = body[1:]
+    return function.end_lineno - body[0].lineno + 1 if body else 0
+
+
+def test_no_module_is_over_600_lines():
+    lines = {name: len(text.splitlines()) for name, text in _sources().items()}
+    assert {name: n for name, n in lines.items() if n > MAX_MODULE_LINES} == {}
+
+
+def test_no_function_body_is_over_50_lines():
+    lengths = {
+        f"{name}:{node.lineno} {node.name}": _body_lines(node)
+        for name, text in _sources().items()
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    assert {where: n for where, n in lengths.items() if n > MAX_BODY_LINES} == {}
+
+
+def test_a_body_is_counted_after_its_docstring():
+    source = (
+        'def f():\n    """Say what f does.\n\n    At length.\n    """\n    x = 1\n\n    return x\n'
+    )
+    (function,) = ast.parse(source).body
+    assert _body_lines(function) == 3

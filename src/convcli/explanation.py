@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from convcli.catalog.kernel import Kernel
 
 Matrix = npt.NDArray[np.float64]
+_Region = tuple[tuple[int, ...], tuple[int, ...]]  # a crop's starts and sizes, per axis
 LARGEST_SIDE = 32  # an explanation of more cells than this per side is unreadable
 
 
@@ -197,10 +198,48 @@ def worked_out(
     >>> e.padded.tolist(), e.context.tolist(), e.output.tolist()  # the squares' 2nd difference
     ([1.0, 4.0, 9.0, 16.0], [True, False, False, True], [2.0, 2.0])
     """
+    signal = _numbers(x)
+    weights = np.asarray(kernel, dtype=np.float64)
+    part = _shown_part(signal, weights, crop)
+    mode = canonical_pad_mode(pad_mode)
+    geometry = resolve_geometry(
+        signal.shape, weights.shape, padding=padding, stride=stride, dilation=dilation
+    )
+    axes = _shown_axes(geometry, part)
+    whole: _Region = ((0,) * signal.ndim, signal.shape)
+    starts, sizes = part or whole
+    positions = [np.arange(axis.cells.start, axis.cells.stop) for axis in axes]
+    padded = _shown_cells(signal, positions, mode, pad_value)
+    inside = _within(positions, starts, sizes)
+    first = tuple(axis.first_window for axis in axes)
+    counts = tuple(len(axis.outputs) for axis in axes)
+    applied = np.flip(weights) if flip else weights
+    return Explanation(
+        input=signal[tuple(slice(a, a + n) for a, n in zip(starts, sizes, strict=True))].astype(
+            np.float64
+        ),
+        kernel=applied, flip=flip, geometry=geometry, pad_mode=mode, padded=padded,
+        inside=inside, context=_within(positions, *whole) & ~inside,
+        offset=tuple(axis.cells.start for axis in axes),
+        output=_engine_output(padded, weights, geometry, mode, flip, first, counts),
+        steps=_steps(padded, applied, geometry, first, counts, steps),
+        image_shape=signal.shape, crop_start=None if part is None else part[0],
+        output_start=tuple(axis.outputs.start for axis in axes),
+    )  # fmt: skip
+
+
+def _numbers(x: npt.ArrayLike) -> npt.NDArray[Any]:
+    """Return the input as an array of numbers: integers and floats kept as they are."""
     signal = np.asarray(x)
     if signal.dtype.kind not in "iuf":  # numbers are kept as they are: only the shown cells
         signal = signal.astype(np.float64)  # become float64, however large the input
-    weights = np.asarray(kernel, dtype=np.float64)
+    return signal
+
+
+def _shown_part(
+    signal: npt.NDArray[Any], weights: Matrix, crop: Sequence[int] | None
+) -> _Region | None:
+    """Check that the input, the crop and the kernel can be shown; return the crop's region."""
     if weights.ndim not in (1, 2) or signal.ndim != weights.ndim:
         raise UsageError(
             f"explain shows a 1-D or 2-D kernel over an input of as many axes; got a "
@@ -220,13 +259,14 @@ def worked_out(
         raise UsageError(
             f"the kernel is {_size(weights.shape)}; explain shows at most {LARGEST_SIDE} per side"
         )
-    mode = canonical_pad_mode(pad_mode)
-    geometry = resolve_geometry(
-        signal.shape, weights.shape, padding=padding, stride=stride, dilation=dilation
-    )
+    return part
+
+
+def _shown_axes(geometry: Geometry, part: _Region | None) -> list[_Axis]:
+    """Work out each axis's outputs and shown cells; check that the cells can be shown."""
     axes = [
         _axis_view(geometry, axis, None if part is None else (part[0][axis], part[1][axis]))
-        for axis in range(signal.ndim)
+        for axis in range(geometry.spatial_ndim)
     ]
     shown_sides = tuple(len(axis.cells) for axis in axes)
     if max(shown_sides) > 2 * LARGEST_SIDE:
@@ -236,36 +276,37 @@ def worked_out(
             f"{what} would be {_size(shown_sides)}; explain shows at most "
             f"{2 * LARGEST_SIDE} per side: {remedy}"
         )
-    starts, sizes = part if part is not None else ((0,) * signal.ndim, signal.shape)
-    positions = [np.arange(axis.cells.start, axis.cells.stop) for axis in axes]
-    padded = _shown_cells(signal, positions, mode, pad_value)
-    inside = _every_axis(
+    return axes
+
+
+def _within(
+    positions: list[npt.NDArray[np.intp]], starts: Sequence[int], sizes: Sequence[int]
+) -> npt.NDArray[np.bool_]:
+    """Mark the shown cells in the block of ``sizes`` cells from ``starts``, per axis."""
+    return _every_axis(
         [(p >= a) & (p < a + n) for p, a, n in zip(positions, starts, sizes, strict=True)]
     )
-    in_image = _every_axis(
-        [(p >= 0) & (p < n) for p, n in zip(positions, signal.shape, strict=True)]
-    )
-    first = tuple(axis.first_window for axis in axes)
-    counts = tuple(len(axis.outputs) for axis in axes)
-    # The engine on the shown cells alone: windows there read what they read in the whole.
+
+
+def _engine_output(
+    padded: Matrix,
+    weights: Matrix,
+    g: Geometry,
+    mode: str,
+    flip: bool,
+    first: tuple[int, ...],
+    counts: tuple[int, ...],
+) -> Matrix:
+    """Filter the shown cells with the engine: windows there read what they read in the whole.
+
+    ``first`` and ``counts`` are as for :func:`_steps`.
+    """
     with np.errstate(over="ignore", invalid="ignore"):  # past the largest float: inf, as IEEE says
         filtered = convolve(
             padded[tuple(slice(f, None) for f in first)], weights, padding="valid", pad_mode=mode,
-            stride=geometry.stride, dilation=geometry.dilation, flip=flip, dtype=np.float64,
+            stride=g.stride, dilation=g.dilation, flip=flip, dtype=np.float64,
         )  # fmt: skip
-    output = np.asarray(filtered, dtype=np.float64)[tuple(slice(0, n) for n in counts)]
-    applied = np.flip(weights) if flip else weights
-    return Explanation(
-        input=signal[tuple(slice(a, a + n) for a, n in zip(starts, sizes, strict=True))].astype(
-            np.float64
-        ),
-        kernel=applied, flip=flip, geometry=geometry, pad_mode=mode, padded=padded,
-        inside=inside, context=in_image & ~inside,
-        offset=tuple(axis.cells.start for axis in axes),
-        steps=_steps(padded, applied, geometry, first, counts, steps), output=output,
-        image_shape=signal.shape, crop_start=None if part is None else part[0],
-        output_start=tuple(axis.outputs.start for axis in axes),
-    )  # fmt: skip
+    return np.asarray(filtered, dtype=np.float64)[tuple(slice(0, n) for n in counts)]
 
 
 def one_matrix(kernel: Kernel) -> Matrix:
@@ -291,9 +332,7 @@ def _size(shape: Sequence[int]) -> str:
     return "x".join(map(str, shape))
 
 
-def _crop_region(
-    crop: Sequence[int], shape: tuple[int, ...]
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _crop_region(crop: Sequence[int], shape: tuple[int, ...]) -> _Region:
     """Check a crop against the input; return its starts and sizes."""
     ndim = len(shape)
     if len(crop) != 2 * ndim:

@@ -14,7 +14,7 @@ from convcli.choices import Range
 from convcli.cli.text import shown
 
 if TYPE_CHECKING:  # these modules bring the engine, and NumPy, with them
-    from convcli.explanation import Explanation
+    from convcli.explanation import Explanation, Step
     from convcli.report import Report
 
 SHAPES = "shapes: rows x cols (x channels), as in NumPy"
@@ -283,24 +283,15 @@ def _cell(value: float, peak: float, width: int) -> Text:
 
 def explain_view(e: Explanation, name: str, total_steps: int) -> RenderableType:
     """Build the ``convcli explain`` page: kernel, padded input, formula, steps, output."""
-    from convcli.explanation import taps  # brings NumPy: only when explaining
-
     g = e.geometry
     names = AXIS_NAMES[g.spatial_ndim]
     width = _cell_width(e)  # one column width, so the grids line up with each other
     written = [Text("kernel, as written", style="bold"), _matrix_view(e.written, width)]
-    what = "true convolution (--flip)" if e.flip else "cross-correlation"
     cropped = e.crop_start is not None
     # With a crop, indices are the input's (as --crop's): padding lies before 0 and past the end.
     befores = tuple(b for b, _ in g.padding) if cropped else None
-    over = _extent(e.input.shape, "samples")
-    if e.crop_start is not None:
-        over = (
-            f"{_cells(names, e.crop_start, e.input.shape)} of {_extent(e.image_shape, 'samples')}"
-        )
     parts: list[RenderableType] = [
-        Text(f"convcli explain: {name}, {_extent(g.kernel_shape, 'taps')}, over {over}: {what}",
-             style="bold"),
+        _explain_title(e, name, names),
         Text(_definition(g.spatial_ndim, befores), style="dim"),
         *(written if e.flip else []),
         Text("kernel, as applied" + (": rotated 180°" if e.flip else ""), style="bold"),
@@ -312,33 +303,58 @@ def explain_view(e: Explanation, name: str, total_steps: int) -> RenderableType:
         *(Text(f"  {n}: {g.formula(axis, textbook=True)}") for axis, n in enumerate(names)),
         Text(f"sliding window (first {len(e.steps)} of {total_steps} positions"
              + (" at the crop)" if cropped else ")"), style="bold"),
+        *(line for step in e.steps for line in _step_lines(e, step, names)),
+        _output_heading(e, names),
+        _matrix_view(e.output, width),
     ]  # fmt: skip
-    for step in e.steps:
-        # With a crop, the whole output's index and the input's cells: what apply computes there.
-        cells = taps(step.origin, g)
-        if cropped:
-            cells = tuple(
-                slice(c.start + o, c.stop + o, c.step) for c, o in zip(cells, e.offset, strict=True)
-            )
-        where = ", ".join(
-            f"{n} {c.start}..{c.stop - 1}" + (f" every {c.step}" if c.step > 1 else "")
-            for n, c in zip(names, cells, strict=True)
-        )
-        terms = " + ".join(
-            f"({_number_text(float(a))}·{_number_text(float(w))})"
-            for a, w in zip(step.window.ravel(), e.kernel.ravel(), strict=True)
-        )
-        index = ", ".join(
-            str(i + o) for i, o in zip(step.output_index, e.output_start, strict=True)
-        )
-        parts += [Text(f"  output[{index}]: window at {'input' if cropped else 'padded'} {where}"),
-                  Text(f"    {terms} = {_number_text(step.sum)}")]  # fmt: skip
-    heading = f"output (feature map) {_shape(e.output.shape)}"
-    if cropped:
-        whole = _shape(g.output_shape)
-        heading += f" at the crop: {_cells(names, e.output_start, e.output.shape)} of {whole}"
-    parts += [Text(heading, style="bold"), _matrix_view(e.output, width)]
     return Group(*parts)
+
+
+def _explain_title(e: Explanation, name: str, names: tuple[str, ...]) -> Text:
+    """Say what is explained: the kernel, its size, what it runs over, and which operation."""
+    what = "true convolution (--flip)" if e.flip else "cross-correlation"
+    over = _extent(e.input.shape, "samples")
+    if e.crop_start is not None:
+        over = (
+            f"{_cells(names, e.crop_start, e.input.shape)} of {_extent(e.image_shape, 'samples')}"
+        )
+    size = _extent(e.geometry.kernel_shape, "taps")
+    return Text(f"convcli explain: {name}, {size}, over {over}: {what}", style="bold")
+
+
+def _step_lines(e: Explanation, step: Step, names: tuple[str, ...]) -> list[Text]:
+    """Write one window position: where the window is, its products and their sum.
+
+    With a crop, the whole output's index and the input's cells: what apply computes there.
+    """
+    from convcli.explanation import taps  # brings NumPy: only when explaining
+
+    cropped = e.crop_start is not None
+    cells = taps(step.origin, e.geometry)
+    if cropped:
+        cells = tuple(
+            slice(c.start + o, c.stop + o, c.step) for c, o in zip(cells, e.offset, strict=True)
+        )
+    where = ", ".join(
+        f"{n} {c.start}..{c.stop - 1}" + (f" every {c.step}" if c.step > 1 else "")
+        for n, c in zip(names, cells, strict=True)
+    )
+    terms = " + ".join(
+        f"({_number_text(float(a))}·{_number_text(float(w))})"
+        for a, w in zip(step.window.ravel(), e.kernel.ravel(), strict=True)
+    )
+    index = ", ".join(str(i + o) for i, o in zip(step.output_index, e.output_start, strict=True))
+    return [Text(f"  output[{index}]: window at {'input' if cropped else 'padded'} {where}"),
+            Text(f"    {terms} = {_number_text(step.sum)}")]  # fmt: skip
+
+
+def _output_heading(e: Explanation, names: tuple[str, ...]) -> Text:
+    """Say what the output grid shows: the whole output, or its cells at the crop."""
+    heading = f"output (feature map) {_shape(e.output.shape)}"
+    if e.crop_start is not None:
+        whole = _shape(e.geometry.output_shape)
+        heading += f" at the crop: {_cells(names, e.output_start, e.output.shape)} of {whole}"
+    return Text(heading, style="bold")
 
 
 def _cells(names: tuple[str, ...], starts: tuple[int, ...], shape: tuple[int, ...]) -> str:

@@ -59,8 +59,7 @@ def page_text(explanation: Explanation, *, title: str) -> str:
     (True, True, False)
     """
     e = explanation
-    g = e.geometry
-    ndim = g.spatial_ndim
+    ndim = e.geometry.spatial_ndim
     names = _AXES[ndim]
     total = e.output.size  # the positions explained: all, or those at a crop's cells
     css = _Colours()
@@ -69,8 +68,6 @@ def page_text(explanation: Explanation, *, title: str) -> str:
     first = steps[0] if steps else None
     kernel_texts = [_number(v) for v in e.kernel.ravel()]
     across = e.kernel.shape[-1] if ndim == 2 else e.kernel.size  # products on a line
-    output_colours, out_low, out_high = _heat(e.output)
-    kernel_colours, k_low, k_high = heat_map(e.kernel, _KERNEL_MAP)
     data = {
         "title": title,
         "shown": list(_plane(e.padded).shape),
@@ -87,27 +84,13 @@ def page_text(explanation: Explanation, *, title: str) -> str:
         "heading": _escape(title),
         "summary": _escape(_summary(e)),
         "definition": _escape(_definition(ndim)),
-        "position": _escape(
-            f"position 1 of {len(steps)}{of}" if steps else "no window positions written out"
-        ),
-        "where": _escape(first["where"] if first else ""),
-        "products": _escape(_products(first["window"], kernel_texts, across) if first else ""),
-        "target": _escape(first["target"] if first else "output"),
-        "sum": _escape(first["sum"] if first else ""),
+        **_first_position(first, len(steps), of, kernel_texts, across),
         "shown_title": _escape(_shown_title(e, names)),
         "shown": _shown_grid(e, first),
         "legend": _legend(e),
-        "kernel_title": _escape(
-            "Kernel, as applied"
-            + ((": reversed" if ndim == 1 else ": rotated 180°") + " (--flip)" if e.flip else "")
-        ),
-        "kernel": _heat_grid("k", e.kernel, kernel_colours, css, "kernel"),
-        "kernel_scale": _scale("k", _KERNEL_MAP, k_low, k_high, css),
-        "output_title": _escape(_output_title(e)),
-        "output": _heat_grid("o", e.output, output_colours, css, "output"),
-        "output_scale": _scale("o", _output_map(e.output), out_low, out_high, css),
+        **_heat_grids(e, css),
         "formulas": "".join(
-            f"<li>{_escape(name)}: {_escape(g.formula(axis, textbook=True))}</li>"
+            f"<li>{_escape(name)}: {_escape(e.geometry.formula(axis, textbook=True))}</li>"
             for axis, name in enumerate(names)
         ),
         "pictures": _pictures(e),
@@ -116,6 +99,36 @@ def page_text(explanation: Explanation, *, title: str) -> str:
     }
     page = string.Template(_template()).substitute(fields)
     return page.replace("__CSP__", _policy(page), 1)
+
+
+def _first_position(
+    first: dict[str, Any] | None, count: int, of: str, kernel: list[str], across: int
+) -> dict[str, str]:
+    """Fill in the first window position: what the page shows before its script runs."""
+    return {
+        "position": _escape(
+            f"position 1 of {count}{of}" if first else "no window positions written out"
+        ),
+        "where": _escape(first["where"] if first else ""),
+        "products": _escape(_products(first["window"], kernel, across) if first else ""),
+        "target": _escape(first["target"] if first else "output"),
+        "sum": _escape(first["sum"] if first else ""),
+    }
+
+
+def _heat_grids(e: Explanation, css: _Colours) -> dict[str, str]:
+    """Fill in the kernel's and the output's grids: titles, coloured cells and colour scales."""
+    output_colours, out_low, out_high = _heat(e.output)
+    kernel_colours, k_low, k_high = heat_map(e.kernel, _KERNEL_MAP)
+    turned = ": reversed" if e.kernel.ndim == 1 else ": rotated 180°"
+    return {
+        "kernel_title": _escape("Kernel, as applied" + (f"{turned} (--flip)" if e.flip else "")),
+        "kernel": _heat_grid("k", e.kernel, kernel_colours, css, "kernel"),
+        "kernel_scale": _scale("k", _KERNEL_MAP, k_low, k_high, css),
+        "output_title": _escape(_output_title(e)),
+        "output": _heat_grid("o", e.output, output_colours, css, "output"),
+        "output_scale": _scale("o", _output_map(e.output), out_low, out_high, css),
+    }
 
 
 def _products(window: list[str], kernel: list[str], across: int) -> str:

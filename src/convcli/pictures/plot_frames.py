@@ -115,49 +115,17 @@ def plot_frame(e: Explanation, where: PlotLayout, number: int) -> Image.Image:
     heading = f"step {number + 1} of {len(e.steps)}: output[{index}], {at}"
     write_title(canvas, where.size[0], heading, e.flip)
     plot, columns = where.signal, where.samples
-    zero = where.signal_y(0.0)
     _axis(canvas, plot, where.signal_range, where.signal_y)
-    scale = where.kernel_scale
-    if scale != 1.0:  # g's own axis, on the right, in its colour
-        for weight in sorted({float(e.kernel.min()), float(e.kernel.max())} - {0.0}):
-            y = where.signal_y(weight * scale)
-            canvas.line([(plot.right + 3, y), (plot.right + 7, y)], fill=KERNEL)
-            draw.text(canvas, (plot.right + 10, y), draw.number(weight), 13, KERNEL)
-    signal = "the crop in context" if e.crop_start is not None else "padded"
-    taller = f" ({draw.number(scale, 2)} times taller: red axis)" if scale != 1.0 else ""
-    reversed_ = ", reversed" if e.flip else ""
-    named = f"f: the signal, {signal}    g: the kernel{reversed_}{taller}    shaded: f·g"
-    draw.text(canvas, (plot.left, plot.top - LINE // 2 - 2), named, LABEL, MUTED)
+    _kernel_axis(canvas, e, where)
+    _plot_names(canvas, e, where)
     kinds = np.where(e.inside, 0, np.where(e.context, 1, 2))
-    fills, lines = (SIGNAL_FILL, CONTEXT, PADDING), (SIGNAL, CONTEXT_EDGE, MUTED)
-    bands = (WHITE, CONTEXT_BAND, PADDING_BAND)  # behind the samples, so padding reads as such
-    for i, value in enumerate(e.padded):
-        box = columns.box(0, i)
-        canvas.rectangle((box.left, plot.top, box.right - 1, plot.bottom - 1), fill=bands[kinds[i]])
-        y = where.signal_y(float(value))
-        canvas.rectangle(
-            (box.left, min(y, zero), box.right - 1, max(y, zero)), fill=fills[kinds[i]]
-        )
     tap_columns = list(range(span.start, span.stop, span.step))
-    for column, weight in zip(tap_columns, e.kernel, strict=True):
-        box = columns.box(0, column)
-        y = where.signal_y(float(e.padded[column] * weight) * where.area_scale)
-        canvas.rectangle((box.left, min(y, zero), box.right - 1, max(y, zero)), fill=AREA)
+    _signal_fill(canvas, e, where, kinds)
+    _area(canvas, e, where, tap_columns)
+    zero = where.signal_y(0.0)
     canvas.line([(plot.left, zero), (plot.right - 1, zero)], fill=RULE, width=1)
-    previous = None
-    for i, value in enumerate(e.padded):  # f as steps: a level per sample, risers between
-        box = columns.box(0, i)
-        y = where.signal_y(float(value))
-        if previous is not None:
-            canvas.line([(box.left, previous), (box.left, y)], fill=lines[kinds[i]], width=2)
-        canvas.line([(box.left, y), (box.right - 1, y)], fill=lines[kinds[i]], width=3)
-        previous = y
-    for column, weight in zip(tap_columns, e.kernel, strict=True):  # g: an outlined bar per tap
-        box = columns.box(0, column)
-        y = where.signal_y(float(weight) * scale)
-        canvas.rectangle((box.left + 1, min(y, zero), box.right - 2, max(y, zero)),
-                         outline=KERNEL, width=2)  # fmt: skip
-        canvas.line([(box.left + 1, y), (box.right - 2, y)], fill=KERNEL, width=3)
+    _signal_steps(canvas, e, where, kinds)
+    _kernel_bars(canvas, e, where, tap_columns)
     _ticks(canvas, plot.bottom + LINE // 2 + 2, range(len(e.padded)),
            lambda i: columns.left + int((i + 0.5) * columns.cell),
            e.offset[0] if e.crop_start is not None else 0)  # fmt: skip
@@ -172,6 +140,84 @@ def plot_frame(e: Explanation, where: PlotLayout, number: int) -> Image.Image:
                         ("f·g: its area is the output", AREA, AREA),
                         ("window", WHITE, HIGHLIGHT)])  # fmt: skip
     return image
+
+
+# The shown cells' kinds (0 the input or crop, 1 the image around a crop, 2 padding) are drawn
+# in these colours: the samples' fill, their line, and the band behind them.
+_FILLS = (SIGNAL_FILL, CONTEXT, PADDING)
+_LINES = (SIGNAL, CONTEXT_EDGE, MUTED)
+_BANDS = (WHITE, CONTEXT_BAND, PADDING_BAND)  # behind the samples, so padding reads as such
+
+
+def _kernel_axis(canvas: ImageDraw.ImageDraw, e: Explanation, where: PlotLayout) -> None:
+    """Draw g's own axis right of the plot, in its colour, when g is drawn taller than it is."""
+    scale, plot = where.kernel_scale, where.signal
+    if scale == 1.0:
+        return
+    for weight in sorted({float(e.kernel.min()), float(e.kernel.max())} - {0.0}):
+        y = where.signal_y(weight * scale)
+        canvas.line([(plot.right + 3, y), (plot.right + 7, y)], fill=KERNEL)
+        draw.text(canvas, (plot.right + 10, y), draw.number(weight), 13, KERNEL)
+
+
+def _plot_names(canvas: ImageDraw.ImageDraw, e: Explanation, where: PlotLayout) -> None:
+    """Write above the plot what f, g and the shaded area are."""
+    scale, plot = where.kernel_scale, where.signal
+    signal = "the crop in context" if e.crop_start is not None else "padded"
+    taller = f" ({draw.number(scale, 2)} times taller: red axis)" if scale != 1.0 else ""
+    reversed_ = ", reversed" if e.flip else ""
+    named = f"f: the signal, {signal}    g: the kernel{reversed_}{taller}    shaded: f·g"
+    draw.text(canvas, (plot.left, plot.top - LINE // 2 - 2), named, LABEL, MUTED)
+
+
+def _signal_fill(
+    canvas: ImageDraw.ImageDraw, e: Explanation, where: PlotLayout, kinds: npt.NDArray[np.int_]
+) -> None:
+    """Fill each sample's column: its kind's band, and its bar from 0 to its value."""
+    plot, zero = where.signal, where.signal_y(0.0)
+    for i, (value, kind) in enumerate(zip(e.padded, kinds, strict=True)):
+        box = where.samples.box(0, i)
+        canvas.rectangle((box.left, plot.top, box.right - 1, plot.bottom - 1), fill=_BANDS[kind])
+        y = where.signal_y(float(value))
+        canvas.rectangle((box.left, min(y, zero), box.right - 1, max(y, zero)), fill=_FILLS[kind])
+
+
+def _area(
+    canvas: ImageDraw.ImageDraw, e: Explanation, where: PlotLayout, tap_columns: list[int]
+) -> None:
+    """Shade f·g under the window's taps: its area is the output."""
+    zero = where.signal_y(0.0)
+    for column, weight in zip(tap_columns, e.kernel, strict=True):
+        box = where.samples.box(0, column)
+        y = where.signal_y(float(e.padded[column] * weight) * where.area_scale)
+        canvas.rectangle((box.left, min(y, zero), box.right - 1, max(y, zero)), fill=AREA)
+
+
+def _signal_steps(
+    canvas: ImageDraw.ImageDraw, e: Explanation, where: PlotLayout, kinds: npt.NDArray[np.int_]
+) -> None:
+    """Draw f as steps: a level per sample, risers between, each in its kind's colour."""
+    previous = None
+    for i, (value, kind) in enumerate(zip(e.padded, kinds, strict=True)):
+        box = where.samples.box(0, i)
+        y = where.signal_y(float(value))
+        if previous is not None:
+            canvas.line([(box.left, previous), (box.left, y)], fill=_LINES[kind], width=2)
+        canvas.line([(box.left, y), (box.right - 1, y)], fill=_LINES[kind], width=3)
+        previous = y
+
+
+def _kernel_bars(
+    canvas: ImageDraw.ImageDraw, e: Explanation, where: PlotLayout, tap_columns: list[int]
+) -> None:
+    """Draw g at its lag: an outlined bar per tap, its level drawn thick."""
+    zero = where.signal_y(0.0)
+    for column, weight in zip(tap_columns, e.kernel, strict=True):
+        box = where.samples.box(0, column)
+        y = where.signal_y(float(weight) * where.kernel_scale)
+        canvas.rectangle((box.left + 1, min(y, zero), box.right - 2, max(y, zero)),
+                         outline=KERNEL, width=2)  # fmt: skip
+        canvas.line([(box.left + 1, y), (box.right - 2, y)], fill=KERNEL, width=3)
 
 
 def _axis(

@@ -10,7 +10,6 @@ provenance, the second never is.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +18,7 @@ from convcli.io.pillow import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
     from convcli.catalog.kernel import Kernel, Matrix
-    from convcli.engine import Convolution, ConvolutionPlan, Geometry
+    from convcli.engine import ConvolutionPlan, Geometry
     from convcli.io.formats import OutputFormat
     from convcli.io.storage import Location
 
@@ -66,16 +65,7 @@ class Stage:
     matrices: tuple[Matrix, ...]
     geometry: Geometry
     method: Method
-    convolutions: tuple[Convolution, ...]  # the engine's arguments, one per matrix
-
-    @cached_property
-    def plans(self) -> tuple[ConvolutionPlan, ...]:
-        """The engine's plans, built when the stage first filters, then kept for every frame.
-
-        Not when planning: a dry run checks what it always did (the fill value's bounds
-        are checked by the engine).
-        """
-        return tuple(asked.plan(self.geometry.input_shape) for asked in self.convolutions)
+    plans: tuple[ConvolutionPlan, ...]  # the engine's, one per matrix: checked when planning
 
 
 @dataclass(frozen=True)

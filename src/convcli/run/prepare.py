@@ -46,6 +46,8 @@ def resolve_stages(
     UsageError
         If an option does not fit a kernel, a stage's output would be empty,
         or what a stage allocates would pass the limits of :func:`check_size`.
+    ParameterError
+        If the engine refuses a setting (the fill value's bounds) when it plans a stage.
     """
     stages = []
     for kernel in settings.kernels:
@@ -62,13 +64,16 @@ def resolve_stages(
         )
         method = choose_method(settings.method, matrices[0], geometry)
         check_size(kernel.name, geometry, method, max_pixels)
-        convolutions = tuple(
+        # Planned here, not when filtering: the engine's own checks (the fill value's bounds,
+        # finite weights) refuse a dry run as they refuse the run, before anything is written.
+        plans = tuple(
             Convolution(matrix, padding=geometry.padding, pad_mode=settings.pad_mode,
                         pad_value=settings.pad_value, stride=geometry.stride,
                         dilation=geometry.dilation, flip=settings.flip, method=method)
+            .plan(geometry.input_shape)
             for matrix in matrices
         )  # fmt: skip
-        stages.append(Stage(kernel, matrices, geometry, method, convolutions))
+        stages.append(Stage(kernel, matrices, geometry, method, plans))
         shape = geometry.output_shape
     return stages
 
