@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from convcli.choices import Colormap, Method, MontageScale, Range, choose
+from convcli.choices import MontageScale, choose
 from convcli.cli.environment import Environment, environment
 from convcli.cli.options import (
     BankOption,
@@ -301,26 +301,21 @@ def usable_cpus() -> int:
 
 def settings_from(options: Mapping[str, Any]) -> "Settings":
     """Turn apply's options, as Typer parsed them, into what is done to every input."""
-    from convcli.catalog.lookup import load_kernel
-    from convcli.choices import PAD_MODE_ALIASES, PadMode
     from convcli.cli.options import parse_ints, parse_padding
-    from convcli.run.model import Settings
+    from convcli.library.apply import checked_settings  # checked as convcli.apply checks them
 
-    colormap = options["colormap"]
-    output_range = options["output_range"] and choose(Range, options["output_range"], "range")
-    pad_mode = choose(PadMode, options["pad_mode"], "pad_mode", PAD_MODE_ALIASES)
-    return Settings(
-        kernels=tuple(load_kernel(spec) for spec in options["kernel"]),
+    return checked_settings(
+        options["kernel"],
         padding=parse_padding(options["padding"]),
-        pad_mode=pad_mode,
+        pad_mode=options["pad_mode"],
         pad_value=options["pad_value"],
         stride=parse_ints("--stride", options["stride"]),
         dilation=parse_ints("--dilation", options["dilation"]),
         flip=options["flip"],
-        gray=options["gray"] or colormap is not None,
-        range=output_range,
-        method=choose(Method, options["method"], "method"),
-        colormap=colormap and choose(Colormap, colormap, "colormap"),
+        gray=options["gray"],
+        range=options["output_range"],
+        method=options["method"],
+        colormap=options["colormap"],
         format=options["output_format"],
         compress_level=options["compress_level"],
         quality=options["quality"],
