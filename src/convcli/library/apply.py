@@ -11,18 +11,27 @@ from __future__ import annotations
 import io
 import json
 import os
+import typing
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from convcli.catalog.kernel import Kernel
 from convcli.catalog.lookup import load_kernel
-from convcli.choices import PAD_MODE_ALIASES, Colormap, Depth, FileFormat, Method, PadMode, Range
-from convcli.choices import choose
+from convcli.choices import (
+    PAD_MODE_ALIASES,
+    Colormap,
+    Depth,
+    FileFormat,
+    Method,
+    PadMode,
+    Range,
+    choose,
+)
 from convcli.errors import InputError, ParameterError
 from convcli.io.formats import output_format
 from convcli.io.picture import Picture
@@ -45,6 +54,7 @@ Input: TypeAlias = "Source | Image | npt.ArrayLike"
 Kernels: TypeAlias = "str | Kernel | Sequence[str | Kernel]"
 Padding: TypeAlias = "str | int | Sequence[int]"
 Ints: TypeAlias = "int | Sequence[int]"
+Output: TypeAlias = "str | os.PathLike[str] | None"
 Result: TypeAlias = "tuple[Image, dict[str, Any]]"
 _WHITES = {Depth.UINT8: 255.0, Depth.UINT16: 65535.0, Depth.FLOAT32: 1.0}
 
@@ -59,11 +69,11 @@ def checked_settings(
     dilation: Ints = 1,
     flip: bool = False,
     gray: bool = False,
-    range: str | None = None,  # noqa: A002 - the command line's name
+    range: str | None = None,
     colormap: str | None = None,
     method: str = "auto",
     frame: int | None = None,
-    format: str | None = None,  # noqa: A002
+    format: str | None = None,
     quality: int | None = None,
     compress_level: int | None = None,
     strip: bool = False,
@@ -98,24 +108,24 @@ def checked_settings(
 
 @overload
 def apply(
-    input: Input, kernels: Kernels, *, bank: Literal[False] = ..., output: str | os.PathLike[str] | None = ...,
+    input: Input, kernels: Kernels, *, bank: Literal[False] = ..., output: Output = ...,
     max_pixels: int = ..., **settings: Any,
 ) -> Result: ...  # fmt: skip
 @overload
 def apply(
-    input: Input, kernels: Kernels, *, bank: Literal[True], output: str | os.PathLike[str] | None = ...,
+    input: Input, kernels: Kernels, *, bank: Literal[True], output: Output = ...,
     max_pixels: int = ..., **settings: Any,
 ) -> list[Result]: ...  # fmt: skip
 def apply(
-    input: Input,  # noqa: A002 - the command line's name
+    input: Input,
     kernels: Kernels,
     *,
     bank: bool = False,
-    output: str | os.PathLike[str] | None = None,
+    output: Output = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     **settings: Any,
 ) -> Result | list[Result]:
-    """Filter an image, an array or a file as ``convcli apply`` does; return the result and its record.
+    """Filter an image, an array or a file as ``convcli apply`` does; return result and record.
 
     Parameters
     ----------
@@ -164,7 +174,8 @@ def apply(
     --------
     >>> import numpy as np
     >>> import convcli
-    >>> step = convcli.Image.from_array(np.repeat([[0, 0, 0, 200, 200, 200]], 3, axis=0).astype(np.uint8))
+    >>> step = np.repeat([[0, 0, 0, 200, 200, 200]], 3, axis=0).astype(np.uint8)
+    >>> step = convcli.Image.from_array(step)
     >>> edges, record = convcli.apply(step, "sobel-x", pad_mode="replicate")
     >>> edges.samples
     array([[  0,   0, 255, 255,   0,   0],
@@ -174,7 +185,7 @@ def apply(
     ('abs', [3, 6], 0.333333)
     >>> [(image.samples.shape, record["kernel"]) for image, record in
     ...  convcli.apply(step, ["box:3", "sobel-y"], bank=True, padding="valid")]
-    [((1, 4), 'box:3'), ((1, 4), 'sobel-y')]
+    [((1, 4), 'box:size=3'), ((1, 4), 'sobel-y')]
     """
     chosen = checked_settings(kernels, **settings)
     check_between("max_pixels", max_pixels, (1, MAX_PIXELS_LIMIT))
@@ -198,9 +209,7 @@ def apply(
     return results if bank else results[0]
 
 
-def _written(
-    name: str, output: str, chosen: Settings, bank: bool, max_pixels: int
-) -> list[Result]:
+def _written(name: str, output: str, chosen: Settings, bank: bool, max_pixels: int) -> list[Result]:
     """Filter a file and write its outputs where ``convcli apply NAME -o OUTPUT`` writes them."""
     planned = plan_run([name], output, chosen, max_pixels=max_pixels, bank=bank)
     options = RunOptions(max_pixels=max_pixels)
@@ -238,7 +247,7 @@ def _result(
 def _write(target: Location, done: Rendered, chosen: Settings, label: str) -> None:
     """Write as a job writes: a file atomically, an object in a store with one request."""
     if not is_remote(target):
-        write_rendered(Path(target), done, chosen, label)
+        write_rendered(typing.cast("Path", target), done, chosen, label)
         return
     buffer = io.BytesIO()
     write_rendered(buffer, done, chosen, label)
@@ -246,7 +255,7 @@ def _write(target: Location, done: Rendered, chosen: Settings, label: str) -> No
 
 
 def _image(frames: list[Frame], done: Rendered) -> Image:
-    """The result as an :class:`Image`, in the output format's sample type."""
+    """Return the result as an :class:`Image`, in the output format's sample type."""
     meta = done.metadata
     return Image(
         frames=tuple(frames), white=_WHITES[done.planned.depth],
@@ -258,7 +267,9 @@ def _image(frames: list[Frame], done: Rendered) -> Image:
 
 
 def _pictures(
-    input: Input, chosen: Settings, max_pixels: int  # noqa: A002
+    input: Input,
+    chosen: Settings,
+    max_pixels: int,
 ) -> tuple[Any, str]:
     """Return how to get the input's pictures afresh (once per kernel of a bank), and its name."""
     if isinstance(input, Image):
@@ -280,7 +291,7 @@ def _read(source: Path | bytes, chosen: Settings, label: str, max_pixels: int) -
 
 
 def _from_image(image: Image, frame: int) -> Pictures:
-    """An image's frames as the pipeline takes them, from ``frame`` on."""
+    """Return an image's frames as the pipeline takes them, from ``frame`` on."""
     if frame >= len(image.frames):
         raise ParameterError(f"frame must be below {len(image.frames)}, the image's frames, "
                              f"got {frame}", parameter="frame")  # fmt: skip
@@ -301,7 +312,7 @@ def _target(output: str) -> Location:
 
 
 def _format(chosen: Settings, target: Location | None) -> OutputFormat | None:
-    """The result's format: ``format``'s, else the output's suffix's; None: the input's own."""
+    """Choose the result's format: ``format``'s, else the output's suffix's; None: the input's."""
     if chosen.format is not None:
         return output_format(chosen.format)
     suffix = getattr(target, "suffix", "")

@@ -337,6 +337,7 @@ def write(
 
 
 def check_between(name: str, value: int | None, bounds: tuple[int, int]) -> None:
+    """Refuse an integer ``value`` outside ``bounds`` (both included), naming the parameter."""
     low, high = bounds
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                               or not low <= value <= high):  # fmt: skip
