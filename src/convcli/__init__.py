@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from convcli.engine import output_shape
     from convcli.explanation import Explanation, explain
     from convcli.library.apply import apply
+    from convcli.library.convolve import convolve
     from convcli.library.images import Image, read, write
-    from convcli.library.kernels import convolve, kernel, kernels
+    from convcli.library.kernels import kernel, kernels
 
 
 # Where each of the names loaded on first use lives.
@@ -31,7 +32,7 @@ _LAZY = {
     "Image": "convcli.library.images",
     "Kernel": "convcli.catalog.kernel",
     "apply": "convcli.library.apply",
-    "convolve": "convcli.library.kernels",
+    "convolve": "convcli.library.convolve",
     "explain": "convcli.explanation",
     "kernel": "convcli.library.kernels",
     "kernels": "convcli.library.kernels",
