@@ -582,3 +582,17 @@ def test_apply_names_its_parameters(folder):
         convcli.apply(folder / "missing.png", "box:3", output=folder / "out.png")
     with pytest.raises(TypeError):
         convcli.apply(source, "box:3", loudness=2)
+
+
+def test_a_family_kernel_carries_its_parameters_as_kernels_list_json_shows_them():
+    assert convcli.kernel("gaussian:sigma=2").parameters == (("sigma", 2.0), ("size", None))
+    assert convcli.kernel("sobel-x").parameters is None
+    done = run("kernels", "list", "--json")
+    assert done.exit_code == 0
+    listed = {entry["name"]: entry["parameters"] for entry in json.loads(done.stdout)}
+    for kernel in convcli.kernels():
+        expected = kernel.parameters and {
+            n: "auto" if v is None else v for n, v in kernel.parameters
+        }
+        assert listed[kernel.name] == expected
+    assert listed["gaussian"] == {"sigma": 1.0, "size": "auto"}  # the family's defaults
