@@ -582,6 +582,19 @@ def test_apply_names_its_parameters(folder):
         convcli.apply(folder / "missing.png", "box:3", output=folder / "out.png")
     with pytest.raises(TypeError):
         convcli.apply(source, "box:3", loudness=2)
+    for output in (folder, f"{folder}/new/", "-"):  # an array has no name to name a file by
+        with pytest.raises(ParameterError) as caught:
+            convcli.apply(np.zeros((4, 4)), "box:3", output=output)
+        assert caught.value.parameter == "output"
+
+
+def test_apply_writes_an_image_to_the_file_named(made, tmp_path):
+    image = convcli.Image.from_array(made["grey16.png"])
+    result, record = convcli.apply(image, "box:3", output=tmp_path / "smooth.png")
+    assert record["output"] == str(tmp_path / "smooth.png")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "smooth.png")), result.samples)
+    expected = ndimage.uniform_filter(made["grey16.png"].astype(float), 3, mode="mirror")
+    assert np.abs(result.samples.astype(float) - expected).max() <= 1  # reflect is SciPy's mirror
 
 
 def test_a_family_kernel_carries_its_parameters_as_kernels_list_json_shows_them():

@@ -12,7 +12,7 @@ import io
 import json
 import os
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
@@ -37,7 +37,8 @@ from convcli.io.formats import output_format
 from convcli.io.picture import Picture
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from convcli.io.reading import iter_frames, read_image
-from convcli.io.storage import is_remote, location, write_object
+from convcli.io.storage import is_remote, is_url, location, write_object
+from convcli.io.streams import STDIN_BYTES_PER_PIXEL
 from convcli.library.images import Frame, Image, Source, check_between, opened
 from convcli.limits import COMPRESS_LEVELS, MAX_FRAMES, MAX_PIXELS_LIMIT, QUALITIES
 from convcli.report import to_json
@@ -217,10 +218,9 @@ def _written(name: str, output: str, chosen: Settings, bank: bool, max_pixels: i
     for job in planned.jobs:
         if job.failure is not None:
             raise InputError(job.failure)
-        source = job_source(job, options)
-        pictures = _read(source, job.settings_for(chosen), job.label, max_pixels)
-        results.append(_result(pictures, job.settings_for(chosen), job.label, job.format,
-                               job.target, max_pixels))  # fmt: skip
+        each = job.settings_for(chosen)  # a bank's job: its one kernel
+        pictures = _read(job_source(job, options), each, job.label, max_pixels)
+        results.append(_result(pictures, each, job.label, job.format, job.target, max_pixels))
     return results
 
 
@@ -270,14 +270,14 @@ def _pictures(
     input: Input,
     chosen: Settings,
     max_pixels: int,
-) -> tuple[Any, str]:
+) -> tuple[Callable[[], Pictures], str]:
     """Return how to get the input's pictures afresh (once per kernel of a bank), and its name."""
     if isinstance(input, Image):
         return (lambda: _from_image(input, chosen.frame or 0)), "<image>"
     if isinstance(input, str | os.PathLike | bytes | bytearray | memoryview) or hasattr(
         input, "read"
     ):
-        content, label = opened(input, 8 * max_pixels)  # type: ignore[arg-type]
+        content, label = opened(input, STDIN_BYTES_PER_PIXEL * max_pixels)  # type: ignore[arg-type]
     else:
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(input), allow_pickle=False)  # read as a .npy file is
@@ -308,7 +308,13 @@ def _from_image(image: Image, frame: int) -> Pictures:
 
 
 def _target(output: str) -> Location:
-    return location(output) if "://" in output else Path(output)
+    """Return the one file an input without a name is written to."""
+    if output.endswith(("/", os.sep)) or Path(output).is_dir():
+        raise ParameterError(
+            f"output must name a file for an input that has no name of its own, got {output!r}",
+            parameter="output",
+        )
+    return location(output) if is_url(output) else Path(output)
 
 
 def _format(chosen: Settings, target: Location | None) -> OutputFormat | None:
