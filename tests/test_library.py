@@ -26,7 +26,7 @@ from helpers import SAMPLES, run
 
 PUBLIC = [
     "ConvcliError", "Explanation", "Image", "InputError", "Kernel", "KernelError",
-    "ParameterError", "UsageError", "__version__", "convolve", "explain", "kernel", "kernels",
+    "ParameterError", "UsageError", "__version__", "apply", "convolve", "explain", "kernel", "kernels",
     "output_shape", "read", "write",
 ]  # fmt: skip
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -432,3 +432,180 @@ def test_explain_refuses_a_combined_kernel_and_names_its_parameters():
     with pytest.raises(ParameterError) as caught:
         convcli.explain("sobel-x", stride=0)
     assert caught.value.parameter == "stride"
+
+
+# apply: the command line's `apply`, from Python
+
+SWEEP = [
+    # (input, the command line's options, the library's keywords, output suffix)
+    ("rgb8.png", ["-k", "sobel-x"], {"kernels": "sobel-x"}, ".png"),
+    ("rgb8.png", ["-k", "box:3", "-p", "valid"], {"kernels": "box:3", "padding": "valid"}, ".png"),
+    ("rgb8.png", ["-k", "box:3", "-p", "full"], {"kernels": "box:3", "padding": "full"}, ".png"),
+    ("rgb8.png", ["-k", "box:3", "-p", "2"], {"kernels": "box:3", "padding": 2}, ".png"),
+    ("rgb8.png", ["-k", "box:3", "-p", "1,2,0,3"], {"kernels": "box:3", "padding": (1, 2, 0, 3)},
+     ".png"),
+    ("rgb8.png", ["-k", "box:5", "--pad-mode", "zero", "--pad-value", "0.5"],
+     {"kernels": "box:5", "pad_mode": "zero", "pad_value": 0.5}, ".png"),
+    ("rgb8.png", ["-k", "box:5", "--pad-mode", "wrap"], {"kernels": "box:5", "pad_mode": "wrap"},
+     ".png"),
+    ("rgb8.png", ["-k", "box:5", "--pad-mode", "edge"], {"kernels": "box:5", "pad_mode": "edge"},
+     ".png"),
+    ("rgb8.png", ["-k", "box:5", "--pad-mode", "symmetric"],
+     {"kernels": "box:5", "pad_mode": "symmetric"}, ".png"),
+    ("rgb8.png", ["-k", "sobel-y", "-s", "2,1"], {"kernels": "sobel-y", "stride": (2, 1)}, ".png"),
+    ("rgb8.png", ["-k", "laplacian", "-d", "2"], {"kernels": "laplacian", "dilation": 2}, ".png"),
+    ("rgb8.png", ["-k", "[[1,0,0],[0,0,0],[0,0,-1]]", "--flip", "--range", "offset"],
+     {"kernels": "[[1,0,0],[0,0,0],[0,0,-1]]", "flip": True, "range": "offset"}, ".png"),
+    ("rgb8.png", ["-k", "sobel", "--gray", "--range", "rescale"],
+     {"kernels": "sobel", "gray": True, "range": "rescale"}, ".png"),
+    ("rgb8.png", ["-k", "sobel-x", "--colormap", "viridis"],
+     {"kernels": "sobel-x", "colormap": "viridis"}, ".png"),
+    ("rgb8.png", ["-k", "sobel-x", "-k", "gaussian:sigma=1"],
+     {"kernels": ["sobel-x", "gaussian:sigma=1"]}, ".jpg"),
+    ("rgb8.png", ["-k", "box:3", "--quality", "70", "--strip"],
+     {"kernels": "box:3", "quality": 70, "strip": True}, ".jpg"),
+    ("rgb8.png", ["-k", "box:3", "--compress-level", "9", "--method", "fft"],
+     {"kernels": "box:3", "compress_level": 9, "method": "fft"}, ".png"),
+    ("grey16.png", ["-k", "gaussian:sigma=1"], {"kernels": "gaussian:sigma=1"}, ".png"),
+    ("rgb16.tif", ["-k", "sobel-x", "--range", "raw"], {"kernels": "sobel-x", "range": "raw"},
+     ".tif"),
+    ("rgba.png", ["-k", "box:3", "--format", "webp"], {"kernels": "box:3", "format": "webp"}, ".out"),
+    ("anim.gif", ["-k", "box:3"], {"kernels": "box:3"}, ".gif"),
+    ("anim.gif", ["-k", "box:3", "--frame", "1"], {"kernels": "box:3", "frame": 1}, ".png"),
+    ("signal.npy", ["-k", "[1,-2,1]"], {"kernels": "[1,-2,1]"}, ".npy"),
+]  # fmt: skip
+
+
+def _same_record(cli: dict, library: dict) -> None:
+    """Records equal but for the time taken."""
+    for record in (cli, library):
+        record.pop("seconds")
+        for stage in record.get("stages", []):
+            stage.pop("seconds")
+    assert library == cli
+
+
+@pytest.fixture(scope="module")
+def signal(folder):
+    values = np.sin(np.linspace(0, 7, 40)).astype(np.float32)
+    np.save(folder / "signal.npy", values)
+    return values
+
+
+@pytest.mark.parametrize(("name", "options", "keywords", "suffix"), SWEEP)
+def test_apply_writes_the_file_and_record_convcli_apply_writes(
+    folder, signal, tmp_path, name, options, keywords, suffix
+):
+    source = str(folder / name)
+    by_cli, by_library = tmp_path / f"cli{suffix}", tmp_path / f"library{suffix}"
+    done = run("apply", source, *options, "-o", str(by_cli), "--json")
+    assert done.exit_code == 0, done.output
+    image, record = convcli.apply(source, output=by_library, **keywords)
+    assert by_library.read_bytes() == by_cli.read_bytes()
+    cli_record = json.loads(done.stdout.splitlines()[-1])
+    assert record["output"] == str(by_library)
+    cli_record["output"] = record["output"]
+    _same_record(cli_record, record)
+    # Nothing written: the same result, as the written file holds it.
+    unwritten_keywords = {"format": suffix.lstrip("."), **keywords}  # the format of -o's suffix
+    alone, unwritten = convcli.apply(source, **unwritten_keywords)
+    assert unwritten["output"] is None
+    assert np.array_equal(alone.samples, image.samples)
+    if suffix in (".png", ".tif", ".npy"):  # lossless: the file holds exactly the result
+        written = np.load(by_cli) if suffix == ".npy" else convcli.read(by_cli)
+        assert np.array_equal(np.squeeze(getattr(written, "samples", written)),
+                              np.squeeze(image.samples))  # fmt: skip
+
+
+def test_apply_to_a_bank_writes_each_kernels_output_as_convcli_apply_bank(folder, tmp_path):
+    source = str(folder / "rgb16.png")
+    done = run("apply", source, "-k", "sobel-x", "-k", "box:3", "--bank", "-o",
+               f"{tmp_path}/cli/", "--json")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    results = convcli.apply(source, ["sobel-x", "box:3"], bank=True, output=f"{tmp_path}/lib/")
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["kernel"] for _, r in results] == ["sobel-x", "box:size=3"]
+    for (image, record), cli_record in zip(results, records, strict=True):
+        name = record["output"].rsplit("/", 1)[1]
+        assert cli_record["output"].endswith("/cli/" + name)
+        assert (tmp_path / "lib" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
+        cli_record["output"] = record["output"]
+        _same_record(cli_record, record)
+        assert image.samples.dtype == np.uint16
+
+
+def test_apply_to_an_array_filters_it_as_a_npy_file_and_writes_nothing(tmp_path, signal):
+    before = set(tmp_path.iterdir())
+    image, record = convcli.apply(signal, "[1,-2,1]", padding="valid")
+    expected = np.correlate(signal.astype(np.float64), [1, -2, 1], mode="valid")
+    assert np.allclose(image.samples, expected, atol=1e-6)
+    assert image.format == "npy"
+    assert image.white == 1.0
+    assert record["input"] == "<array>"
+    assert record["output"] is None
+    assert record["output_shape"] == [38]
+    assert record["range"] == "raw"
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_apply_to_an_image_keeps_its_depth_frames_and_metadata(folder, made):
+    read = convcli.read(folder / "anim.gif")
+    image, record = convcli.apply(read, "box:3", pad_mode="replicate")
+    assert len(image.frames) == 3
+    assert [f.duration for f in image.frames] == [100, 200, 300]
+    expected = ndimage.uniform_filter(made["anim.gif"][2].astype(float), (3, 3, 1), mode="nearest")
+    assert np.abs(image.frames[2].samples - np.rint(expected)).max() <= 1
+    deep = convcli.Image.from_array(made["grey16.png"], dpi=(200.0, 200.0))
+    result, record = convcli.apply(deep, "box:3", stride=2)
+    assert result.samples.dtype == np.uint16
+    assert result.white == 65535
+    assert result.format == "tif"
+    assert result.dpi == (100.0, 100.0)
+    assert record["input"] == "<image>"
+    assert record["output_shape"] == [9, 6]
+
+
+def test_apply_names_its_parameters(folder):
+    source = folder / "rgb8.png"
+    for keyword, value in (("stride", 0), ("padding", (1, -1)), ("range", "loud"),
+                           ("pad_mode", "mirror"), ("quality", 101), ("frame", -1),
+                           ("pad_value", "0"), ("max_pixels", 0)):  # fmt: skip
+        with pytest.raises(ParameterError) as caught:
+            convcli.apply(source, "box:3", **{keyword: value})
+        assert caught.value.parameter == keyword
+    with pytest.raises(ParameterError) as caught:
+        convcli.apply(source, ["box:3"], bank=True)
+    assert caught.value.parameter == "bank"
+    with pytest.raises(KernelError):
+        convcli.apply(source, "sobel-z")
+    with pytest.raises(InputError, match=r"missing\.png"):
+        convcli.apply(folder / "missing.png", "box:3", output=folder / "out.png")
+    with pytest.raises(TypeError):
+        convcli.apply(source, "box:3", loudness=2)
+    for output in (folder, f"{folder}/new/", "-"):  # an array has no name to name a file by
+        with pytest.raises(ParameterError) as caught:
+            convcli.apply(np.zeros((4, 4)), "box:3", output=output)
+        assert caught.value.parameter == "output"
+
+
+def test_apply_writes_an_image_to_the_file_named(made, tmp_path):
+    image = convcli.Image.from_array(made["grey16.png"])
+    result, record = convcli.apply(image, "box:3", output=tmp_path / "smooth.png")
+    assert record["output"] == str(tmp_path / "smooth.png")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "smooth.png")), result.samples)
+    expected = ndimage.uniform_filter(made["grey16.png"].astype(float), 3, mode="mirror")
+    assert np.abs(result.samples.astype(float) - expected).max() <= 1  # reflect is SciPy's mirror
+
+
+def test_a_family_kernel_carries_its_parameters_as_kernels_list_json_shows_them():
+    assert convcli.kernel("gaussian:sigma=2").parameters == (("sigma", 2.0), ("size", None))
+    assert convcli.kernel("sobel-x").parameters is None
+    done = run("kernels", "list", "--json")
+    assert done.exit_code == 0
+    listed = {entry["name"]: entry["parameters"] for entry in json.loads(done.stdout)}
+    for kernel in convcli.kernels():
+        expected = kernel.parameters and {
+            n: "auto" if v is None else v for n, v in kernel.parameters
+        }
+        assert listed[kernel.name] == expected
+    assert listed["gaussian"] == {"sigma": 1.0, "size": "auto"}  # the family's defaults

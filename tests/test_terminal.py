@@ -170,6 +170,6 @@ def test_a_batch_runs_with_standard_error_closed(tmp_path):
 
 
 def test_the_default_workers_follow_the_affinity():
-    from convcli.cli.apply import usable_cpus
+    from convcli.library.batch import usable_cpus
 
     assert 1 <= usable_cpus() <= len(os.sched_getaffinity(0))

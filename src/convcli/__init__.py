@@ -1,6 +1,7 @@
 """convcli: apply convolution kernels to images, signals and volumes.
 
-The library (README, "The library"): :func:`kernel` and :func:`kernels`
+The library (README, "The library"): :func:`apply` (what ``convcli apply``
+does to one input, the result returned), :func:`kernel` and :func:`kernels`
 (kernels by their spec, as the command line names them), :func:`read` and
 :func:`write` (images at full depth, with their frames and metadata),
 :func:`convolve` and :func:`output_shape` (the engine), :func:`explain` (a
@@ -19,8 +20,10 @@ if TYPE_CHECKING:
     from convcli.catalog.kernel import Kernel
     from convcli.engine import output_shape
     from convcli.explanation import Explanation, explain
+    from convcli.library.apply import apply
+    from convcli.library.convolve import convolve
     from convcli.library.images import Image, read, write
-    from convcli.library.kernels import convolve, kernel, kernels
+    from convcli.library.kernels import kernel, kernels
 
 
 # Where each of the names loaded on first use lives.
@@ -28,7 +31,8 @@ _LAZY = {
     "Explanation": "convcli.explanation",
     "Image": "convcli.library.images",
     "Kernel": "convcli.catalog.kernel",
-    "convolve": "convcli.library.kernels",
+    "apply": "convcli.library.apply",
+    "convolve": "convcli.library.convolve",
     "explain": "convcli.explanation",
     "kernel": "convcli.library.kernels",
     "kernels": "convcli.library.kernels",
@@ -46,6 +50,7 @@ __all__ = [
     "ParameterError",
     "UsageError",
     "__version__",
+    "apply",
     "convolve",
     "explain",
     "kernel",

@@ -82,6 +82,7 @@ class Family:
             range=self.range,
             tags=self.tags,
             source="built-in family",
+            parameters=tuple(values.items()),
         )
 
     def _parse(self, text: str) -> dict[str, float | None]:

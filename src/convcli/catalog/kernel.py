@@ -54,6 +54,9 @@ class Kernel:
         For a combined kernel: the kernels whose responses are combined.
     combine : str or None
         How components combine: ``magnitude`` (square root of the sum of squares).
+    parameters : tuple of (str, float or None), or None
+        A family's kernel: each parameter and its value (None: worked out
+        from the others, ``auto``); None for a kernel of no family.
 
     Examples
     --------
@@ -78,6 +81,7 @@ class Kernel:
     components: tuple[Kernel, ...] = ()
     combine: str | None = None
     shadows_builtin: bool = False
+    parameters: tuple[tuple[str, float | None], ...] | None = None
 
     def __repr__(self) -> str:  # the matrix can be large, and is built only when asked for
         shown = repr(str(self.range)) if self.range is not None else None

@@ -155,26 +155,6 @@ def named_kernels() -> dict[str, Kernel]:
     return found
 
 
-def listing() -> list[dict[str, Any]]:
-    """Return the ``kernels list --json`` records: the named kernels, then the families."""
-    entries: list[dict[str, Any]] = [
-        {"name": k.name, "shape": list(k.shape), "description": k.description,
-         "tags": list(k.tags), "source": k.origin, "range": k.range, "parameters": None}
-        for k in named_kernels().values()
-    ]  # fmt: skip
-    for family in FAMILIES.values():
-        default = family.kernel()
-        parameters: dict[str, Any] = {
-            p.name: "auto" if p.default is None else p.default for p in family.parameters
-        }
-        entries.append(
-            {"name": family.name, "shape": list(default.shape), "description": family.description,
-             "tags": list(family.tags), "source": "built-in family", "range": family.range,
-             "parameters": parameters}
-        )  # fmt: skip
-    return entries
-
-
 def user_kernel_dirs() -> list[Path]:
     """Return the folders named by ``CONVCLI_KERNEL_PATH`` (``os.pathsep``-separated)."""
     value = os.environ.get(KERNEL_PATH_VARIABLE, "")

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from convcli._version import __version__
+from convcli import __version__
 from convcli.cli import apply, explain, kernels
 from convcli.cli.environment import Environment
 from convcli.cli.feedback import error_line

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+import convcli
 from convcli.cli.options import (
     DilationOption,
     FlipOption,
@@ -23,7 +24,7 @@ from convcli.errors import UsageError, cannot_write
 from convcli.limits import ANIMATION_FRAMES, MAX_ANIMATION_FRAMES, MAX_STEPS
 
 if TYPE_CHECKING:
-    from convcli.explanation import Explanation
+    from convcli import Explanation
 
 EXAMPLES = examples(
     "convcli explain -k sobel-x                  # on a 5x5 ramp",
@@ -102,26 +103,24 @@ def explain(
     ] = None,
 ) -> None:
     """Show a convolution step by step: padding, the size formula, the sliding window."""
-    from convcli.catalog.lookup import load_kernel
     from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
     from convcli.cli.options import parse_ints, parse_padding
     from convcli.cli.render import console, explain_view
-    from convcli.explanation import crop_forms, one_matrix, read_input, worked_out
-    from convcli.run.prepare import padding_for, per_axis
+    from convcli.explanation import crop_forms, one_matrix, read_input  # the options' text
+    from convcli.run.prepare import padding_for, per_axis  # as apply's: 1, ndim or 2*ndim numbers
 
     if frames is not None and animate is None:
         raise UsageError("--frames counts the frames of --animate: give --animate FILE too")
     animated = frames or ANIMATION_FRAMES
     needed = MAX_STEPS if html else max(steps, animated) if animate else steps  # positions
-    chosen = load_kernel(kernel)
-    weights = one_matrix(chosen)
-    mode = choose(PadMode, pad_mode, "pad_mode", PAD_MODE_ALIASES)
-    ndim = weights.ndim
+    chosen = convcli.kernel(kernel)
+    ndim = one_matrix(chosen).ndim  # refuses a combined kernel first
+    choose(PadMode, pad_mode, "pad_mode", PAD_MODE_ALIASES)  # the settings before --input
     matrix = read_input(input_text, ndim)
     part = parse_ints("--crop", crop, crop_forms(ndim), 0) if crop is not None else None
-    explanation = worked_out(
-        matrix, weights, padding=padding_for(parse_padding(padding), ndim),
-        pad_mode=mode, pad_value=pad_value,
+    explanation = convcli.explain(
+        chosen, matrix, padding=padding_for(parse_padding(padding), ndim),
+        pad_mode=pad_mode, pad_value=pad_value,
         stride=per_axis("stride", parse_ints("--stride", stride), ndim),
         dilation=per_axis("dilation", parse_ints("--dilation", dilation), ndim),
         flip=flip, crop=part, steps=needed,
@@ -132,9 +131,7 @@ def explain(
     )  # fmt: skip
     explanation = replace(explanation, steps=explanation.steps[:steps])
     if json_output:
-        from convcli.report import to_json
-
-        typer.echo(to_json(explanation.record()))
+        typer.echo(explanation.to_json())
         return
     console().print(explain_view(explanation, chosen.name, explanation.output.size))
     for line in written:

@@ -16,7 +16,7 @@ from convcli.errors import ConvcliError, reason
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
-    from convcli.catalog.kernel import Kernel
+    from convcli import Kernel
     from convcli.cli.environment import Environment
     from convcli.report import Report
 

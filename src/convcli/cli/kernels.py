@@ -2,11 +2,15 @@
 
 # No `from __future__ import annotations`: Typer reads these annotations at every
 # start, and evaluated once here they need not be compiled again from strings.
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+import convcli
 from convcli.cli.options import complete_kernel, complete_tag, examples
+
+if TYPE_CHECKING:
+    from convcli import Kernel
 
 LIST_EXAMPLES = examples("convcli kernels list --tag edge", "convcli kernels list --json")
 SHOW_EXAMPLES = examples(
@@ -26,14 +30,9 @@ def list_kernels(
     json_output: Annotated[bool, typer.Option("--json", help="A JSON array.")] = False,
 ) -> None:
     """List every kernel: built-in, families and those in CONVCLI_KERNEL_PATH."""
-    from convcli.catalog.lookup import listing
-    from convcli.choices import check_choice
     from convcli.cli.render import console, kernels_view
 
-    entries = listing()
-    if tag is not None:
-        check_choice("--tag", tag, sorted({t for entry in entries for t in entry["tags"]}))
-        entries = [entry for entry in entries if tag in entry["tags"]]
+    entries = [entry(kernel) for kernel in convcli.kernels(tag)]
     if json_output:
         from convcli.report import to_json  # with the records' module: only where JSON is asked
 
@@ -62,11 +61,10 @@ def show_kernel(
     ] = None,
 ) -> None:
     """Show a kernel's matrix, sum, rank, separability and default range; draw its weights."""
-    from convcli.catalog.lookup import load_kernel
     from convcli.cli.render import console, kernel_view
     from convcli.report import to_json
 
-    kernel = load_kernel(name)
+    kernel = convcli.kernel(name)
     if picture is not None:
         from convcli.pictures.montage import kernel_picture, picture_path, write_picture
 
@@ -76,3 +74,13 @@ def show_kernel(
         typer.echo(to_json(kernel.record()))
     else:
         console().print(kernel_view(kernel))
+
+
+def entry(kernel: "Kernel") -> dict[str, Any]:
+    """Return a kernel's record in ``kernels list --json``: a family's with its parameters."""
+    parameters = kernel.parameters and {
+        name: "auto" if value is None else value for name, value in kernel.parameters
+    }
+    return {"name": kernel.name, "shape": list(kernel.shape), "description": kernel.description,
+            "tags": list(kernel.tags), "source": kernel.origin, "range": kernel.range,
+            "parameters": parameters}  # fmt: skip

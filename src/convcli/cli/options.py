@@ -69,17 +69,18 @@ def completes(*choices: Iterable[str]) -> Callable[[str], list[str]]:
 
 def complete_kernel(incomplete: str) -> list[str]:
     """Complete a kernel name: built-in, family (as ``name:``) or from CONVCLI_KERNEL_PATH."""
-    from convcli.catalog.lookup import listing
+    import convcli
 
-    names = [entry["name"] + ":" * bool(entry["parameters"]) for entry in listing()]
+    names = [kernel.name + ":" * (kernel.parameters is not None) for kernel in convcli.kernels()]
     return completes(names)(incomplete)
 
 
 def complete_tag(incomplete: str) -> list[str]:
     """Complete a kernel tag, from every kernel's tags."""
-    from convcli.catalog.lookup import listing
+    import convcli
 
-    return completes(sorted({tag for entry in listing() for tag in entry["tags"]}))(incomplete)
+    tags = {tag for kernel in convcli.kernels() for tag in kernel.tags}
+    return completes(sorted(tags))(incomplete)
 
 
 # apply's options in their --help groups (Typer's rich_help_panel; drawn in plain text by

@@ -213,9 +213,9 @@ def read(
     array([[40000, 40000, 40000],
            [40000, 40000, 40000]], dtype=uint16)
     """
-    _check_between("frame", frame, (0, MAX_FRAMES - 1))
-    _check_between("max_pixels", max_pixels, (1, MAX_PIXELS_LIMIT))
-    content, label = _opened(source, STDIN_BYTES_PER_PIXEL * max_pixels)
+    check_between("frame", frame, (0, MAX_FRAMES - 1))
+    check_between("max_pixels", max_pixels, (1, MAX_PIXELS_LIMIT))
+    content, label = opened(source, STDIN_BYTES_PER_PIXEL * max_pixels)
     first = read_image(content, label, max_pixels, frame or 0)
     pictures = [first]
     if frame is None and first.frames > 1:
@@ -230,7 +230,7 @@ def read(
     )  # fmt: skip
 
 
-def _opened(source: Source, limit: int) -> tuple[Path | bytes, str]:
+def opened(source: Source, limit: int) -> tuple[Path | bytes, str]:
     """Return a file to read, or the bytes of one read whole, and how to name it."""
     if isinstance(source, bytes | bytearray | memoryview):
         return bytes(source), "<bytes>"
@@ -317,8 +317,8 @@ def write(
         raise ParameterError(
             f"image must be a convcli.Image, got {type(image).__name__}", parameter="image"
         )
-    _check_between("quality", quality, QUALITIES)
-    _check_between("compress_level", compress_level, COMPRESS_LEVELS)
+    check_between("quality", quality, QUALITIES)
+    check_between("compress_level", compress_level, COMPRESS_LEVELS)
     where, label = _target(target)
     fmt = _format(format, where, image)
     held = image.frames if fmt.frames else image.frames[:1]
@@ -336,7 +336,8 @@ def write(
         write_object(where, out.getvalue(), label)
 
 
-def _check_between(name: str, value: int | None, bounds: tuple[int, int]) -> None:
+def check_between(name: str, value: int | None, bounds: tuple[int, int]) -> None:
+    """Refuse an integer ``value`` outside ``bounds`` (both included), naming the parameter."""
     low, high = bounds
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                               or not low <= value <= high):  # fmt: skip

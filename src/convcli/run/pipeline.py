@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,6 +25,7 @@ from convcli.engine import Geometry, convolve_bands
 from convcli.errors import InputError
 from convcli.io.colour import as_rgb, luminance
 from convcli.io.formats import OutputFormat, default_output
+from convcli.io.metadata import Metadata
 from convcli.io.picture import Header, Picture
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from convcli.io.reading import iter_frames, read_image
@@ -94,10 +95,69 @@ def process(
     UsageError
         The settings do not fit this input (shapes, range, format).
     """
-    started = time.perf_counter()
     output_label = "-" if not isinstance(target, Path) else str(target)
+    pictures = Pictures(read_image(source, label, max_pixels, settings.frame or 0),
+                        lambda like: iter_frames(source, like, label, max_pixels))  # fmt: skip
+    done = render(pictures, settings, label=label, output_label=output_label, fmt=fmt,
+                  dry_run=dry_run, max_pixels=max_pixels, threads=threads)  # fmt: skip
+    if done.frames is not None:
+        write_rendered(target, done, settings, output_label, threads)
+    return done.finished()
+
+
+class Pictures:
+    """An input's first picture (or its one frame), and how to read the frames after it."""
+
+    def __init__(self, first: Picture, rest: Callable[[Header], Iterator[Picture]]) -> None:
+        self.first: Picture | None = first
+        self.rest = rest
+
+    def take_first(self) -> Picture:
+        """Return the first picture, kept here no longer (it is filtered, then let go)."""
+        first, self.first = self.first, None
+        assert first is not None, "the first picture is taken once"
+        return first
+
+
+@dataclass
+class Rendered:
+    """One input filtered: its output's frames (the first done, the rest as they are taken)."""
+
+    report: Report
+    planned: InputPlan
+    frames: Iterator[Frame] | None  # None: a dry run
+    several: bool  # written as an animation or a stack
+    metadata: Metadata
+    loop: int | None
+    clipped: list[float]  # the largest share clipped in any frame, once every frame is taken
+    started: float
+    kernels: tuple[Kernel, ...]  # for the advice on what was clipped
+
+    def finished(self) -> Report:
+        """Return the report, once every frame was taken: what was clipped, how long it took."""
+        if self.frames is not None:
+            floating = self.planned.depth == Depth.FLOAT32
+            mode = self.planned.range
+            tell_clipped(self.report, self.clipped[0], mode, self.kernels, floating)
+        self.report.seconds = time.perf_counter() - self.started
+        return self.report
+
+
+def render(
+    pictures: Pictures,
+    settings: Settings,
+    *,
+    label: str,
+    output_label: str | None,
+    fmt: OutputFormat | None,
+    dry_run: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    threads: int | None = None,
+) -> Rendered:
+    """Plan one input and filter its first frame; the frames after it are filtered as taken."""
+    started = time.perf_counter()
     report = Report(label, output_label, settings.kernel_name, settings.pad_mode)
-    picture = read_image(source, label, max_pixels, settings.frame or 0)
+    picture = pictures.take_first()
     if picture.note:
         report.notes.append(picture.note)
     like = picture.header  # the file's layout, for every frame
@@ -113,28 +173,40 @@ def process(
         report.stages = [
             StageReport(s.kernel.name, s.geometry, s.method, 0.0) for s in planned.stages
         ]
-        report.seconds = time.perf_counter() - started
-        return report
+        return Rendered(report, planned, None, False, Metadata(), None, [0.0], started, ())
 
     clipped = [0.0]  # the largest share clipped in any frame
     first = _render(picture, planned, settings, clipped, threads, report.stages)
     tell_losses(report, picture, planned, settings)
-    every = settings.frame is None and picture.frames > 1
+    several = settings.frame is None and picture.frames > 1 and planned.format.frames
     metadata = output_metadata(report, picture, settings, planned)
     loop = picture.loop
     del picture  # filtered: the output is encoded without the input's pixels beside it
-    if every and planned.format.frames:
-        pages = _noted(iter_frames(source, like, label, max_pixels), report)
+    frames: Iterator[Frame] = iter([first])
+    if several:
+        pages = _noted(pictures.rest(like), report)
         rest = _render_rest(pages, like, planned, settings, clipped, report, threads)
-        write_output_frames(target, itertools.chain([first], rest), planned.format, settings,
-                      metadata, loop, output_label)  # fmt: skip
+        frames = itertools.chain(frames, rest)
+    return Rendered(report, planned, frames, several, metadata, loop, clipped, started,
+                    settings.kernels)  # fmt: skip
+
+
+def write_rendered(
+    target: Path | BinaryIO,
+    done: Rendered,
+    settings: Settings,
+    output_label: str,
+    threads: int | None = None,
+) -> None:
+    """Write a filtered input's frames to its file (atomically) or stream."""
+    assert done.frames is not None, "a dry run writes nothing"
+    fmt = done.planned.format
+    if done.several:
+        write_output_frames(target, done.frames, fmt, settings, done.metadata, done.loop,
+                            output_label)  # fmt: skip
     else:
-        write_output(target, first[0], first[1], planned.format, settings, metadata, output_label,
-                     threads)  # fmt: skip
-    floating = planned.depth == Depth.FLOAT32
-    tell_clipped(report, clipped[0], planned.range, settings.kernels, floating)
-    report.seconds = time.perf_counter() - started
-    return report
+        values, alpha, _ = next(done.frames)
+        write_output(target, values, alpha, fmt, settings, done.metadata, output_label, threads)
 
 
 def tell_clipped(
