@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import io
 import struct
-import warnings
-from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import BinaryIO
 
@@ -23,7 +21,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from convcli.choices import FileFormat
-from convcli.io import jxl
+from convcli.io import avif, isobmff, jxl, jxltiming
 from convcli.io.layout import Layout
 from convcli.io.metadata import ORIENTATION, Metadata, exif_for, exif_provenance
 
@@ -31,7 +29,6 @@ HEADER_BYTES = 1 << 20  # what is read to find a size; the boxes before the pixe
 AVIF_SPEED = 8  # libavif's 0 (slowest) to 10: a 12-megapixel photo in about a second (README)
 AVIF_QUALITY = 80  # libavif's default is 60: visibly softer on photographs
 AVIF_BITS = 12  # the most AVIF holds: where a 16-bit input goes
-_MAX_BOXES = 4096
 _QOI_END = bytes(7) + b"\x01"
 _EXIF_UUID = b"JpgTiffExif->JP2"  # the UUID box ExifTool and Exiv2 keep EXIF in
 
@@ -250,9 +247,9 @@ def encode_animation(
     bits = _bits(stack, kind, metadata)
     narrowed = _narrowed(stack, bits)
     if kind == FileFormat.AVIF:
-        stream.write(_avif_timed(_avif(narrowed, bits, quality), durations, plays))
+        stream.write(avif.timed(_avif(narrowed, bits, quality), durations, plays))
     else:
-        timed = _jxl_retimed(_jxl(narrowed, bits, quality), durations, plays)
+        timed = jxltiming.timed(_jxl(narrowed, bits, quality), durations, plays)
         stream.write(_jxl_with_exif(timed, metadata))
 
 
@@ -270,134 +267,6 @@ def _avif(array: npt.NDArray[np.generic], bits: int, quality: int | None) -> byt
 
     level = AVIF_QUALITY if quality is None else quality
     return bytes(imagecodecs.avif_encode(array, level=level, speed=AVIF_SPEED, bitspersample=bits))
-
-
-def _avif_timed(data: bytes, durations: list[int], plays: int) -> bytes:
-    """Write each picture's duration (ms) and the plays into libavif's sequence.
-
-    The movie's timescale becomes 1000; the time-to-sample table (stts)
-    lists the durations, which lengthens the movie box (moov) before the
-    pictures (mdat): the offsets into them (stco, and the still image's iloc)
-    move by as much. As libavif writes it, the track's duration is the plays
-    times the frames' (unknown: forever), and its edit list repeats unless
-    it plays once.
-    """
-    total = sum(durations)
-    track = 0xFFFF_FFFF_FFFF_FFFF if plays == 0 else total * plays
-    edits = {
-        b"mvhd": lambda body: _set(body, [(">I", 20, 1000), (">Q", 24, track)]),
-        b"tkhd": lambda body: _set(body, [(">Q", 28, track)]),
-        b"elst": lambda body: _set(body, [(">I", 0, 1 << 24 | (plays != 1)), (">Q", 8, total)]),
-        b"mdhd": lambda body: _set(body, [(">I", 20, 1000), (">Q", 24, total)]),
-        b"stts": lambda _: bytes(4) + _runs(durations),
-    }
-    moved = len(_rebuilt(data, 0, len(data), edits, 0)) - len(data)
-    return _rebuilt(data, 0, len(data), edits, moved)
-
-
-def _set(body: bytes, fields: list[tuple[str, int, int]]) -> bytes:
-    """Write values into a version 1 full box's body: (struct format, offset, value)."""
-    if body[0] != 1:
-        raise ValueError(f"a version {body[0]} box, where libavif writes version 1")
-    changed = bytearray(body)
-    for layout, offset, value in fields:
-        struct.pack_into(layout, changed, offset, value)
-    return bytes(changed)
-
-
-def _runs(durations: list[int]) -> bytes:
-    """Make a time-to-sample table: runs of equal durations, each (count, duration)."""
-    runs: list[list[int]] = []
-    for duration in durations:
-        if runs and runs[-1][1] == duration:
-            runs[-1][0] += 1
-        else:
-            runs.append([1, duration])
-    return struct.pack(f">I{2 * len(runs)}I", len(runs), *(n for run in runs for n in run))
-
-
-_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"meta"}
-
-
-def _rebuilt(
-    data: bytes, start: int, end: int, edits: dict[bytes, Callable[[bytes], bytes]], moved: int
-) -> bytes:
-    """Rebuild the boxes from ``start`` to ``end`` with ``edits``, offsets into mdat ``moved``."""
-    out = []
-    for kind, body, stop, header in _boxes(data, start, end):
-        inside = data[body:stop]
-        if kind in _CONTAINERS:
-            full = 4 if kind == b"meta" else 0  # a full box: version and flags first
-            inside = inside[:full] + _rebuilt(data, body + full, stop, edits, moved)
-        elif kind in edits:
-            inside = edits[kind](inside)
-        elif kind in (b"stco", b"co64"):
-            inside = _moved_chunks(inside, kind, moved)
-        elif kind == b"iloc":
-            inside = _moved_items(inside, moved)
-        else:  # as it was (the pictures, mdat, among them: of any size)
-            out.append(data[body - header : stop])
-            continue
-        out.append(_box(kind, inside))
-    return b"".join(out)
-
-
-def _moved_chunks(body: bytes, kind: bytes, moved: int) -> bytes:
-    """Move a chunk offset table's offsets (stco: 32 bits, co64: 64)."""
-    (count,) = struct.unpack_from(">I", body, 4)
-    layout = f">{count}{'I' if kind == b'stco' else 'Q'}"
-    offsets = [offset + moved for offset in struct.unpack_from(layout, body, 8)]
-    return body[:8] + struct.pack(layout, *offsets)
-
-
-def _moved_items(body: bytes, moved: int) -> bytes:
-    """Move an item location box's (iloc) offsets into the file (construction method 0)."""
-    changed = bytearray(body)
-    version, sizes = body[0], body[4] << 8 | body[5]
-    offset_size, length_size = sizes >> 12, sizes >> 8 & 15
-    base_size, index_size = sizes >> 4 & 15, (sizes & 15) if version else 0
-    wide = 4 if version == 2 else 2
-    position, count = 6 + wide, int.from_bytes(body[6 : 6 + wide], "big")
-
-    def move(at: int, size: int) -> None:
-        if size:
-            value = int.from_bytes(changed[at : at + size], "big") + moved
-            changed[at : at + size] = value.to_bytes(size, "big")
-
-    for _ in range(count):
-        position += wide  # the item's ID
-        method = 0
-        if version:
-            method = int.from_bytes(body[position : position + 2], "big") & 15
-            position += 2
-        position += 2  # the data reference index
-        if method == 0:
-            move(position, base_size)
-        position += base_size
-        extents = int.from_bytes(body[position : position + 2], "big")
-        position += 2
-        for _ in range(extents):
-            position += index_size
-            if method == 0 and not base_size:
-                move(position, offset_size)
-            position += offset_size + length_size
-    return bytes(changed)
-
-
-def _jxl_retimed(data: bytes, durations: list[int], plays: int) -> bytes:
-    """Time a JPEG XL animation: a bare codestream, or one in a container's parts (16 bits).
-
-    A container's codestream parts (jxlp, one a frame) become one jxlc box,
-    after its other boxes (its signature, ftyp, and the level, jxll).
-    """
-    if data.startswith(b"\xff\x0a"):
-        return jxl.retimed(data, durations, plays)
-    boxes = list(_boxes(data))
-    parts = [data[body + 4 * (kind == b"jxlp") : stop] for kind, body, stop, _ in boxes
-             if kind in (b"jxlc", b"jxlp")]  # fmt: skip
-    kept = [data[body - header : stop] for kind, body, stop, header in boxes
-            if kind not in (b"jxlc", b"jxlp")]  # fmt: skip
-    return b"".join(kept) + _box(b"jxlc", jxl.retimed(b"".join(parts), durations, plays))
 
 
 def _jxl(array: npt.NDArray[np.generic], bits: int, quality: int | None) -> bytes:
@@ -458,13 +327,9 @@ def _tiff_exif(metadata: Metadata) -> bytes | None:
     return exif.tobytes().removeprefix(b"Exif\x00\x00") if len(exif) else None
 
 
-def _box(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I4s", 8 + len(body), kind) + body
-
-
 def _exif_box(kind: bytes, prefix: bytes, metadata: Metadata) -> bytes:
     exif = _tiff_exif(metadata)
-    return _box(kind, prefix + exif) if exif else b""
+    return isobmff.box(kind, prefix + exif) if exif else b""
 
 
 def _jp2_with_profile(data: bytes, icc: bytes | None) -> bytes:
@@ -477,21 +342,22 @@ def _jp2_with_profile(data: bytes, icc: bytes | None) -> bytes:
     if not icc:
         return data
     boxes = []
-    for kind, body, stop, header in _boxes(data):
+    for kind, body, stop, header in isobmff.boxes(data):
         if kind != b"jp2h":
             boxes.append(data[body - header : stop])
             continue
-        inside = [(k, data[b - h : e]) for k, b, e, h in _boxes(data, body, stop)]
+        inside = [(k, data[b - h : e]) for k, b, e, h in isobmff.boxes(data, body, stop)]
         before = [box for k, box in inside if k in (b"ihdr", b"bpcc")]
         after = [box for k, box in inside if k not in (b"ihdr", b"bpcc", b"colr")]
-        colour = _box(b"colr", bytes([2, 0, 0]) + icc)  # method 2, precedence 0, approximation 0
-        boxes.append(_box(b"jp2h", b"".join([*before, colour, *after])))
+        # method 2, precedence 0, approximation 0
+        colour = isobmff.box(b"colr", bytes([2, 0, 0]) + icc)
+        boxes.append(isobmff.box(b"jp2h", b"".join([*before, colour, *after])))
     return b"".join(boxes)
 
 
 def _jp2_profile(data: bytes) -> bytes | None:
     """Return the ICC profile of a JP2's colour specification (colr of method 2 or 3), if any."""
-    for body in _find(data, [b"jp2h", b"colr"]):
+    for body in isobmff.find(data, [b"jp2h", b"colr"]):
         if len(body) > 3 and body[0] in (2, 3):
             return body[3:]
     return None
@@ -503,183 +369,42 @@ def _jxl_with_exif(data: bytes, metadata: Metadata) -> bytes:
     if not exif:
         return data
     if data.startswith(b"\xff\x0a"):
-        boxes = [_box(b"jxlc", data)]
+        boxes = [isobmff.box(b"jxlc", data)]
     else:
-        boxes = [data[start - header : end] for _, start, end, header in _boxes(data)][2:]
-    signature = _box(b"JXL ", b"\r\n\x87\n")
-    return signature + _box(b"ftyp", b"jxl \x00\x00\x00\x00jxl ") + exif + b"".join(boxes)
-
-
-def _boxes(
-    data: bytes, start: int = 0, end: int | None = None
-) -> Iterator[tuple[bytes, int, int, int]]:
-    """Walk ISO base media boxes: (type, body start, body end, header length), within bounds."""
-    end = len(data) if end is None else end
-    position = start
-    for _ in range(_MAX_BOXES):
-        if position + 8 > end:
-            return
-        size, kind = struct.unpack_from(">I4s", data, position)
-        header = 8
-        if size == 1:
-            (size,) = struct.unpack_from(">Q", data, position + 8)
-            header = 16
-        elif size == 0:  # to the end
-            size = end - position
-        if size < header:
-            raise ValueError(f"corrupt: a {kind!r} box of {size} bytes")
-        yield bytes(kind), position + header, min(position + size, end), header
-        position += size
-
-
-def _find(data: bytes, path: list[bytes], start: int = 0, end: int | None = None) -> list[bytes]:
-    """Return the bodies of the boxes at ``path`` (``meta`` is a full box: 4 bytes first)."""
-    found = []
-    for kind, body, stop, _ in _boxes(data, start, end):
-        if kind != path[0]:
-            continue
-        if len(path) == 1:
-            found.append(data[body:stop])
-        else:
-            found += _find(data, path[1:], body + 4 * (kind == b"meta"), stop)
-    return found
+        boxes = [data[start - header : end] for _, start, end, header in isobmff.boxes(data)][2:]
+    signature = isobmff.box(b"JXL ", b"\r\n\x87\n")
+    return signature + isobmff.box(b"ftyp", b"jxl \x00\x00\x00\x00jxl ") + exif + b"".join(boxes)
 
 
 def _avif_layout(head: bytes) -> Layout:
     properties = [b"meta", b"iprp", b"ipco"]
-    sizes = [struct.unpack_from(">II", body, 4) for body in _find(head, [*properties, b"ispe"])]
-    codings = _find(head, [*properties, b"av1C"])
+    sizes = [
+        struct.unpack_from(">II", body, 4) for body in isobmff.find(head, [*properties, b"ispe"])
+    ]
+    codings = isobmff.find(head, [*properties, b"av1C"])
     if not sizes or not codings:
         raise ValueError("no image size (ispe) or coding (av1C) in its first MiB")
     width, height = max(sizes, key=lambda size: size[0] * size[1])
     flags = codings[0][2]  # high bit depth, twelve bit, monochrome
     bits = 12 if flags & 0x20 else 10 if flags & 0x40 else 8
-    meta = b"".join(_find(head, [b"meta"]))
+    meta = b"".join(isobmff.find(head, [b"meta"]))
     alpha = b"auxiliary:alpha" in meta or b"auxid:1" in meta
-    turns = _avif_turns(head)
+    turns = avif.turns(head)
     if sum(value for kind, value in turns if kind == b"irot") % 2:
         width, height = height, width
     samples = (1 if flags & 0x10 else 3) + alpha
-    frames, durations, plays = _avif_frames(head)
+    frames, durations, plays = avif.frames(head)
     laid_out = _laid_out(width, height, bits, samples, turns, frames)
     return replace(laid_out, durations=durations, plays=plays)
 
 
-def _avif_frames(head: bytes) -> tuple[int, tuple[int, ...], int | None]:
-    """Count an AVIF sequence's pictures, read their durations and its plays, from its tracks.
-
-    The track of the most samples (its sample sizes' table, stsz) is the
-    colour's (an alpha track has as many); its durations are its time-to-sample
-    table's (stts) deltas over its media header's (mdhd) timescale. Not a
-    sequence: one picture.
-    """
-    tracks = [(_avif_track(head, body, stop), body, stop) for body, stop in _tracks(head)]
-    if not tracks:
-        if b"avis" in b"".join(_find(head, [b"ftyp"])):  # a sequence: its moov comes later
-            warnings.warn(
-                "an AVIF sequence without its sample table in its first MiB: "
-                "its first picture is read, the others are not",
-                stacklevel=4,
-            )
-        return 1, (), None
-    (count, durations), start, stop = max(tracks, key=lambda track: track[0][0])
-    return max(1, count), durations, _avif_plays(head, start, stop)
-
-
-def _avif_plays(data: bytes, start: int, end: int) -> int | None:
-    """Read how many times a track plays, as libavif does (0: forever; None: not said).
-
-    Its edit list (elst) repeats when its flags say so: then the track's
-    duration (tkhd) over the edit's is the plays, an unknown duration forever.
-    """
-    edits, headers = _find(data, [b"edts", b"elst"], start, end), _find(data, [b"tkhd"], start, end)
-    if not edits or not headers or len(edits[0]) < 16:
-        return None
-    if not edits[0][3] & 1:  # not repeated
-        return 1
-    wide = headers[0][0] == 1  # version 1: 64-bit times
-    (track,) = struct.unpack_from(">Q" if wide else ">I", headers[0], 28 if wide else 20)
-    (edit,) = struct.unpack_from(">Q" if edits[0][0] == 1 else ">I", edits[0], 8)
-    if track == (1 << (64 if wide else 32)) - 1:
-        return 0
-    return -(-track // edit) if edit else None
-
-
-def _tracks(data: bytes) -> Iterator[tuple[int, int]]:
-    """Find the tracks (trak boxes) of the movie (moov): where each one's body starts and ends."""
-    for kind, body, stop, _ in _boxes(data):
-        if kind == b"moov":
-            yield from ((start, end) for box, start, end, _ in _boxes(data, body, stop)
-                        if box == b"trak")  # fmt: skip
-
-
-def _avif_track(data: bytes, start: int, end: int) -> tuple[int, tuple[int, ...]]:
-    """Read one track's sample count (stsz) and durations in milliseconds (stts over mdhd)."""
-    table = [b"mdia", b"minf", b"stbl"]
-    sizes = _find(data, [*table, b"stsz"], start, end)
-    if not sizes:
-        return 0, ()
-    (count,) = struct.unpack_from(">I", sizes[0], 8)  # after version, flags and sample size
-    headers = _find(data, [b"mdia", b"mdhd"], start, end)
-    times = _find(data, [*table, b"stts"], start, end)
-    if not headers or not times:
-        return count, ()
-    (timescale,) = struct.unpack_from(">I", headers[0], 20 if headers[0][0] == 1 else 12)
-    (entries,) = struct.unpack_from(">I", times[0], 4)
-    deltas: list[int] = []
-    for entry in range(min(entries, count)):
-        samples, delta = struct.unpack_from(">II", times[0], 8 + 8 * entry)
-        deltas += [delta] * min(samples, count - len(deltas))
-    if not timescale or len(deltas) != count:
-        return count, ()
-    return count, tuple(round(delta * 1000 / timescale) for delta in deltas)
-
-
-def _avif_turns(head: bytes) -> tuple[tuple[bytes, int], ...]:
-    """Return the primary item's irot and imir properties (angle, axis), in their ipma order."""
-    items = _find(head, [b"meta", b"pitm"])
-    associations = _find(head, [b"meta", b"iprp", b"ipma"])
-    properties = _find(head, [b"meta", b"iprp", b"ipco"])
-    if not items or not associations or not properties:
-        return ()
-    (primary,) = struct.unpack_from(">I" if items[0][0] else ">H", items[0], 4)
-    boxes = [(kind, properties[0][body]) for kind, body, _, _ in _boxes(properties[0])]
-    chosen = [boxes[index - 1] for index in _associated(associations[0], primary)
-              if index <= len(boxes)]  # fmt: skip
-    return tuple(
-        (kind, value & (3 if kind == b"irot" else 1))
-        for kind, value in chosen
-        if kind in (b"irot", b"imir")
-    )
-
-
-def _associated(ipma: bytes, item: int) -> list[int]:
-    """Return the properties (1-based, into ipco) an ipma associates with ``item``."""
-    version, wide = ipma[0], ipma[3] & 1  # wide: 15-bit property indices
-    (count,) = struct.unpack_from(">I", ipma, 4)
-    position = 8
-    for _ in range(min(count, _MAX_BOXES)):
-        (found,) = struct.unpack_from(">I" if version else ">H", ipma, position)
-        position += 4 if version else 2
-        size = 2 if wide else 1
-        indices = [
-            struct.unpack_from(">H" if wide else ">B", ipma, position + 1 + size * n)[0]
-            & (0x7FFF if wide else 0x7F)
-            for n in range(ipma[position])
-        ]
-        if found == item:
-            return [index for index in indices if index]
-        position += 1 + size * len(indices)
-    return []
-
-
 def _jp2_layout(head: bytes) -> Layout:
-    headers = _find(head, [b"jp2h", b"ihdr"])
+    headers = isobmff.find(head, [b"jp2h", b"ihdr"])
     if not headers:
         raise ValueError("no image header (ihdr) in its first MiB")
     height, width, samples, depth = struct.unpack_from(">IIHB", headers[0])
     if depth == 255:  # each component its own: the first's
-        depth = _find(head, [b"jp2h", b"bpcc"])[0][0]
+        depth = isobmff.find(head, [b"jp2h", b"bpcc"])[0][0]
     return _laid_out(width, height, _component_bits(depth), samples)
 
 
@@ -699,11 +424,11 @@ def _component_bits(depth: int) -> int:
 def _box_exif(data: bytes, kind: FileFormat) -> bytes | None:
     """Return the EXIF of a JPEG XL Exif box or a JP2 EXIF UUID box (a TIFF structure)."""
     if kind == FileFormat.JXL and not data.startswith(b"\xff\x0a"):
-        for body in _find(data, [b"Exif"]):
+        for body in isobmff.find(data, [b"Exif"]):
             if len(body) >= 4:
                 return body[4 + int.from_bytes(body[:4], "big") :] or None
     if kind == FileFormat.JP2:
-        for body in _find(data, [b"uuid"]):
+        for body in isobmff.find(data, [b"uuid"]):
             if body.startswith(_EXIF_UUID):
                 return body[16:].removeprefix(b"Exif\x00\x00") or None
     return None

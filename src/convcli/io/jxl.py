@@ -16,7 +16,6 @@ with a preview picture before its frames.
 
 from __future__ import annotations
 
-import io
 import struct
 import warnings
 from collections.abc import Iterator
@@ -39,8 +38,8 @@ _MODULAR = 1
 _USE_DC_FRAME = 32  # a FrameHeader flag
 _XYB = 2
 # The distributions of an AnimationHeader's fields and a frame's duration: (bits, offset)
-_TICKS, _TICKS_OVER = ((0, 100), (0, 1000), (10, 1), (30, 1)), ((0, 1), (0, 1001), (8, 1), (10, 1))
-_LOOPS, _DURATION = ((0, 0), (3, 0), (16, 0), (32, 0)), ((0, 0), (0, 1), (8, 0), (32, 0))
+TICKS, TICKS_OVER = ((0, 100), (0, 1000), (10, 1), (30, 1)), ((0, 1), (0, 1001), (8, 1), (10, 1))
+LOOPS, DURATION = ((0, 0), (3, 0), (16, 0), (32, 0)), ((0, 0), (0, 1), (8, 0), (32, 0))
 
 
 @dataclass(frozen=True)
@@ -62,13 +61,14 @@ class Header:
     plays: int | None = None
 
 
-class _Bits:
+class Bits:
     """JPEG XL's bit reader: least significant bit first, within ``data``."""
 
     def __init__(self, data: bytes, position: int = 0) -> None:
         self.data, self.position = data, position
 
     def read(self, count: int) -> int:
+        """Read ``count`` bits as an unsigned integer."""
         start = self.position >> 3
         if (self.position + count + 7) >> 3 > len(self.data):
             raise IndexError("past the end of the bytes read")
@@ -82,6 +82,7 @@ class _Bits:
         return self.read(bits) + offset
 
     def u64(self) -> int:
+        """Read a U64: up to 64 bits, by a 2-bit selector and 8-bit groups."""
         selector = self.read(2)
         if selector < 3:
             return 0 if selector == 0 else 1 + self.read(4) if selector == 1 else 17 + self.read(8)
@@ -94,14 +95,17 @@ class _Bits:
         return value
 
     def enum(self) -> int:
+        """Read an enum: a U32 of its own distributions."""
         return self.u32((0, 0), (0, 1), (4, 2), (6, 18))
 
     def skip(self, count: int) -> None:
+        """Step over ``count`` bits."""
         if (self.position + count + 7) >> 3 > len(self.data):
             raise IndexError("past the end of the bytes read")
         self.position += count
 
     def to_byte(self) -> None:
+        """Step to the next whole byte (the padding after a header)."""
         self.position = -(-self.position // 8) * 8
 
 
@@ -127,12 +131,12 @@ def read_header(stream: BinaryIO) -> Header:
     ValueError
         When its headers are cut short or broken.
     """
-    parts = _Codestream(stream)
-    reader = _Bits(parts.read(0, HEADER_BYTES))
+    parts = Codestream(stream)
+    reader = Bits(parts.read(0, HEADER_BYTES))
     if reader.read(16) != 0x0AFF:
         raise ValueError("not a JPEG XL codestream")
-    width, height = _size(reader)
-    image, shown, bits, samples = _metadata(reader, width, height)
+    width, height = size_header(reader)
+    image, shown, bits, samples = image_metadata(reader, width, height)
     if image.animation is None:
         return Header(*shown, bits, samples)
     try:
@@ -152,76 +156,7 @@ def read_header(stream: BinaryIO) -> Header:
     return Header(*shown, bits, samples, len(durations), milliseconds, plays)
 
 
-def retimed(codestream: bytes, durations: list[int], plays: int) -> bytes:
-    """Write each frame's duration (ms) and the plays (0: forever) into an animation's headers.
-
-    imagecodecs counts 10 ticks a second, gives each frame one and plays
-    forever. Its ticks become milliseconds, and the loop count and each
-    frame's duration take the bits they need: the image's headers and each
-    FrameHeader are written anew, bit by bit, to their padding to a byte;
-    what follows each (its table of contents and sections) is copied.
-    """
-    reader = _Bits(codestream, 16)  # past the signature
-    image, *_ = _metadata(reader, *_size(reader))
-    if image.animation is None or image.counted is not None:
-        raise ValueError("not an animation whose frames convcli can time")
-    timing = _Bits(codestream, image.timing_at)
-    timing.u32(*_TICKS)
-    over = timing.position
-    timing.u32(*_TICKS_OVER)
-    loops = timing.position
-    timing.u32(*_LOOPS)
-    header = _Writer()
-    header.copy(codestream, 0, image.timing_at)
-    header.u32(1000, _TICKS)
-    header.copy(codestream, over, loops)
-    header.u32(plays, _LOOPS)
-    header.copy(codestream, timing.position, image.ends_at)
-    pieces, left, end = [header.padded()], iter(durations), -(-image.ends_at // 8)
-    for walked in _walk(_Codestream(io.BytesIO(codestream)), end, image):
-        head = codestream[walked.offset : walked.offset + -(-walked.header_bits // 8)]
-        if walked.shown and walked.timed_at is not None:
-            frame, old = _Writer(), _Bits(head, walked.timed_at)
-            old.u32(*_DURATION)
-            frame.copy(head, 0, walked.timed_at)
-            frame.u32(next(left), _DURATION)
-            frame.copy(head, old.position, walked.header_bits)
-            head = frame.padded()
-        pieces += [head, codestream[walked.offset + -(-walked.header_bits // 8) : walked.end]]
-        end = walked.end
-    return b"".join([*pieces, codestream[end:]])
-
-
-class _Writer:
-    """JPEG XL's bit writer: least significant bit first."""
-
-    def __init__(self) -> None:
-        self.value, self.count = 0, 0
-
-    def write(self, value: int, count: int) -> None:
-        self.value |= value << self.count
-        self.count += count
-
-    def u32(self, value: int, choices: tuple[tuple[int, int], ...]) -> None:
-        """Write ``value`` in the first of the four distributions that holds it."""
-        selector, (bits, offset) = next(
-            (index, choice) for index, choice in enumerate(choices)
-            if 0 <= value - choice[1] < 1 << choice[0]
-        )  # fmt: skip
-        self.write(selector, 2)
-        self.write(value - offset, bits)
-
-    def copy(self, data: bytes, start: int, end: int) -> None:
-        """Copy the bits of ``data`` from ``start`` to ``end``."""
-        if end > start:
-            self.write(_Bits(data, start).read(end - start), end - start)
-
-    def padded(self) -> bytes:
-        """Return the bits written, padded with zeros to a byte."""
-        return self.value.to_bytes(-(-self.count // 8), "little")
-
-
-class _Codestream:
+class Codestream:
     """A bare codestream, or the one in a container's jxlc box or jxlp boxes, read by offset."""
 
     def __init__(self, stream: BinaryIO) -> None:
@@ -274,11 +209,12 @@ class _Codestream:
 
     @property
     def length(self) -> int:
+        """The codestream's length in bytes, its parts together."""
         start, _, length = self.parts[-1]
         return start + length
 
 
-def _size(reader: _Bits) -> tuple[int, int]:
+def size_header(reader: Bits) -> tuple[int, int]:
     """Read a SizeHeader: width and height."""
     small = reader.read(1)
     height = (reader.read(5) + 1) * 8 if small else reader.u32(*_SIZES)
@@ -289,7 +225,7 @@ def _size(reader: _Bits) -> tuple[int, int]:
     return ((reader.read(5) + 1) * 8 if small else reader.u32(*_SIZES)), height
 
 
-def _preview(reader: _Bits) -> None:
+def _preview(reader: Bits) -> None:
     """Read past a PreviewHeader (its size, in its own distributions)."""
     div8 = reader.read(1)
     for side in range(2):
@@ -301,7 +237,9 @@ def _preview(reader: _Bits) -> None:
             reader.u32((6, 1), (8, 65), (10, 321), (12, 1345))
 
 
-def _metadata(reader: _Bits, width: int, height: int) -> tuple[_Image, tuple[int, int], int, int]:
+def image_metadata(
+    reader: Bits, width: int, height: int
+) -> tuple[_Image, tuple[int, int], int, int]:
     """Read the ImageMetadata: the image's record, its size as shown, bits and samples."""
     if reader.read(1):  # all_default: 8-bit RGB, XYB, no animation
         return _Image(width, height, True, 0, None, None), (width, height), 8, 3
@@ -310,16 +248,16 @@ def _metadata(reader: _Bits, width: int, height: int) -> tuple[_Image, tuple[int
     if extra_fields:
         turned = reader.read(3) >= 4  # EXIF's orientation 5 to 8, less one: its decoder turns it
         if reader.read(1):
-            _size(reader)  # intrinsic size
+            size_header(reader)  # intrinsic size
         if reader.read(1):
             _preview(reader)
             preview = True
         if reader.read(1):  # an animation: its timing
             timing_at = reader.position
             animation = (
-                reader.u32(*_TICKS),
-                reader.u32(*_TICKS_OVER),
-                reader.u32(*_LOOPS),
+                reader.u32(*TICKS),
+                reader.u32(*TICKS_OVER),
+                reader.u32(*LOOPS),
                 bool(reader.read(1)),
             )
     bits = _bit_depth(reader)
@@ -346,7 +284,7 @@ def _metadata(reader: _Bits, width: int, height: int) -> tuple[_Image, tuple[int
     return image, shown, bits, samples
 
 
-def _bit_depth(reader: _Bits) -> int:
+def _bit_depth(reader: Bits) -> int:
     if reader.read(1):  # float samples
         bits = reader.u32((0, 32), (0, 16), (0, 24), (6, 1))
         reader.read(4)  # exponent bits
@@ -354,7 +292,7 @@ def _bit_depth(reader: _Bits) -> int:
     return reader.u32((0, 8), (0, 10), (0, 12), (6, 1))
 
 
-def _extra_channel_is_alpha(reader: _Bits) -> bool:
+def _extra_channel_is_alpha(reader: Bits) -> bool:
     """Read past an ExtraChannelInfo; whether it is alpha."""
     if reader.read(1):  # all_default: 8-bit alpha
         return True
@@ -371,11 +309,11 @@ def _extra_channel_is_alpha(reader: _Bits) -> bool:
     return kind == 0
 
 
-def _name(reader: _Bits) -> None:
+def _name(reader: Bits) -> None:
     reader.skip(8 * reader.u32((0, 0), (4, 0), (5, 16), (10, 48)))
 
 
-def _colour(reader: _Bits) -> tuple[bool, bool]:
+def _colour(reader: Bits) -> tuple[bool, bool]:
     """Read a ColourEncoding: whether it is grey, and whether an ICC profile follows the headers."""
     if reader.read(1):  # all_default: sRGB
         return False, False
@@ -396,24 +334,24 @@ def _colour(reader: _Bits) -> tuple[bool, bool]:
     return space == 1, want_icc
 
 
-def _custom_xy(reader: _Bits) -> None:
+def _custom_xy(reader: Bits) -> None:
     for _ in range(2):
         reader.u32((19, 0), (19, 524288), (20, 1048576), (21, 2097152))
 
 
-def _tone_mapping(reader: _Bits) -> None:
+def _tone_mapping(reader: Bits) -> None:
     if not reader.read(1):  # all_default
         reader.skip(16 + 16 + 1 + 16)  # intensity target, minimum nits, relative, linear below
 
 
-def _extensions(reader: _Bits) -> None:
+def _extensions(reader: Bits) -> None:
     """Read past an Extensions bundle: a mask, then each extension's length in bits."""
     mask = reader.u64()
     lengths = [reader.u64() for bit in range(64) if mask >> bit & 1]
     reader.skip(sum(lengths))
 
 
-def _transform(reader: _Bits, xyb: bool) -> None:
+def _transform(reader: Bits, xyb: bool) -> None:
     """Read past the CustomTransformData that ends the image's metadata."""
     if reader.read(1):  # default_m
         return
@@ -439,12 +377,12 @@ class _Walked:
     end: int  # the byte after its sections
 
 
-def _frames(parts: _Codestream, offset: int, image: _Image) -> list[int]:
+def _frames(parts: Codestream, offset: int, image: _Image) -> list[int]:
     """Walk the frames from ``offset``: the duration, in ticks, of each frame shown."""
-    return [walked.duration for walked in _walk(parts, offset, image) if walked.shown]
+    return [walked.duration for walked in walk(parts, offset, image) if walked.shown]
 
 
-def _walk(parts: _Codestream, offset: int, image: _Image) -> Iterator[_Walked]:
+def walk(parts: Codestream, offset: int, image: _Image) -> Iterator[_Walked]:
     """Walk the frames and layers from ``offset``, to the last frame."""
     budget = MAX_SECTIONS
     for _ in range(MAX_FRAMES * 16):  # layers not shown count towards the bound too
@@ -457,7 +395,7 @@ def _walk(parts: _Codestream, offset: int, image: _Image) -> Iterator[_Walked]:
         header_bits = reader.position
         reader.to_byte()
         start = offset + reader.position // 8
-        reader = _Bits(parts.read(start, 4 * sections + 1))
+        reader = Bits(parts.read(start, 4 * sections + 1))
         size = sum(
             reader.u32((10, 0), (14, 1024), (22, 17408), (30, 4211712)) for _ in range(sections)
         )
@@ -474,21 +412,21 @@ def _walk(parts: _Codestream, offset: int, image: _Image) -> Iterator[_Walked]:
 
 
 def _frame_at(
-    parts: _Codestream, offset: int, image: _Image
-) -> tuple[_Bits, tuple[int, int, bool, int, int | None]]:
+    parts: Codestream, offset: int, image: _Image
+) -> tuple[Bits, tuple[int, int, bool, int, int | None]]:
     """Read the FrameHeader at ``offset``: its reader, left at its end, and its fields."""
     head = parts.read(offset, FRAME_HEADER)
     try:
-        reader = _Bits(head)
+        reader = Bits(head)
         return reader, _frame(reader, image)
     except IndexError:
         if len(head) < FRAME_HEADER:
             raise
-    reader = _Bits(parts.read(offset, MAX_FRAME_HEADER))  # a long name, or extensions
+    reader = Bits(parts.read(offset, MAX_FRAME_HEADER))  # a long name, or extensions
     return reader, _frame(reader, image)
 
 
-def _frame(reader: _Bits, image: _Image) -> tuple[int, int, bool, int, int | None]:
+def _frame(reader: Bits, image: _Image) -> tuple[int, int, bool, int, int | None]:
     """Read a FrameHeader: its type, duration, whether it is the last, its sections, timing's bit.
 
     The duration is in ticks; the bit is where the duration starts (None: it has none).
@@ -505,7 +443,7 @@ def _frame(reader: _Bits, image: _Image) -> tuple[int, int, bool, int, int | Non
             _blending(reader, image.extra, partial)
         if image.animation is not None:
             timed_at = reader.position
-            duration = reader.u32(*_DURATION)
+            duration = reader.u32(*DURATION)
             reader.skip(32 * image.animation[3])  # a timecode
         last = bool(reader.read(1)) and kind == _REGULAR
     saved = reader.read(2) if kind != _DC and not last else 0
@@ -520,7 +458,7 @@ def _frame(reader: _Bits, image: _Image) -> tuple[int, int, bool, int, int | Non
     return kind, duration, last, _sections(*size, group, passes, chroma), timed_at
 
 
-def _coding(reader: _Bits, image: _Image, kind: int) -> tuple[bool, int, int, int, tuple[int, int]]:
+def _coding(reader: Bits, image: _Image, kind: int) -> tuple[bool, int, int, int, tuple[int, int]]:
     """Read how a frame is coded: modular, upsampling, group side, passes, chroma shifts."""
     modular = bool(reader.read(1))
     flags = reader.u64()
@@ -539,7 +477,7 @@ def _coding(reader: _Bits, image: _Image, kind: int) -> tuple[bool, int, int, in
     return modular, upsampling, 128 << shift, passes, chroma
 
 
-def _placement(reader: _Bits, image: _Image, kind: int) -> tuple[int, int, bool]:
+def _placement(reader: Bits, image: _Image, kind: int) -> tuple[int, int, bool]:
     """Read a frame's size (a DC frame's, or a cropped one's) and whether it covers a part."""
     width, height = image.width, image.height
     if kind == _DC:
@@ -573,7 +511,7 @@ def _sections(width: int, height: int, group: int, passes: int, chroma: tuple[in
     return 1 if groups == 1 and passes == 1 else 2 + dc_groups + groups * passes
 
 
-def _passes(reader: _Bits) -> int:
+def _passes(reader: Bits) -> int:
     passes = reader.u32((0, 1), (0, 2), (0, 3), (3, 4))
     if passes != 1:
         downsampled = reader.u32((0, 0), (0, 1), (0, 2), (1, 3))
@@ -583,7 +521,7 @@ def _passes(reader: _Bits) -> int:
     return passes
 
 
-def _blending(reader: _Bits, extra: int, partial: bool) -> bool:
+def _blending(reader: Bits, extra: int, partial: bool) -> bool:
     """Read a BlendingInfo; whether its mode is to replace."""
     mode = reader.u32((0, 0), (0, 1), (0, 2), (2, 3))
     if extra and mode in (2, 3):
@@ -595,7 +533,7 @@ def _blending(reader: _Bits, extra: int, partial: bool) -> bool:
     return mode == 0
 
 
-def _restoration(reader: _Bits, modular: bool) -> None:
+def _restoration(reader: Bits, modular: bool) -> None:
     """Read past the RestorationFilter (Gabor-like and edge-preserving filters' settings)."""
     if reader.read(1):  # all_default
         return
