@@ -13,6 +13,7 @@ from convcli.catalog.lookup import KERNEL_PATH_VARIABLE, load_kernel, named_kern
 from convcli.choices import Range
 from convcli.engine import convolve
 from convcli.errors import KernelError
+from helpers import run
 
 RANGES = list(Range)
 
@@ -211,6 +212,8 @@ KERNEL_FILE_ERRORS = [
     ("[k]\nmatrix = [[1, 1e400]]\n", r"matrix row 1, column 2 is inf; weights must be finite$"),
     ("[k]\nmatrix = [[1, -1]]\nscale = \"normalize\"\n", r'scale = "normalize" .* they sum to 0$'),
     ("[k]\nmatrix = [[1]]\nscale = \"double\"\n", r'scale must be a finite number or "normalize"'),
+    ("[k]\nmatrix = [[1e300, 1]]\nscale = 1e10\n", r"the scale takes a weight past the largest number"),
+    ("[k]\nmatrix = [[1e308, 1e308]]\nscale = \"normalize\"\n", r'"normalize": the weights sum past 1.8e308$'),
     ("[k]\nmatrix = [[1]]\nrange = \"loud\"\n", r"range must be one of clip, abs, rescale, offset, raw"),
     ("[k]\nmatirx = [[1]]\n", r"unknown key 'matirx'; did you mean matrix\?$"),
     ('["../up"]\nmatrix = [[1]]\n', r"'../up' is not a plain kernel name"),
@@ -232,6 +235,19 @@ def test_kernel_file_errors_say_what_and_where(tmp_path, text, message):
         load_kernel(str(path))
     assert str(caught.value).startswith(str(path))
     assert "\n" not in str(caught.value)
+
+
+def test_a_scale_past_the_largest_float_is_one_line_and_no_warning(tmp_path):
+    # It used to pass a dry run, then fail with NumPy's overflow warnings beside the error.
+    (tmp_path / "k.toml").write_text("[big]\nmatrix = [[1e300, 1e300], [1, 1]]\nscale = 1e300\n")
+    np.save(tmp_path / "a.npy", np.ones((8, 8)))
+    for extra in ([], ["--dry-run"]):
+        result = run("apply", str(tmp_path / "a.npy"), "-k", f"{tmp_path / 'k.toml'}:big",
+                     "-o", str(tmp_path / "b.npy"), *extra)  # fmt: skip
+        assert result.exit_code == 2
+        assert result.stderr.count("\n") == 1
+        assert "the scale takes a weight past the largest number" in result.stderr
+    assert not (tmp_path / "b.npy").exists()
 
 
 def test_kernel_file_that_is_not_utf8(tmp_path):

@@ -34,6 +34,7 @@ from convcli.catalog.families import FAMILIES
 from convcli.catalog.kernel import (
     COMBINES,
     Kernel,
+    Matrix,
     check_matrix,
     check_name,
     check_range,
@@ -288,18 +289,32 @@ def _kernel_from_table(
         raise KernelError(f"{where}: missing 'matrix'")
     values = table["matrix"]
     shape = check_matrix(values, where)
-    scale = table.get("scale", 1.0)
-    if scale == "normalize":
-        total = math.fsum(flatten(values))
-        if abs(total) < 1e-12 * max(1.0, math.fsum(abs(v) for v in flatten(values))):
-            raise KernelError(
-                f'{where}: scale = "normalize" divides by the sum of the weights, but they sum to 0'
-            )
-        weights = functools.partial(nested_matrix, values, divide=total)
-    else:
-        factor = _finite_number(scale, where, "scale", also='or "normalize"')
-        weights = functools.partial(nested_matrix, values, multiply=factor)
+    weights = _weights(values, table.get("scale", 1.0), where)
     return Kernel(shape=shape, weights=weights, **common)
+
+
+def _weights(values: list[Any], scale: Any, where: str) -> Callable[[], Matrix]:
+    """Return how to build the matrix, scaled: each weight checked to stay a finite float."""
+    if scale != "normalize":
+        factor = _finite_number(scale, where, "scale", also='or "normalize"')
+        _check_scaled(values, factor, 1.0, where)
+        return functools.partial(nested_matrix, values, multiply=factor)
+    try:
+        total = math.fsum(flatten(values))
+    except OverflowError:  # the sum passes the largest float on the way
+        raise KernelError(f'{where}: scale = "normalize": the weights sum past 1.8e308') from None
+    if abs(total) < 1e-12 * max(1.0, math.fsum(abs(v) for v in flatten(values))):
+        raise KernelError(
+            f'{where}: scale = "normalize" divides by the sum of the weights, but they sum to 0'
+        )
+    _check_scaled(values, 1.0, total, where)
+    return functools.partial(nested_matrix, values, divide=total)
+
+
+def _check_scaled(values: list[Any], multiply: float, divide: float, where: str) -> None:
+    """Refuse a scale that takes a weight past the largest float (before NumPy would warn)."""
+    if not all(math.isfinite(value * multiply / divide) for value in flatten(values)):
+        raise KernelError(f"{where}: the scale takes a weight past the largest number (1.8e308)")
 
 
 def _components(
