@@ -105,6 +105,24 @@ def test_cropped_and_blended_frames_are_the_decoders_whole_pictures(tmp_path):
 
 
 @needs_libjxl
+def test_a_still_with_its_own_profile_says_the_profile_is_not_read(tmp_path):
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = encode([Layer(pixels(20, 30, 3), 0)], size=(30, 20), icc=profile, animated=False)
+    assert read(data).icc  # libjxl reads it: a profile the output would lose
+    source = tmp_path / "in.jxl"
+    source.write_bytes(data)
+    out = tmp_path / "out.png"
+    result = run("apply", str(source), "-k", "identity", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert "its own colour profile is not read" in result.stderr
+    with Image.open(out) as image:
+        np.testing.assert_array_equal(np.array(image), imagecodecs.jpegxl_decode(data))
+        assert "icc_profile" not in image.info
+
+
+@needs_libjxl
 def test_an_animation_with_its_own_profile_is_read_as_its_first_frame_with_a_note(tmp_path):
     from PIL import ImageCms
 

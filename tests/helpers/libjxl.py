@@ -58,9 +58,9 @@ class Read:
 
 def encode(
     layers: list[Layer], *, size: tuple[int, int], ticks: tuple[int, int] = (1000, 1),
-    loops: int = 0, icc: bytes | None = None, container: bool = False,
+    loops: int = 0, icc: bytes | None = None, container: bool = False, animated: bool = True,
 ) -> bytes:  # fmt: skip
-    """Encode an animation of ``layers`` on a canvas of ``size`` (width, height), losslessly."""
+    """Encode an animation of ``layers`` (one, a still) on a canvas of ``size`` (width, height), losslessly."""
     assert LIBJXL is not None
     lib = LIBJXL
     lib.JxlEncoderCreate.restype = _P
@@ -72,7 +72,7 @@ def encode(
         lib.JxlEncoderInitBasicInfo(info)
         info[1], info[2], info[3] = size[0], size[1], 8
         info[9] = 1  # uses_original_profile: lossless
-        info[11] = 1  # have_animation
+        info[11] = int(animated)  # have_animation
         info[13] = 3 if channels >= 3 else 1
         info[14], info[15] = (1, 8) if channels in (2, 4) else (0, 0)  # alpha: 8 bits
         info[_TPS_NUMERATOR], info[_TPS_DENOMINATOR], info[_LOOPS] = *ticks, loops

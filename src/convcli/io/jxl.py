@@ -119,6 +119,7 @@ class _Image:
     extra: int
     animation: tuple[int, int, int, bool] | None  # a second's ticks (over), plays, timecodes
     counted: str | None  # why the frames cannot be counted, if so
+    profile: bool = False  # a colour profile of its own, which imagecodecs' decoder does not give
     timing_at: int = 0  # the bit where the animation's timing starts
     ends_at: int = 0  # the bit where the headers end, before their padding to a byte
 
@@ -137,6 +138,12 @@ def read_header(stream: BinaryIO) -> Header:
         raise ValueError("not a JPEG XL codestream")
     width, height = size_header(reader)
     image, shown, bits, samples = image_metadata(reader, width, height)
+    if image.profile:
+        warnings.warn(
+            "its own colour profile is not read (imagecodecs' decoder does not give it): "
+            "the output carries none",
+            stacklevel=4,
+        )
     if image.animation is None:
         return Header(*shown, bits, samples)
     try:
@@ -273,14 +280,16 @@ def image_metadata(
     samples = (1 if grey else 3) + alpha
     shown = (height, width) if turned else (width, height)
     if animation is None:  # a still picture: the rest is not needed
-        return _Image(width, height, xyb, extra, None, None), shown, bits, samples
+        return _Image(width, height, xyb, extra, None, None, profile), shown, bits, samples
     if extra_fields:
         _tone_mapping(reader)
     _extensions(reader)
     _transform(reader, xyb)
     before = "its own colour profile" if profile else "a preview picture" if preview else None
     counted = before and f"{before} before its frames"
-    image = _Image(width, height, xyb, extra, animation, counted, timing_at, reader.position)
+    image = _Image(
+        width, height, xyb, extra, animation, counted, profile, timing_at, reader.position
+    )
     return image, shown, bits, samples
 
 
