@@ -158,7 +158,9 @@ def test_what_a_store_cannot_do_is_refused_in_one_line(bucket, tmp_path):
     url, _ = bucket
     np.save(tmp_path / "a.npy", np.zeros((40, 40), np.float32))
     cases = {
-        ("apply", f"{url}/photos/", "-k", KERNEL): "give -o for the outputs of a folder in a store",
+        ("apply", f"{url}/photos/", "-k", KERNEL): "convcli: error: give -o for the outputs of a "
+        f"folder in a store (as {url}/photos/{PHOTOS[0]}'s): convcli reads no object while "
+        "planning, so it could not tell its outputs there from inputs\n",
         ("apply", f"{url}/photos/camera.png", "-k", KERNEL, "--tile", "256", "-o",
          "t.npy"): "--tile reads Zarr arrays from a store; a .npy or TIFF must be a file",
         ("apply", str(tmp_path / "a.npy"), "-k", KERNEL, "--tile", "256", "-o",
