@@ -138,7 +138,11 @@ def test_a_missing_or_oversized_object_fails_alone(bucket):
     small = run("apply", f"{url}/photos/camera.png", "-k", KERNEL, "-o", f"{url}/small.png",
                 "--max-pixels", "1000")  # fmt: skip
     assert small.exit_code == 1
-    assert "more than a picture within --max-pixels takes" in small.stderr  # refused unread
+    size = (SAMPLES / "camera.png").stat().st_size  # refused unread, by its size alone
+    assert small.stderr == (
+        f"convcli: error: {url}/photos/camera.png: {size} bytes, more than a picture within "
+        "--max-pixels takes\n"
+    )
 
 
 def test_an_output_appears_whole_or_not_at_all(bucket, monkeypatch):

@@ -133,6 +133,11 @@ def test_what_a_zarr_store_needs_is_said_in_one_line(arrays, tmp_path):
         f"convcli: error: {arrays / 'scan.zarr'}: a Zarr array is read and written in tiles: "
         "give --tile N\n"
     )
+    explained = run("explain", "-k", "box", "--input", str(arrays / "scan.zarr"))
+    assert explained.stderr == (
+        f"convcli: error: --input {arrays / 'scan.zarr'}: a Zarr array is read in tiles: "
+        "give --tile N\n"
+    )
     out = run("apply", str(arrays / "scan.npy"), "-k", "box", "-o", str(tmp_path / "a.zarr"))
     assert out.exit_code == 2
     not_array = run("apply", str(tmp_path / "group.zarr"), "-k", "box", "--tile", "16",

@@ -149,7 +149,7 @@ def _not_an_image(item: Input) -> str:
     try:
         read_header(item.path, item.label, TILED)
     except InputError as error:
-        return str(error)
+        return error.said
     suffix = item.path.suffix
     if not suffix:
         raise ParameterError(Message("{label} has no suffix to give its output; give {format}",

@@ -105,7 +105,7 @@ def process(
     try:
         planned = prepare_input(picture.header, settings, fmt, max_pixels)
     except InputError as error:
-        raise InputError(f"{label}: {error}") from None
+        raise InputError(Message("{label}: {why}", label=label, why=error.said)) from None
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
     report.range = planned.range
     if dry_run:
