@@ -2,8 +2,9 @@
 
 Every error ends up in ``_Program.main``, which prints one line on stderr
 and returns the exit code the README promises ("Exit codes"). The library
-names its own parameters (``pad_mode``); only here are they worded as the
-options the user typed (``--pad-mode``).
+names its own parameters (``pad_mode``); the command line words them as the
+options the user typed (``--pad-mode``, ``cli.text.option``): errors here,
+a run's notes and records in ``feedback``.
 """
 
 # No `from __future__ import annotations`: Typer reads the root callback's
