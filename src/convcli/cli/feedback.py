@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import typer
 
-from convcli.cli.text import option, said, shown
+from convcli.cli.text import as_typed, option, shown
 from convcli.errors import ConvcliError, reason
 
 if TYPE_CHECKING:
@@ -23,12 +23,12 @@ if TYPE_CHECKING:
 
 def error_line(message: str, say: Callable[[str], None] | None = None) -> None:
     """Say on standard error, in one line, what went wrong (the parameters named as options)."""
-    (say or _echo)(f"convcli: error: {shown(said(message).strip()) or 'unknown error'}")
+    (say or _echo)(f"convcli: error: {shown(as_typed(message).strip()) or 'unknown error'}")
 
 
 def note_line(message: str, say: Callable[[str], None] | None = None) -> None:
     """Say on standard error something the user should know (the parameters named as options)."""
-    (say or _echo)(f"convcli: note: {shown(said(message))}")
+    (say or _echo)(f"convcli: note: {shown(as_typed(message))}")
 
 
 def _echo(line: str) -> None:

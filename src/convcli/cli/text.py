@@ -25,7 +25,7 @@ def option(parameter: str) -> str:
     return parameter if parameter.startswith("-") else "--" + parameter.replace("_", "-")
 
 
-def said(text: str) -> str:
+def as_typed(text: str) -> str:
     """Return a library's text (a message, a note) with its parameters named as options."""
     return worded(text, option)
 
