@@ -157,7 +157,10 @@ def test_one_kernel_is_a_bank_of_one(tmp_path, photos):
         (["-k", "sobel-x", "-k", "box", "--bank", "--montage", "-"], "not standard output"),
         (["-k", "sobel-x", "-k", "box", "--bank", "--montage", "m.xyz"], "suffix '.xyz'"),
         (["-k", "sobel-x", "-k", "box", "--bank", "--montage", "no/m.png"], "does not exist"),
-        (["-k", "sobel-x", "-k", "box", "--bank", "--montage", "c.png"], "is also an input"),
+        (
+            ["-k", "sobel-x", "-k", "box", "--bank", "--montage", "c.png"],
+            "--montage c.png is also an input or an output; name another",
+        ),
         (
             [
                 "-k",
@@ -189,10 +192,29 @@ def test_one_kernel_is_a_bank_of_one(tmp_path, photos):
             "did you mean shared?",
         ),
         (["-k", "sobel-x", "--montage-scale", "each"], "give one"),
-        (["-k", "sobel-x", "-k", "box", "--bank", "-o", "x.png"], "name a folder"),
-        (["-k", "sobel-x", "-k", "box", "--bank", "-o", "-"], "standard output"),
-        (["-k", "sobel-x", "-k", "box", "--bank", "--name", "{stem}{suffix}"], "{kernel}"),
-        (["-k", "sobel-x", "-k", "box", "--bank", "--tile", "64"], "--tile"),
+        (
+            ["-k", "sobel-x", "-k", "box", "--bank", "-o", "x.png"],
+            "-o x.png names a file, but --bank writes one output per kernel; name a folder "
+            "(-o x/); --name TEMPLATE names the files in it",
+        ),
+        (
+            ["-k", "sobel-x", "-k", "box", "--bank", "-o", "c.png"],
+            "-o c.png is a file, but --bank writes one output per kernel: -o must name a folder",
+        ),
+        (
+            ["-k", "sobel-x", "-k", "box", "--bank", "-o", "-"],
+            "--bank writes one file per kernel: they cannot all go to standard output; "
+            "give -o FOLDER/",
+        ),
+        (
+            ["-k", "sobel-x", "-k", "box", "--bank", "--name", "{stem}{suffix}"],
+            "--bank: --name '{stem}{suffix}' leaves the kernel out, so every kernel's output "
+            "would have one name; put {kernel} or {tag} in it",
+        ),
+        (
+            ["-k", "sobel-x", "-k", "box", "--bank", "--tile", "64"],
+            "--bank does not take --tile: filter a huge array one kernel at a time",
+        ),
         (
             [arg for size in range(1, 66) for arg in ("-k", f"box:{size}")] + ["--bank"],
             "at most 64 kernels",
@@ -200,7 +222,8 @@ def test_one_kernel_is_a_bank_of_one(tmp_path, photos):
         (
             [arg for size in range(1, 65) for arg in ("-k", f"box:{size}")]
             + ["--bank", "--montage", "m.png"],
-            "65 tiles",
+            "--montage: 65 tiles (each input and each response), over the 64 a sheet holds; "
+            "give fewer inputs or kernels",
         ),
     ],
 )
@@ -466,3 +489,27 @@ def test_labels_stay_on_one_line_as_error_lines_do(tmp_path):
                str(tmp_path / "out"), "--montage", str(tmp_path / "sheet.png"), "-q")  # fmt: skip
     assert done.exit_code == 0, done.stderr
     assert find(read(tmp_path / "sheet.png"), label("two\\nlines.png"))  # escaped, as repr does
+
+
+@pytest.mark.parametrize(
+    ("output", "template", "tile", "said"),
+    [
+        ("-", None, None, "bank writes one file per kernel: they cannot all go to standard "
+                          "output; give output FOLDER/"),
+        (None, "{stem}{suffix}", None, "bank: template '{stem}{suffix}' leaves the kernel out, so "
+                                       "every kernel's output would have one name; put {kernel} "
+                                       "or {tag} in it"),
+        (None, None, 64, "bank does not take tile: filter a huge array one kernel at a time"),
+    ],
+)  # fmt: skip
+def test_the_library_refuses_a_bank_naming_its_parameters(output, template, tile, said):
+    from convcli.catalog.lookup import load_kernel
+    from convcli.errors import ParameterError
+    from convcli.run.checks import check_bank
+    from convcli.run.model import Settings
+
+    settings = Settings(kernels=(load_kernel("sobel-x"), load_kernel("box")))
+    with pytest.raises(ParameterError) as refused:
+        check_bank(settings, ["c.png"], output, template, tile)
+    assert refused.value.parameter == "bank"
+    assert str(refused.value) == said  # the command line words the same error as its options

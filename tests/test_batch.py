@@ -131,8 +131,9 @@ def test_reports_keep_the_input_order(photos, tmp_path):
 
 
 def test_fail_fast_stops_and_reports_the_rest_as_skipped(photos, tmp_path):
+    report = tmp_path / "report.json"
     result = run("apply", str(photos), "-k", "box", "-o", str(tmp_path / "out"), "--fail-fast",
-                 "--json", "-j", "1")  # fmt: skip
+                 "--json", "-j", "1", "--report", str(report))  # fmt: skip
     assert result.exit_code == 1
     found = records(result)
     assert [Path(r["input"]).name for r in found][:4] == [
@@ -143,7 +144,9 @@ def test_fail_fast_stops_and_reports_the_rest_as_skipped(photos, tmp_path):
     ]
     assert found[3]["status"] == "error"
     assert all(r["status"] == "skipped" for r in found[4:])
-    assert "--fail-fast" in found[-1]["error"]
+    # Run one at a time, none was written before the failure: each says why, with the option.
+    assert {r["error"] for r in found[4:]} == {"not run: --fail-fast stopped at the first failure"}
+    assert json.loads(report.read_text()) == found
 
 
 def test_links_never_loop_or_leave_the_tree_and_output_is_not_read_back(tmp_path):
@@ -200,9 +203,9 @@ def test_too_many_pixels_fails_that_input_alone(tmp_path):
                  "--max-pixels", "1000", "--json")  # fmt: skip
     assert result.exit_code == 1
     assert [r["status"] for r in records(result)] == ["error", "ok"]
-    assert (
-        "1600 pixels, over the limit of 1000 (raise it with --max-pixels)"
-        in records(result)[0]["error"]
+    assert records(result)[0]["error"] == (  # the record says the option, as stderr does
+        f"{tmp_path / 'big.png'}: 40x40 (width x height) is 1600 pixels, over the limit of 1000 "
+        "(raise it with --max-pixels)"
     )
 
 
@@ -481,3 +484,20 @@ def test_one_place_chooses_where_the_jobs_run():
     assert isinstance(executor_for(files, two, client), DaskExecutor)
     assert isinstance(executor_for([*files, tiled], two, client), SerialExecutor)  # tiles on it
     assert isinstance(executor_for([skipped], two, client), SerialExecutor)  # nothing to send
+
+
+def test_fail_fast_is_a_parameter_in_the_report_and_an_option_in_the_record():
+    from convcli.catalog.lookup import load_kernel
+    from convcli.cli.text import option
+    from convcli.run.batch import run_batch
+    from convcli.run.executors import SerialExecutor
+    from convcli.run.model import Job, RunOptions, Settings
+
+    failing = Job("a.png", Path("no/such/a.png"), Path("no/such/a_box.png"), None)
+    waiting = Job("b.png", Path("no/such/b.png"), Path("no/such/b_box.png"), None)
+    settings = Settings(kernels=(load_kernel("box"),))
+    options = RunOptions(workers=1, fail_fast=True)
+    _, skipped = run_batch([failing, waiting], settings, options, SerialExecutor(options))
+    assert skipped.error == "not run: fail_fast stopped at the first failure"  # the library's
+    skipped.word(option)  # as the command line words it
+    assert skipped.record()["error"] == "not run: --fail-fast stopped at the first failure"

@@ -265,9 +265,14 @@ def test_usage_errors_exit_2_with_one_line_and_write_nothing(camera, args, messa
 @pytest.mark.parametrize(
     ("several", "output", "message"),
     [
-        (True, "one.png", r"-o .*one\.png names a file, but there are several inputs; name a folder \(-o .*one/\)"),
-        (False, "nodir/sub/x.png", r"-o .*x\.png: the folder .*nodir/sub does not exist; create it, or end -o with /"),
-        (False, "newdir", r"-o .*newdir has no suffix to tell the format: end it with / to write into a folder"),
+        (True, "one.png", r"-o .*one\.png names a file, but there are several inputs; name a folder "
+                          r"\(-o .*one/\) or give one input"),
+        (True, "camera.png", r"-o .*camera\.png is a file, but there are several inputs: "
+                             r"-o must name a folder"),
+        (False, "nodir/sub/x.png", r"-o .*x\.png: the folder .*nodir/sub does not exist; create it, "
+                                   r"or end -o with / to have convcli make a folder"),
+        (False, "newdir", r"-o .*newdir has no suffix to tell the format: end it with / to write into "
+                          r"a folder, or add one \(\.png, \.tif, \.\.\.\), or give --format"),
     ],
 )  # fmt: skip
 def test_an_output_that_is_surely_a_typo_is_refused(camera, tmp_path, several, output, message):
@@ -275,7 +280,7 @@ def test_an_output_that_is_surely_a_typo_is_refused(camera, tmp_path, several, o
     result = run("apply", *inputs, "-k", "box", "-o", str(tmp_path / output))
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
-    assert re.search(message, line), line
+    assert re.fullmatch(f"convcli: error: {message}", line), line  # the options as typed
     assert list(tmp_path.iterdir()) == [camera]  # no folder made, nothing written
 
 
@@ -304,6 +309,15 @@ def test_a_missing_input_fails_alone_with_or_without_a_suffix(camera, tmp_path):
     assert alone.stderr == f"convcli: error: {tmp_path / 'photos'}: no such file or folder\n"
 
 
+def test_standard_input_into_a_folder_is_refused(camera, tmp_path):
+    result = run("apply", "-", "-k", "box", "-o", f"{tmp_path}/out/", stdin=camera.read_bytes())
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "convcli: error: standard input has no name to put in a folder; use -o FILE\n"
+    )
+    assert list(tmp_path.iterdir()) == [camera]
+
+
 def test_a_folder_output_is_made_when_it_ends_in_a_slash(camera, tmp_path):
     result = run("apply", str(camera), "-k", "box", "-o", f"{tmp_path}/new/deeper/")
     assert result.exit_code == 0, result.stderr
@@ -313,7 +327,9 @@ def test_a_folder_output_is_made_when_it_ends_in_a_slash(camera, tmp_path):
 def test_output_equal_to_input_is_refused(camera):
     result = run("apply", str(camera), "-k", "box", "-o", str(camera))
     assert result.exit_code == 2
-    assert "is an input; choose another -o" in result.stderr
+    assert result.stderr == (
+        f"convcli: error: the output {camera} of {camera} is an input; choose another -o\n"
+    )
     via_dots = camera.parent / ".." / camera.parent.name / camera.name
     assert run("apply", str(camera), "-k", "box", "-o", str(via_dots)).exit_code == 2
     link = camera.parent / "link.png"
@@ -547,3 +563,19 @@ def test_bash_completion_offers_choices_and_kernel_names(tmp_path, words, offere
                           text=True, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == offered
+
+
+def test_a_message_names_parameters_and_the_command_line_words_them_as_options():
+    import pickle
+
+    from convcli.cli.text import option
+    from convcli.errors import Message, ParameterError, UsageError
+
+    inner = Message("{output} {given!r} and {sheet}", given="{stem}")
+    error = UsageError(Message("{label}: {why} ({kernels}, {pad_mode}, {template})",
+                               label="a{b}.png", why=inner))  # fmt: skip
+    again = pickle.loads(pickle.dumps(error))  # as a worker's error reaches the parent
+    assert str(again) == "a{b}.png: output '{stem}' and sheet (kernels, pad_mode, template)"
+    assert again.worded(option) == "a{b}.png: -o '{stem}' and --montage (-k, --pad-mode, --name)"
+    refused = ParameterError("stride {x} must be >= 1", parameter="stride", hint="say 1")
+    assert refused.about("a.png").worded(option) == "a.png: --stride {x} must be >= 1; say 1"

@@ -191,6 +191,18 @@ def test_a_wrong_scheduler_is_a_usage_error_with_nothing_written(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_standard_input_is_refused_on_a_cluster(cluster, tmp_path):
+    address, _ = cluster
+    with open(SAMPLES / "coins.png", "rb") as source:  # the workers have no such stream
+        code, records, err = finish(convcli("-", "-k", KERNEL, "-o", "out.png", "--scheduler",
+                                            address, cwd=tmp_path, stdin=source))  # fmt: skip
+    assert (code, records) == (2, [])
+    assert err == (
+        "convcli: error: a cluster's workers cannot read standard input; run without --scheduler\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_workers_with_another_convcli_are_refused(cluster, photos, tmp_path):
     address, client = cluster
 

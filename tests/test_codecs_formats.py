@@ -379,4 +379,7 @@ def test_every_picture_of_an_avif_sequence_is_filtered(tmp_path):
     # decoded together: the sequence's pixels count against --max-pixels
     result = run("apply", str(source), "-k", "identity", "-o", str(one), "--max-pixels", "500")
     assert result.exit_code == 1
-    assert "3 pictures of 17x12 are 612 pixels, decoded together" in result.stderr
+    assert result.stderr == (
+        f"convcli: error: {source}: 3 pictures of 17x12 are 612 pixels, decoded together, over "
+        "the limit of 500 (raise it with --max-pixels)\n"
+    )

@@ -198,11 +198,13 @@ def photo(tmp_path) -> Path:
     ("options", "message"),
     [
         (["-p", "1000000"], r"the output would be 2000010x2000008 \(rows x columns\) = 4,000,036,000,080 points "
-                            r"\(padding 1000000,1000000,1000000,1000000\), over the limit of 89,478,485"),
+                            r"\(padding 1000000,1000000,1000000,1000000\), over the limit of 89,478,485; "
+                            r"use less padding, or raise --max-pixels$"),
         (["-d", "100000", "-p", "full"], r"the output would be 200012x200010 \(rows x columns\) = "),
         (["-p", "0,0,40000000,40000000", "-s", "1,100000000"],
          r"the padded input would hold [\d,]+ values to read \(padding 0,0,40000000,40000000, "
-         r"stride 1,100000000\), over the limit of 715,827,880 \(8 x --max-pixels\)"),
+         r"stride 1,100000000\), over the limit of 715,827,880 \(8 x --max-pixels\); "
+         r"use less padding, or raise --max-pixels$"),
         (["-p", "40", "--max-pixels", "1000"], r"the output would be 90x88 \(rows x columns\) = 7,920 points"),
     ],
 )  # fmt: skip
@@ -609,9 +611,12 @@ def test_report_json_never_holds_nan_or_infinity():
 @pytest.mark.parametrize(
     ("address", "config", "message"),
     [
-        ("tls://127.0.0.1:1", {}, "tls:// needs Dask's TLS settings"),
+        ("tls://127.0.0.1:1", {}, "tls:// needs Dask's TLS settings (the certificate authority, "
+         "this client's certificate and key: distributed.comm.tls in Dask's configuration); "
+         "none are set"),
         ("wss://127.0.0.1:1", {}, "wss:// needs Dask's TLS settings"),
-        ("ucx://127.0.0.1:1", {}, "convcli connects over tcp, tls, ws, wss"),
+        ("ucx://127.0.0.1:1", {}, "convcli connects over tcp, tls, ws, wss "
+         "(scheme://host:port), or starts local[:N]"),
         ("inproc://x", {}, "convcli connects over tcp, tls, ws, wss"),
         ("tcp://127.0.0.1:1", {"DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True"},
          "Dask's configuration requires encryption: use tls:// or wss://"),

@@ -270,7 +270,9 @@ def test_the_pixel_limit_is_checked_before_decoding(tmp_path, monkeypatch):
     for reader in (read_image, probe_image):
         with pytest.raises(
             InputError,
-            match=r"40x30 \(width x height\) is 1200 pixels, over the limit of 1199 \(raise it with --max-pixels\)$",
+            # the library names its parameter; the command line says --max-pixels
+            match=r"40x30 \(width x height\) is 1200 pixels, over the limit of 1199 "
+            r"\(raise it with max_pixels\)$",
         ):
             reader(path, "big.png", max_pixels=1199)
 
@@ -363,3 +365,17 @@ def test_luminance_is_worked_out_in_bands_as_it_would_be_whole(monkeypatch):
     expected = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
     np.testing.assert_allclose(banded, expected, rtol=1e-7)
     assert banded.dtype == np.float64
+
+
+def test_an_array_over_the_limit_names_the_parameters_and_the_command_line_the_options(tmp_path):
+    import convcli
+    from convcli.cli.text import option
+
+    np.save(tmp_path / "w.npy", np.zeros((30, 30), np.float32))
+    with pytest.raises(convcli.InputError) as refused:
+        convcli.read(tmp_path / "w.npy", max_pixels=100)
+    said = f"{tmp_path / 'w.npy'}: 900 values is over the limit of 400 (4 x {{}}; {{}} N filters "
+    assert str(refused.value) == said.format("max_pixels", "tile") + "a .npy of any size in tiles)"
+    assert refused.value.worded(option) == (
+        said.format("--max-pixels", "--tile") + "a .npy of any size in tiles)"
+    )

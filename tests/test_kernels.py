@@ -316,15 +316,39 @@ def test_an_imagemagick_gaussian_with_a_radius_is_the_sampled_gaussian():
 def test_imagemagick_kernels_with_other_numbers_are_answered_with_their_matrix(
     spec, matrix, relation, convcli_name
 ):
+    from convcli.cli.text import option
+
     with pytest.raises(KernelError) as raised:
         load_kernel(spec)
-    message = str(raised.value)
+    assert str(raised.value).endswith("add flip for its result)")  # the library's parameter
+    message = raised.value.worded(option)  # as the command line says it
     assert f"ImageMagick's {spec} is not one of convcli's kernels" in message
     shown = message.split("-k '", 1)[1].split("'", 1)[0]
     assert load_kernel(shown).matrix.tolist() == matrix  # the inline form given works as is
     assert f"convcli's {convcli_name}" in message
     ours = load_kernel(convcli_name).matrix
     np.testing.assert_array_equal(relation(np.array(matrix, dtype=np.float64)), ours)
+
+
+@pytest.mark.parametrize(
+    ("spec", "said"),
+    [
+        ("Sobel", "its matrix is -k '[[1,0,-1],[2,0,-2],[1,0,-1]]'; rotated 180 degrees it is "
+                  "convcli's sobel-x (convcli slides a matrix as written; ImageMagick's -convolve "
+                  "rotates it 180 degrees: add --flip for its result)"),
+        ("Compass", "give its matrix inline, -k '[[0,-1,0],[-1,5,-1],[0,-1,0]]', or as "
+                    "ImageMagick writes it, -k '3x3: 0,-1,0 -1,5,-1 0,-1,0' ('convcli kernels "
+                    "list' shows convcli's)"),
+    ],
+)  # fmt: skip
+def test_an_imagemagick_name_is_answered_with_the_options_to_type(tmp_path, spec, said):
+    from helpers import run
+
+    result = run("apply", str(tmp_path / "any.png"), "-k", spec)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"convcli: error: ImageMagick's {spec} is not one of convcli's kernels: {said}\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -336,7 +360,7 @@ def test_imagemagick_kernels_with_other_numbers_are_answered_with_their_matrix(
         ("3: 1,inf,1 1,1,1 1,1,1", "'inf' is not a finite number"),
         ("3: 1,1e400,1 1,1,1 1,1,1", "'1e400' is not a finite number"),
         ("Gaussian:0x2", "give the radius (Gaussian:6x2 is convcli's gaussian:sigma=2,size=13)"),
-        ("Kirsch", "give its matrix inline, -k '[[0,-1,0],[-1,5,-1],[0,-1,0]]'"),
+        ("Kirsch", "give its matrix inline, kernels '[[0,-1,0],[-1,5,-1],[0,-1,0]]'"),  # -k
         ("Sobel:90", "give its matrix inline"),
     ],
 )  # fmt: skip

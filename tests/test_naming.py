@@ -175,6 +175,19 @@ def test_an_output_made_with_other_settings_is_not_replaced(photos, tmp_path):
     assert made.read_bytes() == before
 
 
+def test_an_npy_of_another_shape_is_not_taken_for_an_output(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((6, 5)))
+    np.save(tmp_path / "a_box.npy", np.zeros(3))  # where the output of a.npy goes
+    result = run("apply", str(tmp_path / "a.npy"), "-k", "box")
+    assert result.exit_code == 2
+    assert result.stderr == (  # "same" padding: the output has the input's shape
+        f"convcli: error: {tmp_path / 'a_box.npy'} exists, and its format (NPY) cannot say who "
+        "made it: it is not the 6x5 NPY this run writes there, so convcli did not make it; give "
+        "the output another name (-o, --name) or move the file\n"
+    )
+    assert np.load(tmp_path / "a_box.npy").shape == (3,)
+
+
 def test_npy_outputs_cannot_say_who_made_them_and_are_replaced(tmp_path):
     np.save(tmp_path / "a.npy", np.arange(10.0))
     apply(str(tmp_path / "a.npy"), "-k", "[1, 1]")
@@ -200,10 +213,13 @@ def test_a_collision_suggests_a_name_template_that_resolves_it(tmp_path, templat
     refused = run("apply", *inputs, "-k", "sobel", "-o", f"{out}/", *given)
     assert refused.exit_code == 2
     [line] = refused.stderr.splitlines()
-    assert line.startswith(f"convcli: error: {inputs[0]} and {inputs[1]} would both write {out}/")
-    assert "--format" not in line
+    written, suggested = ("IMG_1_sobel.png", "{parent}-{stem}_{tag}{suffix}") if template is None \
+        else ("x.png", "{parent}-{stem}_x{suffix}")  # fmt: skip
+    assert line == (
+        f"convcli: error: {inputs[0]} and {inputs[1]} would both write {out / written}; "
+        f"give every output its own name with --name '{suggested}'"
+    )
     suggestion = _suggested(line)
-    assert "{parent}" in suggestion
     assert apply(*inputs, "-k", "sobel", "-o", f"{out}/", "--name", suggestion)
     expected = {"photos-IMG_1_sobel.png", "clean-IMG_1_sobel.png"} if template is None else {
         "photos-IMG_1_x.png", "clean-IMG_1_x.png"}  # fmt: skip
@@ -217,9 +233,9 @@ def test_a_collision_that_no_template_resolves_says_what_does(photos):
                   "--format", "png")  # fmt: skip
     assert refused.exit_code == 2
     clash = photos / "coins_box.png"
-    assert refused.stderr.strip().endswith(
-        f"would both write {clash}; run them separately, into different -o folders "
-        "or leave out --format"
+    assert refused.stderr == (
+        f"convcli: error: {photos / 'coins.png'} and {photos / 'coins.jpg'} would both write "
+        f"{clash}; run them separately, into different -o folders or leave out --format\n"
     )
     apply(str(photos / "coins.png"), str(photos / "coins.jpg"), "-k", "box")  # without --format
     assert {"coins_box.png", "coins_box.jpg"} <= set(names(photos))

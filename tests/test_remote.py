@@ -138,7 +138,11 @@ def test_a_missing_or_oversized_object_fails_alone(bucket):
     small = run("apply", f"{url}/photos/camera.png", "-k", KERNEL, "-o", f"{url}/small.png",
                 "--max-pixels", "1000")  # fmt: skip
     assert small.exit_code == 1
-    assert "more than a picture within --max-pixels takes" in small.stderr  # refused unread
+    size = (SAMPLES / "camera.png").stat().st_size  # refused unread, by its size alone
+    assert small.stderr == (
+        f"convcli: error: {url}/photos/camera.png: {size} bytes, more than a picture within "
+        "--max-pixels takes\n"
+    )
 
 
 def test_an_output_appears_whole_or_not_at_all(bucket, monkeypatch):
@@ -158,7 +162,9 @@ def test_what_a_store_cannot_do_is_refused_in_one_line(bucket, tmp_path):
     url, _ = bucket
     np.save(tmp_path / "a.npy", np.zeros((40, 40), np.float32))
     cases = {
-        ("apply", f"{url}/photos/", "-k", KERNEL): "give -o for the outputs of a folder in a store",
+        ("apply", f"{url}/photos/", "-k", KERNEL): "convcli: error: give -o for the outputs of a "
+        f"folder in a store (as {url}/photos/{PHOTOS[0]}'s): convcli reads no object while "
+        "planning, so it could not tell its outputs there from inputs\n",
         ("apply", f"{url}/photos/camera.png", "-k", KERNEL, "--tile", "256", "-o",
          "t.npy"): "--tile reads Zarr arrays from a store; a .npy or TIFF must be a file",
         ("apply", str(tmp_path / "a.npy"), "-k", KERNEL, "--tile", "256", "-o",

@@ -115,7 +115,10 @@ def test_zarr_stores_are_inputs_of_a_folder_and_never_written_over(arrays, tmp_p
     again = run("apply", str(folder), "-k", "box", "--tile", "16", "--format", "zarr",
                 "-o", str(tmp_path / "out"))  # fmt: skip
     assert again.exit_code == 2
-    assert "exists: a Zarr array is never written over another" in again.stderr
+    assert again.stderr == (
+        f"convcli: error: {tmp_path / 'out' / 'scan_box.zarr'} exists: a Zarr array is never "
+        "written over another; remove it, or give another -o or --skip-existing\n"
+    )
     skipped = run("apply", str(folder), "-k", "box", "--tile", "16", "--format", "zarr",
                   "-o", str(tmp_path / "out"), "--skip-existing", "-q")  # fmt: skip
     assert skipped.exit_code == 0
@@ -126,7 +129,15 @@ def test_what_a_zarr_store_needs_is_said_in_one_line(arrays, tmp_path):
     group.create_array("0", shape=(40, 40), dtype=np.uint8)
     untiled = run("apply", str(arrays / "scan.zarr"), "-k", "box", "-o", str(tmp_path / "a.npy"))
     assert untiled.exit_code == 2
-    assert "a Zarr array is read and written in tiles: give --tile N" in untiled.stderr
+    assert untiled.stderr == (
+        f"convcli: error: {arrays / 'scan.zarr'}: a Zarr array is read and written in tiles: "
+        "give --tile N\n"
+    )
+    explained = run("explain", "-k", "box", "--input", str(arrays / "scan.zarr"))
+    assert explained.stderr == (
+        f"convcli: error: --input {arrays / 'scan.zarr'}: a Zarr array is read in tiles: "
+        "give --tile N\n"
+    )
     out = run("apply", str(arrays / "scan.npy"), "-k", "box", "-o", str(tmp_path / "a.zarr"))
     assert out.exit_code == 2
     not_array = run("apply", str(tmp_path / "group.zarr"), "-k", "box", "--tile", "16",
@@ -201,7 +212,10 @@ def test_an_npy_over_the_limit_is_tiled_and_a_tiff_only_when_asked(arrays, tmp_p
                "-o", str(tmp_path / "a.npy"), "-q")  # fmt: skip
     assert done.exit_code == 0, done.stderr
     # The largest of 4096, 2048, ... whose window fits 8 x 1000 values: (64 + 2)² = 4356.
-    assert "over --max-pixels, so filtered in tiles of 64 (as with --tile)" in done.stderr
+    assert done.stderr == (
+        f"convcli: note: {arrays / 'scan.npy'}: over --max-pixels, so filtered in tiles of 64 "
+        "(as with --tile)\n"
+    )
     assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "w.npy"))
     image = run("apply", str(arrays / "scan.npy"), "-k", "box", "--max-pixels", "1000",
                 "-o", str(tmp_path / "a.png"))  # fmt: skip
@@ -221,14 +235,22 @@ def test_an_npy_over_the_limit_is_tiled_and_a_tiff_only_when_asked(arrays, tmp_p
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["SAMPLE", "-o", "OUT/"], "coins.png: --tile filters .npy, TIFF and Zarr; this is a png"),
-        (["scan.npy", "-o", "OUT/x.png"], "--tile writes .npy, TIFF or Zarr outputs"),
-        (["scan.npy", "--tile", "40", "-o", "OUT/x.tif"], "a TIFF's tiles are a multiple of 16"),
+        (["SAMPLE", "-o", "OUT/"], "SAMPLE: --tile filters .npy, TIFF and Zarr; this is a png"),
+        (
+            ["scan.npy", "-o", "OUT/x.png"],
+            "--tile writes .npy, TIFF or Zarr outputs: give -o NAME.npy, NAME.tif or NAME.zarr, "
+            "a folder, or --format",
+        ),
+        (
+            ["scan.npy", "--tile", "40", "-o", "OUT/x.tif"],
+            "--tile 40: a TIFF's tiles are a multiple of 16 samples a side",
+        ),
         (["scan.npy", "--gray", "-o", "OUT/x.npy"], "--tile does not take --gray or --colormap"),
         (
             ["scan.npy", "--tile", "4096", "--max-pixels", "1000", "-o", "OUT/x.npy"],
             # the tile clipped to the 301x257 output reads (301 + 2) x (257 + 2) values
-            "a tile of box:size=3 reads 78477 values, over the limit of 8000",
+            "scan.npy: --tile 4096: a tile of box:size=3 reads 78477 values, over the limit of "
+            "8000 (8 x --max-pixels); choose a smaller tile",
         ),
     ],
 )
@@ -240,7 +262,9 @@ def test_what_cannot_be_tiled_is_refused_before_anything_is_written(
     tile = [] if "--tile" in given else ["--tile", "16"]
     result = run("apply", *given, "-k", "box:3", *tile)
     assert result.exit_code == 2
-    assert message in result.stderr
+    for name, path in names.items():  # each input's name as the user typed it
+        message = message.replace(name, path)
+    assert result.stderr == f"convcli: error: {message}\n"  # the options as they are typed
     assert list(tmp_path.iterdir()) == []
 
 
@@ -295,3 +319,16 @@ def test_a_tiled_stage_is_not_timed_on_its_own(arrays, tmp_path):
     record = json.loads(result.stdout)
     assert [stage["seconds"] for stage in record["stages"]] == [None, None]
     assert record["seconds"] > 0
+
+
+def test_the_library_refuses_a_tiled_run_naming_its_parameters(arrays):
+    from convcli.catalog.lookup import load_kernel
+    from convcli.errors import ParameterError
+    from convcli.run.model import Settings
+    from convcli.run.planning import plan_run
+
+    settings = Settings(kernels=(load_kernel("box"),), gray=True)
+    with pytest.raises(ParameterError) as refused:
+        plan_run([str(arrays / "scan.npy")], "x.npy", settings, tile=16, max_pixels=10**6)
+    assert refused.value.parameter == "tile"
+    assert str(refused.value) == "tile does not take gray or colormap"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from enum import IntEnum
 from types import FrameType
 
@@ -23,8 +24,82 @@ class ExitCode(IntEnum):
     TERMINATED = 143  # SIGTERM
 
 
+class Message(str):
+    """Text that names parameters, which the command line words as its options.
+
+    ``template`` is a :meth:`str.format` template: a field is a parameter
+    (``{tile}``) unless ``values`` gives it; a value that is a message is
+    worded with it. As a string, the message names each parameter by its own
+    name; :meth:`worded` names it otherwise.
+
+    Examples
+    --------
+    >>> message = Message("{bank} does not take {tile}, got {n!r}", n="{x}")
+    >>> message, message.worded(lambda name: "--" + name)
+    ("bank does not take tile, got '{x}'", "--bank does not take --tile, got '{x}'")
+    >>> Message("a.png: {why}", why=message).worded(str.upper)
+    "a.png: BANK does not take TILE, got '{x}'"
+    """
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, /, **values: object) -> Message:
+        """Fill ``template`` in with ``values``, each parameter by its own name."""
+        message = super().__new__(cls, _filled(template, values, str))
+        message.template, message.values = template, values
+        return message
+
+    def __reduce__(self) -> tuple[object, ...]:  # crosses process boundaries whole
+        return (_message, (self.template, self.values))
+
+    def worded(self, option: Callable[[str], str]) -> str:
+        """Return the text with each parameter named by ``option`` (``tile`` -> ``--tile``)."""
+        return _filled(self.template, self.values, option)
+
+    def after(self, text: str) -> Message:
+        """Return this message after ``text``, plain words (``photo.png: ``)."""
+        return Message(literal(text) + self.template, **self.values)
+
+
+class _Fields(dict[str, object]):
+    """The values of a message's fields: a field with none is a parameter, named by ``option``."""
+
+    def __init__(self, values: dict[str, object], option: Callable[[str], str]) -> None:
+        super().__init__(
+            {
+                key: worded(value, option) if isinstance(value, str) else value
+                for key, value in values.items()
+            }
+        )
+        self.option = option
+
+    def __missing__(self, parameter: str) -> str:
+        return self.option(parameter)
+
+
+def _filled(template: str, values: dict[str, object], option: Callable[[str], str]) -> str:
+    return template.format_map(_Fields(values, option))
+
+
+def _message(template: str, values: dict[str, object]) -> Message:
+    return Message(template, **values)
+
+
+def literal(text: str) -> str:
+    """Return ``text`` as a template that says it as it is (its braces doubled)."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def worded(text: str, option: Callable[[str], str]) -> str:
+    """Return ``text`` with each parameter it names (a :class:`Message`) named by ``option``."""
+    return text.worded(option) if isinstance(text, Message) else text
+
+
 class ConvcliError(Exception):
     """Base class of every error convcli reports to its user.
+
+    Its message may be a :class:`Message`, which names parameters.
 
     Examples
     --------
@@ -37,6 +112,16 @@ class ConvcliError(Exception):
     """
 
     exit_code = ExitCode.FAILED
+
+    @property
+    def said(self) -> str:
+        """The message: a :class:`Message` when it names parameters, else the plain text."""
+        first = self.args[0] if len(self.args) == 1 else None
+        return first if isinstance(first, Message) else str(self)
+
+    def worded(self, option: Callable[[str], str]) -> str:
+        """Return the message with each parameter it names named by ``option``."""
+        return worded(self.said, option)
 
 
 class UsageError(ConvcliError, ValueError):
@@ -60,8 +145,9 @@ class ParameterError(UsageError):
     Parameters
     ----------
     message : str
-        Starts with the parameter's name when ``parameter`` is given, so that
-        the command line can put its option's name there instead.
+        Names parameters as a :class:`Message` does, or starts with the
+        parameter's name, so that the command line can put its option's name
+        there instead.
     parameter : str, optional
         The library's name of the parameter: ``pad_mode``, ``stride``, ...
     context : str, optional
@@ -76,14 +162,14 @@ class ParameterError(UsageError):
     >>> try:
     ...     convcli.convolve([1.0, 2.0], [1.0], stride=0)
     ... except convcli.ParameterError as error:
-    ...     print(error.parameter, "|", error, "|", error.worded("--stride"))
+    ...     print(error.parameter, "|", error, "|", error.worded(lambda name: "--" + name))
     stride | stride must be >= 1, got 0 | --stride must be >= 1, got 0
     """
 
     def __init__(
         self, message: str, *, parameter: str | None = None, context: str = "", hint: str = ""
     ) -> None:
-        super().__init__(f"{context}{message}")
+        super().__init__(_naming(message, parameter).after(context))
         self.message, self.parameter, self.context, self.hint = message, parameter, context, hint
 
     def __reduce__(self) -> tuple[object, ...]:  # crosses process boundaries whole
@@ -96,12 +182,19 @@ class ParameterError(UsageError):
             self.message, parameter=self.parameter, context=context, hint=self.hint
         )
 
-    def worded(self, name: str) -> str:
-        """Return the message with ``name`` (an option) for the parameter, and the hint."""
-        text = str(self)
-        if self.parameter is not None and self.message.startswith(self.parameter):
-            text = f"{self.context}{name}{self.message[len(self.parameter) :]}"
+    def worded(self, option: Callable[[str], str]) -> str:
+        """Return the message with each parameter named by ``option``, and the hint."""
+        text = super().worded(option)
         return f"{text}; {self.hint}" if self.hint else text
+
+
+def _naming(message: str, parameter: str | None) -> Message:
+    """Return ``message`` as a :class:`Message`: one that starts with ``parameter`` names it."""
+    if isinstance(message, Message):
+        return message
+    if parameter is not None and message.startswith(parameter):
+        return Message(f"{{{parameter}}}{literal(message[len(parameter) :])}")
+    return Message(literal(message))
 
 
 def _parameter_error(

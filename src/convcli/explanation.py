@@ -25,7 +25,7 @@ from convcli.engine import (
     resolve_geometry,
     source_index,
 )
-from convcli.errors import InputError, ParameterError, UsageError
+from convcli.errors import InputError, Message, ParameterError, UsageError
 from convcli.limits import MAX_STEPS
 
 if TYPE_CHECKING:
@@ -489,7 +489,7 @@ def read_input(text: str | None, ndim: int) -> npt.NDArray[np.generic]:
     try:
         picture = read_image(Path(text), text)  # within the default --max-pixels
     except InputError as error:  # here the file is an option's value: a usage error
-        raise ParameterError(f"input {error}", parameter="input") from None
+        raise ParameterError(Message("{input} {why}", why=error.said), parameter="input") from None
     return luminance(picture, np.float64)  # a grey image's own samples: not copied
 
 

@@ -42,21 +42,21 @@ def check_template(template: str) -> str:
     >>> check_template("{stem}_{size}.png")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    convcli.errors.ParameterError: name has no field {size}; it takes {stem}, {tag}, ...
+    convcli.errors.ParameterError: template has no field {size}; it takes {stem}, {tag}, ...
     """
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError as error:
-        raise ParameterError(f"name is not a template: {error}", parameter="name") from None
+        raise ParameterError(f"template is not a template: {error}", parameter="template") from None
     for _, field, spec, conversion in parts:
         if field is not None and (field not in FIELDS or spec or conversion):
             known = ", ".join(f"{{{name}}}" for name in FIELDS)
             raise ParameterError(
-                f"name has no field {{{field}}}; it takes {known}", parameter="name"
+                f"template has no field {{{field}}}; it takes {known}", parameter="template"
             )
     if "/" in template or "\\" in template:
         raise ParameterError(
-            f"name gives a file name, not a path, got {template!r}", parameter="name"
+            f"template gives a file name, not a path, got {template!r}", parameter="template"
         )
     return template
 
@@ -91,7 +91,9 @@ def output_name(source: Location, settings: Settings, suffix: str, template: str
         parent=source.resolve().parent.name,
     )  # fmt: skip
     if name in ("", ".", ".."):
-        raise ParameterError(f"name makes {name!r} of {source}: no file name", parameter="name")
+        raise ParameterError(
+            f"template makes {name!r} of {source}: no file name", parameter="template"
+        )
     return name
 
 

@@ -7,14 +7,14 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from convcli.engine import Geometry
-from convcli.errors import ParameterError
+from convcli.errors import ParameterError, worded
 from convcli.io.atomic import write_atomically
 
 RECORD_KEYS = (
@@ -64,6 +64,13 @@ class Report:
     notes: list[str] = field(default_factory=list)  # for stderr, not for the record
     clip_note: str | None = None  # told once per run, not once per input
     once_notes: list[str] = field(default_factory=list)  # the same text told once per run
+
+    def word(self, option: Callable[[str], str]) -> None:
+        """Name the parameters its error and notes name with ``option`` (the command line's)."""
+        self.error = self.error and worded(self.error, option)
+        self.notes = [worded(note, option) for note in self.notes]
+        self.once_notes = [worded(note, option) for note in self.once_notes]
+        self.clip_note = self.clip_note and worded(self.clip_note, option)
 
     def record(self) -> dict[str, Any]:
         """Return the record of the README's "The report record" (and ``stages`` of a pipeline)."""

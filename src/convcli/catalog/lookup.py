@@ -41,7 +41,7 @@ from convcli.catalog.kernel import (
     flatten,
     nested_matrix,
 )
-from convcli.errors import KernelError, reason
+from convcli.errors import KernelError, Message, reason
 
 KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
 MAX_FILE_BYTES = 64 << 20  # a 1001 x 1001 matrix written out in full takes about 10 MiB
@@ -447,17 +447,19 @@ def _imagemagick_named(spec: str) -> Kernel | None:
         if name not in _IM_NAMES:
             return None
         raise KernelError(
-            f"ImageMagick's {spec} is not one of convcli's kernels: give its matrix inline, "
-            f"-k '[[0,-1,0],[-1,5,-1],[0,-1,0]]', or as ImageMagick writes it, "
-            f"-k '3x3: 0,-1,0 -1,5,-1 0,-1,0' ('convcli kernels list' shows convcli's)"
-        )
+            Message("ImageMagick's {given} is not one of convcli's kernels: give its matrix "
+                    "inline, {kernels} '[[0,-1,0],[-1,5,-1],[0,-1,0]]', or as ImageMagick writes "
+                    "it, {kernels} '3x3: 0,-1,0 -1,5,-1 0,-1,0' ('convcli kernels list' shows "
+                    "convcli's)", given=spec)
+        )  # fmt: skip
     matrix, relation = _IM_NAMED[key]
     hint = f"; {relation}" if relation else ""
     raise KernelError(
-        f"ImageMagick's {spec} is not one of convcli's kernels: its matrix is -k '{matrix}'"
-        f"{hint} (convcli slides a matrix as written; ImageMagick's -convolve rotates it 180 "
-        f"degrees: add --flip for its result)"
-    )
+        Message("ImageMagick's {given} is not one of convcli's kernels: its matrix is {kernels} "
+                "'{matrix}'{hint} (convcli slides a matrix as written; ImageMagick's -convolve "
+                "rotates it 180 degrees: add {flip} for its result)",
+                given=spec, matrix=matrix, hint=hint)
+    )  # fmt: skip
 
 
 def read_matrix(text: str, where: str) -> tuple[Any, tuple[int, ...]]:

@@ -14,7 +14,7 @@ import numpy as np
 from convcli.catalog.families import MAX_SIZE
 from convcli.catalog.kernel import Kernel, Matrix
 from convcli.choices import Range
-from convcli.errors import InputError, KernelError
+from convcli.errors import InputError, KernelError, Message
 from convcli.io.colour import luminance
 from convcli.io.reading import read_image
 
@@ -44,7 +44,7 @@ def template_kernel(path_text: str) -> Kernel:
     try:
         picture = read_image(Path(path_text), path_text, max_pixels=MAX_SIZE * MAX_SIZE)
     except InputError as error:
-        raise KernelError(f"template: {error}") from None
+        raise KernelError(Message("template: {why}", why=error.said)) from None
     if not picture.header.is_image:
         raise KernelError(f"template: {path_text} is an array; a template is an image")
     if max(picture.pixels.shape[:2]) > MAX_SIZE:

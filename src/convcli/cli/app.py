@@ -2,8 +2,9 @@
 
 Every error ends up in ``_Program.main``, which prints one line on stderr
 and returns the exit code the README promises ("Exit codes"). The library
-names its own parameters (``pad_mode``); only here are they worded as the
-options the user typed (``--pad-mode``).
+names its own parameters (``pad_mode``); the command line words them as the
+options the user typed (``--pad-mode``, ``cli.text.option``): errors here,
+a run's notes and records in ``feedback``.
 """
 
 # No `from __future__ import annotations`: Typer reads the root callback's
@@ -22,7 +23,8 @@ from convcli import __version__
 from convcli.cli import apply, explain, kernels
 from convcli.cli.environment import Environment
 from convcli.cli.feedback import error_line
-from convcli.errors import ConvcliError, ExitCode, ParameterError, Signalled, raise_signalled
+from convcli.cli.text import option
+from convcli.errors import ConvcliError, ExitCode, Signalled, raise_signalled
 
 # Heavy modules (NumPy, Pillow) are imported inside the commands that use
 # them, so that `convcli --help` starts fast.
@@ -130,11 +132,8 @@ def _options_with_values(command: Any) -> set[str]:  # a click command
 def _report_error(error: Exception, debug: bool) -> int:
     if debug:
         traceback.print_exception(error)
-    if isinstance(error, ParameterError) and error.parameter is not None:
-        error_line(error.worded(_option(error.parameter)))
-        return int(error.exit_code)
     if isinstance(error, ConvcliError):
-        error_line(str(error))
+        error_line(error.worded(option))
         return int(error.exit_code)
     if isinstance(error, typer.TyperException):  # Typer's own: missing option, bad value
         if type(error).__name__ == "NoArgsIsHelpError":  # bare `convcli`, `convcli kernels`
@@ -151,11 +150,6 @@ def _report_error(error: Exception, debug: bool) -> int:
         return _closed_stdout()
     error_line(f"internal error: {type(error).__name__}: {error} (--debug shows where)")
     return int(ExitCode.FAILED)
-
-
-def _option(parameter: str) -> str:
-    """Name the option of a library parameter: ``pad_mode`` is ``--pad-mode``."""
-    return parameter if parameter.startswith("-") else "--" + parameter.replace("_", "-")
 
 
 def _closed_stdout() -> int:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import typer
 
-from convcli.cli.text import shown
+from convcli.cli.text import as_typed, option, shown
 from convcli.errors import ConvcliError, reason
 
 if TYPE_CHECKING:
@@ -22,13 +22,13 @@ if TYPE_CHECKING:
 
 
 def error_line(message: str, say: Callable[[str], None] | None = None) -> None:
-    """Say on standard error, in one line, what went wrong."""
-    (say or _echo)(f"convcli: error: {shown(message.strip()) or 'unknown error'}")
+    """Say on standard error, in one line, what went wrong (the parameters named as options)."""
+    (say or _echo)(f"convcli: error: {shown(as_typed(message).strip()) or 'unknown error'}")
 
 
 def note_line(message: str, say: Callable[[str], None] | None = None) -> None:
-    """Say on standard error something the user should know."""
-    (say or _echo)(f"convcli: note: {shown(message)}")
+    """Say on standard error something the user should know (the parameters named as options)."""
+    (say or _echo)(f"convcli: note: {shown(as_typed(message))}")
 
 
 def _echo(line: str) -> None:
@@ -241,6 +241,7 @@ class Feedback:
         """Tell what happened to one input: its error, its notes, its record."""
         from convcli.report import json_line
 
+        done.word(option)  # its error is in the record, the table and the report file
         if done.status == "error":
             error_line(done.error or "failed", self._say)
         notes = list(done.notes) + [note for note in done.once_notes if note not in self.told]

@@ -1,9 +1,33 @@
 """Text as a person sees it on the terminal: one line, whatever a file name holds.
 
 Below ``feedback`` and ``render``, which both show names: neither imports the other for it.
+Here too the library's parameters are named as the options the user typed.
 """
 
 from __future__ import annotations
+
+from convcli.errors import worded
+
+# The parameters whose option is not ``--`` and the parameter's name, dashed.
+OPTIONS = {"output": "-o", "template": "--name", "sheet": "--montage", "kernels": "-k"}
+
+
+def option(parameter: str) -> str:
+    """Name the option of a library parameter: ``pad_mode`` is ``--pad-mode``, ``output`` ``-o``.
+
+    Examples
+    --------
+    >>> option("pad_mode"), option("template"), option("--tag")
+    ('--pad-mode', '--name', '--tag')
+    """
+    if parameter in OPTIONS:
+        return OPTIONS[parameter]
+    return parameter if parameter.startswith("-") else "--" + parameter.replace("_", "-")
+
+
+def as_typed(text: str) -> str:
+    """Return a library's text (a message, a note) with its parameters named as options."""
+    return worded(text, option)
 
 
 def shown(text: str) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from convcli._version import __version__
 from convcli.distributed import need
-from convcli.errors import ConvcliError, UsageError
+from convcli.errors import ConvcliError, ParameterError, UsageError
 from convcli.io.storage import exists, is_url, location
 from convcli.limits import MAX_JOBS
 
@@ -86,25 +86,30 @@ def _security(address: str) -> Any:
     """
     scheme = address.split("://", 1)[0] if "://" in address else "tcp"
     if scheme not in SCHEMES:
-        raise UsageError(
-            f"--scheduler {address}: convcli connects over {', '.join(SCHEMES)} "
-            f"(scheme://host:port), or starts local[:N]"
+        raise ParameterError(
+            f"scheduler {address}: convcli connects over {', '.join(SCHEMES)} "
+            f"(scheme://host:port), or starts local[:N]",
+            parameter="scheduler",
         )
     security = need("distributed").Security()  # from Dask's configuration
     try:
         context = security.get_connection_args("client")["ssl_context"]
     except (OSError, ValueError) as error:  # a certificate file missing or unreadable (SSLError)
-        raise UsageError(f"--scheduler {address}: Dask's TLS settings: {error}") from None
+        raise ParameterError(
+            f"scheduler {address}: Dask's TLS settings: {error}", parameter="scheduler"
+        ) from None
     encrypted = scheme in ENCRYPTED_SCHEMES
     if encrypted and context is None:
-        raise UsageError(
-            f"--scheduler {address}: {scheme}:// needs Dask's TLS settings (the certificate "
+        raise ParameterError(
+            f"scheduler {address}: {scheme}:// needs Dask's TLS settings (the certificate "
             f"authority, this client's certificate and key: distributed.comm.tls in Dask's "
-            f"configuration); none are set"
+            f"configuration); none are set",
+            parameter="scheduler",
         )
     if security.require_encryption and not encrypted:
-        raise UsageError(
-            f"--scheduler {address}: Dask's configuration requires encryption: use tls:// or wss://"
+        raise ParameterError(
+            f"scheduler {address}: Dask's configuration requires encryption: use tls:// or wss://",
+            parameter="scheduler",
         )
     return security
 
@@ -132,7 +137,10 @@ def _local_workers(address: str, workers: int) -> int:
     if not count:
         return workers
     if not count.isdigit() or not 1 <= int(count) <= MAX_JOBS:
-        raise UsageError(f"--scheduler local:N needs N from 1 to {MAX_JOBS}, got {address!r}")
+        raise ParameterError(
+            f"scheduler local:N needs N from 1 to {MAX_JOBS}, got {address!r}",
+            parameter="scheduler",
+        )
     return int(count)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from convcli.distributed import need
-from convcli.errors import UsageError
+from convcli.errors import Message, ParameterError
 from convcli.io.atomic import run_token, running_as
 from convcli.report import Report
 from convcli.run.executors import Executor, ProcessExecutor, SerialExecutor, runs_here
@@ -75,8 +75,9 @@ class DaskExecutor:
             An input is standard input, which the workers cannot read.
         """
         if any(job.source is None for job in jobs):
-            raise UsageError(
-                "a cluster's workers cannot read standard input; run without --scheduler"
+            raise ParameterError(
+                Message("a cluster's workers cannot read standard input; run without {scheduler}"),
+                parameter="scheduler",
             )
         client, options = self.client, replace(self.options, threads=1)  # workers share cores
         groups, start = [], 0

@@ -243,7 +243,7 @@ def _store(where: Location) -> str:
 
 
 def _file(where: Location) -> Path:
-    assert isinstance(where, Path), "planning refuses .npy and TIFF in a store with --tile"
+    assert isinstance(where, Path), "planning refuses .npy and TIFF in a store, tiled"
     return where
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from convcli import extras
-from convcli.errors import InputError
+from convcli.errors import InputError, Message
 from convcli.io.layout import Layout, opened
 from convcli.limits import MAX_FRAMES, MAX_JPEG_METADATA, MAX_JPEG_SEGMENTS
 
@@ -32,18 +32,18 @@ def check_size(width: int, height: int, label: str, max_pixels: int) -> None:
         raise InputError(f"{label}: cannot read image: its header says {width}x{height}, empty")
     if width * height > max_pixels:
         raise InputError(
-            f"{label}: {width}x{height} (width x height) is {width * height} pixels, "
-            f"over the limit of {max_pixels} (raise it with --max-pixels)"
-        )
+            Message("{said} (raise it with {max_pixels})", said=f"{label}: {width}x{height} "
+                    f"(width x height) is {width * height} pixels, over the limit of {max_pixels}")
+        )  # fmt: skip
 
 
 def within_frames(count: int, label: str) -> int:
     """Return ``count``, the frames of a file, if within the limit."""
     if count > MAX_FRAMES:
         raise InputError(
-            f"{label}: {count} frames is over the limit of {MAX_FRAMES}; "
-            "--frame N takes one of them"
-        )
+            Message("{label}: {count} frames is over the limit of {limit}; {frame} N takes one "
+                    "of them", label=label, count=count, limit=MAX_FRAMES)
+        )  # fmt: skip
     return count
 
 
@@ -57,9 +57,9 @@ def unlike_first(
     label: str, index: int, shape: tuple[int, ...], first: tuple[int, ...]
 ) -> InputError:
     """Return the error of a frame (a stack's page) whose size is not the first's."""
+    unlike = f"{label}: frame {index} is {_sized(shape)}, unlike the first, {_sized(first)}"
     return InputError(
-        f"{label}: frame {index} is {_sized(shape)}, unlike the "
-        f"first, {_sized(first)}; --frame {index} takes it alone"
+        Message("{unlike}; {frame} {index} takes it alone", unlike=unlike, index=index)
     )
 
 
@@ -140,9 +140,10 @@ def _check_array(
     count = math.prod(shape)
     if too_many(shape, max_pixels):
         raise InputError(
-            f"{label}: {count} values is over the limit of {4 * max_pixels} (4 x --max-pixels; "
-            f"--tile N filters a {kind} of any size in tiles)"
-        )
+            Message("{label}: {count} values is over the limit of {limit} (4 x {max_pixels}; "
+                    "{tile} N filters a {kind} of any size in tiles)",
+                    label=label, count=count, limit=4 * max_pixels, kind=kind)
+        )  # fmt: skip
     return count
 
 
@@ -155,10 +156,10 @@ def read_whole(source: Path | bytes, layout: Layout, label: str, max_pixels: int
     pixels = layout.width * layout.height * layout.frames
     if pixels > max_pixels:
         raise InputError(
-            f"{label}: {layout.frames} pictures of {layout.width}x{layout.height} are "
-            f"{pixels} pixels, decoded together, over the "
-            f"limit of {max_pixels} (raise it with --max-pixels)"
-        )
+            Message("{said} (raise it with {max_pixels})", said=f"{label}: {layout.frames} "
+                    f"pictures of {layout.width}x{layout.height} are {pixels} pixels, decoded "
+                    f"together, over the limit of {max_pixels}")
+        )  # fmt: skip
     size = len(source) if isinstance(source, bytes) else source.stat().st_size
     most = 2 * layout.size + METADATA_BYTES
     if size > most:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convcli.choices import FORMAT_ALIASES, READ_ONLY, FileFormat, suggestion
-from convcli.errors import UsageError
+from convcli.errors import Message, UsageError
 
 NPY_MAGIC = b"\x93NUMPY"
 ARRAYS = (FileFormat.NPY, FileFormat.ZARR)  # bare arrays of any shape, not images
@@ -152,9 +152,8 @@ def written_as_note(suffixes: set[str]) -> str | None:
     )
     if not said:
         return None
-    return (
-        f"convcli does not write every format it reads: wrote {', '.join(said)} (--format chooses)"
-    )
+    return Message("convcli does not write every format it reads: wrote {formats} ({format} "
+                   "chooses)", formats=", ".join(said))  # fmt: skip
 
 
 # What a file starts with -> the format it is. Only these are ever decoded.

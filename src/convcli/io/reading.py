@@ -24,7 +24,7 @@ from PIL import Image, UnidentifiedImageError
 
 from convcli import extras
 from convcli.choices import FileFormat
-from convcli.errors import InputError
+from convcli.errors import InputError, Message
 from convcli.io.checks import (
     check_frame,
     check_size,
@@ -91,7 +91,8 @@ def read_image(
     with _reading(label) as warned:
         if not isinstance(source, bytes) and is_zarr_store(source):
             zarr_layout(source, label, max_pixels)  # says what is wrong with it, if anything
-            raise InputError(f"{label}: a Zarr array is read in tiles: give --tile N")
+            raise InputError(Message("{label}: a Zarr array is read in tiles: give {tile} N",
+                                     label=label))  # fmt: skip
         kind, head = _sniff(source, label)
         if kind == FileFormat.NPY:
             npy_layout(source, label, max_pixels)

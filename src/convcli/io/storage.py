@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, TypeGuard, TypeVar
 
 from convcli import extras
-from convcli.errors import InputError, UsageError
+from convcli.errors import InputError, Message, UsageError
 
 if TYPE_CHECKING:
     from upath import UPath
@@ -124,7 +124,8 @@ def read_object(where: UPath, label: str, limit: int) -> bytes:
     where.fs.invalidate_cache(where.path)  # a worker's listing may be older than the object
     size = _stored(where, lambda: where.stat().st_size, label)
     if size > limit:
-        raise InputError(f"{label}: {size} bytes, more than a picture within --max-pixels takes")
+        raise InputError(Message("{label}: {size} bytes, more than a picture within "
+                                 "{max_pixels} takes", label=label, size=size))  # fmt: skip
     return _stored(where, where.read_bytes, label)
 
 

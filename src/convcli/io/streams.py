@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-from convcli.errors import InputError, reason
+from convcli.errors import InputError, Message, reason
 from convcli.io.formats import sniff_format
 
 _HEAD = 32
@@ -53,7 +53,8 @@ def read_stream(stream: BinaryIO, label: str, limit: int) -> bytes:
         raise InputError(f"{label} is {what}")
     rest = stream.read(limit + 1 - len(head))
     if len(head) + len(rest) > limit:
-        raise InputError(f"{label} holds more than {limit:,} bytes, the limit for --max-pixels")
+        raise InputError(Message("{label} holds more than {limit:,} bytes, the limit for "
+                                 "{max_pixels}", label=label, limit=limit))  # fmt: skip
     return head + rest
 
 

@@ -19,6 +19,7 @@ from convcli.errors import (
     ConvcliError,
     ExitCode,
     Interrupted,
+    Message,
     Signalled,
     last_signal,
     raise_signalled,
@@ -79,9 +80,13 @@ def _unreported(jobs: list[Job], settings: Settings, started: float) -> list[Rep
     _list_stores(jobs)
     # A worker may have finished one before the failure was reported: say so.
     return [
-        skipped_report(job, settings, "--fail-fast stopped the run; its output was written before")
+        skipped_report(
+            job, settings, Message("{fail_fast} stopped the run; its output was written before")
+        )
         if _written_since(job, started)
-        else skipped_report(job, settings, "not run: --fail-fast stopped at the first failure")
+        else skipped_report(
+            job, settings, Message("not run: {fail_fast} stopped at the first failure")
+        )
         for job in jobs
     ]
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convcli.errors import InputError, ParameterError, UsageError
+from convcli.errors import InputError, Message, ParameterError, UsageError
 from convcli.io.formats import OutputFormat
 from convcli.io.inputs import Input
 from convcli.io.picture import Header
@@ -91,7 +91,7 @@ def _prepare_job(
     except InputError:
         return None  # this input fails alone when it runs
     except UsageError as error:
-        raise UsageError(f"{job.label}: {error}") from None
+        raise UsageError(Message("{label}: {why}", label=job.label, why=error.said)) from None
     return planned
 
 
@@ -112,21 +112,26 @@ def _check_replace(
         written = None if shape is None else fmt.written_shape(shape)
         if header.format == fmt.name and written in (None, header.file_shape):
             return
-        raise UsageError(
+        raise _not_replaced(
             f"{target} exists, and its format ({header.format.upper()}) cannot say who made it: "
             f"it is not the {_shape(written)}{fmt.name.upper()} this run writes there, so convcli "
-            "did not make it; give the output another name (-o, --name) or move the file"
+            "did not make it"
         )
     if not made_by_convcli(header):
-        raise UsageError(
-            f"{target} exists and convcli did not make it; give the output another name "
-            "(-o, --name) or move the file"
-        )
+        raise _not_replaced(f"{target} exists and convcli did not make it")
     if header is not None and header.description != description:
-        raise UsageError(
-            f"{target} was made by convcli with other settings ({header.description}); "
-            "give the output another name (-o, --name) or remove it"
+        raise _not_replaced(
+            f"{target} was made by convcli with other settings ({header.description})", "remove it"
         )
+
+
+def _not_replaced(why: str, instead: str = "move the file") -> ParameterError:
+    """Refuse to replace a file, for ``why``: the output needs another name (``-o``, ``--name``)."""
+    return ParameterError(
+        Message("{why}; give the output another name ({output}, {template}) or {instead}",
+                why=why, instead=instead),
+        parameter="output",
+    )  # fmt: skip
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
@@ -175,15 +180,18 @@ def refuse_clashes(jobs: list[Job], settings: Settings, template: str | None) ->
             continue
         where = resolved(job.target)
         if where in sources or (job.source is not None and same_file(job.source, job.target)):
-            raise UsageError(
-                f"the output {job.target} of {job.label} is an input; choose another -o"
-            )
+            raise ParameterError(
+                Message("the output {target} of {label} is an input; choose another {output}",
+                        target=job.target, label=job.label),
+                parameter="output",
+            )  # fmt: skip
         if where in writers:
             first = writers[where]
             raise UsageError(
-                f"{first.label} and {job.label} would both write {job.target}; "
-                + _apart(jobs, settings, template, (first, job))
-            )
+                Message("{first} and {second} would both write {target}; {advice}",
+                        first=first.label, second=job.label, target=job.target,
+                        advice=_apart(jobs, settings, template, (first, job)))
+            )  # fmt: skip
         writers[where] = job
 
 
@@ -202,10 +210,11 @@ def _apart(
     for candidate in [with_stem, *with_parent]:
         targets = [_renamed(job, settings, candidate) for job in jobs if job.named and job.target]
         if candidate != given and len(set(targets)) == len(targets):
-            return f"give every output its own name with --name '{candidate}'"
+            return Message("give every output its own name with {template} '{given}'",
+                           given=candidate)  # fmt: skip
     suffixes = {job.source.suffix for job in clash if job.source is not None}
-    instead = " or leave out --format" if settings.format and len(suffixes) > 1 else ""
-    return f"run them separately, into different -o folders{instead}"
+    instead = " or leave out {format}" if settings.format and len(suffixes) > 1 else ""
+    return Message("run them separately, into different {output} folders" + instead)
 
 
 def _renamed(job: Job, settings: Settings, template: str) -> Location:
@@ -260,10 +269,11 @@ def check_bank(
             )
         seen[tag] = index + 1
     if template is not None and not {"kernel", "tag"} & set(template_fields(template)):
-        raise UsageError(
-            f"--bank: --name {template!r} leaves the kernel out, so every kernel's output "
-            "would have one name; put {kernel} or {tag} in it"
-        )
+        raise ParameterError(
+            Message("{bank}: {template} {given!r} leaves the kernel out, so every kernel's "
+                    "output would have one name; put {{kernel}} or {{tag}} in it", given=template),
+            parameter="bank",
+        )  # fmt: skip
     if "-" in arguments:
         raise ParameterError(
             "bank names each output after its input, and standard input has no name; "
@@ -271,12 +281,16 @@ def check_bank(
             parameter="bank",
         )
     if output == "-":
-        raise UsageError(
-            "--bank writes one file per kernel: they cannot all go to standard output; "
-            "give -o FOLDER/"
-        )
+        raise ParameterError(
+            Message("{bank} writes one file per kernel: they cannot all go to standard output; "
+                    "give {output} FOLDER/"),
+            parameter="bank",
+        )  # fmt: skip
     if tile is not None:
-        raise UsageError("--bank does not take --tile: filter a huge array one kernel at a time")
+        raise ParameterError(
+            Message("{bank} does not take {tile}: filter a huge array one kernel at a time"),
+            parameter="bank",
+        )
 
 
 def check_sheet(sheet: Path, jobs: list[Job]) -> None:
@@ -286,11 +300,14 @@ def check_sheet(sheet: Path, jobs: list[Job]) -> None:
     """
     tiles = sum(job.kernel is not None for job in jobs) + sum(job.kernel == 0 for job in jobs)
     if tiles > MAX_MONTAGE_TILES:
-        raise UsageError(
-            f"--montage: {tiles} tiles (each input and each response), over the "
-            f"{MAX_MONTAGE_TILES} a sheet holds; give fewer inputs or kernels"
+        raise ParameterError(
+            f"sheet: {tiles} tiles (each input and each response), over the "
+            f"{MAX_MONTAGE_TILES} a sheet holds; give fewer inputs or kernels",
+            parameter="sheet",
         )
     for job in jobs:
         for where in (job.source, job.target):
             if where is not None and same_file(where, sheet):
-                raise UsageError(f"--montage {sheet} is also an input or an output; name another")
+                raise ParameterError(
+                    f"sheet {sheet} is also an input or an output; name another", parameter="sheet"
+                )

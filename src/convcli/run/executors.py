@@ -15,7 +15,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from convcli.errors import UsageError
+from convcli.errors import Message, UsageError
 from convcli.report import Report
 from convcli.run.job import DIED, TiledRunner, failed_report, run_job
 from convcli.run.model import Job, RunOptions, Settings
@@ -153,4 +153,6 @@ def _work(job: Job) -> Report:
     try:
         return run_job(job, settings, options)
     except UsageError as error:  # cannot happen after check_jobs, but never lose an input
-        return failed_report(job, settings, f"{job.label}: {error}")
+        return failed_report(
+            job, settings, Message("{label}: {why}", label=job.label, why=error.said)
+        )

@@ -33,7 +33,7 @@ def read_special_files(specials: list[Input], max_pixels: int) -> dict[Location,
                     item.path, item.label, STDIN_BYTES_PER_PIXEL * max_pixels
                 )
             except InputError as error:
-                contents[item.path] = str(error)
+                contents[item.path] = error.said
     return contents
 
 

@@ -53,7 +53,7 @@ def run_job(
     except UsageError:
         raise
     except (InputError, MemoryError) as error:
-        message = str(error) if isinstance(error, InputError) else f"{job.label}: out of memory"
+        message = error.said if isinstance(error, InputError) else f"{job.label}: out of memory"
         return failed_report(job, settings, message)
 
 

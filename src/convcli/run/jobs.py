@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convcli.errors import InputError, UsageError
+from convcli.errors import InputError, Message, ParameterError, UsageError
 from convcli.io.formats import output_format, written_suffix
 from convcli.io.inputs import IMAGE_SUFFIXES, Input
 from convcli.io.storage import exists, is_zarr_store, location
@@ -41,23 +41,29 @@ def output_folder(output: str | None, several: bool, bank: bool = False) -> Loca
     here = isinstance(path, Path)
     folder = isinstance(path, Path) and path.is_dir() and not is_zarr_store(path)
     if folder or output.endswith(("/", os.sep)) or several or bank:
-        why = "--bank writes one output per kernel" if bank else "there are several inputs"
+        why = Message("{bank} writes one output per kernel") if bank else "there are several inputs"
         if here and path.exists() and not path.is_dir():
-            raise UsageError(f"-o {output} is a file, but {why}: -o must name a folder")
+            raise _refused("{output} {given} is a file, but {why}: {output} must name a folder",
+                           given=output, why=why)  # fmt: skip
         new = not here or not path.exists()
         if new and path.suffix.lower() in IMAGE_SUFFIXES:  # surely meant as a file
-            instead = "; --name TEMPLATE names the files in it" if bank else " or give one input"
-            raise UsageError(
-                f"-o {output} names a file, but {why}; name a folder "
-                f"(-o {path.with_suffix('')}/){instead}"
+            instead = (
+                "; {template} TEMPLATE names the files in it" if bank else " or give one input"
             )
+            raise _refused("{output} {given} names a file, but {why}; name a folder "
+                           "({output} {folder}/)" + instead,
+                           given=output, why=why, folder=path.with_suffix(""))  # fmt: skip
         return path
     if here and not path.parent.is_dir():  # a typo in a folder name is not made into folders
-        raise UsageError(
-            f"-o {output}: the folder {path.parent} does not exist; create it, or end -o "
-            "with / to have convcli make a folder"
-        )
+        raise _refused("{output} {given}: the folder {parent} does not exist; create it, or end "
+                       "{output} with / to have convcli make a folder",
+                       given=output, parent=path.parent)  # fmt: skip
     return None
+
+
+def _refused(template: str, **values: object) -> ParameterError:
+    """Refuse an output (``-o``): ``template`` and ``values`` make a :class:`Message`."""
+    return ParameterError(Message(template, **values), parameter="output")
 
 
 def name_jobs(
@@ -143,11 +149,13 @@ def _not_an_image(item: Input) -> str:
     try:
         read_header(item.path, item.label, TILED)
     except InputError as error:
-        return str(error)
+        return error.said
     suffix = item.path.suffix
     if not suffix:
-        raise UsageError(f"{item.label} has no suffix to give its output; give --format")
-    raise UsageError(f"{item.label}: {suffix!r} is no format convcli writes; give --format")
+        raise ParameterError(Message("{label} has no suffix to give its output; give {format}",
+                                     label=item.label), parameter="format")  # fmt: skip
+    raise ParameterError(Message("{label}: {suffix!r} is no format convcli writes; give {format}",
+                                 label=item.label, suffix=suffix), parameter="format")  # fmt: skip
 
 
 def _named_job(
@@ -162,7 +170,7 @@ def _named_job(
     if output == "-" or (item.path is None and output is None):
         return Job(item.label, item.path, None, forced)
     if item.path is None and folder is not None:
-        raise UsageError("standard input has no name to put in a folder; use -o FILE")
+        raise _refused("standard input has no name to put in a folder; use {output} FILE")
     target: Location
     named = folder is not None or output is None
     if named:
@@ -177,8 +185,7 @@ def _named_job(
         assert output is not None
         target = location(output)
     if not (forced or target.suffix):  # a named output's suffix is known: _no_format_to_take
-        raise UsageError(
-            f"-o {output} has no suffix to tell the format: end it with / to "
-            "write into a folder, or add one (.png, .tif, ...), or give --format"
-        )
+        raise _refused("{output} {given} has no suffix to tell the format: end it with / to "
+                       "write into a folder, or add one (.png, .tif, ...), or give {format}",
+                       given=output)  # fmt: skip
     return Job(item.label, item.path, target, forced or output_format(target.suffix), named=named)

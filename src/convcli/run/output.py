@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from convcli._version import __version__
 from convcli.choices import Depth, Range
-from convcli.errors import cannot_write
+from convcli.errors import Message, cannot_write
 from convcli.io.atomic import write_atomically
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import HOLDS, Metadata, fit_metadata
@@ -37,9 +37,9 @@ def tell_losses(report: Report, picture: Picture, planned: InputPlan, settings: 
     """Note, once per run, what the output format could not keep of the input."""
     if settings.frame is None and picture.frames > 1 and not planned.format.frames:
         report.once_notes.append(
-            f"{planned.format.name} holds one frame: wrote the first of each animation or "
-            "stack; --frame N writes another"
-        )
+            Message("{kind} holds one frame: wrote the first of each animation or stack; "
+                    "{frame} N writes another", kind=planned.format.name)
+        )  # fmt: skip
     if cut_to_8_bits(picture, planned.depth, settings):
         kind = depth_name(picture.white)
         report.once_notes.append(

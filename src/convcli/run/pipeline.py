@@ -22,7 +22,7 @@ from convcli.catalog.kernel import Kernel
 from convcli.choices import Depth, Range
 from convcli.colormaps import colorize
 from convcli.engine import Geometry, convolve_bands
-from convcli.errors import InputError
+from convcli.errors import InputError, Message
 from convcli.io.colour import as_rgb, luminance
 from convcli.io.formats import OutputFormat, default_output
 from convcli.io.metadata import Metadata
@@ -165,7 +165,7 @@ def render(
     try:
         planned = prepare_input(picture.header, settings, fmt, max_pixels)
     except InputError as error:
-        raise InputError(f"{label}: {error}") from None
+        raise InputError(Message("{label}: {why}", label=label, why=error.said)) from None
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
     report.range = planned.range
     if dry_run:
@@ -228,18 +228,18 @@ def clip_note(
     float output holds any value: ``--range raw`` keeps them as they are.
     """
     where = "standard output" if report.output == "-" else report.output
+    values = f"{report.input} with {report.kernel} -> {where}: {share:.0%} of the values"
     if floating:
-        return (
-            f"{report.input} with {report.kernel} -> {where}: {share:.0%} of the values "
-            "fell outside 0 to 1 and were clipped; --range raw keeps them"
+        return Message(
+            "{values} fell outside 0 to 1 and were clipped; {range} raw keeps them", values=values
         )
     how = reach([(kernel.matrices, kernel.bias) for kernel in kernels])
     *others, last = ranges_that_help(mode, how)
     helps = f"{', '.join(others)} or {last}" if others else last
-    return (
-        f"{report.input} with {report.kernel} -> {where}: {share:.0%} of the values were "
-        f"clipped (range {mode}){_why_clipped(mode, how)}; --range {helps} shows them"
-    )
+    return Message(
+        "{values} were clipped (range {mode}){why}; {range} {helps} shows them",
+        values=values, mode=mode, why=_why_clipped(mode, how), helps=helps,
+    )  # fmt: skip
 
 
 def _why_clipped(mode: Range, how: Reach) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convcli.errors import ParameterError, UsageError, reason
+from convcli.errors import Message, ParameterError, UsageError, reason
 from convcli.io.formats import written_as_note, written_suffix
 from convcli.io.inputs import Input, find_inputs
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
@@ -93,8 +93,8 @@ def plan_run(
     folder = output_folder(output, several, bank)
     if template is not None and output not in (None, "-") and folder is None:
         raise ParameterError(
-            "name names outputs in a folder or beside their inputs, not one output file",
-            parameter="name",
+            "template names outputs in a folder or beside their inputs, not one output file",
+            parameter="template",
         )
     found = _find(arguments, output, folder, recursive)
     contents = read_special_files(_specials(found, output), max_pixels)
@@ -125,9 +125,14 @@ def _find(
     found = find_inputs(arguments, recursive=recursive, exclude=folder)
     listed = next((item for item in found if item.in_folder and is_remote(item.path)), None)
     if output is None and listed is not None:
-        raise UsageError(
-            f"give -o for the outputs of a folder in a store (as {listed.label}'s): convcli reads "
-            "no object while planning, so it could not tell its outputs there from inputs"
+        raise ParameterError(
+            Message(
+                "give {output} for the outputs of a folder in a store (as {label}'s): convcli "
+                "reads no object while planning, so it could not tell its outputs there from "
+                "inputs",
+                label=listed.label,
+            ),
+            parameter="output",
         )
     if is_remote(folder):
         list_ahead(folder)  # whether each output exists, for millions, in one listing
@@ -138,9 +143,13 @@ def _specials(found: list[Input], output: str | None) -> list[Input]:
     """Return the named pipes and devices among the inputs; refused without -o."""
     specials = [item for item in found if isinstance(item.path, Path) and is_special(item.path)]
     if output is None and specials:  # refused before the pipe is read
-        raise UsageError(
-            f"{specials[0].label} is a pipe or a device: there is no folder beside it to "
-            "write into; use -o FILE, -o FOLDER/ or -o -"
+        raise ParameterError(
+            Message(
+                "{label} is a pipe or a device: there is no folder beside it to write into; "
+                "use {output} FILE, {output} FOLDER/ or {output} -",
+                label=specials[0].label,
+            ),
+            parameter="output",
         )
     return specials
 
@@ -160,7 +169,11 @@ def _notes(
                      "its format cannot say who made it; name a file to filter it)")  # fmt: skip
     notes += _written_as(jobs)
     return notes + [
-        f"{job.label}: over --max-pixels, so filtered in tiles of {job.tile} (as with --tile)"
+        Message(
+            "{label}: over {max_pixels}, so filtered in tiles of {side} (as with {tile})",
+            label=job.label,
+            side=job.tile,
+        )
         for job in jobs
         if job.tile is not None and tile is None
     ]

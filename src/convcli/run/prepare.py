@@ -21,7 +21,7 @@ from convcli.engine import (
     padded_reads,
     resolve_geometry,
 )
-from convcli.errors import InputError, ParameterError, UsageError
+from convcli.errors import InputError, Message, ParameterError, UsageError
 from convcli.io.formats import OutputFormat, default_output
 from convcli.io.picture import Header
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
@@ -133,19 +133,26 @@ def check_size(name: str, geometry: Geometry, method: Method, max_pixels: int) -
     if pixels > max_pixels:
         size = "x".join(map(str, spatial))
         axes = AXES.get(len(spatial), "axes")
-        raise UsageError(
+        raise _over_the_limit(
             f"{name}: the output would be {size} ({axes}) = {pixels:,} points "
-            f"(padding {_sides(geometry)}), over the limit of {max_pixels:,}; "
-            "use less padding, or raise --max-pixels"
+            f"(padding {_sides(geometry)}), over the limit of {max_pixels:,}"
         )
     total, _ = padded_reads(geometry, method)
     if total > 8 * max_pixels:
-        raise UsageError(
+        raise _over_the_limit(
             f"{name}: the padded input would hold {total:,} values to read (padding "
             f"{_sides(geometry)}, stride {','.join(map(str, geometry.stride))}), over the "
-            f"limit of {8 * max_pixels:,} (8 x --max-pixels); use less padding, "
-            "or raise --max-pixels"
+            f"limit of {8 * max_pixels:,}",
+            " (8 x {max_pixels})",
         )
+
+
+def _over_the_limit(why: str, limit: str = "") -> ParameterError:
+    """Refuse what passes the limit (``--max-pixels``): ``why``, then ``limit`` (a template)."""
+    return ParameterError(
+        Message("{why}" + limit + "; use less padding, or raise {max_pixels}", why=why),
+        parameter="max_pixels",
+    )
 
 
 def _sides(geometry: Geometry) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from convcli import extras
 from convcli.choices import FORMAT_ALIASES, FileFormat
-from convcli.errors import ConvcliError, ParameterError, UsageError
+from convcli.errors import ConvcliError, Message, ParameterError
 from convcli.io.checks import too_many
 from convcli.io.formats import output_format
 from convcli.io.picture import Header
@@ -52,7 +52,7 @@ def mark_tiled(
     """
     if tile is not None:
         if settings.gray or settings.colormap:
-            raise UsageError("--tile does not take --gray or --colormap")
+            raise _refused("{tile} does not take {gray} or {colormap}")
         return [_as_tiled(job, headers.get(job.source), tile) for job in jobs]
     for job in jobs:
         _refuse_whole_zarr(job, headers.get(job.source))
@@ -105,8 +105,8 @@ def _as_tiled(job: Job, header: Header | None, tile: int) -> Job:
                              parameter="tile", context=f"{job.label}: ")  # fmt: skip
     fmt = job.format or (output_format(job.target.suffix) if job.target else None)
     if fmt is None or fmt.name not in TILEABLE:
-        raise UsageError("--tile writes .npy, TIFF or Zarr outputs: give -o NAME.npy, NAME.tif "
-                         "or NAME.zarr, a folder, or --format")  # fmt: skip
+        raise _refused("{tile} writes .npy, TIFF or Zarr outputs: give {output} NAME.npy, "
+                       "NAME.tif or NAME.zarr, a folder, or {format}")  # fmt: skip
     if is_remote(job.target) and fmt.name != FileFormat.ZARR:
         raise ParameterError("tile writes Zarr arrays to a store; a .npy or TIFF output must "
                              "be a file", parameter="tile")  # fmt: skip
@@ -114,8 +114,10 @@ def _as_tiled(job: Job, header: Header | None, tile: int) -> Job:
         raise ParameterError(f"tile {tile}: a TIFF's tiles are a multiple of 16 samples a side",
                              parameter="tile")  # fmt: skip
     if fmt.name == FileFormat.ZARR and job.target is not None and exists(job.target):
-        raise UsageError(f"{job.target} exists: a Zarr array is never written over another; "
-                         "remove it, or give another -o or --skip-existing")  # fmt: skip
+        raise ParameterError(Message("{target} exists: a Zarr array is never written over "
+                                     "another; remove it, or give another {output} or "
+                                     "{skip_existing}", target=job.target),
+                             parameter="output")  # fmt: skip
     return replace(job, tile=tile)
 
 
@@ -125,7 +127,8 @@ def _refuse_whole_zarr(job: Job, header: Header | None) -> None:
         header and header.format,
         job.format and job.format.name,
     ):
-        raise UsageError(f"{job.label}: a Zarr array is read and written in tiles: give --tile N")
+        raise _refused("{label}: a Zarr array is read and written in tiles: give {tile} N",
+                       label=job.label)  # fmt: skip
 
 
 def check_tile(planned: InputPlan, tile: int, max_pixels: int) -> None:
@@ -133,10 +136,16 @@ def check_tile(planned: InputPlan, tile: int, max_pixels: int) -> None:
     for stage in planned.stages:
         values = tile_window(stage, tile)
         if values > 8 * max_pixels:
-            raise UsageError(
-                f"--tile {tile}: a tile of {stage.kernel.name} reads {values} values, "
-                f"over the limit of {8 * max_pixels} (8 x --max-pixels); choose a smaller tile"
-            )
+            raise _refused(
+                "{tile} {side}: a tile of {kernel} reads {values} values, over the limit of "
+                "{limit} (8 x {max_pixels}); choose a smaller tile",
+                side=tile, kernel=stage.kernel.name, values=values, limit=8 * max_pixels,
+            )  # fmt: skip
+
+
+def _refused(template: str, **values: object) -> ParameterError:
+    """Refuse a tiled run (``--tile``): ``template`` and ``values`` make a :class:`Message`."""
+    return ParameterError(Message(template, **values), parameter="tile")
 
 
 def tile_window(stage: Stage, tile: int) -> int:
