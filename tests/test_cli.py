@@ -579,3 +579,23 @@ def test_a_message_names_parameters_and_the_command_line_words_them_as_options()
     assert again.worded(option) == "a{b}.png: -o '{stem}' and --montage (-k, --pad-mode, --name)"
     refused = ParameterError("stride {x} must be >= 1", parameter="stride", hint="say 1")
     assert refused.about("a.png").worded(option) == "a.png: --stride {x} must be >= 1; say 1"
+
+
+def test_an_output_suffix_and_format_that_disagree_are_refused(camera, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    # ImageMagick's PNG:out.tif writes a PNG named .tif; convcli refuses to mislabel a file.
+    result = run("apply", str(camera), "-k", "box", "-o", str(out / "out.tif"), "--format", "png")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"convcli: error: -o {out / 'out.tif'} ends in .tif but --format asks for png: "
+        "leave out one, or make them agree\n"
+    )
+    assert list(out.iterdir()) == []
+    for name, fmt, written in (("a.jpeg", "jpg", "JPEG"), ("a.dat", "png", "PNG")):
+        result = run(
+            "apply", str(camera), "-k", "box", "-o", str(out / name), "--format", fmt, "-q"
+        )
+        assert result.exit_code == 0, result.stderr
+        with Image.open(out / name) as image:
+            assert image.format == written

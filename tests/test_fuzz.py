@@ -439,7 +439,7 @@ def test_a_float_alpha_past_0_to_1_or_nan_is_written_at_its_nearest_end(folder):
     tifffile.imwrite(buffer, rgba, photometric="rgb", extrasamples=[2])
     result = apply_to_bytes(buffer.getvalue(), folder, "in.tif", ["--format", "png"])
     assert result.exit_code == 0
-    with Image.open(folder / "out.tif") as image:  # named by -o, written as --format says
+    with Image.open(folder / "out.png") as image:
         assert (image.format, image.mode) == ("PNG", "RGBA")
         alpha = np.asarray(image)[0, :, 3]
     np.testing.assert_array_equal(alpha, [255, 0, 0, 255, round(0.25 * 255)])

@@ -84,7 +84,9 @@ def apply_to_bytes(content: bytes, folder: Path, name: str, options: list[str]) 
     fresh_folder(folder)
     source = folder / name
     source.write_bytes(content)
-    args = ["apply", str(source), "-k", "box", "-o", str(folder / f"out{source.suffix}"),
+    given = options.index("--format") + 1 if "--format" in options else None
+    suffix = f".{options[given]}" if given else source.suffix  # -o and --format must agree
+    args = ["apply", str(source), "-k", "box", "-o", str(folder / f"out{suffix}"),
             "-j", "1", "-q", "--max-pixels", FUZZ_MAX_PIXELS, *options]  # fmt: skip
     return run_and_check(args, folder)
 

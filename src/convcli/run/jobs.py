@@ -17,6 +17,7 @@ from convcli.run.model import Job, Settings, one_kernel
 from convcli.run.tiling import TILED
 
 if TYPE_CHECKING:
+    from convcli.io.formats import OutputFormat
     from convcli.io.storage import Location
 
 
@@ -184,8 +185,27 @@ def _named_job(
     else:
         assert output is not None
         target = location(output)
+    if forced and not named:
+        _check_suffix_agrees(target, forced, output)
     if not (forced or target.suffix):  # a named output's suffix is known: _no_format_to_take
         raise _refused("{output} {given} has no suffix to tell the format: end it with / to "
                        "write into a folder, or add one (.png, .tif, ...), or give {format}",
                        given=output)  # fmt: skip
     return Job(item.label, item.path, target, forced or output_format(target.suffix), named=named)
+
+
+def _check_suffix_agrees(target: Location, forced: OutputFormat, output: str | None) -> None:
+    """Refuse an output whose suffix names another format than the one asked for.
+
+    A suffix that names no format (``result.dat``) takes the format asked for.
+    """
+    try:
+        named = output_format(target.suffix) if target.suffix else None
+    except UsageError:
+        return
+    if named is not None and named.name != forced.name:
+        raise _refused(
+            "{output} {given} ends in {suffix} but {format} asks for {asked}: "
+            "leave out one, or make them agree",
+            given=output, suffix=target.suffix, asked=forced.name,
+        )  # fmt: skip
