@@ -328,7 +328,7 @@ class BankSheet:
         mapped = f"file: range {report.range}" if self.heat else f"range {report.range}"
         if self.heat:
             heat = report.heat_tile
-            if heat is None:  # filtered in tiles: no values came back
+            if heat is None:  # no values came back with the report
                 return Tile([name, "cannot be read"])
             values, shown = _heat_tile(heat)
             return Tile([name, shown, mapped], values=values, peak=heat.peak)
