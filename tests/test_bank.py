@@ -377,6 +377,25 @@ def test_reduced_heat_maps_keep_each_blocks_strongest_value_and_its_sign(tmp_pat
     assert find(sheet, label("300x202, shown at 1/2 (strongest)"))
 
 
+def test_heat_maps_come_from_the_jobs_the_same_from_worker_processes(tmp_path):
+    # The values are reduced where each job runs and come back with its report:
+    # run here (-j 1) or in two worker processes, the sheets are the same bytes.
+    sources = [str(small(tmp_path / f"{n}.png", (300, 202), seed=n)) for n in (1, 2)]
+    sheets = []
+    for jobs in ("1", "2"):
+        sheet = tmp_path / f"sheet{jobs}.png"
+        done = run("apply", *sources, *kernels("sobel-x", "log:sigma=2"), "--bank",
+                   "--colormap", "viridis", "--montage", str(sheet), "--montage-scale",
+                   "shared", "-o", str(tmp_path / f"out{jobs}"), "-j", jobs, "--json")  # fmt: skip
+        assert done.exit_code == 0, done.stderr
+        records = [json.loads(line) for line in done.stdout.splitlines()]
+        assert len(records) == 4
+        assert all("heat_tile" not in record for record in records)  # the tile is no record's
+        sheets.append(sheet.read_bytes())
+    assert sheets[0] == sheets[1]
+    assert find(read(tmp_path / "sheet1.png"), label("300x202, shown at 1/2 (strongest)"))
+
+
 def test_raw_float_outputs_are_shown_rescaled_and_the_label_says_from_what(tmp_path):
     source = tmp_path / "g.png"  # 10 to 137: unlike its rescaled responses
     Image.fromarray(read(small(source, (60, 100), seed=6)) // 2 + 10).save(source)

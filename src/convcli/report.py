@@ -11,11 +11,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convcli.engine import Geometry
 from convcli.errors import ParameterError, worded
 from convcli.io.atomic import write_atomically
+
+if TYPE_CHECKING:
+    from convcli.heat import HeatTile
 
 RECORD_KEYS = (
     "input", "output", "status", "kernel", "input_shape", "kernel_shape", "padding",
@@ -64,6 +67,7 @@ class Report:
     notes: list[str] = field(default_factory=list)  # for stderr, not for the record
     clip_note: str | None = None  # told once per run, not once per input
     once_notes: list[str] = field(default_factory=list)  # the same text told once per run
+    heat_tile: HeatTile | None = None  # the response reduced, for a contact sheet; not recorded
 
     def word(self, option: Callable[[str], str]) -> None:
         """Name the parameters its error and notes name with ``option`` (the command line's)."""

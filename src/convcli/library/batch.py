@@ -15,6 +15,7 @@ import functools
 import os
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,12 +70,15 @@ def run(
 ) -> list[Report]:
     """Run the batch on the executor its jobs call for; ``on_report`` and the sheet see each report.
 
-    ``label`` shows an input's name on the sheet.
+    ``label`` shows an input's name on the sheet. A sheet of heat maps has
+    each job reduce its values where it runs, into its report.
     """
     from convcli.distributed.executors import executor_for  # Dask itself only if asked for
     from convcli.run.batch import run_batch
 
-    each = _each(on_report, _fed(drawing, planned.jobs, settings, options, label))
+    if drawing is not None and drawing.heat:
+        options = replace(options, heat_tiles=True)
+    each = _each(on_report, _fed(drawing, planned.jobs, options, label))
     executor = executor_for(planned.jobs, options, client)
     return run_batch(planned.jobs, settings, options, executor, each)
 
@@ -107,7 +111,6 @@ def sheet_drawing(
 def _fed(
     drawing: BankSheet | None,
     jobs: list[Job],
-    settings: Settings,
     options: RunOptions,
     label: Callable[[str], str],
 ) -> OnReport | None:
@@ -123,8 +126,7 @@ def _fed(
         job = next(pending)
         if job.kernel is not None:  # an input that is no image, or missing, has no tile
             source = functools.partial(job_source, job, options)
-            response = Response(job.kernel, label(job.label), job.settings_for(settings), source,
-                                job.target)  # fmt: skip
+            response = Response(job.kernel, label(job.label), source, job.target)
             drawing.add(response, report)
 
     return add

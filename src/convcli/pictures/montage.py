@@ -7,8 +7,9 @@ both (``ImageDraw`` and the font of :mod:`convcli.pictures.draw`); they are
 written atomically, in the format their suffix names.
 
 A sheet is built while the bank runs: each response is read back once it is
-written and reduced to its tile at once, so only the tiles are kept, never
-every full-size response.
+written and reduced to its tile at once (a heat map's values come with its
+report, reduced where the job ran: :mod:`convcli.heat`), so only the tiles
+are kept, never every full-size response.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +27,12 @@ from PIL import Image, ImageDraw, PngImagePlugin
 
 from convcli._version import __version__
 from convcli.catalog.kernel import Kernel
-from convcli.choices import Colormap, FileFormat, MontageScale, Range
+from convcli.choices import Colormap, MontageScale
 from convcli.colormaps import lookup_table
 from convcli.errors import ConvcliError, ParameterError, cannot_write
+from convcli.heat import HeatTile, reduction
 from convcli.io.atomic import write_atomically
 from convcli.io.colour import as_rgb
-from convcli.io.formats import output_format
 from convcli.io.metadata import SOFTWARE
 from convcli.io.picture import Picture
 from convcli.io.reading import read_image
@@ -41,7 +42,6 @@ from convcli.limits import MAX_KERNEL_PICTURE, MONTAGE_TILE
 from convcli.pictures.draw import Font, fitted, font, heat_map
 from convcli.report import Report
 from convcli.run.model import Settings
-from convcli.run.pipeline import process
 
 if TYPE_CHECKING:
     from convcli.io.storage import Location
@@ -279,7 +279,6 @@ class Response:
 
     kernel: int  # which of the run's kernels made it: the tiles of an input start at 0
     label: str  # the input, as the run names it
-    settings: Settings  # what made it: the run's settings with that one kernel
     source: Callable[[], Path | bytes]  # reads the input (a file, or an object's bytes)
     target: Location | None  # the output, as written
 
@@ -291,8 +290,9 @@ class BankSheet:
     wrapping after :data:`COLUMNS` tiles. A response is its output as written
     (read back and reduced: its range and colormap, as the file has them),
     labelled with its range; with a scale asked for (``--montage-scale``),
-    its values as a heat map instead, on a scale of its own or one shared by
-    every map of the sheet.
+    its values as a heat map instead (its report's ``heat_tile``: the run's
+    options must ask for it, ``heat_tiles``), on a scale of its own or one
+    shared by every map of the sheet.
     """
 
     def __init__(
@@ -300,7 +300,7 @@ class BankSheet:
     ) -> None:
         self._request, self._specs, self._max_pixels = request, specs, max_pixels
         self._colormap, self._scale = settings.colormap, request.scale
-        self._heat = request.scale is not None  # the values, not the files (needs a colormap)
+        self.heat = request.scale is not None  # the values, not the files (needs a colormap)
         self._frame = settings.frame or 0
         self._kernels = len(settings.kernels)
         self._rows: list[list[Tile]] = []
@@ -325,16 +325,14 @@ class BankSheet:
         name = self._specs[response.kernel]
         if report.status == "error":
             return Tile([name, "failed"])
-        mapped = f"file: range {report.range}" if self._heat else f"range {report.range}"
+        mapped = f"file: range {report.range}" if self.heat else f"range {report.range}"
+        if self.heat:
+            heat = report.heat_tile
+            if heat is None:  # no values came back with the report
+                return Tile([name, "cannot be read"])
+            values, shown = _heat_tile(heat)
+            return Tile([name, shown, mapped], values=values, peak=heat.peak)
         try:
-            if self._heat:
-                values = self._values(response)
-                if values.ndim != 2:
-                    raise NotAPicture(f"a {values.ndim}-D response")
-                finite = values[np.isfinite(values)]
-                peak = float(np.abs(finite).max()) if finite.size else 0.0
-                reduced, shown = _to_tile(values.astype(np.float32, copy=False))
-                return Tile([name, shown, mapped], values=reduced, peak=peak)
             assert response.target is not None
             where = response.target
             picture = read_image(self._read(where), str(where), self._max_pixels)
@@ -345,17 +343,6 @@ class BankSheet:
             return Tile([name, str(error)])
         except (ConvcliError, MemoryError):
             return Tile([name, "cannot be read"])
-
-    def _values(self, response: Response) -> npt.NDArray[np.float32]:
-        """Filter the input again for the response's values (its file holds colours)."""
-        settings = replace(response.settings, range=Range.RAW, colormap=None, format=None,
-                           gray=True, compress_level=None)  # fmt: skip
-        buffer = io.BytesIO()
-        process(response.source(), buffer, settings, label=response.label,
-                fmt=output_format(FileFormat.NPY), max_pixels=self._max_pixels)  # fmt: skip
-        buffer.seek(0)
-        values: npt.NDArray[np.float32] = np.load(buffer, allow_pickle=False)
-        return values
 
     def _read(self, where: Location) -> Path | bytes:
         if isinstance(where, Path):
@@ -387,7 +374,7 @@ class BankSheet:
             f"tiles of {SMALLEST} to {MONTAGE_TILE} px: larger images are shown reduced (1/N: "
             f"each pixel the mean of {BLOCK}), smaller ones enlarged (Nx: each pixel {BLOCK})",
         ]
-        if not self._heat:
+        if not self.heat:
             coloured = f", in {self._colormap}'s colours" if self._colormap else ""
             lines.append(f"responses as their files hold them: each in its range{coloured}")
         else:
@@ -449,39 +436,41 @@ def _as_rgb8(picture: Picture) -> tuple[RGB, str | None]:
     return rgb, rescaled
 
 
-def _to_tile(array: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], str]:
-    """Fit a picture (8-bit RGB) or a heat map's values (float32) to a tile; say how.
+def _to_tile(rgb: RGB) -> tuple[RGB, str]:
+    """Fit a picture (8-bit RGB) to a tile; say how.
 
-    Over ``MONTAGE_TILE`` pixels a side it is reduced: a picture's pixel is
-    the mean of N x N, as any picture is made smaller; a heat map's is the
-    strongest value of N x N, sign kept, since a mean would cancel the thin
-    lines of opposite sign that an edge or a Laplacian draws. Under
-    ``SMALLEST`` it is enlarged, each pixel an N x N square, so that a small
-    example stays visible.
+    Over ``MONTAGE_TILE`` pixels a side it is reduced, each pixel the mean
+    of N x N, as any picture is made smaller (a heat map's values come
+    reduced otherwise: see :func:`_heat_tile`).
     """
-    longest = max(array.shape[:2])
-    size = f"{array.shape[0]}x{array.shape[1]}"
-    if longest > MONTAGE_TILE:
-        factor = math.ceil(longest / MONTAGE_TILE)
-        if array.dtype == np.float32:
-            return _strongest(array, factor), f"{size}, shown at 1/{factor} (strongest)"
-        return np.asarray(Image.fromarray(array).reduce(factor)), f"{size}, shown at 1/{factor}"
-    factor = SMALLEST // longest
+    factor = reduction(rgb.shape)
     if factor > 1:
-        return array.repeat(factor, axis=0).repeat(factor, axis=1), f"{size}, shown at {factor}x"
-    return array, size
+        reduced = np.asarray(Image.fromarray(rgb).reduce(factor))
+        return reduced, f"{_size(rgb.shape)}, shown at 1/{factor}"
+    return _enlarged(rgb)
 
 
-def _strongest(values: npt.NDArray[np.float32], factor: int) -> npt.NDArray[np.float32]:
-    """Reduce values by ``factor``: each block of N x N becomes its value of largest magnitude."""
-    rows, cols = (math.ceil(side / factor) for side in values.shape)
-    padded = np.zeros((rows * factor, cols * factor), dtype=np.float32)  # 0 never outweighs
-    padded[: values.shape[0], : values.shape[1]] = values
-    by_block = padded.reshape(rows, factor, cols, factor).transpose(0, 2, 1, 3)
-    blocks = by_block.reshape(rows, cols, factor * factor)
-    strongest = np.nan_to_num(np.abs(blocks), nan=np.inf).argmax(axis=2)  # NaN is shown, too
-    chosen: npt.NDArray[np.float32] = np.take_along_axis(blocks, strongest[..., None], axis=2)
-    return chosen[..., 0]
+def _heat_tile(heat: HeatTile) -> tuple[npt.NDArray[np.float32], str]:
+    """Return a heat map's values fitted to a tile (reduced where they were filtered); say how."""
+    if heat.factor > 1:
+        return heat.values, f"{_size(heat.shape)}, shown at 1/{heat.factor} (strongest)"
+    return _enlarged(heat.values)
+
+
+def _enlarged(array: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], str]:
+    """Enlarge a picture under ``SMALLEST`` pixels a side, each pixel an N x N square.
+
+    So that a small example stays visible.
+    """
+    factor = SMALLEST // max(array.shape[:2])
+    if factor > 1:
+        enlarged = array.repeat(factor, axis=0).repeat(factor, axis=1)
+        return enlarged, f"{_size(array.shape)}, shown at {factor}x"
+    return array, _size(array.shape)
+
+
+def _size(shape: tuple[int, ...]) -> str:
+    return f"{shape[0]}x{shape[1]}"
 
 
 def _layout(rows: list[list[Tile]], title: list[str]) -> Image.Image:

@@ -114,3 +114,4 @@ class RunOptions:
     dry_run: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     threads: int | None = None  # engine threads per image; None: one per CPU
+    heat_tiles: bool = False  # each report carries its response reduced: a sheet's heat map

@@ -23,6 +23,7 @@ from convcli.choices import Depth, Range
 from convcli.colormaps import colorize
 from convcli.engine import Geometry, convolve_bands
 from convcli.errors import InputError, Message
+from convcli.heat import HeatReducer
 from convcli.io.colour import as_rgb, luminance
 from convcli.io.formats import OutputFormat, default_output
 from convcli.io.metadata import Metadata
@@ -56,6 +57,7 @@ def process(
     dry_run: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     threads: int | None = None,
+    heat_tile: bool = False,
 ) -> Report:
     """Run the pipeline on one input and write the result to ``target``.
 
@@ -82,6 +84,8 @@ def process(
         Refuse larger inputs before decoding them.
     threads : int or None
         Engine and PNG threads for this input; None: one per CPU.
+    heat_tile : bool
+        Put the first frame's response, reduced, in the report (see :func:`render`).
 
     Returns
     -------
@@ -99,7 +103,8 @@ def process(
     pictures = Pictures(read_image(source, label, max_pixels, settings.frame or 0),
                         lambda like: iter_frames(source, like, label, max_pixels))  # fmt: skip
     done = render(pictures, settings, label=label, output_label=output_label, fmt=fmt,
-                  dry_run=dry_run, max_pixels=max_pixels, threads=threads)  # fmt: skip
+                  dry_run=dry_run, max_pixels=max_pixels, threads=threads,
+                  heat_tile=heat_tile)  # fmt: skip
     if done.frames is not None:
         write_rendered(target, done, settings, output_label, threads)
     return done.finished()
@@ -153,8 +158,14 @@ def render(
     dry_run: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     threads: int | None = None,
+    heat_tile: bool = False,
 ) -> Rendered:
-    """Plan one input and filter its first frame; the frames after it are filtered as taken."""
+    """Plan one input and filter its first frame; the frames after it are filtered as taken.
+
+    With ``heat_tile``, the first frame's response to the last stage, if it
+    is 2-D, is reduced as it is made and put in the report (``heat_tile``):
+    the values of a contact sheet's heat map.
+    """
     started = time.perf_counter()
     report = Report(label, output_label, settings.kernel_name, settings.pad_mode)
     picture = pictures.take_first()
@@ -176,7 +187,10 @@ def render(
         return Rendered(report, planned, None, False, Metadata(), None, [0.0], started, ())
 
     clipped = [0.0]  # the largest share clipped in any frame
-    first = _render(picture, planned, settings, clipped, threads, report.stages)
+    filtered = planned.stages[-1].geometry.output_shape
+    heat = HeatReducer(filtered) if heat_tile and len(filtered) == 2 else None
+    first = _render(picture, planned, settings, clipped, threads, report.stages, heat)
+    report.heat_tile = None if heat is None else heat.tile()
     tell_losses(report, picture, planned, settings)
     several = settings.frame is None and picture.frames > 1 and planned.format.frames
     metadata = output_metadata(report, picture, settings, planned)
@@ -310,10 +324,11 @@ def _render(
     clipped: list[float],
     threads: int | None,
     timings: list[StageReport] | None = None,
+    heat: HeatReducer | None = None,
 ) -> Frame:
     """Filter one picture (or frame) through every stage and map it to the output's samples."""
     with np.errstate(all="ignore"):  # NaN and infinity in float inputs are IEEE values, not news
-        return _render_frame(picture, planned, settings, clipped, threads, timings)
+        return _render_frame(picture, planned, settings, clipped, threads, timings, heat)
 
 
 def _render_frame(
@@ -323,13 +338,14 @@ def _render_frame(
     clipped: list[float],
     threads: int | None,
     timings: list[StageReport] | None,
+    heat: HeatReducer | None,
 ) -> Frame:
     x: npt.NDArray[np.generic] = luminance(picture) if settings.gray else picture.pixels
     alpha = picture.alpha
     for stage in planned.stages:
         stage_start = time.perf_counter()
         if stage is planned.stages[-1]:
-            x, share = _filter_and_map(x, stage, planned, picture.white, threads)
+            x, share = _filter_and_map(x, stage, planned, picture.white, threads, heat)
             clipped[0] = max(clipped[0], share)
         else:
             x = _filter(x, stage, threads)
@@ -384,8 +400,12 @@ def _filter_and_map(
     planned: InputPlan,
     white: float,
     threads: int | None,
+    heat: HeatReducer | None = None,
 ) -> tuple[npt.NDArray[np.generic], float]:
-    """Filter and map to the output range band by band; return the values and the clipped share."""
+    """Filter and map to the output range band by band; return the values and the clipped share.
+
+    ``heat`` takes each band of the response as it is, before it is mapped.
+    """
     bounds = None
     if planned.range == Range.RESCALE:
         # The minimum and maximum of the whole response come first. Filtering twice,
@@ -398,6 +418,8 @@ def _filter_and_map(
     values = np.empty(stage.geometry.output_shape, dtype=planned.depth)
     clipped = 0.0
     for start, band in bands:
+        if heat is not None:
+            heat.add(band)
         mapped = map_range(band, planned.range, white=white, depth=planned.depth, bounds=bounds)
         values[start : start + len(band)] = mapped.values
         clipped += mapped.clipped * band.size
