@@ -50,7 +50,7 @@ from convcli.errors import ConvcliError, ExitCode, UsageError
 from convcli.naming import check_template
 
 if TYPE_CHECKING:
-    from convcli.library.batch import RunPlan, Settings, SheetRequest
+    from convcli.library.batch import BankSheet, RunOptions, RunPlan, Settings, SheetRequest
 
 
 EXAMPLES = examples(
@@ -101,7 +101,7 @@ def apply(
 ) -> int:
     """Filter images (or .npy arrays) with one kernel, a pipeline of kernels, or a bank."""
     from convcli.cli.feedback import Feedback, kernel_notes, note_line
-    from convcli.cli.text import shown  # a label on the sheet is one line, as on stderr
+    from convcli.cli.text import shown
     from convcli.library import batch
 
     sheet = _sheet_request(montage, bank, colormap, montage_scale)
@@ -110,10 +110,7 @@ def apply(
     kernel_notes(settings.kernels, batch.KERNEL_PATH_VARIABLE)
     if report is not None:
         batch.check_report_path(report)
-    options = batch.RunOptions(
-        workers=jobs or batch.usable_cpus(), fail_fast=fail_fast, dry_run=dry_run,
-        max_pixels=max_pixels or batch.DEFAULT_MAX_PIXELS,
-    )  # fmt: skip
+    options = _run_options(jobs, fail_fast, dry_run, max_pixels)
     with batch.cluster(scheduler, options.workers, inputs) as client:  # before anything is written
         planned = batch.plan_run(
             inputs, output, settings, template=name and check_template(name), recursive=recursive,
@@ -121,11 +118,7 @@ def apply(
             sheet=sheet.path if sheet else None, tile=tile,
         )  # fmt: skip
         to_stdout = _check_outputs(planned, report, streams, json_lines)
-        drawing = None
-        if sheet is not None and dry_run:
-            planned.notes.append(f"--dry-run: the --montage sheet {sheet.path} is not drawn")
-        elif sheet is not None:
-            drawing = batch.sheet_drawing(sheet, settings, [shown(k) for k in kernel], options)
+        drawing = _drawing(sheet, planned, settings, options, kernel)
         feedback = Feedback(len(planned.jobs), json_lines=json_lines, quiet=quiet, streams=streams,
                             every_row=verbose or dry_run, table_on_stderr=to_stdout)  # fmt: skip
         for note in planned.notes:
@@ -135,6 +128,37 @@ def apply(
         feedback.finish(reports)
     failed = batch.finish(reports, report, drawing)
     return int(ExitCode.FAILED if failed else ExitCode.OK)
+
+
+def _run_options(
+    jobs: int | None, fail_fast: bool, dry_run: bool, max_pixels: int | None
+) -> "RunOptions":
+    """How the run's jobs run: the workers (the usable CPUs unless given) and the limits."""
+    from convcli.library import batch
+
+    return batch.RunOptions(
+        workers=jobs or batch.usable_cpus(), fail_fast=fail_fast, dry_run=dry_run,
+        max_pixels=max_pixels or batch.DEFAULT_MAX_PIXELS,
+    )  # fmt: skip
+
+
+def _drawing(
+    sheet: "SheetRequest | None",
+    planned: "RunPlan",
+    settings: "Settings",
+    options: "RunOptions",
+    kernels: list[str],
+) -> "BankSheet | None":
+    """Return the contact sheet to draw as reports arrive; a dry run draws none, and says so."""
+    if sheet is None:
+        return None
+    if options.dry_run:
+        planned.notes.append(f"--dry-run: the --montage sheet {sheet.path} is not drawn")
+        return None
+    from convcli.cli.text import shown  # a label on the sheet is one line, as on stderr
+    from convcli.library import batch
+
+    return batch.sheet_drawing(sheet, settings, [shown(k) for k in kernels], options)
 
 
 def _streams_checked(streams: Environment, inputs: list[str], json_lines: bool) -> Environment:

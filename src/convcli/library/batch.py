@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "KERNEL_PATH_VARIABLE",
+    "BankSheet",
     "Report",
     "RunOptions",
     "RunPlan",
