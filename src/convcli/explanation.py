@@ -25,7 +25,7 @@ from convcli.engine import (
     resolve_geometry,
     source_index,
 )
-from convcli.errors import InputError, Message, ParameterError, UsageError
+from convcli.errors import InputError, KernelError, Message, ParameterError, UsageError
 from convcli.limits import MAX_STEPS
 
 if TYPE_CHECKING:
@@ -247,10 +247,10 @@ def _shown_part(
         )
     part = None if crop is None else _crop_region(crop, signal.shape)
     if part is None and max(signal.shape) > LARGEST_SIDE:
-        raise UsageError(
-            f"the input is {_size(signal.shape)}; explain shows at most {LARGEST_SIDE} per "
-            f"side: choose a part with --crop {crop_forms(signal.ndim)}"
-        )
+        too_large = "the input is {size}; explain shows at most {most} per side: choose a part"
+        size, forms = _size(signal.shape), crop_forms(signal.ndim)
+        raise UsageError(Message(too_large + " with {crop} {forms}", size=size, most=LARGEST_SIDE,
+                                 forms=forms))  # fmt: skip
     if part is not None and max(part[1]) > LARGEST_SIDE:
         raise UsageError(
             f"the crop is {_size(part[1])}; explain shows at most {LARGEST_SIDE} per side"
@@ -485,7 +485,10 @@ def read_input(text: str | None, ndim: int) -> npt.NDArray[np.generic]:
     if not text.strip():
         raise ParameterError("input is empty: give a matrix, a .npy or an image", parameter="input")
     if text.lstrip().startswith("["):
-        return nested_matrix(read_matrix(text, "--input")[0])
+        try:
+            return nested_matrix(read_matrix(text, "input")[0])
+        except KernelError as error:  # the matrix is the input's, not a kernel
+            raise ParameterError(str(error), parameter="input") from None
     try:
         picture = read_image(Path(text), text)  # within the default --max-pixels
     except InputError as error:  # here the file is an option's value: a usage error
