@@ -8,23 +8,33 @@ with a terminal where it has none.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     import typer
 
 
-@dataclass(frozen=True)
 class Environment:
-    """The standard streams (None where closed) and whether each is a terminal."""
+    """The standard streams (None where closed) and whether each is a terminal.
 
-    stdin: TextIO | None
-    stdout: TextIO | None
-    stderr: TextIO | None
-    stdin_isatty: bool = False
-    stdout_isatty: bool = False
-    stderr_isatty: bool = False
+    A plain class, not a dataclass: ``dataclasses`` and the class it writes
+    cost ``convcli --help`` a millisecond of its start.
+    """
+
+    __slots__ = ("stderr", "stderr_isatty", "stdin", "stdin_isatty", "stdout", "stdout_isatty")
+
+    def __init__(
+        self,
+        stdin: TextIO | None,
+        stdout: TextIO | None,
+        stderr: TextIO | None,
+        stdin_isatty: bool = False,
+        stdout_isatty: bool = False,
+        stderr_isatty: bool = False,
+    ) -> None:
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.stdin_isatty, self.stdout_isatty = stdin_isatty, stdout_isatty
+        self.stderr_isatty = stderr_isatty
 
     @classmethod
     def current(cls) -> Environment:
