@@ -2,8 +2,9 @@
 
 Every layer takes its choices from here: the engine its border modes and
 methods, the range mapping its modes, the image writer its formats, and the
-command line its validation and ``--help`` text. Pure Python, so that
-``convcli --help`` lists them without loading NumPy.
+command line its validation and ``--help`` text; beside them, the names a
+user reads: the sample depths of an output and the statuses of a record.
+Pure Python, so that ``convcli --help`` lists them without loading NumPy.
 """
 
 from __future__ import annotations
@@ -73,6 +74,15 @@ class Range(StrEnum):
     RESCALE = "rescale"
     OFFSET = "offset"
     RAW = "raw"
+
+
+class Status(StrEnum):
+    """What became of one input: the ``status`` of its record."""
+
+    OK = "ok"
+    PLANNED = "planned"  # a dry run: worked out from the input, nothing written
+    ERROR = "error"
+    SKIPPED = "skipped"
 
 
 class Depth(StrEnum):

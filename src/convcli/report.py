@@ -9,10 +9,10 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from convcli.choices import Status
 from convcli.engine import Geometry
 from convcli.errors import ParameterError, worded
 from convcli.io.atomic import write_atomically
@@ -27,15 +27,6 @@ RECORD_KEYS = (
 )  # fmt: skip
 REPORT_SUFFIXES = (".json", ".csv")
 _SURROGATE = re.compile("[\udc80-\udcff]")
-
-
-class Status(StrEnum):
-    """What became of one input: the ``status`` of its record."""
-
-    OK = "ok"
-    PLANNED = "planned"  # a dry run: worked out from the input, nothing written
-    ERROR = "error"
-    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import typer
 
+from convcli.choices import Status
 from convcli.cli.text import as_typed, option, shown
 from convcli.errors import ConvcliError, reason
 
@@ -242,7 +243,7 @@ class Feedback:
         from convcli.report import json_line
 
         done.word(option)  # its error is in the record, the table and the report file
-        if done.status == "error":
+        if done.status == Status.ERROR:
             error_line(done.error or "failed", self._say)
         notes = list(done.notes) + [note for note in done.once_notes if note not in self.told]
         self.told.update(done.once_notes)
@@ -262,8 +263,8 @@ class Feedback:
         seconds = time.perf_counter() - self.started
         rows = reports
         if len(reports) > 1 and not self.every_row:  # the summary counts the rest
-            rows = [report for report in reports if report.status in ("error", "skipped")]
-        alone_failed = len(reports) == 1 and reports[0].status == "error"  # its line said it all
+            rows = [report for report in reports if report.status in (Status.ERROR, Status.SKIPPED)]
+        alone_failed = len(reports) == 1 and reports[0].status == Status.ERROR  # said in its line
         if rows and not self.json_lines and not self.quiet and not alone_failed:
             from convcli.cli.render import report_view
 
@@ -273,21 +274,19 @@ class Feedback:
 
 
 def _summary(reports: list[Report], seconds: float, clipped: dict[str, int]) -> str:
-    count = {
-        status: sum(r.status == status for r in reports)
-        for status in ("ok", "planned", "skipped", "error")
-    }
+    count = {status: sum(r.status == status for r in reports) for status in Status}
     outputs = sum(clipped.values())
     clipping = f"; values clipped in {outputs} of them" if outputs > 1 else ""
     if outputs > len(clipped):  # fewer notes than outputs: say which were noted
         clipping += ", noted for the first" + " of each kernel" * (len(clipped) > 1)
-    if count["planned"]:  # a dry run: what would be written
+    if count[Status.PLANNED]:  # a dry run: what would be written
         return (
-            f"convcli: {count['planned']} planned (nothing written), {count['skipped']} "
-            f"skipped, {count['error']} failed in {seconds:.2f} s"
+            f"convcli: {count[Status.PLANNED]} planned (nothing written), {count[Status.SKIPPED]} "
+            f"skipped, {count[Status.ERROR]} failed in {seconds:.2f} s"
         )
-    rate = count["ok"] / seconds if seconds > 0 else 0.0
+    done, skipped, failed = count[Status.OK], count[Status.SKIPPED], count[Status.ERROR]
+    rate = done / seconds if seconds > 0 else 0.0
     return (
-        f"convcli: {count['ok']} done, {count['skipped']} skipped, {count['error']} failed "
+        f"convcli: {done} done, {skipped} skipped, {failed} failed "
         f"in {seconds:.2f} s ({rate:.1f} images/s){clipping}"
     )

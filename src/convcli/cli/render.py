@@ -10,7 +10,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from convcli.catalog.kernel import Kernel, Matrix
-from convcli.choices import Range
+from convcli.choices import Range, Status
 from convcli.cli.text import shown
 
 if TYPE_CHECKING:  # these modules bring the engine, and NumPy, with them
@@ -36,11 +36,11 @@ def console(stderr: bool = False, file: TextIO | None = None) -> Console:
 
 def report_view(reports: list[Report]) -> RenderableType:
     """One table for a single input (with the formula per axis), else a row per input."""
-    if len(reports) == 1 and reports[0].status in ("ok", "planned"):
+    if len(reports) == 1 and reports[0].status in (Status.OK, Status.PLANNED):
         return _single_report(reports[0])
     rows = [
         [Text(shown(report.input)), Text(report.kernel), Text(_shapes(report)),
-         _status(report.status, report.error if report.status == "skipped" else None),
+         _status(report.status, report.error if report.status == Status.SKIPPED else None),
          Text(f"{report.seconds:.3f}"), Text(shown(report.output or ""))]
         for report in reports
     ]  # fmt: skip
@@ -60,8 +60,11 @@ def _shapes(report: Report) -> str:
     return f"{_shape(report.input_shape)} → {_shape(report.output_shape)}"
 
 
-def _status(status: str, reason: str | None = None) -> Text:
-    styles = {"ok": "", "planned": "cyan", "skipped": "yellow", "error": "red"}
+_STYLES = {Status.OK: "", Status.PLANNED: "cyan", Status.SKIPPED: "yellow", Status.ERROR: "red"}
+
+
+def _status(status: Status, reason: str | None = None) -> Text:
+    styles = _STYLES
     return Text(f"{status} ({reason})" if reason else status, style=styles[status])
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli._version import __version__
-from convcli.choices import Depth, FileFormat, Range
+from convcli.choices import Depth, FileFormat, Range, Status
 from convcli.distributed import need
 from convcli.distributed.tiles import convolve_tiles
 from convcli.errors import InputError, cannot_write
@@ -33,7 +33,7 @@ from convcli.io.picture import Header
 from convcli.io.reading import probe_image
 from convcli.io.storage import written_or_removed
 from convcli.ranges import clipped_share, finite_bounds, map_range
-from convcli.report import Report, StageReport, Status
+from convcli.report import Report, StageReport
 from convcli.run.model import InputPlan, Job, RunOptions, Settings, Stage
 from convcli.run.output import provenance, strides
 from convcli.run.pipeline import combined, tell_clipped

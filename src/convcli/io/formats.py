@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convcli.choices import FORMAT_ALIASES, READ_ONLY, FileFormat, suggestion
+from convcli.choices import FORMAT_ALIASES, READ_ONLY, Depth, FileFormat, suggestion
 from convcli.errors import Message, UsageError
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -21,7 +21,7 @@ class OutputFormat:
 
     name: FileFormat
     pillow: str | None
-    depths: tuple[str, ...]
+    depths: tuple[Depth, ...]
     alpha: bool
     cmyk: bool = False
     frames: bool = False  # holds an animation or a stack of pages
@@ -40,38 +40,40 @@ class OutputFormat:
         return self.name in ARRAYS
 
 
+# The depths a format holds, as the table below names them.
+_8_BITS, _UP_TO_16_BITS, _FLOAT = (Depth.UINT8,), (Depth.UINT8, Depth.UINT16), (Depth.FLOAT32,)
 _FORMATS = {
     fmt.name: fmt
     for fmt in (
-        OutputFormat(FileFormat.PNG, "PNG", ("uint8", "uint16"), alpha=True, frames=True),
-        OutputFormat(FileFormat.JPG, "JPEG", ("uint8",), alpha=False, cmyk=True),
+        OutputFormat(FileFormat.PNG, "PNG", _UP_TO_16_BITS, alpha=True, frames=True),
+        OutputFormat(FileFormat.JPG, "JPEG", _8_BITS, alpha=False, cmyk=True),
         OutputFormat(
             FileFormat.TIF,
             "TIFF",
-            ("uint8", "uint16", "float32"),
+            (*_UP_TO_16_BITS, *_FLOAT),
             alpha=True,
             cmyk=True,
             frames=True,
         ),
-        OutputFormat(FileFormat.WEBP, "WEBP", ("uint8",), alpha=True, frames=True),
-        OutputFormat(FileFormat.BMP, "BMP", ("uint8",), alpha=False, provenance=False),
-        OutputFormat(FileFormat.GIF, "GIF", ("uint8",), alpha=False, frames=True),
-        OutputFormat(FileFormat.NPY, None, ("float32",), alpha=False, provenance=False),
-        OutputFormat(FileFormat.ZARR, None, ("float32",), alpha=False),
+        OutputFormat(FileFormat.WEBP, "WEBP", _8_BITS, alpha=True, frames=True),
+        OutputFormat(FileFormat.BMP, "BMP", _8_BITS, alpha=False, provenance=False),
+        OutputFormat(FileFormat.GIF, "GIF", _8_BITS, alpha=False, frames=True),
+        OutputFormat(FileFormat.NPY, None, _FLOAT, alpha=False, provenance=False),
+        OutputFormat(FileFormat.ZARR, None, _FLOAT, alpha=False),
         # Written by imagecodecs (io/codecs.py), not Pillow
         OutputFormat(
-            FileFormat.AVIF, None, ("uint8", "uint16"), alpha=True, frames=True, provenance=False
+            FileFormat.AVIF, None, _UP_TO_16_BITS, alpha=True, frames=True, provenance=False
         ),
-        OutputFormat(FileFormat.JXL, None, ("uint8", "uint16"), alpha=True, frames=True),
-        OutputFormat(FileFormat.JP2, None, ("uint8", "uint16"), alpha=True),
-        OutputFormat(FileFormat.J2K, None, ("uint8", "uint16"), alpha=True, provenance=False),
-        OutputFormat(FileFormat.QOI, None, ("uint8",), alpha=True, provenance=False, grey=False),
+        OutputFormat(FileFormat.JXL, None, _UP_TO_16_BITS, alpha=True, frames=True),
+        OutputFormat(FileFormat.JP2, None, _UP_TO_16_BITS, alpha=True),
+        OutputFormat(FileFormat.J2K, None, _UP_TO_16_BITS, alpha=True, provenance=False),
+        OutputFormat(FileFormat.QOI, None, _8_BITS, alpha=True, provenance=False, grey=False),
         # Written by convcli's own writers (io/netpbm.py, io/heif.py, io/exr.py) or Pillow's.
-        OutputFormat(FileFormat.PPM, None, ("uint8", "uint16"), alpha=False),
-        OutputFormat(FileFormat.PFM, None, ("float32",), alpha=False, provenance=False),
-        OutputFormat(FileFormat.TGA, "TGA", ("uint8",), alpha=True, provenance=False),
-        OutputFormat(FileFormat.HEIC, None, ("uint8", "uint16"), alpha=True, frames=True),
-        OutputFormat(FileFormat.EXR, None, ("float32",), alpha=True, provenance=False),
+        OutputFormat(FileFormat.PPM, None, _UP_TO_16_BITS, alpha=False),
+        OutputFormat(FileFormat.PFM, None, _FLOAT, alpha=False, provenance=False),
+        OutputFormat(FileFormat.TGA, "TGA", _8_BITS, alpha=True, provenance=False),
+        OutputFormat(FileFormat.HEIC, None, _UP_TO_16_BITS, alpha=True, frames=True),
+        OutputFormat(FileFormat.EXR, None, _FLOAT, alpha=True, provenance=False),
     )
 }
 FORMAT_NAMES = tuple(sorted([*_FORMATS, *(k for k, v in FORMAT_ALIASES.items() if v in _FORMATS)]))

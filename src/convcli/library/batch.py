@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from convcli.catalog.lookup import KERNEL_PATH_VARIABLE
-from convcli.choices import MontageScale
+from convcli.choices import MontageScale, Status
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
-from convcli.report import Report, Status, check_report_path, write_report
+from convcli.report import Report, check_report_path, write_report
 from convcli.run.model import Job, RunOptions, Settings
 from convcli.run.planning import RunPlan, plan_run
 

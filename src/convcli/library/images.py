@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from convcli.choices import FileFormat, Range
+from convcli.choices import Depth, FileFormat, Range
 from convcli.errors import ParameterError
 from convcli.io.colour import as_rgb
 from convcli.io.formats import OutputFormat, default_output, output_format
@@ -324,7 +324,7 @@ def write(
     held = image.frames if fmt.frames else image.frames[:1]
     frames = [_written(frame, image, fmt) for frame in held]
     if fmt.name == FileFormat.PNG and len(frames) > 1:  # an animated PNG is Pillow's: 8 bits
-        frames = [Frame(_depth(f.samples, image.white, "uint8"), *f[1:]) for f in frames]
+        frames = [Frame(_depth(f.samples, image.white, Depth.UINT8), *f[1:]) for f in frames]
     metadata = _fitted_metadata(image, fmt, frames[0].samples, strip)
     settings = Settings(kernels=(), compress_level=compress_level, quality=quality)
     out = io.BytesIO() if is_remote(where) else typing.cast("Path | BinaryIO", where)
@@ -376,7 +376,7 @@ def _written(frame: Frame, image: Image, fmt: OutputFormat) -> Frame:
     """One frame as the format holds it: its inks made RGB where CMYK is not kept, its depth."""
     values = frame.samples
     if fmt.is_array:
-        return Frame(_depth(values, image.white, "float32"), None, frame.duration)
+        return Frame(_depth(values, image.white, Depth.FLOAT32), None, frame.duration)
     channels = values.shape[2] if values.ndim == 3 else 1
     if values.ndim not in (2, 3) or channels not in (1, 3, 4):
         raise ParameterError(
@@ -389,20 +389,20 @@ def _written(frame: Frame, image: Image, fmt: OutputFormat) -> Frame:
     return Frame(_depth(values, image.white, _depth_for(values, image, fmt)), *frame[1:])
 
 
-def _depth_for(values: Samples, image: Image, fmt: OutputFormat) -> str:
+def _depth_for(values: Samples, image: Image, fmt: OutputFormat) -> Depth:
     """Name the samples' own type where the format holds it; else float for floats, else 8 bits."""
     if values.dtype.name in fmt.depths:
-        return values.dtype.name
-    if "float32" in fmt.depths and (image.white == 1.0 or "uint8" not in fmt.depths):
-        return "float32"
-    return "uint8"
+        return Depth(values.dtype.name)
+    if Depth.FLOAT32 in fmt.depths and (image.white == 1.0 or Depth.UINT8 not in fmt.depths):
+        return Depth.FLOAT32
+    return Depth.UINT8
 
 
-def _depth(values: Samples, white: float, depth: str) -> Samples:
+def _depth(values: Samples, white: float, depth: Depth) -> Samples:
     """Map samples to a type as ``range="clip"`` does (to float: unchanged), if not theirs."""
     if values.dtype.name == depth:
         return values
-    mode = Range.RAW if depth == "float32" else Range.CLIP
+    mode = Range.RAW if depth == Depth.FLOAT32 else Range.CLIP
     return map_range(np.asarray(values, np.float32), mode, white=white, depth=depth).values
 
 

@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, PngImagePlugin
 
 from convcli._version import __version__
 from convcli.catalog.kernel import Kernel
-from convcli.choices import Colormap, MontageScale
+from convcli.choices import Colormap, MontageScale, Status
 from convcli.colormaps import lookup_table
 from convcli.errors import ConvcliError, ParameterError, cannot_write
 from convcli.heat import HeatTile, reduction
@@ -323,7 +323,7 @@ class BankSheet:
 
     def _response_tile(self, response: Response, report: Report) -> Tile:
         name = self._specs[response.kernel]
-        if report.status == "error":
+        if report.status == Status.ERROR:
             return Tile([name, "failed"])
         mapped = f"file: range {report.range}" if self.heat else f"range {report.range}"
         if self.heat:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 
+from convcli.choices import Status
 from convcli.errors import (
     ConvcliError,
     ExitCode,
@@ -27,7 +28,7 @@ from convcli.errors import (
 )
 from convcli.io.atomic import own_temporary_files, remove
 from convcli.io.storage import is_remote, list_ahead, modified
-from convcli.report import Report, Status
+from convcli.report import Report
 from convcli.run.executors import Executor
 from convcli.run.job import skipped_report
 from convcli.run.model import Job, RunOptions, Settings

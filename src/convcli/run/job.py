@@ -13,10 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from convcli.choices import Status
 from convcli.errors import InputError, UsageError, reason
 from convcli.io.storage import is_remote, read_object, write_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, read_standard_input, standard_output
-from convcli.report import Report, Status
+from convcli.report import Report
 from convcli.run.model import Job, RunOptions, Settings, Source
 from convcli.run.pipeline import process
 

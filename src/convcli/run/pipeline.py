@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.catalog.kernel import Kernel
-from convcli.choices import Depth, Range
+from convcli.choices import Depth, Range, Status
 from convcli.colormaps import colorize
 from convcli.engine import Geometry, convolve_bands
 from convcli.errors import InputError, Message
@@ -32,7 +32,7 @@ from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from convcli.io.reading import iter_frames, read_image
 from convcli.io.writing import Frame
 from convcli.ranges import Reach, finite_bounds, map_range, ranges_that_help, reach
-from convcli.report import Report, StageReport, Status
+from convcli.report import Report, StageReport
 from convcli.run.model import InputPlan, Settings, Source, Stage
 from convcli.run.output import (
     cut_to_8_bits,
