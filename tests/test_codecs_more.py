@@ -104,21 +104,54 @@ def test_cropped_and_blended_frames_are_the_decoders_whole_pictures(tmp_path):
     assert durations == [round(d) for d in milliseconds(data)]
 
 
-@needs_libjxl
-def test_a_still_with_its_own_profile_says_the_profile_is_not_read(tmp_path):
+def still_with_its_own_profile(folder: Path) -> tuple[Path, bytes]:
+    """A JPEG XL whose colour profile is its own (in the codestream), and libjxl's reading of it."""
     from PIL import ImageCms
 
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     data = encode([Layer(pixels(20, 30, 3), 0)], size=(30, 20), icc=profile, animated=False)
-    assert read(data).icc  # libjxl reads it: a profile the output would lose
-    source = tmp_path / "in.jxl"
+    source = folder / "in.jxl"
     source.write_bytes(data)
+    return source, data
+
+
+@needs_libjxl
+@pytest.mark.parametrize("suffix", ["png", "tif"])
+def test_a_stills_own_profile_is_carried_through_the_jxl_extra(tmp_path, suffix):
+    pytest.importorskip("pillow_jxl")
+    source, data = still_with_its_own_profile(tmp_path)
+    assert read(data).icc  # libjxl reads it from the codestream
+    out = tmp_path / f"out.{suffix}"
+    result = run("apply", str(source), "-k", "identity", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert "colour profile" not in result.stderr
+    with Image.open(out) as image:
+        np.testing.assert_array_equal(np.array(image), imagecodecs.jpegxl_decode(data))
+        assert image.info["icc_profile"] == read(data).icc
+
+
+@needs_libjxl
+def test_without_the_jxl_extra_a_stills_own_profile_is_a_note_naming_it(tmp_path, monkeypatch):
+    source, data = still_with_its_own_profile(tmp_path)
+    monkeypatch.setitem(sys.modules, "pillow_jxl", None)  # its import fails, as when not installed
     out = tmp_path / "out.png"
     result = run("apply", str(source), "-k", "identity", "-o", str(out))
     assert result.exit_code == 0, result.stderr
-    assert "its own colour profile is not read" in result.stderr
+    assert (
+        "its own colour profile needs pillow_jxl, which comes with the jxl extra: "
+        'pip install "convcli[jxl]"; the output carries none'
+    ) in result.stderr
     with Image.open(out) as image:
         np.testing.assert_array_equal(np.array(image), imagecodecs.jpegxl_decode(data))
+        assert "icc_profile" not in image.info
+
+
+def test_a_jxl_without_a_profile_of_its_own_gets_none_made_up(tmp_path):
+    source = tmp_path / "in.jxl"  # sRGB by its colour encoding: the plugin would make a profile
+    source.write_bytes(imagecodecs.jpegxl_encode(pixels(20, 30, 3), lossless=True))
+    out = tmp_path / "out.png"
+    assert run("apply", str(source), "-k", "identity", "-o", str(out)).exit_code == 0
+    with Image.open(out) as image:
         assert "icc_profile" not in image.info
 
 

@@ -12,6 +12,7 @@ from convcli.errors import InputError, UsageError
 HEIC = ("pillow_heif", "heic")  # GPL-2 wheels (x265)
 EXR = ("OpenEXR", "exr")
 RAW = ("rawpy", "raw")  # LGPL-2.1 (LibRaw)
+JXL = ("pillow_jxl", "jxl")  # GPL-3.0-or-later: a JPEG XL's own colour profile
 
 
 def need(module: str, extra: str, reading: str | None = None) -> Any:
@@ -32,15 +33,32 @@ def need(module: str, extra: str, reading: str | None = None) -> Any:
     Traceback (most recent call last):
     convcli.errors.UsageError: this needs no_such_module, ... pip install "convcli[remote]"
     """
+    found = optional(module)
+    if found is None:
+        what = f"{reading}: reading it" if reading else "this"
+        error = InputError if reading else UsageError
+        raise error(f"{what} needs {brought_by(module, extra)}")
+    return found
+
+
+def optional(module: str) -> Any:
+    """Import ``module``, or return None when it is not installed."""
     try:
         return importlib.import_module(module)
     except ImportError:
-        what = f"{reading}: reading it" if reading else "this"
-        error = InputError if reading else UsageError
-        raise error(
-            f"{what} needs {module.split('.')[0]}, which comes with the {extra} extra: "
-            f'pip install "convcli[{extra}]"'
-        ) from None
+        return None
+
+
+def brought_by(module: str, extra: str) -> str:
+    """Say which extra brings ``module`` and how to install it: every missing extra's words.
+
+    Examples
+    --------
+    >>> brought_by("pillow_jxl", "jxl")
+    'pillow_jxl, which comes with the jxl extra: pip install "convcli[jxl]"'
+    """
+    package = module.split(".")[0]
+    return f'{package}, which comes with the {extra} extra: pip install "convcli[{extra}]"'
 
 
 def has(module: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 from dataclasses import replace
 from typing import BinaryIO
 
@@ -20,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from convcli import extras
 from convcli.choices import FileFormat
 from convcli.io import avif, isobmff, jxl, jxltiming
 from convcli.io.layout import Layout
@@ -163,12 +165,14 @@ def _widened(array: npt.NDArray[np.generic], bits: int) -> npt.NDArray[np.generi
     return wide.astype(array.dtype)
 
 
-def metadata(data: bytes, known: Layout, kind: FileFormat) -> Metadata:
+def metadata(data: bytes, known: Layout, header_only: bool, kind: FileFormat) -> Metadata:
     """Read what a file carries besides its pixels, where imagecodecs' formats hold it.
 
     AVIF's colour profile and EXIF and JPEG 2000's resolution, as Pillow
     reads their headers; a JP2's profile from its colr box; EXIF (and so
-    provenance) from a JPEG XL Exif box or a JP2's EXIF UUID box.
+    provenance) from a JPEG XL Exif box or a JP2's EXIF UUID box; a JPEG XL's
+    own colour profile (inside its codestream) through the jxl extra, unless
+    ``header_only`` (a header probed: reading it decodes the whole picture).
     """
     kept = known.metadata  # the bits, noted in the header's
     if kind in (FileFormat.AVIF, FileFormat.JP2):
@@ -181,6 +185,8 @@ def metadata(data: bytes, known: Layout, kind: FileFormat) -> Metadata:
                 kept = replace(kept, icc=_jp2_profile(data))
         except RuntimeError as error:  # libavif's, through Pillow: a broken header
             raise ValueError(f"corrupt: {error}") from None
+    if kind == FileFormat.JXL and not header_only and jxl.has_own_profile(io.BytesIO(data)):
+        kept = replace(kept, icc=_jxl_profile(data))
     exif = _box_exif(data, kind)
     if exif is None:
         return kept
@@ -193,6 +199,31 @@ def metadata(data: bytes, known: Layout, kind: FileFormat) -> Metadata:
 
 
 _PILLOW = {FileFormat.AVIF: "AVIF", FileFormat.JP2: "JPEG2000"}
+
+
+def _jxl_profile(data: bytes) -> bytes | None:
+    """Return a JPEG XL's own colour profile, read by pillow-jxl-plugin (the jxl extra).
+
+    Its Pillow plugin, registered when it is imported, decodes the whole
+    picture to open it: only its profile is taken (the pixels are
+    imagecodecs'), and only for a file that has a profile of its own (for
+    another it would make one up). Without the extra a note says which it is.
+    """
+    if extras.optional(extras.JXL[0]) is None:
+        warnings.warn(
+            f"its own colour profile needs {extras.brought_by(*extras.JXL)}; "
+            "the output carries none",
+            stacklevel=2,
+        )
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # of its pixels (float16 widened), not convcli's
+            with Image.open(io.BytesIO(data), formats=["JXL"]) as image:
+                profile = image.info.get("icc_profile")
+    except RuntimeError as error:  # libjxl's, through the plugin
+        raise ValueError(f"corrupt: {error}") from None
+    return bytes(profile) if profile else None
 
 
 def encode(

@@ -37,13 +37,14 @@ class Decoder:
     decoded one at a time as they are taken, or, for a format read whole, all
     when it is called. ``whole`` is set for a format read whole: it reads what
     the file carries besides its pixels from the whole file, and ``frames``
-    is given the whole file too.
+    is given the whole file too, and whether a header alone is read (then it
+    leaves out what needs the picture decoded).
     """
 
     layout: Callable[[BinaryIO], Layout]
     frames: Callable[[BinaryIO, Layout, int], Iterable[Frame]]
     needs: tuple[str, str] | None = None  # (module, extra)
-    whole: Callable[[bytes, Layout], Metadata] | None = None
+    whole: Callable[[bytes, Layout, bool], Metadata] | None = None
 
 
 def _own(

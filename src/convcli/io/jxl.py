@@ -133,17 +133,7 @@ def read_header(stream: BinaryIO) -> Header:
         When its headers are cut short or broken.
     """
     parts = Codestream(stream)
-    reader = Bits(parts.read(0, HEADER_BYTES))
-    if reader.read(16) != 0x0AFF:
-        raise ValueError("not a JPEG XL codestream")
-    width, height = size_header(reader)
-    image, shown, bits, samples = image_metadata(reader, width, height)
-    if image.profile:
-        warnings.warn(
-            "its own colour profile is not read (imagecodecs' decoder does not give it): "
-            "the output carries none",
-            stacklevel=4,
-        )
+    reader, (image, shown, bits, samples) = _image_header(parts)
     if image.animation is None:
         return Header(*shown, bits, samples)
     try:
@@ -161,6 +151,26 @@ def read_header(stream: BinaryIO) -> Header:
     numerator, denominator, plays, _ = image.animation
     milliseconds = tuple(round(ticks * 1000 * denominator / numerator) for ticks in durations)
     return Header(*shown, bits, samples, len(durations), milliseconds, plays)
+
+
+def has_own_profile(stream: BinaryIO) -> bool:
+    """Whether a JPEG XL has a colour profile of its own (entropy-coded, before its frames).
+
+    Raises
+    ------
+    ValueError
+        When its headers are cut short or broken.
+    """
+    _, (image, *_) = _image_header(Codestream(stream))
+    return image.profile
+
+
+def _image_header(parts: Codestream) -> tuple[Bits, tuple[_Image, tuple[int, int], int, int]]:
+    """Read the signature, SizeHeader and ImageMetadata: the reader, past them, and those."""
+    reader = Bits(parts.read(0, HEADER_BYTES))
+    if reader.read(16) != 0x0AFF:
+        raise ValueError("not a JPEG XL codestream")
+    return reader, image_metadata(reader, *size_header(reader))
 
 
 class Codestream:

@@ -232,7 +232,7 @@ def _decoded(
     decoder = DECODERS[kind]
     with _decoder_input(source, decoder, label, max_pixels, start) as (stream, layout, whole):
         frames = decoder.frames(stream, layout, start)  # a format read whole: decoded here
-        metadata = _metadata(decoder, whole, layout, max_pixels)  # broken: its decoder says
+        metadata = _metadata(decoder, whole, layout, max_pixels, False)  # broken: its decoder says
         for index, array in enumerate(frames, start):
             pixels, alpha, white = split_array(array)
             duration = layout.durations[index] if index < len(layout.durations) else None
@@ -245,7 +245,7 @@ def _decoded_header(source: Path | bytes, kind: FileFormat, label: str, max_pixe
     """Read the header :func:`_decoded` would give, decoding no pixel."""
     decoder = DECODERS[kind]
     with _decoder_input(source, decoder, label, max_pixels) as (_, found, whole):
-        made = _metadata(decoder, whole, found, max_pixels)
+        made = _metadata(decoder, whole, found, max_pixels, True)
     colour = found.samples - found.alpha
     shape = (found.height, found.width) + ((colour,) if colour > 1 else ())
     return Header(shape, found.alpha, found.white, kind, made.software, made.description,
@@ -275,9 +275,14 @@ def _decoder_input(
     yield io.BytesIO(whole), layout, whole
 
 
-def _metadata(decoder: Decoder, whole: bytes | None, layout: Layout, max_pixels: int) -> Metadata:
-    """Return what a file carries besides its pixels: its header's, or, read whole, its own."""
+def _metadata(
+    decoder: Decoder, whole: bytes | None, layout: Layout, max_pixels: int, header_only: bool
+) -> Metadata:
+    """Return what a file carries besides its pixels: its header's, or, read whole, its own.
+
+    ``header_only``: for a header alone, what needs the picture decoded is left out.
+    """
     if decoder.whole is None or whole is None:
         return layout.metadata
     with pillow_allows(max_pixels):
-        return decoder.whole(whole, layout)
+        return decoder.whole(whole, layout, header_only)
