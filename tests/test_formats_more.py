@@ -141,7 +141,7 @@ def test_ico_gives_its_largest_entry_as_png_with_a_note(tmp_path):
     result = run("apply", str(source), "-k", "identity")
     assert result.exit_code == 0, result.stderr
     assert result.stderr == (
-        "convcli: note: convcli does not write every format it reads: wrote ICO as PNG "
+        "convcli: note: convcli does not write every format it reads: it writes ICO as PNG "
         "(--format chooses)\n"
     )
     with Image.open(source) as expected, Image.open(tmp_path / "icon_identity.png") as written:
@@ -160,7 +160,7 @@ def test_a_16_bit_psd_composite_becomes_a_16_bit_png(tmp_path, rle):
     source.write_bytes(psd(planes, rle=rle, resources=psd_resource(1039, icc)))
     result = run("apply", str(source), "-k", "identity")
     assert result.exit_code == 0, result.stderr
-    assert "wrote PSD as PNG" in result.stderr
+    assert "it writes PSD as PNG" in result.stderr
     written = (tmp_path / "in_identity.png").read_bytes()
     np.testing.assert_array_equal(imagecodecs.png_decode(written), np.moveaxis(planes, 0, -1))
     with Image.open(io.BytesIO(written)) as image:
@@ -207,7 +207,7 @@ def test_unsigned_16_bit_fits_stays_16_bits_in_tiff_the_right_way_up(tmp_path):
     source.write_bytes(fits(pixels.astype(np.int32) - 32768, 16, bzero=32768))
     result = run("apply", str(source), "-k", "identity")
     assert result.exit_code == 0, result.stderr
-    assert "wrote FITS as TIFF" in result.stderr
+    assert "it writes FITS as TIFF" in result.stderr
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "in_identity.tif"), pixels)
 
 
@@ -417,7 +417,7 @@ def test_a_dng_is_demosaiced_by_libraw_to_16_bit_rgb_tiff(tmp_path):
     source.write_bytes(dng(RNG.integers(200, 4000, (32, 48), dtype=np.uint16)))
     result = run("apply", str(source), "-k", "identity")
     assert result.exit_code == 0, result.stderr
-    assert "wrote DNG as TIFF" in result.stderr
+    assert "it writes DNG as TIFF" in result.stderr
     with rawpy.imread(str(source)) as raw:
         expected = raw.postprocess(output_bps=16, use_camera_wb=True)
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "in_identity.tif"), expected)

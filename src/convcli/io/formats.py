@@ -154,7 +154,7 @@ def written_as_note(suffixes: set[str]) -> str | None:
     )
     if not said:
         return None
-    return Message("convcli does not write every format it reads: wrote {formats} ({format} "
+    return Message("convcli does not write every format it reads: it writes {formats} ({format} "
                    "chooses)", formats=", ".join(said))  # fmt: skip
 
 
