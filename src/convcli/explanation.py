@@ -479,6 +479,7 @@ def read_input(text: str | None, ndim: int) -> npt.NDArray[np.generic]:
     from convcli.catalog.lookup import read_matrix
     from convcli.io.colour import luminance
     from convcli.io.reading import read_image
+    from convcli.io.storage import is_zarr_store
 
     if text is None:
         return ramp(ndim)
@@ -489,6 +490,10 @@ def read_input(text: str | None, ndim: int) -> npt.NDArray[np.generic]:
             return nested_matrix(read_matrix(text, "input")[0])
         except KernelError as error:  # the matrix is the input's, not a kernel
             raise ParameterError(str(error), parameter="input") from None
+    if is_zarr_store(Path(text)):  # read in tiles, by apply alone
+        why = "explain reads a matrix, a .npy or an image, not a Zarr array"
+        message = Message("{input} {name}: {why}", name=text, why=why)
+        raise ParameterError(message, parameter="input")
     try:
         picture = read_image(Path(text), text)  # within the default --max-pixels
     except InputError as error:  # here the file is an option's value: a usage error
