@@ -18,7 +18,7 @@ from convcli.colormaps import lookup_table
 from convcli.engine import convolve, resolve_geometry
 from convcli.errors import UsageError
 from convcli.explanation import worked_out
-from helpers import SAMPLES, run, runner
+from helpers import SAMPLES, runner
 from helpers.reference import border_index, brute_force_size, correlate_reference
 
 MODES = ["zero", "reflect", "symmetric", "replicate", "wrap"]
@@ -569,15 +569,3 @@ def test_bad_picture_options_are_one_line_and_exit_2(tmp_path, options, message)
     assert len(lines) == 1
     assert message in lines[0]
     assert sorted(p.name for p in tmp_path.rglob("*")) == []  # nothing written, nothing left
-
-
-def test_a_zarr_input_is_refused_without_asking_for_an_option_explain_lacks(tmp_path):
-    zarr = pytest.importorskip("zarr")
-    store = zarr.open(str(tmp_path / "x.zarr"), mode="w", shape=(8, 8), dtype="f4")
-    store[:] = 1
-    result = run("explain", "-k", "box", "--input", str(tmp_path / "x.zarr"))
-    assert result.exit_code == 2
-    assert result.stderr == (
-        f"convcli: error: --input {tmp_path / 'x.zarr'}: explain reads a matrix, a .npy or an "
-        "image, not a Zarr array\n"
-    )

@@ -134,9 +134,9 @@ def test_what_a_zarr_store_needs_is_said_in_one_line(arrays, tmp_path):
         "give --tile N\n"
     )
     explained = run("explain", "-k", "box", "--input", str(arrays / "scan.zarr"))
-    assert explained.stderr == (
-        f"convcli: error: --input {arrays / 'scan.zarr'}: a Zarr array is read in tiles: "
-        "give --tile N\n"
+    assert explained.stderr == (  # explain has no --tile to offer
+        f"convcli: error: --input {arrays / 'scan.zarr'}: explain reads a matrix, a .npy or an "
+        "image, not a Zarr array\n"
     )
     out = run("apply", str(arrays / "scan.npy"), "-k", "box", "-o", str(tmp_path / "a.zarr"))
     assert out.exit_code == 2
