@@ -25,7 +25,6 @@ from convcli.catalog.lookup import load_kernel
 from convcli.choices import (
     PAD_MODE_ALIASES,
     Colormap,
-    Depth,
     FileFormat,
     Method,
     PadMode,
@@ -34,7 +33,7 @@ from convcli.choices import (
 )
 from convcli.errors import InputError, ParameterError
 from convcli.io.formats import output_format
-from convcli.io.picture import Picture
+from convcli.io.picture import Picture, array_white
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from convcli.io.reading import iter_frames, read_image
 from convcli.io.storage import is_remote, is_url, location, write_object
@@ -57,7 +56,6 @@ Padding: TypeAlias = "str | int | Sequence[int]"
 Ints: TypeAlias = "int | Sequence[int]"
 Output: TypeAlias = "str | os.PathLike[str] | None"
 Result: TypeAlias = "tuple[Image, dict[str, Any]]"
-_WHITES = {Depth.UINT8: 255.0, Depth.UINT16: 65535.0, Depth.FLOAT32: 1.0}
 
 
 def checked_settings(
@@ -258,7 +256,7 @@ def _image(frames: list[Frame], done: Rendered) -> Image:
     """Return the result as an :class:`Image`, in the output format's sample type."""
     meta = done.metadata
     return Image(
-        frames=tuple(frames), white=_WHITES[done.planned.depth],
+        frames=tuple(frames), white=array_white(np.dtype(done.planned.depth)),
         format=str(done.planned.format.name), icc=meta.icc, exif=meta.exif, dpi=meta.dpi,
         software=meta.software, description=meta.description, loop=done.loop,
         notes=tuple(done.report.notes),

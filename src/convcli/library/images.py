@@ -22,7 +22,7 @@ from convcli.errors import ParameterError
 from convcli.io.colour import as_rgb
 from convcli.io.formats import OutputFormat, default_output, output_format
 from convcli.io.metadata import Metadata, fit_metadata
-from convcli.io.picture import Picture
+from convcli.io.picture import Picture, array_white
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from convcli.io.reading import iter_frames, read_image
 from convcli.io.storage import is_remote, is_url, location, read_object, write_object
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 Samples: TypeAlias = "npt.NDArray[np.generic]"
 Source: TypeAlias = "str | os.PathLike[str] | bytes | IO[bytes]"
-_WHITES = {"u1": 255.0, "u2": 65535.0}  # by sample type; any other (float) is 1.0
 
 
 class Frame(NamedTuple):
@@ -125,7 +124,7 @@ class Image:
         """
         values = np.asarray(samples)
         mask = None if alpha is None else np.asarray(alpha)
-        white = _WHITES.get(values.dtype.str[1:], 1.0)
+        white = array_white(values.dtype.newbyteorder("="))  # either byte order
         return cls((Frame(values, mask),), attributes.pop("white", white), **attributes)
 
     @property
