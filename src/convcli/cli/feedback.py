@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, TextIO
 import typer
 
 from convcli.choices import Status
-from convcli.cli.text import as_typed, option, shown
+from convcli.cli.text import as_typed, option
 from convcli.errors import ConvcliError, reason
+from convcli.text import shown
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
-    from convcli import Kernel
+    from convcli import Kernel, Report
     from convcli.cli.environment import Environment
-    from convcli.report import Report
 
 
 def error_line(message: str, say: Callable[[str], None] | None = None) -> None:
@@ -240,8 +240,6 @@ class Feedback:
 
     def report(self, done: Report) -> None:
         """Tell what happened to one input: its error, its notes, its record."""
-        from convcli.report import json_line
-
         done.word(option)  # its error is in the record, the table and the report file
         if done.status == Status.ERROR:
             error_line(done.error or "failed", self._say)
@@ -255,7 +253,7 @@ class Feedback:
         for note in notes:
             note_line(note, self._say)
         if self.json_lines:
-            write_record(json_line(done), self.streams.stdout)
+            write_record(done.to_json(), self.streams.stdout)
         self._advance()
 
     def finish(self, reports: list[Report]) -> None:
