@@ -63,8 +63,10 @@ class Report:
     --------
     >>> from convcli.report import Report
     >>> done = Report("a.png", "a_sobel-x.png", "sobel-x", "reflect", seconds=0.25)
-    >>> done.record()["status"], done.to_json()[:35]
-    ('ok', '{"input": "a.png", "output": "a_so')
+    >>> print(done.status, done.record()["kernel"])
+    ok sobel-x
+    >>> done.to_json()[:50]
+    '{"input": "a.png", "output": "a_sobel-x.png", "sta'
     """
 
     input: str

@@ -181,14 +181,11 @@ def batch(
     ...     np.save(folder / f"{name}.npy", np.arange(12.0).reshape(3, 4))
     >>> with convcli.batch(folder, "box:3", folder / "out", jobs=1, padding="valid",
     ...                    report=folder / "report.csv") as run:
-    ...     records = run.run(on_record=lambda done: print(done.input, done.status))
-    ...
-    a.npy ok
-    b.npy ok
-    >>> len(run), [r.output_shape for r in records]
-    (2, [(1, 2), (1, 2)])
-    >>> np.load(folder / "out" / "a_box-size-3_valid.npy")
-    array([[5., 6.]])
+    ...     records = run.run(on_record=lambda done: print(done.status, done.output_shape))
+    ok (1, 2)
+    ok (1, 2)
+    >>> len(run), run.notes, np.load(folder / "out" / "a_box-size-3_valid.npy").round(4).tolist()
+    (2, [], [[5.0, 6.0]])
     >>> (folder / "report.csv").read_text().splitlines()[0][:26]
     'input,output,status,kernel'
     """
