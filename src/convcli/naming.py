@@ -69,6 +69,7 @@ def output_name(source: Location, settings: Settings, suffix: str, template: str
     --------
     >>> from pathlib import Path
     >>> from convcli.catalog.lookup import load_kernel
+    >>> from convcli.choices import DEFAULT_TEMPLATE
     >>> from convcli.run.model import Settings
     >>> settings = Settings(kernels=(load_kernel("box:5"),), padding="valid", stride=(2,))
     >>> output_name(Path("photos/cat.png"), settings, ".png", DEFAULT_TEMPLATE)

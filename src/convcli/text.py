@@ -6,7 +6,6 @@ the run all write their JSON and show their names here.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 
@@ -36,6 +35,8 @@ def to_json(
     >>> to_json({"sum": float("inf"), "output": [1.5, float("nan")]})
     '{"sum": null, "output": [1.5, null]}'
     """
+    import json  # not at start-up: the command line shows names without it
+
     text = json.dumps(_finite(value), ensure_ascii=ensure_ascii, indent=indent,
                       separators=separators, allow_nan=False)  # fmt: skip
     return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)

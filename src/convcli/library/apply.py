@@ -159,7 +159,9 @@ def apply(
         The result, as it is (or would be) written: its samples in the
         output format's type and range, every frame, its metadata; and its
         report record, the object ``convcli apply --json`` prints (``output``
-        None when nothing is written).
+        None when nothing is written). The image's ``notes`` hold what the
+        command line notes of the run and the input (a format written as
+        another, a kernel of ``CONVCLI_KERNEL_PATH`` that replaces a built-in one).
 
     Raises
     ------
