@@ -697,7 +697,8 @@ def test_batch_writes_the_files_and_records_convcli_apply_writes(
             cli_record["output"] = cli_record["output"].replace("/cli/", "/lib/")
         _same_record(cli_record, record)
     if keywords.get("dry_run"):
-        assert not (tmp_path / "cli").exists() and not (tmp_path / "lib").exists()
+        assert not (tmp_path / "cli").exists()
+        assert not (tmp_path / "lib").exists()
         return
     assert _files(tmp_path / "lib") == _files(tmp_path / "cli")
     for name in ("REPORT.json", "REPORT.csv", "SHEET.png"):
@@ -734,21 +735,22 @@ def test_batch_says_which_input_failed_and_names_its_parameters(batch_inputs, tm
                        tmp_path / "out") as planned:  # fmt: skip
         reports = planned.run()
     assert [r.status for r in reports] == ["error", "ok"]
-    assert "broken.png" in (reports[0].error or "") and planned.failed
+    assert "broken.png" in (reports[0].error or "")
+    assert planned.failed
     for keywords, parameter in (({"jobs": 0}, "jobs"), ({"tile": 0}, "tile"),
                                 ({"report": tmp_path / "r.txt"}, "report"),
                                 ({"template": "{size}.png"}, "template"),
                                 ({"montage": "sheet.nothing", "bank": True}, "montage"),
                                 ({"montage_scale": "all", "montage": "s.png", "bank": True,
                                   "colormap": "gray"}, "montage_scale")):  # fmt: skip
-        with pytest.raises(ParameterError) as caught:
-            with convcli.batch(batch_inputs / "batch", ["box:3", "sobel-x"], tmp_path / "o",
-                               **keywords):  # fmt: skip
-                pass
-        assert caught.value.parameter == parameter, keywords
-    with pytest.raises(UsageError, match=r"^montage draws a bank's responses side by side"):
-        with convcli.batch(batch_inputs / "batch", "box:3", tmp_path / "o", montage="s.png"):
+        with (pytest.raises(ParameterError) as caught,
+              convcli.batch(batch_inputs / "batch", ["box:3", "sobel-x"], tmp_path / "o",
+                            **keywords)):  # fmt: skip
             pass
+        assert caught.value.parameter == parameter, keywords
+    with (pytest.raises(UsageError, match=r"^montage draws a bank's responses side by side"),
+          convcli.batch(batch_inputs / "batch", "box:3", tmp_path / "o", montage="s.png")):  # fmt: skip
+        pass
 
 
 def test_apply_carries_the_notes_of_planning_as_the_command_line_prints_them(tmp_path):
@@ -764,9 +766,9 @@ def test_apply_carries_the_notes_of_planning_as_the_command_line_prints_them(tmp
 
 
 def test_apply_notes_a_kernel_that_replaces_a_built_in_one(tmp_path, monkeypatch):
-    (tmp_path / "mine.toml").write_text('[sobel-x]\nmatrix = [1, -1]\n')
+    (tmp_path / "mine.toml").write_text("[sobel-x]\nmatrix = [1, -1]\n")
     monkeypatch.setenv("CONVCLI_KERNEL_PATH", str(tmp_path))
-    image, record = convcli.apply(np.arange(6.0), "sobel-x", padding="valid")
+    image, _ = convcli.apply(np.arange(6.0), "sobel-x", padding="valid")
     assert image.notes[0] == (f"kernel 'sobel-x' is the one in {tmp_path / 'mine.toml'} "
                               "(CONVCLI_KERNEL_PATH comes before the built-in kernels)")  # fmt: skip
 
@@ -784,7 +786,7 @@ def test_explain_draws_what_explain_animate_and_html_draw(tmp_path, monkeypatch)
     assert len(e.steps) == 3 - 1  # 2 outputs of 2 x 3, stride 2: what there is
     assert (tmp_path / "lib.gif").read_bytes() == (tmp_path / "cli.gif").read_bytes()
     assert (tmp_path / "lib.html").read_bytes() == (tmp_path / "cli.html").read_bytes()
-    with pytest.raises(UsageError, match="^frames counts the frames of animate"):
+    with pytest.raises(UsageError, match=r"^frames counts the frames of animate"):
         convcli.explain("sobel-x", frames=2)
 
 
