@@ -18,7 +18,7 @@ from convcli.text import shown
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
-    from convcli import Kernel, Report
+    from convcli import Report
     from convcli.cli.environment import Environment
 
 
@@ -34,15 +34,6 @@ def note_line(message: str, say: Callable[[str], None] | None = None) -> None:
 
 def _echo(line: str) -> None:
     typer.echo(line, err=True)
-
-
-def kernel_notes(kernels: tuple[Kernel, ...], variable: str) -> None:
-    """Say which kernels in the user's folders replace built-in ones, once each."""
-    for shadowing in {k.name: k for k in kernels if k.shadows_builtin}.values():
-        note_line(
-            f"kernel {shadowing.name!r} is the one in {shadowing.source} "
-            f"({variable} comes before the built-in kernels)"
-        )
 
 
 def write_record(line: str, stdout: TextIO | None) -> None:

@@ -50,6 +50,17 @@ class Batch:
         replace built-in ones.
     records : list of Report, or None
         Each input's report, in order, once :meth:`run` has run.
+
+    Examples
+    --------
+    >>> import convcli, numpy as np, pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> np.save(folder / "a.npy", np.ones((3, 3)))
+    >>> with convcli.batch(folder / "a.npy", ["box:3", "sobel-x"], folder, bank=True) as run:
+    ...     print(run, run.records)
+    ...     print([report.kernel for report in run.run()], run.failed)
+    Batch(2 jobs, 0 notes) None
+    ['box:size=3', 'sobel-x'] False
     """
 
     def __init__(self, planned: RunPlan, settings: Settings, options: RunOptions, client: Any,
@@ -67,7 +78,7 @@ class Batch:
         return len(self._planned.jobs)
 
     def __repr__(self) -> str:
-        return f"Batch({len(self)} jobs, {len(self._planned.notes)} notes)"
+        return f"Batch({len(self)} jobs, {len(self.notes)} notes)"
 
     @property
     def to_stdout(self) -> bool:
