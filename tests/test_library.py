@@ -7,6 +7,7 @@ explanations against ``convcli explain --json``.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -25,9 +26,9 @@ from convcli.errors import InputError, KernelError, ParameterError, UsageError
 from helpers import SAMPLES, run
 
 PUBLIC = [
-    "ConvcliError", "Explanation", "Image", "InputError", "Kernel", "KernelError",
-    "ParameterError", "UsageError", "__version__", "apply", "convolve", "explain", "kernel", "kernels",
-    "output_shape", "read", "write",
+    "Batch", "ConvcliError", "Explanation", "Image", "InputError", "Kernel", "KernelError",
+    "ParameterError", "Report", "UsageError", "__version__", "apply", "batch", "convolve",
+    "explain", "kernel", "kernels", "output_shape", "read", "write",
 ]  # fmt: skip
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 MAKE, ARTIST = 0x010F, 0x013B
@@ -609,3 +610,203 @@ def test_a_family_kernel_carries_its_parameters_as_kernels_list_json_shows_them(
         }
         assert listed[kernel.name] == expected
     assert listed["gaussian"] == {"sigma": 1.0, "size": "auto"}  # the family's defaults
+
+
+# batch: `convcli apply` over files and folders, from Python
+
+BATCHES = [
+    # (the inputs, the command line's options, the library's keywords; REPORT and SHEET are
+    # files beside each side's output folder)
+    (["batch/"], ["-k", "sobel-x", "-j", "2", "--report", "REPORT.json"],
+     {"kernels": "sobel-x", "jobs": 2, "report": "REPORT.json"}),
+    (["batch/"], ["-k", "box:3", "-k", "sobel-y", "-p", "valid", "--report", "REPORT.csv"],
+     {"kernels": ["box:3", "sobel-y"], "padding": "valid", "report": "REPORT.csv"}),
+    (["batch/"], ["-k", "sobel-x", "-k", "box:3", "--bank", "--montage", "SHEET.png", "-j", "1"],
+     {"kernels": ["sobel-x", "box:3"], "bank": True, "montage": "SHEET.png", "jobs": 1}),
+    (["batch/rgb8.png", "batch/grey16.png"],
+     ["-k", "sobel-x", "-k", "sobel-y", "--bank", "--colormap", "viridis", "--montage",
+      "SHEET.png", "--montage-scale", "shared"],
+     {"kernels": ["sobel-x", "sobel-y"], "bank": True, "colormap": "viridis",
+      "montage": "SHEET.png", "montage_scale": "shared"}),
+    (["batch/"], ["-k", "box:3", "--name", "{stem}-smooth{suffix}", "--gray", "-s", "2"],
+     {"kernels": "box:3", "template": "{stem}-smooth{suffix}", "gray": True, "stride": (2,)}),
+    (["wide.npy"], ["-k", "gaussian:sigma=2", "--tile", "16", "--pad-mode", "wrap"],
+     {"kernels": "gaussian:sigma=2", "tile": 16, "pad_mode": "wrap"}),
+    (["batch/rgb8.png", "batch/rgba.png"], ["-k", "laplacian", "--scheduler", "local:1"],
+     {"kernels": "laplacian", "scheduler": "local:1"}),
+    (["batch/", "batch/missing.png"], ["-k", "box:3", "--dry-run"],
+     {"kernels": "box:3", "dry_run": True}),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def batch_inputs(folder, tmp_path_factory):
+    """A folder of the test images, and an array wider than a tile."""
+    root = tmp_path_factory.mktemp("batch")
+    (root / "batch").mkdir()
+    for name in ("rgb8.png", "grey16.png", "rgba.png", "anim.gif"):
+        (root / "batch" / name).write_bytes((folder / name).read_bytes())
+    np.save(root / "wide.npy", np.random.default_rng(7).random((40, 50)))
+    return root
+
+
+def _side(tmp_path, side: str, text: str) -> str:
+    """A file beside a side's output folder: REPORT.json is cli-REPORT.json for the CLI's."""
+    return str(tmp_path / f"{side}-{text}") if text.isupper() or "." in text else text
+
+
+def _files(folder) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def _timeless(text: str) -> object:
+    """A report file without the times taken: JSON records, or CSV rows less their seconds."""
+    if text.startswith("["):
+        records = json.loads(text)
+        for record in records:
+            record.pop("seconds")
+        return records
+    rows = list(csv.DictReader(io.StringIO(text)))
+    for row in rows:
+        row.pop("seconds")
+    return rows
+
+
+@pytest.mark.parametrize(("inputs", "options", "keywords"), BATCHES)
+def test_batch_writes_the_files_and_records_convcli_apply_writes(
+    batch_inputs, tmp_path, monkeypatch, inputs, options, keywords
+):
+    monkeypatch.chdir(batch_inputs)
+    cli_options = [_side(tmp_path, "cli", o) if o.startswith(("REPORT", "SHEET")) else o
+                   for o in options]  # fmt: skip
+    done = run("apply", *inputs, *cli_options, "-o", f"{tmp_path}/cli/", "--json")
+    failed = '"status": "error"' in done.stdout  # a missing input, in a dry run
+    assert done.exit_code == int(failed), done.output
+    settings = {key: _side(tmp_path, "lib", value) if key in ("report", "montage") else value
+                for key, value in keywords.items()}  # fmt: skip
+    seen = []
+    with convcli.batch(inputs, output=f"{tmp_path}/lib/", **settings) as planned:
+        assert len(planned) == len(done.stdout.splitlines())
+        reports = planned.run(on_record=seen.append)
+    assert seen == reports
+    assert planned.failed == failed
+    cli_records = [json.loads(line) for line in done.stdout.splitlines()]
+    for report, cli_record in zip(reports, cli_records, strict=True):
+        record = json.loads(report.to_json())
+        if cli_record["output"] is not None:
+            cli_record["output"] = cli_record["output"].replace("/cli/", "/lib/")
+        _same_record(cli_record, record)
+    if keywords.get("dry_run"):
+        assert not (tmp_path / "cli").exists()
+        assert not (tmp_path / "lib").exists()
+        return
+    assert _files(tmp_path / "lib") == _files(tmp_path / "cli")
+    for name in ("REPORT.json", "REPORT.csv", "SHEET.png"):
+        cli, lib = tmp_path / f"cli-{name}", tmp_path / f"lib-{name}"
+        assert cli.exists() == lib.exists()
+        if name == "SHEET.png" and cli.exists():
+            assert lib.read_bytes() == cli.read_bytes()
+        elif cli.exists():
+            lib_text = lib.read_text().replace("/lib/", "/cli/")
+            assert _timeless(lib_text) == _timeless(cli.read_text())
+
+
+def test_batch_notes_what_planning_says_and_writes_nothing_before_run(batch_inputs, tmp_path):
+    outputs = tmp_path / "out"
+    with convcli.batch(batch_inputs / "batch", "box:3", outputs) as planned:
+        assert planned.notes == []
+        assert planned.records is None
+    assert list(outputs.iterdir()) == []  # the folder made, nothing filtered, no report
+    (tmp_path / "in").mkdir()
+    np.save(tmp_path / "in" / "a.npy", np.zeros((4, 4)))
+    np.save(tmp_path / "in" / "a_box-size-3.npy", np.zeros((4, 4)))  # named as an output
+    with convcli.batch(tmp_path / "in", "box:3", dry_run=True) as planned:
+        assert len(planned) == 1
+        assert planned.notes == [
+            f"left out 1 file named as convcli names its outputs ({tmp_path}/in/a_box-size-3.npy:"
+            " its format cannot say who made it; name a file to filter it)"
+        ]
+        assert [r.status for r in planned.run()] == ["planned"]
+
+
+def test_batch_says_which_input_failed_and_names_its_parameters(batch_inputs, tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with convcli.batch([tmp_path / "broken.png", batch_inputs / "batch" / "rgb8.png"], "box:3",
+                       tmp_path / "out") as planned:  # fmt: skip
+        reports = planned.run()
+    assert [r.status for r in reports] == ["error", "ok"]
+    assert "broken.png" in (reports[0].error or "")
+    assert planned.failed
+    for keywords, parameter in (({"jobs": 0}, "jobs"), ({"tile": 0}, "tile"),
+                                ({"report": tmp_path / "r.txt"}, "report"),
+                                ({"template": "{size}.png"}, "template"),
+                                ({"montage": "sheet.nothing", "bank": True}, "montage"),
+                                ({"montage_scale": "all", "montage": "s.png", "bank": True,
+                                  "colormap": "gray"}, "montage_scale")):  # fmt: skip
+        with (pytest.raises(ParameterError) as caught,
+              convcli.batch(batch_inputs / "batch", ["box:3", "sobel-x"], tmp_path / "o",
+                            **keywords)):  # fmt: skip
+            pass
+        assert caught.value.parameter == parameter, keywords
+    with (pytest.raises(UsageError, match=r"^montage draws a bank's responses side by side"),
+          convcli.batch(batch_inputs / "batch", "box:3", tmp_path / "o", montage="s.png")):  # fmt: skip
+        pass
+
+
+def test_apply_carries_the_notes_of_planning_as_the_command_line_prints_them(tmp_path):
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(tmp_path / "icon.ico")
+    done = run("apply", str(tmp_path / "icon.ico"), "-k", "box:3", "-o", f"{tmp_path}/cli/")
+    assert done.exit_code == 0, done.output
+    noted = [line.removeprefix("convcli: note: ") for line in done.stderr.splitlines()
+             if line.startswith("convcli: note: ")]  # fmt: skip
+    assert any("ICO as PNG" in note for note in noted), noted
+    image, record = convcli.apply(tmp_path / "icon.ico", "box:3", output=f"{tmp_path}/lib/")
+    assert list(image.notes) == [note.replace("--format", "format") for note in noted]
+    assert record["output"].endswith("icon_box-size-3.png")
+
+
+def test_apply_notes_a_kernel_that_replaces_a_built_in_one(tmp_path, monkeypatch):
+    (tmp_path / "mine.toml").write_text("[sobel-x]\nmatrix = [1, -1]\n")
+    monkeypatch.setenv("CONVCLI_KERNEL_PATH", str(tmp_path))
+    image, _ = convcli.apply(np.arange(6.0), "sobel-x", padding="valid")
+    assert image.notes[0] == (f"kernel 'sobel-x' is the one in {tmp_path / 'mine.toml'} "
+                              "(CONVCLI_KERNEL_PATH comes before the built-in kernels)")  # fmt: skip
+
+
+# explain's and kernels show's pictures and JSON, from Python
+
+
+def test_explain_draws_what_explain_animate_and_html_draw(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    done = run("explain", "-k", "sobel-x", "-p", "1", "-s", "2", "--input", "[[1,2,3],[4,5,6]]",
+               "--animate", "cli.gif", "--frames", "2", "--html", "cli.html")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    e = convcli.explain("sobel-x", "[[1,2,3],[4,5,6]]", padding=1, stride=(2,), animate="lib.gif",
+                        frames=2, html="lib.html")  # fmt: skip
+    assert len(e.steps) == 3 - 1  # 2 outputs of 2 x 3, stride 2: what there is
+    assert (tmp_path / "lib.gif").read_bytes() == (tmp_path / "cli.gif").read_bytes()
+    assert (tmp_path / "lib.html").read_bytes() == (tmp_path / "cli.html").read_bytes()
+    with pytest.raises(UsageError, match=r"^frames counts the frames of animate"):
+        convcli.explain("sobel-x", frames=2)
+
+
+def test_explain_takes_the_padding_and_steps_as_apply_takes_them():
+    e = convcli.explain("box:3", "[[1,2,3],[4,5,6],[7,8,9]]", padding=(1, 1, 0, 0), stride=(1, 1))
+    assert e.geometry.padding == ((1, 1), (0, 0))
+    assert e.output.shape == (3, 1)
+    assert e.padded[e.taps(e.steps[0])].shape == (3, 3)
+    with pytest.raises(ParameterError) as caught:
+        convcli.explain("box:3", padding=(1, 2, 3))
+    assert caught.value.parameter == "padding"
+
+
+def test_kernel_draws_and_prints_what_kernels_show_does(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    done = run("kernels", "show", "gaussian:sigma=1", "--json", "--picture", "cli.png")
+    assert done.exit_code == 0, done.output
+    k = convcli.kernel("gaussian:sigma=1", picture=tmp_path / "lib.png")
+    assert (tmp_path / "lib.png").read_bytes() == (tmp_path / "cli.png").read_bytes()
+    assert k.to_json() + "\n" == done.stdout
+    with pytest.raises(ParameterError) as caught:
+        convcli.kernel("box:3", picture=tmp_path / "k.nothing")
+    assert caught.value.parameter == "picture"

@@ -1,11 +1,13 @@
 """convcli: apply convolution kernels to images, signals and volumes.
 
 The library (README, "The library"): :func:`apply` (what ``convcli apply``
-does to one input, the result returned), :func:`kernel` and :func:`kernels`
+does to one input, the result returned), :func:`batch` (what it does to
+files and folders: jobs, a cluster, a report, a contact sheet), the
+:class:`Report` of each input, :func:`kernel` and :func:`kernels`
 (kernels by their spec, as the command line names them), :func:`read` and
 :func:`write` (images at full depth, with their frames and metadata),
 :func:`convolve` and :func:`output_shape` (the engine), :func:`explain` (a
-convolution worked out step by step), the types they return, and the
+convolution worked out step by step, and drawn), the types they return, and the
 errors they raise. Each is loaded on first use, so that ``import convcli``
 (and ``convcli --help``) stays fast.
 """
@@ -19,21 +21,27 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from convcli.catalog.kernel import Kernel
     from convcli.engine import output_shape
-    from convcli.explanation import Explanation, explain
+    from convcli.explanation import Explanation
     from convcli.library.apply import apply
+    from convcli.library.batch import Batch, batch
     from convcli.library.convolve import convolve
+    from convcli.library.explain import explain
     from convcli.library.images import Image, read, write
     from convcli.library.kernels import kernel, kernels
+    from convcli.report import Report
 
 
 # Where each of the names loaded on first use lives.
 _LAZY = {
+    "Batch": "convcli.library.batch",
     "Explanation": "convcli.explanation",
     "Image": "convcli.library.images",
     "Kernel": "convcli.catalog.kernel",
+    "Report": "convcli.report",
     "apply": "convcli.library.apply",
+    "batch": "convcli.library.batch",
     "convolve": "convcli.library.convolve",
-    "explain": "convcli.explanation",
+    "explain": "convcli.library.explain",
     "kernel": "convcli.library.kernels",
     "kernels": "convcli.library.kernels",
     "output_shape": "convcli.engine",
@@ -41,6 +49,7 @@ _LAZY = {
     "write": "convcli.library.images",
 }
 __all__ = [
+    "Batch",
     "ConvcliError",
     "Explanation",
     "Image",
@@ -48,9 +57,11 @@ __all__ = [
     "Kernel",
     "KernelError",
     "ParameterError",
+    "Report",
     "UsageError",
     "__version__",
     "apply",
+    "batch",
     "convolve",
     "explain",
     "kernel",

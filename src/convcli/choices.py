@@ -110,6 +110,23 @@ class MontageScale(StrEnum):
     EACH = "each"
 
 
+def crop_forms(ndim: int) -> str:
+    """Say what ``explain --crop`` takes for an input of ``ndim`` axes."""
+    return "START,LENGTH" if ndim == 1 else "ROW,COL,HEIGHT,WIDTH"
+
+
+# The fields of an output name's template (--name), and the default one.
+DEFAULT_TEMPLATE = "{stem}_{tag}{suffix}"
+FIELDS = {
+    "stem": "the input's name without its suffix",
+    "tag": "the kernels and the settings that differ from the defaults",
+    "kernel": "the kernels alone",
+    "settings": "the settings alone (empty when all are the defaults)",
+    "suffix": "the output's suffix, with its dot",
+    "parent": "the name of the input's folder",
+}
+
+
 class FileFormat(StrEnum):
     """The formats convcli reads and writes, by their usual file suffix."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from convcli.choices import crop_forms
 from convcli.engine import (
     Geometry,
     PaddingSpec,
@@ -26,7 +26,6 @@ from convcli.engine import (
     source_index,
 )
 from convcli.errors import InputError, KernelError, Message, ParameterError, UsageError
-from convcli.limits import MAX_STEPS
 
 if TYPE_CHECKING:
     from convcli.catalog.kernel import Kernel
@@ -129,6 +128,18 @@ class Explanation:
         g = self.geometry
         return tuple(d * (k - 1) // 2 for k, d in zip(g.kernel_shape, g.dilation, strict=True))
 
+    def taps(self, step: Step) -> tuple[slice, ...]:
+        """Select the cells of :attr:`padded` under the kernel's taps at ``step``'s window.
+
+        Examples
+        --------
+        >>> e = worked_out([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 0.0, -1.0], padding="valid",
+        ...                dilation=2, steps=1)
+        >>> e.taps(e.steps[0]), e.padded[e.taps(e.steps[0])]
+        ((slice(0, 5, 2),), array([1., 3., 5.]))
+        """
+        return _taps(step.origin, self.geometry)
+
     def to_json(self) -> str:
         """Return what ``convcli explain --json`` prints: :meth:`record` as one line of JSON.
 
@@ -139,7 +150,7 @@ class Explanation:
         >>> worked_out([0.0, 1.0, 4.0], [1.0, -1.0], padding="valid").to_json()[:60]
         '{"input_shape": [3], "crop": null, "kernel": [1.0, -1.0], "p'
         """
-        from convcli.report import to_json  # JSON as convcli writes it everywhere
+        from convcli.text import to_json  # JSON as convcli writes it everywhere
 
         return to_json(self.record())
 
@@ -323,11 +334,6 @@ def one_matrix(kernel: Kernel) -> Matrix:
     return kernel.matrix
 
 
-def crop_forms(ndim: int) -> str:
-    """Say what ``--crop`` takes for an input of ``ndim`` axes."""
-    return "START,LENGTH" if ndim == 1 else "ROW,COL,HEIGHT,WIDTH"
-
-
 def _size(shape: Sequence[int]) -> str:
     return "x".join(map(str, shape))
 
@@ -420,7 +426,7 @@ def _steps(
     found = []
     for index in itertools.islice(np.ndindex(*counts), max(count, 0)):
         origin = tuple(f + i * s for f, i, s in zip(first, index, g.stride, strict=True))
-        window = padded[taps(origin, g)]
+        window = padded[_taps(origin, g)]
         terms = products(window, kernel)
         with np.errstate(over="ignore", invalid="ignore"):  # inf + -inf is NaN, as in the engine
             found.append(Step(index, origin, window, float(terms.sum()), terms))
@@ -444,7 +450,7 @@ def products(window: Matrix, kernel: Matrix) -> Matrix:
     return found
 
 
-def taps(origin: tuple[int, ...], g: Geometry) -> tuple[slice, ...]:
+def _taps(origin: tuple[int, ...], g: Geometry) -> tuple[slice, ...]:
     """Select the padded-input cells under the kernel's taps, for a window at ``origin``."""
     return tuple(
         slice(o, o + d * (k - 1) + 1, d)
@@ -499,96 +505,3 @@ def read_input(text: str | None, ndim: int) -> npt.NDArray[np.generic]:
     except InputError as error:  # here the file is an option's value: a usage error
         raise ParameterError(Message("{input} {why}", why=error.said), parameter="input") from None
     return luminance(picture, np.float64)  # a grey image's own samples: not copied
-
-
-def explain(
-    kernel: str | Kernel | npt.ArrayLike,
-    input: npt.ArrayLike | str | os.PathLike[str] | None = None,
-    *,
-    padding: PaddingSpec = "same",
-    pad_mode: str = "reflect",
-    pad_value: float = 0.0,
-    stride: int | tuple[int, ...] = 1,
-    dilation: int | tuple[int, ...] = 1,
-    flip: bool = False,
-    steps: int = 3,
-    crop: Sequence[int] | None = None,
-) -> Explanation:
-    """Work out a small convolution step by step, as ``convcli explain`` shows it.
-
-    The windows, their products with the kernel and their sums are worked
-    out from the definition; the output comes from the engine (README,
-    "Learn convolution"). :meth:`Explanation.to_json` gives what
-    ``convcli explain --json`` prints.
-
-    Parameters
-    ----------
-    kernel : str, Kernel or array_like
-        A kernel spec (``"sobel-x"``, ``"[1,0,-1]"``), a :class:`Kernel` or a
-        matrix; 1-D or 2-D, and not a combined kernel (``sobel``: explain
-        one of its components).
-    input : array_like, str or path, optional
-        The values to explain, as many axes as the kernel: a matrix (an
-        image's ``samples``), or the name of a ``.npy`` or of an image file
-        (its luminance).
-        By default a ramp: 1 to 25 in 5x5, or 1 to 7 for a 1-D kernel.
-    padding, pad_mode, pad_value, stride, dilation, flip
-        As for :func:`convcli.convolve`.
-    steps : int, optional
-        How many window positions to work out, 0 to 1,000,000.
-    crop : sequence of int, optional
-        ``(row, col, height, width)`` (``(start, length)`` in 1-D) of the
-        input, explained in its context; at most 32 a side. Without one,
-        the input may have at most 32 cells a side.
-
-    Returns
-    -------
-    Explanation
-
-    Raises
-    ------
-    UsageError
-        The kernel combines others, or the input, crop or kernel is too large to show.
-    ParameterError
-        A setting is invalid; the message names it.
-
-    Examples
-    --------
-    >>> import convcli
-    >>> e = convcli.explain("[1,0,-1]", [0, 0, 1, 1, 1, 0, 0], padding="valid", flip=True)
-    >>> e
-    Explanation(3 kernel over 7: 5 outputs, 3 steps)
-    >>> e.output
-    array([ 1.,  1.,  0., -1., -1.])
-    >>> step = e.steps[0]
-    >>> step.window, step.products, step.sum
-    (array([0., 0., 1.]), array([-0.,  0.,  1.]), 1.0)
-    >>> e.formula
-    ['⌊(7 + 0 + 0 - 1·(3 - 1) - 1) / 1⌋ + 1 = 5']
-    """
-    from convcli.catalog.kernel import Kernel
-    from convcli.catalog.lookup import load_kernel
-
-    chosen = load_kernel(kernel) if isinstance(kernel, str) else kernel
-    if isinstance(chosen, Kernel):
-        weights = one_matrix(chosen)
-    else:
-        weights = np.asarray(chosen, dtype=np.float64)
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
-        raise ParameterError(f"steps must be 0 to {MAX_STEPS:,}, got {steps!r}", parameter="steps")
-    return worked_out(
-        _input_values(input, weights.ndim), weights, padding=padding, pad_mode=pad_mode,
-        pad_value=pad_value, stride=stride, dilation=dilation, flip=flip, steps=steps, crop=crop,
-    )  # fmt: skip
-
-
-def _input_values(given: object, ndim: int) -> npt.NDArray[np.generic]:
-    """Return the input to explain: the ramp, an image's luminance, a file's values, or a matrix."""
-    if given is None:
-        return ramp(ndim)
-    if isinstance(given, str | os.PathLike):
-        name = os.fspath(given)
-        if isinstance(name, str) and not name.lstrip().startswith("["):  # a file, never JSON
-            return read_input(name, ndim)
-        raise ParameterError("input must be a matrix or a file's name", parameter="input")
-    return np.asarray(given)

@@ -12,7 +12,7 @@ import string
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from convcli.choices import PaddingWord, PadMode
+from convcli.choices import FIELDS, PaddingWord, PadMode
 from convcli.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -20,16 +20,6 @@ if TYPE_CHECKING:
 
     from convcli.io.storage import Location
     from convcli.run.model import Settings
-
-DEFAULT_TEMPLATE = "{stem}_{tag}{suffix}"
-FIELDS = {
-    "stem": "the input's name without its suffix",
-    "tag": "the kernels and the settings that differ from the defaults",
-    "kernel": "the kernels alone",
-    "settings": "the settings alone (empty when all are the defaults)",
-    "suffix": "the output's suffix, with its dot",
-    "parent": "the name of the input's folder",
-}
 
 
 def check_template(template: str) -> str:
@@ -79,6 +69,7 @@ def output_name(source: Location, settings: Settings, suffix: str, template: str
     --------
     >>> from pathlib import Path
     >>> from convcli.catalog.lookup import load_kernel
+    >>> from convcli.choices import DEFAULT_TEMPLATE
     >>> from convcli.run.model import Settings
     >>> settings = Settings(kernels=(load_kernel("box:5"),), padding="valid", stride=(2,))
     >>> output_name(Path("photos/cat.png"), settings, ".png", DEFAULT_TEMPLATE)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import math
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +13,7 @@ from convcli.choices import Status
 from convcli.engine import Geometry
 from convcli.errors import ParameterError, worded
 from convcli.io.atomic import write_atomically
+from convcli.text import to_json
 
 if TYPE_CHECKING:
     from convcli.heat import HeatTile
@@ -26,7 +24,6 @@ RECORD_KEYS = (
     "error",
 )  # fmt: skip
 REPORT_SUFFIXES = (".json", ".csv")
-_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,36 @@ class StageReport:
 
 @dataclass
 class Report:
-    """What happened to one input."""
+    """What happened to one input of :func:`convcli.batch` (and ``convcli apply``).
+
+    Attributes
+    ----------
+    input, output : str
+        The input's name, and its output's (None: standard output, or none written).
+    kernel : str
+        The kernels, as the record names them.
+    status : str
+        ``ok``, ``skipped``, ``error``, or ``planned`` (a dry run).
+    input_shape, output_shape : tuple of int
+        Shapes as read and as written (None when the input was not read).
+    seconds : float
+        The time it took.
+    error : str or None
+        Why it failed, or was skipped.
+    notes : list of str
+        What was said about it (a format's limits, a profile left out...).
+
+    The rest is in :meth:`record`: the README's "The report record".
+
+    Examples
+    --------
+    >>> from convcli.report import Report
+    >>> done = Report("a.png", "a_sobel-x.png", "sobel-x", "reflect", seconds=0.25)
+    >>> print(done.status, done.record()["kernel"])
+    ok sobel-x
+    >>> done.to_json()[:50]
+    '{"input": "a.png", "output": "a_sobel-x.png", "sta'
+    """
 
     input: str
     output: str | None
@@ -66,6 +92,10 @@ class Report:
         self.notes = [worded(note, option) for note in self.notes]
         self.once_notes = [worded(note, option) for note in self.once_notes]
         self.clip_note = self.clip_note and worded(self.clip_note, option)
+
+    def to_json(self) -> str:
+        """Return :meth:`record` as one line of JSON: a line of ``convcli apply --json``."""
+        return to_json(self.record())
 
     def record(self) -> dict[str, Any]:
         """Return the record of the README's "The report record" (and ``stages`` of a pipeline)."""
@@ -117,50 +147,6 @@ def _list(shape: tuple[int, ...] | None) -> list[int] | None:
 
 def _pairs(padding: tuple[tuple[int, int], ...]) -> list[list[int]]:
     return [list(pair) for pair in padding]
-
-
-def json_line(report: Report) -> str:
-    """One report as a line of JSON."""
-    return to_json(report.record())
-
-
-def to_json(
-    value: object,
-    indent: int | None = None,
-    *,
-    separators: tuple[str, str] | None = None,
-    ensure_ascii: bool = False,
-) -> str:
-    r"""Write JSON as UTF-8 text: every JSON convcli writes is written here.
-
-    A number that is not finite (NaN, infinity) is ``null``, as JavaScript's
-    ``JSON.stringify`` writes it: RFC 8259 has no such numbers. A file name's
-    undecodable bytes become ``\udcXX`` escapes: Python names such bytes with
-    lone surrogates (``os.fsdecode``); escaped, the text stays valid UTF-8,
-    and ``json.loads`` then ``os.fsencode`` give the name's bytes back.
-
-    Examples
-    --------
-    >>> import os
-    >>> to_json({"input": os.fsdecode(b"caf\xe9.png")})
-    '{"input": "caf\\udce9.png"}'
-    >>> to_json({"sum": float("inf"), "output": [1.5, float("nan")]})
-    '{"sum": null, "output": [1.5, null]}'
-    """
-    text = json.dumps(_finite(value), ensure_ascii=ensure_ascii, indent=indent,
-                      separators=separators, allow_nan=False)  # fmt: skip
-    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
-
-
-def _finite(value: object) -> object:
-    """Return ``value`` with each float that is not finite replaced by None, at any depth."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
 
 
 def check_report_path(path: Path, outputs: Iterable[Path] = ()) -> None:

@@ -168,6 +168,19 @@ class Kernel:
             record["components"] = [part.record() for part in self.components]
         return record
 
+    def to_json(self) -> str:
+        """Return :meth:`record` as JSON: what ``convcli kernels show --json`` prints.
+
+        Examples
+        --------
+        >>> import convcli
+        >>> convcli.kernel("[1,0,-1]").to_json()[:48]
+        '{"name": "inline", "shape": [3], "matrix": [1.0,'
+        """
+        from convcli.text import to_json  # JSON as convcli writes it everywhere
+
+        return to_json(self.record())
+
 
 def nested_matrix(values: Any, multiply: float = 1.0, divide: float = 1.0) -> Matrix:
     """Build a float64 matrix from checked nested lists, times ``multiply``, over ``divide``."""

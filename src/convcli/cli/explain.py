@@ -2,10 +2,8 @@
 
 # No `from __future__ import annotations`: Typer reads these annotations at every
 # start, and evaluated once here they need not be compiled again from strings.
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -20,11 +18,7 @@ from convcli.cli.options import (
     complete_kernel,
     examples,
 )
-from convcli.errors import UsageError, cannot_write
 from convcli.limits import ANIMATION_FRAMES, MAX_ANIMATION_FRAMES, MAX_STEPS
-
-if TYPE_CHECKING:
-    from convcli import Explanation
 
 EXAMPLES = examples(
     "convcli explain -k sobel-x                  # on a 5x5 ramp",
@@ -103,77 +97,27 @@ def explain(
     ] = None,
 ) -> None:
     """Show a convolution step by step: padding, the size formula, the sliding window."""
-    from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
+    from convcli.choices import crop_forms
     from convcli.cli.options import parse_ints, parse_padding
     from convcli.cli.render import console, explain_view
-    from convcli.explanation import crop_forms, one_matrix, read_input  # the options' text
-    from convcli.run.prepare import padding_for, per_axis  # as apply's: 1, ndim or 2*ndim numbers
 
-    if frames is not None and animate is None:
-        raise UsageError("--frames counts the frames of --animate: give --animate FILE too")
-    animated = frames or ANIMATION_FRAMES
-    needed = MAX_STEPS if html else max(steps, animated) if animate else steps  # positions
     chosen = convcli.kernel(kernel)
-    ndim = one_matrix(chosen).ndim  # refuses a combined kernel first
-    choose(PadMode, pad_mode, "pad_mode", PAD_MODE_ALIASES)  # the settings before --input
-    matrix = read_input(input_text, ndim)
-    part = parse_ints("--crop", crop, crop_forms(ndim), 0) if crop is not None else None
+    forms = crop_forms(len(chosen.shape))
     explanation = convcli.explain(
-        chosen, matrix, padding=padding_for(parse_padding(padding), ndim),
-        pad_mode=pad_mode, pad_value=pad_value,
-        stride=per_axis("stride", parse_ints("--stride", stride), ndim),
-        dilation=per_axis("dilation", parse_ints("--dilation", dilation), ndim),
-        flip=flip, crop=part, steps=needed,
+        chosen, input_text, padding=parse_padding(padding), pad_mode=pad_mode,
+        pad_value=pad_value, stride=parse_ints("--stride", stride),
+        dilation=parse_ints("--dilation", dilation), flip=flip, steps=steps,
+        crop=parse_ints("--crop", crop, forms, 0) if crop is not None else None,
+        animate=animate, frames=frames, html=html,
     )  # fmt: skip
-    written = _write_pictures(
-        explanation, animate, animated, html,
-        f"convcli explain: {chosen.name} over {input_text or 'a ramp'}",
-    )  # fmt: skip
-    explanation = replace(explanation, steps=explanation.steps[:steps])
     if json_output:
         typer.echo(explanation.to_json())
         return
     console().print(explain_view(explanation, chosen.name, explanation.output.size))
-    for line in written:
-        typer.echo(line)
+    positions = explanation.output.size  # each output is one window position
+    if animate is not None:
+        typer.echo(f"wrote {animate}: {min(positions, frames or ANIMATION_FRAMES)} frames")
+    if html is not None:
+        typer.echo(f"wrote {html}: {min(positions, MAX_STEPS)} positions")
     if chosen.bias:
         typer.echo(f"convcli: note: apply adds the kernel's bias, {chosen.bias:g}, to each value")
-
-
-def _write_pictures(
-    explanation: "Explanation", animate: Path | None, frames: int, html: Path | None, title: str
-) -> list[str]:
-    """Write the animation and the page that were asked for; say what each holds."""
-    written = []
-    if animate is not None:
-        from convcli.pictures.animation import write_animation
-
-        shown = replace(explanation, steps=explanation.steps[:frames])
-        _check_plottable(shown)
-        _writing(animate, lambda: write_animation(shown, animate))
-        written.append(f"wrote {animate}: {len(shown.steps)} frames")
-    if html is not None:
-        from convcli.pictures.page import write_page
-
-        _writing(html, lambda: write_page(explanation, html, title=title))
-        written.append(f"wrote {html}: {len(explanation.steps)} positions")
-    return written
-
-
-def _check_plottable(e: "Explanation") -> None:
-    """Refuse a 1-D animation of values that are not finite: its curves have no place for them."""
-    import numpy as np
-
-    drawn = [e.padded, e.output, *(step.products for step in e.steps)]
-    if e.geometry.spatial_ndim == 1 and not all(np.isfinite(values).all() for values in drawn):
-        raise UsageError(
-            "--animate draws a 1-D input as curves, and NaN or infinity (in the input, or a "
-            "product or sum past the largest float) has no place on them; use --json or --html"
-        )
-
-
-def _writing(path: Path, write: Callable[[], None]) -> None:
-    try:
-        write()
-    except OSError as error:  # the file is an option's value: a usage error, as for --input
-        raise cannot_write(path, error, UsageError) from None

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, TextIO
 import typer
 
 from convcli.choices import Status
-from convcli.cli.text import as_typed, option, shown
+from convcli.cli.text import as_typed, option
 from convcli.errors import ConvcliError, reason
+from convcli.text import shown
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
-    from convcli import Kernel
+    from convcli import Report
     from convcli.cli.environment import Environment
-    from convcli.report import Report
 
 
 def error_line(message: str, say: Callable[[str], None] | None = None) -> None:
@@ -34,15 +34,6 @@ def note_line(message: str, say: Callable[[str], None] | None = None) -> None:
 
 def _echo(line: str) -> None:
     typer.echo(line, err=True)
-
-
-def kernel_notes(kernels: tuple[Kernel, ...], variable: str) -> None:
-    """Say which kernels in the user's folders replace built-in ones, once each."""
-    for shadowing in {k.name: k for k in kernels if k.shadows_builtin}.values():
-        note_line(
-            f"kernel {shadowing.name!r} is the one in {shadowing.source} "
-            f"({variable} comes before the built-in kernels)"
-        )
 
 
 def write_record(line: str, stdout: TextIO | None) -> None:
@@ -240,8 +231,6 @@ class Feedback:
 
     def report(self, done: Report) -> None:
         """Tell what happened to one input: its error, its notes, its record."""
-        from convcli.report import json_line
-
         done.word(option)  # its error is in the record, the table and the report file
         if done.status == Status.ERROR:
             error_line(done.error or "failed", self._say)
@@ -255,7 +244,7 @@ class Feedback:
         for note in notes:
             note_line(note, self._say)
         if self.json_lines:
-            write_record(json_line(done), self.streams.stdout)
+            write_record(done.to_json(), self.streams.stdout)
         self._advance()
 
     def finish(self, reports: list[Report]) -> None:

@@ -34,7 +34,7 @@ def list_kernels(
 
     entries = [entry(kernel) for kernel in convcli.kernels(tag)]
     if json_output:
-        from convcli.report import to_json  # with the records' module: only where JSON is asked
+        from convcli.text import to_json
 
         typer.echo(to_json(entries))
     else:
@@ -62,16 +62,10 @@ def show_kernel(
 ) -> None:
     """Show a kernel's matrix, sum, rank, separability and default range; draw its weights."""
     from convcli.cli.render import console, kernel_view
-    from convcli.report import to_json
 
-    kernel = convcli.kernel(name)
-    if picture is not None:
-        from convcli.pictures.montage import kernel_picture, picture_path, write_picture
-
-        path, kind = picture_path(picture, "picture")
-        write_picture(kernel_picture(kernel), path, kind)
+    kernel = convcli.kernel(name, picture=picture)
     if json_output:
-        typer.echo(to_json(kernel.record()))
+        typer.echo(kernel.to_json())
     else:
         console().print(kernel_view(kernel))
 

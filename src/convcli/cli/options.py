@@ -13,6 +13,8 @@ from typing import Annotated
 import typer
 
 from convcli.choices import (
+    DEFAULT_TEMPLATE,
+    FIELDS,
     PAD_MODE_ALIASES,
     READ_ONLY,
     Colormap,
@@ -28,13 +30,13 @@ from convcli.errors import UsageError
 from convcli.limits import (
     MAX_BANK_KERNELS,
     MAX_FRAMES,
+    MAX_GEOMETRY,
     MAX_JOBS,
     MAX_MONTAGE_TILES,
     MAX_PIXELS_LIMIT,
     MAX_TILE,
     MONTAGE_TILE,
 )
-from convcli.naming import DEFAULT_TEMPLATE, FIELDS
 
 WRITTEN = [name for name in FileFormat if name not in READ_ONLY]
 PADDING_FORMS = f"{', '.join(PaddingWord)}, N, N,M or T,B,L,R"
@@ -413,10 +415,8 @@ def parse_ints(option: str, text: str, forms: str = "N or N,M", least: int = 1) 
         raise UsageError(f"{option} must be {forms} (integers), got {text!r}") from None
     if min(values) < least:
         raise UsageError(f"{option} must be >= {least}, got {text!r}")
-    from convcli.engine import LARGEST  # pure Python: the engine's geometry, without NumPy
-
-    if max(values) > LARGEST:
-        raise UsageError(f"{option} must be at most {LARGEST}, got {text!r}")
+    if max(values) > MAX_GEOMETRY:
+        raise UsageError(f"{option} must be at most {MAX_GEOMETRY}, got {text!r}")
     return values
 
 

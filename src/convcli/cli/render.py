@@ -9,13 +9,16 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Column, Table
 from rich.text import Text
 
-from convcli.catalog.kernel import Kernel, Matrix
 from convcli.choices import Range, Status
-from convcli.cli.text import shown
+from convcli.text import shown
 
-if TYPE_CHECKING:  # these modules bring the engine, and NumPy, with them
-    from convcli.explanation import Explanation, Step
-    from convcli.report import Report
+if TYPE_CHECKING:  # these bring the engine, and NumPy, with them
+    import numpy as np
+    import numpy.typing as npt
+
+    from convcli import Explanation, Kernel, Report
+
+    Matrix = npt.NDArray[np.float64]
 
 SHAPES = "shapes: rows x cols (x channels), as in NumPy"
 UNWRAPPED = 100_000  # columns for output that is not a terminal
@@ -306,7 +309,7 @@ def explain_view(e: Explanation, name: str, total_steps: int) -> RenderableType:
         *(Text(f"  {n}: {g.formula(axis, textbook=True)}") for axis, n in enumerate(names)),
         Text(f"sliding window (first {len(e.steps)} of {total_steps} positions"
              + (" at the crop)" if cropped else ")"), style="bold"),
-        *(line for step in e.steps for line in _step_lines(e, step, names)),
+        *(line for number in range(len(e.steps)) for line in _step_lines(e, number, names)),
         _output_heading(e, names),
         _matrix_view(e.output, width),
     ]  # fmt: skip
@@ -325,15 +328,14 @@ def _explain_title(e: Explanation, name: str, names: tuple[str, ...]) -> Text:
     return Text(f"convcli explain: {name}, {size}, over {over}: {what}", style="bold")
 
 
-def _step_lines(e: Explanation, step: Step, names: tuple[str, ...]) -> list[Text]:
+def _step_lines(e: Explanation, number: int, names: tuple[str, ...]) -> list[Text]:
     """Write one window position: where the window is, its products and their sum.
 
     With a crop, the whole output's index and the input's cells: what apply computes there.
     """
-    from convcli.explanation import taps  # brings NumPy: only when explaining
-
+    step = e.steps[number]
     cropped = e.crop_start is not None
-    cells = taps(step.origin, e.geometry)
+    cells = e.taps(step)
     if cropped:
         cells = tuple(
             slice(c.start + o, c.stop + o, c.step) for c, o in zip(cells, e.offset, strict=True)
@@ -412,11 +414,9 @@ def _padded_view(e: Explanation, width: int) -> RenderableType:
     """Show the grid: padding in parentheses, context in brackets, the first window underlined."""
     import numpy as np  # only here: `kernels list` needs no NumPy
 
-    from convcli.explanation import taps
-
     first = np.zeros(e.padded.shape, dtype=bool)
     if e.steps:
-        first[taps(e.steps[0].origin, e.geometry)] = True
+        first[e.taps(e.steps[0])] = True
     grids = (np.atleast_2d(a) for a in (e.padded, e.inside, e.context, first))
     rows = []
     for values, inside, context, window in zip(*grids, strict=True):

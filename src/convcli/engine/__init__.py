@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # the same names, for type checkers: `import X as X` re-expor
     from convcli.engine._borders import canonical_pad_mode as canonical_pad_mode
     from convcli.engine._borders import pad as pad
     from convcli.engine._borders import source_index as source_index
-    from convcli.engine._geometry import LARGEST as LARGEST
     from convcli.engine._geometry import AxisInts as AxisInts
     from convcli.engine._geometry import Geometry as Geometry
     from convcli.engine._geometry import PaddingSpec as PaddingSpec
@@ -36,7 +35,6 @@ _HOMES = {
     "canonical_pad_mode": "_borders",
     "pad": "_borders",
     "source_index": "_borders",
-    "LARGEST": "_geometry",
     "AxisInts": "_geometry",
     "Geometry": "_geometry",
     "PaddingSpec": "_geometry",

@@ -14,6 +14,7 @@ from typing import SupportsIndex, TypeAlias, TypeGuard
 
 from convcli.choices import PaddingWord
 from convcli.errors import ParameterError
+from convcli.limits import MAX_GEOMETRY as LARGEST
 
 PaddingSpec: TypeAlias = str | int | Sequence[int | Sequence[int]]
 AxisInts: TypeAlias = int | Sequence[int]
@@ -206,9 +207,6 @@ def output_shape(
     return resolve_geometry(
         input_shape, kernel_shape, padding=padding, stride=stride, dilation=dilation
     ).output_shape
-
-
-LARGEST = 2**31 - 1  # of a stride, dilation or padding: index arithmetic stays in int64
 
 
 def _is_int(value: object) -> TypeGuard[SupportsIndex]:

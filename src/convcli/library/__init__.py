@@ -2,11 +2,11 @@
 
 ``import convcli`` loads none of it: each name is loaded on its first use
 (``convcli/__init__.py``). It lies above ``io/``, ``catalog/``, the engine,
-``explanation`` and the run, and below the command line: ``apply``
-(:func:`apply`, one input through the run's own steps, and the settings
-checked for the command line too), ``kernels`` (:func:`kernel`,
-:func:`kernels`, without NumPy), ``convolve`` (the engine's, taking a
+``explanation``, the pictures and the run, and below the command line,
+which uses nothing else: ``apply`` (:func:`apply`, one input through the
+run's own steps), ``batch`` (:func:`batch`, files and folders: planning, the
+jobs, a cluster, the report file, a contact sheet), ``kernels``
+(:func:`kernel`, :func:`kernels`, without NumPy), ``explain`` (a
+convolution worked out and drawn), ``convolve`` (the engine's, taking a
 kernel spec) and ``images`` (:class:`Image`, :func:`read`, :func:`write`).
-``convcli.explain`` is ``explanation.explain``. ``batch`` is not public:
-the composition of ``convcli apply``'s batch run, beneath its options.
 """

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.catalog.kernel import Kernel
-from convcli.catalog.lookup import load_kernel
+from convcli.catalog.lookup import KERNEL_PATH_VARIABLE, load_kernel
 from convcli.choices import (
     PAD_MODE_ALIASES,
     Colormap,
@@ -40,7 +40,6 @@ from convcli.io.storage import is_remote, is_url, location, write_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL
 from convcli.library.images import Frame, Image, Source, check_between, opened
 from convcli.limits import COMPRESS_LEVELS, MAX_FRAMES, MAX_PIXELS_LIMIT, QUALITIES
-from convcli.report import to_json
 from convcli.run.job import job_source
 from convcli.run.model import RunOptions, Settings, one_kernel
 from convcli.run.pipeline import Pictures, Rendered, render, write_rendered
@@ -160,7 +159,9 @@ def apply(
         The result, as it is (or would be) written: its samples in the
         output format's type and range, every frame, its metadata; and its
         report record, the object ``convcli apply --json`` prints (``output``
-        None when nothing is written).
+        None when nothing is written). The image's ``notes`` hold what the
+        command line notes of the run and the input (a format written as
+        another, a kernel of ``CONVCLI_KERNEL_PATH`` that replaces a built-in one).
 
     Raises
     ------
@@ -195,22 +196,38 @@ def apply(
     if output is not None and os.fspath(output) == "-":
         raise ParameterError("output must be a file or a folder: apply returns the result itself",
                              parameter="output")  # fmt: skip
+    notes = kernel_notes(chosen.kernels)
     if output is not None and isinstance(input, str | os.PathLike):
-        results = _written(os.fsdecode(input), os.fsdecode(output), chosen, bank, max_pixels)
+        results = _written(os.fsdecode(input), os.fsdecode(output), chosen, bank, max_pixels, notes)
     else:
         pictures, label = _pictures(input, chosen, max_pixels)
         target = None if output is None else _target(os.fsdecode(output))
         fmt = _format(chosen, target)
         results = [
-            _result(pictures(), one_kernel(chosen, index), label, fmt, target, max_pixels)
+            _result(pictures(), one_kernel(chosen, index), label, fmt, target, max_pixels, notes)
             for index in every
         ]
     return results if bank else results[0]
 
 
-def _written(name: str, output: str, chosen: Settings, bank: bool, max_pixels: int) -> list[Result]:
-    """Filter a file and write its outputs where ``convcli apply NAME -o OUTPUT`` writes them."""
+def kernel_notes(kernels: Sequence[Kernel]) -> list[str]:
+    """Say which kernels in the user's folders replace built-in ones, once each."""
+    return [
+        f"kernel {k.name!r} is the one in {k.source} "
+        f"({KERNEL_PATH_VARIABLE} comes before the built-in kernels)"
+        for k in {k.name: k for k in kernels if k.shadows_builtin}.values()
+    ]
+
+
+def _written(
+    name: str, output: str, chosen: Settings, bank: bool, max_pixels: int, notes: list[str]
+) -> list[Result]:
+    """Filter a file and write its outputs where ``convcli apply NAME -o OUTPUT`` writes them.
+
+    What planning says (a format written as another) is in each result's notes.
+    """
     planned = plan_run([name], output, chosen, max_pixels=max_pixels, bank=bank)
+    notes = notes + planned.notes
     options = RunOptions(max_pixels=max_pixels)
     results = []
     for job in planned.jobs:
@@ -218,7 +235,9 @@ def _written(name: str, output: str, chosen: Settings, bank: bool, max_pixels: i
             raise InputError(job.failure)
         each = job.settings_for(chosen)  # a bank's job: its one kernel
         pictures = _read(job_source(job, options), each, job.label, max_pixels)
-        results.append(_result(pictures, each, job.label, job.format, job.target, max_pixels))
+        results.append(
+            _result(pictures, each, job.label, job.format, job.target, max_pixels, notes)
+        )
     return results
 
 
@@ -229,8 +248,12 @@ def _result(
     fmt: OutputFormat | None,
     target: Location | None,
     max_pixels: int,
+    notes: list[str],
 ) -> Result:
-    """Filter one input with ``chosen``; write it to ``target`` if there is one."""
+    """Filter one input with ``chosen``; write it to ``target`` if there is one.
+
+    The image's notes are ``notes`` (the run's), then what was said of this input.
+    """
     shown = None if target is None else str(target)
     done = render(pictures, chosen, label=label, output_label=shown, fmt=fmt, max_pixels=max_pixels)
     assert done.frames is not None
@@ -239,7 +262,7 @@ def _result(
     if target is not None:
         _write(target, done, chosen, shown or "")
     report = done.finished()
-    return _image(frames, done), json.loads(to_json(report.record()))
+    return _image(frames, done, notes), json.loads(report.to_json())
 
 
 def _write(target: Location, done: Rendered, chosen: Settings, label: str) -> None:
@@ -252,14 +275,14 @@ def _write(target: Location, done: Rendered, chosen: Settings, label: str) -> No
     write_object(target, buffer.getvalue(), label)
 
 
-def _image(frames: list[Frame], done: Rendered) -> Image:
+def _image(frames: list[Frame], done: Rendered, notes: list[str]) -> Image:
     """Return the result as an :class:`Image`, in the output format's sample type."""
     meta = done.metadata
     return Image(
         frames=tuple(frames), white=array_white(np.dtype(done.planned.depth)),
         format=str(done.planned.format.name), icc=meta.icc, exif=meta.exif, dpi=meta.dpi,
         software=meta.software, description=meta.description, loop=done.loop,
-        notes=tuple(done.report.notes),
+        notes=(*map(str, notes), *done.report.notes),
         encoding=replace(meta, icc=None, exif=None, dpi=None, software=None, description=None),
     )  # fmt: skip
 

@@ -6,6 +6,8 @@ Without NumPy: a kernel's matrix is built when first asked for, so
 
 from __future__ import annotations
 
+import os
+
 from convcli.catalog.families import FAMILIES
 from convcli.catalog.kernel import Kernel
 from convcli.catalog.lookup import load_kernel, named_kernels
@@ -13,7 +15,7 @@ from convcli.choices import check_choice
 from convcli.errors import ParameterError
 
 
-def kernel(spec: str) -> Kernel:
+def kernel(spec: str, *, picture: str | os.PathLike[str] | None = None) -> Kernel:
     """Return the kernel a spec names, as ``convcli apply -k SPEC`` takes it.
 
     Parameters
@@ -24,6 +26,10 @@ def kernel(spec: str) -> Kernel:
         file (``file.toml`` or ``file.toml:name``), a matched filter
         (``template:circle.png``) or an inline matrix (``"[[0,1,0],[1,-4,1],[0,1,0]]"``);
         ImageMagick's kernel strings too (README, "Kernels").
+    picture : str or path, optional
+        Also draw its weights as a heat map to this file (``kernels show
+        --picture``): a coloured cell each, blue negative, red positive, the
+        values written where they fit; the format by the suffix (``.png``).
 
     Returns
     -------
@@ -38,6 +44,8 @@ def kernel(spec: str) -> Kernel:
     KernelError
         The spec names nothing, or what it names is invalid; the message
         says where, and suggests close names.
+    ParameterError
+        ``picture`` names no file a picture can be written to.
 
     Examples
     --------
@@ -64,7 +72,13 @@ def kernel(spec: str) -> Kernel:
         raise ParameterError(
             f"spec must be a kernel spec, a string, got {type(spec).__name__}", parameter="spec"
         )
-    return load_kernel(spec)
+    found = load_kernel(spec)
+    if picture is not None:
+        from convcli.pictures.montage import kernel_picture, picture_path, write_picture
+
+        path, kind = picture_path(os.fspath(picture), "picture")
+        write_picture(kernel_picture(found), path, kind)
+    return found
 
 
 def kernels(tag: str | None = None) -> list[Kernel]:

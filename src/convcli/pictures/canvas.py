@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import ImageDraw
 
-from convcli.explanation import Explanation, Step, taps
+from convcli.explanation import Explanation, Step
 from convcli.pictures import draw
 
 RGB = tuple[int, int, int]
@@ -148,7 +148,7 @@ def as_2d(index: tuple[int, ...]) -> tuple[int, int]:
 def tap_cells(explanation: Explanation, step: Step) -> list[tuple[int, int]]:
     """Return the shown cells under the kernel's taps, as (row, column); row 0 in 1-D."""
     mask = np.zeros(explanation.padded.shape, dtype=bool)
-    mask[taps(step.origin, explanation.geometry)] = True
+    mask[explanation.taps(step)] = True
     return [as_2d(tuple(int(i) for i in index)) for index in np.argwhere(mask)]
 
 
@@ -180,7 +180,7 @@ def indices(e: Explanation, step: Step) -> tuple[str, str]:
     shift = e.offset if cropped else (0,) * e.kernel.ndim  # padded indices start at 0
     cells = ", ".join(
         f"{name} {s.start + o}..{s.stop - 1 + o}" + (f" every {s.step}" if s.step > 1 else "")
-        for name, s, o in zip(names, taps(step.origin, e.geometry), shift, strict=True)
+        for name, s, o in zip(names, e.taps(step), shift, strict=True)
     )
     index = ", ".join(str(i + o) for i, o in zip(step.output_index, e.output_start, strict=True))
     return index, f"window at {'input' if cropped else 'padded'} {cells}"

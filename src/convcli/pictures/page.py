@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.explanation import Explanation, Step, taps
+from convcli.explanation import Explanation, Step
 from convcli.io.atomic import write_atomically
 from convcli.io.png import write_png
 from convcli.pictures.canvas import as_2d
 from convcli.pictures.draw import heat_map
-from convcli.report import to_json
+from convcli.text import to_json
 
 _AXES = {1: ("samples",), 2: ("rows", "cols")}
 _PICTURE_SIDE = 192  # pixels: the longer side of each picture, at most
@@ -192,7 +192,7 @@ def _plane(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
 
 def _step_record(e: Explanation, step: Step, names: tuple[str, ...]) -> dict[str, Any]:
     """Work out what the page shows of one window position."""
-    cells = taps(step.origin, e.geometry)
+    cells = e.taps(step)
     whole = [a + i for a, i in zip(e.output_start, step.output_index, strict=True)]
     along = [list(range(s.start, s.stop, s.step)) for s in cells]
     rows, cols = ([0], along[0]) if len(along) == 1 else (along[0], along[1])

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
 
-from convcli.explanation import Explanation, taps
+from convcli.explanation import Explanation
 from convcli.pictures import draw
 from convcli.pictures.canvas import (
     AREA,
@@ -110,7 +110,7 @@ def plot_frame(e: Explanation, where: PlotLayout, number: int) -> Image.Image:
     image = Image.new("RGB", where.size, WHITE)
     canvas = ImageDraw.Draw(image)
     step = e.steps[number]
-    (span,) = taps(step.origin, e.geometry)
+    (span,) = e.taps(step)
     index, at = indices(e, step)
     heading = f"step {number + 1} of {len(e.steps)}: output[{index}], {at}"
     write_title(canvas, where.size[0], heading, e.flip)

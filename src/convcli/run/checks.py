@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from convcli.choices import DEFAULT_TEMPLATE
 from convcli.errors import InputError, Message, ParameterError, UsageError
 from convcli.io.formats import OutputFormat
 from convcli.io.inputs import Input
@@ -19,7 +20,6 @@ from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from convcli.io.storage import exists, is_remote
 from convcli.limits import MAX_BANK_KERNELS, MAX_MONTAGE_TILES
 from convcli.naming import (
-    DEFAULT_TEMPLATE,
     kernel_names,
     kernel_tag,
     output_name,

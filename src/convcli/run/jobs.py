@@ -7,11 +7,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from convcli.choices import DEFAULT_TEMPLATE
 from convcli.errors import InputError, Message, ParameterError, UsageError
 from convcli.io.formats import output_format, written_suffix
 from convcli.io.inputs import IMAGE_SUFFIXES, Input
 from convcli.io.storage import exists, is_zarr_store, location
-from convcli.naming import DEFAULT_TEMPLATE, output_name
+from convcli.naming import output_name
 from convcli.run.headers import read_header
 from convcli.run.model import Job, Settings, one_kernel
 from convcli.run.tiling import TILED

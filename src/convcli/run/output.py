@@ -27,7 +27,8 @@ from convcli.io.metadata import HOLDS, Metadata, fit_metadata
 from convcli.io.picture import Picture
 from convcli.io.streams import deliver
 from convcli.io.writing import Frame, write_frames, write_image
-from convcli.report import Report, to_json
+from convcli.report import Report
+from convcli.text import to_json
 
 if TYPE_CHECKING:
     from convcli.run.model import InputPlan, Settings
