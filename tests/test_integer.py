@@ -124,7 +124,8 @@ def test_the_sums_span_each_sign_of_weight_times_each_end_of_the_samples(
     expected = correlate_reference(x, weights, [(0, 0), (0, 1)], "zero", float(fill))
     got = exact(x, weights, plan)
     np.testing.assert_array_equal(got, expected)
-    assert span[0] <= got.min() and got.max() <= span[1]
+    assert span[0] <= got.min()
+    assert got.max() <= span[1]
 
 
 def test_32_bit_samples_are_summed_in_int64():
@@ -149,7 +150,8 @@ def test_common_factor_kernels_are_exact_sums_times_the_factor(spec, factor):
     else:
         weights = kernel(spec).matrix
     taps = integer_taps(weights, 0.0)
-    assert taps is not None and taps.factor == factor
+    assert taps is not None
+    assert taps.factor == factor
     np.testing.assert_array_equal(taps.weights * factor, weights)  # exactly the kernel
     x = samples(np.uint8, (12, 10, 3))
     for dtype in (np.float64, np.float32):
@@ -197,7 +199,9 @@ def test_integer_bands_are_the_sums_and_none_for_float_inputs():
     assert bands is not None
     sums = np.concatenate([band for _, band in bands])
     assert sums.dtype == np.int16
-    np.testing.assert_array_equal(sums, correlate_reference(x, weights, [(1, 1), (1, 1)], "reflect"))
+    np.testing.assert_array_equal(
+        sums, correlate_reference(x, weights, [(1, 1), (1, 1)], "reflect")
+    )
     assert integer_bands(plan, x.astype(np.float32)) is None
 
 
@@ -239,7 +243,9 @@ def test_int16_sums_index_a_table_wider_than_32767():
     out = np.empty(4, np.uint16)
     assert table.map(sums, out) == 0
     response = np.array([-32768, -1, 0, 32767], dtype=np.float32)
-    np.testing.assert_array_equal(out, map_range(response, "offset", white=65535, depth="uint16").values)
+    np.testing.assert_array_equal(
+        out, map_range(response, "offset", white=65535, depth="uint16").values
+    )
     assert _outside(response / 65535 + 0.5, "uint16") == 0.0
 
 
@@ -265,7 +271,9 @@ def test_apply_writes_the_float_path_s_pixels_through_the_integer_path(tmp_path,
         # least) is k + 1/2) by a rounding, either way. Only there may the pixels differ.
         sums = correlate_reference(rgb, np.ones((3, 3)), [(1, 1), (1, 1)], "reflect")
         span = sums.max() - sums.min()
-        tie = sums % 9 == 0 if range_ == "offset" else 510 * (sums - sums.min()) % (2 * span) == span
+        tie = (
+            sums % 9 == 0 if range_ == "offset" else 510 * (sums - sums.min()) % (2 * span) == span
+        )
         assert not (differ & ~tie).any()
         return
     assert not differ.any()

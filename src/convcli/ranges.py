@@ -138,7 +138,7 @@ class Levels:
     kept: tuple[int, int]
     clipped_only: bool
 
-    def map(self, sums: npt.NDArray[np.signedinteger], out: npt.NDArray[np.generic]) -> int:
+    def map(self, sums: npt.NDArray[np.integer], out: npt.NDArray[np.generic]) -> int:
         """Write the mapped ``sums`` into ``out``; return how many were clipped. ``sums`` is reused.
 
         Examples
@@ -230,7 +230,7 @@ def _outside(unit: npt.NDArray[np.float32], depth: str) -> float:
 
 def _outside_each(unit: npt.NDArray[np.float32], depth: str) -> npt.NDArray[np.bool_]:
     slack = _slack(depth)
-    return (unit < -slack) | (unit > 1 + slack)  # type: ignore[no-any-return]
+    return (unit < -slack) | (unit > 1 + slack)
 
 
 def _slack(depth: str) -> float:

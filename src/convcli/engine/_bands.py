@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,10 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from convcli.engine._borders import pad, source_index
-from convcli.engine._direct import correlate_direct
+from convcli.engine._borders import source_index
 from convcli.engine._geometry import Geometry
-from convcli.engine._integer import scaled
+from convcli.engine._integer import correlate_integer, scaled
 from convcli.engine._methods import ALGORITHMS, FFT_BAND_SPANS
 from convcli.engine._plan import ConvolutionPlan, as_real_array
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 TILE_BYTES = 1 << 20
 FFT_BAND_BYTES = 8 << 20
 BandT = TypeVar("BandT", bound=np.generic)
+SPARE_BYTES = 4 * TILE_BYTES  # the largest array a thread keeps for its next band
+_SPARES = threading.local()
 
 
 def convolve_bands(
@@ -177,12 +179,18 @@ def _band(
 
 def _summed_band(
     plan: ConvolutionPlan, signal: npt.NDArray[np.generic], summed: np.dtype[Any], start: int,
-    rows: int,
+    rows: int, kept: bool = True,
 ) -> npt.NDArray[np.integer]:  # fmt: skip
-    """The exact integer sums of output rows ``start`` to ``start + rows``, in ``summed``."""
+    """Return the exact integer sums of output rows ``start`` to ``start + rows``, in ``summed``.
+
+    Not ``kept``: in this thread's spare array, overwritten by its next band.
+    """
     assert plan.integer is not None, "summed only where the plan has integer weights"
-    band, local = _padded_band(plan, signal, start, rows, summed)
-    return correlate_direct(band, plan.integer.weights.astype(summed), local)
+    band, local = _padded_band(plan, signal, start, rows, summed, spare)
+    shape = local.output_shape
+    out = np.empty(shape, summed) if kept else spare("sums", shape, summed)
+    weights = plan.integer.weights.astype(summed)
+    return correlate_integer(band, weights, local, out, spare("scratch", shape, summed))
 
 
 def _scaled_band(
@@ -191,31 +199,77 @@ def _scaled_band(
 ) -> npt.NDArray[np.floating]:  # fmt: skip
     """Output rows ``start`` to ``start + rows`` by the exact path: the sums times the factor."""
     assert plan.integer is not None, "scaled only where the plan has integer weights"
-    sums = _summed_band(plan, signal, summed, start, rows)
-    target = np.empty(sums.shape, plan.taps.dtype) if out is None else out[start : start + len(sums)]
+    sums = _summed_band(plan, signal, summed, start, rows, kept=False)
+    target = (
+        np.empty(sums.shape, plan.taps.dtype) if out is None else out[start : start + len(sums)]
+    )
     return scaled(sums, plan.integer.factor, target)
+
+
+def spare(name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """Return this thread's spare array ``name``, made anew only for another shape or type.
+
+    Reused from band to band: writing to fresh pages (the kernel maps and zeroes
+    each) took longer than the integer sums themselves (benchmarks/integer.py).
+    Arrays over SPARE_BYTES are not kept.
+    """
+    kept: dict[str, npt.NDArray[Any]] = _SPARES.__dict__
+    array = kept.get(name)
+    if array is None or array.shape != shape or array.dtype != dtype:
+        array = np.empty(shape, dtype)
+        if array.nbytes <= SPARE_BYTES:
+            kept[name] = array
+    return array
 
 
 def _padded_band(
     plan: ConvolutionPlan, signal: npt.NDArray[np.generic], start: int, rows: int,
-    dtype: np.dtype[Any],
+    dtype: np.dtype[Any], empty: Callable[[str, tuple[int, ...], np.dtype[Any]], Any] | None = None,
 ) -> tuple[npt.NDArray[Any], Geometry]:  # fmt: skip
-    """The padded input rows that output rows ``start`` to ``start + rows`` read, in ``dtype``.
+    """Return the padded input rows that output rows ``start`` to ``start + rows`` read.
 
     Returned with the geometry of the band alone (its rows padded already).
+    The rows are read, converted and padded in one copy: a slice where they
+    are consecutive, the padding filled in place as :func:`pad` fills it.
+    ``empty`` makes the array (:func:`spare`, where nothing keeps the band).
     """
     g = plan.geometry
     step, span = g.stride[0], g.dilation[0] * (g.kernel_shape[0] - 1)
     stop = min(start + rows, g.output_shape[0])
     padded_rows = np.arange(start * step, (stop - 1) * step + span + 1)
     wanted = source_index(padded_rows, g.input_shape[0], g.padding[0][0], plan.pad_mode)
-    band = signal[np.maximum(wanted, 0)].astype(dtype, copy=False)
+    rest = ((0, 0), *g.padding[1:])
+    spatial = (len(wanted), *g.input_shape[1 : g.spatial_ndim])
+    shape = (*(n + sum(p) for n, p in zip(spatial, rest, strict=True)), *g.channel_shape)
+    band = np.empty(shape, dtype) if empty is None else empty("band", shape, dtype)
+    inner = tuple(slice(before, before + n) for n, (before, _) in zip(spatial, rest, strict=True))
+    first = int(wanted[0])
+    if first >= 0 and np.array_equal(wanted, np.arange(first, first + len(wanted))):
+        band[inner] = signal[first : first + len(wanted)]
+    else:
+        band[inner] = signal[np.maximum(wanted, 0)]
     if plan.pad_mode == "zero":
         band[wanted < 0] = plan.pad_value
-    rest = ((0, 0), *g.padding[1:])
-    band = pad(band, rest, plan.pad_mode, plan.pad_value)
+    _fill_padding(band, rest, plan.pad_mode, plan.pad_value)
     local = Geometry((len(wanted), *g.input_shape[1:]), g.kernel_shape, rest, g.stride, g.dilation)
     return band, local
+
+
+def _fill_padding(
+    band: npt.NDArray[Any], padding: tuple[tuple[int, int], ...], mode: str, value: float
+) -> None:
+    """Fill the padding around ``band``'s interior in place, axis by axis, as :func:`pad` does."""
+    for axis, (before, after) in enumerate(padding):
+        if not before and not after:
+            continue
+        size = band.shape[axis]
+        outside = np.r_[0:before, size - after : size]
+        where = (slice(None),) * axis + (outside,)
+        if mode == "zero":
+            band[where] = value
+        else:
+            read = source_index(outside, size - before - after, before, mode) + before
+            band[where] = np.take(band, read, axis=axis)
 
 
 def band_rows(geometry: Geometry, method: str, itemsize: int) -> int:

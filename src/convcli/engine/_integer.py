@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.engine._geometry import Geometry
+
 SUM_TYPES = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
 # Nanoseconds per output value per non-zero tap of shift-and-add, one thread, 2048x2048
 # u8 input, kernels of 3, 5 and 9 (Intel Xeon, 2 cores, 2026-12-07): int16 0.21-0.26
@@ -43,8 +45,9 @@ class IntegerTaps:
     float_cost: float
 
     def sum_range(self, dtype: np.dtype[Any], fill: int = 0) -> tuple[int, int]:
-        """The least and greatest sum (and partial sum) for samples of ``dtype`` and ``fill``.
+        """Return the least and greatest sum (and partial sum) for samples of ``dtype``.
 
+        The samples are those of ``dtype`` and the ``zero`` mode's ``fill``.
         Every partial sum of shift-and-add lies in it too: each tap adds a
         term between its weight times the least and the greatest sample.
 
@@ -61,7 +64,7 @@ class IntegerTaps:
         return (positive * least + negative * greatest, positive * greatest + negative * least)
 
     def sum_type(self, dtype: np.dtype[Any], fill: float = 0.0) -> np.dtype[Any] | None:
-        """The narrowest integer type that holds every sum, if cheaper than the float method.
+        """Return the narrowest integer type that holds every sum, if cheaper than float.
 
         None where the integer path does not apply: samples that are not
         integers of at most 32 bits, a ``zero`` fill that is not an integer.
@@ -104,7 +107,7 @@ def integer_taps(kernel: npt.NDArray[np.floating], float_cost: float) -> Integer
 
 
 def _common_factor(magnitudes: npt.NDArray[np.float64]) -> float | None:
-    """The largest number each magnitude is an integer multiple of, as fractions; None if none."""
+    """Return the largest number each magnitude is an integer multiple of (None: none)."""
     fractions = []
     for magnitude in magnitudes.tolist():
         fraction = Fraction(magnitude).limit_denominator(DENOMINATORS)
@@ -127,4 +130,99 @@ def scaled(
     multiplied by the factor in that type: one rounding, none for a factor
     of a power of 2. :mod:`convcli.ranges` maps levels the same way.
     """
-    return np.multiply(sums, out.dtype.type(factor), out=out, dtype=out.dtype)
+    if factor == 1:
+        np.copyto(out, sums)  # the same values, a conversion faster than a product
+    else:
+        np.multiply(sums, out.dtype.type(factor), out=out, dtype=out.dtype)
+    return out
+
+
+def correlate_integer(
+    padded: npt.NDArray[np.integer],
+    weights: npt.NDArray[np.integer],
+    geometry: Geometry,
+    out: npt.NDArray[np.integer] | None = None,
+    scratch: npt.NDArray[np.integer] | None = None,
+) -> npt.NDArray[np.integer]:
+    """Cross-correlate a padded integer input with integer weights, in its own integer type.
+
+    Shift-and-add with the taps of each weight's magnitude summed first, with
+    their signs, and multiplied once: ``sobel-x`` is ``(c - a) + 2 (f - d) +
+    (i - g)``, 6 passes where one per tap and product takes 8. Integers add
+    in any order: every partial sum lies between the sums' least and greatest
+    (:meth:`IntegerTaps.sum_range`), so none wraps around where they fit.
+    ``out`` and ``scratch`` (the output's shape and type) are made if not given.
+
+    Examples
+    --------
+    >>> from convcli.engine import resolve_geometry
+    >>> x = np.array([1, 2, 4, 8], dtype=np.int16)
+    >>> g = resolve_geometry(x.shape, (3,), padding=0)
+    >>> correlate_integer(x, np.array([-1, 2, 1], dtype=np.int16), g).tolist()
+    [7, 14]
+    """
+    if out is None:
+        out = np.empty(geometry.output_shape, dtype=padded.dtype)
+    spatial = geometry.output_shape[: geometry.spatial_ndim]
+    steps = tuple(zip(spatial, geometry.stride, geometry.dilation, strict=True))
+    sign = 0  # out holds sign times the sum so far; 0: nothing yet
+    for magnitude in np.unique(np.abs(weights[weights != 0])).tolist():
+        taps = [(padded[_window(tap, steps)], int(np.sign(weights[tap]))) for tap in
+                zip(*np.nonzero(np.abs(weights) == magnitude), strict=True)]  # fmt: skip
+        if sign == 0:  # the first magnitude is summed in out itself
+            sign = _signed_sum(out, taps, magnitude)
+            continue
+        scratch = np.empty_like(out) if scratch is None else scratch
+        sign = _add_signed(out, sign, scratch, _signed_sum(scratch, taps, magnitude))
+    if sign == 0:
+        out.fill(0)
+    elif sign < 0:
+        np.negative(out, out=out)
+    return out
+
+
+def _window(tap: tuple[int, ...], steps: tuple[tuple[int, int, int], ...]) -> tuple[slice, ...]:
+    """The values a tap meets, one per output: ``(size, stride, dilation)`` per axis."""
+    return tuple(
+        slice(j * d, j * d + (m - 1) * s + 1, s) for j, (m, s, d) in zip(tap, steps, strict=True)
+    )
+
+
+def _signed_sum(target: npt.NDArray[np.integer], taps: list[tuple[Any, int]], times: int) -> int:
+    """Write ``times`` the sum of the taps' values, each with its sign, into ``target``, +-.
+
+    Return the sign ``target`` holds it with: the first tap's (a pass fewer than
+    negating). One tap is multiplied as it is copied.
+    """
+    (first, sign), rest = taps[0], taps[1:]
+    if not rest:
+        if times == 1:
+            np.copyto(target, first)
+        else:
+            np.multiply(first, target.dtype.type(times), out=target)
+        return sign
+    (second, other), rest = rest[0], rest[1:]
+    combine = np.add if other == sign else np.subtract
+    combine(first, second, out=target)
+    for values, own in rest:
+        if own == sign:
+            target += values
+        else:
+            target -= values
+    if times != 1:
+        np.multiply(target, target.dtype.type(times), out=target)
+    return sign
+
+
+def _add_signed(
+    out: npt.NDArray[np.integer], sign: int, part: npt.NDArray[np.integer], part_sign: int
+) -> int:
+    """Add ``part_sign * part`` to the sum ``out`` holds as ``sign`` times it; return the new sign."""
+    if part_sign == sign:
+        out += part
+    elif sign > 0:
+        out -= part
+    else:  # out is minus the sum: part - out is the new sum itself
+        np.subtract(part, out, out=out)
+        return 1
+    return sign

@@ -73,13 +73,13 @@ class ConvolutionPlan:
     integer: IntegerTaps | None = None  # the kernel in integers, where the exact path may run
 
     def sum_type(self, dtype: np.dtype[Any]) -> np.dtype[Any] | None:
-        """The integer type inputs of ``dtype`` are summed in (the exact path), or None: float."""
+        """Return the integer type inputs of ``dtype`` are summed in (exact), or None: float."""
         if self.integer is None:
             return None
         return self.integer.sum_type(dtype, self._fill)
 
     def sum_range(self, dtype: np.dtype[Any]) -> tuple[int, int]:
-        """The least and greatest integer sum for inputs of ``dtype``, where :meth:`sum_type` is one."""
+        """Return the least and greatest integer sum for inputs of ``dtype`` (:meth:`sum_type`)."""
         assert self.integer is not None, "only a plan with integer weights has sums"
         return self.integer.sum_range(dtype, int(self._fill))
 

@@ -435,7 +435,7 @@ def _filter_and_map(
 def _summing(
     x: npt.NDArray[np.generic], stage: Stage, planned: InputPlan
 ) -> ConvolutionPlan | None:
-    """The stage's one plan, where it sums ``x`` exactly in integers and a table can map the sums.
+    """Return the stage's one plan where it sums ``x`` in integers and a table can map the sums.
 
     The engine's integer path (integer samples, integer weights times one factor); one
     component and no bias, to an integer depth; sums few enough to tabulate.
