@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.engine._direct import tap_window
 from convcli.engine._geometry import Geometry
 
 SUM_TYPES = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
@@ -167,7 +168,7 @@ def correlate_integer(
     steps = tuple(zip(spatial, geometry.stride, geometry.dilation, strict=True))
     sign = 0  # out holds sign times the sum so far; 0: nothing yet
     for magnitude in np.unique(np.abs(weights[weights != 0])).tolist():
-        taps = [(padded[_window(tap, steps)], int(np.sign(weights[tap]))) for tap in
+        taps = [(padded[tap_window(tap, steps)], int(np.sign(weights[tap]))) for tap in
                 zip(*np.nonzero(np.abs(weights) == magnitude), strict=True)]  # fmt: skip
         if sign == 0:  # the first magnitude is summed in out itself
             sign = _signed_sum(out, taps, magnitude)
@@ -179,13 +180,6 @@ def correlate_integer(
     elif sign < 0:
         np.negative(out, out=out)
     return out
-
-
-def _window(tap: tuple[int, ...], steps: tuple[tuple[int, int, int], ...]) -> tuple[slice, ...]:
-    """The values a tap meets, one per output: ``(size, stride, dilation)`` per axis."""
-    return tuple(
-        slice(j * d, j * d + (m - 1) * s + 1, s) for j, (m, s, d) in zip(tap, steps, strict=True)
-    )
 
 
 def _signed_sum(target: npt.NDArray[np.integer], taps: list[tuple[Any, int]], times: int) -> int:
@@ -217,7 +211,7 @@ def _signed_sum(target: npt.NDArray[np.integer], taps: list[tuple[Any, int]], ti
 def _add_signed(
     out: npt.NDArray[np.integer], sign: int, part: npt.NDArray[np.integer], part_sign: int
 ) -> int:
-    """Add ``part_sign * part`` to the sum ``out`` holds as ``sign`` times it; return the new sign."""
+    """Add ``part_sign * part`` to ``out``, which holds ``sign`` times a sum; return the sign."""
     if part_sign == sign:
         out += part
     elif sign > 0:
