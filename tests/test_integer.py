@@ -278,3 +278,21 @@ def test_apply_writes_the_float_path_s_pixels_through_the_integer_path(tmp_path,
         return
     assert not differ.any()
     assert outputs[1] == outputs[3]  # the share clipped, as reported
+
+
+def test_a_rank_1_kernel_goes_column_then_row_only_where_every_pass_fits():
+    # [1, -1] by [64, 63] on u8: the sums span +-255 * 127 = 32385 (int16); a split is
+    # taken where the largest sample times the weights' magnitudes fits, 255 * 254 = 64770
+    # here: the one-kernel path (a column pass's sums are not bounded as the kernel's are).
+    tall = np.outer([1, -1], [64, 63])
+    plan = forced(Convolution(tall, pad_mode="replicate", dtype=np.float64).plan((6, 5)))
+    assert plan.integer.split is not None
+    assert plan.sum_type(np.dtype(np.uint8)) == np.int16
+    assert not plan.integer.split_holds(np.dtype(np.uint8), 0, np.dtype(np.int16))
+    x = np.zeros((6, 5), np.uint8)
+    x[::2] = 255  # rows of white and black: every sum at an end of the span
+    expected = correlate_reference(x, tall, list(plan.geometry.padding), "replicate")
+    assert np.abs(expected).max() == 32385
+    np.testing.assert_array_equal(exact(x, tall, plan), expected)
+    sobel = Convolution(kernel("sobel-x").matrix).plan((6, 5)).integer
+    assert [v.tolist() for v in sobel.split[:2]] + [sobel.split[2]] == [[1, 2, 1], [-1, 0, 1], 1]

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from convcli.engine._borders import source_index
 from convcli.engine._geometry import Geometry
-from convcli.engine._integer import correlate_integer, scaled
+from convcli.engine._integer import correlate_integer, correlate_split, scaled
 from convcli.engine._methods import ALGORITHMS, FFT_BAND_SPANS
 from convcli.engine._plan import ConvolutionPlan, as_real_array
 
@@ -189,6 +189,8 @@ def _summed_band(
     band, local = _padded_band(plan, signal, start, rows, summed, spare)
     shape = local.output_shape
     out = np.empty(shape, summed) if kept else spare("sums", shape, summed)
+    if plan.integer.split_holds(signal.dtype, int(plan.sum_fill), summed):
+        return correlate_split(band, plan.integer.split, local, out, spare)  # type: ignore[arg-type]
     weights = plan.integer.weights.astype(summed)
     return correlate_integer(band, weights, local, out, spare("scratch", shape, summed))
 

@@ -10,6 +10,7 @@ times faster than in float32, and the factor is applied once, at the end.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -26,6 +27,7 @@ SUM_TYPES = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
 # (median 0.23), int32 0.48-0.61 (0.49), float32 0.42-0.59 (0.49): int16 is 0.45 times
 # float32, int32 the same. Scaled to the cost model's direct method (0.58), with which
 # they are compared (engine/_methods.py); int64 taken as twice int32.
+Split = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]  # column, row, times
 NS_PER_TAP = {SUM_TYPES[0]: 0.26, SUM_TYPES[1]: 0.58, SUM_TYPES[2]: 1.2}
 DENOMINATORS = 1 << 16  # the largest denominator of a common factor looked for
 LARGEST_WEIGHT_SUM = 1 << 31  # of |weights| over the factor: sums of 32-bit inputs fit int64
@@ -44,6 +46,20 @@ class IntegerTaps:
     weights: npt.NDArray[np.int64]
     factor: float
     float_cost: float
+    split: Split | None = None  # a 2-D kernel of rank 1, as a column and a row of integers
+
+    def split_holds(self, dtype: np.dtype[Any], fill: int, summed: np.dtype[Any]) -> bool:
+        """Say whether ``split`` runs in ``summed`` for samples of ``dtype`` and ``fill``.
+
+        A column pass's sums are not bounded as the kernel's are; all are within
+        the largest sample's magnitude times the weights' magnitudes.
+        """
+        info = np.iinfo(dtype)
+        largest = max(-int(info.min), int(info.max), abs(fill))
+        return (
+            self.split is not None
+            and largest * int(np.abs(self.weights).sum()) <= np.iinfo(summed).max
+        )
 
     def sum_range(self, dtype: np.dtype[Any], fill: int = 0) -> tuple[int, int]:
         """Return the least and greatest sum (and partial sum) for samples of ``dtype``.
@@ -104,7 +120,27 @@ def integer_taps(kernel: npt.NDArray[np.floating], float_cost: float) -> Integer
     over = weights / factor
     if not np.array_equal(over, np.rint(over)) or np.abs(over).sum() > LARGEST_WEIGHT_SUM:
         return None
-    return IntegerTaps(over.astype(np.int64), factor, float_cost)
+    whole = over.astype(np.int64)
+    return IntegerTaps(whole, factor, float_cost, _split(whole))
+
+
+def _split(weights: npt.NDArray[np.int64]) -> Split | None:
+    """Write a 2-D kernel as ``times`` times the outer product of two integer vectors, or None.
+
+    The vectors are the column and row through the largest weight, each over
+    the greatest common divisor of its entries.
+    """
+    if weights.ndim != 2 or not weights.any():
+        return None
+    i, j = np.unravel_index(np.argmax(np.abs(weights)), weights.shape)
+    column, row = weights[:, j], weights[i, :]
+    column, row = column // np.gcd.reduce(column), row // np.gcd.reduce(row)
+    times, rest = divmod(int(weights[i, j]), int(column[i] * row[j]))
+    if rest or not np.array_equal(np.outer(column, row) * times, weights):
+        return None
+    if column[i] < 0:  # summed with a positive sign, column then row: no pass to negate
+        column, times = -column, -times
+    return (column, row, times) if times > 0 else (column, -row, -times)
 
 
 def _common_factor(magnitudes: npt.NDArray[np.float64]) -> float | None:
@@ -220,3 +256,32 @@ def _add_signed(
         np.subtract(part, out, out=out)
         return 1
     return sign
+
+
+def correlate_split(
+    padded: npt.NDArray[np.integer],
+    split: Split,
+    geometry: Geometry,
+    out: npt.NDArray[np.integer],
+    spare: Callable[[str, tuple[int, ...], np.dtype[Any]], Any],
+) -> npt.NDArray[np.integer]:
+    """Correlate a padded integer input with a rank-1 2-D kernel: its column, then its row.
+
+    ``sobel-x`` is 4 passes so (``[1, 2, 1]`` down, ``[-1, 0, 1]`` across), 6
+    as one kernel; a 3x3 box 4 instead of 8. ``spare(name, shape, dtype)``
+    gives the scratch arrays. See :meth:`IntegerTaps.split_holds` for the sums.
+    """
+    column, row, times = split
+    dtype, zero = padded.dtype, ((0, 0), (0, 0))
+    (down, across), (skip, step) = geometry.dilation, geometry.stride
+    first = Geometry(padded.shape, (len(column), 1), zero, (skip, 1), (down, 1))
+    middle = spare("middle", first.output_shape, dtype)
+    scratch = spare("middle-scratch", first.output_shape, dtype)
+    correlate_integer(padded, column[:, None].astype(dtype), first, middle, scratch)
+    second = Geometry(middle.shape, (1, len(row)), zero, (1, step), (1, across))
+    correlate_integer(
+        middle, row[None, :].astype(dtype), second, out, spare("scratch", out.shape, dtype)
+    )
+    if times != 1:
+        np.multiply(out, dtype.type(times), out=out)
+    return out

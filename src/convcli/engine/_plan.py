@@ -76,15 +76,16 @@ class ConvolutionPlan:
         """Return the integer type inputs of ``dtype`` are summed in (exact), or None: float."""
         if self.integer is None:
             return None
-        return self.integer.sum_type(dtype, self._fill)
+        return self.integer.sum_type(dtype, self.sum_fill)
 
     def sum_range(self, dtype: np.dtype[Any]) -> tuple[int, int]:
         """Return the least and greatest integer sum for inputs of ``dtype`` (:meth:`sum_type`)."""
         assert self.integer is not None, "only a plan with integer weights has sums"
-        return self.integer.sum_range(dtype, int(self._fill))
+        return self.integer.sum_range(dtype, int(self.sum_fill))
 
     @property
-    def _fill(self) -> float:
+    def sum_fill(self) -> float:
+        """The sample beyond the edges that is no input's: ``pad_value`` in ``zero`` mode; 0."""
         return self.pad_value if self.pad_mode == PadMode.ZERO else 0.0
 
     def check_input(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
