@@ -46,8 +46,9 @@ def convolve_bands(
     output rows a band holds (by default, as many as keep the band's input
     cache-sized for shift-and-add, several kernel spans tall for FFT);
     ``threads`` is :func:`convcli.convolve`'s. Only the input rows a band
-    needs are converted to float, so memory stays at the size of one band,
-    whatever the image.
+    needs are converted (to float, or to the integer type of the exact path:
+    :meth:`ConvolutionPlan.sum_type`), so memory stays at the size of one
+    band, whatever the image.
 
     Yields
     ------
