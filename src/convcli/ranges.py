@@ -13,10 +13,12 @@ from convcli.choices import Depth, Range
 
 __all__ = [
     "DEPTHS",
+    "Levels",
     "Mapped",
     "Reach",
     "clipped_share",
     "finite_bounds",
+    "levels",
     "map_range",
     "ranges_that_help",
     "reach",
@@ -108,6 +110,91 @@ def map_range(
     return Mapped(np.rint(unit, out=unit).astype(depth), clipped)
 
 
+@dataclass(frozen=True)
+class Levels:
+    """How exact integer sums map to an output's samples: a table made by :func:`map_range`.
+
+    For a response that is integer sums times a factor (the engine's integer
+    path), each sum from ``lowest`` has its mapped value in ``table``, computed
+    by :func:`map_range` itself from the float the engine would have given:
+    the same bytes as mapping the float response, in one pass over the sums.
+
+    Attributes
+    ----------
+    lowest : int
+        The sum of ``table[0]``.
+    table : ndarray
+        The mapped value of each sum, ``uint8`` or ``uint16``.
+    kept : (int, int)
+        The first and last sum not clipped (an interval: each range is
+        monotonic in the sum, or in its magnitude).
+    clipped_only : bool
+        The table is the sums themselves clipped to the output's range:
+        mapped so, without the table.
+    """
+
+    lowest: int
+    table: npt.NDArray[np.unsignedinteger]
+    kept: tuple[int, int]
+    clipped_only: bool
+
+    def map(self, sums: npt.NDArray[np.integer], out: npt.NDArray[np.generic]) -> int:
+        """Write the mapped ``sums`` into ``out``; return how many were clipped. ``sums`` is reused.
+
+        Examples
+        --------
+        >>> table = levels(-4, 4, 0.25, "offset", white=1.0, depth="uint8")
+        >>> out = np.empty(3, np.uint8)
+        >>> table.map(np.array([-4, 0, 4], np.int16), out), out.tolist()
+        (2, [0, 128, 255])
+        """
+        first, last = self.kept
+        clipped = sums.size - int(np.count_nonzero((sums >= first) & (sums <= last)))
+        if self.clipped_only:
+            np.clip(sums, 0, np.iinfo(self.table.dtype).max, out=sums)
+            np.copyto(out, sums, casting="unsafe")
+            return clipped
+        index = sums.view(np.dtype(f"u{sums.itemsize}"))  # from lowest, modulo 2**bits
+        np.subtract(index, index.dtype.type(self.lowest % 2 ** (8 * sums.itemsize)), out=index)
+        np.take(self.table, index, out=out, mode="clip")
+        return clipped
+
+
+def levels(
+    lowest: int,
+    highest: int,
+    factor: float,
+    mode: Range | str,
+    *,
+    white: float,
+    depth: str,
+    bounds: tuple[float, float] | None = None,
+) -> Levels:
+    """Tabulate :func:`map_range` for sums ``lowest`` to ``highest`` times ``factor``.
+
+    Each sum's float is made as the engine makes it (converted to float32,
+    then multiplied by the factor in float32). ``depth`` is an integer one.
+
+    Examples
+    --------
+    >>> mapped = levels(-2, 300, 1.0, "clip", white=255, depth="uint8")
+    >>> mapped.table[[0, 2, 257, 302]].tolist(), mapped.kept, mapped.clipped_only
+    ([0, 0, 255, 255], (0, 255), True)
+    """
+    sums = np.arange(lowest, highest + 1)
+    response = np.multiply(sums, np.float32(factor), dtype=np.float32)
+    table = map_range(response, mode, white=white, depth=depth, bounds=bounds).values
+    if mode == Range.RESCALE:
+        kept = np.arange(sums.size)
+    else:
+        kept = np.flatnonzero(~_outside_each(_unit(response, mode, white), depth))
+    assert kept.size == 0 or kept[-1] - kept[0] + 1 == kept.size, "the kept sums are an interval"
+    span = (lowest + int(kept[0]), lowest + int(kept[-1])) if kept.size else (1, 0)
+    full = DEPTHS[depth]
+    clipped_only = full is not None and np.array_equal(table, np.clip(sums, 0, full))
+    return Levels(lowest, table, span, clipped_only)  # type: ignore[arg-type]
+
+
 def clipped_share(
     response: npt.NDArray[np.floating], mode: Range | str, *, white: float, depth: str
 ) -> float:
@@ -135,13 +222,21 @@ def _unit(
 
 
 def _outside(unit: npt.NDArray[np.float32], depth: str) -> float:
-    # Clipped means the output changed: beyond half a step outside, not 255.00002.
-    full_scale = DEPTHS[depth]
-    slack = 0.5 / full_scale if full_scale else 0.0
+    slack = _slack(depth)
     if not unit.size or (unit.min() >= -slack and unit.max() <= 1 + slack):
         return 0.0  # the common case, without the masks (NaN fails both tests: counted below)
-    outside = (unit < -slack) | (unit > 1 + slack)
-    return float(outside.mean())
+    return float(_outside_each(unit, depth).mean())
+
+
+def _outside_each(unit: npt.NDArray[np.float32], depth: str) -> npt.NDArray[np.bool_]:
+    slack = _slack(depth)
+    return (unit < -slack) | (unit > 1 + slack)
+
+
+def _slack(depth: str) -> float:
+    # Clipped means the output changed: beyond half a step outside, not 255.00002.
+    full_scale = DEPTHS[depth]
+    return 0.5 / full_scale if full_scale else 0.0
 
 
 def finite_bounds(values: npt.NDArray[np.floating]) -> tuple[float, float] | None:

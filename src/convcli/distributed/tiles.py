@@ -14,6 +14,7 @@ Dask's own ``map_overlap`` is not used: its ``reflect`` is NumPy's
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -21,8 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.distributed import need
-from convcli.engine import Convolution, ConvolutionPlan, source_index
-from convcli.engine import convolve as convolve_whole
+from convcli.engine import Convolution, ConvolutionPlan, convolve_bands, source_index
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -157,9 +157,22 @@ def _compute_tile(
             inner.append(indices[places] - start)
             outer.append(places)
         window[np.ix_(*outer)] = chunk[np.ix_(*inner)]
-    gathered = window[np.ix_(*(np.maximum(read, 0) for read in reads))].astype(plan.taps.dtype)
+    exact = _exact(plan, window.dtype)  # the integer path, where the whole array takes it
+    gathered = window[np.ix_(*(np.maximum(read, 0) for read in reads))]
+    gathered = gathered if exact else gathered.astype(plan.taps.dtype)
     for axis, read in enumerate(reads):
         if (read < 0).any():  # the zero mode's fill
             gathered[(slice(None),) * axis + (read < 0,)] = plan.pad_value
-    return convolve_whole(gathered, plan.taps, padding=0, stride=g.stride, dilation=g.dilation,
-                          method=plan.method, dtype=plan.taps.dtype, threads=1)  # fmt: skip
+    tile = Convolution(plan.taps, padding=0, pad_mode=plan.pad_mode, pad_value=plan.pad_value,
+                       stride=g.stride, dilation=g.dilation, method=plan.method,
+                       dtype=plan.taps.dtype, integer=False).plan(gathered.shape)  # fmt: skip
+    tile = dataclasses.replace(tile, integer=plan.integer) if exact else tile
+    return np.concatenate([band for _, band in convolve_bands(tile, gathered, threads=1)])
+
+
+def _exact(plan: ConvolutionPlan, dtype: np.dtype[Any]) -> bool:
+    """Say whether the plan sums samples of ``dtype`` in integers, its fill one of them."""
+    if plan.sum_type(dtype) is None:
+        return False
+    info = np.iinfo(dtype)
+    return bool(info.min <= plan.sum_fill <= info.max)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the same names, for type checkers: `import X as X` re-exports X
     from convcli.engine._api import convolve as convolve
     from convcli.engine._bands import convolve_bands as convolve_bands
+    from convcli.engine._bands import integer_bands as integer_bands
     from convcli.engine._bands import padded_reads as padded_reads
     from convcli.engine._borders import canonical_pad_mode as canonical_pad_mode
     from convcli.engine._borders import pad as pad
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # the same names, for type checkers: `import X as X` re-expor
 _HOMES = {
     "convolve": "_api",
     "convolve_bands": "_bands",
+    "integer_bands": "_bands",
     "padded_reads": "_bands",
     "canonical_pad_mode": "_borders",
     "pad": "_borders",

@@ -22,6 +22,7 @@ def convolve(
     flip: bool = False,
     method: str = "auto",
     dtype: npt.DTypeLike = np.float32,
+    integer: bool | None = None,
     threads: int | None = None,
 ) -> npt.NDArray[np.floating]:
     """Cross-correlate (or, with ``flip``, convolve) an array with a kernel.
@@ -60,6 +61,15 @@ def convolve(
         :mod:`convcli.engine._methods`). All agree to float32 rounding.
     dtype : {numpy.float32, numpy.float64}, optional
         Compute and result type.
+    integer : bool or None, optional
+        The exact integer path, for integer inputs (of at most 32 bits) and a
+        kernel whose weights are integers or integers times one common factor
+        (a box is ones/9): shift-and-add in int16 where every sum fits (int32,
+        int64 otherwise), the factor applied at the end, in ``dtype``. The
+        same result as the float path wherever that one is exact (sums below
+        2^24 in float32, a factor of a power of 2). None (default): taken when
+        ``method`` is ``auto`` and the cost model finds it cheaper. True: also
+        beside an explicit ``method`` (which float inputs still use). False: never.
     threads : int or None, optional
         Threads to share the work (None: one per CPU). The result does not
         depend on it.
@@ -93,7 +103,7 @@ def convolve(
     """
     asked = Convolution(
         kernel, padding=padding, pad_mode=pad_mode, pad_value=pad_value, stride=stride,
-        dilation=dilation, flip=flip, method=method, dtype=dtype,
+        dilation=dilation, flip=flip, method=method, dtype=dtype, integer=integer,
     )  # fmt: skip
     plan, signal = check_arguments(x, asked)
     out = np.empty(plan.geometry.output_shape, dtype=plan.taps.dtype)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
+import threading
 from collections import deque
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from convcli.engine._borders import pad, source_index
+from convcli.engine._borders import source_index
 from convcli.engine._geometry import Geometry
+from convcli.engine._integer import correlate_integer, correlate_split, scaled
 from convcli.engine._methods import ALGORITHMS, FFT_BAND_SPANS
 from convcli.engine._plan import ConvolutionPlan, as_real_array
 
@@ -23,6 +26,9 @@ if TYPE_CHECKING:
 # (benchmarks/README.md, "Measurements behind choices in the code").
 TILE_BYTES = 1 << 20
 FFT_BAND_BYTES = 8 << 20
+BandT = TypeVar("BandT", bound=np.generic)
+SPARE_BYTES = 4 * TILE_BYTES  # the largest array a thread keeps for its next band
+_SPARES = threading.local()
 
 
 def convolve_bands(
@@ -40,8 +46,9 @@ def convolve_bands(
     output rows a band holds (by default, as many as keep the band's input
     cache-sized for shift-and-add, several kernel spans tall for FFT);
     ``threads`` is :func:`convcli.convolve`'s. Only the input rows a band
-    needs are converted to float, so memory stays at the size of one band,
-    whatever the image.
+    needs are converted (to float, or to the integer type of the exact path:
+    :meth:`ConvolutionPlan.sum_type`), so memory stays at the size of one
+    band, whatever the image.
 
     Yields
     ------
@@ -84,29 +91,78 @@ def plan_bands(
     at most two per thread ahead of the one yielded: NumPy releases the GIL
     in its loops, so the cores share the work and memory stays banded. With
     ``out``, each band is written into its rows of ``out`` (and yielded as them).
+    An input the plan sums in integers (:meth:`ConvolutionPlan.sum_type`) takes
+    the exact path: shift-and-add in integers, the factor applied to each band.
     """
-    g = plan.geometry
+    summed = plan.sum_type(signal.dtype)
+    if summed is None:
+        work = functools.partial(_band, plan, signal, out=out)
+        return _in_bands(plan.geometry, work, (plan.method, plan.taps.itemsize), rows, threads)
+    work = functools.partial(_scaled_band, plan, signal, summed, out=out)
+    return _in_bands(plan.geometry, work, ("direct", summed.itemsize), rows, threads)
+
+
+def integer_bands(
+    plan: ConvolutionPlan,
+    x: npt.ArrayLike,
+    *,
+    threads: int | None = None,
+) -> Iterator[tuple[int, npt.NDArray[np.integer]]] | None:
+    """Yield the exact integer sums of a planned convolution in bands, or None: the float path.
+
+    Where the plan sums ``x``'s samples in integers (see :meth:`ConvolutionPlan.sum_type`),
+    its result is these sums times ``plan.integer.factor``, as :func:`convolve_bands`
+    yields them; the sums can be mapped to an output's samples without a float copy.
+
+    Examples
+    --------
+    >>> from convcli.engine import Convolution
+    >>> plan = Convolution(np.full((1, 3), 1 / 3), pad_mode="zero").plan((1, 4))
+    >>> [(start, band.tolist()) for start, band in integer_bands(plan, np.uint8([[3, 6, 9, 12]]))]
+    [(0, [[9, 18, 27, 21]])]
+    >>> plan.integer.factor == 1 / 3
+    True
+    """
+    signal = as_real_array("input", x)
+    plan.check_input(signal.shape, signal.dtype)
+    summed = plan.sum_type(signal.dtype)
+    if summed is None:
+        return None
+    work = functools.partial(_summed_band, plan, signal, summed)
+    return _in_bands(plan.geometry, work, ("direct", summed.itemsize), None, threads)
+
+
+def _in_bands(
+    g: Geometry,
+    work: Callable[[int, int], npt.NDArray[BandT]],
+    sized_for: tuple[str, int],
+    rows: int | None,
+    threads: int | None,
+) -> Iterator[tuple[int, npt.NDArray[BandT]]]:
+    """Yield ``work(start, rows)`` for each band of output rows, in threads where asked.
+
+    ``sized_for`` is the method and the size of a sample the bands are sized for.
+    """
     if rows is None:
-        rows = band_rows(g, plan.method, plan.taps.dtype.itemsize)
+        rows = band_rows(g, *sized_for)
     starts = range(0, g.output_shape[0], rows)
     workers = min(threads or os.cpu_count() or 1, len(starts))
     if workers <= 1:
         for start in starts:
-            yield start, _band(plan, signal, start, rows, out)
+            yield start, work(start, rows)
         return
     from concurrent.futures import ThreadPoolExecutor  # more than one band at a time only
 
     with ThreadPoolExecutor(workers) as pool:
-        ahead: deque[tuple[int, Future[npt.NDArray[np.floating]]]] = deque()
+        ahead: deque[tuple[int, Future[npt.NDArray[BandT]]]] = deque()
         pending = iter(starts)
         for start in itertools.islice(pending, 2 * workers):
-            ahead.append((start, pool.submit(_band, plan, signal, start, rows, out)))
+            ahead.append((start, pool.submit(work, start, rows)))
         while ahead:
             start, future = ahead.popleft()
             yield start, future.result()
             for following in itertools.islice(pending, 1):
-                future = pool.submit(_band, plan, signal, following, rows, out)
-                ahead.append((following, future))
+                ahead.append((following, pool.submit(work, following, rows)))
 
 
 def _band(
@@ -117,19 +173,106 @@ def _band(
     out: npt.NDArray[np.floating] | None = None,
 ) -> npt.NDArray[np.floating]:
     """Compute output rows ``start`` to ``start + rows`` of a plan on its (checked) input."""
-    g, taps = plan.geometry, plan.taps
+    band, local = _padded_band(plan, signal, start, rows, plan.taps.dtype)
+    target = None if out is None else out[start : start + local.output_shape[0]]
+    return ALGORITHMS[plan.method](band, plan.taps, local, target)
+
+
+def _summed_band(
+    plan: ConvolutionPlan, signal: npt.NDArray[np.generic], summed: np.dtype[Any], start: int,
+    rows: int, kept: bool = True,
+) -> npt.NDArray[np.integer]:  # fmt: skip
+    """Return the exact integer sums of output rows ``start`` to ``start + rows``, in ``summed``.
+
+    Not ``kept``: in this thread's spare array, overwritten by its next band.
+    """
+    assert plan.integer is not None, "summed only where the plan has integer weights"
+    band, local = _padded_band(plan, signal, start, rows, summed, spare)
+    shape = local.output_shape
+    out = np.empty(shape, summed) if kept else spare("sums", shape, summed)
+    if plan.integer.split_holds(signal.dtype, int(plan.sum_fill), summed):
+        return correlate_split(band, plan.integer.split, local, out, spare)  # type: ignore[arg-type]
+    weights = plan.integer.weights.astype(summed)
+    return correlate_integer(band, weights, local, out, spare("scratch", shape, summed))
+
+
+def _scaled_band(
+    plan: ConvolutionPlan, signal: npt.NDArray[np.generic], summed: np.dtype[Any], start: int,
+    rows: int, out: npt.NDArray[np.floating] | None = None,
+) -> npt.NDArray[np.floating]:  # fmt: skip
+    """Output rows ``start`` to ``start + rows`` by the exact path: the sums times the factor."""
+    assert plan.integer is not None, "scaled only where the plan has integer weights"
+    sums = _summed_band(plan, signal, summed, start, rows, kept=False)
+    target = (
+        np.empty(sums.shape, plan.taps.dtype) if out is None else out[start : start + len(sums)]
+    )
+    return scaled(sums, plan.integer.factor, target)
+
+
+def spare(name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """Return this thread's spare array ``name``, made anew only for another shape or type.
+
+    Reused from band to band: writing to fresh pages (the kernel maps and zeroes
+    each) took longer than the integer sums themselves (benchmarks/integer.py).
+    Arrays over SPARE_BYTES are not kept.
+    """
+    kept: dict[str, npt.NDArray[Any]] = _SPARES.__dict__
+    array = kept.get(name)
+    if array is None or array.shape != shape or array.dtype != dtype:
+        array = np.empty(shape, dtype)
+        if array.nbytes <= SPARE_BYTES:
+            kept[name] = array
+    return array
+
+
+def _padded_band(
+    plan: ConvolutionPlan, signal: npt.NDArray[np.generic], start: int, rows: int,
+    dtype: np.dtype[Any], empty: Callable[[str, tuple[int, ...], np.dtype[Any]], Any] | None = None,
+) -> tuple[npt.NDArray[Any], Geometry]:  # fmt: skip
+    """Return the padded input rows that output rows ``start`` to ``start + rows`` read.
+
+    Returned with the geometry of the band alone (its rows padded already).
+    The rows are read, converted and padded in one copy: a slice where they
+    are consecutive, the padding filled in place as :func:`pad` fills it.
+    ``empty`` makes the array (:func:`spare`, where nothing keeps the band).
+    """
+    g = plan.geometry
     step, span = g.stride[0], g.dilation[0] * (g.kernel_shape[0] - 1)
     stop = min(start + rows, g.output_shape[0])
     padded_rows = np.arange(start * step, (stop - 1) * step + span + 1)
     wanted = source_index(padded_rows, g.input_shape[0], g.padding[0][0], plan.pad_mode)
-    band = signal[np.maximum(wanted, 0)].astype(taps.dtype, copy=False)
+    rest = ((0, 0), *g.padding[1:])
+    spatial = (len(wanted), *g.input_shape[1 : g.spatial_ndim])
+    shape = (*(n + sum(p) for n, p in zip(spatial, rest, strict=True)), *g.channel_shape)
+    band = np.empty(shape, dtype) if empty is None else empty("band", shape, dtype)
+    inner = tuple(slice(before, before + n) for n, (before, _) in zip(spatial, rest, strict=True))
+    first = int(wanted[0])
+    if first >= 0 and np.array_equal(wanted, np.arange(first, first + len(wanted))):
+        band[inner] = signal[first : first + len(wanted)]
+    else:
+        band[inner] = signal[np.maximum(wanted, 0)]
     if plan.pad_mode == "zero":
         band[wanted < 0] = plan.pad_value
-    rest = ((0, 0), *g.padding[1:])
-    band = pad(band, rest, plan.pad_mode, plan.pad_value)
+    _fill_padding(band, rest, plan.pad_mode, plan.pad_value)
     local = Geometry((len(wanted), *g.input_shape[1:]), g.kernel_shape, rest, g.stride, g.dilation)
-    target = None if out is None else out[start:stop]
-    return ALGORITHMS[plan.method](band, taps, local, target)
+    return band, local
+
+
+def _fill_padding(
+    band: npt.NDArray[Any], padding: tuple[tuple[int, int], ...], mode: str, value: float
+) -> None:
+    """Fill the padding around ``band``'s interior in place, axis by axis, as :func:`pad` does."""
+    for axis, (before, after) in enumerate(padding):
+        if not before and not after:
+            continue
+        size = band.shape[axis]
+        outside = np.r_[0:before, size - after : size]
+        where = (slice(None),) * axis + (outside,)
+        if mode == "zero":
+            band[where] = value
+        else:
+            read = source_index(outside, size - before - after, before, mode) + before
+            band[where] = np.take(band, read, axis=axis)
 
 
 def band_rows(geometry: Geometry, method: str, itemsize: int) -> int:

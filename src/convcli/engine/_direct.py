@@ -54,12 +54,15 @@ def correlate_direct(
         return out
     scratch = np.empty(out.shape, dtype=out.dtype) if len(taps) > 1 else out
     for number, tap in enumerate(taps):
-        window = tuple(
-            slice(j * d, j * d + (m - 1) * s + 1, s)
-            for j, (m, s, d) in zip(tap, steps, strict=True)
-        )
-        add_tap(out, scratch, padded[window], kernel[tap], first=number == 0)
+        add_tap(out, scratch, padded[tap_window(tap, steps)], kernel[tap], first=number == 0)
     return out
+
+
+def tap_window(tap: tuple[int, ...], steps: tuple[tuple[int, int, int], ...]) -> tuple[slice, ...]:
+    """Return the slices of the padded input a tap meets; ``steps``: (outputs, stride, dilation)."""
+    return tuple(
+        slice(j * d, j * d + (m - 1) * s + 1, s) for j, (m, s, d) in zip(tap, steps, strict=True)
+    )
 
 
 def add_tap(

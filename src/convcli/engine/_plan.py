@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
@@ -11,7 +12,8 @@ import numpy.typing as npt
 from convcli.choices import Method, PadMode, choose
 from convcli.engine._borders import canonical_pad_mode, check_pad_value
 from convcli.engine._geometry import AxisInts, Geometry, PaddingSpec, resolve_geometry
-from convcli.engine._methods import choose_method
+from convcli.engine._integer import IntegerTaps, integer_taps
+from convcli.engine._methods import choose_method, estimate_costs
 from convcli.errors import ParameterError
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -42,6 +44,7 @@ class Convolution:
     flip: bool = False
     method: str = "auto"
     dtype: npt.DTypeLike = np.float32
+    integer: bool | None = None
 
     def plan(self, shape: tuple[int, ...]) -> ConvolutionPlan:
         """Check every argument (cheapest first) and resolve them for an input of ``shape``, unread.
@@ -67,6 +70,23 @@ class ConvolutionPlan:
     pad_mode: PadMode
     pad_value: float
     method: Method  # the algorithm chosen, never auto
+    integer: IntegerTaps | None = None  # the kernel in integers, where the exact path may run
+
+    def sum_type(self, dtype: np.dtype[Any]) -> np.dtype[Any] | None:
+        """Return the integer type inputs of ``dtype`` are summed in (exact), or None: float."""
+        if self.integer is None:
+            return None
+        return self.integer.sum_type(dtype, self.sum_fill)
+
+    def sum_range(self, dtype: np.dtype[Any]) -> tuple[int, int]:
+        """Return the least and greatest integer sum for inputs of ``dtype`` (:meth:`sum_type`)."""
+        assert self.integer is not None, "only a plan with integer weights has sums"
+        return self.integer.sum_range(dtype, int(self.sum_fill))
+
+    @property
+    def sum_fill(self) -> float:
+        """The sample beyond the edges that is no input's: ``pad_value`` in ``zero`` mode; 0."""
+        return self.pad_value if self.pad_mode == PadMode.ZERO else 0.0
 
     def check_input(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
         """Refuse an input this plan was not made for: other than real numbers, or another shape."""
@@ -91,6 +111,7 @@ class _Checked:
     dilation: AxisInts
     flip: bool
     method: Method
+    integer: bool
 
     def plan(self, shape: tuple[int, ...]) -> ConvolutionPlan:
         geometry = resolve_geometry(shape, self.weights.shape, padding=self.padding,
@@ -99,7 +120,12 @@ class _Checked:
         if self.flip:
             taps = np.flip(taps)
         chosen = choose_method(self.method, taps, geometry)
-        return ConvolutionPlan(taps, geometry, self.pad_mode, self.pad_value, chosen)
+        exact = None
+        if self.integer:
+            weights = np.flip(self.weights) if self.flip else self.weights
+            cost = estimate_costs(taps, geometry).get(chosen, math.inf)
+            exact = integer_taps(weights.astype(np.float64), cost)
+        return ConvolutionPlan(taps, geometry, self.pad_mode, self.pad_value, chosen, exact)
 
 
 def check_arguments(
@@ -120,8 +146,9 @@ def _checked(asked: Convolution) -> _Checked:
     if not np.isfinite(weights).all():
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(weights))[0])
         raise ParameterError(f"kernel must be finite, got {weights[where]} at index {where}")
+    integer = requested == Method.AUTO if asked.integer is None else bool(asked.integer)
     return _Checked(weights, compute, asked.padding, mode, fill, asked.stride, asked.dilation,
-                    asked.flip, requested)  # fmt: skip
+                    asked.flip, requested, integer)  # fmt: skip
 
 
 def _compute_dtype(dtype: npt.DTypeLike) -> np.dtype[np.floating]:

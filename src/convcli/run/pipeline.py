@@ -21,7 +21,7 @@ import numpy.typing as npt
 from convcli.catalog.kernel import Kernel
 from convcli.choices import Depth, Range, Status
 from convcli.colormaps import colorize
-from convcli.engine import Geometry, convolve_bands
+from convcli.engine import ConvolutionPlan, Geometry, convolve_bands, integer_bands
 from convcli.errors import InputError, Message
 from convcli.heat import HeatReducer
 from convcli.io.colour import as_rgb, luminance
@@ -31,7 +31,7 @@ from convcli.io.picture import Header, Picture
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from convcli.io.reading import iter_frames, read_image
 from convcli.io.writing import Frame
-from convcli.ranges import Reach, finite_bounds, map_range, ranges_that_help, reach
+from convcli.ranges import Reach, finite_bounds, levels, map_range, ranges_that_help, reach
 from convcli.report import Report, StageReport
 from convcli.run.model import InputPlan, Settings, Source, Stage
 from convcli.run.output import (
@@ -45,6 +45,10 @@ from convcli.run.output import (
 from convcli.run.prepare import keeps_cmyk, output_mapping, prepare_input
 
 CLIP_WARNING = 0.01  # say so when more than 1% of the samples were clipped
+# Exact sums are mapped through a table of every sum they can be, up to this many (or
+# a 16th of the output's samples, if more): a table took 20 to 80 ns a sum to make,
+# mapping a float 5 (tables of 2^16 and 2^19 sums; 4096x4096 RGB in 0.24 s).
+TABLE_SUMS = 1 << 16
 
 
 def process(
@@ -406,6 +410,9 @@ def _filter_and_map(
 
     ``heat`` takes each band of the response as it is, before it is mapped.
     """
+    plan = None if heat is not None else _summing(x, stage, planned)
+    if plan is not None:
+        return _sum_and_map(x, plan, stage, planned, white, threads)
     bounds = None
     if planned.range == Range.RESCALE:
         # The minimum and maximum of the whole response come first. Filtering twice,
@@ -424,6 +431,61 @@ def _filter_and_map(
         values[start : start + len(band)] = mapped.values
         clipped += mapped.clipped * band.size
     return values, clipped / max(values.size, 1)
+
+
+def _summing(
+    x: npt.NDArray[np.generic], stage: Stage, planned: InputPlan
+) -> ConvolutionPlan | None:
+    """Return the stage's one plan where it sums ``x`` in integers and a table can map the sums.
+
+    The engine's integer path (integer samples, integer weights times one factor); one
+    component and no bias, to an integer depth; sums few enough to tabulate.
+    """
+    plan = stage.plans[0]
+    simple = len(stage.plans) == 1 and not stage.kernel.bias and planned.range != Range.RAW
+    if not simple or planned.depth == Depth.FLOAT32 or plan.sum_type(x.dtype) is None:
+        return None
+    lowest, highest = plan.sum_range(x.dtype)
+    size = math.prod(stage.geometry.output_shape)
+    return plan if highest - lowest < max(TABLE_SUMS, size // 16) else None
+
+
+def _sum_and_map(
+    x: npt.NDArray[np.generic],
+    plan: ConvolutionPlan,
+    stage: Stage,
+    planned: InputPlan,
+    white: float,
+    threads: int | None,
+) -> tuple[npt.NDArray[np.generic], float]:
+    """Map the exact integer sums band by band through a table: the bytes of the float path.
+
+    The table is :func:`convcli.ranges.map_range` on each sum's float, as the
+    engine would give it; ``rescale``'s bounds are the sums' least and greatest.
+    """
+    assert plan.integer is not None, "summed only where the plan has integer weights"
+    lowest, highest = plan.sum_range(x.dtype)
+    bounds = None
+    if planned.range == Range.RESCALE:
+        ends = [(int(band.min()), int(band.max())) for _, band in _integer_bands(plan, x, threads)]
+        lowest, highest = min(low for low, _ in ends), max(high for _, high in ends)
+        scaled = np.multiply([lowest, highest], np.float32(plan.integer.factor), dtype=np.float32)
+        bounds = (float(scaled[0]), float(scaled[1]))
+    table = levels(lowest, highest, plan.integer.factor, planned.range, white=white,
+                   depth=planned.depth, bounds=bounds)  # fmt: skip
+    values = np.empty(stage.geometry.output_shape, dtype=planned.depth)
+    clipped = 0
+    for start, band in _integer_bands(plan, x, threads):
+        clipped += table.map(band, values[start : start + len(band)])
+    return values, clipped / max(values.size, 1)
+
+
+def _integer_bands(
+    plan: ConvolutionPlan, x: npt.NDArray[np.generic], threads: int | None
+) -> Iterator[tuple[int, npt.NDArray[np.integer]]]:
+    bands = integer_bands(plan, x, threads=threads)
+    assert bands is not None, "the plan sums inputs of this type in integers"
+    return bands
 
 
 def _sample(alpha: npt.NDArray[np.generic], geometry: Geometry) -> npt.NDArray[np.generic]:

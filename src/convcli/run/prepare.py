@@ -69,7 +69,8 @@ def resolve_stages(
         plans = tuple(
             Convolution(matrix, padding=geometry.padding, pad_mode=settings.pad_mode,
                         pad_value=settings.pad_value, stride=geometry.stride,
-                        dilation=geometry.dilation, flip=settings.flip, method=method)
+                        dilation=geometry.dilation, flip=settings.flip, method=method,
+                        integer=settings.method == Method.AUTO)  # auto: the exact path too
             .plan(geometry.input_shape)
             for matrix in matrices
         )  # fmt: skip

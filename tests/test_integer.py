@@ -1,0 +1,298 @@
+"""The exact integer path (README, "Engine semantics"): integer sums, exactly, and their mapping."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from PIL import Image
+
+from convcli import convolve, kernel
+from convcli.choices import PadMode, Range
+from convcli.engine import Convolution, ConvolutionPlan, convolve_bands, integer_bands
+from convcli.engine._integer import integer_taps
+from convcli.ranges import _outside, levels, map_range
+from helpers import run
+from helpers.reference import correlate_reference
+
+RNG = np.random.default_rng(20261207)
+DTYPES = [np.uint8, np.uint16, np.int16]
+PADDINGS = ["valid", "same", "full", 2, (1, 3), ((0, 2), (3, 1)), ((9, 0), (1, 13))]
+STRIDE_DILATION = [(1, 1), (2, 1), (1, 2), ((3, 2), (2, 3))]
+CHANNELS = [(), (2,), (2, 3)]  # grey, colour, two channel axes
+KERNELS = [
+    np.array([[1, -2, 3], [0, 4, -1], [2, 0, -3]]),  # integers, of both signs
+    np.array([[1, 3, 3, 1], [-1, -3, -3, -1]]) / 4,  # even sides, a factor of 1/4
+]
+
+
+def samples(dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+    """Random samples over the whole of ``dtype``'s range, its extremes among them."""
+    info = np.iinfo(dtype)
+    x = RNG.integers(info.min, int(info.max) + 1, size=shape, dtype=dtype)
+    x.flat[:2] = info.min, info.max
+    return x
+
+
+def forced(plan: ConvolutionPlan) -> ConvolutionPlan:
+    """The plan, taking the integer path wherever the sums fit, whatever the cost model says."""
+    assert plan.integer is not None
+    return dataclasses.replace(plan, integer=dataclasses.replace(plan.integer, float_cost=math.inf))
+
+
+def exact(x: np.ndarray, weights: np.ndarray, plan: ConvolutionPlan) -> np.ndarray:
+    """The plan's result on ``x`` through the integer path, in float64 (exact here)."""
+    summed = plan.sum_type(x.dtype)
+    assert summed is not None, (x.dtype, weights)
+    bands = list(convolve_bands(plan, x, rows=3))  # several bands, the last one short
+    return np.concatenate([band for _, band in bands])
+
+
+@pytest.mark.parametrize("mode", list(PadMode))
+@pytest.mark.parametrize("padding", PADDINGS, ids=str)
+@pytest.mark.parametrize(("stride", "dilation"), STRIDE_DILATION, ids=str)
+def test_the_integer_path_is_the_plain_loop_reference_exactly(mode, padding, stride, dilation):
+    for channels in CHANNELS:
+        for dtype in DTYPES:
+            x = samples(dtype, (6, 7, *channels))
+            for weights in KERNELS:
+                options = dict(padding=padding, pad_mode=mode, pad_value=7, stride=stride,
+                               dilation=dilation, dtype=np.float64)  # fmt: skip
+                try:
+                    plan = forced(Convolution(weights, **options).plan(x.shape))
+                except ValueError:
+                    continue  # no output: test_engine pins the message
+                g = plan.geometry
+                pads = list(g.padding)
+                expected = correlate_reference(x, weights, pads, mode, 7.0, g.stride, g.dilation)
+                got = exact(x, weights, plan)
+                assert got.dtype == np.float64
+                np.testing.assert_array_equal(got, expected, err_msg=f"{dtype} {channels}")
+
+
+def test_flip_and_1d_and_3d_kernels_are_exact():
+    signal = samples(np.uint8, (11,))
+    weights = np.array([1, 2, -5])
+    plan = forced(Convolution(weights, flip=True, pad_mode="wrap", dtype=np.float64).plan((11,)))
+    expected = correlate_reference(signal, weights, [(1, 1)], "wrap", flip=True)
+    np.testing.assert_array_equal(exact(signal, weights, plan), expected)
+    volume = samples(np.int16, (5, 4, 6))
+    cube = RNG.integers(-3, 4, size=(3, 2, 3))
+    plan = forced(Convolution(cube, pad_mode="symmetric", dtype=np.float64).plan(volume.shape))
+    expected = correlate_reference(volume, cube, list(plan.geometry.padding), "symmetric")
+    np.testing.assert_array_equal(exact(volume, cube, plan), expected)
+
+
+@pytest.mark.parametrize(("total", "summed"), [(128, np.int16), (129, np.int32)])
+def test_int16_holds_255_times_the_weights_up_to_32767_and_int32_takes_over(total, summed):
+    # 255 * 128 = 32640 fits int16; 255 * 129 = 32895 does not. An all-white image
+    # reaches the bound exactly, where a wrong width would wrap around.
+    weights = np.zeros((3, 3))
+    weights.flat[:] = [total - 8, 1, 1, 1, 1, 1, 1, 1, 1]
+    x = np.full((9, 8), 255, dtype=np.uint8)
+    x[4:, :3] = samples(np.uint8, (5, 3))
+    plan = forced(Convolution(weights, pad_mode="replicate", dtype=np.float64).plan(x.shape))
+    assert plan.sum_type(x.dtype) == np.dtype(summed)
+    assert plan.sum_range(x.dtype) == (0, 255 * total)
+    expected = correlate_reference(x, weights, [(1, 1), (1, 1)], "replicate")
+    got = exact(x, weights, plan)
+    assert got.max() == 255 * total
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "weights", "fill", "span", "summed"),
+    [
+        (np.uint8, [[3, -5]], 600, (-3000, 1800), np.int16),  # a fill beyond the samples
+        (np.int16, [[1, -1]], 0, (-65535, 65535), np.int32),  # signed samples: both ends
+        (np.int8, [[1, -1]], 0, (-255, 255), np.int16),
+    ],
+)  # fmt: skip
+def test_the_sums_span_each_sign_of_weight_times_each_end_of_the_samples(
+    dtype, weights, fill, span, summed
+):
+    weights = np.array(weights)
+    plan = forced(Convolution(weights, pad_mode="zero", pad_value=fill).plan((4, 5)))
+    assert plan.sum_range(np.dtype(dtype)) == span
+    assert plan.sum_type(np.dtype(dtype)) == np.dtype(summed)
+    x = samples(dtype, (4, 5))  # its least and greatest side by side: the widest difference
+    expected = correlate_reference(x, weights, [(0, 0), (0, 1)], "zero", float(fill))
+    got = exact(x, weights, plan)
+    np.testing.assert_array_equal(got, expected)
+    assert span[0] <= got.min()
+    assert got.max() <= span[1]
+
+
+def test_32_bit_samples_are_summed_in_int64():
+    x = samples(np.uint32, (5, 6))
+    weights = np.array([[1, -3], [2, 1]])
+    plan = forced(Convolution(weights, dtype=np.float64).plan(x.shape))
+    assert plan.sum_type(x.dtype) == np.dtype(np.int64)
+    expected = correlate_reference(x, weights, [(0, 1), (0, 1)], "reflect")
+    np.testing.assert_array_equal(exact(x, weights, plan), expected)  # below 2**53: exact
+
+
+@pytest.mark.parametrize(
+    ("spec", "factor"),
+    [("box:3", 1 / 9), ("box:5", 1 / 25), ("[[1,2,1],[2,4,2],[1,2,1]]/16", 1 / 16),
+     ("binomial5", 1 / 256)],
+)  # fmt: skip
+def test_common_factor_kernels_are_exact_sums_times_the_factor(spec, factor):
+    if spec == "binomial5":
+        weights = np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]) / 256
+    elif spec.startswith("["):
+        weights = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16
+    else:
+        weights = kernel(spec).matrix
+    taps = integer_taps(weights, 0.0)
+    assert taps is not None
+    assert taps.factor == factor
+    np.testing.assert_array_equal(taps.weights * factor, weights)  # exactly the kernel
+    x = samples(np.uint8, (12, 10, 3))
+    for dtype in (np.float64, np.float32):
+        plan = forced(Convolution(weights, pad_mode="zero", dtype=dtype).plan(x.shape))
+        sums = correlate_reference(x, taps.weights, list(plan.geometry.padding))
+        # The README's definition: the sums (exact in the type) times the factor, in the type.
+        expected = sums.astype(dtype) * dtype(factor)
+        np.testing.assert_array_equal(exact(x, weights, plan), expected)
+
+
+@pytest.mark.parametrize("name", ["sobel-x", "laplacian", "sharpen", "emboss"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_auto_takes_the_integer_path_and_gives_the_float_path_s_values_bit_for_bit(name, dtype):
+    weights = kernel(name).matrix
+    x = samples(dtype, (40, 33, 3))
+    plan = Convolution(weights).plan(x.shape)
+    if dtype == np.uint8:
+        assert plan.sum_type(x.dtype) == np.int16
+    float_path = convolve(x, weights, integer=False)
+    np.testing.assert_array_equal(convolve(x, weights), float_path)
+    np.testing.assert_array_equal(convolve(x, weights, pad_mode="zero", pad_value=3), convolve(
+        x, weights, pad_mode="zero", pad_value=3, integer=False))  # fmt: skip
+
+
+def test_the_integer_path_is_chosen_only_where_it_applies():
+    sobel = kernel("sobel-x").matrix
+    u8 = np.dtype(np.uint8)
+    assert Convolution(sobel).plan((64, 64)).sum_type(u8) == np.int16
+    assert Convolution(sobel).plan((64, 64)).sum_type(np.dtype(np.float32)) is None
+    assert Convolution(sobel, method="direct").plan((64, 64)).integer is None  # as asked
+    assert Convolution(sobel, integer=False).plan((64, 64)).integer is None
+    assert Convolution(sobel, method="direct", integer=True).plan((64, 64)).sum_type(u8)
+    assert Convolution(sobel, pad_mode="zero", pad_value=0.5).plan((64, 64)).sum_type(u8) is None
+    assert Convolution(kernel("gaussian").matrix).plan((64, 64)).integer is None
+    assert integer_taps(np.array([0.1, 0.2]), 0.0).weights.tolist() == [1, 2]  # 0.2 is 2 * 0.1
+    assert integer_taps(np.array([0.1, 0.3]), 0.0) is None  # 0.3 / 0.1 is 2.9999999999999996
+    assert Convolution(np.ones((15, 15))).plan((256, 256)).sum_type(u8) is None  # float is cheaper
+
+
+def test_integer_bands_are_the_sums_and_none_for_float_inputs():
+    weights = kernel("laplacian").matrix
+    x = samples(np.uint8, (30, 20))
+    plan = Convolution(weights).plan(x.shape)
+    bands = integer_bands(plan, x)
+    assert bands is not None
+    sums = np.concatenate([band for _, band in bands])
+    assert sums.dtype == np.int16
+    np.testing.assert_array_equal(
+        sums, correlate_reference(x, weights, [(1, 1), (1, 1)], "reflect")
+    )
+    assert integer_bands(plan, x.astype(np.float32)) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    x=hnp.arrays(np.int16, hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=9)),
+    weights=hnp.arrays(np.int64, hnp.array_shapes(min_dims=2, max_dims=2, max_side=4),
+                       elements=st.integers(-40, 40)),
+    mode=st.sampled_from(list(PadMode)),
+    stride=st.integers(1, 3),
+)  # fmt: skip
+def test_the_integer_path_equals_float64_arithmetic(x, weights, mode, stride):
+    # Sums of int16 times these weights are below 2**53: float64 shift-and-add is exact.
+    options = dict(pad_mode=mode, stride=stride, dtype=np.float64, padding="full")
+    plan = forced(Convolution(weights, **options).plan(x.shape))
+    shift_and_add = convolve(x.astype(np.float64), weights, method="direct", **options)
+    np.testing.assert_array_equal(exact(x, weights, plan), shift_and_add)
+
+
+@pytest.mark.parametrize("mode", [Range.CLIP, Range.ABS, Range.OFFSET, Range.RESCALE])
+@pytest.mark.parametrize(("white", "depth"), [(255, "uint8"), (65535, "uint16"), (65535, "uint8")])
+@pytest.mark.parametrize("factor", [1.0, 1 / 9, 1 / 16])
+def test_a_table_of_levels_maps_as_map_range_does(mode, white, depth, factor):
+    sums = RNG.integers(-3 * white, 3 * white, size=5000).astype(np.int32)
+    sums[:2] = -3 * white, 3 * white - 1
+    response = sums.astype(np.float32) * np.float32(factor)  # the engine's scaled sums
+    bounds = (float(response.min()), float(response.max())) if mode == Range.RESCALE else None
+    expected = map_range(response, mode, white=white, depth=depth, bounds=bounds)
+    table = levels(-3 * white, 3 * white, factor, mode, white=white, depth=depth, bounds=bounds)
+    out = np.empty(sums.shape, dtype=depth)
+    clipped = table.map(sums.copy(), out)
+    np.testing.assert_array_equal(out, expected.values)
+    assert clipped / sums.size == expected.clipped
+
+
+def test_int16_sums_index_a_table_wider_than_32767():
+    table = levels(-32768, 32767, 1.0, Range.OFFSET, white=65535, depth="uint16")
+    sums = np.array([-32768, -1, 0, 32767], dtype=np.int16)
+    out = np.empty(4, np.uint16)
+    assert table.map(sums, out) == 0
+    response = np.array([-32768, -1, 0, 32767], dtype=np.float32)
+    np.testing.assert_array_equal(
+        out, map_range(response, "offset", white=65535, depth="uint16").values
+    )
+    assert _outside(response / 65535 + 0.5, "uint16") == 0.0
+
+
+@pytest.mark.parametrize("spec", ["sobel-x", "laplacian", "sharpen", "box:3", "emboss"])
+@pytest.mark.parametrize("range_", ["clip", "abs", "offset", "rescale"])
+def test_apply_writes_the_float_path_s_pixels_through_the_integer_path(tmp_path, spec, range_):
+    # --method direct is the float path as asked; auto takes the integer path and its tables.
+    rgb = samples(np.uint8, (37, 41, 3))
+    Image.fromarray(rgb).save(tmp_path / "in.png")
+    outputs = []
+    for method in ("auto", "direct"):
+        target = tmp_path / f"{method}.png"
+        result = run("apply", str(tmp_path / "in.png"), "-k", spec, "--range", range_,
+                     "--method", method, "-o", str(target), "--json")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        outputs.append(np.asarray(Image.open(target)))
+        report = result.stdout.split('"clipped":')[1].split(",")[0]
+        outputs.append(report)
+    differ = outputs[0] != outputs[2]
+    if spec == "box:3" and range_ in ("offset", "rescale"):
+        # 1/9 is not exact in float32: the float path's sums miss an exact tie (offset:
+        # a sum of 9k is k + 127.5 levels; rescale: where 255 (S - least) / (greatest -
+        # least) is k + 1/2) by a rounding, either way. Only there may the pixels differ.
+        sums = correlate_reference(rgb, np.ones((3, 3)), [(1, 1), (1, 1)], "reflect")
+        span = sums.max() - sums.min()
+        tie = (
+            sums % 9 == 0 if range_ == "offset" else 510 * (sums - sums.min()) % (2 * span) == span
+        )
+        assert not (differ & ~tie).any()
+        return
+    assert not differ.any()
+    assert outputs[1] == outputs[3]  # the share clipped, as reported
+
+
+def test_a_rank_1_kernel_goes_column_then_row_only_where_every_pass_fits():
+    # [1, -1] by [64, 63] on u8: the sums span +-255 * 127 = 32385 (int16); a split is
+    # taken where the largest sample times the weights' magnitudes fits, 255 * 254 = 64770
+    # here: the one-kernel path (a column pass's sums are not bounded as the kernel's are).
+    tall = np.outer([1, -1], [64, 63])
+    plan = forced(Convolution(tall, pad_mode="replicate", dtype=np.float64).plan((6, 5)))
+    assert plan.integer.split is not None
+    assert plan.sum_type(np.dtype(np.uint8)) == np.int16
+    assert not plan.integer.split_holds(np.dtype(np.uint8), 0, np.dtype(np.int16))
+    x = np.zeros((6, 5), np.uint8)
+    x[::2] = 255  # rows of white and black: every sum at an end of the span
+    expected = correlate_reference(x, tall, list(plan.geometry.padding), "replicate")
+    assert np.abs(expected).max() == 32385
+    np.testing.assert_array_equal(exact(x, tall, plan), expected)
+    sobel = Convolution(kernel("sobel-x").matrix).plan((6, 5)).integer
+    assert [v.tolist() for v in sobel.split[:2]] + [sobel.split[2]] == [[1, 2, 1], [-1, 0, 1], 1]
