@@ -66,6 +66,23 @@ class Method(StrEnum):
     MATRIX = "matrix"
 
 
+class Channels(StrEnum):
+    """What a kernel does with an input's channels: filters each, or sums over them (a layer)."""
+
+    EACH = "each"
+    SUM = "sum"
+
+
+class Activation(StrEnum):
+    """The functions a layer applies to its feature maps, one value at a time."""
+
+    RELU = "relu"
+    LEAKY_RELU = "leaky-relu"
+    TANH = "tanh"
+    SIGMOID = "sigmoid"
+    ABS = "abs"
+
+
 class Range(StrEnum):
     """How a filter response becomes the numbers an output holds."""
 
