@@ -38,9 +38,10 @@ from convcli.errors import ParameterError
 Floats = npt.NDArray[np.floating]
 
 # Windows per matrix product: every product has this one shape, so an output's sum is the same
-# wherever it lies (see the matrix method's _product); 512 to 4096 ran alike (benchmarks/layer.py).
-CALL = 512
-COLUMNS_BYTES = 8 << 20  # one band's im2col: 4 to 8 MiB ran fastest, one thread
+# wherever it lies (see the matrix method's _product). 512 to 2048 windows and bands of 1 to
+# 8 MiB of columns ran alike (benchmarks/README.md, "layer.py"); BLAS takes ~70% of the time.
+CALL = 1024
+COLUMNS_BYTES = 4 << 20  # one band's im2col
 
 
 @dataclass(frozen=True)
