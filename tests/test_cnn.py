@@ -6,6 +6,7 @@ PyTorch, checks the semantics), and PyTorch itself where it is installed.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 
 import numpy as np
@@ -145,6 +146,34 @@ def test_bands_and_threads_give_the_whole_bit_for_bit(monkeypatch):
                             .geometry, 4) == 1  # fmt: skip
     assert np.array_equal(convolve(x, weights, channels="sum", stride=(2, 1), threads=1), whole)
     assert np.array_equal(convolve(x, weights, channels="sum", stride=(2, 1), threads=2), whole)
+
+
+def test_nan_spreads_through_zero_weights_with_auto_as_in_pytorch_but_not_by_a_named_method():
+    x = np.ones((5, 5, 2), dtype=np.float32)
+    x[2, 2, 0] = np.nan
+    weights = np.zeros((2, 2, 3, 3), dtype=np.float32)
+    weights[0, 1] = 1  # filter 0 reads channel 1 only: zeros over the NaN's channel
+    weights[1, 0] = 1
+    auto = convolve(x, weights, channels="sum", padding="valid")
+    direct = convolve(x, weights, channels="sum", padding="valid", method="direct")
+    assert np.isnan(auto).all()  # every 3 x 3 window of the 5 x 5 covers (2, 2)
+    assert np.isnan(direct[..., 1]).all()
+    assert (direct[..., 0] == 9).all()
+
+
+def test_the_library_s_convolve_documents_and_signs_the_layer_s_parameters():
+    parameters = inspect.signature(convolve).parameters
+    assert [parameters[name].default for name in ("channels", "bias", "groups")] == [
+        "each",
+        None,
+        1,
+    ]
+    for entry in (
+        "channels : {'each', 'sum'}",
+        "bias : array_like, shape (C_out,)",
+        "groups : int",
+    ):
+        assert entry in convolve.__doc__
 
 
 @pytest.mark.parametrize(
