@@ -2,14 +2,16 @@
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/layer.py [--repeats 7] [--size 1024]
 
-A first layer of 64 filters of 3 x 7 x 7 with a bias (ResNet's conv1
-without its stride) over a ``--size`` square RGB float32 image, zero
-padding 3: convcli on ``(H, W, 3)``, PyTorch on ``(1, 3, H, W)``, each in its
-own layout (converted outside the timing). Each runs in turn, ``--repeats``
-times (interleaved); the table gives the median CPU seconds of this
-process (user + system) with the median wall seconds beside them, and the
-ratio to PyTorch's. BLAS must run on one thread (the variable above), and
-PyTorch runs on one (``torch.set_num_threads(1)``).
+Two layers with a bias and zero padding: a first layer of 64 filters of
+3 x 7 x 7 (ResNet's conv1 without its stride) over a ``--size`` square RGB
+float32 image, and a second of 64 filters of 64 x 5 x 5 over 64 maps of a
+third of that size. convcli runs on ``(H, W, C)``, PyTorch on
+``(1, C, H, W)``, each in its own layout (converted outside the timing).
+Each runs in turn, ``--repeats`` times (interleaved); the table gives the
+median CPU seconds of this process (user + system) with the median wall
+seconds beside them, and the ratio to PyTorch's. BLAS must run on one
+thread (the variable above), and PyTorch runs on one
+(``torch.set_num_threads(1)``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,27 @@ from matrix import measure
 import convcli
 
 
+def compare(name: str, image: np.ndarray, weights: np.ndarray, repeats: int) -> None:
+    """Time one layer both ways and print a line each, and how far apart their outputs are."""
+    bias = np.random.default_rng(1).standard_normal(len(weights)).astype(np.float32)
+    padding = weights.shape[-1] // 2
+    tensors = [torch.from_numpy(a) for a in (np.moveaxis(image, -1, 0)[None].copy(), weights, bias)]
+    layer = {"channels": "sum", "bias": bias, "padding": padding, "pad_mode": "zero", "threads": 1}
+    ways: dict[str, Callable[[], object]] = {
+        "convcli": lambda: convcli.convolve(image, weights, **layer),
+        "torch": lambda: F.conv2d(*tensors, padding=padding),
+    }
+    ours = convcli.convolve(image, weights, **layer)
+    theirs = np.moveaxis(F.conv2d(*tensors, padding=padding)[0].numpy(), 0, -1)
+    difference = float(np.abs(ours - theirs).max() / np.abs(theirs).max())
+    got = measure(ways, repeats)
+    base = got["torch"][0]
+    print(f"{name}: {'x'.join(map(str, weights.shape))} over {'x'.join(map(str, image.shape))}; "
+          f"largest difference {difference:.1e} of the largest output")  # fmt: skip
+    for way, (used, wall) in got.items():
+        print(f"  {way:8} CPU {used:.3f} s (wall {wall:.3f} s)  {used / base:.2f}x PyTorch's")
+
+
 def main() -> None:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -36,26 +59,13 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"CPU: {cpu_name()}; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; "
           f"torch threads {torch.get_num_threads()}; numpy {np.__version__}; torch "
-          f"{torch.__version__}; 64x3x7x7 over {args.size}x{args.size} RGB float32; median of "
-          f"{args.repeats} interleaved runs")  # fmt: skip
+          f"{torch.__version__}; float32; median of {args.repeats} interleaved runs")  # fmt: skip
     rng = np.random.default_rng(0)
-    image = rng.random((args.size, args.size, 3), dtype=np.float32)
-    weights = rng.standard_normal((64, 3, 7, 7)).astype(np.float32)
-    bias = rng.standard_normal(64).astype(np.float32)
-    tensors = [torch.from_numpy(a) for a in (np.moveaxis(image, -1, 0)[None].copy(), weights, bias)]
-    layer = {"channels": "sum", "bias": bias, "padding": 3, "pad_mode": "zero", "threads": 1}
-    ways: dict[str, Callable[[], object]] = {
-        "convcli": lambda: convcli.convolve(image, weights, **layer),
-        "torch": lambda: F.conv2d(*tensors, padding=3),
-    }
-    ours = ways["convcli"]()
-    theirs = np.moveaxis(F.conv2d(*tensors, padding=3)[0].numpy(), 0, -1)
-    difference = float(np.abs(ours - theirs).max() / np.abs(theirs).max())  # type: ignore[operator]
-    got = measure(ways, args.repeats)
-    base = got["torch"][0]
-    for way, (used, wall) in got.items():
-        print(f"{way:8} CPU {used:.3f} s (wall {wall:.3f} s)  {used / base:.2f}x PyTorch's")
-    print(f"largest difference from PyTorch's: {difference:.1e} of the largest output")
+    rgb = rng.random((args.size, args.size, 3), dtype=np.float32)
+    compare("first layer", rgb, rng.standard_normal((64, 3, 7, 7)).astype(np.float32), args.repeats)
+    maps = rng.random((args.size // 3, args.size // 3, 64), dtype=np.float32)
+    second = rng.standard_normal((64, 64, 5, 5)).astype(np.float32)
+    compare("second layer", maps, second, args.repeats)
 
 
 if __name__ == "__main__":

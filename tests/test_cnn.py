@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -137,15 +138,28 @@ def test_flip_rotates_every_filter_and_float64_is_kept():
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_bands_and_threads_give_the_whole_bit_for_bit(monkeypatch):
+@pytest.mark.parametrize("rows", [1, 3])
+def test_bands_and_threads_give_the_whole_bit_for_bit(monkeypatch, rows):
     x = RNG.standard_normal((40, 33, 3)).astype(np.float32)
     weights = RNG.standard_normal((16, 3, 5, 5)).astype(np.float32)
-    whole = convolve(x, weights, channels="sum", stride=(2, 1), threads=1)
-    monkeypatch.setattr(_layer, "COLUMNS_BYTES", 1)  # one output row a band
-    assert _layer.band_rows(_layer.plan_layer(_layer.Convolution(weights), x.shape, None, 1)
-                            .geometry, 4) == 1  # fmt: skip
+    whole = convolve(x, weights, channels="sum", stride=(2, 1), threads=1)  # in one band
+    monkeypatch.setattr(_layer, "band_rows", lambda geometry, itemsize: rows)
     assert np.array_equal(convolve(x, weights, channels="sum", stride=(2, 1), threads=1), whole)
     assert np.array_equal(convolve(x, weights, channels="sum", stride=(2, 1), threads=2), whole)
+
+
+def test_memory_stays_at_one_band_s_windows_beside_the_output():
+    # The whole im2col of this image would be 512 * 512 * 147 floats (147 MiB); a band's windows
+    # are COLUMNS_BYTES (4 MiB) or SPARE * CALL windows (2.3 MiB here).
+    x = RNG.integers(0, 256, (512, 512, 3), dtype=np.uint8)
+    weights = RNG.standard_normal((8, 3, 7, 7)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        out = convolve(x, weights, channels="sum", threads=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak - out.nbytes < 2 * _layer.COLUMNS_BYTES
 
 
 def test_nan_spreads_through_zero_weights_with_auto_as_in_pytorch_but_not_by_a_named_method():

@@ -38,10 +38,12 @@ from convcli.errors import ParameterError
 Floats = npt.NDArray[np.floating]
 
 # Windows per matrix product: every product has this one shape, so an output's sum is the same
-# wherever it lies (see the matrix method's _product). 512 to 2048 windows and bands of 1 to
-# 8 MiB of columns ran alike (benchmarks/README.md, "layer.py"); BLAS takes ~70% of the time.
-CALL = 1024
-COLUMNS_BYTES = 4 << 20  # one band's im2col
+# wherever it lies (see the matrix method's _product). One thread of BLAS multiplied 256 to 4096
+# windows alike for a first layer (147-long columns by 64 filters) and a second (1600 by 64);
+# 512 was best or near it with 8 filters and with 9-long columns (benchmarks/README.md).
+CALL = 512
+SPARE = 8  # products a band holds at least
+COLUMNS_BYTES = 4 << 20  # one band's im2col, unless SPARE products are more
 
 
 @dataclass(frozen=True)
@@ -208,10 +210,15 @@ def _by_matrix_products(
 
 
 def band_rows(geometry: Geometry, itemsize: int) -> int:
-    """Output rows per band: as many as keep the band's columns near ``COLUMNS_BYTES``."""
+    """Output rows per band: its columns near ``COLUMNS_BYTES``, and at least ``SPARE`` products.
+
+    A band's last product is padded with zeros to the one shape: a band of
+    ``SPARE`` products or more wastes at most one in ``SPARE``.
+    """
     kh, kw = geometry.kernel_shape
-    row = geometry.output_shape[1] * kh * kw * geometry.input_shape[2] * itemsize
-    return max(1, COLUMNS_BYTES // row)
+    window = kh * kw * geometry.input_shape[2] * itemsize  # one window's column, in bytes
+    windows = max(COLUMNS_BYTES // window, SPARE * CALL)
+    return -(-windows // geometry.output_shape[1])
 
 
 def _padded_band(plan: LayerPlan, signal: npt.NDArray[np.generic], start: int, stop: int) -> Floats:
