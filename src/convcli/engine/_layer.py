@@ -60,10 +60,9 @@ class LayerPlan:
     single: bool  # a 3-D kernel: one feature map, returned without a channel axis
 
     @property
-    def output_shape(self) -> tuple[int, ...]:
-        """``(H', W')`` of one filter, else ``(H', W', C_out)``."""
-        spatial = self.geometry.output_shape[:2]
-        return spatial if self.single else (*spatial, self.taps.shape[0])
+    def maps_shape(self) -> tuple[int, ...]:
+        """``(H', W', C_out)``: the feature maps, each a channel."""
+        return (*self.geometry.output_shape[:2], self.taps.shape[0])
 
     def matrix(self) -> Floats:
         """Return the weights as one ``(kh*kw*C_in/groups, C_out/groups)`` matrix per group."""
@@ -188,7 +187,7 @@ def _by_matrix_products(
     plan: LayerPlan, signal: npt.NDArray[np.generic], threads: int | None
 ) -> Floats:
     """Compute the layer a band of output rows at a time, in threads when asked."""
-    out = np.empty((*plan.geometry.output_shape[:2], plan.taps.shape[0]), dtype=plan.taps.dtype)
+    out = np.empty(plan.maps_shape, dtype=plan.taps.dtype)
     matrix = plan.matrix()
     rows = band_rows(plan.geometry, plan.taps.itemsize)
     starts = range(0, out.shape[0], rows)
@@ -266,7 +265,7 @@ def _products(columns: Floats, matrix: Floats, out: Floats) -> None:
 def _by_channel(plan: LayerPlan, signal: npt.NDArray[np.generic], threads: int | None) -> Floats:
     """Sum the engine's correlation of each filter's channels, by the method asked."""
     g = plan.geometry
-    out = np.zeros((*g.output_shape[:2], plan.taps.shape[0]), dtype=plan.taps.dtype)
+    out = np.zeros(plan.maps_shape, dtype=plan.taps.dtype)
     filters, per_group = plan.taps.shape[:2]
     for o in range(filters):
         first = o // (filters // plan.groups) * per_group  # the group's first input channel
