@@ -315,7 +315,7 @@ def _widened(function: Any) -> None:
     function.__signature__ = signature.replace(parameters=[*given, *keywords, *layer])
     text = convolve.__doc__ or ""
     returns = "\n    Returns\n"
-    function.__doc__ = text.replace(returns, "\n" + _LAYER_PARAMETERS + returns, 1)
+    function.__doc__ = text.replace("\n" + returns, "\n" + _LAYER_PARAMETERS + returns, 1)
     function.__name__ = function.__qualname__ = convolve.__name__  # it is the engine's, widened
 
 
