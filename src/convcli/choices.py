@@ -73,16 +73,6 @@ class Channels(StrEnum):
     SUM = "sum"
 
 
-class Activation(StrEnum):
-    """The functions a layer applies to its feature maps, one value at a time."""
-
-    RELU = "relu"
-    LEAKY_RELU = "leaky-relu"
-    TANH = "tanh"
-    SIGMOID = "sigmoid"
-    ABS = "abs"
-
-
 class Range(StrEnum):
     """How a filter response becomes the numbers an output holds."""
 
