@@ -66,6 +66,13 @@ class Method(StrEnum):
     MATRIX = "matrix"
 
 
+class Channels(StrEnum):
+    """What a kernel does with an input's channels: filters each, or sums over them (a layer)."""
+
+    EACH = "each"
+    SUM = "sum"
+
+
 class Range(StrEnum):
     """How a filter response becomes the numbers an output holds."""
 

@@ -23,11 +23,19 @@ if TYPE_CHECKING:  # the same names, for type checkers: `import X as X` re-expor
     from convcli.engine._geometry import PaddingSpec as PaddingSpec
     from convcli.engine._geometry import output_shape as output_shape
     from convcli.engine._geometry import resolve_geometry as resolve_geometry
+    from convcli.engine._layer import convolve_channels as convolve_channels
     from convcli.engine._methods import choose_method as choose_method
     from convcli.engine._methods import estimate_costs as estimate_costs
     from convcli.engine._methods import work as work
     from convcli.engine._plan import Convolution as Convolution
     from convcli.engine._plan import ConvolutionPlan as ConvolutionPlan
+    from convcli.engine._pool import absolute as absolute
+    from convcli.engine._pool import avg_pool as avg_pool
+    from convcli.engine._pool import leaky_relu as leaky_relu
+    from convcli.engine._pool import max_pool as max_pool
+    from convcli.engine._pool import relu as relu
+    from convcli.engine._pool import sigmoid as sigmoid
+    from convcli.engine._pool import tanh as tanh
 
 _HOMES = {
     "convolve": "_api",
@@ -47,6 +55,14 @@ _HOMES = {
     "work": "_methods",
     "Convolution": "_plan",
     "ConvolutionPlan": "_plan",
+    "convolve_channels": "_layer",  # the layer and its stages (issue 28)
+    "absolute": "_pool",
+    "avg_pool": "_pool",
+    "leaky_relu": "_pool",
+    "max_pool": "_pool",
+    "relu": "_pool",
+    "sigmoid": "_pool",
+    "tanh": "_pool",
 }
 __all__ = sorted(_HOMES)
 

@@ -73,4 +73,4 @@ _SPEC_EXAMPLES = """
     [[0.0, 36.0, 36.0, 0.0]]
 """
 
-convolve = _taking_specs(engine.convolve)
+convolve = _taking_specs(engine.convolve_channels)  # the engine's, and a layer with channels="sum"
