@@ -486,15 +486,16 @@ def test_one_place_chooses_where_the_jobs_run():
     assert isinstance(executor_for([skipped], two, client), SerialExecutor)  # nothing to send
 
 
-def test_fail_fast_is_a_parameter_in_the_report_and_an_option_in_the_record():
+def test_fail_fast_is_a_parameter_in_the_report_and_an_option_in_the_record(tmp_path):
     from convcli.catalog.lookup import load_kernel
     from convcli.cli.text import option
     from convcli.run.batch import run_batch
     from convcli.run.executors import SerialExecutor
     from convcli.run.model import Job, RunOptions, Settings
 
-    failing = Job("a.png", Path("no/such/a.png"), Path("no/such/a_box.png"), None)
-    waiting = Job("b.png", Path("no/such/b.png"), Path("no/such/b_box.png"), None)
+    missing = tmp_path / "no" / "such"  # the job makes its output's folder, even to fail
+    failing = Job("a.png", missing / "a.png", missing / "a_box.png", None)
+    waiting = Job("b.png", missing / "b.png", missing / "b_box.png", None)
     settings = Settings(kernels=(load_kernel("box"),))
     options = RunOptions(workers=1, fail_fast=True)
     _, skipped = run_batch([failing, waiting], settings, options, SerialExecutor(options))
