@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # NumPy is loaded only when a matrix is built: `kernels list`
 
 Matrix: TypeAlias = "npt.NDArray[np.float64]"
 
-COMBINES = ("magnitude",)
+COMBINES = ("magnitude", "max")
 MAX_DIMS = 3
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
@@ -53,7 +53,8 @@ class Kernel:
     components : tuple of Kernel
         For a combined kernel: the kernels whose responses are combined.
     combine : str or None
-        How components combine: ``magnitude`` (square root of the sum of squares).
+        How components combine: ``magnitude`` (square root of the sum of squares)
+        or ``max`` (the largest response, as of a rotation set: ``sobel@``).
     parameters : tuple of (str, float or None), or None
         A family's kernel: each parameter and its value (None: worked out
         from the others, ``auto``); None for a kernel of no family.

@@ -107,6 +107,8 @@ def apply(
     sheet = _sheet_request(montage, bank, colormap, montage_scale)
     streams = _streams_checked(environment(ctx), inputs, json_lines)
     settings = settings_from(ctx.params)
+    if bank:  # each member of a set (kirsch, sobel@) is a kernel of the bank
+        settings, kernel = batch.bank_of(settings, kernel)
     kernel_notes(settings.kernels, batch.KERNEL_PATH_VARIABLE)
     if report is not None:
         batch.check_report_path(report)

@@ -183,7 +183,8 @@ def _shape(shape: tuple[int, ...] | None) -> str:
 
 def kernels_view(entries: list[dict[str, Any]]) -> RenderableType:
     """Build the table of ``convcli kernels list``."""
-    show_source = any(entry["source"] not in ("built-in", "built-in family") for entry in entries)
+    built_in = ("built-in", "built-in family", "built-in set")
+    show_source = any(entry["source"] not in built_in for entry in entries)
     # Kernel specs, shapes, ranges, tags and sources stay whole; the description wraps.
     headers = ["name", "shape", "range", "tags", "description"] + ["source"] * show_source
     columns = [Column(header, no_wrap=header != "description") for header in headers]

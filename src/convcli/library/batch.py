@@ -37,6 +37,7 @@ __all__ = [
     "RunOptions",
     "RunPlan",
     "Settings",
+    "bank_of",
     "SheetRequest",
     "check_report_path",
     "cluster",
@@ -91,6 +92,16 @@ def finish(reports: list[Report], report: Path | None, drawing: BankSheet | None
     if drawing:  # after the records and the report: a sheet that cannot be written loses neither
         drawing.write()
     return any(done.status == Status.ERROR for done in reports)
+
+
+def bank_of(settings: Settings, specs: Sequence[str]) -> tuple[Settings, list[str]]:
+    """Return a bank's settings and tile labels, each set's members in its place (``kirsch``)."""
+    from convcli.catalog.sets import SET_TAG, bank_members
+
+    labels = [label for spec, kernel in zip(specs, settings.kernels, strict=True)
+              for label in ([part.name for part in kernel.components]
+                            if SET_TAG in kernel.tags else [spec])]  # fmt: skip
+    return replace(settings, kernels=bank_members(settings.kernels)), labels
 
 
 def sheet_request(path: str, scale: str | None) -> SheetRequest:
