@@ -191,7 +191,7 @@ def kernels_view(entries: list[dict[str, Any]]) -> RenderableType:
     rows = []
     for entry in entries:
         name = entry["name"]
-        if entry["parameters"]:
+        if entry["parameters"] and ":" not in name:  # not one named in full (sobel:angle=0)
             name += ":" + ",".join(f"{k}={_number(v)}" for k, v in entry["parameters"].items())
         row = [name, _shape(tuple(entry["shape"])), entry["range"] or Range.CLIP,
                ", ".join(entry["tags"]), entry["description"]]  # fmt: skip

@@ -6,7 +6,7 @@ Without NumPy: a kernel's matrix is built when first asked for, so
 
 from __future__ import annotations
 
-from convcli.catalog.families import FAMILIES
+from convcli.catalog.families import listed_families
 from convcli.catalog.sets import listed_sets
 from convcli.catalog.kernel import Kernel
 from convcli.catalog.lookup import load_kernel, named_kernels
@@ -97,8 +97,9 @@ def kernels(tag: str | None = None) -> list[Kernel]:
     >>> convcli.kernels()[-1]
     Kernel('freichen', shape=(3, 3), range='rescale', source='built-in set')
     """
-    found = [*named_kernels().values(), *(family.kernel() for family in FAMILIES.values()),
-             *listed_sets()]  # fmt: skip
+    named, sets = named_kernels(), listed_sets()
+    taken = {*named, *(kernel.name for kernel in sets)}
+    found = [*named.values(), *listed_families(taken), *sets]
     if tag is None:
         return found
     check_choice("tag", tag, sorted({t for kernel in found for t in kernel.tags}))
