@@ -32,7 +32,6 @@ from typing import Any
 
 from convcli.catalog.families import FAMILIES
 from convcli.catalog.families._base import anchored
-from convcli.catalog.sets import family_named, named_set, set_kernel
 from convcli.catalog.kernel import (
     COMBINES,
     Kernel,
@@ -43,6 +42,7 @@ from convcli.catalog.kernel import (
     flatten,
     nested_matrix,
 )
+from convcli.catalog.sets import family_named, named_set, set_kernel
 from convcli.errors import KernelError, Message, reason
 
 KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
@@ -399,8 +399,11 @@ def _imagemagick_array(spec: str, match: re.Match[str]) -> Kernel:
     kernel = _inline(inline)  # the same kernel, name and digest as the matrix typed inline
     left_out = any(text.lower() in _IM_NOT_IN_KERNEL for text in texts)
     left_out_text = " (nan: not part of the kernel, read as 0)" if left_out else ""
-    return replace(kernel, description=f"ImageMagick's {match['width']}x{match['height'] or match['width']} "
-                   f"array{left_out_text}")
+    return replace(
+        kernel,
+        description=f"ImageMagick's {match['width']}x{match['height'] or match['width']} "
+        f"array{left_out_text}",
+    )
 
 
 def _imagemagick_origin(

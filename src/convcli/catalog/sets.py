@@ -24,10 +24,16 @@ MAX_MEMBERS = 64  # as many kernels as a bank takes
 SET_SPEC = re.compile(r"(?P<base>[^@>]+)(?:@(?P<step>\d+(?:\.\d*)?)?|(?P<quarter>>))")
 # Sets by name: what they stand for, and what they are.
 NAMED_SETS = {
-    "kirsch": ("kirsch@45", "Kirsch's edge magnitude: the largest response of its 8 compass "
-               "kernels (ImageMagick's Kirsch@); with --bank each its own output"),
-    "compass": ("compass@45", "Prewitt's compass edge magnitude: the largest response of its 8 "
-                "kernels (ImageMagick's Compass@); with --bank each its own output"),
+    "kirsch": (
+        "kirsch@45",
+        "Kirsch's edge magnitude: the largest response of its 8 compass "
+        "kernels (ImageMagick's Kirsch@); with --bank each its own output",
+    ),
+    "compass": (
+        "compass@45",
+        "Prewitt's compass edge magnitude: the largest response of its 8 "
+        "kernels (ImageMagick's Compass@); with --bank each its own output",
+    ),
 }
 _FREICHEN_EDGES = (11, 12, 13, 14)
 
@@ -111,5 +117,5 @@ def bank_members(kernels: tuple[Kernel, ...]) -> tuple[Kernel, ...]:
 
 
 def listed_sets() -> list[Kernel]:
-    """The sets ``kernels list`` shows: the named ones (``kirsch``, ``compass``, ``freichen``)."""
+    """Return the sets ``kernels list`` shows: ``kirsch``, ``compass`` and ``freichen``."""
     return [kernel for name in (*NAMED_SETS, "freichen") if (kernel := named_set(name))]

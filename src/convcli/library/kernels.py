@@ -7,9 +7,9 @@ Without NumPy: a kernel's matrix is built when first asked for, so
 from __future__ import annotations
 
 from convcli.catalog.families import listed_families
-from convcli.catalog.sets import listed_sets
 from convcli.catalog.kernel import Kernel
 from convcli.catalog.lookup import load_kernel, named_kernels
+from convcli.catalog.sets import listed_sets
 from convcli.choices import check_choice
 from convcli.errors import ParameterError
 

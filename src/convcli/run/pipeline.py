@@ -369,15 +369,16 @@ def _bands(
     """Yield the stage's response in bands of rows: components combined, bias added."""
     streams = [convolve_bands(plan, x, threads=threads) for plan in stage.plans]
     for parts in zip(*streams, strict=True):
-        yield parts[0][0], combined(
-            [band for _, band in parts], stage.kernel.bias, stage.kernel.combine
+        yield (
+            parts[0][0],
+            combined([band for _, band in parts], stage.kernel.bias, stage.kernel.combine),
         )
 
 
 def combined(
     parts: list[npt.NDArray[np.floating]], bias: float, how: str | None = "magnitude"
 ) -> npt.NDArray[np.floating]:
-    """Combine a kernel's component responses (``how``: magnitude or max); add its bias, in place."""
+    """Combine a kernel's component responses (``how``: magnitude, max); add its bias in place."""
     band = parts[0]
     if len(parts) > 1 and how == "max":  # a rotation set: the largest response
         for part in parts[1:]:

@@ -90,7 +90,7 @@ class Family:
         return self.built(self.parse(text), named_in_full=bool(text))
 
     def turned(self, text: str, angles: list[float]) -> list[Kernel]:
-        """Build ``family:text`` turned by each of ``angles`` (degrees, clockwise), named in full."""
+        """Build ``family:text`` turned by each of ``angles`` (degrees clockwise), in full names."""
         values = self.parse(text)
         key = self.turning
         if key is None:
@@ -99,7 +99,7 @@ class Family:
         return [self.built({**values, key: (start + a) % 360}, named_in_full=True) for a in angles]
 
     def given(self, values: dict[str, float | None]) -> str:
-        """The parameters as a kernel's name writes them: ``sigma=2,size=auto`` without auto."""
+        """Write the parameters as a kernel's name does: ``sigma=2`` (an auto one left out)."""
         return ",".join(f"{k}={v:g}" for k, v in values.items() if v is not None)
 
     def built(self, values: dict[str, float | None], named_in_full: bool) -> Kernel:
@@ -140,7 +140,7 @@ class Family:
         return values
 
     def _items(self, text: str) -> list[str]:
-        """Split ``a,b`` or, for a family of several positional values, ImageMagick's ``3x5+1+2``."""
+        """Split ``a,b``, or ImageMagick's ``3x5+1+2`` for a family of several positional values."""
         if self.positional > 1 and "=" not in text and _IM_ARGUMENTS.fullmatch(text):
             return re.findall(_IM_NUMBER, text)
         return [item for item in text.split(",") if item]
@@ -175,7 +175,8 @@ def centred(shape: tuple[int, ...]) -> tuple[Matrix, Matrix]:
     import numpy as np
 
     rows, cols = (np.arange(n, dtype=np.float64) - (n - 1) / 2 for n in shape)
-    return np.meshgrid(rows, cols, indexing="ij")  # type: ignore[return-value]
+    grid_rows, grid_cols = np.meshgrid(rows, cols, indexing="ij")
+    return grid_rows, grid_cols
 
 
 def normalized(weights: Matrix) -> Matrix:

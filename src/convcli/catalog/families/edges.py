@@ -95,7 +95,7 @@ def _laplacian_matrix(shape: tuple[int, ...], n: float) -> Matrix:
 
 
 def _compass_family(name: str, description: str, tags: tuple[str, ...]) -> Family:
-    """A 3x3 kernel of ImageMagick's that turns by multiples of 45 degrees."""
+    """Return the family of an ImageMagick 3x3 kernel that turns by multiples of 45 degrees."""
 
     def side(angle: float) -> int:
         check_eighths(angle, (3, 3))
@@ -132,7 +132,7 @@ def _emboss_matrix(shape: tuple[int, ...], angle: float) -> Matrix:
     cos, sin = direction(angle)
     along_x = np.array(_PREWITT_X, dtype=np.float64)
     derivative = cos * along_x + sin * along_x.T
-    return impulse(shape) - derivative / max(abs(cos), abs(sin))  # type: ignore[no-any-return]
+    return impulse(shape) - derivative / max(abs(cos), abs(sin))
 
 
 def _gabor_side(sigma: float, theta: float, wavelength: float, gamma: float, psi: float) -> int:
@@ -151,7 +151,7 @@ def _gabor_matrix(
     cos, sin = direction(theta)
     along, across = cols * cos + rows * sin, -cols * sin + rows * cos
     envelope = np.exp(-(along**2 + gamma**2 * across**2) / (2 * sigma**2))
-    return envelope * np.cos(2 * math.pi * along / wavelength + math.radians(psi))  # type: ignore[no-any-return]
+    return envelope * np.cos(2 * math.pi * along / wavelength + math.radians(psi))
 
 
 EDGES = (

@@ -8,11 +8,16 @@ ImageMagick's shape kernels weigh each cell of the shape 1 (its
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from convcli.catalog.families._base import Family, Parameter, anchored, centred, normalized
 from convcli.catalog.kernel import Matrix
 from convcli.choices import Range
 from convcli.errors import KernelError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 def _radius(default: int) -> Parameter:
@@ -27,7 +32,7 @@ def _disk_side(r: float) -> int:
     return 2 * math.floor(r) + 1
 
 
-def _mean_where(inside: Matrix) -> Matrix:
+def _mean_where(inside: npt.NDArray[np.bool_]) -> Matrix:
     import numpy as np
 
     return normalized(inside.astype(np.float64))
