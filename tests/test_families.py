@@ -289,9 +289,25 @@ def test_a_rotation_set_has_every_turn_and_its_largest_response():
     assert load_kernel("kirsch").combine == "max"
 
 
+def test_any_named_2d_kernel_turns_by_90_degrees_and_a_3x3_one_by_45():
+    np.testing.assert_array_equal(matrix("sobel-x:angle=90"), matrix("sobel-y"))
+    np.testing.assert_array_equal(matrix("roberts-pos:angle=270"),
+                                  clockwise(matrix("roberts-pos"), 3))  # fmt: skip
+    assert matrix("edge-vertical:angle=45").tolist() == [[1, 1, 0], [1, 0, -1], [0, -1, -1]]
+    assert [part.name for part in load_kernel("sobel-x>").components] == [
+        f"sobel-x:angle={a}" for a in (0, 90, 180, 270)
+    ]
+    with pytest.raises(KernelError, match=r"roberts-pos: only a 3x3 kernel turns by 45"):
+        load_kernel("roberts-pos:angle=45")
+    with pytest.raises(KernelError, match="sobel-x is a kernel, not a family: it takes only"):
+        load_kernel("sobel-x:size=3")
+
+
 def test_sets_refuse_what_cannot_turn():
-    with pytest.raises(KernelError, match="only a family with an angle makes a set"):
-        load_kernel("sobel-x@")
+    with pytest.raises(KernelError, match="scharr combines others: only a 2-D matrix turns"):
+        load_kernel("scharr@")
+    with pytest.raises(KernelError, match=r"only a family with an angle .* or a kernel of"):
+        load_kernel("nosuchkernel@")
     with pytest.raises(KernelError, match="the step must divide 360 degrees"):
         load_kernel("gabor@7")
     with pytest.raises(KernelError, match="its members differ in shape"):

@@ -32,6 +32,7 @@ from typing import Any
 
 from convcli.catalog.families import FAMILIES
 from convcli.catalog.families._base import anchored
+from convcli.catalog.families.blurs import ANGLE as _ANGLE
 from convcli.catalog.kernel import (
     COMBINES,
     Kernel,
@@ -42,12 +43,13 @@ from convcli.catalog.kernel import (
     flatten,
     nested_matrix,
 )
-from convcli.catalog.sets import family_named, named_set, set_kernel
+from convcli.catalog.sets import family_named, named_set, set_kernel, turn
 from convcli.errors import KernelError, Message, reason
 
 KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
 MAX_FILE_BYTES = 64 << 20  # a 1001 x 1001 matrix written out in full takes about 10 MiB
 _KEYS = ("description", "matrix", "scale", "bias", "range", "tags", "combine", "components")
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _FILE_SPEC = re.compile(r"(?P<path>.+?\.toml)(?::(?P<name>[^:]*))?", re.IGNORECASE)
 # ImageMagick's array: "WxH[+X+Y]: values" ("N:" for N x N), values apart by commas and/or spaces.
 _IM_ARRAY = re.compile(
@@ -106,12 +108,14 @@ def load_kernel(spec: str) -> Kernel:
         from convcli.catalog.template import template_kernel  # reads an image: Pillow and NumPy
 
         return template_kernel(params)
-    if rotations := set_kernel(spec):
+    if rotations := set_kernel(spec, _named_or_none):
         return rotations
     if not sep:
         return _named(spec)
     if family in FAMILIES:
         return FAMILIES[family].kernel(params)
+    if turned := _turned_named(family, params):
+        return turned
     if imagemagick := _imagemagick_named(spec):  # or it says why no kernel of convcli's is it
         return imagemagick
     raise KernelError(
@@ -136,6 +140,24 @@ def _named(spec: str) -> Kernel:
     raise KernelError(
         f"unknown kernel {name!r}{_suggest(name, known)} ('convcli kernels list' shows them all)"
     )
+
+
+def _named_or_none(name: str) -> Kernel | None:
+    """Return the kernel of this plain name (a user's or a built-in one), or None."""
+    return named_kernels().get(name) if _PLAIN.fullmatch(name) else None
+
+
+def _turned_named(name: str, params: str) -> Kernel | None:
+    """Return ``NAME:angle=A``: a named kernel's matrix turned clockwise; None if it is not that."""
+    kernel = _named_or_none(name)
+    if kernel is None:
+        return None
+    key, sep, value = params.partition("=")
+    if not sep or key.strip() != "angle":
+        raise KernelError(
+            f"{name} is a kernel, not a family: it takes only angle=A ({name}:angle=90)"
+        )
+    return turn(kernel, _ANGLE.parse(name, value.strip()))
 
 
 def named_kernels() -> dict[str, Kernel]:
