@@ -348,3 +348,22 @@ def test_a_bank_of_a_set_writes_each_member_named_by_its_angle(tmp_path):
     assert result.exit_code == 0, result.output
     members = [np.load(tmp_path / "bank" / name) for name in names]
     np.testing.assert_allclose(np.load(tmp_path / "m.npy"), np.max(members, axis=0), rtol=1e-6)
+
+
+def test_a_set_filtered_in_tiles_is_the_set_filtered_whole(tmp_path):
+    # Each member is its own Dask task in every tile: eight turned matrices, eight names.
+    pytest.importorskip("dask")
+    np.save(tmp_path / "x.npy", np.random.default_rng(3).random((48, 48)).astype(np.float32))
+    for extra, out in (([], "whole.npy"), (["--tile", "16"], "tiled.npy")):
+        result = run("apply", str(tmp_path / "x.npy"), "-k", "kirsch", *extra,
+                     "-o", str(tmp_path / out))  # fmt: skip
+        assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.load(tmp_path / "tiled.npy"), np.load(tmp_path / "whole.npy"))
+
+
+def test_the_library_banks_a_sets_members(tmp_path):
+    np.save(tmp_path / "x.npy", np.random.default_rng(4).random((10, 10)))
+    results = convcli.apply(str(tmp_path / "x.npy"), "sobel>", bank=True)
+    assert [record["kernel"] for _, record in results] == [
+        f"sobel:angle={a}" for a in (0, 90, 180, 270)
+    ]

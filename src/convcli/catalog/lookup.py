@@ -4,10 +4,12 @@ A kernel spec is, in the order tried:
 
 1. an inline matrix: ``"[[0,1,0],[1,-4,1],[0,1,0]]"`` (JSON; 1-D, 2-D or 3-D);
 2. a kernel file: ``my.toml`` or ``my.toml:name``;
-3. a family with parameters: ``gaussian:sigma=2``, ``box:5``; or a matched
-   filter cut from an image: ``template:circle.png``;
-4. a name: looked up in the folders of ``CONVCLI_KERNEL_PATH`` (in order, first
-   match wins), then among the built-in kernels and the families' defaults.
+3. a set: ``sobel@``, ``sobel>``, ``gabor:sigma=3@30`` (see :mod:`convcli.catalog.sets`);
+4. a family with parameters: ``gaussian:sigma=2``, ``box:5``; a named kernel
+   turned, ``sobel-x:angle=90``; or a matched filter cut from an image:
+   ``template:circle.png``;
+5. a name: looked up in the folders of ``CONVCLI_KERNEL_PATH`` (in order, first
+   match wins), then among the built-in kernels, the sets and the families' defaults.
 
 ImageMagick's kernel strings are understood too: its arrays (``3x3: 0,-1,0
 -1,5,-1 0,-1,0``, an origin ``+X+Y`` set among zeros), its named kernels in
@@ -31,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from convcli.catalog.families import FAMILIES
-from convcli.catalog.families._base import anchored
-from convcli.catalog.families.blurs import ANGLE as _ANGLE
+from convcli.catalog.families._base import ANGLE, anchored
 from convcli.catalog.kernel import (
     COMBINES,
+    PLAIN_NAME,
     Kernel,
     Matrix,
     check_matrix,
@@ -49,7 +51,6 @@ from convcli.errors import KernelError, Message, reason
 KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
 MAX_FILE_BYTES = 64 << 20  # a 1001 x 1001 matrix written out in full takes about 10 MiB
 _KEYS = ("description", "matrix", "scale", "bias", "range", "tags", "combine", "components")
-_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _FILE_SPEC = re.compile(r"(?P<path>.+?\.toml)(?::(?P<name>[^:]*))?", re.IGNORECASE)
 # ImageMagick's array: "WxH[+X+Y]: values" ("N:" for N x N), values apart by commas and/or spaces.
 _IM_ARRAY = re.compile(
@@ -144,7 +145,7 @@ def _named(spec: str) -> Kernel:
 
 def _named_or_none(name: str) -> Kernel | None:
     """Return the kernel of this plain name (a user's or a built-in one), or None."""
-    return named_kernels().get(name) if _PLAIN.fullmatch(name) else None
+    return named_kernels().get(name) if PLAIN_NAME.fullmatch(name) else None
 
 
 def _turned_named(name: str, params: str) -> Kernel | None:
@@ -157,7 +158,7 @@ def _turned_named(name: str, params: str) -> Kernel | None:
         raise KernelError(
             f"{name} is a kernel, not a family: it takes only angle=A ({name}:angle=90)"
         )
-    return turn(kernel, _ANGLE.parse(name, value.strip()))
+    return turn(kernel, ANGLE.parse(name, value.strip()))
 
 
 def named_kernels() -> dict[str, Kernel]:
@@ -410,22 +411,21 @@ def _imagemagick_array(spec: str, match: re.Match[str]) -> Kernel:
         )
     origin = _imagemagick_origin(spec, match, width, height)
     numbers = [_imagemagick_value(spec, text) for text in texts]
-    rows = [numbers[row * width : (row + 1) * width] for row in range(height)]
-    (height, width), (top, left) = anchored((height, width), origin)
-    if (height, width) != (len(rows), len(rows[0])):  # set among zeros, to anchor it at its origin
-        rows = [["0"] * width for _ in range(top)] + [
-            ["0"] * left + row + ["0"] * (width - left - len(row)) for row in rows
-        ]
-        rows += [["0"] * width for _ in range(height - len(rows))]
+    rows = _anchored_rows([numbers[row * width : (row + 1) * width] for row in range(height)],
+                          origin)  # fmt: skip
     inline = "[" + ",".join("[" + ",".join(row) + "]" for row in rows) + "]"
     kernel = _inline(inline)  # the same kernel, name and digest as the matrix typed inline
     left_out = any(text.lower() in _IM_NOT_IN_KERNEL for text in texts)
     left_out_text = " (nan: not part of the kernel, read as 0)" if left_out else ""
-    return replace(
-        kernel,
-        description=f"ImageMagick's {match['width']}x{match['height'] or match['width']} "
-        f"array{left_out_text}",
-    )
+    return replace(kernel, description=f"ImageMagick's {width}x{height} array{left_out_text}")
+
+
+def _anchored_rows(rows: list[list[str]], origin: tuple[int, int]) -> list[list[str]]:
+    """Set rows of values among zeros (``"0"``) so that convcli anchors them at ``origin``."""
+    (height, width), (top, left) = anchored((len(rows), len(rows[0])), origin)
+    blank = ["0"] * width
+    middle = [["0"] * left + row + ["0"] * (width - left - len(row)) for row in rows]
+    return [blank] * top + middle + [blank] * (height - top - len(rows))
 
 
 def _imagemagick_origin(

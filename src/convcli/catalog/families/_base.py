@@ -53,6 +53,11 @@ class Parameter:
         return value  # type: ignore[return-value]
 
 
+SIGMA = Parameter("sigma", float, 1.0, 0.0, "standard deviation, in pixels")
+SIZE = Parameter("size", int, None, 1, "side length; auto covers +-3 sigma")
+ANGLE = Parameter("angle", float, 0.0, -math.inf, "degrees, clockwise from +x")
+
+
 @dataclass(frozen=True)
 class Family:
     """A kernel family: builds a matrix from parameters.

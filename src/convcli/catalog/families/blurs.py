@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 
 from convcli.catalog.families._base import (
+    ANGLE,
+    SIGMA,
+    SIZE,
     Family,
     Parameter,
     centred,
@@ -23,10 +26,7 @@ from convcli.catalog.kernel import Matrix
 from convcli.choices import Range
 from convcli.errors import KernelError
 
-SIGMA = Parameter("sigma", float, 1.0, 0.0, "standard deviation, in pixels")
-SIZE = Parameter("size", int, None, 1, "side length; auto covers +-3 sigma")
 RADIUS = Parameter("radius", int, None, 0, "half the side; 0 or auto covers +-3 sigma")
-ANGLE = Parameter("angle", float, 0.0, -math.inf, "degrees, clockwise from +x")
 
 
 def _box_side(size: float) -> int:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 
 from convcli.catalog.families._base import (
+    ANGLE,
+    SIGMA,
+    SIZE,
     Family,
     Parameter,
     centred,
@@ -19,7 +22,6 @@ from convcli.catalog.families._base import (
     rotate,
     sigma_side,
 )
-from convcli.catalog.families.blurs import ANGLE, SIGMA, SIZE
 from convcli.catalog.kernel import Matrix
 from convcli.choices import Range
 from convcli.errors import KernelError
