@@ -111,8 +111,11 @@ def load_kernel(spec: str) -> Kernel:
         return template_kernel(params)
     if rotations := set_kernel(spec, _named_or_none):
         return rotations
-    if not sep:
-        return _named(spec)
+    return _with_parameters(spec, family, params) if sep else _named(spec)
+
+
+def _with_parameters(spec: str, family: str, params: str) -> Kernel:
+    """Find ``NAME:params``: a family's, a named kernel turned, or ImageMagick's."""
     if family in FAMILIES:
         return FAMILIES[family].kernel(params)
     if turned := _turned_named(family, params):
