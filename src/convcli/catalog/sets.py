@@ -3,10 +3,10 @@
 A set is a combined kernel: without ``--bank`` its response is the largest
 of its members' (ImageMagick's Kirsch edge magnitude; ``rescale`` unless
 ``--range`` says otherwise, as the magnitude kernels), with ``--bank`` each
-member is an output of its own, named by its angle. Only a family with an
-angle (or Gabor's ``theta``) turns into a set: each member is that family
-at its angle, so its name is a spec of its own (``sobel:angle=45``); any
-other 2-D kernel has its matrix turned (``sobel-x@90``: ``sobel-x:angle=90``).
+member is an output of its own, named by its angle. A family with an angle
+(or Gabor's ``theta``) turns by it: each member is that family at its angle,
+so its name is a spec of its own (``sobel:angle=45``); another named 2-D
+kernel has its matrix turned (``sobel-x@90``: ``sobel-x:angle=90``, ...).
 """
 
 from __future__ import annotations
