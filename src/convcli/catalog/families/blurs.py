@@ -171,7 +171,7 @@ BLURS = (
            Range.CLIP, ("blur",)),
     Family("gaussian", "Gaussian blur", (SIGMA, SIZE), sigma_side, _gaussian_matrix,
            Range.CLIP, ("blur",), imagemagick="Gaussian:RxS (with R given)"),
-    Family("binomial", "Binomial blur: Pascal's triangle row 2r, outer product, sum 1 "
+    Family("binomial", "Binomial blur, Pascal's triangle row 2r as an outer product, sum 1 "
            "(ImageMagick's Binomial, normalised)",
            (Parameter("radius", int, 1, 1, "half the side"),), _binomial_side, _binomial_matrix,
            Range.CLIP, ("blur",), imagemagick="Binomial:R"),
@@ -183,7 +183,7 @@ BLURS = (
            (Parameter("width", int, None, 0, "length of the half; auto covers 3 sigma"),
             SIGMA, ANGLE), _comet_shape, _comet_matrix, Range.CLIP, ("blur",),
            positional=3, imagemagick="Comet:WxS[,A]"),
-    Family("motion", "Motion blur: the mean along a centred line of a length at an angle "
+    Family("motion", "Motion blur, the mean along a centred line of a length at an angle "
            "(anti-aliased)",
            (Parameter("length", int, 5, 1, "pixels along the line"), ANGLE),
            _motion_shape, _motion_matrix, Range.CLIP, ("blur",), positional=2),

@@ -122,7 +122,7 @@ SHAPES = (
     Family("diamond", "Mean over a diamond, |x| + |y| <= radius", (_radius(1),), _side,
            _diamond_matrix, Range.CLIP, ("blur", "shape"),
            imagemagick="Diamond:R (normalised)"),
-    Family("square", "Mean over a square of side 2 radius + 1 (box:2r+1)", (_radius(1),), _side,
+    Family("square", "Mean over a square of side 2 radius + 1 (a box)", (_radius(1),), _side,
            _square_matrix, Range.CLIP, ("blur", "shape"), imagemagick="Square:R (normalised)"),
     Family("rectangle", "Mean over a width x height rectangle anchored at x, y (from the top "
            "left; auto: its centre)",
@@ -134,7 +134,7 @@ SHAPES = (
     Family("octagon", "Mean over an octagon: the square of side 2 radius + 1 without its "
            "corners", (_radius(2),), _side, _octagon_matrix, Range.CLIP, ("blur", "shape"),
            imagemagick="Octagon:R (normalised)"),
-    Family("plus", "Mean over a + of arms radius long (the built-in cross is plus:1)",
+    Family("plus", "Mean over a + of arms radius long (radius 1: the built-in cross)",
            (_radius(2),), _side, _plus_matrix, Range.CLIP, ("blur", "shape"),
            imagemagick="Plus:R (normalised)"),
     Family("ring", "Mean over the cells between radius r1 (left out) and r2 (kept)",
