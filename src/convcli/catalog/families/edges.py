@@ -55,7 +55,9 @@ COMPASS = {
     "compass": [[1, 1, -1], [1, -2, -1], [1, 1, -1]],
 }
 # Frei and Chen's nine masks (1977), numbered as ImageMagick's FreiChen:11 to :19 (its
-# FreiChen:1 is :11, and :0 the same unscaled; :2 a diagonal of its own).
+# FreiChen:1 is :11, and :0 the same unscaled; :2 a diagonal of its own). The textbook's
+# numbers: ImageMagick 6's source scales the first four by 1/sqrt(2), not 1/(2 sqrt(2)),
+# and writes the bottom rows of 12 and 17 with other signs (its masks are not orthonormal).
 _R = _ROOT2
 FREICHEN = {
     0: ([[1, 0, -1], [_R, 0, -_R], [1, 0, -1]], 1.0),
