@@ -131,7 +131,7 @@ SHAPES = (
             Parameter("y", int, None, 0, "the anchor's row")),
            _rectangle_shape, _rectangle_matrix, Range.CLIP, ("blur", "shape"), positional=4,
            imagemagick="Rectangle:WxH+X+Y (normalised)"),
-    Family("octagon", "Mean over an octagon: the square of side 2 radius + 1 without its "
+    Family("octagon", "Mean over an octagon, the square of side 2 radius + 1 without its "
            "corners", (_radius(2),), _side, _octagon_matrix, Range.CLIP, ("blur", "shape"),
            imagemagick="Octagon:R (normalised)"),
     Family("plus", "Mean over a + of arms radius long (radius 1: the built-in cross)",
