@@ -18,9 +18,9 @@ if TYPE_CHECKING:  # NumPy is loaded only when a matrix is built: `kernels list`
 
 Matrix: TypeAlias = "npt.NDArray[np.float64]"
 
-COMBINES = ("magnitude",)
+COMBINES = ("magnitude", "max")
 MAX_DIMS = 3
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,7 +53,8 @@ class Kernel:
     components : tuple of Kernel
         For a combined kernel: the kernels whose responses are combined.
     combine : str or None
-        How components combine: ``magnitude`` (square root of the sum of squares).
+        How components combine: ``magnitude`` (square root of the sum of squares)
+        or ``max`` (the largest response, as of a rotation set: ``sobel@``).
     parameters : tuple of (str, float or None), or None
         A family's kernel: each parameter and its value (None: worked out
         from the others, ``auto``); None for a kernel of no family.
@@ -89,8 +90,14 @@ class Kernel:
 
     @functools.cached_property
     def matrix(self) -> Matrix | None:
-        """The weights, float64; None for a combined kernel."""
-        return None if self.weights is None else self.weights()
+        """The weights, float64, C-contiguous; None for a combined kernel."""
+        if self.weights is None:
+            return None
+        import numpy as np  # a matrix is built: NumPy is loaded
+
+        # Contiguous, not a view (a turned matrix is one): Dask names a tile's task by its
+        # kernel's hash, and two views of one buffer can hash alike.
+        return np.ascontiguousarray(self.weights())
 
     @property
     def matrices(self) -> tuple[Matrix, ...]:
@@ -213,7 +220,7 @@ def check_name(name: object, where: str) -> str:
     >>> check_name("sobel-x", "built-in")
     'sobel-x'
     """
-    if isinstance(name, str) and _PLAIN_NAME.fullmatch(name):
+    if isinstance(name, str) and PLAIN_NAME.fullmatch(name):
         return name
     raise KernelError(
         f"{where}: {name!r} is not a plain kernel name "

@@ -4,15 +4,17 @@ A kernel spec is, in the order tried:
 
 1. an inline matrix: ``"[[0,1,0],[1,-4,1],[0,1,0]]"`` (JSON; 1-D, 2-D or 3-D);
 2. a kernel file: ``my.toml`` or ``my.toml:name``;
-3. a family with parameters: ``gaussian:sigma=2``, ``box:5``; or a matched
-   filter cut from an image: ``template:circle.png``;
-4. a name: looked up in the folders of ``CONVCLI_KERNEL_PATH`` (in order, first
-   match wins), then among the built-in kernels and the families' defaults.
+3. a set: ``sobel@``, ``sobel>``, ``gabor:sigma=3@30`` (see :mod:`convcli.catalog.sets`);
+4. a family with parameters: ``gaussian:sigma=2``, ``box:5``; a named kernel
+   turned, ``sobel-x:angle=90``; or a matched filter cut from an image:
+   ``template:circle.png``;
+5. a name: looked up in the folders of ``CONVCLI_KERNEL_PATH`` (in order, first
+   match wins), then among the built-in kernels, the sets and the families' defaults.
 
 ImageMagick's kernel strings are understood too: its arrays (``3x3: 0,-1,0
--1,5,-1 0,-1,0``) and its named kernels where one of convcli's has the same
-numbers (``Gaussian:2x1.5``); its other named kernels are answered with
-their matrix, inline.
+-1,5,-1 0,-1,0``, an origin ``+X+Y`` set among zeros), its named kernels in
+any case (``Gaussian:2x1.5``, ``Sobel:45``, ``Kirsch``), and its rotation
+sets (``sobel@``, ``sobel>``; see :mod:`convcli.catalog.sets`).
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from convcli.catalog.families import FAMILIES
+from convcli.catalog.families._base import ANGLE, anchored
 from convcli.catalog.kernel import (
     COMBINES,
+    PLAIN_NAME,
     Kernel,
     Matrix,
     check_matrix,
@@ -41,6 +45,7 @@ from convcli.catalog.kernel import (
     flatten,
     nested_matrix,
 )
+from convcli.catalog.sets import family_named, named_set, set_kernel, turn
 from convcli.errors import KernelError, Message, reason
 
 KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
@@ -53,17 +58,6 @@ _IM_ARRAY = re.compile(
     re.DOTALL,
 )
 _IM_NOT_IN_KERNEL = ("nan", "-")  # ImageMagick's marks of a cell that is not part of the kernel
-# ImageMagick's named kernels whose numbers no convcli kernel has, as MagickCore/morphology.c
-# (AcquireKernelBuiltIn) writes them, with how they relate to convcli's.
-_IM_NAMED = {
-    "sobel": ("[[1,0,-1],[2,0,-2],[1,0,-1]]", "rotated 180 degrees it is convcli's sobel-x"),
-    "prewitt": ("[[1,0,-1],[1,0,-1],[1,0,-1]]", "rotated 180 degrees it is convcli's prewitt-x"),
-    "laplacian:0": ("[[-1,-1,-1],[-1,8,-1],[-1,-1,-1]]", "convcli's laplacian-8 is its negative"),
-    "laplacian:1": ("[[0,-1,0],[-1,4,-1],[0,-1,0]]", "convcli's laplacian is its negative"),
-    "laplacian:2": ("[[-2,1,-2],[1,4,1],[-2,1,-2]]", ""),
-    "laplacian:3": ("[[1,-2,1],[-2,4,-2],[1,-2,1]]", ""),
-}
-_IM_ALIASES = {"sobel:0": "sobel", "prewitt:0": "prewitt", "laplacian": "laplacian:0"}
 _IM_NAMES = (  # the rest of ImageMagick's named kernels (its -list kernel)
     "unity", "dog", "log", "blur", "comet", "binomial", "laplacian", "sobel", "freichen",
     "roberts", "prewitt", "compass", "kirsch", "diamond", "square", "rectangle", "octagon",
@@ -115,10 +109,17 @@ def load_kernel(spec: str) -> Kernel:
         from convcli.catalog.template import template_kernel  # reads an image: Pillow and NumPy
 
         return template_kernel(params)
-    if not sep:
-        return _named(spec)
+    if rotations := set_kernel(spec, _named_or_none):
+        return rotations
+    return _with_parameters(spec, family, params) if sep else _named(spec)
+
+
+def _with_parameters(spec: str, family: str, params: str) -> Kernel:
+    """Find ``NAME:params``: a family's, a named kernel turned, or ImageMagick's."""
     if family in FAMILIES:
         return FAMILIES[family].kernel(params)
+    if turned := _turned_named(family, params):
+        return turned
     if imagemagick := _imagemagick_named(spec):  # or it says why no kernel of convcli's is it
         return imagemagick
     raise KernelError(
@@ -133,14 +134,34 @@ def _named(spec: str) -> Kernel:
     kernels = named_kernels()
     if name in kernels:
         return kernels[name]
+    if named := named_set(name):
+        return named
     if name in FAMILIES:
         return FAMILIES[name].kernel()
     if imagemagick := _imagemagick_named(spec):
         return imagemagick
-    known = [*kernels, *FAMILIES]
+    known = list(dict.fromkeys([*kernels, *FAMILIES]))
     raise KernelError(
         f"unknown kernel {name!r}{_suggest(name, known)} ('convcli kernels list' shows them all)"
     )
+
+
+def _named_or_none(name: str) -> Kernel | None:
+    """Return the kernel of this plain name (a user's or a built-in one), or None."""
+    return named_kernels().get(name) if PLAIN_NAME.fullmatch(name) else None
+
+
+def _turned_named(name: str, params: str) -> Kernel | None:
+    """Return ``NAME:angle=A``: a named kernel's matrix turned clockwise; None if it is not that."""
+    kernel = _named_or_none(name)
+    if kernel is None:
+        return None
+    key, sep, value = params.partition("=")
+    if not sep or key.strip() != "angle":
+        raise KernelError(
+            f"{name} is a kernel, not a family: it takes only angle=A ({name}:angle=90)"
+        )
+    return turn(kernel, ANGLE.parse(name, value.strip()))
 
 
 def named_kernels() -> dict[str, Kernel]:
@@ -391,20 +412,35 @@ def _imagemagick_array(spec: str, match: re.Match[str]) -> Kernel:
             f"ImageMagick's kernel {spec!r}: {width}x{height} takes {width * height} values, "
             f"got {len(texts)}"
         )
-    centre = ((width - 1) // 2, (height - 1) // 2)
-    if match["x"] is not None and (int(match["x"]), int(match["y"])) != centre:
-        raise KernelError(
-            f"ImageMagick's kernel {spec!r}: convcli anchors a kernel at its centre, "
-            f"+{centre[0]}+{centre[1]} for {width}x{height}; pad the values with zeros so that "
-            f"the origin is the centre"
-        )
+    origin = _imagemagick_origin(spec, match, width, height)
     numbers = [_imagemagick_value(spec, text) for text in texts]
-    rows = [numbers[row * width : (row + 1) * width] for row in range(height)]
+    rows = _anchored_rows([numbers[row * width : (row + 1) * width] for row in range(height)],
+                          origin)  # fmt: skip
     inline = "[" + ",".join("[" + ",".join(row) + "]" for row in rows) + "]"
     kernel = _inline(inline)  # the same kernel, name and digest as the matrix typed inline
     left_out = any(text.lower() in _IM_NOT_IN_KERNEL for text in texts)
     left_out_text = " (nan: not part of the kernel, read as 0)" if left_out else ""
     return replace(kernel, description=f"ImageMagick's {width}x{height} array{left_out_text}")
+
+
+def _anchored_rows(rows: list[list[str]], origin: tuple[int, int]) -> list[list[str]]:
+    """Set rows of values among zeros (``"0"``) so that convcli anchors them at ``origin``."""
+    (height, width), (top, left) = anchored((len(rows), len(rows[0])), origin)
+    blank = ["0"] * width
+    middle = [["0"] * left + row + ["0"] * (width - left - len(row)) for row in rows]
+    return [blank] * top + middle + [blank] * (height - top - len(rows))
+
+
+def _imagemagick_origin(
+    spec: str, match: re.Match[str], width: int, height: int
+) -> tuple[int, int]:
+    """Return the array's origin (row, column): ``+X+Y`` if given, else its centre."""
+    if match["x"] is None:
+        return (height - 1) // 2, (width - 1) // 2
+    x, y = int(match["x"]), int(match["y"])
+    if not (0 <= x < width and 0 <= y < height):
+        raise KernelError(f"ImageMagick's kernel {spec!r}: the origin +{x}+{y} is outside it")
+    return y, x
 
 
 def _imagemagick_value(spec: str, text: str) -> str:
@@ -421,19 +457,20 @@ def _imagemagick_value(spec: str, text: str) -> str:
 
 
 def _imagemagick_named(spec: str) -> Kernel | None:
-    """Return the convcli kernel with the numbers of ImageMagick's named kernel ``spec``.
+    """Return the kernel of ImageMagick's named kernel ``spec``, as ImageMagick writes it.
 
-    Only ``Gaussian:RxS`` has one (both sample exp(-r^2 / 2 sigma^2) and make the sum 1);
-    for the others the error names their matrix inline. None: ``spec`` is not
-    one of ImageMagick's named kernels.
+    Its names are read in any case (``Sobel:45``, ``Kirsch``); ``Gaussian:RxS``
+    is convcli's ``gaussian:sigma=S,size=2R+1`` (both sample exp(-r^2 / 2
+    sigma^2) and make the sum 1). None: ``spec`` is not one of ImageMagick's
+    named kernels.
 
     Raises
     ------
     KernelError
-        ``spec`` is one of ImageMagick's named kernels that no convcli kernel equals.
+        ``spec`` is one of ImageMagick's named kernels that convcli has not.
     """
-    name, _, args = spec.lower().partition(":")
-    if name == "gaussian":
+    name, sep, args = spec.partition(":")
+    if name.lower() == "gaussian":
         radius, _, sigma = args.partition("x")
         if radius.isdigit() and int(radius) >= 1 and sigma:
             return FAMILIES["gaussian"].kernel(f"sigma={sigma},size={2 * int(radius) + 1}")
@@ -442,23 +479,17 @@ def _imagemagick_named(spec: str) -> Kernel | None:
             f"radius (Gaussian:6x2 is convcli's gaussian:sigma=2,size=13), or use convcli's "
             f"gaussian:sigma=S, which covers 3 sigma either side"
         )
-    key = _IM_ALIASES.get(spec.lower(), spec.lower())
-    if key not in _IM_NAMED:
-        if name not in _IM_NAMES:
-            return None
-        raise KernelError(
-            Message("ImageMagick's {given} is not one of convcli's kernels: give its matrix "
-                    "inline, {kernels} '[[0,-1,0],[-1,5,-1],[0,-1,0]]', or as ImageMagick writes "
-                    "it, {kernels} '3x3: 0,-1,0 -1,5,-1 0,-1,0' ('convcli kernels list' shows "
-                    "convcli's)", given=spec)
-        )  # fmt: skip
-    matrix, relation = _IM_NAMED[key]
-    hint = f"; {relation}" if relation else ""
+    if not sep and (named := named_set(name)):
+        return named
+    if family := family_named(name):  # named in full: Laplacian is not convcli's laplacian
+        return family.built(family.parse(args), named_in_full=True)
+    if name.lower() not in _IM_NAMES:
+        return None
     raise KernelError(
-        Message("ImageMagick's {given} is not one of convcli's kernels: its matrix is {kernels} "
-                "'{matrix}'{hint} (convcli slides a matrix as written; ImageMagick's -convolve "
-                "rotates it 180 degrees: add {flip} for its result)",
-                given=spec, matrix=matrix, hint=hint)
+        Message("ImageMagick's {given} is not one of convcli's kernels: give its matrix "
+                "inline, {kernels} '[[0,-1,0],[-1,5,-1],[0,-1,0]]', or as ImageMagick writes "
+                "it, {kernels} '3x3: 0,-1,0 -1,5,-1 0,-1,0' ('convcli kernels list' shows "
+                "convcli's)", given=spec)
     )  # fmt: skip
 
 

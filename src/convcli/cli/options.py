@@ -73,7 +73,8 @@ def complete_kernel(incomplete: str) -> list[str]:
     """Complete a kernel name: built-in, family (as ``name:``) or from CONVCLI_KERNEL_PATH."""
     import convcli
 
-    names = [kernel.name + ":" * (kernel.parameters is not None) for kernel in convcli.kernels()]
+    names = [kernel.name.partition(":")[0] + ":" if kernel.parameters is not None else kernel.name
+             for kernel in convcli.kernels()]  # fmt: skip
     return completes(names)(incomplete)
 
 

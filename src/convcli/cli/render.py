@@ -186,14 +186,15 @@ def _shape(shape: tuple[int, ...] | None) -> str:
 
 def kernels_view(entries: list[dict[str, Any]]) -> RenderableType:
     """Build the table of ``convcli kernels list``."""
-    show_source = any(entry["source"] not in ("built-in", "built-in family") for entry in entries)
+    built_in = ("built-in", "built-in family", "built-in set")
+    show_source = any(entry["source"] not in built_in for entry in entries)
     # Kernel specs, shapes, ranges, tags and sources stay whole; the description wraps.
     headers = ["name", "shape", "range", "tags", "description"] + ["source"] * show_source
     columns = [Column(header, no_wrap=header != "description") for header in headers]
     rows = []
     for entry in entries:
         name = entry["name"]
-        if entry["parameters"]:
+        if entry["parameters"] and ":" not in name:  # not one named in full (sobel:angle=0)
             name += ":" + ",".join(f"{k}={_number(v)}" for k, v in entry["parameters"].items())
         row = [name, _shape(tuple(entry["shape"])), entry["range"] or Range.CLIP,
                ", ".join(entry["tags"]), entry["description"]]  # fmt: skip

@@ -149,13 +149,14 @@ def _stage(x: da.Array, stage: Stage, tile: int) -> da.Array:
     if len(parts) == 1 and not stage.kernel.bias:
         return parts[0]
     combined: da.Array = need("dask.array").map_blocks(_combine, *parts, stage.kernel.bias,
+                                                        stage.kernel.combine,
                                                         dtype=np.float32)  # fmt: skip
     return combined
 
 
-def _combine(*parts_and_bias: Any) -> npt.NDArray[np.floating]:
-    *parts, bias = parts_and_bias
-    return combined([np.array(part, dtype=np.float32) for part in parts], bias)  # copies
+def _combine(*parts_bias_and_how: Any) -> npt.NDArray[np.floating]:
+    *parts, bias, how = parts_bias_and_how
+    return combined([np.array(part, dtype=np.float32) for part in parts], bias, how)  # copies
 
 
 def _mapped(x: da.Array, planned: InputPlan, white: float) -> da.Array:

@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from convcli.catalog.kernel import Kernel
 from convcli.catalog.lookup import KERNEL_PATH_VARIABLE, load_kernel
+from convcli.catalog.sets import bank_members
 from convcli.choices import (
     PAD_MODE_ALIASES,
     Colormap,
@@ -188,6 +189,8 @@ def apply(
     [((1, 4), 'box:size=3'), ((1, 4), 'sobel-y')]
     """
     chosen = checked_settings(kernels, **settings)
+    if bank:  # each member of a set (kirsch, sobel@) is a kernel of the bank
+        chosen = replace(chosen, kernels=bank_members(chosen.kernels))
     check_between("max_pixels", max_pixels, (1, MAX_PIXELS_LIMIT))
     every = range(len(chosen.kernels)) if bank else [None]
     if bank and len(chosen.kernels) < 2:

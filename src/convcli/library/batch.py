@@ -18,6 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from convcli.catalog.kernel import Kernel
+from convcli.catalog.sets import SET_TAG, bank_members
 from convcli.choices import MontageScale, Status, choose
 from convcli.errors import Message, UsageError
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
@@ -205,6 +207,9 @@ def batch(
     ]  # fmt: skip
     sheet = _sheet_request(montage, montage_scale, bank, settings.get("colormap"))
     chosen = checked_settings(kernels, **settings)
+    labels: list[str] = []
+    if bank:  # each member of a set (kirsch, sobel@) is a kernel of the bank
+        chosen, labels = _bank_of(chosen, kernels)
     report_path = None if report is None else Path(report)
     options = _run_options(jobs, tile, fail_fast, dry_run, max_pixels, report_path)
     with _cluster(scheduler, options.workers, names) as client:  # before anything is written
@@ -217,7 +222,7 @@ def batch(
         if report_path is not None:
             targets = [job.target for job in planned.jobs if isinstance(job.target, Path)]
             check_report_path(report_path, targets)
-        drawing = _drawing(sheet, planned, chosen, options, kernels)
+        drawing = _drawing(sheet, planned, chosen, options, labels)
         run = Batch(planned, chosen, options, client, drawing,
                     kernel_notes(chosen.kernels) + planned.notes)  # fmt: skip
         yield run
@@ -289,7 +294,7 @@ def _drawing(
     planned: RunPlan,
     settings: Settings,
     options: RunOptions,
-    kernels: Kernels,
+    labels: list[str],
 ) -> BankSheet | None:
     """Return the contact sheet to draw as reports arrive; a dry run draws none, and says so."""
     if sheet is None:
@@ -298,9 +303,17 @@ def _drawing(
         planned.notes.append(Message("{dry_run}: the {montage} sheet {path} is not drawn",
                                      path=str(sheet.path)))  # fmt: skip
         return None
-    given = [kernels] if isinstance(kernels, str) else list(kernels)  # type: ignore[arg-type]
-    labels = [shown(k if isinstance(k, str) else k.name) for k in given]  # one line each
     return sheet.drawing(settings, labels, options.max_pixels)
+
+
+def _bank_of(settings: Settings, kernels: Kernels) -> tuple[Settings, list[str]]:
+    """Return a bank's settings and its tiles' labels, each set's members in its place."""
+    given = [kernels] if isinstance(kernels, str | Kernel) else list(kernels)
+    labels = [shown(label)  # one line each
+              for spec, named in zip(given, settings.kernels, strict=True)
+              for label in ([part.name for part in named.components] if SET_TAG in named.tags
+                            else [spec if isinstance(spec, str) else named.name])]  # fmt: skip
+    return replace(settings, kernels=bank_members(settings.kernels)), labels
 
 
 def _fed(drawing: BankSheet | None, jobs: list[Job], options: RunOptions) -> OnRecord | None:

@@ -24,8 +24,8 @@ def _taking_specs(
     """Make the engine's ``convolve`` take a kernel spec or a :class:`Kernel` as well.
 
     The engine stays NumPy's alone: a spec is resolved here, above it. A
-    combined kernel is the magnitude of its components' responses, and a
-    kernel's bias is added, as ``convcli apply`` computes them.
+    combined kernel is the magnitude (a set: the largest) of its components'
+    responses, and a kernel's bias is added, as ``convcli apply`` computes them.
     """
 
     def taking_specs(
@@ -37,7 +37,7 @@ def _taking_specs(
         from convcli.run.pipeline import combined  # with the pipeline's modules: for a Kernel only
 
         parts = [convolve(x, matrix, *args, **options) for matrix in chosen.matrices]
-        return combined(parts, chosen.bias)
+        return combined(parts, chosen.bias, chosen.combine)
 
     # The engine's name, parameters and documentation, with the kernel's wider type.
     signature = inspect.signature(convolve)

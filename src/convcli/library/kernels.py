@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 
-from convcli.catalog.families import FAMILIES
+from convcli.catalog.families import listed_families
 from convcli.catalog.kernel import Kernel
 from convcli.catalog.lookup import load_kernel, named_kernels
+from convcli.catalog.sets import listed_sets
 from convcli.choices import check_choice
 from convcli.errors import ParameterError
 
@@ -82,7 +83,7 @@ def kernel(spec: str, *, picture: str | os.PathLike[str] | None = None) -> Kerne
 
 
 def kernels(tag: str | None = None) -> list[Kernel]:
-    """List every kernel: built-in, those in ``CONVCLI_KERNEL_PATH``, then the families.
+    """List every kernel: built-in, those in ``CONVCLI_KERNEL_PATH``, the families, the sets.
 
     What ``convcli kernels list`` shows: each family at its defaults
     (``gaussian`` is ``gaussian:sigma=1``); :func:`convcli.kernel` gives
@@ -108,9 +109,11 @@ def kernels(tag: str | None = None) -> list[Kernel]:
     >>> [k.name for k in convcli.kernels(tag="laplacian")]
     ['laplacian', 'laplacian-8']
     >>> convcli.kernels()[-1]
-    Kernel('log', shape=(7, 7), range='abs', source='built-in family')
+    Kernel('freichen', shape=(3, 3), range='rescale', source='built-in set')
     """
-    found = [*named_kernels().values(), *(family.kernel() for family in FAMILIES.values())]
+    named, sets = named_kernels(), listed_sets()
+    taken = {*named, *(kernel.name for kernel in sets)}
+    found = [*named.values(), *listed_families(taken), *sets]
     if tag is None:
         return found
     check_choice("tag", tag, sorted({t for kernel in found for t in kernel.tags}))

@@ -373,13 +373,21 @@ def _bands(
     """Yield the stage's response in bands of rows: components combined, bias added."""
     streams = [convolve_bands(plan, x, threads=threads) for plan in stage.plans]
     for parts in zip(*streams, strict=True):
-        yield parts[0][0], combined([band for _, band in parts], stage.kernel.bias)
+        yield (
+            parts[0][0],
+            combined([band for _, band in parts], stage.kernel.bias, stage.kernel.combine),
+        )
 
 
-def combined(parts: list[npt.NDArray[np.floating]], bias: float) -> npt.NDArray[np.floating]:
-    """Combine a kernel's component responses by their magnitude and add its bias, in place."""
+def combined(
+    parts: list[npt.NDArray[np.floating]], bias: float, how: str | None = "magnitude"
+) -> npt.NDArray[np.floating]:
+    """Combine a kernel's component responses (``how``: magnitude, max); add its bias in place."""
     band = parts[0]
-    if len(parts) > 1:
+    if len(parts) > 1 and how == "max":  # a rotation set: the largest response
+        for part in parts[1:]:
+            np.maximum(band, part, out=band)
+    elif len(parts) > 1:
         np.square(band, out=band)
         for part in parts[1:]:
             band += np.square(part, out=part)
