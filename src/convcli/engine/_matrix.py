@@ -32,7 +32,9 @@ from convcli.engine._separable import Terms, factor
 # fastest of 8 to 64 at dense 5 to 31, 2048^2 float32, one thread).
 BLOCK = 16
 CALL = 256  # windows per matrix product: every product has this one shape
-GROUP = 1024  # windows gathered at a time: a few products' worth, cache-sized
+# Windows gathered at a time: about 1 MiB of them, in whole products (the fastest
+# of 256 to 2048 windows at dense 5 to 31, 2048^2 float32, one thread).
+GATHERED_BYTES = 1 << 20
 LONGEST = 4096  # samples per gathered window at most: longer kernels take more products
 
 
@@ -203,14 +205,15 @@ def _product(
     """Multiply every window by the matrix into ``out``, in products of one shape.
 
     The windows are gathered (copied side by side, as BLAS wants them) about
-    ``GROUP`` at a time, along the first axis. BLAS chooses how to sum by the
-    shape of a product; with one shape, a window's sums are the same wherever
-    it lies (a band, a tile, the whole array), so the results do not depend on
-    how the array was cut.
+    ``GATHERED_BYTES`` at a time, along the first axis. BLAS chooses how to
+    sum by the shape of a product; with one shape, a window's sums are the
+    same wherever it lies (a band, a tile, the whole array), so the results
+    do not depend on how the array was cut.
     """
     results = out.reshape(-1, out.shape[-1])
     each = results.shape[0] // out.shape[0]  # windows per index of the first axis
-    indices = max(1, GROUP // each)
+    calls = max(1, GATHERED_BYTES // (CALL * toeplitz.shape[0] * toeplitz.itemsize))
+    indices = min(out.shape[0], max(1, calls * CALL // each))
     gathered = np.empty((-(-indices * each // CALL) * CALL, toeplitz.shape[0]), windows.dtype)
     for first in range(0, out.shape[0], indices):
         part = windows[first : first + indices]

@@ -11,7 +11,7 @@ from convcli.choices import Method, choose
 from convcli.engine._direct import correlate_direct
 from convcli.engine._fft import correlate_fft
 from convcli.engine._geometry import Geometry
-from convcli.engine._matrix import BLOCK, correlate_matrix
+from convcli.engine._matrix import correlate_matrix, window_shape
 from convcli.engine._separable import correlate_separable, factor
 
 
@@ -73,9 +73,10 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
     axis's stride and padding) plus those of the later passes. fft: log2 of
     the transform size, times the padded positions per output (a stride or
     a band's overlap computes positions that are thrown away). matrix: the
-    matrix products per output, one per kernel row (per term, over every
-    input row, for a low-rank kernel, plus its column's adds at a third of a
-    product each), widened when a stride makes the windows longer.
+    samples an output's product gathers and multiplies, in outputs per
+    window: the window's length times the kernel's rows (per term, over
+    every input row, for a low-rank kernel, plus its column's adds at a
+    third each).
     """
     ndim = geometry.spatial_ndim
     outputs = float(np.prod(geometry.output_shape[:ndim]))
@@ -97,27 +98,33 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
 
 
 def _matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry, sizes: list[int]) -> float:
-    last = geometry.spatial_ndim - 1
-    window = (BLOCK - 1) * geometry.stride[last] + geometry.dilation[last] * (
-        geometry.kernel_shape[last] - 1
-    )
-    longer = max(1.0, window / (2 * BLOCK))
-    moved = 1.0 if geometry.channel_shape else 0.0  # the channels moved aside: one more pass
+    block, _, _, window = window_shape(geometry)
+    per_row = window / block  # the samples an output's product reads from one input row
+    fixed = MATRIX_FIXED + (MATRIX_MOVED if geometry.channel_shape else 0.0)
     terms = factor(kernel) if geometry.spatial_ndim == 2 else ()
     if 0 < len(terms) < kernel.shape[0]:
         rows = sizes[0] / geometry.output_shape[0]
         adds = sum(float(np.count_nonzero(term[0])) for term in terms)
-        return len(terms) * rows * longer + adds / 3 + moved
-    lines = kernel.reshape(-1, kernel.shape[-1])
-    return float(np.count_nonzero(lines.any(axis=1))) * longer + moved
+        return fixed + len(terms) * rows * per_row * MATRIX_SHORT + adds * MATRIX_ADD
+    return fixed + float(np.prod(geometry.kernel_shape[: geometry.spatial_ndim - 1])) * per_row
 
 
-# Nanoseconds per output value per unit of work: medians measured by
-# benchmarks/calibrate.py (one thread, BLAS too) on 2048x2048 and 1024x1024x3
-# float32 images, dense and Gaussian kernels of 3 to 31, on this project's
-# second machine (Intel Xeon, 2 cores, 2026-11-29): direct 0.54-0.69 (median
-# 0.58), separable 0.49-0.77 (0.58), fft 1.20-1.52 (1.40), matrix 1.51-2.34
-# (1.73). The first machine's (AMD EPYC) for the first three were 0.36, 0.32,
+# Nanoseconds per output value per unit of work: medians of CPU time measured
+# by benchmarks/calibrate.py (BLAS on one thread, as the command line sets it;
+# bands on one thread) on 2048x2048 and 1024x1024x3 float32 images, dense and
+# Gaussian kernels of 3 to 31, on this project's second machine (Intel Xeon,
+# 2 cores, shared; 2026-12-07, the fused matrix method): direct 0.47-0.87
+# (median 0.55), separable 0.43-0.80 (0.56), fft 1.11-1.45 (1.35), matrix
+# 0.57-1.31 (0.75). With them, a second run's auto picked the fastest in 19
+# of 20 cases on one thread (the miss 1.04x: Gaussian 5, grey) and 20 of 20
+# on two. The first machine's (AMD EPYC) for the first three were 0.36, 0.32,
 # 0.93: each CPU is faster at some methods, and the constants are relative.
-NS_PER_UNIT = {Method.DIRECT: 0.58, Method.SEPARABLE: 0.58, Method.FFT: 1.40, Method.MATRIX: 1.73}
+NS_PER_UNIT = {Method.DIRECT: 0.55, Method.SEPARABLE: 0.56, Method.FFT: 1.35, Method.MATRIX: 0.75}
 FFT_BAND_SPANS = 8  # rows of an FFT band, in kernel spans: the overlap costs 1/8 more
+# The matrix method's work beside its products, in units of its work, fitted
+# (least squares of relative error) to the same measurements: a fixed 2 per
+# output (the band's copies, writing the output), 3 more when the channels are
+# moved aside and back; a low-rank kernel's products, one input row at a time,
+# cost 2.5 times a fused one's per sample (they are short: one row's window),
+# and each of its column's adds half a unit.
+MATRIX_FIXED, MATRIX_MOVED, MATRIX_SHORT, MATRIX_ADD = 2.0, 3.0, 2.5, 0.5
