@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
-from convcli.engine._direct import correlate_direct
+from convcli.engine._direct import add_tap, correlate_direct
 from convcli.engine._geometry import Geometry
 from convcli.engine._separable import Terms, factor
 
@@ -69,8 +69,8 @@ def correlate_matrix(
     total_shape = (*geometry.output_shape[:last], *geometry.channel_shape, blocks, block)
     in_place = not geometry.channel_shape and blocks * block == count and out.flags.c_contiguous
     total = out.reshape(total_shape) if in_place else np.empty(total_shape, dtype=padded.dtype)
-    terms = factor(kernel) if n == 2 else ()
-    if 0 < len(terms) < geometry.kernel_shape[0]:  # low rank: each term's row once, then adds
+    terms, _ = matrix_work(kernel, geometry)
+    if terms:  # low rank: each term's row once, then its column's adds
         _low_rank(lines, terms, geometry, shape, total)
     else:
         _fused(lines, kernel, geometry, shape, total)
@@ -90,6 +90,37 @@ def window_shape(geometry: Geometry) -> Shape:
     span = spread * (geometry.kernel_shape[last] - 1)
     block = BLOCK if span < BLOCK else 2 * BLOCK
     return block, step, spread, (block - 1) * step + span + 1
+
+
+# The work of the matrix method beside its products' samples, in the same
+# units, fitted (least squares of relative error) to benchmarks/calibrate.py's
+# measurements (see NS_PER_UNIT in engine/_methods.py): a fixed 2 per output
+# (the band's copies, writing the output), 3 more when the channels are moved
+# aside and back; a low-rank kernel's products, one input row at a time, cost
+# 2.5 times a fused one's per sample (they are short: one row's window), and
+# each of its column's adds half a unit.
+FIXED, MOVED, SHORT, ADD = 2.0, 3.0, 2.5, 0.5
+
+
+def matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry) -> tuple[Terms, float]:
+    """Return the low-rank terms to take (none: all rows fused) and the work per output.
+
+    Fused, an output's product reads a window from each kernel row; a
+    low-rank kernel's terms read one from every input row each (the stride's
+    rows per output) and then add the column's taps: whichever is less work.
+    It depends on the kernel, stride and dilation only, never on the size of
+    the array, so every band and tile takes the same path.
+    """
+    block, _, _, window = window_shape(geometry)
+    per_row = window / block  # the samples an output's product reads from one row
+    fixed = FIXED + (MOVED if geometry.channel_shape else 0.0)
+    fused = fixed + float(np.prod(geometry.kernel_shape[: geometry.spatial_ndim - 1])) * per_row
+    terms = factor(kernel) if geometry.spatial_ndim == 2 else ()
+    if not terms:
+        return (), fused
+    adds = sum(float(np.count_nonzero(column)) for column, _ in terms)
+    low_rank = fixed + len(terms) * geometry.stride[0] * per_row * SHORT + adds * ADD
+    return (terms, low_rank) if low_rank < fused else ((), fused)
 
 
 def _lines(padded: npt.NDArray[np.floating], last: int, width: int) -> npt.NDArray[np.floating]:
@@ -151,17 +182,17 @@ def _low_rank(
     dtype = lines.dtype
     windows = _windows(lines, [(lines.shape[0], 1)], [], shape, total.shape[-2])
     scratch = np.empty_like(total)
-    total.fill(0)
+    first = True  # the first tap writes the total (no zero-filling pass)
     for column, row in terms:
         weights = row.astype(dtype)
+        toeplitz = _toeplitz(weights.tobytes(), weights.dtype.str, weights.shape, *shape)
         rows = np.empty((*windows.shape[:-1], shape[0]), dtype=dtype)
-        _product(
-            windows, _toeplitz(weights.tobytes(), weights.dtype.str, weights.shape, *shape), rows
-        )
+        _product(windows, toeplitz, rows)
         for a, weight in enumerate(column.astype(dtype)):
             if weight:
                 chosen = rows[a * spread : a * spread + (count - 1) * step + 1 : step]
-                total += np.multiply(chosen, weight, out=scratch)
+                add_tap(total, scratch, chosen, weight, first=first)
+                first = False
 
 
 Axes = list[tuple[int, int]]  # per leading spatial axis: how many, and the rows between them

@@ -11,7 +11,7 @@ from convcli.choices import Method, choose
 from convcli.engine._direct import correlate_direct
 from convcli.engine._fft import correlate_fft
 from convcli.engine._geometry import Geometry
-from convcli.engine._matrix import correlate_matrix, window_shape
+from convcli.engine._matrix import correlate_matrix, matrix_work
 from convcli.engine._separable import correlate_separable, factor
 
 
@@ -45,7 +45,9 @@ def choose_method(
     --------
     >>> from convcli.engine import resolve_geometry
     >>> image = resolve_geometry((512, 512), (3, 3))
-    >>> choose_method("auto", np.ones((3, 3)), image)
+    >>> choose_method("auto", np.ones((3, 3)), image)  # rank 1: two passes of 3 taps
+    <Method.SEPARABLE: 'separable'>
+    >>> choose_method("auto", np.arange(9.0).reshape(3, 3) ** 2, image)  # rank 3
     <Method.MATRIX: 'matrix'>
     >>> choose_method("fft", np.ones((3, 3)), image)
     <Method.FFT: 'fft'>
@@ -73,10 +75,9 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
     axis's stride and padding) plus those of the later passes. fft: log2 of
     the transform size, times the padded positions per output (a stride or
     a band's overlap computes positions that are thrown away). matrix: the
-    samples an output's product gathers and multiplies, in outputs per
-    window: the window's length times the kernel's rows (per term, over
-    every input row, for a low-rank kernel, plus its column's adds at a
-    third each).
+    samples an output's product gathers from each kernel row, times the
+    rows, or for a low-rank kernel whose terms cost less, the terms' (see
+    :func:`convcli.engine._matrix.matrix_work`).
     """
     ndim = geometry.spatial_ndim
     outputs = float(np.prod(geometry.output_shape[:ndim]))
@@ -84,7 +85,7 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
     if method == "direct":
         return float(np.count_nonzero(kernel))
     if method == "matrix":
-        return _matrix_work(kernel, geometry, sizes)
+        return matrix_work(kernel, geometry)[1]
     if method == "separable":
         terms = factor(kernel)
         widen = float(np.prod(sizes[1:ndim])) / float(np.prod(geometry.output_shape[1:ndim]))
@@ -95,18 +96,6 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
     overlap = 1 + 1 / FFT_BAND_SPANS if span else 1.0
     padded = float(np.prod(sizes[:ndim]))
     return padded / outputs * overlap * float(np.log2(max(padded, 2.0)))
-
-
-def _matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry, sizes: list[int]) -> float:
-    block, _, _, window = window_shape(geometry)
-    per_row = window / block  # the samples an output's product reads from one input row
-    fixed = MATRIX_FIXED + (MATRIX_MOVED if geometry.channel_shape else 0.0)
-    terms = factor(kernel) if geometry.spatial_ndim == 2 else ()
-    if 0 < len(terms) < kernel.shape[0]:
-        rows = sizes[0] / geometry.output_shape[0]
-        adds = sum(float(np.count_nonzero(term[0])) for term in terms)
-        return fixed + len(terms) * rows * per_row * MATRIX_SHORT + adds * MATRIX_ADD
-    return fixed + float(np.prod(geometry.kernel_shape[: geometry.spatial_ndim - 1])) * per_row
 
 
 # Nanoseconds per output value per unit of work: medians of CPU time measured
@@ -121,10 +110,3 @@ def _matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry, sizes: li
 # 0.93: each CPU is faster at some methods, and the constants are relative.
 NS_PER_UNIT = {Method.DIRECT: 0.55, Method.SEPARABLE: 0.56, Method.FFT: 1.35, Method.MATRIX: 0.75}
 FFT_BAND_SPANS = 8  # rows of an FFT band, in kernel spans: the overlap costs 1/8 more
-# The matrix method's work beside its products, in units of its work, fitted
-# (least squares of relative error) to the same measurements: a fixed 2 per
-# output (the band's copies, writing the output), 3 more when the channels are
-# moved aside and back; a low-rank kernel's products, one input row at a time,
-# cost 2.5 times a fused one's per sample (they are short: one row's window),
-# and each of its column's adds half a unit.
-MATRIX_FIXED, MATRIX_MOVED, MATRIX_SHORT, MATRIX_ADD = 2.0, 3.0, 2.5, 0.5
