@@ -98,15 +98,18 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
     return padded / outputs * overlap * float(np.log2(max(padded, 2.0)))
 
 
-# Nanoseconds per output value per unit of work: medians of CPU time measured
-# by benchmarks/calibrate.py (BLAS on one thread, as the command line sets it;
-# bands on one thread) on 2048x2048 and 1024x1024x3 float32 images, dense and
-# Gaussian kernels of 3 to 31, on this project's second machine (Intel Xeon,
-# 2 cores, shared; 2026-12-07, the fused matrix method): direct 0.47-0.87
-# (median 0.55), separable 0.43-0.80 (0.56), fft 1.11-1.45 (1.35), matrix
-# 0.57-1.31 (0.75). With them, a second run's auto picked the fastest in 19
-# of 20 cases on one thread (the miss 1.04x: Gaussian 5, grey) and 20 of 20
-# on two. The first machine's (AMD EPYC) for the first three were 0.36, 0.32,
-# 0.93: each CPU is faster at some methods, and the constants are relative.
-NS_PER_UNIT = {Method.DIRECT: 0.55, Method.SEPARABLE: 0.56, Method.FFT: 1.35, Method.MATRIX: 0.75}
+# Nanoseconds per output value per unit of work, from CPU times measured by
+# benchmarks/calibrate.py (BLAS on one thread, as the command line sets it;
+# bands on one thread and on two) on 2048x2048 and 1024x1024x3 float32
+# images, dense and Gaussian kernels of 3 to 31, on this project's second
+# machine (Intel Xeon, 2 cores, shared; 2026-12-07, the fused matrix method).
+# One thread: direct 0.51-0.80 (median 0.58), separable 0.47-0.86 (0.58), fft
+# 1.12-1.50 (1.36), matrix 0.63-1.19 (0.79). The constants, within those
+# ranges, picked the fastest of two runs' mean times in 20 of 20 cases on one
+# thread and 20 of 20 on two; in the second run alone, 19 and 18 (the misses
+# 1.04x to 1.09x, Gaussian 3 on grey and dense 3 on colour: the two fastest
+# methods within 10% of each other, which came first changing between runs).
+# The first machine's (AMD EPYC) for the first three were 0.36, 0.32, 0.93:
+# each CPU is faster at some methods, and the constants are relative.
+NS_PER_UNIT = {Method.DIRECT: 0.55, Method.SEPARABLE: 0.60, Method.FFT: 1.35, Method.MATRIX: 0.65}
 FFT_BAND_SPANS = 8  # rows of an FFT band, in kernel spans: the overlap costs 1/8 more
