@@ -99,6 +99,7 @@ def test_2d_matches_plain_loop_reference(mode, padding, stride, dilation):
 LOW_RANK = [
     np.outer(random_array(4), random_array(3)),
     np.outer(random_array(5), random_array(2)) + np.outer(random_array(5), random_array(2)),
+    np.outer(random_array(7), random_array(6)),  # the matrix method takes its term (stride 1)
 ]
 
 
@@ -508,3 +509,20 @@ def test_windows_gathered_a_few_products_at_a_time_equal_one_gathering(monkeypat
     small = convolve(x, kernel, method="matrix")
     monkeypatch.setattr(_matrix, "GATHERED_BYTES", 1 << 40)
     assert np.array_equal(convolve(x, kernel, method="matrix"), small)
+
+
+def test_the_matrix_method_takes_a_low_rank_kernels_terms_where_they_are_less_work():
+    from convcli.engine import resolve_geometry
+    from convcli.engine._matrix import matrix_work
+
+    def terms(kernel):
+        return len(matrix_work(kernel, resolve_geometry((30, 40), kernel.shape))[0])
+
+    rank_one = np.outer(random_array(7), random_array(7))
+    rank_two = np.outer(random_array(15), random_array(15)) + np.outer(*random_array(2, 15))
+    assert (terms(rank_one), terms(rank_two)) == (1, 2)
+    assert terms(rank_two[:7, :7]) == 0  # 7 rows fused are less work than 2 terms
+    assert terms(random_array(7, 3)) == 0  # rank 3
+    for kernel in (rank_one, rank_two):
+        matrix_against_reference(random_array(30, 40), kernel)
+        matrix_against_reference(random_array(30, 40, 2), kernel, dilation=(2, 1))
