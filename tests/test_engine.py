@@ -481,7 +481,7 @@ def matrix_against_reference(x, kernel, **options):
     ids=str,
 )
 def test_wide_kernels_take_longer_windows_of_more_outputs(k_shape, options):
-    # A kernel 16 samples wide or more takes windows of 32 outputs (16 below): both
+    # A kernel spanning more than 16 samples takes windows of 32 outputs (else 16): both
     # shapes, and windows of several rows, against the reference on rows 70 wide.
     matrix_against_reference(random_array(23, 70, 2), random_array(*k_shape), **options)
 

@@ -6,10 +6,12 @@ matrix product: the input samples they read from each of the kernel's rows
 times the kernel rows' Toeplitz matrices stacked, which hold the taps on
 their diagonals, stride and dilation included. One product sums every tap
 of an output: no pass per kernel row. The matrix is the same for every
-window, so the windows of a band, gathered a few hundred at a time, go
+window, so the windows of a band, gathered about 1 MiB at a time, go
 through products of one shape (:func:`_product`), which makes every
 output's sum the same wherever it lies: a tile equals the whole array bit
-for bit. BLAS does the arithmetic; it multiplies the Toeplitz matrices'
+for bit. A low-rank kernel, where that is less work (:func:`matrix_work`),
+takes each term's row once over every input row, then its column as
+shifted adds. BLAS does the arithmetic; it multiplies the Toeplitz matrices'
 zeros too, which costs less than the direct method's one pass over memory
 per tap, for mid-size kernels (benchmarks/matrix.py). Input with NaN or
 infinity goes to the direct method, as with FFT: a zero of the matrix
@@ -28,14 +30,14 @@ from convcli.engine._direct import add_tap, correlate_direct
 from convcli.engine._geometry import Geometry
 from convcli.engine._separable import Terms, factor
 
-# Outputs per window: 16, or 32 for kernels 16 or more samples wide (the
+# Outputs per window: 16, or 32 for kernels spanning more than 16 samples (the
 # fastest of 8 to 64 at dense 5 to 31, 2048^2 float32, one thread).
 BLOCK = 16
 CALL = 256  # windows per matrix product: every product has this one shape
 # Windows gathered at a time: about 1 MiB of them, in whole products (the fastest
 # of 256 to 2048 windows at dense 5 to 31, 2048^2 float32, one thread).
 GATHERED_BYTES = 1 << 20
-LONGEST = 4096  # samples per gathered window at most: longer kernels take more products
+LONGEST = 4096  # samples per gathered window at most: longer kernels are cut (see _fused)
 
 
 def correlate_matrix(
