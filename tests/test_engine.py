@@ -99,6 +99,7 @@ def test_2d_matches_plain_loop_reference(mode, padding, stride, dilation):
 LOW_RANK = [
     np.outer(random_array(4), random_array(3)),
     np.outer(random_array(5), random_array(2)) + np.outer(random_array(5), random_array(2)),
+    np.outer(random_array(7), random_array(6)),  # the matrix method takes its term (stride 1)
 ]
 
 
@@ -457,3 +458,71 @@ def test_separable_keeps_small_terms_in_float64():
     direct = convolve(x, kernel, pad_mode="zero", method="direct", dtype=np.float64)
     separable = convolve(x, kernel, pad_mode="zero", method="separable", dtype=np.float64)
     np.testing.assert_allclose(separable, direct, rtol=1e-9, atol=1e-12)
+
+
+# --- the matrix method's own paths --------------------------------------------------------
+
+
+def matrix_against_reference(x, kernel, **options):
+    """The matrix method on ``x`` equals the plain-loop reference (float64, reflect border)."""
+    ndim = kernel.ndim
+    strides = per_axis(options.get("stride", 1), ndim)
+    dilations = per_axis(options.get("dilation", 1), ndim)
+    spans = [d * (k - 1) for k, d in zip(kernel.shape, dilations)]
+    pads = [(span // 2, span - span // 2) for span in spans]
+    expected = correlate_reference(x, kernel, pads, "reflect", 0.0, strides, dilations, False)
+    got = convolve(x, kernel, method="matrix", dtype=np.float64, **options)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("k_shape", "options"),
+    [((3, 19), {}), ((4, 17), dict(stride=(1, 2))), ((5, 9), dict(dilation=(2, 3)))],
+    ids=str,
+)
+def test_wide_kernels_take_longer_windows_of_more_outputs(k_shape, options):
+    # A kernel spanning more than 16 samples takes windows of 32 outputs (else 16): both
+    # shapes, and windows of several rows, against the reference on rows 70 wide.
+    matrix_against_reference(random_array(23, 70, 2), random_array(*k_shape), **options)
+
+
+def test_kernels_cut_into_pieces_add_up_to_the_whole(monkeypatch):
+    # A window longer than LONGEST samples cuts the kernel along its first axis:
+    # with LONGEST at 1 every row (every plane of a volume) is its own piece.
+    from convcli.engine import _matrix
+
+    monkeypatch.setattr(_matrix, "LONGEST", 1)
+    matrix_against_reference(random_array(9, 30), random_array(4, 5), stride=(2, 1))
+    matrix_against_reference(random_array(6, 7, 20), random_array(3, 2, 3), dilation=(2, 1, 1))
+    with_zero_row = random_array(3, 3)
+    with_zero_row[1] = 0  # full rank kept: the zero row is one more piece of zeros
+    with_zero_row[:, 1] = [1, 0, -1]
+    matrix_against_reference(random_array(8, 40), with_zero_row)
+
+
+def test_windows_gathered_a_few_products_at_a_time_equal_one_gathering(monkeypatch):
+    # The windows go through BLAS GATHERED_BYTES at a time; cut into the fewest
+    # (one product's worth) or gathered all at once, every bit is the same.
+    from convcli.engine import _matrix
+
+    x, kernel = random_array(50, 300, 3), random_array(7, 7)
+    small = convolve(x, kernel, method="matrix")
+    monkeypatch.setattr(_matrix, "GATHERED_BYTES", 1 << 40)
+    assert np.array_equal(convolve(x, kernel, method="matrix"), small)
+
+
+def test_the_matrix_method_takes_a_low_rank_kernels_terms_where_they_are_less_work():
+    from convcli.engine import resolve_geometry
+    from convcli.engine._matrix import matrix_work
+
+    def terms(kernel):
+        return len(matrix_work(kernel, resolve_geometry((30, 40), kernel.shape))[0])
+
+    rank_one = np.outer(random_array(7), random_array(7))
+    rank_two = np.outer(random_array(15), random_array(15)) + np.outer(*random_array(2, 15))
+    assert (terms(rank_one), terms(rank_two)) == (1, 2)
+    assert terms(rank_two[:7, :7]) == 0  # 7 rows fused are less work than 2 terms
+    assert terms(random_array(7, 3)) == 0  # rank 3
+    for kernel in (rank_one, rank_two):
+        matrix_against_reference(random_array(30, 40), kernel)
+        matrix_against_reference(random_array(30, 40, 2), kernel, dilation=(2, 1))

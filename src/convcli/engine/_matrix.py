@@ -1,34 +1,43 @@
-"""The matrix method: each kernel row as a banded Toeplitz matrix, applied by matrix products.
+"""The matrix method: the kernel as stacked banded Toeplitz matrices, applied by matrix products.
 
-Along the last spatial axis, ``BLOCK`` consecutive outputs of one kernel row
-are one row of a matrix product: the input samples they read (a window of
-``(BLOCK - 1) * stride + span`` samples) times a Toeplitz matrix that holds
-the kernel row's taps on its diagonals, stride and dilation included. The
-matrix is the same for every window, so the windows of a band, gathered
-side by side, go through a few products of one shape (:func:`_product`),
-which makes every output's sum the same wherever it lies: a tile equals
-the whole array bit for bit. The other axes' taps (the kernel's rows) are
-shifted adds of these products. BLAS does the arithmetic; it multiplies the
-Toeplitz matrix's zeros too, which costs less than the direct method's one
-pass over memory per tap, for mid-size kernels (benchmarks/matrix.py).
-Input with NaN or infinity goes to the direct method, as with FFT: a zero
-of the matrix times NaN would spread it along the window.
+Along the last spatial axis, ``block`` consecutive outputs are one row of a
+matrix product: the input samples they read from each of the kernel's rows
+(a window of ``(block - 1) * stride + span`` samples per row, side by side)
+times the kernel rows' Toeplitz matrices stacked, which hold the taps on
+their diagonals, stride and dilation included. One product sums every tap
+of an output: no pass per kernel row. The matrix is the same for every
+window, so the windows of a band, gathered about 1 MiB at a time, go
+through products of one shape (:func:`_product`), which makes every
+output's sum the same wherever it lies: a tile equals the whole array bit
+for bit. A low-rank kernel, where that is less work (:func:`matrix_work`),
+takes each term's row once over every input row, then its column as
+shifted adds. BLAS does the arithmetic; it multiplies the Toeplitz matrices'
+zeros too, which costs less than the direct method's one pass over memory
+per tap, for mid-size kernels (benchmarks/matrix.py). Input with NaN or
+infinity goes to the direct method, as with FFT: a zero of the matrix
+times NaN would spread it along the window.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 
 import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
-from convcli.engine._direct import correlate_direct
+from convcli.engine._direct import add_tap, correlate_direct
 from convcli.engine._geometry import Geometry
 from convcli.engine._separable import Terms, factor
 
-BLOCK = 32  # outputs per window: the fastest of 8 to 128 (dense 3 to 15, 2048^2, one thread)
+# Outputs per window: 16, or 32 for kernels spanning more than 16 samples (the
+# fastest of 8 to 64 at dense 5 to 31, 2048^2 float32, one thread).
+BLOCK = 16
+CALL = 256  # windows per matrix product: every product has this one shape
+# Windows gathered at a time: about 1 MiB of them, in whole products (the fastest
+# of 256 to 2048 windows at dense 5 to 31, 2048^2 float32, one thread).
+GATHERED_BYTES = 1 << 20
+LONGEST = 4096  # samples per gathered window at most: longer kernels are cut (see _fused)
 
 
 def correlate_matrix(
@@ -53,33 +62,67 @@ def correlate_matrix(
     if out is None:
         out = np.empty(geometry.output_shape, dtype=padded.dtype)
     n = geometry.spatial_ndim
-    last, rows = n - 1, geometry.output_shape[: n - 1]
-    count = geometry.output_shape[last]
-    step, spread = geometry.stride[last], geometry.dilation[last]
-    block = BLOCK  # always: one shape of product (see _product)
+    last, count = n - 1, geometry.output_shape[n - 1]
+    shape = window_shape(geometry)
+    block, step, _, window = shape
     blocks = -(-count // block)
-    window = (block - 1) * step + spread * (geometry.kernel_shape[last] - 1) + 1
     lines = _lines(padded, last, (blocks - 1) * block * step + window)
-    item = lines.itemsize
-    windows = as_strided(
-        lines,
-        shape=(*lines.shape[:-1], blocks, window),
-        strides=(*lines.strides[:-1], block * step * item, item),
-        writeable=False,
-    )
     # Written in place when the output's rows are whole blocks; else gathered, then copied.
-    shape = (*rows, *geometry.channel_shape, blocks, block)
+    total_shape = (*geometry.output_shape[:last], *geometry.channel_shape, blocks, block)
     in_place = not geometry.channel_shape and blocks * block == count and out.flags.c_contiguous
-    total = out.reshape(shape) if in_place else np.empty(shape, dtype=padded.dtype)
-    terms = factor(kernel) if n == 2 else ()
-    if 0 < len(terms) < geometry.kernel_shape[0]:  # low rank: each term's row once, then adds
-        _low_rank(windows, terms, geometry, (block, step, spread, window), total)
+    total = out.reshape(total_shape) if in_place else np.empty(total_shape, dtype=padded.dtype)
+    terms, _ = matrix_work(kernel, geometry)
+    if terms:  # low rank: each term's row once, then its column's adds
+        _low_rank(lines, terms, geometry, shape, total)
     else:
-        _by_rows(windows, kernel, geometry, (block, step, spread, window), total)
+        _fused(lines, kernel, geometry, shape, total)
     if not in_place:
         flat = total.reshape(*total.shape[:-2], blocks * block)[..., :count]
         out[...] = np.moveaxis(flat, -1, last)
     return out
+
+
+Shape = tuple[int, int, int, int]  # block, step, spread, window
+
+
+def window_shape(geometry: Geometry) -> Shape:
+    """Return the outputs per window, the last axis's stride and dilation, and the window."""
+    last = geometry.spatial_ndim - 1
+    step, spread = geometry.stride[last], geometry.dilation[last]
+    span = spread * (geometry.kernel_shape[last] - 1)
+    block = BLOCK if span < BLOCK else 2 * BLOCK
+    return block, step, spread, (block - 1) * step + span + 1
+
+
+# The work of the matrix method beside its products' samples, in the same
+# units, fitted (least squares of relative error) to benchmarks/calibrate.py's
+# measurements (see NS_PER_UNIT in engine/_methods.py): a fixed 2 per output
+# (the band's copies, writing the output), 3 more when the channels are moved
+# aside and back; a low-rank kernel's products, one input row at a time, cost
+# 2.5 times a fused one's per sample (they are short: one row's window), and
+# each of its column's adds half a unit.
+FIXED, MOVED, SHORT, ADD = 2.0, 3.0, 2.5, 0.5
+
+
+def matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry) -> tuple[Terms, float]:
+    """Return the low-rank terms to take (none: all rows fused) and the work per output.
+
+    Fused, an output's product reads a window from each kernel row; a
+    low-rank kernel's terms read one from every input row each (the stride's
+    rows per output) and then add the column's taps: whichever is less work.
+    It depends on the kernel, stride and dilation only, never on the size of
+    the array, so every band and tile takes the same path.
+    """
+    block, _, _, window = window_shape(geometry)
+    per_row = window / block  # the samples an output's product reads from one row
+    fixed = FIXED + (MOVED if geometry.channel_shape else 0.0)
+    fused = fixed + float(np.prod(geometry.kernel_shape[: geometry.spatial_ndim - 1])) * per_row
+    terms = factor(kernel) if geometry.spatial_ndim == 2 else ()
+    if not terms:
+        return (), fused
+    adds = sum(float(np.count_nonzero(column)) for column, _ in terms)
+    low_rank = fixed + len(terms) * geometry.stride[0] * per_row * SHORT + adds * ADD
+    return (terms, low_rank) if low_rank < fused else ((), fused)
 
 
 def _lines(padded: npt.NDArray[np.floating], last: int, width: int) -> npt.NDArray[np.floating]:
@@ -97,43 +140,40 @@ def _lines(padded: npt.NDArray[np.floating], last: int, width: int) -> npt.NDArr
     return lines
 
 
-Shape = tuple[int, int, int, int]  # block, step, spread, window
-
-
-def _by_rows(
-    windows: npt.NDArray[np.floating],
+def _fused(
+    lines: npt.NDArray[np.floating],
     kernel: npt.NDArray[np.floating],
     geometry: Geometry,
     shape: Shape,
     total: npt.NDArray[np.floating],
 ) -> None:
-    """Add each kernel row's product over the input rows it reads (a dense kernel)."""
-    last = geometry.spatial_ndim - 1
-    rows = geometry.output_shape[:last]
-    product, written = None, False
-    for tap in itertools.product(*(range(k) for k in geometry.kernel_shape[:last])):
-        weights = kernel[tap]
-        if not weights.any():
-            continue
-        # The rows this kernel row reads: every stride-th, from its offset, one per output row.
-        chosen = tuple(
-            slice(j * d, j * d + (m - 1) * s + 1, s)
-            for j, m, s, d in zip(tap, rows, geometry.stride, geometry.dilation, strict=False)
-        )
-        toeplitz = _toeplitz(weights.tobytes(), weights.dtype.str, *shape)
-        if not written:  # the first row writes the total (no zero-filling pass)
-            _product(windows[chosen], toeplitz, total)
-            written = True
+    """Sum every kernel row at once: each window's rows side by side, times the stacked matrices.
+
+    A kernel whose windows would be longer than ``LONGEST`` is cut along its
+    first axis into pieces that short, and the pieces' products are added.
+    """
+    last, window = geometry.spatial_ndim - 1, shape[3]
+    inner = int(np.prod(geometry.kernel_shape[1:last], dtype=np.int64)) * window
+    first = geometry.kernel_shape[0] if last else 1
+    per = max(1, LONGEST // inner)
+    product = None
+    for start in range(0, first, per):
+        piece = kernel[start : start + per] if last else kernel
+        base = lines[start * geometry.dilation[0] :] if last else lines
+        positions = list(zip(geometry.output_shape[:last], geometry.stride, strict=False))
+        taps = list(zip(piece.shape[:last], geometry.dilation, strict=False))
+        windows = _windows(base, positions, taps, shape, total.shape[-2])
+        toeplitz = _toeplitz(piece.tobytes(), piece.dtype.str, piece.shape, *shape)
+        if start == 0:  # the first piece writes the total (no zero-filling pass)
+            _product(windows, toeplitz, total)
             continue
         product = np.empty_like(total) if product is None else product
-        _product(windows[chosen], toeplitz, product)
+        _product(windows, toeplitz, product)
         total += product
-    if not written:
-        total.fill(0)
 
 
 def _low_rank(
-    windows: npt.NDArray[np.floating],
+    lines: npt.NDArray[np.floating],
     terms: Terms,
     geometry: Geometry,
     shape: Shape,
@@ -141,20 +181,53 @@ def _low_rank(
 ) -> None:
     """Add each term: its row's product over every input row, then its column's shifted adds."""
     count, step, spread = geometry.output_shape[0], geometry.stride[0], geometry.dilation[0]
-    dtype = windows.dtype
+    dtype = lines.dtype
+    windows = _windows(lines, [(lines.shape[0], 1)], [], shape, total.shape[-2])
     scratch = np.empty_like(total)
-    total.fill(0)
+    first = True  # the first tap writes the total (no zero-filling pass)
     for column, row in terms:
         weights = row.astype(dtype)
+        toeplitz = _toeplitz(weights.tobytes(), weights.dtype.str, weights.shape, *shape)
         rows = np.empty((*windows.shape[:-1], shape[0]), dtype=dtype)
-        _product(windows, _toeplitz(weights.tobytes(), weights.dtype.str, *shape), rows)
+        _product(windows, toeplitz, rows)
         for a, weight in enumerate(column.astype(dtype)):
             if weight:
                 chosen = rows[a * spread : a * spread + (count - 1) * step + 1 : step]
-                total += np.multiply(chosen, weight, out=scratch)
+                add_tap(total, scratch, chosen, weight, first=first)
+                first = False
 
 
-CALL = 256  # windows per matrix product: every product has this one shape
+Axes = list[tuple[int, int]]  # per leading spatial axis: how many, and the rows between them
+
+
+def _windows(
+    lines: npt.NDArray[np.floating], positions: Axes, taps: Axes, shape: Shape, blocks: int
+) -> npt.NDArray[np.floating]:
+    """View the windows: (*positions, *channels, blocks, *taps, window), nothing copied.
+
+    ``positions`` are the leading axes' outputs (every stride-th row),
+    ``taps`` the kernel rows each of them reads (every dilation-th).
+    """
+    block, step, _, window = shape
+    lead, strides = len(positions), lines.strides
+    return as_strided(
+        lines,
+        shape=(
+            *(n for n, _ in positions),
+            *lines.shape[lead:-1],
+            blocks,
+            *(n for n, _ in taps),
+            window,
+        ),
+        strides=(
+            *(every * strides[a] for a, (_, every) in enumerate(positions)),
+            *strides[lead:-1],
+            block * step * lines.itemsize,
+            *(every * strides[a] for a, (_, every) in enumerate(taps)),
+            lines.itemsize,
+        ),
+        writeable=False,
+    )
 
 
 def _product(
@@ -164,29 +237,38 @@ def _product(
 ) -> None:
     """Multiply every window by the matrix into ``out``, in products of one shape.
 
-    BLAS chooses how to sum by the shape of a product; with one shape, a
-    window's sums are the same wherever it lies (a band, a tile, the whole
-    array), so the results do not depend on how the array was cut.
+    The windows are gathered (copied side by side, as BLAS wants them) about
+    ``GATHERED_BYTES`` at a time, along the first axis. BLAS chooses how to
+    sum by the shape of a product; with one shape, a window's sums are the
+    same wherever it lies (a band, a tile, the whole array), so the results
+    do not depend on how the array was cut.
     """
-    flat = windows.reshape(-1, windows.shape[-1])  # the windows side by side (a copy)
     results = out.reshape(-1, out.shape[-1])
-    whole = flat.shape[0] - flat.shape[0] % CALL
-    for start in range(0, whole, CALL):
-        np.matmul(flat[start : start + CALL], toeplitz, out=results[start : start + CALL])
-    if whole < flat.shape[0]:  # the rest, padded with zeros to the one shape
-        rest = np.zeros((CALL, flat.shape[1]), dtype=flat.dtype)
-        rest[: flat.shape[0] - whole] = flat[whole:]
-        results[whole:] = np.matmul(rest, toeplitz)[: flat.shape[0] - whole]
+    each = results.shape[0] // out.shape[0]  # windows per index of the first axis
+    calls = max(1, GATHERED_BYTES // (CALL * toeplitz.shape[0] * toeplitz.itemsize))
+    indices = min(out.shape[0], max(1, calls * CALL // each))
+    gathered = np.empty((-(-indices * each // CALL) * CALL, toeplitz.shape[0]), windows.dtype)
+    for first in range(0, out.shape[0], indices):
+        part = windows[first : first + indices]
+        count = part.shape[0] * each
+        gathered[:count].reshape(part.shape)[...] = part
+        gathered[count : -(-count // CALL) * CALL] = 0  # the last product's rest
+        done = results[first * each : first * each + count]
+        for start in range(0, count, CALL):
+            if start + CALL <= count:
+                np.matmul(gathered[start : start + CALL], toeplitz, out=done[start : start + CALL])
+            else:
+                done[start:] = np.matmul(gathered[start : start + CALL], toeplitz)[: count - start]
 
 
 @functools.lru_cache(maxsize=64)
 def _toeplitz(
-    data: bytes, dtype: str, block: int, step: int, spread: int, window: int
+    data: bytes, dtype: str, shape: tuple[int, ...], block: int, step: int, spread: int, window: int
 ) -> npt.NDArray[np.floating]:
-    """Return the (window, block) matrix whose column j holds the row's taps from j * step."""
-    taps = np.frombuffer(data, dtype=dtype)
-    matrix = np.zeros((window, block), dtype=dtype)
+    """Return each kernel row's (window, block) matrix, stacked; column j holds taps from j*step."""
+    taps = np.frombuffer(data, dtype=dtype).reshape(-1, shape[-1])
+    matrix = np.zeros((taps.shape[0], window, block), dtype=dtype)
     for j in range(block):
-        matrix[j * step + spread * np.arange(taps.size), j] = taps
+        matrix[:, j * step + spread * np.arange(shape[-1]), j] = taps
     matrix.flags.writeable = False
-    return matrix
+    return matrix.reshape(-1, block)

@@ -11,7 +11,7 @@ from convcli.choices import Method, choose
 from convcli.engine._direct import correlate_direct
 from convcli.engine._fft import correlate_fft
 from convcli.engine._geometry import Geometry
-from convcli.engine._matrix import BLOCK, correlate_matrix
+from convcli.engine._matrix import correlate_matrix, matrix_work
 from convcli.engine._separable import correlate_separable, factor
 
 
@@ -47,6 +47,9 @@ def choose_method(
     >>> image = resolve_geometry((512, 512), (3, 3))
     >>> choose_method("auto", np.ones((3, 3)), image)
     <Method.MATRIX: 'matrix'>
+    >>> colour = resolve_geometry((512, 512, 3), (3, 3))  # the channels moved aside cost more
+    >>> choose_method("auto", np.ones((3, 3)), colour)
+    <Method.SEPARABLE: 'separable'>
     >>> choose_method("fft", np.ones((3, 3)), image)
     <Method.FFT: 'fft'>
     """
@@ -73,9 +76,9 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
     axis's stride and padding) plus those of the later passes. fft: log2 of
     the transform size, times the padded positions per output (a stride or
     a band's overlap computes positions that are thrown away). matrix: the
-    matrix products per output, one per kernel row (per term, over every
-    input row, for a low-rank kernel, plus its column's adds at a third of a
-    product each), widened when a stride makes the windows longer.
+    samples an output's product gathers from each kernel row, times the
+    rows, or for a low-rank kernel whose terms cost less, the terms' (see
+    :func:`convcli.engine._matrix.matrix_work`).
     """
     ndim = geometry.spatial_ndim
     outputs = float(np.prod(geometry.output_shape[:ndim]))
@@ -83,7 +86,7 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
     if method == "direct":
         return float(np.count_nonzero(kernel))
     if method == "matrix":
-        return _matrix_work(kernel, geometry, sizes)
+        return matrix_work(kernel, geometry)[1]
     if method == "separable":
         terms = factor(kernel)
         widen = float(np.prod(sizes[1:ndim])) / float(np.prod(geometry.output_shape[1:ndim]))
@@ -96,28 +99,18 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
     return padded / outputs * overlap * float(np.log2(max(padded, 2.0)))
 
 
-def _matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry, sizes: list[int]) -> float:
-    last = geometry.spatial_ndim - 1
-    window = (BLOCK - 1) * geometry.stride[last] + geometry.dilation[last] * (
-        geometry.kernel_shape[last] - 1
-    )
-    longer = max(1.0, window / (2 * BLOCK))
-    moved = 1.0 if geometry.channel_shape else 0.0  # the channels moved aside: one more pass
-    terms = factor(kernel) if geometry.spatial_ndim == 2 else ()
-    if 0 < len(terms) < kernel.shape[0]:
-        rows = sizes[0] / geometry.output_shape[0]
-        adds = sum(float(np.count_nonzero(term[0])) for term in terms)
-        return len(terms) * rows * longer + adds / 3 + moved
-    lines = kernel.reshape(-1, kernel.shape[-1])
-    return float(np.count_nonzero(lines.any(axis=1))) * longer + moved
-
-
-# Nanoseconds per output value per unit of work: medians measured by
-# benchmarks/calibrate.py (one thread, BLAS too) on 2048x2048 and 1024x1024x3
-# float32 images, dense and Gaussian kernels of 3 to 31, on this project's
-# second machine (Intel Xeon, 2 cores, 2026-11-29): direct 0.54-0.69 (median
-# 0.58), separable 0.49-0.77 (0.58), fft 1.20-1.52 (1.40), matrix 1.51-2.34
-# (1.73). The first machine's (AMD EPYC) for the first three were 0.36, 0.32,
-# 0.93: each CPU is faster at some methods, and the constants are relative.
-NS_PER_UNIT = {Method.DIRECT: 0.58, Method.SEPARABLE: 0.58, Method.FFT: 1.40, Method.MATRIX: 1.73}
+# Nanoseconds per output value per unit of work, from CPU times measured by
+# benchmarks/calibrate.py (BLAS on one thread, as the command line sets it;
+# bands on one thread and on two) on 2048x2048 and 1024x1024x3 float32
+# images, dense and Gaussian kernels of 3 to 31, on this project's second
+# machine (Intel Xeon, 2 cores, shared; 2026-12-07, the fused matrix method).
+# One thread: direct 0.51-0.80 (median 0.58), separable 0.47-0.86 (0.58), fft
+# 1.12-1.50 (1.36), matrix 0.63-1.19 (0.79). The constants, within those
+# ranges, picked the fastest of two runs' mean times in 20 of 20 cases on one
+# thread and 20 of 20 on two; in the second run alone, 19 and 18 (the misses
+# 1.04x to 1.09x, Gaussian 3 on grey and dense 3 on colour: the two fastest
+# methods within 10% of each other, which came first changing between runs).
+# The first machine's (AMD EPYC) for the first three were 0.36, 0.32, 0.93:
+# each CPU is faster at some methods, and the constants are relative.
+NS_PER_UNIT = {Method.DIRECT: 0.55, Method.SEPARABLE: 0.60, Method.FFT: 1.35, Method.MATRIX: 0.65}
 FFT_BAND_SPANS = 8  # rows of an FFT band, in kernel spans: the overlap costs 1/8 more
