@@ -125,8 +125,8 @@ def edge_map(rows: int, cols: int) -> np.ndarray:
 
 
 def test_a_band_of_mostly_zeros_is_left_unfiltered():
-    # Up turns each bright pixel into two non-zero bytes (it, and minus it in the row
-    # below): the rows as they are have half as many, so they are written as they are.
+    # Up turns each bright pixel into two bytes of two values (it, and minus it in the row
+    # below): the rows as they are need fewer bits a byte, so they are written as they are.
     pixels = edge_map(300, 400)
     data = encode(pixels)
     assert filter_types(data, 400 * 3) == {0}
