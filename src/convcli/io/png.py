@@ -4,8 +4,9 @@ Pillow's encoder spends most of its time choosing a filter for every row.
 Filtering with Up (each byte minus the byte above it, one NumPy subtraction)
 and compressing with zlib's run-length strategy is faster, with files about
 as small on filtered images (benchmarks/README.md). Each band of rows (1 MiB)
-is left unfiltered instead where its bytes have the lower entropy, as in
-clipped edge maps: mostly zeros, in runs the run-length coding finds whole.
+is left unfiltered instead where its bytes have fewer non-zero values and
+the lower entropy, as in clipped edge maps: mostly zeros, in runs the
+run-length coding finds whole.
 Groups of rows are compressed in threads, as pigz does: each group is a raw deflate stream
 ended by a sync flush, so together they are one zlib stream that any decoder
 reads. The groups are cut by size alone (about 4 MiB of rows each), never by
@@ -190,16 +191,20 @@ def _filtered(lines: npt.NDArray[np.uint8], start: int, stop: int) -> memoryview
 
 
 def _up_pays(block: npt.NDArray[np.uint8], above: npt.NDArray[np.uint8]) -> bool:
-    """Whether Up leaves a band's bytes with no more entropy than they have as they are.
+    """Whether a band is better filtered with Up than left as it is, from 1024 of its bytes.
 
-    Measured on 1024 bytes spread over the band. Not so for a clipped edge
-    map: mostly zeros, which Up turns into pairs of edges of both signs. The
-    choice depends on the band's bytes alone, never on the threads.
+    Left as it is only where its bytes have both fewer non-zero values and
+    the lower entropy: a clipped edge map's, mostly zeros, which Up turns
+    into pairs of edges of both signs. Either test alone chose it for some
+    smooth or colour-mapped images that then came out larger. The choice
+    depends on the band's bytes alone, never on the threads.
     """
     width, flat = block.shape[1], block.reshape(-1)
     sample = np.arange(0, flat.size, max(1, flat.size // _SAMPLE_BYTES))
-    upper = np.where(sample >= width, flat[sample - width], above[sample % width])
-    return _entropy(flat[sample] - upper) <= _entropy(flat[sample])
+    plain = flat[sample]
+    up = plain - np.where(sample >= width, flat[sample - width], above[sample % width])
+    fewer = np.count_nonzero(plain) < np.count_nonzero(up)
+    return not (fewer and _entropy(plain) < _entropy(up))
 
 
 def _entropy(sample: npt.NDArray[np.uint8]) -> float:
