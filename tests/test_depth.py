@@ -162,7 +162,7 @@ def test_a_truncated_full_depth_file_is_one_clear_error(tmp_path, compression):
 
 
 # Large plain PNGs: imagecodecs decodes them straight into the array.
-LARGE = (1024, 1024)  # at DIRECT_PNG_PIXELS
+LARGE = (1024, 1024)  # at DIRECT_PIXELS
 
 
 def smooth_large(mode: str) -> Image.Image:

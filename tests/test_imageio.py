@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms, ImageOps
 
 from convcli.choices import FileFormat
 from convcli.errors import InputError, UsageError
 from convcli.io.atomic import write_atomically
 from convcli.io.colour import as_rgb
+from convcli.io.deep import decode_jpeg
 from convcli.io.formats import output_format
 from convcli.io.reading import probe_image, read_image
 from convcli.io.writing import write_image
 from convcli.ranges import map_range
-from helpers import encode
+from helpers import encode, run
 
 RNG = np.random.default_rng(3)
 RGB = RNG.integers(0, 256, size=(6, 7, 3), dtype=np.uint8)
@@ -379,3 +381,71 @@ def test_an_array_over_the_limit_names_the_parameters_and_the_command_line_the_o
     assert refused.value.worded(option) == (
         said.format("--max-pixels", "--tile") + "a .npy of any size in tiles)"
     )
+
+
+# Large JPEGs: imagecodecs decodes the pixels (libjpeg-turbo, as Pillow's), Pillow the rest.
+ASTRONAUT = Path(__file__).resolve().parents[1] / "sample_images" / "astronaut.png"
+
+
+@pytest.fixture
+def jpeg_decodes(monkeypatch):
+    """Count the JPEGs whose pixels imagecodecs decoded."""
+    from convcli.io import pillow
+
+    calls = []
+
+    def counted(data):
+        calls.append(len(data))
+        return decode_jpeg(data)
+
+    monkeypatch.setattr(pillow, "decode_jpeg", counted)
+    return calls
+
+
+def large_photo(mode: str) -> Image.Image:
+    with Image.open(ASTRONAUT) as image:
+        return image.convert("RGB").resize((1300, 900)).convert(mode)  # over DIRECT_PIXELS
+
+
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [("RGB", {}), ("RGB", {"progressive": True}), ("RGB", {"subsampling": 0}), ("L", {})],
+    ids=["rgb", "progressive", "4:4:4", "grey"],
+)
+def test_a_large_jpeg_has_pillows_pixels_and_keeps_its_metadata(mode, options, jpeg_decodes):
+    exif = Image.Exif()
+    exif[0x0112], exif[0x0131] = 6, "a camera"  # turned a quarter; Software
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = encode(large_photo(mode), "JPEG", exif=exif, icc_profile=profile, dpi=(300, 300),
+                  **options)  # fmt: skip
+    picture = read_image(data, "photo.jpg")
+    assert jpeg_decodes == [len(data)]
+    with Image.open(io.BytesIO(data)) as image:
+        expected = np.asarray(ImageOps.exif_transpose(image))
+    np.testing.assert_array_equal(picture.pixels, expected)
+    assert picture.metadata.icc == profile
+    assert picture.metadata.dpi == pytest.approx((300, 300))
+    assert picture.metadata.software == "a camera"
+    kept = Image.Exif()
+    kept.load(picture.metadata.exif)
+    assert kept.get(0x0112, 1) == 1  # applied, so no longer asked for
+
+
+def test_a_large_cmyk_jpeg_stays_with_pillow_as_inks(jpeg_decodes):
+    data = encode(large_photo("CMYK"), "JPEG")
+    picture = read_image(data, "inks.jpg")
+    assert jpeg_decodes == []
+    with Image.open(io.BytesIO(data)) as image:
+        np.testing.assert_array_equal(picture.pixels, np.asarray(image))
+
+
+def test_a_large_jpeg_cut_short_is_refused_as_before(tmp_path, jpeg_decodes):
+    # imagecodecs would fill the missing rows in grey: a file without its end is Pillow's.
+    source = tmp_path / "cut.jpg"
+    source.write_bytes(encode(large_photo("RGB"), "JPEG")[:-500])
+    result = run("apply", str(source), "-k", "box", "-o", str(tmp_path / "out.png"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"convcli: error: {source}: cannot read image: ")
+    assert "truncated" in result.stderr
+    assert jpeg_decodes == []
+    assert not (tmp_path / "out.png").exists()

@@ -108,3 +108,46 @@ def test_adler32_combine_matches_zlib(split):
     first, second = data[:split], data[split:]
     combined = adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
     assert combined == zlib.adler32(data)
+
+
+def filter_types(data: bytes, row_bytes: int) -> set[int]:
+    """The filter type bytes of every row of a written PNG (rows of ``row_bytes``)."""
+    raw = zlib.decompress(b"".join(body for kind, body in chunks(data) if kind == b"IDAT"))
+    return set(raw[:: row_bytes + 1])
+
+
+def edge_map(rows: int, cols: int) -> np.ndarray:
+    """Mostly zeros, a few bright pixels on every third row: a clipped edge map's kind."""
+    pixels = np.zeros((rows, cols, 3), dtype=np.uint8)
+    lit = RNG.random((rows // 3, cols)) < 0.05
+    pixels[::3][: rows // 3][lit] = 200
+    return pixels
+
+
+def test_a_band_of_mostly_zeros_is_left_unfiltered():
+    # Up turns each bright pixel into two bytes of two values (it, and minus it in the row
+    # below): the rows as they are need fewer bits a byte, so they are written as they are.
+    pixels = edge_map(300, 400)
+    data = encode(pixels)
+    assert filter_types(data, 400 * 3) == {0}
+    with Image.open(io.BytesIO(data)) as image:
+        np.testing.assert_array_equal(np.asarray(image), pixels)
+
+
+def test_rows_like_the_row_above_are_filtered_with_up():
+    pixels = np.broadcast_to(RNG.integers(1, 256, size=(1, 400, 3), dtype=np.uint8), (300, 400, 3))
+    data = encode(np.ascontiguousarray(pixels))
+    assert filter_types(data, 400 * 3) == {2}  # all zeros after the first row
+
+
+def test_each_band_chooses_its_filter_and_threads_do_not_change_the_bytes():
+    top = edge_map(1000, 1500)
+    bottom = np.broadcast_to(top[:1] + 7, (1000, 1500, 3))
+    pixels = np.concatenate([top, bottom])  # 9 MB: two groups of rows
+    one, two = io.BytesIO(), io.BytesIO()
+    write_png(one, pixels, threads=1)
+    write_png(two, pixels, threads=2)
+    assert one.getvalue() == two.getvalue()
+    assert filter_types(one.getvalue(), 1500 * 3) == {0, 2}
+    with Image.open(io.BytesIO(one.getvalue())) as image:
+        np.testing.assert_array_equal(np.asarray(image), pixels)

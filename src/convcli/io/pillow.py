@@ -30,9 +30,11 @@ from convcli.io.checks import (
     within_frames,
 )
 from convcli.io.deep import (
-    DIRECT_PNG_PIXELS,
+    DIRECT_PIXELS,
+    decode_jpeg,
     decode_png,
     decode_tiff_page,
+    jpeg_decodes_directly,
     open_tiff,
     orient,
     png_decodes_directly,
@@ -298,19 +300,23 @@ def _deep_frames(image: Image.Image) -> bool:
 def _decode_direct(
     source: Path | bytes, image: Image.Image, count: int
 ) -> npt.NDArray[np.generic] | None:
-    """Decode a large plain PNG with imagecodecs; else None (Pillow decodes).
+    """Decode a large plain PNG or 8-bit JPEG with imagecodecs; else None (Pillow decodes).
 
     Its metadata all comes before the pixels, so Pillow never decodes them.
     The file is read whole, so only one no larger than its samples could be
     (8 bytes a pixel) and some metadata: a larger one is Pillow's to stream.
     """
     pixels = image.width * image.height
-    if image.format != "PNG" or count > 1 or pixels < DIRECT_PNG_PIXELS:
+    if image.format not in ("PNG", "JPEG") or count > 1 or pixels < DIRECT_PIXELS:
+        return None
+    if image.format == "JPEG" and image.mode not in ("L", "RGB"):  # CMYK: Pillow's inks
         return None
     size = len(source) if isinstance(source, bytes) else source.stat().st_size
     if size > 8 * pixels + METADATA_BYTES:
         return None
     data = source if isinstance(source, bytes) else source.read_bytes()
+    if image.format == "JPEG":
+        return decode_jpeg(data) if jpeg_decodes_directly(data) else None
     if not png_decodes_directly(data):
         return None
     return decode_png(data)

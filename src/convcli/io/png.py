@@ -1,10 +1,13 @@
 """A fast PNG writer: the Up filter, vectorized, and zlib, in threads over groups of rows.
 
 Pillow's encoder spends most of its time choosing a filter for every row.
-Filtering every row with Up (each byte minus the byte above it, one NumPy
-subtraction) and compressing with zlib's run-length strategy is faster, with
-files about as small on filtered images (benchmarks/README.md). Groups of rows
-are compressed in threads, as pigz does: each group is a raw deflate stream
+Filtering with Up (each byte minus the byte above it, one NumPy subtraction)
+and compressing with zlib's run-length strategy is faster, with files about
+as small on filtered images (benchmarks/README.md). Each band of rows (1 MiB)
+is left unfiltered instead where its bytes have fewer non-zero values and
+the lower entropy, as in clipped edge maps: mostly zeros, in runs the
+run-length coding finds whole.
+Groups of rows are compressed in threads, as pigz does: each group is a raw deflate stream
 ended by a sync flush, so together they are one zlib stream that any decoder
 reads. The groups are cut by size alone (about 4 MiB of rows each), never by
 the number of threads, so the file is the same, byte for byte, whatever the
@@ -35,10 +38,11 @@ except ImportError:  # where no wheel was installed
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> grey, grey+alpha, RGB, RGBA
-_UP = 2  # PNG filter type: the byte above is subtracted
+_NONE, _UP = 0, 2  # PNG filter types: the bytes as they are; the byte above subtracted
 _BAND_BYTES = 1 << 20  # filtered at a time
 _GROUP_BYTES = 4 << 20  # a thread's group of rows is at least this big
 _IDAT_BYTES = 1 << 20  # the zlib stream is cut into IDAT chunks of this size
+_SAMPLE_BYTES = 1024  # a band's filter is chosen from these: as well as from all its bytes
 _ADLER_BASE = 65521
 
 
@@ -167,15 +171,47 @@ def _deflate(
     return adler, length
 
 
-def _filtered(lines: npt.NDArray[np.uint8], start: int, stop: int) -> bytes:
-    """Rows ``start`` to ``stop``, each prefixed by the Up filter's type byte and filtered."""
+def _filtered(lines: npt.NDArray[np.uint8], start: int, stop: int) -> memoryview:
+    """Rows ``start`` to ``stop``, each prefixed by its filter's type byte and filtered.
+
+    The band is filtered with Up where that pays, else left as it is (None).
+    The bytes are given as they lie (zlib reads any buffer): no copy.
+    """
     block = lines[start:stop]
-    out = np.empty((len(block), lines.shape[1] + 1), dtype=np.uint8)
-    out[:, 0] = _UP
     above = lines[start - 1] if start else np.zeros(lines.shape[1], dtype=np.uint8)
-    np.subtract(block[0], above, out=out[0, 1:])  # uint8: modulo 256, as PNG wants
-    np.subtract(block[1:], block[:-1], out=out[1:, 1:])
-    return out.tobytes()
+    out = np.empty((len(block), lines.shape[1] + 1), dtype=np.uint8)
+    if _up_pays(block, above):
+        out[:, 0] = _UP
+        np.subtract(block[0], above, out=out[0, 1:])  # uint8: modulo 256, as PNG wants
+        np.subtract(block[1:], block[:-1], out=out[1:, 1:])
+    else:
+        out[:, 0] = _NONE
+        out[:, 1:] = block
+    return out.data.cast("B")
+
+
+def _up_pays(block: npt.NDArray[np.uint8], above: npt.NDArray[np.uint8]) -> bool:
+    """Whether a band is better filtered with Up than left as it is, from 1024 of its bytes.
+
+    Left as it is only where its bytes have both fewer non-zero values and
+    the lower entropy: a clipped edge map's, mostly zeros, which Up turns
+    into pairs of edges of both signs. Either test alone chose it for some
+    smooth or colour-mapped images that then came out larger. The choice
+    depends on the band's bytes alone, never on the threads.
+    """
+    width, flat = block.shape[1], block.reshape(-1)
+    sample = np.arange(0, flat.size, max(1, flat.size // _SAMPLE_BYTES))
+    plain = flat[sample]
+    up = plain - np.where(sample >= width, flat[sample - width], above[sample % width])
+    fewer = np.count_nonzero(plain) < np.count_nonzero(up)
+    return not (fewer and _entropy(plain) < _entropy(up))
+
+
+def _entropy(sample: npt.NDArray[np.uint8]) -> float:
+    """Bits a byte of ``sample`` needs, coded alone: what a Huffman code of it approaches."""
+    counts = np.bincount(sample, minlength=256)
+    shares = counts[counts > 0] / sample.size
+    return float(-(shares * np.log2(shares)).sum())
 
 
 def adler32_combine(first: int, second: int, second_length: int) -> int:

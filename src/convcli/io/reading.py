@@ -46,7 +46,6 @@ from convcli.io.pillow import (
     pillow_frames,
     pillow_header,
 )
-from convcli.io.raw import is_camera_raw
 from convcli.io.storage import is_zarr_store
 from convcli.io.tiff import libtiff_heard, tiff_frames, tiff_header, tiff_picture
 
@@ -213,8 +212,11 @@ def _sniff(source: Path | bytes, label: str) -> tuple[FileFormat, bytes]:
             f"{label}: {what} (convcli reads PNG, JPEG, TIFF, BMP, GIF, WebP, AVIF, JPEG XL, "
             "JPEG 2000, QOI, PGM, PPM, PFM, TGA, ICO, PSD, FITS, HEIC, EXR, camera raw and .npy)"
         )
-    if kind == FileFormat.TIF and is_camera_raw(source):  # a Bayer mosaic, not a grey TIFF
-        kind = FileFormat.DNG
+    if kind == FileFormat.TIF:
+        from convcli.io.raw import is_camera_raw  # a format's module, for a TIFF-like input only
+
+        if is_camera_raw(source):  # a Bayer mosaic, not a grey TIFF
+            kind = FileFormat.DNG
     return kind, head
 
 

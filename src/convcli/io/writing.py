@@ -17,10 +17,8 @@ import numpy.typing as npt
 from PIL import Image
 
 from convcli.choices import FileFormat
-from convcli.io.codecs import encode_animation
 from convcli.io.decoders import ENCODERS
 from convcli.io.formats import OutputFormat
-from convcli.io.heif import write_heic_frames
 from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
 from convcli.io.png import write_png
 from convcli.limits import MAX_LOOP_COUNT
@@ -103,6 +101,8 @@ def write_frames(
     if fmt.name in (FileFormat.AVIF, FileFormat.JXL):  # imagecodecs', then timed by convcli
         return _timed_frames(stream, frames, fmt, metadata, loop, quality)
     if fmt.name == FileFormat.HEIC:  # top-level images, without durations
+        from convcli.io.heif import write_heic_frames  # a format's module, when it is written
+
         return write_heic_frames(
             stream, (_composed(p, a, fmt)[0] for p, a, _ in frames), metadata, quality
         )
@@ -147,6 +147,8 @@ def _timed_frames(
     for pixels, alpha, duration in frames:
         pictures.append(_composed(pixels, alpha, fmt)[0])
         durations.append(max(1, DEFAULT_DURATION if duration is None else duration))
+    from convcli.io.codecs import encode_animation  # a format's module, when it is written
+
     encode_animation(stream, pictures, durations, loop or 0, metadata, quality, fmt.name)
     return len(pictures)
 

@@ -1,0 +1,50 @@
+"""Start-up: what `convcli apply` on a small PNG imports (no timings: those are benchmarks').
+
+A 1x1 PNG, quiet (`-q`), is read by Pillow and written by convcli's own writer: the other
+formats' modules, their libraries, and the terminal's rich are not needed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from PIL import Image
+
+NOT_NEEDED = (
+    "imagecodecs", "tifffile", "rich", "concurrent.futures",
+    "convcli.io.codecs", "convcli.io.jxl", "convcli.io.avif", "convcli.io.heif",
+    "convcli.io.exr", "convcli.io.raw", "convcli.io.fits", "convcli.io.psd", "convcli.io.netpbm",
+)  # fmt: skip
+
+
+def test_apply_on_a_small_png_imports_no_other_formats_modules(tmp_path):
+    source, out = tmp_path / "tiny.png", tmp_path / "out.png"
+    Image.new("RGB", (1, 1), (10, 20, 30)).save(source)
+    code = (
+        "import sys; from convcli.cli import main\n"
+        f"sys.argv = ['convcli', 'apply', {str(source)!r}, '-k', 'sobel-x', '-o', {str(out)!r}, '-q']\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+        f"print(sorted(m for m in {NOT_NEEDED!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    with Image.open(out) as written:
+        assert written.size == (1, 1)
+
+
+def test_a_format_module_is_imported_when_its_file_is_read(tmp_path):
+    source = tmp_path / "tiny.ppm"
+    Image.new("RGB", (2, 1), (10, 20, 30)).save(source)
+    code = (
+        "import sys; from convcli.io.reading import read_image; from pathlib import Path\n"
+        "before = 'convcli.io.netpbm' in sys.modules\n"
+        f"picture = read_image(Path({str(source)!r}))\n"
+        "print(before, 'convcli.io.netpbm' in sys.modules, picture.pixels.tolist())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().split(maxsplit=2) == [
+        "False",
+        "True",
+        "[[[10, 20, 30], [10, 20, 30]]]",
+    ]
