@@ -18,17 +18,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.choices import Method
 from convcli.engine._direct import tap_window
 from convcli.engine._geometry import Geometry
+from convcli.engine._methods import NS_PER_UNIT
 
 SUM_TYPES = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
 # Nanoseconds per output value per non-zero tap of shift-and-add, one thread, 2048x2048
 # u8 input, kernels of 3, 5 and 9 (Intel Xeon, 2 cores, 2026-12-07): int16 0.21-0.26
 # (median 0.23), int32 0.48-0.61 (0.49), float32 0.42-0.59 (0.49): int16 is 0.45 times
-# float32, int32 the same. Scaled to the cost model's direct method (0.58), with which
-# they are compared (engine/_methods.py); int64 taken as twice int32.
+# float32, int32 the same. Taken as those shares of the cost model's direct method, with
+# which they are compared, so that they follow its calibration; int64 twice int32.
 Split = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]  # column, row, times
-NS_PER_TAP = {SUM_TYPES[0]: 0.26, SUM_TYPES[1]: 0.58, SUM_TYPES[2]: 1.2}
+_DIRECT = NS_PER_UNIT[Method.DIRECT]
+NS_PER_TAP = {SUM_TYPES[0]: 0.45 * _DIRECT, SUM_TYPES[1]: _DIRECT, SUM_TYPES[2]: 2 * _DIRECT}
 DENOMINATORS = 1 << 16  # the largest denominator of a common factor looked for
 LARGEST_WEIGHT_SUM = 1 << 31  # of |weights| over the factor: sums of 32-bit inputs fit int64
 
