@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -222,6 +223,51 @@ def test_compass_kernels_at_0_are_imagemagicks_and_turn_clockwise():
             np.testing.assert_array_equal(matrix(turned), clockwise(base, quarters), turned)
 
 
+# The derivatives along +x and +y (down) as ImageMagick's Sobel writes them: positive where
+# intensity falls that way. Prewitt's and Roberts' the same with other weights.
+SOBEL_ALONG_X = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], float)
+SOBEL_ALONG_Y = np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], float)
+PREWITT_ALONG_X = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]], float)
+ROBERTS_ALONG_X = np.array([[0, 0, 0], [1, -1, 0], [0, 0, 0]], float)
+ROOT2 = math.sqrt(2)
+FREICHEN_ALONG_X = np.array([[1, 0, -1], [ROOT2, 0, -ROOT2], [1, 0, -1]]) / (2 * ROOT2)
+
+
+@pytest.mark.parametrize(
+    ("spec", "along_x"),
+    [("sobel", SOBEL_ALONG_X), ("prewitt", PREWITT_ALONG_X), ("roberts", ROBERTS_ALONG_X),
+     ("freichen:11", FREICHEN_ALONG_X)],
+)  # fmt: skip
+@pytest.mark.parametrize("angle", [10.0, 30.0, 100.0, 200.0, 333.0])
+def test_a_first_derivative_at_any_angle_is_its_steerable_form(spec, along_x, angle):
+    # The derivative along (cos A, sin A), y downwards: cos A d/dx + sin A d/dy, where d/dy
+    # is d/dx turned a quarter clockwise (the screen's +x turns to +y).
+    along_y = clockwise(along_x)
+    t = math.radians(angle)
+    expected = math.cos(t) * along_x + math.sin(t) * along_y
+    name = f"{spec},angle={angle:g}" if ":" in spec else f"{spec}:{angle:g}"
+    np.testing.assert_allclose(matrix(name), expected, atol=1e-15)
+
+
+def test_the_steerable_form_meets_the_exact_turns_at_0_and_90_and_imagemagicks_at_45():
+    np.testing.assert_array_equal(matrix("sobel:0"), SOBEL_ALONG_X)
+    np.testing.assert_array_equal(matrix("sobel:90"), SOBEL_ALONG_Y)
+    np.testing.assert_allclose(matrix("sobel:90.000001"), SOBEL_ALONG_Y, atol=1e-7)
+    np.testing.assert_allclose(matrix("sobel:30"),
+                               [[math.sqrt(3) / 2 + 0.5, 1, 0.5 - math.sqrt(3) / 2],
+                                [math.sqrt(3), 0, -math.sqrt(3)],
+                                [math.sqrt(3) / 2 - 0.5, -1, -0.5 - math.sqrt(3) / 2]],
+                               atol=1e-15)  # fmt: skip
+    # At 45, ImageMagick's Sobel:45: the ring of eight moved one place, not the steered form.
+    assert matrix("Sobel:45").tolist() == [[2, 1, 0], [1, 0, -1], [0, -1, -2]]
+    # A set steps through the steered turns: sobel@30's 12 members.
+    members = load_kernel("sobel@30").components
+    np.testing.assert_allclose(members[1].matrix, matrix("sobel:30"), atol=0)
+    for spec in ("kirsch:30", "compass:10", "freichen:12,30", "laplacian:0,angle=30"):
+        with pytest.raises(KernelError):
+            load_kernel(spec)
+
+
 def test_frei_chen_nine_masks_are_an_orthonormal_basis():
     # Frei and Chen (1977): the nine masks are orthonormal, so any 3x3 patch is their sum.
     masks = np.array([matrix(f"FreiChen:{n}").ravel() for n in range(11, 20)])
@@ -230,6 +276,54 @@ def test_frei_chen_nine_masks_are_an_orthonormal_basis():
     np.testing.assert_allclose(matrix("freichen:12"),
                                np.array([[1, r, 1], [0, 0, 0], [-1, -r, -1]]) / (2 * r))  # fmt: skip
     np.testing.assert_allclose(matrix("freichen:19"), np.full((3, 3), 1 / 3))
+
+
+def frei_chen_masks() -> list[np.ndarray]:
+    """Frei and Chen's nine masks as the textbooks write them: edges, lines, the average."""
+    r = math.sqrt(2)
+    edges = [
+        [[1, 0, -1], [r, 0, -r], [1, 0, -1]],
+        [[1, r, 1], [0, 0, 0], [-1, -r, -1]],
+        [[r, -1, 0], [-1, 0, 1], [0, 1, -r]],
+        [[0, 1, -r], [-1, 0, 1], [r, -1, 0]],
+    ]
+    lines = [[[0, -1, 0], [1, 0, 1], [0, -1, 0]], [[1, 0, -1], [0, 0, 0], [-1, 0, 1]]]
+    laplacians = [[[1, -2, 1], [-2, 4, -2], [1, -2, 1]], [[-2, 1, -2], [1, 4, 1], [-2, 1, -2]]]
+    return ([np.array(m) / (2 * r) for m in edges] + [np.array(m) / 2 for m in lines]
+            + [np.array(m) / 6 for m in laplacians] + [np.ones((3, 3)) / 3])  # fmt: skip
+
+
+def test_the_frei_chen_set_is_the_nine_masks_numbered_as_imagemagick_numbers_them():
+    masks = frei_chen_masks()
+    for number, mask in zip(range(11, 20), masks, strict=True):
+        np.testing.assert_allclose(matrix(f"freichen:{number}"), mask, atol=1e-15)
+    for spec in ("freichen", "FreiChen", "FreiChen:10", "freichen:10"):
+        members = load_kernel(spec).components
+        assert [part.name for part in members] == [f"freichen:n={n},angle=0" for n in range(11, 20)]
+    assert load_kernel("freichen").combine == "frei-chen"
+
+
+def test_the_frei_chen_set_is_the_share_of_the_edge_subspace():
+    # Frei and Chen's edge measure: cos of the angle between the window w and the edge
+    # subspace, sqrt(sum of the edge masks' responses^2 / sum of all nine's). The nine are
+    # an orthonormal basis: the sum of all nine's squares is |w|^2.
+    image = np.random.default_rng(5).random((9, 10))
+    windows = np.lib.stride_tricks.sliding_window_view(image, (3, 3))
+    edges = sum(np.einsum("ijkl,kl->ij", windows, m) ** 2 for m in frei_chen_masks()[:4])
+    expected = np.sqrt(edges / np.einsum("ijkl,ijkl->ij", windows, windows))
+    got = convcli.convolve(image, "freichen", padding="valid")
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    assert convcli.convolve(np.zeros((5, 5)), "freichen").max() == 0  # 0 where all are 0
+
+
+def test_a_bank_of_the_frei_chen_set_writes_its_nine_masks(tmp_path):
+    np.save(tmp_path / "x.npy", np.random.default_rng(6).random((8, 8)).astype(np.float32))
+    result = run("apply", str(tmp_path / "x.npy"), "-k", "FreiChen:10", "--bank",
+                 "-o", str(tmp_path / "bank") + "/")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "bank").iterdir()) == sorted(
+        f"x_freichen-n-{n}-angle-0.npy" for n in range(11, 20)
+    )
 
 
 def test_emboss_at_225_is_the_builtin_and_turns_exactly():
@@ -334,6 +428,32 @@ def test_kernels_list_groups_families_and_sets():
     assert {"kirsch", "compass", "freichen", "gabor", "motion", "ring"} <= names
     assert run("kernels", "list", "--tag", "set").stdout.count("built-in set") == 0  # no column
     assert "kirsch" in run("kernels", "list", "--tag", "set").stdout
+
+
+@pytest.mark.parametrize("columns", ["60", "80", "140"])
+def test_kernels_list_shows_kernels_families_and_sets_under_headings(columns, monkeypatch):
+    monkeypatch.setenv("COLUMNS", columns)
+    lines = run("kernels", "list").stdout.splitlines()
+    headings = [
+        n for n, line in enumerate(lines) if line.startswith(("Kernels", "Families", "Sets"))
+    ]
+    assert [lines[n].split()[0] for n in headings] == ["Kernels", "Families", "Sets"]
+
+    def under(name: str) -> str:  # the heading above the row of that name (its name cell)
+        at = next(n for n, line in enumerate(lines) if re.match(rf"(name +|│ ){name}(\s|$)", line))
+        return lines[max(n for n in headings if n < at)].split()[0]
+
+    assert under("sobel-x") == under("laplacian-8") == "Kernels"
+    assert (
+        under(re.escape("gaussian:sigma=1,size=auto"))
+        == under(re.escape("sobel:angle=0"))
+        == "Families"
+    )
+    assert under("kirsch") == under("freichen") == "Sets"
+    only = run("kernels", "list", "--tag", "set").stdout.splitlines()
+    assert [line for line in only if line.startswith(("Kernels", "Families", "Sets"))] == [
+        next(line for line in lines if line.startswith("Sets"))
+    ]
 
 
 def test_a_bank_of_a_set_writes_each_member_named_by_its_angle(tmp_path):

@@ -352,7 +352,7 @@ def test_an_imagemagick_name_is_answered_with_the_options_to_type(tmp_path, spec
         ("3: 1,1e400,1 1,1,1 1,1,1", "'1e400' is not a finite number"),
         ("Gaussian:0x2", "give the radius (Gaussian:6x2 is convcli's gaussian:sigma=2,size=13)"),
         ("Cross", "give its matrix inline, kernels '[[0,-1,0],[-1,5,-1],[0,-1,0]]'"),  # -k
-        ("Sobel:30", "angle must be a multiple of 45 degrees for this kernel, got 30"),
+        ("Kirsch:30", "angle must be a multiple of 45 degrees for this kernel, got 30"),
     ],
 )  # fmt: skip
 def test_imagemagick_forms_convcli_does_not_take_say_why(spec, message):

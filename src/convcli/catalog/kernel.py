@@ -19,6 +19,10 @@ if TYPE_CHECKING:  # NumPy is loaded only when a matrix is built: `kernels list`
 Matrix: TypeAlias = "npt.NDArray[np.float64]"
 
 COMBINES = ("magnitude", "max")
+# A set's combination of its own: Frei and Chen's edge share, of their nine masks' responses,
+# the first four (the edge masks) over all nine (see convcli.catalog.sets).
+FREI_CHEN = "frei-chen"
+FREI_CHEN_EDGES = 4
 MAX_DIMS = 3
 PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
@@ -53,8 +57,10 @@ class Kernel:
     components : tuple of Kernel
         For a combined kernel: the kernels whose responses are combined.
     combine : str or None
-        How components combine: ``magnitude`` (square root of the sum of squares)
-        or ``max`` (the largest response, as of a rotation set: ``sobel@``).
+        How components combine: ``magnitude`` (square root of the sum of squares),
+        ``max`` (the largest response, as of a rotation set: ``sobel@``) or
+        ``frei-chen`` (the square root of the first four's sum of squares over
+        all nine's: the ``freichen`` set).
     parameters : tuple of (str, float or None), or None
         A family's kernel: each parameter and its value (None: worked out
         from the others, ``auto``); None for a kernel of no family.

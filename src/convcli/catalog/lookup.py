@@ -115,7 +115,9 @@ def load_kernel(spec: str) -> Kernel:
 
 
 def _with_parameters(spec: str, family: str, params: str) -> Kernel:
-    """Find ``NAME:params``: a family's, a named kernel turned, or ImageMagick's."""
+    """Find ``NAME:params``: a set (``FreiChen:10``), a family's, a named kernel turned, or IM's."""
+    if named := named_set(spec):
+        return named
     if family in FAMILIES:
         return FAMILIES[family].kernel(params)
     if turned := _turned_named(family, params):

@@ -3,7 +3,9 @@
 A set is a combined kernel: without ``--bank`` its response is the largest
 of its members' (ImageMagick's Kirsch edge magnitude; ``rescale`` unless
 ``--range`` says otherwise, as the magnitude kernels), with ``--bank`` each
-member is an output of its own, named by its angle. A family with an angle
+member is an output of its own, named by its angle. ``freichen``, Frei and
+Chen's nine masks, combines them as they do: the share of its four edge
+masks in the nine's response. A family with an angle
 (or Gabor's ``theta``) turns by it: each member is that family at its angle,
 so its name is a spec of its own (``sobel:angle=45``); another named 2-D
 kernel has its matrix turned (``sobel-x@90``: ``sobel-x:angle=90``, ...).
@@ -18,7 +20,7 @@ from dataclasses import replace
 
 from convcli.catalog.families import FAMILIES, Family, rotate
 from convcli.catalog.families._base import check_eighths
-from convcli.catalog.kernel import Kernel, Matrix
+from convcli.catalog.kernel import FREI_CHEN, Kernel, Matrix
 from convcli.choices import Range
 from convcli.errors import KernelError
 
@@ -39,7 +41,10 @@ NAMED_SETS = {
         "kernels (ImageMagick's Compass@); with --bank each its own output",
     ),
 }
-_FREICHEN_EDGES = (11, 12, 13, 14)
+# Frei and Chen's nine masks, ImageMagick's FreiChen:11 to :19 (its FreiChen:10 is all
+# nine): four edge masks first, then four line masks and the average.
+_FREICHEN_MASKS = range(11, 20)
+_FREICHEN_NAMES = ("freichen", "freichen:10")
 
 
 def family_named(name: str) -> Family | None:
@@ -48,8 +53,8 @@ def family_named(name: str) -> Family | None:
 
 
 def named_set(name: str) -> Kernel | None:
-    """Return the set of this name (``kirsch``, ``Compass``, ``freichen``), or None."""
-    if name.lower() == "freichen":
+    """Return the set named ``kirsch``, ``Compass``, ``freichen`` or ``FreiChen:10``, or None."""
+    if name.lower() in _FREICHEN_NAMES:
         return _freichen_set()
     if name.lower() not in NAMED_SETS:
         return None
@@ -141,11 +146,14 @@ def _turned(kernel: Kernel, angle: float) -> Matrix:
 
 
 def _freichen_set() -> Kernel:
+    # Frei and Chen's edge measure: the cosine of the angle between a 3x3 window and the
+    # subspace of the four edge masks, sqrt(sum of their responses^2 / sum of all nine's).
     family = FAMILIES["freichen"]
-    members = [family.kernel(f"n={n}") for n in _FREICHEN_EDGES]
-    return _set_of("freichen", members, "magnitude",
-                   "Frei and Chen's edge subspace: the magnitude of masks 11 to 14's responses; "
-                   "with --bank each its own output")  # fmt: skip
+    members = [family.kernel(f"n={n}") for n in _FREICHEN_MASKS]
+    return _set_of("freichen", members, FREI_CHEN,
+                   "Frei and Chen's nine masks (ImageMagick's FreiChen:10): the share of the "
+                   "edge masks 11 to 14 in all nine's response, 0 to 1; with --bank each its "
+                   "own output")  # fmt: skip
 
 
 def _set_of(name: str, members: list[Kernel], combine: str, description: str) -> Kernel:

@@ -184,23 +184,54 @@ def _shape(shape: tuple[int, ...] | None) -> str:
     return "-" if shape is None else "x".join(map(str, shape))
 
 
+# kernels list's groups: a kernel's source says which it is in ("built-in", a file: Kernels).
+_KERNEL_GROUPS = {"built-in family": "Families (name:key=value,...)",
+                  "built-in set": "Sets (and NAME@, NAME> of a kernel with an angle)"}  # fmt: skip
+
+
 def kernels_view(entries: list[dict[str, Any]]) -> RenderableType:
-    """Build the table of ``convcli kernels list``."""
+    """Build the tables of ``convcli kernels list``: kernels, families and sets under headings."""
     built_in = ("built-in", "built-in family", "built-in set")
     show_source = any(entry["source"] not in built_in for entry in entries)
     # Kernel specs, shapes, ranges, tags and sources stay whole; the description wraps.
     headers = ["name", "shape", "range", "tags", "description"] + ["source"] * show_source
-    columns = [Column(header, no_wrap=header != "description") for header in headers]
-    rows = []
+    groups: dict[str, list[list[Text]]] = {}
     for entry in entries:
         name = entry["name"]
         if entry["parameters"] and ":" not in name:  # not one named in full (sobel:angle=0)
             name += ":" + ",".join(f"{k}={_number(v)}" for k, v in entry["parameters"].items())
         row = [name, _shape(tuple(entry["shape"])), entry["range"] or Range.CLIP,
                ", ".join(entry["tags"]), entry["description"]]  # fmt: skip
-        rows.append([Text(cell) for cell in row + [entry["source"]] * show_source])
-    table = _Fitted(columns, rows)
-    return _titled("convcli kernels", table)
+        heading = _KERNEL_GROUPS.get(entry["source"], "Kernels")
+        groups.setdefault(heading, []).append(
+            [Text(cell) for cell in row + [entry["source"]] * show_source]
+        )
+    every = [row for rows in groups.values() for row in rows]
+    # The whole columns as wide in every group, so that the groups read as one table.
+    widths = [max((row[n].cell_len for row in every), default=0) for n in range(len(headers))]
+
+    def columns() -> list[Column]:  # a table's own: rich keeps its cells in its columns
+        return [Column(header, no_wrap=header != "description",
+                       min_width=None if header == "description" else width)
+                for header, width in zip(headers, widths, strict=True)]  # fmt: skip
+
+    least = _Fitted(columns(), every).least
+    headed = [(heading, _Fitted(columns(), rows)) for heading, rows in groups.items()]
+    return _titled("convcli kernels", _Headed(least, headed) if headed else _Fitted(columns(), []))
+
+
+class _Headed:
+    """Tables under headings, all in one form: tables where the widest fits, else records."""
+
+    def __init__(self, least: int, sections: list[tuple[str, _Fitted]]) -> None:
+        self.least = least
+        self.sections = sections
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        fits = self.least <= options.max_width
+        for number, (heading, fitted) in enumerate(self.sections):
+            yield Text("\n" * bool(number) + heading, style="bold")
+            yield fitted.table if fits else fitted.records
 
 
 def _number(value: object) -> str:

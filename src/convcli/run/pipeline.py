@@ -18,7 +18,7 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from convcli.catalog.kernel import Kernel
+from convcli.catalog.kernel import FREI_CHEN, FREI_CHEN_EDGES, Kernel
 from convcli.choices import Depth, Range, Status
 from convcli.colormaps import colorize
 from convcli.engine import ConvolutionPlan, Geometry, convolve_bands, integer_bands
@@ -382,11 +382,13 @@ def _bands(
 def combined(
     parts: list[npt.NDArray[np.floating]], bias: float, how: str | None = "magnitude"
 ) -> npt.NDArray[np.floating]:
-    """Combine a kernel's component responses (``how``: magnitude, max); add its bias in place."""
+    """Combine a kernel's component responses (``how``: magnitude, max, frei-chen); add its bias."""
     band = parts[0]
     if len(parts) > 1 and how == "max":  # a rotation set: the largest response
         for part in parts[1:]:
             np.maximum(band, part, out=band)
+    elif len(parts) > 1 and how == FREI_CHEN:
+        band = _share(parts, FREI_CHEN_EDGES)
     elif len(parts) > 1:
         np.square(band, out=band)
         for part in parts[1:]:
@@ -394,6 +396,21 @@ def combined(
         np.sqrt(band, out=band)
     if bias:
         band += np.float32(bias)
+    return band
+
+
+def _share(parts: list[npt.NDArray[np.floating]], first: int) -> npt.NDArray[np.floating]:
+    """Return sqrt(sum of the first responses^2 / sum of all^2), 0 where all are 0, in place."""
+    for part in parts:
+        np.square(part, out=part)
+    band = parts[0]
+    for part in parts[1:first]:
+        band += part
+    whole = band.copy()
+    for part in parts[first:]:
+        whole += part
+    np.divide(band, whole, out=band, where=whole > 0)
+    np.sqrt(band, out=band)
     return band
 
 

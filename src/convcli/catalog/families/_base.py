@@ -242,6 +242,26 @@ def rotate(matrix: Matrix, angle: float) -> Matrix:
     return np.rot90(matrix, -(eighths // 2))
 
 
+def steer(matrix: Matrix, angle: float) -> Matrix:
+    """Turn a first-derivative kernel by any angle: cos A times it plus sin A times its 90° turn.
+
+    A derivative along the direction A is cos A times the one along +x plus
+    sin A times the one along +y (the kernel's quarter turn clockwise): its
+    steerable form. At a multiple of 45 degrees the kernel turns exactly, as
+    ImageMagick turns it (:func:`rotate`), so that its kernel strings paste.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> steer(np.array([[0.0, 0.0, 0.0], [1.0, -1.0, 0.0], [0.0, 0.0, 0.0]]), 90).tolist()
+    [[0.0, 1.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 0.0]]
+    """
+    if angle % 45.0 == 0:
+        return rotate(matrix, angle)
+    cos, sin = direction(angle)
+    return cos * matrix + sin * rotate(matrix, 90.0)
+
+
 def check_eighths(angle: float, shape: tuple[int, ...]) -> int:
     """Return ``angle`` in eighths of a turn (0 to 7), refusing one a matrix cannot take exactly."""
     eighths, rest = divmod(angle, 45.0)

@@ -2,7 +2,9 @@
 
 The named kernels have ImageMagick's numbers (``MagickCore/morphology.c``)
 and turn as ImageMagick turns them: clockwise, by multiples of 45 degrees
-(exact; see :func:`rotate`).
+(exact; see :func:`rotate`). The first-derivative ones (Sobel, Prewitt,
+Roberts, Frei and Chen's first mask) take any other angle too, by their
+steerable form (see :func:`steer`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from convcli.catalog.families._base import (
     impulse,
     rotate,
     sigma_side,
+    steer,
 )
 from convcli.catalog.kernel import Matrix
 from convcli.choices import Range
@@ -54,6 +57,7 @@ COMPASS = {
     "kirsch": [[5, -3, -3], [5, 0, -3], [5, -3, -3]],
     "compass": [[1, 1, -1], [1, -2, -1], [1, 1, -1]],
 }
+STEERABLE = ("sobel", "prewitt", "roberts")  # first derivatives: any angle
 # Frei and Chen's nine masks (1977), numbered as ImageMagick's FreiChen:11 to :19 (its
 # FreiChen:1 is :11, and :0 the same unscaled; :2 a diagonal of its own). The textbook's
 # numbers: ImageMagick 6's source scales the first four by 1/sqrt(2), not 1/(2 sqrt(2)),
@@ -73,6 +77,7 @@ FREICHEN = {
     18: ([[-2, 1, -2], [1, 4, 1], [-2, 1, -2]], 1 / 6),
     19: ([[1, 1, 1], [1, 1, 1], [1, 1, 1]], 1 / 3),
 }
+FREICHEN_STEERABLE = (0, 1, 11)  # the first-derivative mask: any angle, as Sobel's
 _PREWITT_X = [[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]
 
 
@@ -99,16 +104,22 @@ def _laplacian_matrix(shape: tuple[int, ...], n: float) -> Matrix:
 
 
 def _compass_family(name: str, description: str, tags: tuple[str, ...]) -> Family:
-    """Return the family of an ImageMagick 3x3 kernel that turns by multiples of 45 degrees."""
+    """Return the family of an ImageMagick 3x3 kernel at an angle.
+
+    A first derivative takes any angle (exact at multiples of 45, steered
+    between); the others multiples of 45 only.
+    """
+    turn = steer if name in STEERABLE else rotate
 
     def side(angle: float) -> int:
-        check_eighths(angle, (3, 3))
+        if name not in STEERABLE:
+            check_eighths(angle, (3, 3))
         return 3
 
     def build(shape: tuple[int, ...], angle: float) -> Matrix:
         import numpy as np
 
-        return rotate(np.array(COMPASS[name], dtype=np.float64), angle)
+        return turn(np.array(COMPASS[name], dtype=np.float64), angle)
 
     return Family(name, description, (ANGLE,), side, build, Range.ABS, tags,
                   imagemagick=f"{name.capitalize()}:A")  # fmt: skip
@@ -117,7 +128,8 @@ def _compass_family(name: str, description: str, tags: tuple[str, ...]) -> Famil
 def _freichen_side(n: float, angle: float) -> int:
     if int(n) not in FREICHEN:
         raise KernelError(f"n must be one of {', '.join(map(str, FREICHEN))}, got {n:g}")
-    check_eighths(angle, (3, 3))
+    if int(n) not in FREICHEN_STEERABLE:
+        check_eighths(angle, (3, 3))
     return 3
 
 
@@ -125,7 +137,8 @@ def _freichen_matrix(shape: tuple[int, ...], n: float, angle: float) -> Matrix:
     import numpy as np
 
     values, scale = FREICHEN[int(n)]
-    return rotate(np.array(values, dtype=np.float64) * scale, angle)
+    turn = steer if int(n) in FREICHEN_STEERABLE else rotate
+    return turn(np.array(values, dtype=np.float64) * scale, angle)
 
 
 def _emboss_matrix(shape: tuple[int, ...], angle: float) -> Matrix:
