@@ -487,3 +487,22 @@ def test_the_library_banks_a_sets_members(tmp_path):
     assert [record["kernel"] for _, record in results] == [
         f"sobel:angle={a}" for a in (0, 90, 180, 270)
     ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "said"),
+    [
+        ("ring:1e15,2e15", "the kernel would be 4e+15 wide"),  # refused before the ring's search
+        ("gaussian:sigma=1e308", "the kernel would be over 1e308 wide"),  # 3 sigma overflows
+        ("unsharp:1e308", "the kernel would be over 1e308 wide"),
+        ("disk:600", "the kernel would be 1201 wide; the largest allowed is 1001"),
+        ("sobel@-45", "the step must divide 360 degrees into 2 to 64 turns, got -45"),
+        ("sobel@nan", "'nan' is not a number of degrees"),
+        ("sobel@45>", "'45>' is not a number of degrees"),
+        ("0: ", "a kernel is at least 1x1, got 0x0"),
+    ],
+)
+def test_a_kernel_spec_out_of_bounds_is_one_line_and_exit_2(spec: str, said: str) -> None:
+    result = run("kernels", "show", spec)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and said in result.stderr

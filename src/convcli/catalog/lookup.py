@@ -409,7 +409,10 @@ def _imagemagick_array(spec: str, match: re.Match[str]) -> Kernel:
     width = int(match["width"])
     height = int(match["height"] or width)
     texts = [text for text in re.split(r"[\s,]+", match["values"].strip()) if text]
-    if not width or not height or len(texts) != width * height:
+    if not width or not height:
+        raise KernelError(f"ImageMagick's kernel {spec!r}: a kernel is at least 1x1, got "
+                          f"{width}x{height}")  # fmt: skip
+    if len(texts) != width * height:
         raise KernelError(
             f"ImageMagick's kernel {spec!r}: {width}x{height} takes {width * height} values, "
             f"got {len(texts)}"

@@ -14,6 +14,7 @@ kernel has its matrix turned (``sobel-x@90``: ``sobel-x:angle=90``, ...).
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -27,7 +28,7 @@ from convcli.errors import KernelError
 SET_TAG = "set"
 MAX_MEMBERS = 64  # as many kernels as a bank takes
 # "sobel@" (every 45 degrees), "sobel>" (every 90), "gabor:2@30" (every 30).
-SET_SPEC = re.compile(r"(?P<base>[^@>]+)(?:@(?P<step>\d+(?:\.\d*)?)?|(?P<quarter>>))")
+SET_SPEC = re.compile(r"(?P<base>[^@>]+)(?:@(?P<step>.*)|(?P<quarter>>))")
 # Sets by name: what they stand for, and what they are.
 NAMED_SETS = {
     "kirsch": (
@@ -45,6 +46,18 @@ NAMED_SETS = {
 # nine): four edge masks first, then four line masks and the average.
 _FREICHEN_MASKS = range(11, 20)
 _FREICHEN_NAMES = ("freichen", "freichen:10")
+
+
+def _step(spec: str, text: str) -> float:
+    """Read the degrees after ``@`` (45 when none are given)."""
+    try:
+        step = float(text or 45)
+    except ValueError:
+        step = math.nan
+    if not math.isfinite(step):
+        raise KernelError(f"{spec}: a set is NAME@DEGREES (as sobel@45) or NAME> (every 90 "
+                          f"degrees); {text!r} is not a number of degrees")  # fmt: skip
+    return step
 
 
 def family_named(name: str) -> Family | None:
@@ -87,7 +100,7 @@ def set_kernel(spec: str, find: Callable[[str], Kernel | None]) -> Kernel | None
     match = SET_SPEC.fullmatch(spec)
     if match is None:
         return None
-    step = 90.0 if match["quarter"] else float(match["step"] or 45)
+    step = 90.0 if match["quarter"] else _step(spec, match["step"])
     count = round(360 / step) if step else 0
     if not 2 <= count <= MAX_MEMBERS or count * step != 360:
         raise KernelError(

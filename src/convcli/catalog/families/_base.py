@@ -111,6 +111,8 @@ class Family:
         """Build the kernel of these parameter values; named ``family`` alone for the defaults."""
         try:
             shape = _check_size(self.shape(**values))
+        except OverflowError:  # a side of infinity: sigma=1e308 trebled
+            raise KernelError(f"{self.name}: {too_wide(math.inf)}") from None
         except KernelError as error:
             raise KernelError(f"{self.name}: {error}") from None
         given = self.given(values)
@@ -156,10 +158,14 @@ def _check_size(shape: int | tuple[int, ...]) -> tuple[int, ...]:
     # eat the memory.
     sides = (shape, shape) if isinstance(shape, int) else shape
     if max(sides) > MAX_SIZE:
-        raise KernelError(
-            f"the kernel would be {max(sides)} wide; the largest allowed is {MAX_SIZE}"
-        )
+        raise KernelError(too_wide(max(sides)))
     return sides
+
+
+def too_wide(side: float) -> str:
+    """Say that a kernel's side is over the limit, in a few digits however large it is."""
+    width = "over 1e308" if math.isinf(side) else f"{side:.3g}" if side >= 1e9 else f"{side}"
+    return f"the kernel would be {width} wide; the largest allowed is {MAX_SIZE}"
 
 
 def radius_side(radius: float | None, default: int) -> int:

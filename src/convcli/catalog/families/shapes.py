@@ -10,7 +10,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from convcli.catalog.families._base import Family, Parameter, anchored, centred, normalized
+from convcli.catalog.families._base import (
+    MAX_SIZE,
+    Family,
+    Parameter,
+    anchored,
+    centred,
+    normalized,
+    too_wide,
+)
 from convcli.catalog.kernel import Matrix
 from convcli.choices import Range
 from convcli.errors import KernelError
@@ -67,6 +75,8 @@ def _plus_matrix(shape: tuple[int, ...], radius: float) -> Matrix:
 
 def _ring_side(r1: float, r2: float) -> int:
     inner, outer = sorted((r1, r2))
+    if 2 * outer + 1 > MAX_SIZE:  # before the search for a pixel between the radii
+        raise KernelError(too_wide(2 * math.floor(outer) + 1))
     if not any(_sum_of_two_squares(d2) for d2 in range(math.floor(inner**2) + 1,
                                                       math.floor(outer**2) + 1)):  # fmt: skip
         raise KernelError(f"no pixel lies between radius {inner:g} and {outer:g}")
