@@ -506,3 +506,18 @@ def test_a_kernel_spec_out_of_bounds_is_one_line_and_exit_2(spec: str, said: str
     result = run("kernels", "show", spec)
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and said in result.stderr
+
+
+def test_a_set_of_members_on_the_integer_path_and_off_it_is_combined_band_by_band(tmp_path):
+    # On 8-bit samples the average mask (ones/3) sums in integers, the others (with sqrt 2)
+    # in floats: bands of different heights, which the set must still combine row for row.
+    image = np.random.default_rng(7).integers(0, 256, (700, 600), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", image)
+    result = run("apply", str(tmp_path / "x.npy"), "-k", "freichen", "-p", "valid",
+                 "-o", str(tmp_path / "out.npy"))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    windows = np.lib.stride_tricks.sliding_window_view(image.astype(np.float64), (3, 3))
+    edges = sum(np.einsum("ijkl,kl->ij", windows, m) ** 2 for m in frei_chen_masks()[:4])
+    whole = np.einsum("ijkl,ijkl->ij", windows, windows)
+    expected = np.sqrt(np.divide(edges, whole, out=np.zeros_like(whole), where=whole > 0))
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-4, atol=1e-6)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, for type checkers: `import X as X` re-exports X
     from convcli.engine._api import convolve as convolve
+    from convcli.engine._bands import band_rows as band_rows
     from convcli.engine._bands import convolve_bands as convolve_bands
     from convcli.engine._bands import integer_bands as integer_bands
     from convcli.engine._bands import padded_reads as padded_reads
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # the same names, for type checkers: `import X as X` re-expor
 
 _HOMES = {
     "convolve": "_api",
+    "band_rows": "_bands",
     "convolve_bands": "_bands",
     "integer_bands": "_bands",
     "padded_reads": "_bands",

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from convcli.catalog.kernel import FREI_CHEN, FREI_CHEN_EDGES, Kernel
 from convcli.choices import Depth, Range, Status
 from convcli.colormaps import colorize
-from convcli.engine import ConvolutionPlan, Geometry, convolve_bands, integer_bands
+from convcli.engine import ConvolutionPlan, Geometry, band_rows, convolve_bands, integer_bands
 from convcli.errors import InputError, Message
 from convcli.heat import HeatReducer
 from convcli.io.colour import as_rgb, luminance
@@ -371,7 +371,9 @@ def _bands(
     x: npt.NDArray[np.generic], stage: Stage, threads: int | None
 ) -> Iterator[tuple[int, npt.NDArray[np.floating]]]:
     """Yield the stage's response in bands of rows: components combined, bias added."""
-    streams = [convolve_bands(plan, x, threads=threads) for plan in stage.plans]
+    # One band layout for every component (each method would size its own): combined band by band.
+    rows = min(band_rows(p.geometry, p.method, p.taps.dtype.itemsize) for p in stage.plans)
+    streams = [convolve_bands(plan, x, rows=rows, threads=threads) for plan in stage.plans]
     for parts in zip(*streams, strict=True):
         yield (
             parts[0][0],
