@@ -505,7 +505,8 @@ def test_the_library_banks_a_sets_members(tmp_path):
 def test_a_kernel_spec_out_of_bounds_is_one_line_and_exit_2(spec: str, said: str) -> None:
     result = run("kernels", "show", spec)
     assert result.exit_code == 2
-    assert result.stderr.count("\n") == 1 and said in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert said in result.stderr
 
 
 def test_a_set_of_members_on_the_integer_path_and_off_it_is_combined_band_by_band(tmp_path):
