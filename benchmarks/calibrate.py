@@ -32,8 +32,8 @@ import statistics
 from collections.abc import Callable
 
 import numpy as np
-from machine import cpu_name
-from matrix import gaussian, measure
+from machine import cpu_name, measure
+from matrix import gaussian
 
 from convcli.engine import choose_method, convolve, resolve_geometry, work
 

@@ -21,44 +21,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
-from machine import cpu_name
+from machine import cpu_name, measure
 from scipy import ndimage
 
 import convcli
 
 KERNELS = ("sobel-x", "laplacian", "sharpen", "box:3")
-
-
-def cpu() -> float:
-    """CPU seconds of this process and its finished children so far."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def measure(ways: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
-    """Median (CPU, wall) seconds of each way, run interleaved."""
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
-    for _ in range(repeats):
-        for name, run in ways.items():
-            started, wall = cpu(), time.perf_counter()
-            run()
-            times[name].append((cpu() - started, time.perf_counter() - wall))
-    return {
-        name: (statistics.median(c for c, _ in got), statistics.median(w for _, w in got))
-        for name, got in times.items()
-    }
 
 
 def engine(size: int, repeats: int) -> None:

@@ -23,8 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from machine import cpu_name
-from matrix import measure
+from machine import cpu_name, measure
 
 import convcli
 

@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import statistics
-import time
 from collections.abc import Callable
 
 import cv2
 import numpy as np
-from machine import cpu_name
+from machine import cpu_name, measure
 from scipy import ndimage
 
 import convcli
@@ -39,26 +36,6 @@ def gaussian(size: int) -> np.ndarray:
     r = np.arange(size) - (size - 1) / 2
     g = np.exp(-(r**2) / (2 * (size / 6) ** 2))
     return (np.outer(g, g) / np.outer(g, g).sum()).astype(np.float32)
-
-
-def cpu() -> float:
-    """CPU seconds of this process so far."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def measure(ways: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
-    """Median (CPU, wall) seconds of each way, run interleaved."""
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
-    for _ in range(repeats):
-        for name, run in ways.items():
-            started, wall = cpu(), time.perf_counter()
-            run()
-            times[name].append((cpu() - started, time.perf_counter() - wall))
-    return {
-        name: (statistics.median(c for c, _ in got), statistics.median(w for _, w in got))
-        for name, got in times.items()
-    }
 
 
 # Issue 25's targets for auto: (kernel, sizes, reference, at most this ratio of its CPU time).

@@ -16,9 +16,8 @@ import tifffile
 from PIL import Image
 from scipy import ndimage
 
-from convcli.io.deep import decode_png
 from convcli.io.reading import read_image
-from helpers import SAMPLES, run
+from helpers import SAMPLES, count_direct_decodes, run
 from helpers.contract import png_chunks, png_from_chunks
 
 RNG = np.random.default_rng(16)
@@ -174,16 +173,7 @@ def smooth_large(mode: str) -> Image.Image:
 @pytest.fixture
 def direct_decodes(monkeypatch):
     """Count the PNGs decoded without Pillow."""
-    from convcli.io import pillow
-
-    calls = []
-
-    def counted(data):
-        calls.append(len(data))
-        return decode_png(data)
-
-    monkeypatch.setattr(pillow, "decode_png", counted)
-    return calls
+    return count_direct_decodes(monkeypatch, "decode_png")
 
 
 @pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "I;16"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import typer
 from PIL import Image
 
+import convcli
 from convcli.cli import app
 from helpers import SAMPLES, runner
 
@@ -68,3 +70,26 @@ def test_every_command_help_ends_with_examples_that_run(tmp_path, path, command)
     if path == ("apply",):
         for made in ["photo_sobel-x.jpg", "blurred/a_gaussian-sigma-2.png", "small.tif", "out.png"]:
             assert (tmp_path / made).stat().st_size > 0, made
+
+
+def written(function) -> str:
+    """Write a function's call as the README's headings do: defaults by value, no annotations."""
+    words: list[str] = []
+    for p in inspect.signature(function).parameters.values():
+        if p.kind is p.KEYWORD_ONLY and "*" not in words:
+            words.append("*")
+        if p.default is not p.empty:
+            shown = f"np.{p.default.__name__}" if isinstance(p.default, type) else repr(p.default)
+            words.append(f"{p.name}={shown}".replace("'", '"'))
+        else:
+            words.append(f"**{p.name}" if p.kind is p.VAR_KEYWORD else p.name)
+        if p.kind is p.POSITIONAL_ONLY:
+            words = [w for w in words if w != "/"] + ["/"]
+    return f"{function.__name__}({', '.join(words)})"
+
+
+@pytest.mark.parametrize("name", [n for n in convcli.__all__ if n.islower() and n[0] != "_"])
+def test_every_library_function_is_a_heading_with_its_signature(name):
+    library = README.split("\n## The library\n")[1].split("\n## ")[0]
+    headings = " ".join(line for line in library.splitlines() if line.startswith("### "))
+    assert f"`{written(getattr(convcli, name))}`" in headings

@@ -125,6 +125,7 @@ def test_an_image_crop_is_explained_as_luminance(tmp_path):
     ("args", "message"),
     [
         (["-k", "sobel"], r"sobel combines sobel-x and sobel-y; explain one of them"),
+        (["-k", "kirsch"], r"kirsch combines 8 kernels, kirsch:angle=0 to kirsch:angle=315; explain one of them"),
         (["-k", "box", "--input", str(SAMPLES / "camera.png")], r"explain shows at most 32 per side: choose a part with --crop"),
         (["-k", "box", "--input", "[[1,2],[3,4]]", "--crop", "0,0,3,3"], r"--crop reaches 3 along axis 0, past the input's 2"),
         (["-k", "box", "--input", "[[1,2],[3,4]]", "--crop", "0,1,1,2"], r"--crop reaches 3 along axis 1"),

@@ -13,12 +13,11 @@ from convcli.choices import FileFormat
 from convcli.errors import InputError, UsageError
 from convcli.io.atomic import write_atomically
 from convcli.io.colour import as_rgb
-from convcli.io.deep import decode_jpeg
 from convcli.io.formats import output_format
 from convcli.io.reading import probe_image, read_image
 from convcli.io.writing import write_image
 from convcli.ranges import map_range
-from helpers import encode, run
+from helpers import count_direct_decodes, encode, run
 
 RNG = np.random.default_rng(3)
 RGB = RNG.integers(0, 256, size=(6, 7, 3), dtype=np.uint8)
@@ -390,16 +389,7 @@ ASTRONAUT = Path(__file__).resolve().parents[1] / "sample_images" / "astronaut.p
 @pytest.fixture
 def jpeg_decodes(monkeypatch):
     """Count the JPEGs whose pixels imagecodecs decoded."""
-    from convcli.io import pillow
-
-    calls = []
-
-    def counted(data):
-        calls.append(len(data))
-        return decode_jpeg(data)
-
-    monkeypatch.setattr(pillow, "decode_jpeg", counted)
-    return calls
+    return count_direct_decodes(monkeypatch, "decode_jpeg")
 
 
 def large_photo(mode: str) -> Image.Image:

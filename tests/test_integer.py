@@ -191,6 +191,15 @@ def test_the_integer_path_is_chosen_only_where_it_applies():
     assert Convolution(np.ones((15, 15))).plan((256, 256)).sum_type(u8) is None  # float is cheaper
 
 
+@pytest.mark.parametrize("name", ["laplacian", "sharpen"])
+def test_int32_sums_are_taken_where_the_float_path_is_direct(name):
+    # README: int32 passes cost what float32 ones cost (int16 less), so where the float
+    # path is shift-and-add, 16-bit samples (int32 sums) take the integer path too.
+    plan = Convolution(kernel(name).matrix).plan((2048, 2048))
+    assert plan.method == "direct"
+    assert plan.sum_type(np.dtype(np.uint16)) == np.int32
+
+
 def test_integer_bands_are_the_sums_and_none_for_float_inputs():
     weights = kernel("laplacian").matrix
     x = samples(np.uint8, (30, 20))

@@ -329,7 +329,13 @@ def one_matrix(kernel: Kernel) -> Matrix:
         ``kernel`` combines others (``sobel``): explain one of them.
     """
     if kernel.matrix is None:
-        parts = " and ".join(part.name for part in kernel.components)
+        names = [part.name for part in kernel.components]
+        # A rotation set has 4 to 64 parts: its first and last say which, on one line.
+        parts = (
+            " and ".join(names)
+            if len(names) < 3
+            else f"{len(names)} kernels, {names[0]} to {names[-1]}"
+        )
         raise UsageError(f"{kernel.name} combines {parts}; explain one of them")
     return kernel.matrix
 

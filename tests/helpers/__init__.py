@@ -55,3 +55,18 @@ def fail_zarr_writes(monkeypatch: Any, error: OSError, after: int = 2) -> None:
         zarr.open_array(store=self.store, mode="r+")[region] = values
 
     monkeypatch.setattr(ZarrRegions, "__setitem__", failing)
+
+
+def count_direct_decodes(monkeypatch: Any, decoder: str) -> list[int]:
+    """Count the files (their sizes) that ``convcli.io.pillow``'s ``decoder`` decodes."""
+    from convcli.io import pillow
+
+    calls: list[int] = []
+    decode = getattr(pillow, decoder)
+
+    def counted(data: bytes) -> Any:
+        calls.append(len(data))
+        return decode(data)
+
+    monkeypatch.setattr(pillow, decoder, counted)
+    return calls

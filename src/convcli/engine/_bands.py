@@ -8,11 +8,12 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from convcli.choices import PadMode
 from convcli.engine._borders import source_index
 from convcli.engine._geometry import Geometry
 from convcli.engine._integer import correlate_integer, correlate_split, scaled
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 # (benchmarks/README.md, "Measurements behind choices in the code").
 TILE_BYTES = 1 << 20
 FFT_BAND_BYTES = 8 << 20
-BandT = TypeVar("BandT", bound=np.generic)
+BandT = TypeVar("BandT")
 SPARE_BYTES = 4 * TILE_BYTES  # the largest array a thread keeps for its next band
 _SPARES = threading.local()
 
@@ -97,9 +98,11 @@ def plan_bands(
     summed = plan.sum_type(signal.dtype)
     if summed is None:
         work = functools.partial(_band, plan, signal, out=out)
-        return _in_bands(plan.geometry, work, (plan.method, plan.taps.itemsize), rows, threads)
+        rows = rows or band_rows(plan.geometry, plan.method, plan.taps.itemsize)
+        return in_bands(plan.geometry, work, rows, threads)
     work = functools.partial(_scaled_band, plan, signal, summed, out=out)
-    return _in_bands(plan.geometry, work, ("direct", summed.itemsize), rows, threads)
+    rows = rows or band_rows(plan.geometry, "direct", summed.itemsize)
+    return in_bands(plan.geometry, work, rows, threads)
 
 
 def integer_bands(
@@ -129,22 +132,17 @@ def integer_bands(
     if summed is None:
         return None
     work = functools.partial(_summed_band, plan, signal, summed)
-    return _in_bands(plan.geometry, work, ("direct", summed.itemsize), None, threads)
+    rows = band_rows(plan.geometry, "direct", summed.itemsize)
+    return in_bands(plan.geometry, work, rows, threads)
 
 
-def _in_bands(
-    g: Geometry,
-    work: Callable[[int, int], npt.NDArray[BandT]],
-    sized_for: tuple[str, int],
-    rows: int | None,
-    threads: int | None,
-) -> Iterator[tuple[int, npt.NDArray[BandT]]]:
-    """Yield ``work(start, rows)`` for each band of output rows, in threads where asked.
+def in_bands(
+    g: Geometry, work: Callable[[int, int], BandT], rows: int, threads: int | None
+) -> Iterator[tuple[int, BandT]]:
+    """Yield ``work(start, rows)`` for each band of ``rows`` output rows, in threads where asked.
 
-    ``sized_for`` is the method and the size of a sample the bands are sized for.
+    In threads, at most two bands per thread are computed ahead of the one yielded.
     """
-    if rows is None:
-        rows = band_rows(g, *sized_for)
     starts = range(0, g.output_shape[0], rows)
     workers = min(threads or os.cpu_count() or 1, len(starts))
     if workers <= 1:
@@ -154,7 +152,7 @@ def _in_bands(
     from concurrent.futures import ThreadPoolExecutor  # more than one band at a time only
 
     with ThreadPoolExecutor(workers) as pool:
-        ahead: deque[tuple[int, Future[npt.NDArray[BandT]]]] = deque()
+        ahead: deque[tuple[int, Future[BandT]]] = deque()
         pending = iter(starts)
         for start in itertools.islice(pending, 2 * workers):
             ahead.append((start, pool.submit(work, start, rows)))
@@ -173,7 +171,7 @@ def _band(
     out: npt.NDArray[np.floating] | None = None,
 ) -> npt.NDArray[np.floating]:
     """Compute output rows ``start`` to ``start + rows`` of a plan on its (checked) input."""
-    band, local = _padded_band(plan, signal, start, rows, plan.taps.dtype)
+    band, local = padded_band(plan, signal, start, rows, plan.taps.dtype)
     target = None if out is None else out[start : start + local.output_shape[0]]
     return ALGORITHMS[plan.method](band, plan.taps, local, target)
 
@@ -187,7 +185,7 @@ def _summed_band(
     Not ``kept``: in this thread's spare array, overwritten by its next band.
     """
     assert plan.integer is not None, "summed only where the plan has integer weights"
-    band, local = _padded_band(plan, signal, start, rows, summed, spare)
+    band, local = padded_band(plan, signal, start, rows, summed, spare)
     shape = local.output_shape
     out = np.empty(shape, summed) if kept else spare("sums", shape, summed)
     if plan.integer.split_holds(signal.dtype, int(plan.sum_fill), summed):
@@ -225,8 +223,19 @@ def spare(name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> npt.NDArra
     return array
 
 
-def _padded_band(
-    plan: ConvolutionPlan, signal: npt.NDArray[np.generic], start: int, rows: int,
+class Bordered(Protocol):
+    """What padding a band reads of a plan: a convolution's (ConvolutionPlan) or a layer's."""
+
+    @property
+    def geometry(self) -> Geometry: ...
+    @property
+    def pad_mode(self) -> PadMode: ...
+    @property
+    def pad_value(self) -> float: ...
+
+
+def padded_band(
+    plan: Bordered, signal: npt.NDArray[np.generic], start: int, rows: int,
     dtype: np.dtype[Any], empty: Callable[[str, tuple[int, ...], np.dtype[Any]], Any] | None = None,
 ) -> tuple[npt.NDArray[Any], Geometry]:  # fmt: skip
     """Return the padded input rows that output rows ``start`` to ``start + rows`` read.

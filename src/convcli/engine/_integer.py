@@ -18,17 +18,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.choices import Method
 from convcli.engine._direct import tap_window
 from convcli.engine._geometry import Geometry
+from convcli.engine._methods import NS_PER_UNIT
 
 SUM_TYPES = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
 # Nanoseconds per output value per non-zero tap of shift-and-add, one thread, 2048x2048
 # u8 input, kernels of 3, 5 and 9 (Intel Xeon, 2 cores, 2026-12-07): int16 0.21-0.26
 # (median 0.23), int32 0.48-0.61 (0.49), float32 0.42-0.59 (0.49): int16 is 0.45 times
-# float32, int32 the same. Scaled to the cost model's direct method (0.58), with which
-# they are compared (engine/_methods.py); int64 taken as twice int32.
+# float32, int32 the same. Taken as those shares of the cost model's direct method, with
+# which they are compared, so that they follow its calibration; int64 twice int32.
 Split = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]  # column, row, times
-NS_PER_TAP = {SUM_TYPES[0]: 0.26, SUM_TYPES[1]: 0.58, SUM_TYPES[2]: 1.2}
+_DIRECT = NS_PER_UNIT[Method.DIRECT]
+NS_PER_TAP = {SUM_TYPES[0]: 0.45 * _DIRECT, SUM_TYPES[1]: _DIRECT, SUM_TYPES[2]: 2 * _DIRECT}
 DENOMINATORS = 1 << 16  # the largest denominator of a common factor looked for
 LARGEST_WEIGHT_SUM = 1 << 31  # of |weights| over the factor: sums of 32-bit inputs fit int64
 
@@ -114,7 +117,7 @@ def integer_taps(kernel: npt.NDArray[np.floating], float_cost: float) -> Integer
     True
     """
     weights = np.asarray(kernel, dtype=np.float64)
-    factor = _common_factor(_magnitudes(weights))
+    factor = _common_factor(magnitudes(weights))
     if factor is None:
         return None
     over = weights / factor
@@ -143,10 +146,13 @@ def _split(weights: npt.NDArray[np.int64]) -> Split | None:
     return (column, row, times) if times > 0 else (column, -row, -times)
 
 
-def _magnitudes(weights: npt.NDArray[Any]) -> list[Any]:
-    """Return the distinct magnitudes of the nonzero weights, smallest first."""
-    # Not np.unique: it imports numpy.ma, a few ms of every start (issue 25).
-    return sorted(set(np.abs(weights[weights != 0]).tolist()))
+def magnitudes(weights: npt.NDArray[np.number]) -> list[float]:
+    """Return the distinct magnitudes of the non-zero weights, smallest first.
+
+    Not ``np.unique``: on a first call it imports ``numpy.ma``, 10 ms of a
+    one-pixel run's start-up, for the few weights of a kernel.
+    """
+    return sorted({abs(w) for w in weights.ravel().tolist() if w != 0})
 
 
 def _common_factor(magnitudes: list[float]) -> float | None:
@@ -209,7 +215,7 @@ def correlate_integer(
     spatial = geometry.output_shape[: geometry.spatial_ndim]
     steps = tuple(zip(spatial, geometry.stride, geometry.dilation, strict=True))
     sign = 0  # out holds sign times the sum so far; 0: nothing yet
-    for magnitude in _magnitudes(weights):
+    for magnitude in map(int, magnitudes(weights)):  # integer weights: integer magnitudes
         taps = [(padded[tap_window(tap, steps)], int(np.sign(weights[tap]))) for tap in
                 zip(*np.nonzero(np.abs(weights) == magnitude), strict=True)]  # fmt: skip
         if sign == 0:  # the first magnitude is summed in out itself

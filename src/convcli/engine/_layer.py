@@ -20,7 +20,6 @@ of each filter's channels with that method instead.
 from __future__ import annotations
 
 import inspect
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +29,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from convcli.choices import Channels, Method, PadMode, choose
 from convcli.engine._api import convolve
-from convcli.engine._borders import pad, source_index
+from convcli.engine._bands import in_bands, padded_band
 from convcli.engine._geometry import Geometry, resolve_geometry
 from convcli.engine._plan import Convolution, _checked, as_real_array
 from convcli.errors import ParameterError
@@ -190,21 +189,15 @@ def _by_matrix_products(
     out = np.empty(plan.maps_shape, dtype=plan.taps.dtype)
     matrix = plan.matrix()
     rows = band_rows(plan.geometry, plan.taps.itemsize)
-    starts = range(0, out.shape[0], rows)
-    workers = min(threads or os.cpu_count() or 1, len(starts))
 
-    def band(start: int) -> None:
-        stop = min(start + rows, out.shape[0])
-        _band(plan, matrix, _padded_band(plan, signal, start, stop), out[start:stop])
+    def band(start: int, rows: int) -> Floats:
+        padded, _ = padded_band(plan, signal, start, rows, plan.taps.dtype)
+        rows_out = out[start : start + rows]
+        _band(plan, matrix, padded, rows_out)
+        return rows_out
 
-    if workers <= 1:
-        for start in starts:
-            band(start)
-    else:
-        from concurrent.futures import ThreadPoolExecutor  # more than one band at a time only
-
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(band, starts))  # each band writes its rows of out; list() raises
+    for _ in in_bands(plan.geometry, band, rows, threads):
+        pass  # each band writes its rows of out
     return out
 
 
@@ -218,18 +211,6 @@ def band_rows(geometry: Geometry, itemsize: int) -> int:
     window = kh * kw * geometry.input_shape[2] * itemsize  # one window's column, in bytes
     windows = max(COLUMNS_BYTES // window, SPARE * CALL)
     return -(-windows // geometry.output_shape[1])
-
-
-def _padded_band(plan: LayerPlan, signal: npt.NDArray[np.generic], start: int, stop: int) -> Floats:
-    """Return the padded input rows that output rows ``start`` to ``stop`` read, as floats."""
-    g = plan.geometry
-    step, span = g.stride[0], g.dilation[0] * (g.kernel_shape[0] - 1)
-    padded_rows = np.arange(start * step, (stop - 1) * step + span + 1)
-    wanted = source_index(padded_rows, g.input_shape[0], g.padding[0][0], plan.pad_mode)
-    band = signal[np.maximum(wanted, 0)].astype(plan.taps.dtype, copy=False)  # a copy: indexed
-    if plan.pad_mode == "zero":
-        band[wanted < 0] = plan.pad_value
-    return np.ascontiguousarray(pad(band, ((0, 0), g.padding[1]), plan.pad_mode, plan.pad_value))
 
 
 def _band(plan: LayerPlan, matrix: Floats, band: Floats, out: Floats) -> None:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from convcli.engine._api import convolve
 from convcli.engine._borders import pad
+from convcli.engine._direct import tap_window
 from convcli.engine._geometry import AxisInts, Geometry, PaddingSpec, _per_axis, resolve_geometry
 from convcli.engine._plan import as_real_array
 from convcli.errors import ParameterError
@@ -119,10 +120,9 @@ def _pool_geometry(
 
 def _windows(padded: Floats, geometry: Geometry) -> Iterator[Floats]:
     """Yield, for each position in the window, the padded values it takes at every output."""
-    counts = geometry.output_shape[:2]
+    steps = tuple(zip(geometry.output_shape[:2], geometry.stride, geometry.dilation, strict=True))
     for tap in itertools.product(*(range(k) for k in geometry.kernel_shape)):
-        steps = zip(tap, counts, geometry.stride, strict=True)
-        yield padded[tuple(slice(j, j + (m - 1) * s + 1, s) for j, m, s in steps)]
+        yield padded[tap_window(tap, steps)]
 
 
 def relu(x: npt.ArrayLike) -> Floats:
