@@ -1,7 +1,9 @@
 """Start-up: what `convcli apply` on a small PNG imports (no timings: those are benchmarks').
 
 A 1x1 PNG, quiet (`-q`), is read by Pillow and written by convcli's own writer: the other
-formats' modules, their libraries, and the terminal's rich are not needed.
+formats' modules, their libraries, the terminal's rich and NumPy's masked arrays
+(which ``np.unique`` imports) are not needed. The garbage collector rests while the
+program starts and is back on when the run begins.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 from PIL import Image
 
 NOT_NEEDED = (
-    "imagecodecs", "tifffile", "rich", "concurrent.futures",
+    "imagecodecs", "tifffile", "rich", "concurrent.futures", "numpy.ma", "csv",
     "convcli.io.codecs", "convcli.io.jxl", "convcli.io.avif", "convcli.io.heif",
     "convcli.io.exr", "convcli.io.raw", "convcli.io.fits", "convcli.io.psd", "convcli.io.netpbm",
 )  # fmt: skip
@@ -48,3 +50,25 @@ def test_a_format_module_is_imported_when_its_file_is_read(tmp_path):
         "True",
         "[[[10, 20, 30], [10, 20, 30]]]",
     ]
+
+
+def test_the_collector_is_off_while_starting_and_on_for_the_run(tmp_path):
+    source, out = tmp_path / "tiny.png", tmp_path / "out.png"
+    Image.new("L", (2, 2), 7).save(source)
+    code = (
+        "import gc, sys; from convcli.cli import main; from convcli.library import batch\n"
+        "seen = []; run = batch.Batch.run\n"
+        "def watched(self, *a): seen.append((gc.isenabled(), gc.get_freeze_count() > 0)); "
+        "return run(self, *a)\n"
+        "batch.Batch.run = watched\n"
+        "planned = batch.plan_run\n"
+        "def planning(*a, **k): seen.append(gc.isenabled()); return planned(*a, **k)\n"
+        "batch.plan_run = planning\n"
+        f"sys.argv = ['convcli', 'apply', {str(source)!r}, '-k', 'box:3', '-o', {str(out)!r}, '-q']\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+        "print(seen)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[False, (True, True)]"
+    with Image.open(out) as written:
+        assert written.tobytes() == bytes([7] * 4)  # a box of 7s (reflected borders) is 7

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -177,6 +176,8 @@ def write_report(path: Path, reports: list[Report]) -> None:
     if path.suffix.lower() == ".json":
         text = to_json(records, indent=1) + "\n"
     else:
+        import csv  # only for a .csv report: not at every start
+
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=RECORD_KEYS, extrasaction="ignore")
         writer.writeheader()

@@ -206,6 +206,10 @@ def _root(
 
 def main() -> None:
     """Run the command line."""
+    # Start-up (imports, Typer's commands, planning) makes many objects and no garbage
+    # cycles: the collector is off until apply's run begins, 6 ms of a 1x1 apply (the
+    # other commands are short: off throughout).
+    gc.disable()
     for signum in (signal.SIGINT, signal.SIGTERM):  # unwind to the boundary, said in one line
         signal.signal(signum, raise_signalled)
     sys.unraisablehook = _unraisable

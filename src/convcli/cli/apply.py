@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: Typer reads these annotations at every
 # start, and evaluated once here they need not be compiled again from strings.
+import gc
 from collections.abc import Mapping
 from typing import Any
 
@@ -109,6 +110,9 @@ def apply(
                             every_row=verbose or dry_run, table_on_stderr=to_stdout)  # fmt: skip
         for note in run.notes:
             note_line(note)
+        if not gc.isenabled():  # off since main(), for start-up: the run's garbage is collected
+            gc.freeze()
+            gc.enable()
         with feedback.progress():
             reports = run.run(feedback.report)
         feedback.finish(reports)
