@@ -177,6 +177,7 @@ def test_ctrl_c_stops_a_local_cluster_and_leaves_nothing_partial(photos, tmp_pat
     [
         ("tcp://127.0.0.1:1", "cannot reach the Dask scheduler at tcp://127.0.0.1:1"),
         ("local:0", "--scheduler local:N needs N from 1 to 1024, got 'local:0'"),
+        ("x:y", "--scheduler x:y: not an address (tcp://host:port, host:port, local or local:N)"),
     ],
 )
 def test_a_wrong_scheduler_is_a_usage_error_with_nothing_written(

@@ -810,3 +810,20 @@ def test_kernel_draws_and_prints_what_kernels_show_does(tmp_path, monkeypatch):
     with pytest.raises(ParameterError) as caught:
         convcli.kernel("box:3", picture=tmp_path / "k.nothing")
     assert caught.value.parameter == "picture"
+
+
+def test_a_keyword_that_is_no_setting_is_refused_by_its_caller_s_name_with_a_guess(tmp_path):
+    with pytest.raises(TypeError, match=r"^apply\(\) got an unexpected keyword argument 'strid': "
+                                        r"did you mean stride\?$"):  # fmt: skip
+        convcli.apply(np.ones((3, 3)), "box", strid=2)
+    with pytest.raises(TypeError, match=r"^batch\(\) got an unexpected keyword argument 'pading'"):
+        convcli.batch(tmp_path, "box", pading=1).__enter__()
+
+
+def test_kernels_inputs_and_tile_out_of_their_kinds_and_bounds_are_parameter_errors(tmp_path):
+    with pytest.raises(convcli.ParameterError, match="kernels must be a kernel spec, a Kernel"):
+        convcli.apply(np.ones((3, 3)), None)  # type: ignore[arg-type]
+    with pytest.raises(convcli.ParameterError, match="inputs must be a path or a list of paths"):
+        convcli.batch(None, "box").__enter__()  # type: ignore[arg-type]
+    with pytest.raises(convcli.ParameterError, match="tile must be 16 to 65,536, got 8"):
+        convcli.batch(tmp_path, "box", tile=8).__enter__()  # the command line's bounds

@@ -8,6 +8,7 @@ MAX_FRAMES = 10_000  # of an animation or a stack: more is refused before decodi
 MAX_JOBS = 1024  # worker processes
 MAX_GEOMETRY = 2**31 - 1  # of a stride, dilation or padding: index arithmetic stays in int64
 MAX_PIXELS_LIMIT = 2**40  # the largest --max-pixels: a terapixel
+MIN_TILE = 16  # --tile: smaller tiles are all overhead (each a task of its own)
 MAX_TILE = 65_536  # --tile, output samples a side; each tile is also held to --max-pixels
 QUALITIES = (1, 100)  # JPEG, WebP, AVIF, JPEG XL, HEIC quality: the least and the most
 COMPRESS_LEVELS = (0, 9)  # zlib's levels, for PNG

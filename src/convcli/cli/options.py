@@ -35,6 +35,7 @@ from convcli.limits import (
     MAX_MONTAGE_TILES,
     MAX_PIXELS_LIMIT,
     MAX_TILE,
+    MIN_TILE,
     MONTAGE_TILE,
 )
 
@@ -388,7 +389,7 @@ SchedulerOption = Annotated[
 TileOption = Annotated[
     int | None,
     typer.Option(
-        min=16,
+        min=MIN_TILE,
         max=MAX_TILE,
         metavar="N",
         help="Filter a .npy, TIFF or Zarr input larger than memory in tiles of N x N output "

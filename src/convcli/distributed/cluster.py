@@ -71,7 +71,12 @@ def _client(address: str, workers: int) -> Iterator[Client]:
     security = _security(address)
     try:
         client = distributed.Client(address, timeout=f"{CONNECT_SECONDS}s", security=security)
-    except (OSError, TimeoutError, ValueError) as error:
+    except ValueError:  # Dask's parse of the address: "invalid literal for int()"
+        raise ParameterError(
+            f"scheduler {address}: not an address (tcp://host:port, host:port, local or local:N)",
+            parameter="scheduler",
+        ) from None
+    except (OSError, TimeoutError) as error:
         raise UsageError(f"cannot reach the Dask scheduler at {address}: {error}") from None
     with client:
         yield client

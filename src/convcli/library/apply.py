@@ -12,7 +12,7 @@ import io
 import json
 import os
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
@@ -31,6 +31,7 @@ from convcli.choices import (
     PadMode,
     Range,
     choose,
+    suggestion,
 )
 from convcli.errors import InputError, ParameterError
 from convcli.io.formats import output_format
@@ -188,6 +189,7 @@ def apply(
     ...  convcli.apply(step, ["box:3", "sobel-y"], bank=True, padding="valid")]
     [((1, 4), 'box:size=3'), ((1, 4), 'sobel-y')]
     """
+    known_settings("apply", settings)
     chosen = checked_settings(kernels, **settings)
     if bank:  # each member of a set (kirsch, sobel@) is a kernel of the bank
         chosen = replace(chosen, kernels=bank_members(chosen.kernels))
@@ -349,7 +351,20 @@ def _format(chosen: Settings, target: Location | None) -> OutputFormat | None:
     return output_format(suffix) if suffix else None
 
 
+def known_settings(caller: str, settings: Mapping[str, object]) -> None:
+    """Refuse a keyword that is no setting as Python would, naming ``caller``, with a guess."""
+    names = list(checked_settings.__kwdefaults__ or {})
+    for name in settings:
+        if name not in names:
+            hint = suggestion(name, names)
+            raise TypeError(f"{caller}() got an unexpected keyword argument {name!r}"
+                            + (f": {hint}" if hint else ""))  # fmt: skip
+
+
 def _kernels(kernels: Kernels) -> tuple[Kernel, ...]:
+    if not isinstance(kernels, str | Kernel | Iterable):
+        raise ParameterError(f"kernels must be a kernel spec, a Kernel or a list of them, got "
+                             f"{type(kernels).__name__}", parameter="kernels")  # fmt: skip
     listed = [kernels] if isinstance(kernels, str | Kernel) else list(kernels)
     if not listed:
         raise ParameterError("kernels must name at least one kernel", parameter="kernels")

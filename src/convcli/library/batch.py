@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 from convcli.catalog.kernel import Kernel
 from convcli.catalog.sets import SET_TAG, bank_members
 from convcli.choices import MontageScale, Status, choose
-from convcli.errors import Message, UsageError
+from convcli.errors import Message, ParameterError, UsageError
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
-from convcli.library.apply import Kernels, checked_settings, kernel_notes
+from convcli.library.apply import Kernels, checked_settings, kernel_notes, known_settings
 from convcli.library.images import check_between
-from convcli.limits import MAX_JOBS, MAX_PIXELS_LIMIT, MAX_TILE
+from convcli.limits import MAX_JOBS, MAX_PIXELS_LIMIT, MAX_TILE, MIN_TILE
 from convcli.naming import check_template
 from convcli.report import Report, check_report_path, write_report
 from convcli.run.model import Job, RunOptions, Settings
@@ -202,10 +202,14 @@ def batch(
     >>> (folder / "report.csv").read_text().splitlines()[0][:26]
     'input,output,status,kernel'
     """
+    if not isinstance(inputs, str | os.PathLike | Iterable):
+        raise ParameterError(f"inputs must be a path or a list of paths, got "
+                             f"{type(inputs).__name__}", parameter="inputs")  # fmt: skip
     names = [os.fspath(inputs)] if isinstance(inputs, str | os.PathLike) else [
         os.fspath(name) for name in inputs
     ]  # fmt: skip
     sheet = _sheet_request(montage, montage_scale, bank, settings.get("colormap"))
+    known_settings("batch", settings)
     chosen = checked_settings(kernels, **settings)
     labels: list[str] = []
     if bank:  # each member of a set (kirsch, sobel@) is a kernel of the bank
@@ -240,7 +244,7 @@ def _run_options(
 ) -> RunOptions:
     """Check how the jobs are to run, and the report's file, before anything is planned."""
     check_between("jobs", jobs, (1, MAX_JOBS))
-    check_between("tile", tile, (1, MAX_TILE))
+    check_between("tile", tile, (MIN_TILE, MAX_TILE))
     check_between("max_pixels", max_pixels, (1, MAX_PIXELS_LIMIT))
     if report is not None:
         check_report_path(report)
