@@ -367,3 +367,20 @@ def test_a_kernel_summed_partly_in_integers_is_named_both_ways(tmp_path):
     assert floating in FLOAT_METHODS
     assert integer == "integer-int16"
     assert f"│ method   │ {floating}, exact integer sums (int16)" in table
+
+
+def test_a_tiled_run_reports_the_path_its_tiles_took(tmp_path):
+    # Tiles gather the input's samples in their own type, the border's fill among them:
+    # -1 is no uint8 sample, so those tiles take the float path; the whole array, summed
+    # with its fill in int16, does not need to hold it.
+    pixels = samples(np.uint8, (150, 100))
+    record, _ = _reported(tmp_path, "in.npy", pixels, "-k", "sobel-x", "--tile", "64")
+    assert record["method"] == "integer-int16"
+    planned, _ = _reported(tmp_path, "in.npy", pixels, "-k", "sobel-x", "--tile", "64",
+                           "--dry-run")  # fmt: skip
+    assert planned["method"] == "integer-int16"
+    fill = ("--pad-mode", "zero", "--pad-value", "-1")
+    tiled, _ = _reported(tmp_path, "in.npy", pixels, "-k", "sobel-x", "--tile", "64", *fill)
+    assert tiled["method"] in FLOAT_METHODS
+    whole, _ = _reported(tmp_path, "in.npy", pixels, "-k", "sobel-x", *fill)
+    assert whole["method"] == "integer-int16"
