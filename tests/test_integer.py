@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -305,3 +306,81 @@ def test_a_rank_1_kernel_goes_column_then_row_only_where_every_pass_fits():
     np.testing.assert_array_equal(exact(x, tall, plan), expected)
     sobel = Convolution(kernel("sobel-x").matrix).plan((6, 5)).integer
     assert [v.tolist() for v in sobel.split[:2]] + [sobel.split[2]] == [[1, 2, 1], [-1, 0, 1], 1]
+
+
+FLOAT_METHODS = {"direct", "separable", "fft", "matrix"}
+
+
+def _reported(tmp_path, name, pixels, *options):
+    """Run apply on ``pixels`` saved as ``name``; return its JSON record and its table."""
+    source = tmp_path / name
+    np.save(source, pixels) if name.endswith(".npy") else Image.fromarray(pixels).save(source)
+    target = tmp_path / ("out.npy" if name.endswith(".npy") else "out.png")
+    args = ("apply", str(source), "-o", str(target), *options)
+    record, table = run(*args, "--json"), run(*args)
+    assert record.exit_code == 0, record.output
+    assert table.exit_code == 0, table.output
+    return json.loads(record.stdout), table.stdout
+
+
+def test_the_report_names_the_integer_path_and_its_sums_type(tmp_path):
+    # sobel-x's and the laplacian's |weights| sum to 8: 255 * 8 fits int16, 65535 * 8 does
+    # not but fits int32. The laplacian is not separable: its float method is direct, which
+    # int32 sums cost as much as.
+    cases = [(np.uint8, "sobel-x", "int16"), (np.uint8, "laplacian", "int16"),
+             (np.uint16, "laplacian", "int32")]  # fmt: skip
+    for dtype, spec, summed in cases:
+        pixels = samples(dtype, (20, 30))
+        record, table = _reported(tmp_path, "in.png", pixels, "-k", spec)
+        assert record["method"] == f"integer-{summed}"
+        assert f"│ method   │ exact integer sums ({summed})" in table
+
+
+def test_the_report_names_the_float_method_where_the_float_path_ran(tmp_path):
+    floats = samples(np.uint8, (20, 30)).astype(np.float32)
+    record, table = _reported(tmp_path, "in.npy", floats, "-k", "sobel-x")
+    assert record["method"] in FLOAT_METHODS
+    assert f"│ method   │ {record['method']} " in table
+    # An explicit --method is the float path as asked, on integer samples too.
+    record, table = _reported(tmp_path, "in.png", samples(np.uint8, (20, 30)),
+                              "-k", "sobel-x", "--method", "direct")  # fmt: skip
+    assert record["method"] == "direct"
+    assert "│ method   │ direct " in table
+
+
+def test_a_pipeline_s_later_stage_filters_floats_and_a_dry_run_says_what_the_run_does(tmp_path):
+    pixels = samples(np.uint8, (20, 30))
+    ran, _ = _reported(tmp_path, "in.png", pixels, "-k", "box:3", "-k", "sobel-x")
+    planned, _ = _reported(tmp_path, "in.png", pixels, "-k", "box:3", "-k", "sobel-x", "--dry-run")
+    first, second = ran["method"].split("+")
+    assert first == "integer-int16"  # 255 * 9 fits int16; the box's 1/9 is the factor
+    assert second in FLOAT_METHODS  # the box's float response is the second's input
+    assert planned["status"] == "planned"
+    assert planned["method"] == ran["method"]
+
+
+def test_a_kernel_summed_partly_in_integers_is_named_both_ways(tmp_path):
+    # Frei-Chen's edge masks hold 1/2 and 1/(2 sqrt 2), whose ratio no common factor makes
+    # whole; its line masks are integers times 1/2, 1/6 or 1/3 (|weights| at most 16 of them).
+    record, table = _reported(tmp_path, "in.png", samples(np.uint8, (20, 30)), "-k", "freichen")
+    floating, integer = record["method"].split("/")
+    assert floating in FLOAT_METHODS
+    assert integer == "integer-int16"
+    assert f"│ method   │ {floating}, exact integer sums (int16)" in table
+
+
+def test_a_tiled_run_reports_the_path_its_tiles_took(tmp_path):
+    # Tiles gather the input's samples in their own type, the border's fill among them:
+    # -1 is no uint8 sample, so those tiles take the float path; the whole array, summed
+    # with its fill in int16, does not need to hold it.
+    pixels = samples(np.uint8, (150, 100))
+    record, _ = _reported(tmp_path, "in.npy", pixels, "-k", "sobel-x", "--tile", "64")
+    assert record["method"] == "integer-int16"
+    planned, _ = _reported(tmp_path, "in.npy", pixels, "-k", "sobel-x", "--tile", "64",
+                           "--dry-run")  # fmt: skip
+    assert planned["method"] == "integer-int16"
+    fill = ("--pad-mode", "zero", "--pad-value", "-1")
+    tiled, _ = _reported(tmp_path, "in.npy", pixels, "-k", "sobel-x", "--tile", "64", *fill)
+    assert tiled["method"] in FLOAT_METHODS
+    whole, _ = _reported(tmp_path, "in.npy", pixels, "-k", "sobel-x", *fill)
+    assert whole["method"] == "integer-int16"

@@ -66,6 +66,11 @@ class Method(StrEnum):
     MATRIX = "matrix"
 
 
+# No choice: a report's method where the engine's exact integer path ran, with the sums'
+# type (``integer-int16``).
+INTEGER_METHOD = "integer"
+
+
 class Channels(StrEnum):
     """What a kernel does with an input's channels: filters each, or sums over them (a layer)."""
 

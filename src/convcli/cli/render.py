@@ -9,7 +9,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Column, Table
 from rich.text import Text
 
-from convcli.choices import Range, Status
+from convcli.choices import INTEGER_METHOD, Range, Status
 from convcli.text import shown
 
 if TYPE_CHECKING:  # these bring the engine, and NumPy, with them
@@ -86,12 +86,21 @@ def _single_report(report: Report) -> RenderableType:
                  ("dilation", Text(", ".join(map(str, g.dilation))))]  # fmt: skip
         rows += [(f"{name} out", Text(g.formula(axis))) for axis, name in enumerate(names)]
         timed = "" if stage.seconds is None else f"  {stage.seconds * 1000:.1f} ms"
-        rows.append(("method", Text(f"{stage.method}{timed}")))
+        rows.append(("method", Text(f"{_method(stage.method)}{timed}")))
     rows += [("output", Text(f"{shown(report.output or '')}  {_shape(report.output_shape)}")),
              ("time", Text(f"{report.seconds:.3f} s"))]  # fmt: skip
     table = _Fitted([Column(style="bold", no_wrap=True), Column(no_wrap=True)],
                     [[Text(key), value] for key, value in rows], show_header=False)  # fmt: skip
     return _titled(f"convcli apply: {shown(report.input)}", table, SHAPES)
+
+
+def _method(name: str) -> str:
+    """Say a report's method to a person: ``integer-int16`` is "exact integer sums (int16)"."""
+    prefix = f"{INTEGER_METHOD}-"
+    return ", ".join(
+        f"exact integer sums ({part.removeprefix(prefix)})" if part.startswith(prefix) else part
+        for part in name.split("/")
+    )
 
 
 def _titled(title: str, table: RenderableType, caption: str | None = None) -> RenderableType:

@@ -25,7 +25,7 @@ import numpy.typing as npt
 from convcli._version import __version__
 from convcli.choices import Depth, FileFormat, Range, Status
 from convcli.distributed import need
-from convcli.distributed.tiles import convolve_tiles
+from convcli.distributed.tiles import convolve_tiles, sums_exactly
 from convcli.errors import InputError, cannot_write
 from convcli.io.arrays import NpyRegions, TiffRegions, ZarrRegions, write_tiled_tiff
 from convcli.io.atomic import replaced_atomically
@@ -86,13 +86,14 @@ def process_tiled(
     report = Report(label, str(target), settings.kernel_name, settings.pad_mode)
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
     report.range = planned.range
-    report.stages = [StageReport(s.kernel.name, s.geometry, s.method, None) for s in planned.stages]
+    regions = _regions(source, header)
+    report.stages = _stage_reports(planned, regions.dtype)
     if dry_run:
         report.status = Status.PLANNED
         report.seconds = time.perf_counter() - started
         return report
     chunks = _input_chunks(planned, tile)
-    x = need("dask.array").from_array(_regions(source, header), chunks=chunks, asarray=False,
+    x = need("dask.array").from_array(regions, chunks=chunks, asarray=False,
                                       lock=False, fancy=False)  # fmt: skip
     for stage in planned.stages:
         x = _stage(x, stage, tile)
@@ -118,6 +119,17 @@ def process_tiled(
     tell_clipped(report, outside / max(1, values.size), planned.range, settings.kernels)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _stage_reports(planned: InputPlan, dtype: np.dtype[Any]) -> list[StageReport]:
+    """Report each stage, named as its tiles are filtered: the input's samples, then floats."""
+    reports = []
+    for stage in planned.stages:
+        exact = any(sums_exactly(plan, dtype) for plan in stage.plans)
+        method = stage.method_for(dtype) if exact else str(stage.method)
+        reports.append(StageReport(stage.kernel.name, stage.geometry, method, None))
+        dtype = stage.plans[0].taps.dtype  # what convolve_tiles yields
+    return reports
 
 
 def _regions(source: Location, header: Header) -> NpyRegions | TiffRegions | ZarrRegions:

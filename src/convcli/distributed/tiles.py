@@ -157,7 +157,7 @@ def _compute_tile(
             inner.append(indices[places] - start)
             outer.append(places)
         window[np.ix_(*outer)] = chunk[np.ix_(*inner)]
-    exact = _exact(plan, window.dtype)  # the integer path, where the whole array takes it
+    exact = sums_exactly(plan, window.dtype)  # the integer path, where the whole array takes it
     gathered = window[np.ix_(*(np.maximum(read, 0) for read in reads))]
     gathered = gathered if exact else gathered.astype(plan.taps.dtype)
     for axis, read in enumerate(reads):
@@ -170,7 +170,7 @@ def _compute_tile(
     return np.concatenate([band for _, band in convolve_bands(tile, gathered, threads=1)])
 
 
-def _exact(plan: ConvolutionPlan, dtype: np.dtype[Any]) -> bool:
+def sums_exactly(plan: ConvolutionPlan, dtype: np.dtype[Any]) -> bool:
     """Say whether the plan sums samples of ``dtype`` in integers, its fill one of them."""
     if plan.sum_type(dtype) is None:
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -55,7 +56,7 @@ def luminance(picture: Picture, dtype: npt.DTypeLike = np.float32) -> npt.NDArra
     [[76.245]]
     """
     pixels = picture.pixels
-    if not (picture.header.is_image and pixels.ndim == 3):
+    if not _weighed(picture):
         return pixels
     weights = LUMA.astype(dtype)
     grey = np.empty(pixels.shape[:2], dtype=weights.dtype)
@@ -63,3 +64,13 @@ def luminance(picture: Picture, dtype: npt.DTypeLike = np.float32) -> npt.NDArra
     for top in range(0, len(pixels), rows):
         grey[top : top + rows] = pixels[top : top + rows].astype(dtype) @ weights
     return grey
+
+
+def luminance_dtype(picture: Picture, dtype: npt.DTypeLike = np.float32) -> np.dtype[Any]:
+    """Return the type of ``luminance(picture, dtype)``'s values, working none of them out."""
+    return np.dtype(dtype) if _weighed(picture) else picture.pixels.dtype
+
+
+def _weighed(picture: Picture) -> bool:
+    # A colour image's channels are weighed into one; grey images and arrays are kept.
+    return picture.header.is_image and picture.pixels.ndim == 3

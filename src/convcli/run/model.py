@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from convcli.choices import Colormap, Depth, Method, PadMode, Range
+from convcli.choices import INTEGER_METHOD, Colormap, Depth, Method, PadMode, Range
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from convcli.catalog.kernel import Kernel, Matrix
     from convcli.engine import ConvolutionPlan, Geometry
     from convcli.io.formats import OutputFormat
@@ -66,6 +68,18 @@ class Stage:
     geometry: Geometry
     method: Method
     plans: tuple[ConvolutionPlan, ...]  # the engine's, one per matrix: checked when planning
+
+    def method_for(self, dtype: np.dtype[Any]) -> str:
+        """Name what filters inputs of ``dtype``: ``separable``, or ``integer-int16`` (exact sums).
+
+        A kernel of several matrices, some summed in integers and some not,
+        is named both ways: ``direct/integer-int16``.
+        """
+        sums = [plan.sum_type(dtype) for plan in self.plans]
+        widest = max((s for s in sums if s is not None), key=lambda s: s.itemsize, default=None)
+        integer = None if widest is None else f"{INTEGER_METHOD}-{widest.name}"
+        floating = str(self.method) if None in sums else None
+        return "/".join(name for name in (floating, integer) if name)
 
 
 @dataclass(frozen=True)

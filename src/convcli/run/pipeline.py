@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +24,7 @@ from convcli.colormaps import colorize
 from convcli.engine import ConvolutionPlan, Geometry, band_rows, convolve_bands, integer_bands
 from convcli.errors import InputError, Message
 from convcli.heat import HeatReducer
-from convcli.io.colour import as_rgb, luminance
+from convcli.io.colour import as_rgb, luminance, luminance_dtype
 from convcli.io.formats import OutputFormat, default_output
 from convcli.io.metadata import Metadata
 from convcli.io.picture import Header, Picture
@@ -185,8 +185,12 @@ def render(
     report.range = planned.range
     if dry_run:
         report.status = Status.PLANNED  # worked out from the input; nothing written
+        # Each stage's input: the picture's samples (or grey values), then the floats before.
+        dtypes = [luminance_dtype(picture) if settings.gray else picture.pixels.dtype]
+        dtypes += [np.dtype(np.float32)] * (len(planned.stages) - 1)
         report.stages = [
-            StageReport(s.kernel.name, s.geometry, s.method, 0.0) for s in planned.stages
+            StageReport(s.kernel.name, s.geometry, s.method_for(dtype), 0.0)
+            for s, dtype in zip(planned.stages, dtypes, strict=True)
         ]
         return Rendered(report, planned, None, False, Metadata(), None, [0.0], started, ())
 
@@ -347,24 +351,24 @@ def _render_frame(
     x: npt.NDArray[np.generic] = luminance(picture) if settings.gray else picture.pixels
     alpha = picture.alpha
     for stage in planned.stages:
-        stage_start = time.perf_counter()
+        stage_start, dtype = time.perf_counter(), x.dtype
         if stage is planned.stages[-1]:
             x, share = _filter_and_map(x, stage, planned, picture.white, threads, heat)
             clipped[0] = max(clipped[0], share)
         else:
             x = _filter(x, stage, threads)
         if timings is not None:
-            timings.append(_timed(stage, stage_start))
+            timings.append(_timed(stage, dtype, stage_start))
         alpha = None if alpha is None else _sample(alpha, stage.geometry)
     if settings.colormap:
         x = colorize(x.astype(np.uint8, copy=False), settings.colormap)
     return x, alpha, picture.duration
 
 
-def _timed(stage: Stage, started: float) -> StageReport:
-    return StageReport(
-        stage.kernel.name, stage.geometry, stage.method, time.perf_counter() - started
-    )
+def _timed(stage: Stage, dtype: np.dtype[Any], started: float) -> StageReport:
+    """Report a stage that filtered samples of ``dtype``, its method as it ran for them."""
+    seconds = time.perf_counter() - started
+    return StageReport(stage.kernel.name, stage.geometry, stage.method_for(dtype), seconds)
 
 
 def _bands(
