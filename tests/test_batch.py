@@ -80,6 +80,17 @@ def test_recursive_mirrors_the_folders_and_keeps_unicode_and_dashes(photos, tmp_
     ]  # fmt: skip
 
 
+def test_an_input_that_fails_leaves_no_empty_mirrored_folder(photos, tmp_path):
+    (photos / "broken").mkdir()
+    (photos / "broken" / "cut.png").write_bytes((photos / "coins.png").read_bytes()[:100])
+    out = tmp_path / "out"
+    result = run("apply", str(photos), "-r", "-k", "box", "-o", str(out), "-q")
+    assert result.exit_code == 1
+    assert "broken/cut.png" in result.stderr
+    assert not (out / "broken").exists()  # made only for an output that is written
+    assert (out / "sub" / "deeper" / "-dash_box.png").is_file()
+
+
 def test_one_and_two_workers_give_identical_outputs_and_reports(photos, tmp_path):
     results = {}
     for jobs in ("1", "2"):

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from convcli.choices import Status
-from convcli.errors import InputError, UsageError, reason
+from convcli.errors import InputError, UsageError
 from convcli.io.storage import is_remote, read_object, write_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, read_standard_input, standard_output
 from convcli.report import Report
 from convcli.run.model import Job, RunOptions, Settings, Source
-from convcli.run.pipeline import process
+from convcli.run.pipeline import create_folder, process
 
 TiledRunner = Callable[[Job, Settings, RunOptions], Report]  # a job filtered in tiles
 DIED = "the worker process died on this input (killed, or out of memory)"
@@ -36,16 +36,16 @@ def run_job(
     try:
         if job.failure is not None:
             raise InputError(job.failure)
-        if isinstance(job.target, Path) and not options.dry_run:
-            _make_folder(job.target.parent)  # mirrored sub-folders of the output
         if job.tiled and job.source is not None and job.target is not None:
             assert tiled is not None, "a tiled job needs a tiled runner"
+            if isinstance(job.target, Path) and not options.dry_run:
+                create_folder(job.target.parent)  # a tiled output is written as it is filtered
             return tiled(job, each, options)
         target = _target(job)
         report = process(
             job_source(job, options), target, each, label=job.label, fmt=job.format,
             dry_run=options.dry_run, max_pixels=options.max_pixels, threads=options.threads,
-            heat_tile=options.heat_tiles,
+            heat_tile=options.heat_tiles, make_folder=True,
         )  # fmt: skip
         if isinstance(target, io.BytesIO) and is_remote(job.target):
             if not options.dry_run:
@@ -77,13 +77,6 @@ def _target(job: Job) -> Path | BinaryIO:
     if isinstance(job.target, Path):
         return job.target
     return io.BytesIO()  # an object in a store: encoded here, then written with one request
-
-
-def _make_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"{folder}: cannot create the folder: {reason(error)}") from None
 
 
 def failed_report(job: Job, settings: Settings, message: str) -> Report:

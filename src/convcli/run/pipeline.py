@@ -22,7 +22,7 @@ from convcli.catalog.kernel import FREI_CHEN, FREI_CHEN_EDGES, Kernel
 from convcli.choices import Depth, Range, Status
 from convcli.colormaps import colorize
 from convcli.engine import ConvolutionPlan, Geometry, band_rows, convolve_bands, integer_bands
-from convcli.errors import InputError, Message
+from convcli.errors import InputError, Message, reason
 from convcli.heat import HeatReducer
 from convcli.io.colour import as_rgb, luminance, luminance_dtype
 from convcli.io.formats import OutputFormat, default_output
@@ -62,6 +62,7 @@ def process(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     threads: int | None = None,
     heat_tile: bool = False,
+    make_folder: bool = False,
 ) -> Report:
     """Run the pipeline on one input and write the result to ``target``.
 
@@ -90,6 +91,10 @@ def process(
         Engine and PNG threads for this input; None: one per CPU.
     heat_tile : bool
         Put the first frame's response, reduced, in the report (see :func:`render`).
+    make_folder : bool
+        Make ``target``'s folder if it is missing (a batch's mirrored
+        sub-folders), once the input has been read and filtered: an input
+        that fails leaves no empty folder.
 
     Returns
     -------
@@ -110,8 +115,18 @@ def process(
                   dry_run=dry_run, max_pixels=max_pixels, threads=threads,
                   heat_tile=heat_tile)  # fmt: skip
     if done.frames is not None:
+        if make_folder and isinstance(target, Path):
+            create_folder(target.parent)
         write_rendered(target, done, settings, output_label, threads)
     return done.finished()
+
+
+def create_folder(folder: Path) -> None:
+    """Make ``folder`` and its parents; failing, say so as the input's error."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"{folder}: cannot create the folder: {reason(error)}") from None
 
 
 class Pictures:
