@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # NumPy is loaded only when a matrix is built: `kernels list`
 
 Matrix: TypeAlias = "npt.NDArray[np.float64]"
 
-COMBINES = ("magnitude", "max")
+MAGNITUDE, MAXIMUM = "magnitude", "max"  # how a kernel file's components may combine
+COMBINES = (MAGNITUDE, MAXIMUM)
 # A set's combination of its own: Frei and Chen's edge share, of their nine masks' responses,
 # the first four (the edge masks) over all nine (see convcli.catalog.sets).
 FREI_CHEN = "frei-chen"

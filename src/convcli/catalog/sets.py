@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from convcli.catalog.families import FAMILIES, Family, rotate
 from convcli.catalog.families._base import check_eighths
-from convcli.catalog.kernel import FREI_CHEN, Kernel, Matrix
+from convcli.catalog.kernel import FREI_CHEN, MAXIMUM, Kernel, Matrix
 from convcli.choices import Range
 from convcli.errors import KernelError
 
@@ -115,13 +115,13 @@ def set_kernel(spec: str, find: Callable[[str], Kernel | None]) -> Kernel | None
             turning = ", ".join(f.name for f in FAMILIES.values() if f.turning)
             raise KernelError(f"{spec}: only a family with an angle ({turning}) or a kernel of "
                               "its own name makes a set")  # fmt: skip
-        return _set_of(f"{kernel.name}@{step:g}", [turn(kernel, a) for a in angles], "max",
+        return _set_of(f"{kernel.name}@{step:g}", [turn(kernel, a) for a in angles], MAXIMUM,
                        f"{kernel.name} every {step:g} degrees: the largest response of the "
                        f"{count}; with --bank each its own output")  # fmt: skip
     members = family.turned(text, angles)
     given = family.given({**family.parse(text), family.turning: None}) if text else ""
     name = f"{family.name}:{given}@{step:g}" if given else f"{family.name}@{step:g}"
-    return _set_of(name, members, "max",
+    return _set_of(name, members, MAXIMUM,
                    f"{family.name} every {step:g} degrees: the largest response of the {count}; "
                    f"with --bank each its own output")  # fmt: skip
 

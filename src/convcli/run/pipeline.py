@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from convcli.catalog.kernel import FREI_CHEN, FREI_CHEN_EDGES, Kernel
+from convcli.catalog.kernel import FREI_CHEN, FREI_CHEN_EDGES, MAGNITUDE, MAXIMUM, Kernel
 from convcli.choices import Depth, Range, Status
 from convcli.colormaps import colorize
 from convcli.engine import ConvolutionPlan, Geometry, band_rows, convolve_bands, integer_bands
@@ -401,11 +401,11 @@ def _bands(
 
 
 def combined(
-    parts: list[npt.NDArray[np.floating]], bias: float, how: str | None = "magnitude"
+    parts: list[npt.NDArray[np.floating]], bias: float, how: str | None = MAGNITUDE
 ) -> npt.NDArray[np.floating]:
     """Combine a kernel's component responses (``how``: magnitude, max, frei-chen); add its bias."""
     band = parts[0]
-    if len(parts) > 1 and how == "max":  # a rotation set: the largest response
+    if len(parts) > 1 and how == MAXIMUM:  # a rotation set: the largest response
         for part in parts[1:]:
             np.maximum(band, part, out=band)
     elif len(parts) > 1 and how == FREI_CHEN:
