@@ -78,6 +78,23 @@ class Channels(StrEnum):
     SUM = "sum"
 
 
+class Activation(StrEnum):
+    """The activations of a layer's pipeline (``-k relu``): value by value, as PyTorch's."""
+
+    RELU = "relu"
+    LEAKY_RELU = "leaky-relu"
+    TANH = "tanh"
+    SIGMOID = "sigmoid"
+    ABS = "abs"
+
+
+class Pool(StrEnum):
+    """The pools of a layer's pipeline (``-k maxpool:2``): each map's windows reduced to one value."""
+
+    MAX = "maxpool"
+    AVG = "avgpool"
+
+
 class Range(StrEnum):
     """How a filter response becomes the numbers an output holds."""
 
