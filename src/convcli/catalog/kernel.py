@@ -313,8 +313,8 @@ def check_range(value: object, where: str) -> Range:
         raise KernelError(f"{where}: {error}") from None
 
 
-def check_matrix(value: object, where: str) -> tuple[int, ...]:
-    """Check a nested list of finite numbers (1-D, 2-D or 3-D) and return its shape.
+def check_matrix(value: object, where: str, most: int = MAX_DIMS) -> tuple[int, ...]:
+    """Check a nested list of finite numbers (1-D to ``most``-D) and return its shape.
 
     Parameters
     ----------
@@ -322,6 +322,8 @@ def check_matrix(value: object, where: str) -> tuple[int, ...]:
         The nested lists, as TOML or JSON gives them.
     where : str
         Where it came from, to start every message with.
+    most : int
+        The most dimensions: 3, or a layer's 4.
 
     Returns
     -------
@@ -342,10 +344,10 @@ def check_matrix(value: object, where: str) -> tuple[int, ...]:
     ...
     convcli.errors.KernelError: inline: matrix row 2 has 1 value, expected 2 like row 1
     """
-    return _shape_of(value, where, ())
+    return _shape_of(value, where, (), most)
 
 
-def _shape_of(value: object, where: str, index: tuple[int, ...]) -> tuple[int, ...]:
+def _shape_of(value: object, where: str, index: tuple[int, ...], most: int) -> tuple[int, ...]:
     if not isinstance(value, list):
         raise KernelError(f"{where}: matrix must be a list of numbers, got {_describe(value)}")
     if not value:
@@ -355,12 +357,12 @@ def _shape_of(value: object, where: str, index: tuple[int, ...]) -> tuple[int, .
         for i, item in enumerate(value):
             _check_number(item, where, _label((*index, i), len(index) + 1))
         return (len(value),)
-    if len(index) + 2 > MAX_DIMS:
+    if len(index) + 2 > most:
         raise KernelError(
-            f"{where}: matrix has more than {MAX_DIMS} levels of nesting; "
-            "kernels are 1-D, 2-D or 3-D"
+            f"{where}: matrix has more than {most} levels of nesting; kernels are 1-D, 2-D or "
+            f"3-D, a layer's (layer = true) 3-D or 4-D"
         )
-    shapes = [_shape_of(item, where, (*index, i)) for i, item in enumerate(value)]
+    shapes = [_shape_of(item, where, (*index, i), most) for i, item in enumerate(value)]
     depth = len(index) + len(shapes[0]) + 1
     for i, shape in enumerate(shapes):
         if shape != shapes[0]:
@@ -391,7 +393,8 @@ def _check_number(item: object, where: str, place: str) -> None:
 
 def _label(index: tuple[int, ...], depth: int) -> str:
     """Name a position 1-based, as a person counts: 'row 2, column 3' in a 2-D matrix."""
-    words = {1: ("value",), 2: ("row", "column"), 3: ("plane", "row", "column")}[depth]
+    words = {1: ("value",), 2: ("row", "column"), 3: ("plane", "row", "column"),
+             4: ("filter", "channel", "row", "column")}[depth]  # fmt: skip
     return ", ".join(f"{word} {i + 1}" for word, i in zip(words, index, strict=False))
 
 

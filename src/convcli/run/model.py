@@ -55,9 +55,14 @@ class Settings:
         return "+".join(kernel.name for kernel in self.kernels)
 
     @property
+    def convolutions(self) -> tuple[Kernel, ...]:
+        """The pipeline's kernels, its steps (activations, pools) left out."""
+        return tuple(kernel for kernel in self.kernels if isinstance(kernel, Kernel))
+
+    @property
     def kernel_range(self) -> Range | None:
         """The last kernel's own range (a step has none): the output's, unless one is given."""
-        ranges = [kernel.range for kernel in self.kernels if isinstance(kernel, Kernel)]
+        ranges = [kernel.range for kernel in self.convolutions]
         return ranges[-1] if ranges else None
 
 
@@ -162,6 +167,12 @@ class InputPlan:
     depth: Depth
     input_shape: tuple[int, ...]  # of the file, alpha included
     output_shape: tuple[int, ...]  # of what is written, alpha included
+    alpha: bool = False  # the output keeps the input's alpha (sampled under each output)
+
+    @property
+    def layered(self) -> bool:
+        """Whether a layer or a step is among the stages: the samples are then 0 to 1 (ToTensor)."""
+        return not all(isinstance(stage, Stage) for stage in self.stages)
 
 
 @dataclass(frozen=True)
