@@ -116,11 +116,11 @@ def _layer_stage(
         )
     channels = shape[2] if len(shape) == 3 else 1
     if channels != kernel.channels_in:
-        what = "the input" if first else "the maps before it"
+        what = "the input has" if first else "the stage before it gives"
         groups = f", groups={kernel.groups}" if kernel.groups > 1 else ""
         raise UsageError(
             f"{kernel.name} takes {kernel.channels_in} input channels (weights "
-            f"{'x'.join(map(str, kernel.shape))}{groups}), but {what} has {channels}"
+            f"{'x'.join(map(str, kernel.shape))}{groups}), but {what} {channels}"
             + (" (after --gray)" if first and settings.gray else "")
         )
     window = kernel.shape[-2:]
@@ -290,8 +290,8 @@ def written_maps(stages: list[Planned], fmt: OutputFormat) -> tuple[int, ...]:
 def maps_refused(name: str, maps: int, fmt: OutputFormat) -> UsageError:
     """Refuse a picture format for a count of feature maps it cannot hold (not 1 or 3)."""
     return UsageError(
-        f"{name} gives {maps} feature maps, and {fmt.name} holds 1 (grey) or 3 (RGB): write "
-        ".npy or .tif (one page per map), or use --bank for one file per map"
+        f"{name} gives {maps} feature maps, and {fmt.name.upper()} holds 1 (grey) or 3 (RGB): "
+        "write .npy or .tif (one page per map), or use --bank for one file per map"
     )
 
 
