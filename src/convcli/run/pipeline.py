@@ -198,6 +198,9 @@ def render(
         raise InputError(Message("{label}: {why}", label=label, why=error.said)) from None
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
     report.range = planned.range
+    if planned.layered and picture.alpha is not None and planned.format.alpha and not planned.alpha:
+        maps = written_maps(planned.stages, planned.format)[-1]
+        report.notes.append(f"{label}: its alpha is left out: {maps} feature maps are no picture")
     if dry_run:
         report.status = Status.PLANNED  # worked out from the input; nothing written
         # Each stage's input: the picture's samples (or grey values), then the floats before.

@@ -267,9 +267,13 @@ def prepare_input(
     stages = resolve_stages(shape, header.is_image, settings, max_pixels)
     filtered = written_maps(stages, fmt)
     layered = not all(isinstance(stage, Stage) for stage in stages)
-    if layered and not fmt.is_array and len(filtered) == 3 and filtered[2] not in (1, 3):
+    maps = layered and len(filtered) == 3 and filtered[2] not in (1, 3)  # no picture: pages
+    if maps and fmt.name == FileFormat.TIF and not settings.colormap:  # a float page per map
+        mode, depth = settings.range or Range.RAW, Depth.FLOAT32
+    elif maps and not fmt.is_array and not settings.colormap:
         raise maps_refused(stages[-1].name, filtered[2], fmt)
-    mode, depth = output_mapping(filtered, header, settings, fmt)
+    else:
+        mode, depth = output_mapping(filtered, header, settings, fmt)
     if settings.colormap:
         filtered = (*filtered[:2], 3)
     # A layer's maps keep the alpha under each output where they are a picture (1 or 3 maps).
