@@ -167,7 +167,6 @@ class InputPlan:
     depth: Depth
     input_shape: tuple[int, ...]  # of the file, alpha included
     output_shape: tuple[int, ...]  # of what is written, alpha included
-    alpha: bool = False  # the output keeps the input's alpha (sampled under each output)
 
     @property
     def layered(self) -> bool:

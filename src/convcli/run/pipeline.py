@@ -198,15 +198,10 @@ def render(
         raise InputError(Message("{label}: {why}", label=label, why=error.said)) from None
     report.input_shape, report.output_shape = planned.input_shape, planned.output_shape
     report.range = planned.range
-    if planned.layered and picture.alpha is not None and planned.format.alpha and not planned.alpha:
-        maps = written_maps(planned.stages, planned.format)[-1]
-        report.notes.append(f"{label}: its alpha is left out: {maps} feature maps are no picture")
     if dry_run:
         report.status = Status.PLANNED  # worked out from the input; nothing written
         # Each stage's input: the picture's samples (or grey values), then the floats before.
         dtypes = [luminance_dtype(picture) if settings.gray else picture.pixels.dtype]
-        if planned.layered:  # a layer's pipeline takes the samples as floats, 0 to 1
-            dtypes = [np.dtype(np.float32)]
         dtypes += [np.dtype(np.float32)] * (len(planned.stages) - 1)
         report.stages = [
             _reported(s, s.method_for(dtype), 0.0) for s, dtype in zip(planned.stages, dtypes,
@@ -371,8 +366,6 @@ def _render_frame(
 ) -> Frame:
     x: npt.NDArray[np.generic] = luminance(picture) if settings.gray else picture.pixels
     alpha, white = picture.alpha, picture.white
-    if planned.layered:  # the samples as PyTorch's ToTensor gives them: floats, 0 to 1
-        x, white = np.divide(x, white, dtype=np.float32), 1.0
     for stage in planned.stages:
         stage_start, dtype = time.perf_counter(), x.dtype
         last = stage is planned.stages[-1]
@@ -390,8 +383,6 @@ def _render_frame(
             timings.append(_reported(stage, stage.method_for(dtype), time.perf_counter()
                                      - stage_start))  # fmt: skip
         alpha = None if alpha is None else _sample(alpha, stage.geometry)
-    if planned.layered and not planned.alpha:
-        alpha = None  # maps that are no picture (not 1 or 3) have no alpha
     if settings.colormap:
         x = colorize(x.astype(np.uint8, copy=False), settings.colormap)
     return x, alpha, picture.duration
