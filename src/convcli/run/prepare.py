@@ -208,6 +208,7 @@ def output_mapping(
         return output_range(settings, fmt), Depth.UINT8
     if fmt.maps:
         check_maps(shape, fmt)
+        shape = shape[:2] if fmt.split else shape  # each file holds one map
     if fmt.is_array or fmt.paged:
         return output_range(settings, fmt), Depth.FLOAT32
     image_shaped = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4 * fmt.cmyk))
