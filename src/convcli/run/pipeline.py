@@ -31,7 +31,16 @@ from convcli.io.picture import Header, Picture
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from convcli.io.reading import iter_frames, read_image
 from convcli.io.writing import Frame
-from convcli.ranges import Reach, finite_bounds, levels, map_range, ranges_that_help, reach
+from convcli.ranges import (
+    Bounds,
+    Reach,
+    finite_bounds,
+    levels,
+    map_bounds,
+    map_range,
+    ranges_that_help,
+    reach,
+)
 from convcli.report import Report, StageReport
 from convcli.run.model import InputPlan, LayerStage, Planned, Settings, Source, Stage, StepStage
 from convcli.run.output import (
@@ -518,8 +527,10 @@ def _filter_and_map(
     plan = None if heat is not None else _summing(x, stage, planned)
     if plan is not None:
         return _sum_and_map(x, plan, stage, planned, white, threads)
-    bounds = None
-    if planned.range == Range.RESCALE:
+    bounds: Bounds | None = None
+    if planned.range == Range.RESCALE and planned.format.maps:  # each map its own extremes
+        bounds = map_bounds(band for _, band in _bands(x, stage, threads))
+    elif planned.range == Range.RESCALE:
         # The minimum and maximum of the whole response come first. Filtering twice,
         # keeping nothing the first time, stays banded; holding the float response
         # would not (benchmarks/README.md).
@@ -548,6 +559,7 @@ def _summing(
     """
     plan = stage.plans[0]
     simple = len(stage.plans) == 1 and not stage.kernel.bias and planned.range != Range.RAW
+    simple = simple and not (planned.format.maps and planned.range == Range.RESCALE)  # per map
     if not simple or planned.depth == Depth.FLOAT32 or plan.sum_type(x.dtype) is None:
         return None
     lowest, highest = plan.sum_range(x.dtype)

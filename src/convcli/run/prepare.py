@@ -311,7 +311,10 @@ def output_mapping(
                 parameter="colormap",
             )
         return output_range(settings, fmt), Depth.UINT8
-    if fmt.is_array:
+    if fmt.maps:
+        check_maps(shape, fmt)
+        shape = shape[:2] if fmt.split else shape  # each file holds one map
+    if fmt.is_array or fmt.paged:
         return output_range(settings, fmt), Depth.FLOAT32
     image_shaped = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4 * fmt.cmyk))
     if not image_shaped and header.is_image:  # the file's own layout: it fails alone
@@ -329,6 +332,18 @@ def output_mapping(
     if fmt.name == FileFormat.PNG and header.frames > 1 and settings.frame is None:
         return mode, Depth.UINT8  # an animated PNG is written by Pillow, at 8 bits
     return mode, _depth(header, fmt)
+
+
+def check_maps(shape: tuple[int, ...], fmt: OutputFormat) -> None:
+    """Refuse feature maps of ``shape`` that ``fmt`` cannot hold, naming what can."""
+    count = shape[2] if len(shape) == 3 else 1
+    if not fmt.holds_maps(count):
+        raise ParameterError(
+            Message("{kind} holds 1 feature map (grey) or 3 (as RGB), not {count}: write .npy "
+                    "or .tif for every map in one file, or give {bank} for one file per map",
+                    kind=fmt.name, count=count),
+            parameter="bank",
+        )  # fmt: skip
 
 
 def output_range(settings: Settings, fmt: OutputFormat) -> Range:
