@@ -191,18 +191,18 @@ def test_the_readme_pipeline_is_pytorchs(tmp_path):
     assert_close(got, t[0].permute(1, 2, 0).numpy())
 
 
-def test_an_image_is_taken_as_pytorchs_totensor_gives_it_and_written_as_maps(tmp_path):
+def test_a_photo_is_filtered_in_its_samples_units_and_written_as_maps(tmp_path):
     photo = SAMPLES / "astronaut.png"
     weights = np.random.default_rng(5).standard_normal((5, 3, 3, 3)).astype(np.float32)
     np.save(tmp_path / "w.npy", weights)
     maps = tmp_path / "maps.npy"
-    result = run("apply", str(photo), "-k", str(tmp_path / "w.npy"), "-k", "tanh", "-p", "valid",
-                 "--pad-mode", "zero", "-o", str(maps), "-q")  # fmt: skip
+    result = run("apply", str(photo), "-k", str(tmp_path / "w.npy"), "--bias", "[1,2,3,4,5]",
+                 "-k", "abs", "-p", "valid", "-o", str(maps), "-q")  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    pixels = np.asarray(Image.open(photo).convert("RGB"), dtype=np.float64) / 255  # ToTensor
-    crop = pixels[100:110, 200:212]  # the reference on a corner of the photo: the loop is slow
-    expected = np.tanh(layer_reference(crop, weights, None, 1, [(0, 0), (0, 0)], "zero",
-                                       (1, 1), (1, 1)))  # fmt: skip
+    pixels = np.asarray(Image.open(photo).convert("RGB"), dtype=np.float64)  # 0 to 255
+    crop = pixels[100:110, 200:212]  # the reference on a part of the photo: the loop is slow
+    expected = np.abs(layer_reference(crop, weights, [1, 2, 3, 4, 5], 1, [(0, 0), (0, 0)],
+                                      "zero", (1, 1), (1, 1)))  # fmt: skip
     got = np.load(maps)
     assert got.shape == (510, 510, 5)
     assert_close(got[100:108, 200:210], expected)
@@ -320,8 +320,8 @@ def test_a_safetensors_file_is_read_by_name_its_bias_beside_and_bfloat16_is_refu
                                                 r"own, and relu is a layer's step"),
     (["-k", "maxpool:2,2,2"], r"a pool's padding is at most half its window \(1 for 2\)"),
     (["-k", "leaky-relu:x"], r"leaky-relu:SLOPE: 'x' is not a finite number"),
-    (["-k", "{w3}", "-o", "{out}.png"], r"w3 gives 8 feature maps, and PNG holds 1 \(grey\) or 3 "
-                                        r"\(RGB\): write .npy or .tif"),
+    (["-k", "{w3}", "-o", "{out}.png"], r"png holds 1 feature map \(grey\) or 3 \(as RGB\), not 8: "
+                                        r"write .npy or .tif"),
 ])  # fmt: skip
 def test_a_layer_that_does_not_fit_is_one_line_and_exit_2(tmp_path, args, message):
     np.save(tmp_path / "w8.npy", np.ones((3, 8, 3, 3), np.float32))

@@ -265,38 +265,23 @@ def prepare_input(
     if settings.gray and header.is_image and len(shape) == 3:
         shape = shape[:2]
     stages = resolve_stages(shape, header.is_image, settings, max_pixels)
+    if any(isinstance(stage, LayerStage) for stage in stages) and not settings.colormap:
+        fmt = fmt.for_maps()  # a layer's maps are values, not colours (see for_maps)
     filtered = written_maps(stages, fmt)
-    layered = not all(isinstance(stage, Stage) for stage in stages)
-    maps = layered and len(filtered) == 3 and filtered[2] not in (1, 3)  # no picture: pages
-    if maps and fmt.name == FileFormat.TIF and not settings.colormap:  # a float page per map
-        mode, depth = settings.range or Range.RAW, Depth.FLOAT32
-    elif maps and not fmt.is_array and not settings.colormap:
-        raise maps_refused(stages[-1].name, filtered[2], fmt)
-    else:
-        mode, depth = output_mapping(filtered, header, settings, fmt)
+    mode, depth = output_mapping(filtered, header, settings, fmt)
     if settings.colormap:
         filtered = (*filtered[:2], 3)
-    # A layer's maps keep the alpha under each output where they are a picture (1 or 3 maps).
-    alpha = header.alpha and fmt.alpha and (not layered or len(filtered) == 2 or filtered[2] == 3)
-    written = _with_alpha(filtered, alpha)
-    return InputPlan(stages, fmt, mode, depth, header.file_shape, written, alpha)
+    written = _with_alpha(filtered, header.alpha and fmt.alpha)
+    return InputPlan(stages, fmt, mode, depth, header.file_shape, written)
 
 
 def written_maps(stages: list[Planned], fmt: OutputFormat) -> tuple[int, ...]:
     """Return the last stage's shape as written: one map ``(H, W, 1)`` is grey in a picture."""
     shape = stages[-1].output_shape
-    layered = not isinstance(stages[-1], Stage)
-    if layered and not fmt.is_array and len(shape) == 3 and shape[2] == 1:
+    picture = not (fmt.is_array or fmt.paged)
+    if fmt.maps and picture and len(shape) == 3 and shape[2] == 1:
         return shape[:2]
     return shape
-
-
-def maps_refused(name: str, maps: int, fmt: OutputFormat) -> UsageError:
-    """Refuse a picture format for a count of feature maps it cannot hold (not 1 or 3)."""
-    return UsageError(
-        f"{name} gives {maps} feature maps, and {fmt.name.upper()} holds 1 (grey) or 3 (RGB): "
-        "write .npy or .tif (one page per map), or use --bank for one file per map"
-    )
 
 
 def output_mapping(
