@@ -354,3 +354,24 @@ def test_a_3d_kernel_on_an_npy_stays_a_volume_kernel_unless_given_a_bias(tmp_pat
                        "--pad-mode", "zero")  # fmt: skip
     assert summed.shape == (6, 7)  # one filter: one map
     assert_close(summed, 2 * x[..., 1] + 1)
+
+
+def test_a_bank_of_a_layer_writes_each_map_to_a_file_of_its_own(tmp_path):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((9, 10, 3)).astype(np.float32)
+    weights = rng.standard_normal((12, 3, 3, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "w.npy", weights)
+    folder = tmp_path / "maps"
+    result = run("apply", str(tmp_path / "x.npy"), "-k", str(tmp_path / "w.npy"), "-k", "box:3",
+                 "--bank", "--pad-mode", "zero", "-o", f"{folder}/", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    names = [f"x_w-{index:02d}_zero.npy" for index in range(12)]  # sorted as the filters are
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*names, "x_box-size-3_zero.npy"])
+    expected = layer_reference(x, weights, None, 1, pad_pairs("same", (3, 3), (1, 1)), "zero",
+                               (1, 1), (1, 1))  # fmt: skip
+    for index, name in enumerate(names):
+        assert_close(np.load(folder / name), expected[..., index])
+    first, _ = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["output"] == str(folder / names[0])
+    assert first["output_shape"] == [9, 10, 12]

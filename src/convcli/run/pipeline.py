@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -48,6 +48,7 @@ from convcli.run.output import (
     depth_name,
     output_metadata,
     tell_losses,
+    write_map_files,
     write_output,
     write_output_frames,
 )
@@ -72,6 +73,7 @@ def process(
     threads: int | None = None,
     heat_tile: bool = False,
     make_folder: bool = False,
+    maps: Sequence[Path] = (),
 ) -> Report:
     """Run the pipeline on one input and write the result to ``target``.
 
@@ -104,6 +106,9 @@ def process(
         Make ``target``'s folder if it is missing (a batch's mirrored
         sub-folders), once the input has been read and filtered: an input
         that fails leaves no empty folder.
+    maps : sequence of Path
+        A bank's layer kernel: the file of each feature map, in order (the
+        report names the first).
 
     Returns
     -------
@@ -117,7 +122,7 @@ def process(
     UsageError
         The settings do not fit this input (shapes, range, format).
     """
-    output_label = "-" if not isinstance(target, Path) else str(target)
+    output_label = "-" if not isinstance(target, Path) else str(maps[0] if maps else target)
     pictures = Pictures(read_image(source, label, max_pixels, settings.frame or 0),
                         lambda like: iter_frames(source, like, label, max_pixels))  # fmt: skip
     done = render(pictures, settings, label=label, output_label=output_label, fmt=fmt,
@@ -126,7 +131,7 @@ def process(
     if done.frames is not None:
         if make_folder and isinstance(target, Path):
             create_folder(target.parent)
-        write_rendered(target, done, settings, output_label, threads)
+        write_rendered(target, done, settings, output_label, threads, maps)
     return done.finished()
 
 
@@ -244,11 +249,18 @@ def write_rendered(
     settings: Settings,
     output_label: str,
     threads: int | None = None,
+    maps: Sequence[Path] = (),
 ) -> None:
-    """Write a filtered input's frames to its file (atomically) or stream."""
+    """Write a filtered input's frames to its file (atomically) or stream.
+
+    ``maps``: a bank's layer kernel writes feature map i to ``maps[i]`` instead.
+    """
     assert done.frames is not None, "a dry run writes nothing"
     fmt = done.planned.format
-    if done.several:
+    if fmt.split:
+        values, _, _ = next(done.frames)
+        write_map_files(maps, values, fmt, settings, done.metadata, threads)
+    elif done.several:
         write_output_frames(target, done.frames, fmt, settings, done.metadata, done.loop,
                             output_label)  # fmt: skip
     else:

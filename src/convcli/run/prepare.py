@@ -265,7 +265,7 @@ def prepare_input(
     if settings.gray and header.is_image and len(shape) == 3:
         shape = shape[:2]
     stages = resolve_stages(shape, header.is_image, settings, max_pixels)
-    if any(isinstance(stage, LayerStage) for stage in stages) and not settings.colormap:
+    if any(isinstance(s, LayerStage) for s in stages) and not (settings.colormap or fmt.maps):
         fmt = fmt.for_maps()  # a layer's maps are values, not colours (see for_maps)
     filtered = written_maps(stages, fmt)
     mode, depth = output_mapping(filtered, header, settings, fmt)
