@@ -48,6 +48,7 @@ from convcli.catalog.kernel import (
 )
 from convcli.catalog.sets import family_named, named_set, set_kernel, turn
 from convcli.catalog.weights import check_groups, checked_bias, is_weights_spec, weights_kernel
+from convcli.choices import Activation, Pool
 from convcli.errors import KernelError, Message, reason
 
 KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
@@ -110,6 +111,9 @@ def load_kernel(spec: str) -> Kernel:
     if is_weights_spec(spec):
         return weights_kernel(spec)
     family, sep, params = spec.partition(":")
+    if family in (*Activation, *Pool):  # apply's -k takes it (see convcli.catalog.steps)
+        raise KernelError(f"{family} is a step of a layer's pipeline (apply -k {spec}), not a "
+                          "kernel: it has no matrix")  # fmt: skip
     if family == "template" and sep:
         from convcli.catalog.template import template_kernel  # reads an image: Pillow and NumPy
 

@@ -20,7 +20,9 @@ import math
 import re
 import tomllib
 import zipfile
-from dataclasses import replace
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -185,15 +187,22 @@ def check_groups(groups: int, shape: tuple[int, ...], where: str) -> None:
                           f"over the limit of {MAX_FILTERS}")  # fmt: skip
 
 
+@dataclass(frozen=True)
 class _Tensors:
-    """The tensors of one file: their names, and each one read after its header is checked."""
+    """The tensors of one file: their names, and how to read one (its header checked first)."""
 
-    def __init__(self, path: Path, names: list[str], named: bool, read: Any) -> None:
-        self.path, self.names, self.named, self._read = path, names, named, read
+    names: list[str]
+    named: bool  # tensors by name (.npz, .safetensors); an .npy holds one array
+    reader: Callable[[str, str, int], npt.NDArray[np.generic]]  # (name, where, most dims)
 
     def read(self, name: str, where: str, most: int) -> npt.NDArray[np.generic]:
         """Read tensor ``name`` of 1 to ``most`` dimensions, checked before and after reading."""
-        return self._read(name, where, most)  # type: ignore[no-any-return]
+        try:
+            return self.reader(name, where, most)
+        except OSError as error:
+            raise KernelError(f"{where}: cannot read: {reason(error)}") from None
+        except (EOFError, zipfile.BadZipFile, zlib.error) as error:  # a damaged archive
+            raise KernelError(f"{where}: cannot read: {error}") from None
 
 
 def _open(path: Path) -> _Tensors:
@@ -205,11 +214,11 @@ def _open(path: Path) -> _Tensors:
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
-            return _Tensors(path, [""], False, functools.partial(_read_npy, path))
+            return _Tensors([""], False, functools.partial(_read_npy, path))
         if suffix == ".npz":
             with zipfile.ZipFile(path) as archive:
                 names = [n.removesuffix(".npy") for n in archive.namelist() if n.endswith(".npy")]
-            return _Tensors(path, names, True, functools.partial(_read_npz, path))
+            return _Tensors(names, True, functools.partial(_read_npz, path))
         return _safetensors(path)
     except KernelError:
         raise
@@ -227,8 +236,7 @@ def _chosen(tensors: _Tensors, name: str | None, path: Path) -> str:
         return ""
     if name:
         if name not in tensors.names:
-            listed = ", ".join(tensors.names[:20]) + (", ..." if len(tensors.names) > 20 else "")
-            raise KernelError(f"{path} has no tensor {name!r} (it holds {listed or 'none'})")
+            raise KernelError(f"{path} has no tensor {name!r} (it holds {_listed_names(tensors)})")
         return name
     names = tensors.names
     main = [n for n in names if not (n.endswith(BIAS) and n.removesuffix(BIAS) + WEIGHT in names)]
@@ -236,8 +244,15 @@ def _chosen(tensors: _Tensors, name: str | None, path: Path) -> str:
         return main[0]
     if not names:
         raise KernelError(f"{path} holds no tensor")
-    listed = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-    raise KernelError(f"{path} holds {len(names)} tensors ({listed}); say which with {path}:NAME")
+    raise KernelError(
+        f"{path} holds {len(names)} tensors ({_listed_names(tensors)}); say which with {path}:NAME"
+    )
+
+
+def _listed_names(tensors: _Tensors, most: int = 20) -> str:
+    """Name a file's tensors for a message: the first ``most`` of them."""
+    names = tensors.names
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "") or "none"
 
 
 def _read_npy(path: Path, name: str, where: str, most: int) -> npt.NDArray[np.generic]:
@@ -284,7 +299,7 @@ def _safetensors(path: Path) -> _Tensors:
             names = list(tensors.keys())
     except Exception as error:
         raise KernelError(f"{path}: not a .safetensors file ({error})") from None
-    return _Tensors(path, names, True, functools.partial(_read_safetensor, path))
+    return _Tensors(names, True, functools.partial(_read_safetensor, path))
 
 
 def _read_safetensor(path: Path, name: str, where: str, most: int) -> npt.NDArray[np.generic]:
