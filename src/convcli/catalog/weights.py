@@ -19,8 +19,6 @@ import json
 import math
 import re
 import tomllib
-import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -197,11 +195,14 @@ class _Tensors:
 
     def read(self, name: str, where: str, most: int) -> npt.NDArray[np.generic]:
         """Read tensor ``name`` of 1 to ``most`` dimensions, checked before and after reading."""
+        import zipfile  # their errors: a damaged .npz
+        import zlib
+
         try:
             return self.reader(name, where, most)
         except OSError as error:
             raise KernelError(f"{where}: cannot read: {reason(error)}") from None
-        except (EOFError, zipfile.BadZipFile, zlib.error) as error:  # a damaged archive
+        except (EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise KernelError(f"{where}: cannot read: {error}") from None
 
 
@@ -211,6 +212,8 @@ def _open(path: Path) -> _Tensors:
                           "not a weights file")  # fmt: skip
     if not path.exists():
         raise KernelError(f"weights file not found: {path}")
+    import zipfile  # only for an .npz: not at every start
+
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
@@ -262,6 +265,8 @@ def _read_npy(path: Path, name: str, where: str, most: int) -> npt.NDArray[np.ge
 
 
 def _read_npz(path: Path, name: str, where: str, most: int) -> npt.NDArray[np.generic]:
+    import zipfile
+
     with zipfile.ZipFile(path) as archive, archive.open(f"{name}.npy") as stream:
         _check_header(*_npy_header(stream, where), where, most)
         stream.seek(0)
