@@ -104,7 +104,7 @@ def test_a_layer_from_weights_is_conv2d_by_its_definition(tmp_path, seed):
 def test_a_layer_from_weights_is_pytorchs_conv2d_after_its_pad(tmp_path, seed, mode):
     x, weights, bias, groups, options, (pads, stride, dilation) = random_case(seed)
     (top, bottom), (left, right) = pads
-    if mode == "reflect" and max(top, bottom) >= x.shape[0] or max(left, right) >= x.shape[1]:
+    if mode == "reflect" and (max(top, bottom) >= x.shape[0] or max(left, right) >= x.shape[1]):
         pytest.skip("PyTorch reflects at most the input's size less one")
     spec, biased = save_weights(tmp_path, seed, weights, bias, groups)
     got = apply_npy(tmp_path, x, "-k", spec, *biased, *options[:2], "--pad-mode", mode,
@@ -375,3 +375,32 @@ def test_a_bank_of_a_layer_writes_each_map_to_a_file_of_its_own(tmp_path):
     first, _ = (json.loads(line) for line in result.stdout.splitlines())
     assert first["output"] == str(folder / names[0])
     assert first["output_shape"] == [9, 10, 12]
+
+
+def test_the_library_takes_weights_steps_and_biases_as_the_command_line_does(tmp_path):
+    import convcli
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((7, 8, 2)).astype(np.float32)
+    weights = rng.standard_normal((3, 2, 2, 2)).astype(np.float32)
+    np.save(tmp_path / "w.npy", weights)
+    image, record = convcli.apply(x, [str(tmp_path / "w.npy"), "relu"], bias=[[1.0, -1.0, 0.0]],
+                                  padding="valid", pad_mode="zero")  # fmt: skip
+    expected = layer_reference(x, weights, [1.0, -1.0, 0.0], 1, [(0, 0), (0, 0)], "zero",
+                               (1, 1), (1, 1))  # fmt: skip
+    assert_close(image.samples, np.maximum(expected, 0))
+    assert record["kernel"] == "w+relu"
+
+
+def test_kernels_list_shows_the_steps_and_kernels_show_says_a_step_has_no_matrix():
+    listed = run("kernels", "list")
+    assert listed.exit_code == 0
+    assert "Steps of a layer (apply -k, between its kernels)" in listed.stdout
+    assert "maxpool:K[,STRIDE[,PADDING]]" in listed.stdout
+    assert "relu" not in run("kernels", "list", "--json").stdout  # the records are kernels'
+    shown = run("kernels", "show", "maxpool:2")
+    assert shown.exit_code == 2
+    assert shown.stderr == (
+        "convcli: error: maxpool is a step of a layer's pipeline (apply -k maxpool:2), not a "
+        "kernel: it has no matrix\n"
+    )

@@ -155,8 +155,9 @@ def apply(
         tuple), ``flip``, ``gray``, ``range``, ``colormap``, ``method``,
         ``frame``, ``format`` (of the result: ``png``, ``tif``, ``npy``...; by
         default ``output``'s suffix, else the input's own), ``quality``,
-        ``compress_level``, ``strip``: the options of ``convcli apply`` of
-        the same names (README, "apply").
+        ``compress_level``, ``strip``, ``bias`` (a spec, numbers, or a list
+        of them: the n-th for the n-th layer kernel): the options of
+        ``convcli apply`` of the same names (README, "apply").
 
     Returns
     -------
