@@ -404,3 +404,17 @@ def test_kernels_list_shows_the_steps_and_kernels_show_says_a_step_has_no_matrix
         "convcli: error: maxpool is a step of a layer's pipeline (apply -k maxpool:2), not a "
         "kernel: it has no matrix\n"
     )
+
+
+def test_a_2d_kernel_after_a_layer_filters_each_map_on_its_own(tmp_path):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((10, 9, 3)).astype(np.float32)
+    weights = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    np.save(tmp_path / "w.npy", weights)
+    got = apply_npy(tmp_path, x, "-k", tmp_path / "w.npy", "-k", "[[1,-2],[3,0.5]]",
+                    "-p", "valid")  # fmt: skip
+    maps = layer_reference(x, weights, None, 1, [(0, 0), (0, 0)], "zero", (1, 1), (1, 1))
+    each = np.array([[1, -2], [3, 0.5]])[None, None].repeat(4, axis=0)  # one per map: groups=4
+    expected = layer_reference(maps, each, None, 4, [(0, 0), (0, 0)], "zero", (1, 1), (1, 1))
+    assert got.shape == (7, 6, 4)
+    assert_close(got, expected)
