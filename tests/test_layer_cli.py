@@ -418,3 +418,18 @@ def test_a_2d_kernel_after_a_layer_filters_each_map_on_its_own(tmp_path):
     expected = layer_reference(maps, each, None, 4, [(0, 0), (0, 0)], "zero", (1, 1), (1, 1))
     assert got.shape == (7, 6, 4)
     assert_close(got, expected)
+
+
+def test_rescale_maps_each_map_after_a_step_from_its_own_extremes(tmp_path):
+    weights = np.zeros((3, 3, 1, 1), np.float32)
+    for index, scale in enumerate((1, 10, 100)):
+        weights[index, index] = scale  # map i: channel i times 10^i
+    np.save(tmp_path / "w.npy", weights)
+    out = tmp_path / "maps.png"
+    result = run("apply", str(SAMPLES / "astronaut.png"), "-k", str(tmp_path / "w.npy"),
+                 "-k", "relu", "--range", "rescale", "-o", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    pixels = np.asarray(Image.open(SAMPLES / "astronaut.png").convert("RGB"), dtype=np.float64)
+    low, high = pixels.min(axis=(0, 1)), pixels.max(axis=(0, 1))
+    expected = np.round((pixels - low) / (high - low) * 255)  # each channel on its own
+    assert np.abs(np.asarray(Image.open(out), dtype=np.float64) - expected).max() <= 1
