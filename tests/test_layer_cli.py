@@ -433,3 +433,17 @@ def test_rescale_maps_each_map_after_a_step_from_its_own_extremes(tmp_path):
     low, high = pixels.min(axis=(0, 1)), pixels.max(axis=(0, 1))
     expected = np.round((pixels - low) / (high - low) * 255)  # each channel on its own
     assert np.abs(np.asarray(Image.open(out), dtype=np.float64) - expected).max() <= 1
+
+
+def test_a_bias_from_a_toml_list_or_an_npz_tensor_replaces_the_one_beside(tmp_path):
+    x = np.full((4, 5, 1), 2.0, np.float32)
+    np.savez(tmp_path / "m.npz", **{"c.weight": np.ones((2, 1, 1, 1)), "c.bias": np.ones(2)})
+    (tmp_path / "b.toml").write_text("other = [1.0]\nc = [10.0, -10.0]\n")
+    np.savez(tmp_path / "b.npz", b=np.array([0.5, 0.25]))
+    spec = f"{tmp_path / 'm.npz'}:c.weight"
+    beside = apply_npy(tmp_path, x, "-k", spec)
+    assert np.array_equal(beside[0, 0], [3.0, 3.0])  # 2 * 1 + the bias beside, 1
+    toml = apply_npy(tmp_path, x, "-k", spec, "--bias", f"{tmp_path / 'b.toml'}:c")
+    assert np.array_equal(toml[0, 0], [12.0, -8.0])
+    npz = apply_npy(tmp_path, x, "-k", spec, "--bias", f"{tmp_path / 'b.npz'}:b")
+    assert np.array_equal(npz[0, 0], [2.5, 2.25])

@@ -27,13 +27,12 @@ from typing import IO, TYPE_CHECKING, Any
 from convcli.catalog.families import MAX_SIZE
 from convcli.catalog.kernel import LAYER_DIMS, Kernel, Step
 from convcli.errors import KernelError, Message, ParameterError, reason
-from convcli.limits import MAX_FILTERS, MAX_WEIGHTS
+from convcli.limits import MAX_BIAS_BYTES, MAX_FILTERS, MAX_WEIGHTS
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-WEIGHT_SUFFIXES = (".npy", ".npz", ".safetensors")
 _SPEC = re.compile(r"(?P<path>.+?\.(?:npy|npz|safetensors))(?::(?P<name>.*))?", re.IGNORECASE)
 _GROUPS = re.compile(r"(?P<spec>.+):groups=(?P<groups>\d+)")
 WEIGHT, BIAS = ".weight", ".bias"  # PyTorch's names of a layer's tensors: conv1.weight, conv1.bias
@@ -381,11 +380,16 @@ def _json_list(text: str) -> Any:
 
 
 def _toml_bias(path: Path, name: str | None) -> tuple[float, ...]:
+    """Read a TOML file's top-level list of numbers ``name`` (without a name, its only one)."""
+    if not path.is_file():  # a pipe would block, a device never end
+        raise KernelError(f"bias file not found, or not a regular file: {path}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise KernelError(f"bias file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        with path.open("rb") as stream:  # bounded by reading: a size from stat can lie
+            raw = stream.read(MAX_BIAS_BYTES + 1)
+        if len(raw) > MAX_BIAS_BYTES:
+            raise KernelError(f"{path}: over the {MAX_BIAS_BYTES:,} bytes a bias file may have")
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as error:
         raise KernelError(f"{path}: cannot read a bias: {error}") from None
     lists = {key: value for key, value in data.items() if isinstance(value, list)}
     if not name and len(lists) == 1:
