@@ -21,9 +21,9 @@ from convcli.limits import MONTAGE_TILE
 Values = npt.NDArray[np.float32]
 
 
-def reduction(shape: tuple[int, ...]) -> int:
-    """Return the whole factor that makes the longest side ``MONTAGE_TILE`` or under (1: none)."""
-    return max(1, math.ceil(max(shape[:2]) / MONTAGE_TILE))
+def reduction(shape: tuple[int, ...], side: int = MONTAGE_TILE) -> int:
+    """Return the whole factor that makes the longest side ``side`` or under (1: none)."""
+    return max(1, math.ceil(max(shape[:2]) / side))
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ class HeatReducer:
     Laplacian draws); rows short of a whole block wait for the next band.
     """
 
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self._shape, self._factor = shape, reduction(shape)
+    def __init__(self, shape: tuple[int, ...], side: int = MONTAGE_TILE) -> None:
+        self._shape, self._factor = shape, reduction(shape, side)
         self._waiting: Values = np.empty((0, shape[1]), dtype=np.float32)
         self._reduced: list[Values] = []
         self._peak = 0.0

@@ -1,0 +1,140 @@
+"""A layer's feature maps on one sheet, each beside the weights of the filter that made it.
+
+The sheet of a contact sheet (:func:`convcli.pictures.montage.layout`): a
+tile per map, labelled with its filter's index, the map a heat map (reduced
+as a bank's heat maps are, each pixel the strongest value of N x N: see
+:mod:`convcli.heat`) with its colour scale below, the filter's weights beside
+it (:func:`convcli.pictures.montage.filter_pictures`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from convcli.choices import Colormap, MontageScale
+from convcli.errors import ParameterError
+from convcli.heat import HeatReducer
+from convcli.limits import MAX_MONTAGE_TILES, MONTAGE_TILE
+from convcli.pictures.montage import (
+    BLOCK,
+    Tile,
+    colour_heat_maps,
+    filter_pictures,
+    grid_columns,
+    heat_tile,
+    layout,
+    left_out,
+)
+
+FEW_MAPS = 16  # a sheet of at most this many maps shows them up to MONTAGE_TILE pixels a side
+
+
+def feature_sheet(
+    maps: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    *,
+    bias: npt.ArrayLike | None = None,
+    colormap: Colormap | str = Colormap.COOLWARM,
+    scale: MontageScale | str = MontageScale.EACH,
+    title: Sequence[str] = (),
+) -> Image.Image:
+    """Draw a layer's feature maps in a grid, each beside its filter's weights.
+
+    Parameters
+    ----------
+    maps : array, ``(H, W, C)``
+        The layer's output, channels last (``(H, W)``: one map).
+    weights : array, ``(C, C_in, kh, kw)``
+        The filters that made them, PyTorch's layout (``(C_in, kh, kw)``: one).
+        Map ``i`` is filter ``i``'s.
+    bias : array of ``C`` numbers, optional
+        Written under each map's index.
+    colormap : str
+        The heat maps' colours; values of both signs put 0 in the middle.
+    scale : ``each`` or ``shared``
+        Each map on its own scale, to its largest magnitude, or all on the
+        largest of any.
+    title : lines of text
+        What the maps are of (the command, the input), above the sheet's own.
+
+    Returns
+    -------
+    PIL.Image.Image
+        RGB. At most ``MAX_MONTAGE_TILES`` maps are shown (the title says
+        which were left out), up to ``MONTAGE_TILE`` pixels a side when there
+        are at most 16, else half that; the weights take about half a map's
+        side.
+
+    Raises
+    ------
+    ParameterError
+        ``maps`` are not 2-D or 3-D, ``weights`` not 3-D or 4-D, or their
+        counts (or the bias's) differ.
+    """
+    values = np.asarray(maps)
+    values = values[..., np.newaxis] if values.ndim == 2 else values
+    filters = np.asarray(weights, dtype=np.float64)
+    filters = filters[np.newaxis] if filters.ndim == 3 else filters
+    biases = None if bias is None else np.asarray(bias, dtype=np.float64).reshape(-1)
+    _check(values, filters, biases)
+    count = values.shape[2]
+    shown = min(count, MAX_MONTAGE_TILES)
+    side = MONTAGE_TILE if shown <= FEW_MAPS else MONTAGE_TILE // 2
+    pictures, legend = filter_pictures(filters, side // 2)
+    tiles, how = [], ""
+    for number in range(shown):
+        reducer = HeatReducer(values.shape[:2], side)
+        reducer.add(values[..., number])
+        heat = reducer.tile()
+        map_values, how = heat_tile(heat)
+        lines = [f"filter {number}"]
+        lines += [f"bias {biases[number]:.4g}"] if biases is not None else []
+        tiles.append(Tile(lines, values=map_values, peak=heat.peak, beside=pictures[number]))
+    colour_heat_maps(tiles, colormap, MontageScale(scale) == MontageScale.SHARED)
+    c_in, kh, kw = filters.shape[1:]
+    lines = [
+        *title,
+        f"{count} feature map{'s' * (count > 1)}, {how}, each beside the weights of the filter "
+        f"that made it ({c_in}x{kh}x{kw}), labelled with the filter's index",
+        f"maps as {colormap} heat maps of their values, "
+        + (
+            "all on one scale, to the largest magnitude of any"
+            if MontageScale(scale) == MontageScale.SHARED
+            else "each on its own scale, to its largest magnitude"
+        )
+        + " (0 in the middle where values have both signs); reduced, each pixel the strongest "
+        f"value of {BLOCK}",
+        *legend,
+        *left_out(count, MAX_MONTAGE_TILES, "maps", "a sheet shows"),
+    ]
+    return layout([tiles], lines, grid_columns(len(tiles)))
+
+
+def _check(
+    values: npt.NDArray[np.generic],
+    filters: npt.NDArray[np.float64],
+    biases: npt.NDArray[np.float64] | None,
+) -> None:
+    if values.ndim != 3 or values.shape[2] == 0:
+        raise ParameterError(
+            f"maps must be (H, W, C), channels last; got shape {values.shape}", parameter="maps"
+        )
+    if filters.ndim != 4:
+        raise ParameterError(
+            f"weights must be (C_out, C_in, kh, kw); got shape {filters.shape}",
+            parameter="weights",
+        )
+    if filters.shape[0] != values.shape[2]:
+        raise ParameterError(
+            f"weights have {filters.shape[0]} filters but there are {values.shape[2]} maps",
+            parameter="weights",
+        )
+    if biases is not None and len(biases) != values.shape[2]:
+        raise ParameterError(
+            f"bias has {len(biases)} numbers but there are {values.shape[2]} maps",
+            parameter="bias",
+        )
