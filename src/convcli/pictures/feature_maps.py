@@ -130,11 +130,17 @@ def _check(
         )
     if filters.shape[0] != values.shape[2]:
         raise ParameterError(
-            f"weights have {filters.shape[0]} filters but there are {values.shape[2]} maps",
+            f"weights have {_counted(filters.shape[0], 'filter')} but there are "
+            f"{_counted(values.shape[2], 'map')}",
             parameter="weights",
         )
     if biases is not None and len(biases) != values.shape[2]:
         raise ParameterError(
-            f"bias has {len(biases)} numbers but there are {values.shape[2]} maps",
+            f"bias has {_counted(len(biases), 'number')} but there are "
+            f"{_counted(values.shape[2], 'map')}",
             parameter="bias",
         )
+
+
+def _counted(count: int, thing: str) -> str:
+    return f"{count} {thing}{'s' * (count != 1)}"
