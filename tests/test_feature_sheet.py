@@ -19,6 +19,8 @@ from PIL import Image
 from convcli import ParameterError
 from convcli.catalog.kernel import Kernel
 from convcli.colormaps import lookup_table
+from convcli.heat import HeatReducer, strongest
+from convcli.limits import MONTAGE_TILE
 from convcli.pictures.feature_maps import feature_sheet
 from convcli.pictures.montage import FAINT, GAP, kernel_picture
 from helpers import run
@@ -216,3 +218,37 @@ def test_picture_path_is_checked_before_drawing(tmp_path: Path):
     )
     assert done.exit_code == 2
     assert len(done.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("count", [3, 40])
+def test_a_layers_response_is_reduced_map_by_map_as_a_single_maps_is(count):
+    values = np.random.default_rng(11).normal(size=(301, 530, count)).astype(np.float32)
+    values[7, 9, 1] = np.inf  # no peak
+    reducer = HeatReducer(values.shape)
+    for start in range(0, 301, 64):  # bands of rows, as the pipeline makes them
+        reducer.add(values[start : start + 64])
+    tile = reducer.tile()
+    side = MONTAGE_TILE if count <= 16 else MONTAGE_TILE // 2  # README: half for many maps
+    assert tile.factor == math.ceil(530 / side)
+    for number in range(count):
+        alone = HeatReducer(values.shape[:2])  # one map: tested against a plain loop (test_heat)
+        alone.add(values[..., number])
+        expected = alone.tile()
+        np.testing.assert_array_equal(
+            tile.values[..., number], strongest(values[..., number], tile.factor)
+        )
+        if tile.factor == expected.factor:
+            np.testing.assert_array_equal(tile.values[..., number], expected.values)
+        finite = values[..., number][np.isfinite(values[..., number])]
+        assert tile.peaks[number] == float(np.abs(finite).max())
+    assert tile.peak == max(tile.peaks)
+
+
+def test_thousands_of_maps_keep_only_the_first_tiles():
+    values = np.ones((20, 30, 1000), dtype=np.float32)
+    reducer = HeatReducer(values.shape)
+    reducer.add(values)
+    tile = reducer.tile()
+    assert tile.values.shape == (20, 30, 64)
+    assert tile.shape == (20, 30, 1000)
+    assert len(tile.peaks) == 64

@@ -10,6 +10,7 @@ it (:func:`convcli.pictures.montage.filter_pictures`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -17,8 +18,8 @@ from PIL import Image
 
 from convcli.choices import Colormap, MontageScale
 from convcli.errors import ParameterError
-from convcli.heat import HeatReducer
-from convcli.limits import MAX_MONTAGE_TILES, MONTAGE_TILE
+from convcli.heat import HeatReducer, HeatTile, tile_side
+from convcli.limits import MAX_MONTAGE_TILES
 from convcli.pictures.montage import (
     BLOCK,
     Tile,
@@ -29,8 +30,6 @@ from convcli.pictures.montage import (
     layout,
     left_out,
 )
-
-FEW_MAPS = 16  # a sheet of at most this many maps shows them up to MONTAGE_TILE pixels a side
 
 
 def feature_sheet(
@@ -77,24 +76,46 @@ def feature_sheet(
     """
     values = np.asarray(maps)
     values = values[..., np.newaxis] if values.ndim == 2 else values
+    if values.ndim != 3 or values.shape[2] == 0:
+        raise ParameterError(
+            f"maps must be (H, W, C), channels last; got shape {values.shape}", parameter="maps"
+        )
+    reducer = HeatReducer(values.shape)
+    reducer.add(values)
+    return layer_sheet(
+        reducer.tile(), weights, bias=bias, colormap=colormap, scale=scale, title=title
+    )
+
+
+def layer_sheet(
+    heat: HeatTile,
+    weights: npt.ArrayLike,
+    *,
+    bias: npt.ArrayLike | None = None,
+    colormap: Colormap | str = Colormap.COOLWARM,
+    scale: MontageScale | str = MontageScale.EACH,
+    title: Sequence[str] = (),
+) -> Image.Image:
+    """Draw the sheet of a layer's maps reduced as they were made (a report's ``heat_tile``).
+
+    As :func:`feature_sheet`, whose maps are ``heat``'s: a response of shape
+    ``(H, W, C)`` reduced by :class:`convcli.heat.HeatReducer`.
+    """
     filters = np.asarray(weights, dtype=np.float64)
     filters = filters[np.newaxis] if filters.ndim == 3 else filters
     biases = None if bias is None else np.asarray(bias, dtype=np.float64).reshape(-1)
-    _check(values, filters, biases)
-    count = values.shape[2]
-    shown = min(count, MAX_MONTAGE_TILES)
-    side = MONTAGE_TILE if shown <= FEW_MAPS else MONTAGE_TILE // 2
-    pictures, legend = filter_pictures(filters, side // 2)
+    count = heat.shape[2] if len(heat.shape) == 3 else 1
+    _check(count, filters, biases)
+    values = heat.values.reshape(*heat.values.shape[:2], -1)
+    pictures, legend = filter_pictures(filters, tile_side(heat.shape) // 2)
     tiles, how = [], ""
-    for number in range(shown):
-        reducer = HeatReducer(values.shape[:2], side)
-        reducer.add(values[..., number])
-        heat = reducer.tile()
-        map_values, how = heat_tile(heat)
+    for number, peak in enumerate(heat.peaks or (heat.peak,)):
+        map_values, how = heat_tile(replace(heat, values=values[..., number]))
         lines = [f"filter {number}"]
         lines += [f"bias {biases[number]:.4g}"] if biases is not None else []
-        tiles.append(Tile(lines, values=map_values, peak=heat.peak, beside=pictures[number]))
-    colour_heat_maps(tiles, colormap, MontageScale(scale) == MontageScale.SHARED)
+        tiles.append(Tile(lines, values=map_values, peak=peak, beside=pictures[number]))
+    shared = MontageScale(scale) == MontageScale.SHARED
+    colour_heat_maps(tiles, colormap, shared)
     c_in, kh, kw = filters.shape[1:]
     lines = [
         *title,
@@ -103,7 +124,7 @@ def feature_sheet(
         f"maps as {colormap} heat maps of their values, "
         + (
             "all on one scale, to the largest magnitude of any"
-            if MontageScale(scale) == MontageScale.SHARED
+            if shared
             else "each on its own scale, to its largest magnitude"
         )
         + " (0 in the middle where values have both signs); reduced, each pixel the strongest "
@@ -115,29 +136,22 @@ def feature_sheet(
 
 
 def _check(
-    values: npt.NDArray[np.generic],
-    filters: npt.NDArray[np.float64],
-    biases: npt.NDArray[np.float64] | None,
+    count: int, filters: npt.NDArray[np.float64], biases: npt.NDArray[np.float64] | None
 ) -> None:
-    if values.ndim != 3 or values.shape[2] == 0:
-        raise ParameterError(
-            f"maps must be (H, W, C), channels last; got shape {values.shape}", parameter="maps"
-        )
     if filters.ndim != 4:
         raise ParameterError(
             f"weights must be (C_out, C_in, kh, kw); got shape {filters.shape}",
             parameter="weights",
         )
-    if filters.shape[0] != values.shape[2]:
+    if filters.shape[0] != count:
         raise ParameterError(
             f"weights have {_counted(filters.shape[0], 'filter')} but there are "
-            f"{_counted(values.shape[2], 'map')}",
+            f"{_counted(count, 'map')}",
             parameter="weights",
         )
-    if biases is not None and len(biases) != values.shape[2]:
+    if biases is not None and len(biases) != count:
         raise ParameterError(
-            f"bias has {_counted(len(biases), 'number')} but there are "
-            f"{_counted(values.shape[2], 'map')}",
+            f"bias has {_counted(len(biases), 'number')} but there are {_counted(count, 'map')}",
             parameter="bias",
         )
 
