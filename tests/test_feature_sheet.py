@@ -8,6 +8,7 @@ largest magnitude of the layer's weights; any other filter's cells are coolwarm 
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -252,3 +253,26 @@ def test_thousands_of_maps_keep_only_the_first_tiles():
     assert tile.values.shape == (20, 30, 64)
     assert tile.shape == (20, 30, 1000)
     assert len(tile.peaks) == 64
+
+
+def test_kernels_show_names_a_filters_channels_from_zero():
+    done = run("kernels", "show", "[[[1,2],[3,4]],[[5,6],[7,-8]]]")
+    assert done.exit_code == 0, done.stderr
+    lines = done.stdout.splitlines()
+    first, second = lines.index("channel 0"), lines.index("channel 1")
+    assert lines[first + 1 : first + 3] == [" 1  2", " 3  4"]
+    assert lines[second + 1 : second + 3] == [" 5  6", " 7 -8"]
+
+
+def test_a_layers_matrices_are_shown_filter_by_filter():
+    from convcli.cli.render import console, kernel_view
+
+    weights = np.arange(16.0).reshape(2, 2, 2, 2)
+    stream = io.StringIO()
+    console(file=stream).print(kernel_view(Kernel("w.npy", weights.shape, lambda: weights)))
+    lines = stream.getvalue().splitlines()
+    for f, c in np.ndindex(2, 2):
+        at = lines.index(f"filter {f}, channel {c}")
+        assert [[float(v) for v in line.split()] for line in lines[at + 1 : at + 3]] == weights[
+            f, c
+        ].tolist()
