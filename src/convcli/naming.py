@@ -12,6 +12,7 @@ import string
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
+from convcli.catalog.kernel import Kernel
 from convcli.choices import FIELDS, PaddingWord, PadMode
 from convcli.errors import ParameterError
 
@@ -91,7 +92,9 @@ def output_name(source: Location, settings: Settings, suffix: str, template: str
 def kernel_tag(settings: Settings) -> str:
     """Name the kernels in a file name: ``sobel-x+gaussian-sigma-2``; inline ones by a digest."""
     return "+".join(
-        f"inline-{kernel.digest}" if kernel.source == "inline" else _slug(kernel.name)
+        f"inline-{kernel.digest}"
+        if isinstance(kernel, Kernel) and kernel.source == "inline"
+        else _slug(kernel.name)
         for kernel in settings.kernels
     )
 

@@ -112,6 +112,17 @@ KernelsOption = Annotated[
         rich_help_panel=KERNELS,
     ),
 ]
+BiasOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--bias",
+        metavar="FILE[:NAME]",
+        help="A layer's bias, one number per filter: an .npy, .npz, .safetensors or TOML "
+        "array, or a list like '[0.1,-0.2]'. Repeat for each layer kernel, in order "
+        "[default: the X.bias beside X.weight]",
+        rich_help_panel=KERNELS,
+    ),
+]
 BankOption = Annotated[
     bool,
     typer.Option(

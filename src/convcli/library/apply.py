@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 import numpy as np
 import numpy.typing as npt
 
-from convcli.catalog.kernel import Kernel
-from convcli.catalog.lookup import KERNEL_PATH_VARIABLE, load_kernel
+from convcli.catalog.kernel import Kernel, Step
+from convcli.catalog.lookup import KERNEL_PATH_VARIABLE
 from convcli.catalog.sets import bank_members
+from convcli.catalog.steps import load_stage
+from convcli.catalog.weights import read_bias, with_biases
 from convcli.choices import (
     PAD_MODE_ALIASES,
     Colormap,
@@ -52,7 +54,8 @@ if TYPE_CHECKING:
     from convcli.io.storage import Location
 
 Input: TypeAlias = "Source | Image | npt.ArrayLike"
-Kernels: TypeAlias = "str | Kernel | Sequence[str | Kernel]"
+Kernels: TypeAlias = "str | Kernel | Step | Sequence[str | Kernel | Step]"
+Biases: TypeAlias = "str | npt.ArrayLike | Sequence[str | npt.ArrayLike] | None"
 Padding: TypeAlias = "str | int | Sequence[int]"
 Ints: TypeAlias = "int | Sequence[int]"
 Output: TypeAlias = "str | os.PathLike[str] | None"
@@ -62,6 +65,7 @@ Result: TypeAlias = "tuple[Image, dict[str, Any]]"
 def checked_settings(
     kernels: Kernels,
     *,
+    bias: Biases = None,
     padding: Padding = "same",
     pad_mode: str = "reflect",
     pad_value: float = 0.0,
@@ -87,7 +91,7 @@ def checked_settings(
     check_between("quality", quality, QUALITIES)
     check_between("compress_level", compress_level, COMPRESS_LEVELS)
     return Settings(
-        kernels=_kernels(kernels),
+        kernels=with_biases(_kernels(kernels), _biases(bias)),
         padding=padding if isinstance(padding, str) else _ints("padding", padding, least=0),
         pad_mode=choose(PadMode, pad_mode, "pad_mode", PAD_MODE_ALIASES),
         pad_value=_number("pad_value", pad_value),
@@ -201,7 +205,7 @@ def apply(
     if output is not None and os.fspath(output) == "-":
         raise ParameterError("output must be a file or a folder: apply returns the result itself",
                              parameter="output")  # fmt: skip
-    notes = kernel_notes(chosen.kernels)
+    notes = kernel_notes(chosen.convolutions)
     if output is not None and isinstance(input, str | os.PathLike):
         results = _written(os.fsdecode(input), os.fsdecode(output), chosen, bank, max_pixels, notes)
     else:
@@ -361,14 +365,37 @@ def known_settings(caller: str, settings: Mapping[str, object]) -> None:
                             + (f": {hint}" if hint else ""))  # fmt: skip
 
 
-def _kernels(kernels: Kernels) -> tuple[Kernel, ...]:
-    if not isinstance(kernels, str | Kernel | Iterable):
+def _kernels(kernels: Kernels) -> tuple[Kernel | Step, ...]:
+    if not isinstance(kernels, str | Kernel | Step | Iterable):
         raise ParameterError(f"kernels must be a kernel spec, a Kernel or a list of them, got "
                              f"{type(kernels).__name__}", parameter="kernels")  # fmt: skip
-    listed = [kernels] if isinstance(kernels, str | Kernel) else list(kernels)
+    listed = [kernels] if isinstance(kernels, str | Kernel | Step) else list(kernels)
     if not listed:
         raise ParameterError("kernels must name at least one kernel", parameter="kernels")
-    return tuple(k if isinstance(k, Kernel) else load_kernel(_spec(k)) for k in listed)
+    return tuple(k if isinstance(k, Kernel | Step) else load_stage(_spec(k)) for k in listed)
+
+
+def _biases(bias: Biases) -> list[tuple[str, tuple[float, ...]]]:
+    """Read each bias given (``--bias``): a spec, or numbers; with how to name it."""
+    if bias is None:
+        return []
+    one = isinstance(bias, str) or _numeric(bias)
+    listed = [bias] if one else list(typing.cast("Iterable[object]", bias))
+    return [(item, read_bias(item)) if isinstance(item, str) else ("bias", _numbers(item))
+            for item in listed]  # fmt: skip
+
+
+def _numeric(values: object) -> bool:
+    """Whether ``values`` is one bias's numbers (not a list of biases)."""
+    items = values if isinstance(values, Sequence | np.ndarray) else ()
+    return len(items) > 0 and all(isinstance(v, int | float | np.number) for v in items)
+
+
+def _numbers(values: object) -> tuple[float, ...]:
+    array = np.asarray(values)
+    if array.ndim != 1 or array.dtype.kind not in "fiu" or not np.isfinite(array).all():
+        raise ParameterError("bias must be finite numbers, one per filter", parameter="bias")
+    return tuple(float(v) for v in array)
 
 
 def _spec(spec: object) -> str:

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli._version import __version__
+from convcli.catalog.kernel import Kernel, Step
 from convcli.choices import Depth, Range
 from convcli.errors import Message, cannot_write
 from convcli.io.atomic import write_atomically
@@ -125,11 +126,12 @@ def provenance(settings: Settings, mapped: Range) -> str:
     '{"kernels":["sobel-x"],"padding":"same","pad_mode":"reflect","pad_value":0.0,"stride":[1],"dilation":[1],"flip":false,"gray":false,"range":"abs","colormap":null,"frame":null}'
     """
     kernels: list[object] = [
-        k.name if k.source.startswith("built-in") else f"{k.name}@{k.digest}"
+        k.name if isinstance(k, Step) or k.source.startswith("built-in") else f"{k.name}@{k.digest}"
         for k in settings.kernels
     ]
     for index, kernel in enumerate(settings.kernels):
-        if kernel.source == "inline" and kernel.matrix is not None:  # as typed: redo it with it
+        if isinstance(kernel, Kernel) and kernel.source == "inline" and kernel.matrix is not None:
+            # as typed: redo it with it
             kernels[index] = kernel.matrix.tolist()
     return to_json(
         {"kernels": kernels, "padding": settings.padding, "pad_mode": settings.pad_mode,

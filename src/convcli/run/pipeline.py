@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
 from convcli.catalog.kernel import FREI_CHEN, FREI_CHEN_EDGES, MAGNITUDE, MAXIMUM, Kernel
-from convcli.choices import Depth, Range, Status
+from convcli.choices import Activation, Depth, Pool, Range, StageKind, Status
 from convcli.colormaps import colorize
 from convcli.engine import ConvolutionPlan, Geometry, band_rows, convolve_bands, integer_bands
 from convcli.errors import InputError, Message, reason
@@ -33,7 +33,7 @@ from convcli.io.reading import iter_frames, read_image
 from convcli.io.writing import Frame
 from convcli.ranges import Reach, finite_bounds, levels, map_range, ranges_that_help, reach
 from convcli.report import Report, StageReport
-from convcli.run.model import InputPlan, Settings, Source, Stage
+from convcli.run.model import InputPlan, LayerStage, Planned, Settings, Source, Stage, StepStage
 from convcli.run.output import (
     cut_to_8_bits,
     depth_name,
@@ -42,7 +42,7 @@ from convcli.run.output import (
     write_output,
     write_output_frames,
 )
-from convcli.run.prepare import keeps_cmyk, output_mapping, prepare_input
+from convcli.run.prepare import keeps_cmyk, output_mapping, prepare_input, written_maps
 
 CLIP_WARNING = 0.01  # say so when more than 1% of the samples were clipped
 # Exact sums are mapped through a table of every sum they can be, up to this many (or
@@ -202,15 +202,17 @@ def render(
         report.status = Status.PLANNED  # worked out from the input; nothing written
         # Each stage's input: the picture's samples (or grey values), then the floats before.
         dtypes = [luminance_dtype(picture) if settings.gray else picture.pixels.dtype]
+        if planned.layered:  # a layer's pipeline takes the samples as floats, 0 to 1
+            dtypes = [np.dtype(np.float32)]
         dtypes += [np.dtype(np.float32)] * (len(planned.stages) - 1)
         report.stages = [
-            StageReport(s.kernel.name, s.geometry, s.method_for(dtype), 0.0)
-            for s, dtype in zip(planned.stages, dtypes, strict=True)
-        ]
+            _reported(s, s.method_for(dtype), 0.0) for s, dtype in zip(planned.stages, dtypes,
+                                                                       strict=True)
+        ]  # fmt: skip
         return Rendered(report, planned, None, False, Metadata(), None, [0.0], started, ())
 
     clipped = [0.0]  # the largest share clipped in any frame
-    filtered = planned.stages[-1].geometry.output_shape
+    filtered = written_maps(planned.stages, planned.format)
     heat = HeatReducer(filtered) if heat_tile and len(filtered) == 2 else None
     first = _render(picture, planned, settings, clipped, threads, report.stages, heat)
     report.heat_tile = None if heat is None else heat.tile()
@@ -224,8 +226,9 @@ def render(
         pages = _noted(pictures.rest(like), report)
         rest = _render_rest(pages, like, planned, settings, clipped, report, threads)
         frames = itertools.chain(frames, rest)
-    return Rendered(report, planned, frames, several, metadata, loop, clipped, started,
-                    settings.kernels)  # fmt: skip
+    # A layer's clipped maps are advised on without its weights' reach (no picture's response).
+    advised = () if planned.layered else settings.convolutions
+    return Rendered(report, planned, frames, several, metadata, loop, clipped, started, advised)
 
 
 def write_rendered(
@@ -328,7 +331,7 @@ def _render_rest(
     a note names each page of another depth than the first that is cut to
     8 bits (the first page's loss is told once, by ``tell_losses``).
     """
-    filtered = planned.stages[-1].geometry.output_shape
+    filtered = written_maps(planned.stages, planned.format)
     for index, page in enumerate(pages, start=1):
         page = _as_needed(page, settings, planned.format)
         _, depth = output_mapping(filtered, page.header, settings, planned.format)
@@ -364,26 +367,88 @@ def _render_frame(
     heat: HeatReducer | None,
 ) -> Frame:
     x: npt.NDArray[np.generic] = luminance(picture) if settings.gray else picture.pixels
-    alpha = picture.alpha
+    alpha, white = picture.alpha, picture.white
+    if planned.layered:  # the samples as PyTorch's ToTensor gives them: floats, 0 to 1
+        x, white = np.divide(x, white, dtype=np.float32), 1.0
     for stage in planned.stages:
         stage_start, dtype = time.perf_counter(), x.dtype
-        if stage is planned.stages[-1]:
-            x, share = _filter_and_map(x, stage, planned, picture.white, threads, heat)
+        last = stage is planned.stages[-1]
+        if isinstance(stage, Stage) and last:
+            x, share = _filter_and_map(x, stage, planned, white, threads, heat)
             clipped[0] = max(clipped[0], share)
-        else:
+        elif isinstance(stage, Stage):
             x = _filter(x, stage, threads)
+        else:
+            x = layer_step(x, stage, settings, threads)
+            if last:
+                x, share = _mapped(x, planned, white, heat)
+                clipped[0] = max(clipped[0], share)
         if timings is not None:
-            timings.append(_timed(stage, dtype, stage_start))
+            timings.append(_reported(stage, stage.method_for(dtype), time.perf_counter()
+                                     - stage_start))  # fmt: skip
         alpha = None if alpha is None else _sample(alpha, stage.geometry)
+    if planned.layered and not planned.alpha:
+        alpha = None  # maps that are no picture (not 1 or 3) have no alpha
     if settings.colormap:
         x = colorize(x.astype(np.uint8, copy=False), settings.colormap)
     return x, alpha, picture.duration
 
 
-def _timed(stage: Stage, dtype: np.dtype[Any], started: float) -> StageReport:
-    """Report a stage that filtered samples of ``dtype``, its method as it ran for them."""
-    seconds = time.perf_counter() - started
-    return StageReport(stage.kernel.name, stage.geometry, stage.method_for(dtype), seconds)
+def _reported(stage: Planned, method: str, seconds: float) -> StageReport:
+    """Report a stage: its window's geometry, what it gives, the method that ran, how long."""
+    weights = stage.kernel.shape if isinstance(stage, LayerStage) else None
+    return StageReport(stage.name, stage.geometry, method, seconds, stage.output_shape,
+                       _kind(stage), weights)  # fmt: skip
+
+
+def _kind(stage: Planned) -> StageKind:
+    if isinstance(stage, LayerStage):
+        return StageKind.LAYER
+    if isinstance(stage, StepStage):
+        return StageKind.POOL if stage.step.pool else StageKind.ACTIVATION
+    return StageKind.KERNEL
+
+
+def layer_step(
+    x: npt.NDArray[np.generic],
+    stage: LayerStage | StepStage,
+    settings: Settings,
+    threads: int | None,
+) -> npt.NDArray[np.floating]:
+    """Run a layer (each filter over every channel) or a step, by the engine's functions."""
+    from convcli import engine
+
+    if isinstance(stage, LayerStage):
+        kernel, g = stage.kernel, stage.geometry
+        return engine.convolve_channels(
+            x, kernel.matrices[0], channels="sum", bias=kernel.filter_bias, groups=kernel.groups,
+            padding=g.padding, pad_mode=settings.pad_mode, pad_value=settings.pad_value,
+            stride=g.stride, dilation=g.dilation, flip=settings.flip, method=stage.method,
+            threads=threads,
+        )  # fmt: skip
+    step = stage.step
+    if step.kind is Pool.MAX:
+        return engine.max_pool(x, step.size, step.stride, step.padding)
+    if step.kind is Pool.AVG:
+        return engine.avg_pool(x, step.size, step.stride, step.padding)
+    if step.kind is Activation.LEAKY_RELU:
+        return engine.leaky_relu(x, step.slope)
+    activations = {Activation.RELU: engine.relu, Activation.TANH: engine.tanh,
+                   Activation.SIGMOID: engine.sigmoid, Activation.ABS: engine.absolute}  # fmt: skip
+    return activations[Activation(step.kind)](x)
+
+
+def _mapped(
+    x: npt.NDArray[np.floating], planned: InputPlan, white: float, heat: HeatReducer | None
+) -> tuple[npt.NDArray[np.generic], float]:
+    """Map a layer's (or a step's) whole result to the output; return it and the clipped share."""
+    if x.ndim == 3 and len(written_maps(planned.stages, planned.format)) == 2:
+        x = x[..., 0]  # one feature map: grey
+    if heat is not None:
+        heat.add(x)
+    bounds = finite_bounds(x) if planned.range == Range.RESCALE else None
+    mapped = map_range(x, planned.range, white=white, depth=planned.depth, bounds=bounds)
+    return mapped.values, mapped.clipped
 
 
 def _bands(
