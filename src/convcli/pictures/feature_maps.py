@@ -16,12 +16,15 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from convcli.choices import Colormap, MontageScale
-from convcli.errors import ParameterError
+from convcli.catalog.kernel import Kernel
+from convcli.choices import Colormap, MontageScale, StageKind, Status
+from convcli.errors import ConvcliError, ParameterError
 from convcli.heat import HeatReducer, HeatTile, tile_side
 from convcli.limits import MAX_MONTAGE_TILES
 from convcli.pictures.montage import (
     BLOCK,
+    Response,
+    SheetRequest,
     Tile,
     colour_heat_maps,
     filter_pictures,
@@ -29,7 +32,10 @@ from convcli.pictures.montage import (
     heat_tile,
     layout,
     left_out,
+    write_picture,
 )
+from convcli.report import Report
+from convcli.run.model import Settings
 
 
 def feature_sheet(
@@ -158,3 +164,54 @@ def _check(
 
 def _counted(count: int, thing: str) -> str:
     return f"{count} {thing}{'s' * (count != 1)}"
+
+
+class LayerSheet:
+    """The sheet of a layer run's feature maps (``apply -k w.npy --montage``), from its report.
+
+    The run's one input's output maps, reduced where the job ran (its
+    report's ``heat_tile``: the run's options must ask for it,
+    ``heat_tiles``), each beside its filter in the pipeline's last layer.
+    """
+
+    heat = True  # the values, never the files
+
+    def __init__(self, request: SheetRequest, settings: Settings) -> None:
+        self._request, self._settings = request, settings
+        self._scale = request.scale or MontageScale.EACH
+        self._colormap = settings.colormap or Colormap.COOLWARM
+        self._drawn: tuple[str, Report] | None = None
+
+    def add(self, response: Response, report: Report) -> None:
+        """Take the report of the run's input (its label names it on the sheet)."""
+        self._drawn = (response.label, report)
+
+    def write(self) -> None:
+        """Draw the sheet and write it atomically; an input that failed or was skipped has none.
+
+        Raises
+        ------
+        ConvcliError
+            The input ran no layer (an ``.npy`` array's 3-D kernel filters a volume).
+        """
+        if self._drawn is None:
+            return
+        label, report = self._drawn
+        if report.status != Status.OK:
+            return  # failed or skipped: its record says so
+        kinds = [stage.kind for stage in report.stages]
+        if StageKind.LAYER not in kinds or report.heat_tile is None:
+            raise ConvcliError(
+                f"{self._request.path}: not drawn: {label} ran no layer (on an .npy array a "
+                "3-D kernel filters a volume; a 4-D kernel is a layer)"
+            )
+        last = len(kinds) - 1 - kinds[::-1].index(StageKind.LAYER)
+        layer = self._settings.kernels[last]
+        assert isinstance(layer, Kernel)
+        after = [stage.kernel for stage in report.stages[last + 1 :]]
+        shape = "x".join(map(str, layer.shape))
+        title = [f"{label}: the feature maps of the layer {layer.name} ({shape})"
+                 + (f", then {', '.join(after)}" if after else "")]  # fmt: skip
+        image = layer_sheet(report.heat_tile, layer.matrices[0], bias=layer.filter_bias,
+                            colormap=self._colormap, scale=self._scale, title=title)  # fmt: skip
+        write_picture(image, self._request.path, self._request.kind)

@@ -108,6 +108,7 @@ class SheetRequest:
     path: Path
     kind: str  # Pillow's format
     scale: MontageScale | None  # the values as heat maps, on this scale; None: the files
+    layer: bool = False  # a layer's feature maps (pictures.feature_maps), not a bank's sheet
 
     def drawing(self, settings: Settings, specs: Sequence[str], max_pixels: int) -> BankSheet:
         """Return the sheet to build as the run's reports arrive.
