@@ -276,3 +276,81 @@ def test_a_layers_matrices_are_shown_filter_by_filter():
         assert [[float(v) for v in line.split()] for line in lines[at + 1 : at + 3]] == weights[
             f, c
         ].tolist()
+
+
+# --- apply -k LAYER --montage FILE -------------------------------------------------------------
+
+
+@pytest.fixture
+def layer(tmp_path: Path) -> dict[str, Path]:
+    rng = np.random.default_rng(12)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 256, size=(100, 110, 3), dtype=np.uint8)).save(photo)
+    np.save(tmp_path / "w.npy", rng.normal(size=(5, 3, 3, 3)).astype(np.float32))
+    np.save(tmp_path / "b.npy", np.array([0.5, -0.25, 0, 1, 2], dtype=np.float32))
+    return {"photo": photo, "w": tmp_path / "w.npy", "b": tmp_path / "b.npy"}
+
+
+def test_a_layer_run_draws_its_feature_maps_each_beside_its_filter(tmp_path, layer):
+    sheet_path, maps_path = tmp_path / "sheet.png", tmp_path / "maps.npy"
+    done = run("apply", str(layer["photo"]), "-k", str(layer["w"]), "--bias", str(layer["b"]),
+               "-o", str(maps_path), "--montage", str(sheet_path))  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    maps, weights = np.load(maps_path), np.load(layer["w"])  # the run's maps, as written
+    sheet = np.asarray(Image.open(sheet_path).convert("RGB"))
+    assert grid_rows(sheet) == 2  # 5 maps: 3 columns, 2 rows
+    peak = float(np.abs(weights).max())
+    for number in range(5):
+        values = maps[..., number]
+        assert len(find(sheet, coloured(values, "coolwarm", float(np.abs(values).max())))) == 1
+        rgb = swatch(weights[number].astype(np.float64), peak)
+        assert len(find(sheet, squares(rgb, cell_of(sheet, rgb[0, 0])))) == 1
+    for text in ("filter 0", "filter 4", "bias 0.5", "bias -0.25", "bias 2"):
+        assert find(sheet, label(text)), text
+
+
+def test_the_maps_drawn_are_the_pipelines_output_after_the_layer(tmp_path, layer):
+    sheet_path, maps_path = tmp_path / "sheet.png", tmp_path / "maps.npy"
+    done = run("apply", str(layer["photo"]), "-k", str(layer["w"]), "-k", "relu", "-k",
+               "maxpool:2", "-o", str(maps_path), "--montage", str(sheet_path),
+               "--montage-scale", "shared")  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    maps = np.load(maps_path)
+    assert maps.shape == (50, 55, 5)
+    sheet = np.asarray(Image.open(sheet_path).convert("RGB"))
+    largest = float(np.abs(maps).max())
+    for number in range(5):  # shown at 96 // 55 = 1x: as they are
+        assert len(find(sheet, coloured(maps[..., number], "coolwarm", largest))) == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["second"], "--montage draws the feature maps of one input; 2 inputs were given"),
+        (["--bank"], "--montage draws a layer's feature maps without --bank"),
+    ],
+)
+def test_a_layer_sheet_is_refused_before_anything_is_written(tmp_path, layer, extra, said):
+    inputs = [str(layer["photo"])]
+    if extra == ["second"]:
+        second = tmp_path / "second.png"
+        second.write_bytes(layer["photo"].read_bytes())
+        inputs.append(str(second))
+        extra = []
+    before = set(tmp_path.iterdir())
+    done = run("apply", *inputs, "-k", str(layer["w"]), "-o", str(tmp_path / "out") + "/",
+               "--format", "npy", "--montage", str(tmp_path / "sheet.png"), *extra)  # fmt: skip
+    assert done.exit_code == 2, done.output
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"convcli: error: {said}")
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_an_input_that_runs_no_layer_has_no_sheet_and_says_so(tmp_path):
+    np.save(tmp_path / "volume.npy", np.ones((6, 6, 3)))
+    done = run("apply", str(tmp_path / "volume.npy"), "-k", "[[[1,0],[0,1]],[[1,0],[0,1]]]",
+               "-o", str(tmp_path / "out.npy"), "--montage", str(tmp_path / "sheet.png"))  # fmt: skip
+    assert done.exit_code == 1
+    assert "ran no layer" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    assert not (tmp_path / "sheet.png").exists()
