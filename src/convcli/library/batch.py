@@ -170,7 +170,9 @@ def batch(
         Also write every record to this ``.json`` or ``.csv`` file.
     montage, montage_scale : optional
         A bank's contact sheet: the file (``.png``...), and ``shared`` or
-        ``each`` to draw heat maps of the values (with ``colormap``).
+        ``each`` to draw heat maps of the values (with ``colormap``); without
+        ``bank``, a layer kernel's feature maps of one input, each beside its
+        filter's weights (heat maps ``each`` on its own scale unless ``shared``).
     scheduler : str, optional
         Run on a Dask cluster: ``local[:N]`` or a scheduler's address.
     tile : int, optional

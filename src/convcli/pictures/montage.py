@@ -234,12 +234,12 @@ def filter_pictures(filters: npt.NDArray[np.float64], side: int) -> tuple[list[R
 
     At most ``MAX_MONTAGE_TILES`` filters and ``MAX_FILTER_CHANNELS`` of their
     channels are drawn (the lines say what was left out); a picture larger
-    than a tile is reduced, as any picture on a sheet is.
+    than ``side`` (a weight a pixel) is reduced, as any picture on a sheet is.
     """
     shown = filters[:MAX_MONTAGE_TILES, :MAX_FILTER_CHANNELS]
     finite = np.abs(shown[np.isfinite(shown)])
     peak = float(finite.max()) if finite.size else 0.0
-    pictures = [_to_tile(filter_picture(weights, peak, side))[0] for weights in shown]
+    pictures = [_within(filter_picture(weights, peak, side), side) for weights in shown]
     channels = filters.shape[1]
     legend = [
         _rgb_legend(peak) + ", one scale for every filter"
@@ -249,6 +249,12 @@ def filter_pictures(filters: npt.NDArray[np.float64], side: int) -> tuple[list[R
     ]
     legend += left_out(channels, MAX_FILTER_CHANNELS, "each filter's channels", "a picture draws")
     return pictures, legend
+
+
+def _within(rgb: RGB, side: int) -> RGB:
+    """Reduce a picture longer than ``side`` by a whole factor, each pixel the mean of N x N."""
+    factor = reduction(rgb.shape, side)
+    return np.asarray(Image.fromarray(rgb).reduce(factor)) if factor > 1 else rgb
 
 
 def _rgb_legend(peak: float) -> str:
