@@ -202,7 +202,8 @@ def test_kernels_show_draws_a_3d_filter_per_channel_and_as_rgb(tmp_path):
 
 def test_kernels_show_draws_a_layer_of_filters_in_a_grid(tmp_path):
     weights = np.random.default_rng(10).normal(size=(16, 3, 7, 7))
-    kernel = Kernel("conv1.npy", weights.shape, lambda: weights)
+    biases = tuple(float(number) for number in range(16))
+    kernel = Kernel("conv1.npy", weights.shape, lambda: weights, filter_bias=biases)
     picture = drawn(kernel_picture(kernel))
     assert grid_rows(picture) == 4  # 16 filters, 4 a row
     peak = float(np.abs(weights).max())
@@ -211,6 +212,7 @@ def test_kernels_show_draws_a_layer_of_filters_in_a_grid(tmp_path):
         cell = cell_of(picture, rgb[0, 0])
         assert len(find(picture, squares(rgb, cell))) == 1
     assert find(picture, label("filter 15"))
+    assert find(picture, label("bias 15"))
 
 
 def test_picture_path_is_checked_before_drawing(tmp_path: Path):

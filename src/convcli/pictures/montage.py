@@ -185,9 +185,11 @@ def kernel_picture(kernel: Kernel) -> Image.Image:
     title = [f"{kernel.name}  {'x'.join(map(str, kernel.shape))}"
              + (f"  (bias {kernel.bias:g})" if kernel.bias else "")]  # fmt: skip
     title += [kernel.description] if kernel.description else []
+    biases = kernel.filter_bias or ()
     if matrices[0].ndim == 4:
-        return _layer_sheet(matrices[0], title)
+        return _layer_sheet(matrices[0], title, biases)
     if matrices[0].ndim == 3:
+        title[0] += "".join(f"  (bias {bias:.4g})" for bias in biases)
         return _filter_sheet(matrices[0], title)
     cell = max(1, min(WIDEST_CELL, GRID // longest))
     peak = max(float(np.abs(matrix).max()) for matrix in matrices)
@@ -220,10 +222,15 @@ def _filter_sheet(matrix: npt.NDArray[np.float64], title: list[str]) -> Image.Im
     return _kernel_sheet(panels, names, title, peak, across)
 
 
-def _layer_sheet(matrix: npt.NDArray[np.float64], title: list[str]) -> Image.Image:
+def _layer_sheet(
+    matrix: npt.NDArray[np.float64], title: list[str], biases: Sequence[float]
+) -> Image.Image:
     """Draw a layer's filters ``(C_out, C_in, kh, kw)``: a tile each, labelled with its index."""
     pictures, legend = filter_pictures(matrix, FILTER_SIDE)
-    tiles = [Tile([f"filter {number}"], picture) for number, picture in enumerate(pictures)]
+    tiles = [
+        Tile([f"filter {number}", *[f"bias {biases[number]:.4g}"] * bool(biases)], picture)
+        for number, picture in enumerate(pictures)
+    ]
     title.append(f"{matrix.shape[0]} filters (C_out x C_in x kh x kw, as PyTorch's conv2d weights)")
     title += legend + left_out(matrix.shape[0], MAX_MONTAGE_TILES, "filters", "a sheet shows")
     return layout([tiles], title, grid_columns(len(tiles)))
