@@ -43,7 +43,7 @@ def feature_sheet(
     weights: npt.ArrayLike,
     *,
     bias: npt.ArrayLike | None = None,
-    colormap: Colormap | str = Colormap.COOLWARM,
+    colormap: Colormap | str | None = None,
     scale: MontageScale | str = MontageScale.EACH,
     title: Sequence[str] = (),
 ) -> Image.Image:
@@ -58,8 +58,10 @@ def feature_sheet(
         Map ``i`` is filter ``i``'s.
     bias : array of ``C`` numbers, optional
         Written under each map's index.
-    colormap : str
-        The heat maps' colours; values of both signs put 0 in the middle.
+    colormap : str, optional
+        The heat maps' colours; values of both signs put 0 in the middle. By
+        default ``coolwarm`` (0 grey), or ``magma`` (0 black) when no map
+        shown has a negative value (after ``relu``).
     scale : ``each`` or ``shared``
         Each map on its own scale, to its largest magnitude, or all on the
         largest of any.
@@ -98,7 +100,7 @@ def layer_sheet(
     weights: npt.ArrayLike,
     *,
     bias: npt.ArrayLike | None = None,
-    colormap: Colormap | str = Colormap.COOLWARM,
+    colormap: Colormap | str | None = None,
     scale: MontageScale | str = MontageScale.EACH,
     title: Sequence[str] = (),
 ) -> Image.Image:
@@ -121,6 +123,7 @@ def layer_sheet(
         lines += [f"bias {biases[number]:.4g}"] if biases is not None else []
         tiles.append(Tile(lines, values=map_values, peak=peak, beside=pictures[number]))
     shared = MontageScale(scale) == MontageScale.SHARED
+    colormap = colormap or _default_colormap(values[..., : len(tiles)])
     colour_heat_maps(tiles, colormap, shared)
     c_in, kh, kw = filters.shape[1:]
     lines = [
@@ -139,6 +142,11 @@ def layer_sheet(
         *left_out(count, MAX_MONTAGE_TILES, "maps", "a sheet shows"),
     ]
     return layout([tiles], lines, grid_columns(len(tiles)))
+
+
+def _default_colormap(values: npt.NDArray[np.float32]) -> Colormap:
+    """Return ``coolwarm`` for maps with negative values (0 its grey middle), else ``magma``."""
+    return Colormap.COOLWARM if bool((values < 0).any()) else Colormap.MAGMA
 
 
 def _check(
@@ -179,7 +187,7 @@ class LayerSheet:
     def __init__(self, request: SheetRequest, settings: Settings) -> None:
         self._request, self._settings = request, settings
         self._scale = request.scale or MontageScale.EACH
-        self._colormap = settings.colormap or Colormap.COOLWARM
+        self._colormap = settings.colormap
         self._drawn: tuple[str, Report] | None = None
 
     def add(self, response: Response, report: Report) -> None:
