@@ -136,8 +136,8 @@ def layer_sheet(
             if shared
             else "each on its own scale, to its largest magnitude"
         )
-        + " (0 in the middle where values have both signs); reduced, each pixel the strongest "
-        f"value of {BLOCK}",
+        + " (0 in the middle where values have both signs)"
+        + (f"; reduced, each pixel the strongest value of {BLOCK}" if heat.factor > 1 else ""),
         *legend,
         *left_out(count, MAX_MONTAGE_TILES, "maps", "a sheet shows"),
     ]
