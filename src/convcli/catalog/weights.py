@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from convcli.catalog.families import MAX_SIZE
 from convcli.catalog.kernel import LAYER_DIMS, Kernel, Step
-from convcli.errors import KernelError, ParameterError, reason
+from convcli.errors import KernelError, Message, ParameterError, reason
 from convcli.limits import MAX_FILTERS, MAX_WEIGHTS
 
 if TYPE_CHECKING:
@@ -133,10 +133,11 @@ def with_biases(
               and len(item.shape) >= 3 and not item.components]  # fmt: skip
     if len(biases) > len(layers):
         raise ParameterError(
-            f"{len(biases)} biases given, but the pipeline has {len(layers)} layer kernel"
-            f"{'s' * (len(layers) != 1)} (3-D or 4-D weights): the n-th bias goes to the n-th",
+            Message("{bias} is given {given} times, but the pipeline has {layers} layer kernel"
+                    "{s} (3-D or 4-D weights): the n-th {bias} goes to the n-th", given=len(biases),
+                    layers=len(layers), s="s" * (len(layers) != 1)),
             parameter="bias",
-        )
+        )  # fmt: skip
     given = list(pipeline)
     for index, (spec, numbers) in zip(layers, biases, strict=False):
         kernel = given[index]
@@ -144,7 +145,9 @@ def with_biases(
         try:
             bias = checked_bias(numbers, kernel.shape, f"{spec} (for {kernel.name})")
         except KernelError as error:
-            raise ParameterError(str(error), parameter="bias") from None
+            raise ParameterError(
+                Message("{bias} {why}", why=str(error)), parameter="bias"
+            ) from None
         given[index] = replace(kernel, filter_bias=bias, layer=True)
     return tuple(given)
 

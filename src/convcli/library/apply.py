@@ -245,7 +245,7 @@ def _written(
         each = job.settings_for(chosen)  # a bank's job: its one kernel
         pictures = _read(job_source(job, options), each, job.label, max_pixels)
         results.append(
-            _result(pictures, each, job.label, job.format, job.target, max_pixels, notes)
+            _result(pictures, each, job.label, job.format, job.target, max_pixels, notes, job.maps)
         )
     return results
 
@@ -258,26 +258,31 @@ def _result(
     target: Location | None,
     max_pixels: int,
     notes: list[str],
+    maps: tuple[Path, ...] = (),
 ) -> Result:
     """Filter one input with ``chosen``; write it to ``target`` if there is one.
 
+    ``maps``: a bank's layer kernel writes feature map i to ``maps[i]`` instead.
+
     The image's notes are ``notes`` (the run's), then what was said of this input.
     """
-    shown = None if target is None else str(target)
+    shown = None if target is None else str(maps[0] if maps else target)
     done = render(pictures, chosen, label=label, output_label=shown, fmt=fmt, max_pixels=max_pixels)
     assert done.frames is not None
     frames = [Frame(*frame) for frame in done.frames]
     done = replace(done, frames=iter(frames))
     if target is not None:
-        _write(target, done, chosen, shown or "")
+        _write(target, done, chosen, shown or "", maps)
     report = done.finished()
     return _image(frames, done, notes), json.loads(report.to_json())
 
 
-def _write(target: Location, done: Rendered, chosen: Settings, label: str) -> None:
+def _write(
+    target: Location, done: Rendered, chosen: Settings, label: str, maps: tuple[Path, ...] = ()
+) -> None:
     """Write as a job writes: a file atomically, an object in a store with one request."""
     if not is_remote(target):
-        write_rendered(typing.cast("Path", target), done, chosen, label)
+        write_rendered(typing.cast("Path", target), done, chosen, label, maps=maps)
         return
     buffer = io.BytesIO()
     write_rendered(buffer, done, chosen, label)

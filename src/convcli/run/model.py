@@ -167,7 +167,6 @@ class InputPlan:
     depth: Depth
     input_shape: tuple[int, ...]  # of the file, alpha included
     output_shape: tuple[int, ...]  # of what is written, alpha included
-    alpha: bool = False  # the output keeps the input's alpha (sampled under each output)
 
     @property
     def layered(self) -> bool:
@@ -189,6 +188,7 @@ class Job:
     failure: str | None = None  # known while planning: missing, or a pipe that is no image
     tile: int | None = None  # filtered in tiles of this side: the input is never held whole
     kernel: int | None = None  # of a bank: which one of the run's kernels it applies
+    maps: tuple[Path, ...] = ()  # a bank's layer kernel: one file per feature map, in order
 
     @property
     def tiled(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -31,7 +31,16 @@ from convcli.io.picture import Header, Picture
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from convcli.io.reading import iter_frames, read_image
 from convcli.io.writing import Frame
-from convcli.ranges import Reach, finite_bounds, levels, map_range, ranges_that_help, reach
+from convcli.ranges import (
+    Bounds,
+    Reach,
+    finite_bounds,
+    levels,
+    map_bounds,
+    map_range,
+    ranges_that_help,
+    reach,
+)
 from convcli.report import Report, StageReport
 from convcli.run.model import InputPlan, LayerStage, Planned, Settings, Source, Stage, StepStage
 from convcli.run.output import (
@@ -39,6 +48,7 @@ from convcli.run.output import (
     depth_name,
     output_metadata,
     tell_losses,
+    write_map_files,
     write_output,
     write_output_frames,
 )
@@ -63,6 +73,7 @@ def process(
     threads: int | None = None,
     heat_tile: bool = False,
     make_folder: bool = False,
+    maps: Sequence[Path] = (),
 ) -> Report:
     """Run the pipeline on one input and write the result to ``target``.
 
@@ -95,6 +106,9 @@ def process(
         Make ``target``'s folder if it is missing (a batch's mirrored
         sub-folders), once the input has been read and filtered: an input
         that fails leaves no empty folder.
+    maps : sequence of Path
+        A bank's layer kernel: the file of each feature map, in order (the
+        report names the first).
 
     Returns
     -------
@@ -108,7 +122,7 @@ def process(
     UsageError
         The settings do not fit this input (shapes, range, format).
     """
-    output_label = "-" if not isinstance(target, Path) else str(target)
+    output_label = "-" if not isinstance(target, Path) else str(maps[0] if maps else target)
     pictures = Pictures(read_image(source, label, max_pixels, settings.frame or 0),
                         lambda like: iter_frames(source, like, label, max_pixels))  # fmt: skip
     done = render(pictures, settings, label=label, output_label=output_label, fmt=fmt,
@@ -117,7 +131,7 @@ def process(
     if done.frames is not None:
         if make_folder and isinstance(target, Path):
             create_folder(target.parent)
-        write_rendered(target, done, settings, output_label, threads)
+        write_rendered(target, done, settings, output_label, threads, maps)
     return done.finished()
 
 
@@ -202,8 +216,6 @@ def render(
         report.status = Status.PLANNED  # worked out from the input; nothing written
         # Each stage's input: the picture's samples (or grey values), then the floats before.
         dtypes = [luminance_dtype(picture) if settings.gray else picture.pixels.dtype]
-        if planned.layered:  # a layer's pipeline takes the samples as floats, 0 to 1
-            dtypes = [np.dtype(np.float32)]
         dtypes += [np.dtype(np.float32)] * (len(planned.stages) - 1)
         report.stages = [
             _reported(s, s.method_for(dtype), 0.0) for s, dtype in zip(planned.stages, dtypes,
@@ -238,11 +250,18 @@ def write_rendered(
     settings: Settings,
     output_label: str,
     threads: int | None = None,
+    maps: Sequence[Path] = (),
 ) -> None:
-    """Write a filtered input's frames to its file (atomically) or stream."""
+    """Write a filtered input's frames to its file (atomically) or stream.
+
+    ``maps``: a bank's layer kernel writes feature map i to ``maps[i]`` instead.
+    """
     assert done.frames is not None, "a dry run writes nothing"
     fmt = done.planned.format
-    if done.several:
+    if fmt.split:
+        values, _, _ = next(done.frames)
+        write_map_files(maps, values, fmt, settings, done.metadata, threads)
+    elif done.several:
         write_output_frames(target, done.frames, fmt, settings, done.metadata, done.loop,
                             output_label)  # fmt: skip
     else:
@@ -369,8 +388,6 @@ def _render_frame(
 ) -> Frame:
     x: npt.NDArray[np.generic] = luminance(picture) if settings.gray else picture.pixels
     alpha, white = picture.alpha, picture.white
-    if planned.layered:  # the samples as PyTorch's ToTensor gives them: floats, 0 to 1
-        x, white = np.divide(x, white, dtype=np.float32), 1.0
     for stage in planned.stages:
         stage_start, dtype = time.perf_counter(), x.dtype
         last = stage is planned.stages[-1]
@@ -388,8 +405,6 @@ def _render_frame(
             timings.append(_reported(stage, stage.method_for(dtype), time.perf_counter()
                                      - stage_start))  # fmt: skip
         alpha = None if alpha is None else _sample(alpha, stage.geometry)
-    if planned.layered and not planned.alpha:
-        alpha = None  # maps that are no picture (not 1 or 3) have no alpha
     if settings.colormap:
         x = colorize(x.astype(np.uint8, copy=False), settings.colormap)
     return x, alpha, picture.duration
@@ -525,8 +540,10 @@ def _filter_and_map(
     plan = None if heat is not None else _summing(x, stage, planned)
     if plan is not None:
         return _sum_and_map(x, plan, stage, planned, white, threads)
-    bounds = None
-    if planned.range == Range.RESCALE:
+    bounds: Bounds | None = None
+    if planned.range == Range.RESCALE and planned.format.maps:  # each map its own extremes
+        bounds = map_bounds(band for _, band in _bands(x, stage, threads))
+    elif planned.range == Range.RESCALE:
         # The minimum and maximum of the whole response come first. Filtering twice,
         # keeping nothing the first time, stays banded; holding the float response
         # would not (benchmarks/README.md).
@@ -555,6 +572,7 @@ def _summing(
     """
     plan = stage.plans[0]
     simple = len(stage.plans) == 1 and not stage.kernel.bias and planned.range != Range.RAW
+    simple = simple and not (planned.format.maps and planned.range == Range.RESCALE)  # per map
     if not simple or planned.depth == Depth.FLOAT32 or plan.sum_type(x.dtype) is None:
         return None
     lowest, highest = plan.sum_range(x.dtype)

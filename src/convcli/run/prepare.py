@@ -116,11 +116,11 @@ def _layer_stage(
         )
     channels = shape[2] if len(shape) == 3 else 1
     if channels != kernel.channels_in:
-        what = "the input" if first else "the maps before it"
+        what = "the input has" if first else "the stage before it gives"
         groups = f", groups={kernel.groups}" if kernel.groups > 1 else ""
         raise UsageError(
             f"{kernel.name} takes {kernel.channels_in} input channels (weights "
-            f"{'x'.join(map(str, kernel.shape))}{groups}), but {what} has {channels}"
+            f"{'x'.join(map(str, kernel.shape))}{groups}), but {what} {channels}"
             + (" (after --gray)" if first and settings.gray else "")
         )
     window = kernel.shape[-2:]
@@ -265,34 +265,23 @@ def prepare_input(
     if settings.gray and header.is_image and len(shape) == 3:
         shape = shape[:2]
     stages = resolve_stages(shape, header.is_image, settings, max_pixels)
+    if any(isinstance(s, LayerStage) for s in stages) and not (settings.colormap or fmt.maps):
+        fmt = fmt.for_maps()  # a layer's maps are values, not colours (see for_maps)
     filtered = written_maps(stages, fmt)
-    layered = not all(isinstance(stage, Stage) for stage in stages)
-    if layered and not fmt.is_array and len(filtered) == 3 and filtered[2] not in (1, 3):
-        raise maps_refused(stages[-1].name, filtered[2], fmt)
     mode, depth = output_mapping(filtered, header, settings, fmt)
     if settings.colormap:
         filtered = (*filtered[:2], 3)
-    # A layer's maps keep the alpha under each output where they are a picture (1 or 3 maps).
-    alpha = header.alpha and fmt.alpha and (not layered or len(filtered) == 2 or filtered[2] == 3)
-    written = _with_alpha(filtered, alpha)
-    return InputPlan(stages, fmt, mode, depth, header.file_shape, written, alpha)
+    written = _with_alpha(filtered, header.alpha and fmt.alpha)
+    return InputPlan(stages, fmt, mode, depth, header.file_shape, written)
 
 
 def written_maps(stages: list[Planned], fmt: OutputFormat) -> tuple[int, ...]:
     """Return the last stage's shape as written: one map ``(H, W, 1)`` is grey in a picture."""
     shape = stages[-1].output_shape
-    layered = not isinstance(stages[-1], Stage)
-    if layered and not fmt.is_array and len(shape) == 3 and shape[2] == 1:
+    picture = not (fmt.is_array or fmt.paged)
+    if fmt.maps and picture and len(shape) == 3 and shape[2] == 1:
         return shape[:2]
     return shape
-
-
-def maps_refused(name: str, maps: int, fmt: OutputFormat) -> UsageError:
-    """Refuse a picture format for a count of feature maps it cannot hold (not 1 or 3)."""
-    return UsageError(
-        f"{name} gives {maps} feature maps, and {fmt.name} holds 1 (grey) or 3 (RGB): write "
-        ".npy or .tif (one page per map), or use --bank for one file per map"
-    )
 
 
 def output_mapping(
@@ -307,7 +296,10 @@ def output_mapping(
                 parameter="colormap",
             )
         return output_range(settings, fmt), Depth.UINT8
-    if fmt.is_array:
+    if fmt.maps:
+        check_maps(shape, fmt)
+        shape = shape[:2] if fmt.split else shape  # each file holds one map
+    if fmt.is_array or fmt.paged:
         return output_range(settings, fmt), Depth.FLOAT32
     image_shaped = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4 * fmt.cmyk))
     if not image_shaped and header.is_image:  # the file's own layout: it fails alone
@@ -325,6 +317,18 @@ def output_mapping(
     if fmt.name == FileFormat.PNG and header.frames > 1 and settings.frame is None:
         return mode, Depth.UINT8  # an animated PNG is written by Pillow, at 8 bits
     return mode, _depth(header, fmt)
+
+
+def check_maps(shape: tuple[int, ...], fmt: OutputFormat) -> None:
+    """Refuse feature maps of ``shape`` that ``fmt`` cannot hold, naming what can."""
+    count = shape[2] if len(shape) == 3 else 1
+    if not fmt.holds_maps(count):
+        raise ParameterError(
+            Message("{kind} holds 1 feature map (grey) or 3 (as RGB), not {count}: write .npy "
+                    "or .tif for every map in one file, or give {bank} for one file per map",
+                    kind=fmt.name, count=count),
+            parameter="bank",
+        )  # fmt: skip
 
 
 def output_range(settings: Settings, fmt: OutputFormat) -> Range:
