@@ -123,7 +123,8 @@ def layer_sheet(
         lines += [f"bias {biases[number]:.4g}"] if biases is not None else []
         tiles.append(Tile(lines, values=map_values, peak=peak, beside=pictures[number]))
     shared = MontageScale(scale) == MontageScale.SHARED
-    colormap = colormap or _default_colormap(values[..., : len(tiles)])
+    signed = bool((values[..., : len(tiles)] < 0).any())
+    colormap = colormap or (Colormap.COOLWARM if signed else Colormap.MAGMA)
     colour_heat_maps(tiles, colormap, shared)
     c_in, kh, kw = filters.shape[1:]
     lines = [
@@ -136,17 +137,12 @@ def layer_sheet(
             if shared
             else "each on its own scale, to its largest magnitude"
         )
-        + " (0 in the middle where values have both signs)"
+        + (" (0 in the middle where values have both signs)" if signed else "")
         + (f"; reduced, each pixel the strongest value of {BLOCK}" if heat.factor > 1 else ""),
         *legend,
         *left_out(count, MAX_MONTAGE_TILES, "maps", "a sheet shows"),
     ]
     return layout([tiles], lines, grid_columns(len(tiles)))
-
-
-def _default_colormap(values: npt.NDArray[np.float32]) -> Colormap:
-    """Return ``coolwarm`` for maps with negative values (0 its grey middle), else ``magma``."""
-    return Colormap.COOLWARM if bool((values < 0).any()) else Colormap.MAGMA
 
 
 def _check(
