@@ -4,8 +4,10 @@ With a sheet of values asked for (``apply --montage-scale``), a bank's job
 reduces its last stage's response band by band as the pipeline makes it,
 where the job runs (this process, a worker process, a Dask worker): only
 the tile, at most ``MONTAGE_TILE`` pixels a side, and the response's peak
-travel back with its report, never the full-size response. Arithmetic on
-arrays alone: the sheet colours and draws it (:mod:`convcli.pictures.montage`).
+travel back with its report, never the full-size response. A layer's job
+(``apply -k LAYER --montage``) reduces its feature maps so, each on its
+own. Arithmetic on arrays alone: the sheet colours and draws it
+(:mod:`convcli.pictures.montage`, :mod:`convcli.pictures.feature_maps`).
 """
 
 from __future__ import annotations
