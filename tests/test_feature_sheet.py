@@ -359,3 +359,14 @@ def test_an_input_that_runs_no_layer_has_no_sheet_and_says_so(tmp_path):
     assert "ran no layer" in done.stderr
     assert len(done.stderr.splitlines()) == 1
     assert not (tmp_path / "sheet.png").exists()
+
+
+def test_a_layer_without_biases_and_a_filter_too_large_for_cells_are_drawn_as_tiles():
+    weights = np.random.default_rng(13).normal(size=(2, 3, 4, 4))
+    picture = drawn(kernel_picture(Kernel("w.npy", weights.shape, lambda: weights)))
+    assert grid_rows(picture) == 1  # 2 filters, one row
+    assert find(picture, label("filter 1"))
+    large = np.random.default_rng(14).normal(size=(64, 1000, 1000))  # a pixel a weight: too wide
+    picture = drawn(kernel_picture(Kernel("big", large.shape, lambda: large)))
+    assert grid_rows(picture) == 1
+    assert max(picture.shape) < 1000  # the filter reduced to its tile

@@ -189,8 +189,7 @@ def kernel_picture(kernel: Kernel) -> Image.Image:
     if matrices[0].ndim == 4:
         return _layer_sheet(matrices[0], title, biases)
     if matrices[0].ndim == 3:
-        title[0] += "".join(f"  (bias {bias:.4g})" for bias in biases)
-        return _filter_sheet(matrices[0], title)
+        return _filter_sheet(matrices[0], title, biases)
     cell = max(1, min(WIDEST_CELL, GRID // longest))
     peak = max(float(np.abs(matrix).max()) for matrix in matrices)
     panels = [_cells(matrix, cell, peak) for matrix in matrices]
@@ -200,14 +199,23 @@ def kernel_picture(kernel: Kernel) -> Image.Image:
     return _kernel_sheet(panels, names if kernel.components else [], title, peak)
 
 
-def _filter_sheet(matrix: npt.NDArray[np.float64], title: list[str]) -> Image.Image:
-    """Draw one filter ``(C_in, kh, kw)``: each channel's cells, then its RGB swatch (C_in 3)."""
+def _filter_sheet(
+    matrix: npt.NDArray[np.float64], title: list[str], biases: Sequence[float]
+) -> Image.Image:
+    """Draw one filter ``(C_in, kh, kw)``: each channel's cells, then its RGB swatch (C_in 3).
+
+    Channels too large for a pixel a cell in rows of ``2 * GRID`` pixels are
+    drawn as a layer of one filter is, reduced.
+    """
     channels = matrix[:MAX_FILTER_CHANNELS]
     count, rows, cols = matrix.shape
     peak = float(np.abs(channels).max())
     panels_count = len(channels) + (count == 3)
     across = min(panels_count, max(4, math.ceil(math.sqrt(panels_count))))
-    cell = max(1, min(WIDEST_CELL, GRID // max(rows, cols), 2 * GRID // (across * cols)))
+    cell = min(WIDEST_CELL, GRID // max(rows, cols), 2 * GRID // (across * cols))
+    if cell < 1:
+        return _layer_sheet(matrix[np.newaxis], title, biases)
+    title[0] += "".join(f"  (bias {bias:.4g})" for bias in biases)
     panels = [_cells(channel, cell, peak) for channel in channels]
     names = [f"channel {number}" for number in range(len(channels))]
     title.append(
@@ -228,7 +236,7 @@ def _layer_sheet(
     """Draw a layer's filters ``(C_out, C_in, kh, kw)``: a tile each, labelled with its index."""
     pictures, legend = filter_pictures(matrix, FILTER_SIDE)
     tiles = [
-        Tile([f"filter {number}", *[f"bias {biases[number]:.4g}"] * bool(biases)], picture)
+        Tile([f"filter {number}", *([f"bias {biases[number]:.4g}"] if biases else [])], picture)
         for number, picture in enumerate(pictures)
     ]
     title.append(f"{matrix.shape[0]} filters (C_out x C_in x kh x kw, as PyTorch's conv2d weights)")
