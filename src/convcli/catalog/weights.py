@@ -19,21 +19,20 @@ import json
 import math
 import re
 import tomllib
-import zipfile
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from convcli.catalog.families import MAX_SIZE
 from convcli.catalog.kernel import LAYER_DIMS, Kernel, Step
 from convcli.errors import KernelError, Message, ParameterError, reason
-from convcli.limits import MAX_FILTERS, MAX_WEIGHTS
+from convcli.limits import MAX_BIAS_BYTES, MAX_FILTERS, MAX_WEIGHTS
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-WEIGHT_SUFFIXES = (".npy", ".npz", ".safetensors")
 _SPEC = re.compile(r"(?P<path>.+?\.(?:npy|npz|safetensors))(?::(?P<name>.*))?", re.IGNORECASE)
 _GROUPS = re.compile(r"(?P<spec>.+):groups=(?P<groups>\d+)")
 WEIGHT, BIAS = ".weight", ".bias"  # PyTorch's names of a layer's tensors: conv1.weight, conv1.bias
@@ -185,15 +184,25 @@ def check_groups(groups: int, shape: tuple[int, ...], where: str) -> None:
                           f"over the limit of {MAX_FILTERS}")  # fmt: skip
 
 
+@dataclass(frozen=True)
 class _Tensors:
-    """The tensors of one file: their names, and each one read after its header is checked."""
+    """The tensors of one file: their names, and how to read one (its header checked first)."""
 
-    def __init__(self, path: Path, names: list[str], named: bool, read: Any) -> None:
-        self.path, self.names, self.named, self._read = path, names, named, read
+    names: list[str]
+    named: bool  # tensors by name (.npz, .safetensors); an .npy holds one array
+    reader: Callable[[str, str, int], npt.NDArray[np.generic]]  # (name, where, most dims)
 
     def read(self, name: str, where: str, most: int) -> npt.NDArray[np.generic]:
         """Read tensor ``name`` of 1 to ``most`` dimensions, checked before and after reading."""
-        return self._read(name, where, most)  # type: ignore[no-any-return]
+        import zipfile  # their errors: a damaged .npz
+        import zlib
+
+        try:
+            return self.reader(name, where, most)
+        except OSError as error:
+            raise KernelError(f"{where}: cannot read: {reason(error)}") from None
+        except (EOFError, zipfile.BadZipFile, zlib.error) as error:
+            raise KernelError(f"{where}: cannot read: {error}") from None
 
 
 def _open(path: Path) -> _Tensors:
@@ -202,14 +211,16 @@ def _open(path: Path) -> _Tensors:
                           "not a weights file")  # fmt: skip
     if not path.exists():
         raise KernelError(f"weights file not found: {path}")
+    import zipfile  # only for an .npz: not at every start
+
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
-            return _Tensors(path, [""], False, functools.partial(_read_npy, path))
+            return _Tensors([""], False, functools.partial(_read_npy, path))
         if suffix == ".npz":
             with zipfile.ZipFile(path) as archive:
                 names = [n.removesuffix(".npy") for n in archive.namelist() if n.endswith(".npy")]
-            return _Tensors(path, names, True, functools.partial(_read_npz, path))
+            return _Tensors(names, True, functools.partial(_read_npz, path))
         return _safetensors(path)
     except KernelError:
         raise
@@ -227,8 +238,7 @@ def _chosen(tensors: _Tensors, name: str | None, path: Path) -> str:
         return ""
     if name:
         if name not in tensors.names:
-            listed = ", ".join(tensors.names[:20]) + (", ..." if len(tensors.names) > 20 else "")
-            raise KernelError(f"{path} has no tensor {name!r} (it holds {listed or 'none'})")
+            raise KernelError(f"{path} has no tensor {name!r} (it holds {_listed_names(tensors)})")
         return name
     names = tensors.names
     main = [n for n in names if not (n.endswith(BIAS) and n.removesuffix(BIAS) + WEIGHT in names)]
@@ -236,8 +246,15 @@ def _chosen(tensors: _Tensors, name: str | None, path: Path) -> str:
         return main[0]
     if not names:
         raise KernelError(f"{path} holds no tensor")
-    listed = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-    raise KernelError(f"{path} holds {len(names)} tensors ({listed}); say which with {path}:NAME")
+    raise KernelError(
+        f"{path} holds {len(names)} tensors ({_listed_names(tensors)}); say which with {path}:NAME"
+    )
+
+
+def _listed_names(tensors: _Tensors, most: int = 20) -> str:
+    """Name a file's tensors for a message: the first ``most`` of them."""
+    names = tensors.names
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "") or "none"
 
 
 def _read_npy(path: Path, name: str, where: str, most: int) -> npt.NDArray[np.generic]:
@@ -247,6 +264,8 @@ def _read_npy(path: Path, name: str, where: str, most: int) -> npt.NDArray[np.ge
 
 
 def _read_npz(path: Path, name: str, where: str, most: int) -> npt.NDArray[np.generic]:
+    import zipfile
+
     with zipfile.ZipFile(path) as archive, archive.open(f"{name}.npy") as stream:
         _check_header(*_npy_header(stream, where), where, most)
         stream.seek(0)
@@ -284,7 +303,7 @@ def _safetensors(path: Path) -> _Tensors:
             names = list(tensors.keys())
     except Exception as error:
         raise KernelError(f"{path}: not a .safetensors file ({error})") from None
-    return _Tensors(path, names, True, functools.partial(_read_safetensor, path))
+    return _Tensors(names, True, functools.partial(_read_safetensor, path))
 
 
 def _read_safetensor(path: Path, name: str, where: str, most: int) -> npt.NDArray[np.generic]:
@@ -361,11 +380,16 @@ def _json_list(text: str) -> Any:
 
 
 def _toml_bias(path: Path, name: str | None) -> tuple[float, ...]:
+    """Read a TOML file's top-level list of numbers ``name`` (without a name, its only one)."""
+    if not path.is_file():  # a pipe would block, a device never end
+        raise KernelError(f"bias file not found, or not a regular file: {path}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise KernelError(f"bias file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        with path.open("rb") as stream:  # bounded by reading: a size from stat can lie
+            raw = stream.read(MAX_BIAS_BYTES + 1)
+        if len(raw) > MAX_BIAS_BYTES:
+            raise KernelError(f"{path}: over the {MAX_BIAS_BYTES:,} bytes a bias file may have")
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as error:
         raise KernelError(f"{path}: cannot read a bias: {error}") from None
     lists = {key: value for key, value in data.items() if isinstance(value, list)}
     if not name and len(lists) == 1:
