@@ -461,7 +461,9 @@ def _mapped(
         x = x[..., 0]  # one feature map: grey
     if heat is not None:
         heat.add(x)
-    bounds = finite_bounds(x) if planned.range == Range.RESCALE else None
+    bounds: Bounds | None = None
+    if planned.range == Range.RESCALE:  # a layer's maps: each from its own extremes
+        bounds = map_bounds([x]) if planned.format.maps and x.ndim == 3 else finite_bounds(x)
     mapped = map_range(x, planned.range, white=white, depth=planned.depth, bounds=bounds)
     return mapped.values, mapped.clipped
 
