@@ -360,3 +360,32 @@ def test_a_bank_that_cannot_write_one_map_writes_none(tmp_path, photo, monkeypat
         f"convcli: error: {out / 'photo_conv1-05.png'}: cannot write: No space left on device"
     ]
     assert list(out.iterdir()) == []  # no map, and no temporary file
+
+
+def test_a_tiff_of_maps_clips_to_the_inputs_white_unless_raw(tmp_path, photo):
+    spec, values = weights(tmp_path, 4)
+    target = tmp_path / "maps.tif"
+    result = run("apply", str(photo), "-k", str(spec), "-p", "valid", "-o", str(target))
+    assert result.exit_code == 0, result.stderr
+    maps = conv2d_valid(pixels(photo), values)
+    outside = np.mean((maps < 0) | (maps > 255))
+    pages = tifffile.imread(target)  # (C, H, W): one page a map
+    np.testing.assert_allclose(np.moveaxis(pages, 0, -1), np.clip(maps, 0, 255), atol=1e-3)
+    assert (
+        f"{photo} with conv1 -> {target}: {outside:.0%} of the values fell outside 0 to 255 and "
+        "were clipped; --range raw keeps them"
+    ) in result.stderr
+
+
+def test_maps_leave_the_alpha_out_and_say_so(tmp_path, photo):
+    with Image.open(photo) as image:
+        image.convert("RGBA").save(tmp_path / "clear.png")
+    spec, _ = weights(tmp_path, 3)
+    target = tmp_path / "maps.png"
+    result = run("apply", str(tmp_path / "clear.png"), "-k", str(spec), "-o", str(target), "-q")
+    assert result.exit_code == 0, result.stderr
+    with Image.open(target) as image:
+        assert image.mode == "RGB"
+    assert "convcli: note: feature maps have no alpha: that of their inputs was left out\n" in (
+        result.stderr
+    )

@@ -48,9 +48,10 @@ def tell_losses(report: Report, picture: Picture, planned: InputPlan, settings: 
         report.once_notes.append(
             f"{planned.format.name} holds 8 bits per sample: {kind} inputs were mapped to 8"
         )
-    if picture.alpha is not None and not planned.format.alpha:  # pixels, whatever --strip
-        values = planned.format.is_array or planned.format.maps
-        lost = "left out" if values else "composited onto white"
+    if picture.alpha is not None and planned.format.maps:
+        report.once_notes.append("feature maps have no alpha: that of their inputs was left out")
+    elif picture.alpha is not None and not planned.format.alpha:  # pixels, whatever --strip
+        lost = "left out" if planned.format.is_array else "composited onto white"
         report.once_notes.append(
             f"{planned.format.name} outputs cannot hold the alpha of their inputs: {lost}"
         )

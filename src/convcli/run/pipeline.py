@@ -170,11 +170,12 @@ class Rendered:
     clipped: list[float]  # the largest share clipped in any frame, once every frame is taken
     started: float
     kernels: tuple[Kernel, ...]  # for the advice on what was clipped
+    white: float = 1.0  # the input's: a float output's clipped values lie outside 0 to it
 
     def finished(self) -> Report:
         """Return the report, once every frame was taken: what was clipped, how long it took."""
         if self.frames is not None:
-            floating = self.planned.depth == Depth.FLOAT32
+            floating = self.white if self.planned.depth == Depth.FLOAT32 else None
             mode = self.planned.range
             tell_clipped(self.report, self.clipped[0], mode, self.kernels, floating)
         self.report.seconds = time.perf_counter() - self.started
@@ -240,7 +241,8 @@ def render(
         frames = itertools.chain(frames, rest)
     # A layer's clipped maps are advised on without its weights' reach (no picture's response).
     advised = () if planned.layered else settings.convolutions
-    return Rendered(report, planned, frames, several, metadata, loop, clipped, started, advised)
+    return Rendered(report, planned, frames, several, metadata, loop, clipped, started, advised,
+                    like.white)  # fmt: skip
 
 
 def write_rendered(
@@ -269,7 +271,11 @@ def write_rendered(
 
 
 def tell_clipped(
-    report: Report, share: float, mode: Range, kernels: tuple[Kernel, ...], floating: bool = False
+    report: Report,
+    share: float,
+    mode: Range,
+    kernels: tuple[Kernel, ...],
+    floating: float | None = None,
 ) -> None:
     """Put the share of the output's values that were clipped in the report; note it past 1%."""
     report.clipped = share
@@ -278,20 +284,24 @@ def tell_clipped(
 
 
 def clip_note(
-    report: Report, share: float, mode: Range, kernels: tuple[Kernel, ...], floating: bool = False
+    report: Report,
+    share: float,
+    mode: Range,
+    kernels: tuple[Kernel, ...],
+    floating: float | None = None,
 ) -> str:
     """Say what was clipped, where, why, and which range would show it, from the kernels' weights.
 
     The advice comes from what the kernels can give (their weights' signs
     and sums, see :func:`convcli.ranges.reach`), not from their names. A
-    float output holds any value: ``--range raw`` keeps them as they are.
+    float output (``floating``: its white, the input's) holds any value:
+    ``--range raw`` keeps them as they are.
     """
     where = "standard output" if report.output == "-" else report.output
     values = f"{report.input} with {report.kernel} -> {where}: {share:.0%} of the values"
-    if floating:
-        return Message(
-            "{values} fell outside 0 to 1 and were clipped; {range} raw keeps them", values=values
-        )
+    if floating is not None:
+        return Message("{values} fell outside 0 to {white:g} and were clipped; {range} raw keeps "
+                       "them", values=values, white=floating)  # fmt: skip
     how = reach([(kernel.matrices, kernel.bias) for kernel in kernels])
     *others, last = ranges_that_help(mode, how)
     helps = f"{', '.join(others)} or {last}" if others else last
