@@ -389,3 +389,14 @@ def test_maps_leave_the_alpha_out_and_say_so(tmp_path, photo):
     assert "convcli: note: feature maps have no alpha: that of their inputs was left out\n" in (
         result.stderr
     )
+
+
+def test_maps_past_four_gigabytes_are_a_bigtiff(monkeypatch):
+    from convcli.io import writing
+
+    monkeypatch.setattr(writing, "BIGTIFF_BYTES", 200)  # 5 x 7 x 4 floats: 560 bytes
+    with tifffile.TiffFile(io.BytesIO(encoded(feature_maps(4), "tif"))) as tiff:
+        assert tiff.is_bigtiff
+        assert len(tiff.pages) == 4
+    with tifffile.TiffFile(io.BytesIO(encoded(feature_maps(1), "tif"))) as tiff:
+        assert not tiff.is_bigtiff  # 140 bytes
