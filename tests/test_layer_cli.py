@@ -104,7 +104,7 @@ def test_a_layer_from_weights_is_conv2d_by_its_definition(tmp_path, seed):
 def test_a_layer_from_weights_is_pytorchs_conv2d_after_its_pad(tmp_path, seed, mode):
     x, weights, bias, groups, options, (pads, stride, dilation) = random_case(seed)
     (top, bottom), (left, right) = pads
-    if mode == "reflect" and max(top, bottom) >= x.shape[0] or max(left, right) >= x.shape[1]:
+    if mode == "reflect" and (max(top, bottom) >= x.shape[0] or max(left, right) >= x.shape[1]):
         pytest.skip("PyTorch reflects at most the input's size less one")
     spec, biased = save_weights(tmp_path, seed, weights, bias, groups)
     got = apply_npy(tmp_path, x, "-k", spec, *biased, *options[:2], "--pad-mode", mode,
@@ -375,3 +375,75 @@ def test_a_bank_of_a_layer_writes_each_map_to_a_file_of_its_own(tmp_path):
     first, _ = (json.loads(line) for line in result.stdout.splitlines())
     assert first["output"] == str(folder / names[0])
     assert first["output_shape"] == [9, 10, 12]
+
+
+def test_the_library_takes_weights_steps_and_biases_as_the_command_line_does(tmp_path):
+    import convcli
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((7, 8, 2)).astype(np.float32)
+    weights = rng.standard_normal((3, 2, 2, 2)).astype(np.float32)
+    np.save(tmp_path / "w.npy", weights)
+    image, record = convcli.apply(x, [str(tmp_path / "w.npy"), "relu"], bias=[[1.0, -1.0, 0.0]],
+                                  padding="valid", pad_mode="zero")  # fmt: skip
+    expected = layer_reference(x, weights, [1.0, -1.0, 0.0], 1, [(0, 0), (0, 0)], "zero",
+                               (1, 1), (1, 1))  # fmt: skip
+    assert_close(image.samples, np.maximum(expected, 0))
+    assert record["kernel"] == "w+relu"
+
+
+def test_kernels_list_shows_the_steps_and_kernels_show_says_a_step_has_no_matrix():
+    listed = run("kernels", "list")
+    assert listed.exit_code == 0
+    assert "Steps of a layer (apply -k, between its kernels)" in listed.stdout
+    assert "maxpool:K[,STRIDE[,PADDING]]" in listed.stdout
+    assert "relu" not in run("kernels", "list", "--json").stdout  # the records are kernels'
+    shown = run("kernels", "show", "maxpool:2")
+    assert shown.exit_code == 2
+    assert shown.stderr == (
+        "convcli: error: maxpool is a step of a layer's pipeline (apply -k maxpool:2), not a "
+        "kernel: it has no matrix\n"
+    )
+
+
+def test_a_2d_kernel_after_a_layer_filters_each_map_on_its_own(tmp_path):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((10, 9, 3)).astype(np.float32)
+    weights = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    np.save(tmp_path / "w.npy", weights)
+    got = apply_npy(tmp_path, x, "-k", tmp_path / "w.npy", "-k", "[[1,-2],[3,0.5]]",
+                    "-p", "valid")  # fmt: skip
+    maps = layer_reference(x, weights, None, 1, [(0, 0), (0, 0)], "zero", (1, 1), (1, 1))
+    each = np.array([[1, -2], [3, 0.5]])[None, None].repeat(4, axis=0)  # one per map: groups=4
+    expected = layer_reference(maps, each, None, 4, [(0, 0), (0, 0)], "zero", (1, 1), (1, 1))
+    assert got.shape == (7, 6, 4)
+    assert_close(got, expected)
+
+
+def test_rescale_maps_each_map_after_a_step_from_its_own_extremes(tmp_path):
+    weights = np.zeros((3, 3, 1, 1), np.float32)
+    for index, scale in enumerate((1, 10, 100)):
+        weights[index, index] = scale  # map i: channel i times 10^i
+    np.save(tmp_path / "w.npy", weights)
+    out = tmp_path / "maps.png"
+    result = run("apply", str(SAMPLES / "astronaut.png"), "-k", str(tmp_path / "w.npy"),
+                 "-k", "relu", "--range", "rescale", "-o", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    pixels = np.asarray(Image.open(SAMPLES / "astronaut.png").convert("RGB"), dtype=np.float64)
+    low, high = pixels.min(axis=(0, 1)), pixels.max(axis=(0, 1))
+    expected = np.round((pixels - low) / (high - low) * 255)  # each channel on its own
+    assert np.abs(np.asarray(Image.open(out), dtype=np.float64) - expected).max() <= 1
+
+
+def test_a_bias_from_a_toml_list_or_an_npz_tensor_replaces_the_one_beside(tmp_path):
+    x = np.full((4, 5, 1), 2.0, np.float32)
+    np.savez(tmp_path / "m.npz", **{"c.weight": np.ones((2, 1, 1, 1)), "c.bias": np.ones(2)})
+    (tmp_path / "b.toml").write_text("other = [1.0]\nc = [10.0, -10.0]\n")
+    np.savez(tmp_path / "b.npz", b=np.array([0.5, 0.25]))
+    spec = f"{tmp_path / 'm.npz'}:c.weight"
+    beside = apply_npy(tmp_path, x, "-k", spec)
+    assert np.array_equal(beside[0, 0], [3.0, 3.0])  # 2 * 1 + the bias beside, 1
+    toml = apply_npy(tmp_path, x, "-k", spec, "--bias", f"{tmp_path / 'b.toml'}:c")
+    assert np.array_equal(toml[0, 0], [12.0, -8.0])
+    npz = apply_npy(tmp_path, x, "-k", spec, "--bias", f"{tmp_path / 'b.npz'}:b")
+    assert np.array_equal(npz[0, 0], [2.5, 2.25])

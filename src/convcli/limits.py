@@ -17,6 +17,7 @@ MAX_JPEG_SEGMENTS = 256  # metadata segments (APPn, COM) before a JPEG's pixels
 MAX_JPEG_METADATA = 16 << 20  # bytes in them: Pillow joins them in time that grows faster
 MAX_WEIGHTS = 1 << 24  # values of a layer's weights read from a file (VGG's largest has 2.4M)
 MAX_FILTERS = 4096  # filters (C_out) and channels (C_in) of a layer's weights
+MAX_BIAS_BYTES = 1 << 20  # a TOML file of a bias (4096 numbers take under 100 KB)
 MAX_BANK_KERNELS = 64  # kernels of one --bank run, each writing its own output per input
 MAX_MONTAGE_TILES = 64  # tiles of one --montage sheet: each input and each of its responses
 MONTAGE_TILE = 256  # a montage tile's longest side, in pixels: larger images are shown reduced

@@ -47,7 +47,6 @@ from convcli.catalog.kernel import (
     nested_matrix,
 )
 from convcli.catalog.sets import family_named, named_set, set_kernel, turn
-from convcli.catalog.weights import check_groups, checked_bias, is_weights_spec, weights_kernel
 from convcli.choices import Activation, Pool
 from convcli.errors import KernelError, Message, reason
 
@@ -108,8 +107,11 @@ def load_kernel(spec: str) -> Kernel:
         return _imagemagick_array(spec, match)
     if match := _FILE_SPEC.fullmatch(spec):
         return _from_file(Path(match["path"]), match["name"])
-    if is_weights_spec(spec):
-        return weights_kernel(spec)
+    if any(suffix in spec.lower() for suffix in (".npy", ".npz", ".safetensors")):
+        from convcli.catalog.weights import is_weights_spec, weights_kernel  # a layer's weights
+
+        if is_weights_spec(spec):
+            return weights_kernel(spec)
     family, sep, params = spec.partition(":")
     if family in (*Activation, *Pool):  # apply's -k takes it (see convcli.catalog.steps)
         raise KernelError(f"{family} is a step of a layer's pipeline (apply -k {spec}), not a "
@@ -342,6 +344,8 @@ def _layer(table: dict[str, Any], where: str) -> bool:
 
 def _layer_parts(table: dict[str, Any], shape: tuple[int, ...], where: str) -> dict[str, Any]:
     """Return a layer table's fields: ``groups``, and ``bias`` as one number per filter."""
+    from convcli.catalog.weights import check_groups, checked_bias
+
     if len(shape) < 3:
         raise KernelError(
             f"{where}: a layer's matrix is 3-D (C_in, kh, kw) or 4-D (C_out, C_in/groups, kh, "

@@ -19,8 +19,6 @@ import json
 import math
 import re
 import tomllib
-import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,13 +27,12 @@ from typing import IO, TYPE_CHECKING, Any
 from convcli.catalog.families import MAX_SIZE
 from convcli.catalog.kernel import LAYER_DIMS, Kernel, Step
 from convcli.errors import KernelError, Message, ParameterError, reason
-from convcli.limits import MAX_FILTERS, MAX_WEIGHTS
+from convcli.limits import MAX_BIAS_BYTES, MAX_FILTERS, MAX_WEIGHTS
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-WEIGHT_SUFFIXES = (".npy", ".npz", ".safetensors")
 _SPEC = re.compile(r"(?P<path>.+?\.(?:npy|npz|safetensors))(?::(?P<name>.*))?", re.IGNORECASE)
 _GROUPS = re.compile(r"(?P<spec>.+):groups=(?P<groups>\d+)")
 WEIGHT, BIAS = ".weight", ".bias"  # PyTorch's names of a layer's tensors: conv1.weight, conv1.bias
@@ -197,11 +194,14 @@ class _Tensors:
 
     def read(self, name: str, where: str, most: int) -> npt.NDArray[np.generic]:
         """Read tensor ``name`` of 1 to ``most`` dimensions, checked before and after reading."""
+        import zipfile  # their errors: a damaged .npz
+        import zlib
+
         try:
             return self.reader(name, where, most)
         except OSError as error:
             raise KernelError(f"{where}: cannot read: {reason(error)}") from None
-        except (EOFError, zipfile.BadZipFile, zlib.error) as error:  # a damaged archive
+        except (EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise KernelError(f"{where}: cannot read: {error}") from None
 
 
@@ -211,6 +211,8 @@ def _open(path: Path) -> _Tensors:
                           "not a weights file")  # fmt: skip
     if not path.exists():
         raise KernelError(f"weights file not found: {path}")
+    import zipfile  # only for an .npz: not at every start
+
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
@@ -262,6 +264,8 @@ def _read_npy(path: Path, name: str, where: str, most: int) -> npt.NDArray[np.ge
 
 
 def _read_npz(path: Path, name: str, where: str, most: int) -> npt.NDArray[np.generic]:
+    import zipfile
+
     with zipfile.ZipFile(path) as archive, archive.open(f"{name}.npy") as stream:
         _check_header(*_npy_header(stream, where), where, most)
         stream.seek(0)
@@ -376,11 +380,16 @@ def _json_list(text: str) -> Any:
 
 
 def _toml_bias(path: Path, name: str | None) -> tuple[float, ...]:
+    """Read a TOML file's top-level list of numbers ``name`` (without a name, its only one)."""
+    if not path.is_file():  # a pipe would block, a device never end
+        raise KernelError(f"bias file not found, or not a regular file: {path}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise KernelError(f"bias file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        with path.open("rb") as stream:  # bounded by reading: a size from stat can lie
+            raw = stream.read(MAX_BIAS_BYTES + 1)
+        if len(raw) > MAX_BIAS_BYTES:
+            raise KernelError(f"{path}: over the {MAX_BIAS_BYTES:,} bytes a bias file may have")
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as error:
         raise KernelError(f"{path}: cannot read a bias: {error}") from None
     lists = {key: value for key, value in data.items() if isinstance(value, list)}
     if not name and len(lists) == 1:

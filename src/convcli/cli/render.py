@@ -192,12 +192,13 @@ def _shape(shape: tuple[int, ...] | None) -> str:
 
 # kernels list's groups: a kernel's source says which it is in ("built-in", a file: Kernels).
 _KERNEL_GROUPS = {"built-in family": "Families (name:key=value,...)",
-                  "built-in set": "Sets (and NAME@, NAME> of a kernel with an angle)"}  # fmt: skip
+                  "built-in set": "Sets (and NAME@, NAME> of a kernel with an angle)",
+                  "built-in step": "Steps of a layer (apply -k, between its kernels)"}  # fmt: skip
 
 
 def kernels_view(entries: list[dict[str, Any]]) -> RenderableType:
     """Build the tables of ``convcli kernels list``: kernels, families and sets under headings."""
-    built_in = ("built-in", "built-in family", "built-in set")
+    built_in = ("built-in", "built-in family", "built-in set", "built-in step")
     show_source = any(entry["source"] not in built_in for entry in entries)
     # Kernel specs, shapes, ranges, tags and sources stay whole; the description wraps.
     headers = ["name", "shape", "range", "tags", "description"] + ["source"] * show_source

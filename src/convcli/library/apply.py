@@ -24,7 +24,6 @@ from convcli.catalog.kernel import Kernel, Step
 from convcli.catalog.lookup import KERNEL_PATH_VARIABLE
 from convcli.catalog.sets import bank_members
 from convcli.catalog.steps import load_stage
-from convcli.catalog.weights import read_bias, with_biases
 from convcli.choices import (
     PAD_MODE_ALIASES,
     Colormap,
@@ -91,7 +90,7 @@ def checked_settings(
     check_between("quality", quality, QUALITIES)
     check_between("compress_level", compress_level, COMPRESS_LEVELS)
     return Settings(
-        kernels=with_biases(_kernels(kernels), _biases(bias)),
+        kernels=_with_biases(_kernels(kernels), bias),
         padding=padding if isinstance(padding, str) else _ints("padding", padding, least=0),
         pad_mode=choose(PadMode, pad_mode, "pad_mode", PAD_MODE_ALIASES),
         pad_value=_number("pad_value", pad_value),
@@ -156,8 +155,9 @@ def apply(
         tuple), ``flip``, ``gray``, ``range``, ``colormap``, ``method``,
         ``frame``, ``format`` (of the result: ``png``, ``tif``, ``npy``...; by
         default ``output``'s suffix, else the input's own), ``quality``,
-        ``compress_level``, ``strip``: the options of ``convcli apply`` of
-        the same names (README, "apply").
+        ``compress_level``, ``strip``, ``bias`` (a spec, numbers, or a list
+        of them: the n-th for the n-th layer kernel): the options of
+        ``convcli apply`` of the same names (README, "apply").
 
     Returns
     -------
@@ -380,14 +380,17 @@ def _kernels(kernels: Kernels) -> tuple[Kernel | Step, ...]:
     return tuple(k if isinstance(k, Kernel | Step) else load_stage(_spec(k)) for k in listed)
 
 
-def _biases(bias: Biases) -> list[tuple[str, tuple[float, ...]]]:
-    """Read each bias given (``--bias``): a spec, or numbers; with how to name it."""
+def _with_biases(kernels: tuple[Kernel | Step, ...], bias: Biases) -> tuple[Kernel | Step, ...]:
+    """Give each bias (``--bias``: a spec, or numbers) to its layer kernel, in order."""
     if bias is None:
-        return []
+        return kernels
+    from convcli.catalog.weights import read_bias, with_biases  # reads weights files
+
     one = isinstance(bias, str) or _numeric(bias)
     listed = [bias] if one else list(typing.cast("Iterable[object]", bias))
-    return [(item, read_bias(item)) if isinstance(item, str) else ("bias", _numbers(item))
-            for item in listed]  # fmt: skip
+    biases = [(item, read_bias(item)) if isinstance(item, str) else ("bias", _numbers(item))
+              for item in listed]  # fmt: skip
+    return with_biases(kernels, biases)
 
 
 def _numeric(values: object) -> bool:

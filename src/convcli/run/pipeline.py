@@ -396,19 +396,19 @@ def _render_frame(
     heat: HeatReducer | None,
 ) -> Frame:
     x: npt.NDArray[np.generic] = luminance(picture) if settings.gray else picture.pixels
-    alpha, white = picture.alpha, picture.white
+    alpha = picture.alpha
     for stage in planned.stages:
         stage_start, dtype = time.perf_counter(), x.dtype
         last = stage is planned.stages[-1]
         if isinstance(stage, Stage) and last:
-            x, share = _filter_and_map(x, stage, planned, white, threads, heat)
+            x, share = _filter_and_map(x, stage, planned, picture.white, threads, heat)
             clipped[0] = max(clipped[0], share)
         elif isinstance(stage, Stage):
             x = _filter(x, stage, threads)
         else:
             x = layer_step(x, stage, settings, threads)
             if last:
-                x, share = _mapped(x, planned, white, heat)
+                x, share = _mapped(x, planned, picture.white, heat)
                 clipped[0] = max(clipped[0], share)
         if timings is not None:
             timings.append(_reported(stage, stage.method_for(dtype), time.perf_counter()
