@@ -400,3 +400,41 @@ def test_maps_past_four_gigabytes_are_a_bigtiff(monkeypatch):
         assert len(tiff.pages) == 4
     with tifffile.TiffFile(io.BytesIO(encoded(feature_maps(1), "tif"))) as tiff:
         assert not tiff.is_bigtiff  # 140 bytes
+
+
+def test_a_bank_writes_its_maps_as_objects_in_a_store(tmp_path, photo, monkeypatch):
+    pytest.importorskip("upath", reason='needs the remote extra: pip install ".[remote]"')
+    import fsspec
+
+    from convcli.run import output
+
+    spec, values = weights(tmp_path, 3)
+    store, prefix = fsspec.filesystem("memory"), f"/{tmp_path.name}"
+    url = f"memory://{tmp_path.name}/maps/"
+    result = run("apply", str(photo), "-k", str(spec), "-p", "valid", "--range", "raw",
+                 "--format", "tif", "--bank", "-o", url, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    names = [f"photo_conv1-{index}_valid_raw.tif" for index in range(3)]
+    assert sorted(store.find(prefix)) == [f"{prefix}/maps/{name}" for name in names]
+    maps = conv2d_valid(pixels(photo), values)
+    for index, name in enumerate(names):
+        page = tifffile.imread(io.BytesIO(store.cat(f"{prefix}/maps/{name}")))
+        np.testing.assert_allclose(page, maps[..., index], rtol=1e-5, atol=1e-4)
+    assert json.loads(result.stdout)["output"] == f"{url}{names[0]}"
+
+    encode = output.write_image
+    written: list[int] = []
+
+    def failing(*args, **options):  # the third map's object cannot be made
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+        written.append(1)
+        encode(*args, **options)
+
+    monkeypatch.setattr(output, "write_image", failing)
+    again = f"memory://{tmp_path.name}/again/"
+    result = run("apply", str(photo), "-k", str(spec), "--bank", "-o", again, "-q")
+    assert result.exit_code == 1, result.output
+    assert written == [1, 1]
+    assert result.stderr.endswith("photo_conv1-2.png: cannot write: No space left on device\n")
+    assert store.find(f"{prefix}/again") == []  # the two written are removed

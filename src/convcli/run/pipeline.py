@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +54,9 @@ from convcli.run.output import (
 )
 from convcli.run.prepare import keeps_cmyk, output_mapping, prepare_input, written_maps
 
+if TYPE_CHECKING:
+    from convcli.io.storage import Location
+
 CLIP_WARNING = 0.01  # say so when more than 1% of the samples were clipped
 # Exact sums are mapped through a table of every sum they can be, up to this many (or
 # a 16th of the output's samples, if more): a table took 20 to 80 ns a sum to make,
@@ -73,7 +76,7 @@ def process(
     threads: int | None = None,
     heat_tile: bool = False,
     make_folder: bool = False,
-    maps: Sequence[Path] = (),
+    maps: Sequence[Location] = (),
 ) -> Report:
     """Run the pipeline on one input and write the result to ``target``.
 
@@ -106,7 +109,7 @@ def process(
         Make ``target``'s folder if it is missing (a batch's mirrored
         sub-folders), once the input has been read and filtered: an input
         that fails leaves no empty folder.
-    maps : sequence of Path
+    maps : sequence of Path or UPath
         A bank's layer kernel: the file of each feature map, in order (the
         report names the first).
 
@@ -122,7 +125,7 @@ def process(
     UsageError
         The settings do not fit this input (shapes, range, format).
     """
-    output_label = "-" if not isinstance(target, Path) else str(maps[0] if maps else target)
+    output_label = str(maps[0]) if maps else "-" if not isinstance(target, Path) else str(target)
     pictures = Pictures(read_image(source, label, max_pixels, settings.frame or 0),
                         lambda like: iter_frames(source, like, label, max_pixels))  # fmt: skip
     done = render(pictures, settings, label=label, output_label=output_label, fmt=fmt,
@@ -251,7 +254,7 @@ def write_rendered(
     settings: Settings,
     output_label: str,
     threads: int | None = None,
-    maps: Sequence[Path] = (),
+    maps: Sequence[Location] = (),
 ) -> None:
     """Write a filtered input's frames to its file (atomically) or stream.
 
