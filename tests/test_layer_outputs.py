@@ -438,3 +438,15 @@ def test_a_bank_writes_its_maps_as_objects_in_a_store(tmp_path, photo, monkeypat
     assert written == [1, 1]
     assert result.stderr.endswith("photo_conv1-2.png: cannot write: No space left on device\n")
     assert store.find(f"{prefix}/again") == []  # the two written are removed
+
+
+def test_rescale_after_a_kernel_on_a_layers_maps_is_per_map_too(tmp_path, photo):
+    spec, values = weights(tmp_path, 3)
+    target = tmp_path / "maps.png"
+    result = run("apply", str(photo), "-k", str(spec), "-k", "box:3", "-p", "valid",
+                 "--range", "rescale", "-o", str(target), "-q")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    maps = conv2d_valid(pixels(photo), values)
+    blurred = sum(maps[i : i + 8, j : j + 6] for i in range(3) for j in range(3)) / 9
+    low, high = blurred.min(axis=(0, 1)), blurred.max(axis=(0, 1))
+    np.testing.assert_allclose(pixels(target), (blurred - low) / (high - low) * 255, atol=1)
