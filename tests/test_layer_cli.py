@@ -447,3 +447,16 @@ def test_a_bias_from_a_toml_list_or_an_npz_tensor_replaces_the_one_beside(tmp_pa
     assert np.array_equal(toml[0, 0], [12.0, -8.0])
     npz = apply_npy(tmp_path, x, "-k", spec, "--bias", f"{tmp_path / 'b.npz'}:b")
     assert np.array_equal(npz[0, 0], [2.5, 2.25])
+
+
+def test_a_cmyk_photo_is_made_rgb_for_a_layer_and_the_record_has_the_weights_shape(tmp_path):
+    Image.new("CMYK", (12, 10), (10, 20, 30, 40)).save(tmp_path / "ink.jpg")
+    np.save(tmp_path / "w.npy", np.ones((2, 3, 1, 1), np.float32))
+    result = run("apply", str(tmp_path / "ink.jpg"), "-k", str(tmp_path / "w.npy"), "--json",
+                 "-o", str(tmp_path / "maps.npy"))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["kernel_shape"] == [2, 3, 1, 1]
+    assert record["output_shape"] == [10, 12, 2]
+    rgb = np.asarray(Image.open(tmp_path / "ink.jpg").convert("RGB"), dtype=np.float64)
+    assert np.abs(np.load(tmp_path / "maps.npy")[..., 0] - rgb.sum(axis=2)).max() <= 1e-3

@@ -155,7 +155,9 @@ class Report:
             "kernel": self.kernel,
             "input_shape": _list(self.input_shape),
             # A pipeline's kernels differ in shape and padding: see "stages".
-            "kernel_shape": _list(single.geometry.kernel_shape) if single else None,
+            "kernel_shape": _list(single.weights or single.geometry.kernel_shape)
+            if single
+            else None,
             "padding": _pairs(single.geometry.padding) if single else None,
             "pad_mode": self.pad_mode,
             "stride": _list(first.geometry.stride) if first else None,

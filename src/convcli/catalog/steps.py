@@ -44,7 +44,7 @@ def read_step(spec: str) -> Step | None:
     name, sep, params = spec.strip().partition(":")
     if name not in STEP_NAMES:
         return None
-    if name in Pool.__members__.values():
+    if name in tuple(Pool):
         return _pool(Pool(name), params, spec.strip())
     kind = Activation(name)
     if kind is not Activation.LEAKY_RELU:
@@ -56,6 +56,7 @@ def read_step(spec: str) -> Step | None:
 
 
 def _pool(kind: Pool, params: str, spec: str) -> Step:
+    """Read a pool's ``K[,STRIDE[,PADDING]]``: whole numbers, its padding at most half of K."""
     form = f"{kind}:K[,STRIDE[,PADDING]]"
     parts = [part.strip() for part in params.split(",")] if params.strip() else []
     if not 1 <= len(parts) <= 3 or not all(part.isdigit() for part in parts):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from convcli.catalog.kernel import Kernel, Step
-from convcli.choices import INTEGER_METHOD, Colormap, Depth, Method, PadMode, Range
+from convcli.choices import INTEGER_METHOD, Colormap, Depth, Method, PadMode, Range, StageKind
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ class Stage:
     geometry: Geometry
     method: Method
     plans: tuple[ConvolutionPlan, ...]  # the engine's, one per matrix: checked when planning
+    kind = StageKind.KERNEL
 
     @property
     def name(self) -> str:
@@ -114,6 +115,7 @@ class LayerStage:
     kernel: Kernel  # 3-D (C_in, kh, kw) or 4-D (C_out, C_in/groups, kh, kw) weights
     geometry: Geometry  # of the input (H, W, C_in) and the filters' window (kh, kw)
     method: Method
+    kind = StageKind.LAYER
 
     @property
     def name(self) -> str:
@@ -143,6 +145,11 @@ class StepStage:
     def name(self) -> str:
         """The step's, as reported."""
         return self.step.name
+
+    @property
+    def kind(self) -> StageKind:
+        """A pool (it slides a window) or an activation (value by value)."""
+        return StageKind.POOL if self.step.pool else StageKind.ACTIVATION
 
     @property
     def output_shape(self) -> tuple[int, ...]:

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.catalog.kernel import FREI_CHEN, FREI_CHEN_EDGES, MAGNITUDE, MAXIMUM, Kernel
-from convcli.choices import Activation, Depth, Pool, Range, StageKind, Status
+from convcli.choices import Depth, Range, Status
 from convcli.colormaps import colorize
 from convcli.engine import ConvolutionPlan, Geometry, band_rows, convolve_bands, integer_bands
 from convcli.errors import InputError, Message, reason
@@ -42,7 +42,8 @@ from convcli.ranges import (
     reach,
 )
 from convcli.report import Report, StageReport
-from convcli.run.model import InputPlan, LayerStage, Planned, Settings, Source, Stage, StepStage
+from convcli.run.layer import run_layer_stage
+from convcli.run.model import InputPlan, LayerStage, Planned, Settings, Source, Stage
 from convcli.run.output import (
     cut_to_8_bits,
     depth_name,
@@ -409,7 +410,7 @@ def _render_frame(
         elif isinstance(stage, Stage):
             x = _filter(x, stage, threads)
         else:
-            x = layer_step(x, stage, settings, threads)
+            x = run_layer_stage(x, stage, settings, threads)
             if last:
                 x, share = _mapped(x, planned, picture.white, heat)
                 clipped[0] = max(clipped[0], share)
@@ -426,44 +427,7 @@ def _reported(stage: Planned, method: str, seconds: float) -> StageReport:
     """Report a stage: its window's geometry, what it gives, the method that ran, how long."""
     weights = stage.kernel.shape if isinstance(stage, LayerStage) else None
     return StageReport(stage.name, stage.geometry, method, seconds, stage.output_shape,
-                       _kind(stage), weights)  # fmt: skip
-
-
-def _kind(stage: Planned) -> StageKind:
-    if isinstance(stage, LayerStage):
-        return StageKind.LAYER
-    if isinstance(stage, StepStage):
-        return StageKind.POOL if stage.step.pool else StageKind.ACTIVATION
-    return StageKind.KERNEL
-
-
-def layer_step(
-    x: npt.NDArray[np.generic],
-    stage: LayerStage | StepStage,
-    settings: Settings,
-    threads: int | None,
-) -> npt.NDArray[np.floating]:
-    """Run a layer (each filter over every channel) or a step, by the engine's functions."""
-    from convcli import engine
-
-    if isinstance(stage, LayerStage):
-        kernel, g = stage.kernel, stage.geometry
-        return engine.convolve_channels(
-            x, kernel.matrices[0], channels="sum", bias=kernel.filter_bias, groups=kernel.groups,
-            padding=g.padding, pad_mode=settings.pad_mode, pad_value=settings.pad_value,
-            stride=g.stride, dilation=g.dilation, flip=settings.flip, method=stage.method,
-            threads=threads,
-        )  # fmt: skip
-    step = stage.step
-    if step.kind is Pool.MAX:
-        return engine.max_pool(x, step.size, step.stride, step.padding)
-    if step.kind is Pool.AVG:
-        return engine.avg_pool(x, step.size, step.stride, step.padding)
-    if step.kind is Activation.LEAKY_RELU:
-        return engine.leaky_relu(x, step.slope)
-    activations = {Activation.RELU: engine.relu, Activation.TANH: engine.tanh,
-                   Activation.SIGMOID: engine.sigmoid, Activation.ABS: engine.absolute}  # fmt: skip
-    return activations[Activation(step.kind)](x)
+                       stage.kind, weights)  # fmt: skip
 
 
 def _mapped(

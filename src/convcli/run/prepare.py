@@ -342,8 +342,12 @@ def output_range(settings: Settings, fmt: OutputFormat) -> Range:
 
 
 def keeps_cmyk(settings: Settings, fmt: OutputFormat) -> bool:
-    """Whether a CMYK input is filtered and written as CMYK (each ink, as ImageMagick does)."""
-    return fmt.cmyk and not settings.gray and settings.colormap is None
+    """Whether a CMYK input is filtered and written as CMYK (each ink, as ImageMagick does).
+
+    A layer's filters take RGB: its maps have no inks.
+    """
+    layered = any(kernel.sums_channels(image=True) for kernel in settings.convolutions)
+    return fmt.cmyk and not settings.gray and settings.colormap is None and not layered
 
 
 def _depth(header: Header, fmt: OutputFormat) -> Depth:
