@@ -290,13 +290,13 @@ def test_three_maps_are_an_rgb_picture_without_the_inputs_profile(tmp_path, phot
 def test_a_count_a_picture_cannot_hold_is_refused_before_filtering(
     tmp_path, photo, suffix, monkeypatch
 ):
-    from convcli.run import pipeline
+    from convcli import engine
 
     spec, _ = weights(tmp_path, 8)
     second = tmp_path / "second.png"
     second.write_bytes(photo.read_bytes())
     filtered: list[object] = []
-    monkeypatch.setattr(pipeline, "layer_step", lambda *args: filtered.append(args))
+    monkeypatch.setattr(engine, "convolve_channels", lambda *args, **_: filtered.append(args))
     out = tmp_path / "out"
     result = run("apply", str(photo), str(second), "-k", str(spec), "--format", suffix,
                  "-o", f"{out}/")  # fmt: skip
@@ -310,17 +310,17 @@ def test_a_count_a_picture_cannot_hold_is_refused_before_filtering(
 
 
 def test_a_bank_writes_one_file_per_map_from_one_computation(tmp_path, photo, monkeypatch):
-    from convcli.run import pipeline
+    from convcli import engine
 
     spec, values = weights(tmp_path, 12)
     computed: list[int] = []
-    layer_step = pipeline.layer_step
+    layer = engine.convolve_channels
 
     def counted(*args, **options):
         computed.append(1)
-        return layer_step(*args, **options)
+        return layer(*args, **options)
 
-    monkeypatch.setattr(pipeline, "layer_step", counted)
+    monkeypatch.setattr(engine, "convolve_channels", counted)
     out = tmp_path / "maps"
     result = run("apply", str(photo), "-k", str(spec), "-p", "valid", "--range", "rescale",
                  "--bank", "-o", f"{out}/", "--json")  # fmt: skip
