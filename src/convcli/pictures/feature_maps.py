@@ -2,7 +2,7 @@
 
 The sheet of a contact sheet (:func:`convcli.pictures.montage.layout`): a
 tile per map, labelled with its filter's index, the map a heat map (reduced
-as a bank's heat maps are, each pixel the strongest value of N x N: see
+as a bank's heat maps are, each pixel the strongest value of a block: see
 :mod:`convcli.heat`) with its colour scale below, the filter's weights beside
 it (:func:`convcli.pictures.montage.filter_pictures`).
 """
@@ -22,7 +22,6 @@ from convcli.errors import ConvcliError, ParameterError
 from convcli.heat import HeatReducer, HeatTile, tile_side
 from convcli.limits import MAX_MONTAGE_TILES
 from convcli.pictures.montage import (
-    BLOCK,
     Response,
     SheetRequest,
     Tile,
@@ -138,7 +137,11 @@ def layer_sheet(
             else "each on its own scale, to its largest magnitude"
         )
         + (" (0 in the middle where values have both signs)" if signed else "")
-        + (f"; reduced, each pixel the strongest value of {BLOCK}" if heat.factor > 1 else ""),
+        + (
+            f"; reduced, each pixel the strongest value of {heat.factor}\u00a0x\u00a0{heat.factor}"
+            if heat.factor > 1
+            else ""
+        ),
         *legend,
         *left_out(count, MAX_MONTAGE_TILES, "maps", "a sheet shows"),
     ]
