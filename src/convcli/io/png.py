@@ -16,6 +16,10 @@ deflate is zlib-ng's where it is installed (a dependency): the same
 run-length coding, as small, in 0.60x the CPU time of the standard
 library's zlib (benchmarks/README.md), which is the fallback. Reading stays
 with Pillow.
+
+An image can be written while its rows are still being made (``ready``, see
+:mod:`convcli.run.streaming`): each band is read only once its rows are
+final, and the bytes are the same as for the finished image.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ _GROUP_BYTES = 4 << 20  # a thread's group of rows is at least this big
 _IDAT_BYTES = 1 << 20  # the zlib stream is cut into IDAT chunks of this size
 _SAMPLE_BYTES = 1024  # a band's filter is chosen from these: as well as from all its bytes
 _ADLER_BASE = 65521
+Ready = Callable[[int], None]  # returns once the first n rows are final
 
 
 def write_png(
@@ -52,6 +57,7 @@ def write_png(
     level: int | None = None,
     threads: int | None = 1,
     chunks: Sequence[tuple[bytes, bytes]] = (),
+    ready: Ready | None = None,
 ) -> None:
     """Encode an 8- or 16-bit image as PNG.
 
@@ -70,6 +76,9 @@ def write_png(
     chunks : sequence of (bytes, bytes)
         Ancillary chunks (type, data) to write before the pixels: colour
         profile, resolution, EXIF, text.
+    ready : callable, optional
+        ``ready(n)`` returns once the first ``n`` rows of ``pixels`` are
+        final: they are read no sooner. None: all are.
 
     Examples
     --------
@@ -84,11 +93,9 @@ def write_png(
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
     depth = {np.dtype(np.uint8): 8, np.dtype(np.uint16): 16}[pixels.dtype]
     rows, cols = pixels.shape[:2]
-    # PNG stores 16-bit samples big-endian; the filters work on bytes either way.
-    samples = pixels.astype(">u2", copy=False) if depth == 16 else pixels
-    lines = np.ascontiguousarray(samples).reshape(rows, -1).view(np.uint8)
+    lines = _Lines(pixels, ready)
     # The groups depend on the data alone: the threads change the speed, never the bytes.
-    groups = max(1, min(lines.nbytes // _GROUP_BYTES, rows))
+    groups = max(1, min(rows * lines.width // _GROUP_BYTES, rows))
     bounds = [(int(p[0]), int(p[-1]) + 1) for p in np.array_split(np.arange(rows), groups)]
     workers = min(groups, threads or os.cpu_count() or 1)
     stream.write(SIGNATURE)
@@ -144,8 +151,26 @@ class _Idat:
             self.buffer.clear()
 
 
+class _Lines:
+    """An image's rows as PNG's bytes (16-bit samples big-endian), read once they are ready."""
+
+    def __init__(self, pixels: npt.NDArray[np.generic], ready: Ready | None) -> None:
+        self.pixels = pixels
+        self.ready = ready
+        self.width = int(np.prod(pixels.shape[1:])) * pixels.itemsize  # bytes a row
+
+    def rows(self, start: int, stop: int) -> npt.NDArray[np.uint8]:
+        """Rows ``start`` to ``stop`` as bytes, (rows, width): a view where they lie so."""
+        if self.ready is not None:
+            self.ready(stop)
+        block = self.pixels[start:stop]
+        # PNG stores 16-bit samples big-endian; the filters work on bytes either way.
+        samples = block.astype(">u2", copy=False) if block.itemsize == 2 else block
+        return np.ascontiguousarray(samples).reshape(len(block), -1).view(np.uint8)
+
+
 def _deflate(
-    lines: npt.NDArray[np.uint8],
+    lines: _Lines,
     start: int,
     stop: int,
     level: int | None,
@@ -160,26 +185,27 @@ def _deflate(
     compressor = deflate.compressobj(
         1 if level is None else level, deflate.DEFLATED, -15, 9, strategy
     )
-    band = max(1, _BAND_BYTES // (lines.shape[1] + 1))
+    band = max(1, _BAND_BYTES // (lines.width + 1))
     adler, length = 1, 0
     for first in range(start, stop, band):
         filtered = _filtered(lines, first, min(first + band, stop))
         sink(compressor.compress(filtered))
-        adler = zlib.adler32(filtered, adler)
+        adler = deflate.adler32(filtered, adler)  # zlib-ng's: the same sum, 5x as fast
         length += len(filtered)
     sink(compressor.flush(deflate.Z_FINISH if last else deflate.Z_SYNC_FLUSH))
     return adler, length
 
 
-def _filtered(lines: npt.NDArray[np.uint8], start: int, stop: int) -> memoryview:
+def _filtered(lines: _Lines, start: int, stop: int) -> memoryview:
     """Rows ``start`` to ``stop``, each prefixed by its filter's type byte and filtered.
 
     The band is filtered with Up where that pays, else left as it is (None).
     The bytes are given as they lie (zlib reads any buffer): no copy.
     """
-    block = lines[start:stop]
-    above = lines[start - 1] if start else np.zeros(lines.shape[1], dtype=np.uint8)
-    out = np.empty((len(block), lines.shape[1] + 1), dtype=np.uint8)
+    both = lines.rows(max(start - 1, 0), stop)  # with the row above, where there is one
+    block = both[1:] if start else both
+    above = both[0] if start else np.zeros(lines.width, dtype=np.uint8)
+    out = np.empty((len(block), lines.width + 1), dtype=np.uint8)
     if _up_pays(block, above):
         out[:, 0] = _UP
         np.subtract(block[0], above, out=out[0, 1:])  # uint8: modulo 256, as PNG wants

@@ -20,11 +20,13 @@ from convcli.choices import FileFormat
 from convcli.io.decoders import ENCODERS
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
-from convcli.io.png import write_png
+from convcli.io.picture import BAND_PIXELS
+from convcli.io.png import Ready, write_png
 from convcli.limits import MAX_LOOP_COUNT
 
 Frame = tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, int | None]
 DEFAULT_DURATION = 100  # milliseconds, for a frame whose input gave none (a TIFF page)
+_BY_ROWS = (FileFormat.PNG, FileFormat.JPG)  # encoders that take the rows as they are made
 
 
 def write_image(
@@ -37,6 +39,7 @@ def write_image(
     compress_level: int | None = None,
     quality: int | None = None,
     threads: int | None = 1,
+    ready: Ready | None = None,
 ) -> None:
     """Encode an image (or array) to a stream.
 
@@ -62,7 +65,15 @@ def write_image(
         :data:`convcli.io.metadata.DEFAULT_QUALITY`.
     threads : int or None
         PNG: threads to compress in (None: one per CPU).
+    ready : callable, optional
+        ``ready(n)`` returns once the first ``n`` rows of ``pixels`` are
+        final (see :mod:`convcli.run.streaming`): PNG compresses, and Pillow
+        takes, each band of rows once it is; the other formats wait for all.
+        None: all are.
     """
+    if ready is not None and (alpha is not None or fmt.name not in _BY_ROWS):
+        ready(len(pixels))  # taken whole
+        ready = None
     if fmt.is_array:
         np.save(stream, pixels, allow_pickle=False)
         return
@@ -71,7 +82,7 @@ def write_image(
     if fmt.name in ENCODERS:  # convcli's own writers, an extra's, imagecodecs'
         ENCODERS[fmt.name](stream, image_array, with_alpha, metadata, quality)
     elif fmt.name == FileFormat.PNG:
-        write_png(stream, image_array, compress_level, threads, png_chunks(metadata))
+        write_png(stream, image_array, compress_level, threads, png_chunks(metadata), ready)
     elif fmt.name == FileFormat.TIF:
         import tifffile
 
@@ -79,7 +90,7 @@ def write_image(
         # BigTIFF as the input was, or where the output needs it (tifffile: past 4 GB)
         tifffile.imwrite(stream, image_array, bigtiff=metadata.bigtiff or None, **page)
     else:
-        image = _pillow_image(image_array, with_alpha)
+        image = _pillow_image(image_array, with_alpha, ready)
         image.save(stream, format=fmt.pillow, **save_options(fmt.name, metadata, quality))
 
 
@@ -193,12 +204,35 @@ def _full_scale(dtype: np.dtype[Any]) -> float:
     return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
 
 
-def _pillow_image(array: npt.NDArray[np.generic], with_alpha: bool) -> Image.Image:
+def _pillow_image(
+    array: npt.NDArray[np.generic], with_alpha: bool, ready: Ready | None = None
+) -> Image.Image:
+    if ready is not None and array.ndim == 3 and array.shape[2] == 3:
+        return _pillow_rgb(array, ready)
+    if ready is not None:
+        ready(len(array))  # grey: Pillow reads NumPy's memory, no copy to make as it comes
     contiguous = np.ascontiguousarray(array)
     if contiguous.ndim == 3 and contiguous.shape[2] == 4 and not with_alpha:  # inks
         height, width = contiguous.shape[:2]
         return Image.frombytes("CMYK", (width, height), contiguous.tobytes())
     return Image.fromarray(contiguous)
+
+
+def _pillow_rgb(array: npt.NDArray[np.generic], ready: Ready) -> Image.Image:
+    """Copy 8-bit RGB into a Pillow image a band of rows at a time, each once it is final.
+
+    Pillow keeps RGB in 4 bytes a pixel: it copies the array whatever is
+    done (``Image.fromarray``). Copied band by band, the copy is made while
+    the later bands are filtered, not after them.
+    """
+    height, width = array.shape[:2]
+    image = Image.new("RGB", (width, height))
+    rows = max(1, BAND_PIXELS // max(1, width))
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        ready(bottom)
+        image.paste(Image.fromarray(np.ascontiguousarray(array[top:bottom])), (0, top))
+    return image
 
 
 def _tiff_page(

@@ -153,14 +153,19 @@ def write_output(
     metadata: Metadata,
     label: str,
     threads: int | None = None,
+    ready: Callable[[int], None] | None = None,
 ) -> None:
-    """Write one picture to its file (atomically) or stream (PNG: in ``threads``)."""
+    """Write one picture to its file (atomically) or stream (PNG: in ``threads``).
+
+    ``ready(n)`` returns once the first ``n`` rows of ``values`` are final: the
+    encoder takes them as they are made (:mod:`convcli.run.streaming`).
+    """
 
     def encode(stream: BinaryIO) -> None:
         write_image(
             stream, _squeezed(values, fmt), alpha, fmt, metadata,
             compress_level=settings.compress_level, quality=settings.quality,
-            threads=threads,
+            threads=threads, ready=ready,
         )  # fmt: skip
 
     _deliver(target, encode, label)
