@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import mmap
 import threading
 from pathlib import Path
 
@@ -33,18 +34,25 @@ SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
 
 
 class LateRows:
-    """Rows that hold garbage until the writer asks for them; then the real ones, in order."""
+    """Rows that hold garbage until the writer waits for them, and again once it took them."""
 
     def __init__(self, final: np.ndarray) -> None:
         self.final = final
-        self.pixels = np.full_like(final, 77)  # what an early read would see
+        self.pixels = np.full_like(final, 77)  # what an early or a late read would see
         self.made = 0
+        self.gone = 0
         self.lock = threading.Lock()
 
-    def ready(self, stop: int) -> None:
+    def wait(self, stop: int) -> None:
         with self.lock:
+            assert stop > self.gone, "asked again for rows it said it took"
             self.pixels[self.made : stop] = self.final[self.made : stop]
             self.made = max(self.made, stop)
+
+    def taken(self, stop: int) -> None:
+        with self.lock:
+            self.pixels[self.gone : stop] = 99
+            self.gone = max(self.gone, stop)
 
 
 def png_bytes(pixels: np.ndarray, **options: object) -> bytes:
@@ -62,8 +70,8 @@ def test_the_png_writer_reads_each_band_only_once_it_is_ready(dtype, level, thre
     final = RNG.integers(0, high, size=(1300, 1400, 3), dtype=dtype)  # 3 to 11 MB: 1 to 2 groups
     final[200:700] = 0  # a band left unfiltered beside bands filtered with Up
     late = LateRows(final)
-    streamed = png_bytes(late.pixels, level=level, threads=threads, ready=late.ready)
-    assert late.made == len(final)
+    streamed = png_bytes(late.pixels, level=level, threads=threads, arriving=late)
+    assert late.made == late.gone == len(final)
     assert streamed == png_bytes(final, level=level, threads=threads)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(streamed))).astype(dtype), final) or (
         dtype == np.uint16  # Pillow reads 16-bit RGB at 8 bits: the bytes are the test there
@@ -76,14 +84,15 @@ def test_pillow_takes_the_rows_of_a_jpeg_as_they_come(shape):
     late = LateRows(final)
     streamed, whole = io.BytesIO(), io.BytesIO()
     jpeg = output_format("jpg")
-    write_image(streamed, late.pixels, None, jpeg, quality=80, ready=late.ready)
+    write_image(streamed, late.pixels, None, jpeg, quality=80, arriving=late)
     write_image(whole, final, None, jpeg, quality=80)
     assert late.made == len(final)
+    assert late.gone == (len(final) if len(shape) == 3 else 0)  # grey: Pillow reads the array
     assert streamed.getvalue() == whole.getvalue()
 
 
 def test_a_writer_waits_for_rows_made_in_another_thread():
-    rows = Rows(np.zeros((8, 2), np.uint8))
+    rows = Rows((8, 2), np.dtype(np.uint8))
     seen: list[int] = []
 
     def make() -> None:
@@ -100,8 +109,19 @@ def test_a_writer_waits_for_rows_made_in_another_thread():
     assert seen == [1 + 2 + 3, sum(range(1, 9))]
 
 
+def test_rows_taken_are_let_go_in_whole_pages():
+    page = mmap.PAGESIZE
+    rows = Rows((5, page // 2 * 3), np.dtype(np.uint16))  # three pages a row
+    rows.values[:] = 9
+    rows.taken(2)  # six pages
+    assert not rows.values[:2].any()  # given back: they read as zeros
+    assert (rows.values[2:] == 9).all()
+    rows.values[1] = 4  # written again, they are memory again
+    assert (rows.values[1] == 4).all()
+
+
 def test_abandoned_rows_stop_both_sides():
-    rows = Rows(np.zeros((4, 1), np.uint8))
+    rows = Rows((4, 1), np.dtype(np.uint8))
     rows.abandon()
     with pytest.raises(Abandoned):
         rows.wait(1)

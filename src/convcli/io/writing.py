@@ -21,7 +21,7 @@ from convcli.io.decoders import ENCODERS
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
 from convcli.io.picture import BAND_PIXELS
-from convcli.io.png import Ready, write_png
+from convcli.io.png import Arriving, write_png
 from convcli.limits import MAX_LOOP_COUNT
 
 Frame = tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, int | None]
@@ -39,7 +39,7 @@ def write_image(
     compress_level: int | None = None,
     quality: int | None = None,
     threads: int | None = 1,
-    ready: Ready | None = None,
+    arriving: Arriving | None = None,
 ) -> None:
     """Encode an image (or array) to a stream.
 
@@ -65,15 +65,14 @@ def write_image(
         :data:`convcli.io.metadata.DEFAULT_QUALITY`.
     threads : int or None
         PNG: threads to compress in (None: one per CPU).
-    ready : callable, optional
-        ``ready(n)`` returns once the first ``n`` rows of ``pixels`` are
-        final (see :mod:`convcli.run.streaming`): PNG compresses, and Pillow
-        takes, each band of rows once it is; the other formats wait for all.
-        None: all are.
+    arriving : Arriving, optional
+        How far ``pixels`` is made (see :mod:`convcli.run.streaming`): PNG
+        compresses, and Pillow takes an RGB JPEG's, each band of rows once it
+        is final; the other formats wait for all. None: all are final.
     """
-    if ready is not None and (alpha is not None or fmt.name not in _BY_ROWS):
-        ready(len(pixels))  # taken whole
-        ready = None
+    if arriving is not None and (alpha is not None or fmt.name not in _BY_ROWS):
+        arriving.wait(len(pixels))  # taken whole
+        arriving = None
     if fmt.is_array:
         np.save(stream, pixels, allow_pickle=False)
         return
@@ -82,7 +81,7 @@ def write_image(
     if fmt.name in ENCODERS:  # convcli's own writers, an extra's, imagecodecs'
         ENCODERS[fmt.name](stream, image_array, with_alpha, metadata, quality)
     elif fmt.name == FileFormat.PNG:
-        write_png(stream, image_array, compress_level, threads, png_chunks(metadata), ready)
+        write_png(stream, image_array, compress_level, threads, png_chunks(metadata), arriving)
     elif fmt.name == FileFormat.TIF:
         import tifffile
 
@@ -90,7 +89,7 @@ def write_image(
         # BigTIFF as the input was, or where the output needs it (tifffile: past 4 GB)
         tifffile.imwrite(stream, image_array, bigtiff=metadata.bigtiff or None, **page)
     else:
-        image = _pillow_image(image_array, with_alpha, ready)
+        image = _pillow_image(image_array, with_alpha, arriving)
         image.save(stream, format=fmt.pillow, **save_options(fmt.name, metadata, quality))
 
 
@@ -205,12 +204,12 @@ def _full_scale(dtype: np.dtype[Any]) -> float:
 
 
 def _pillow_image(
-    array: npt.NDArray[np.generic], with_alpha: bool, ready: Ready | None = None
+    array: npt.NDArray[np.generic], with_alpha: bool, arriving: Arriving | None = None
 ) -> Image.Image:
-    if ready is not None and array.ndim == 3 and array.shape[2] == 3:
-        return _pillow_rgb(array, ready)
-    if ready is not None:
-        ready(len(array))  # grey: Pillow reads NumPy's memory, no copy to make as it comes
+    if arriving is not None and array.ndim == 3 and array.shape[2] == 3:
+        return _pillow_rgb(array, arriving)
+    if arriving is not None:
+        arriving.wait(len(array))  # grey: Pillow reads NumPy's memory, no copy made as it comes
     contiguous = np.ascontiguousarray(array)
     if contiguous.ndim == 3 and contiguous.shape[2] == 4 and not with_alpha:  # inks
         height, width = contiguous.shape[:2]
@@ -218,20 +217,22 @@ def _pillow_image(
     return Image.fromarray(contiguous)
 
 
-def _pillow_rgb(array: npt.NDArray[np.generic], ready: Ready) -> Image.Image:
+def _pillow_rgb(array: npt.NDArray[np.generic], arriving: Arriving) -> Image.Image:
     """Copy 8-bit RGB into a Pillow image a band of rows at a time, each once it is final.
 
     Pillow keeps RGB in 4 bytes a pixel: it copies the array whatever is
     done (``Image.fromarray``). Copied band by band, the copy is made while
-    the later bands are filtered, not after them.
+    the later bands are filtered, not after them, and each band copied is
+    said taken.
     """
     height, width = array.shape[:2]
     image = Image.new("RGB", (width, height))
     rows = max(1, BAND_PIXELS // max(1, width))
     for top in range(0, height, rows):
         bottom = min(top + rows, height)
-        ready(bottom)
+        arriving.wait(bottom)
         image.paste(Image.fromarray(np.ascontiguousarray(array[top:bottom])), (0, top))
+        arriving.taken(bottom)
     return image
 
 

@@ -25,6 +25,7 @@ from convcli.io.atomic import write_atomically
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import HOLDS, Metadata, fit_metadata
 from convcli.io.picture import Picture
+from convcli.io.png import Arriving
 from convcli.io.streams import deliver
 from convcli.io.writing import Frame, write_frames, write_image
 from convcli.report import Report
@@ -153,19 +154,19 @@ def write_output(
     metadata: Metadata,
     label: str,
     threads: int | None = None,
-    ready: Callable[[int], None] | None = None,
+    arriving: Arriving | None = None,
 ) -> None:
     """Write one picture to its file (atomically) or stream (PNG: in ``threads``).
 
-    ``ready(n)`` returns once the first ``n`` rows of ``values`` are final: the
-    encoder takes them as they are made (:mod:`convcli.run.streaming`).
+    With ``arriving``, ``values`` is still being made: the encoder takes its
+    rows as they are final (:mod:`convcli.run.streaming`).
     """
 
     def encode(stream: BinaryIO) -> None:
         write_image(
             stream, _squeezed(values, fmt), alpha, fmt, metadata,
             compress_level=settings.compress_level, quality=settings.quality,
-            threads=threads, ready=ready,
+            threads=threads, arriving=arriving,
         )  # fmt: skip
 
     _deliver(target, encode, label)

@@ -21,11 +21,13 @@ its input is filtered).
 from __future__ import annotations
 
 import contextlib
+import math
+import mmap
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -44,11 +46,17 @@ class Abandoned(Exception):
 
 
 class Rows:
-    """An output's samples and how many of its rows are final, for a writer that waits on them.
+    """An output's samples, how many of its rows are final, and how many the writer has taken.
+
+    The rows a writer has taken are let go as it goes (their memory given
+    back to the system, in whole pages): they read as zeros afterwards. So
+    the output's array does not stay whole beside the input while the
+    encoder lags behind the filtering.
 
     Examples
     --------
-    >>> rows = Rows(np.zeros((4, 2), np.uint8))
+    >>> rows = Rows((4, 2), np.dtype(np.uint8))
+    >>> rows.values[:] = 7
     >>> rows.finish(4)
     >>> rows.wait(4)
     >>> rows.abandon()
@@ -58,8 +66,17 @@ class Rows:
     convcli.run.streaming.Abandoned: the output's rows will not all come
     """
 
-    def __init__(self, values: npt.NDArray[np.generic]) -> None:
-        self.values = values
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+        size = math.prod(shape) * dtype.itemsize
+        # A private anonymous mapping: its pages are given back with madvise (a shared
+        # one's would stay), and are large pages where the system has them.
+        self._memory = mmap.mmap(-1, max(size, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        if hasattr(mmap, "MADV_HUGEPAGE"):
+            self._memory.madvise(mmap.MADV_HUGEPAGE)
+        self.values: npt.NDArray[np.generic] = np.frombuffer(
+            self._memory, dtype, count=math.prod(shape)
+        ).reshape(shape)
+        self._let_go = 0  # bytes given back, from the start
         self._final = 0
         self._abandoned = False
         self._changed = threading.Condition()
@@ -77,6 +94,13 @@ class Rows:
         with self._changed:
             self._abandoned = True
             self._changed.notify_all()
+
+    def taken(self, stop: int) -> None:
+        """Say the writer needs the first ``stop`` rows no longer: their whole pages are let go."""
+        end = stop * self.values.strides[0] // mmap.PAGESIZE * mmap.PAGESIZE if stop else 0
+        if end > self._let_go and hasattr(mmap, "MADV_DONTNEED"):
+            self._memory.madvise(mmap.MADV_DONTNEED, self._let_go, end - self._let_go)
+            self._let_go = end
 
     def wait(self, stop: int) -> None:
         """Return once the first ``stop`` rows are final; raise :class:`Abandoned` if never."""
@@ -117,7 +141,7 @@ class Writer:
         simple = picture.alpha is None and not self.settings.colormap and not several
         if not simple or planned.format.name not in STREAMED or channels not in (1, 3):
             return None
-        self._rows = Rows(np.empty(shape, dtype=planned.depth))
+        self._rows = Rows(shape, np.dtype(planned.depth))
         self._thread = threading.Thread(
             target=self._write, args=(self._rows, planned, metadata), name="convcli-writer"
         )
@@ -127,7 +151,7 @@ class Writer:
     def _write(self, rows: Rows, planned: InputPlan, metadata: Metadata) -> None:
         try:
             write_output(self.target, rows.values, None, planned.format, self.settings, metadata,
-                         self.label, self.threads, ready=rows.wait)  # fmt: skip
+                         self.label, self.threads, arriving=rows)  # fmt: skip
         except BaseException as error:  # told in the filtering's thread, by wrote()
             self._error = error
             rows.abandon()
