@@ -23,6 +23,7 @@ from scipy import ndimage
 
 import convcli.io.png
 import convcli.ranges
+import convcli.run.pipeline
 from convcli.io.formats import output_format
 from convcli.io.png import write_png
 from convcli.io.writing import write_image
@@ -267,3 +268,19 @@ def test_a_batch_with_one_thread_each_writes_after_filtering(photo, tmp_path, mo
     digests = {hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir()}
     assert len(digests) == 1  # the same pixels, the same bytes
     assert Writer.wanted(out / "x.png", 1, make_folder=True) is False
+
+
+def test_rows_made_elsewhere_are_written_after_the_filtering(photo, tmp_path, monkeypatch):
+    """A last stage that fills its own array, not the writer's: no hang, the usual file."""
+    after = written(photo, tmp_path / "after.png", "-k", "sobel-x", "-j", "1")
+    started = streamed_runs(monkeypatch)
+    mapped = convcli.run.pipeline._filter_and_map
+
+    def elsewhere(*args, **kwargs):
+        return mapped(*args[:6])  # without the writer's rows
+
+    monkeypatch.setattr(convcli.run.pipeline, "_filter_and_map", elsewhere)
+    threads = threading.active_count()
+    assert written(photo, tmp_path / "out.png", "-k", "sobel-x", "-j", "1") == after
+    assert started == [True]
+    assert threading.active_count() == threads

@@ -89,6 +89,11 @@ class Rows:
             self._final = stop
             self._changed.notify_all()
 
+    def complete(self) -> bool:
+        """Whether every row was said final."""
+        with self._changed:
+            return self._final >= len(self.values)
+
     def abandon(self) -> None:
         """Say that the rows will not all come, or are no longer wanted: both sides stop."""
         with self._changed:
@@ -178,7 +183,9 @@ class Writer:
 
         If the block fails, the writer is stopped (its file removed) and the
         writer's own error, if it failed first, is raised in place of the
-        block's.
+        block's. If it ends without saying every row final (a stage that makes
+        its output otherwise), the writer is stopped and forgotten: the output
+        is written after the filtering, as without one.
         """
         rows = self.start(picture, planned, metadata)
         try:
@@ -186,9 +193,18 @@ class Writer:
         except BaseException:
             if rows is None:
                 raise
-            rows.abandon()
-            assert self._thread is not None, "started with its rows"
-            self._thread.join()
-            if self._error is not None and not isinstance(self._error, Abandoned):
-                raise self._error from None
+            if (error := self._stop()) is not None:
+                raise error from None
             raise
+        if rows is not None and not rows.complete():  # made elsewhere: written after, as usual
+            self._stop()
+
+    def _stop(self) -> BaseException | None:
+        """Stop the writer (its file removed) and forget it; return its own error, if any."""
+        assert self._rows is not None, "started"
+        assert self._thread is not None, "started with its rows"
+        self._rows.abandon()
+        self._thread.join()
+        error = None if isinstance(self._error, Abandoned) else self._error
+        self._thread = self._rows = self._error = None
+        return error
