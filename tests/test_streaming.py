@@ -284,3 +284,11 @@ def test_rows_made_elsewhere_are_written_after_the_filtering(photo, tmp_path, mo
     assert written(photo, tmp_path / "out.png", "-k", "sobel-x", "-j", "1") == after
     assert started == [True]
     assert threading.active_count() == threads
+
+
+def test_a_small_output_is_written_after_its_filtering(tmp_path, monkeypatch):
+    source = tmp_path / "small.png"
+    Image.fromarray(RNG.integers(0, 256, size=(300, 400, 3), dtype=np.uint8)).save(source)
+    started = streamed_runs(monkeypatch)
+    written(source, tmp_path / "out.png", "-k", "sobel-x", "-j", "1")
+    assert started == [False]  # 360 KB of samples: no thread for it

@@ -12,10 +12,10 @@ the same settings, the same groups whatever the threads. It is still
 written atomically, and a failure on either side leaves no file.
 
 A picture is written so where that can pay and is simple: one picture (not
-an animation, a stack or a bank's member), PNG or JPEG, one or three
-channels without alpha or a colour map, more than one thread allowed, and
-the output's folder already there (a batch makes a missing one only once
-its input is filtered).
+an animation or a stack) of a megabyte of samples or more, PNG or JPEG, one
+or three channels without alpha or a colour map, more than one thread
+allowed, and the output's folder already there (a batch makes a missing one
+only once its input is filtered).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from convcli.run.model import InputPlan, Settings
 from convcli.run.output import write_output
 
 STREAMED = (FileFormat.PNG, FileFormat.JPG)
+SMALLEST = 1 << 20  # bytes of samples: a smaller output is encoded after, as quickly
 
 
 class Abandoned(Exception):
@@ -144,7 +145,8 @@ class Writer:
         channels = 1 if len(shape) == 2 else shape[-1]
         several = self.settings.frame is None and picture.frames > 1
         simple = picture.alpha is None and not self.settings.colormap and not several
-        if not simple or planned.format.name not in STREAMED or channels not in (1, 3):
+        small = math.prod(shape) * np.dtype(planned.depth).itemsize < SMALLEST
+        if not simple or small or planned.format.name not in STREAMED or channels not in (1, 3):
             return None
         self._rows = Rows(shape, np.dtype(planned.depth))
         self._thread = threading.Thread(
