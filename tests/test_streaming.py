@@ -292,3 +292,21 @@ def test_a_small_output_is_written_after_its_filtering(tmp_path, monkeypatch):
     started = streamed_runs(monkeypatch)
     written(source, tmp_path / "out.png", "-k", "sobel-x", "-j", "1")
     assert started == [False]  # 360 KB of samples: no thread for it
+
+
+def test_a_pillow_that_copies_shared_images_still_gets_the_rows(monkeypatch):
+    """Should ``frombytes`` stop writing through a shared image, the array is copied whole."""
+    final = RNG.integers(0, 256, size=(700, 1600, 3), dtype=np.uint8)
+    late = LateRows(final)
+    whole = io.BytesIO()
+    write_image(whole, final, None, output_format("jpg"), quality=90)
+    unpack = Image.Image.frombytes
+
+    def copying(self, *args, **kwargs):
+        self._copy()  # what Image._ensure_mutable does to a shared, read-only image
+        return unpack(self, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "frombytes", copying)
+    streamed = io.BytesIO()
+    write_image(streamed, late.pixels, None, output_format("jpg"), quality=90, arriving=late)
+    assert streamed.getvalue() == whole.getvalue()
