@@ -16,6 +16,10 @@ deflate is zlib-ng's where it is installed (a dependency): the same
 run-length coding, as small, in 0.60x the CPU time of the standard
 library's zlib (benchmarks/README.md), which is the fallback. Reading stays
 with Pillow.
+
+An image can be written while its rows are still being made (``arriving``,
+see :mod:`convcli.run.streaming`): each band is read only once its rows are
+final, and the bytes are the same as for the finished image.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import struct
 import zlib
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -46,12 +50,23 @@ _SAMPLE_BYTES = 1024  # a band's filter is chosen from these: as well as from al
 _ADLER_BASE = 65521
 
 
+class Arriving(Protocol):
+    """An image's rows as they are made: an encoder waits for them, and says what it has taken."""
+
+    def wait(self, stop: int) -> None:
+        """Return once the first ``stop`` rows are final."""
+
+    def taken(self, stop: int) -> None:
+        """Say the encoder needs the first ``stop`` rows no longer."""
+
+
 def write_png(
     stream: BinaryIO,
     pixels: npt.NDArray[np.generic],
     level: int | None = None,
     threads: int | None = 1,
     chunks: Sequence[tuple[bytes, bytes]] = (),
+    arriving: Arriving | None = None,
 ) -> None:
     """Encode an 8- or 16-bit image as PNG.
 
@@ -70,6 +85,10 @@ def write_png(
     chunks : sequence of (bytes, bytes)
         Ancillary chunks (type, data) to write before the pixels: colour
         profile, resolution, EXIF, text.
+    arriving : Arriving, optional
+        How far ``pixels`` is made: a band is read only once its rows are
+        final, and each group of rows is said taken once it is compressed.
+        None: all are final.
 
     Examples
     --------
@@ -84,11 +103,9 @@ def write_png(
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
     depth = {np.dtype(np.uint8): 8, np.dtype(np.uint16): 16}[pixels.dtype]
     rows, cols = pixels.shape[:2]
-    # PNG stores 16-bit samples big-endian; the filters work on bytes either way.
-    samples = pixels.astype(">u2", copy=False) if depth == 16 else pixels
-    lines = np.ascontiguousarray(samples).reshape(rows, -1).view(np.uint8)
+    lines = _Lines(pixels, arriving)
     # The groups depend on the data alone: the threads change the speed, never the bytes.
-    groups = max(1, min(lines.nbytes // _GROUP_BYTES, rows))
+    groups = max(1, min(rows * lines.width // _GROUP_BYTES, rows))
     bounds = [(int(p[0]), int(p[-1]) + 1) for p in np.array_split(np.arange(rows), groups)]
     workers = min(groups, threads or os.cpu_count() or 1)
     stream.write(SIGNATURE)
@@ -99,9 +116,10 @@ def write_png(
     idat = _Idat(stream)
     idat.write(b"\x78\x01")  # zlib header: deflate, 32 KiB window
     if workers == 1:  # compressed bytes go out as they come, group after group
-        results = [
-            _deflate(lines, start, stop, level, stop == rows, idat.write) for start, stop in bounds
-        ]
+        results = []
+        for start, stop in bounds:
+            results.append(_deflate(lines, start, stop, level, stop == rows, idat.write))
+            lines.taken(stop)
     else:  # each group's bytes wait only for the groups before it
         from concurrent.futures import ThreadPoolExecutor  # a large image's only
 
@@ -112,11 +130,12 @@ def write_png(
                 for (start, stop), pieces in zip(bounds, held, strict=True)
             ]
             results = []
-            for future, pieces in zip(futures, held, strict=True):
+            for future, pieces, (_, stop) in zip(futures, held, bounds, strict=True):
                 results.append(future.result())
                 for piece in pieces:
                     idat.write(piece)
                 pieces.clear()
+                lines.taken(stop)
     checksum = 1
     for adler, length in results:
         checksum = adler32_combine(checksum, adler, length)
@@ -126,26 +145,54 @@ def write_png(
 
 
 class _Idat:
-    """Cuts the zlib stream into IDAT chunks of about 1 MiB as it arrives."""
+    """Cuts the zlib stream into IDAT chunks of about 1 MiB as it arrives.
+
+    A chunk is the pieces that arrived until it held 1 MiB, written one after
+    the other: none is copied into a buffer to be framed.
+    """
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
-        self.buffer = bytearray()
+        self.pieces: list[bytes] = []
+        self.size = 0
 
     def write(self, data: bytes) -> None:
-        self.buffer += data
-        if len(self.buffer) >= _IDAT_BYTES:
-            _chunk(self.stream, b"IDAT", bytes(self.buffer))
-            self.buffer.clear()
+        self.pieces.append(data)
+        self.size += len(data)
+        if self.size >= _IDAT_BYTES:
+            self.close()
 
     def close(self) -> None:
-        if self.buffer:
-            _chunk(self.stream, b"IDAT", bytes(self.buffer))
-            self.buffer.clear()
+        if self.size:
+            _chunk(self.stream, b"IDAT", self.pieces)
+        self.pieces, self.size = [], 0
+
+
+class _Lines:
+    """An image's rows as PNG's bytes (16-bit samples big-endian), read once they are ready."""
+
+    def __init__(self, pixels: npt.NDArray[np.generic], arriving: Arriving | None) -> None:
+        self.pixels = pixels
+        self.arriving = arriving
+        self.width = int(np.prod(pixels.shape[1:])) * pixels.itemsize  # bytes a row
+
+    def taken(self, stop: int) -> None:
+        """Say that the groups of rows up to ``stop`` are compressed, in order."""
+        if self.arriving is not None:  # the next group's first row reads the row above it
+            self.arriving.taken(max(stop - 1, 0) if stop < len(self.pixels) else stop)
+
+    def rows(self, start: int, stop: int) -> npt.NDArray[np.uint8]:
+        """Rows ``start`` to ``stop`` as bytes, (rows, width): a view where they lie so."""
+        if self.arriving is not None:
+            self.arriving.wait(stop)
+        block = self.pixels[start:stop]
+        # PNG stores 16-bit samples big-endian; the filters work on bytes either way.
+        samples = block.astype(">u2", copy=False) if block.itemsize == 2 else block
+        return np.ascontiguousarray(samples).reshape(len(block), -1).view(np.uint8)
 
 
 def _deflate(
-    lines: npt.NDArray[np.uint8],
+    lines: _Lines,
     start: int,
     stop: int,
     level: int | None,
@@ -160,26 +207,34 @@ def _deflate(
     compressor = deflate.compressobj(
         1 if level is None else level, deflate.DEFLATED, -15, 9, strategy
     )
-    band = max(1, _BAND_BYTES // (lines.shape[1] + 1))
+    band = max(1, _BAND_BYTES // (lines.width + 1))
+    # One array for every band's filtered bytes (zlib has taken them before the next):
+    # a band's worth made afresh each time was kept by the allocator of each thread.
+    spare = np.empty((min(band, stop - start), lines.width + 1), dtype=np.uint8)
     adler, length = 1, 0
     for first in range(start, stop, band):
-        filtered = _filtered(lines, first, min(first + band, stop))
+        filtered = _filtered(lines, first, min(first + band, stop), spare)
         sink(compressor.compress(filtered))
-        adler = zlib.adler32(filtered, adler)
+        adler = deflate.adler32(filtered, adler)  # zlib-ng's: the same sum, 5x as fast
         length += len(filtered)
     sink(compressor.flush(deflate.Z_FINISH if last else deflate.Z_SYNC_FLUSH))
     return adler, length
 
 
-def _filtered(lines: npt.NDArray[np.uint8], start: int, stop: int) -> memoryview:
+def _filtered(
+    lines: _Lines, start: int, stop: int, spare: npt.NDArray[np.uint8] | None = None
+) -> memoryview:
     """Rows ``start`` to ``stop``, each prefixed by its filter's type byte and filtered.
 
     The band is filtered with Up where that pays, else left as it is (None).
-    The bytes are given as they lie (zlib reads any buffer): no copy.
+    The bytes are given as they lie (zlib reads any buffer): no copy. They are
+    written into ``spare``'s first rows where it is given.
     """
-    block = lines[start:stop]
-    above = lines[start - 1] if start else np.zeros(lines.shape[1], dtype=np.uint8)
-    out = np.empty((len(block), lines.shape[1] + 1), dtype=np.uint8)
+    both = lines.rows(max(start - 1, 0), stop)  # with the row above, where there is one
+    block = both[1:] if start else both
+    above = both[0] if start else np.zeros(lines.width, dtype=np.uint8)
+    shape = (len(block), lines.width + 1)
+    out = np.empty(shape, dtype=np.uint8) if spare is None else spare[: len(block)]
     if _up_pays(block, above):
         out[:, 0] = _UP
         np.subtract(block[0], above, out=out[0, 1:])  # uint8: modulo 256, as PNG wants
@@ -229,6 +284,12 @@ def adler32_combine(first: int, second: int, second_length: int) -> int:
     return low | (high << 16)
 
 
-def _chunk(stream: BinaryIO, kind: bytes, data: bytes) -> None:
-    stream.write(struct.pack(">I", len(data)) + kind + data)
-    stream.write(struct.pack(">I", zlib.crc32(kind + data)))
+def _chunk(stream: BinaryIO, kind: bytes, data: bytes | Sequence[bytes]) -> None:
+    """Write a chunk whose data is ``data``, or the pieces of ``data`` one after the other."""
+    pieces = [data] if isinstance(data, bytes) else data
+    stream.write(struct.pack(">I", sum(map(len, pieces))) + kind)
+    crc = zlib.crc32(kind)
+    for piece in pieces:
+        stream.write(piece)
+        crc = zlib.crc32(piece, crc)
+    stream.write(struct.pack(">I", crc))

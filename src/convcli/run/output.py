@@ -27,6 +27,7 @@ from convcli.io.atomic import replaced_atomically, write_atomically
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import HOLDS, Metadata, fit_metadata
 from convcli.io.picture import Picture
+from convcli.io.png import Arriving
 from convcli.io.storage import is_remote, write_object
 from convcli.io.streams import deliver
 from convcli.io.writing import Frame, write_frames, write_image
@@ -169,15 +170,20 @@ def write_output(
     metadata: Metadata,
     label: str,
     threads: int | None = None,
+    arriving: Arriving | None = None,
 ) -> None:
-    """Write one picture to its file (atomically) or stream (PNG: in ``threads``)."""
+    """Write one picture to its file (atomically) or stream (PNG: in ``threads``).
+
+    With ``arriving``, ``values`` is still being made: the encoder takes its
+    rows as they are final (:mod:`convcli.run.streaming`).
+    """
     alpha = None if fmt.maps else alpha  # a feature map has no transparency
 
     def encode(stream: BinaryIO) -> None:
         write_image(
             stream, _squeezed(values, fmt), alpha, fmt, metadata,
             compress_level=settings.compress_level, quality=settings.quality,
-            threads=threads,
+            threads=threads, arriving=arriving,
         )  # fmt: skip
 
     _deliver(target, encode, label)

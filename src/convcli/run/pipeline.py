@@ -2,11 +2,13 @@
 
 Kernels and options are checked before any input is read; shapes, range
 and output format are checked before any filtering (:mod:`convcli.run.prepare`);
-nothing is written until the whole result is ready.
+an output appears only once it is whole (its encoder may take the rows as
+they are made, into a temporary file: :mod:`convcli.run.streaming`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import time
@@ -54,6 +56,7 @@ from convcli.run.output import (
     write_output_frames,
 )
 from convcli.run.prepare import keeps_cmyk, output_mapping, prepare_input, written_maps
+from convcli.run.streaming import Rows, Writer
 
 if TYPE_CHECKING:
     from convcli.io.storage import Location
@@ -129,13 +132,17 @@ def process(
     output_label = str(maps[0]) if maps else "-" if not isinstance(target, Path) else str(target)
     pictures = Pictures(read_image(source, label, max_pixels, settings.frame or 0),
                         lambda like: iter_frames(source, like, label, max_pixels))  # fmt: skip
+    # Where it can, the output is encoded beside the filtering (run/streaming.py).
+    streams = not dry_run and not maps and Writer.wanted(target, threads, make_folder)
+    writer = Writer(target, settings, output_label, threads) if streams else None
     done = render(pictures, settings, label=label, output_label=output_label, fmt=fmt,
                   dry_run=dry_run, max_pixels=max_pixels, threads=threads,
-                  heat_tile=heat_tile)  # fmt: skip
+                  heat_tile=heat_tile, writer=writer)  # fmt: skip
     if done.frames is not None:
         if make_folder and isinstance(target, Path):
             create_folder(target.parent)
-        write_rendered(target, done, settings, output_label, threads, maps)
+        if writer is None or not writer.wrote():
+            write_rendered(target, done, settings, output_label, threads, maps)
     return done.finished()
 
 
@@ -197,12 +204,15 @@ def render(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     threads: int | None = None,
     heat_tile: bool = False,
+    writer: Writer | None = None,
 ) -> Rendered:
     """Plan one input and filter its first frame; the frames after it are filtered as taken.
 
     With ``heat_tile``, the first frame's response to the last stage, if it
     is 2-D, is reduced as it is made and put in the report (``heat_tile``):
-    the values of a contact sheet's heat map.
+    the values of a contact sheet's heat map. A ``writer`` is given the
+    first frame's rows as they are made, where it takes them (see
+    :meth:`Writer.start`).
     """
     started = time.perf_counter()
     report = Report(label, output_label, settings.kernel_name, settings.pad_mode)
@@ -232,11 +242,13 @@ def render(
     filtered = written_maps(planned.stages, planned.format)
     # A layer's maps, (H, W, C), are reduced map by map: a feature sheet's tiles.
     heat = HeatReducer(filtered) if heat_tile and (len(filtered) == 2 or planned.layered) else None
-    first = _render(picture, planned, settings, clipped, threads, report.stages, heat)
-    report.heat_tile = None if heat is None else heat.tile()
     tell_losses(report, picture, planned, settings)
-    several = settings.frame is None and picture.frames > 1 and planned.format.frames
     metadata = output_metadata(report, picture, settings, planned)
+    beside = writer.filling(picture, planned, metadata) if writer else contextlib.nullcontext()
+    with beside as rows:
+        first = _render(picture, planned, settings, clipped, threads, report.stages, heat, rows)
+    report.heat_tile = None if heat is None else heat.tile()
+    several = settings.frame is None and picture.frames > 1 and planned.format.frames
     loop = picture.loop
     del picture  # filtered: the output is encoded without the input's pixels beside it
     frames: Iterator[Frame] = iter([first])
@@ -385,10 +397,14 @@ def _render(
     threads: int | None,
     timings: list[StageReport] | None = None,
     heat: HeatReducer | None = None,
+    rows: Rows | None = None,
 ) -> Frame:
-    """Filter one picture (or frame) through every stage and map it to the output's samples."""
+    """Filter one picture (or frame) through every stage and map it to the output's samples.
+
+    With ``rows``, the last stage maps into its values and says as each band is final.
+    """
     with np.errstate(all="ignore"):  # NaN and infinity in float inputs are IEEE values, not news
-        return _render_frame(picture, planned, settings, clipped, threads, timings, heat)
+        return _render_frame(picture, planned, settings, clipped, threads, timings, heat, rows)
 
 
 def _render_frame(
@@ -399,6 +415,7 @@ def _render_frame(
     threads: int | None,
     timings: list[StageReport] | None,
     heat: HeatReducer | None,
+    rows: Rows | None = None,
 ) -> Frame:
     x: npt.NDArray[np.generic] = luminance(picture) if settings.gray else picture.pixels
     alpha = picture.alpha
@@ -406,7 +423,7 @@ def _render_frame(
         stage_start, dtype = time.perf_counter(), x.dtype
         last = stage is planned.stages[-1]
         if isinstance(stage, Stage) and last:
-            x, share = _filter_and_map(x, stage, planned, picture.white, threads, heat)
+            x, share = _filter_and_map(x, stage, planned, picture.white, threads, heat, rows)
             clipped[0] = max(clipped[0], share)
         elif isinstance(stage, Stage):
             x = _filter(x, stage, threads)
@@ -511,14 +528,16 @@ def _filter_and_map(
     white: float,
     threads: int | None,
     heat: HeatReducer | None = None,
+    rows: Rows | None = None,
 ) -> tuple[npt.NDArray[np.generic], float]:
     """Filter and map to the output range band by band; return the values and the clipped share.
 
-    ``heat`` takes each band of the response as it is, before it is mapped.
+    ``heat`` takes each band of the response as it is, before it is mapped; ``rows``,
+    where given, holds the values and is told as each band of them is final.
     """
     plan = None if heat is not None else _summing(x, stage, planned)
     if plan is not None:
-        return _sum_and_map(x, plan, stage, planned, white, threads)
+        return _sum_and_map(x, plan, stage, planned, white, threads, rows)
     bounds: Bounds | None = None
     if planned.range == Range.RESCALE and planned.format.maps:  # each map its own extremes
         bounds = map_bounds(band for _, band in _bands(x, stage, threads))
@@ -530,7 +549,7 @@ def _filter_and_map(
         found = [edges for _, band in bands if (edges := finite_bounds(band))]
         bounds = (min(low for low, _ in found), max(high for _, high in found)) if found else None
     bands = _bands(x, stage, threads)
-    values = np.empty(stage.geometry.output_shape, dtype=planned.depth)
+    values = _values(stage, planned, rows)
     clipped = 0.0
     for start, band in bands:
         if heat is not None:
@@ -538,7 +557,14 @@ def _filter_and_map(
         mapped = map_range(band, planned.range, white=white, depth=planned.depth, bounds=bounds)
         values[start : start + len(band)] = mapped.values
         clipped += mapped.clipped * band.size
+        if rows is not None:
+            rows.finish(start + len(band))
     return values, clipped / max(values.size, 1)
+
+
+def _values(stage: Stage, planned: InputPlan, rows: Rows | None) -> npt.NDArray[np.generic]:
+    """Return the array the last stage maps into: the writer's, where one takes its rows."""
+    return np.empty(stage.geometry.output_shape, planned.depth) if rows is None else rows.values
 
 
 def _summing(
@@ -566,6 +592,7 @@ def _sum_and_map(
     planned: InputPlan,
     white: float,
     threads: int | None,
+    rows: Rows | None = None,
 ) -> tuple[npt.NDArray[np.generic], float]:
     """Map the exact integer sums band by band through a table: the bytes of the float path.
 
@@ -582,10 +609,12 @@ def _sum_and_map(
         bounds = (float(scaled[0]), float(scaled[1]))
     table = levels(lowest, highest, plan.integer.factor, planned.range, white=white,
                    depth=planned.depth, bounds=bounds)  # fmt: skip
-    values = np.empty(stage.geometry.output_shape, dtype=planned.depth)
+    values = _values(stage, planned, rows)
     clipped = 0
     for start, band in _integer_bands(plan, x, threads):
         clipped += table.map(band, values[start : start + len(band)])
+        if rows is not None:
+            rows.finish(start + len(band))
     return values, clipped / max(values.size, 1)
 
 
