@@ -13,17 +13,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
 from convcli.catalog.kernel import FREI_CHEN, FREI_CHEN_EDGES, MAGNITUDE, MAXIMUM, Kernel
 from convcli.choices import Depth, Range, Status
-from convcli.colormaps import colorize
 from convcli.engine import ConvolutionPlan, Geometry, band_rows, convolve_bands, integer_bands
 from convcli.errors import InputError, Message, reason
-from convcli.heat import HeatReducer
 from convcli.io.colour import as_rgb, luminance, luminance_dtype
 from convcli.io.formats import OutputFormat, default_output
 from convcli.io.metadata import Metadata
@@ -43,6 +41,9 @@ from convcli.run.output import (
     write_output_frames,
 )
 from convcli.run.prepare import keeps_cmyk, output_mapping, prepare_input
+
+if TYPE_CHECKING:
+    from convcli.heat import HeatReducer
 
 CLIP_WARNING = 0.01  # say so when more than 1% of the samples were clipped
 # Exact sums are mapped through a table of every sum they can be, up to this many (or
@@ -211,7 +212,11 @@ def render(
 
     clipped = [0.0]  # the largest share clipped in any frame
     filtered = planned.stages[-1].geometry.output_shape
-    heat = HeatReducer(filtered) if heat_tile and len(filtered) == 2 else None
+    heat: HeatReducer | None = None
+    if heat_tile and len(filtered) == 2:
+        from convcli.heat import HeatReducer  # only for a sheet of values: most runs need none
+
+        heat = HeatReducer(filtered)
     first = _render(picture, planned, settings, clipped, threads, report.stages, heat)
     report.heat_tile = None if heat is None else heat.tile()
     tell_losses(report, picture, planned, settings)
@@ -376,6 +381,8 @@ def _render_frame(
             timings.append(_timed(stage, dtype, stage_start))
         alpha = None if alpha is None else _sample(alpha, stage.geometry)
     if settings.colormap:
+        from convcli.colormaps import colorize  # only for a run that asks for one
+
         x = colorize(x.astype(np.uint8, copy=False), settings.colormap)
     return x, alpha, picture.duration
 
