@@ -9,6 +9,7 @@ after the exit handlers, without the interpreter's teardown, unless a thread sti
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -104,3 +105,18 @@ def test_with_another_thread_running_the_interpreter_ends_the_program_as_usual(t
     )
     assert done.returncode == 0
     assert done.stdout.splitlines()[-1] == "thread done"  # the thread was waited for
+
+
+def test_each_command_shows_the_same_help_alone_as_beside_the_others(tmp_path):
+    # main() builds only the command it is given; `app` is the program with every command.
+    ways = {"alone": "main()", "beside": "app(prog_name='convcli')"}
+    env = {**os.environ, "COLUMNS": "80"}
+    for command in (["apply"], ["explain"], ["kernels"], ["kernels", "show"]):
+        shown = {}
+        for way, call in ways.items():
+            code = f"from convcli.cli import app, main; {call}"
+            argv = [sys.executable, "-c", code, *command, "--help"]
+            done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
+            shown[way] = done.stdout
+        assert shown["alone"] == shown["beside"]
+        assert shown["alone"].startswith(f"Usage: convcli {' '.join(command)} [OPTIONS]")
