@@ -189,7 +189,7 @@ def _root(
 COMMANDS = ("apply", "explain", "kernels")
 
 
-def program(commands: Collection[str] = COMMANDS) -> typer.Typer:
+def _program(commands: Collection[str] = COMMANDS) -> typer.Typer:
     """Return the program holding ``commands`` (all of them by default)."""
     convcli = typer.Typer(
         cls=_Program,
@@ -216,7 +216,7 @@ def program(commands: Collection[str] = COMMANDS) -> typer.Typer:
     return convcli
 
 
-app = program()
+app = _program()
 
 
 def _program_for(arguments: list[str]) -> typer.Typer:
@@ -227,7 +227,7 @@ def _program_for(arguments: list[str]) -> typer.Typer:
     program holds them all: ``_debug_first`` tells it from a value by every option.
     """
     if arguments and arguments[0] in COMMANDS and "--debug" not in arguments:
-        return program((arguments[0],))
+        return _program((arguments[0],))
     return app
 
 
