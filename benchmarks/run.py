@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import os
 import platform
 import resource
@@ -200,7 +201,6 @@ def _ms(t: Timing) -> str:
 def integer_section(repeats: int, targets: Targets) -> list[str]:
     """Compare the integer path with OpenCV and SciPy on 8-bit grey; return markdown."""
     import cv2
-    import scipy.ndimage as ndi
 
     import convcli
     from convcli.engine import Convolution
@@ -218,20 +218,21 @@ def integer_section(repeats: int, targets: Targets) -> list[str]:
     ]
     for name in INTEGER_KERNELS:
         weights = convcli.kernel(name).matrix
+        assert weights is not None  # a named kernel has its matrix
         factor = 1 / 9 if name == "box:3" else 1.0  # the box's common factor
         whole = np.rint(weights / factor).astype(np.float32)
         depth = cv2.CV_32F if name == "box:3" else cv2.CV_16S
-        runs: dict[str, Callable[[], np.ndarray]] = {
-            "convcli": lambda w=weights: convcli.convolve(image, w, pad_mode="zero", threads=1),
-            "OpenCV": lambda w=whole, d=depth: cv2.filter2D(
-                image, d, w, borderType=cv2.BORDER_CONSTANT
+        runs: dict[str, Callable[[], object]] = {
+            "convcli": functools.partial(
+                convcli.convolve, image, weights, pad_mode="zero", threads=1
             ),
-            "SciPy": lambda w=weights: ndi.correlate(
-                image.astype(np.float32), w.astype(np.float32), mode="constant"
+            "OpenCV": functools.partial(
+                cv2.filter2D, image, depth, whole, borderType=cv2.BORDER_CONSTANT
             ),
+            "SciPy": functools.partial(_scipy_float32, image, weights),  # converting included
         }
-        sums = runs["OpenCV"]().astype(np.float32)  # the integer sums (exact in float32)
-        exact = np.array_equal(runs["convcli"](), sums * np.float32(factor))
+        sums = np.asarray(runs["OpenCV"](), dtype=np.float32)  # the integer sums, exact
+        exact = np.array_equal(np.asarray(runs["convcli"]()), sums * np.float32(factor))
         t = medians(runs, repeats)
         plan = Convolution(weights, pad_mode="zero").plan(image.shape)
         summed = plan.sum_type(image.dtype)
@@ -248,6 +249,13 @@ def integer_section(repeats: int, targets: Targets) -> list[str]:
         )
         print(lines[-1], flush=True)
     return lines
+
+
+def _scipy_float32(image: np.ndarray, weights: np.ndarray) -> object:
+    """SciPy's correlation of an 8-bit image in float32, zero border."""
+    import scipy.ndimage as ndi
+
+    return ndi.correlate(image.astype(np.float32), weights.astype(np.float32), mode="constant")
 
 
 def engine_section(repeats: int, targets: Targets) -> list[str]:
