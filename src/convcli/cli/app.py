@@ -9,11 +9,14 @@ a run's notes and records in ``feedback``.
 
 # No `from __future__ import annotations`: Typer reads the root callback's
 # annotations at every start (see apply.py).
+import atexit
 import gc
 import os
 import signal
 import sys
+import threading
 import traceback
+from collections.abc import Collection
 from typing import Annotated, Any
 
 import typer
@@ -159,33 +162,12 @@ def _closed_stdout() -> int:
     return int(ExitCode.FAILED)
 
 
-app = typer.Typer(
-    cls=_Program,
-    name="convcli",
-    help="Apply convolution kernels to images, signals and volumes.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    # Plain help text: rich's help formatting imports a Markdown parser, 40 ms of
-    # the 150 ms `convcli --help` may take.
-    rich_markup_mode=None,
-)
-kernels_app = typer.Typer(
-    help="List and inspect kernels.", no_args_is_help=True, rich_markup_mode=None
-)
-app.add_typer(kernels_app, name="kernels")
-app.command(cls=_Command, epilog=apply.EXAMPLES)(apply.apply)
-app.command(cls=_Command, epilog=explain.EXAMPLES)(explain.explain)
-kernels_app.command("list", cls=_Command, epilog=kernels.LIST_EXAMPLES)(kernels.list_kernels)
-kernels_app.command("show", cls=_Command, epilog=kernels.SHOW_EXAMPLES)(kernels.show_kernel)
-
-
 def _print_version(value: bool) -> None:
     if value:
         typer.echo(f"convcli {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -204,8 +186,53 @@ def _root(
     """Apply convolution kernels to images, signals and volumes."""
 
 
+COMMANDS = ("apply", "explain", "kernels")
+
+
+def _program(commands: Collection[str] = COMMANDS) -> typer.Typer:
+    """Return the program holding ``commands`` (all of them by default)."""
+    convcli = typer.Typer(
+        cls=_Program,
+        name="convcli",
+        help="Apply convolution kernels to images, signals and volumes.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        # Plain help text: rich's help formatting imports a Markdown parser, 40 ms of
+        # the 150 ms `convcli --help` may take.
+        rich_markup_mode=None,
+    )
+    convcli.callback()(_root)
+    if "apply" in commands:
+        convcli.command(cls=_Command, epilog=apply.EXAMPLES)(apply.apply)
+    if "explain" in commands:
+        convcli.command(cls=_Command, epilog=explain.EXAMPLES)(explain.explain)
+    if "kernels" in commands:
+        group = typer.Typer(
+            help="List and inspect kernels.", no_args_is_help=True, rich_markup_mode=None
+        )
+        group.command("list", cls=_Command, epilog=kernels.LIST_EXAMPLES)(kernels.list_kernels)
+        group.command("show", cls=_Command, epilog=kernels.SHOW_EXAMPLES)(kernels.show_kernel)
+        convcli.add_typer(group, name="kernels")
+    return convcli
+
+
+app = _program()
+
+
+def _program_for(arguments: list[str]) -> typer.Typer:
+    """Return the program holding only the command ``arguments`` name first, else ``app``.
+
+    Typer reads the options of every command the program holds, at every start:
+    ``apply``'s alone is 1.4 ms less than all four. With ``--debug`` anywhere, the
+    program holds them all: ``_debug_first`` tells it from a value by every option.
+    """
+    if arguments and arguments[0] in COMMANDS and "--debug" not in arguments:
+        return _program((arguments[0],))
+    return app
+
+
 def main() -> None:
-    """Run the command line."""
+    """Run the command line, and end the process with its exit code."""
     # Start-up (imports, Typer's commands, planning) makes many objects and no garbage
     # cycles: the collector is off until apply's run begins, 6 ms of a 1x1 apply (the
     # other commands are short: off throughout).
@@ -214,11 +241,35 @@ def main() -> None:
         signal.signal(signum, raise_signalled)
     sys.unraisablehook = _unraisable
     try:
-        app(prog_name="convcli")
+        _program_for(sys.argv[1:])(prog_name="convcli")
+    except SystemExit as done:
+        _end(done.code)
+        raise
     finally:
-        # The process ends here: the interpreter's last collections need not visit every
-        # object NumPy, Pillow and Typer made (17 ms of a 1x1 apply; notes/startup16.md).
+        # Where the process does not end at once: the interpreter's last collections need
+        # not visit every object NumPy, Pillow and Typer made (17 ms of a 1x1 apply).
         gc.freeze()
+
+
+def _end(code: object) -> None:
+    """End the process now with ``code``, as the interpreter would, less its teardown.
+
+    The exit handlers run and the standard streams are flushed, as at any exit; left
+    out is the freeing of every module and object, which no output depends on (6 ms
+    of a 1x1 apply). With another thread still running, or a stream that cannot be
+    flushed, this returns and the interpreter ends the process as usual.
+    """
+    code = 0 if code is None else code
+    if not isinstance(code, int) or threading.active_count() > 1:
+        return
+    atexit._run_exitfuncs()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):  # a closed pipe: the interpreter says so, as ever
+        return
+    os._exit(code)
 
 
 def _unraisable(unraisable: Any) -> None:

@@ -22,10 +22,8 @@ import numpy.typing as npt
 
 from convcli.catalog.kernel import FREI_CHEN, FREI_CHEN_EDGES, MAGNITUDE, MAXIMUM, Kernel
 from convcli.choices import Depth, Range, Status
-from convcli.colormaps import colorize
 from convcli.engine import ConvolutionPlan, Geometry, band_rows, convolve_bands, integer_bands
 from convcli.errors import InputError, Message, reason
-from convcli.heat import HeatReducer
 from convcli.io.colour import as_rgb, luminance, luminance_dtype
 from convcli.io.formats import OutputFormat, default_output
 from convcli.io.metadata import Metadata
@@ -59,6 +57,7 @@ from convcli.run.prepare import keeps_cmyk, output_mapping, prepare_input, writt
 from convcli.run.streaming import Rows, Writer
 
 if TYPE_CHECKING:
+    from convcli.heat import HeatReducer
     from convcli.io.storage import Location
 
 CLIP_WARNING = 0.01  # say so when more than 1% of the samples were clipped
@@ -240,8 +239,12 @@ def render(
 
     clipped = [0.0]  # the largest share clipped in any frame
     filtered = written_maps(planned.stages, planned.format)
+    heat: HeatReducer | None = None
     # A layer's maps, (H, W, C), are reduced map by map: a feature sheet's tiles.
-    heat = HeatReducer(filtered) if heat_tile and (len(filtered) == 2 or planned.layered) else None
+    if heat_tile and (len(filtered) == 2 or planned.layered):
+        from convcli.heat import HeatReducer  # only for a sheet of values: most runs need none
+
+        heat = HeatReducer(filtered)
     tell_losses(report, picture, planned, settings)
     metadata = output_metadata(report, picture, settings, planned)
     beside = writer.filling(picture, planned, metadata) if writer else contextlib.nullcontext()
@@ -437,6 +440,8 @@ def _render_frame(
                                      - stage_start))  # fmt: skip
         alpha = None if alpha is None else _sample(alpha, stage.geometry)
     if settings.colormap:
+        from convcli.colormaps import colorize  # only for a run that asks for one
+
         x = colorize(x.astype(np.uint8, copy=False), settings.colormap)
     return x, alpha, picture.duration
 
