@@ -23,7 +23,8 @@ from convcli.colormaps import lookup_table
 from convcli.heat import HeatReducer, strongest
 from convcli.limits import MONTAGE_TILE
 from convcli.pictures.feature_maps import feature_sheet
-from convcli.pictures.montage import FAINT, GAP, kernel_picture
+from convcli.pictures.kernel_picture import kernel_picture
+from convcli.pictures.montage import FAINT, GAP
 from helpers import run
 from helpers.pictures import find, label
 

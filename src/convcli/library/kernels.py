@@ -75,7 +75,8 @@ def kernel(spec: str, *, picture: str | os.PathLike[str] | None = None) -> Kerne
         )
     found = load_kernel(spec)
     if picture is not None:
-        from convcli.pictures.montage import kernel_picture, picture_path, write_picture
+        from convcli.pictures.kernel_picture import kernel_picture
+        from convcli.pictures.montage import picture_path, write_picture
 
         path, kind = picture_path(os.fspath(picture), "picture")
         write_picture(kernel_picture(found), path, kind)

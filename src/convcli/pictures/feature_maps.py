@@ -4,7 +4,7 @@ The sheet of a contact sheet (:func:`convcli.pictures.montage.layout`): a
 tile per map, labelled with its filter's index, the map a heat map (reduced
 as a bank's heat maps are, each pixel the strongest value of a block: see
 :mod:`convcli.heat`) with its colour scale below, the filter's weights beside
-it (:func:`convcli.pictures.montage.filter_pictures`).
+it (:func:`convcli.pictures.kernel_picture.filter_pictures`).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from convcli.choices import Colormap, MontageScale, StageKind, Status
 from convcli.errors import ConvcliError, ParameterError
 from convcli.heat import HeatReducer, HeatTile, tile_side
 from convcli.limits import MAX_MONTAGE_TILES
+from convcli.pictures.kernel_picture import filter_pictures
 from convcli.pictures.montage import (
     Response,
     SheetRequest,
     Tile,
     colour_heat_maps,
-    filter_pictures,
     grid_columns,
     heat_tile,
     layout,

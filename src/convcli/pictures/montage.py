@@ -1,9 +1,10 @@
-"""Contact sheets of a filter bank, and a kernel's weights as a picture.
+"""Contact sheets of a filter bank, and the layout every sheet of convcli shares.
 
 ``apply --bank --montage FILE`` lays each input beside its responses, one
-labelled tile each, as ImageMagick's ``montage -label`` does; ``kernels show
---picture FILE`` draws a kernel's weights as coloured cells. Pillow draws
-both (``ImageDraw`` and the font of :mod:`convcli.pictures.draw`); they are
+labelled tile each, as ImageMagick's ``montage -label`` does; its layout
+serves a layer's sheet (:mod:`convcli.pictures.feature_maps`) and a kernel's
+picture (:mod:`convcli.pictures.kernel_picture`). Pillow draws them
+(``ImageDraw`` and the font of :mod:`convcli.pictures.draw`); they are
 written atomically, in the format their suffix names.
 
 A sheet is built while the bank runs: each response is read back once it is
@@ -26,8 +27,7 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, PngImagePlugin
 
 from convcli._version import __version__
-from convcli.catalog.kernel import Kernel
-from convcli.choices import Colormap, MontageScale, Status
+from convcli.choices import MontageScale, Status
 from convcli.colormaps import lookup_table
 from convcli.errors import ConvcliError, ParameterError, cannot_write
 from convcli.heat import HeatTile, reduction
@@ -39,12 +39,9 @@ from convcli.io.reading import read_image
 from convcli.io.storage import is_url, read_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL
 from convcli.limits import (
-    MAX_FILTER_CHANNELS,
-    MAX_KERNEL_PICTURE,
-    MAX_MONTAGE_TILES,
     MONTAGE_TILE,
 )
-from convcli.pictures.draw import Font, enlarged, filter_picture, fitted, font, heat_map
+from convcli.pictures.draw import Font, enlarged, fitted, font, heat_map
 from convcli.report import Report
 from convcli.run.model import Settings
 
@@ -145,144 +142,6 @@ def _save_options(kind: str) -> dict[str, Any]:
     return options
 
 
-# --- a kernel as a picture -------------------------------------------------------------------
-
-GRID = 640  # pixels along a kernel picture's longest side of cells, about
-WIDEST_CELL = 56
-FILTER_SIDE = 128  # pixels along a layer's filter's picture, about (kernels show --picture)
-KERNEL_MAP = Colormap.COOLWARM  # diverging: blue negative, the middle grey 0, red positive
-
-
-def kernel_picture(kernel: Kernel) -> Image.Image:
-    """Draw a kernel's weights as square cells coloured on one scale centred on 0.
-
-    A combined kernel (``sobel``) shows each component, side by side, on one
-    scale; a 3-D kernel ``(C_in, kh, kw)``, one filter, each channel, with
-    its RGB swatch when it has 3; a 4-D kernel, a layer's filters, a tile
-    each (see :func:`filter_pictures`). The weights are written in the
-    cells when every one fits; a colour scale below states the range.
-
-    Raises
-    ------
-    ParameterError
-        A combined kernel of 3-D components, or one longer than
-        ``MAX_KERNEL_PICTURE`` cells a side (the parameter ``picture``: the
-        command line's option).
-    """
-    matrices = [np.atleast_2d(matrix) for matrix in kernel.matrices]
-    if kernel.components and any(matrix.ndim > 2 for matrix in matrices):
-        raise ParameterError(
-            f"picture draws combined kernels of 1-D and 2-D components; {kernel.name}'s are 3-D",
-            parameter="picture",
-        )
-    longest = max(max(matrix.shape[-2:]) for matrix in matrices)
-    if longest > MAX_KERNEL_PICTURE:
-        raise ParameterError(
-            f"picture draws kernels up to {MAX_KERNEL_PICTURE} cells a side; "
-            f"{kernel.name} has {longest}",
-            parameter="picture",
-        )
-    title = [f"{kernel.name}  {'x'.join(map(str, kernel.shape))}"
-             + (f"  (bias {kernel.bias:g})" if kernel.bias else "")]  # fmt: skip
-    title += [kernel.description] if kernel.description else []
-    biases = kernel.filter_bias or ()
-    if matrices[0].ndim == 4:
-        return _layer_sheet(matrices[0], title, biases)
-    if matrices[0].ndim == 3:
-        return _filter_sheet(matrices[0], title, biases)
-    cell = max(1, min(WIDEST_CELL, GRID // longest))
-    peak = max(float(np.abs(matrix).max()) for matrix in matrices)
-    panels = [_cells(matrix, cell, peak) for matrix in matrices]
-    names = [part.name for part in kernel.components] or [""]
-    if kernel.components:
-        title.append(f"{kernel.combine} of {' and '.join(names)}, on one scale")
-    return _kernel_sheet(panels, names if kernel.components else [], title, peak)
-
-
-def _filter_sheet(
-    matrix: npt.NDArray[np.float64], title: list[str], biases: Sequence[float]
-) -> Image.Image:
-    """Draw one filter ``(C_in, kh, kw)``: each channel's cells, then its RGB swatch (C_in 3).
-
-    Channels too large for a pixel a cell in rows of ``2 * GRID`` pixels are
-    drawn as a layer of one filter is, reduced.
-    """
-    channels = matrix[:MAX_FILTER_CHANNELS]
-    count, rows, cols = matrix.shape
-    peak = float(np.abs(channels).max())
-    panels_count = len(channels) + (count == 3)
-    across = min(panels_count, max(4, math.ceil(math.sqrt(panels_count))))
-    cell = min(WIDEST_CELL, GRID // max(rows, cols), 2 * GRID // (across * cols))
-    if cell < 1:
-        return _layer_sheet(matrix[np.newaxis], title, biases)
-    title[0] += "".join(f"  (bias {bias:.4g})" for bias in biases)
-    panels = [_cells(channel, cell, peak) for channel in channels]
-    names = [f"channel {number}" for number in range(len(channels))]
-    title.append(
-        f"one filter of {count} input channel{'s' * (count > 1)} (C_in x kh x kw, as PyTorch's "
-        "conv2d weights), each channel's weights on one scale"
-    )
-    if count == 3:
-        panels.append(Image.fromarray(filter_picture(matrix, peak, cell * max(rows, cols))))
-        names.append("RGB")
-        title.append(_rgb_legend(peak))
-    title += left_out(count, MAX_FILTER_CHANNELS, "channels", "a picture draws")
-    return _kernel_sheet(panels, names, title, peak, across)
-
-
-def _layer_sheet(
-    matrix: npt.NDArray[np.float64], title: list[str], biases: Sequence[float]
-) -> Image.Image:
-    """Draw a layer's filters ``(C_out, C_in, kh, kw)``: a tile each, labelled with its index."""
-    pictures, legend = filter_pictures(matrix, FILTER_SIDE)
-    tiles = [
-        Tile([f"filter {number}", *([f"bias {biases[number]:.4g}"] if biases else [])], picture)
-        for number, picture in enumerate(pictures)
-    ]
-    title.append(f"{matrix.shape[0]} filters (C_out x C_in x kh x kw, as PyTorch's conv2d weights)")
-    title += legend + left_out(matrix.shape[0], MAX_MONTAGE_TILES, "filters", "a sheet shows")
-    return layout([tiles], title, grid_columns(len(tiles)))
-
-
-def filter_pictures(filters: npt.NDArray[np.float64], side: int) -> tuple[list[RGB], list[str]]:
-    """Draw a layer's filters on one scale, in about ``side`` pixels each; say how.
-
-    At most ``MAX_MONTAGE_TILES`` filters and ``MAX_FILTER_CHANNELS`` of their
-    channels are drawn (the lines say what was left out); a picture larger
-    than ``side`` (a weight a pixel) is reduced, as any picture on a sheet is.
-    """
-    shown = filters[:MAX_MONTAGE_TILES, :MAX_FILTER_CHANNELS]
-    finite = np.abs(shown[np.isfinite(shown)])
-    peak = float(finite.max()) if finite.size else 0.0
-    pictures = [_within(filter_picture(weights, peak, side), side) for weights in shown]
-    channels = filters.shape[1]
-    legend = [
-        _rgb_legend(peak) + ", one scale for every filter"
-        if channels == 3
-        else f"weights: a grid of cells per input channel ({channels}), row by row, blue "
-        f"{_number(-peak)}, grey 0, red {_number(peak)}, one scale for every filter"
-    ]
-    legend += left_out(channels, MAX_FILTER_CHANNELS, "each filter's channels", "a picture draws")
-    return pictures, legend
-
-
-def _within(rgb: RGB, side: int) -> RGB:
-    """Reduce a picture longer than ``side`` by a whole factor, each pixel the mean of N x N."""
-    factor = reduction(rgb.shape, side)
-    return np.asarray(Image.fromarray(rgb).reduce(factor)) if factor > 1 else rgb
-
-
-def _rgb_legend(peak: float) -> str:
-    return (
-        "weights as RGB: a weight's red, green and blue are the filter's weights on channels "
-        f"0, 1 and 2, from {_number(-peak)} (0) through 0 (128, grey) to {_number(peak)} (255)"
-    )
-
-
-def _number(value: float) -> str:
-    return f"{value or 0.0:.4g}"  # 0, not -0
-
-
 def left_out(count: int, most: int, what: str, shows: str) -> list[str]:
     """Say which of ``count`` things past the ``most`` drawn were left out (none: no line)."""
     if count <= most:
@@ -293,85 +152,6 @@ def left_out(count: int, most: int, what: str, shows: str) -> list[str]:
 def grid_columns(count: int) -> int:
     """Columns of a sheet of ``count`` tiles: as square as it can be, at most ``COLUMNS``."""
     return max(1, min(COLUMNS, math.ceil(math.sqrt(count))))
-
-
-def _cells(matrix: npt.NDArray[np.float64], cell: int, peak: float) -> Image.Image:
-    """Draw one matrix: a square of ``cell`` pixels per weight, its value written if it fits."""
-    rgb, _, _ = heat_map(matrix, KERNEL_MAP, scale=peak)
-    rows, cols = matrix.shape
-    picture = np.repeat(np.repeat(rgb, cell, axis=0), cell, axis=1)
-    if cell >= 6:  # a white line between cells
-        picture[cell - 1 :: cell, :] = 255
-        picture[:, cell - 1 :: cell] = 255
-    image = Image.fromarray(np.ascontiguousarray(picture))
-    legible = _legible(matrix, cell)
-    if legible is None:
-        return image  # not every weight would be legible: none is written
-    texts, face, size = legible
-    draw = ImageDraw.Draw(image)
-    for r in range(rows):
-        for c in range(cols):
-            light = float(rgb[r, c] @ np.array([0.299, 0.587, 0.114])) > 150
-            text = texts[r][c]
-            where = (
-                c * cell + (cell - 1 - _length(face, text)) // 2,
-                r * cell + (cell - 1 - size) // 2,
-            )
-            draw.text(where, text, fill=INK if light else BACKGROUND, font=face)
-    return image
-
-
-def _legible(
-    matrix: npt.NDArray[np.float64], cell: int
-) -> tuple[list[list[str]], Font, int] | None:
-    """Return the weights as text, the font and its size, when every one fits its cell."""
-    if cell < 24:
-        return None
-    for digits in (3, 2):
-        texts = [[f"{value:.{digits}g}" for value in row] for row in matrix.tolist()]
-        for size in range(min(14, cell // 4), 8, -1):
-            face = font(size)
-            if max(_length(face, text) for row in texts for text in row) <= cell - 5:
-                return texts, face, size
-    return None
-
-
-def _kernel_sheet(
-    panels: list[Image.Image],
-    names: list[str],
-    title: list[str],
-    peak: float,
-    across: int | None = None,
-) -> Image.Image:
-    """Set the panels in rows of ``across`` (all: one row) under a title, the colour scale below."""
-    face = font(13)
-    named = LINE if names else 0
-    across = across or len(panels)
-    count = len(panels)
-    rows = [range(start, min(start + across, count)) for start in range(0, count, across)]
-    panels_width = max(sum(panels[n].width + GAP for n in row) - GAP for row in rows)
-    width = max(panels_width, 320) + 2 * GAP
-    title = [part for text in title for part in _wrapped(face, text, width - 2 * GAP)]
-    heights = [named + max(panels[n].height for n in row) for row in rows]
-    top = GAP + len(title) * LINE + GAP
-    height = top + sum(heights) + GAP * (len(rows) - 1)
-    sheet = Image.new("RGB", (width, height + 3 * LINE + 2 * GAP), BACKGROUND)
-    draw = ImageDraw.Draw(sheet)
-    for number, text in enumerate(title):
-        draw.text((GAP, GAP + number * LINE), text, fill=INK, font=face)
-    for row, row_height in zip(rows, heights, strict=True):
-        x = GAP + (width - 2 * GAP - panels_width) // 2
-        for n in row:
-            draw.text((x, top), names[n] if names else "", fill=INK, font=face)
-            sheet.paste(panels[n], (x, top + named))
-            x += panels[n].width + GAP
-        top += row_height + GAP
-    below = height + GAP
-    ends = (_number(-peak), _number(peak))
-    scale_bar(draw, (GAP, below), width - 2 * GAP, KERNEL_MAP, ends, face, middle="0")
-    draw.text((GAP, below + 2 * LINE), "weights: blue negative, red positive, grey 0",
-              fill=INK, font=face)  # fmt: skip
-    return sheet
 
 
 # --- contact sheets ---------------------------------------------------------------------------
@@ -617,7 +397,7 @@ def layout(rows: list[list[Tile]], title: list[str], columns: int = COLUMNS) -> 
     """
     label_font, title_font = font(LABEL_SIZE), font(14)
     tiles = [tile for row in rows for tile in row]
-    texts = [min(_length(label_font, text), MONTAGE_TILE) for t in tiles for text in t.lines]
+    texts = [min(text_length(label_font, text), MONTAGE_TILE) for t in tiles for text in t.lines]
     width = max([NARROWEST, *texts, *(t.size[0] for t in tiles)])
     lines = max((tile.rows_of_text for tile in tiles), default=0)
     grid = [row[start : start + columns] for row in rows for start in range(0, len(row), columns)]
@@ -625,7 +405,7 @@ def layout(rows: list[list[Tile]], title: list[str], columns: int = COLUMNS) -> 
     below = 4 + lines * LINE + GAP  # the labels under a row
     widest = max((len(line) for line in grid), default=1)
     sheet_width = max(GAP + widest * (width + GAP), TITLE_WIDTH)
-    title = [part for text in title for part in _wrapped(title_font, text, sheet_width - 2 * GAP)]
+    title = [part for text in title for part in wrapped(title_font, text, sheet_width - 2 * GAP)]
     top = GAP + len(title) * 18 + GAP
     sheet_height = top + sum(GAP + height + below for height in heights)
     sheet = Image.new("RGB", (sheet_width, sheet_height), BACKGROUND)
@@ -667,7 +447,7 @@ def _place(
     below = y + box[1] + 4
     for number, text in enumerate(tile.lines):  # centred under the tile, as montage does
         shown = fitted(text, LABEL_SIZE, box[0], keep_end=True)
-        left = x + (box[0] - _length(label_font, shown)) // 2
+        left = x + (box[0] - text_length(label_font, shown)) // 2
         draw.text((left, below + number * LINE), shown, fill=INK, font=label_font)
     if tile.scale is not None:
         colormap, low, high = tile.scale
@@ -688,8 +468,8 @@ def scale_bar(
     x, y = where
     low, high = ends
     draw.text((x, y), low, fill=INK, font=label_font)
-    left = x + _length(label_font, low) + 5
-    right = x + width - _length(label_font, high) - 5
+    left = x + text_length(label_font, low) + 5
+    right = x + width - text_length(label_font, high) - 5
     draw.text((right + 5, y), high, fill=INK, font=label_font)
     if right - left < 8:
         return
@@ -701,15 +481,16 @@ def scale_bar(
     if middle:  # a mark and its number at the centre (0 of a diverging scale)
         centre = (left + right) // 2
         draw.line([(centre, top - 2), (centre, bottom + 2)], fill=INK)
-        draw.text((centre - _length(label_font, middle) // 2, bottom + 3), middle, fill=INK,
+        draw.text((centre - text_length(label_font, middle) // 2, bottom + 3), middle, fill=INK,
                   font=label_font)  # fmt: skip
 
 
-def _length(face: Font, text: str) -> int:
+def text_length(face: Font, text: str) -> int:
+    """Return the width of ``text`` in ``face``, in whole pixels."""
     return math.ceil(face.getlength(text))
 
 
-def _wrapped(face: Font, text: str, width: int) -> list[str]:
+def wrapped(face: Font, text: str, width: int) -> list[str]:
     """Break ``text`` into lines of at most ``width`` pixels, at spaces (not no-break ones).
 
     No-break spaces are drawn as spaces: the bundled font has no glyph for them.
@@ -717,7 +498,7 @@ def _wrapped(face: Font, text: str, width: int) -> list[str]:
     lines = [""]
     for word in text.split(" "):
         joined = f"{lines[-1]} {word}" if lines[-1] else word
-        if lines[-1] and _length(face, joined.replace("\u00a0", " ")) > width:
+        if lines[-1] and text_length(face, joined.replace("\u00a0", " ")) > width:
             lines.append(word)
         else:
             lines[-1] = joined
