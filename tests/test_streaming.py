@@ -23,6 +23,7 @@ from scipy import ndimage
 
 import convcli.io.png
 import convcli.ranges
+import convcli.run.filtering
 import convcli.run.pipeline
 from convcli.io.formats import output_format
 from convcli.io.png import write_png
@@ -274,12 +275,12 @@ def test_rows_made_elsewhere_are_written_after_the_filtering(photo, tmp_path, mo
     """A last stage that fills its own array, not the writer's: no hang, the usual file."""
     after = written(photo, tmp_path / "after.png", "-k", "sobel-x", "-j", "1")
     started = streamed_runs(monkeypatch)
-    mapped = convcli.run.pipeline._filter_and_map
+    mapped = convcli.run.filtering.filter_and_map
 
     def elsewhere(*args, **kwargs):
         return mapped(*args[:6])  # without the writer's rows
 
-    monkeypatch.setattr(convcli.run.pipeline, "_filter_and_map", elsewhere)
+    monkeypatch.setattr(convcli.run.pipeline, "filter_and_map", elsewhere)
     threads = threading.active_count()
     assert written(photo, tmp_path / "out.png", "-k", "sobel-x", "-j", "1") == after
     assert started == [True]

@@ -34,9 +34,10 @@ from convcli.io.reading import probe_image
 from convcli.io.storage import written_or_removed
 from convcli.ranges import clipped_share, finite_bounds, map_range
 from convcli.report import Report, StageReport
+from convcli.run.filtering import combined
 from convcli.run.model import InputPlan, Job, RunOptions, Settings, Stage
 from convcli.run.output import provenance, strides
-from convcli.run.pipeline import combined, tell_clipped
+from convcli.run.pipeline import tell_clipped
 from convcli.run.prepare import prepare_input
 from convcli.run.tiling import TILED
 

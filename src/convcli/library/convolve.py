@@ -34,7 +34,7 @@ def _taking_specs(
         chosen = load_kernel(kernel) if isinstance(kernel, str) else kernel
         if not isinstance(chosen, Kernel):
             return convolve(x, chosen, *args, **options)
-        from convcli.run.pipeline import combined  # with the pipeline's modules: for a Kernel only
+        from convcli.run.filtering import combined  # with the pipeline's modules: for a Kernel only
 
         parts = [convolve(x, matrix, *args, **options) for matrix in chosen.matrices]
         return combined(parts, chosen.bias, chosen.combine)
