@@ -13,6 +13,7 @@ MAX_TILE = 65_536  # --tile, output samples a side; each tile is also held to --
 QUALITIES = (1, 100)  # JPEG, WebP, AVIF, JPEG XL, HEIC quality: the least and the most
 COMPRESS_LEVELS = (0, 9)  # zlib's levels, for PNG
 MAX_STEPS = 1_000_000  # window positions explain writes out
+MAX_EXPLAIN_CHANNELS = 16  # the channels explain shows a layer's filter on, each a grid
 MAX_JPEG_SEGMENTS = 256  # metadata segments (APPn, COM) before a JPEG's pixels
 MAX_JPEG_METADATA = 16 << 20  # bytes in them: Pillow joins them in time that grows faster
 MAX_BANK_KERNELS = 64  # kernels of one --bank run, each writing its own output per input
