@@ -241,7 +241,6 @@ def worked_out(
     )  # fmt: skip
 
 
-
 @dataclass(frozen=True)
 class LayerExplanation:
     """One filter of a layer over every channel it reads, worked out (``channels="sum"``).
@@ -294,7 +293,7 @@ class LayerExplanation:
 
     @property
     def kernel(self) -> Matrix:
-        """The filter as applied, ``(channels, kh, kw)``: each slice rotated 180 degrees with flip."""
+        """The filter as applied, ``(channels, kh, kw)``: with flip, each slice turned 180°."""
         return np.stack([plane.kernel for plane in self.planes])
 
     @property
@@ -457,6 +456,7 @@ def _first_window(e: Explanation) -> tuple[slice, ...]:
         for start, s, (before, _), offset in zip(e.output_start, g.stride, g.padding, e.offset,
                                                  strict=True)
     )  # fmt: skip
+
 
 def _numbers(x: npt.ArrayLike) -> npt.NDArray[Any]:
     """Return the input as an array of numbers: integers and floats kept as they are."""

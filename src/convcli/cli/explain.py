@@ -102,7 +102,7 @@ def explain(
         typer.Option(
             "--filter",
             metavar="N",
-            help="Of a 4-D kernel (C_out, C_in, kh, kw), the filter to explain, from 0 [default: 0].",
+            help="Of a 4-D kernel (C_out, C_in, kh, kw), the filter to explain [default: 0].",
             min=0,
         ),
     ] = None,

@@ -334,7 +334,7 @@ def explain_view(e: Explanation | LayerExplanation, name: str, total_steps: int)
     A layer's filter shows each channel's kernel and grid, and each window's
     products and sum per channel, then their total with the bias.
     """
-    from convcli.explanation import LayerExplanation  # only here: `kernels list` needs no NumPy
+    from convcli import LayerExplanation  # only here: `kernels list` needs no NumPy
 
     layer: LayerExplanation | None
     if isinstance(e, LayerExplanation):

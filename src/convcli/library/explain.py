@@ -193,9 +193,7 @@ def _check_counts(steps: object, frames: object, animate: object) -> None:
         )
 
 
-def _input_values(
-    given: object, ndim: int, channels: int, gray: bool
-) -> npt.NDArray[np.generic]:
+def _input_values(given: object, ndim: int, channels: int, gray: bool) -> npt.NDArray[np.generic]:
     """Return the input to explain: the ramp, a matrix as JSON, a file's values, or a matrix."""
     if given is None or isinstance(given, str):
         return read_input(given, ndim, channels, gray)
@@ -232,14 +230,13 @@ def _draw_animation(shown: Explanation | LayerExplanation, path: Path) -> None:
     """Draw the animation; refuse a 1-D one of values that are not finite."""
     from convcli.pictures.animation import write_animation
 
-    if isinstance(shown, Explanation) and shown.geometry.spatial_ndim == 1 and not all(
-        np.isfinite(v).all()
-        for v in [shown.padded, shown.output, *(step.products for step in shown.steps)]
-    ):
-        raise UsageError(Message(
-            "{animate} draws a 1-D input as curves, and NaN or infinity (in the input, or a "
-            "product or sum past the largest float) has no place on them; use {json} or {html}"
-        ))  # fmt: skip
+    if isinstance(shown, Explanation) and shown.geometry.spatial_ndim == 1:
+        drawn = [shown.padded, shown.output, *(step.products for step in shown.steps)]
+        if not all(np.isfinite(v).all() for v in drawn):
+            raise UsageError(Message(
+                "{animate} draws a 1-D input as curves, and NaN or infinity (in the input, or a "
+                "product or sum past the largest float) has no place on them; use {json} or {html}"
+            ))  # fmt: skip
     _writing(path, lambda: write_animation(shown, path))
 
 

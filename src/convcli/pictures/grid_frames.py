@@ -192,7 +192,9 @@ def grid_frame(
 
 def _heading(canvas: ImageDraw.ImageDraw, e: Explanation, number: int, width: int) -> None:
     index, at = indices(e, e.steps[number])
-    write_title(canvas, width, f"step {number + 1} of {len(e.steps)}: output[{index}], {at}", e.flip)
+    write_title(
+        canvas, width, f"step {number + 1} of {len(e.steps)}: output[{index}], {at}", e.flip
+    )
 
 
 def _plane_frame(
@@ -303,7 +305,9 @@ def layer_frame(
     _output_frame(canvas, first, e.output, where.output, scales, number)
     index, _ = indices(first, first.steps[number])
     sums = " + ".join(draw.number(plane.steps[number].sum) for plane in e.planes)
-    total = f"output[{index}] = {sums} + bias {draw.number(e.bias)} = {draw.number(e.totals[number])}"
+    total = (
+        f"output[{index}] = {sums} + bias {draw.number(e.bias)} = {draw.number(e.totals[number])}"
+    )
     write_caption(canvas, where.caption, [total], where.size[0])
     return image
 
