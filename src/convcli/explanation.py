@@ -296,7 +296,7 @@ class LayerExplanation:
         """The filter as applied, ``(channels, kh, kw)``: with flip, each slice turned 180°."""
         return np.stack([plane.kernel for plane in self.planes])
 
-    @property
+    @functools.cached_property
     def totals(self) -> list[float]:
         """Each window's output from the definition: its sums on every channel, plus the bias."""
         with np.errstate(over="ignore", invalid="ignore"):  # inf + -inf is NaN, as in the engine

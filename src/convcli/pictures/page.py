@@ -124,12 +124,12 @@ def _planes(layer: LayerExplanation | None, e: Explanation) -> list[dict[str, An
 
 def _add_channels(steps: list[dict[str, Any]], layer: LayerExplanation) -> None:
     """Give each position its window and sum on every channel; its sum is then their total."""
-    for number, record in enumerate(steps):
+    for number, (record, total) in enumerate(zip(steps, layer.totals, strict=True)):
         record.pop("window")
         record["windows"] = [[_number(v) for v in plane.steps[number].window.ravel()]
                              for plane in layer.planes]  # fmt: skip
         record["sums"] = [_number(plane.steps[number].sum) for plane in layer.planes]
-        record["sum"] = _number(layer.totals[number])
+        record["sum"] = _number(total)
 
 
 def _first_position(
