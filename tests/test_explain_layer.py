@@ -20,7 +20,7 @@ from PIL import Image, ImageSequence
 
 import convcli
 from convcli.errors import ParameterError, UsageError
-from convcli.limits import MAX_EXPLAIN_CHANNELS
+from convcli.limits import MAX_EXPLAIN_CHANNELS, MAX_FRAME_PIXELS
 from convcli.pictures.animation import highlights, layout
 from convcli.pictures.canvas import HIGHLIGHT
 from convcli.pictures.page import page_text
@@ -269,6 +269,22 @@ def test_every_frame_lights_the_window_on_every_channel_and_the_output_cell_only
         stray = np.all(frame == HIGHLIGHT, axis=2) & ~allowed
         legend = where.formulas + 2 * 24  # the legend's swatch of the window is drawn in it
         assert not stray[:legend].any(), np.argwhere(stray[:legend])[:5]
+
+
+def test_a_frame_past_the_bound_is_refused_before_anything_is_drawn(tmp_path):
+    # 16 channels of a 32x32 crop with its context: 16 grids of 36x36 cells, one under another
+    x = np.random.default_rng(5).normal(size=(40, 40, MAX_EXPLAIN_CHANNELS))
+    target = tmp_path / "tall.gif"
+    with pytest.raises(UsageError, match=r"frame would be \d+x\d+ pixels, past 1,500,000: explain "
+                       r"a smaller crop, or step through it with html$"):  # fmt: skip
+        convcli.explain(np.ones((MAX_EXPLAIN_CHANNELS, 5, 5)), x, crop=(0, 0, 32, 32),
+                        animate=target, frames=2)  # fmt: skip
+    assert not target.exists()
+    small = convcli.explain(np.ones((MAX_EXPLAIN_CHANNELS, 3, 3)), x, crop=(0, 0, 4, 4),
+                            animate=target, frames=2)  # fmt: skip
+    width, height = layout(small).size
+    assert width * height <= MAX_FRAME_PIXELS
+    assert len(decoded(target)) == 2
 
 
 def test_the_page_embeds_each_channels_window_and_sum_and_the_total():

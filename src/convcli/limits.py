@@ -22,6 +22,7 @@ MONTAGE_TILE = 256  # a montage tile's longest side, in pixels: larger images ar
 MAX_KERNEL_PICTURE = 1024  # kernels show --picture: the most cells along a side of the kernel
 MAX_ANIMATION_FRAMES = 400  # explain --animate: frames, one per window position
 ANIMATION_FRAMES = 100  # explain --animate without --frames: the first positions, up to this
+MAX_FRAME_PIXELS = 1_500_000  # explain --animate: one frame's (a filter on many channels is tall)
 # What an output's metadata places hold; more is left out, with a note, never written wrapped.
 MAX_PNG_PROFILE = 1 << 20  # bytes of an iCCP profile, decompressed: Pillow's MAX_TEXT_CHUNK
 MAX_JPEG_PROFILE_SEGMENTS = MAX_JPEG_SEGMENTS - 3  # APP2s: JPEG counts 255; JFIF, EXIF, Adobe

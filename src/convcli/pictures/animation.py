@@ -24,10 +24,10 @@ import numpy.typing as npt
 from PIL import Image
 
 from convcli.colormaps import lookup_table
-from convcli.errors import UsageError
+from convcli.errors import Message, UsageError
 from convcli.explanation import Explanation, LayerExplanation
 from convcli.io.atomic import write_atomically
-from convcli.limits import MAX_ANIMATION_FRAMES
+from convcli.limits import MAX_ANIMATION_FRAMES, MAX_FRAME_PIXELS
 from convcli.pictures.canvas import (
     CONTEXT,
     KEY_COLOURS,
@@ -106,6 +106,13 @@ def frames(explanation: Explanation | LayerExplanation) -> list[Image.Image]:
         )
     paint: Callable[[int], Image.Image]
     where = layout(explanation)
+    width, height = where.size
+    if width * height > MAX_FRAME_PIXELS:  # 400 such frames are held: bounded, as the plain ones
+        raise UsageError(Message(
+            "an animation's frame would be {size} pixels, past {most:,}: explain a smaller "
+            "{crop}, or step through it with {html}", size=f"{width}x{height}",
+            most=MAX_FRAME_PIXELS,
+        ))  # fmt: skip
     if isinstance(explanation, LayerExplanation):
         assert isinstance(where, LayerLayout)
         scales = layer_scales(explanation, where)

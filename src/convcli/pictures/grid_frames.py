@@ -51,6 +51,9 @@ from convcli.pictures.canvas import (
 )
 
 
+LABEL_ROOM = 100  # pixels: a grid's label may run past a narrower grid, up to the next one
+
+
 def grid_layout(e: Explanation) -> GridLayout:
     """Return where a 2-D frame draws its grids: cells shrink to fit the width."""
     rows, cols = e.padded.shape
@@ -258,17 +261,18 @@ def layer_layout(e: LayerExplanation) -> LayerLayout:
     orows, ocols = e.output.shape
     band = max(GRID_HEIGHT // len(e.planes), 3 * LINE)  # each channel's share of the height
     kcell = clamp(min(150 // kcols, (band - LINE) // krows), MIN_CELL, MAX_CELL)
-    room = MAX_WIDTH - 2 * MARGIN - 3 * GAP - 2 * kcols * kcell
+    room = MAX_WIDTH - 2 * MARGIN - 3 * GAP - 2 * max(kcols * kcell, LABEL_ROOM)
     cell = clamp(min(room // (cols + ocols), band // rows), MIN_CELL, MAX_CELL)
     top = MARGIN + 2 * LINE + 8 + LINE  # the title and its kind, then a label over each grid
     bands, y = [], top
     for _ in e.planes:
         shown = Grid(MARGIN, y, cell, (rows, cols))
-        kernel = Grid(shown.area.right + GAP, y, kcell, (krows, kcols))
-        products = Grid(kernel.area.right + GAP, y, kcell, (krows, kcols))
+        kernel = Grid(shown.left + _width(shown) + GAP, y, kcell, (krows, kcols))
+        products = Grid(kernel.left + _width(kernel) + GAP, y, kcell, (krows, kcols))
         bands.append((shown, kernel, products))
         y = max(shown.area.bottom, products.area.bottom + LINE + 8) + LINE + 8  # the next label
-    output = Grid(bands[0][2].area.right + GAP, top, cell, (orows, ocols))
+    products = bands[0][2]
+    output = Grid(products.left + _width(products) + GAP, top, cell, (orows, ocols))
     caption = max(y - LINE, output.area.bottom) + 14
     width = max(output.area.right + MARGIN, 720)
     height = caption + LINE + 3 * LINE + 4 + MARGIN  # the total, two formulas and a legend
@@ -313,9 +317,14 @@ def layer_frame(
 
 
 def _label(canvas: ImageDraw.ImageDraw, grid: Grid, what: str) -> None:
-    room = max(grid.area.right - grid.left, 100) + GAP - 8  # up to the next grid
+    room = _width(grid) + GAP - 8  # up to the next grid
     shown = draw.fitted(what, LABEL, room)
     draw.text(canvas, (grid.left, grid.top - LINE // 2 - 2), shown, LABEL, MUTED)
+
+
+def _width(grid: Grid) -> int:
+    """Return the width a grid takes: its label's, at least."""
+    return max(grid.area.right - grid.left, LABEL_ROOM)
 
 
 def _line_width(grid: Grid) -> int:
