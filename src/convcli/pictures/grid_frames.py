@@ -50,7 +50,6 @@ from convcli.pictures.canvas import (
     write_title,
 )
 
-
 LABEL_ROOM = 100  # pixels: a grid's label may run past a narrower grid, up to the next one
 
 
