@@ -254,7 +254,8 @@ class LayerExplanation:
     ----------
     planes : list of Explanation
         One per channel the filter reads, in order: its cells, its slice of
-        the filter, and each window's products and sum on it.
+        the filter, each window's products and sum on it, and (``output``)
+        that channel's correlation alone.
     channels : tuple of int
         The input's channel of each plane (with ``groups``, the filter's group's).
     input_channels : int
@@ -349,8 +350,8 @@ def worked_out_layer(
     ``x`` is ``(H, W, C)`` (``(H, W)``: one channel); ``weights`` one filter
     ``(C, kh, kw)`` or a layer's ``(C_out, C/groups, kh, kw)``, of which
     ``filter`` is explained, with its ``bias`` (one number, or one per
-    filter). ``settings`` are
-    :func:`worked_out`'s; ``crop`` is ``(row, col, height, width)``.
+    filter). ``settings`` are :func:`worked_out`'s; ``crop`` is
+    ``(row, col, height, width)``.
 
     Raises
     ------

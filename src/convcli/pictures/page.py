@@ -61,10 +61,11 @@ def page_text(explanation: Explanation | LayerExplanation, *, title: str) -> str
     >>> "<title>a&lt;b</title>" in page, 'id="sum">-1<' in page, "://" in page
     (True, True, False)
     """
-    layer = explanation if isinstance(explanation, LayerExplanation) else None
-    e = layer.planes[0] if layer else explanation
-    assert isinstance(e, Explanation)
-    output = layer.output if layer else e.output
+    layer: LayerExplanation | None
+    if isinstance(explanation, LayerExplanation):  # its windows are at its first plane's places
+        layer, e, output = explanation, explanation.planes[0], explanation.output
+    else:
+        layer, e, output = None, explanation, explanation.output
     ndim = e.geometry.spatial_ndim
     names = _AXES[ndim]
     total = output.size  # the positions explained: all, or those at a crop's cells
