@@ -46,8 +46,9 @@ def explain(
         typer.Option(
             "--input",
             metavar="INPUT",
-            help="Inline matrix ('[[1,2],[3,4]]' or '[0,1,1,0]'), a .npy or an image "
-            "[default: a ramp, 1 to 25 in 5x5, or 1 to 7 for a 1-D kernel]",
+            help="Inline matrix ('[[1,2],[3,4]]' or '[0,1,1,0]'), a .npy or an image (its "
+            "luminance; its channels for a 3-D or 4-D kernel) [default: a ramp, 1 to 25 in 5x5, "
+            "or 1 to 7 for a 1-D kernel]",
         ),
     ] = None,
     crop: Annotated[
