@@ -184,6 +184,18 @@ def test_gray_explains_a_one_channel_filter_over_the_luminance():
     np.testing.assert_allclose(record["output"], grey, rtol=1e-6)
 
 
+def test_an_image_gives_its_colour_channels_alpha_aside_and_cmyk_made_rgb(tmp_path):
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 256, (6, 7, 4), dtype=np.uint8), "RGBA").save(tmp_path / "a.png")
+    Image.fromarray(rng.integers(0, 256, (6, 7, 4), dtype=np.uint8), "CMYK").save(tmp_path / "i.jpg")
+    for name in ("a.png", "i.jpg"):
+        with Image.open(tmp_path / name) as image:
+            rgb = np.asarray(image.convert("RGB"), dtype=np.float64)  # Pillow's own conversion
+        record = explain_json("-k", "[[[1]],[[10]],[[100]]]", "--input", str(tmp_path / name))
+        assert record["input_shape"] == [6, 7, 3]
+        np.testing.assert_array_equal(record["output"], rgb @ [1, 10, 100])
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

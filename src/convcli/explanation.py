@@ -708,7 +708,8 @@ def read_input(
     """Read the matrix to explain: inline JSON, a ``.npy``, or an image (as luminance), whole.
 
     For a layer's filter, reading ``channels``, an image keeps its channels
-    (its luminance with ``gray``) and the ramp has that many. A crop is
+    (alpha aside; CMYK made RGB; its luminance with ``gray``) and the ramp
+    has that many. A crop is
     :func:`explain`'s: it shows the part in its context.
 
     Examples
@@ -720,7 +721,7 @@ def read_input(
 
     from convcli.catalog.kernel import nested_matrix
     from convcli.catalog.lookup import read_matrix
-    from convcli.io.colour import luminance
+    from convcli.io.colour import as_rgb, luminance
     from convcli.io.reading import read_image
     from convcli.io.storage import is_zarr_store
 
@@ -741,7 +742,7 @@ def read_input(
         picture = read_image(Path(text), text)  # within the default --max-pixels
     except InputError as error:  # here the file is an option's value: a usage error
         raise ParameterError(Message("{input} {why}", why=error.said), parameter="input") from None
-    if channels and not gray:
-        return picture.pixels
+    if channels and not gray:  # a layer's filters take RGB: a CMYK photo's inks are made RGB
+        return as_rgb(picture)[0].pixels if picture.header.is_cmyk else picture.pixels
     grey = luminance(picture, np.float64)  # a grey image's own samples: not copied
     return grey[..., np.newaxis] if channels and grey.ndim == 2 else grey
