@@ -186,8 +186,12 @@ def test_gray_explains_a_one_channel_filter_over_the_luminance():
 
 def test_an_image_gives_its_colour_channels_alpha_aside_and_cmyk_made_rgb(tmp_path):
     rng = np.random.default_rng(3)
-    Image.fromarray(rng.integers(0, 256, (6, 7, 4), dtype=np.uint8), "RGBA").save(tmp_path / "a.png")
-    Image.fromarray(rng.integers(0, 256, (6, 7, 4), dtype=np.uint8), "CMYK").save(tmp_path / "i.jpg")
+    Image.fromarray(rng.integers(0, 256, (6, 7, 4), dtype=np.uint8), "RGBA").save(
+        tmp_path / "a.png"
+    )
+    Image.fromarray(rng.integers(0, 256, (6, 7, 4), dtype=np.uint8), "CMYK").save(
+        tmp_path / "i.jpg"
+    )
     for name in ("a.png", "i.jpg"):
         with Image.open(tmp_path / name) as image:
             rgb = np.asarray(image.convert("RGB"), dtype=np.float64)  # Pillow's own conversion
