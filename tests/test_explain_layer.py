@@ -160,6 +160,46 @@ def test_a_filter_of_a_4d_kernel_with_its_bias_and_groups_is_that_map_of_the_lay
         np.testing.assert_allclose(e.totals, totals, rtol=1e-12)
 
 
+def test_a_filter_of_weights_files_with_the_bias_beside_or_given(tmp_path):
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(4)
+    photo = np.asarray(Image.open(SAMPLES / "astronaut.png").convert("RGB"))
+    weights = rng.normal(size=(5, 3, 3, 3))
+    biases, other = rng.normal(size=5), rng.normal(size=5)
+    save_file({"conv1.weight": weights, "conv1.bias": biases}, str(tmp_path / "m.safetensors"))
+    np.save(tmp_path / "b.npy", other)
+    layer = convcli.convolve(photo, weights, channels="sum", bias=biases, dtype=np.float64)
+    crop = ["--input", str(SAMPLES / "astronaut.png"), "--crop", "100,90,3,4", "--steps", "12"]
+    for chosen in (0, 4):
+        record = explain_json("-k", f"{tmp_path / 'm.safetensors'}:conv1.weight", *crop,
+                              "--filter", str(chosen))  # fmt: skip
+        assert (record["filter"], record["bias"]) == (chosen, biases[chosen])
+        assert record["kernel"] == weights[chosen].tolist()
+        np.testing.assert_allclose(record["output"], layer[100:103, 90:94, chosen], rtol=1e-12)
+        sums = [step["sum"] for step in record["steps"]]
+        np.testing.assert_allclose(sums, layer[100:103, 90:94, chosen].ravel(), rtol=1e-12)
+    record = explain_json("-k", f"{tmp_path / 'm.safetensors'}:conv1.weight", *crop,
+                          "--filter", "2", "--bias", str(tmp_path / "b.npy"))  # fmt: skip
+    assert record["bias"] == other[2]  # --bias replaces the one beside
+    expected = layer[100:103, 90:94, 2] - biases[2] + other[2]
+    np.testing.assert_allclose(record["output"], expected, rtol=1e-12)
+
+
+def test_a_depthwise_filter_reads_its_own_channel(tmp_path):
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(6, 6, 3))
+    weights = rng.normal(size=(3, 1, 3, 3))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "dw.npy", weights)
+    record = explain_json("-k", f"{tmp_path / 'dw.npy'}:groups=3", "--input", str(tmp_path / "x.npy"),
+                          "--filter", "2", "--steps", "36")  # fmt: skip
+    assert record["channels"] == [2]
+    loops = layer_by_loops(x[..., 2:], weights[2], 0, [(1, 1)] * 2, "reflect", (1, 1), (1, 1))
+    np.testing.assert_allclose(record["output"], loops, rtol=1e-12)
+    np.testing.assert_allclose([s["sum"] for s in record["steps"]], loops.ravel(), rtol=1e-12)
+
+
 def test_the_terminal_writes_each_channels_products_and_the_total_with_the_bias():
     # The default input for 3 channels: channel c is the 5x5 ramp plus 25·c.
     kernel = [[[1, 0], [0, 0]], [[0, 1], [0, 0]], [[0, 0], [0, 2]]]
@@ -210,7 +250,10 @@ def test_an_image_gives_its_colour_channels_alpha_aside_and_cmyk_made_rgb(tmp_pa
         (["-k", json.dumps(RGB_FILTER), "--input", str(SAMPLES / "astronaut.png"), "--gray"],
          r"read 3 channels and the input has 1"),
         (["-k", json.dumps(RGB_FILTER), "--filter", "1"], r"--filter must be 0 to 0 \(the kernel has 1\), got 1$"),
-        (["-k", "sobel-x", "--filter", "0"], r"--filter chooses a filter of a 3-D or 4-D kernel$"),
+        (["-k", "sobel-x", "--filter", "0"], r"--filter is a layer's: give a 3-D or 4-D kernel with it$"),
+        (["-k", "sobel-x", "--bias", "[1]"], r"--bias is a layer's: give a 3-D or 4-D kernel with it$"),
+        (["-k", json.dumps(RGB_FILTER), "--bias", "[1, 2]"], r"--bias must be one number, or one per filter, shape \(1,\); got shape \(2,\)$"),
+        (["-k", json.dumps(RGB_FILTER), "--bias", "nothing.npy"], r"nothing.npy"),
         (["-k", json.dumps(RGB_FILTER), "--crop", "0,0,2"], r"--crop takes ROW,COL,HEIGHT,WIDTH for a 2-D input"),
         (["-k", json.dumps([[[1]]] * (MAX_EXPLAIN_CHANNELS + 1))],
          rf"reads {MAX_EXPLAIN_CHANNELS + 1} channels; explain shows at most {MAX_EXPLAIN_CHANNELS}$"),

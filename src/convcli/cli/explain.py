@@ -107,6 +107,16 @@ def explain(
             min=0,
         ),
     ] = None,
+    bias: Annotated[
+        str | None,
+        typer.Option(
+            "--bias",
+            metavar="FILE[:NAME]",
+            help="A layer's bias, one number per filter: an .npy, .npz, .safetensors or TOML "
+            "array, or a list like '[0.1,-0.2]' [default: the kernel's, the X.bias beside "
+            "X.weight]",
+        ),
+    ] = None,
     gray: Annotated[
         bool,
         typer.Option(
@@ -126,7 +136,8 @@ def explain(
         pad_value=pad_value, stride=parse_ints("--stride", stride),
         dilation=parse_ints("--dilation", dilation), flip=flip, steps=steps,
         crop=parse_ints("--crop", crop, forms, 0) if crop is not None else None,
-        animate=animate, frames=frames, html=html, filter=filter_index, gray=gray,
+        animate=animate, frames=frames, html=html, filter=filter_index, bias=bias,
+        gray=gray,
     )  # fmt: skip
     if json_output:
         typer.echo(explanation.to_json())

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from convcli.catalog.kernel import Kernel
 from convcli.catalog.lookup import load_kernel
+from convcli.catalog.weights import read_bias
 from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
 from convcli.errors import Message, ParameterError, UsageError, cannot_write
 from convcli.explanation import (
@@ -56,8 +57,8 @@ def explain(
     html: Where | None = None,
     title: str | None = None,
     filter: int | None = None,
-    bias: npt.ArrayLike | None = None,
-    groups: int = 1,
+    bias: str | npt.ArrayLike | None = None,
+    groups: int | None = None,
     gray: bool = False,
 ) -> Explanation | LayerExplanation:
     """Work out a small convolution step by step, as ``convcli explain`` shows it.
@@ -99,10 +100,13 @@ def explain(
         position: one self-contained HTML file, titled ``title``.
     filter : int, optional
         Which filter of a 4-D kernel to explain, from 0 (the default).
-    bias : float or array_like, optional
-        A layer's bias: one number, or one per filter (default: the kernel's).
+    bias : str, float or array_like, optional
+        A layer's bias: one number, or one per filter, or a spec as
+        ``--bias`` takes (``FILE[:NAME]``, ``"[0.1,-0.2]"``); by default the
+        kernel's (the ``X.bias`` beside ``X.weight``).
     groups : int, optional
-        A layer's groups: a filter reads its group's channels only.
+        A layer's groups: a filter reads its group's channels only
+        (default: the kernel's, else 1).
     gray : bool, optional
         For a layer's filter, explain an image's luminance, one channel.
 
@@ -142,9 +146,12 @@ def explain(
     layer = weights.ndim in (3, 4)  # a filter of a layer: over rows, columns and channels
     ndim = 2 if layer else weights.ndim
     choose(PadMode, pad_mode, "pad_mode", PAD_MODE_ALIASES)  # the settings before the input
-    if not layer and filter is not None:
-        raise ParameterError("filter chooses a filter of a 3-D or 4-D kernel", parameter="filter")
-    channels = weights.shape[-3] * groups if layer else 0
+    for name, unset in (("filter", filter is None), ("bias", bias is None), ("groups", not groups)):
+        if not layer and not unset:
+            message = f"{name} is a layer's: give a 3-D or 4-D kernel with it"
+            raise ParameterError(message, parameter=name)
+    grouped = groups or (chosen.groups if isinstance(chosen, Kernel) else 1)
+    channels = weights.shape[-3] * grouped if layer else 0
     values = _input_values(input, ndim, channels, gray)
     animated = frames or ANIMATION_FRAMES
     needed = MAX_STEPS if html else max(steps, animated) if animate else steps  # positions
@@ -155,9 +162,9 @@ def explain(
     }  # fmt: skip
     explanation: Explanation | LayerExplanation
     if layer:
-        offsets = _kernel_bias(chosen) if bias is None else bias
-        explanation = worked_out_layer(values, weights, filter=filter or 0, bias=offsets,
-                                       groups=groups, **settings)  # fmt: skip
+        explanation = worked_out_layer(values, weights, filter=filter or 0,
+                                       bias=_layer_bias(chosen, bias), groups=grouped,
+                                       **settings)  # fmt: skip
     else:
         explanation = worked_out(values, weights, **settings)
     if animate is not None:
@@ -171,9 +178,15 @@ def explain(
     return first_steps(explanation, steps)
 
 
-def _kernel_bias(chosen: object) -> float:
-    """Return a kernel's own bias: a :class:`Kernel`'s, or none for a matrix."""
-    return chosen.bias if isinstance(chosen, Kernel) else 0.0
+def _layer_bias(chosen: object, bias: str | npt.ArrayLike | None) -> npt.ArrayLike:
+    """Return a layer's bias: as given (a spec read as ``--bias`` reads it), or the kernel's."""
+    if isinstance(bias, str):
+        return read_bias(bias)
+    if bias is not None:
+        return bias
+    if not isinstance(chosen, Kernel):
+        return 0.0
+    return chosen.bias if chosen.filter_bias is None else chosen.filter_bias
 
 
 def _check_counts(steps: object, frames: object, animate: object) -> None:
