@@ -27,7 +27,7 @@ from helpers import SAMPLES, run
 
 PUBLIC = [
     "Batch", "ConvcliError", "Explanation", "Image", "InputError", "Kernel", "KernelError",
-    "ParameterError", "Report", "UsageError", "__version__", "apply", "batch", "convolve",
+    "LayerExplanation", "ParameterError", "Report", "UsageError", "__version__", "apply", "batch", "convolve",
     "explain", "kernel", "kernels", "output_shape", "read", "write",
 ]  # fmt: skip
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()

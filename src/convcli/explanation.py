@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -22,10 +22,12 @@ from convcli.engine import (
     PaddingSpec,
     canonical_pad_mode,
     convolve,
+    convolve_channels,
     resolve_geometry,
     source_index,
 )
 from convcli.errors import InputError, KernelError, Message, ParameterError, UsageError
+from convcli.limits import MAX_EXPLAIN_CHANNELS
 
 if TYPE_CHECKING:
     from convcli.catalog.kernel import Kernel
@@ -236,6 +238,224 @@ def worked_out(
         steps=_steps(padded, applied, geometry, first, counts, steps),
         image_shape=signal.shape, crop_start=None if part is None else part[0],
         output_start=tuple(axis.outputs.start for axis in axes),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LayerExplanation:
+    """One filter of a layer over every channel it reads, worked out (``channels="sum"``).
+
+    Each channel is explained as a 2-D convolution of its own, with the
+    filter's weights for it (a :class:`Explanation` per channel, its windows
+    at the same places); an output is their sums plus the bias. The output
+    comes from the engine's layer.
+
+    Attributes
+    ----------
+    planes : list of Explanation
+        One per channel the filter reads, in order: its cells, its slice of
+        the filter, each window's products and sum on it, and (``output``)
+        that channel's correlation alone.
+    channels : tuple of int
+        The input's channel of each plane (with ``groups``, the filter's group's).
+    input_channels : int
+        How many channels the input has.
+    filter : int
+        The filter's index in the kernel (0 for a 3-D kernel, one filter).
+    bias : float
+        The filter's bias, added to every output.
+    output : ndarray
+        The outputs explained, from the engine: all, or those at the crop's cells.
+
+    Examples
+    --------
+    >>> rgb = np.arange(12.0).reshape(2, 2, 3)  # two rows, two columns, three channels
+    >>> e = worked_out_layer(rgb, np.ones((3, 2, 2)), bias=0.5, padding="valid")
+    >>> [plane.steps[0].sum for plane in e.planes], e.totals, e.output.tolist()
+    ([18.0, 22.0, 26.0], [66.5], [[66.5]])
+    """
+
+    planes: list[Explanation]
+    channels: tuple[int, ...]
+    input_channels: int
+    filter: int
+    bias: float
+    output: Matrix
+
+    def __repr__(self) -> str:
+        first = self.planes[0]
+        shown = _size((*first.image_shape, self.input_channels))
+        if first.crop_start is not None:
+            shown += f", a {_size(first.input.shape)} crop at {first.crop_start}"
+        return (
+            f"LayerExplanation(filter {self.filter}, {_size(self.kernel.shape)}, over {shown}: "
+            f"{_size(self.output.shape)} outputs, {len(first.steps)} steps)"
+        )
+
+    @property
+    def kernel(self) -> Matrix:
+        """The filter as applied, ``(channels, kh, kw)``: with flip, each slice turned 180°."""
+        return np.stack([plane.kernel for plane in self.planes])
+
+    @functools.cached_property
+    def totals(self) -> list[float]:
+        """Each window's output from the definition: its sums on every channel, plus the bias."""
+        with np.errstate(over="ignore", invalid="ignore"):  # inf + -inf is NaN, as in the engine
+            return [
+                float(sum(np.float64(step.sum) for step in steps) + np.float64(self.bias))
+                for steps in zip(*(plane.steps for plane in self.planes), strict=True)
+            ]
+
+    def to_json(self) -> str:
+        """Return what ``convcli explain --json`` prints: :meth:`record` as one line of JSON."""
+        from convcli.text import to_json  # JSON as convcli writes it everywhere
+
+        return to_json(self.record())
+
+    def record(self) -> dict[str, Any]:
+        """Return the ``--json`` object: :meth:`Explanation.record`'s, on every channel.
+
+        A step's ``window`` is ``(channels, kh, kw)``, its ``sums`` one per
+        channel, and its ``sum`` the output: their total plus the bias.
+        """
+        first = self.planes[0]
+        steps = [
+            {
+                "output_index": list(step.output_index),
+                "window": [plane.steps[number].window.tolist() for plane in self.planes],
+                "sums": [plane.steps[number].sum for plane in self.planes],
+                "sum": total,
+            }
+            for number, (step, total) in enumerate(zip(first.steps, self.totals, strict=True))
+        ]
+        record = first.record()
+        record.update(
+            input_shape=[*first.image_shape, self.input_channels], kernel=self.kernel.tolist(),
+            steps=steps, output=self.output.tolist(),
+        )  # fmt: skip
+        return {**record, "filter": self.filter, "channels": list(self.channels), "bias": self.bias}
+
+
+def worked_out_layer(
+    x: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    *,
+    filter: int = 0,
+    bias: npt.ArrayLike = 0.0,
+    groups: int = 1,
+    **settings: Any,
+) -> LayerExplanation:
+    """Work out one filter of a layer over every channel it reads, step by step.
+
+    ``x`` is ``(H, W, C)`` (``(H, W)``: one channel); ``weights`` one filter
+    ``(C, kh, kw)`` or a layer's ``(C_out, C/groups, kh, kw)``, of which
+    ``filter`` is explained, with its ``bias`` (one number, or one per
+    filter). ``settings`` are :func:`worked_out`'s; ``crop`` is
+    ``(row, col, height, width)``.
+
+    Raises
+    ------
+    UsageError
+        The input or the weights have another number of axes, or their channels differ.
+    ParameterError
+        ``filter``, ``bias`` or ``groups`` does not fit the weights.
+    """
+    signal = _numbers(x)
+    signal = signal[..., np.newaxis] if signal.ndim == 2 else signal
+    taps = np.asarray(weights, dtype=np.float64)
+    if signal.ndim != 3 or taps.ndim not in (3, 4):
+        raise UsageError(
+            f"explain shows a (C, kh, kw) or (C_out, C, kh, kw) kernel over an input of rows, "
+            f"columns and channels; got a {taps.ndim}-D kernel and a {signal.ndim}-D input"
+        )
+    chosen, channels = _filter_channels(taps, filter, groups, signal.shape[2])
+    offset = _filter_bias(bias, 1 if taps.ndim == 3 else len(taps), filter)
+    planes = [
+        worked_out(signal[..., channel], chosen[number], **settings)
+        for number, channel in enumerate(channels)
+    ]
+    first = planes[0]
+    g = first.geometry
+    with np.errstate(over="ignore", invalid="ignore"):  # past the largest float: inf, as IEEE says
+        output = convolve_channels(
+            np.stack([plane.padded for plane in planes], axis=-1)[_first_window(first)],
+            chosen, padding="valid", stride=g.stride, dilation=g.dilation, flip=first.flip,
+            dtype=np.float64, channels="sum", bias=[offset],
+        )  # fmt: skip
+    counts = tuple(slice(0, n) for n in first.output.shape)
+    return LayerExplanation(planes, channels, signal.shape[2], filter, offset,
+                            np.asarray(output, dtype=np.float64)[counts])  # fmt: skip
+
+
+def first_steps(e: Explanation | LayerExplanation, count: int) -> Explanation | LayerExplanation:
+    """Return ``e`` with its first ``count`` window positions only (on every channel)."""
+    if isinstance(e, LayerExplanation):
+        return replace(e, planes=[replace(plane, steps=plane.steps[:count]) for plane in e.planes])
+    return replace(e, steps=e.steps[:count])
+
+
+def _filter_channels(
+    taps: Matrix, filter: int, groups: int, count: int
+) -> tuple[Matrix, tuple[int, ...]]:
+    """Return the filter to explain, ``(C, kh, kw)``, and the input channels it reads."""
+    layer = taps if taps.ndim == 4 else taps[np.newaxis]
+    filters, per_group = layer.shape[:2]
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or filters % groups:
+        raise ParameterError(
+            f"groups must be an int >= 1 that divides the kernel's {filters} filters, "
+            f"got {groups!r}",
+            parameter="groups",
+        )
+    if per_group * groups != count:
+        each = f" ({per_group} per group of {groups})" if groups > 1 else ""
+        remedy = " ({gray} makes an image its luminance)" if per_group * groups == 1 else ""
+        raise UsageError(Message(
+            "the kernel's filters read {wanted}{each} and the input has {count}: "
+            "give an input of {wanted}" + remedy, wanted=_channels(per_group * groups), each=each,
+            count=count,
+        ))  # fmt: skip
+    if isinstance(filter, bool) or not isinstance(filter, int) or not 0 <= filter < filters:
+        raise ParameterError(
+            f"filter must be 0 to {filters - 1} (the kernel has {filters}), got {filter!r}",
+            parameter="filter",
+        )
+    if per_group > MAX_EXPLAIN_CHANNELS:
+        raise UsageError(
+            f"a filter of the kernel reads {per_group} channels; explain shows at most "
+            f"{MAX_EXPLAIN_CHANNELS}"
+        )
+    start = filter // (filters // groups) * per_group
+    return layer[filter], tuple(range(start, start + per_group))
+
+
+def _filter_bias(bias: npt.ArrayLike, filters: int, filter: int) -> float:
+    """Return the explained filter's bias: ``bias`` is one number, or one per filter."""
+    try:
+        values = np.asarray(bias, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = np.zeros((0, 0))  # no numbers: refused below
+    if values.ndim == 0:
+        return float(values)
+    if values.shape != (filters,):
+        raise ParameterError(
+            f"bias must be one number, or one per filter, shape ({filters},); got shape "
+            f"{values.shape}",
+            parameter="bias",
+        )
+    return float(values[filter])
+
+
+def _channels(count: int) -> str:
+    return f"{count} channel" + ("s" if count != 1 else "")
+
+
+def _first_window(e: Explanation) -> tuple[slice, ...]:
+    """Select the shown cells from the first explained window's first cell on."""
+    g = e.geometry
+    return tuple(
+        slice(start * s - before - offset, None)
+        for start, s, (before, _), offset in zip(e.output_start, g.stride, g.padding, e.offset,
+                                                 strict=True)
     )  # fmt: skip
 
 
@@ -464,21 +684,33 @@ def _taps(origin: tuple[int, ...], g: Geometry) -> tuple[slice, ...]:
     )
 
 
-def ramp(ndim: int) -> Matrix:
+def ramp(ndim: int, channels: int = 0) -> Matrix:
     """Return the default input: 1 to 7 for a 1-D kernel, 1 to 25 in a 5 x 5 square for 2-D.
+
+    With ``channels`` (a layer's filter), 5 x 5 x ``channels``: channel c
+    counts on from the one before, 25·c + 1 to 25·c + 25.
 
     Examples
     --------
     >>> ramp(1).tolist()
     [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    >>> ramp(2, channels=2)[0, :2].tolist()
+    [[1.0, 26.0], [2.0, 27.0]]
     """
+    if channels:
+        return np.moveaxis(np.arange(1.0, 25.0 * channels + 1).reshape(channels, 5, 5), 0, -1)
     return np.arange(1.0, 8.0) if ndim == 1 else np.arange(1.0, 26.0).reshape(5, 5)
 
 
-def read_input(text: str | None, ndim: int) -> npt.NDArray[np.generic]:
+def read_input(
+    text: str | None, ndim: int, channels: int = 0, gray: bool = False
+) -> npt.NDArray[np.generic]:
     """Read the matrix to explain: inline JSON, a ``.npy``, or an image (as luminance), whole.
 
-    A crop is :func:`explain`'s: it shows the part in its context.
+    For a layer's filter, reading ``channels``, an image keeps its channels
+    (alpha aside; CMYK made RGB; its luminance with ``gray``) and the ramp
+    has that many. A crop is
+    :func:`explain`'s: it shows the part in its context.
 
     Examples
     --------
@@ -489,12 +721,12 @@ def read_input(text: str | None, ndim: int) -> npt.NDArray[np.generic]:
 
     from convcli.catalog.kernel import nested_matrix
     from convcli.catalog.lookup import read_matrix
-    from convcli.io.colour import luminance
+    from convcli.io.colour import as_rgb, luminance
     from convcli.io.reading import read_image
     from convcli.io.storage import is_zarr_store
 
     if text is None:
-        return ramp(ndim)
+        return ramp(ndim, channels)
     if not text.strip():
         raise ParameterError("input is empty: give a matrix, a .npy or an image", parameter="input")
     if text.lstrip().startswith("["):
@@ -510,4 +742,7 @@ def read_input(text: str | None, ndim: int) -> npt.NDArray[np.generic]:
         picture = read_image(Path(text), text)  # within the default --max-pixels
     except InputError as error:  # here the file is an option's value: a usage error
         raise ParameterError(Message("{input} {why}", why=error.said), parameter="input") from None
-    return luminance(picture, np.float64)  # a grey image's own samples: not copied
+    if channels and not gray:  # a layer's filters take RGB: a CMYK photo's inks are made RGB
+        return as_rgb(picture)[0].pixels if picture.header.is_cmyk else picture.pixels
+    grey = luminance(picture, np.float64)  # a grey image's own samples: not copied
+    return grey[..., np.newaxis] if channels and grey.ndim == 2 else grey

@@ -13,6 +13,7 @@ MAX_TILE = 65_536  # --tile, output samples a side; each tile is also held to --
 QUALITIES = (1, 100)  # JPEG, WebP, AVIF, JPEG XL, HEIC quality: the least and the most
 COMPRESS_LEVELS = (0, 9)  # zlib's levels, for PNG
 MAX_STEPS = 1_000_000  # window positions explain writes out
+MAX_EXPLAIN_CHANNELS = 16  # the channels explain shows a layer's filter on, each a grid
 MAX_JPEG_SEGMENTS = 256  # metadata segments (APPn, COM) before a JPEG's pixels
 MAX_JPEG_METADATA = 16 << 20  # bytes in them: Pillow joins them in time that grows faster
 MAX_WEIGHTS = 1 << 24  # values of a layer's weights read from a file (VGG's largest has 2.4M)
@@ -25,6 +26,7 @@ MAX_FILTER_CHANNELS = 64  # a filter's channels a weight picture draws: the rest
 MAX_KERNEL_PICTURE = 1024  # kernels show --picture: the most cells along a side of the kernel
 MAX_ANIMATION_FRAMES = 400  # explain --animate: frames, one per window position
 ANIMATION_FRAMES = 100  # explain --animate without --frames: the first positions, up to this
+MAX_FRAME_PIXELS = 1_500_000  # explain --animate: one frame's (a filter on many channels is tall)
 # What an output's metadata places hold; more is left out, with a note, never written wrapped.
 MAX_PNG_PROFILE = 1 << 20  # bytes of an iCCP profile, decompressed: Pillow's MAX_TEXT_CHUNK
 MAX_JPEG_PROFILE_SEGMENTS = MAX_JPEG_SEGMENTS - 3  # APP2s: JPEG counts 255; JFIF, EXIF, Adobe

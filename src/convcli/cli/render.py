@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # these bring the engine, and NumPy, with them
     import numpy as np
     import numpy.typing as npt
 
-    from convcli import Explanation, Kernel, Report
+    from convcli import Explanation, Kernel, LayerExplanation, Report
 
     Matrix = npt.NDArray[np.float64]
 
@@ -331,52 +331,100 @@ def _cell(value: float, peak: float, width: int) -> Text:
     return Text(text, style=f"bold {colour}" if strength > 0.5 else colour)
 
 
-def explain_view(e: Explanation, name: str, total_steps: int) -> RenderableType:
-    """Build the ``convcli explain`` page: kernel, padded input, formula, steps, output."""
-    g = e.geometry
+def explain_view(e: Explanation | LayerExplanation, name: str, total_steps: int) -> RenderableType:
+    """Build the ``convcli explain`` page: kernel, padded input, formula, steps, output.
+
+    A layer's filter shows each channel's kernel and grid, and each window's
+    products and sum per channel, then their total with the bias.
+    """
+    from convcli import LayerExplanation  # only here: `kernels list` needs no NumPy
+
+    layer: LayerExplanation | None
+    if isinstance(e, LayerExplanation):
+        layer, planes = e, e.planes
+    else:
+        layer, planes = None, [e]
+    first = planes[0]
+    g = first.geometry
     names = AXIS_NAMES[g.spatial_ndim]
-    width = _cell_width(e)  # one column width, so the grids line up with each other
-    written = [Text("kernel, as written", style="bold"), _matrix_view(e.written, width)]
-    cropped = e.crop_start is not None
+    width = max(_cell_width(plane) for plane in planes)  # one width: the grids line up
+    cropped = first.crop_start is not None
     # With a crop, indices are the input's (as --crop's): padding lies before 0 and past the end.
     befores = tuple(b for b, _ in g.padding) if cropped else None
+    channels: list[RenderableType] = []
+    for plane, channel in zip(planes, layer.channels if layer else [None], strict=True):
+        if channel is not None:
+            channels.append(Text(f"channel {channel}", style="bold reverse"))
+        channels.extend(_kernel_and_grid(plane, names, width))
     parts: list[RenderableType] = [
-        _explain_title(e, name, names),
-        Text(_definition(g.spatial_ndim, befores), style="dim"),
-        *(written if e.flip else []),
-        Text("kernel, as applied" + (": rotated 180°" if e.flip else ""), style="bold"),
-        _matrix_view(e.kernel, width),
-        *_grid_heading(e, names),
-        _padded_view(e, width),
+        _explain_title(first, layer, name, names),
+        Text(_definition(g.spatial_ndim, befores, layer is not None), style="dim"),
+        *channels,
         Text("output size" + (" of the whole input" if cropped else "") + ", per axis",
              style="bold"),
         *(Text(f"  {n}: {g.formula(axis, textbook=True)}") for axis, n in enumerate(names)),
-        Text(f"sliding window (first {len(e.steps)} of {total_steps} positions"
+        Text(f"sliding window (first {len(first.steps)} of {total_steps} positions"
              + (" at the crop)" if cropped else ")"), style="bold"),
-        *(line for number in range(len(e.steps)) for line in _step_lines(e, number, names)),
-        _output_heading(e, names),
+        *(line for number in range(len(first.steps))
+          for line in _step_lines(first, layer, number, names)),
+        _output_heading(first, names),
         _matrix_view(e.output, width),
     ]  # fmt: skip
     return Group(*parts)
 
 
-def _explain_title(e: Explanation, name: str, names: tuple[str, ...]) -> Text:
+def _kernel_and_grid(e: Explanation, names: tuple[str, ...], width: int) -> list[RenderableType]:
+    """Show the kernel (as written and as applied, with --flip) and the grid it slides over."""
+    written = [Text("kernel, as written", style="bold"), _matrix_view(e.written, width)]
+    return [
+        *(written if e.flip else []),
+        Text("kernel, as applied" + (": rotated 180°" if e.flip else ""), style="bold"),
+        _matrix_view(e.kernel, width),
+        *_grid_heading(e, names),
+        _padded_view(e, width),
+    ]
+
+
+def _explain_title(
+    first: Explanation, layer: LayerExplanation | None, name: str, names: tuple[str, ...]
+) -> Text:
     """Say what is explained: the kernel, its size, what it runs over, and which operation."""
-    what = "true convolution (--flip)" if e.flip else "cross-correlation"
-    over = _extent(e.input.shape, "samples")
-    if e.crop_start is not None:
-        over = (
-            f"{_cells(names, e.crop_start, e.input.shape)} of {_extent(e.image_shape, 'samples')}"
-        )
-    size = _extent(e.geometry.kernel_shape, "taps")
+    what = "true convolution (--flip)" if first.flip else "cross-correlation"
+    whole = _extent(first.image_shape, "samples")
+    size = _extent(first.geometry.kernel_shape, "taps")
+    if layer is not None:
+        whole += f"x{layer.input_channels}"
+        size = f"filter {layer.filter}, {_shape(layer.kernel.shape)}"
+        read = layer.channels
+        what += f" on channels {read[0]}..{read[-1]}, summed, plus the bias"
+    over = whole
+    if first.crop_start is not None:
+        over = f"{_cells(names, first.crop_start, first.input.shape)} of {whole}"
     return Text(f"convcli explain: {name}, {size}, over {over}: {what}", style="bold")
 
 
-def _step_lines(e: Explanation, number: int, names: tuple[str, ...]) -> list[Text]:
+def _step_lines(
+    first: Explanation, layer: LayerExplanation | None, number: int, names: tuple[str, ...]
+) -> list[Text]:
     """Write one window position: where the window is, its products and their sum.
 
     With a crop, the whole output's index and the input's cells: what apply computes there.
+    A layer's filter: the products and sum on each channel, then their total with the bias.
     """
+    if layer is None:
+        return [_window_line(first, number, names), Text(f"    {_terms(first, number)}")]
+    sums = " + ".join(_number_text(plane.steps[number].sum) for plane in layer.planes)
+    return [
+        _window_line(first, number, names),
+        *(Text(f"    channel {channel}: {_terms(plane, number)}")
+          for plane, channel in zip(layer.planes, layer.channels, strict=True)),
+        Text(f"    total: {sums} + bias {_number_text(layer.bias)} = "
+             f"{_number_text(layer.totals[number])}", style="bold"),
+    ]  # fmt: skip
+
+
+def _window_line(e: Explanation, number: int, names: tuple[str, ...]) -> Text:
+    """Say which output a window position computes, and where the window is."""
     step = e.steps[number]
     cropped = e.crop_start is not None
     cells = e.taps(step)
@@ -388,13 +436,18 @@ def _step_lines(e: Explanation, number: int, names: tuple[str, ...]) -> list[Tex
         f"{n} {c.start}..{c.stop - 1}" + (f" every {c.step}" if c.step > 1 else "")
         for n, c in zip(names, cells, strict=True)
     )
+    index = ", ".join(str(i + o) for i, o in zip(step.output_index, e.output_start, strict=True))
+    return Text(f"  output[{index}]: window at {'input' if cropped else 'padded'} {where}")
+
+
+def _terms(e: Explanation, number: int) -> str:
+    """Write a window's products out, and their sum."""
+    step = e.steps[number]
     terms = " + ".join(
         f"({_number_text(float(a))}·{_number_text(float(w))})"
         for a, w in zip(step.window.ravel(), e.kernel.ravel(), strict=True)
     )
-    index = ", ".join(str(i + o) for i, o in zip(step.output_index, e.output_start, strict=True))
-    return [Text(f"  output[{index}]: window at {'input' if cropped else 'padded'} {where}"),
-            Text(f"    {terms} = {_number_text(step.sum)}")]  # fmt: skip
+    return f"{terms} = {_number_text(step.sum)}"
 
 
 def _output_heading(e: Explanation, names: tuple[str, ...]) -> Text:
@@ -435,12 +488,20 @@ def _extent(shape: tuple[int, ...], unit: str) -> str:
     return f"{shape[0]} {unit}" if len(shape) == 1 else _shape(shape)
 
 
-def _definition(ndim: int, before: tuple[int, ...] | None = None) -> str:
-    """Write the definition over the padded input, or with ``before``, over the input's indices."""
+def _definition(ndim: int, before: tuple[int, ...] | None = None, layer: bool = False) -> str:
+    """Write the definition over the padded input, or with ``before``, over the input's indices.
+
+    A layer's filter sums over the channels c too, and adds its bias.
+    """
     shifts = [f" - {b}" if b else "" for b in before or (0,) * ndim]
     grid = "padded" if before is None else "input"
     if ndim == 1:
         return f"output[n] = Σₖ {grid}[n·stride + k·dilation{shifts[0]}] · kernel[k]"
+    if layer:
+        return (
+            f"output[i, j] = Σ_c Σₘ Σₙ {grid}[i·stride + m·dilation{shifts[0]}, "
+            f"j·stride + n·dilation{shifts[1]}, c] · kernel[c, m, n] + bias"
+        )
     return (
         f"output[i, j] = Σₘ Σₙ {grid}[i·stride + m·dilation{shifts[0]}, "
         f"j·stride + n·dilation{shifts[1]}] · kernel[m, n]"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +18,18 @@ import numpy.typing as npt
 
 from convcli.catalog.kernel import Kernel
 from convcli.catalog.lookup import load_kernel
+from convcli.catalog.weights import read_bias
 from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
 from convcli.errors import Message, ParameterError, UsageError, cannot_write
-from convcli.explanation import Explanation, one_matrix, read_input, worked_out
+from convcli.explanation import (
+    Explanation,
+    LayerExplanation,
+    first_steps,
+    one_matrix,
+    read_input,
+    worked_out,
+    worked_out_layer,
+)
 from convcli.library.apply import Ints, Padding
 from convcli.limits import ANIMATION_FRAMES, MAX_ANIMATION_FRAMES, MAX_STEPS
 from convcli.run.prepare import padding_for, per_axis
@@ -48,7 +56,11 @@ def explain(
     frames: int | None = None,
     html: Where | None = None,
     title: str | None = None,
-) -> Explanation:
+    filter: int | None = None,
+    bias: str | npt.ArrayLike | None = None,
+    groups: int | None = None,
+    gray: bool = False,
+) -> Explanation | LayerExplanation:
     """Work out a small convolution step by step, as ``convcli explain`` shows it.
 
     The windows, their products with the kernel and their sums are worked
@@ -61,12 +73,16 @@ def explain(
     kernel : str, Kernel or array_like
         A kernel spec (``"sobel-x"``, ``"[1,0,-1]"``), a :class:`Kernel` or a
         matrix; 1-D or 2-D, and not a combined kernel (``sobel``: explain
-        one of its components).
+        one of its components). A 3-D kernel ``(C, kh, kw)`` is one filter
+        of a layer, summed over the input's C channels; of a 4-D one,
+        ``(C_out, C/groups, kh, kw)``, the filter ``filter`` is explained.
     input : array_like, str or path, optional
         The values to explain, as many axes as the kernel: a matrix (an
         image's ``samples``), a matrix written as JSON (``"[[1,2],[3,4]]"``),
         or the name of a ``.npy`` or of an image file (its luminance).
         By default a ramp: 1 to 25 in 5x5, or 1 to 7 for a 1-D kernel.
+        For a layer's filter, ``(H, W, C)``: an image keeps its channels,
+        and the ramp has C of them (channel c from 25·c + 1).
     padding, pad_mode, pad_value, stride, dilation, flip
         As for :func:`convcli.apply`: ``padding`` a word, N, one number per
         axis or two (before, after: T, B, L, R for 2-D).
@@ -82,11 +98,24 @@ def explain(
     html : str or path, optional
         Also write an interactive page that steps through every window
         position: one self-contained HTML file, titled ``title``.
+    filter : int, optional
+        Which filter of a 4-D kernel to explain, from 0 (the default).
+    bias : str, float or array_like, optional
+        A layer's bias: one number, or one per filter, or a spec as
+        ``--bias`` takes (``FILE[:NAME]``, ``"[0.1,-0.2]"``); by default the
+        kernel's (the ``X.bias`` beside ``X.weight``).
+    groups : int, optional
+        A layer's groups: a filter reads its group's channels only
+        (default: the kernel's, else 1).
+    gray : bool, optional
+        For a layer's filter, explain an image's luminance, one channel.
 
     Returns
     -------
-    Explanation
-        Its first ``steps`` window positions worked out.
+    Explanation or LayerExplanation
+        Its first ``steps`` window positions worked out; a
+        :class:`LayerExplanation` for a 3-D or 4-D kernel, an
+        :class:`Explanation` per channel summed.
 
     Raises
     ------
@@ -114,25 +143,50 @@ def explain(
     _check_counts(steps, frames, animate)
     chosen = load_kernel(kernel) if isinstance(kernel, str) else kernel
     weights = one_matrix(chosen) if isinstance(chosen, Kernel) else np.asarray(chosen, np.float64)
-    ndim = weights.ndim
+    layer = weights.ndim in (3, 4)  # a filter of a layer: over rows, columns and channels
+    ndim = 2 if layer else weights.ndim
     choose(PadMode, pad_mode, "pad_mode", PAD_MODE_ALIASES)  # the settings before the input
-    values = _input_values(input, ndim)
+    for name, unset in (("filter", filter is None), ("bias", bias is None), ("groups", not groups)):
+        if not layer and not unset:
+            message = f"{name} is a layer's: give a 3-D or 4-D kernel with it"
+            raise ParameterError(message, parameter=name)
+    grouped = groups or (chosen.groups if isinstance(chosen, Kernel) else 1)
+    channels = weights.shape[-3] * grouped if layer else 0
+    values = _input_values(input, ndim, channels, gray)
     animated = frames or ANIMATION_FRAMES
     needed = MAX_STEPS if html else max(steps, animated) if animate else steps  # positions
-    explanation = worked_out(
-        values, weights, padding=_padding(padding, ndim), pad_mode=pad_mode,
-        pad_value=pad_value, stride=_per_axis("stride", stride, ndim),
-        dilation=_per_axis("dilation", dilation, ndim), flip=flip, steps=needed, crop=crop,
-    )  # fmt: skip
+    settings: dict[str, Any] = {
+        "padding": _padding(padding, ndim), "pad_mode": pad_mode, "pad_value": pad_value,
+        "stride": _per_axis("stride", stride, ndim), "flip": flip, "steps": needed,
+        "dilation": _per_axis("dilation", dilation, ndim), "crop": crop,
+    }  # fmt: skip
+    explanation: Explanation | LayerExplanation
+    if layer:
+        explanation = worked_out_layer(values, weights, filter=filter or 0,
+                                       bias=_layer_bias(chosen, bias), groups=grouped,
+                                       **settings)  # fmt: skip
+    else:
+        explanation = worked_out(values, weights, **settings)
     if animate is not None:
-        _draw_animation(replace(explanation, steps=explanation.steps[:animated]), Path(animate))
+        _draw_animation(first_steps(explanation, animated), Path(animate))
     if html is not None:
         from convcli.pictures.page import write_page
 
         name = chosen.name if isinstance(chosen, Kernel) else "a matrix"
         shown = title or f"convcli explain: {name} over {_input_name(input)}"
         _writing(Path(html), lambda: write_page(explanation, Path(html), title=shown))
-    return replace(explanation, steps=explanation.steps[:steps])
+    return first_steps(explanation, steps)
+
+
+def _layer_bias(chosen: object, bias: str | npt.ArrayLike | None) -> npt.ArrayLike:
+    """Return a layer's bias: as given (a spec read as ``--bias`` reads it), or the kernel's."""
+    if isinstance(bias, str):
+        return read_bias(bias)
+    if bias is not None:
+        return bias
+    if not isinstance(chosen, Kernel):
+        return 0.0
+    return chosen.bias if chosen.filter_bias is None else chosen.filter_bias
 
 
 def _check_counts(steps: object, frames: object, animate: object) -> None:
@@ -152,14 +206,14 @@ def _check_counts(steps: object, frames: object, animate: object) -> None:
         )
 
 
-def _input_values(given: object, ndim: int) -> npt.NDArray[np.generic]:
+def _input_values(given: object, ndim: int, channels: int, gray: bool) -> npt.NDArray[np.generic]:
     """Return the input to explain: the ramp, a matrix as JSON, a file's values, or a matrix."""
     if given is None or isinstance(given, str):
-        return read_input(given, ndim)
+        return read_input(given, ndim, channels, gray)
     if isinstance(given, os.PathLike):
         name = os.fspath(given)
         if isinstance(name, str):
-            return read_input(name, ndim)
+            return read_input(name, ndim, channels, gray)
         raise ParameterError("input must be a matrix or a file's name", parameter="input")
     return np.asarray(given)
 
@@ -185,16 +239,17 @@ def _per_axis(name: str, value: Ints, ndim: int) -> int | tuple[int, ...]:
     return per_axis(name, tuple(value), ndim)
 
 
-def _draw_animation(shown: Explanation, path: Path) -> None:
+def _draw_animation(shown: Explanation | LayerExplanation, path: Path) -> None:
     """Draw the animation; refuse a 1-D one of values that are not finite."""
     from convcli.pictures.animation import write_animation
 
-    drawn = [shown.padded, shown.output, *(step.products for step in shown.steps)]
-    if shown.geometry.spatial_ndim == 1 and not all(np.isfinite(v).all() for v in drawn):
-        raise UsageError(Message(
-            "{animate} draws a 1-D input as curves, and NaN or infinity (in the input, or a "
-            "product or sum past the largest float) has no place on them; use {json} or {html}"
-        ))  # fmt: skip
+    if isinstance(shown, Explanation) and shown.geometry.spatial_ndim == 1:
+        drawn = [shown.padded, shown.output, *(step.products for step in shown.steps)]
+        if not all(np.isfinite(v).all() for v in drawn):
+            raise UsageError(Message(
+                "{animate} draws a 1-D input as curves, and NaN or infinity (in the input, or a "
+                "product or sum past the largest float) has no place on them; use {json} or {html}"
+            ))  # fmt: skip
     _writing(path, lambda: write_animation(shown, path))
 
 

@@ -24,10 +24,10 @@ import numpy.typing as npt
 from PIL import Image
 
 from convcli.colormaps import lookup_table
-from convcli.errors import UsageError
-from convcli.explanation import Explanation
+from convcli.errors import Message, UsageError
+from convcli.explanation import Explanation, LayerExplanation
 from convcli.io.atomic import write_atomically
-from convcli.limits import MAX_ANIMATION_FRAMES
+from convcli.limits import MAX_ANIMATION_FRAMES, MAX_FRAME_PIXELS
 from convcli.pictures.canvas import (
     CONTEXT,
     KEY_COLOURS,
@@ -41,59 +41,94 @@ from convcli.pictures.canvas import (
     mix,
     tap_cells,
 )
-from convcli.pictures.grid_frames import GridScales, grid_base, grid_frame, grid_layout
+from convcli.pictures.grid_frames import (
+    GridScales,
+    LayerLayout,
+    grid_base,
+    grid_frame,
+    grid_layout,
+    layer_base,
+    layer_frame,
+    layer_layout,
+    layer_scales,
+)
 from convcli.pictures.plot_frames import DOT, plot_frame, plot_layout, tap_mark
 
 FRAME_MS = 700
 LAST_FRAME_MS = 2500  # time to read the finished output before the loop starts again
 
 
-def layout(explanation: Explanation) -> GridLayout | PlotLayout:
+def layout(explanation: Explanation | LayerExplanation) -> GridLayout | PlotLayout | LayerLayout:
     """Return where the frames of ``explanation`` draw each part (the same for every frame)."""
+    if isinstance(explanation, LayerExplanation):
+        return layer_layout(explanation)
     if explanation.kernel.ndim == 1:
         return plot_layout(explanation)
     return grid_layout(explanation)
 
 
-def highlights(explanation: Explanation, number: int) -> list[Box]:
+def highlights(explanation: Explanation | LayerExplanation, number: int) -> list[Box]:
     """Return the rectangles frame ``number`` draws in :data:`HIGHLIGHT`.
 
-    In 2-D, each cell under a kernel tap and the output cell being computed;
-    in 1-D, a mark under each tap's sample and the current point of the curve.
-    Tests decode the frames and look for the colour there, and nowhere else on
-    the grids and plots.
+    In 2-D, each cell under a kernel tap (on every channel's grid, for a
+    layer's filter) and the output cell being computed; in 1-D, a mark under
+    each tap's sample and the current point of the curve. Tests decode the
+    frames and look for the colour there, and nowhere else on the grids and plots.
     """
     where = layout(explanation)
+    if isinstance(explanation, LayerExplanation):
+        assert isinstance(where, LayerLayout)
+        first = explanation.planes[0]
+        step = first.steps[number]
+        cells = tap_cells(first, step)
+        return [shown.box(r, c) for shown, _, _ in where.bands for r, c in cells] + [
+            where.output.box(*step.output_index)
+        ]
     step = explanation.steps[number]
     rows_cols = tap_cells(explanation, step)
     if isinstance(where, GridLayout):
         return [where.shown.box(r, c) for r, c in rows_cols] + [
             where.output.box(*as_2d(step.output_index))
         ]
+    assert isinstance(where, PlotLayout)
     marks = [tap_mark(where, c) for _, c in rows_cols]
     x, y = where.lag_x(step.output_index[0]), where.curve_y(step.sum)
     return [*marks, Box(x - DOT, y - DOT, x + DOT + 1, y + DOT + 1)]
 
 
-def frames(explanation: Explanation) -> list[Image.Image]:
+def frames(explanation: Explanation | LayerExplanation) -> list[Image.Image]:
     """Draw one frame per step of ``explanation``, in order (palette images, one palette)."""
-    count = len(explanation.steps)
+    first = explanation.planes[0] if isinstance(explanation, LayerExplanation) else explanation
+    count = len(first.steps)
     if count > MAX_ANIMATION_FRAMES:
         raise UsageError(
             f"an animation shows at most {MAX_ANIMATION_FRAMES} window positions, asked for {count}"
         )
     paint: Callable[[int], Image.Image]
     where = layout(explanation)
-    if isinstance(where, GridLayout):
+    width, height = where.size
+    if width * height > MAX_FRAME_PIXELS:  # 400 such frames are held: bounded, as the plain ones
+        raise UsageError(Message(
+            "an animation's frame would be {size} pixels, past {most:,}: explain a smaller "
+            "{crop}, or step through it with {html}", size=f"{width}x{height}",
+            most=MAX_FRAME_PIXELS,
+        ))  # fmt: skip
+    if isinstance(explanation, LayerExplanation):
+        assert isinstance(where, LayerLayout)
+        scales = layer_scales(explanation, where)
+        base = layer_base(explanation, where, scales)
+        paint = functools.partial(layer_frame, explanation, where, scales, base)
+    elif isinstance(where, GridLayout):
         scales = GridScales.of(explanation, where)
         base = grid_base(explanation, where, scales)
         paint = functools.partial(grid_frame, explanation, where, scales, base)
     else:
+        assert isinstance(where, PlotLayout)
         paint = functools.partial(plot_frame, explanation, where)
     return list(_to_palette(paint(number) for number in range(count)))
 
 
-def write_animation(explanation: Explanation, path: Path) -> None:
+def write_animation(explanation: Explanation | LayerExplanation, path: Path) -> None:
     """Write the frames of ``explanation``: a looping GIF, or APNG for ``.png`` and ``.apng``.
 
     The file is written atomically, and its bytes depend on the explanation
@@ -105,7 +140,8 @@ def write_animation(explanation: Explanation, path: Path) -> None:
             f"an animation is written as .gif, .png or .apng (APNG), not {suffix or 'no suffix'}:"
             f" {path.name}"
         )
-    if not explanation.steps:
+    first = explanation.planes[0] if isinstance(explanation, LayerExplanation) else explanation
+    if not first.steps:
         raise UsageError("an animation needs at least one window position (steps >= 1)")
     pictures = frames(explanation)
     durations = [FRAME_MS] * (len(pictures) - 1) + [LAST_FRAME_MS]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.explanation import Explanation, Step
+from convcli.explanation import Explanation, LayerExplanation, Step
 from convcli.io.atomic import write_atomically
 from convcli.io.png import write_png
 from convcli.pictures.canvas import as_2d
@@ -39,7 +39,7 @@ _SMALL_GRID = 16  # a grid with more cells than this per side is drawn smaller
 _KERNEL_MAP = "coolwarm"
 
 
-def write_page(explanation: Explanation, path: Path, *, title: str) -> None:
+def write_page(explanation: Explanation | LayerExplanation, path: Path, *, title: str) -> None:
     """Write the interactive page of ``explanation`` to ``path``, atomically.
 
     The same explanation and title give the same bytes.
@@ -48,8 +48,11 @@ def write_page(explanation: Explanation, path: Path, *, title: str) -> None:
     write_atomically(path, lambda stream: stream.write(text))
 
 
-def page_text(explanation: Explanation, *, title: str) -> str:
+def page_text(explanation: Explanation | LayerExplanation, *, title: str) -> str:
     """Return the page's HTML: one self-contained document.
+
+    A layer's filter has a grid and a kernel per channel, and each position
+    its products and sum on every channel, then their total with the bias.
 
     Examples
     --------
@@ -58,42 +61,48 @@ def page_text(explanation: Explanation, *, title: str) -> str:
     >>> "<title>a&lt;b</title>" in page, 'id="sum">-1<' in page, "://" in page
     (True, True, False)
     """
-    e = explanation
+    layer: LayerExplanation | None
+    if isinstance(explanation, LayerExplanation):  # its windows are at its first plane's places
+        layer, e, output = explanation, explanation.planes[0], explanation.output
+    else:
+        layer, e, output = None, explanation, explanation.output
     ndim = e.geometry.spatial_ndim
     names = _AXES[ndim]
-    total = e.output.size  # the positions explained: all, or those at a crop's cells
+    total = output.size  # the positions explained: all, or those at a crop's cells
     css = _Colours()
     steps = [_step_record(e, step, names) for step in e.steps]
+    if layer:
+        _add_channels(steps, layer)
     of = "" if len(steps) == total else f" written out ({total} in all)"
     first = steps[0] if steps else None
-    kernel_texts = [_number(v) for v in e.kernel.ravel()]
+    planes = _planes(layer, e)
     across = e.kernel.shape[-1] if ndim == 2 else e.kernel.size  # products on a line
     data = {
         "title": title,
         "shown": list(_plane(e.padded).shape),
-        "output": list(_plane(e.output).shape),
+        "output": list(_plane(output).shape),
         "inside": _box(_plane(e.inside)),
-        "kernel": kernel_texts,
+        "kernel": planes[0]["kernel"],
         "across": across,
         "of": of,
+        "planes": planes,
+        "bias": _number(layer.bias) if layer else None,
         "steps": steps,
     }
     fields = {
         "csp": "__CSP__",
         "title": _escape(title),
         "heading": _escape(title),
-        "summary": _escape(_summary(e)),
-        "definition": _escape(_definition(ndim)),
-        **_first_position(first, len(steps), of, kernel_texts, across),
-        "shown_title": _escape(_shown_title(e, names)),
-        "shown": _shown_grid(e, first),
-        "legend": _legend(e),
-        **_heat_grids(e, css),
+        "summary": _escape(_summary(e, layer)),
+        "definition": _escape(_definition(ndim, layer is not None)),
+        **_first_position(first, len(steps), of, data),
+        "planes": _plane_panels(layer, e, first, css),
+        **_output_grid(e, output, css),
         "formulas": "".join(
             f"<li>{_escape(name)}: {_escape(e.geometry.formula(axis, textbook=True))}</li>"
             for axis, name in enumerate(names)
         ),
-        "pictures": _pictures(e),
+        "pictures": _pictures(e, layer),
         "data": _script_json(data),
         "colours": css.text(),
     }
@@ -101,8 +110,31 @@ def page_text(explanation: Explanation, *, title: str) -> str:
     return page.replace("__CSP__", _policy(page), 1)
 
 
+def _planes(layer: LayerExplanation | None, e: Explanation) -> list[dict[str, Any]]:
+    """Name each plane's grid, markers and kernel (as text) for the page's script."""
+    if layer is None:
+        kernel = [_number(v) for v in e.kernel.ravel()]
+        return [{"grid": "s", "marker": "window-marker", "inside": "inside-marker",
+                 "channel": None, "kernel": kernel}]  # fmt: skip
+    return [
+        {"grid": f"s{p}", "marker": f"window-marker-{p}", "inside": f"inside-marker-{p}",
+         "channel": channel, "kernel": [_number(v) for v in plane.kernel.ravel()]}
+        for p, (plane, channel) in enumerate(zip(layer.planes, layer.channels, strict=True))
+    ]  # fmt: skip
+
+
+def _add_channels(steps: list[dict[str, Any]], layer: LayerExplanation) -> None:
+    """Give each position its window and sum on every channel; its sum is then their total."""
+    for number, (record, total) in enumerate(zip(steps, layer.totals, strict=True)):
+        record.pop("window")
+        record["windows"] = [[_number(v) for v in plane.steps[number].window.ravel()]
+                             for plane in layer.planes]  # fmt: skip
+        record["sums"] = [_number(plane.steps[number].sum) for plane in layer.planes]
+        record["sum"] = _number(total)
+
+
 def _first_position(
-    first: dict[str, Any] | None, count: int, of: str, kernel: list[str], across: int
+    first: dict[str, Any] | None, count: int, of: str, data: dict[str, Any]
 ) -> dict[str, str]:
     """Fill in the first window position: what the page shows before its script runs."""
     return {
@@ -110,24 +142,73 @@ def _first_position(
             f"position 1 of {count}{of}" if first else "no window positions written out"
         ),
         "where": _escape(first["where"] if first else ""),
-        "products": _escape(_products(first["window"], kernel, across) if first else ""),
+        "products": _escape(_position_products(first, data) if first else ""),
         "target": _escape(first["target"] if first else "output"),
         "sum": _escape(first["sum"] if first else ""),
     }
 
 
-def _heat_grids(e: Explanation, css: _Colours) -> dict[str, str]:
-    """Fill in the kernel's and the output's grids: titles, coloured cells and colour scales."""
-    output_colours, out_low, out_high = _heat(e.output)
-    kernel_colours, k_low, k_high = heat_map(e.kernel, _KERNEL_MAP)
+def _position_products(step: dict[str, Any], data: dict[str, Any]) -> str:
+    """Write a position's products out, as the page's script does: per channel, then the sums."""
+    if "windows" not in step:
+        return _products(step["window"], data["kernel"], data["across"])
+    lines = [
+        f"channel {plane['channel']}: {_products(window, plane['kernel'], data['across'])}"
+        f" = {total}"
+        for plane, window, total in zip(data["planes"], step["windows"], step["sums"], strict=True)
+    ]
+    return "\n".join([*lines, f"sums: {' + '.join(step['sums'])} + bias {data['bias']}"])
+
+
+def _plane_panels(
+    layer: LayerExplanation | None, e: Explanation, first: dict[str, Any] | None, css: _Colours
+) -> str:
+    """Show each plane's grid and kernel: the input's, or every channel's, a row each."""
+    names = _AXES[e.geometry.spatial_ndim]
+    if layer is None:
+        return _panels(e, "", _shown_title(e, names), "Kernel, as applied", first, css)
+    rows = [
+        '<div class="panels">'
+        + _panels(plane, str(p), f"Channel {channel}: " + _lower(_shown_title(plane, names)),
+                  f"Kernel[{channel}], as applied", first, css)
+        + "</div>"
+        for p, (plane, channel) in enumerate(zip(layer.planes, layer.channels, strict=True))
+    ]  # fmt: skip
+    return "".join(rows)
+
+
+def _panels(
+    e: Explanation, suffix: str, shown_title: str, kernel_title: str,
+    first: dict[str, Any] | None, css: _Colours,
+) -> str:  # fmt: skip
+    """One plane's two panels: its shown grid (cells ``s{suffix}-r-c``) and its kernel."""
+    tail = f"-{suffix}" if suffix else ""
     turned = ": reversed" if e.kernel.ndim == 1 else ": rotated 180°"
+    kernel_colours, low, high = heat_map(e.kernel, _KERNEL_MAP)
+    return (
+        f'<section class="panel" aria-labelledby="shown-title{tail}">'
+        f'<h2 id="shown-title{tail}">{_escape(shown_title)}</h2>'
+        f'<div class="scroll">{_shown_grid(e, first, "s" + suffix)}</div>'
+        f'<ul class="legend">{_legend(e)}</ul></section>'
+        f'<section class="panel" aria-labelledby="kernel-title{tail}">'
+        f'<h2 id="kernel-title{tail}">'
+        f"{_escape(kernel_title + (f'{turned} (--flip)' if e.flip else ''))}</h2>"
+        f'<div class="scroll">{_heat_grid("k" + suffix, e.kernel, kernel_colours, css, "kernel")}'
+        f"</div>{_scale('k' + suffix, _KERNEL_MAP, low, high, css)}</section>"
+    )
+
+
+def _lower(title: str) -> str:
+    return title[:1].lower() + title[1:]
+
+
+def _output_grid(e: Explanation, output: npt.NDArray[np.float64], css: _Colours) -> dict[str, str]:
+    """Fill in the output's grid: its title, coloured cells and colour scale."""
+    output_colours, out_low, out_high = _heat(output)
     return {
-        "kernel_title": _escape("Kernel, as applied" + (f"{turned} (--flip)" if e.flip else "")),
-        "kernel": _heat_grid("k", e.kernel, kernel_colours, css, "kernel"),
-        "kernel_scale": _scale("k", _KERNEL_MAP, k_low, k_high, css),
-        "output_title": _escape(_output_title(e)),
-        "output": _heat_grid("o", e.output, output_colours, css, "output"),
-        "output_scale": _scale("o", _output_map(e.output), out_low, out_high, css),
+        "output_title": _escape(_output_title(e, output)),
+        "output": _heat_grid("o", output, output_colours, css, "output"),
+        "output_scale": _scale("o", _output_map(output), out_low, out_high, css),
     }
 
 
@@ -220,10 +301,15 @@ def _box(mask: npt.NDArray[np.bool_]) -> list[int]:
     return [int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1]
 
 
-def _summary(e: Explanation) -> str:
+def _summary(e: Explanation, layer: LayerExplanation | None) -> str:
     g = e.geometry
     what = "true convolution (the kernel flipped)" if e.flip else "cross-correlation"
-    if g.spatial_ndim == 1:
+    if layer is not None:
+        read = layer.channels
+        sizes = (f"filter {layer.filter}, {_shape(layer.kernel.shape)}, over a "
+                 f"{_shape((*e.image_shape, layer.input_channels))} input")  # fmt: skip
+        what += f" on channels {read[0]} to {read[-1]}, summed, plus the bias {_number(layer.bias)}"
+    elif g.spatial_ndim == 1:
         sizes = f"a {g.kernel_shape[0]}-tap kernel over {e.image_shape[0]} samples"
     else:
         sizes = f"a {_shape(g.kernel_shape)} kernel over a {_shape(e.image_shape)} input"
@@ -238,17 +324,22 @@ def _summary(e: Explanation) -> str:
     return "; ".join(parts)
 
 
-def _output_title(e: Explanation) -> str:
+def _output_title(e: Explanation, output: npt.NDArray[np.float64]) -> str:
     whole = e.geometry.output_shape
-    if e.output.shape == whole:
+    if output.shape == whole:
         return f"Output (feature map), {_shape(whole)}"
     first = ", ".join(map(str, e.output_start))
-    return f"Output at the crop, {_shape(e.output.shape)} of {_shape(whole)} from [{first}]"
+    return f"Output at the crop, {_shape(output.shape)} of {_shape(whole)} from [{first}]"
 
 
-def _definition(ndim: int) -> str:
+def _definition(ndim: int, layer: bool) -> str:
     if ndim == 1:
         return "output[n] = Σₖ padded[n·stride + k·dilation] · kernel[k]"
+    if layer:
+        return (
+            "output[i, j] = Σ_c Σₘ Σₙ padded[i·stride + m·dilation, j·stride + n·dilation, c]"
+            " · kernel[c, m, n] + bias"
+        )
     return (
         "output[i, j] = Σₘ Σₙ padded[i·stride + m·dilation, j·stride + n·dilation] · kernel[m, n]"
     )
@@ -269,7 +360,7 @@ def _kinds(e: Explanation) -> npt.NDArray[np.str_]:
     return np.asarray(np.where(e.context, "context", kinds), dtype=np.str_)
 
 
-def _shown_grid(e: Explanation, first: dict[str, Any] | None) -> str:
+def _shown_grid(e: Explanation, first: dict[str, Any] | None, prefix: str) -> str:
     kinds = _plane(_kinds(e))
     values = _plane(e.padded)
     window: set[tuple[int, int]] = set()
@@ -283,7 +374,7 @@ def _shown_grid(e: Explanation, first: dict[str, Any] | None) -> str:
             shown = f"({text})" if kind == "pad" else text
             classes = f"cell {kind}" + (" window" if (r, c) in window else "")
             cells.append(
-                f'<td id="s-{r}-{c}" class="{classes}" data-row="{r}" data-col="{c}" '
+                f'<td id="{prefix}-{r}-{c}" class="{classes}" data-row="{r}" data-col="{c}" '
                 f'data-kind="{kind}">{_escape(shown)}</td>'
             )
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -388,28 +479,41 @@ def _scale(name: str, colormap: str, low: float, high: float, css: _Colours) -> 
     )
 
 
-def _pictures(e: Explanation) -> str:
+def _pictures(e: Explanation, layer: LayerExplanation | None) -> str:
+    """Draw the shown grid (each channel's) as a grey picture, and the output as a heat map."""
+    output = layer.output if layer else e.output
+    out_rgb, out_low, out_high = _heat(output)
+    planes = list(zip(layer.planes, layer.channels, strict=True)) if layer else [(e, None)]
+    shown = "".join(
+        _shown_picture(plane, "" if channel is None else f"-{p}", channel)
+        for p, (plane, channel) in enumerate(planes)
+    )
+    return shown + _figure(
+        "output-marker",
+        out_rgb,
+        f"the output computed so far, {_output_map(output)} from {_number(out_low)} to "
+        f"{_number(out_high)}; the box is the current cell, grey what is still to compute",
+        "the output as a heat-map picture",
+        veiled=True,
+    )
+
+
+def _shown_picture(e: Explanation, tail: str, channel: int | None) -> str:
+    """Draw a shown grid as a grey picture, its markers ``window-marker{tail}``, ``inside-...``."""
     shown_rgb, low, high = _stretched(e.padded, "gray")
-    out_rgb, out_low, out_high = _heat(e.output)
     cropped = e.crop_start is not None
     padded = bool((~e.inside).any())
     what = "the input with its padding" if padded else "the input"
     what = "the crop in its image" if cropped else what
+    what = what if channel is None else f"channel {channel}: {what}"
     noun = "crop" if cropped else "input"
     return _figure(
-        "window-marker",
+        f"window-marker{tail}",
         shown_rgb,
         f"{what}, grey from {_number(low)} (black) to {_number(high)} (white); the box is "
         f"the window{'; dashed, the ' + noun if padded else ''}",
         "the shown grid as a grey picture",
-        framed=padded,
-    ) + _figure(
-        "output-marker",
-        out_rgb,
-        f"the output computed so far, {_output_map(e.output)} from {_number(out_low)} to "
-        f"{_number(out_high)}; the box is the current cell, grey what is still to compute",
-        "the output as a heat-map picture",
-        veiled=True,
+        inside=f"inside-marker{tail}" if padded else None,
     )
 
 
@@ -419,13 +523,13 @@ def _figure(
     caption: str,
     alt: str,
     *,
-    framed: bool = False,
+    inside: str | None = None,
     veiled: bool = False,
 ) -> str:
     pixels = np.ascontiguousarray(rgb.reshape(1, -1, 3) if rgb.ndim == 2 else rgb)
     height, width = pixels.shape[:2]
     zoom = max(1, _PICTURE_SIDE // max(height, width))
-    inside = '<div class="marker inside" id="inside-marker" hidden></div>' if framed else ""
+    inside = f'<div class="marker inside" id="{inside}" hidden></div>' if inside else ""
     if veiled:  # over the outputs not yet computed at the shown position (the script places them)
         inside += '<div class="veil" id="veil-row" hidden></div>'
         inside += '<div class="veil" id="veil-below" hidden></div>'
