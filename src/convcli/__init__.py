@@ -21,7 +21,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from convcli.catalog.kernel import Kernel
     from convcli.engine import output_shape
-    from convcli.explanation import Explanation, LayerExplanation
+    from convcli.explanation import Explanation
+    from convcli.layer_explanation import LayerExplanation
     from convcli.library.apply import apply
     from convcli.library.batch import Batch, batch
     from convcli.library.convolve import convolve
@@ -37,7 +38,7 @@ _LAZY = {
     "Explanation": "convcli.explanation",
     "Image": "convcli.library.images",
     "Kernel": "convcli.catalog.kernel",
-    "LayerExplanation": "convcli.explanation",
+    "LayerExplanation": "convcli.layer_explanation",
     "Report": "convcli.report",
     "apply": "convcli.library.apply",
     "batch": "convcli.library.batch",

@@ -25,8 +25,9 @@ from PIL import Image
 
 from convcli.colormaps import lookup_table
 from convcli.errors import Message, UsageError
-from convcli.explanation import Explanation, LayerExplanation
+from convcli.explanation import Explanation
 from convcli.io.atomic import write_atomically
+from convcli.layer_explanation import LayerExplanation
 from convcli.limits import MAX_ANIMATION_FRAMES, MAX_FRAME_PIXELS
 from convcli.pictures.canvas import (
     CONTEXT,

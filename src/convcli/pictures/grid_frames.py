@@ -11,7 +11,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
 
-from convcli.explanation import Explanation, LayerExplanation
+from convcli.explanation import Explanation
+from convcli.layer_explanation import LayerExplanation
 from convcli.pictures import draw
 from convcli.pictures.canvas import (
     AXIS_NAMES,

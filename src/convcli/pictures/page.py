@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.explanation import Explanation, LayerExplanation, Step
+from convcli.explanation import Explanation, Step
 from convcli.io.atomic import write_atomically
 from convcli.io.png import write_png
+from convcli.layer_explanation import LayerExplanation
 from convcli.pictures.canvas import as_2d
 from convcli.pictures.draw import heat_map
 from convcli.text import to_json
