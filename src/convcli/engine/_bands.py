@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import os
 import threading
 from collections import deque
@@ -208,19 +209,21 @@ def _scaled_band(
 
 
 def spare(name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
-    """Return this thread's spare array ``name``, made anew only for another shape or type.
+    """Return this thread's spare array ``name``, made anew only when a larger one is needed.
 
-    Reused from band to band: writing to fresh pages (the kernel maps and zeroes
-    each) took longer than the integer sums themselves (benchmarks/integer.py).
+    Reused from band to band, and by the last, shorter band and the next
+    call's first: writing to fresh pages (the kernel maps and zeroes each)
+    took longer than the integer sums themselves (benchmarks/integer.py).
     Arrays over SPARE_BYTES are not kept.
     """
-    kept: dict[str, npt.NDArray[Any]] = _SPARES.__dict__
-    array = kept.get(name)
-    if array is None or array.shape != shape or array.dtype != dtype:
-        array = np.empty(shape, dtype)
-        if array.nbytes <= SPARE_BYTES:
-            kept[name] = array
-    return array
+    kept: dict[str, npt.NDArray[np.uint8]] = _SPARES.__dict__
+    size = math.prod(shape) * dtype.itemsize
+    memory = kept.get(name)
+    if memory is None or memory.size < size:
+        memory = np.empty(size, np.uint8)
+        if size <= SPARE_BYTES:
+            kept[name] = memory
+    return memory[:size].view(dtype).reshape(shape)
 
 
 class Bordered(Protocol):
