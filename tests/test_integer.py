@@ -296,16 +296,16 @@ def test_a_rank_1_kernel_goes_column_then_row_only_where_every_pass_fits():
     # here: the one-kernel path (a column pass's sums are not bounded as the kernel's are).
     tall = np.outer([1, -1], [64, 63])
     plan = forced(Convolution(tall, pad_mode="replicate", dtype=np.float64).plan((6, 5)))
-    assert plan.integer.split is not None
+    assert plan.integer.chain is not None
     assert plan.sum_type(np.dtype(np.uint8)) == np.int16
-    assert not plan.integer.split_holds(np.dtype(np.uint8), 0, np.dtype(np.int16))
+    assert not plan.integer.chain_holds(np.dtype(np.uint8), 0, np.dtype(np.int16))
     x = np.zeros((6, 5), np.uint8)
     x[::2] = 255  # rows of white and black: every sum at an end of the span
     expected = correlate_reference(x, tall, list(plan.geometry.padding), "replicate")
     assert np.abs(expected).max() == 32385
     np.testing.assert_array_equal(exact(x, tall, plan), expected)
-    sobel = Convolution(kernel("sobel-x").matrix).plan((6, 5)).integer
-    assert [v.tolist() for v in sobel.split[:2]] + [sobel.split[2]] == [[1, 2, 1], [-1, 0, 1], 1]
+    sobel = Convolution(kernel("sobel-x").matrix).plan((6, 5)).integer.chain
+    assert sobel.passes == ((0, (1, 1)), (0, (1, 1)), (1, (-1, 0, 1))) and sobel.times == 1
 
 
 FLOAT_METHODS = {"direct", "separable", "fft", "matrix"}
