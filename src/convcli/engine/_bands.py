@@ -24,12 +24,15 @@ from convcli.engine._plan import ConvolutionPlan, as_real_array
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-# Bands of 1 to 2 MiB of input ran fastest, with one thread and with two
-# (benchmarks/README.md, "Measurements behind choices in the code").
+# Bands of 1 to 2 MiB of input ran fastest for the matrix method; 256 KiB for
+# shift-and-add (direct, separable, the exact integer path), whose few arrays
+# of a band then stay in the core's cache from pass to pass (benchmarks/README.md,
+# "Measurements behind choices in the code").
 TILE_BYTES = 1 << 20
+SHIFT_ADD_BAND_BYTES = 1 << 18
 FFT_BAND_BYTES = 8 << 20
-INTEGER_BAND_BYTES = 1 << 18  # the exact path: every array of a band stays in L2 (benchmarks/README.md)
 BandT = TypeVar("BandT")
+SHIFT_AND_ADD = ("direct", "separable")
 SPARE_BYTES = 4 * TILE_BYTES  # the largest array a thread keeps for its next band
 _SPARES = threading.local()
 
@@ -104,7 +107,7 @@ def plan_bands(
         return in_bands(plan.geometry, work, rows, threads)
     sums = _summing(plan, signal, summed, kept=False)
     work = functools.partial(_scaled_band, plan, sums, out=out)
-    rows = rows or integer_band_rows(plan.geometry, summed.itemsize)
+    rows = rows or band_rows(plan.geometry, "direct", summed.itemsize)
     return in_bands(plan.geometry, work, rows, threads)
 
 
@@ -135,7 +138,7 @@ def integer_bands(
     if summed is None:
         return None
     work = _summing(plan, signal, summed, kept=True)
-    return in_bands(plan.geometry, work, integer_band_rows(plan.geometry, summed.itemsize), threads)
+    return in_bands(plan.geometry, work, band_rows(plan.geometry, "direct", summed.itemsize), threads)
 
 
 def in_bands(
@@ -329,14 +332,8 @@ def band_rows(geometry: Geometry, method: str, itemsize: int) -> int:
     least = -(-(span + 1) // step)
     if method == "fft":  # the span is computed again in every band: make it a small share
         return max(FFT_BAND_SPANS * least, FFT_BAND_BYTES // (row_bytes * step))
-    return max(least, TILE_BYTES // (row_bytes * step))
-
-
-def integer_band_rows(geometry: Geometry, itemsize: int) -> int:
-    """Output rows per band of the exact path: INTEGER_BAND_BYTES of padded input, or a span."""
-    step, span = geometry.stride[0], geometry.dilation[0] * (geometry.kernel_shape[0] - 1)
-    row_bytes = max(1, _padded_row_values(geometry) * itemsize)
-    return max(-(-(span + 1) // step), INTEGER_BAND_BYTES // (row_bytes * step))
+    budget = SHIFT_ADD_BAND_BYTES if method in SHIFT_AND_ADD else TILE_BYTES
+    return max(least, budget // (row_bytes * step))
 
 
 def padded_reads(geometry: Geometry, method: str, itemsize: int = 4) -> tuple[int, int]:
