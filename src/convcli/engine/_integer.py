@@ -112,12 +112,18 @@ class IntegerTaps:
         if dtype.kind not in "ui" or dtype.itemsize > 4 or not float(fill).is_integer():
             return None
         least, greatest = self.sum_range(dtype, int(fill))
-        taps = np.count_nonzero(self.weights)
         for candidate in SUM_TYPES:
             info = np.iinfo(candidate)
             if info.min <= least and greatest <= info.max:
-                return candidate if NS_PER_TAP[candidate] * taps <= self.float_cost else None
+                passes = self.passes(dtype, int(fill), candidate)
+                return candidate if NS_PER_TAP[candidate] * passes <= self.float_cost else None
         return None
+
+    def passes(self, dtype: np.dtype[Any], fill: int, summed: np.dtype[Any]) -> int:
+        """Passes over the output the sums take: the chain's where it runs, else one per tap."""
+        if self.chain is not None and self.chain_holds(dtype, fill, summed):
+            return sum(_passes(weights) for _, weights in self.chain.passes)
+        return int(np.count_nonzero(self.weights))
 
 
 def integer_taps(kernel: npt.NDArray[np.floating], float_cost: float) -> IntegerTaps | None:
