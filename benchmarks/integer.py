@@ -11,8 +11,9 @@ weights, for a box) and ``scipy.ndimage.correlate`` on float32 in turn
 process (user + system) with the median wall seconds beside them, and
 convcli's ratio to each. The order changes from round to round (every
 permutation in turn): whichever runs right after SciPy frees its 32 MiB
-pays for fresh pages (about 4 ms of system time on 2048x2048). Every result is checked to be exactly the integer
-sums (times the box's factor, for convcli) before anything is timed.
+pays for fresh pages (about 4 ms of system time on 2048x2048). Every
+result is checked to be exactly the integer sums (times the box's factor,
+for convcli) before anything is timed.
 
 The second form times the whole program on ``IMAGE``, ``apply -k sobel-x
 --range clip``, with each tree's ``src`` in turn (interleaved), and prints

@@ -138,7 +138,8 @@ def integer_bands(
     if summed is None:
         return None
     work = _summing(plan, signal, summed, kept=True)
-    return in_bands(plan.geometry, work, band_rows(plan.geometry, "direct", summed.itemsize), threads)
+    rows = band_rows(plan.geometry, "direct", summed.itemsize)
+    return in_bands(plan.geometry, work, rows, threads)
 
 
 def in_bands(
@@ -275,7 +276,7 @@ def padded_band(
     count = (stop - 1 - start) * step + span + 1
     shape, inner, local = _band_layout(g, count)
     band = np.empty(shape, dtype) if empty is None else empty("band", shape, dtype)
-    if 0 <= first and first + count <= g.input_shape[0]:  # no padded row: one slice
+    if first >= 0 and first + count <= g.input_shape[0]:  # no padded row: one slice
         band[inner] = signal[first : first + count]
     else:
         padded_rows = np.arange(start * step, start * step + count)
@@ -288,10 +289,8 @@ def padded_band(
 
 
 @functools.lru_cache(maxsize=64)
-def _band_layout(
-    whole: Geometry, rows: int
-) -> tuple[tuple[int, ...], tuple[slice, ...], Geometry]:
-    """A band of ``rows`` padded rows of ``whole``: its shape, where the input goes, its geometry.
+def _band_layout(whole: Geometry, rows: int) -> tuple[tuple[int, ...], tuple[slice, ...], Geometry]:
+    """Lay out a band of ``rows`` padded rows of ``whole``: its shape, its input's place, geometry.
 
     The same for every band but the last, worked out once.
     """

@@ -120,7 +120,7 @@ class IntegerTaps:
         return None
 
     def passes(self, dtype: np.dtype[Any], fill: int, summed: np.dtype[Any]) -> int:
-        """Passes over the output the sums take: the chain's where it runs, else one per tap."""
+        """Count the passes over the output the sums take: the chain's where it runs, else taps."""
         if self.chain is not None and self.chain_holds(dtype, fill, summed):
             return sum(_passes(weights) for _, weights in self.chain.passes)
         return int(np.count_nonzero(self.weights))
@@ -176,7 +176,7 @@ def chain(weights: npt.NDArray[np.int64]) -> Chain | None:
     times, rest = divmod(int(weights[largest]), int(whole[largest]))
     if rest or not np.array_equal(whole * times, weights):
         return None
-    passes = [pass_ for axis, v in enumerate(vectors) for pass_ in factored(axis, tuple(v.tolist()))]
+    passes = [step for axis, v in enumerate(vectors) for step in factored(axis, tuple(v.tolist()))]
     if times < 0:  # taken by the last pass, which adds in either order
         axis, last = passes[-1]
         passes[-1], times = (axis, tuple(-w for w in last)), -times
@@ -302,7 +302,7 @@ def correlate_integer(
 def tap_groups(
     weights: tuple[int, ...], shape: tuple[int, ...], steps: tuple[tuple[int, int, int], ...]
 ) -> Groups:
-    """The taps of each magnitude, as windows of the padded input with signs, and a multiplier.
+    """Group the taps by magnitude: windows of the padded input with signs, and a multiplier.
 
     Each group's first sign is +1 (its multiplier carries the sign of a group
     of negative weights). A group of another magnitude than 1 comes first: its
@@ -395,7 +395,7 @@ def correlate_chain(
 def chain_program(
     chain: Chain, shape: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
 ) -> tuple[tuple[Groups, tuple[int, ...]], ...]:
-    """Each pass of ``chain`` on a padded band of ``shape``: its taps' groups and its output's shape.
+    """Work out each pass of ``chain`` on a padded band of ``shape``: its groups, its output shape.
 
     Worked out once per band shape (:func:`tap_groups`).
     """
