@@ -9,8 +9,11 @@ runs ``convcli.convolve`` (``auto``: the integer path), OpenCV's ``filter2D``
 weights, for a box) and ``scipy.ndimage.correlate`` on float32 in turn
 (interleaved, ``--repeats`` times), and prints the median CPU seconds of this
 process (user + system) with the median wall seconds beside them, and
-convcli's ratio to each. Every result is checked to be exactly the integer
-sums (times the box's factor, for convcli) before anything is timed.
+convcli's ratio to each. The order changes from round to round (every
+permutation in turn): whichever runs right after SciPy frees its 32 MiB
+pays for fresh pages (about 4 ms of system time on 2048x2048). Every
+result is checked to be exactly the integer sums (times the box's factor,
+for convcli) before anything is timed.
 
 The second form times the whole program on ``IMAGE``, ``apply -k sobel-x
 --range clip``, with each tree's ``src`` in turn (interleaved), and prints
@@ -59,7 +62,7 @@ def engine(size: int, repeats: int) -> None:
         assert np.array_equal(ways["convcli"](), expected), name
         if factor == 1.0:
             assert np.array_equal(ways["scipy"](), sums), name
-        got = measure(ways, repeats)
+        got = measure(ways, repeats, permuted=True)
         mine = got["convcli"][0]
         cells = [f"{way} {c * 1e3:.1f} ({w * 1e3:.1f}) ms" for way, (c, w) in got.items()]
         ratios = f"{mine / got['opencv'][0]:.2f}x OpenCV, {mine / got['scipy'][0]:.2f}x SciPy"

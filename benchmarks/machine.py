@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import platform
 import resource
 import statistics
@@ -27,11 +28,20 @@ def cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def measure(ways: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
-    """Median (CPU, wall) seconds of each way, run interleaved."""
+def measure(
+    ways: dict[str, Callable[[], object]], repeats: int, *, permuted: bool = False
+) -> dict[str, tuple[float, float]]:
+    """Median (CPU, wall) seconds of each way, run interleaved.
+
+    ``permuted``: each round runs the ways in the next of their orders, so that
+    none always follows the same one (the one after a way that freed much
+    memory pays for the kernel's fresh, zeroed pages).
+    """
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
+    orders = itertools.cycle(itertools.permutations(ways) if permuted else [tuple(ways)])
     for _ in range(repeats):
-        for name, run in ways.items():
+        for name in next(orders):
+            run = ways[name]
             started, wall = cpu(), time.perf_counter()
             run()
             times[name].append((cpu() - started, time.perf_counter() - wall))

@@ -16,7 +16,7 @@ from PIL import Image
 from convcli import convolve, kernel
 from convcli.choices import PadMode, Range
 from convcli.engine import Convolution, ConvolutionPlan, convolve_bands, integer_bands
-from convcli.engine._integer import integer_taps
+from convcli.engine._integer import Chain, chain, integer_taps
 from convcli.ranges import _outside, levels, map_range
 from helpers import run
 from helpers.reference import correlate_reference
@@ -29,6 +29,7 @@ CHANNELS = [(), (2,), (2, 3)]  # grey, colour, two channel axes
 KERNELS = [
     np.array([[1, -2, 3], [0, 4, -1], [2, 0, -3]]),  # integers, of both signs
     np.array([[1, 3, 3, 1], [-1, -3, -3, -1]]) / 4,  # even sides, a factor of 1/4
+    -np.outer([1, -2, 1], [1, 2, 1]),  # a chain of (1 - z) and (1 + z) passes, times -1
 ]
 
 
@@ -296,16 +297,16 @@ def test_a_rank_1_kernel_goes_column_then_row_only_where_every_pass_fits():
     # here: the one-kernel path (a column pass's sums are not bounded as the kernel's are).
     tall = np.outer([1, -1], [64, 63])
     plan = forced(Convolution(tall, pad_mode="replicate", dtype=np.float64).plan((6, 5)))
-    assert plan.integer.split is not None
+    assert plan.integer.chain is not None
     assert plan.sum_type(np.dtype(np.uint8)) == np.int16
-    assert not plan.integer.split_holds(np.dtype(np.uint8), 0, np.dtype(np.int16))
+    assert not plan.integer.chain_holds(np.dtype(np.uint8), 0, np.dtype(np.int16))
     x = np.zeros((6, 5), np.uint8)
     x[::2] = 255  # rows of white and black: every sum at an end of the span
     expected = correlate_reference(x, tall, list(plan.geometry.padding), "replicate")
     assert np.abs(expected).max() == 32385
     np.testing.assert_array_equal(exact(x, tall, plan), expected)
-    sobel = Convolution(kernel("sobel-x").matrix).plan((6, 5)).integer
-    assert [v.tolist() for v in sobel.split[:2]] + [sobel.split[2]] == [[1, 2, 1], [-1, 0, 1], 1]
+    sobel = Convolution(kernel("sobel-x").matrix).plan((6, 5)).integer.chain
+    assert sobel == Chain(((0, (1, 1)), (0, (1, 1)), (1, (-1, 0, 1))), 1)
 
 
 FLOAT_METHODS = {"direct", "separable", "fft", "matrix"}
@@ -384,3 +385,65 @@ def test_a_tiled_run_reports_the_path_its_tiles_took(tmp_path):
     assert tiled["method"] in FLOAT_METHODS
     whole, _ = _reported(tmp_path, "in.npy", pixels, "-k", "sobel-x", *fill)
     assert whole["method"] == "integer-int16"
+
+
+@pytest.mark.parametrize(
+    ("weights", "passes", "times"),
+    [
+        ([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], [(0, (1, 1)), (0, (1, 1)), (1, (-1, 0, 1))], 1),
+        ([[1, 2, 1], [2, 4, 2], [1, 2, 1]], [(0, (1, 1))] * 2 + [(1, (1, 1))] * 2, 1),
+        ([[1, 1, 1]] * 3, [(0, (1, 1, 1)), (1, (1, 1, 1))], 1),  # no (1 +- z) divides it
+        ([[1, -2, 1]], [(0, (1,)), (1, (1, -1)), (1, (1, -1))], 1),  # (1 - z) squared
+        ([[-3, -6, -3]], [(0, (1,)), (1, (1, 1)), (1, (-1, -1))], 3),  # the sign, in the last
+        ([1, 4, 6, 4, 1], [(0, (1, 1))] * 4, 1),  # 4 passes where the taps take 6
+        ([6, 3], [(0, (2, 1))], 3),  # nothing to divide out: the weights over their gcd
+    ],
+)  # fmt: skip
+def test_a_rank_1_kernel_is_a_chain_of_the_fewest_1d_passes(weights, passes, times):
+    weights = np.array(weights)
+    found = chain(weights)
+    assert found == Chain(tuple(passes), times)
+    product = np.ones((1,) * weights.ndim, dtype=np.int64)
+    for axis, vector in found.passes:  # correlating in turn: the polynomials' product
+        shape = [1] * weights.ndim
+        shape[axis] = len(vector)
+        product = _polynomial_product(product, np.reshape(vector, shape))
+    np.testing.assert_array_equal(product * times, weights)
+
+
+def _polynomial_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The full convolution of two small integer arrays, by the definition."""
+    out = np.zeros([m + n - 1 for m, n in zip(a.shape, b.shape, strict=True)], dtype=np.int64)
+    for i in np.ndindex(a.shape):
+        for j in np.ndindex(b.shape):
+            out[tuple(p + q for p, q in zip(i, j, strict=True))] += a[i] * b[j]
+    return out
+
+
+def test_kernels_of_rank_above_1_or_3_axes_have_no_chain():
+    assert chain(np.array([[1, 2], [3, 5]])) is None
+    assert chain(np.ones((2, 2, 2), dtype=np.int64)) is None
+    assert chain(np.zeros((3, 3), dtype=np.int64)) is None
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        [[-1, -1], [-3, 0]],  # a product first (-3), then the weights of -1 in place
+        [[-1, 0], [-1, -1]],  # weights of -1 only: their sum, times -1
+        [[0, 5, 0], [-1, 0, -1], [0, -2, 0]],  # two products, one of them in a scratch
+        [-1, 4, 6, 4, -1],  # a 1-D kernel, no (1 +- z) in it
+        [1, 4, 6, 4, 1],  # a 1-D chain of (1 + z) four times
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize(("stride", "dilation"), [(1, 1), (2, 1), (3, 2)], ids=str)
+@pytest.mark.parametrize("mode", ["zero", "reflect", "wrap"])
+def test_every_sign_and_order_of_the_taps_is_exact(weights, stride, dilation, mode):
+    weights = np.array(weights)
+    shape = (13,) if weights.ndim == 1 else (9, 8)
+    x = samples(np.uint8, shape)
+    options = dict(pad_mode=mode, pad_value=5, stride=stride, dilation=dilation)
+    plan = forced(Convolution(weights, dtype=np.float64, **options).plan(x.shape))
+    g = plan.geometry
+    expected = correlate_reference(x, weights, list(g.padding), mode, 5.0, g.stride, g.dilation)
+    np.testing.assert_array_equal(exact(x, weights, plan), expected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import os
 import threading
 from collections import deque
@@ -16,18 +17,22 @@ import numpy.typing as npt
 from convcli.choices import PadMode
 from convcli.engine._borders import source_index
 from convcli.engine._geometry import Geometry
-from convcli.engine._integer import correlate_integer, correlate_split, scaled
+from convcli.engine._integer import Chain, correlate_chain, correlate_integer, scaled
 from convcli.engine._methods import ALGORITHMS, FFT_BAND_SPANS
 from convcli.engine._plan import ConvolutionPlan, as_real_array
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-# Bands of 1 to 2 MiB of input ran fastest, with one thread and with two
-# (benchmarks/README.md, "Measurements behind choices in the code").
+# Bands of 1 to 2 MiB of input ran fastest for the matrix method; 256 KiB for
+# shift-and-add (direct, separable, the exact integer path), whose few arrays
+# of a band then stay in the core's cache from pass to pass (benchmarks/README.md,
+# "Measurements behind choices in the code").
 TILE_BYTES = 1 << 20
+SHIFT_ADD_BAND_BYTES = 1 << 18
 FFT_BAND_BYTES = 8 << 20
 BandT = TypeVar("BandT")
+SHIFT_AND_ADD = ("direct", "separable")
 SPARE_BYTES = 4 * TILE_BYTES  # the largest array a thread keeps for its next band
 _SPARES = threading.local()
 
@@ -100,7 +105,8 @@ def plan_bands(
         work = functools.partial(_band, plan, signal, out=out)
         rows = rows or band_rows(plan.geometry, plan.method, plan.taps.itemsize)
         return in_bands(plan.geometry, work, rows, threads)
-    work = functools.partial(_scaled_band, plan, signal, summed, out=out)
+    sums = _summing(plan, signal, summed, kept=False)
+    work = functools.partial(_scaled_band, plan, sums, out=out)
     rows = rows or band_rows(plan.geometry, "direct", summed.itemsize)
     return in_bands(plan.geometry, work, rows, threads)
 
@@ -131,7 +137,7 @@ def integer_bands(
     summed = plan.sum_type(signal.dtype)
     if summed is None:
         return None
-    work = functools.partial(_summed_band, plan, signal, summed)
+    work = _summing(plan, signal, summed, kept=True)
     rows = band_rows(plan.geometry, "direct", summed.itemsize)
     return in_bands(plan.geometry, work, rows, threads)
 
@@ -176,51 +182,69 @@ def _band(
     return ALGORITHMS[plan.method](band, plan.taps, local, target)
 
 
-def _summed_band(
-    plan: ConvolutionPlan, signal: npt.NDArray[np.generic], summed: np.dtype[Any], start: int,
-    rows: int, kept: bool = True,
-) -> npt.NDArray[np.integer]:  # fmt: skip
-    """Return the exact integer sums of output rows ``start`` to ``start + rows``, in ``summed``.
+def _summing(
+    plan: ConvolutionPlan, signal: npt.NDArray[np.generic], summed: np.dtype[Any], kept: bool
+) -> Callable[[int, int], npt.NDArray[np.integer]]:
+    """Return the work of a band of the exact path: ``(start, rows)`` to its integer sums.
 
     Not ``kept``: in this thread's spare array, overwritten by its next band.
     """
     assert plan.integer is not None, "summed only where the plan has integer weights"
+    chain = plan.integer.chain
+    if chain is None or not plan.integer.chain_holds(signal.dtype, int(plan.sum_fill), summed):
+        chain = None
+    return functools.partial(_summed_band, plan, signal, summed, chain, kept)
+
+
+def _summed_band(
+    plan: ConvolutionPlan, signal: npt.NDArray[np.generic], summed: np.dtype[Any],
+    chain: Chain | None, kept: bool, start: int, rows: int,
+) -> npt.NDArray[np.integer]:  # fmt: skip
+    """Return the exact integer sums of output rows ``start`` to ``start + rows``, in ``summed``.
+
+    In 1-D passes where ``chain`` is given, else tap by tap.
+    """
     band, local = padded_band(plan, signal, start, rows, summed, spare)
     shape = local.output_shape
     out = np.empty(shape, summed) if kept else spare("sums", shape, summed)
-    if plan.integer.split_holds(signal.dtype, int(plan.sum_fill), summed):
-        return correlate_split(band, plan.integer.split, local, out, spare)  # type: ignore[arg-type]
-    weights = plan.integer.weights.astype(summed)
+    if chain is not None:
+        return correlate_chain(band, chain, local, out, spare)
+    weights = plan.integer.weights  # type: ignore[union-attr]
     return correlate_integer(band, weights, local, out, spare("scratch", shape, summed))
 
 
 def _scaled_band(
-    plan: ConvolutionPlan, signal: npt.NDArray[np.generic], summed: np.dtype[Any], start: int,
-    rows: int, out: npt.NDArray[np.floating] | None = None,
-) -> npt.NDArray[np.floating]:  # fmt: skip
+    plan: ConvolutionPlan,
+    sums: Callable[[int, int], npt.NDArray[np.integer]],
+    start: int,
+    rows: int,
+    out: npt.NDArray[np.floating] | None = None,
+) -> npt.NDArray[np.floating]:
     """Output rows ``start`` to ``start + rows`` by the exact path: the sums times the factor."""
     assert plan.integer is not None, "scaled only where the plan has integer weights"
-    sums = _summed_band(plan, signal, summed, start, rows, kept=False)
+    band = sums(start, rows)
     target = (
-        np.empty(sums.shape, plan.taps.dtype) if out is None else out[start : start + len(sums)]
+        np.empty(band.shape, plan.taps.dtype) if out is None else out[start : start + len(band)]
     )
-    return scaled(sums, plan.integer.factor, target)
+    return scaled(band, plan.integer.factor, target)
 
 
 def spare(name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
-    """Return this thread's spare array ``name``, made anew only for another shape or type.
+    """Return this thread's spare array ``name``, made anew only when a larger one is needed.
 
-    Reused from band to band: writing to fresh pages (the kernel maps and zeroes
-    each) took longer than the integer sums themselves (benchmarks/integer.py).
+    Reused from band to band, and by the last, shorter band and the next
+    call's first: writing to fresh pages (the kernel maps and zeroes each)
+    took longer than the integer sums themselves (benchmarks/integer.py).
     Arrays over SPARE_BYTES are not kept.
     """
-    kept: dict[str, npt.NDArray[Any]] = _SPARES.__dict__
-    array = kept.get(name)
-    if array is None or array.shape != shape or array.dtype != dtype:
-        array = np.empty(shape, dtype)
-        if array.nbytes <= SPARE_BYTES:
-            kept[name] = array
-    return array
+    kept: dict[str, npt.NDArray[np.uint8]] = _SPARES.__dict__
+    size = math.prod(shape) * dtype.itemsize
+    memory = kept.get(name)
+    if memory is None or memory.size < size:
+        memory = np.empty(size, np.uint8)
+        if size <= SPARE_BYTES:
+            kept[name] = memory
+    return memory[:size].view(dtype).reshape(shape)
 
 
 class Bordered(Protocol):
@@ -248,23 +272,35 @@ def padded_band(
     g = plan.geometry
     step, span = g.stride[0], g.dilation[0] * (g.kernel_shape[0] - 1)
     stop = min(start + rows, g.output_shape[0])
-    padded_rows = np.arange(start * step, (stop - 1) * step + span + 1)
-    wanted = source_index(padded_rows, g.input_shape[0], g.padding[0][0], plan.pad_mode)
-    rest = ((0, 0), *g.padding[1:])
-    spatial = (len(wanted), *g.input_shape[1 : g.spatial_ndim])
-    shape = (*(n + sum(p) for n, p in zip(spatial, rest, strict=True)), *g.channel_shape)
+    first = start * step - g.padding[0][0]  # the input row the band's first padded row is
+    count = (stop - 1 - start) * step + span + 1
+    shape, inner, local = _band_layout(g, count)
     band = np.empty(shape, dtype) if empty is None else empty("band", shape, dtype)
-    inner = tuple(slice(before, before + n) for n, (before, _) in zip(spatial, rest, strict=True))
-    first = int(wanted[0])
-    if first >= 0 and np.array_equal(wanted, np.arange(first, first + len(wanted))):
-        band[inner] = signal[first : first + len(wanted)]
+    if first >= 0 and first + count <= g.input_shape[0]:  # no padded row: one slice
+        band[inner] = signal[first : first + count]
     else:
+        padded_rows = np.arange(start * step, start * step + count)
+        wanted = source_index(padded_rows, g.input_shape[0], g.padding[0][0], plan.pad_mode)
         band[inner] = signal[np.maximum(wanted, 0)]
-    if plan.pad_mode == "zero":
-        band[wanted < 0] = plan.pad_value
-    _fill_padding(band, rest, plan.pad_mode, plan.pad_value)
-    local = Geometry((len(wanted), *g.input_shape[1:]), g.kernel_shape, rest, g.stride, g.dilation)
+        if plan.pad_mode == "zero":
+            band[wanted < 0] = plan.pad_value
+    _fill_padding(band, local.padding, plan.pad_mode, plan.pad_value)
     return band, local
+
+
+@functools.lru_cache(maxsize=64)
+def _band_layout(whole: Geometry, rows: int) -> tuple[tuple[int, ...], tuple[slice, ...], Geometry]:
+    """Lay out a band of ``rows`` padded rows of ``whole``: its shape, its input's place, geometry.
+
+    The same for every band but the last, worked out once.
+    """
+    rest = ((0, 0), *whole.padding[1:])
+    spatial = (rows, *whole.input_shape[1 : whole.spatial_ndim])
+    shape = (*(n + sum(p) for n, p in zip(spatial, rest, strict=True)), *whole.channel_shape)
+    inner = tuple(slice(before, before + n) for n, (before, _) in zip(spatial, rest, strict=True))
+    local = Geometry((rows, *whole.input_shape[1:]), whole.kernel_shape, rest, whole.stride,
+                     whole.dilation)  # fmt: skip
+    return shape, inner, local
 
 
 def _fill_padding(
@@ -275,13 +311,13 @@ def _fill_padding(
         if not before and not after:
             continue
         size = band.shape[axis]
+        if mode == "zero":  # two slices: cheaper than indexing by a list, band after band
+            band[(slice(None),) * axis + (slice(0, before),)] = value
+            band[(slice(None),) * axis + (slice(size - after, size),)] = value
+            continue
         outside = np.r_[0:before, size - after : size]
-        where = (slice(None),) * axis + (outside,)
-        if mode == "zero":
-            band[where] = value
-        else:
-            read = source_index(outside, size - before - after, before, mode) + before
-            band[where] = np.take(band, read, axis=axis)
+        read = source_index(outside, size - before - after, before, mode) + before
+        band[(slice(None),) * axis + (outside,)] = np.take(band, read, axis=axis)
 
 
 def band_rows(geometry: Geometry, method: str, itemsize: int) -> int:
@@ -295,7 +331,8 @@ def band_rows(geometry: Geometry, method: str, itemsize: int) -> int:
     least = -(-(span + 1) // step)
     if method == "fft":  # the span is computed again in every band: make it a small share
         return max(FFT_BAND_SPANS * least, FFT_BAND_BYTES // (row_bytes * step))
-    return max(least, TILE_BYTES // (row_bytes * step))
+    budget = SHIFT_ADD_BAND_BYTES if method in SHIFT_AND_ADD else TILE_BYTES
+    return max(least, budget // (row_bytes * step))
 
 
 def padded_reads(geometry: Geometry, method: str, itemsize: int = 4) -> tuple[int, int]:

@@ -9,6 +9,7 @@ times faster than in float32, and the factor is applied once, at the end.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,11 +30,34 @@ SUM_TYPES = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
 # (median 0.23), int32 0.48-0.61 (0.49), float32 0.42-0.59 (0.49): int16 is 0.45 times
 # float32, int32 the same. Taken as those shares of the cost model's direct method, with
 # which they are compared, so that they follow its calibration; int64 twice int32.
-Split = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]  # column, row, times
+Pass = tuple[int, tuple[int, ...]]  # an axis, and the integer weights along it
+Window = tuple[slice, ...]
+Groups = tuple[tuple[int, tuple[tuple[Window, int], ...]], ...]  # times, (window, sign)...
 _DIRECT = NS_PER_UNIT[Method.DIRECT]
 NS_PER_TAP = {SUM_TYPES[0]: 0.45 * _DIRECT, SUM_TYPES[1]: _DIRECT, SUM_TYPES[2]: 2 * _DIRECT}
 DENOMINATORS = 1 << 16  # the largest denominator of a common factor looked for
 LARGEST_WEIGHT_SUM = 1 << 31  # of |weights| over the factor: sums of 32-bit inputs fit int64
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A kernel as 1-D passes of integer weights, axis by axis, times an integer.
+
+    ``sobel-x`` is ``[1, 1]`` down twice and ``[-1, 0, 1]`` across: 3 passes
+    where the kernel's 8 taps take 6 (see :func:`chain`).
+    """
+
+    passes: tuple[Pass, ...]
+    times: int
+
+    @property
+    def growth(self) -> int:
+        """The most any partial sum can be, in magnitudes of the largest sample.
+
+        Each pass's sums are within its input's magnitude times the sum of its
+        weights' magnitudes, whatever order its taps are added in.
+        """
+        return math.prod(sum(map(abs, weights)) for _, weights in self.passes)
 
 
 @dataclass(frozen=True)
@@ -49,20 +73,16 @@ class IntegerTaps:
     weights: npt.NDArray[np.int64]
     factor: float
     float_cost: float
-    split: Split | None = None  # a 2-D kernel of rank 1, as a column and a row of integers
+    chain: Chain | None = None  # a 1-D kernel, or a 2-D one of rank 1, as 1-D passes
 
-    def split_holds(self, dtype: np.dtype[Any], fill: int, summed: np.dtype[Any]) -> bool:
-        """Say whether ``split`` runs in ``summed`` for samples of ``dtype`` and ``fill``.
+    def chain_holds(self, dtype: np.dtype[Any], fill: int, summed: np.dtype[Any]) -> bool:
+        """Say whether ``chain`` runs in ``summed`` for samples of ``dtype`` and ``fill``.
 
-        A column pass's sums are not bounded as the kernel's are; all are within
-        the largest sample's magnitude times the weights' magnitudes.
+        A pass's sums are not bounded as the kernel's are (:attr:`Chain.growth`).
         """
         info = np.iinfo(dtype)
         largest = max(-int(info.min), int(info.max), abs(fill))
-        return (
-            self.split is not None
-            and largest * int(np.abs(self.weights).sum()) <= np.iinfo(summed).max
-        )
+        return self.chain is not None and largest * self.chain.growth <= np.iinfo(summed).max
 
     def sum_range(self, dtype: np.dtype[Any], fill: int = 0) -> tuple[int, int]:
         """Return the least and greatest sum (and partial sum) for samples of ``dtype``.
@@ -92,12 +112,18 @@ class IntegerTaps:
         if dtype.kind not in "ui" or dtype.itemsize > 4 or not float(fill).is_integer():
             return None
         least, greatest = self.sum_range(dtype, int(fill))
-        taps = np.count_nonzero(self.weights)
         for candidate in SUM_TYPES:
             info = np.iinfo(candidate)
             if info.min <= least and greatest <= info.max:
-                return candidate if NS_PER_TAP[candidate] * taps <= self.float_cost else None
+                passes = self.passes(dtype, int(fill), candidate)
+                return candidate if NS_PER_TAP[candidate] * passes <= self.float_cost else None
         return None
+
+    def passes(self, dtype: np.dtype[Any], fill: int, summed: np.dtype[Any]) -> int:
+        """Count the passes over the output the sums take: the chain's where it runs, else taps."""
+        if self.chain is not None and self.chain_holds(dtype, fill, summed):
+            return sum(_passes(weights) for _, weights in self.chain.passes)
+        return int(np.count_nonzero(self.weights))
 
 
 def integer_taps(kernel: npt.NDArray[np.floating], float_cost: float) -> IntegerTaps | None:
@@ -124,26 +150,79 @@ def integer_taps(kernel: npt.NDArray[np.floating], float_cost: float) -> Integer
     if not np.array_equal(over, np.rint(over)) or np.abs(over).sum() > LARGEST_WEIGHT_SUM:
         return None
     whole = over.astype(np.int64)
-    return IntegerTaps(whole, factor, float_cost, _split(whole))
+    return IntegerTaps(whole, factor, float_cost, chain(whole))
 
 
-def _split(weights: npt.NDArray[np.int64]) -> Split | None:
-    """Write a 2-D kernel as ``times`` times the outer product of two integer vectors, or None.
+def chain(weights: npt.NDArray[np.int64]) -> Chain | None:
+    """Write a 1-D kernel, or a 2-D one of rank 1, as 1-D passes times an integer, or None.
 
-    The vectors are the column and row through the largest weight, each over
-    the greatest common divisor of its entries.
+    A 2-D kernel is its column then its row through the largest weight, each
+    over the greatest common divisor of its entries; each 1-D pass is then
+    factored where that saves passes (:func:`factored`).
+
+    Examples
+    --------
+    >>> chain(np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]))
+    Chain(passes=((0, (1, 1)), (0, (1, 1)), (1, (-1, 0, 1))), times=1)
+    >>> chain(np.array([2, 4, 2])), chain(np.array([[1, 2], [3, 5]]))
+    (Chain(passes=((0, (1, 1)), (0, (1, 1))), times=2), None)
     """
-    if weights.ndim != 2 or not weights.any():
+    if weights.ndim not in (1, 2) or not weights.any():
         return None
-    i, j = np.unravel_index(np.argmax(np.abs(weights)), weights.shape)
-    column, row = weights[:, j], weights[i, :]
-    column, row = column // np.gcd.reduce(column), row // np.gcd.reduce(row)
-    times, rest = divmod(int(weights[i, j]), int(column[i] * row[j]))
-    if rest or not np.array_equal(np.outer(column, row) * times, weights):
+    largest = np.unravel_index(np.argmax(np.abs(weights)), weights.shape)
+    vectors = [weights] if weights.ndim == 1 else [weights[:, largest[1]], weights[largest[0]]]
+    vectors = [v // (int(np.gcd.reduce(v)) * int(np.sign(v[v != 0][0]))) for v in vectors]
+    whole = vectors[0] if weights.ndim == 1 else np.outer(*vectors)  # first weights positive
+    times, rest = divmod(int(weights[largest]), int(whole[largest]))
+    if rest or not np.array_equal(whole * times, weights):
         return None
-    if column[i] < 0:  # summed with a positive sign, column then row: no pass to negate
-        column, times = -column, -times
-    return (column, row, times) if times > 0 else (column, -row, -times)
+    passes = [step for axis, v in enumerate(vectors) for step in factored(axis, tuple(v.tolist()))]
+    if times < 0:  # taken by the last pass, which adds in either order
+        axis, last = passes[-1]
+        passes[-1], times = (axis, tuple(-w for w in last)), -times
+    return Chain(tuple(passes), times)
+
+
+def factored(axis: int, weights: tuple[int, ...]) -> tuple[Pass, ...]:
+    """Write 1-D weights as the fewest NumPy passes: ``(1 + z)`` and ``(1 - z)`` divided out.
+
+    Correlating with ``a`` then ``b`` is correlating with their product as
+    polynomials; ``[1, 2, 1]`` is ``[1, 1]`` twice, 2 passes (two adds) where
+    it takes 3 (an add, a product, an add). Kept only where it saves passes.
+
+    Examples
+    --------
+    >>> factored(0, (1, 4, 6, 4, 1)), factored(1, (-1, 0, 1))
+    (((0, (1, 1)), (0, (1, 1)), (0, (1, 1)), (0, (1, 1))), ((1, (-1, 0, 1)),))
+    """
+    return tuple((axis, part) for part in _fewest_passes(weights))
+
+
+@functools.cache
+def _fewest_passes(weights: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    best: tuple[tuple[int, ...], ...] = (weights,)
+    for sign in (1, -1):
+        quotient = _divide(weights, sign)
+        if quotient is not None:
+            rest = ((1, sign), *_fewest_passes(quotient))
+            if sum(map(_passes, rest)) < sum(map(_passes, best)):
+                best = rest
+    return best
+
+
+def _divide(weights: tuple[int, ...], sign: int) -> tuple[int, ...] | None:
+    """Divide weights, as a polynomial, by ``1 + sign z``; None where it leaves a remainder."""
+    quotient, carry = [], 0
+    for weight in weights[:-1]:
+        carry = weight - sign * carry
+        quotient.append(carry)
+    return tuple(quotient) if quotient and weights[-1] == sign * carry else None
+
+
+def _passes(weights: tuple[int, ...]) -> int:
+    """NumPy passes of shift-and-add: one per tap after the first, one per magnitude not 1."""
+    found = [abs(w) for w in weights if w]
+    return max(len(found) - 1, 1) + len(set(found) - {1})
 
 
 def magnitudes(weights: npt.NDArray[np.number]) -> list[float]:
@@ -195,12 +274,13 @@ def correlate_integer(
 ) -> npt.NDArray[np.integer]:
     """Cross-correlate a padded integer input with integer weights, in its own integer type.
 
-    Shift-and-add with the taps of each weight's magnitude summed first, with
-    their signs, and multiplied once: ``sobel-x`` is ``(c - a) + 2 (f - d) +
-    (i - g)``, 6 passes where one per tap and product takes 8. Integers add
-    in any order: every partial sum lies between the sums' least and greatest
-    (:meth:`IntegerTaps.sum_range`), so none wraps around where they fit.
-    ``out`` and ``scratch`` (the output's shape and type) are made if not given.
+    Shift-and-add, the taps of each weight's magnitude summed with their signs
+    and multiplied once (:func:`tap_groups`): ``laplacian`` is ``-4 e`` then
+    ``+ b + d + f + h``, 5 passes. Integers add in any order: every partial
+    sum is a sum of some of the terms, each between 0 and its greatest, so it
+    lies between the sums' least and greatest (:meth:`IntegerTaps.sum_range`)
+    and none wraps around where they fit. ``out`` and ``scratch`` (the
+    output's shape and type) are made if not given.
 
     Examples
     --------
@@ -214,86 +294,123 @@ def correlate_integer(
         out = np.empty(geometry.output_shape, dtype=padded.dtype)
     spatial = geometry.output_shape[: geometry.spatial_ndim]
     steps = tuple(zip(spatial, geometry.stride, geometry.dilation, strict=True))
-    sign = 0  # out holds sign times the sum so far; 0: nothing yet
-    for magnitude in map(int, magnitudes(weights)):  # integer weights: integer magnitudes
-        taps = [(padded[tap_window(tap, steps)], int(np.sign(weights[tap]))) for tap in
-                zip(*np.nonzero(np.abs(weights) == magnitude), strict=True)]  # fmt: skip
-        if sign == 0:  # the first magnitude is summed in out itself
-            sign = _signed_sum(out, taps, magnitude)
-            continue
-        scratch = np.empty_like(out) if scratch is None else scratch
-        sign = _add_signed(out, sign, scratch, _signed_sum(scratch, taps, magnitude))
-    if sign == 0:
+    groups = tap_groups(tuple(weights.ravel().tolist()), weights.shape, steps)
+    return sum_groups(padded, groups, out, scratch)
+
+
+@functools.lru_cache(maxsize=256)
+def tap_groups(
+    weights: tuple[int, ...], shape: tuple[int, ...], steps: tuple[tuple[int, int, int], ...]
+) -> Groups:
+    """Group the taps by magnitude: windows of the padded input with signs, and a multiplier.
+
+    Each group's first sign is +1 (its multiplier carries the sign of a group
+    of negative weights). A group of another magnitude than 1 comes first: its
+    product is then made in the output itself, and the taps of weight +-1,
+    last, each add or subtract in place, with no product and no scratch.
+    ``steps`` (outputs, stride and dilation per axis) fix the windows: worked
+    out once per kernel and band shape, not for every band.
+    """
+    array = np.reshape(weights, shape)
+    groups = []
+    for magnitude in magnitudes(array):
+        taps = zip(*np.nonzero(np.abs(array) == magnitude), strict=True)
+        windows = [(tap_window(tap, steps), 1 if array[tap] > 0 else -1) for tap in taps]
+        windows.sort(key=lambda window: -window[1])  # positive first
+        times = int(magnitude) * windows[0][1]
+        groups.append((times, tuple((window, sign * windows[0][1]) for window, sign in windows)))
+    return tuple(groups[1:] + groups[:1] if len(groups) > 1 and groups[0][0] in (1, -1) else groups)
+
+
+def sum_groups(
+    padded: npt.NDArray[np.integer],
+    groups: Groups,
+    out: npt.NDArray[np.integer],
+    scratch: npt.NDArray[np.integer] | None = None,
+) -> npt.NDArray[np.integer]:
+    """Write the sum of ``groups`` (:func:`tap_groups`) of ``padded``'s values into ``out``."""
+    if not groups:
         out.fill(0)
-    elif sign < 0:
-        np.negative(out, out=out)
+    for number, (times, windows) in enumerate(groups):
+        if number and times in (1, -1):  # weights of +-1, after the first group: in place
+            for window, sign in windows:
+                (np.add if sign * times > 0 else np.subtract)(out, padded[window], out=out)
+            continue
+        target = out
+        if number:
+            scratch = np.empty_like(out) if scratch is None else scratch
+            target = scratch
+        _group_sum(target, [(padded[window], sign) for window, sign in windows], times)
+        if number:
+            out += target
     return out
 
 
-def _signed_sum(target: npt.NDArray[np.integer], taps: list[tuple[Any, int]], times: int) -> int:
-    """Write ``times`` the sum of the taps' values, each with its sign, into ``target``, +-.
+def _group_sum(target: npt.NDArray[np.integer], taps: list[tuple[Any, int]], times: int) -> None:
+    """Write ``times`` the sum of the taps' values, each with its sign, into ``target``.
 
-    Return the sign ``target`` holds it with: the first tap's (a pass fewer than
-    negating). One tap is multiplied as it is copied.
+    A single tap is multiplied as it is copied.
     """
-    (first, sign), rest = taps[0], taps[1:]
+    (first, _), rest = taps[0], taps[1:]
     if not rest:
         if times == 1:
             np.copyto(target, first)
         else:
             np.multiply(first, target.dtype.type(times), out=target)
-        return sign
-    (second, other), rest = rest[0], rest[1:]
-    combine = np.add if other == sign else np.subtract
-    combine(first, second, out=target)
+        return
+    (second, sign), rest = rest[0], rest[1:]
+    (np.add if sign > 0 else np.subtract)(first, second, out=target)
     for values, own in rest:
-        if own == sign:
-            target += values
-        else:
-            target -= values
+        (np.add if own > 0 else np.subtract)(target, values, out=target)
     if times != 1:
         np.multiply(target, target.dtype.type(times), out=target)
-    return sign
 
 
-def _add_signed(
-    out: npt.NDArray[np.integer], sign: int, part: npt.NDArray[np.integer], part_sign: int
-) -> int:
-    """Add ``part_sign * part`` to ``out``, which holds ``sign`` times a sum; return the sign."""
-    if part_sign == sign:
-        out += part
-    elif sign > 0:
-        out -= part
-    else:  # out is minus the sum: part - out is the new sum itself
-        np.subtract(part, out, out=out)
-        return 1
-    return sign
-
-
-def correlate_split(
+def correlate_chain(
     padded: npt.NDArray[np.integer],
-    split: Split,
+    chain: Chain,
     geometry: Geometry,
     out: npt.NDArray[np.integer],
     spare: Callable[[str, tuple[int, ...], np.dtype[Any]], Any],
 ) -> npt.NDArray[np.integer]:
-    """Correlate a padded integer input with a rank-1 2-D kernel: its column, then its row.
+    """Correlate a padded integer input with a kernel written as a chain of 1-D passes.
 
-    ``sobel-x`` is 4 passes so (``[1, 2, 1]`` down, ``[-1, 0, 1]`` across), 6
-    as one kernel; a 3x3 box 4 instead of 8. ``spare(name, shape, dtype)``
-    gives the scratch arrays. See :meth:`IntegerTaps.split_holds` for the sums.
+    ``sobel-x`` is 3 passes so, where the kernel's taps take 6; a 3x3 box 4
+    instead of 8. Each pass works on the whole of the axes it does not
+    reduce; an axis's stride is taken by its last pass. ``spare(name, shape,
+    dtype)`` gives the arrays between passes. See :meth:`IntegerTaps.chain_holds`.
     """
-    column, row, times = split
-    dtype, zero = padded.dtype, ((0, 0), (0, 0))
-    (down, across), (skip, step) = geometry.dilation, geometry.stride
-    first = Geometry(padded.shape, (len(column), 1), zero, (skip, 1), (down, 1))
-    middle = spare("middle", first.output_shape, dtype)
-    scratch = spare("middle-scratch", first.output_shape, dtype)
-    correlate_integer(padded, column[:, None].astype(dtype), first, middle, scratch)
-    second = Geometry(middle.shape, (1, len(row)), zero, (1, step), (1, across))
-    correlate_integer(
-        middle, row[None, :].astype(dtype), second, out, spare("scratch", out.shape, dtype)
-    )
-    if times != 1:
-        np.multiply(out, dtype.type(times), out=out)
+    program = chain_program(chain, padded.shape, geometry.stride, geometry.dilation)
+    source, dtype = padded, padded.dtype
+    for number, (groups, shape) in enumerate(program):
+        target = out if number == len(program) - 1 else spare(f"pass-{number % 2}", shape, dtype)
+        scratch = spare("pass-scratch", shape, dtype) if len(groups) > 1 else None
+        source = sum_groups(source, groups, target, scratch)
+    if chain.times != 1:
+        np.multiply(out, dtype.type(chain.times), out=out)
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def chain_program(
+    chain: Chain, shape: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
+) -> tuple[tuple[Groups, tuple[int, ...]], ...]:
+    """Work out each pass of ``chain`` on a padded band of ``shape``: its groups, its output shape.
+
+    Worked out once per band shape (:func:`tap_groups`).
+    """
+    ndim = len(stride)
+    last = {axis: number for number, (axis, _) in enumerate(chain.passes)}
+    assert len(last) == ndim, "every axis has a pass, which takes its stride"
+    program = []
+    for number, (axis, weights) in enumerate(chain.passes):
+        along, steps = [1] * ndim, [1] * ndim
+        along[axis] = len(weights)
+        steps[axis] = stride[axis] if last[axis] == number else 1
+        dilated = [1] * ndim
+        dilated[axis] = dilation[axis]
+        step = Geometry(shape, tuple(along), ((0, 0),) * ndim, tuple(steps), tuple(dilated))
+        shape = step.output_shape
+        windows = tuple(zip(shape[:ndim], steps, dilated, strict=True))
+        program.append((tap_groups(weights, tuple(along), windows), shape))
+    return tuple(program)

@@ -45,11 +45,14 @@ def choose_method(
     --------
     >>> from convcli.engine import resolve_geometry
     >>> image = resolve_geometry((512, 512), (3, 3))
-    >>> choose_method("auto", np.ones((3, 3)), image)
+    >>> choose_method("auto", np.ones((3, 3)), image)  # rank 1: two passes of 3 taps
+    <Method.SEPARABLE: 'separable'>
+    >>> dense = np.array([[1.0, 2, 3], [3, 1, 2], [2, 3, 1]])
+    >>> choose_method("auto", dense, image)
     <Method.MATRIX: 'matrix'>
     >>> colour = resolve_geometry((512, 512, 3), (3, 3))  # the channels moved aside cost more
-    >>> choose_method("auto", np.ones((3, 3)), colour)
-    <Method.SEPARABLE: 'separable'>
+    >>> choose_method("auto", dense, colour)
+    <Method.DIRECT: 'direct'>
     >>> choose_method("fft", np.ones((3, 3)), image)
     <Method.FFT: 'fft'>
     """
@@ -103,14 +106,14 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
 # benchmarks/calibrate.py (BLAS on one thread, as the command line sets it;
 # bands on one thread and on two) on 2048x2048 and 1024x1024x3 float32
 # images, dense and Gaussian kernels of 3 to 31, on this project's second
-# machine (Intel Xeon, 2 cores, shared; 2026-12-07, the fused matrix method).
-# One thread: direct 0.51-0.80 (median 0.58), separable 0.47-0.86 (0.58), fft
-# 1.12-1.50 (1.36), matrix 0.63-1.19 (0.79). The constants, within those
-# ranges, picked the fastest of two runs' mean times in 20 of 20 cases on one
-# thread and 20 of 20 on two; in the second run alone, 19 and 18 (the misses
-# 1.04x to 1.09x, Gaussian 3 on grey and dense 3 on colour: the two fastest
-# methods within 10% of each other, which came first changing between runs).
+# machine (Intel Xeon, 2 cores, shared: load 4 to 5; 2026-12-07, shift-and-add
+# in bands of 256 KiB). One thread, two runs: direct 0.35-0.67 (median
+# 0.41), separable 0.31-0.70 (0.39), fft 1.21-1.62 (1.41), matrix 0.62-1.33
+# (0.82). The constants, within those ranges, picked the fastest of the two
+# runs' mean times in 20 of 20 cases on one thread and 18 of 20 on two (the
+# misses 1.18x and 1.01x, Gaussians of 5 and 15 on grey, where two threads'
+# separable bands wait on each other); in each run alone, 20 and 17, 20 and 19.
 # The first machine's (AMD EPYC) for the first three were 0.36, 0.32, 0.93:
 # each CPU is faster at some methods, and the constants are relative.
-NS_PER_UNIT = {Method.DIRECT: 0.55, Method.SEPARABLE: 0.60, Method.FFT: 1.35, Method.MATRIX: 0.65}
+NS_PER_UNIT = {Method.DIRECT: 0.46, Method.SEPARABLE: 0.31, Method.FFT: 1.40, Method.MATRIX: 0.77}
 FFT_BAND_SPANS = 8  # rows of an FFT band, in kernel spans: the overlap costs 1/8 more

@@ -31,7 +31,7 @@ class Convolution:
     --------
     >>> plan = Convolution(np.ones((3, 3)), stride=2).plan((512, 512, 3))
     >>> plan.geometry.output_shape, plan.method
-    ((256, 256, 3), <Method.DIRECT: 'direct'>)
+    ((256, 256, 3), <Method.SEPARABLE: 'separable'>)
     """
 
     kernel: npt.ArrayLike

@@ -99,34 +99,28 @@ def correlate_separable(
     for term in terms:
         response = padded
         for axis, vector in enumerate(term):
-            taps = vector.astype(padded.dtype)
-            response = _pass(response, taps, axis, spatial[axis], geometry.stride[axis],
-                             geometry.dilation[axis])  # fmt: skip
+            last = axis == len(term) - 1 and total is None  # the first term's: into out itself
+            response = _pass(response, vector.astype(padded.dtype), axis, spatial[axis],
+                             geometry.stride[axis], geometry.dilation[axis],
+                             out if last else None)  # fmt: skip
         total = response if total is None else np.add(total, response, out=total)
     assert total is not None
-    return _into(out, total)
-
-
-def _into(
-    out: npt.NDArray[np.floating] | None, result: npt.NDArray[np.floating]
-) -> npt.NDArray[np.floating]:
-    if out is None:
-        return result
-    out[...] = result
-    return out
+    return total
 
 
 def _pass(
     x: npt.NDArray[np.floating], taps: npt.NDArray[np.floating], axis: int, size: int, step: int,
-    dilation: int,
+    dilation: int, out: npt.NDArray[np.floating] | None = None,
 ) -> npt.NDArray[np.floating]:  # fmt: skip
-    """Correlate along one axis, keeping ``size`` outputs every ``step``."""
+    """Correlate along one axis, keeping ``size`` outputs every ``step`` (into ``out`` if given)."""
     shape = list(x.shape)
     shape[axis] = size
     nonzero = np.flatnonzero(taps)
+    if out is None:
+        out = np.empty(shape, dtype=x.dtype)
     if not nonzero.size:
-        return np.zeros(shape, dtype=x.dtype)
-    out = np.empty(shape, dtype=x.dtype)
+        out.fill(0)
+        return out
     scratch = np.empty_like(out) if nonzero.size > 1 else out
     window = [slice(None)] * x.ndim
     for number, offset in enumerate(nonzero):
