@@ -38,12 +38,10 @@ TOUR = blocks(section("A tour"))
 LEARN = blocks(section("Learn convolution"))
 LIBRARY = blocks(section("The library"))
 LAYER = blocks(section("Learn convolution").split("\n### A layer of a CNN, by hand\n")[1])
-# The lesson's PyTorch export, and the commands that use the files it writes
-EXPORT, EXPORTED = next(
-    (code, after)
-    for (kind, code), (_, after) in itertools.pairwise(LAYER)
-    if kind == "python" and "torch" in code
-)
+# The lesson's PyTorch export, from its first block that uses torch: the commands after it use
+# the files it writes
+EXPORT = LAYER[next(i for i, (kind, code) in enumerate(LAYER) if "torch" in code) :]
+EXPORTED = [code for kind, code in EXPORT if kind == "sh"]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +60,7 @@ def shell(script: str, folder: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(
-    "script", [code for kind, code in TOUR + LEARN if kind == "sh" and code != EXPORTED]
+    "script", [code for kind, code in TOUR + LEARN if kind == "sh" and code not in EXPORTED]
 )
 def test_every_command_of_the_tour_and_the_lessons_runs(workspace, script):
     done = shell(script, workspace)
@@ -150,9 +148,10 @@ def test_the_layer_lessons_shape_report_is_what_the_command_prints(workspace):
 
 
 def test_the_layer_lessons_pytorch_export_is_read_as_pytorch_computes_it(tmp_path, monkeypatch):
-    """The three lines run on a ResNet-18's first layer; convcli's maps are conv2d's."""
+    """The lesson's lines run on a ResNet-18's first layer; convcli's maps are conv2d's."""
     torch = pytest.importorskip("torch", reason="needs PyTorch: pip install torch")
     pytest.importorskip("safetensors.torch")
+    functional = torch.nn.functional
     torch.manual_seed(28)
 
     class Stem(torch.nn.Module):  # what the lesson uses of torchvision's ResNet-18, untrained
@@ -166,19 +165,29 @@ def test_the_layer_lessons_pytorch_export_is_read_as_pytorch_computes_it(tmp_pat
     shutil.copytree(ROOT / "sample_images", tmp_path / "sample_images")
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {}
-    exec(compile(EXPORT, "README.md", "exec"), namespace)
-    done = shell(EXPORTED, tmp_path)
-    assert done.returncode == 0, done.stderr
+    for kind, code in EXPORT:  # in order: Python in one namespace, commands in a shell
+        if kind == "python":
+            exec(compile(code, "README.md", "exec"), namespace)
+        elif kind == "sh":
+            done = shell(code, tmp_path)
+            assert done.returncode == 0, done.stderr
     with Image.open(tmp_path / "sample_images" / "astronaut.png") as photo:
         samples = torch.from_numpy(np.asarray(photo.convert("RGB"), dtype=np.float32))
+    samples = samples.permute(2, 0, 1)[None]  # (1, C, H, W)
     weights = namespace["model"].conv1.weight.detach()
-    expected = torch.nn.functional.conv2d(samples.permute(2, 0, 1)[None], weights, stride=2,
-                                          padding=3)[0].permute(1, 2, 0).numpy()  # fmt: skip
+    expected = functional.conv2d(samples, weights, stride=2, padding=3)
     maps = np.load(tmp_path / "maps.npy")
     assert maps.shape == (256, 256, 64)
-    np.testing.assert_allclose(maps, expected, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(maps, expected[0].permute(1, 2, 0).numpy(), rtol=1e-5, atol=1e-3)
     pages = tifffile.imread(tmp_path / "maps.tif")
     assert np.array_equal(np.moveaxis(pages, 0, -1), maps)
     for picture in ("resnet18_conv1.png", "resnet18_maps.png"):
         with Image.open(tmp_path / picture) as drawn:
             assert drawn.width > 256, picture
+    # the folded weights: the network's maps of its own normalised 0-to-1 samples
+    mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
+    std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    normalised = functional.pad((samples / 255 - mean) / std, (3, 3, 3, 3), mode="replicate")
+    network = functional.conv2d(normalised, weights, stride=2)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "resnet18_maps.npy"), network, rtol=1e-4,
+                               atol=1e-4)  # fmt: skip
