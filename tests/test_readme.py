@@ -191,3 +191,18 @@ def test_the_layer_lessons_pytorch_export_is_read_as_pytorch_computes_it(tmp_pat
     network = functional.conv2d(normalised, weights, stride=2)[0].permute(1, 2, 0).numpy()
     np.testing.assert_allclose(np.load(tmp_path / "resnet18_maps.npy"), network, rtol=1e-4,
                                atol=1e-4)  # fmt: skip
+
+
+def test_the_layer_lessons_python_prints_what_the_readme_shows(workspace, monkeypatch):
+    cells = [
+        (code, shown)
+        for (kind, code), (after, shown) in itertools.pairwise(LAYER)
+        if kind == "python" and after == "text"
+    ]
+    assert cells
+    monkeypatch.chdir(workspace)
+    for code, shown in cells:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(code, "README.md", "exec"), {})
+        assert printed.getvalue() == shown
