@@ -242,3 +242,15 @@ def test_a_layer_that_does_not_fit_is_refused_before_any_graph(kernel, arguments
 def test_a_layer_over_text_is_refused():
     with pytest.raises(convcli.ParameterError, match="real numbers"):
         tiled(da.from_array(np.array([["a", "b"]])), np.ones((1, 1, 1)), channels="sum")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_layer_over_8_bit_samples_in_either_float_type_equals_the_whole(dtype):
+    photo = np.random.default_rng(8).integers(0, 256, (37, 29, 3), dtype=np.uint8)
+    weights = np.random.default_rng(9).normal(size=(6, 3, 5, 5))
+    settings = dict(channels="sum", bias=np.arange(6.0), stride=2, dtype=dtype)
+    whole = convcli.convolve(photo, weights, **settings)
+    with dask.config.set(scheduler="synchronous"):
+        tiles = tiled(da.from_array(photo, chunks=(7, 11, 2)), weights, **settings).compute()
+    assert tiles.dtype == whole.dtype == dtype
+    assert np.array_equal(tiles, whole)
