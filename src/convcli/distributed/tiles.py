@@ -6,7 +6,9 @@ mapping (:func:`convcli.engine.source_index`), so a tile at the border sees
 what the whole-array engine sees, for every border mode and for padding wider
 than the array. The method is chosen once, for the whole array, and pinned:
 direct and separable tiles are then equal to the whole-array result bit for
-bit (FFT tiles to float rounding, as FFT bands are).
+bit (FFT tiles to float rounding, as FFT bands are). A layer
+(``channels="sum"``) is tiled over its rows and columns alone: each tile
+reads every input channel of its window and computes all the layer's maps.
 
 Dask's own ``map_overlap`` is not used: its ``reflect`` is NumPy's
 ``symmetric``, a halo larger than the array raises, and it has no stride.
