@@ -243,7 +243,7 @@ USAGE_ERRORS = [
     (["-k", "sobel-x", "--report", "r.txt"], r"--report must end in .json or .csv"),
     (["-k", "gaussian:sigma=0"], r"gaussian: sigma must be a number > 0"),
     (["-k", "box:600", "-p", "valid"], r"output would be empty along axis 0: floor\(\(512"),
-    (["-k", "[[[1]]]"], r"kernel inline is 3-D; images take 1-D or 2-D kernels"),
+    (["-k", "[[[1]],[[1]]]"], r".*inline takes 2 input channels \(weights 2x1x1\), but the input has 1"),
     ([], r"Missing option '-k' / '--kernel'"),
     (["-k", "sobel-x", "--bogus"], r"No such option: --bogus"),
 ]  # fmt: skip

@@ -11,7 +11,7 @@ from helpers import run, runner
 
 # The groups a user scans, in the order a run goes (README, "convcli apply"); --help last.
 APPLY_GROUPS = {
-    "Kernels": ["--kernel", "--bank", "--method"],
+    "Kernels": ["--kernel", "--bias", "--bank", "--method"],
     "Geometry": ["--padding", "--pad-mode", "--pad-value", "--stride", "--dilation", "--flip"],
     "Values": ["--gray", "--range", "--colormap"],
     "Inputs": ["--recursive", "--frame", "--max-pixels"],

@@ -78,6 +78,32 @@ class Channels(StrEnum):
     SUM = "sum"
 
 
+class Activation(StrEnum):
+    """The activations of a layer's pipeline (``-k relu``): value by value, as PyTorch's."""
+
+    RELU = "relu"
+    LEAKY_RELU = "leaky-relu"
+    TANH = "tanh"
+    SIGMOID = "sigmoid"
+    ABS = "abs"
+
+
+class Pool(StrEnum):
+    """The pools of a layer's pipeline (``-k maxpool:2``): each map's windows reduced to one."""
+
+    MAX = "maxpool"
+    AVG = "avgpool"
+
+
+class StageKind(StrEnum):
+    """What a stage of a pipeline is, as the shape table names it."""
+
+    KERNEL = "kernel"  # each channel filtered on its own
+    LAYER = "layer"  # every channel summed, a map per filter
+    POOL = "pool"  # each map's windows reduced to one value
+    ACTIVATION = "activation"  # value by value
+
+
 class Range(StrEnum):
     """How a filter response becomes the numbers an output holds."""
 

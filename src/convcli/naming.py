@@ -12,6 +12,7 @@ import string
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
+from convcli.catalog.kernel import Kernel
 from convcli.choices import FIELDS, PaddingWord, PadMode
 from convcli.errors import ParameterError
 
@@ -62,8 +63,10 @@ def template_fields(template: str) -> list[str]:
     return [field for _, field, _, _ in string.Formatter().parse(template) if field]
 
 
-def output_name(source: Location, settings: Settings, suffix: str, template: str) -> str:
-    """Fill ``template`` in for an input.
+def output_name(
+    source: Location, settings: Settings, suffix: str, template: str, feature_map: str = ""
+) -> str:
+    """Fill ``template`` in for an input (``feature_map``: one map's index, see :func:`map_names`).
 
     Examples
     --------
@@ -76,6 +79,7 @@ def output_name(source: Location, settings: Settings, suffix: str, template: str
     'cat_box-size-5_valid_s2.png'
     """
     kernel, marks = kernel_tag(settings), settings_tag(settings)
+    kernel += f"-{feature_map}" if feature_map else ""
     tag = "_".join(filter(None, (kernel, marks)))
     name = template.format(
         stem=source.stem, kernel=kernel, settings=marks, tag=tag, suffix=suffix,
@@ -88,10 +92,39 @@ def output_name(source: Location, settings: Settings, suffix: str, template: str
     return name
 
 
+def map_names(
+    source: Location, settings: Settings, suffix: str, template: str, count: int
+) -> list[str]:
+    """Name the files of a layer's ``count`` feature maps: the kernel's name, then the map's index.
+
+    The index, from 0, is zero-padded to as many digits as ``count`` has,
+    so the names sort in the maps' order; it is part of ``{kernel}`` (and
+    ``{tag}``), as a set member's angle is.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from convcli.catalog.lookup import load_kernel
+    >>> from convcli.choices import DEFAULT_TEMPLATE
+    >>> from convcli.run.model import Settings
+    >>> settings = Settings(kernels=(load_kernel("sobel-x"),), padding="valid")
+    >>> names = map_names(Path("photo.png"), settings, ".png", DEFAULT_TEMPLATE, 64)
+    >>> names[0], names[7], len(names)
+    ('photo_sobel-x-00_valid.png', 'photo_sobel-x-07_valid.png', 64)
+    """
+    width = len(str(count))
+    return [
+        output_name(source, settings, suffix, template, f"{index:0{width}d}")
+        for index in range(count)
+    ]
+
+
 def kernel_tag(settings: Settings) -> str:
     """Name the kernels in a file name: ``sobel-x+gaussian-sigma-2``; inline ones by a digest."""
     return "+".join(
-        f"inline-{kernel.digest}" if kernel.source == "inline" else _slug(kernel.name)
+        f"inline-{kernel.digest}"
+        if isinstance(kernel, Kernel) and kernel.source == "inline"
+        else _slug(kernel.name)
         for kernel in settings.kernels
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,16 +13,21 @@ from convcli.choices import Depth, Range
 
 __all__ = [
     "DEPTHS",
+    "Bounds",
     "Levels",
     "Mapped",
     "Reach",
     "clipped_share",
     "finite_bounds",
     "levels",
+    "map_bounds",
     "map_range",
     "ranges_that_help",
     "reach",
 ]
+
+# What rescale maps from and to: one low and high bound, or one of each per channel.
+Bounds = tuple[float, float] | tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]]
 
 # The sample types an output can have, and the value of full intensity in each.
 DEPTHS: dict[str, int | None] = {Depth.UINT8: 255, Depth.UINT16: 65535, Depth.FLOAT32: None}
@@ -50,7 +55,7 @@ def map_range(
     *,
     white: float,
     depth: str,
-    bounds: tuple[float, float] | None = None,
+    bounds: Bounds | None = None,
 ) -> Mapped:
     """Map a filter response to an output depth.
 
@@ -67,9 +72,10 @@ def map_range(
         The input's full intensity: 255, 65535, or 1.0 for float images.
     depth : {'uint8', 'uint16', 'float32'}
         The output sample type; a float output keeps the input's units.
-    bounds : (float, float), optional
+    bounds : (float, float) or (ndarray, ndarray), optional
         For ``rescale``: the minimum and maximum to map, when ``response`` is
-        only a band of the whole (see :func:`finite_bounds`).
+        only a band of the whole (see :func:`finite_bounds`); or one of each
+        per channel (the last axis: a layer's feature maps, see :func:`map_bounds`).
 
     Returns
     -------
@@ -91,12 +97,7 @@ def map_range(
         return Mapped(values, 0.0)
     # One working array, every step in place: the same float32 operations in the same order.
     if mode == Range.RESCALE:
-        low, high = bounds or finite_bounds(values) or (0.0, 0.0)
-        if high > low:
-            unit = np.subtract(values, np.float32(low))
-            np.divide(unit, np.float32(high - low), out=unit)
-        else:
-            unit = np.zeros_like(values)
+        unit = _rescaled(values, bounds or finite_bounds(values) or (0.0, 0.0))
         clipped = 0.0
     else:
         unit = _unit(values, mode, white)
@@ -237,6 +238,45 @@ def _slack(depth: str) -> float:
     # Clipped means the output changed: beyond half a step outside, not 255.00002.
     full_scale = DEPTHS[depth]
     return 0.5 / full_scale if full_scale else 0.0
+
+
+def _rescaled(values: npt.NDArray[np.float32], bounds: Bounds) -> npt.NDArray[np.float32]:
+    """Map each low bound to 0 and high bound to 1; 0 where they are equal (or none is known)."""
+    low, high = (np.asarray(bound, dtype=np.float64) for bound in bounds)
+    flat = ~(high > low)  # NaN bounds too: a map without one finite value
+    unit = np.subtract(values, low.astype(np.float32))
+    np.divide(unit, np.where(flat, 1.0, high - low).astype(np.float32), out=unit)
+    if flat.any():
+        np.copyto(unit, np.float32(0.0), where=flat)
+    return unit
+
+
+def map_bounds(bands: Iterable[npt.NDArray[np.floating]]) -> Bounds | None:
+    """Return each channel's finite minimum and maximum over ``bands`` (NaN: none), for ``rescale``.
+
+    The last axis is the channels: a layer's feature maps, each mapped from
+    its own least to its own greatest value. None if there are no bands.
+
+    Examples
+    --------
+    >>> maps = np.array([[[0.0, 5.0], [2.0, np.inf]], [[4.0, 5.0], [-np.inf, np.nan]]])
+    >>> low, high = map_bounds([maps])
+    >>> low.tolist(), high.tolist()
+    ([0.0, 5.0], [4.0, 5.0])
+    >>> map_range(maps, "rescale", white=255, depth="uint8", bounds=(low, high)).values[..., 0]
+    array([[  0, 128],
+           [255,   0]], dtype=uint8)
+    """
+    lows, highs = [], []
+    for band in bands:
+        finite = np.where(np.isfinite(band), band, np.nan).reshape(-1, band.shape[-1])
+        lows.append(np.fmin.reduce(finite, axis=0, initial=np.inf))
+        highs.append(np.fmax.reduce(finite, axis=0, initial=-np.inf))
+    if not lows:
+        return None
+    low, high = np.fmin.reduce(lows, axis=0), np.fmax.reduce(highs, axis=0)
+    none = np.isinf(low)  # no finite value: its initial bound, made NaN
+    return np.where(none, np.nan, low), np.where(none, np.nan, high)
 
 
 def finite_bounds(values: npt.NDArray[np.floating]) -> tuple[float, float] | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from convcli.choices import Status
+from convcli.choices import StageKind, Status
 from convcli.engine import Geometry
 from convcli.errors import ParameterError, worded
 from convcli.io.atomic import write_atomically
@@ -27,12 +27,60 @@ REPORT_SUFFIXES = (".json", ".csv")
 
 @dataclass(frozen=True)
 class StageReport:
-    """One kernel of a pipeline: where it slid and how long it took."""
+    """One stage of a pipeline: where it slid, what it gave and how long it took."""
 
     kernel: str
     geometry: Geometry
     method: str
     seconds: float | None  # None: not timed on its own (--tile runs the stages interleaved)
+    shape: tuple[int, ...] | None = None  # what it gave; None: the geometry's output
+    kind: StageKind = StageKind.KERNEL
+    weights: tuple[int, ...] | None = None  # a layer's (C_out, C_in/groups, kh, kw); else None
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """What the stage gave: a layer's maps are its filters', not its input's channels."""
+        return self.geometry.output_shape if self.shape is None else self.shape
+
+    def rows(self, names: tuple[str, ...], pad_mode: str) -> list[tuple[str, str]]:
+        """Describe the stage for a table: what it is, where it slides, each axis's output size.
+
+        The first row is the stage's kind (``kernel``, ``layer``, ``pool``,
+        ``activation``) and name; ``names`` names the spatial axes.
+        """
+        g = self.geometry
+        if self.kind == StageKind.ACTIVATION:
+            return [(self.kind, f"{self.kernel}  value by value")]
+        sides = ", ".join(f"{name} {b}+{a}" for name, (b, a) in zip(names, g.padding, strict=True))
+        stride = ("stride", ", ".join(map(str, g.stride)))
+        if self.kind == StageKind.POOL:
+            fill = POOL_PADDING.get(self.method, pad_mode)
+            sizes = [(f"{name} out", _pool_formula(g, axis)) for axis, name in enumerate(names)]
+            return [(self.kind, f"{self.kernel}  window {_shape(g.kernel_shape)}"),
+                    ("padding", f"{sides}  ({fill})"), stride, *sizes]  # fmt: skip
+        what = f"{self.kernel}  {_shape(g.kernel_shape)}"
+        if self.weights is not None:  # a layer: its filters, each over the channels of its group
+            out, per_filter = self.weights[0], self.weights[-3]
+            what = (f"{self.kernel}  {_shape(self.weights)}: {out} filter{'s' * (out != 1)} of "
+                    f"{per_filter} channel{'s' * (per_filter != 1)} x "
+                    f"{_shape(g.kernel_shape)}")  # fmt: skip
+        return [(self.kind, what), ("padding", f"{sides}  ({pad_mode})"), stride,
+                ("dilation", ", ".join(map(str, g.dilation))),
+                *((f"{name} out", g.formula(axis)) for axis, name in enumerate(names))]  # fmt: skip
+
+
+# How a pool fills its padding: never chosen by max, zeros counted in the mean (PyTorch's).
+POOL_PADDING = {"maxpool": "never the largest", "avgpool": "zeros, counted in the mean"}
+
+
+def _pool_formula(g: Geometry, axis: int) -> str:
+    """Write a pool's output size as PyTorch does: floor((n + 2p - k) / s) + 1."""
+    n, (p, _), k, s = g.input_shape[axis], g.padding[axis], g.kernel_shape[axis], g.stride[axis]
+    return f"floor(({n} + 2*{p} - {k}) / {s}) + 1 = {g.output_shape[axis]}"
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
 
 
 @dataclass
@@ -107,7 +155,9 @@ class Report:
             "kernel": self.kernel,
             "input_shape": _list(self.input_shape),
             # A pipeline's kernels differ in shape and padding: see "stages".
-            "kernel_shape": _list(single.geometry.kernel_shape) if single else None,
+            "kernel_shape": _list(single.weights or single.geometry.kernel_shape)
+            if single
+            else None,
             "padding": _pairs(single.geometry.padding) if single else None,
             "pad_mode": self.pad_mode,
             "stride": _list(first.geometry.stride) if first else None,
@@ -129,12 +179,12 @@ def _stage_record(stage: StageReport, pad_mode: str) -> dict[str, Any]:
     return {
         "kernel": stage.kernel,
         "input_shape": list(g.input_shape),
-        "kernel_shape": list(g.kernel_shape),
+        "kernel_shape": list(stage.weights or g.kernel_shape),
         "padding": _pairs(g.padding),
         "pad_mode": pad_mode,
         "stride": list(g.stride),
         "dilation": list(g.dilation),
-        "output_shape": list(g.output_shape),
+        "output_shape": list(stage.output_shape),
         "method": stage.method,
         "seconds": None if stage.seconds is None else round(stage.seconds, 6),
     }

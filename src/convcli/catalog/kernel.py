@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from convcli.choices import Range, choose
+from convcli.choices import Activation, Pool, Range, choose
 from convcli.errors import KernelError, ParameterError
 
 if TYPE_CHECKING:  # NumPy is loaded only when a matrix is built: `kernels list` needs none
@@ -25,6 +25,8 @@ COMBINES = (MAGNITUDE, MAXIMUM)
 FREI_CHEN = "frei-chen"
 FREI_CHEN_EDGES = 4
 MAX_DIMS = 3
+LAYER_DIMS = 4  # a layer's weights: (C_out, C_in/groups, kh, kw), PyTorch's layout
+LEAKY_SLOPE = 0.01  # leaky-relu's slope unless given, as PyTorch's
 PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
@@ -65,6 +67,16 @@ class Kernel:
     parameters : tuple of (str, float or None), or None
         A family's kernel: each parameter and its value (None: worked out
         from the others, ``auto``); None for a kernel of no family.
+    layer : bool
+        A 3-D matrix ``(C_in, kh, kw)`` that is one filter of a layer on any
+        input (TOML's ``layer = true``, or given a bias per filter). A 4-D
+        matrix is always a layer, and a 3-D one on an image: see :meth:`sums_channels`.
+    groups : int
+        A layer's: its input channels and filters in this many equal groups,
+        each filter summing over its own group's channels (PyTorch's ``groups``).
+    filter_bias : tuple of float, or None
+        A layer's: one number per filter, added to its feature map (the
+        ``X.bias`` beside ``X.weight``, ``--bias``, TOML's ``bias = [...]``).
 
     Examples
     --------
@@ -90,6 +102,28 @@ class Kernel:
     combine: str | None = None
     shadows_builtin: bool = False
     parameters: tuple[tuple[str, float | None], ...] | None = None
+    layer: bool = False
+    groups: int = 1
+    filter_bias: tuple[float, ...] | None = None
+
+    def sums_channels(self, image: bool) -> bool:
+        """Whether it is a layer on this input: sums over the channels, one map per filter.
+
+        A 4-D kernel always; a 3-D one on an image (two spatial axes and the
+        channels), or marked :attr:`layer`; on an ``.npy`` input an unmarked
+        3-D kernel filters a volume, as any 3-D kernel does.
+        """
+        return len(self.shape) == LAYER_DIMS or (len(self.shape) == 3 and (image or self.layer))
+
+    @property
+    def filters(self) -> int:
+        """A layer's feature maps (C_out): the first axis of 4-D weights, 1 for 3-D ones."""
+        return self.shape[0] if len(self.shape) == LAYER_DIMS else 1
+
+    @property
+    def channels_in(self) -> int:
+        """The input channels a layer takes (C_in): its weights' channel axis times its groups."""
+        return self.shape[-3] * self.groups
 
     def __repr__(self) -> str:  # the matrix can be large, and is built only when asked for
         shown = repr(str(self.range)) if self.range is not None else None
@@ -125,7 +159,10 @@ class Kernel:
 
         import numpy as np
 
-        hashed = hashlib.sha1(repr((self.shape, self.bias)).encode(), usedforsecurity=False)
+        facts: tuple[object, ...] = (self.shape, self.bias)
+        if (self.groups, self.filter_bias) != (1, None):  # a layer's; other digests stay as were
+            facts += (self.groups, self.filter_bias)
+        hashed = hashlib.sha1(repr(facts).encode(), usedforsecurity=False)
         for matrix in self.matrices:
             hashed.update(np.ascontiguousarray(matrix, dtype=np.float64).tobytes())
         return hashed.hexdigest()[:8]
@@ -177,6 +214,9 @@ class Kernel:
             "tags": list(self.tags),
             "source": self.origin,
         }
+        if len(self.shape) == LAYER_DIMS or self.layer:
+            record["groups"] = self.groups
+            record["filter_bias"] = None if self.filter_bias is None else list(self.filter_bias)
         if self.components:
             record["combine"] = self.combine
             record["components"] = [part.record() for part in self.components]
@@ -194,6 +234,36 @@ class Kernel:
         from convcli.text import to_json  # JSON as convcli writes it everywhere
 
         return to_json(self.record())
+
+
+@dataclass(frozen=True)
+class Step:
+    """A stage of a layer's pipeline that is no kernel: an activation or a pool.
+
+    What ``-k relu``, ``-k leaky-relu:0.2``, ``-k maxpool:2`` or
+    ``-k avgpool:3,2,1`` name; it runs the engine's function of the same
+    name (:func:`convcli.engine.relu`, :func:`~convcli.engine.max_pool`...).
+    A pool reduces each map's ``size`` x ``size`` windows, ``stride`` apart,
+    after ``padding`` on every side, as PyTorch's ``max_pool2d`` and
+    ``avg_pool2d`` (whose output side is ``floor((n + 2p - k) / s) + 1``).
+
+    Examples
+    --------
+    >>> Step("maxpool:2", Pool.MAX, size=2, stride=2).pool
+    True
+    """
+
+    name: str  # as reported, in the spec's words: relu, leaky-relu:0.2, maxpool:3,2,1
+    kind: Activation | Pool
+    slope: float = LEAKY_SLOPE  # leaky-relu's, for negative values
+    size: int = 0  # a pool's window, size x size
+    stride: int = 0  # a pool's step (its size unless given)
+    padding: int = 0  # a pool's, on every side: at most half its window, as in PyTorch
+
+    @property
+    def pool(self) -> bool:
+        """Whether it is a pool (it slides a window) rather than an activation (value by value)."""
+        return isinstance(self.kind, Pool)
 
 
 def nested_matrix(values: Any, multiply: float = 1.0, divide: float = 1.0) -> Matrix:
@@ -243,8 +313,8 @@ def check_range(value: object, where: str) -> Range:
         raise KernelError(f"{where}: {error}") from None
 
 
-def check_matrix(value: object, where: str) -> tuple[int, ...]:
-    """Check a nested list of finite numbers (1-D, 2-D or 3-D) and return its shape.
+def check_matrix(value: object, where: str, most: int = MAX_DIMS) -> tuple[int, ...]:
+    """Check a nested list of finite numbers (1-D to ``most``-D) and return its shape.
 
     Parameters
     ----------
@@ -252,6 +322,8 @@ def check_matrix(value: object, where: str) -> tuple[int, ...]:
         The nested lists, as TOML or JSON gives them.
     where : str
         Where it came from, to start every message with.
+    most : int
+        The most dimensions: 3, or a layer's 4.
 
     Returns
     -------
@@ -272,10 +344,10 @@ def check_matrix(value: object, where: str) -> tuple[int, ...]:
     ...
     convcli.errors.KernelError: inline: matrix row 2 has 1 value, expected 2 like row 1
     """
-    return _shape_of(value, where, ())
+    return _shape_of(value, where, (), most)
 
 
-def _shape_of(value: object, where: str, index: tuple[int, ...]) -> tuple[int, ...]:
+def _shape_of(value: object, where: str, index: tuple[int, ...], most: int) -> tuple[int, ...]:
     if not isinstance(value, list):
         raise KernelError(f"{where}: matrix must be a list of numbers, got {_describe(value)}")
     if not value:
@@ -285,12 +357,12 @@ def _shape_of(value: object, where: str, index: tuple[int, ...]) -> tuple[int, .
         for i, item in enumerate(value):
             _check_number(item, where, _label((*index, i), len(index) + 1))
         return (len(value),)
-    if len(index) + 2 > MAX_DIMS:
+    if len(index) + 2 > most:
         raise KernelError(
-            f"{where}: matrix has more than {MAX_DIMS} levels of nesting; "
-            "kernels are 1-D, 2-D or 3-D"
+            f"{where}: matrix has more than {most} levels of nesting; kernels are 1-D, 2-D or "
+            f"3-D, a layer's (layer = true) 3-D or 4-D"
         )
-    shapes = [_shape_of(item, where, (*index, i)) for i, item in enumerate(value)]
+    shapes = [_shape_of(item, where, (*index, i), most) for i, item in enumerate(value)]
     depth = len(index) + len(shapes[0]) + 1
     for i, shape in enumerate(shapes):
         if shape != shapes[0]:
@@ -321,7 +393,8 @@ def _check_number(item: object, where: str, place: str) -> None:
 
 def _label(index: tuple[int, ...], depth: int) -> str:
     """Name a position 1-based, as a person counts: 'row 2, column 3' in a 2-D matrix."""
-    words = {1: ("value",), 2: ("row", "column"), 3: ("plane", "row", "column")}[depth]
+    words = {1: ("value",), 2: ("row", "column"), 3: ("plane", "row", "column"),
+             4: ("filter", "channel", "row", "column")}[depth]  # fmt: skip
     return ", ".join(f"{word} {i + 1}" for word, i in zip(words, index, strict=False))
 
 

@@ -36,6 +36,7 @@ from convcli.catalog.families import FAMILIES
 from convcli.catalog.families._base import ANGLE, anchored
 from convcli.catalog.kernel import (
     COMBINES,
+    LAYER_DIMS,
     PLAIN_NAME,
     Kernel,
     Matrix,
@@ -46,11 +47,13 @@ from convcli.catalog.kernel import (
     nested_matrix,
 )
 from convcli.catalog.sets import family_named, named_set, set_kernel, turn
+from convcli.choices import Activation, Pool
 from convcli.errors import KernelError, Message, reason
 
 KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
 MAX_FILE_BYTES = 64 << 20  # a 1001 x 1001 matrix written out in full takes about 10 MiB
-_KEYS = ("description", "matrix", "scale", "bias", "range", "tags", "combine", "components")
+_KEYS = ("description", "matrix", "scale", "bias", "range", "tags", "combine", "components",
+         "layer", "groups")  # fmt: skip
 _FILE_SPEC = re.compile(r"(?P<path>.+?\.toml)(?::(?P<name>[^:]*))?", re.IGNORECASE)
 # ImageMagick's array: "WxH[+X+Y]: values" ("N:" for N x N), values apart by commas and/or spaces.
 _IM_ARRAY = re.compile(
@@ -104,7 +107,15 @@ def load_kernel(spec: str) -> Kernel:
         return _imagemagick_array(spec, match)
     if match := _FILE_SPEC.fullmatch(spec):
         return _from_file(Path(match["path"]), match["name"])
+    if any(suffix in spec.lower() for suffix in (".npy", ".npz", ".safetensors")):
+        from convcli.catalog.weights import is_weights_spec, weights_kernel  # a layer's weights
+
+        if is_weights_spec(spec):
+            return weights_kernel(spec)
     family, sep, params = spec.partition(":")
+    if family in (*Activation, *Pool):  # apply's -k takes it (see convcli.catalog.steps)
+        raise KernelError(f"{family} is a step of a layer's pipeline (apply -k {spec}), not a "
+                          "kernel: it has no matrix")  # fmt: skip
     if family == "template" and sep:
         from convcli.catalog.template import template_kernel  # reads an image: Pillow and NumPy
 
@@ -293,7 +304,8 @@ def _kernel_from_table(
     tags = table.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
         raise KernelError(f"{where}: tags must be a list of strings, got {tags!r:.40}")
-    bias = _finite_number(table.get("bias", 0.0), where, "bias")
+    layer = _layer(table, where)
+    bias = 0.0 if layer else _finite_number(table.get("bias", 0.0), where, "bias")
     kernel_range = check_range(table["range"], where) if "range" in table else None
     common: dict[str, Any] = {
         "name": name,
@@ -311,9 +323,43 @@ def _kernel_from_table(
     if "matrix" not in table:
         raise KernelError(f"{where}: missing 'matrix'")
     values = table["matrix"]
-    shape = check_matrix(values, where)
+    shape = check_matrix(values, where, LAYER_DIMS if layer else 3)
     weights = _weights(values, table.get("scale", 1.0), where)
+    if layer:
+        common.update(_layer_parts(table, shape, where))
     return Kernel(shape=shape, weights=weights, **common)
+
+
+def _layer(table: dict[str, Any], where: str) -> bool:
+    """Whether a table is a layer's kernel (``layer = true``); its keys checked."""
+    layer = table.get("layer", False)
+    if not isinstance(layer, bool):
+        raise KernelError(f"{where}: layer must be true or false, got {layer!r:.40}")
+    if not layer and "groups" in table:
+        raise KernelError(f"{where}: groups is a layer's: add layer = true")
+    if layer and "components" in table:
+        raise KernelError(f"{where}: a layer has a matrix, not components")
+    return layer
+
+
+def _layer_parts(table: dict[str, Any], shape: tuple[int, ...], where: str) -> dict[str, Any]:
+    """Return a layer table's fields: ``groups``, and ``bias`` as one number per filter."""
+    from convcli.catalog.weights import check_groups, checked_bias
+
+    if len(shape) < 3:
+        raise KernelError(
+            f"{where}: a layer's matrix is 3-D (C_in, kh, kw) or 4-D (C_out, C_in/groups, kh, "
+            f"kw), got {len(shape)}-D"
+        )
+    groups = table.get("groups", 1)
+    if isinstance(groups, bool) or not isinstance(groups, int):
+        raise KernelError(f"{where}: groups must be a whole number, got {groups!r:.40}")
+    check_groups(groups, shape, where)
+    bias = table.get("bias")
+    if bias is not None and (not isinstance(bias, list) or len(check_matrix(bias, where)) != 1):
+        raise KernelError(f"{where}: a layer's bias is a list, one number per filter")
+    filter_bias = None if bias is None else checked_bias(tuple(map(float, bias)), shape, where)
+    return {"layer": True, "groups": groups, "filter_bias": filter_bias}
 
 
 def _weights(values: list[Any], scale: Any, where: str) -> Callable[[], Matrix]:

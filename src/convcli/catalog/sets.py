@@ -21,9 +21,9 @@ from dataclasses import replace
 
 from convcli.catalog.families import FAMILIES, Family, rotate
 from convcli.catalog.families._base import check_eighths
-from convcli.catalog.kernel import FREI_CHEN, MAXIMUM, Kernel, Matrix
+from convcli.catalog.kernel import FREI_CHEN, MAXIMUM, Kernel, Matrix, Step
 from convcli.choices import Range
-from convcli.errors import KernelError
+from convcli.errors import KernelError, Message, ParameterError
 
 SET_TAG = "set"
 MAX_MEMBERS = 64  # as many kernels as a bank takes
@@ -182,9 +182,25 @@ def _set_of(name: str, members: list[Kernel], combine: str, description: str) ->
                   components=tuple(members), combine=combine)  # fmt: skip
 
 
-def bank_members(kernels: tuple[Kernel, ...]) -> tuple[Kernel, ...]:
-    """Return the kernels of a bank: each set's members in its place (``--bank``)."""
-    return tuple(part for k in kernels for part in (k.components if SET_TAG in k.tags else (k,)))
+def bank_members(kernels: tuple[Kernel | Step, ...]) -> tuple[Kernel, ...]:
+    """Return the kernels of a bank: each set's members in its place (``--bank``).
+
+    Raises
+    ------
+    ParameterError
+        A step (``relu``, ``maxpool:2``): it acts on what a kernel before it
+        gives, and a bank's kernels each act on the input alone.
+    """
+    for k in kernels:
+        if isinstance(k, Step):
+            raise ParameterError(
+                Message("{bank} applies each kernel to the input on its own, and {step} is a "
+                        "layer's step, which acts on what the kernel before it gives: leave out "
+                        "{bank} to run them as one pipeline", step=k.name),
+                parameter="bank",
+            )  # fmt: skip
+    kernels_only = [k for k in kernels if isinstance(k, Kernel)]
+    return tuple(p for k in kernels_only for p in (k.components if SET_TAG in k.tags else (k,)))
 
 
 def listed_sets() -> list[Kernel]:

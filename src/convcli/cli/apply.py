@@ -12,6 +12,7 @@ import convcli
 from convcli.cli.environment import Environment, environment
 from convcli.cli.options import (
     BankOption,
+    BiasOption,
     ColormapOption,
     CompressLevelOption,
     DilationOption,
@@ -62,6 +63,7 @@ def apply(
     ctx: typer.Context,
     inputs: InputsArgument,
     kernel: KernelsOption,
+    bias: BiasOption = None,
     bank: BankOption = False,
     method: MethodOption = "auto",
     padding: PaddingOption = "same",
@@ -145,6 +147,7 @@ def settings_from(options: Mapping[str, Any]) -> dict[str, Any]:
     from convcli.cli.options import parse_ints, parse_padding
 
     return {
+        "bias": options["bias"] or None,
         "padding": parse_padding(options["padding"]),
         "pad_mode": options["pad_mode"],
         "pad_value": options["pad_value"],

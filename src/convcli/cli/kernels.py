@@ -38,7 +38,27 @@ def list_kernels(
 
         typer.echo(to_json(entries))
     else:
-        console().print(kernels_view(entries))
+        steps = step_entries() if tag is None else []  # no matrix: in the table only
+        console().print(kernels_view(entries + steps))
+
+
+def step_entries() -> list[dict[str, Any]]:
+    """Return the steps of a layer's pipeline as ``kernels list`` shows them (no matrix)."""
+    from convcli.choices import Activation, Pool
+
+    window = "[,STRIDE[,PADDING]]"
+    steps = [
+        (Activation.RELU, "max(x, 0), value by value (PyTorch's relu)"),
+        (f"{Activation.LEAKY_RELU}[:SLOPE]", "x, or SLOPE * x where negative (SLOPE: 0.01)"),
+        (Activation.TANH, "the hyperbolic tangent, value by value"),
+        (Activation.SIGMOID, "1 / (1 + exp(-x)), value by value"),
+        (Activation.ABS, "|x|, value by value"),
+        (f"{Pool.MAX}:K{window}", "the largest value of each K x K window (PyTorch's max_pool2d)"),
+        (f"{Pool.AVG}:K{window}", "the mean of each K x K window (PyTorch's avg_pool2d)"),
+    ]
+    return [{"name": str(name), "shape": [], "description": text, "tags": ["layer"],
+             "source": "built-in step", "range": "-", "parameters": None}
+            for name, text in steps]  # fmt: skip
 
 
 def show_kernel(

@@ -108,7 +108,19 @@ KernelsOption = Annotated[
         metavar="KERNEL",
         autocompletion=complete_kernel,
         help="Kernel: a name, family:params, file.toml[:name] or a matrix like "
-        "'[[0,1,0],[1,-4,1],[0,1,0]]'. Repeat to apply several in sequence.",
+        "'[[0,1,0],[1,-4,1],[0,1,0]]'; a layer's weights (w.npy, w.safetensors:conv1.weight) "
+        "or step (relu, maxpool:2). Repeat to apply several in sequence.",
+        rich_help_panel=KERNELS,
+    ),
+]
+BiasOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--bias",
+        metavar="FILE[:NAME]",
+        help="A layer's bias, one number per filter: an .npy, .npz, .safetensors or TOML "
+        "array, or a list like '[0.1,-0.2]'. Repeat for each layer kernel, in order "
+        "[default: the X.bias beside X.weight]",
         rich_help_panel=KERNELS,
     ),
 ]

@@ -9,7 +9,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Column, Table
 from rich.text import Text
 
-from convcli.choices import INTEGER_METHOD, Range, Status
+from convcli.choices import INTEGER_METHOD, Range, StageKind, Status
 from convcli.text import shown
 
 if TYPE_CHECKING:  # these bring the engine, and NumPy, with them
@@ -73,18 +73,15 @@ def _status(status: Status, reason: str | None = None) -> Text:
 
 def _single_report(report: Report) -> RenderableType:
     rows = [("input", Text(f"{shown(report.input)}  {_shape(report.input_shape)}"))]
+    layered = any(stage.kind != StageKind.KERNEL for stage in report.stages)
     for number, stage in enumerate(report.stages, start=1):
-        g = stage.geometry
-        names = AXIS_NAMES.get(g.spatial_ndim, tuple(f"axis {i}" for i in range(g.spatial_ndim)))
+        ndim = stage.geometry.spatial_ndim
+        names = AXIS_NAMES.get(ndim, tuple(f"axis {i}" for i in range(ndim)))
         prefix = f"stage {number}: " if len(report.stages) > 1 else ""
-        rows.append((f"{prefix}kernel", Text(f"{stage.kernel}  {_shape(g.kernel_shape)}")))
-        padding = ", ".join(
-            f"{name} {b}+{a}" for name, (b, a) in zip(names, g.padding, strict=True)
-        )
-        rows += [("padding", Text(f"{padding}  ({report.pad_mode})")),
-                 ("stride", Text(", ".join(map(str, g.stride)))),
-                 ("dilation", Text(", ".join(map(str, g.dilation))))]  # fmt: skip
-        rows += [(f"{name} out", Text(g.formula(axis))) for axis, name in enumerate(names)]
+        rows += [(f"{prefix}{key}" if not n else key, Text(value))
+                 for n, (key, value) in enumerate(stage.rows(names, report.pad_mode))]  # fmt: skip
+        if layered:  # the maps' shape, channels included, as they change from stage to stage
+            rows.append(("shape out", Text(_shape(stage.output_shape))))
         timed = "" if stage.seconds is None else f"  {stage.seconds * 1000:.1f} ms"
         rows.append(("method", Text(f"{_method(stage.method)}{timed}")))
     rows += [("output", Text(f"{shown(report.output or '')}  {_shape(report.output_shape)}")),
@@ -195,12 +192,13 @@ def _shape(shape: tuple[int, ...] | None) -> str:
 
 # kernels list's groups: a kernel's source says which it is in ("built-in", a file: Kernels).
 _KERNEL_GROUPS = {"built-in family": "Families (name:key=value,...)",
-                  "built-in set": "Sets (and NAME@, NAME> of a kernel with an angle)"}  # fmt: skip
+                  "built-in set": "Sets (and NAME@, NAME> of a kernel with an angle)",
+                  "built-in step": "Steps of a layer (apply -k, between its kernels)"}  # fmt: skip
 
 
 def kernels_view(entries: list[dict[str, Any]]) -> RenderableType:
     """Build the tables of ``convcli kernels list``: kernels, families and sets under headings."""
-    built_in = ("built-in", "built-in family", "built-in set")
+    built_in = ("built-in", "built-in family", "built-in set", "built-in step")
     show_source = any(entry["source"] not in built_in for entry in entries)
     # Kernel specs, shapes, ranges, tags and sources stay whole; the description wraps.
     headers = ["name", "shape", "range", "tags", "description"] + ["source"] * show_source

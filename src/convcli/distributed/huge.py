@@ -96,6 +96,7 @@ def process_tiled(
     x = need("dask.array").from_array(regions, chunks=chunks, asarray=False,
                                       lock=False, fancy=False)  # fmt: skip
     for stage in planned.stages:
+        assert isinstance(stage, Stage), "a layer is refused with --tile (check_tile)"
         x = _stage(x, stage, tile)
     here = {"scheduler": "threads", "num_workers": workers}
     with need("dask").config.set(here if scheduler is None else {"scheduler": scheduler}):
@@ -116,7 +117,7 @@ def process_tiled(
             outside = _write_zarr(values, clipped, target, settings, planned)
         else:
             outside = _write_npy(values, clipped, _file(target))
-    tell_clipped(report, outside / max(1, values.size), planned.range, settings.kernels)
+    tell_clipped(report, outside / max(1, values.size), planned.range, settings.convolutions)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -125,6 +126,7 @@ def _stage_reports(planned: InputPlan, dtype: np.dtype[Any]) -> list[StageReport
     """Report each stage, named as its tiles are filtered: the input's samples, then floats."""
     reports = []
     for stage in planned.stages:
+        assert isinstance(stage, Stage), "a layer is refused with --tile (check_tile)"
         exact = any(sums_exactly(plan, dtype) for plan in stage.plans)
         method = stage.method_for(dtype) if exact else str(stage.method)
         reports.append(StageReport(stage.kernel.name, stage.geometry, method, None))

@@ -6,7 +6,7 @@ first bytes, and only then handed to a decoder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from convcli.choices import FORMAT_ALIASES, READ_ONLY, Depth, FileFormat, suggestion
 from convcli.errors import Message, UsageError
@@ -27,6 +27,8 @@ class OutputFormat:
     frames: bool = False  # holds an animation or a stack of pages
     provenance: bool = True  # has a place to say what made it ("What each format keeps")
     grey: bool = True  # holds one channel (QOI does not: grey is written as RGB)
+    maps: bool = False  # writes a layer's feature maps (see for_maps)
+    split: bool = False  # one file per feature map (--bank)
 
     def written_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """Return the shape a picture of ``shape`` (alpha included) has in a file of this format."""
@@ -38,6 +40,38 @@ class OutputFormat:
     def is_array(self) -> bool:
         """Whether it holds a bare array (float32, any shape) rather than an image."""
         return self.name in ARRAYS
+
+    @property
+    def paged(self) -> bool:
+        """Whether it writes feature maps as float32 pages, one per map (a TIFF of maps)."""
+        return self.maps and self.name == FileFormat.TIF
+
+    def for_maps(self, split: bool = False) -> OutputFormat:
+        """Return this format writing a layer's feature maps, which are values, not colours.
+
+        No alpha, no inks, one frame: an array or a TIFF holds any count of maps
+        (a TIFF as float32 pages), an image format one (grey) or three (as RGB);
+        ``split``, one file per map, holds any count.
+
+        Examples
+        --------
+        >>> tiff = output_format("tif").for_maps()
+        >>> tiff.paged, tiff.depths, tiff.alpha, tiff.holds_maps(64)
+        (True, (<Depth.FLOAT32: 'float32'>,), False, True)
+        >>> png = output_format("png").for_maps()
+        >>> png.paged, png.holds_maps(1), png.holds_maps(3), png.holds_maps(4)
+        (False, True, True, False)
+        >>> output_format("png").for_maps(split=True).holds_maps(64)
+        True
+        """
+        depths = _FLOAT if self.name == FileFormat.TIF else self.depths
+        return replace(
+            self, maps=True, split=split, alpha=False, cmyk=False, frames=False, depths=depths
+        )
+
+    def holds_maps(self, count: int) -> bool:
+        """Whether a file of this format holds ``count`` feature maps (an image: 1 or 3)."""
+        return self.split or self.is_array or self.name == FileFormat.TIF or count in (1, 3)
 
 
 # The depths a format holds, as the table below names them.

@@ -25,6 +25,7 @@ from convcli.limits import MAX_LOOP_COUNT
 
 Frame = tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, int | None]
 DEFAULT_DURATION = 100  # milliseconds, for a frame whose input gave none (a TIFF page)
+BIGTIFF_BYTES = 2**32 - 2**25  # a TIFF's pixels past this need a BigTIFF (its offsets: 32 bits)
 
 
 def write_image(
@@ -67,6 +68,9 @@ def write_image(
         np.save(stream, pixels, allow_pickle=False)
         return
     metadata = metadata or Metadata()
+    if fmt.paged:
+        write_maps_as_pages(stream, pixels, metadata)
+        return
     image_array, with_alpha = _composed(pixels, alpha, fmt)
     if fmt.name in ENCODERS:  # convcli's own writers, an extra's, imagecodecs'
         ENCODERS[fmt.name](stream, image_array, with_alpha, metadata, quality)
@@ -128,6 +132,23 @@ def write_frames(
         **_plays_option(fmt.name, loop), **options,
     )  # fmt: skip
     return len(images)
+
+
+def write_maps_as_pages(
+    stream: BinaryIO, maps: npt.NDArray[np.generic], metadata: Metadata
+) -> None:
+    """Write feature maps, (H, W, C) or one (H, W), as a TIFF of C pages: page i is map i.
+
+    The metadata goes on the first page; a BigTIFF where the maps pass 4 GB.
+    """
+    import tifffile
+
+    stack = maps if maps.ndim == 3 else maps[..., np.newaxis]
+    big = metadata.bigtiff or stack.nbytes > BIGTIFF_BYTES
+    with tifffile.TiffWriter(stream, bigtiff=big) as tiff:
+        for index in range(stack.shape[2]):
+            page = np.ascontiguousarray(stack[..., index], dtype=np.float32)
+            tiff.write(page, **_tiff_page(page, False, metadata if index == 0 else Metadata()))
 
 
 def _timed_frames(

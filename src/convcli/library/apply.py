@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 import numpy as np
 import numpy.typing as npt
 
-from convcli.catalog.kernel import Kernel
-from convcli.catalog.lookup import KERNEL_PATH_VARIABLE, load_kernel
+from convcli.catalog.kernel import Kernel, Step
+from convcli.catalog.lookup import KERNEL_PATH_VARIABLE
 from convcli.catalog.sets import bank_members
+from convcli.catalog.steps import load_stage
 from convcli.choices import (
     PAD_MODE_ALIASES,
     Colormap,
@@ -52,7 +53,8 @@ if TYPE_CHECKING:
     from convcli.io.storage import Location
 
 Input: TypeAlias = "Source | Image | npt.ArrayLike"
-Kernels: TypeAlias = "str | Kernel | Sequence[str | Kernel]"
+Kernels: TypeAlias = "str | Kernel | Step | Sequence[str | Kernel | Step]"
+Biases: TypeAlias = "str | npt.ArrayLike | Sequence[str | npt.ArrayLike] | None"
 Padding: TypeAlias = "str | int | Sequence[int]"
 Ints: TypeAlias = "int | Sequence[int]"
 Output: TypeAlias = "str | os.PathLike[str] | None"
@@ -62,6 +64,7 @@ Result: TypeAlias = "tuple[Image, dict[str, Any]]"
 def checked_settings(
     kernels: Kernels,
     *,
+    bias: Biases = None,
     padding: Padding = "same",
     pad_mode: str = "reflect",
     pad_value: float = 0.0,
@@ -87,7 +90,7 @@ def checked_settings(
     check_between("quality", quality, QUALITIES)
     check_between("compress_level", compress_level, COMPRESS_LEVELS)
     return Settings(
-        kernels=_kernels(kernels),
+        kernels=_with_biases(_kernels(kernels), bias),
         padding=padding if isinstance(padding, str) else _ints("padding", padding, least=0),
         pad_mode=choose(PadMode, pad_mode, "pad_mode", PAD_MODE_ALIASES),
         pad_value=_number("pad_value", pad_value),
@@ -152,8 +155,9 @@ def apply(
         tuple), ``flip``, ``gray``, ``range``, ``colormap``, ``method``,
         ``frame``, ``format`` (of the result: ``png``, ``tif``, ``npy``...; by
         default ``output``'s suffix, else the input's own), ``quality``,
-        ``compress_level``, ``strip``: the options of ``convcli apply`` of
-        the same names (README, "apply").
+        ``compress_level``, ``strip``, ``bias`` (a spec, numbers, or a list
+        of them: the n-th for the n-th layer kernel): the options of
+        ``convcli apply`` of the same names (README, "apply").
 
     Returns
     -------
@@ -201,7 +205,7 @@ def apply(
     if output is not None and os.fspath(output) == "-":
         raise ParameterError("output must be a file or a folder: apply returns the result itself",
                              parameter="output")  # fmt: skip
-    notes = kernel_notes(chosen.kernels)
+    notes = kernel_notes(chosen.convolutions)
     if output is not None and isinstance(input, str | os.PathLike):
         results = _written(os.fsdecode(input), os.fsdecode(output), chosen, bank, max_pixels, notes)
     else:
@@ -241,7 +245,7 @@ def _written(
         each = job.settings_for(chosen)  # a bank's job: its one kernel
         pictures = _read(job_source(job, options), each, job.label, max_pixels)
         results.append(
-            _result(pictures, each, job.label, job.format, job.target, max_pixels, notes)
+            _result(pictures, each, job.label, job.format, job.target, max_pixels, notes, job.maps)
         )
     return results
 
@@ -254,26 +258,31 @@ def _result(
     target: Location | None,
     max_pixels: int,
     notes: list[str],
+    maps: tuple[Path, ...] = (),
 ) -> Result:
     """Filter one input with ``chosen``; write it to ``target`` if there is one.
 
+    ``maps``: a bank's layer kernel writes feature map i to ``maps[i]`` instead.
+
     The image's notes are ``notes`` (the run's), then what was said of this input.
     """
-    shown = None if target is None else str(target)
+    shown = None if target is None else str(maps[0] if maps else target)
     done = render(pictures, chosen, label=label, output_label=shown, fmt=fmt, max_pixels=max_pixels)
     assert done.frames is not None
     frames = [Frame(*frame) for frame in done.frames]
     done = replace(done, frames=iter(frames))
     if target is not None:
-        _write(target, done, chosen, shown or "")
+        _write(target, done, chosen, shown or "", maps)
     report = done.finished()
     return _image(frames, done, notes), json.loads(report.to_json())
 
 
-def _write(target: Location, done: Rendered, chosen: Settings, label: str) -> None:
+def _write(
+    target: Location, done: Rendered, chosen: Settings, label: str, maps: tuple[Path, ...] = ()
+) -> None:
     """Write as a job writes: a file atomically, an object in a store with one request."""
     if not is_remote(target):
-        write_rendered(typing.cast("Path", target), done, chosen, label)
+        write_rendered(typing.cast("Path", target), done, chosen, label, maps=maps)
         return
     buffer = io.BytesIO()
     write_rendered(buffer, done, chosen, label)
@@ -361,14 +370,40 @@ def known_settings(caller: str, settings: Mapping[str, object]) -> None:
                             + (f": {hint}" if hint else ""))  # fmt: skip
 
 
-def _kernels(kernels: Kernels) -> tuple[Kernel, ...]:
-    if not isinstance(kernels, str | Kernel | Iterable):
+def _kernels(kernels: Kernels) -> tuple[Kernel | Step, ...]:
+    if not isinstance(kernels, str | Kernel | Step | Iterable):
         raise ParameterError(f"kernels must be a kernel spec, a Kernel or a list of them, got "
                              f"{type(kernels).__name__}", parameter="kernels")  # fmt: skip
-    listed = [kernels] if isinstance(kernels, str | Kernel) else list(kernels)
+    listed = [kernels] if isinstance(kernels, str | Kernel | Step) else list(kernels)
     if not listed:
         raise ParameterError("kernels must name at least one kernel", parameter="kernels")
-    return tuple(k if isinstance(k, Kernel) else load_kernel(_spec(k)) for k in listed)
+    return tuple(k if isinstance(k, Kernel | Step) else load_stage(_spec(k)) for k in listed)
+
+
+def _with_biases(kernels: tuple[Kernel | Step, ...], bias: Biases) -> tuple[Kernel | Step, ...]:
+    """Give each bias (``--bias``: a spec, or numbers) to its layer kernel, in order."""
+    if bias is None:
+        return kernels
+    from convcli.catalog.weights import read_bias, with_biases  # reads weights files
+
+    one = isinstance(bias, str) or _numeric(bias)
+    listed = [bias] if one else list(typing.cast("Iterable[object]", bias))
+    biases = [(item, read_bias(item)) if isinstance(item, str) else ("bias", _numbers(item))
+              for item in listed]  # fmt: skip
+    return with_biases(kernels, biases)
+
+
+def _numeric(values: object) -> bool:
+    """Whether ``values`` is one bias's numbers (not a list of biases)."""
+    items = values if isinstance(values, Sequence | np.ndarray) else ()
+    return len(items) > 0 and all(isinstance(v, int | float | np.number) for v in items)
+
+
+def _numbers(values: object) -> tuple[float, ...]:
+    array = np.asarray(values)
+    if array.ndim != 1 or array.dtype.kind not in "fiu" or not np.isfinite(array).all():
+        raise ParameterError("bias must be finite numbers, one per filter", parameter="bias")
+    return tuple(float(v) for v in array)
 
 
 def _spec(spec: object) -> str:

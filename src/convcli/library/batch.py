@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from convcli.catalog.kernel import Kernel
+from convcli.catalog.kernel import Kernel, Step
 from convcli.catalog.sets import SET_TAG, bank_members
 from convcli.choices import MontageScale, Status, choose
 from convcli.errors import Message, ParameterError, UsageError
@@ -228,7 +228,7 @@ def batch(
             check_report_path(report_path, targets)
         drawing = _drawing(sheet, planned, chosen, options, labels)
         run = Batch(planned, chosen, options, client, drawing,
-                    kernel_notes(chosen.kernels) + planned.notes)  # fmt: skip
+                    kernel_notes(chosen.convolutions) + planned.notes)  # fmt: skip
         yield run
     if run.records is not None:
         _finish(run.records, report_path, drawing)
@@ -312,12 +312,13 @@ def _drawing(
 
 def _bank_of(settings: Settings, kernels: Kernels) -> tuple[Settings, list[str]]:
     """Return a bank's settings and its tiles' labels, each set's members in its place."""
-    given = [kernels] if isinstance(kernels, str | Kernel) else list(kernels)
+    members = bank_members(settings.kernels)  # refuses a step first
+    given = [kernels] if isinstance(kernels, str | Kernel | Step) else list(kernels)
     labels = [shown(label)  # one line each
-              for spec, named in zip(given, settings.kernels, strict=True)
+              for spec, named in zip(given, settings.convolutions, strict=True)
               for label in ([part.name for part in named.components] if SET_TAG in named.tags
                             else [spec if isinstance(spec, str) else named.name])]  # fmt: skip
-    return replace(settings, kernels=bank_members(settings.kernels)), labels
+    return replace(settings, kernels=members), labels
 
 
 def _fed(drawing: BankSheet | None, jobs: list[Job], options: RunOptions) -> OnRecord | None:

@@ -67,7 +67,9 @@ def check_jobs(
         planned = _prepare_job(job, headers[job.source], each, max_pixels)
         if job.named and job.target is not None and job.format is not None:
             made = provenance(each, output_range(each, job.format))
-            _check_replace(job.target, made, job.format, planned.output_shape if planned else None)
+            shape = planned.output_shape if planned else None
+            for target in job.maps or (job.target,):  # a bank's layer: each map's file
+                _check_replace(target, made, job.format, shape[:2] if job.maps and shape else shape)
 
 
 def _prepare_job(

@@ -45,7 +45,7 @@ def run_job(
         report = process(
             job_source(job, options), target, each, label=job.label, fmt=job.format,
             dry_run=options.dry_run, max_pixels=options.max_pixels, threads=options.threads,
-            heat_tile=options.heat_tiles, make_folder=True,
+            heat_tile=options.heat_tiles, make_folder=True, maps=job.maps,
         )  # fmt: skip
         if isinstance(target, io.BytesIO) and is_remote(job.target):
             if not options.dry_run:

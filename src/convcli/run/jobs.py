@@ -7,12 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from convcli.catalog.kernel import LAYER_DIMS, Kernel
 from convcli.choices import DEFAULT_TEMPLATE
 from convcli.errors import InputError, Message, ParameterError, UsageError
 from convcli.io.formats import output_format, written_suffix
 from convcli.io.inputs import IMAGE_SUFFIXES, Input
 from convcli.io.storage import exists, is_zarr_store, location
-from convcli.naming import output_name
+from convcli.naming import map_names, output_name
 from convcli.run.headers import read_header
 from convcli.run.model import Job, Settings, one_kernel
 from convcli.run.tiling import TILED
@@ -121,10 +122,33 @@ def name_jobs(
             jobs.append(Job(item.label, item.path, None, None, failure=_not_an_image(item)))
             continue
         for kernel in kernels:
-            job = _named_job(item, output, folder, one_kernel(settings, kernel), template)
-            skip = "output exists" if skip_existing and job.target and exists(job.target) else None
+            each = one_kernel(settings, kernel)
+            job = _named_job(item, output, folder, each, template)
+            if bank:
+                job = _per_map(job, each, template)
+            written = job.maps or ((job.target,) if job.target else ())
+            skip = (
+                "output exists" if skip_existing and written and all(map(exists, written)) else None
+            )
             jobs.append(replace(job, skip=skip, kernel=kernel))
     return jobs
+
+
+def _per_map(job: Job, settings: Settings, template: str | None) -> Job:
+    """Give a bank's layer kernel of several filters one file per feature map (its index named).
+
+    The layer is computed once; map i goes to the i-th name (see :func:`map_names`).
+    """
+    kernel = settings.kernels[0]
+    layer = isinstance(kernel, Kernel) and len(kernel.shape) == LAYER_DIMS and kernel.filters > 1
+    if not layer or not isinstance(job.target, Path) or job.format is None or job.source is None:
+        return job
+    assert isinstance(kernel, Kernel)
+    source = job.source if isinstance(job.source, Path) else Path(job.label)
+    names = map_names(source, settings, job.target.suffix, template or DEFAULT_TEMPLATE,
+                      kernel.filters)  # fmt: skip
+    maps = tuple(job.target.with_name(name) for name in names)
+    return replace(job, maps=maps, format=job.format.for_maps(split=True))
 
 
 def _no_format_to_take(

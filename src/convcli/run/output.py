@@ -8,9 +8,10 @@ or a stream only once its bytes are all there.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -19,9 +20,10 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli._version import __version__
+from convcli.catalog.kernel import Kernel, Step
 from convcli.choices import Depth, Range
 from convcli.errors import Message, cannot_write
-from convcli.io.atomic import write_atomically
+from convcli.io.atomic import replaced_atomically, write_atomically
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import HOLDS, Metadata, fit_metadata
 from convcli.io.picture import Picture
@@ -47,9 +49,16 @@ def tell_losses(report: Report, picture: Picture, planned: InputPlan, settings: 
             f"{planned.format.name} holds 8 bits per sample: {kind} inputs were mapped to 8"
         )
     if picture.alpha is not None and not planned.format.alpha:  # pixels, whatever --strip
-        lost = "left out" if planned.format.is_array else "composited onto white"
+        values = planned.format.is_array or planned.format.maps
+        lost = "left out" if values else "composited onto white"
         report.once_notes.append(
             f"{planned.format.name} outputs cannot hold the alpha of their inputs: {lost}"
+        )
+    held = "colour profile" in HOLDS[planned.format.name]  # else said with what is dropped
+    if planned.format.maps and picture.metadata.icc and held and not settings.strip:
+        report.once_notes.append(
+            "feature maps are values, not colours: the colour profiles of their inputs were "
+            "left out"
         )
     dropped = [] if settings.strip else _dropped(picture.metadata, planned.format)
     if dropped:
@@ -94,7 +103,8 @@ def output_metadata(
     if dpi is not None and planned.stages[0].geometry.spatial_ndim == 2:
         down, across = strides(planned)
         dpi = (dpi[0] / across, dpi[1] / down)
-    kept = replace(carried, dpi=dpi, software=made.software, description=made.description)
+    icc = None if planned.format.maps else carried.icc  # a map's values are not colours
+    kept = replace(carried, icc=icc, dpi=dpi, software=made.software, description=made.description)
     fitted, notes = fit_metadata(kept, planned.format.name, _colour(picture, settings))
     report.notes.extend(f"{report.input}: {note}" for note in notes)
     return fitted
@@ -125,11 +135,12 @@ def provenance(settings: Settings, mapped: Range) -> str:
     '{"kernels":["sobel-x"],"padding":"same","pad_mode":"reflect","pad_value":0.0,"stride":[1],"dilation":[1],"flip":false,"gray":false,"range":"abs","colormap":null,"frame":null}'
     """
     kernels: list[object] = [
-        k.name if k.source.startswith("built-in") else f"{k.name}@{k.digest}"
+        k.name if isinstance(k, Step) or k.source.startswith("built-in") else f"{k.name}@{k.digest}"
         for k in settings.kernels
     ]
     for index, kernel in enumerate(settings.kernels):
-        if kernel.source == "inline" and kernel.matrix is not None:  # as typed: redo it with it
+        if isinstance(kernel, Kernel) and kernel.source == "inline" and kernel.matrix is not None:
+            # as typed: redo it with it
             kernels[index] = kernel.matrix.tolist()
     return to_json(
         {"kernels": kernels, "padding": settings.padding, "pad_mode": settings.pad_mode,
@@ -155,6 +166,7 @@ def write_output(
     threads: int | None = None,
 ) -> None:
     """Write one picture to its file (atomically) or stream (PNG: in ``threads``)."""
+    alpha = None if fmt.maps else alpha  # a feature map has no transparency
 
     def encode(stream: BinaryIO) -> None:
         write_image(
@@ -182,6 +194,38 @@ def write_output_frames(
         write_frames(stream, squeezed, fmt, metadata, loop=loop, quality=settings.quality)
 
     _deliver(target, encode, label)
+
+
+def write_map_files(
+    targets: Sequence[Path],
+    maps: npt.NDArray[np.generic],
+    fmt: OutputFormat,
+    settings: Settings,
+    metadata: Metadata,
+    threads: int | None = None,
+) -> None:
+    """Write feature map i of ``maps`` (H, W, C) to ``targets[i]``: every file, or none.
+
+    Each map is written to a temporary file beside its target; once all are
+    whole, they are renamed into place. A failure (a full disk, a folder
+    that refuses a file) removes the temporary files: no target is left half
+    written, and none is replaced.
+    """
+    stack = maps if maps.ndim == 3 else maps[..., np.newaxis]
+    assert len(targets) == stack.shape[2], "one file per map"
+    target = targets[0]
+    try:
+        with contextlib.ExitStack() as renames:  # left whole: renamed; a write failed: removed
+            for index, target in enumerate(targets):
+                temporary = renames.enter_context(replaced_atomically(target))
+                with open(temporary, "wb") as stream:
+                    write_image(
+                        stream, stack[..., index], None, fmt, metadata,
+                        compress_level=settings.compress_level, quality=settings.quality,
+                        threads=threads,
+                    )  # fmt: skip
+    except OSError as error:
+        raise cannot_write(error.filename2 or target, error) from None
 
 
 def _squeezed(values: npt.NDArray[np.generic], fmt: OutputFormat) -> npt.NDArray[np.generic]:

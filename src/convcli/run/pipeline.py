@@ -10,10 +10,10 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -31,18 +31,29 @@ from convcli.io.picture import Header, Picture
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from convcli.io.reading import iter_frames, read_image
 from convcli.io.writing import Frame
-from convcli.ranges import Reach, finite_bounds, levels, map_range, ranges_that_help, reach
+from convcli.ranges import (
+    Bounds,
+    Reach,
+    finite_bounds,
+    levels,
+    map_bounds,
+    map_range,
+    ranges_that_help,
+    reach,
+)
 from convcli.report import Report, StageReport
-from convcli.run.model import InputPlan, Settings, Source, Stage
+from convcli.run.layer import run_layer_stage
+from convcli.run.model import InputPlan, LayerStage, Planned, Settings, Source, Stage
 from convcli.run.output import (
     cut_to_8_bits,
     depth_name,
     output_metadata,
     tell_losses,
+    write_map_files,
     write_output,
     write_output_frames,
 )
-from convcli.run.prepare import keeps_cmyk, output_mapping, prepare_input
+from convcli.run.prepare import keeps_cmyk, output_mapping, prepare_input, written_maps
 
 CLIP_WARNING = 0.01  # say so when more than 1% of the samples were clipped
 # Exact sums are mapped through a table of every sum they can be, up to this many (or
@@ -63,6 +74,7 @@ def process(
     threads: int | None = None,
     heat_tile: bool = False,
     make_folder: bool = False,
+    maps: Sequence[Path] = (),
 ) -> Report:
     """Run the pipeline on one input and write the result to ``target``.
 
@@ -95,6 +107,9 @@ def process(
         Make ``target``'s folder if it is missing (a batch's mirrored
         sub-folders), once the input has been read and filtered: an input
         that fails leaves no empty folder.
+    maps : sequence of Path
+        A bank's layer kernel: the file of each feature map, in order (the
+        report names the first).
 
     Returns
     -------
@@ -108,7 +123,7 @@ def process(
     UsageError
         The settings do not fit this input (shapes, range, format).
     """
-    output_label = "-" if not isinstance(target, Path) else str(target)
+    output_label = "-" if not isinstance(target, Path) else str(maps[0] if maps else target)
     pictures = Pictures(read_image(source, label, max_pixels, settings.frame or 0),
                         lambda like: iter_frames(source, like, label, max_pixels))  # fmt: skip
     done = render(pictures, settings, label=label, output_label=output_label, fmt=fmt,
@@ -117,7 +132,7 @@ def process(
     if done.frames is not None:
         if make_folder and isinstance(target, Path):
             create_folder(target.parent)
-        write_rendered(target, done, settings, output_label, threads)
+        write_rendered(target, done, settings, output_label, threads, maps)
     return done.finished()
 
 
@@ -204,13 +219,13 @@ def render(
         dtypes = [luminance_dtype(picture) if settings.gray else picture.pixels.dtype]
         dtypes += [np.dtype(np.float32)] * (len(planned.stages) - 1)
         report.stages = [
-            StageReport(s.kernel.name, s.geometry, s.method_for(dtype), 0.0)
-            for s, dtype in zip(planned.stages, dtypes, strict=True)
-        ]
+            _reported(s, s.method_for(dtype), 0.0) for s, dtype in zip(planned.stages, dtypes,
+                                                                       strict=True)
+        ]  # fmt: skip
         return Rendered(report, planned, None, False, Metadata(), None, [0.0], started, ())
 
     clipped = [0.0]  # the largest share clipped in any frame
-    filtered = planned.stages[-1].geometry.output_shape
+    filtered = written_maps(planned.stages, planned.format)
     heat = HeatReducer(filtered) if heat_tile and len(filtered) == 2 else None
     first = _render(picture, planned, settings, clipped, threads, report.stages, heat)
     report.heat_tile = None if heat is None else heat.tile()
@@ -224,8 +239,9 @@ def render(
         pages = _noted(pictures.rest(like), report)
         rest = _render_rest(pages, like, planned, settings, clipped, report, threads)
         frames = itertools.chain(frames, rest)
-    return Rendered(report, planned, frames, several, metadata, loop, clipped, started,
-                    settings.kernels)  # fmt: skip
+    # A layer's clipped maps are advised on without its weights' reach (no picture's response).
+    advised = () if planned.layered else settings.convolutions
+    return Rendered(report, planned, frames, several, metadata, loop, clipped, started, advised)
 
 
 def write_rendered(
@@ -234,11 +250,18 @@ def write_rendered(
     settings: Settings,
     output_label: str,
     threads: int | None = None,
+    maps: Sequence[Path] = (),
 ) -> None:
-    """Write a filtered input's frames to its file (atomically) or stream."""
+    """Write a filtered input's frames to its file (atomically) or stream.
+
+    ``maps``: a bank's layer kernel writes feature map i to ``maps[i]`` instead.
+    """
     assert done.frames is not None, "a dry run writes nothing"
     fmt = done.planned.format
-    if done.several:
+    if fmt.split:
+        values, _, _ = next(done.frames)
+        write_map_files(maps, values, fmt, settings, done.metadata, threads)
+    elif done.several:
         write_output_frames(target, done.frames, fmt, settings, done.metadata, done.loop,
                             output_label)  # fmt: skip
     else:
@@ -328,7 +351,7 @@ def _render_rest(
     a note names each page of another depth than the first that is cut to
     8 bits (the first page's loss is told once, by ``tell_losses``).
     """
-    filtered = planned.stages[-1].geometry.output_shape
+    filtered = written_maps(planned.stages, planned.format)
     for index, page in enumerate(pages, start=1):
         page = _as_needed(page, settings, planned.format)
         _, depth = output_mapping(filtered, page.header, settings, planned.format)
@@ -367,23 +390,46 @@ def _render_frame(
     alpha = picture.alpha
     for stage in planned.stages:
         stage_start, dtype = time.perf_counter(), x.dtype
-        if stage is planned.stages[-1]:
+        last = stage is planned.stages[-1]
+        if isinstance(stage, Stage) and last:
             x, share = _filter_and_map(x, stage, planned, picture.white, threads, heat)
             clipped[0] = max(clipped[0], share)
-        else:
+        elif isinstance(stage, Stage):
             x = _filter(x, stage, threads)
+        else:
+            x = run_layer_stage(x, stage, settings, threads)
+            if last:
+                x, share = _mapped(x, planned, picture.white, heat)
+                clipped[0] = max(clipped[0], share)
         if timings is not None:
-            timings.append(_timed(stage, dtype, stage_start))
+            timings.append(_reported(stage, stage.method_for(dtype), time.perf_counter()
+                                     - stage_start))  # fmt: skip
         alpha = None if alpha is None else _sample(alpha, stage.geometry)
     if settings.colormap:
         x = colorize(x.astype(np.uint8, copy=False), settings.colormap)
     return x, alpha, picture.duration
 
 
-def _timed(stage: Stage, dtype: np.dtype[Any], started: float) -> StageReport:
-    """Report a stage that filtered samples of ``dtype``, its method as it ran for them."""
-    seconds = time.perf_counter() - started
-    return StageReport(stage.kernel.name, stage.geometry, stage.method_for(dtype), seconds)
+def _reported(stage: Planned, method: str, seconds: float) -> StageReport:
+    """Report a stage: its window's geometry, what it gives, the method that ran, how long."""
+    weights = stage.kernel.shape if isinstance(stage, LayerStage) else None
+    return StageReport(stage.name, stage.geometry, method, seconds, stage.output_shape,
+                       stage.kind, weights)  # fmt: skip
+
+
+def _mapped(
+    x: npt.NDArray[np.floating], planned: InputPlan, white: float, heat: HeatReducer | None
+) -> tuple[npt.NDArray[np.generic], float]:
+    """Map a layer's (or a step's) whole result to the output; return it and the clipped share."""
+    if x.ndim == 3 and len(written_maps(planned.stages, planned.format)) == 2:
+        x = x[..., 0]  # one feature map: grey
+    if heat is not None:
+        heat.add(x)
+    bounds: Bounds | None = None
+    if planned.range == Range.RESCALE:  # a layer's maps: each from its own extremes
+        bounds = map_bounds([x]) if planned.format.maps and x.ndim == 3 else finite_bounds(x)
+    mapped = map_range(x, planned.range, white=white, depth=planned.depth, bounds=bounds)
+    return mapped.values, mapped.clipped
 
 
 def _bands(
@@ -459,8 +505,10 @@ def _filter_and_map(
     plan = None if heat is not None else _summing(x, stage, planned)
     if plan is not None:
         return _sum_and_map(x, plan, stage, planned, white, threads)
-    bounds = None
-    if planned.range == Range.RESCALE:
+    bounds: Bounds | None = None
+    if planned.range == Range.RESCALE and planned.format.maps:  # each map its own extremes
+        bounds = map_bounds(band for _, band in _bands(x, stage, threads))
+    elif planned.range == Range.RESCALE:
         # The minimum and maximum of the whole response come first. Filtering twice,
         # keeping nothing the first time, stays banded; holding the float response
         # would not (benchmarks/README.md).
@@ -489,6 +537,7 @@ def _summing(
     """
     plan = stage.plans[0]
     simple = len(stage.plans) == 1 and not stage.kernel.bias and planned.range != Range.RAW
+    simple = simple and not (planned.format.maps and planned.range == Range.RESCALE)  # per map
     if not simple or planned.depth == Depth.FLOAT32 or plan.sum_type(x.dtype) is None:
         return None
     lowest, highest = plan.sum_range(x.dtype)

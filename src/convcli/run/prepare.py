@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from convcli.catalog.kernel import Matrix
+from convcli.catalog.kernel import Kernel, Matrix, Step
 from convcli.choices import Depth, FileFormat, Method, Range
 from convcli.engine import (
     Convolution,
@@ -25,7 +25,7 @@ from convcli.errors import InputError, Message, ParameterError, UsageError
 from convcli.io.formats import OutputFormat, default_output
 from convcli.io.picture import Header
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
-from convcli.run.model import InputPlan, Settings, Stage
+from convcli.run.model import InputPlan, LayerStage, Planned, Settings, Stage, StepStage
 
 AXES = {1: "samples", 2: "rows x columns", 3: "planes x rows x columns"}
 
@@ -35,48 +35,127 @@ def resolve_stages(
     is_image: bool,
     settings: Settings,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> list[Stage]:
+) -> list[Planned]:
     """Resolve every stage's geometry for an input shape, computing nothing.
 
     On an image a 1-D kernel is a row (it filters along each row, as written
-    on one line), and 3-D kernels are refused.
+    on one line), and a 3-D kernel is one filter of a layer (see
+    :meth:`Kernel.sums_channels`).
 
     Raises
     ------
     UsageError
-        If an option does not fit a kernel, a stage's output would be empty,
-        or what a stage allocates would pass the limits of :func:`check_size`.
+        If an option does not fit a kernel, a layer's channels are not the
+        input's, a stage's output would be empty, or what a stage allocates
+        would pass the limits of :func:`check_size`.
     ParameterError
         If the engine refuses a setting (the fill value's bounds) when it plans a stage.
     """
-    stages = []
-    for kernel in settings.kernels:
-        matrices = kernel.matrices
-        if is_image:
-            matrices = tuple(_as_image_kernel(matrix, kernel.name) for matrix in matrices)
-        ndim = matrices[0].ndim
-        geometry = resolve_geometry(
-            shape,
-            matrices[0].shape,
-            padding=padding_for(settings.padding, ndim),
-            stride=per_axis("stride", settings.stride, ndim),
-            dilation=per_axis("dilation", settings.dilation, ndim),
-        )
-        method = choose_method(settings.method, matrices[0], geometry)
-        check_size(kernel.name, geometry, method, max_pixels)
-        # Planned here, not when filtering: the engine's own checks (the fill value's bounds,
-        # finite weights) refuse a dry run as they refuse the run, before anything is written.
-        plans = tuple(
-            Convolution(matrix, padding=geometry.padding, pad_mode=settings.pad_mode,
-                        pad_value=settings.pad_value, stride=geometry.stride,
-                        dilation=geometry.dilation, flip=settings.flip, method=method,
-                        integer=settings.method == Method.AUTO)  # auto: the exact path too
-            .plan(geometry.input_shape)
-            for matrix in matrices
-        )  # fmt: skip
-        stages.append(Stage(kernel, matrices, geometry, method, plans))
-        shape = geometry.output_shape
+    stages: list[Planned] = []
+    for item in settings.kernels:
+        stage: Planned
+        if isinstance(item, Step):
+            stage = _step_stage(item, shape)
+        elif item.sums_channels(is_image):
+            stage = _layer_stage(item, shape, settings, max_pixels, first=not stages)
+        else:
+            stage = _kernel_stage(item, shape, is_image, settings, max_pixels)
+        stages.append(stage)
+        shape = stage.output_shape
     return stages
+
+
+def _kernel_stage(
+    kernel: Kernel, shape: tuple[int, ...], is_image: bool, settings: Settings, max_pixels: int
+) -> Stage:
+    """Plan a kernel that filters each channel on its own."""
+    matrices = kernel.matrices
+    if is_image:
+        matrices = tuple(_as_image_kernel(matrix, kernel.name) for matrix in matrices)
+    ndim = matrices[0].ndim
+    geometry = resolve_geometry(
+        shape,
+        matrices[0].shape,
+        padding=padding_for(settings.padding, ndim),
+        stride=per_axis("stride", settings.stride, ndim),
+        dilation=per_axis("dilation", settings.dilation, ndim),
+    )
+    method = choose_method(settings.method, matrices[0], geometry)
+    check_size(kernel.name, geometry, method, max_pixels)
+    # Planned here, not when filtering: the engine's own checks (the fill value's bounds,
+    # finite weights) refuse a dry run as they refuse the run, before anything is written.
+    plans = tuple(_convolution(matrix, geometry, settings, method).plan(geometry.input_shape)
+                  for matrix in matrices)  # fmt: skip
+    return Stage(kernel, matrices, geometry, method, plans)
+
+
+def _convolution(
+    matrix: Matrix, geometry: Geometry, settings: Settings, method: Method
+) -> Convolution:
+    return Convolution(
+        matrix,
+        padding=geometry.padding,
+        pad_mode=settings.pad_mode,
+        pad_value=settings.pad_value,
+        stride=geometry.stride,
+        dilation=geometry.dilation,
+        flip=settings.flip,
+        method=method,
+        integer=settings.method == Method.AUTO,
+    )  # fmt: skip (auto: exact too)
+
+
+def _layer_stage(
+    kernel: Kernel, shape: tuple[int, ...], settings: Settings, max_pixels: int, first: bool
+) -> LayerStage:
+    """Plan a layer: its filters' channels must be the input's (checked from the header)."""
+    if len(shape) not in (2, 3):
+        raise UsageError(
+            f"{kernel.name} is a layer: its input is (H, W) or (H, W, C_in), got shape "
+            f"{'x'.join(map(str, shape))}"
+        )
+    channels = shape[2] if len(shape) == 3 else 1
+    if channels != kernel.channels_in:
+        what = "the input has" if first else "the stage before it gives"
+        groups = f", groups={kernel.groups}" if kernel.groups > 1 else ""
+        raise UsageError(
+            f"{kernel.name} takes {kernel.channels_in} input channels (weights "
+            f"{'x'.join(map(str, kernel.shape))}{groups}), but {what} {channels}"
+            + (" (after --gray)" if first and settings.gray else "")
+        )
+    window = kernel.shape[-2:]
+    geometry = resolve_geometry(
+        shape if len(shape) == 3 else (*shape, 1),
+        window,
+        padding=padding_for(settings.padding, 2),
+        stride=per_axis("stride", settings.stride, 2),
+        dilation=per_axis("dilation", settings.dilation, 2),
+    )
+    check_size(kernel.name, geometry, Method.MATRIX, max_pixels)
+    stage = LayerStage(kernel, geometry, settings.method)
+    maps = math.prod(stage.output_shape)
+    if maps > 8 * max_pixels:
+        raise _over_the_limit(
+            f"{kernel.name}: the feature maps would hold {maps:,} values "
+            f"({'x'.join(map(str, stage.output_shape))}), over the limit of {8 * max_pixels:,}",
+            " (8 x {max_pixels})",
+        )
+    # The engine's checks of the settings (the fill value's bounds), on one filter's window.
+    one = kernel.matrices[0][(0,) * (len(kernel.shape) - 2)]
+    _convolution(one, geometry, settings, Method.DIRECT).plan(geometry.input_shape[:2])
+    return stage
+
+
+def _step_stage(step: Step, shape: tuple[int, ...]) -> StepStage:
+    """Plan an activation (each value) or a pool (each map's windows)."""
+    if not step.pool:
+        window = (1,) * min(len(shape), 2)
+        return StepStage(step, resolve_geometry(shape, window, padding=0))
+    if len(shape) < 2:
+        raise UsageError(f"{step.name} pools rows and columns; the input is 1-D")
+    geometry = resolve_geometry(shape, (step.size, step.size), padding=step.padding,
+                                stride=step.stride)  # fmt: skip
+    return StepStage(step, geometry)
 
 
 def padding_for(padding: str | tuple[int, ...], ndim: int) -> PaddingSpec:
@@ -186,12 +265,23 @@ def prepare_input(
     if settings.gray and header.is_image and len(shape) == 3:
         shape = shape[:2]
     stages = resolve_stages(shape, header.is_image, settings, max_pixels)
-    filtered = stages[-1].geometry.output_shape
+    if any(isinstance(s, LayerStage) for s in stages) and not (settings.colormap or fmt.maps):
+        fmt = fmt.for_maps()  # a layer's maps are values, not colours (see for_maps)
+    filtered = written_maps(stages, fmt)
     mode, depth = output_mapping(filtered, header, settings, fmt)
     if settings.colormap:
         filtered = (*filtered[:2], 3)
     written = _with_alpha(filtered, header.alpha and fmt.alpha)
     return InputPlan(stages, fmt, mode, depth, header.file_shape, written)
+
+
+def written_maps(stages: list[Planned], fmt: OutputFormat) -> tuple[int, ...]:
+    """Return the last stage's shape as written: one map ``(H, W, 1)`` is grey in a picture."""
+    shape = stages[-1].output_shape
+    picture = not (fmt.is_array or fmt.paged)
+    if fmt.maps and picture and len(shape) == 3 and shape[2] == 1:
+        return shape[:2]
+    return shape
 
 
 def output_mapping(
@@ -206,7 +296,10 @@ def output_mapping(
                 parameter="colormap",
             )
         return output_range(settings, fmt), Depth.UINT8
-    if fmt.is_array:
+    if fmt.maps:
+        check_maps(shape, fmt)
+        shape = shape[:2] if fmt.split else shape  # each file holds one map
+    if fmt.is_array or fmt.paged:
         return output_range(settings, fmt), Depth.FLOAT32
     image_shaped = len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4 * fmt.cmyk))
     if not image_shaped and header.is_image:  # the file's own layout: it fails alone
@@ -226,19 +319,35 @@ def output_mapping(
     return mode, _depth(header, fmt)
 
 
+def check_maps(shape: tuple[int, ...], fmt: OutputFormat) -> None:
+    """Refuse feature maps of ``shape`` that ``fmt`` cannot hold, naming what can."""
+    count = shape[2] if len(shape) == 3 else 1
+    if not fmt.holds_maps(count):
+        raise ParameterError(
+            Message("{kind} holds 1 feature map (grey) or 3 (as RGB), not {count}: write .npy "
+                    "or .tif for every map in one file, or give {bank} for one file per map",
+                    kind=fmt.name, count=count),
+            parameter="bank",
+        )  # fmt: skip
+
+
 def output_range(settings: Settings, fmt: OutputFormat) -> Range:
     """Return the range mode of an output: the settings', else the kernel's, else the format's."""
     if settings.colormap:
         # The kernel's range keeps its meaning (abs: zero at the map's low end); else stretch.
-        return settings.range or settings.kernels[-1].range or Range.RESCALE
+        return settings.range or settings.kernel_range or Range.RESCALE
     if fmt.is_array:
         return settings.range or Range.RAW
-    return settings.range or settings.kernels[-1].range or Range.CLIP
+    return settings.range or settings.kernel_range or Range.CLIP
 
 
 def keeps_cmyk(settings: Settings, fmt: OutputFormat) -> bool:
-    """Whether a CMYK input is filtered and written as CMYK (each ink, as ImageMagick does)."""
-    return fmt.cmyk and not settings.gray and settings.colormap is None
+    """Whether a CMYK input is filtered and written as CMYK (each ink, as ImageMagick does).
+
+    A layer's filters take RGB: its maps have no inks.
+    """
+    layered = any(kernel.sums_channels(image=True) for kernel in settings.convolutions)
+    return fmt.cmyk and not settings.gray and settings.colormap is None and not layered
 
 
 def _depth(header: Header, fmt: OutputFormat) -> Depth:

@@ -18,7 +18,7 @@ from convcli.io.formats import output_format
 from convcli.io.picture import Header
 from convcli.io.storage import exists, is_remote, is_zarr_store
 from convcli.limits import MAX_PIXELS_LIMIT
-from convcli.run.model import InputPlan, Job, Settings, Stage
+from convcli.run.model import InputPlan, Job, Planned, Settings, Stage
 from convcli.run.prepare import prepare_input
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ def _over_the_limit(job: Job, header: Header | None, settings: Settings, max_pix
         planned = prepare_input(header, settings, fmt, TILED)
     except ConvcliError:
         return job  # check_jobs says why
+    if planned.layered:
+        return job  # a layer is not tiled: check_jobs says the input is over the limit
     tile = AUTO_TILE
     while tile > 16 and max(tile_window(stage, tile) for stage in planned.stages) > 8 * max_pixels:
         tile //= 2
@@ -132,14 +134,20 @@ def _refuse_whole_zarr(job: Job, header: Header | None) -> None:
 
 
 def check_tile(planned: InputPlan, tile: int, max_pixels: int) -> None:
-    """Refuse a tile whose input window would pass 8 x --max-pixels values."""
+    """Refuse a layer's pipeline, and a tile whose window would pass 8 x --max-pixels values."""
+    if planned.layered:
+        raise _refused(
+            "{tile} runs kernels that filter each channel on its own; a layer and its "
+            "steps ({kernel}) run on the whole input: leave out {tile}",
+            kernel=next(s.name for s in planned.stages if not isinstance(s, Stage)),
+        )
     for stage in planned.stages:
         values = tile_window(stage, tile)
         if values > 8 * max_pixels:
             raise _refused(
                 "{tile} {side}: a tile of {kernel} reads {values} values, over the limit of "
                 "{limit} (8 x {max_pixels}); choose a smaller tile",
-                side=tile, kernel=stage.kernel.name, values=values, limit=8 * max_pixels,
+                side=tile, kernel=stage.name, values=values, limit=8 * max_pixels,
             )  # fmt: skip
 
 
@@ -148,7 +156,7 @@ def _refused(template: str, **values: object) -> ParameterError:
     return ParameterError(Message(template, **values), parameter="tile")
 
 
-def tile_window(stage: Stage, tile: int) -> int:
+def tile_window(stage: Planned, tile: int) -> int:
     """Count the input values one tile of ``tile`` output samples a side reads in ``stage``.
 
     A tile is clipped to the output: past it there is nothing to compute or read.
