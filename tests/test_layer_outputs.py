@@ -7,10 +7,13 @@ readers other than convcli's writer (tifffile, Pillow, imagecodecs, zarr).
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
+from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
 from convcli.catalog.lookup import load_kernel
@@ -210,3 +213,240 @@ def test_a_zarr_output_of_many_channels_is_chunked_by_tile_with_every_channel(tm
     padded = np.pad(maps.astype(np.float64), ((1, 1), (1, 1), (0, 0)))
     expected = sum(padded[i : i + 70, j : j + 53] for i in range(3) for j in range(3)) / 9
     np.testing.assert_allclose(array[...], expected, rtol=1e-5, atol=1e-5)
+
+
+# Through the command line: a small photo with a colour profile and a resolution, a layer's weights.
+
+
+def conv2d_valid(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """conv2d without padding, by its definition: (H, W, C_in) and (C_out, C_in, kh, kw)."""
+    windows = sliding_window_view(x.astype(np.float64), weights.shape[2:], axis=(0, 1))
+    return np.einsum("yxcij,ocij->yxo", windows, weights.astype(np.float64))
+
+
+@pytest.fixture
+def photo(tmp_path) -> Path:
+    from PIL import ImageCms
+
+    pixels = np.random.default_rng(7).integers(0, 256, size=(12, 10, 3), dtype=np.uint8)
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    path = tmp_path / "photo.png"
+    Image.fromarray(pixels).save(path, icc_profile=profile, dpi=(300, 300))
+    return path
+
+
+def weights(tmp_path: Path, count: int, seed: int = 1) -> tuple[Path, np.ndarray]:
+    values = (np.random.default_rng(seed).standard_normal((count, 3, 3, 3)) / 9).astype(np.float32)
+    np.save(tmp_path / "conv1.npy", values)
+    return tmp_path / "conv1.npy", values
+
+
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image).astype(np.float64)
+
+
+def test_a_tiff_of_a_layers_maps_through_the_command_line(tmp_path, photo):
+    spec, values = weights(tmp_path, 5)
+    target = tmp_path / "maps.tif"
+    result = run("apply", str(photo), "-k", str(spec), "-p", "valid", "--range", "raw",
+                 "-o", str(target), "-q")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    expected = conv2d_valid(pixels(photo), values)
+    with tifffile.TiffFile(target) as tiff:
+        assert len(tiff.pages) == 5
+        first = tiff.pages[0].tags
+        across, per = first["XResolution"].value
+        assert across / per == pytest.approx(300, abs=0.01)  # the photo's, carried
+        assert "InterColorProfile" not in first  # values, not colours
+        pages = [page.asarray() for page in tiff.pages]
+    with Image.open(target) as image:
+        image.seek(4)
+        np.testing.assert_allclose(np.asarray(image), expected[..., 4], rtol=1e-5, atol=1e-4)
+    for index, page in enumerate(pages):
+        np.testing.assert_allclose(page, expected[..., index], rtol=1e-5, atol=1e-4)
+    assert result.stderr == (
+        "convcli: note: feature maps are values, not colours: the colour profiles of their "
+        "inputs were left out\n"
+    )
+
+
+def test_three_maps_are_an_rgb_picture_without_the_inputs_profile(tmp_path, photo):
+    spec, values = weights(tmp_path, 3)
+    target = tmp_path / "maps.png"
+    result = run("apply", str(photo), "-k", str(spec), "-p", "valid", "--range", "rescale",
+                 "-o", str(target), "-q")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    with Image.open(target) as image:
+        assert image.mode == "RGB"
+        assert image.info.get("icc_profile") is None
+        assert image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+    maps = conv2d_valid(pixels(photo), values)
+    low, high = maps.min(axis=(0, 1)), maps.max(axis=(0, 1))  # each map its own
+    np.testing.assert_allclose(pixels(target), (maps - low) / (high - low) * 255, atol=1)
+
+
+@pytest.mark.parametrize("suffix", ["png", "jpg", "webp"])
+def test_a_count_a_picture_cannot_hold_is_refused_before_filtering(
+    tmp_path, photo, suffix, monkeypatch
+):
+    from convcli import engine
+
+    spec, _ = weights(tmp_path, 8)
+    second = tmp_path / "second.png"
+    second.write_bytes(photo.read_bytes())
+    filtered: list[object] = []
+    monkeypatch.setattr(engine, "convolve_channels", lambda *args, **_: filtered.append(args))
+    out = tmp_path / "out"
+    result = run("apply", str(photo), str(second), "-k", str(spec), "--format", suffix,
+                 "-o", f"{out}/")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        f"convcli: error: {photo}: {suffix} holds 1 feature map (grey) or 3 (as RGB), not 8: "
+        "write .npy or .tif for every map in one file, or give --bank for one file per map"
+    ]
+    assert not filtered
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_bank_writes_one_file_per_map_from_one_computation(tmp_path, photo, monkeypatch):
+    from convcli import engine
+
+    spec, values = weights(tmp_path, 12)
+    computed: list[int] = []
+    layer = engine.convolve_channels
+
+    def counted(*args, **options):
+        computed.append(1)
+        return layer(*args, **options)
+
+    monkeypatch.setattr(engine, "convolve_channels", counted)
+    out = tmp_path / "maps"
+    result = run("apply", str(photo), "-k", str(spec), "-p", "valid", "--range", "rescale",
+                 "--bank", "-o", f"{out}/", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert computed == [1]
+    names = [f"photo_conv1-{index:02d}_valid_rescale.png" for index in range(12)]
+    assert sorted(path.name for path in out.iterdir()) == names
+    maps = conv2d_valid(pixels(photo), values)
+    for index, name in enumerate(names):
+        one = maps[..., index]
+        expected = (one - one.min()) / (one.max() - one.min()) * 255  # its own least and greatest
+        with Image.open(out / name) as image:
+            assert image.mode == "L"
+        np.testing.assert_allclose(pixels(out / name), expected, atol=1)
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert record["output"] == str(out / names[0])
+
+
+def test_a_bank_that_cannot_write_one_map_writes_none(tmp_path, photo, monkeypatch):
+    from convcli.run import output
+
+    spec, _ = weights(tmp_path, 12)
+    encode = output.write_image
+    written: list[int] = []
+
+    def full_disk(*args, **options):
+        if len(written) == 5:
+            raise OSError(28, "No space left on device")
+        written.append(1)
+        encode(*args, **options)
+
+    monkeypatch.setattr(output, "write_image", full_disk)
+    out = tmp_path / "maps"
+    result = run("apply", str(photo), "-k", str(spec), "--bank", "-o", f"{out}/", "-q")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        f"convcli: error: {out / 'photo_conv1-05.png'}: cannot write: No space left on device"
+    ]
+    assert list(out.iterdir()) == []  # no map, and no temporary file
+
+
+def test_a_tiff_of_maps_clips_to_the_inputs_white_unless_raw(tmp_path, photo):
+    spec, values = weights(tmp_path, 4)
+    target = tmp_path / "maps.tif"
+    result = run("apply", str(photo), "-k", str(spec), "-p", "valid", "-o", str(target))
+    assert result.exit_code == 0, result.stderr
+    maps = conv2d_valid(pixels(photo), values)
+    outside = np.mean((maps < 0) | (maps > 255))
+    pages = tifffile.imread(target)  # (C, H, W): one page a map
+    np.testing.assert_allclose(np.moveaxis(pages, 0, -1), np.clip(maps, 0, 255), atol=1e-3)
+    assert (
+        f"{photo} with conv1 -> {target}: {outside:.0%} of the values fell outside 0 to 255 and "
+        "were clipped; --range raw keeps them"
+    ) in result.stderr
+
+
+def test_maps_leave_the_alpha_out_and_say_so(tmp_path, photo):
+    with Image.open(photo) as image:
+        image.convert("RGBA").save(tmp_path / "clear.png")
+    spec, _ = weights(tmp_path, 3)
+    target = tmp_path / "maps.png"
+    result = run("apply", str(tmp_path / "clear.png"), "-k", str(spec), "-o", str(target), "-q")
+    assert result.exit_code == 0, result.stderr
+    with Image.open(target) as image:
+        assert image.mode == "RGB"
+    assert "convcli: note: feature maps have no alpha: that of their inputs was left out\n" in (
+        result.stderr
+    )
+
+
+def test_maps_past_four_gigabytes_are_a_bigtiff(monkeypatch):
+    from convcli.io import writing
+
+    monkeypatch.setattr(writing, "BIGTIFF_BYTES", 200)  # 5 x 7 x 4 floats: 560 bytes
+    with tifffile.TiffFile(io.BytesIO(encoded(feature_maps(4), "tif"))) as tiff:
+        assert tiff.is_bigtiff
+        assert len(tiff.pages) == 4
+    with tifffile.TiffFile(io.BytesIO(encoded(feature_maps(1), "tif"))) as tiff:
+        assert not tiff.is_bigtiff  # 140 bytes
+
+
+def test_a_bank_writes_its_maps_as_objects_in_a_store(tmp_path, photo, monkeypatch):
+    pytest.importorskip("upath", reason='needs the remote extra: pip install ".[remote]"')
+    import fsspec
+
+    from convcli.run import output
+
+    spec, values = weights(tmp_path, 3)
+    store, prefix = fsspec.filesystem("memory"), f"/{tmp_path.name}"
+    url = f"memory://{tmp_path.name}/maps/"
+    result = run("apply", str(photo), "-k", str(spec), "-p", "valid", "--range", "raw",
+                 "--format", "tif", "--bank", "-o", url, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    names = [f"photo_conv1-{index}_valid_raw.tif" for index in range(3)]
+    assert sorted(store.find(prefix)) == [f"{prefix}/maps/{name}" for name in names]
+    maps = conv2d_valid(pixels(photo), values)
+    for index, name in enumerate(names):
+        page = tifffile.imread(io.BytesIO(store.cat(f"{prefix}/maps/{name}")))
+        np.testing.assert_allclose(page, maps[..., index], rtol=1e-5, atol=1e-4)
+    assert json.loads(result.stdout)["output"] == f"{url}{names[0]}"
+
+    encode = output.write_image
+    written: list[int] = []
+
+    def failing(*args, **options):  # the third map's object cannot be made
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+        written.append(1)
+        encode(*args, **options)
+
+    monkeypatch.setattr(output, "write_image", failing)
+    again = f"memory://{tmp_path.name}/again/"
+    result = run("apply", str(photo), "-k", str(spec), "--bank", "-o", again, "-q")
+    assert result.exit_code == 1, result.output
+    assert written == [1, 1]
+    assert result.stderr.endswith("photo_conv1-2.png: cannot write: No space left on device\n")
+    assert store.find(f"{prefix}/again") == []  # the two written are removed
+
+
+def test_rescale_after_a_kernel_on_a_layers_maps_is_per_map_too(tmp_path, photo):
+    spec, values = weights(tmp_path, 3)
+    target = tmp_path / "maps.png"
+    result = run("apply", str(photo), "-k", str(spec), "-k", "box:3", "-p", "valid",
+                 "--range", "rescale", "-o", str(target), "-q")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    maps = conv2d_valid(pixels(photo), values)
+    blurred = sum(maps[i : i + 8, j : j + 6] for i in range(3) for j in range(3)) / 9
+    low, high = blurred.min(axis=(0, 1)), blurred.max(axis=(0, 1))
+    np.testing.assert_allclose(pixels(target), (blurred - low) / (high - low) * 255, atol=1)

@@ -31,6 +31,7 @@ MAX_PHYS = 2**32 - 1  # PNG's pHYs: pixels per metre, unsigned 32 bits
 MAX_BMP_PER_METRE = 2**31 - 1  # BMP's pixels per metre, signed 32 bits
 MAX_JFIF_DENSITY = 65_535  # JPEG's JFIF density, dots per inch, 16 bits
 MAX_RATIONAL = 2**32 - 1  # TIFF and EXIF resolution: a fraction of two 32-bit numbers
+BIGTIFF_BYTES = 2**32 - 2**25  # a TIFF's pixels past this are a BigTIFF (its offsets: 32 bits)
 MAX_LOOP_COUNT = 65_535  # a GIF's loop extension and a WebP's loop count: 16 bits
 MAX_TEXT_HEADER = 1 << 20  # bytes of a PNM, PFM or FITS text header: a longer one is refused
 MAX_PSD_RESOURCES = 16 << 20  # bytes of a PSD's image resources, read for its profile and EXIF

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.limits import BIGTIFF_BYTES
+
 
 class NpyRegions:
     """A ``.npy`` file as an array-like: ``file[region]`` reads it, ``file[region] = x`` writes.
@@ -202,5 +204,5 @@ def write_tiled_tiff(
                 yield piece
 
     size = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    with tifffile.TiffWriter(path, bigtiff=size > 2**32 - 2**25) as tiff:
+    with tifffile.TiffWriter(path, bigtiff=size > BIGTIFF_BYTES) as tiff:
         tiff.write(tiles(), shape=shape, dtype=dtype, tile=(tile, tile), **options)

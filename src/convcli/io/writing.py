@@ -1,7 +1,8 @@
 """Writing images and arrays: one frame, or every frame of an animation or a stack.
 
 PNG is written by convcli's own writer (:mod:`convcli.io.png`), TIFF by
-tifffile at every depth, the other formats by Pillow; each carries the
+tifffile at every depth (a layer's feature maps as float32 pages, one per
+map), the other formats by Pillow; each carries the
 metadata its format holds (:mod:`convcli.io.metadata`). Animated GIF, PNG and
 WebP are assembled by Pillow, which keeps every output frame (at 8 bits) until
 the file is written; a TIFF stack is written page by page.
@@ -21,11 +22,10 @@ from convcli.io.decoders import ENCODERS
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import Metadata, png_chunks, save_options, tiff_options
 from convcli.io.png import write_png
-from convcli.limits import MAX_LOOP_COUNT
+from convcli.limits import BIGTIFF_BYTES, MAX_LOOP_COUNT
 
 Frame = tuple[npt.NDArray[np.generic], npt.NDArray[np.generic] | None, int | None]
 DEFAULT_DURATION = 100  # milliseconds, for a frame whose input gave none (a TIFF page)
-BIGTIFF_BYTES = 2**32 - 2**25  # a TIFF's pixels past this need a BigTIFF (its offsets: 32 bits)
 
 
 def write_image(

@@ -258,7 +258,7 @@ def _result(
     target: Location | None,
     max_pixels: int,
     notes: list[str],
-    maps: tuple[Path, ...] = (),
+    maps: tuple[Location, ...] = (),
 ) -> Result:
     """Filter one input with ``chosen``; write it to ``target`` if there is one.
 
@@ -278,10 +278,10 @@ def _result(
 
 
 def _write(
-    target: Location, done: Rendered, chosen: Settings, label: str, maps: tuple[Path, ...] = ()
+    target: Location, done: Rendered, chosen: Settings, label: str, maps: tuple[Location, ...] = ()
 ) -> None:
     """Write as a job writes: a file atomically, an object in a store with one request."""
-    if not is_remote(target):
+    if not is_remote(target) or maps:  # a bank's layer: each map's file or object
         write_rendered(typing.cast("Path", target), done, chosen, label, maps=maps)
         return
     buffer = io.BytesIO()

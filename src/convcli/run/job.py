@@ -48,9 +48,9 @@ def run_job(
             heat_tile=options.heat_tiles, make_folder=True, maps=job.maps,
         )  # fmt: skip
         if isinstance(target, io.BytesIO) and is_remote(job.target):
-            if not options.dry_run:
+            if not options.dry_run and not job.maps:  # a bank's layer wrote its maps' objects
                 write_object(job.target, target.getvalue(), job.label)  # whole or not at all
-            report.output = str(job.target)
+            report.output = str(job.maps[0] if job.maps else job.target)
         return report
     except UsageError:
         raise

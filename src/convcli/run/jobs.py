@@ -141,7 +141,7 @@ def _per_map(job: Job, settings: Settings, template: str | None) -> Job:
     """
     kernel = settings.kernels[0]
     layer = isinstance(kernel, Kernel) and len(kernel.shape) == LAYER_DIMS and kernel.filters > 1
-    if not layer or not isinstance(job.target, Path) or job.format is None or job.source is None:
+    if not layer or job.target is None or job.format is None or job.source is None:
         return job
     assert isinstance(kernel, Kernel)
     source = job.source if isinstance(job.source, Path) else Path(job.label)

@@ -195,7 +195,7 @@ class Job:
     failure: str | None = None  # known while planning: missing, or a pipe that is no image
     tile: int | None = None  # filtered in tiles of this side: the input is never held whole
     kernel: int | None = None  # of a bank: which one of the run's kernels it applies
-    maps: tuple[Path, ...] = ()  # a bank's layer kernel: one file per feature map, in order
+    maps: tuple[Location, ...] = ()  # a bank's layer kernel: one file per feature map, in order
 
     @property
     def tiled(self) -> bool:

@@ -27,12 +27,16 @@ from convcli.io.atomic import replaced_atomically, write_atomically
 from convcli.io.formats import OutputFormat
 from convcli.io.metadata import HOLDS, Metadata, fit_metadata
 from convcli.io.picture import Picture
+from convcli.io.storage import is_remote, write_object
 from convcli.io.streams import deliver
 from convcli.io.writing import Frame, write_frames, write_image
 from convcli.report import Report
 from convcli.text import to_json
 
 if TYPE_CHECKING:
+    from upath import UPath
+
+    from convcli.io.storage import Location
     from convcli.run.model import InputPlan, Settings
 
 
@@ -48,9 +52,10 @@ def tell_losses(report: Report, picture: Picture, planned: InputPlan, settings: 
         report.once_notes.append(
             f"{planned.format.name} holds 8 bits per sample: {kind} inputs were mapped to 8"
         )
-    if picture.alpha is not None and not planned.format.alpha:  # pixels, whatever --strip
-        values = planned.format.is_array or planned.format.maps
-        lost = "left out" if values else "composited onto white"
+    if picture.alpha is not None and planned.format.maps:
+        report.once_notes.append("feature maps have no alpha: that of their inputs was left out")
+    elif picture.alpha is not None and not planned.format.alpha:  # pixels, whatever --strip
+        lost = "left out" if planned.format.is_array else "composited onto white"
         report.once_notes.append(
             f"{planned.format.name} outputs cannot hold the alpha of their inputs: {lost}"
         )
@@ -197,7 +202,7 @@ def write_output_frames(
 
 
 def write_map_files(
-    targets: Sequence[Path],
+    targets: Sequence[Location],
     maps: npt.NDArray[np.generic],
     fmt: OutputFormat,
     settings: Settings,
@@ -206,26 +211,57 @@ def write_map_files(
 ) -> None:
     """Write feature map i of ``maps`` (H, W, C) to ``targets[i]``: every file, or none.
 
-    Each map is written to a temporary file beside its target; once all are
-    whole, they are renamed into place. A failure (a full disk, a folder
-    that refuses a file) removes the temporary files: no target is left half
-    written, and none is replaced.
+    Files are written to temporary files beside them and renamed into place
+    once all are whole: a failure (a full disk) leaves none half written, and
+    replaces none. Objects in a store are written with one request each, and
+    those written are removed if a later one fails.
     """
     stack = maps if maps.ndim == 3 else maps[..., np.newaxis]
     assert len(targets) == stack.shape[2], "one file per map"
+
+    def encode(stream: BinaryIO, index: int) -> None:
+        write_image(
+            stream, stack[..., index], None, fmt, metadata,
+            compress_level=settings.compress_level, quality=settings.quality, threads=threads,
+        )  # fmt: skip
+
+    files = [target for target in targets if isinstance(target, Path)]  # all, or none: a store
+    if files:
+        _write_files(files, encode)
+    else:
+        _write_objects([target for target in targets if is_remote(target)], encode)
+
+
+def _write_files(targets: Sequence[Path], encode: Callable[[BinaryIO, int], None]) -> None:
+    """Write file i with ``encode(stream, i)``: all to temporary files, then all renamed."""
     target = targets[0]
     try:
         with contextlib.ExitStack() as renames:  # left whole: renamed; a write failed: removed
             for index, target in enumerate(targets):
                 temporary = renames.enter_context(replaced_atomically(target))
                 with open(temporary, "wb") as stream:
-                    write_image(
-                        stream, stack[..., index], None, fmt, metadata,
-                        compress_level=settings.compress_level, quality=settings.quality,
-                        threads=threads,
-                    )  # fmt: skip
+                    encode(stream, index)
     except OSError as error:
         raise cannot_write(error.filename2 or target, error) from None
+
+
+def _write_objects(targets: Sequence[UPath], encode: Callable[[BinaryIO, int], None]) -> None:
+    """Write object i with ``encode(stream, i)``, one request each; on a failure, remove them."""
+    written: list[UPath] = []
+    try:
+        for index, target in enumerate(targets):
+            buffer = io.BytesIO()
+            try:
+                encode(buffer, index)
+            except OSError as error:
+                raise cannot_write(target, error) from None
+            write_object(target, buffer.getvalue(), str(target))
+            written.append(target)
+    except BaseException:
+        for done in written:
+            with contextlib.suppress(Exception):  # the store's own errors: the first one is said
+                done.fs.rm(done.path)
+        raise
 
 
 def _squeezed(values: npt.NDArray[np.generic], fmt: OutputFormat) -> npt.NDArray[np.generic]:

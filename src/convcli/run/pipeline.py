@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -55,6 +55,9 @@ from convcli.run.output import (
 )
 from convcli.run.prepare import keeps_cmyk, output_mapping, prepare_input, written_maps
 
+if TYPE_CHECKING:
+    from convcli.io.storage import Location
+
 CLIP_WARNING = 0.01  # say so when more than 1% of the samples were clipped
 # Exact sums are mapped through a table of every sum they can be, up to this many (or
 # a 16th of the output's samples, if more): a table took 20 to 80 ns a sum to make,
@@ -74,7 +77,7 @@ def process(
     threads: int | None = None,
     heat_tile: bool = False,
     make_folder: bool = False,
-    maps: Sequence[Path] = (),
+    maps: Sequence[Location] = (),
 ) -> Report:
     """Run the pipeline on one input and write the result to ``target``.
 
@@ -107,7 +110,7 @@ def process(
         Make ``target``'s folder if it is missing (a batch's mirrored
         sub-folders), once the input has been read and filtered: an input
         that fails leaves no empty folder.
-    maps : sequence of Path
+    maps : sequence of Path or UPath
         A bank's layer kernel: the file of each feature map, in order (the
         report names the first).
 
@@ -123,7 +126,7 @@ def process(
     UsageError
         The settings do not fit this input (shapes, range, format).
     """
-    output_label = "-" if not isinstance(target, Path) else str(maps[0] if maps else target)
+    output_label = str(maps[0]) if maps else "-" if not isinstance(target, Path) else str(target)
     pictures = Pictures(read_image(source, label, max_pixels, settings.frame or 0),
                         lambda like: iter_frames(source, like, label, max_pixels))  # fmt: skip
     done = render(pictures, settings, label=label, output_label=output_label, fmt=fmt,
@@ -171,11 +174,12 @@ class Rendered:
     clipped: list[float]  # the largest share clipped in any frame, once every frame is taken
     started: float
     kernels: tuple[Kernel, ...]  # for the advice on what was clipped
+    white: float = 1.0  # the input's: a float output's clipped values lie outside 0 to it
 
     def finished(self) -> Report:
         """Return the report, once every frame was taken: what was clipped, how long it took."""
         if self.frames is not None:
-            floating = self.planned.depth == Depth.FLOAT32
+            floating = self.white if self.planned.depth == Depth.FLOAT32 else None
             mode = self.planned.range
             tell_clipped(self.report, self.clipped[0], mode, self.kernels, floating)
         self.report.seconds = time.perf_counter() - self.started
@@ -241,7 +245,8 @@ def render(
         frames = itertools.chain(frames, rest)
     # A layer's clipped maps are advised on without its weights' reach (no picture's response).
     advised = () if planned.layered else settings.convolutions
-    return Rendered(report, planned, frames, several, metadata, loop, clipped, started, advised)
+    return Rendered(report, planned, frames, several, metadata, loop, clipped, started, advised,
+                    like.white)  # fmt: skip
 
 
 def write_rendered(
@@ -250,7 +255,7 @@ def write_rendered(
     settings: Settings,
     output_label: str,
     threads: int | None = None,
-    maps: Sequence[Path] = (),
+    maps: Sequence[Location] = (),
 ) -> None:
     """Write a filtered input's frames to its file (atomically) or stream.
 
@@ -270,7 +275,11 @@ def write_rendered(
 
 
 def tell_clipped(
-    report: Report, share: float, mode: Range, kernels: tuple[Kernel, ...], floating: bool = False
+    report: Report,
+    share: float,
+    mode: Range,
+    kernels: tuple[Kernel, ...],
+    floating: float | None = None,
 ) -> None:
     """Put the share of the output's values that were clipped in the report; note it past 1%."""
     report.clipped = share
@@ -279,20 +288,24 @@ def tell_clipped(
 
 
 def clip_note(
-    report: Report, share: float, mode: Range, kernels: tuple[Kernel, ...], floating: bool = False
+    report: Report,
+    share: float,
+    mode: Range,
+    kernels: tuple[Kernel, ...],
+    floating: float | None = None,
 ) -> str:
     """Say what was clipped, where, why, and which range would show it, from the kernels' weights.
 
     The advice comes from what the kernels can give (their weights' signs
     and sums, see :func:`convcli.ranges.reach`), not from their names. A
-    float output holds any value: ``--range raw`` keeps them as they are.
+    float output (``floating``: its white, the input's) holds any value:
+    ``--range raw`` keeps them as they are.
     """
     where = "standard output" if report.output == "-" else report.output
     values = f"{report.input} with {report.kernel} -> {where}: {share:.0%} of the values"
-    if floating:
-        return Message(
-            "{values} fell outside 0 to 1 and were clipped; {range} raw keeps them", values=values
-        )
+    if floating is not None:
+        return Message("{values} fell outside 0 to {white:g} and were clipped; {range} raw keeps "
+                       "them", values=values, white=floating)  # fmt: skip
     how = reach([(kernel.matrices, kernel.bias) for kernel in kernels])
     *others, last = ranges_that_help(mode, how)
     helps = f"{', '.join(others)} or {last}" if others else last
