@@ -8,13 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from numpy.lib.stride_tricks import sliding_window_view
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from convcli.colormaps import lookup_table
-from convcli.pictures.draw import font
-from convcli.pictures.montage import INK
 from helpers import SAMPLES, run
+from helpers.pictures import find, label
 
 BANK = ["sobel-x", "gaussian:sigma=2", "laplacian"]
 NAMES = ["sobel-x", "gaussian-sigma-2", "laplacian"]  # as a one-kernel run names its output
@@ -51,32 +49,6 @@ def small(path: Path, shape: tuple[int, ...], seed: int = 0) -> Path:
     values = np.random.default_rng(seed).integers(0, 256, size=shape, dtype=np.uint8)
     Image.fromarray(values).save(path)
     return path
-
-
-def find(sheet: np.ndarray, tile: np.ndarray, tolerance: int = 0) -> list[tuple[int, int]]:
-    """Every place where ``tile`` lies in ``sheet``, each sample within ``tolerance``."""
-    h, w = tile.shape[:2]
-    sheet, tile = sheet.astype(np.int16), tile.astype(np.int16)
-    found = []
-    for y in range(sheet.shape[0] - h + 1):
-        rows = sliding_window_view(sheet[y], (w, 3))[:, 0]  # every window of the first row
-        near = np.abs(rows - tile[0]).max(axis=(1, 2)) <= tolerance
-        for x in np.flatnonzero(near):
-            if np.abs(sheet[y : y + h, x : x + w] - tile).max() <= tolerance:
-                found.append((y, int(x)))
-    return found
-
-
-def label(text: str) -> np.ndarray:
-    """The label as the sheet writes it: the bundled font at 13 pixels, on white."""
-    face = font(13)
-    _, _, right, bottom = face.getbbox(text)
-    image = Image.new("RGB", (right + 2, bottom + 2), (255, 255, 255))
-    ImageDraw.Draw(image).text((0, 0), text, fill=INK, font=face)
-    drawn = np.asarray(image)
-    ink = np.argwhere((drawn < 255).any(axis=2))
-    (y0, x0), (y1, x1) = ink.min(axis=0), ink.max(axis=0)
-    return drawn[y0 : y1 + 1, x0 : x1 + 1]
 
 
 # --- the bank -------------------------------------------------------------------------
@@ -460,7 +432,6 @@ def test_kernel_picture_is_bounded_and_bad_values_are_refused(tmp_path, monkeypa
         (["sobel-x", "--picture", "-"], "not standard output"),
         (["sobel-x", "--picture", "k.xyz"], "suffix"),
         (["sobel-x", "--picture", "k.xbm"], "cannot write a colour picture as XBM"),
-        (["[[[1,2],[3,4]],[[1,2],[3,4]]]", "--picture", "k.png"], "is 3-D"),
         (["sobel-x", "--picture", "missing/k.png"], "does not exist"),
         (["[" + ",".join(["1"] * 1025) + "]", "--picture", "k.png"], "up to 1024 cells"),
     ]:

@@ -21,6 +21,7 @@ MAX_BIAS_BYTES = 1 << 20  # a TOML file of a bias (4096 numbers take under 100 K
 MAX_BANK_KERNELS = 64  # kernels of one --bank run, each writing its own output per input
 MAX_MONTAGE_TILES = 64  # tiles of one --montage sheet: each input and each of its responses
 MONTAGE_TILE = 256  # a montage tile's longest side, in pixels: larger images are shown reduced
+MAX_FILTER_CHANNELS = 64  # a filter's channels a weight picture draws: the rest are left out, said
 MAX_KERNEL_PICTURE = 1024  # kernels show --picture: the most cells along a side of the kernel
 MAX_ANIMATION_FRAMES = 400  # explain --animate: frames, one per window position
 ANIMATION_FRAMES = 100  # explain --animate without --frames: the first positions, up to this

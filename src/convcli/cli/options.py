@@ -372,7 +372,8 @@ MontageOption = Annotated[
     typer.Option(
         metavar="FILE",
         help="With --bank: one labelled contact sheet of each input and its responses "
-        f"(tiles at most {MONTAGE_TILE} px, {MAX_MONTAGE_TILES} tiles; format by suffix)",
+        f"(tiles at most {MONTAGE_TILE} px, {MAX_MONTAGE_TILES} tiles; format by suffix); "
+        "with a layer kernel: one input's feature maps, each beside its filter's weights",
         rich_help_panel=SHEET,
     ),
 ]
@@ -382,7 +383,8 @@ MontageScaleOption = Annotated[
         metavar="SCALE",
         autocompletion=completes(MontageScale),
         help="With --montage and --colormap: show the responses' values as heat maps, on "
-        "one scale (shared) or each on its own (each) [default: the files as written]",
+        "one scale (shared) or each on its own (each) [default: the files as written; a "
+        "layer's maps: each]",
         rich_help_panel=SHEET,
     ),
 ]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # these bring the engine, and NumPy, with them
 SHAPES = "shapes: rows x cols (x channels), as in NumPy"
 UNWRAPPED = 100_000  # columns for output that is not a terminal
 AXIS_NAMES = {1: ("samples",), 2: ("rows", "cols"), 3: ("planes", "rows", "cols")}
+_LAYER_AXES = ("filter", "channel")  # a 4-D kernel's first two axes, a 3-D one's first
 
 
 def console(stderr: bool = False, file: TextIO | None = None) -> Console:
@@ -272,14 +273,18 @@ def kernel_view(kernel: Kernel) -> RenderableType:
 def _matrix_view(matrix: Matrix, min_width: int = 0) -> RenderableType:
     import numpy as np  # only here: `kernels list` needs no NumPy
 
-    planes = [matrix] if matrix.ndim != 3 else list(matrix)
     peak = float(np.abs(matrix).max()) or 1.0
     width = max(min_width, *(len(_number_text(float(value))) for value in matrix.flat))
     views: list[RenderableType] = []
-    for index, plane in enumerate(planes):
-        if matrix.ndim == 3:
-            views.append(Text(f"plane {index + 1}", style="dim"))
-        rows = [[_cell(float(value), peak, width) for value in row] for row in np.atleast_2d(plane)]
+    for index in np.ndindex(matrix.shape[:-2]):  # a layer's: each filter's channels, from 0
+        if index:
+            where = [
+                f"{axis} {number}"
+                for axis, number in zip(_LAYER_AXES[-len(index) :], index, strict=True)
+            ]
+            views.append(Text(", ".join(where), style="dim"))
+        rows = [[_cell(float(value), peak, width) for value in row]
+                for row in np.atleast_2d(matrix[index])]  # fmt: skip
         views.append(_Rows(rows))
     return Group(*views)
 

@@ -33,7 +33,10 @@ from convcli.run.planning import RunPlan, plan_run
 from convcli.text import shown
 
 if TYPE_CHECKING:
+    from convcli.pictures.feature_maps import LayerSheet
     from convcli.pictures.montage import BankSheet, SheetRequest
+
+    Sheet = BankSheet | LayerSheet
 
 OnRecord = Callable[[Report], None]
 Where = str | os.PathLike[str]
@@ -66,7 +69,7 @@ class Batch:
     """
 
     def __init__(self, planned: RunPlan, settings: Settings, options: RunOptions, client: Any,
-                 drawing: BankSheet | None, notes: list[str]) -> None:  # fmt: skip
+                 drawing: Sheet | None, notes: list[str]) -> None:  # fmt: skip
         self._planned = planned
         self._settings = settings
         self._options = options
@@ -167,7 +170,9 @@ def batch(
         Also write every record to this ``.json`` or ``.csv`` file.
     montage, montage_scale : optional
         A bank's contact sheet: the file (``.png``...), and ``shared`` or
-        ``each`` to draw heat maps of the values (with ``colormap``).
+        ``each`` to draw heat maps of the values (with ``colormap``); without
+        ``bank``, a layer kernel's feature maps of one input, each beside its
+        filter's weights (heat maps ``each`` on its own scale unless ``shared``).
     scheduler : str, optional
         Run on a Dask cluster: ``local[:N]`` or a scheduler's address.
     tile : int, optional
@@ -208,9 +213,9 @@ def batch(
     names = [os.fspath(inputs)] if isinstance(inputs, str | os.PathLike) else [
         os.fspath(name) for name in inputs
     ]  # fmt: skip
-    sheet = _sheet_request(montage, montage_scale, bank, settings.get("colormap"))
     known_settings("batch", settings)
     chosen = checked_settings(kernels, **settings)
+    sheet = _sheet_request(montage, montage_scale, bank, chosen)
     labels: list[str] = []
     if bank:  # each member of a set (kirsch, sobel@) is a kernel of the bank
         chosen, labels = _bank_of(chosen, kernels)
@@ -263,7 +268,7 @@ def _cluster(scheduler: str | None, workers: int, inputs: list[str]) -> Abstract
     return session(scheduler, workers, inputs)
 
 
-def _finish(records: list[Report], report: Path | None, drawing: BankSheet | None) -> None:
+def _finish(records: list[Report], report: Path | None, drawing: Sheet | None) -> None:
     """Write the report file and the contact sheet."""
     if report is not None:
         write_report(report, records)
@@ -272,25 +277,35 @@ def _finish(records: list[Report], report: Path | None, drawing: BankSheet | Non
 
 
 def _sheet_request(
-    montage: Where | None, scale: str | None, bank: bool, colormap: str | None
+    montage: Where | None, scale: str | None, bank: bool, settings: Settings
 ) -> SheetRequest | None:
-    """Check the contact sheet asked for, with what it needs: where, how, on which scale."""
+    """Check the contact sheet asked for, with what it needs: where, how, on which scale.
+
+    A bank's sheet, or without ``bank`` the feature maps of a pipeline's
+    layer (a kernel that is one on an image: 4-D, or 3-D).
+    """
     if montage is None and scale is None:
         return None
     if montage is None:
         raise UsageError(Message("{montage_scale} scales the heat maps of a {montage} sheet; "
                                  "give one"))  # fmt: skip
-    if not bank:
+    layered = any(kernel.sums_channels(image=True) for kernel in settings.convolutions)
+    if bank and layered:
         raise UsageError(Message(
-            "{montage} draws a {bank}'s responses side by side; add {bank} (without it, "
-            "several {kernels} are one pipeline with one output)"
+            "{montage} draws a layer's feature maps without {bank} (with it, a file per map): "
+            "leave out {bank}, or {montage}"
         ))  # fmt: skip
-    if scale is not None and colormap is None:
+    if not bank and not layered:
+        raise UsageError(Message(
+            "{montage} draws a {bank}'s responses side by side, or a layer's feature maps; "
+            "add {bank} (without it, several {kernels} are one pipeline with one output)"
+        ))  # fmt: skip
+    if bank and scale is not None and settings.colormap is None:
         raise UsageError(Message("{montage_scale} scales heat maps: give {colormap} too"))
     from convcli.pictures.montage import SheetRequest, picture_path  # Pillow: only for a sheet
 
     chosen = None if scale is None else choose(MontageScale, scale, "montage_scale")
-    return SheetRequest(*picture_path(os.fspath(montage), "montage"), chosen)
+    return SheetRequest(*picture_path(os.fspath(montage), "montage"), chosen, layer=not bank)
 
 
 def _drawing(
@@ -299,7 +314,7 @@ def _drawing(
     settings: Settings,
     options: RunOptions,
     labels: list[str],
-) -> BankSheet | None:
+) -> Sheet | None:
     """Return the contact sheet to draw as reports arrive; a dry run draws none, and says so."""
     if sheet is None:
         return None
@@ -307,6 +322,10 @@ def _drawing(
         planned.notes.append(Message("{dry_run}: the {montage} sheet {path} is not drawn",
                                      path=str(sheet.path)))  # fmt: skip
         return None
+    if sheet.layer:
+        from convcli.pictures.feature_maps import LayerSheet
+
+        return LayerSheet(sheet, settings)
     return sheet.drawing(settings, labels, options.max_pixels)
 
 
@@ -321,20 +340,21 @@ def _bank_of(settings: Settings, kernels: Kernels) -> tuple[Settings, list[str]]
     return replace(settings, kernels=members), labels
 
 
-def _fed(drawing: BankSheet | None, jobs: list[Job], options: RunOptions) -> OnRecord | None:
+def _fed(drawing: Sheet | None, jobs: list[Job], options: RunOptions) -> OnRecord | None:
     """Return a callback that gives the sheet each report with its job (they come in order)."""
     if drawing is None:
         return None
-    from convcli.pictures.montage import Response
+    from convcli.pictures.montage import BankSheet, Response
     from convcli.run.job import job_source
 
     pending = iter(jobs)
 
     def add(report: Report) -> None:
         job = next(pending)
-        if job.kernel is not None:  # an input that is no image, or missing, has no tile
+        # A bank's input that is no image, or missing, has no tile; a layer's job is its input.
+        if job.kernel is not None or not isinstance(drawing, BankSheet):
             source = functools.partial(job_source, job, options)
-            drawing.add(Response(job.kernel, shown(job.label), source, job.target), report)
+            drawing.add(Response(job.kernel or 0, shown(job.label), source, job.target), report)
 
     return add
 

@@ -7,6 +7,7 @@ pictures are grids, labels and polylines, which need no plotting library.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +16,7 @@ from PIL import ImageDraw, ImageFont
 from convcli.colormaps import lookup_table
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+FILTER_GAP = 2  # white pixels between the channels of a filter's picture
 
 
 @functools.cache
@@ -24,13 +26,18 @@ def font(size: int) -> Font:
 
 
 def heat_map(
-    values: npt.ArrayLike, colormap: str = "coolwarm", *, scale: float | None = None
+    values: npt.ArrayLike,
+    colormap: str = "coolwarm",
+    *,
+    scale: float | None = None,
+    centred: bool = False,
 ) -> tuple[npt.NDArray[np.uint8], float, float]:
     """Colour ``values`` (any shape) and return ``(rgb, low, high)``: the range the colours span.
 
-    Values with both signs (or a diverging map) are scaled symmetrically about 0,
-    so 0 keeps the map's middle colour; ``scale`` fixes the range's half-width
-    (or top, for values >= 0) so that several maps can share one scale.
+    Values with both signs (or a diverging map, or ``centred``) are scaled
+    symmetrically about 0, so 0 keeps the map's middle colour; ``scale``
+    fixes the range's half-width (or top, for values >= 0) so that several
+    maps can share one scale.
 
     Examples
     --------
@@ -42,7 +49,7 @@ def heat_map(
     finite = array[np.isfinite(array)]
     if scale is None or not np.isfinite(scale):  # infinite values take the extreme colours
         scale = float(np.abs(finite).max()) if finite.size else 0.0
-    signed = colormap == "coolwarm" or (finite.size > 0 and float(finite.min()) < 0)
+    signed = centred or colormap == "coolwarm" or (finite.size > 0 and float(finite.min()) < 0)
     low, high = (-scale, scale) if signed else (0.0, scale)
     # Halved (exactly), so that a span between values near ±1e308 does not overflow.
     half = high / 2 - low / 2
@@ -51,6 +58,45 @@ def heat_map(
     unit = np.clip(np.nan_to_num(unit, nan=0.5), 0.0, 1.0)
     levels = (unit * 255 + 0.5).astype(np.uint8)
     return lookup_table(colormap)[levels], low, high
+
+
+def filter_picture(weights: npt.ArrayLike, peak: float, side: int) -> npt.NDArray[np.uint8]:
+    """Draw one filter's weights, ``(C_in, kh, kw)``, in about ``side`` pixels: 8-bit RGB.
+
+    Three channels are one RGB swatch, as a network's first layer is drawn:
+    each weight's red, green and blue its weights on channels 0, 1 and 2,
+    from -``peak`` (0) through 0 (128) to ``peak`` (255). Any other count
+    is a small grid per channel, row by row, ``coolwarm`` on the same scale
+    (blue negative, grey 0, red positive), 2 white pixels between them.
+    Each weight is a square of pixels, at least 1.
+
+    Examples
+    --------
+    >>> filter_picture([[[-1.0]], [[0.0]], [[1.0]]], 1.0, 1).tolist()
+    [[[0, 128, 255]]]
+    """
+    array = np.asarray(weights, dtype=np.float64)
+    channels, rows, cols = array.shape
+    if channels == 3:
+        levels, _, _ = heat_map(array, "gray", scale=peak, centred=True)
+        cell = max(1, side // max(rows, cols))
+        return enlarged(np.moveaxis(levels[..., 0], 0, -1), cell)
+    across = math.ceil(math.sqrt(channels))
+    down = math.ceil(channels / across)
+    gap = FILTER_GAP if channels > 1 else 0
+    cell = max(1, (side - gap * (across - 1)) // (across * max(rows, cols)))
+    height, width = rows * cell + gap, cols * cell + gap
+    picture = np.full((down * height - gap, across * width - gap, 3), 255, dtype=np.uint8)
+    colours, _, _ = heat_map(array, "coolwarm", scale=peak)
+    for channel, rgb in enumerate(colours):
+        top, left = channel // across * height, channel % across * width
+        picture[top : top + height - gap, left : left + width - gap] = enlarged(rgb, cell)
+    return picture
+
+
+def enlarged(rgb: npt.NDArray[np.uint8], factor: int) -> npt.NDArray[np.uint8]:
+    """Enlarge a picture by a whole ``factor``: each pixel a square of ``factor`` x ``factor``."""
+    return rgb.repeat(factor, axis=0).repeat(factor, axis=1) if factor > 1 else rgb
 
 
 def number(value: float, digits: int = 3) -> str:

@@ -38,8 +38,13 @@ from convcli.io.picture import Picture
 from convcli.io.reading import read_image
 from convcli.io.storage import is_url, read_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL
-from convcli.limits import MAX_KERNEL_PICTURE, MONTAGE_TILE
-from convcli.pictures.draw import Font, fitted, font, heat_map
+from convcli.limits import (
+    MAX_FILTER_CHANNELS,
+    MAX_KERNEL_PICTURE,
+    MAX_MONTAGE_TILES,
+    MONTAGE_TILE,
+)
+from convcli.pictures.draw import Font, enlarged, filter_picture, fitted, font, heat_map
 from convcli.report import Report
 from convcli.run.model import Settings
 
@@ -51,6 +56,7 @@ COLUMNS = 8  # tiles a row, as ImageMagick's montage -tile 8x: an input's row wr
 GAP = 10  # pixels between tiles and around the sheet
 LABEL_SIZE = 13  # pixels: the labels' font
 LINE = 16  # a label's line, for the 13-pixel font
+BESIDE_GAP = 6  # pixels between a tile's picture and the one beside it
 NARROWEST = 168  # a tile's column is at least this wide, so that its label fits
 SMALLEST = 96  # a tile's longest side at least this, in pixels: smaller pictures are enlarged
 TITLE_WIDTH = 560  # a narrow sheet is this wide, so that its title takes few lines
@@ -102,6 +108,7 @@ class SheetRequest:
     path: Path
     kind: str  # Pillow's format
     scale: MontageScale | None  # the values as heat maps, on this scale; None: the files
+    layer: bool = False  # a layer's feature maps (pictures.feature_maps), not a bank's sheet
 
     def drawing(self, settings: Settings, specs: Sequence[str], max_pixels: int) -> BankSheet:
         """Return the sheet to build as the run's reports arrive.
@@ -142,6 +149,7 @@ def _save_options(kind: str) -> dict[str, Any]:
 
 GRID = 640  # pixels along a kernel picture's longest side of cells, about
 WIDEST_CELL = 56
+FILTER_SIDE = 128  # pixels along a layer's filter's picture, about (kernels show --picture)
 KERNEL_MAP = Colormap.COOLWARM  # diverging: blue negative, the middle grey 0, red positive
 
 
@@ -149,37 +157,142 @@ def kernel_picture(kernel: Kernel) -> Image.Image:
     """Draw a kernel's weights as square cells coloured on one scale centred on 0.
 
     A combined kernel (``sobel``) shows each component, side by side, on one
-    scale. The weights are written in the cells when every one fits; a
-    colour scale below states the range.
+    scale; a 3-D kernel ``(C_in, kh, kw)``, one filter, each channel, with
+    its RGB swatch when it has 3; a 4-D kernel, a layer's filters, a tile
+    each (see :func:`filter_pictures`). The weights are written in the
+    cells when every one fits; a colour scale below states the range.
 
     Raises
     ------
     ParameterError
-        A 3-D kernel, or one longer than ``MAX_KERNEL_PICTURE`` cells a side
-        (the parameter ``picture``: the command line's option).
+        A combined kernel of 3-D components, or one longer than
+        ``MAX_KERNEL_PICTURE`` cells a side (the parameter ``picture``: the
+        command line's option).
     """
     matrices = [np.atleast_2d(matrix) for matrix in kernel.matrices]
-    if any(matrix.ndim > 2 for matrix in matrices):
+    if kernel.components and any(matrix.ndim > 2 for matrix in matrices):
         raise ParameterError(
-            f"picture draws 1-D and 2-D kernels; {kernel.name} is 3-D", parameter="picture"
+            f"picture draws combined kernels of 1-D and 2-D components; {kernel.name}'s are 3-D",
+            parameter="picture",
         )
-    longest = max(max(matrix.shape) for matrix in matrices)
+    longest = max(max(matrix.shape[-2:]) for matrix in matrices)
     if longest > MAX_KERNEL_PICTURE:
         raise ParameterError(
             f"picture draws kernels up to {MAX_KERNEL_PICTURE} cells a side; "
             f"{kernel.name} has {longest}",
             parameter="picture",
         )
+    title = [f"{kernel.name}  {'x'.join(map(str, kernel.shape))}"
+             + (f"  (bias {kernel.bias:g})" if kernel.bias else "")]  # fmt: skip
+    title += [kernel.description] if kernel.description else []
+    biases = kernel.filter_bias or ()
+    if matrices[0].ndim == 4:
+        return _layer_sheet(matrices[0], title, biases)
+    if matrices[0].ndim == 3:
+        return _filter_sheet(matrices[0], title, biases)
     cell = max(1, min(WIDEST_CELL, GRID // longest))
     peak = max(float(np.abs(matrix).max()) for matrix in matrices)
     panels = [_cells(matrix, cell, peak) for matrix in matrices]
     names = [part.name for part in kernel.components] or [""]
-    shape = "x".join(map(str, kernel.shape))
-    title = [f"{kernel.name}  {shape}" + (f"  (bias {kernel.bias:g})" if kernel.bias else "")]
-    title += [kernel.description] if kernel.description else []
     if kernel.components:
         title.append(f"{kernel.combine} of {' and '.join(names)}, on one scale")
     return _kernel_sheet(panels, names if kernel.components else [], title, peak)
+
+
+def _filter_sheet(
+    matrix: npt.NDArray[np.float64], title: list[str], biases: Sequence[float]
+) -> Image.Image:
+    """Draw one filter ``(C_in, kh, kw)``: each channel's cells, then its RGB swatch (C_in 3).
+
+    Channels too large for a pixel a cell in rows of ``2 * GRID`` pixels are
+    drawn as a layer of one filter is, reduced.
+    """
+    channels = matrix[:MAX_FILTER_CHANNELS]
+    count, rows, cols = matrix.shape
+    peak = float(np.abs(channels).max())
+    panels_count = len(channels) + (count == 3)
+    across = min(panels_count, max(4, math.ceil(math.sqrt(panels_count))))
+    cell = min(WIDEST_CELL, GRID // max(rows, cols), 2 * GRID // (across * cols))
+    if cell < 1:
+        return _layer_sheet(matrix[np.newaxis], title, biases)
+    title[0] += "".join(f"  (bias {bias:.4g})" for bias in biases)
+    panels = [_cells(channel, cell, peak) for channel in channels]
+    names = [f"channel {number}" for number in range(len(channels))]
+    title.append(
+        f"one filter of {count} input channel{'s' * (count > 1)} (C_in x kh x kw, as PyTorch's "
+        "conv2d weights), each channel's weights on one scale"
+    )
+    if count == 3:
+        panels.append(Image.fromarray(filter_picture(matrix, peak, cell * max(rows, cols))))
+        names.append("RGB")
+        title.append(_rgb_legend(peak))
+    title += left_out(count, MAX_FILTER_CHANNELS, "channels", "a picture draws")
+    return _kernel_sheet(panels, names, title, peak, across)
+
+
+def _layer_sheet(
+    matrix: npt.NDArray[np.float64], title: list[str], biases: Sequence[float]
+) -> Image.Image:
+    """Draw a layer's filters ``(C_out, C_in, kh, kw)``: a tile each, labelled with its index."""
+    pictures, legend = filter_pictures(matrix, FILTER_SIDE)
+    tiles = [
+        Tile([f"filter {number}", *([f"bias {biases[number]:.4g}"] if biases else [])], picture)
+        for number, picture in enumerate(pictures)
+    ]
+    title.append(f"{matrix.shape[0]} filters (C_out x C_in x kh x kw, as PyTorch's conv2d weights)")
+    title += legend + left_out(matrix.shape[0], MAX_MONTAGE_TILES, "filters", "a sheet shows")
+    return layout([tiles], title, grid_columns(len(tiles)))
+
+
+def filter_pictures(filters: npt.NDArray[np.float64], side: int) -> tuple[list[RGB], list[str]]:
+    """Draw a layer's filters on one scale, in about ``side`` pixels each; say how.
+
+    At most ``MAX_MONTAGE_TILES`` filters and ``MAX_FILTER_CHANNELS`` of their
+    channels are drawn (the lines say what was left out); a picture larger
+    than ``side`` (a weight a pixel) is reduced, as any picture on a sheet is.
+    """
+    shown = filters[:MAX_MONTAGE_TILES, :MAX_FILTER_CHANNELS]
+    finite = np.abs(shown[np.isfinite(shown)])
+    peak = float(finite.max()) if finite.size else 0.0
+    pictures = [_within(filter_picture(weights, peak, side), side) for weights in shown]
+    channels = filters.shape[1]
+    legend = [
+        _rgb_legend(peak) + ", one scale for every filter"
+        if channels == 3
+        else f"weights: a grid of cells per input channel ({channels}), row by row, blue "
+        f"{_number(-peak)}, grey 0, red {_number(peak)}, one scale for every filter"
+    ]
+    legend += left_out(channels, MAX_FILTER_CHANNELS, "each filter's channels", "a picture draws")
+    return pictures, legend
+
+
+def _within(rgb: RGB, side: int) -> RGB:
+    """Reduce a picture longer than ``side`` by a whole factor, each pixel the mean of N x N."""
+    factor = reduction(rgb.shape, side)
+    return np.asarray(Image.fromarray(rgb).reduce(factor)) if factor > 1 else rgb
+
+
+def _rgb_legend(peak: float) -> str:
+    return (
+        "weights as RGB: a weight's red, green and blue are the filter's weights on channels "
+        f"0, 1 and 2, from {_number(-peak)} (0) through 0 (128, grey) to {_number(peak)} (255)"
+    )
+
+
+def _number(value: float) -> str:
+    return f"{value or 0.0:.4g}"  # 0, not -0
+
+
+def left_out(count: int, most: int, what: str, shows: str) -> list[str]:
+    """Say which of ``count`` things past the ``most`` drawn were left out (none: no line)."""
+    if count <= most:
+        return []
+    return [f"{what} {most} to {count - 1} left out ({shows} at most {most})"]
+
+
+def grid_columns(count: int) -> int:
+    """Columns of a sheet of ``count`` tiles: as square as it can be, at most ``COLUMNS``."""
+    return max(1, min(COLUMNS, math.ceil(math.sqrt(count))))
 
 
 def _cells(matrix: npt.NDArray[np.float64], cell: int, peak: float) -> Image.Image:
@@ -224,26 +337,37 @@ def _legible(
 
 
 def _kernel_sheet(
-    panels: list[Image.Image], names: list[str], title: list[str], peak: float
+    panels: list[Image.Image],
+    names: list[str],
+    title: list[str],
+    peak: float,
+    across: int | None = None,
 ) -> Image.Image:
-    """Set the panels side by side under a title, with the colour scale below."""
+    """Set the panels in rows of ``across`` (all: one row) under a title, the colour scale below."""
     face = font(13)
     named = LINE if names else 0
-    panels_width = sum(panel.width for panel in panels) + GAP * (len(panels) - 1)
+    across = across or len(panels)
+    count = len(panels)
+    rows = [range(start, min(start + across, count)) for start in range(0, count, across)]
+    panels_width = max(sum(panels[n].width + GAP for n in row) - GAP for row in rows)
     width = max(panels_width, 320) + 2 * GAP
     title = [part for text in title for part in _wrapped(face, text, width - 2 * GAP)]
-    height = GAP + len(title) * LINE + GAP + named + max(p.height for p in panels)
+    heights = [named + max(panels[n].height for n in row) for row in rows]
+    top = GAP + len(title) * LINE + GAP
+    height = top + sum(heights) + GAP * (len(rows) - 1)
     sheet = Image.new("RGB", (width, height + 3 * LINE + 2 * GAP), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     for number, text in enumerate(title):
         draw.text((GAP, GAP + number * LINE), text, fill=INK, font=face)
-    x, top = GAP + (width - 2 * GAP - panels_width) // 2, GAP + len(title) * LINE + GAP
-    for panel, name in zip(panels, names or [""] * len(panels), strict=True):
-        draw.text((x, top), name, fill=INK, font=face)
-        sheet.paste(panel, (x, top + named))
-        x += panel.width + GAP
+    for row, row_height in zip(rows, heights, strict=True):
+        x = GAP + (width - 2 * GAP - panels_width) // 2
+        for n in row:
+            draw.text((x, top), names[n] if names else "", fill=INK, font=face)
+            sheet.paste(panels[n], (x, top + named))
+            x += panels[n].width + GAP
+        top += row_height + GAP
     below = height + GAP
-    ends = (f"{-peak or 0.0:.4g}", f"{peak:.4g}")  # an all-zero kernel: 0, not -0
+    ends = (_number(-peak), _number(peak))
     scale_bar(draw, (GAP, below), width - 2 * GAP, KERNEL_MAP, ends, face, middle="0")
     draw.text((GAP, below + 2 * LINE), "weights: blue negative, red positive, grey 0",
               fill=INK, font=face)  # fmt: skip
@@ -266,11 +390,25 @@ class Tile:
     values: npt.NDArray[np.float32] | None = None  # a heat map's values, coloured when drawn
     peak: float = 0.0  # the largest magnitude of the whole response (before reduction)
     scale: tuple[str, float, float] | None = None  # a heat map's colormap and range, once coloured
+    beside: RGB | None = None  # a second picture right of the first: a feature map's weights
 
     @property
     def rows_of_text(self) -> int:
         """The label's lines, the heat map's scale bar among them."""
         return len(self.lines) + (self.scale is not None)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The pictures' width, side by side, and height (0 x 0: none)."""
+        shown = [picture for picture in (self.rgb, self.beside) if picture is not None]
+        width = sum(picture.shape[1] for picture in shown) + BESIDE_GAP * (len(shown) - 1)
+        return width, max((picture.shape[0] for picture in shown), default=0)
+
+    def colour(self, colormap: str, scale: float) -> None:
+        """Colour a heat map's values on ``colormap``, from 0 (or -scale) to ``scale``."""
+        assert self.values is not None
+        rgb, low, high = heat_map(self.values, colormap, scale=scale)
+        self.rgb, self.scale = rgb, (colormap, low, high)
 
 
 @dataclass(frozen=True)
@@ -330,7 +468,7 @@ class BankSheet:
             heat = report.heat_tile
             if heat is None:  # no values came back with the report
                 return Tile([name, "cannot be read"])
-            values, shown = _heat_tile(heat)
+            values, shown = heat_tile(heat)
             return Tile([name, shown, mapped], values=values, peak=heat.peak)
         try:
             assert response.target is not None
@@ -351,19 +489,11 @@ class BankSheet:
 
     def draw(self) -> Image.Image:
         """Draw the sheet: a title, then each input's row of labelled tiles."""
-        shared = max((t.peak for row in self._rows for t in row), default=0.0)
-        for row in self._rows:
-            for tile in row:
-                if tile.values is not None:
-                    self._colour(tile, shared if self._scale == MontageScale.SHARED else None)
-        return _layout(self._rows, self._title())
-
-    def _colour(self, tile: Tile, shared: float | None) -> None:
-        assert tile.values is not None
-        assert self._colormap is not None
-        rgb, low, high = heat_map(tile.values, self._colormap,
-                                  scale=tile.peak if shared is None else shared)  # fmt: skip
-        tile.rgb, tile.scale = rgb, (self._colormap, low, high)
+        assert self._colormap is not None or not self.heat
+        tiles = [tile for row in self._rows for tile in row]
+        if self._colormap is not None:
+            colour_heat_maps(tiles, self._colormap, self._scale == MontageScale.SHARED)
+        return layout(self._rows, self._title())
 
     def _title(self) -> list[str]:
         kernels = self._kernels
@@ -393,6 +523,14 @@ class BankSheet:
     def write(self) -> None:
         """Draw the sheet and write it atomically, where and as the request says."""
         write_picture(self.draw(), self._request.path, self._request.kind)
+
+
+def colour_heat_maps(tiles: Sequence[Tile], colormap: str, shared: bool) -> None:
+    """Colour the tiles' heat maps: each on its own scale, or all on their largest peak."""
+    heat_maps = [tile for tile in tiles if tile.values is not None]
+    largest = max((tile.peak for tile in heat_maps), default=0.0)
+    for tile in heat_maps:
+        tile.colour(colormap, largest if shared else tile.peak)
 
 
 def _picture_tile(label: str, picture: Picture) -> Tile:
@@ -441,7 +579,7 @@ def _to_tile(rgb: RGB) -> tuple[RGB, str]:
 
     Over ``MONTAGE_TILE`` pixels a side it is reduced, each pixel the mean
     of N x N, as any picture is made smaller (a heat map's values come
-    reduced otherwise: see :func:`_heat_tile`).
+    reduced otherwise: see :func:`heat_tile`).
     """
     factor = reduction(rgb.shape)
     if factor > 1:
@@ -450,7 +588,7 @@ def _to_tile(rgb: RGB) -> tuple[RGB, str]:
     return _enlarged(rgb)
 
 
-def _heat_tile(heat: HeatTile) -> tuple[npt.NDArray[np.float32], str]:
+def heat_tile(heat: HeatTile) -> tuple[npt.NDArray[np.float32], str]:
     """Return a heat map's values fitted to a tile (reduced where they were filtered); say how."""
     if heat.factor > 1:
         return heat.values, f"{_size(heat.shape)}, shown at 1/{heat.factor} (strongest)"
@@ -464,8 +602,7 @@ def _enlarged(array: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], str]:
     """
     factor = SMALLEST // max(array.shape[:2])
     if factor > 1:
-        enlarged = array.repeat(factor, axis=0).repeat(factor, axis=1)
-        return enlarged, f"{_size(array.shape)}, shown at {factor}x"
+        return enlarged(array, factor), f"{_size(array.shape)}, shown at {factor}x"
     return array, _size(array.shape)
 
 
@@ -473,23 +610,21 @@ def _size(shape: tuple[int, ...]) -> str:
     return f"{shape[0]}x{shape[1]}"
 
 
-def _layout(rows: list[list[Tile]], title: list[str]) -> Image.Image:
-    """Place the tiles on a sheet: rows of at most COLUMNS, a label under each tile.
+def layout(rows: list[list[Tile]], title: list[str], columns: int = COLUMNS) -> Image.Image:
+    """Place the tiles on a sheet: rows of at most ``columns``, a label under each tile.
 
     Every column is as wide as the widest tile; each row as high as its highest.
     """
     label_font, title_font = font(LABEL_SIZE), font(14)
     tiles = [tile for row in rows for tile in row]
     texts = [min(_length(label_font, text), MONTAGE_TILE) for t in tiles for text in t.lines]
-    width = max([NARROWEST, *texts, *(t.rgb.shape[1] for t in tiles if t.rgb is not None)])
+    width = max([NARROWEST, *texts, *(t.size[0] for t in tiles)])
     lines = max((tile.rows_of_text for tile in tiles), default=0)
-    grid = [row[start : start + COLUMNS] for row in rows for start in range(0, len(row), COLUMNS)]
-    heights = [
-        max([LINE * 2, *(t.rgb.shape[0] for t in line if t.rgb is not None)]) for line in grid
-    ]
+    grid = [row[start : start + columns] for row in rows for start in range(0, len(row), columns)]
+    heights = [max([LINE * 2, *(t.size[1] for t in line)]) for line in grid]
     below = 4 + lines * LINE + GAP  # the labels under a row
-    columns = max((len(line) for line in grid), default=1)
-    sheet_width = max(GAP + columns * (width + GAP), TITLE_WIDTH)
+    widest = max((len(line) for line in grid), default=1)
+    sheet_width = max(GAP + widest * (width + GAP), TITLE_WIDTH)
     title = [part for text in title for part in _wrapped(title_font, text, sheet_width - 2 * GAP)]
     top = GAP + len(title) * 18 + GAP
     sheet_height = top + sum(GAP + height + below for height in heights)
@@ -515,16 +650,20 @@ def _place(
     box: tuple[int, int],
     label_font: Font,
 ) -> None:
-    """Draw one tile, centred in its box, and its label below."""
+    """Draw one tile, centred in its box (the picture beside it too), and its label below."""
     x, y = corner
-    if tile.rgb is None:
+    if tile.rgb is None and tile.beside is None:
         draw.rectangle([x, y, x + box[0] - 1, y + box[1] - 1], outline=FAINT, fill=(245, 245, 245))
-    else:
-        h, w = tile.rgb.shape[:2]
-        left, top = x + (box[0] - w) // 2, y + (box[1] - h) // 2
+    left = x + (box[0] - tile.size[0]) // 2
+    for picture in (tile.rgb, tile.beside):
+        if picture is None:
+            continue
+        h, w = picture.shape[:2]
+        top = y + (box[1] - h) // 2
         # A frame just outside the tile: a picture's white edge would melt into the sheet.
         draw.rectangle([left - 1, top - 1, left + w, top + h], outline=FRAME)
-        sheet.paste(Image.fromarray(tile.rgb), (left, top))
+        sheet.paste(Image.fromarray(picture), (left, top))
+        left += w + BESIDE_GAP
     below = y + box[1] + 4
     for number, text in enumerate(tile.lines):  # centred under the tile, as montage does
         shown = fitted(text, LABEL_SIZE, box[0], keep_end=True)

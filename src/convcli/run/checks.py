@@ -295,11 +295,17 @@ def check_bank(
         )
 
 
-def check_sheet(sheet: Path, jobs: list[Job]) -> None:
+def check_sheet(sheet: Path, jobs: list[Job], bank: bool = True) -> None:
     """Refuse a contact sheet of too many tiles, or one that is an input or an output.
 
-    A tile for each response, and one for each input (its first kernel's job).
+    A bank's: a tile for each response, and one for each input (its first
+    kernel's job). A layer's (not ``bank``): one input's feature maps.
     """
+    if not bank and len(jobs) > 1:
+        raise ParameterError(
+            f"sheet draws the feature maps of one input; {len(jobs)} inputs were given",
+            parameter="sheet",
+        )
     tiles = sum(job.kernel is not None for job in jobs) + sum(job.kernel == 0 for job in jobs)
     if tiles > MAX_MONTAGE_TILES:
         raise ParameterError(

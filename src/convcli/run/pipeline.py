@@ -230,7 +230,8 @@ def render(
 
     clipped = [0.0]  # the largest share clipped in any frame
     filtered = written_maps(planned.stages, planned.format)
-    heat = HeatReducer(filtered) if heat_tile and len(filtered) == 2 else None
+    # A layer's maps, (H, W, C), are reduced map by map: a feature sheet's tiles.
+    heat = HeatReducer(filtered) if heat_tile and (len(filtered) == 2 or planned.layered) else None
     first = _render(picture, planned, settings, clipped, threads, report.stages, heat)
     report.heat_tile = None if heat is None else heat.tile()
     tell_losses(report, picture, planned, settings)

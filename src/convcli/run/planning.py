@@ -112,7 +112,7 @@ def plan_run(
     jobs = mark_tiled(jobs, headers, settings, tile, max_pixels)
     check_jobs(jobs, settings, max_pixels, headers)
     if sheet is not None:
-        check_sheet(sheet, jobs)
+        check_sheet(sheet, jobs, bank)
     if isinstance(folder, Path) and not dry_run:  # a store has no folders to make
         _make_output_folder(folder)
     return RunPlan(jobs, _notes(made, named_as, jobs, tile))
