@@ -145,3 +145,112 @@ def test_the_graph_carries_no_index_arrays():
     layer = dict(y.dask.layers[y.name])
     assert len(layer) == 256
     assert len(pickle.dumps(layer)) < 256 * 1000
+
+
+# A layer (channels="sum"): name -> input shape, weights, groups, chunkings (odd sizes, some
+# smaller than the kernel's reach, across the input's channels too), the methods that apply
+LAYERS = {
+    "RGB, 5 filters": ((11, 13, 3), (5, 3, 3, 2), 1, [(4, 5, 2), ((3, 8), (6, 2, 5), (1, 2))],
+                       ["auto"]),
+    "2 channels, 2 filters": ((11, 13, 2), (2, 2, 3, 2), 1, [((3, 8), (6, 2, 5), (1, 1))],
+                              ["direct", "matrix", "fft"]),  # a named method: map by map
+    "4 channels, 2 groups": ((9, 10, 4), (6, 2, 2, 3), 2, [(2, 3, 3), (5, 7, 4)], ["auto"]),
+    "one filter (C_in, kh, kw)": ((10, 9, 2), (2, 3, 3), 1, [(3, 4, 1)], ["auto", "separable"]),
+    "grey (H, W)": ((12, 11), (3, 1, 3, 3), 1, [(5, 3)], ["auto"]),
+}  # fmt: skip
+LAYER_SWEEP = [(name, method) for name, case in LAYERS.items() for method in case[4]]
+
+
+def _layer_weights(shape, method):
+    rng = np.random.default_rng(sum(shape))
+    if method == "separable":  # each channel's filter an outer product
+        return np.stack([np.outer(rng.normal(size=shape[1]), rng.normal(size=shape[2]))
+                         for _ in range(shape[0])])  # fmt: skip
+    return rng.normal(size=shape).astype(np.float32)
+
+
+@pytest.mark.parametrize(("name", "method"), LAYER_SWEEP, ids=[f"{n}, {m}" for n, m in LAYER_SWEEP])
+def test_every_tile_of_a_layer_equals_the_whole_layer(name, method):
+    shape, weights_shape, groups, chunkings, _ = LAYERS[name]
+    x = (np.random.default_rng(len(name)).random(shape) * 100).astype(np.float32)
+    x.reshape(-1)[: shape[1]] = np.arange(shape[1])  # no two edges alike
+    weights = _layer_weights(weights_shape, method)
+    filters = weights_shape[0] if len(weights_shape) == 4 else 1
+    bias = np.linspace(-1, 1, filters) if len(weights_shape) == 4 else None
+    checked = 0
+    with dask.config.set(scheduler="synchronous"):
+        for mode, padding, (step, gap), chunks in itertools.product(
+            MODES, ["same", "valid", "full", _wide(shape[:2])], GEOMETRIES, chunkings
+        ):
+            settings = dict(channels="sum", bias=bias, groups=groups, padding=padding,
+                            pad_mode=mode, pad_value=3.5, stride=step, dilation=gap,
+                            flip=step == 2, method=method)  # fmt: skip
+            try:
+                whole = convcli.convolve(x, weights, **settings)
+            except convcli.ParameterError:  # an empty output (valid, a dilated kernel too big)
+                with pytest.raises(convcli.ParameterError):
+                    tiled(da.from_array(x, chunks=chunks), weights, **settings)
+                continue
+            maps = tiled(da.from_array(x, chunks=chunks), weights, **settings)
+            assert maps.chunks[2:] == ((filters,),) * (len(weights_shape) == 4)
+            tiles = maps.compute()
+            assert tiles.shape == whole.shape == maps.shape
+            assert tiles.dtype == whole.dtype
+            if method == "fft":  # FFT bands, like tiles, round differently from the whole
+                np.testing.assert_allclose(tiles, whole, rtol=1e-5, atol=1e-4 * np.abs(whole).max())
+            else:
+                assert np.array_equal(tiles, whole), (mode, padding, step, gap, chunks)
+            checked += 1
+    assert checked >= 50
+
+
+def test_a_layers_tiles_read_every_channel_and_write_every_map_in_one_chunk():
+    x = da.from_array(np.ones((40, 30, 3), dtype=np.uint8), chunks=(7, 9, 2))
+    y = tiled(x, np.ones((8, 3, 3, 3)), channels="sum", stride=2, chunks=(5, 4))
+    assert y.chunks == ((5, 5, 5, 5), (4, 4, 4, 3), (8,))
+    assert tiled(x, np.ones((3, 3, 3)), channels="sum").chunks == x.chunks[:2]
+    with dask.config.set(scheduler="synchronous"):
+        assert np.array_equal(y[:5, :4].compute(), np.full((5, 4, 8), 27, np.float32))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (dict(bias=[1.0]), "bias is a layer's: give channels='sum' with it"),
+        (dict(groups=3), "groups is a layer's"),
+        (dict(channels="all"), "channels must be one of"),
+    ],
+)
+def test_a_layers_arguments_without_a_layer_are_refused(arguments, message):
+    with pytest.raises(convcli.ParameterError, match=message):
+        tiled(da.ones((20, 20, 3), chunks=5), np.ones((3, 3)), **arguments)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "arguments", "message"),
+    [
+        (np.ones((2, 4, 3, 3)), {}, "kernel takes 4 input channels .* but the input has 3"),
+        (np.ones((2, 3, 3, 3)), dict(bias=[1.0, 2.0, 3.0]), "bias must hold one number per"),
+        (np.ones((3, 3)), {}, r"kernel must be \(C_in, kh, kw\)"),
+    ],
+)
+def test_a_layer_that_does_not_fit_is_refused_before_any_graph(kernel, arguments, message):
+    with pytest.raises(convcli.ParameterError, match=message):
+        tiled(da.ones((20, 20, 3), chunks=5), kernel, channels="sum", **arguments)
+
+
+def test_a_layer_over_text_is_refused():
+    with pytest.raises(convcli.ParameterError, match="real numbers"):
+        tiled(da.from_array(np.array([["a", "b"]])), np.ones((1, 1, 1)), channels="sum")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_layer_over_8_bit_samples_in_either_float_type_equals_the_whole(dtype):
+    photo = np.random.default_rng(8).integers(0, 256, (37, 29, 3), dtype=np.uint8)
+    weights = np.random.default_rng(9).normal(size=(6, 3, 5, 5))
+    settings = dict(channels="sum", bias=np.arange(6.0), stride=2, dtype=dtype)
+    whole = convcli.convolve(photo, weights, **settings)
+    with dask.config.set(scheduler="synchronous"):
+        tiles = tiled(da.from_array(photo, chunks=(7, 11, 2)), weights, **settings).compute()
+    assert tiles.dtype == whole.dtype == dtype
+    assert np.array_equal(tiles, whole)

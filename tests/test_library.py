@@ -27,8 +27,9 @@ from helpers import SAMPLES, run
 
 PUBLIC = [
     "Batch", "ConvcliError", "Explanation", "Image", "InputError", "Kernel", "KernelError",
-    "LayerExplanation", "ParameterError", "Report", "UsageError", "__version__", "apply", "batch", "convolve",
-    "explain", "kernel", "kernels", "output_shape", "read", "write",
+    "LayerExplanation", "ParameterError", "Report", "UsageError", "__version__", "absolute",
+    "apply", "avg_pool", "batch", "convolve", "explain", "kernel", "kernels", "leaky_relu",
+    "max_pool", "output_shape", "read", "relu", "sigmoid", "tanh", "write",
 ]  # fmt: skip
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 MAKE, ARTIST = 0x010F, 0x013B

@@ -6,9 +6,11 @@ files and folders: jobs, a cluster, a report, a contact sheet), the
 :class:`Report` of each input, :func:`kernel` and :func:`kernels`
 (kernels by their spec, as the command line names them), :func:`read` and
 :func:`write` (images at full depth, with their frames and metadata),
-:func:`convolve` and :func:`output_shape` (the engine), :func:`explain` (a
-convolution worked out step by step, and drawn), the types they return, and the
-errors they raise. Each is loaded on first use, so that ``import convcli``
+:func:`convolve` and :func:`output_shape` (the engine), the stages of a
+layer around it (:func:`max_pool`, :func:`avg_pool`, :func:`relu`,
+:func:`leaky_relu`, :func:`tanh`, :func:`sigmoid`, :func:`absolute`),
+:func:`explain` (a convolution worked out step by step, and drawn), the types
+they return, and the errors they raise. Each is loaded on first use, so that ``import convcli``
 (and ``convcli --help``) stays fast.
 """
 
@@ -20,7 +22,16 @@ from convcli.errors import ConvcliError, InputError, KernelError, ParameterError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from convcli.catalog.kernel import Kernel
-    from convcli.engine import output_shape
+    from convcli.engine import (
+        absolute,
+        avg_pool,
+        leaky_relu,
+        max_pool,
+        output_shape,
+        relu,
+        sigmoid,
+        tanh,
+    )
     from convcli.explanation import Explanation
     from convcli.layer_explanation import LayerExplanation
     from convcli.library.apply import apply
@@ -40,14 +51,21 @@ _LAZY = {
     "Kernel": "convcli.catalog.kernel",
     "LayerExplanation": "convcli.layer_explanation",
     "Report": "convcli.report",
+    "absolute": "convcli.engine",
     "apply": "convcli.library.apply",
+    "avg_pool": "convcli.engine",
     "batch": "convcli.library.batch",
     "convolve": "convcli.library.convolve",
     "explain": "convcli.library.explain",
     "kernel": "convcli.library.kernels",
     "kernels": "convcli.library.kernels",
+    "leaky_relu": "convcli.engine",
+    "max_pool": "convcli.engine",
     "output_shape": "convcli.engine",
     "read": "convcli.library.images",
+    "relu": "convcli.engine",
+    "sigmoid": "convcli.engine",
+    "tanh": "convcli.engine",
     "write": "convcli.library.images",
 }
 __all__ = [
@@ -63,14 +81,21 @@ __all__ = [
     "Report",
     "UsageError",
     "__version__",
+    "absolute",
     "apply",
+    "avg_pool",
     "batch",
     "convolve",
     "explain",
     "kernel",
     "kernels",
+    "leaky_relu",
+    "max_pool",
     "output_shape",
     "read",
+    "relu",
+    "sigmoid",
+    "tanh",
     "write",
 ]
 del TYPE_CHECKING

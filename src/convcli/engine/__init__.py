@@ -24,12 +24,17 @@ if TYPE_CHECKING:  # the same names, for type checkers: `import X as X` re-expor
     from convcli.engine._geometry import PaddingSpec as PaddingSpec
     from convcli.engine._geometry import output_shape as output_shape
     from convcli.engine._geometry import resolve_geometry as resolve_geometry
+    from convcli.engine._layer import LayerPlan as LayerPlan
     from convcli.engine._layer import convolve_channels as convolve_channels
+    from convcli.engine._layer import convolve_layer as convolve_layer
+    from convcli.engine._layer import layer_asked as layer_asked
+    from convcli.engine._layer import plan_layer as plan_layer
     from convcli.engine._methods import choose_method as choose_method
     from convcli.engine._methods import estimate_costs as estimate_costs
     from convcli.engine._methods import work as work
     from convcli.engine._plan import Convolution as Convolution
     from convcli.engine._plan import ConvolutionPlan as ConvolutionPlan
+    from convcli.engine._plan import as_real_array as as_real_array
     from convcli.engine._pool import absolute as absolute
     from convcli.engine._pool import avg_pool as avg_pool
     from convcli.engine._pool import leaky_relu as leaky_relu
@@ -57,7 +62,12 @@ _HOMES = {
     "work": "_methods",
     "Convolution": "_plan",
     "ConvolutionPlan": "_plan",
+    "as_real_array": "_plan",
     "convolve_channels": "_layer",  # the layer and its stages (issue 28)
+    "LayerPlan": "_layer",
+    "convolve_layer": "_layer",
+    "layer_asked": "_layer",
+    "plan_layer": "_layer",
     "absolute": "_pool",
     "avg_pool": "_pool",
     "leaky_relu": "_pool",

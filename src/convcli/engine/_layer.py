@@ -83,13 +83,20 @@ def convolve_channels(
     **settings: Any,
 ) -> Floats:
     """Written out below, from the engine's :func:`convolve` and the layer's parameters."""
-    if choose(Channels, channels, "channels") is Channels.EACH:
-        for name, unset in (("bias", bias is None), ("groups", groups == 1)):
-            if not unset:
-                message = f"{name} is a layer's: give channels='sum' with it"
-                raise ParameterError(message, parameter=name)
+    if not layer_asked(channels, bias, groups):
         return convolve(x, kernel, threads=threads, **settings)
     return convolve_layer(x, Convolution(kernel, **settings), bias, groups, threads)
+
+
+def layer_asked(channels: str, bias: npt.ArrayLike | None, groups: int) -> bool:
+    """Say whether ``channels`` asks for a layer; refuse ``bias`` or ``groups`` without one."""
+    if choose(Channels, channels, "channels") is Channels.SUM:
+        return True
+    for name, unset in (("bias", bias is None), ("groups", groups == 1)):
+        if not unset:
+            message = f"{name} is a layer's: give channels='sum' with it"
+            raise ParameterError(message, parameter=name)
+    return False
 
 
 def convolve_layer(
