@@ -309,6 +309,18 @@ def test_a_count_a_picture_cannot_hold_is_refused_before_filtering(
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_a_pipelines_maps_a_picture_cannot_hold_are_not_sent_to_bank(tmp_path, photo):
+    """--bank refuses a pipeline's steps: the refusal names only the files that hold the maps."""
+    spec, _ = weights(tmp_path, 8)
+    result = run("apply", str(photo), "-k", str(spec), "-k", "relu", "-o", str(tmp_path / "m.png"))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        f"convcli: error: {photo}: png holds 1 feature map (grey) or 3 (as RGB), not 8: "
+        "write .npy or .tif for every map in one file"
+    ]
+    assert not (tmp_path / "m.png").exists()
+
+
 def test_a_bank_writes_one_file_per_map_from_one_computation(tmp_path, photo, monkeypatch):
     from convcli import engine
 

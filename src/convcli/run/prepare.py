@@ -297,7 +297,7 @@ def output_mapping(
             )
         return output_range(settings, fmt), Depth.UINT8
     if fmt.maps:
-        check_maps(shape, fmt)
+        check_maps(shape, fmt, one_kernel=len(settings.kernels) == 1)
         shape = shape[:2] if fmt.split else shape  # each file holds one map
     if fmt.is_array or fmt.paged:
         return output_range(settings, fmt), Depth.FLOAT32
@@ -319,14 +319,18 @@ def output_mapping(
     return mode, _depth(header, fmt)
 
 
-def check_maps(shape: tuple[int, ...], fmt: OutputFormat) -> None:
-    """Refuse feature maps of ``shape`` that ``fmt`` cannot hold, naming what can."""
+def check_maps(shape: tuple[int, ...], fmt: OutputFormat, *, one_kernel: bool = True) -> None:
+    """Refuse feature maps of ``shape`` that ``fmt`` cannot hold, naming what can.
+
+    ``--bank`` (one file per map) is named only for ``one_kernel``: it
+    refuses a pipeline's steps.
+    """
     count = shape[2] if len(shape) == 3 else 1
     if not fmt.holds_maps(count):
+        bank = ", or give {bank} for one file per map" if one_kernel else ""
         raise ParameterError(
             Message("{kind} holds 1 feature map (grey) or 3 (as RGB), not {count}: write .npy "
-                    "or .tif for every map in one file, or give {bank} for one file per map",
-                    kind=fmt.name, count=count),
+                    "or .tif for every map in one file" + bank, kind=fmt.name, count=count),
             parameter="bank",
         )  # fmt: skip
 
