@@ -249,9 +249,10 @@ def _block_bounds(block: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
 
 def _map_bounds(x: da.Array) -> Bounds:
     """Return each map's finite extremes (the last axis) from every tile's, as map_bounds does."""
-    maps = x.rechunk({x.ndim - 1: -1})  # a tile's every map in one block
-    count = maps.shape[-1]
-    edges = need("dask.array").map_blocks(_block_map_bounds, maps, dtype=np.float64,
+    # A layer's tile makes every map in one chunk, and the stages after it keep them so.
+    assert len(x.chunks[-1]) == 1, "a tile's maps are one chunk"
+    count = x.shape[-1]
+    edges = need("dask.array").map_blocks(_block_map_bounds, x, dtype=np.float64,
                                           chunks=(2, 1, count))  # fmt: skip
     lows, highs = need("dask").compute(edges[0::2], edges[1::2])
     # NaN (a tile's map without one finite value) is passed over; NaN if every tile's is.

@@ -1,8 +1,9 @@
 """A layer's stages on pixels: its kernel over every channel, and its steps, by the engine.
 
 Planned with the rest of the pipeline (:mod:`convcli.run.prepare`); run here
-by the engine's own functions: :func:`~convcli.engine.convolve_channels`
-(``channels="sum"``), the pools and the activations.
+by the engine's own functions: :func:`~convcli.engine.convolve_layer`
+(``channels="sum"``), the pools and the activations. ``--tile`` runs the
+same: the layer's :func:`layer_convolution` in tiles, a step on each tile.
 """
 
 from __future__ import annotations
