@@ -111,6 +111,15 @@ def test_rescale_maps_each_map_from_its_own_extremes_in_tiles(inputs, tmp_path):
     np.testing.assert_array_equal(flat.max(axis=0), 255)  # the input's white
 
 
+def test_rescale_maps_one_filters_map_as_one_after_a_kernel(inputs, tmp_path):
+    options = ["-k", "one.npy", "--bias", "[0]", "-k", "box:3", "--range", "rescale"]
+    whole, tiled = whole_and_tiled(inputs, tmp_path, "float.npy", options)
+    np.testing.assert_array_equal(tiled, whole)
+    assert whole.ndim == 2
+    assert (whole.min(), whole.max()) == (0, 1)  # a float input's white; not per column
+    assert (whole.min(axis=0) > 0).any()
+
+
 def test_a_pool_tiles_hold_whole_windows_at_every_tile(inputs, tmp_path):
     # Tile 17 pooled by 2 reads layer tiles of 34: 61 rows give 30, 75 columns 37, as PyTorch.
     _, tiled = whole_and_tiled(inputs, tmp_path, "rgb.npy", ["-k", "w.npy", "-p", "valid",

@@ -167,8 +167,8 @@ def _not_tiled(planned: InputPlan) -> ParameterError | None:
             if step.padding or step.stride != step.size:
                 return _refused(
                     "{tile} pools each tile on its own: {kernel} needs its stride equal to its "
-                    "window and no padding (maxpool:{size}, avgpool:{size}); leave out {tile}",
-                    kernel=step.name, size=step.size,
+                    "window and no padding ({kind}:{size}); leave out {tile}",
+                    kernel=step.name, kind=step.kind, size=step.size,
                 )  # fmt: skip
     if planned.format.paged and len(planned.output_shape) == 3:
         return _refused("{tile} writes a layer's maps to .npy or Zarr, not as TIFF pages: "
