@@ -155,6 +155,20 @@ def test_a_tiff_and_a_zarr_input_give_the_maps_of_their_npy(inputs, tmp_path):
         np.testing.assert_array_equal(maps, np.load(tmp_path / "w.npy"))
 
 
+def test_one_map_is_written_as_one_tiff_page_in_tiles(inputs, tmp_path):
+    options = ["-k", str(inputs / "one.npy"), "--bias", "[1]", "--range", "raw"]
+    for name, tile in (("whole.tif", []), ("tiled.tif", ["--tile", "16"])):
+        done = run("apply", str(inputs / "float.npy"), *options, *tile, "-o", str(tmp_path / name))
+        assert done.exit_code == 0, done.output
+    with (
+        tifffile.TiffFile(tmp_path / "whole.tif") as whole,
+        tifffile.TiffFile(tmp_path / "tiled.tif") as tiled,
+    ):
+        assert len(tiled.pages) == len(whole.pages) == 1
+        assert tiled.pages[0].is_tiled
+        np.testing.assert_array_equal(tiled.asarray(), whole.asarray())
+
+
 def test_the_shape_report_has_the_stages_of_the_whole(inputs, tmp_path):
     options = ["-k", str(inputs / "w.npy"), "-k", "relu", "-k", "maxpool:2", "-k", "sobel-x",
                "--json", "-o"]  # fmt: skip
