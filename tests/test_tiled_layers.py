@@ -186,6 +186,8 @@ def test_the_shape_report_has_the_stages_of_the_whole(inputs, tmp_path):
 REFUSED = [
     (["-k", "w.npy", "-k", "maxpool:3,2"], "maxpool:3,2 needs its stride equal to its window"),
     (["-k", "w.npy", "-k", "avgpool:2,2,1"], "avgpool:2,2,1 needs its stride equal to its window"),
+    (["-k", "w.npy", "--montage", "{out}/sheet.png"], "--montage draws a layer's feature maps "
+                                                      "from the whole input, and "),
     (["-k", "w.npy", "-o", "{out}/maps.tif"], "writes a layer's maps to .npy or Zarr, not as TIFF "
                                               "pages: give -o NAME.npy or NAME.zarr"),
 ]  # fmt: skip
