@@ -131,6 +131,14 @@ def test_a_pool_tiles_hold_whole_windows_at_every_tile(inputs, tmp_path):
     np.testing.assert_allclose(tiled, expected, rtol=1e-5, atol=1e-3)
 
 
+def test_a_pool_leaves_out_a_last_tile_too_short_for_a_window(inputs, tmp_path):
+    # Tile 16 pooled by 3: layer tiles of 48 rows, then 2 rows that no window takes.
+    options = ["-k", "w.npy", "-k", "maxpool:3"]
+    whole, tiled = whole_and_tiled(inputs, tmp_path, "float.npy", options, tile="16")
+    assert tiled.shape == (16, 15, 6)  # floor(50 / 3), floor(47 / 3)
+    np.testing.assert_array_equal(tiled, whole)
+
+
 def test_a_zarr_of_maps_is_chunked_by_tile_with_every_map(inputs, tmp_path):
     options = ["-k", "w.npy", "--bias", "b.npy", "-k", "relu"]
     whole, tiled = whole_and_tiled(inputs, tmp_path, "rgb.npy", options, suffix="zarr")
