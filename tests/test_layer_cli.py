@@ -334,16 +334,6 @@ def test_a_layer_that_does_not_fit_is_one_line_and_exit_2(tmp_path, args, messag
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w3.npy", "w8.npy"]  # nothing written
 
 
-def test_tile_refuses_a_layer_saying_why(tmp_path):
-    pytest.importorskip("dask")
-    np.save(tmp_path / "x.npy", np.zeros((64, 64, 3), np.float32))
-    np.save(tmp_path / "w.npy", np.ones((2, 3, 3, 3), np.float32))
-    line = refused(tmp_path / "x.npy", "-k", tmp_path / "w.npy", "--tile", "32", "-o",
-                   tmp_path / "out.npy")  # fmt: skip
-    assert line.endswith("--tile runs kernels that filter each channel on its own; a layer and "
-                         "its steps (w) run on the whole input: leave out --tile")  # fmt: skip
-
-
 def test_a_3d_kernel_on_an_npy_stays_a_volume_kernel_unless_given_a_bias(tmp_path):
     x = np.random.default_rng(9).standard_normal((6, 7, 3)).astype(np.float32)
     kernel = np.zeros((3, 3, 3), np.float32)

@@ -296,7 +296,7 @@ def test_a_count_a_picture_cannot_hold_is_refused_before_filtering(
     second = tmp_path / "second.png"
     second.write_bytes(photo.read_bytes())
     filtered: list[object] = []
-    monkeypatch.setattr(engine, "convolve_channels", lambda *args, **_: filtered.append(args))
+    monkeypatch.setattr(engine, "convolve_layer", lambda *args, **_: filtered.append(args))
     out = tmp_path / "out"
     result = run("apply", str(photo), str(second), "-k", str(spec), "--format", suffix,
                  "-o", f"{out}/")  # fmt: skip
@@ -326,13 +326,13 @@ def test_a_bank_writes_one_file_per_map_from_one_computation(tmp_path, photo, mo
 
     spec, values = weights(tmp_path, 12)
     computed: list[int] = []
-    layer = engine.convolve_channels
+    layer = engine.convolve_layer
 
     def counted(*args, **options):
         computed.append(1)
         return layer(*args, **options)
 
-    monkeypatch.setattr(engine, "convolve_channels", counted)
+    monkeypatch.setattr(engine, "convolve_layer", counted)
     out = tmp_path / "maps"
     result = run("apply", str(photo), "-k", str(spec), "-p", "valid", "--range", "rescale",
                  "--bank", "-o", f"{out}/", "--json")  # fmt: skip

@@ -2,8 +2,10 @@
 
 The input (``.npy``, TIFF or a Zarr array) is read a region at a time by
 whoever computes a tile (a thread here, or a worker of the cluster given
-with ``--scheduler``), every stage of the pipeline is
-:func:`convcli.distributed.tiles.convolve`, and the output is written tile
+with ``--scheduler``), every kernel of the pipeline is
+:func:`convcli.distributed.tiles.convolve` (a layer's with its bias), every
+activation and pool the engine's on each tile (a pool's tiles are whole
+windows: see :func:`convcli.run.tiling.stage_tiles`), and the output is written tile
 by tile into a temporary file or folder beside the target (a ``.npy`` or a
 Zarr array by the tiles' own tasks, a TIFF streamed in order by this
 process), renamed into place once whole. The values are those of the
@@ -25,21 +27,32 @@ import numpy.typing as npt
 from convcli._version import __version__
 from convcli.choices import Depth, FileFormat, Range, Status
 from convcli.distributed import need
-from convcli.distributed.tiles import convolve_tiles, sums_exactly
+from convcli.distributed.tiles import convolve_layer_tiles, convolve_tiles, sums_exactly
+from convcli.engine import plan_layer
 from convcli.errors import InputError, cannot_write
 from convcli.io.arrays import NpyRegions, TiffRegions, ZarrRegions, write_tiled_tiff
 from convcli.io.atomic import replaced_atomically
 from convcli.io.picture import Header
 from convcli.io.reading import probe_image
 from convcli.io.storage import written_or_removed
-from convcli.ranges import clipped_share, finite_bounds, map_range
+from convcli.ranges import Bounds, clipped_share, finite_bounds, map_bounds, map_range
 from convcli.report import Report, StageReport
 from convcli.run.filtering import combined
-from convcli.run.model import InputPlan, Job, RunOptions, Settings, Stage
+from convcli.run.layer import layer_convolution, run_step
+from convcli.run.model import (
+    InputPlan,
+    Job,
+    LayerStage,
+    Planned,
+    RunOptions,
+    Settings,
+    Stage,
+    StepStage,
+)
 from convcli.run.output import provenance, strides
-from convcli.run.pipeline import tell_clipped
+from convcli.run.pipeline import stage_report, tell_clipped
 from convcli.run.prepare import prepare_input
-from convcli.run.tiling import TILED
+from convcli.run.tiling import TILED, stage_tiles
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -93,12 +106,12 @@ def process_tiled(
         report.status = Status.PLANNED
         report.seconds = time.perf_counter() - started
         return report
-    chunks = _input_chunks(planned, tile)
+    sides = stage_tiles(planned.stages, tile)
+    chunks = _input_chunks(planned, sides[0], regions.shape)
     x = need("dask.array").from_array(regions, chunks=chunks, asarray=False,
                                       lock=False, fancy=False)  # fmt: skip
-    for stage in planned.stages:
-        assert isinstance(stage, Stage), "a layer is refused with --tile (check_tile)"
-        x = _stage(x, stage, tile)
+    for stage, side in zip(planned.stages, sides, strict=True):
+        x = _stage(x, stage, side, settings)
     here = {"scheduler": "threads", "num_workers": workers}
     with need("dask").config.set(here if scheduler is None else {"scheduler": scheduler}):
         values = _mapped(x, planned, header.white)  # rescale computes the extremes here
@@ -118,7 +131,8 @@ def process_tiled(
             outside = _write_zarr(values, clipped, target, settings, planned)
         else:
             outside = _write_npy(values, clipped, _file(target))
-    tell_clipped(report, outside / max(1, values.size), planned.range, settings.convolutions)
+    advised = () if planned.layered else settings.convolutions  # as the whole-image path
+    tell_clipped(report, outside / max(1, values.size), planned.range, advised)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -127,11 +141,13 @@ def _stage_reports(planned: InputPlan, dtype: np.dtype[Any]) -> list[StageReport
     """Report each stage, named as its tiles are filtered: the input's samples, then floats."""
     reports = []
     for stage in planned.stages:
-        assert isinstance(stage, Stage), "a layer is refused with --tile (check_tile)"
-        exact = any(sums_exactly(plan, dtype) for plan in stage.plans)
-        method = stage.method_for(dtype) if exact else str(stage.method)
-        reports.append(StageReport(stage.kernel.name, stage.geometry, method, None))
-        dtype = stage.plans[0].taps.dtype  # what convolve_tiles yields
+        if isinstance(stage, Stage):
+            exact = any(sums_exactly(plan, dtype) for plan in stage.plans)
+            method = stage.method_for(dtype) if exact else str(stage.method)
+        else:
+            method = stage.method_for(dtype)
+        reports.append(stage_report(stage, method, None))
+        dtype = np.dtype(np.float32)  # what every stage yields
     return reports
 
 
@@ -151,16 +167,26 @@ def _regions(source: Location, header: Header) -> NpyRegions | TiffRegions | Zar
     return TiffRegions(where, shape, dtype)
 
 
-def _input_chunks(planned: InputPlan, tile: int) -> tuple[int, ...]:
-    """Input chunks that make output tiles of ``tile`` samples a side in the first stage."""
+def _input_chunks(planned: InputPlan, side: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Input chunks that make output tiles of ``side`` samples a side in the first stage.
+
+    Every channel of a chunk is read with it (a layer's tile reads them all).
+    """
     g = planned.stages[0].geometry
-    spatial = tuple(tile * step for step in g.stride)
-    return (*spatial, *g.channel_shape)
+    spatial = tuple(side * step for step in g.stride[: g.spatial_ndim])
+    return (*spatial, *shape[len(spatial) :])
 
 
-def _stage(x: da.Array, stage: Stage, tile: int) -> da.Array:
-    """Filter by one kernel of the pipeline, lazily: components combined, bias added."""
-    parts = [convolve_tiles(plan, x, chunks=tile) for plan in stage.plans]
+def _stage(x: da.Array, stage: Planned, side: int, settings: Settings) -> da.Array:
+    """Run one stage of the pipeline lazily, into output tiles of ``side`` samples a side."""
+    if isinstance(stage, LayerStage):
+        kernel = stage.kernel
+        plan = plan_layer(layer_convolution(stage, settings), x.shape, kernel.filter_bias,
+                          kernel.groups)  # fmt: skip
+        return convolve_layer_tiles(plan, x, side)
+    if isinstance(stage, StepStage):
+        return _step(x, stage)
+    parts = [convolve_tiles(plan, x, chunks=side) for plan in stage.plans]
     if len(parts) == 1 and not stage.kernel.bias:
         return parts[0]
     combined: da.Array = need("dask.array").map_blocks(_combine, *parts, stage.kernel.bias,
@@ -169,17 +195,43 @@ def _stage(x: da.Array, stage: Stage, tile: int) -> da.Array:
     return combined
 
 
+def _step(x: da.Array, stage: StepStage) -> da.Array:
+    """Run an activation on each tile, or a pool on each (its stride its window: check_tile).
+
+    A pool drops the rows and columns past its last whole window first, as
+    the whole does, so every tile holds whole windows.
+    """
+    arrays = need("dask.array")
+    kind = run_step(np.zeros(stage.geometry.kernel_shape, x.dtype), stage).dtype  # the engine's
+    if not stage.step.pool:
+        stepped: da.Array = arrays.map_blocks(run_step, x, stage, dtype=kind)
+        return stepped
+    k = stage.step.size
+    rows, columns = stage.output_shape[:2]
+    whole = x[: rows * k, : columns * k]
+    spatial = tuple(tuple(size // k for size in sizes) for sizes in whole.chunks[:2])
+    pooled: da.Array = arrays.map_blocks(run_step, whole, stage, dtype=kind,
+                                         chunks=(*spatial, *whole.chunks[2:]))  # fmt: skip
+    return pooled
+
+
 def _combine(*parts_bias_and_how: Any) -> npt.NDArray[np.floating]:
     *parts, bias, how = parts_bias_and_how
     return combined([np.array(part, dtype=np.float32) for part in parts], bias, how)  # copies
 
 
 def _mapped(x: da.Array, planned: InputPlan, white: float) -> da.Array:
-    """Map the response to the output's samples, tile by tile (rescale: bounds first)."""
+    """Map the response to the output's samples, tile by tile (rescale: bounds first).
+
+    ``rescale`` maps a layer's feature maps each from its own extremes, as
+    the whole-image path does (run/filtering.py, ``map_whole``).
+    """
     if planned.range == Range.RAW and planned.depth == Depth.FLOAT32:
         return x
     bounds, arrays = None, need("dask.array")
-    if planned.range == Range.RESCALE:  # the whole response's extremes first, as locally
+    if planned.range == Range.RESCALE and planned.format.maps and x.ndim == 3:
+        bounds = _map_bounds(x)
+    elif planned.range == Range.RESCALE:  # the whole response's extremes first, as locally
         edges = arrays.map_blocks(_block_bounds, x, chunks=(2,) + (1,) * (x.ndim - 1),
                                   dtype=np.float64)  # fmt: skip
         lows, highs = need("dask").compute(edges[0::2], edges[1::2])
@@ -193,6 +245,26 @@ def _mapped(x: da.Array, planned: InputPlan, white: float) -> da.Array:
 def _block_bounds(block: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
     found = finite_bounds(block) or (np.nan, np.nan)
     return np.array(found, dtype=np.float64).reshape((2,) + (1,) * (block.ndim - 1))
+
+
+def _map_bounds(x: da.Array) -> Bounds:
+    """Return each map's finite extremes (the last axis) from every tile's, as map_bounds does."""
+    # A layer's tile makes every map in one chunk, and the stages after it keep them so.
+    assert len(x.chunks[-1]) == 1, "a tile's maps are one chunk"
+    count = x.shape[-1]
+    edges = need("dask.array").map_blocks(_block_map_bounds, x, dtype=np.float64,
+                                          chunks=(2, 1, count))  # fmt: skip
+    lows, highs = need("dask").compute(edges[0::2], edges[1::2])
+    # NaN (a tile's map without one finite value) is passed over; NaN if every tile's is.
+    low = np.fmin.reduce(lows.reshape(-1, count), axis=0)
+    high = np.fmax.reduce(highs.reshape(-1, count), axis=0)
+    return low, high
+
+
+def _block_map_bounds(block: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+    found = map_bounds([block])
+    assert found is not None, "one block, one pair"
+    return np.stack(found).astype(np.float64).reshape(2, 1, block.shape[-1])
 
 
 def _map_block(

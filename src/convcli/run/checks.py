@@ -306,6 +306,14 @@ def check_sheet(sheet: Path, jobs: list[Job], bank: bool = True) -> None:
             f"sheet draws the feature maps of one input; {len(jobs)} inputs were given",
             parameter="sheet",
         )
+    tiled = next((job for job in jobs if job.tiled and not bank), None)
+    if tiled is not None:  # its maps are drawn from the whole response, which a tile never holds
+        raise ParameterError(
+            Message("{sheet} draws a layer's feature maps from the whole input, and {label} is "
+                    "filtered in tiles ({tile}): leave out {sheet}, or draw a crop of it",
+                    label=tiled.label),
+            parameter="sheet",
+        )  # fmt: skip
     tiles = sum(job.kernel is not None for job in jobs) + sum(job.kernel == 0 for job in jobs)
     if tiles > MAX_MONTAGE_TILES:
         raise ParameterError(

@@ -125,7 +125,8 @@ def filter_and_map(
     if plan is not None:
         return _sum_and_map(x, plan, stage, planned, white, threads, rows)
     bounds: Bounds | None = None
-    if planned.range == Range.RESCALE and planned.format.maps:  # each map its own extremes
+    maps = planned.format.maps and len(stage.geometry.output_shape) == 3  # one map: (H, W)
+    if planned.range == Range.RESCALE and maps:  # each map its own extremes
         bounds = map_bounds(band for _, band in stage_bands(x, stage, threads))
     elif planned.range == Range.RESCALE:
         # The minimum and maximum of the whole response come first. Filtering twice,

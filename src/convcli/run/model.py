@@ -109,7 +109,8 @@ class Stage:
 class LayerStage:
     """A layer's kernel, resolved for one input shape: each filter sums over the channels.
 
-    Run by the engine's :func:`~convcli.engine.convolve_channels` (``channels="sum"``).
+    Run by the engine's :func:`~convcli.engine.convolve_layer` (``channels="sum"``), whole,
+    or in tiles by :func:`~convcli.distributed.tiles.convolve_layer_tiles`.
     """
 
     kernel: Kernel  # 3-D (C_in, kh, kw) or 4-D (C_out, C_in/groups, kh, kw) weights

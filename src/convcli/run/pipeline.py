@@ -224,7 +224,7 @@ def render(
         dtypes = [luminance_dtype(picture) if settings.gray else picture.pixels.dtype]
         dtypes += [np.dtype(np.float32)] * (len(planned.stages) - 1)
         report.stages = [
-            _reported(s, s.method_for(dtype), 0.0) for s, dtype in zip(planned.stages, dtypes,
+            stage_report(s, s.method_for(dtype), 0.0) for s, dtype in zip(planned.stages, dtypes,
                                                                        strict=True)
         ]  # fmt: skip
         return Rendered(report, planned, None, False, Metadata(), None, [0.0], started, ())
@@ -428,7 +428,7 @@ def _render_frame(
                 x, share = map_whole(x, planned, picture.white, heat)
                 clipped[0] = max(clipped[0], share)
         if timings is not None:
-            timings.append(_reported(stage, stage.method_for(dtype), time.perf_counter()
+            timings.append(stage_report(stage, stage.method_for(dtype), time.perf_counter()
                                      - stage_start))  # fmt: skip
         alpha = None if alpha is None else _sample(alpha, stage.geometry)
     if settings.colormap:
@@ -438,8 +438,11 @@ def _render_frame(
     return x, alpha, picture.duration
 
 
-def _reported(stage: Planned, method: str, seconds: float) -> StageReport:
-    """Report a stage: its window's geometry, what it gives, the method that ran, how long."""
+def stage_report(stage: Planned, method: str, seconds: float | None) -> StageReport:
+    """Report a stage: its window's geometry, what it gives, the method that ran, how long.
+
+    ``seconds`` is None where the stages run interleaved (``--tile``).
+    """
     weights = stage.kernel.shape if isinstance(stage, LayerStage) else None
     return StageReport(stage.name, stage.geometry, method, seconds, stage.output_shape,
                        stage.kind, weights)  # fmt: skip

@@ -18,7 +18,7 @@ from convcli.io.formats import output_format
 from convcli.io.picture import Header
 from convcli.io.storage import exists, is_remote, is_zarr_store
 from convcli.limits import MAX_PIXELS_LIMIT
-from convcli.run.model import InputPlan, Job, Planned, Settings, Stage
+from convcli.run.model import InputPlan, Job, Planned, Settings, StepStage
 from convcli.run.prepare import prepare_input
 
 if TYPE_CHECKING:
@@ -81,10 +81,10 @@ def _over_the_limit(job: Job, header: Header | None, settings: Settings, max_pix
         planned = prepare_input(header, settings, fmt, TILED)
     except ConvcliError:
         return job  # check_jobs says why
-    if planned.layered:
-        return job  # a layer is not tiled: check_jobs says the input is over the limit
+    if _not_tiled(planned) is not None:
+        return job  # check_jobs says the input is over the limit
     tile = AUTO_TILE
-    while tile > 16 and max(tile_window(stage, tile) for stage in planned.stages) > 8 * max_pixels:
+    while tile > 16 and _over_the_limit_in(planned, tile, max_pixels) is not None:
         tile //= 2
     return _as_tiled(job, header, tile)
 
@@ -134,21 +134,60 @@ def _refuse_whole_zarr(job: Job, header: Header | None) -> None:
 
 
 def check_tile(planned: InputPlan, tile: int, max_pixels: int) -> None:
-    """Refuse a layer's pipeline, and a tile whose window would pass 8 x --max-pixels values."""
-    if planned.layered:
-        raise _refused(
-            "{tile} runs kernels that filter each channel on its own; a layer and its "
-            "steps ({kernel}) run on the whole input: leave out {tile}",
-            kernel=next(s.name for s in planned.stages if not isinstance(s, Stage)),
-        )
+    """Refuse what is not filtered tile by tile, and a tile whose window would pass the limit.
+
+    A pool must pool each tile on its own, and a layer's maps are not
+    written as TIFF pages in tiles; a tile may read (or a layer's tile
+    hold) at most 8 x --max-pixels values.
+    """
+    why = _not_tiled(planned) or _over_the_limit_in(planned, tile, max_pixels)
+    if why is not None:
+        raise why
+
+
+def _over_the_limit_in(planned: InputPlan, tile: int, max_pixels: int) -> ParameterError | None:
+    """Say which stage's tile would read (or, a layer's, make) over 8 x --max-pixels values."""
+    for stage, side in zip(planned.stages, stage_tiles(planned.stages, tile), strict=True):
+        for verb, values in (("reads", tile_window(stage, side)), ("makes", _made(stage, side))):
+            if values > 8 * max_pixels:
+                return _refused(
+                    "{tile} {side}: a tile of {kernel} {verb} {values} values, over the limit "
+                    "of {limit} (8 x {max_pixels}); choose a smaller tile",
+                    side=tile, kernel=stage.name, verb=verb, values=values,
+                    limit=8 * max_pixels,
+                )  # fmt: skip
+    return None
+
+
+def _not_tiled(planned: InputPlan) -> ParameterError | None:
+    """Say why a plan cannot be tiled: a pool whose windows cross tiles, or a TIFF of maps."""
     for stage in planned.stages:
-        values = tile_window(stage, tile)
-        if values > 8 * max_pixels:
-            raise _refused(
-                "{tile} {side}: a tile of {kernel} reads {values} values, over the limit of "
-                "{limit} (8 x {max_pixels}); choose a smaller tile",
-                side=tile, kernel=stage.name, values=values, limit=8 * max_pixels,
-            )  # fmt: skip
+        if isinstance(stage, StepStage) and stage.step.pool:
+            step = stage.step
+            if step.padding or step.stride != step.size:
+                return _refused(
+                    "{tile} pools each tile on its own: {kernel} needs its stride equal to its "
+                    "window and no padding ({kind}:{size}); leave out {tile}",
+                    kernel=step.name, kind=step.kind, size=step.size,
+                )  # fmt: skip
+    if planned.format.paged and len(planned.output_shape) == 3:
+        return _refused("{tile} writes a layer's maps to .npy or Zarr, not as TIFF pages: "
+                        "give {output} NAME.npy or NAME.zarr")  # fmt: skip
+    return None
+
+
+def stage_tiles(stages: list[Planned], tile: int) -> list[int]:
+    """Return each stage's output tiles' side: ``tile`` for the last.
+
+    Before a pool (stride = window k) the side is k times the pool's, so
+    that each tile pools on its own, exactly as the whole.
+    """
+    sides, side = [], tile
+    for stage in reversed(stages):
+        sides.append(side)
+        if isinstance(stage, StepStage) and stage.step.pool:
+            side *= stage.step.size
+    return sides[::-1]
 
 
 def _refused(template: str, **values: object) -> ParameterError:
@@ -166,3 +205,9 @@ def tile_window(stage: Planned, tile: int) -> int:
     return math.prod((min(tile, n) - 1) * s + d * (k - 1) + 1 for n, s, d, k in sides) * math.prod(
         g.channel_shape
     )
+
+
+def _made(stage: Planned, tile: int) -> int:
+    """Count the values one tile of ``stage`` gives: a layer's, every map of its tile."""
+    shape, spatial = stage.output_shape, stage.geometry.spatial_ndim
+    return math.prod(min(tile, n) for n in shape[:spatial]) * math.prod(shape[spatial:])
