@@ -203,7 +203,8 @@ def in_bands(
 ) -> Iterator[tuple[int, BandT]]:
     """Yield ``work(start, rows)`` for each band of ``rows`` output rows, in threads where asked.
 
-    In threads, at most two bands per thread are computed ahead of the one yielded.
+    In threads, at most two bands per thread are computed ahead of the one yielded;
+    those not started when the iterator is closed are not.
     """
     starts = range(0, g.output_shape[0], rows)
     workers = min(threads or os.cpu_count() or 1, len(starts))
@@ -216,13 +217,17 @@ def in_bands(
     with ThreadPoolExecutor(workers) as pool:
         ahead: deque[tuple[int, Future[BandT]]] = deque()
         pending = iter(starts)
-        for start in itertools.islice(pending, 2 * workers):
-            ahead.append((start, pool.submit(work, start, rows)))
-        while ahead:
-            start, future = ahead.popleft()
-            yield start, future.result()
-            for following in itertools.islice(pending, 1):
-                ahead.append((following, pool.submit(work, following, rows)))
+        try:
+            for start in itertools.islice(pending, 2 * workers):
+                ahead.append((start, pool.submit(work, start, rows)))
+            while ahead:
+                start, future = ahead.popleft()
+                yield start, future.result()
+                for following in itertools.islice(pending, 1):
+                    ahead.append((following, pool.submit(work, following, rows)))
+        finally:  # stopped early (the consumer failed): the bands not yet started are not wanted
+            for _, future in ahead:
+                future.cancel()
 
 
 def _band(
