@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -12,10 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
+from scipy import ndimage
 
 from convcli import convolve, kernel
 from convcli.choices import PadMode, Range
-from convcli.engine import Convolution, ConvolutionPlan, convolve_bands, integer_bands
+from convcli.engine import Convolution, ConvolutionPlan, convolve_bands, integer_bands, mapped_sums
 from convcli.engine._integer import Chain, chain, integer_taps
 from convcli.ranges import _outside, levels, map_range
 from helpers import run
@@ -214,6 +216,70 @@ def test_integer_bands_are_the_sums_and_none_for_float_inputs():
         sums, correlate_reference(x, weights, [(1, 1), (1, 1)], "reflect")
     )
     assert integer_bands(plan, x.astype(np.float32)) is None
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_bands_mapped_in_their_threads_are_the_bands_mapped_after(threads):
+    # 8 MiB of int16 sums: several bands, even the taller ones of threads.
+    x = samples(np.uint8, (2000, 700, 3))
+    weights = kernel("sobel-x").matrix
+    plan = Convolution(weights).plan(x.shape)
+    lowest, highest = plan.sum_range(x.dtype)
+    table = levels(lowest, highest, 1.0, Range.ABS, white=255, depth="uint8")
+    after = np.empty(x.shape, np.uint8)
+    bands = integer_bands(plan, x, threads=threads)
+    assert bands is not None
+    clipped = sum(table.map(band, after[start : start + len(band)]) for start, band in bands)
+    beside = np.empty(x.shape, np.uint8)
+
+    def mapped(start: int, sums: np.ndarray) -> tuple[int, int, int]:
+        return start, len(sums), table.map(sums, beside[start : start + len(sums)])
+
+    done = mapped_sums(plan, x, mapped, threads=threads)
+    assert done is not None
+    results = [result for _, result in done]
+    assert [start for start, _, _ in results] == list(
+        np.cumsum([0] + [rows for _, rows, _ in results[:-1]])
+    )  # every row once, in order
+    assert sum(rows for _, rows, _ in results) == len(x)
+    np.testing.assert_array_equal(beside, after)
+    assert sum(count for *_, count in results) == clipped
+    # The magnitudes of SciPy's sums, clipped to 255 (mirror is NumPy's reflect).
+    sums = np.stack([ndimage.correlate(x[..., c].astype(np.int32), weights.astype(np.int32),
+                                       mode="mirror") for c in range(3)], axis=-1)  # fmt: skip
+    np.testing.assert_array_equal(beside, np.minimum(np.abs(sums), 255))
+    assert clipped == np.count_nonzero(np.abs(sums) > 255)
+
+
+def test_mapped_sums_are_none_for_float_inputs():
+    plan = Convolution(kernel("laplacian").matrix).plan((5, 5))
+    assert mapped_sums(plan, np.zeros((5, 5), np.float32), lambda start, sums: 0) is None
+
+
+def test_clipped_int16_sums_are_counted_on_both_sides():
+    table = levels(-1020, 1020, 1.0, Range.CLIP, white=255, depth="uint8")
+    sums = np.array([-1020, -1, 0, 255, 256, 1020, 7], dtype=np.int16)
+    out = np.empty(sums.shape, np.uint8)
+    assert table.clipped_only
+    assert table.map(sums, out) == 4  # below 0 and above 255
+    assert out.tolist() == [0, 0, 0, 255, 255, 255, 7]
+
+
+@pytest.mark.parametrize("range_", ["clip", "abs", "rescale"])
+def test_apply_writes_the_same_jpeg_whatever_the_threads(tmp_path, monkeypatch, range_):
+    # One thread per CPU: one, two and three CPUs, the bands summed and mapped in threads.
+    rgb = samples(np.uint8, (2000, 800, 3))
+    Image.fromarray(rgb).save(tmp_path / "in.jpg", quality=90)
+    written = []
+    for cpus in (1, 2, 3):
+        monkeypatch.setattr(os, "cpu_count", lambda cpus=cpus: cpus)
+        target = tmp_path / f"out{cpus}.jpg"
+        result = run("apply", str(tmp_path / "in.jpg"), "-k", "sobel-x", "--range", range_,
+                     "-q", "-o", str(target))  # fmt: skip
+        assert result.exit_code == 0, result.output
+        written.append(target.read_bytes())
+    assert written[1] == written[0]
+    assert written[2] == written[0]
 
 
 @settings(max_examples=60, deadline=None)

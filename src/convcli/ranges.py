@@ -150,12 +150,16 @@ class Levels:
         (2, [0, 128, 255])
         """
         first, last = self.kept
-        clipped = sums.size - int(np.count_nonzero((sums >= first) & (sums <= last)))
+        unsigned = sums.view(np.dtype(f"u{sums.itemsize}"))  # negative sums: 2**bits more
+        if first == 0 and sums.dtype.kind == "i" and last < 2 ** (8 * sums.itemsize - 1):
+            clipped = int(np.count_nonzero(unsigned > last))  # one comparison, not two
+        else:
+            clipped = sums.size - int(np.count_nonzero((sums >= first) & (sums <= last)))
         if self.clipped_only:
             np.clip(sums, 0, np.iinfo(self.table.dtype).max, out=sums)
             np.copyto(out, sums, casting="unsafe")
             return clipped
-        index = sums.view(np.dtype(f"u{sums.itemsize}"))  # from lowest, modulo 2**bits
+        index = unsigned  # from lowest, modulo 2**bits
         np.subtract(index, index.dtype.type(self.lowest % 2 ** (8 * sums.itemsize)), out=index)
         np.take(self.table, index, out=out, mode="clip")
         return clipped

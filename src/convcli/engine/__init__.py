@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the same names, for type checkers: `import X as X` re-expor
     from convcli.engine._bands import band_rows as band_rows
     from convcli.engine._bands import convolve_bands as convolve_bands
     from convcli.engine._bands import integer_bands as integer_bands
+    from convcli.engine._bands import mapped_sums as mapped_sums
     from convcli.engine._bands import padded_reads as padded_reads
     from convcli.engine._borders import canonical_pad_mode as canonical_pad_mode
     from convcli.engine._borders import pad as pad
@@ -48,6 +49,7 @@ _HOMES = {
     "band_rows": "_bands",
     "convolve_bands": "_bands",
     "integer_bands": "_bands",
+    "mapped_sums": "_bands",
     "padded_reads": "_bands",
     "canonical_pad_mode": "_borders",
     "pad": "_borders",

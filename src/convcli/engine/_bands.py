@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 TILE_BYTES = 1 << 20
 SHIFT_ADD_BAND_BYTES = 1 << 18
 FFT_BAND_BYTES = 8 << 20
+# Bands summed and mapped in threads are this many times taller (4 MiB of int16):
+# with 256 KiB, their many short NumPy calls handed the GIL to and fro
+# (benchmarks/README.md).
+THREADED_BANDS = 16
 BandT = TypeVar("BandT")
 SHIFT_AND_ADD = ("direct", "separable")
 SPARE_BYTES = 4 * TILE_BYTES  # the largest array a thread keeps for its next band
@@ -132,14 +136,66 @@ def integer_bands(
     >>> plan.integer.factor == 1 / 3
     True
     """
+    return _sums_in_bands(plan, x, threads, kept=True)
+
+
+def mapped_sums(
+    plan: ConvolutionPlan,
+    x: npt.ArrayLike,
+    each: Callable[[int, npt.NDArray[np.integer]], BandT],
+    *,
+    threads: int | None = None,
+) -> Iterator[tuple[int, BandT]] | None:
+    """Yield ``(start, each(start, sums))`` for each band of :func:`integer_bands`, or None.
+
+    None: the plan does not sum ``x`` in integers (the float path). ``each``
+    runs in the thread that summed the band, as soon as it is summed: mapping
+    the sums there, rather than where the bands are yielded, spares the
+    threads waiting on each other. In threads, the bands are taller
+    (``THREADED_BANDS``). The sums are that thread's spare array, overwritten
+    by its next band: ``each`` may write into them, and keeps nothing of them.
+
+    Examples
+    --------
+    >>> from convcli.engine import Convolution
+    >>> plan = Convolution(np.ones((1, 2)), pad_mode="zero").plan((2, 3))
+    >>> x = np.uint8([[1, 2, 3], [4, 5, 6]])
+    >>> list(mapped_sums(plan, x, lambda start, sums: sums.sum(axis=1).tolist()))
+    [(0, [11, 26])]
+    """
+    return _sums_in_bands(plan, x, threads, kept=False, each=each)
+
+
+def _sums_in_bands(
+    plan: ConvolutionPlan,
+    x: npt.ArrayLike,
+    threads: int | None,
+    kept: bool,
+    each: Callable[[int, npt.NDArray[np.integer]], Any] | None = None,
+) -> Iterator[tuple[int, Any]] | None:
+    """Yield each band's exact sums (kept: in arrays of their own), or ``each`` of them; or None."""
     signal = as_real_array("input", x)
     plan.check_input(signal.shape, signal.dtype)
     summed = plan.sum_type(signal.dtype)
     if summed is None:
         return None
-    work = _summing(plan, signal, summed, kept=True)
+    work = _summing(plan, signal, summed, kept=kept)
     rows = band_rows(plan.geometry, "direct", summed.itemsize)
-    return in_bands(plan.geometry, work, rows, threads)
+    if each is None:
+        return in_bands(plan.geometry, work, rows, threads)
+    if (threads or os.cpu_count() or 1) > 1:
+        rows *= THREADED_BANDS
+    return in_bands(plan.geometry, functools.partial(_then, work, each), rows, threads)
+
+
+def _then(
+    work: Callable[[int, int], npt.NDArray[np.integer]],
+    each: Callable[[int, npt.NDArray[np.integer]], BandT],
+    start: int,
+    rows: int,
+) -> BandT:
+    """Return ``each(start, work(start, rows))``: a band's sums, passed on in the same thread."""
+    return each(start, work(start, rows))
 
 
 def in_bands(
@@ -147,7 +203,8 @@ def in_bands(
 ) -> Iterator[tuple[int, BandT]]:
     """Yield ``work(start, rows)`` for each band of ``rows`` output rows, in threads where asked.
 
-    In threads, at most two bands per thread are computed ahead of the one yielded.
+    In threads, at most two bands per thread are computed ahead of the one yielded;
+    those not started when the iterator is closed are not.
     """
     starts = range(0, g.output_shape[0], rows)
     workers = min(threads or os.cpu_count() or 1, len(starts))
@@ -160,13 +217,17 @@ def in_bands(
     with ThreadPoolExecutor(workers) as pool:
         ahead: deque[tuple[int, Future[BandT]]] = deque()
         pending = iter(starts)
-        for start in itertools.islice(pending, 2 * workers):
-            ahead.append((start, pool.submit(work, start, rows)))
-        while ahead:
-            start, future = ahead.popleft()
-            yield start, future.result()
-            for following in itertools.islice(pending, 1):
-                ahead.append((following, pool.submit(work, following, rows)))
+        try:
+            for start in itertools.islice(pending, 2 * workers):
+                ahead.append((start, pool.submit(work, start, rows)))
+            while ahead:
+                start, future = ahead.popleft()
+                yield start, future.result()
+                for following in itertools.islice(pending, 1):
+                    ahead.append((following, pool.submit(work, following, rows)))
+        finally:  # stopped early (the consumer failed): the bands not yet started are not wanted
+            for _, future in ahead:
+                future.cancel()
 
 
 def _band(

@@ -10,15 +10,15 @@ through a table of every sum they can be: the float path's bytes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from convcli.catalog.kernel import FREI_CHEN, FREI_CHEN_EDGES, MAGNITUDE, MAXIMUM
 from convcli.choices import Depth, Range
-from convcli.engine import ConvolutionPlan, band_rows, convolve_bands, integer_bands
+from convcli.engine import ConvolutionPlan, band_rows, convolve_bands, mapped_sums
 from convcli.ranges import Bounds, finite_bounds, levels, map_bounds, map_range
 from convcli.run.model import InputPlan, Stage
 from convcli.run.prepare import written_maps
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # a 16th of the output's samples, if more): a table took 20 to 80 ns a sum to make,
 # mapping a float 5 (tables of 2^16 and 2^19 sums; 4096x4096 RGB in 0.24 s).
 TABLE_SUMS = 1 << 16
+BandT = TypeVar("BandT")
 
 
 def map_whole(
@@ -190,24 +191,36 @@ def _sum_and_map(
     lowest, highest = plan.sum_range(x.dtype)
     bounds = None
     if planned.range == Range.RESCALE:
-        ends = [(int(band.min()), int(band.max())) for _, band in _integer_bands(plan, x, threads)]
+        ends = [ends for _, ends in _mapped_sums(plan, x, _least_and_greatest, threads)]
         lowest, highest = min(low for low, _ in ends), max(high for _, high in ends)
         scaled = np.multiply([lowest, highest], np.float32(plan.integer.factor), dtype=np.float32)
         bounds = (float(scaled[0]), float(scaled[1]))
     table = levels(lowest, highest, plan.integer.factor, planned.range, white=white,
                    depth=planned.depth, bounds=bounds)  # fmt: skip
     values = _values(stage, planned, rows)
+
+    def mapped(start: int, sums: npt.NDArray[np.integer]) -> tuple[int, int]:
+        """Map a band's sums into its rows of ``values`` (in the band's thread): clipped, rows."""
+        return table.map(sums, values[start : start + len(sums)]), len(sums)
+
     clipped = 0
-    for start, band in _integer_bands(plan, x, threads):
-        clipped += table.map(band, values[start : start + len(band)])
+    for start, (count, band_length) in _mapped_sums(plan, x, mapped, threads):
+        clipped += count
         if rows is not None:
-            rows.finish(start + len(band))
+            rows.finish(start + band_length)
     return values, clipped / max(values.size, 1)
 
 
-def _integer_bands(
-    plan: ConvolutionPlan, x: npt.NDArray[np.generic], threads: int | None
-) -> Iterator[tuple[int, npt.NDArray[np.integer]]]:
-    bands = integer_bands(plan, x, threads=threads)
+def _least_and_greatest(_start: int, sums: npt.NDArray[np.integer]) -> tuple[int, int]:
+    return int(sums.min()), int(sums.max())
+
+
+def _mapped_sums(
+    plan: ConvolutionPlan,
+    x: npt.NDArray[np.generic],
+    each: Callable[[int, npt.NDArray[np.integer]], BandT],
+    threads: int | None,
+) -> Iterator[tuple[int, BandT]]:
+    bands = mapped_sums(plan, x, each, threads=threads)
     assert bands is not None, "the plan sums inputs of this type in integers"
     return bands
