@@ -31,10 +31,11 @@ if TYPE_CHECKING:
 TILE_BYTES = 1 << 20
 SHIFT_ADD_BAND_BYTES = 1 << 18
 FFT_BAND_BYTES = 8 << 20
-# Bands summed and mapped in threads are this many times taller (4 MiB of int16):
-# with 256 KiB, their many short NumPy calls handed the GIL to and fro
+# Bands summed and mapped in threads are this many times taller (1 MiB of int16):
+# with 256 KiB, their many short NumPy calls handed the GIL to and fro; 4 MiB was
+# no faster in the whole program and held 60 MB more at a 4096x4096 PNG's peak
 # (benchmarks/README.md).
-THREADED_BANDS = 16
+THREADED_BANDS = 4
 BandT = TypeVar("BandT")
 SHIFT_AND_ADD = ("direct", "separable")
 SPARE_BYTES = 4 * TILE_BYTES  # the largest array a thread keeps for its next band
