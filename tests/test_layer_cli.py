@@ -311,6 +311,8 @@ def test_a_safetensors_file_is_read_by_name_its_bias_beside_and_bfloat16_is_refu
 @pytest.mark.parametrize(("args", "message"), [
     (["-k", "{w8}"], r"w8 takes 8 input channels \(weights 3x8x3x3\), but the input has 3$"),
     (["-k", "{w3}", "--gray"], r"w3 takes 3 input channels .* but the input has 1 \(after --gray\)"),
+    (["-k", "{w3}", "--colormap", "magma"], r"w3 takes 3 .* but the input has 1 \(--colormap "
+                                            r"filters the luminance, as --gray does\)"),
     (["-k", "{w3}", "-k", "{w3}"], r"w3 takes 3 .* but the stage before it gives 8$"),
     (["-k", "{w3}", "--bias", "[1,2]"], r"--bias \[1,2\] \(for w3\): a bias holds one number per "
                                         r"filter: 8 for weights 8x3x3x3, got 2"),

@@ -118,11 +118,16 @@ def _layer_stage(
     if channels != kernel.channels_in:
         what = "the input has" if first else "the stage before it gives"
         groups = f", groups={kernel.groups}" if kernel.groups > 1 else ""
-        raise UsageError(
-            f"{kernel.name} takes {kernel.channels_in} input channels (weights "
-            f"{'x'.join(map(str, kernel.shape))}{groups}), but {what} {channels}"
-            + (" (after --gray)" if first and settings.gray else "")
-        )
+        why = ""  # a colour map is drawn from the luminance: the input is grey (library.apply)
+        if first and settings.colormap:
+            why = " ({colormap} filters the luminance, as {gray} does)"
+        elif first and settings.gray:
+            why = " (after {gray})"
+        raise UsageError(Message(
+            "{name} takes {wanted} input channels (weights {shape}{groups}), but {what} {count}"
+            + why, name=kernel.name, wanted=kernel.channels_in, groups=groups, what=what,
+            shape="x".join(map(str, kernel.shape)), count=channels,
+        ))  # fmt: skip
     window = kernel.shape[-2:]
     geometry = resolve_geometry(
         shape if len(shape) == 3 else (*shape, 1),
