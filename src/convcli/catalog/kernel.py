@@ -287,6 +287,15 @@ def flatten(values: Any) -> Iterator[float]:
             yield float(item)
 
 
+def finite_number(text: str) -> float | None:
+    """Return ``text`` as a finite float; None if it is no number, NaN or infinite."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def check_name(name: object, where: str) -> str:
     """Return ``name`` if it is a plain kernel name (letters, digits, ``-``, ``_``).
 

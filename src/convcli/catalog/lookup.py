@@ -43,6 +43,7 @@ from convcli.catalog.kernel import (
     check_matrix,
     check_name,
     check_range,
+    finite_number,
     flatten,
     nested_matrix,
 )
@@ -498,11 +499,8 @@ def _imagemagick_value(spec: str, text: str) -> str:
     """Return one of ImageMagick's kernel values as a JSON number; 0 for a cell left out."""
     if text.lower() in _IM_NOT_IN_KERNEL:
         return "0"
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
+    value = finite_number(text)
+    if value is None:
         raise KernelError(f"ImageMagick's kernel {spec!r}: {text!r} is not a finite number")
     return repr(value)
 

@@ -14,14 +14,13 @@ kernel has its matrix turned (``sobel-x@90``: ``sobel-x:angle=90``, ...).
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
 
 from convcli.catalog.families import FAMILIES, Family, rotate
 from convcli.catalog.families._base import check_eighths
-from convcli.catalog.kernel import FREI_CHEN, MAXIMUM, Kernel, Matrix, Step
+from convcli.catalog.kernel import FREI_CHEN, MAXIMUM, Kernel, Matrix, Step, finite_number
 from convcli.choices import Range
 from convcli.errors import KernelError, Message, ParameterError
 
@@ -50,11 +49,8 @@ _FREICHEN_NAMES = ("freichen", "freichen:10")
 
 def _step(spec: str, text: str) -> float:
     """Read the degrees after ``@`` (45 when none are given)."""
-    try:
-        step = float(text or 45)
-    except ValueError:
-        step = math.nan
-    if not math.isfinite(step):
+    step = finite_number(text or "45")
+    if step is None:
         raise KernelError(f"{spec}: a set is NAME@DEGREES (as sobel@45) or NAME> (every 90 "
                           f"degrees); {text!r} is not a number of degrees")  # fmt: skip
     return step

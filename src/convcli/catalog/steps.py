@@ -8,10 +8,8 @@ kernel's: a kernel file's kernel named ``relu`` is not reached by ``-k relu``.
 
 from __future__ import annotations
 
-import math
-
 from convcli.catalog.families import MAX_SIZE
-from convcli.catalog.kernel import LEAKY_SLOPE, Kernel, Step
+from convcli.catalog.kernel import LEAKY_SLOPE, Kernel, Step, finite_number
 from convcli.catalog.lookup import load_kernel
 from convcli.choices import Activation, Pool
 from convcli.errors import KernelError
@@ -77,10 +75,7 @@ def _pool(kind: Pool, params: str, spec: str) -> Step:
 
 
 def _number(text: str, form: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
+    value = finite_number(text)
+    if value is None:
         raise KernelError(f"{form}: {text!r} is not a finite number")
     return value
