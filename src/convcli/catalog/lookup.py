@@ -32,8 +32,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from convcli.catalog.families import FAMILIES
-from convcli.catalog.families._base import ANGLE, anchored
 from convcli.catalog.kernel import (
     COMBINES,
     LAYER_DIMS,
@@ -50,6 +48,8 @@ from convcli.catalog.kernel import (
 from convcli.catalog.sets import family_named, named_set, set_kernel, turn
 from convcli.choices import Activation, Pool
 from convcli.errors import KernelError, Message, reason
+
+# The families are imported where a spec needs them (a kernel such as sobel-x needs none).
 
 KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
 MAX_FILE_BYTES = 64 << 20  # a 1001 x 1001 matrix written out in full takes about 10 MiB
@@ -128,6 +128,8 @@ def load_kernel(spec: str) -> Kernel:
 
 def _with_parameters(spec: str, family: str, params: str) -> Kernel:
     """Find ``NAME:params``: a set (``FreiChen:10``), a family's, a named kernel turned, or IM's."""
+    from convcli.catalog.families import FAMILIES
+
     if named := named_set(spec):
         return named
     if family in FAMILIES:
@@ -150,6 +152,8 @@ def _named(spec: str) -> Kernel:
         return kernels[name]
     if named := named_set(name):
         return named
+    from convcli.catalog.families import FAMILIES
+
     if name in FAMILIES:
         return FAMILIES[name].kernel()
     if imagemagick := _imagemagick_named(spec):
@@ -175,6 +179,8 @@ def _turned_named(name: str, params: str) -> Kernel | None:
         raise KernelError(
             f"{name} is a kernel, not a family: it takes only angle=A ({name}:angle=90)"
         )
+    from convcli.catalog.families._base import ANGLE
+
     return turn(kernel, ANGLE.parse(name, value.strip()))
 
 
@@ -477,6 +483,8 @@ def _imagemagick_array(spec: str, match: re.Match[str]) -> Kernel:
 
 def _anchored_rows(rows: list[list[str]], origin: tuple[int, int]) -> list[list[str]]:
     """Set rows of values among zeros (``"0"``) so that convcli anchors them at ``origin``."""
+    from convcli.catalog.families._base import anchored
+
     (height, width), (top, left) = anchored((len(rows), len(rows[0])), origin)
     blank = ["0"] * width
     middle = [["0"] * left + row + ["0"] * (width - left - len(row)) for row in rows]
@@ -518,6 +526,8 @@ def _imagemagick_named(spec: str) -> Kernel | None:
     KernelError
         ``spec`` is one of ImageMagick's named kernels that convcli has not.
     """
+    from convcli.catalog.families import FAMILIES
+
     name, sep, args = spec.partition(":")
     if name.lower() == "gaussian":
         radius, _, sigma = args.partition("x")
