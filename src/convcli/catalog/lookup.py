@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import json
 import math
 import os
 import re
@@ -565,6 +564,7 @@ def read_matrix(text: str, where: str) -> tuple[Any, tuple[int, ...]]:
     >>> read_matrix("[[1, 2], [3, 4]]", "--input")
     ([[1, 2], [3, 4]], (2, 2))
     """
+    import json  # only an inline matrix is JSON: `kernels list` needs no JSON parser
 
     def reject(constant: str) -> None:
         raise KernelError(f"{where}: {constant} is not a finite number")
