@@ -2,7 +2,8 @@
 
 A 1x1 PNG, quiet (`-q`), is read by Pillow and written by convcli's own writer: the other
 formats' modules, their libraries, the terminal's rich and NumPy's masked arrays
-(which ``np.unique`` imports) are not needed. The garbage collector rests while the
+(which ``np.unique`` imports) are not needed; nor are the kernel families (``sobel-x`` is
+a kernel of a file), the one-input ``convcli.apply`` and ``convcli.Image``. The garbage collector rests while the
 program starts and is back on when the run begins. The program ends the process itself,
 after the exit handlers, without the interpreter's teardown, unless a thread still runs.
 """
@@ -19,6 +20,7 @@ NOT_NEEDED = (
     "imagecodecs", "tifffile", "rich", "concurrent.futures", "numpy.ma", "csv",
     "convcli.io.codecs", "convcli.io.jxl", "convcli.io.avif", "convcli.io.heif",
     "convcli.io.exr", "convcli.io.raw", "convcli.io.fits", "convcli.io.psd", "convcli.io.netpbm",
+    "convcli.catalog.families", "convcli.library.apply", "convcli.library.images",
 )  # fmt: skip
 
 

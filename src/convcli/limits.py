@@ -4,6 +4,7 @@ Pure Python, so that the command line can state them as option ranges
 without loading anything heavy.
 """
 
+MAX_KERNEL_SIZE = 1001  # a kernel's side (a family's, a pool's, a template's): longer is a typo
 MAX_FRAMES = 10_000  # of an animation or a stack: more is refused before decoding
 MAX_JOBS = 1024  # worker processes
 MAX_GEOMETRY = 2**31 - 1  # of a stride, dilation or padding: index arithmetic stays in int64

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import json
 import math
 import os
 import re
@@ -32,8 +31,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from convcli.catalog.families import FAMILIES
-from convcli.catalog.families._base import ANGLE, anchored
 from convcli.catalog.kernel import (
     COMBINES,
     LAYER_DIMS,
@@ -50,6 +47,8 @@ from convcli.catalog.kernel import (
 from convcli.catalog.sets import family_named, named_set, set_kernel, turn
 from convcli.choices import Activation, Pool
 from convcli.errors import KernelError, Message, reason
+
+# The families are imported where a spec needs them (a kernel such as sobel-x needs none).
 
 KERNEL_PATH_VARIABLE = "CONVCLI_KERNEL_PATH"
 MAX_FILE_BYTES = 64 << 20  # a 1001 x 1001 matrix written out in full takes about 10 MiB
@@ -128,6 +127,8 @@ def load_kernel(spec: str) -> Kernel:
 
 def _with_parameters(spec: str, family: str, params: str) -> Kernel:
     """Find ``NAME:params``: a set (``FreiChen:10``), a family's, a named kernel turned, or IM's."""
+    from convcli.catalog.families import FAMILIES
+
     if named := named_set(spec):
         return named
     if family in FAMILIES:
@@ -150,6 +151,8 @@ def _named(spec: str) -> Kernel:
         return kernels[name]
     if named := named_set(name):
         return named
+    from convcli.catalog.families import FAMILIES
+
     if name in FAMILIES:
         return FAMILIES[name].kernel()
     if imagemagick := _imagemagick_named(spec):
@@ -175,6 +178,8 @@ def _turned_named(name: str, params: str) -> Kernel | None:
         raise KernelError(
             f"{name} is a kernel, not a family: it takes only angle=A ({name}:angle=90)"
         )
+    from convcli.catalog.families._base import ANGLE
+
     return turn(kernel, ANGLE.parse(name, value.strip()))
 
 
@@ -477,6 +482,8 @@ def _imagemagick_array(spec: str, match: re.Match[str]) -> Kernel:
 
 def _anchored_rows(rows: list[list[str]], origin: tuple[int, int]) -> list[list[str]]:
     """Set rows of values among zeros (``"0"``) so that convcli anchors them at ``origin``."""
+    from convcli.catalog.families._base import anchored
+
     (height, width), (top, left) = anchored((len(rows), len(rows[0])), origin)
     blank = ["0"] * width
     middle = [["0"] * left + row + ["0"] * (width - left - len(row)) for row in rows]
@@ -518,6 +525,8 @@ def _imagemagick_named(spec: str) -> Kernel | None:
     KernelError
         ``spec`` is one of ImageMagick's named kernels that convcli has not.
     """
+    from convcli.catalog.families import FAMILIES
+
     name, sep, args = spec.partition(":")
     if name.lower() == "gaussian":
         radius, _, sigma = args.partition("x")
@@ -555,6 +564,7 @@ def read_matrix(text: str, where: str) -> tuple[Any, tuple[int, ...]]:
     >>> read_matrix("[[1, 2], [3, 4]]", "--input")
     ([[1, 2], [3, 4]], (2, 2))
     """
+    import json  # only an inline matrix is JSON: `kernels list` needs no JSON parser
 
     def reject(constant: str) -> None:
         raise KernelError(f"{where}: {constant} is not a finite number")

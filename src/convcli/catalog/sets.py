@@ -17,12 +17,16 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from convcli.catalog.families import FAMILIES, Family, rotate
-from convcli.catalog.families._base import check_eighths
 from convcli.catalog.kernel import FREI_CHEN, MAXIMUM, Kernel, Matrix, Step, finite_number
 from convcli.choices import Range
 from convcli.errors import KernelError, Message, ParameterError
+
+if TYPE_CHECKING:
+    from convcli.catalog.families import Family
+
+# The families are imported where a set needs them (a kernel such as sobel-x needs none).
 
 SET_TAG = "set"
 MAX_MEMBERS = 64  # as many kernels as a bank takes
@@ -58,6 +62,8 @@ def _step(spec: str, text: str) -> float:
 
 def family_named(name: str) -> Family | None:
     """Return the family ``name`` names: as written, or as ImageMagick writes it (``Sobel``)."""
+    from convcli.catalog.families import FAMILIES
+
     return FAMILIES.get(name) or FAMILIES.get(name.lower())
 
 
@@ -96,6 +102,8 @@ def set_kernel(spec: str, find: Callable[[str], Kernel | None]) -> Kernel | None
     match = SET_SPEC.fullmatch(spec)
     if match is None:
         return None
+    from convcli.catalog.families import FAMILIES
+
     step = 90.0 if match["quarter"] else _step(spec, match["step"])
     count = round(360 / step) if step else 0
     if not 2 <= count <= MAX_MEMBERS or count * step != 360:
@@ -137,6 +145,8 @@ def turn(kernel: Kernel, angle: float) -> Kernel:
     if kernel.weights is None or len(kernel.shape) != 2:
         what = "combines others" if kernel.weights is None else f"is {len(kernel.shape)}-D"
         raise KernelError(f"{kernel.name} {what}: only a 2-D matrix turns")
+    from convcli.catalog.families._base import check_eighths
+
     try:
         eighths = check_eighths(angle, kernel.shape)
     except KernelError as error:
@@ -151,12 +161,16 @@ def turn(kernel: Kernel, angle: float) -> Kernel:
 
 
 def _turned(kernel: Kernel, angle: float) -> Matrix:
+    from convcli.catalog.families import rotate
+
     return rotate(kernel.matrix, angle)  # type: ignore[arg-type]
 
 
 def _freichen_set() -> Kernel:
     # Frei and Chen's edge measure: the cosine of the angle between a 3x3 window and the
     # subspace of the four edge masks, sqrt(sum of their responses^2 / sum of all nine's).
+    from convcli.catalog.families import FAMILIES
+
     family = FAMILIES["freichen"]
     members = [family.kernel(f"n={n}") for n in _FREICHEN_MASKS]
     return _set_of("freichen", members, FREI_CHEN,

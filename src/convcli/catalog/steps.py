@@ -8,11 +8,11 @@ kernel's: a kernel file's kernel named ``relu`` is not reached by ``-k relu``.
 
 from __future__ import annotations
 
-from convcli.catalog.families import MAX_SIZE
 from convcli.catalog.kernel import LEAKY_SLOPE, Kernel, Step, finite_number
 from convcli.catalog.lookup import load_kernel
 from convcli.choices import Activation, Pool
 from convcli.errors import KernelError
+from convcli.limits import MAX_KERNEL_SIZE as MAX_SIZE
 
 STEP_NAMES = (*Activation, *Pool)
 

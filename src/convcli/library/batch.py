@@ -23,8 +23,13 @@ from convcli.catalog.sets import SET_TAG, bank_members
 from convcli.choices import MontageScale, Status, choose
 from convcli.errors import Message, ParameterError, UsageError
 from convcli.io.pillow import DEFAULT_MAX_PIXELS
-from convcli.library.apply import Kernels, checked_settings, kernel_notes, known_settings
-from convcli.library.images import check_between
+from convcli.library.settings import (
+    Kernels,
+    check_between,
+    checked_settings,
+    kernel_notes,
+    known_settings,
+)
 from convcli.limits import MAX_JOBS, MAX_PIXELS_LIMIT, MAX_TILE, MIN_TILE
 from convcli.naming import check_template
 from convcli.report import Report, check_report_path, write_report

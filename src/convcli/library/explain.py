@@ -23,7 +23,7 @@ from convcli.choices import PAD_MODE_ALIASES, PadMode, choose
 from convcli.errors import Message, ParameterError, UsageError, cannot_write
 from convcli.explanation import Explanation, one_matrix, read_input, worked_out
 from convcli.layer_explanation import LayerExplanation, first_steps, worked_out_layer
-from convcli.library.apply import Ints, Padding
+from convcli.library.settings import Ints, Padding
 from convcli.limits import ANIMATION_FRAMES, MAX_ANIMATION_FRAMES, MAX_STEPS
 from convcli.run.prepare import padding_for, per_axis
 

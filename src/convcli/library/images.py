@@ -27,6 +27,7 @@ from convcli.io.pillow import DEFAULT_MAX_PIXELS
 from convcli.io.reading import iter_frames, read_image
 from convcli.io.storage import is_remote, is_url, location, read_object, write_object
 from convcli.io.streams import STDIN_BYTES_PER_PIXEL, is_special, read_special_file, read_stream
+from convcli.library.settings import check_between
 from convcli.limits import COMPRESS_LEVELS, MAX_FRAMES, MAX_PIXELS_LIMIT, QUALITIES
 from convcli.ranges import map_range
 from convcli.run.model import Settings
@@ -333,14 +334,6 @@ def write(
         write_output(out, frames[0].samples, frames[0].alpha, fmt, settings, metadata, label)
     if is_remote(where) and isinstance(out, io.BytesIO):  # encoded here, then sent whole
         write_object(where, out.getvalue(), label)
-
-
-def check_between(name: str, value: int | None, bounds: tuple[int, int]) -> None:
-    """Refuse an integer ``value`` outside ``bounds`` (both included), naming the parameter."""
-    low, high = bounds
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                              or not low <= value <= high):  # fmt: skip
-        raise ParameterError(f"{name} must be {low:,} to {high:,}, got {value!r}", parameter=name)
 
 
 def _target(target: object) -> tuple[Path | UPath | BinaryIO, str]:

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from convcli.catalog.kernel import Kernel, Matrix
 from convcli.choices import Range
 from convcli.errors import KernelError
+from convcli.limits import MAX_KERNEL_SIZE
 
-MAX_SIZE = 1001  # a side longer than this is almost surely a typo
+MAX_SIZE = MAX_KERNEL_SIZE
 # ImageMagick's arguments: numbers apart by 'x' or ',', or signed ("Rectangle:3x5+0+0").
 _IM_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _IM_ARGUMENTS = re.compile(rf"\s*{_IM_NUMBER}(?:\s*[x,]?\s*{_IM_NUMBER})*\s*")
