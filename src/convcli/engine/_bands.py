@@ -39,6 +39,10 @@ THREADED_BANDS = 4
 BandT = TypeVar("BandT")
 SHIFT_AND_ADD = ("direct", "separable")
 SPARE_BYTES = 4 * TILE_BYTES  # the largest array a thread keeps for its next band
+# NumPy asks Linux to back arrays of 4 MiB and more with 2 MiB pages, which only whole,
+# aligned 2 MiB of an array get: a new 16 MiB result took 500 to 1000 page faults, as
+# long as its sums (benchmarks/integer.py), where one aligned takes 8.
+HUGE_PAGE = 1 << 21
 _SPARES = threading.local()
 
 
@@ -264,15 +268,14 @@ def _summed_band(
 ) -> npt.NDArray[np.integer]:  # fmt: skip
     """Return the exact integer sums of output rows ``start`` to ``start + rows``, in ``summed``.
 
-    In 1-D passes where ``chain`` is given, else tap by tap.
+    In 1-D passes where ``chain`` is given, else tap by tap; where the strides
+    are 1, a view of sums as wide as the padded band (:func:`runs`).
     """
     band, local = padded_band(plan, signal, start, rows, summed, spare)
-    shape = local.output_shape
-    out = np.empty(shape, summed) if kept else spare("sums", shape, summed)
+    make = None if kept else spare  # kept: a new array
     if chain is not None:
-        return correlate_chain(band, chain, local, out, spare)
-    weights = plan.integer.weights  # type: ignore[union-attr]
-    return correlate_integer(band, weights, local, out, spare("scratch", shape, summed))
+        return correlate_chain(band, chain, local, make, spare)
+    return correlate_integer(band, plan.integer.weights, local, make, spare)  # type: ignore[union-attr]
 
 
 def _scaled_band(
@@ -289,6 +292,23 @@ def _scaled_band(
         np.empty(band.shape, plan.taps.dtype) if out is None else out[start : start + len(band)]
     )
     return scaled(band, plan.integer.factor, target)
+
+
+def output_array(shape: tuple[int, ...], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """Return a new array for a result; one of 4 MiB or more starts on a 2 MiB boundary.
+
+    Examples
+    --------
+    >>> out = output_array((1024, 1024), np.dtype(np.float32))
+    >>> out.shape, out.dtype, out.__array_interface__["data"][0] % HUGE_PAGE
+    ((1024, 1024), dtype('float32'), 0)
+    """
+    size = math.prod(shape) * dtype.itemsize
+    if size < 2 * HUGE_PAGE:
+        return np.empty(shape, dtype)
+    memory = np.empty(size + HUGE_PAGE, np.uint8)
+    start = -memory.__array_interface__["data"][0] % HUGE_PAGE
+    return memory[start : start + size].view(dtype).reshape(shape)
 
 
 def spare(name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
