@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from convcli.choices import PadMode
-from convcli.engine import Convolution, ConvolutionPlan, integer_bands, mapped_sums
+from convcli.engine import (
+    Convolution,
+    ConvolutionPlan,
+    convolve_bands,
+    integer_bands,
+    mapped_sums,
+)
 from convcli.engine._bands import HUGE_PAGE, output_array
 from convcli.engine._integer import runs
 from helpers.reference import correlate_reference
@@ -24,13 +30,21 @@ def forced(plan: ConvolutionPlan) -> ConvolutionPlan:
 
 
 def both_ways(plan: ConvolutionPlan, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sums as bands kept (arrays of their own) and as bands copied out of the spares."""
-    kept = integer_bands(plan, x, threads=1)
-    copied = mapped_sums(plan, x, lambda start, sums: sums.copy(), threads=1)
-    assert kept is not None
-    assert copied is not None
-    return (np.concatenate([band for _, band in kept]),
-            np.concatenate([band for _, band in copied]))  # fmt: skip
+    """The result in bands of floats (summed in runs) and the sums in bands (in windows)."""
+    floats = convolve_bands(plan, x, rows=4, threads=1)  # several bands, the last one short
+    sums = integer_bands(plan, x, threads=1)
+    assert sums is not None
+    return (np.concatenate([band for _, band in floats]),
+            np.concatenate([band for _, band in sums]))  # fmt: skip
+
+
+def test_only_floats_are_summed_in_runs():
+    x = RNG.integers(0, 256, size=(9, 7), dtype=np.uint8)
+    plan = forced(Convolution(np.outer([1, 2, 1], [-1, 0, 1])).plan(x.shape))
+    for summed in (integer_bands(plan, x), mapped_sums(plan, x, lambda _, sums: sums.copy())):
+        assert summed is not None
+        assert all(band.flags.c_contiguous for _, band in summed)  # not views of wider arrays
+    assert next(iter(convolve_bands(plan, x)))[1].flags.c_contiguous
 
 
 def test_runs_are_taken_only_where_every_stride_is_1():
@@ -52,8 +66,8 @@ def test_volumes_with_channels_are_the_plain_loop_reference_exactly(mode, dilati
     )
     g = plan.geometry
     expected = correlate_reference(volume, cube, list(g.padding), mode, 9.0, g.stride, g.dilation)
-    for sums in both_ways(plan, volume):
-        np.testing.assert_array_equal(sums, expected)
+    for result in both_ways(plan, volume):
+        np.testing.assert_array_equal(result, expected)
 
 
 @pytest.mark.parametrize("mode", list(PadMode))
@@ -72,8 +86,8 @@ def test_chains_in_runs_are_the_plain_loop_reference_exactly(mode, weights, dila
     assert plan.integer.chain is not None
     g = plan.geometry
     expected = correlate_reference(x, weights, list(g.padding), mode, 0.0, g.stride, g.dilation)
-    for sums in both_ways(plan, x):
-        np.testing.assert_array_equal(sums, expected)
+    for result in both_ways(plan, x):
+        np.testing.assert_array_equal(result, expected)
 
 
 def test_a_band_kept_is_not_overwritten_by_the_next():

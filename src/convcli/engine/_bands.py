@@ -114,7 +114,7 @@ def plan_bands(
         work = functools.partial(_band, plan, signal, out=out)
         rows = rows or band_rows(plan.geometry, plan.method, plan.taps.itemsize)
         return in_bands(plan.geometry, work, rows, threads)
-    sums = _summing(plan, signal, summed, kept=False)
+    sums = _summing(plan, signal, summed, kept=False, wide=True)  # scaled to floats at once
     work = functools.partial(_scaled_band, plan, sums, out=out)
     rows = rows or band_rows(plan.geometry, "direct", summed.itemsize)
     return in_bands(plan.geometry, work, rows, threads)
@@ -249,33 +249,41 @@ def _band(
 
 
 def _summing(
-    plan: ConvolutionPlan, signal: npt.NDArray[np.generic], summed: np.dtype[Any], kept: bool
+    plan: ConvolutionPlan,
+    signal: npt.NDArray[np.generic],
+    summed: np.dtype[Any],
+    kept: bool,
+    wide: bool = False,
 ) -> Callable[[int, int], npt.NDArray[np.integer]]:
     """Return the work of a band of the exact path: ``(start, rows)`` to its integer sums.
 
     Not ``kept``: in this thread's spare array, overwritten by its next band.
+    ``wide``: summed in runs where the strides are 1 (:func:`runs`), the sums
+    a view of a wider array; twice as fast on rows of 2048 values, no faster
+    on rows of 6000 or more, where the strided views then slowed the mapping
+    of the sums by as much (benchmarks/integer.py): taken for floats only.
     """
     assert plan.integer is not None, "summed only where the plan has integer weights"
     chain = plan.integer.chain
     if chain is None or not plan.integer.chain_holds(signal.dtype, int(plan.sum_fill), summed):
         chain = None
-    return functools.partial(_summed_band, plan, signal, summed, chain, kept)
+    return functools.partial(_summed_band, plan, signal, summed, chain, kept, wide)
 
 
 def _summed_band(
     plan: ConvolutionPlan, signal: npt.NDArray[np.generic], summed: np.dtype[Any],
-    chain: Chain | None, kept: bool, start: int, rows: int,
+    chain: Chain | None, kept: bool, wide: bool, start: int, rows: int,
 ) -> npt.NDArray[np.integer]:  # fmt: skip
     """Return the exact integer sums of output rows ``start`` to ``start + rows``, in ``summed``.
 
-    In 1-D passes where ``chain`` is given, else tap by tap; where the strides
-    are 1, a view of sums as wide as the padded band (:func:`runs`).
+    In 1-D passes where ``chain`` is given, else tap by tap (``wide``: see :func:`_summing`).
     """
     band, local = padded_band(plan, signal, start, rows, summed, spare)
     make = None if kept else spare  # kept: a new array
     if chain is not None:
-        return correlate_chain(band, chain, local, make, spare)
-    return correlate_integer(band, plan.integer.weights, local, make, spare)  # type: ignore[union-attr]
+        return correlate_chain(band, chain, local, make, spare, wide)
+    weights = plan.integer.weights  # type: ignore[union-attr]
+    return correlate_integer(band, weights, local, make, spare, wide)
 
 
 def _scaled_band(

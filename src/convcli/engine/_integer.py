@@ -272,6 +272,7 @@ def correlate_integer(
     geometry: Geometry,
     make: Make | None = None,
     spare: Make | None = None,
+    wide: bool = False,
 ) -> npt.NDArray[np.integer]:
     """Cross-correlate a padded integer input with integer weights, in its own integer type.
 
@@ -281,8 +282,9 @@ def correlate_integer(
     sum is a sum of some of the terms, each between 0 and its greatest, so it
     lies between the sums' least and greatest (:meth:`IntegerTaps.sum_range`)
     and none wraps around where they fit. ``make(name, shape, dtype)`` makes
-    the sums' array and ``spare`` the scratch (new arrays if not given); the
-    result may be a view of the sums' array (:func:`runs`).
+    the sums' array and ``spare`` the scratch (new arrays if not given).
+    ``wide``: summed in runs where the strides allow (:func:`runs`), the
+    result then a view of a wider array.
 
     Examples
     --------
@@ -296,7 +298,7 @@ def correlate_integer(
     ndim = geometry.spatial_ndim
     outputs = geometry.output_shape[:ndim]
     steps = tuple(zip(outputs, geometry.stride, geometry.dilation, strict=True))
-    run = runs(padded, outputs, geometry.stride)
+    run = runs(padded, outputs, geometry.stride) if wide else None
     shape = geometry.output_shape if run is None else (outputs[0], *padded.shape[1:])
     groups = tap_groups(tuple(weights.ravel().tolist()), weights.shape, steps, run)
     out = make("sums", shape, padded.dtype)
@@ -320,10 +322,18 @@ def runs(padded: npt.NDArray[Any], outputs: tuple[int, ...], stride: tuple[int, 
     Returns the strides and how many values, from the first output to the
     last, each pass computes.
     """
-    if any(step != 1 for step in stride) or not padded.flags.c_contiguous:
+    if not padded.flags.c_contiguous:
         return None
-    strides = tuple(n // padded.itemsize for n in padded.strides[: len(outputs)])
-    return strides, _run_length((*outputs, *padded.shape[len(outputs) :]), strides)
+    return _runs(padded.shape, outputs, stride)
+
+
+@functools.lru_cache(maxsize=64)
+def _runs(shape: tuple[int, ...], outputs: tuple[int, ...], stride: tuple[int, ...]) -> Run | None:
+    """Work out :func:`runs` for a band of ``shape``, once per band shape."""
+    if any(step != 1 for step in stride):
+        return None
+    strides = tuple(math.prod(shape[axis + 1 :]) for axis in range(len(outputs)))
+    return strides, _run_length((*outputs, *shape[len(outputs) :]), strides)
 
 
 def _run_length(shape: tuple[int, ...], strides: tuple[int, ...]) -> int:
@@ -441,19 +451,20 @@ def correlate_chain(
     geometry: Geometry,
     make: Make | None,
     spare: Make,
+    wide: bool = False,
 ) -> npt.NDArray[np.integer]:
     """Correlate a padded integer input with a kernel written as a chain of 1-D passes.
 
     ``sobel-x`` is 3 passes so, where the kernel's taps take 6; a 3x3 box 4
     instead of 8. Each pass works on the whole of the axes it does not
     reduce; an axis's stride is taken by its last pass. ``make(name, shape,
-    dtype)`` makes the sums' array (None: a new one), ``spare`` the arrays between passes; in
-    runs of values where the strides are 1 (:func:`runs`): every array is
-    then as wide as ``padded``, and the result a view of the last.
+    dtype)`` makes the sums' array (None: a new one), ``spare`` the arrays
+    between passes. ``wide``: in runs of values where the strides allow
+    (:func:`runs`), every array then as wide as ``padded``, the result a view.
     See :meth:`IntegerTaps.chain_holds`.
     """
     make, ndim = make or _new, geometry.spatial_ndim
-    flat = runs(padded, geometry.output_shape[:ndim], geometry.stride) is not None
+    flat = wide and runs(padded, geometry.output_shape[:ndim], geometry.stride) is not None
     program = chain_program(chain, padded.shape, geometry.stride, geometry.dilation, flat)
     source, dtype = padded, padded.dtype
     for number, (groups, shape, run) in enumerate(program):
@@ -485,7 +496,7 @@ def chain_program(
     last = {axis: number for number, (axis, _) in enumerate(chain.passes)}
     assert len(last) == ndim, "every axis has a pass, which takes its stride"
     program = []
-    strides = tuple(math.prod(shape[axis + 1 :]) for axis in range(ndim))
+    strides = tuple(math.prod(shape[axis + 1 :]) for axis in range(ndim))  # in values
     logical = shape  # the values each pass's array holds; in runs, it is as wide as the band
     for number, (axis, weights) in enumerate(chain.passes):
         along, steps = [1] * ndim, [1] * ndim
