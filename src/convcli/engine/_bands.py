@@ -41,7 +41,7 @@ SHIFT_AND_ADD = ("direct", "separable")
 SPARE_BYTES = 4 * TILE_BYTES  # the largest array a thread keeps for its next band
 # NumPy asks Linux to back arrays of 4 MiB and more with 2 MiB pages, which only whole,
 # aligned 2 MiB of an array get: a new 16 MiB result took 500 to 1000 page faults, as
-# long as its sums (benchmarks/integer.py), where one aligned takes 8.
+# long as its sums, where one aligned takes 8 (benchmarks/README.md).
 HUGE_PAGE = 1 << 21
 _SPARES = threading.local()
 
@@ -261,7 +261,7 @@ def _summing(
     ``wide``: summed in runs where the strides are 1 (:func:`runs`), the sums
     a view of a wider array; twice as fast on rows of 2048 values, no faster
     on rows of 6000 or more, where the strided views then slowed the mapping
-    of the sums by as much (benchmarks/integer.py): taken for floats only.
+    of the sums by as much (benchmarks/README.md): taken for floats only.
     """
     assert plan.integer is not None, "summed only where the plan has integer weights"
     chain = plan.integer.chain
