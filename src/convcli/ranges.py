@@ -157,9 +157,9 @@ class Levels:
         (2, [0, 128, 255])
         """
         first, last = self.kept
-        full = int(np.iinfo(self.table.dtype).max)
+        full, bits = (1 << 8 * self.table.itemsize) - 1, 8 * sums.itemsize  # no np.iinfo: 1.5 us
         # The least integer has no magnitude of its type: -(-32768) is -32768 in int16.
-        magnitudes = self.magnitudes_only and self.lowest > np.iinfo(sums.dtype).min
+        magnitudes = self.magnitudes_only and self.lowest > -(1 << bits - 1)
         if magnitudes:  # then mapped as clip maps them, the kept sums from 0
             np.abs(sums, out=sums)
             first = 0
@@ -169,7 +169,7 @@ class Levels:
             np.copyto(out, sums, casting="unsafe")
             return clipped
         index = sums.view(np.dtype(f"u{sums.itemsize}"))  # from lowest, modulo 2**bits
-        np.subtract(index, index.dtype.type(self.lowest % 2 ** (8 * sums.itemsize)), out=index)
+        np.subtract(index, index.dtype.type(self.lowest % 2**bits), out=index)
         np.take(self.table, index, out=out, mode="clip")
         return clipped
 
