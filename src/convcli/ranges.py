@@ -147,7 +147,8 @@ class Levels:
 
         Sums clipped, or their magnitudes clipped, are mapped in a few passes
         of NumPy (an ``abs``, a comparison counted, a clip, a cast); others
-        through the table, 10 times as long a value (``np.take``).
+        through the table, 10 times as long a value (``np.take``). Where the
+        table keeps every sum it holds (``rescale``), none is counted.
 
         Examples
         --------
@@ -163,7 +164,8 @@ class Levels:
         if magnitudes:  # then mapped as clip maps them, the kept sums from 0
             np.abs(sums, out=sums)
             first = 0
-        clipped = _outside_count(sums, first, last)
+        every = first <= self.lowest and self.lowest + len(self.table) - 1 <= last  # rescale's
+        clipped = 0 if every else _outside_count(sums, first, last)
         if self.clipped_only or magnitudes:
             np.clip(sums, 0, full, out=sums)
             np.copyto(out, sums, casting="unsafe")
