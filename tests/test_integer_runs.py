@@ -16,9 +16,9 @@ from convcli.engine import (
     integer_bands,
     mapped_sums,
 )
-from convcli.engine._bands import HUGE_PAGE, output_array
+from convcli.engine._bands import HUGE_PAGE, _fill_padding, output_array, spare
 from convcli.engine._integer import runs
-from helpers.reference import correlate_reference
+from helpers.reference import border_index, correlate_reference
 
 RNG = np.random.default_rng(20261207)
 
@@ -111,3 +111,29 @@ def test_a_large_result_starts_on_a_2_mib_boundary(shape, aligned):
         assert out.__array_interface__["data"][0] % HUGE_PAGE == 0
     out[...] = 1.0  # all of it writable, within its memory
     assert out.sum() == math.prod(shape)
+
+
+def test_a_spare_array_is_one_view_per_shape_and_never_another_name_s():
+    int16 = np.dtype(np.int16)
+    first = spare("test-a", (3, 4), int16)
+    assert spare("test-a", (3, 4), int16) is first  # made once per shape
+    other = spare("test-b", (3, 4), int16)
+    assert not np.shares_memory(first, other)
+    larger = spare("test-a", (30, 40), int16)  # new memory: the old views are given up
+    again = spare("test-a", (3, 4), int16)
+    assert again is not first
+    assert np.shares_memory(again, larger)
+    assert not np.shares_memory(again, other)
+
+
+@pytest.mark.parametrize("mode", [m for m in PadMode if m != "zero"])
+@pytest.mark.parametrize(("size", "before", "after"), [(9, 1, 1), (9, 3, 2), (12, 5, 6)])
+def test_the_padding_s_copies_read_what_the_border_mode_reads(mode, size, before, after):
+    # Written and read as slices where consecutive (a reflection reads backwards), else lists.
+    interior = size - before - after
+    expected = np.array([border_index(i - before, interior, mode) for i in range(size)])
+    got = np.arange(size) - before  # each position's interior index, the padding's filled below
+    got[:before] = got[size - after :] = -1
+    band = got.reshape(1, -1).copy()
+    _fill_padding(band, ((0, 0), (before, after)), mode, 0.0)
+    np.testing.assert_array_equal(band[0], expected)
