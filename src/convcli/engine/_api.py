@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from convcli.engine._bands import plan_bands
+from convcli.engine._bands import output_array, plan_bands
 from convcli.engine._geometry import AxisInts, PaddingSpec
 from convcli.engine._plan import Convolution, check_arguments
 
@@ -106,7 +106,7 @@ def convolve(
         dilation=dilation, flip=flip, method=method, dtype=dtype, integer=integer,
     )  # fmt: skip
     plan, signal = check_arguments(x, asked)
-    out = np.empty(plan.geometry.output_shape, dtype=plan.taps.dtype)
+    out = output_array(plan.geometry.output_shape, plan.taps.dtype)
     for _ in plan_bands(plan, signal, threads=threads, out=out):  # each band writes its rows of out
         pass
     return out

@@ -39,6 +39,11 @@ THREADED_BANDS = 4
 BandT = TypeVar("BandT")
 SHIFT_AND_ADD = ("direct", "separable")
 SPARE_BYTES = 4 * TILE_BYTES  # the largest array a thread keeps for its next band
+SPARE_VIEWS = 64  # shaped views of them a thread keeps, at most
+# NumPy asks Linux to back arrays of 4 MiB and more with 2 MiB pages, which only whole,
+# aligned 2 MiB of an array get: a new 16 MiB result took 500 to 1000 page faults, as
+# long as its sums, where one aligned takes 8 (benchmarks/README.md).
+HUGE_PAGE = 1 << 21
 _SPARES = threading.local()
 
 
@@ -110,7 +115,7 @@ def plan_bands(
         work = functools.partial(_band, plan, signal, out=out)
         rows = rows or band_rows(plan.geometry, plan.method, plan.taps.itemsize)
         return in_bands(plan.geometry, work, rows, threads)
-    sums = _summing(plan, signal, summed, kept=False)
+    sums = _summing(plan, signal, summed, kept=False, wide=True)  # scaled to floats at once
     work = functools.partial(_scaled_band, plan, sums, out=out)
     rows = rows or band_rows(plan.geometry, "direct", summed.itemsize)
     return in_bands(plan.geometry, work, rows, threads)
@@ -245,34 +250,41 @@ def _band(
 
 
 def _summing(
-    plan: ConvolutionPlan, signal: npt.NDArray[np.generic], summed: np.dtype[Any], kept: bool
+    plan: ConvolutionPlan,
+    signal: npt.NDArray[np.generic],
+    summed: np.dtype[Any],
+    kept: bool,
+    wide: bool = False,
 ) -> Callable[[int, int], npt.NDArray[np.integer]]:
     """Return the work of a band of the exact path: ``(start, rows)`` to its integer sums.
 
     Not ``kept``: in this thread's spare array, overwritten by its next band.
+    ``wide``: summed in runs where the strides are 1 (:func:`runs`), the sums
+    a view of a wider array; twice as fast on rows of 2048 values, no faster
+    on rows of 6000 or more, where the strided views then slowed the mapping
+    of the sums by as much (benchmarks/README.md): taken for floats only.
     """
     assert plan.integer is not None, "summed only where the plan has integer weights"
     chain = plan.integer.chain
     if chain is None or not plan.integer.chain_holds(signal.dtype, int(plan.sum_fill), summed):
         chain = None
-    return functools.partial(_summed_band, plan, signal, summed, chain, kept)
+    return functools.partial(_summed_band, plan, signal, summed, chain, kept, wide)
 
 
 def _summed_band(
     plan: ConvolutionPlan, signal: npt.NDArray[np.generic], summed: np.dtype[Any],
-    chain: Chain | None, kept: bool, start: int, rows: int,
+    chain: Chain | None, kept: bool, wide: bool, start: int, rows: int,
 ) -> npt.NDArray[np.integer]:  # fmt: skip
     """Return the exact integer sums of output rows ``start`` to ``start + rows``, in ``summed``.
 
-    In 1-D passes where ``chain`` is given, else tap by tap.
+    In 1-D passes where ``chain`` is given, else tap by tap (``wide``: see :func:`_summing`).
     """
     band, local = padded_band(plan, signal, start, rows, summed, spare)
-    shape = local.output_shape
-    out = np.empty(shape, summed) if kept else spare("sums", shape, summed)
+    make = None if kept else spare  # kept: a new array
     if chain is not None:
-        return correlate_chain(band, chain, local, out, spare)
+        return correlate_chain(band, chain, local, make, spare, wide)
     weights = plan.integer.weights  # type: ignore[union-attr]
-    return correlate_integer(band, weights, local, out, spare("scratch", shape, summed))
+    return correlate_integer(band, weights, local, make, spare, wide)
 
 
 def _scaled_band(
@@ -291,22 +303,50 @@ def _scaled_band(
     return scaled(band, plan.integer.factor, target)
 
 
+def output_array(shape: tuple[int, ...], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """Return a new array for a result; one of 4 MiB or more starts on a 2 MiB boundary.
+
+    Examples
+    --------
+    >>> out = output_array((1024, 1024), np.dtype(np.float32))
+    >>> out.shape, out.dtype, out.__array_interface__["data"][0] % HUGE_PAGE
+    ((1024, 1024), dtype('float32'), 0)
+    """
+    size = math.prod(shape) * dtype.itemsize
+    if size < 2 * HUGE_PAGE:
+        return np.empty(shape, dtype)
+    memory = np.empty(size + HUGE_PAGE, np.uint8)
+    start = -memory.__array_interface__["data"][0] % HUGE_PAGE
+    return memory[start : start + size].view(dtype).reshape(shape)
+
+
 def spare(name: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
     """Return this thread's spare array ``name``, made anew only when a larger one is needed.
 
     Reused from band to band, and by the last, shorter band and the next
     call's first: writing to fresh pages (the kernel maps and zeroes each)
     took longer than the integer sums themselves (benchmarks/integer.py).
-    Arrays over SPARE_BYTES are not kept.
+    Arrays over SPARE_BYTES are not kept. Each shape of one is kept too, a
+    view made once, not for every band (2.6 us a call, 4 or 5 calls a band).
     """
-    kept: dict[str, npt.NDArray[np.uint8]] = _SPARES.__dict__
+    memories: dict[str, npt.NDArray[np.uint8]] = _SPARES.__dict__.setdefault("memories", {})
+    views: dict[tuple[Any, ...], npt.NDArray[Any]] = _SPARES.__dict__.setdefault("views", {})
+    shaped = views.get((name, shape, dtype))
+    if shaped is not None:
+        return shaped
     size = math.prod(shape) * dtype.itemsize
-    memory = kept.get(name)
+    memory = memories.get(name)
     if memory is None or memory.size < size:
         memory = np.empty(size, np.uint8)
-        if size <= SPARE_BYTES:
-            kept[name] = memory
-    return memory[:size].view(dtype).reshape(shape)
+        if size > SPARE_BYTES:
+            return memory.view(dtype).reshape(shape)
+        memories[name] = memory
+        for key in [key for key in views if key[0] == name]:
+            del views[key]  # views of the memory given up
+    if len(views) >= SPARE_VIEWS:
+        views.clear()
+    shaped = views[(name, shape, dtype)] = memory[:size].view(dtype).reshape(shape)
+    return shaped
 
 
 class Bordered(Protocol):
@@ -377,9 +417,37 @@ def _fill_padding(
             band[(slice(None),) * axis + (slice(0, before),)] = value
             band[(slice(None),) * axis + (slice(size - after, size),)] = value
             continue
-        outside = np.r_[0:before, size - after : size]
-        read = source_index(outside, size - before - after, before, mode) + before
-        band[(slice(None),) * axis + (outside,)] = np.take(band, read, axis=axis)
+        lead = (slice(None),) * axis
+        for written, read in _padding_copies(size, before, after, mode):
+            band[(*lead, written)] = (
+                band[(*lead, read)] if isinstance(read, slice) else np.take(band, read, axis=axis)
+            )
+
+
+@functools.lru_cache(maxsize=64)
+def _padding_copies(
+    size: int, before: int, after: int, mode: str
+) -> tuple[tuple[slice | npt.NDArray[np.intp], slice | npt.NDArray[np.intp]], ...]:
+    """Return where each side's padding is written and read, as slices where they can be.
+
+    Worked out once per band shape: a reflected column is a slice read
+    backwards, 1 us a band where indexing by lists took 11.
+    """
+    copies = []
+    for written in (np.arange(before), np.arange(size - after, size)):
+        if written.size:
+            read = source_index(written, size - before - after, before, mode) + before
+            copies.append((_as_slice(written), _as_slice(read)))
+    return tuple(copies)
+
+
+def _as_slice(indices: npt.NDArray[np.intp]) -> slice | npt.NDArray[np.intp]:
+    """Return increasing or decreasing consecutive indices as a slice; others as they are."""
+    step = int(indices[1] - indices[0]) if indices.size > 1 else 1
+    if abs(step) != 1 or not np.array_equal(np.diff(indices), np.full(indices.size - 1, step)):
+        return indices
+    stop = int(indices[-1]) + step
+    return slice(int(indices[0]), stop if stop >= 0 else None, step)
 
 
 def band_rows(geometry: Geometry, method: str, itemsize: int) -> int:
