@@ -433,11 +433,14 @@ def main() -> None:
     )
     for passes, call_rows in weights:
         per_call = call_rows or band
-        expected = np.empty(image.shape, np.uint8)
-        started = cpu()
-        for start in range(0, h, band):
-            sobel(image, expected, start, min(start + band, h), passes, per_call)
-        weight = cpu() - started
+        expected = np.zeros(image.shape, np.uint8)
+        costs = []
+        for _ in range(3):
+            started = cpu()
+            for start in range(0, h, band):
+                sobel(image, expected, start, min(start + band, h), passes, per_call)
+            costs.append(cpu() - started)
+        weight = statistics.median(costs)
         results = interleaved(programs(data, band, passes, per_call, expected), args.repeats)
         title = f"simulated program, bands of {band}, filter of {1e3 * weight:.0f} ms CPU"
         table(f"{title} in calls of {per_call} rows, ms", results)
