@@ -25,6 +25,18 @@ back as often as convcli's filter does). ``--check`` first compares every band's
 ``imagecodecs.png_decode``'s and with the pixels written, for each filter
 type, grey, grey and alpha, RGB, RGBA, 8 and 16 bits, odd widths, heights
 not a multiple of the band, IDAT chunks of random sizes, and both inflaters.
+
+Run on 2026-12-07 (Intel Xeon, 2 cores, 9 rounds kept while the machine was
+otherwise idle), on the 4096x4096 RGB PNG (8.4 MB, every row Paeth):
+png_decode 188 ms; bands of 64 rows: the first ready after 4 ms, all after
+160 ms of CPU (128: 6 and 160; 256: 11 and 164; 512: 21 and 170). The libpng
+unfilter of stored blocks is most of it: libpng checks their CRC and Adler-32
+with the system's zlib 1.2.13 (30 ms each for 50 MB; zlib-ng's take 4).
+Simulated program, filter of 180-300 ms CPU on two threads: 313-386 ms
+whole, then filtered; 224-275 ms in bands. In convcli itself (a scratch
+patch, not here: the engine's bands waiting for their rows), the program
+went from 0.56 to 0.49 s, vips 0.44 s: the decode thread, beside the
+filter's threads, took 250 ms for its 175 ms of CPU.
 """
 
 from __future__ import annotations
