@@ -27,7 +27,7 @@ type, grey, grey and alpha, RGB, RGBA, 8 and 16 bits, odd widths, heights
 not a multiple of the band, IDAT chunks of random sizes, and both inflaters.
 
 Run on 2026-12-07 (Intel Xeon, 2 cores, 9 rounds kept while the machine was
-otherwise idle), on the 4096x4096 RGB PNG (8.4 MB, every row Paeth):
+otherwise idle), on the 4096x4096 RGB PNG (8.4 MB, rows Paeth but the first):
 png_decode 188 ms; bands of 64 rows: the first ready after 4 ms, all after
 160 ms of CPU (128: 6 and 160; 256: 11 and 164; 512: 21 and 170). The libpng
 unfilter of stored blocks is most of it: libpng checks their CRC and Adler-32
