@@ -175,6 +175,7 @@ def test_another_file_does_not_take_what_was_decoded_ahead(tmp_path, decodes, de
         ("cut.jpg", lambda p: p.write_bytes(encode(photo(), "JPEG")[:-500]), None),
         ("text.png", lambda p: p.write_text("not an image"), None),
         ("folder", lambda p: p.mkdir(), None),
+        ("pipe.png", os.mkfifo, None),  # not even opened: its bytes are the pipeline's
         ("missing.png", lambda p: None, None),
     ],
 )

@@ -115,11 +115,14 @@ def decoded_ahead(source: Path) -> npt.NDArray[np.generic] | None:
 def _started(path: Path, max_pixels: int) -> _Decode | None:
     """Check a file's header as reading would; start its decode if imagecodecs would make it."""
     try:
+        # A file alone: a named pipe, even opened, would lose its bytes or its writer.
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
         with path.open("rb") as stream:
             found = os.fstat(stream.fileno())
             head = stream.read(_HEAD)
             kind = sniff_format(head)
-            if not stat.S_ISREG(found.st_mode) or kind not in (FileFormat.PNG, FileFormat.JPG):
+            if kind not in (FileFormat.PNG, FileFormat.JPG):
                 return None
             size = _png_size(head) if kind == FileFormat.PNG else _jpeg_size(stream, str(path))
     except (OSError, InputError):  # the pipeline says what is wrong with it, or refuses it
