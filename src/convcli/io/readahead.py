@@ -125,15 +125,15 @@ def _started(path: Path, max_pixels: int) -> _Decode | None:
             if kind not in (FileFormat.PNG, FileFormat.JPG):
                 return None
             size = _png_size(head) if kind == FileFormat.PNG else _jpeg_size(stream, str(path))
-    except (OSError, InputError):  # the pipeline says what is wrong with it, or refuses it
+    except (OSError, ValueError, InputError):  # the pipeline says what is wrong, or refuses it
         return None
-    if size is None or not 0 < size[0] * size[1] <= max_pixels:
-        return None
-    if size[0] * size[1] < DIRECT_PIXELS:  # Pillow's, decoded before imagecodecs would load
+    pixels = 0 if size is None else size[0] * size[1]
+    # Fewer: Pillow's (decoded before imagecodecs would load); more: refused, unread.
+    if not DIRECT_PIXELS <= pixels <= max_pixels:
         return None
     import imagecodecs  # noqa: F401  (and NumPy): what the decode needs, loaded before it starts
 
-    pending = _Decode(path, _identity(found), kind == FileFormat.JPG, size[0] * size[1])
+    pending = _Decode(path, _identity(found), kind == FileFormat.JPG, pixels)
     pending.start()
     return pending
 
