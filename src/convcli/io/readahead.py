@@ -56,7 +56,7 @@ class _Decode:
     thread: threading.Thread = field(init=False)
 
     def start(self) -> None:
-        self.thread = threading.Thread(target=self._decode, name="convcli read-ahead")
+        self.thread = threading.Thread(target=self._decode, name="convcli read-ahead", daemon=True)
         self.thread.start()
 
     def _decode(self) -> None:
@@ -78,7 +78,9 @@ def read_ahead(path: str | None, max_pixels: int | None) -> Iterator[None]:
 
     ``path`` None, or a file Pillow decodes (small, palette, CMYK...), or one
     over ``max_pixels`` (None: Pillow's limit): nothing is started. The block
-    ends with the thread's end, so the process ends with its one thread.
+    ends with the thread's end, so the process ends with its one thread; an
+    error (a kernel misspelt) does not wait for the decode, which ends with
+    the process.
     """
     global _pending
     pending = None if path is None else _started(Path(path), max_pixels or PILLOW_MAX_PIXELS)
@@ -87,8 +89,8 @@ def read_ahead(path: str | None, max_pixels: int | None) -> Iterator[None]:
         yield
     finally:
         _pending = None
-        if pending is not None:
-            pending.thread.join()
+    if pending is not None:
+        pending.thread.join()
 
 
 def decoded_ahead(source: Path) -> npt.NDArray[np.generic] | None:
