@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -313,3 +314,19 @@ def test_a_jpegs_frame_header_is_read_as_pillow_reads_it(mode, components):
     with Image.open(io.BytesIO(data)) as image:
         assert (image.width, image.height, image.mode) == (301, 207, mode)
     assert jpeg_frame(io.BytesIO(data), "photo.jpg") == (301, 207, components, 8)
+
+
+def test_an_error_in_the_block_does_not_wait_for_the_decode(tmp_path, monkeypatch):
+    source = tmp_path / "in.png"
+    photo().save(source)
+    release = threading.Event()
+    decode = readahead.decode_png
+    monkeypatch.setattr(readahead, "decode_png", lambda data: (release.wait(60), decode(data))[1])
+    block, pending = started(source)
+    error = convcli.KernelError("unknown kernel 'no-such-kernel'")
+    assert block.__exit__(type(error), error, None) is False  # the error goes on, at once
+    assert pending.thread.is_alive()  # left to end with the process
+    assert readahead._pending is None
+    release.set()
+    pending.thread.join()
+    assert pending.array is not None
