@@ -309,10 +309,11 @@ def _decode_direct(
         return None
     if image.format == "JPEG" and image.mode not in ("L", "RGB"):  # CMYK: Pillow's inks
         return None
-    ahead = None if isinstance(source, bytes) else decoded_ahead(source)
-    if ahead is not None and ahead.shape[:2] == (image.height, image.width):
+    pixels = image.width * image.height
+    ahead = None if isinstance(source, bytes) else decoded_ahead(source, pixels)
+    if ahead is not None:
         return ahead
-    data = direct_bytes(source, image.format == "JPEG", image.width * image.height)
+    data = direct_bytes(source, image.format == "JPEG", pixels)
     if data is None:
         return None
     return decode_jpeg(data) if image.format == "JPEG" else decode_png(data)

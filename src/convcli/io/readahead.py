@@ -93,16 +93,18 @@ def read_ahead(path: str | None, max_pixels: int | None) -> Iterator[None]:
         pending.thread.join()
 
 
-def decoded_ahead(source: Path) -> npt.NDArray[np.generic] | None:
+def decoded_ahead(source: Path, pixels: int) -> npt.NDArray[np.generic] | None:
     """Take the pixels decoded ahead, if ``source`` is the very file they were decoded from.
 
-    Once: the handoff is empty after. Waits for the decode to end (the
-    caller would otherwise decode the file itself). None where there is none,
-    the file has changed, or its decode failed.
+    ``pixels``: the picture's, as the reader found them in its header: the
+    same bytes and size, the same choice of decoder. Once: the handoff is
+    empty after. Waits for the decode to end (the caller would otherwise
+    decode the file itself). None where there is none, the file has
+    changed, or its decode failed.
     """
     global _pending
     pending = _pending
-    if pending is None:
+    if pending is None or pending.pixels != pixels:
         return None
     try:
         if _identity(source.stat()) != pending.identity:
