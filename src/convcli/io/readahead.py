@@ -66,7 +66,7 @@ class _Decode:
                 return
             self.array = decode_jpeg(data) if self.jpeg else decode_png(data)
         except Exception:  # a broken file: the pipeline reads it again, and says what is wrong
-            self.array = None
+            return
 
 
 _pending: _Decode | None = None  # the one decode started, within read_ahead's block
