@@ -27,7 +27,6 @@ import stat
 import struct
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -44,18 +43,15 @@ _HEAD = 26  # a PNG's signature and IHDR up to its colour type; a JPEG's SOI
 _JPEG_COMPONENTS = (1, 3)  # grey, colour: Pillow's L and RGB (CMYK is Pillow's, as inks)
 
 
-@dataclass
 class _Decode:
-    """One file's decode in a thread: the file as its header was read, and the pixels it gave."""
+    """One file's decode, started in a thread: the file as its header was read, and its pixels.
 
-    path: Path
-    identity: tuple[int, ...]
-    jpeg: bool
-    pixels: int
-    array: npt.NDArray[np.generic] | None = None
-    thread: threading.Thread = field(init=False)
+    A plain class: a dataclass's methods are compiled at every start.
+    """
 
-    def start(self) -> None:
+    def __init__(self, path: Path, identity: tuple[int, ...], jpeg: bool, pixels: int) -> None:
+        self.path, self.identity, self.jpeg, self.pixels = path, identity, jpeg, pixels
+        self.array: npt.NDArray[np.generic] | None = None
         self.thread = threading.Thread(target=self._decode, name="convcli read-ahead", daemon=True)
         self.thread.start()
 
@@ -137,9 +133,7 @@ def _started(path: Path, max_pixels: int) -> _Decode | None:
         return None
     import imagecodecs  # noqa: F401  (and NumPy): what the decode needs, loaded before it starts
 
-    pending = _Decode(path, _identity(found), kind == FileFormat.JPG, pixels)
-    pending.start()
-    return pending
+    return _Decode(path, _identity(found), kind == FileFormat.JPG, pixels)
 
 
 def _png_size(head: bytes) -> tuple[int, int] | None:
