@@ -17,6 +17,7 @@ import contextlib
 import io
 import logging
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -148,11 +149,9 @@ def tiff_needs_depth(tags: Any) -> bool:
 
 def decode_png(source: Path | bytes) -> npt.NDArray[np.generic]:
     """Decode a whole PNG at its own depth: (H, W) or (H, W, C)."""
-    import imagecodecs  # its libraries load when a file needs them, never at start-up
-
     data = source if isinstance(source, bytes) else source.read_bytes()
     try:
-        array: npt.NDArray[np.generic] = imagecodecs.png_decode(data)
+        array: npt.NDArray[np.generic] = codec(jpeg=False)(data)
     except RuntimeError as error:  # imagecodecs' errors: a truncated or corrupt file
         raise ValueError(f"corrupt: {error}") from None
     return array
@@ -163,13 +162,20 @@ def decode_jpeg(data: bytes) -> npt.NDArray[np.generic] | None:
 
     A file imagecodecs cannot decode is Pillow's again, which then says what is wrong.
     """
-    import imagecodecs
-
     try:
-        array: npt.NDArray[np.generic] = imagecodecs.jpeg8_decode(data)
+        array: npt.NDArray[np.generic] = codec(jpeg=True)(data)
     except RuntimeError:  # imagecodecs' Jpeg8Error
         return None
     return array
+
+
+def codec(jpeg: bool) -> Callable[[bytes], npt.NDArray[np.generic]]:
+    """Return imagecodecs' JPEG or PNG decoder, its library loaded (on first use, GIL held)."""
+    import imagecodecs  # its libraries load when a file needs them, never at start-up
+
+    decoder: Callable[[bytes], npt.NDArray[np.generic]]
+    decoder = imagecodecs.jpeg8_decode if jpeg else imagecodecs.png_decode
+    return decoder
 
 
 def open_tiff(source: Path | bytes) -> Any:

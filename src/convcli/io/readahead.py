@@ -6,9 +6,8 @@ that imagecodecs decodes straight into the array
 (:func:`~convcli.io.deep.direct_bytes`), the command line has its decode
 started as soon as it knows the path: the header is checked here first, as
 reading checks it (the size within ``--max-pixels``, a JPEG's metadata
-segments), and only NumPy and imagecodecs are imported before the thread
-starts. imagecodecs releases the GIL while it decodes, so the imports go on
-beside it.
+segments); NumPy and imagecodecs are all the decode imports. imagecodecs
+releases the GIL while it decodes, so the program's imports go on beside it.
 
 The pipeline's read (:func:`convcli.io.pillow`'s direct decode) takes the
 array, once, for the same file: the same device, inode, size, modification
@@ -35,7 +34,14 @@ import numpy.typing as npt
 
 from convcli.choices import FileFormat
 from convcli.errors import InputError
-from convcli.io.deep import DIRECT_PIXELS, decode_jpeg, decode_png, direct_bytes, jpeg_frame
+from convcli.io.deep import (
+    DIRECT_PIXELS,
+    codec,
+    decode_jpeg,
+    decode_png,
+    direct_bytes,
+    jpeg_frame,
+)
 from convcli.io.formats import sniff_format
 from convcli.limits import PILLOW_MAX_PIXELS
 
@@ -46,23 +52,32 @@ _JPEG_COMPONENTS = (1, 3)  # grey, colour: Pillow's L and RGB (CMYK is Pillow's,
 class _Decode:
     """One file's decode, started in a thread: the file as its header was read, and its pixels.
 
+    The caller waits while the thread reads the file and checks it (Python's
+    work, which the GIL would otherwise hand back and forth between the two
+    every few milliseconds); it goes on once the decoder has let the GIL go.
     A plain class: a dataclass's methods are compiled at every start.
     """
 
     def __init__(self, path: Path, identity: tuple[int, ...], jpeg: bool, pixels: int) -> None:
         self.path, self.identity, self.jpeg, self.pixels = path, identity, jpeg, pixels
         self.array: npt.NDArray[np.generic] | None = None
+        self._decoding = threading.Event()
         self.thread = threading.Thread(target=self._decode, name="convcli read-ahead", daemon=True)
         self.thread.start()
+        self._decoding.wait()
 
     def _decode(self) -> None:
         try:
             data = direct_bytes(self.path, self.jpeg, self.pixels)
             if data is None or _identity(self.path.stat()) != self.identity:
                 return
+            codec(self.jpeg)  # its library loaded while the caller waits (an import holds the GIL)
+            self._decoding.set()
             self.array = decode_jpeg(data) if self.jpeg else decode_png(data)
         except Exception:  # a broken file: the pipeline reads it again, and says what is wrong
             return
+        finally:
+            self._decoding.set()
 
 
 _pending: _Decode | None = None  # the one decode started, within read_ahead's block
@@ -131,9 +146,10 @@ def _started(path: Path, max_pixels: int) -> _Decode | None:
     # Fewer: Pillow's (decoded before imagecodecs would load); more: refused, unread.
     if not DIRECT_PIXELS <= pixels <= max_pixels:
         return None
-    import imagecodecs  # noqa: F401  (and NumPy): what the decode needs, loaded before it starts
-
-    return _Decode(path, _identity(found), kind == FileFormat.JPG, pixels)
+    try:
+        return _Decode(path, _identity(found), kind == FileFormat.JPG, pixels)
+    except RuntimeError:  # no thread to be had: the pipeline decodes, as ever
+        return None
 
 
 def _png_size(head: bytes) -> tuple[int, int] | None:
