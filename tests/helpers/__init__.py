@@ -58,15 +58,22 @@ def fail_zarr_writes(monkeypatch: Any, error: OSError, after: int = 2) -> None:
 
 
 def count_direct_decodes(monkeypatch: Any, decoder: str) -> list[int]:
-    """Count the files (their sizes) that ``convcli.io.pillow``'s ``decoder`` decodes."""
-    from convcli.io import pillow
+    """Count the files (their sizes) imagecodecs' ``decoder`` decodes for a read.
+
+    Where the read decodes them (``convcli.io.pillow``), and where a decode is
+    started ahead of it (``convcli.io.readahead``).
+    """
+    from convcli.io import pillow, readahead
 
     calls: list[int] = []
-    decode = getattr(pillow, decoder)
+    for module in (pillow, readahead):
+        monkeypatch.setattr(module, decoder, _counted(getattr(module, decoder), calls))
+    return calls
 
+
+def _counted(decode: Any, calls: list[int]) -> Any:
     def counted(data: bytes) -> Any:
         calls.append(len(data))
         return decode(data)
 
-    monkeypatch.setattr(pillow, decoder, counted)
-    return calls
+    return counted

@@ -99,9 +99,11 @@ def apply(
 ) -> int:
     """Filter images (or .npy arrays) with one kernel, a pipeline of kernels, or a bank."""
     from convcli.cli.feedback import Feedback, note_line
+    from convcli.io.readahead import read_ahead  # before convcli.batch's imports, beside them
 
     streams = _streams_checked(environment(ctx), inputs, json_lines)
-    with convcli.batch(
+    one_file = _read_once(inputs, bank, dry_run, skip_existing, tile, scheduler, frame)
+    with read_ahead(one_file, max_pixels), convcli.batch(
         inputs, kernel, output, bank=bank, recursive=recursive, template=name,
         skip_existing=skip_existing, jobs=jobs, fail_fast=fail_fast, dry_run=dry_run,
         max_pixels=max_pixels, report=report, montage=montage,
@@ -119,6 +121,21 @@ def apply(
             reports = run.run(feedback.report)
         feedback.finish(reports)
     return int(ExitCode.FAILED if run.failed else ExitCode.OK)
+
+
+def _read_once(
+    inputs: list[str], bank: bool, dry_run: bool, skip_existing: bool,
+    tile: int | None, scheduler: str | None, frame: int | None,
+) -> str | None:  # fmt: skip
+    """Return the one input read once, here, whose decode may start ahead; else None.
+
+    Not for several inputs (a folder is told by its reader), a bank (a job per
+    kernel, in worker processes), a run that may read nothing (a dry run,
+    ``--skip-existing``), tiles, a cluster or a frame past the first.
+    """
+    if len(inputs) != 1 or inputs[0] == "-" or bank or dry_run or skip_existing:
+        return None
+    return None if tile or scheduler or frame else inputs[0]
 
 
 def _streams_checked(streams: Environment, inputs: list[str], json_lines: bool) -> Environment:

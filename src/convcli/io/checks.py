@@ -17,13 +17,12 @@ import numpy as np
 
 from convcli import extras
 from convcli.errors import InputError, Message
+from convcli.io.deep import jpeg_frame
 from convcli.io.layout import Layout, opened
-from convcli.limits import MAX_FRAMES, MAX_JPEG_METADATA, MAX_JPEG_SEGMENTS
+from convcli.limits import MAX_FRAMES, METADATA_BYTES
 
 if TYPE_CHECKING:
     from convcli.io.storage import Location
-
-METADATA_BYTES = 16 << 20  # a colour profile, EXIF and text, generously
 
 
 def check_size(width: int, height: int, label: str, max_pixels: int) -> None:
@@ -69,22 +68,8 @@ def _sized(shape: tuple[int, ...]) -> str:
 
 def check_jpeg_segments(source: Path | bytes, label: str) -> None:
     """Count a JPEG's metadata segments from their headers, before Pillow joins them."""
-    count = total = 0
     with opened(source) as stream:
-        stream.seek(2)  # after SOI
-        while (header := stream.read(4)) and len(header) == 4 and header[0] == 0xFF:
-            marker, length = header[1], int.from_bytes(header[2:], "big")
-            if marker == 0xDA or length < 2:  # the pixels begin (or a broken header: Pillow says)
-                return
-            if 0xE0 <= marker <= 0xEF or marker == 0xFE:  # APPn, COM
-                count, total = count + 1, total + length
-                if count > MAX_JPEG_SEGMENTS or total > MAX_JPEG_METADATA:
-                    raise InputError(
-                        f"{label}: more than {MAX_JPEG_SEGMENTS} metadata segments or "
-                        f"{MAX_JPEG_METADATA:,} bytes of metadata before the pixels; "
-                        "refused unread"
-                    )
-            stream.seek(length - 2, io.SEEK_CUR)
+        jpeg_frame(stream, label)
 
 
 def npy_layout(

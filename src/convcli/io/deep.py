@@ -17,19 +17,72 @@ import contextlib
 import io
 import logging
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
-from convcli.io.metadata import Metadata, exif_of_tiff
+from convcli.errors import InputError
+from convcli.limits import MAX_JPEG_METADATA, MAX_JPEG_SEGMENTS, METADATA_BYTES
+
+if TYPE_CHECKING:  # Pillow's module: a decode started ahead needs none of it (readahead)
+    from convcli.io.metadata import Metadata
 
 _PNG_COLOUR_WITH_16_BITS = (2, 4, 6)  # RGB, grey+alpha, RGBA (IHDR colour types)
 _PNG_PLAIN_COLOUR = (0, 2, 4, 6)  # grey, RGB, grey+alpha, RGBA: no palette
 _TIFF_RGB, _TIFF_GREY = 2, 1  # PhotometricInterpretation
 DIRECT_PIXELS = 1 << 20  # below this, Pillow's decode is over before imagecodecs imports
 _JPEG_END = b"\xff\xd9"  # EOI: libjpeg-turbo, through imagecodecs, fills a cut file in silence
+_JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOFn: not DHT, JPG, DAC
+
+
+def direct_bytes(source: Path | bytes, jpeg: bool, pixels: int) -> bytes | None:
+    """Return a large PNG or JPEG whole if imagecodecs decodes it as Pillow would; else None.
+
+    ``pixels``: the picture's, from its header. The file is read whole, so
+    only one no larger than its samples could be (8 bytes a pixel) and some
+    metadata: a larger one is Pillow's to stream.
+    """
+    if pixels < DIRECT_PIXELS:
+        return None
+    size = len(source) if isinstance(source, bytes) else source.stat().st_size
+    if size > 8 * pixels + METADATA_BYTES:
+        return None
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    directly = jpeg_decodes_directly(data) if jpeg else png_decodes_directly(data)
+    return data if directly else None
+
+
+def jpeg_frame(stream: BinaryIO, label: str) -> tuple[int, int, int, int] | None:
+    """Walk a JPEG's segments up to its pixels, refusing too much metadata before them.
+
+    Returns its frame header's (width, height, components, bits), the last
+    before the pixels as Pillow takes it; None if there is none.
+    """
+    count = total = 0
+    frame = None
+    stream.seek(2)  # after SOI
+    while (header := stream.read(4)) and len(header) == 4 and header[0] == 0xFF:
+        marker, length = header[1], int.from_bytes(header[2:], "big")
+        if marker == 0xDA or length < 2:  # the pixels begin (or a broken header: Pillow says)
+            break
+        if 0xE0 <= marker <= 0xEF or marker == 0xFE:  # APPn, COM
+            count, total = count + 1, total + length
+            if count > MAX_JPEG_SEGMENTS or total > MAX_JPEG_METADATA:
+                raise InputError(
+                    f"{label}: more than {MAX_JPEG_SEGMENTS} metadata segments or "
+                    f"{MAX_JPEG_METADATA:,} bytes of metadata before the pixels; "
+                    "refused unread"
+                )
+        if marker in _JPEG_FRAMES and length >= 8:
+            if len(fields := stream.read(6)) < 6:
+                break
+            bits, height, width, components = struct.unpack(">BHHB", fields)
+            frame, length = (width, height, components, bits), length - 6
+        stream.seek(length - 2, io.SEEK_CUR)
+    return frame
 
 
 def png_needs_depth(head: bytes) -> bool:
@@ -96,11 +149,9 @@ def tiff_needs_depth(tags: Any) -> bool:
 
 def decode_png(source: Path | bytes) -> npt.NDArray[np.generic]:
     """Decode a whole PNG at its own depth: (H, W) or (H, W, C)."""
-    import imagecodecs  # its libraries load when a file needs them, never at start-up
-
     data = source if isinstance(source, bytes) else source.read_bytes()
     try:
-        array: npt.NDArray[np.generic] = imagecodecs.png_decode(data)
+        array: npt.NDArray[np.generic] = codec(jpeg=False)(data)
     except RuntimeError as error:  # imagecodecs' errors: a truncated or corrupt file
         raise ValueError(f"corrupt: {error}") from None
     return array
@@ -111,13 +162,20 @@ def decode_jpeg(data: bytes) -> npt.NDArray[np.generic] | None:
 
     A file imagecodecs cannot decode is Pillow's again, which then says what is wrong.
     """
-    import imagecodecs
-
     try:
-        array: npt.NDArray[np.generic] = imagecodecs.jpeg8_decode(data)
+        array: npt.NDArray[np.generic] = codec(jpeg=True)(data)
     except RuntimeError:  # imagecodecs' Jpeg8Error
         return None
     return array
+
+
+def codec(jpeg: bool) -> Callable[[bytes], npt.NDArray[np.generic]]:
+    """Return imagecodecs' JPEG or PNG decoder, its library loaded (on first use, GIL held)."""
+    import imagecodecs  # its libraries load when a file needs them, never at start-up
+
+    decoder: Callable[[bytes], npt.NDArray[np.generic]]
+    decoder = imagecodecs.jpeg8_decode if jpeg else imagecodecs.png_decode
+    return decoder
 
 
 def open_tiff(source: Path | bytes) -> Any:
@@ -168,6 +226,8 @@ def orient(array: npt.NDArray[np.generic], orientation: int) -> npt.NDArray[np.g
 
 def tiff_page_metadata(page: Any) -> Metadata:
     """Read a tifffile page's colour profile, resolution and provenance."""
+    from convcli.io.metadata import Metadata, exif_of_tiff  # Pillow's: see the imports
+
     tags = page.tags
 
     def text(code: int) -> str | None:

@@ -22,7 +22,6 @@ from PIL import Image, UnidentifiedImageError
 from convcli.choices import FileFormat
 from convcli.errors import InputError
 from convcli.io.checks import (
-    METADATA_BYTES,
     check_frame,
     check_jpeg_segments,
     check_size,
@@ -30,14 +29,12 @@ from convcli.io.checks import (
     within_frames,
 )
 from convcli.io.deep import (
-    DIRECT_PIXELS,
     decode_jpeg,
     decode_png,
     decode_tiff_page,
-    jpeg_decodes_directly,
+    direct_bytes,
     open_tiff,
     orient,
-    png_decodes_directly,
     png_needs_depth,
     tiff_needs_depth,
 )
@@ -45,9 +42,11 @@ from convcli.io.formats import PILLOW_READS, output_format
 from convcli.io.layout import opened
 from convcli.io.metadata import header_exif, read_metadata, read_provenance
 from convcli.io.picture import BAND_PIXELS, Header, Picture, split_array, warned_note
+from convcli.io.readahead import decoded_ahead
 from convcli.io.tiff import libtiff_heard, tifffile_only
+from convcli.limits import PILLOW_MAX_PIXELS
 
-DEFAULT_MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)  # Pillow's bomb limit
+DEFAULT_MAX_PIXELS = PILLOW_MAX_PIXELS  # Pillow's bomb limit, Image.MAX_IMAGE_PIXELS (tests)
 
 
 @contextlib.contextmanager
@@ -303,23 +302,21 @@ def _decode_direct(
     """Decode a large plain PNG or 8-bit JPEG with imagecodecs; else None (Pillow decodes).
 
     Its metadata all comes before the pixels, so Pillow never decodes them.
-    The file is read whole, so only one no larger than its samples could be
-    (8 bytes a pixel) and some metadata: a larger one is Pillow's to stream.
+    A decode started ahead for this very file (:mod:`convcli.io.readahead`)
+    is taken rather than made again.
     """
-    pixels = image.width * image.height
-    if image.format not in ("PNG", "JPEG") or count > 1 or pixels < DIRECT_PIXELS:
+    if image.format not in ("PNG", "JPEG") or count > 1:
         return None
     if image.format == "JPEG" and image.mode not in ("L", "RGB"):  # CMYK: Pillow's inks
         return None
-    size = len(source) if isinstance(source, bytes) else source.stat().st_size
-    if size > 8 * pixels + METADATA_BYTES:
+    pixels = image.width * image.height
+    ahead = None if isinstance(source, bytes) else decoded_ahead(source, pixels)
+    if ahead is not None:
+        return ahead
+    data = direct_bytes(source, image.format == "JPEG", pixels)
+    if data is None:
         return None
-    data = source if isinstance(source, bytes) else source.read_bytes()
-    if image.format == "JPEG":
-        return decode_jpeg(data) if jpeg_decodes_directly(data) else None
-    if not png_decodes_directly(data):
-        return None
-    return decode_png(data)
+    return decode_jpeg(data) if image.format == "JPEG" else decode_png(data)
 
 
 def _decode_deep(
