@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import sys
 import threading
 from pathlib import Path
 
@@ -330,3 +331,23 @@ def test_an_error_in_the_block_does_not_wait_for_the_decode(tmp_path, monkeypatc
     release.set()
     pending.thread.join()
     assert pending.array is not None
+
+
+def test_the_switch_interval_is_short_during_the_decode_and_restored_after(tmp_path, monkeypatch):
+    """The decoders take the GIL back often: beside the imports, a short interval keeps them busy."""
+    source = tmp_path / "photo.jpg"
+    jpeg_with_metadata(source, "RGB")
+    seen: list[float] = []
+
+    def decode(data: bytes):
+        seen.append(sys.getswitchinterval())
+
+    monkeypatch.setattr(readahead, "decode_jpeg", decode)
+    before = sys.getswitchinterval()
+    block, pending = started(source)
+    assert pending is not None
+    pending.thread.join()
+    block.__exit__(None, None, None)
+    assert before > readahead.SWITCH_SECONDS
+    assert seen == [readahead.SWITCH_SECONDS]
+    assert sys.getswitchinterval() == before
