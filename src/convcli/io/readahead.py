@@ -47,7 +47,7 @@ from convcli.io.formats import sniff_format
 from convcli.limits import PILLOW_MAX_PIXELS
 
 _HEAD = 26  # a PNG's signature and IHDR up to its colour type; a JPEG's SOI
-# The decoders take the GIL back now and then (libjpeg-turbo's, every few rows); beside the
+# The decoders take the GIL back now and then (measured: libjpeg-turbo's most); beside the
 # imports, which hold it, each such wait lasts Python's switch interval (5 ms): a 6000x4000
 # JPEG's decode took 125 ms instead of 47. At 1 ms it takes its own time.
 SWITCH_SECONDS = 0.001
