@@ -31,10 +31,11 @@ if TYPE_CHECKING:
 TILE_BYTES = 1 << 20
 SHIFT_ADD_BAND_BYTES = 1 << 18
 FFT_BAND_BYTES = 8 << 20
-# Bands summed and mapped in threads are this many times taller (1 MiB of int16):
-# with 256 KiB, their many short NumPy calls handed the GIL to and fro; 4 MiB was
-# no faster in the whole program and held 60 MB more at a 4096x4096 PNG's peak
-# (benchmarks/README.md).
+# Shift-and-add bands in threads are this many times taller (1 MiB of int16 sums or
+# float32): with 256 KiB, their many short NumPy calls handed the GIL to and fro, and
+# two threads took twice the wall time of one (a Gaussian of 7 on 2048x2048 float32:
+# 34 ms against 17; 18 ms so). 4 MiB was no faster in the whole program and held
+# 60 MB more at a 4096x4096 PNG's peak (benchmarks/README.md).
 THREADED_BANDS = 4
 BandT = TypeVar("BandT")
 SHIFT_AND_ADD = ("direct", "separable")
@@ -113,7 +114,10 @@ def plan_bands(
     summed = plan.sum_type(signal.dtype)
     if summed is None:
         work = functools.partial(_band, plan, signal, out=out)
-        rows = rows or band_rows(plan.geometry, plan.method, plan.taps.itemsize)
+        if rows is None:
+            rows = band_rows(plan.geometry, plan.method, plan.taps.itemsize)
+            threaded = (threads or os.cpu_count() or 1) > 1
+            rows *= THREADED_BANDS if threaded and plan.method in SHIFT_AND_ADD else 1
         return in_bands(plan.geometry, work, rows, threads)
     sums = _summing(plan, signal, summed, kept=False, wide=True)  # scaled to floats at once
     work = functools.partial(_scaled_band, plan, sums, out=out)
