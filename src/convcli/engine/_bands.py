@@ -34,7 +34,7 @@ FFT_BAND_BYTES = 8 << 20
 # Shift-and-add bands in threads are this many times taller (1 MiB of int16 sums or
 # float32): with 256 KiB, their many short NumPy calls handed the GIL to and fro, and
 # two threads took twice the wall time of one (a Gaussian of 7 on 2048x2048 float32:
-# 34 ms against 17; 18 ms so). 4 MiB was no faster in the whole program and held
+# 34 ms against 17; 18 ms in taller bands). 4 MiB was no faster in the whole program and held
 # 60 MB more at a 4096x4096 PNG's peak (benchmarks/README.md).
 THREADED_BANDS = 4
 BandT = TypeVar("BandT")

@@ -117,10 +117,9 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
 # each CPU is faster at some methods, and the constants are relative.
 # Measured again on a quiet machine (load 1, 2026-12-07, shift-and-add bands
 # four times taller in threads): 20 of 20 on one thread; 16 of 20 on two, by
-# CPU and by wall time (the misses: Gaussians of 15 and 31, where two threads'
+# CPU and by wall time (the misses: Gaussians of 9 to 31, where two threads'
 # NumPy calls in bands cost twice one thread's CPU and BLAS's do not). The
 # constants are the same for any number of threads on purpose: the method, and
 # so the last bits of a float result, never depend on the threads.
-
 NS_PER_UNIT = {Method.DIRECT: 0.46, Method.SEPARABLE: 0.31, Method.FFT: 1.40, Method.MATRIX: 0.77}
 FFT_BAND_SPANS = 8  # rows of an FFT band, in kernel spans: the overlap costs 1/8 more
