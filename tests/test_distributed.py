@@ -25,6 +25,29 @@ def _wide(shape):
     return [(n + 3, 2 * n + 1) for n in shape]
 
 
+def _tiles_equal_whole(x, kernel, settings, chunks):
+    """Check that ``x`` in ``chunks`` filters, tile by tile, as the whole array; return the tiles.
+
+    None where the whole array is refused (an empty output: valid padding, a dilated
+    kernel too big), after checking that the tiles are refused too.
+    """
+    try:
+        whole = convcli.convolve(x, kernel, **settings)
+    except convcli.ParameterError:
+        with pytest.raises(convcli.ParameterError):
+            tiled(da.from_array(x, chunks=chunks), kernel, **settings)
+        return None
+    lazy = tiled(da.from_array(x, chunks=chunks), kernel, **settings)
+    tiles = lazy.compute()
+    assert tiles.shape == whole.shape == lazy.shape
+    assert tiles.dtype == whole.dtype
+    if settings["method"] == "fft":  # FFT bands, like tiles, round differently from the whole
+        np.testing.assert_allclose(tiles, whole, rtol=1e-5, atol=1e-4 * np.abs(whole).max())
+    else:
+        assert np.array_equal(tiles, whole), (settings, chunks)
+    return lazy
+
+
 # name: input shape, kernel, chunkings (chunks smaller than the kernel's reach, and none
 # dividing the array, on some axis of each), the methods that apply
 CASES = {
@@ -75,20 +98,7 @@ def test_every_tile_equals_the_whole_array(name, method):
         ):
             settings = dict(padding=padding, pad_mode=mode, pad_value=3.5, stride=step,
                             dilation=gap, flip=step == 2, method=method)  # fmt: skip
-            try:
-                whole = convcli.convolve(x, kernel, **settings)
-            except convcli.ParameterError:  # an empty output (valid, a dilated kernel too big)
-                with pytest.raises(convcli.ParameterError):
-                    tiled(da.from_array(x, chunks=chunks), kernel, **settings)
-                continue
-            tiles = tiled(da.from_array(x, chunks=chunks), kernel, **settings).compute()
-            assert tiles.shape == whole.shape
-            assert tiles.dtype == whole.dtype
-            if method == "fft":  # FFT bands, like tiles, round differently from the whole
-                np.testing.assert_allclose(tiles, whole, rtol=1e-5, atol=1e-4 * np.abs(whole).max())
-            else:
-                assert np.array_equal(tiles, whole), (mode, padding, step, gap, chunks)
-            checked += 1
+            checked += _tiles_equal_whole(x, kernel, settings, chunks) is not None
     assert checked >= 100
 
 
@@ -185,22 +195,10 @@ def test_every_tile_of_a_layer_equals_the_whole_layer(name, method):
             settings = dict(channels="sum", bias=bias, groups=groups, padding=padding,
                             pad_mode=mode, pad_value=3.5, stride=step, dilation=gap,
                             flip=step == 2, method=method)  # fmt: skip
-            try:
-                whole = convcli.convolve(x, weights, **settings)
-            except convcli.ParameterError:  # an empty output (valid, a dilated kernel too big)
-                with pytest.raises(convcli.ParameterError):
-                    tiled(da.from_array(x, chunks=chunks), weights, **settings)
-                continue
-            maps = tiled(da.from_array(x, chunks=chunks), weights, **settings)
-            assert maps.chunks[2:] == ((filters,),) * (len(weights_shape) == 4)
-            tiles = maps.compute()
-            assert tiles.shape == whole.shape == maps.shape
-            assert tiles.dtype == whole.dtype
-            if method == "fft":  # FFT bands, like tiles, round differently from the whole
-                np.testing.assert_allclose(tiles, whole, rtol=1e-5, atol=1e-4 * np.abs(whole).max())
-            else:
-                assert np.array_equal(tiles, whole), (mode, padding, step, gap, chunks)
-            checked += 1
+            maps = _tiles_equal_whole(x, weights, settings, chunks)
+            if maps is not None:
+                assert maps.chunks[2:] == ((filters,),) * (len(weights_shape) == 4)
+                checked += 1
     assert checked >= 50
 
 
