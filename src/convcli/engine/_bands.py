@@ -116,8 +116,7 @@ def plan_bands(
         work = functools.partial(_band, plan, signal, out=out)
         if rows is None:
             rows = band_rows(plan.geometry, plan.method, plan.taps.itemsize)
-            threaded = (threads or os.cpu_count() or 1) > 1
-            rows *= THREADED_BANDS if threaded and plan.method in SHIFT_AND_ADD else 1
+            rows = _in_threads(rows, threads) if plan.method in SHIFT_AND_ADD else rows
         return in_bands(plan.geometry, work, rows, threads)
     sums = _summing(plan, signal, summed, kept=False, wide=True)  # scaled to floats at once
     work = functools.partial(_scaled_band, plan, sums, out=out)
@@ -193,9 +192,14 @@ def _sums_in_bands(
     rows = band_rows(plan.geometry, "direct", summed.itemsize)
     if each is None:
         return in_bands(plan.geometry, work, rows, threads)
-    if (threads or os.cpu_count() or 1) > 1:
-        rows *= THREADED_BANDS
-    return in_bands(plan.geometry, functools.partial(_then, work, each), rows, threads)
+    return in_bands(
+        plan.geometry, functools.partial(_then, work, each), _in_threads(rows, threads), threads
+    )
+
+
+def _in_threads(rows: int, threads: int | None) -> int:
+    """Return a shift-and-add band's rows: ``THREADED_BANDS`` times more in threads."""
+    return rows * THREADED_BANDS if (threads or os.cpu_count() or 1) > 1 else rows
 
 
 def _then(
