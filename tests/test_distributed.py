@@ -67,7 +67,7 @@ CASES = {
         (11, 13),
         np.outer([1.0, 2.0, 1.0], [1.0, -1.0, 2.0, 1.0]),
         [(11, 2), (4, 5)],
-        ["separable"],
+        ["separable", "matrix"],  # matrix: the low-rank path, where stride 1 on rows
     ),
     "2-D, 3 channels": (
         (9, 10, 3),

@@ -10,10 +10,11 @@ window, so the windows of a band, gathered about 1 MiB at a time, go
 through products of one shape (:func:`_product`), which makes every
 output's sum the same wherever it lies: a tile equals the whole array bit
 for bit. A low-rank kernel, where that is less work (:func:`matrix_work`),
-takes each term's row once over every input row, then its column as
-shifted adds. BLAS does the arithmetic; it multiplies the Toeplitz matrices'
-zeros too, which costs less than the direct method's one pass over memory
-per tap, for mid-size kernels (benchmarks/matrix.py). Input with NaN or
+takes each term's row once over every input row, then its column by
+products down the rows, ``COLUMN_BLOCK`` output rows at a time. BLAS does
+the arithmetic; it multiplies the Toeplitz matrices' zeros too, which costs
+less than the direct method's one pass over memory per tap, for mid-size
+kernels (benchmarks/matrix.py). Input with NaN or
 infinity goes to the direct method, as with FFT: a zero of the matrix
 times NaN would spread it along the window.
 """
@@ -26,18 +27,26 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
-from convcli.engine._direct import add_tap, correlate_direct
+from convcli.engine._direct import correlate_direct
 from convcli.engine._geometry import Geometry
 from convcli.engine._separable import Terms, factor
 
 # Outputs per window: 16, or 32 for kernels spanning more than 16 samples (the
 # fastest of 8 to 64 at dense 5 to 31, 2048^2 float32, one thread).
 BLOCK = 16
-CALL = 256  # windows per matrix product: every product has this one shape
+# Windows per matrix product: 256, or as many more (a power of two) as make about
+# 256 KiB of short windows. Fewer, longer products hand the GIL to and fro less in
+# threads: a Gaussian of 9 on 2048x2048 float32 took 19 ms on two threads, 26 in
+# products of 256 short windows; longer products were slower on one thread.
+CALL, PRODUCT_BYTES = 256, 1 << 18
 # Windows gathered at a time: about 1 MiB of them, in whole products (the fastest
 # of 256 to 2048 windows at dense 5 to 31, 2048^2 float32, one thread).
 GATHERED_BYTES = 1 << 20
 LONGEST = 4096  # samples per gathered window at most: longer kernels are cut (see _fused)
+# A low-rank kernel's column products: output rows per product, and values of a row
+# (the fastest of 8 to 32 rows and 128 to 2048 values at Gaussians of 5 to 31, 2048^2
+# float32, one thread: 3 to 6 ms for a whole image, where shifted adds took 15 to 45).
+COLUMN_BLOCK, COLUMN_WIDTH = 16, 1024
 
 
 def correlate_matrix(
@@ -95,13 +104,13 @@ def window_shape(geometry: Geometry) -> Shape:
 
 
 # The work of the matrix method beside its products' samples, in the same
-# units, fitted (least squares of relative error) to benchmarks/calibrate.py's
-# measurements (see NS_PER_UNIT in engine/_methods.py): a fixed 2 per output
-# (the band's copies, writing the output), 3 more when the channels are moved
-# aside and back; a low-rank kernel's products, one input row at a time, cost
-# 2.5 times a fused one's per sample (they are short: one row's window), and
-# each of its column's adds half a unit.
-FIXED, MOVED, SHORT, ADD = 2.0, 3.0, 2.5, 0.5
+# units, fitted to benchmarks/calibrate.py's measurements (see NS_PER_UNIT in
+# engine/_methods.py): a fixed 2 per output (the band's copies, writing the
+# output), 3 more when the channels are moved aside and back; a low-rank
+# kernel's row products, one input row at a time, cost SHORT times a fused
+# one's per sample (they are short: one row's window), its column products
+# DOWN times per sample.
+FIXED, MOVED, SHORT, DOWN = 2.0, 3.0, 1.5, 1.0
 
 
 def matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry) -> tuple[Terms, float]:
@@ -109,7 +118,8 @@ def matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry) -> tuple[T
 
     Fused, an output's product reads a window from each kernel row; a
     low-rank kernel's terms read one from every input row each (the stride's
-    rows per output) and then add the column's taps: whichever is less work.
+    rows per output), then the column's product reads a window of rows:
+    whichever is less work.
     It depends on the kernel, stride and dilation only, never on the size of
     the array, so every band and tile takes the same path.
     """
@@ -120,8 +130,9 @@ def matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry) -> tuple[T
     terms = factor(kernel) if geometry.spatial_ndim == 2 else ()
     if not terms:
         return (), fused
-    adds = sum(float(np.count_nonzero(column)) for column, _ in terms)
-    low_rank = fixed + len(terms) * geometry.stride[0] * per_row * SHORT + adds * ADD
+    step, span = geometry.stride[0], geometry.dilation[0] * (geometry.kernel_shape[0] - 1)
+    down = ((COLUMN_BLOCK - 1) * step + span + 1) / COLUMN_BLOCK  # rows read per output
+    low_rank = fixed + len(terms) * (step * per_row * SHORT + down * DOWN)
     return (terms, low_rank) if low_rank < fused else ((), fused)
 
 
@@ -179,22 +190,63 @@ def _low_rank(
     shape: Shape,
     total: npt.NDArray[np.floating],
 ) -> None:
-    """Add each term: its row's product over every input row, then its column's shifted adds."""
+    """Add each term: its row's product over every input row, then its column's product."""
     count, step, spread = geometry.output_shape[0], geometry.stride[0], geometry.dilation[0]
     dtype = lines.dtype
     windows = _windows(lines, [(lines.shape[0], 1)], [], shape, total.shape[-2])
-    scratch = np.empty_like(total)
-    first = True  # the first tap writes the total (no zero-filling pass)
-    for column, row in terms:
+    span = spread * (geometry.kernel_shape[0] - 1)
+    reach = (COLUMN_BLOCK - 1) * step + span + 1  # the input rows a column product reads
+    needed = (-(-count // COLUMN_BLOCK) - 1) * COLUMN_BLOCK * step + reach
+    rows = np.empty((max(needed, lines.shape[0]), *windows.shape[1:-1], shape[0]), dtype=dtype)
+    rows[lines.shape[0] :] = 0  # the last column product's rows past the band
+    sums = total.reshape(count, -1)
+    scratch = np.empty_like(sums) if len(terms) > 1 else sums
+    for number, (column, row) in enumerate(terms):
         weights = row.astype(dtype)
         toeplitz = _toeplitz(weights.tobytes(), weights.dtype.str, weights.shape, *shape)
-        rows = np.empty((*windows.shape[:-1], shape[0]), dtype=dtype)
-        _product(windows, toeplitz, rows)
-        for a, weight in enumerate(column.astype(dtype)):
-            if weight:
-                chosen = rows[a * spread : a * spread + (count - 1) * step + 1 : step]
-                add_tap(total, scratch, chosen, weight, first=first)
-                first = False
+        _product(windows, toeplitz, rows[: lines.shape[0]])
+        taps = column.astype(dtype)
+        down = _toeplitz(taps.tobytes(), taps.dtype.str, taps.shape, COLUMN_BLOCK, step, spread,
+                         reach).T  # fmt: skip
+        _column_products(
+            down, rows.reshape(rows.shape[0], -1), step, sums if number == 0 else scratch
+        )
+        if number:
+            sums += scratch
+
+
+def _column_products(
+    down: npt.NDArray[np.floating],
+    rows: npt.NDArray[np.floating],
+    step: int,
+    out: npt.NDArray[np.floating],
+) -> None:
+    """Sum down the columns: ``COLUMN_BLOCK`` output rows at a time, ``down`` times the rows read.
+
+    Every product has one shape, ``(COLUMN_BLOCK, reach) @ (reach, COLUMN_WIDTH)``,
+    as the row products have: the last rows and columns are computed in
+    zero-filled copies of that shape, so a tile's sums equal the whole's.
+    """
+    block, reach = down.shape
+    count, width = out.shape
+    padded = np.zeros((reach, COLUMN_WIDTH), dtype=out.dtype)
+    result = np.empty((block, COLUMN_WIDTH), dtype=out.dtype)
+    for first in range(0, count, block):
+        read = rows[first * step : first * step + reach]
+        kept = min(block, count - first)
+        for left in range(0, width, COLUMN_WIDTH):
+            kept_columns = min(COLUMN_WIDTH, width - left)
+            if kept == block and kept_columns == COLUMN_WIDTH:
+                np.matmul(
+                    down,
+                    read[:, left : left + COLUMN_WIDTH],
+                    out=out[first : first + block, left : left + COLUMN_WIDTH],
+                )
+                continue
+            padded[:, :kept_columns] = read[:, left : left + kept_columns]
+            padded[:, kept_columns:] = 0
+            np.matmul(down, padded, out=result)
+            out[first : first + kept, left : left + kept_columns] = result[:kept, :kept_columns]
 
 
 Axes = list[tuple[int, int]]  # per leading spatial axis: how many, and the rows between them
@@ -241,24 +293,27 @@ def _product(
     ``GATHERED_BYTES`` at a time, along the first axis. BLAS chooses how to
     sum by the shape of a product; with one shape, a window's sums are the
     same wherever it lies (a band, a tile, the whole array), so the results
-    do not depend on how the array was cut.
+    do not depend on how the array was cut. The shape depends on the
+    window's length alone (``CALL``).
     """
     results = out.reshape(-1, out.shape[-1])
     each = results.shape[0] // out.shape[0]  # windows per index of the first axis
-    calls = max(1, GATHERED_BYTES // (CALL * toeplitz.shape[0] * toeplitz.itemsize))
-    indices = min(out.shape[0], max(1, calls * CALL // each))
-    gathered = np.empty((-(-indices * each // CALL) * CALL, toeplitz.shape[0]), windows.dtype)
+    window_bytes = toeplitz.shape[0] * toeplitz.itemsize
+    call = max(CALL, 1 << max(PRODUCT_BYTES // window_bytes, 1).bit_length() - 1)
+    calls = max(1, GATHERED_BYTES // (call * window_bytes))
+    indices = min(out.shape[0], max(1, calls * call // each))
+    gathered = np.empty((-(-indices * each // call) * call, toeplitz.shape[0]), windows.dtype)
     for first in range(0, out.shape[0], indices):
         part = windows[first : first + indices]
         count = part.shape[0] * each
         gathered[:count].reshape(part.shape)[...] = part
-        gathered[count : -(-count // CALL) * CALL] = 0  # the last product's rest
+        gathered[count : -(-count // call) * call] = 0  # the last product's rest
         done = results[first * each : first * each + count]
-        for start in range(0, count, CALL):
-            if start + CALL <= count:
-                np.matmul(gathered[start : start + CALL], toeplitz, out=done[start : start + CALL])
+        for start in range(0, count, call):
+            if start + call <= count:
+                np.matmul(gathered[start : start + call], toeplitz, out=done[start : start + call])
             else:
-                done[start:] = np.matmul(gathered[start : start + CALL], toeplitz)[: count - start]
+                done[start:] = np.matmul(gathered[start : start + call], toeplitz)[: count - start]
 
 
 @functools.lru_cache(maxsize=64)
