@@ -106,20 +106,17 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
 # benchmarks/calibrate.py (BLAS on one thread, as the command line sets it;
 # bands on one thread and on two) on 2048x2048 and 1024x1024x3 float32
 # images, dense and Gaussian kernels of 3 to 31, on this project's second
-# machine (Intel Xeon, 2 cores, shared: load 4 to 5; 2026-12-07, shift-and-add
-# in bands of 256 KiB). One thread, two runs: direct 0.35-0.67 (median
-# 0.41), separable 0.31-0.70 (0.39), fft 1.21-1.62 (1.41), matrix 0.62-1.33
-# (0.82). The constants, within those ranges, picked the fastest of the two
-# runs' mean times in 20 of 20 cases on one thread and 18 of 20 on two (the
-# misses 1.18x and 1.01x, Gaussians of 5 and 15 on grey, where two threads'
-# separable bands wait on each other); in each run alone, 20 and 17, 20 and 19.
-# The first machine's (AMD EPYC) for the first three were 0.36, 0.32, 0.93:
-# each CPU is faster at some methods, and the constants are relative.
-# Measured again on a quiet machine (load 1, 2026-12-07, shift-and-add bands
-# four times taller in threads): 20 of 20 on one thread; 16 of 20 on two, by
-# CPU and by wall time (the misses: Gaussians of 9 to 31, where two threads'
-# NumPy calls in bands cost twice one thread's CPU and BLAS's do not). The
-# constants are the same for any number of threads on purpose: the method, and
-# so the last bits of a float result, never depend on the threads.
-NS_PER_UNIT = {Method.DIRECT: 0.46, Method.SEPARABLE: 0.31, Method.FFT: 1.40, Method.MATRIX: 0.77}
+# machine (Intel Xeon, 2 cores, shared; 2026-12-07, a low-rank kernel's column
+# sums by matrix products). One thread, two runs: direct 0.32-0.53 (median
+# 0.39), separable 0.28-0.59 (0.36), fft 1.10-1.50 (1.34), matrix 0.58-1.26
+# (0.74). Every constant within direct 0.42-0.48, separable 0.34-0.45, fft
+# 1.2-1.4, matrix 0.58-0.67 (one at a time) picked the fastest in 20 of 20
+# cases on one thread and on two, by CPU time, in each run; by wall time, 20
+# and 20 on one thread, 19 and 20 on two (the miss: a Gaussian of 5 on grey,
+# 1.05x). The first machine's (AMD EPYC) for the first three were 0.36, 0.32,
+# 0.93 (shifted adds for the low-rank columns then): each CPU is faster at some
+# methods, and the constants are relative. They are the same for any number of
+# threads on purpose: the method, and so the last bits of a float result,
+# never depend on the threads.
+NS_PER_UNIT = {Method.DIRECT: 0.44, Method.SEPARABLE: 0.40, Method.FFT: 1.30, Method.MATRIX: 0.62}
 FFT_BAND_SPANS = 8  # rows of an FFT band, in kernel spans: the overlap costs 1/8 more
