@@ -424,6 +424,21 @@ def test_an_exr_whose_chunk_table_is_corrupt_is_one_line_and_nothing_printed(fol
     assert capfd.readouterr() == ("", "")
 
 
+@pytest.mark.skipif(importlib.util.find_spec("pillow_heif") is None, reason="no pillow-heif")
+def test_a_heif_image_unlike_the_first_is_one_line_and_no_file(folder):
+    # Found by test_mutated_files_of_the_extras_decoders: a byte of a HEIC's second image
+    # made it grey beside the first's RGB; the engine's plan for the first refused it,
+    # a usage error (exit 2) that named the plan.
+    content = extra_file("heic")
+    result = apply_to_bytes(content[:229] + b"\x00" + content[230:], folder, "in.tif", [])
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        "in.tif: frame 1 has 1 colour channel, unlike the first, 3 colour channels; "
+        "--frame 1 takes it alone\n"
+    )
+    assert not (folder / "out.tif").exists()
+
+
 def test_a_float_alpha_past_0_to_1_or_nan_is_written_at_its_nearest_end(folder):
     # Found by test_mutated_files_of_the_extras_decoders (an EXR's alpha of 5e4 and NaN): an
     # alpha of 5.0 wrapped to 251 in an 8-bit PNG, and NaN was a RuntimeWarning on stderr.

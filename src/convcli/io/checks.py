@@ -55,8 +55,12 @@ def check_frame(frame: int, count: int, label: str) -> None:
 def unlike_first(
     label: str, index: int, shape: tuple[int, ...], first: tuple[int, ...]
 ) -> InputError:
-    """Return the error of a frame (a stack's page) whose size is not the first's."""
-    unlike = f"{label}: frame {index} is {_sized(shape)}, unlike the first, {_sized(first)}"
+    """Return the error of a frame (a stack's page) whose size, or channels, are not the first's."""
+    if shape[:2] == first[:2]:
+        unlike = (f"{label}: frame {index} has {_channels(shape)}, unlike the first, "
+                  f"{_channels(first)}")  # fmt: skip
+    else:
+        unlike = f"{label}: frame {index} is {_sized(shape)}, unlike the first, {_sized(first)}"
     return InputError(
         Message("{unlike}; {frame} {index} takes it alone", unlike=unlike, index=index)
     )
@@ -64,6 +68,11 @@ def unlike_first(
 
 def _sized(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape[:2])) + " (rows x columns)"
+
+
+def _channels(shape: tuple[int, ...]) -> str:
+    count = shape[2] if len(shape) > 2 else 1
+    return f"{count} colour channel{'s' if count > 1 else ''}"
 
 
 def check_jpeg_segments(source: Path | bytes, label: str) -> None:

@@ -30,6 +30,7 @@ from convcli.io.checks import (
     check_size,
     npy_layout,
     read_whole,
+    unlike_first,
     within_frames,
     zarr_layout,
 )
@@ -123,7 +124,7 @@ def iter_frames(
         kind, head = _sniff(source, label)
         if kind in DECODERS:
             if start < like.frames:
-                yield from _decoded(source, kind, label, max_pixels, start)
+                yield from _decoded(source, kind, label, max_pixels, start, like)
             return
         with warnings.catch_warnings(record=True), pillow_allows(max_pixels):
             warnings.simplefilter("always")  # read_image noted them, opening first
@@ -228,15 +229,21 @@ def _load_npy(source: Path | bytes) -> npt.NDArray[np.generic]:
 
 
 def _decoded(
-    source: Path | bytes, kind: FileFormat, label: str, max_pixels: int, start: int
-) -> Iterator[Picture]:
-    """Read with a decoder of the table: its header checked, then its frames from ``start``."""
+    source: Path | bytes, kind: FileFormat, label: str, max_pixels: int, start: int,
+    like: Header | None = None,
+) -> Iterator[Picture]:  # fmt: skip
+    """Read with a decoder of the table: its header checked, then its frames from ``start``.
+
+    Each frame must have the shape of ``like`` (the first frame's header), where given.
+    """
     decoder = DECODERS[kind]
     with _decoder_input(source, decoder, label, max_pixels, start) as (stream, layout, whole):
         frames = decoder.frames(stream, layout, start)  # a format read whole: decoded here
         metadata = _metadata(decoder, whole, layout, max_pixels, False)  # broken: its decoder says
         for index, array in enumerate(frames, start):
             pixels, alpha, white = split_array(array)
+            if like is not None and pixels.shape != like.shape:  # a HEIF's images may differ
+                raise unlike_first(label, index, pixels.shape, like.shape)
             duration = layout.durations[index] if index < len(layout.durations) else None
             yield Picture(
                 pixels, alpha, white, kind, None, metadata, layout.frames, duration, layout.plays
