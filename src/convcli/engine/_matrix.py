@@ -14,9 +14,9 @@ takes each term's row once over every input row, then its column by
 products down the rows, ``COLUMN_BLOCK`` output rows at a time. BLAS does
 the arithmetic; it multiplies the Toeplitz matrices' zeros too, which costs
 less than the direct method's one pass over memory per tap, for mid-size
-kernels (benchmarks/matrix.py). Input with NaN or
-infinity goes to the direct method, as with FFT: a zero of the matrix
-times NaN would spread it along the window.
+kernels (benchmarks/matrix.py). Input with NaN or infinity goes to the
+direct method, as with FFT: a zero of the matrix times NaN would spread it
+along the window.
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def _low_rank(
     reach = (COLUMN_BLOCK - 1) * step + span + 1  # the input rows a column product reads
     needed = (-(-count // COLUMN_BLOCK) - 1) * COLUMN_BLOCK * step + reach
     rows = np.empty((max(needed, lines.shape[0]), *windows.shape[1:-1], shape[0]), dtype=dtype)
-    rows[lines.shape[0] :] = 0  # the last column product's rows past the band
+    rows[lines.shape[0] :] = 0  # read by the last column product, for outputs it drops
     sums = total.reshape(count, -1)
     scratch = np.empty_like(sums) if len(terms) > 1 else sums
     for number, (column, row) in enumerate(terms):
@@ -225,7 +225,7 @@ def _column_products(
 
     Every product has one shape, ``(COLUMN_BLOCK, reach) @ (reach, COLUMN_WIDTH)``,
     as the row products have: the last rows and columns are computed in
-    zero-filled copies of that shape, so a tile's sums equal the whole's.
+    copies of that shape, so a tile's sums equal the whole's.
     """
     block, reach = down.shape
     count, width = out.shape
@@ -243,8 +243,7 @@ def _column_products(
                     out=out[first : first + block, left : left + COLUMN_WIDTH],
                 )
                 continue
-            padded[:, :kept_columns] = read[:, left : left + kept_columns]
-            padded[:, kept_columns:] = 0
+            padded[:, :kept_columns] = read[:, left : left + kept_columns]  # the rest: dropped
             np.matmul(down, padded, out=result)
             out[first : first + kept, left : left + kept_columns] = result[:kept, :kept_columns]
 
