@@ -102,6 +102,25 @@ def test_every_tile_equals_the_whole_array(name, method):
     assert checked >= 100
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "kernel_shape", [(21, 21), (501, 1)], ids=["dense 21", "a column of 501 (low rank)"]
+)
+def test_tiles_of_long_matrix_products_equal_the_whole_array(kernel_shape, dtype):
+    # BLAS sums a product of more than a few hundred samples in parts split at fixed
+    # places, which fall among an output's taps where its tile starts: a dense 21 (a
+    # product of 1092 samples) had tiles differing in the last bit. Products are cut
+    # to LONGEST samples.
+    rng = np.random.default_rng(21)
+    x = rng.random((520, 2100)).astype(dtype)
+    kernel = rng.random(kernel_shape)
+    if kernel_shape[1] == 1:
+        kernel = kernel @ rng.random((1, 3))  # rank 1, 501x3
+    settings = dict(method="matrix", dtype=dtype, pad_mode="zero")
+    with dask.config.set(scheduler="synchronous"):
+        assert _tiles_equal_whole(x, kernel, settings, (131, 701)) is not None
+
+
 def test_output_chunks_can_be_chosen_and_channels_keep_theirs():
     x = da.from_array(np.ones((40, 30, 3), dtype=np.uint8), chunks=(7, 9, 2))
     y = tiled(x, np.ones((3, 3)), stride=2, chunks=(5, 4))

@@ -513,14 +513,35 @@ def test_column_products_of_few_rows_and_values_equal_the_reference(monkeypatch,
 
     monkeypatch.setattr(_matrix, "COLUMN_BLOCK", 4)
     monkeypatch.setattr(_matrix, "COLUMN_WIDTH", 8)
+    monkeypatch.setattr(_matrix, "LONGEST", 16)  # a column of 15 in pieces
     monkeypatch.setattr(_matrix, "SHORT", 0.0)
     monkeypatch.setattr(_matrix, "DOWN", 0.0)
     rank_two = sum(np.outer(random_array(9), random_array(9)) for _ in range(2))
+    tall = np.outer(random_array(15), random_array(4))
     for x in (random_array(29, 37), random_array(19, 21, 3)):
-        for kernel in (np.outer(random_array(5), random_array(6)), rank_two):
+        for kernel in (np.outer(random_array(5), random_array(6)), rank_two, tall):
             geometry = resolve_geometry(x.shape, kernel.shape, **options)
             assert len(_matrix.matrix_work(kernel, geometry)[0]) == np.linalg.matrix_rank(kernel)
             matrix_against_reference(x, kernel, **options)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_tall_columns_pieces_give_every_band_the_wholes_bits(dtype):
+    # BLAS splits a product of a few hundred rows at fixed places, which fall among an
+    # output's taps where its band starts (past 400 to 600 here): a column of 601 taps
+    # is cut into pieces of LONGEST rows; bands of any height equal the whole.
+    from convcli.engine import Convolution, convolve_bands
+
+    x = random_array(630, 40).astype(dtype)
+    kernel = np.outer(random_array(601), random_array(3))
+    plan = Convolution(kernel, method="matrix", dtype=dtype).plan(x.shape)
+    whole = np.concatenate([band for _, band in convolve_bands(plan, x)])
+    for rows in (1, 7, 16, 45):
+        banded = np.concatenate([band for _, band in convolve_bands(plan, x, rows=rows)])
+        assert np.array_equal(banded, whole), rows
+    direct = convolve(x, kernel, method="direct", dtype=np.float64)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12  # of the largest value
+    np.testing.assert_allclose(whole, direct, atol=tolerance * np.abs(direct).max())
 
 
 def test_windows_gathered_a_few_products_at_a_time_equal_one_gathering(monkeypatch):

@@ -42,7 +42,12 @@ CALL, PRODUCT_BYTES = 256, 1 << 18
 # Windows gathered at a time: about 1 MiB of them, in whole products (the fastest
 # of 256 to 2048 windows at dense 5 to 31, 2048^2 float32, one thread).
 GATHERED_BYTES = 1 << 20
-LONGEST = 4096  # samples per gathered window at most: longer kernels are cut (see _fused)
+# Samples a product sums for an output at most (a window's, or a column's rows): a
+# longer kernel is cut into pieces whose products are added in order. BLAS sums a
+# longer product in parts split at fixed places (past 400 samples here, 256 on some
+# CPUs), which fall among an output's taps where its band or tile starts: the last
+# bits would depend on how the array was cut (a dense 21 did, at 4096).
+LONGEST = 256
 # A low-rank kernel's column products: output rows per product, and values of a row
 # (the fastest of 8 to 32 rows and 128 to 2048 values at Gaussians of 5 to 31, 2048^2
 # float32, one thread: 3 to 6 ms for a whole image, where shifted adds took 15 to 45).
@@ -81,7 +86,7 @@ def correlate_matrix(
     in_place = not geometry.channel_shape and blocks * block == count and out.flags.c_contiguous
     total = out.reshape(total_shape) if in_place else np.empty(total_shape, dtype=padded.dtype)
     terms, _ = matrix_work(kernel, geometry)
-    if terms:  # low rank: each term's row once, then its column's adds
+    if terms:  # low rank: each term's row once, then its column's products
         _low_rank(lines, terms, geometry, shape, total)
     else:
         _fused(lines, kernel, geometry, shape, total)
@@ -109,8 +114,8 @@ def window_shape(geometry: Geometry) -> Shape:
 # output), 3 more when the channels are moved aside and back; a low-rank
 # kernel's row products, one input row at a time, cost SHORT times a fused
 # one's per sample (they are short: one row's window), its column products
-# DOWN times per sample.
-FIXED, MOVED, SHORT, DOWN = 2.0, 3.0, 1.5, 1.0
+# DOWN times per sample; each piece of a kernel cut for LONGEST adds PIECE.
+FIXED, MOVED, SHORT, DOWN, PIECE = 2.0, 3.0, 1.5, 1.0, 2.0
 
 
 def matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry) -> tuple[Terms, float]:
@@ -126,14 +131,55 @@ def matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry) -> tuple[T
     block, _, _, window = window_shape(geometry)
     per_row = window / block  # the samples an output's product reads from one row
     fixed = FIXED + (MOVED if geometry.channel_shape else 0.0)
-    fused = fixed + float(np.prod(geometry.kernel_shape[: geometry.spatial_ndim - 1])) * per_row
+    rows, _, cut = _fused_rows(geometry, window)
+    fused = fixed + rows * per_row + (cut - 1) * PIECE
     terms = factor(kernel) if geometry.spatial_ndim == 2 else ()
-    if not terms:
+    pieces = column_pieces(geometry.kernel_shape[0], geometry.stride[0], geometry.dilation[0])
+    if not terms or not pieces:
         return (), fused
-    step, span = geometry.stride[0], geometry.dilation[0] * (geometry.kernel_shape[0] - 1)
-    down = ((COLUMN_BLOCK - 1) * step + span + 1) / COLUMN_BLOCK  # rows read per output
-    low_rank = fixed + len(terms) * (step * per_row * SHORT + down * DOWN)
+    read = sum(reach for _, _, reach in pieces) / COLUMN_BLOCK  # input rows per output
+    column = read * DOWN + (len(pieces) - 1) * PIECE
+    low_rank = fixed + len(terms) * (geometry.stride[0] * per_row * SHORT + column)
     return (terms, low_rank) if low_rank < fused else ((), fused)
+
+
+def narrow_work(terms: Terms, geometry: Geometry) -> float:
+    """Return the column products' work per output on values past a row's (none on long rows).
+
+    A row of fewer than ``COLUMN_WIDTH`` values (a narrow image) is padded
+    to that many in every product. Not counted by :func:`matrix_work`, whose
+    choice must not depend on the array's size; ``auto``'s choice of method may.
+    """
+    if not terms:
+        return 0.0
+    block = window_shape(geometry)[0]
+    last = geometry.spatial_ndim - 1
+    values = int(np.prod(geometry.channel_shape)) * -(-geometry.output_shape[last] // block) * block
+    padded = -(-values // COLUMN_WIDTH) * COLUMN_WIDTH
+    pieces = column_pieces(geometry.kernel_shape[0], geometry.stride[0], geometry.dilation[0])
+    read = sum(reach for _, _, reach in pieces) / COLUMN_BLOCK
+    return len(terms) * read * DOWN * (padded / values - 1)
+
+
+def column_pieces(taps: int, step: int, spread: int) -> list[tuple[int, int, int]]:
+    """Cut a column of ``taps`` into pieces whose products read ``LONGEST`` rows at most.
+
+    Returns each piece's first and last tap (exclusive) and the rows its
+    products read; none where even one tap's product reads more rows.
+
+    Examples
+    --------
+    >>> column_pieces(7, 1, 1)
+    [(0, 7, 22)]
+    >>> column_pieces(501, 1, 1)
+    [(0, 241, 256), (241, 482, 256), (482, 501, 34)]
+    """
+    most = (LONGEST - (COLUMN_BLOCK - 1) * step - 1) // spread + 1  # taps a piece holds
+    if most < 1:
+        return []
+    return [(first, min(first + most, taps),
+             (COLUMN_BLOCK - 1) * step + spread * (min(first + most, taps) - 1 - first) + 1)
+            for first in range(0, taps, most)]  # fmt: skip
 
 
 def _lines(padded: npt.NDArray[np.floating], last: int, width: int) -> npt.NDArray[np.floating]:
@@ -163,10 +209,9 @@ def _fused(
     A kernel whose windows would be longer than ``LONGEST`` is cut along its
     first axis into pieces that short, and the pieces' products are added.
     """
-    last, window = geometry.spatial_ndim - 1, shape[3]
-    inner = int(np.prod(geometry.kernel_shape[1:last], dtype=np.int64)) * window
+    last = geometry.spatial_ndim - 1
     first = geometry.kernel_shape[0] if last else 1
-    per = max(1, LONGEST // inner)
+    _, per, _ = _fused_rows(geometry, shape[3])
     product = None
     for start in range(0, first, per):
         piece = kernel[start : start + per] if last else kernel
@@ -183,6 +228,17 @@ def _fused(
         total += product
 
 
+def _fused_rows(geometry: Geometry, window: int) -> tuple[float, int, int]:
+    """Return the rows (the kernel's windows) an output's products read, rows a piece, pieces.
+
+    Pieces are cut along the kernel's first axis (of a 2-D or 3-D kernel).
+    """
+    last = geometry.spatial_ndim - 1
+    inner = int(np.prod(geometry.kernel_shape[1:last], dtype=np.int64)) * window
+    first, per = (geometry.kernel_shape[0] if last else 1), max(1, LONGEST // inner)
+    return float(np.prod(geometry.kernel_shape[:last])), per, -(-first // per)
+
+
 def _low_rank(
     lines: npt.NDArray[np.floating],
     terms: Terms,
@@ -194,25 +250,26 @@ def _low_rank(
     count, step, spread = geometry.output_shape[0], geometry.stride[0], geometry.dilation[0]
     dtype = lines.dtype
     windows = _windows(lines, [(lines.shape[0], 1)], [], shape, total.shape[-2])
-    span = spread * (geometry.kernel_shape[0] - 1)
-    reach = (COLUMN_BLOCK - 1) * step + span + 1  # the input rows a column product reads
-    needed = (-(-count // COLUMN_BLOCK) - 1) * COLUMN_BLOCK * step + reach
+    pieces = column_pieces(geometry.kernel_shape[0], step, spread)
+    last = pieces[-1]  # the rows the last column product reads, from its first tap's row
+    needed = (-(-count // COLUMN_BLOCK) - 1) * COLUMN_BLOCK * step + last[0] * spread + last[2]
     rows = np.empty((max(needed, lines.shape[0]), *windows.shape[1:-1], shape[0]), dtype=dtype)
-    rows[lines.shape[0] :] = 0  # read by the last column product, for outputs it drops
+    rows[lines.shape[0] :] = 0  # read by the last column products, for outputs they drop
+    flat = rows.reshape(rows.shape[0], -1)
     sums = total.reshape(count, -1)
-    scratch = np.empty_like(sums) if len(terms) > 1 else sums
+    scratch = np.empty_like(sums) if len(terms) * len(pieces) > 1 else sums
     for number, (column, row) in enumerate(terms):
         weights = row.astype(dtype)
         toeplitz = _toeplitz(weights.tobytes(), weights.dtype.str, weights.shape, *shape)
         _product(windows, toeplitz, rows[: lines.shape[0]])
-        taps = column.astype(dtype)
-        down = _toeplitz(taps.tobytes(), taps.dtype.str, taps.shape, COLUMN_BLOCK, step, spread,
-                         reach).T  # fmt: skip
-        _column_products(
-            down, rows.reshape(rows.shape[0], -1), step, sums if number == 0 else scratch
-        )
-        if number:
-            sums += scratch
+        for first, stop, reach in pieces:  # added in order: the same sums in every band
+            taps = column[first:stop].astype(dtype)
+            down = _toeplitz(taps.tobytes(), taps.dtype.str, taps.shape, COLUMN_BLOCK, step,
+                             spread, reach).T  # fmt: skip
+            target = sums if number == first == 0 else scratch
+            _column_products(down, flat[first * spread :], step, target)
+            if target is scratch and scratch is not sums:
+                sums += scratch
 
 
 def _column_products(

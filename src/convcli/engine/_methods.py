@@ -11,7 +11,7 @@ from convcli.choices import Method, choose
 from convcli.engine._direct import correlate_direct
 from convcli.engine._fft import correlate_fft
 from convcli.engine._geometry import Geometry
-from convcli.engine._matrix import correlate_matrix, matrix_work
+from convcli.engine._matrix import correlate_matrix, matrix_work, narrow_work
 from convcli.engine._separable import correlate_separable, factor
 
 
@@ -81,7 +81,8 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
     a band's overlap computes positions that are thrown away). matrix: the
     samples an output's product gathers from each kernel row, times the
     rows, or for a low-rank kernel whose terms cost less, the terms' (see
-    :func:`convcli.engine._matrix.matrix_work`).
+    :func:`convcli.engine._matrix.matrix_work`), and on a narrow image its
+    column products' padding (:func:`convcli.engine._matrix.narrow_work`).
     """
     ndim = geometry.spatial_ndim
     outputs = float(np.prod(geometry.output_shape[:ndim]))
@@ -89,7 +90,8 @@ def work(method: str, kernel: npt.NDArray[np.floating], geometry: Geometry) -> f
     if method == "direct":
         return float(np.count_nonzero(kernel))
     if method == "matrix":
-        return matrix_work(kernel, geometry)[1]
+        terms, fused_or_terms = matrix_work(kernel, geometry)
+        return fused_or_terms + narrow_work(terms, geometry)
     if method == "separable":
         terms = factor(kernel)
         widen = float(np.prod(sizes[1:ndim])) / float(np.prod(geometry.output_shape[1:ndim]))
