@@ -171,18 +171,20 @@ class Kernel:
     def total(self) -> float | None:
         """Sum of the weights (infinite past the largest float); None for a combined kernel.
 
-        A sum within its own rounding error of zero is zero: ``sobel:30``'s
-        weights (cosines) add up to -2.2e-16 in floats, and to 0.
+        The exact sum, rounded once (``math.fsum``): ``sobel:30``'s weights
+        (from cosines) add up to 0, where adding them in turn gave -2.2e-16.
         """
         if self.matrix is None:
             return None
+        import math
+
         import numpy as np  # a matrix is built: NumPy is loaded
 
-        with np.errstate(over="ignore"):  # weights near 1e308 are finite; their sum may not be
-            total = float(self.matrix.sum())
-            magnitude = float(np.abs(self.matrix).sum())
-        rounding = self.matrix.size * float(np.finfo(np.float64).eps) * magnitude
-        return 0.0 if abs(total) <= rounding < float("inf") else total
+        try:
+            return math.fsum(self.matrix.ravel().tolist())
+        except OverflowError:  # weights near 1e308 are finite; their sum may not be
+            with np.errstate(over="ignore"):
+                return float(self.matrix.sum())
 
     @property
     def rank(self) -> int | None:
