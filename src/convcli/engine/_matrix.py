@@ -109,8 +109,9 @@ def window_shape(geometry: Geometry) -> Shape:
 
 
 # The work of the matrix method beside its products' samples, in the same
-# units, fitted to benchmarks/calibrate.py's measurements (see NS_PER_UNIT in
-# engine/_methods.py): a fixed 2 per output (the band's copies, writing the
+# units, from benchmarks/calibrate.py's measurements (see NS_PER_UNIT in
+# engine/_methods.py; SHORT, DOWN and PIECE set by hand to the low-rank and
+# pieces' timings of benchmarks/README.md): a fixed 2 per output (the band's copies, writing the
 # output), 3 more when the channels are moved aside and back; a low-rank
 # kernel's row products, one input row at a time, cost SHORT times a fused
 # one's per sample (they are short: one row's window), its column products
@@ -264,8 +265,9 @@ def _low_rank(
         _product(windows, toeplitz, rows[: lines.shape[0]])
         for first, stop, reach in pieces:  # added in order: the same sums in every band
             taps = column[first:stop].astype(dtype)
-            down = _toeplitz(taps.tobytes(), taps.dtype.str, taps.shape, COLUMN_BLOCK, step,
-                             spread, reach).T  # fmt: skip
+            down = _toeplitz(
+                taps.tobytes(), taps.dtype.str, taps.shape, COLUMN_BLOCK, step, spread, reach
+            ).T  # the column's matrix
             target = sums if number == first == 0 else scratch
             _column_products(down, flat[first * spread :], step, target)
             if target is scratch and scratch is not sums:
@@ -273,18 +275,18 @@ def _low_rank(
 
 
 def _column_products(
-    down: npt.NDArray[np.floating],
+    toeplitz: npt.NDArray[np.floating],
     rows: npt.NDArray[np.floating],
     step: int,
     out: npt.NDArray[np.floating],
 ) -> None:
-    """Sum down the columns: ``COLUMN_BLOCK`` output rows at a time, ``down`` times the rows read.
+    """Sum down the columns: ``COLUMN_BLOCK`` output rows at a time, ``toeplitz`` times their rows.
 
     Every product has one shape, ``(COLUMN_BLOCK, reach) @ (reach, COLUMN_WIDTH)``,
     as the row products have: the last rows and columns are computed in
     copies of that shape, so a tile's sums equal the whole's.
     """
-    block, reach = down.shape
+    block, reach = toeplitz.shape
     count, width = out.shape
     padded = np.zeros((reach, COLUMN_WIDTH), dtype=out.dtype)
     result = np.empty((block, COLUMN_WIDTH), dtype=out.dtype)
@@ -295,13 +297,13 @@ def _column_products(
             kept_columns = min(COLUMN_WIDTH, width - left)
             if kept == block and kept_columns == COLUMN_WIDTH:
                 np.matmul(
-                    down,
+                    toeplitz,
                     read[:, left : left + COLUMN_WIDTH],
                     out=out[first : first + block, left : left + COLUMN_WIDTH],
                 )
                 continue
             padded[:, :kept_columns] = read[:, left : left + kept_columns]  # the rest: dropped
-            np.matmul(down, padded, out=result)
+            np.matmul(toeplitz, padded, out=result)
             out[first : first + kept, left : left + kept_columns] = result[:kept, :kept_columns]
 
 
@@ -350,7 +352,7 @@ def _product(
     sum by the shape of a product; with one shape, a window's sums are the
     same wherever it lies (a band, a tile, the whole array), so the results
     do not depend on how the array was cut. The shape depends on the
-    window's length alone (``CALL``).
+    window's length and type alone (``CALL``), for fused and low-rank kernels.
     """
     results = out.reshape(-1, out.shape[-1])
     each = results.shape[0] // out.shape[0]  # windows per index of the first axis
