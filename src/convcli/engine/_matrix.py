@@ -111,11 +111,12 @@ def window_shape(geometry: Geometry) -> Shape:
 # The work of the matrix method beside its products' samples, in the same
 # units, from benchmarks/calibrate.py's measurements (see NS_PER_UNIT in
 # engine/_methods.py; SHORT, DOWN and PIECE set by hand to the low-rank and
-# pieces' timings of benchmarks/README.md): a fixed 2 per output (the band's copies, writing the
-# output), 3 more when the channels are moved aside and back; a low-rank
-# kernel's row products, one input row at a time, cost SHORT times a fused
-# one's per sample (they are short: one row's window), its column products
-# DOWN times per sample; each piece of a kernel cut for LONGEST adds PIECE.
+# pieces' timings of benchmarks/README.md): a fixed 2 per output (the band's
+# copies, writing the output), 3 more when the channels are moved aside and
+# back; a low-rank kernel's row products, one input row at a time, cost SHORT
+# times a fused one's per sample (they are short: one row's window), its
+# column products DOWN times per sample; each piece of a kernel cut for
+# LONGEST adds PIECE.
 FIXED, MOVED, SHORT, DOWN, PIECE = 2.0, 3.0, 1.5, 1.0, 2.0
 
 
@@ -135,10 +136,9 @@ def matrix_work(kernel: npt.NDArray[np.floating], geometry: Geometry) -> tuple[T
     rows, _, cut = _fused_rows(geometry, window)
     fused = fixed + rows * per_row + (cut - 1) * PIECE
     terms = factor(kernel) if geometry.spatial_ndim == 2 else ()
-    pieces = column_pieces(geometry.kernel_shape[0], geometry.stride[0], geometry.dilation[0])
+    pieces, read = _column_reads(geometry)
     if not terms or not pieces:
         return (), fused
-    read = sum(reach for _, _, reach in pieces) / COLUMN_BLOCK  # input rows per output
     column = read * DOWN + (len(pieces) - 1) * PIECE
     low_rank = fixed + len(terms) * (geometry.stride[0] * per_row * SHORT + column)
     return (terms, low_rank) if low_rank < fused else ((), fused)
@@ -157,9 +157,13 @@ def narrow_work(terms: Terms, geometry: Geometry) -> float:
     last = geometry.spatial_ndim - 1
     values = int(np.prod(geometry.channel_shape)) * -(-geometry.output_shape[last] // block) * block
     padded = -(-values // COLUMN_WIDTH) * COLUMN_WIDTH
+    return len(terms) * _column_reads(geometry)[1] * DOWN * (padded / values - 1)
+
+
+def _column_reads(geometry: Geometry) -> tuple[list[tuple[int, int, int]], float]:
+    """Return the column's pieces (:func:`column_pieces`) and the rows they read per output."""
     pieces = column_pieces(geometry.kernel_shape[0], geometry.stride[0], geometry.dilation[0])
-    read = sum(reach for _, _, reach in pieces) / COLUMN_BLOCK
-    return len(terms) * read * DOWN * (padded / values - 1)
+    return pieces, sum(reach for _, _, reach in pieces) / COLUMN_BLOCK
 
 
 def column_pieces(taps: int, step: int, spread: int) -> list[tuple[int, int, int]]:
