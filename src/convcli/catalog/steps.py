@@ -12,7 +12,7 @@ from convcli.catalog.kernel import LEAKY_SLOPE, Kernel, Step, finite_number
 from convcli.catalog.lookup import load_kernel
 from convcli.choices import Activation, Pool
 from convcli.errors import KernelError
-from convcli.limits import MAX_KERNEL_SIZE as MAX_SIZE
+from convcli.limits import MAX_KERNEL_SIZE
 
 STEP_NAMES = (*Activation, *Pool)
 
@@ -62,8 +62,10 @@ def _pool(kind: Pool, params: str, spec: str) -> Step:
     size = int(parts[0])
     stride = int(parts[1]) if len(parts) > 1 else size
     padding = int(parts[2]) if len(parts) > 2 else 0
-    if not 1 <= size <= MAX_SIZE or stride < 1:
-        raise KernelError(f"{spec!r}: a pool's window is 1 to {MAX_SIZE} and its stride 1 or more")
+    if not 1 <= size <= MAX_KERNEL_SIZE or stride < 1:
+        raise KernelError(
+            f"{spec!r}: a pool's window is 1 to {MAX_KERNEL_SIZE} and its stride 1 or more"
+        )
     if padding > size // 2:
         raise KernelError(
             f"{spec!r}: a pool's padding is at most half its window ({size // 2} for {size}), "

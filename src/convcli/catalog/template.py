@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from convcli.catalog.families import MAX_SIZE
 from convcli.catalog.kernel import Kernel, Matrix
 from convcli.choices import Range
 from convcli.errors import InputError, KernelError, Message
 from convcli.io.colour import luminance
 from convcli.io.reading import read_image
+from convcli.limits import MAX_KERNEL_SIZE
 
 
 def template_kernel(path_text: str) -> Kernel:
@@ -42,13 +42,15 @@ def template_kernel(path_text: str) -> Kernel:
     if not path_text:
         raise KernelError("template: give an image file, as in template:circle.png")
     try:
-        picture = read_image(Path(path_text), path_text, max_pixels=MAX_SIZE * MAX_SIZE)
+        picture = read_image(
+            Path(path_text), path_text, max_pixels=MAX_KERNEL_SIZE * MAX_KERNEL_SIZE
+        )
     except InputError as error:
         raise KernelError(Message("template: {why}", why=error.said)) from None
     if not picture.header.is_image:
         raise KernelError(f"template: {path_text} is an array; a template is an image")
-    if max(picture.pixels.shape[:2]) > MAX_SIZE:
-        raise KernelError(f"template: {path_text} is over {MAX_SIZE} pixels on a side")
+    if max(picture.pixels.shape[:2]) > MAX_KERNEL_SIZE:
+        raise KernelError(f"template: {path_text} is over {MAX_KERNEL_SIZE} pixels on a side")
     matrix = _normalized(np.asarray(luminance(picture, np.float64), dtype=np.float64))
     if matrix is None:
         raise KernelError(f"template: {path_text} is flat; a matched filter needs a shape")

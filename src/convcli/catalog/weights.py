@@ -24,10 +24,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from convcli.catalog.families import MAX_SIZE
 from convcli.catalog.kernel import LAYER_DIMS, Kernel, Step
 from convcli.errors import KernelError, Message, ParameterError, reason
-from convcli.limits import MAX_BIAS_BYTES, MAX_FILTERS, MAX_WEIGHTS
+from convcli.limits import MAX_BIAS_BYTES, MAX_FILTERS, MAX_KERNEL_SIZE, MAX_WEIGHTS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -348,8 +347,8 @@ def _check_header(shape: tuple[int, ...], dtype: np.dtype[Any], where: str, most
             f"{where}: {math.prod(shape):,} values (shape {shown}) is over the limit of "
             f"{MAX_WEIGHTS:,} weights"
         )
-    if most > 1 and max(shape[-2:]) > MAX_SIZE:
-        raise KernelError(f"{where}: a window of {shown} is over {MAX_SIZE} on a side")
+    if most > 1 and max(shape[-2:]) > MAX_KERNEL_SIZE:
+        raise KernelError(f"{where}: a window of {shown} is over {MAX_KERNEL_SIZE} on a side")
     if most > 1 and len(shape) > 2 and max(shape[:-2]) > MAX_FILTERS:
         raise KernelError(f"{where}: shape {shown} has over {MAX_FILTERS} filters or channels")
 

@@ -6,13 +6,13 @@ define them, by kind.
 
 from collections.abc import Collection
 
-from convcli.catalog.families._base import MAX_SIZE, Family, Parameter, rotate
+from convcli.catalog.families._base import Family, Parameter, rotate
 from convcli.catalog.families.blurs import BLURS
 from convcli.catalog.families.edges import EDGES
 from convcli.catalog.families.shapes import SHAPES
 from convcli.catalog.kernel import Kernel
 
-__all__ = ["FAMILIES", "MAX_SIZE", "Family", "Parameter", "listed_families", "rotate"]
+__all__ = ["FAMILIES", "Family", "Parameter", "listed_families", "rotate"]
 
 FAMILIES = {family.name: family for family in (*BLURS, *SHAPES, *EDGES)}
 

@@ -19,7 +19,6 @@ from convcli.choices import Range
 from convcli.errors import KernelError
 from convcli.limits import MAX_KERNEL_SIZE
 
-MAX_SIZE = MAX_KERNEL_SIZE
 # ImageMagick's arguments: numbers apart by 'x' or ',', or signed ("Rectangle:3x5+0+0").
 _IM_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _IM_ARGUMENTS = re.compile(rf"\s*{_IM_NUMBER}(?:\s*[x,]?\s*{_IM_NUMBER})*\s*")
@@ -158,7 +157,7 @@ def _check_size(shape: int | tuple[int, ...]) -> tuple[int, ...]:
     # Checked from the numbers before anything is built: gaussian:sigma=1e6 must not
     # eat the memory.
     sides = (shape, shape) if isinstance(shape, int) else shape
-    if max(sides) > MAX_SIZE:
+    if max(sides) > MAX_KERNEL_SIZE:
         raise KernelError(too_wide(max(sides)))
     return sides
 
@@ -166,7 +165,7 @@ def _check_size(shape: int | tuple[int, ...]) -> tuple[int, ...]:
 def too_wide(side: float) -> str:
     """Say that a kernel's side is over the limit, in a few digits however large it is."""
     width = "over 1e308" if math.isinf(side) else f"{side:.3g}" if side >= 1e9 else f"{side}"
-    return f"the kernel would be {width} wide; the largest allowed is {MAX_SIZE}"
+    return f"the kernel would be {width} wide; the largest allowed is {MAX_KERNEL_SIZE}"
 
 
 def radius_side(radius: float | None, default: int) -> int:

@@ -11,7 +11,6 @@ import math
 from typing import TYPE_CHECKING
 
 from convcli.catalog.families._base import (
-    MAX_SIZE,
     Family,
     Parameter,
     anchored,
@@ -22,6 +21,7 @@ from convcli.catalog.families._base import (
 from convcli.catalog.kernel import Matrix
 from convcli.choices import Range
 from convcli.errors import KernelError
+from convcli.limits import MAX_KERNEL_SIZE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -75,7 +75,7 @@ def _plus_matrix(shape: tuple[int, ...], radius: float) -> Matrix:
 
 def _ring_side(r1: float, r2: float) -> int:
     inner, outer = sorted((r1, r2))
-    if 2 * outer + 1 > MAX_SIZE:  # before the search for a pixel between the radii
+    if 2 * outer + 1 > MAX_KERNEL_SIZE:  # before the search for a pixel between the radii
         raise KernelError(too_wide(2 * math.floor(outer) + 1))
     if not any(_sum_of_two_squares(d2) for d2 in range(math.floor(inner**2) + 1,
                                                       math.floor(outer**2) + 1)):  # fmt: skip
