@@ -149,6 +149,22 @@ def test_a_stack_whose_pages_differ_in_size_fails_alone_with_one_line(tmp_path):
     apply(str(source), "-k", "box", "--frame", "1", "-o", str(tmp_path / "one.tif"), "-q")
 
 
+def test_a_stack_whose_later_page_has_alpha_says_so(tmp_path):
+    # Same shape, the second page RGBA: the message names the alpha, not "3 colour
+    # channels, unlike the first, 3 colour channels".
+    source = tmp_path / "stack.tif"
+    with tifffile.TiffWriter(source) as writer:
+        writer.write(np.full((5, 6, 3), 0.5, np.float32), photometric="rgb")
+        writer.write(np.full((5, 6, 4), 0.5, np.float32), photometric="rgb", extrasamples=[2])
+    result = run("apply", str(source), "-k", "box", "-o", str(tmp_path / "out.tif"))
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"convcli: error: {source}: frame 1 has an alpha channel, unlike the first; "
+        "--frame 1 takes it alone"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stack.tif"]
+
+
 def with_default_image(path: Path) -> Path:
     """An APNG whose IDAT (frame 0 to Pillow) is a default image, not part of its animation."""
     shown, *animated = [Image.new("RGB", (16, 12), (level,) * 3) for level in [90, *LEVELS]]

@@ -53,14 +53,21 @@ def check_frame(frame: int, count: int, label: str) -> None:
 
 
 def unlike_first(
-    label: str, index: int, shape: tuple[int, ...], first: tuple[int, ...]
+    label: str, index: int, shape: tuple[int, ...], first: tuple[int, ...], alpha: bool = False
 ) -> InputError:
-    """Return the error of a frame (a stack's page) whose size, or channels, are not the first's."""
-    if shape[:2] == first[:2]:
+    """Return the error of a frame (a stack's page) unlike the first in size, channels or alpha.
+
+    ``alpha``: whether the frame has an alpha channel, where its shape is the first's.
+    """
+    if shape[:2] != first[:2]:
+        unlike = f"{label}: frame {index} is {_sized(shape)}, unlike the first, {_sized(first)}"
+    elif shape != first:
         unlike = (f"{label}: frame {index} has {_channels(shape)}, unlike the first, "
                   f"{_channels(first)}")  # fmt: skip
     else:
-        unlike = f"{label}: frame {index} is {_sized(shape)}, unlike the first, {_sized(first)}"
+        unlike = (
+            f"{label}: frame {index} has {'an' if alpha else 'no'} alpha channel, unlike the first"
+        )
     return InputError(
         Message("{unlike}; {frame} {index} takes it alone", unlike=unlike, index=index)
     )

@@ -75,8 +75,9 @@ def tiff_frames(
         with warnings.catch_warnings(record=True) as warned:
             warnings.simplefilter("always")
             frame = tiff_picture(source, label, max_pixels, index)
-        if frame.header.shape != like.shape or (frame.alpha is not None) != like.alpha:
-            raise unlike_first(label, index, frame.header.shape, like.shape)
+        alpha = frame.alpha is not None
+        if frame.header.shape != like.shape or alpha != like.alpha:
+            raise unlike_first(label, index, frame.header.shape, like.shape, alpha)
         yield replace(frame, note=warned_note(label, warned))
 
 
