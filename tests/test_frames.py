@@ -134,35 +134,33 @@ def test_the_dry_run_reports_frames_without_decoding_them(tmp_path):
     assert json.loads(result.stdout)["input_shape"] == [12, 16, 3]
 
 
-def test_a_stack_whose_pages_differ_in_size_fails_alone_with_one_line(tmp_path):
+RGB, RGBA = dict(photometric="rgb"), dict(photometric="rgb", extrasamples=[2])
+
+
+@pytest.mark.parametrize(
+    ("pages", "unlike"),
+    [
+        ([(np.zeros((8, 8), np.uint8), {}), (np.zeros((6, 9), np.uint8), {})],
+         "is 6x9 (rows x columns), unlike the first, 8x8 (rows x columns)"),
+        # Same shape, the second page RGBA: the alpha is named, not "3 colour channels,
+        # unlike the first, 3 colour channels".
+        ([(np.full((5, 6, 3), 0.5, np.float32), RGB), (np.full((5, 6, 4), 0.5, np.float32), RGBA)],
+         "has an alpha channel, unlike the first"),
+    ],
+    ids=["size", "alpha"],
+)  # fmt: skip
+def test_a_stack_whose_pages_differ_fails_alone_with_one_line(tmp_path, pages, unlike):
     source = tmp_path / "stack.tif"
     with tifffile.TiffWriter(source) as writer:
-        writer.write(np.zeros((8, 8), np.uint8))
-        writer.write(np.zeros((6, 9), np.uint8))
+        for page, options in pages:
+            writer.write(page, **options)
     result = run("apply", str(source), "-k", "box", "-o", str(tmp_path / "out.tif"))
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        f"convcli: error: {source}: frame 1 is 6x9 (rows x columns), unlike the first, "
-        "8x8 (rows x columns); --frame 1 takes it alone"
+        f"convcli: error: {source}: frame 1 {unlike}; --frame 1 takes it alone"
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stack.tif"]
     apply(str(source), "-k", "box", "--frame", "1", "-o", str(tmp_path / "one.tif"), "-q")
-
-
-def test_a_stack_whose_later_page_has_alpha_says_so(tmp_path):
-    # Same shape, the second page RGBA: the message names the alpha, not "3 colour
-    # channels, unlike the first, 3 colour channels".
-    source = tmp_path / "stack.tif"
-    with tifffile.TiffWriter(source) as writer:
-        writer.write(np.full((5, 6, 3), 0.5, np.float32), photometric="rgb")
-        writer.write(np.full((5, 6, 4), 0.5, np.float32), photometric="rgb", extrasamples=[2])
-    result = run("apply", str(source), "-k", "box", "-o", str(tmp_path / "out.tif"))
-    assert result.exit_code == 1
-    assert result.stderr.strip().splitlines() == [
-        f"convcli: error: {source}: frame 1 has an alpha channel, unlike the first; "
-        "--frame 1 takes it alone"
-    ]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["stack.tif"]
 
 
 def with_default_image(path: Path) -> Path:
