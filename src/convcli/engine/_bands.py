@@ -31,12 +31,14 @@ if TYPE_CHECKING:
 TILE_BYTES = 1 << 20
 SHIFT_ADD_BAND_BYTES = 1 << 18
 FFT_BAND_BYTES = 8 << 20
-# Shift-and-add bands in threads are this many times taller (1 MiB of int16 sums or
-# float32): with 256 KiB, their many short NumPy calls handed the GIL to and fro, and
-# two threads took twice the wall time of one (a Gaussian of 7 on 2048x2048 float32:
-# 34 ms against 17; 18 ms in taller bands). 4 MiB was no faster in the whole program and held
-# 60 MB more at a 4096x4096 PNG's peak (benchmarks/README.md).
+# Shift-and-add bands in threads are this many times taller (1 MiB of float32): with
+# 256 KiB, their many short NumPy calls handed the GIL to and fro, and two threads took
+# twice the wall time of one (a Gaussian of 7 on 2048x2048 float32: 34 ms against 17;
+# 18 ms in taller bands). The exact integer path's sums, mapped in their threads, in
+# bands of 2 MiB of int16: the 6000x4000 JPEG's whole program took 0.31 s against 0.34
+# with 1 MiB, and a 4096x4096 PNG's peak grew by 17 MiB (4 MiB: 38 MiB; benchmarks/README.md).
 THREADED_BANDS = 4
+THREADED_SUM_BANDS = 8
 BandT = TypeVar("BandT")
 SHIFT_AND_ADD = ("direct", "separable")
 SPARE_BYTES = 4 * TILE_BYTES  # the largest array a thread keeps for its next band
@@ -161,7 +163,7 @@ def mapped_sums(
     runs in the thread that summed the band, as soon as it is summed: mapping
     the sums there, rather than where the bands are yielded, spares the
     threads waiting on each other. In threads, the bands are taller
-    (``THREADED_BANDS``). The sums are that thread's spare array, overwritten
+    (``THREADED_SUM_BANDS``). The sums are that thread's spare array, overwritten
     by its next band: ``each`` may write into them, and keeps nothing of them.
 
     Examples
@@ -192,14 +194,13 @@ def _sums_in_bands(
     rows = band_rows(plan.geometry, "direct", summed.itemsize)
     if each is None:
         return in_bands(plan.geometry, work, rows, threads)
-    return in_bands(
-        plan.geometry, functools.partial(_then, work, each), _in_threads(rows, threads), threads
-    )
+    taller = _in_threads(rows, threads, THREADED_SUM_BANDS)
+    return in_bands(plan.geometry, functools.partial(_then, work, each), taller, threads)
 
 
-def _in_threads(rows: int, threads: int | None) -> int:
-    """Return a shift-and-add band's rows: ``THREADED_BANDS`` times more in threads."""
-    return rows * THREADED_BANDS if (threads or os.cpu_count() or 1) > 1 else rows
+def _in_threads(rows: int, threads: int | None, times: int = THREADED_BANDS) -> int:
+    """Return a shift-and-add band's rows: ``times`` more in threads."""
+    return rows * times if (threads or os.cpu_count() or 1) > 1 else rows
 
 
 def _then(
