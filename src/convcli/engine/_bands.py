@@ -36,7 +36,7 @@ FFT_BAND_BYTES = 8 << 20
 # twice the wall time of one (a Gaussian of 7 on 2048x2048 float32: 34 ms against 17;
 # 18 ms in taller bands). The exact integer path's sums, mapped in their threads, in
 # bands of 2 MiB of int16: the 6000x4000 JPEG's whole program took 0.31 s against 0.34
-# with 1 MiB, and a 4096x4096 PNG's peak grew by 17 MiB (4 MiB: 38 MiB; benchmarks/README.md).
+# with 1 MiB; a 4096x4096 PNG's peak grew by 17 to 19 MiB (4 MiB: 38; benchmarks/README.md).
 THREADED_BANDS = 4
 THREADED_SUM_BANDS = 8
 BandT = TypeVar("BandT")
