@@ -176,13 +176,11 @@ class Kernel:
         """
         if self.matrix is None:
             return None
-        import math
-
-        import numpy as np  # a matrix is built: NumPy is loaded
-
         try:
             return math.fsum(self.matrix.ravel().tolist())
         except OverflowError:  # weights near 1e308 are finite; their sum may not be
+            import numpy as np  # a matrix is built: NumPy is loaded
+
             with np.errstate(over="ignore"):
                 return float(self.matrix.sum())
 
