@@ -83,7 +83,8 @@ def test_a_plan_is_not_checked_again_for_each_band(monkeypatch):
     def refused(*_: object, **__: object) -> None:
         raise AssertionError("checked again")
 
-    for name in ("_checked", "resolve_geometry", "choose_method", "check_pad_value"):
+    monkeypatch.setattr(Convolution, "checked", refused)
+    for name in ("resolve_geometry", "choose_method", "check_pad_value"):
         monkeypatch.setattr(convcli.engine._plan, name, refused)
     bands = list(convolve_bands(plan, x, rows=4, threads=1))
     assert len(bands) == 10

@@ -149,8 +149,8 @@ def resolve_geometry(
         if 0 in shape:
             raise ParameterError(f"{name} is empty: shape {shape}")
 
-    strides = _per_axis("stride", stride, ndim)
-    dilations = _per_axis("dilation", dilation, ndim)
+    strides = per_axis_ints("stride", stride, ndim)
+    dilations = per_axis_ints("dilation", dilation, ndim)
     pads = _resolve_padding(padding, kernel_shape, dilations)
     geometry = Geometry(input_shape, kernel_shape, pads, strides, dilations)
     for axis, size in enumerate(geometry.output_shape[:ndim]):
@@ -220,7 +220,7 @@ def _shape(name: str, shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(operator.index(size) for size in shape)
 
 
-def _per_axis(name: str, value: AxisInts, ndim: int) -> tuple[int, ...]:
+def per_axis_ints(name: str, value: AxisInts, ndim: int) -> tuple[int, ...]:
     if _is_int(value):
         values = (operator.index(value),) * ndim
     elif isinstance(value, tuple | list) and len(value) == ndim and all(map(_is_int, value)):

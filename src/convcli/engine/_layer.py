@@ -31,7 +31,7 @@ from convcli.choices import Channels, Method, PadMode, choose
 from convcli.engine._api import convolve
 from convcli.engine._bands import in_bands, padded_band
 from convcli.engine._geometry import Geometry, resolve_geometry
-from convcli.engine._plan import Convolution, _checked, as_real_array
+from convcli.engine._plan import Convolution, as_real_array
 from convcli.errors import ParameterError
 
 Floats = npt.NDArray[np.floating]
@@ -130,7 +130,7 @@ def plan_layer(
     asked: Convolution, shape: tuple[int, ...], bias: npt.ArrayLike | None, groups: int
 ) -> LayerPlan:
     """Check a layer's arguments (the settings first, as :func:`convolve` does) for ``shape``."""
-    checked = _checked(asked)
+    checked = asked.checked()
     weights = checked.weights
     if weights.ndim not in (3, 4):
         raise ParameterError(

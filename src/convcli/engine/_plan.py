@@ -58,7 +58,21 @@ class Convolution:
         ParameterError
             As :func:`convcli.convolve` does, with the same messages.
         """
-        return _checked(self).plan(tuple(shape))
+        return self.checked().plan(tuple(shape))
+
+    def checked(self) -> Checked:
+        """Check every argument that does not depend on the input, cheapest first."""
+        compute = _compute_dtype(self.dtype)
+        requested = choose(Method, self.method, "method")
+        mode = canonical_pad_mode(self.pad_mode)
+        fill = check_pad_value(self.pad_value, compute)
+        weights = as_real_array("kernel", self.kernel)
+        if not np.isfinite(weights).all():
+            where = tuple(int(i) for i in np.argwhere(~np.isfinite(weights))[0])
+            raise ParameterError(f"kernel must be finite, got {weights[where]} at index {where}")
+        integer = requested == Method.AUTO if self.integer is None else bool(self.integer)
+        return Checked(weights, compute, self.padding, mode, fill, self.stride, self.dilation,
+                       self.flip, requested, integer)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -99,7 +113,7 @@ class ConvolutionPlan:
 
 
 @dataclass(frozen=True)
-class _Checked:
+class Checked:
     """Every argument but the input's, checked: what does not depend on the input's shape."""
 
     weights: npt.NDArray[np.generic]
@@ -132,23 +146,9 @@ def check_arguments(
     x: npt.ArrayLike, asked: Convolution
 ) -> tuple[ConvolutionPlan, npt.NDArray[np.generic]]:
     """Check every argument of :func:`convolve`, cheapest first; return the plan and the input."""
-    checked = _checked(asked)
+    checked = asked.checked()
     signal = as_real_array("input", x)
     return checked.plan(signal.shape), signal
-
-
-def _checked(asked: Convolution) -> _Checked:
-    compute = _compute_dtype(asked.dtype)
-    requested = choose(Method, asked.method, "method")
-    mode = canonical_pad_mode(asked.pad_mode)
-    fill = check_pad_value(asked.pad_value, compute)
-    weights = as_real_array("kernel", asked.kernel)
-    if not np.isfinite(weights).all():
-        where = tuple(int(i) for i in np.argwhere(~np.isfinite(weights))[0])
-        raise ParameterError(f"kernel must be finite, got {weights[where]} at index {where}")
-    integer = requested == Method.AUTO if asked.integer is None else bool(asked.integer)
-    return _Checked(weights, compute, asked.padding, mode, fill, asked.stride, asked.dilation,
-                    asked.flip, requested, integer)  # fmt: skip
 
 
 def _compute_dtype(dtype: npt.DTypeLike) -> np.dtype[np.floating]:

@@ -18,7 +18,13 @@ import numpy.typing as npt
 from convcli.engine._api import convolve
 from convcli.engine._borders import pad
 from convcli.engine._direct import tap_window
-from convcli.engine._geometry import AxisInts, Geometry, PaddingSpec, _per_axis, resolve_geometry
+from convcli.engine._geometry import (
+    AxisInts,
+    Geometry,
+    PaddingSpec,
+    per_axis_ints,
+    resolve_geometry,
+)
 from convcli.engine._plan import as_real_array
 from convcli.errors import ParameterError
 
@@ -105,7 +111,7 @@ def _pool_geometry(
     """Resolve a pool's window over the first two axes; refuse padding over half a window."""
     if len(shape) < 2:
         raise ParameterError(f"input must be (H, W[, C...]) to pool, got shape {shape}")
-    window = _per_axis("kernel_size", kernel_size, 2)
+    window = per_axis_ints("kernel_size", kernel_size, 2)
     step = window if stride is None else stride
     geometry = resolve_geometry(shape, window, padding=padding, stride=step)
     for (before, after), size in zip(geometry.padding, window, strict=True):
