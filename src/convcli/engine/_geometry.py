@@ -221,6 +221,7 @@ def _shape(name: str, shape: Sequence[int]) -> tuple[int, ...]:
 
 
 def per_axis_ints(name: str, value: AxisInts, ndim: int) -> tuple[int, ...]:
+    """Return ``value`` (one int for every axis, or ``ndim`` ints) as ``ndim`` ints of 1 or more."""
     if _is_int(value):
         values = (operator.index(value),) * ndim
     elif isinstance(value, tuple | list) and len(value) == ndim and all(map(_is_int, value)):
