@@ -480,9 +480,9 @@ def matrix_against_reference(x, kernel, **options):
     [((3, 19), {}), ((4, 17), dict(stride=(1, 2))), ((5, 9), dict(dilation=(2, 3)))],
     ids=str,
 )
-def test_wide_kernels_take_longer_windows_of_more_outputs(k_shape, options):
-    # A kernel spanning more than 16 samples takes windows of 32 outputs (else 16): both
-    # shapes, and windows of several rows, against the reference on rows 70 wide.
+def test_wide_kernels_take_windows_longer_than_their_outputs(k_shape, options):
+    # A kernel spanning more than a window's 16 outputs reads windows longer than twice
+    # that, of several rows, against the reference on rows 70 wide.
     matrix_against_reference(random_array(23, 70, 2), random_array(*k_shape), **options)
 
 
