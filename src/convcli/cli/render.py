@@ -308,17 +308,20 @@ class _Rows:
             if folds and number:
                 yield Text("")  # a blank line tells where each folded row starts
             line: list[Text] = []
+            used = -1  # the line's width: its cells and a space before each but the first
             for cell in row:  # between cells, so that no number is split
-                if line and Text(" ").join([*line, cell]).cell_len > width:
+                if line and used + 1 + cell.cell_len > width:
                     yield Text(" ").join(line)
-                    line = []
+                    line, used = [], -1
                 line.append(cell)
+                used += 1 + cell.cell_len
             # A single cell wider than the terminal still folds.
             yield from Text(" ").join(line).wrap(console, width, overflow="fold")
 
 
 def _too_wide(rows: list[list[Text]], width: int) -> bool:
-    return any(Text(" ").join(row).cell_len > width for row in rows)
+    # Each row's width joined by single spaces, not joined: a row may hold 1000 cells.
+    return any(sum(cell.cell_len for cell in row) + len(row) - 1 > width for row in rows)
 
 
 def _cell(value: float, peak: float, width: int) -> Text:
